@@ -1,0 +1,447 @@
+/*
+ * attach.c — `load`, `unload` and `status`: the life cycle of the steering program on a device.
+ *
+ * load opens the steer skeleton with every map's pin path set (libbpf reuses compatible pins and
+ * pins new maps), writes `meta`, attaches through a bpf_link in the requested XDP mode and pins
+ * the link, so the attachment outlives the agent. unload removes the link pin (which detaches)
+ * and every map pin, refusing while a server's AF_XDP sockets sit in `xsks` unless forced.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agent.h"
+#include "steer.skel.h"
+
+enum mode_request { MODE_AUTO, MODE_NATIVE, MODE_GENERIC };
+
+static const char load_help[] =
+    "usage: sluice-agent load --dev DEVICE [--mode auto|native|generic]\n"
+    "\n"
+    "Load the XDP steering program, pin its maps at " SLUICE_PIN_ROOT "/DEVICE/ and attach it to\n"
+    "DEVICE through a pinned bpf_link. --mode native requires driver XDP, generic uses the kernel's\n"
+    "generic XDP, auto (the default) tries native and falls back to generic, saying why.\n"
+    "Maps already pinned for DEVICE with the same ABI are reused; another ABI is refused.\n"
+    "exit status: 0 loaded, 2 bad option, 3 not root, 4 BPF/XDP unavailable, 5 no such device,\n"
+    "             6 already loaded or another XDP program attached\n";
+
+static const char unload_help[] =
+    "usage: sluice-agent unload --dev DEVICE [--force]\n"
+    "\n"
+    "Detach the steering program from DEVICE and remove every pin under " SLUICE_PIN_ROOT "/DEVICE/.\n"
+    "Refused while a server holds AF_XDP sockets in the xsks map, unless --force.\n"
+    "exit status: 0 unloaded, 2 bad option, 3 not root, 6 not loaded, 7 a server holds sockets\n";
+
+static const char status_help[] =
+    "usage: sluice-agent status [--dev DEVICE]\n"
+    "\n"
+    "Show, for DEVICE or every device sluice is loaded on: the program id, the attach mode, the\n"
+    "pinned maps with their ids and entry counts, the workers and the ABI version.\n"
+    "exit status: 0 shown, 3 not root, 6 not loaded\n";
+
+static const char *mode_name(__u32 mode)
+{
+    switch (mode) {
+    case SLUICE_ATTACH_NATIVE:
+        return "native";
+    case SLUICE_ATTACH_GENERIC:
+        return "generic";
+    default:
+        return "none";
+    }
+}
+
+static bool path_exists(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0;
+}
+
+/* Fail when sluice is loaded on dev, or when what is pinned there speaks another ABI. */
+static int refuse_if_loaded(const char *dev, struct err *e)
+{
+    char link[PATH_MAX], meta[PATH_MAX];
+    struct pins p;
+
+    if (pins_path(link, sizeof(link), dev, SLUICE_PIN_LINK, e) ||
+        pins_path(meta, sizeof(meta), dev, SLUICE_MAP_META, e))
+        return -1;
+    if (!path_exists(meta))
+        return 0; /* nothing of ours pinned: a fresh load */
+    if (pins_open(&p, dev, e))
+        return -1; /* pins of another ABI, or unreadable: say so rather than mix layouts */
+    pins_close(&p);
+    if (path_exists(link))
+        return ERR(e, EXIT_STATUS_STATE, 0, "sluice is already loaded on %s (unload it first)", dev);
+    return 0; /* our maps without a link: load reuses them */
+}
+
+static int attach_link(int prog_fd, int ifindex, __u32 xdp_flags)
+{
+    LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = xdp_flags);
+
+    return bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
+}
+
+/* Attach in the requested mode; *why explains a fallback to generic mode. */
+static int attach_xdp(int prog_fd, int ifindex, const char *dev, enum mode_request want, __u32 *got,
+                      char *why, size_t why_len, struct err *e)
+{
+    int fd, errnum;
+
+    why[0] = '\0';
+    if (want != MODE_GENERIC) {
+        fd = attach_link(prog_fd, ifindex, XDP_FLAGS_DRV_MODE);
+        if (fd >= 0) {
+            *got = SLUICE_ATTACH_NATIVE;
+            return fd;
+        }
+        errnum = errno;
+        if (errnum == EBUSY || errnum == EEXIST)
+            return ERR(e, EXIT_STATUS_STATE, errnum, "%s already has another XDP program attached", dev);
+        if (want == MODE_NATIVE)
+            return ERR(e, err_status_for_errno(errnum), errnum, "native XDP attach on %s failed", dev);
+        snprintf(why, why_len, "native attach failed: %s", strerror(errnum));
+    } else {
+        snprintf(why, why_len, "requested");
+    }
+    fd = attach_link(prog_fd, ifindex, XDP_FLAGS_SKB_MODE);
+    if (fd < 0) {
+        errnum = errno;
+        if (errnum == EBUSY || errnum == EEXIST)
+            return ERR(e, EXIT_STATUS_STATE, errnum, "%s already has another XDP program attached", dev);
+        return ERR(e, err_status_for_errno(errnum), errnum, "generic XDP attach on %s failed (%s)", dev, why);
+    }
+    *got = SLUICE_ATTACH_GENERIC;
+    return fd;
+}
+
+static void unpin_maps(struct steer *skel)
+{
+    struct bpf_map *map;
+
+    bpf_object__for_each_map(map, skel->obj)
+    {
+        if (bpf_map__pin_path(map))
+            bpf_map__unpin(map, NULL);
+    }
+}
+
+int cmd_load(int argc, char **argv, struct err *e)
+{
+    static const struct option opts[] = {
+        {"dev", required_argument, NULL, 'd'}, {"mode", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
+    };
+    enum mode_request want = MODE_AUTO;
+    const char *dev = NULL;
+    char dir[PATH_MAX], path[PATH_MAX], why[160];
+    struct steer *skel = NULL;
+    struct bpf_map *map;
+    struct sluice_meta meta = {.abi_version = SLUICE_ABI_VERSION, .max_workers = SLUICE_MAX_WORKERS};
+    bool dir_created = false, maps_pinned = false;
+    int ifindex, link_fd = -1, c, ret = -1;
+    __u32 zero = 0, got = SLUICE_ATTACH_NONE;
+    struct bpf_prog_info info = {};
+    __u32 info_len = sizeof(info);
+
+    while ((c = agent_getopt(argc, argv, opts, "load", e)) != -1) {
+        switch (c) {
+        case 'd':
+            dev = optarg;
+            break;
+        case 'm':
+            if (!strcmp(optarg, "auto"))
+                want = MODE_AUTO;
+            else if (!strcmp(optarg, "native"))
+                want = MODE_NATIVE;
+            else if (!strcmp(optarg, "generic"))
+                want = MODE_GENERIC;
+            else
+                return ERR(e, EXIT_STATUS_USAGE, 0, "bad --mode '%s': expected auto, native or generic", optarg);
+            break;
+        case 'h':
+            return agent_help(load_help);
+        default:
+            return -1;
+        }
+    }
+    if (agent_require_dev(dev, "load", e) || agent_require_root(e) || pins_path(dir, sizeof(dir), dev, NULL, e))
+        return -1;
+    ifindex = (int)if_nametoindex(dev);
+    if (!ifindex)
+        return ERR(e, EXIT_STATUS_NO_DEVICE, 0, "device '%s' not found", dev);
+    if (pins_ensure_bpffs(e) || refuse_if_loaded(dev, e))
+        return -1;
+
+    if (mkdir(SLUICE_PIN_ROOT, 0700) < 0 && errno != EEXIST)
+        return ERR(e, EXIT_STATUS_FAILURE, errno, "cannot create %s", SLUICE_PIN_ROOT);
+    if (mkdir(dir, 0700) == 0)
+        dir_created = true;
+    else if (errno != EEXIST)
+        return ERR(e, EXIT_STATUS_FAILURE, errno, "cannot create %s", dir);
+
+    skel = steer__open();
+    if (!skel) {
+        ERR(e, err_status_for_errno(errno), errno, "cannot open the steering program");
+        goto out;
+    }
+    bpf_object__for_each_map(map, skel->obj)
+    {
+        if (bpf_map__is_internal(map))
+            continue;
+        if (pins_path(path, sizeof(path), dev, bpf_map__name(map), e) || bpf_map__set_pin_path(map, path)) {
+            ERR(e, EXIT_STATUS_FAILURE, errno, "cannot set the pin path of map %s", bpf_map__name(map));
+            goto out;
+        }
+    }
+    if (steer__load(skel)) {
+        int errnum = errno;
+
+        ERR(e, err_status_for_errno(errnum), errnum,
+            "cannot load the steering program or pin its maps in %s (run with -v for the verifier log)", dir);
+        goto out;
+    }
+    maps_pinned = true;
+    meta.ifindex = ifindex;
+    meta.loaded_at = (__u64)time(NULL);
+    if (bpf_map_update_elem(bpf_map__fd(skel->maps.meta), &zero, &meta, BPF_ANY)) {
+        ERR(e, EXIT_STATUS_FAILURE, errno, "cannot write the meta map");
+        goto out;
+    }
+
+    link_fd = attach_xdp(bpf_program__fd(skel->progs.sluice_steer), ifindex, dev, want, &got, why, sizeof(why), e);
+    if (link_fd < 0)
+        goto out;
+    if (pins_path(path, sizeof(path), dev, SLUICE_PIN_LINK, e))
+        goto out;
+    if (bpf_obj_pin(link_fd, path)) {
+        ERR(e, EXIT_STATUS_FAILURE, errno, "cannot pin the XDP link at %s", path);
+        goto out;
+    }
+    meta.attach_mode = got;
+    if (bpf_map_update_elem(bpf_map__fd(skel->maps.meta), &zero, &meta, BPF_ANY)) {
+        unlink(path);
+        ERR(e, EXIT_STATUS_FAILURE, errno, "cannot write the meta map");
+        goto out;
+    }
+    bpf_obj_get_info_by_fd(bpf_program__fd(skel->progs.sluice_steer), &info, &info_len);
+    printf("loaded sluice_steer (program id %u, ABI %u) on %s (ifindex %d) in %s mode%s%s%s\n", info.id,
+           SLUICE_ABI_VERSION, dev, ifindex, mode_name(got), why[0] ? " (" : "", why, why[0] ? ")" : "");
+    printf("maps pinned under %s\n", dir);
+    ret = EXIT_STATUS_OK;
+out:
+    if (ret != EXIT_STATUS_OK && maps_pinned && dir_created) {
+        unpin_maps(skel);
+        rmdir(dir);
+    } else if (ret != EXIT_STATUS_OK && dir_created) {
+        rmdir(dir);
+    }
+    if (link_fd >= 0)
+        close(link_fd);
+    steer__destroy(skel);
+    return ret;
+}
+
+int cmd_unload(int argc, char **argv, struct err *e)
+{
+    static const struct option opts[] = {
+        {"dev", required_argument, NULL, 'd'},
+        {"force", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *dev = NULL;
+    bool force = false;
+    char dir[PATH_MAX], path[PATH_MAX];
+    struct pins p;
+    int c;
+
+    while ((c = agent_getopt(argc, argv, opts, "unload", e)) != -1) {
+        switch (c) {
+        case 'd':
+            dev = optarg;
+            break;
+        case 'f':
+            force = true;
+            break;
+        case 'h':
+            return agent_help(unload_help);
+        default:
+            return -1;
+        }
+    }
+    if (agent_require_dev(dev, "unload", e) || agent_require_root(e) || pins_path(dir, sizeof(dir), dev, NULL, e) ||
+        pins_ensure_bpffs(e))
+        return -1;
+    if (!path_exists(dir))
+        return ERR(e, EXIT_STATUS_STATE, 0, "sluice is not loaded on %s (%s is missing)", dev, dir);
+
+    if (!force) {
+        __u64 present = 0;
+
+        if (pins_open(&p, dev, e))
+            return -1;
+        if (agent_probe_xsks(p.xsks, &present, e)) {
+            pins_close(&p);
+            return -1;
+        }
+        pins_close(&p);
+        if (present) {
+            char list[3 * SLUICE_MAX_WORKERS + 1] = "";
+            size_t n = 0;
+
+            for (int i = 0; i < SLUICE_MAX_WORKERS; i++)
+                if (present & (1ull << i))
+                    n += snprintf(list + n, sizeof(list) - n, "%s%d", n ? "," : "", i);
+            return ERR(e, EXIT_STATUS_BUSY, 0,
+                       "a server holds AF_XDP sockets of workers %s on %s; stop it first or use --force", list,
+                       dev);
+        }
+    }
+
+    /* the link first: removing its only reference detaches the program before maps disappear */
+    if (pins_path(path, sizeof(path), dev, SLUICE_PIN_LINK, e))
+        return -1;
+    if (unlink(path) < 0 && errno != ENOENT)
+        return ERR(e, EXIT_STATUS_FAILURE, errno, "cannot remove %s", path);
+    for (size_t i = 0; i < PINS_NR_MAPS; i++) {
+        if (pins_path(path, sizeof(path), dev, pins_map_names[i], e))
+            return -1;
+        if (unlink(path) < 0 && errno != ENOENT)
+            return ERR(e, EXIT_STATUS_FAILURE, errno, "cannot remove %s", path);
+    }
+    if (rmdir(dir) < 0)
+        return ERR(e, EXIT_STATUS_FAILURE, errno, "cannot remove %s (unknown files left in it?)", dir);
+    rmdir(SLUICE_PIN_ROOT); /* only succeeds when no other device is loaded */
+    printf("unloaded sluice from %s%s\n", dev, force ? " (forced)" : "");
+    return EXIT_STATUS_OK;
+}
+
+static void show_map(const char *name, int fd)
+{
+    struct bpf_map_info info = {};
+    __u32 len = sizeof(info), entries = 0;
+    char key[sizeof(struct route_key)], next[sizeof(struct route_key)];
+    void *prev = NULL;
+
+    if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+        printf("  %-9s (unreadable: %s)\n", name, strerror(errno));
+        return;
+    }
+    if (info.type == BPF_MAP_TYPE_HASH || info.type == BPF_MAP_TYPE_LRU_HASH || info.type == BPF_MAP_TYPE_LPM_TRIE) {
+        while (info.key_size <= sizeof(key) && bpf_map_get_next_key(fd, prev, next) == 0) {
+            memcpy(key, next, info.key_size);
+            prev = key;
+            entries++;
+        }
+        printf("  %-9s id %-5u %u of %u entries\n", name, info.id, entries, info.max_entries);
+    } else {
+        printf("  %-9s id %-5u %u slots\n", name, info.id, info.max_entries);
+    }
+}
+
+static int show_device(const char *dev, struct err *e)
+{
+    struct pins p;
+    struct sluice_meta meta;
+    struct bpf_link_info link = {};
+    struct bpf_prog_info prog = {};
+    __u32 len, live = 0;
+    char path[PATH_MAX];
+    int link_fd, *fds[PINS_NR_MAPS];
+
+    if (pins_open(&p, dev, e))
+        return -1;
+    if (pins_read_meta(p.meta, &meta, e)) {
+        pins_close(&p);
+        return -1;
+    }
+    printf("%s\n", dev);
+    printf("  abi       %u\n", meta.abi_version);
+    if (pins_path(path, sizeof(path), dev, SLUICE_PIN_LINK, e) == 0 && (link_fd = bpf_obj_get(path)) >= 0) {
+        len = sizeof(link);
+        bpf_obj_get_info_by_fd(link_fd, &link, &len);
+        close(link_fd);
+        if (link.prog_id) {
+            int prog_fd = bpf_prog_get_fd_by_id(link.prog_id);
+
+            len = sizeof(prog);
+            if (prog_fd >= 0) {
+                bpf_obj_get_info_by_fd(prog_fd, &prog, &len);
+                close(prog_fd);
+            }
+        }
+        printf("  program   id %u %s, link id %u, %s mode on ifindex %u%s\n", link.prog_id, prog.name, link.id,
+               mode_name(meta.attach_mode), link.xdp.ifindex, link.xdp.ifindex ? "" : " (device gone: detached)");
+    } else {
+        printf("  program   not attached (maps pinned without a link)\n");
+    }
+    printf("  maps\n");
+    pins_fds(&p, fds);
+    for (size_t i = 0; i < PINS_NR_MAPS; i++)
+        show_map(pins_map_names[i], *fds[i]);
+    for (__u32 i = 0; i < SLUICE_MAX_WORKERS; i++) {
+        struct worker_state ws;
+
+        if (bpf_map_lookup_elem(p.workers, &i, &ws) == 0 && ws.live)
+            live++;
+    }
+    printf("  workers   %u live (see `sluice-agent workers --dev %s`)\n", live, dev);
+    pins_close(&p);
+    return 0;
+}
+
+int cmd_status(int argc, char **argv, struct err *e)
+{
+    static const struct option opts[] = {
+        {"dev", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *dev = NULL;
+    struct dirent *de;
+    DIR *d;
+    int c, shown = 0;
+
+    while ((c = agent_getopt(argc, argv, opts, "status", e)) != -1) {
+        switch (c) {
+        case 'd':
+            dev = optarg;
+            break;
+        case 'h':
+            return agent_help(status_help);
+        default:
+            return -1;
+        }
+    }
+    if (agent_require_root(e) || pins_ensure_bpffs(e))
+        return -1;
+    if (dev)
+        return show_device(dev, e) ? -1 : EXIT_STATUS_OK;
+    d = opendir(SLUICE_PIN_ROOT);
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (show_device(de->d_name, e)) {
+            closedir(d);
+            return -1;
+        }
+        shown++;
+    }
+    if (d)
+        closedir(d);
+    if (!shown)
+        return ERR(e, EXIT_STATUS_STATE, 0, "sluice is not loaded on any device (nothing under %s)",
+                   SLUICE_PIN_ROOT);
+    return EXIT_STATUS_OK;
+}

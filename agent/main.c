@@ -1,0 +1,177 @@
+/*
+ * main.c — sluice-agent: the operator's command line for the XDP side of sluice.
+ *
+ * It loads and attaches the steering program (bpf/steer.bpf.c) to a device, pins its maps under
+ * SLUICE_PIN_ROOT/<ifname>/, edits services and routes in those maps, and reports workers and
+ * counters. It keeps no state of its own: everything it knows is read back from the pins, so it
+ * can be run, killed and run again at any time beside a running server.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <stddef.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agent.h"
+
+bool agent_verbose;
+
+static const char usage[] =
+    "usage: sluice-agent [-v] <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  load      attach the XDP steering program to a device and pin its maps\n"
+    "  unload    detach the program and remove every pin of a device\n"
+    "  status    program, attach mode, maps, workers and ABI version\n"
+    "  service   add, delete or list services (address + port served by sluice)\n"
+    "  route     add, delete or list stream-prefix routes\n"
+    "  workers   the server's workers as the maps see them\n"
+    "  stats     steering counters summed over CPUs\n"
+    "\n"
+    "Run `sluice-agent <command> --help` for a command's options. -v prints libbpf's messages.\n"
+    "Maps are pinned at " SLUICE_PIN_ROOT "/<device>/<map>.\n"
+    "\n"
+    "exit status: 0 ok, 1 failure, 2 bad usage or value, 3 not permitted (needs root),\n"
+    "             4 BPF unavailable, 5 no such device, 6 wrong state (not loaded, already loaded,\n"
+    "             ABI mismatch, entry exists or missing), 7 busy (a server holds sockets)\n";
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv, struct err *e);
+} commands[] = {
+    {"load", cmd_load},       {"unload", cmd_unload},   {"status", cmd_status}, {"service", cmd_service},
+    {"route", cmd_route},     {"workers", cmd_workers}, {"stats", cmd_stats},
+};
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+    if (!agent_verbose || level == LIBBPF_DEBUG)
+        return 0;
+    return vfprintf(stderr, fmt, ap);
+}
+
+int agent_getopt(int argc, char **argv, const struct option *opts, const char *cmd, struct err *e)
+{
+    char shortopts[64] = ":";
+    size_t n = 1;
+    int c;
+
+    for (const struct option *o = opts; o->name && n + 2 < sizeof(shortopts); o++) {
+        if (o->val == 'h' || (o->val >= 'a' && o->val <= 'z')) {
+            shortopts[n++] = (char)o->val;
+            if (o->has_arg == required_argument)
+                shortopts[n++] = ':';
+        }
+    }
+    shortopts[n] = '\0';
+    opterr = 0;
+    c = getopt_long(argc, argv, shortopts, opts, NULL);
+    if (c == '?')
+        ERR(e, EXIT_STATUS_USAGE, 0, "unknown option '%s' for `%s` (see --help)", argv[optind - 1], cmd);
+    else if (c == ':')
+        ERR(e, EXIT_STATUS_USAGE, 0, "option '%s' of `%s` needs a value", argv[optind - 1], cmd);
+    else if (c == -1 && optind < argc)
+        ERR(e, EXIT_STATUS_USAGE, 0, "unexpected argument '%s' for `%s`", argv[optind], cmd);
+    else
+        return c;
+    return '?';
+}
+
+int agent_help(const char *text)
+{
+    fputs(text, stdout);
+    return EXIT_STATUS_OK;
+}
+
+int agent_parse_u32(const char *text, const char *what, __u32 max, __u32 *out, struct err *e)
+{
+    unsigned long v;
+    char *end;
+
+    errno = 0;
+    v = strtoul(text, &end, 10);
+    if (!*text || *end || errno || text[0] == '-' || v > max)
+        return ERR(e, EXIT_STATUS_USAGE, 0, "bad %s '%s': expected a number from 0 to %u", what, text, max);
+    *out = (__u32)v;
+    return 0;
+}
+
+_Static_assert(offsetof(struct service_value, service_id) == 0, "agent_next_id reads the id first");
+_Static_assert(offsetof(struct route_value, route_id) == 0, "agent_next_id reads the id first");
+
+__u32 agent_next_id(int fd, size_t key_size, size_t value_size)
+{
+    unsigned char key[256], next[256], value[256];
+    void *prev = NULL;
+    __u32 max = 0, id;
+
+    if (key_size > sizeof(key) || value_size > sizeof(value))
+        return 1;
+    while (bpf_map_get_next_key(fd, prev, next) == 0) {
+        if (bpf_map_lookup_elem(fd, next, value) == 0) {
+            memcpy(&id, value, sizeof(id));
+            if (id > max)
+                max = id;
+        }
+        memcpy(key, next, key_size);
+        prev = key;
+    }
+    return max + 1;
+}
+
+int agent_require_root(struct err *e)
+{
+    if (geteuid() != 0)
+        return ERR(e, EXIT_STATUS_PERMISSION, 0, "must be run as root (needs CAP_BPF and CAP_NET_ADMIN)");
+    return 0;
+}
+
+int agent_require_dev(const char *dev, const char *cmd, struct err *e)
+{
+    if (!dev)
+        return ERR(e, EXIT_STATUS_USAGE, 0, "`%s` needs --dev DEVICE", cmd);
+    return 0;
+}
+
+int agent_open_pins(struct pins *p, const char *dev, struct err *e)
+{
+    if (agent_require_root(e))
+        return -1;
+    return pins_open(p, dev, e);
+}
+
+int main(int argc, char **argv)
+{
+    struct err e = {0};
+    int argi = 1, status = -1;
+
+    if (argi < argc && !strcmp(argv[argi], "-v")) {
+        agent_verbose = true;
+        argi++;
+    }
+    if (argi >= argc) {
+        fputs(usage, stderr);
+        return EXIT_STATUS_USAGE;
+    }
+    if (!strcmp(argv[argi], "--help") || !strcmp(argv[argi], "-h") || !strcmp(argv[argi], "help")) {
+        fputs(usage, stdout);
+        return EXIT_STATUS_OK;
+    }
+    libbpf_set_print(libbpf_print);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (!strcmp(argv[argi], commands[i].name)) {
+            status = commands[i].run(argc - argi, argv + argi, &e);
+            break;
+        }
+    }
+    if (status == -1 && !e.msg[0])
+        ERR(&e, EXIT_STATUS_USAGE, 0, "unknown command '%s' (see sluice-agent --help)", argv[argi]);
+    if (status == -1) {
+        err_print(stderr, "sluice-agent", &e);
+        return e.status;
+    }
+    return status;
+}

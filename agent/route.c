@@ -1,0 +1,309 @@
+/*
+ * route.c — `route add|del|list`: the stream-prefix routes in the `routes` LPM trie.
+ *
+ * A route maps a kind (path or sni) and a prefix of the connection's first bytes to a worker or a
+ * group of workers. `--bpftool` prints the exact `bpftool map update|delete pinned ...` line that
+ * makes the same change, so routes can be changed live with bpftool alone; it changes nothing.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <bpf/bpf.h>
+
+#include "agent.h"
+
+#define ROUTE_TEXT_MAX (SLUICE_ROUTE_PREFIX_MAX - 1) /* a NUL always fits, so bpftool prints text */
+
+static const char route_help[] =
+    "usage: sluice-agent route add  --dev DEVICE --prefix PREFIX [--kind path|sni]\n"
+    "                               (--worker N | --group N,N,...) [--id ID] [--bpftool]\n"
+    "       sluice-agent route del  --dev DEVICE --prefix PREFIX [--kind path|sni] [--bpftool]\n"
+    "       sluice-agent route list --dev DEVICE\n"
+    "\n"
+    "Routes steer a connection by its first bytes: kind path matches the HTTP/2 :path or the\n"
+    "HTTP/1.1 request-target, kind sni the TLS server name. The longest matching prefix wins;\n"
+    "PREFIX '' is the kind's default route. A path prefix starts with '/', an SNI prefix is a host\n"
+    "name; both are printable ASCII without spaces, at most 63 bytes.\n"
+    "  --worker N     send matching connections to worker N (0-63)\n"
+    "  --group LIST   hash matching connections over the listed workers\n"
+    "  --id ID        route id for counters (default: one more than the largest in use)\n"
+    "  --bpftool      print the bpftool command that makes this change, and change nothing\n"
+    "exit status: 0 done, 2 bad option, prefix or target, 3 not root, 6 not loaded or route missing\n";
+
+struct route_args {
+    const char *dev;
+    const char *prefix;
+    const char *kind;
+    const char *worker;
+    const char *group;
+    const char *id;
+    bool bpftool;
+};
+
+static int parse_args(int argc, char **argv, const char *cmd, struct route_args *a, struct err *e)
+{
+    static const struct option opts[] = {
+        {"dev", required_argument, NULL, 'd'},    {"prefix", required_argument, NULL, 'p'},
+        {"kind", required_argument, NULL, 'k'},   {"worker", required_argument, NULL, 'w'},
+        {"group", required_argument, NULL, 'g'},  {"id", required_argument, NULL, 'i'},
+        {"bpftool", no_argument, NULL, 'b'},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    memset(a, 0, sizeof(*a));
+    while ((c = agent_getopt(argc, argv, opts, cmd, e)) != -1) {
+        switch (c) {
+        case 'd':
+            a->dev = optarg;
+            break;
+        case 'p':
+            a->prefix = optarg;
+            break;
+        case 'k':
+            a->kind = optarg;
+            break;
+        case 'w':
+            a->worker = optarg;
+            break;
+        case 'g':
+            a->group = optarg;
+            break;
+        case 'i':
+            a->id = optarg;
+            break;
+        case 'b':
+            a->bpftool = true;
+            break;
+        case 'h':
+            return 'h';
+        default:
+            return -1;
+        }
+    }
+    return agent_require_dev(a->dev, cmd, e);
+}
+
+static const char *kind_name(__u32 kind)
+{
+    switch (kind) {
+    case ROUTE_PATH:
+        return "path";
+    case ROUTE_SNI:
+        return "sni";
+    case ROUTE_PATH_HUFFMAN:
+        return "path-huffman";
+    default:
+        return "?";
+    }
+}
+
+static int build_key(const struct route_args *a, const char *cmd, struct route_key *key, struct err *e)
+{
+    const char *kind = a->kind ? a->kind : "path";
+    size_t len;
+
+    memset(key, 0, sizeof(*key));
+    if (!strcmp(kind, "path"))
+        key->kind = ROUTE_PATH;
+    else if (!strcmp(kind, "sni"))
+        key->kind = ROUTE_SNI;
+    else
+        return ERR(e, EXIT_STATUS_USAGE, 0, "bad --kind '%s': expected path or sni", kind);
+    if (!a->prefix)
+        return ERR(e, EXIT_STATUS_USAGE, 0, "`%s` needs --prefix PREFIX ('' for the default route)", cmd);
+    len = strlen(a->prefix);
+    if (len > ROUTE_TEXT_MAX)
+        return ERR(e, EXIT_STATUS_USAGE, 0, "bad prefix '%.70s...': %zu bytes, at most %d", a->prefix, len,
+                   ROUTE_TEXT_MAX);
+    if (key->kind == ROUTE_PATH && len && a->prefix[0] != '/')
+        return ERR(e, EXIT_STATUS_USAGE, 0, "bad prefix '%s': a path prefix starts with '/'", a->prefix);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)a->prefix[i];
+
+        if (ch <= ' ' || ch > '~')
+            return ERR(e, EXIT_STATUS_USAGE, 0, "bad prefix: byte %zu is 0x%02x, not printable ASCII", i, ch);
+        if (key->kind == ROUTE_SNI && !isalnum(ch) && ch != '-' && ch != '.')
+            return ERR(e, EXIT_STATUS_USAGE, 0, "bad prefix '%s': an SNI prefix holds letters, digits, '-' and '.'",
+                       a->prefix);
+        key->prefix[i] = key->kind == ROUTE_SNI ? (char)tolower(ch) : (char)ch;
+    }
+    key->prefixlen = ROUTE_KEY_PREFIXLEN(len);
+    return 0;
+}
+
+static int parse_target(const struct route_args *a, __u64 *workers, struct err *e)
+{
+    char list[256], *save = NULL;
+    __u32 w;
+
+    *workers = 0;
+    if (!!a->worker == !!a->group)
+        return ERR(e, EXIT_STATUS_USAGE, 0, "`route add` needs exactly one of --worker N or --group N,N,...");
+    if (a->worker) {
+        if (agent_parse_u32(a->worker, "worker", SLUICE_MAX_WORKERS - 1, &w, e))
+            return -1;
+        *workers = 1ull << w;
+        return 0;
+    }
+    if (snprintf(list, sizeof(list), "%s", a->group) >= (int)sizeof(list) || !list[0] ||
+        list[strlen(list) - 1] == ',')
+        return ERR(e, EXIT_STATUS_USAGE, 0, "bad --group '%s': expected worker numbers separated by commas",
+                   a->group);
+    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (agent_parse_u32(tok, "worker in --group", SLUICE_MAX_WORKERS - 1, &w, e))
+            return -1;
+        *workers |= 1ull << w;
+    }
+    return 0;
+}
+
+static const char *workers_text(__u64 workers, char *buf, size_t len)
+{
+    size_t n = snprintf(buf, len, "%s ", __builtin_popcountll(workers) == 1 ? "worker" : "group");
+
+    for (int i = 0; i < SLUICE_MAX_WORKERS && n < len; i++)
+        if (workers & (1ull << i))
+            n += snprintf(buf + n, len - n, "%s%d", buf[n - 1] == ' ' ? "" : ",", i);
+    return buf;
+}
+
+static void print_hex(const void *data, size_t len)
+{
+    const unsigned char *b = data;
+
+    for (size_t i = 0; i < len; i++)
+        printf(" %02x", b[i]);
+}
+
+static void print_bpftool(const char *verb, const char *dev, const struct route_key *key,
+                          const struct route_value *value)
+{
+    printf("bpftool map %s pinned %s/%s/%s key hex", verb, SLUICE_PIN_ROOT, dev, SLUICE_MAP_ROUTES);
+    print_hex(key, sizeof(*key));
+    if (value) {
+        printf(" value hex");
+        print_hex(value, sizeof(*value));
+    }
+    printf("\n");
+}
+
+static int route_add(const struct route_args *a, struct err *e)
+{
+    struct route_key key;
+    struct route_value value = {0};
+    char target[256];
+    struct pins p;
+
+    if (build_key(a, "route add", &key, e) || parse_target(a, &value.workers, e))
+        return -1;
+    if (a->id && agent_parse_u32(a->id, "route id", UINT32_MAX, &value.route_id, e))
+        return -1;
+    if (a->id && value.route_id == 0)
+        return ERR(e, EXIT_STATUS_USAGE, 0, "bad route id '0': route ids start at 1");
+    memcpy(value.text, key.prefix, sizeof(value.text));
+    if (agent_open_pins(&p, a->dev, e))
+        return -1;
+    if (!a->id)
+        value.route_id = agent_next_id(p.routes, sizeof(struct route_key), sizeof(struct route_value));
+    if (a->bpftool) {
+        pins_close(&p);
+        print_bpftool("update", a->dev, &key, &value);
+        return EXIT_STATUS_OK;
+    }
+    if (bpf_map_update_elem(p.routes, &key, &value, BPF_ANY)) {
+        int errnum = errno;
+
+        pins_close(&p);
+        return ERR(e, err_status_for_errno(errnum), errnum, "cannot add the route");
+    }
+    pins_close(&p);
+    printf("route %u: %s '%s' -> %s on %s\n", value.route_id, kind_name(key.kind), key.prefix,
+           workers_text(value.workers, target, sizeof(target)), a->dev);
+    return EXIT_STATUS_OK;
+}
+
+static int route_del(const struct route_args *a, struct err *e)
+{
+    struct route_key key;
+    struct route_value value;
+    struct pins p;
+
+    if (build_key(a, "route del", &key, e))
+        return -1;
+    if (a->worker || a->group || a->id)
+        return ERR(e, EXIT_STATUS_USAGE, 0, "`route del` takes only --dev, --prefix, --kind and --bpftool");
+    if (agent_open_pins(&p, a->dev, e))
+        return -1;
+    if (bpf_map_lookup_elem(p.routes, &key, &value)) {
+        pins_close(&p);
+        return ERR(e, EXIT_STATUS_STATE, 0, "no %s route '%s' on %s", kind_name(key.kind), key.prefix, a->dev);
+    }
+    if (a->bpftool) {
+        pins_close(&p);
+        print_bpftool("delete", a->dev, &key, NULL);
+        return EXIT_STATUS_OK;
+    }
+    if (bpf_map_delete_elem(p.routes, &key)) {
+        int errnum = errno;
+
+        pins_close(&p);
+        return ERR(e, err_status_for_errno(errnum), errnum, "cannot delete the route");
+    }
+    pins_close(&p);
+    printf("deleted %s route '%s' on %s\n", kind_name(key.kind), key.prefix, a->dev);
+    return EXIT_STATUS_OK;
+}
+
+static int route_list(const struct route_args *a, struct err *e)
+{
+    struct route_key key, next;
+    struct route_value value;
+    char target[256];
+    void *prev = NULL;
+    struct pins p;
+
+    if (a->prefix || a->kind || a->worker || a->group || a->id || a->bpftool)
+        return ERR(e, EXIT_STATUS_USAGE, 0, "`route list` takes only --dev");
+    if (agent_open_pins(&p, a->dev, e))
+        return -1;
+    printf("%-6s %-12s %-40s %s\n", "ID", "KIND", "PREFIX", "TARGET");
+    while (bpf_map_get_next_key(p.routes, prev, &next) == 0) {
+        if (bpf_map_lookup_elem(p.routes, &next, &value) == 0) {
+            char quoted[SLUICE_ROUTE_PREFIX_MAX + 3];
+
+            snprintf(quoted, sizeof(quoted), "'%.*s'", SLUICE_ROUTE_PREFIX_MAX, value.text);
+            printf("%-6u %-12s %-40s %s\n", value.route_id, kind_name(next.kind), quoted,
+                   workers_text(value.workers, target, sizeof(target)));
+        }
+        key = next;
+        prev = &key;
+    }
+    pins_close(&p);
+    return EXIT_STATUS_OK;
+}
+
+int cmd_route(int argc, char **argv, struct err *e)
+{
+    struct route_args a;
+    const char *action = argc > 1 ? argv[1] : "";
+    char cmd[32];
+    int c;
+
+    if (!strcmp(action, "--help") || !strcmp(action, "-h"))
+        return agent_help(route_help);
+    if (strcmp(action, "add") && strcmp(action, "del") && strcmp(action, "list"))
+        return ERR(e, EXIT_STATUS_USAGE, 0, "`route` needs add, del or list (see sluice-agent route --help)");
+    snprintf(cmd, sizeof(cmd), "route %s", action);
+    c = parse_args(argc - 1, argv + 1, cmd, &a, e);
+    if (c == 'h')
+        return agent_help(route_help);
+    if (c)
+        return -1;
+    if (!strcmp(action, "add"))
+        return route_add(&a, e);
+    if (!strcmp(action, "del"))
+        return route_del(&a, e);
+    return route_list(&a, e);
+}
