@@ -45,12 +45,13 @@ TEST_BPF_SRCS := tests/bpf/steer_test.c tests/bpf/packets.c tests/lib/check.c
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 AGENT     := $(BUILD)/bin/sluice-agent
-TEST_BINS := $(BUILD)/tests/steer_test
+TEST_BINS := $(BUILD)/tests/steer_test $(BUILD)/tests/xsk_holder
 
 .PHONY: all deps test demo bench fmt clean
+.SECONDARY: $(BPF_OBJS) # the tests and the agent's users load the objects too: keep them
 .DEFAULT_GOAL := all
 
-all: $(AGENT) $(TEST_BINS)
+all: $(BPF_OBJS) $(AGENT) $(TEST_BINS)
 
 deps:
 	@tools/deps.sh
@@ -73,6 +74,10 @@ $(AGENT): $(call obj,$(AGENT_SRCS) $(COMMON_SRCS))
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/steer_test: $(call obj,$(TEST_BPF_SRCS) $(COMMON_SRCS))
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/xsk_holder: $(call obj,tests/agent/xsk_holder.c $(COMMON_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 

@@ -135,7 +135,7 @@ static int build_key(const struct route_args *a, const char *cmd, struct route_k
 
 static int parse_target(const struct route_args *a, __u64 *workers, struct err *e)
 {
-    char list[256], *save = NULL;
+    const char *p;
     __u32 w;
 
     *workers = 0;
@@ -147,16 +147,23 @@ static int parse_target(const struct route_args *a, __u64 *workers, struct err *
         *workers = 1ull << w;
         return 0;
     }
-    if (snprintf(list, sizeof(list), "%s", a->group) >= (int)sizeof(list) || !list[0] ||
-        list[strlen(list) - 1] == ',')
-        return ERR(e, EXIT_STATUS_USAGE, 0, "bad --group '%s': expected worker numbers separated by commas",
-                   a->group);
-    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (agent_parse_u32(tok, "worker in --group", SLUICE_MAX_WORKERS - 1, &w, e))
+    for (p = a->group;; p++) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char item[16];
+
+        if (len == 0 || len >= sizeof(item))
+            return ERR(e, EXIT_STATUS_USAGE, 0, "bad --group '%s': expected worker numbers separated by commas",
+                       a->group);
+        memcpy(item, p, len);
+        item[len] = '\0';
+        if (agent_parse_u32(item, "worker in --group", SLUICE_MAX_WORKERS - 1, &w, e))
             return -1;
         *workers |= 1ull << w;
+        if (!comma)
+            return 0;
+        p = comma;
     }
-    return 0;
 }
 
 static const char *workers_text(__u64 workers, char *buf, size_t len)
@@ -224,10 +231,24 @@ static int route_add(const struct route_args *a, struct err *e)
     return EXIT_STATUS_OK;
 }
 
+/* Exact match: a lookup in an LPM trie answers with the longest matching prefix, not this key. */
+static bool route_exists(int fd, const struct route_key *key)
+{
+    struct route_key cur, next;
+    void *prev = NULL;
+
+    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+        if (!memcmp(&next, key, sizeof(next)))
+            return true;
+        cur = next;
+        prev = &cur;
+    }
+    return false;
+}
+
 static int route_del(const struct route_args *a, struct err *e)
 {
     struct route_key key;
-    struct route_value value;
     struct pins p;
 
     if (build_key(a, "route del", &key, e))
@@ -236,7 +257,7 @@ static int route_del(const struct route_args *a, struct err *e)
         return ERR(e, EXIT_STATUS_USAGE, 0, "`route del` takes only --dev, --prefix, --kind and --bpftool");
     if (agent_open_pins(&p, a->dev, e))
         return -1;
-    if (bpf_map_lookup_elem(p.routes, &key, &value)) {
+    if (!route_exists(p.routes, &key)) {
         pins_close(&p);
         return ERR(e, EXIT_STATUS_STATE, 0, "no %s route '%s' on %s", kind_name(key.kind), key.prefix, a->dev);
     }

@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# agent_test.sh — sluice-agent against the real kernel, in a topology of its own.
+#
+#   tests/agent/agent_test.sh BUILD_DIR
+#
+# Creates the namespaces "sat-srv"/"sat-cli" (tools/topology.sh), loads the steering program on the
+# server's veth with the agent, and checks every subcommand: attach mode, status, pins, services,
+# routes (including a route written by the printed bpftool line), workers, stats under real
+# traffic from the client namespace, unload refusing while a socket is held, unload leaving no
+# program, link or pin, and every documented bad input failing with its status and changing
+# nothing. Cleans up on every exit path. Needs root.
+set -u
+
+BUILD=${1:?usage: agent_test.sh BUILD_DIR}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/lib/tap.sh"
+
+TOPO=sat
+DEV=$TOPO-s
+PINS=/sys/fs/bpf/sluice/$DEV
+AGENT_BIN=$(cd "$ROOT" && realpath "$BUILD/bin/sluice-agent")
+HOLDER_BIN=$(cd "$ROOT" && realpath "$BUILD/tests/xsk_holder")
+TOPOLOGY=$ROOT/tools/topology.sh
+HELD_PID=""
+OTHER_PROG=/sys/fs/bpf/sat_other_prog
+SCRATCH=$(mktemp -d)
+
+# Leaves no namespace, attachment or pin behind; also run first, in case a killed run left some.
+reset_state() {
+    [ -n "$HELD_PID" ] && kill "$HELD_PID" 2>/dev/null && wait "$HELD_PID" 2>/dev/null
+    "$TOPOLOGY" exec $TOPO srv "$AGENT_BIN" unload --dev "$DEV" --force >/dev/null 2>&1
+    "$TOPOLOGY" exec $TOPO srv bpftool net detach xdp dev "$DEV" >/dev/null 2>&1
+    rm -f "$OTHER_PROG"
+    rm -rf "$PINS"
+    rmdir /sys/fs/bpf/sluice 2>/dev/null
+    "$TOPOLOGY" down $TOPO
+}
+trap 'reset_state; rm -rf "$SCRATCH"' EXIT
+trap 'exit 130' INT TERM
+
+agent() { "$TOPOLOGY" exec $TOPO srv "$AGENT_BIN" "$@"; }
+srv() { "$TOPOLOGY" exec $TOPO srv "$@"; }
+cli() { "$TOPOLOGY" exec $TOPO cli "$@"; }
+
+# Snapshot of everything the agent may change: pins, services, routes, attachment.
+snapshot() {
+    ls "$PINS" 2>/dev/null
+    bpftool map dump pinned "$PINS/services" 2>/dev/null
+    bpftool map dump pinned "$PINS/routes" 2>/dev/null
+    bpftool map dump pinned "$PINS/meta" 2>/dev/null | grep -v loaded_at
+    srv bpftool net show dev "$DEV" 2>/dev/null
+}
+
+counter() { # counter NAME -> value from `stats --json`
+    agent stats --dev "$DEV" --json | jq -r ".counters.$1"
+}
+
+gone_within() { # gone_within SECONDS CMD...: CMD starts failing within SECONDS
+    local limit=$(($1 * 10))
+    shift
+    for _ in $(seq "$limit"); do
+        "$@" >/dev/null 2>&1 || return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+reset_state
+"$TOPOLOGY" up $TOPO
+
+# ---- help and usage ---------------------------------------------------------------------------
+expect "help lists every command" 0 "status +program" agent --help
+for cmd in load unload status service route workers stats; do
+    expect "$cmd --help" 0 "usage: sluice-agent $cmd" agent $cmd --help
+done
+expect "no command is a usage error" 2 "usage:" agent
+expect "unknown command" 2 "unknown command 'frobnicate'" agent frobnicate
+expect "unknown option" 2 "unknown option '--bogus' for \`load\`" agent load --dev "$DEV" --bogus
+expect "option without its value" 2 "needs a value" agent load --dev
+expect "stray argument" 2 "unexpected argument 'extra'" agent status extra
+expect "load needs --dev" 2 "needs --dev" agent load
+expect "bad --mode" 2 "bad --mode 'turbo'" agent load --dev "$DEV" --mode turbo
+expect "missing device" 5 "device 'nosuch0' not found" agent load --dev nosuch0
+expect "device name with a slash" 2 "not a valid interface name" agent load --dev a/b
+expect "status before load" 6 "not loaded" agent status --dev "$DEV"
+expect "unload before load" 6 "not loaded on $DEV" agent unload --dev "$DEV"
+expect "service before load" 6 "not loaded on $DEV" agent service list --dev "$DEV"
+
+cp "$AGENT_BIN" "$SCRATCH/sluice-agent" && chmod 755 "$SCRATCH" "$SCRATCH/sluice-agent"
+expect "not root" 3 "must be run as root" setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+    "$SCRATCH/sluice-agent" status
+expect "no BPF filesystem" 4 "no BPF filesystem" unshare -m sh -c \
+    "mount -t tmpfs none /sys/fs && exec '$AGENT_BIN' status"
+check "failed commands left no pins" test ! -e "$PINS"
+
+# ---- another XDP program in the way -----------------------------------------------------------
+bpftool prog load "$ROOT/$BUILD/bpf/xsks_probe.bpf.o" "$OTHER_PROG" type xdp >/dev/null 2>&1
+srv bpftool net attach xdp pinned "$OTHER_PROG" dev "$DEV" >/dev/null 2>&1
+expect "load refused over another XDP program" 6 "already has another XDP program" agent load --dev "$DEV"
+check "refused load left no pins" test ! -e "$PINS"
+srv bpftool net detach xdp dev "$DEV"
+rm -f "$OTHER_PROG"
+
+# ---- load, status, pins -----------------------------------------------------------------------
+expect "load in native mode" 0 "in native mode" agent load --dev "$DEV"
+PROG_ID=$(printf '%s' "$OUT" | sed -n 's/.*program id \([0-9]*\).*/\1/p')
+expect "bpftool net shows driver mode" 0 "$DEV\\([0-9]+\\) driver id $PROG_ID" srv bpftool net show dev "$DEV"
+expect "bpftool prog show names the program" 0 "sluice_steer" bpftool prog show id "$PROG_ID"
+for m in services flows routes workers xsks stats meta link; do
+    check "pinned $m" test -e "$PINS/$m"
+done
+expect "status shows program, mode and ABI" 0 "abi +1" agent status --dev "$DEV"
+expect "status shows the program id" 0 "program +id $PROG_ID sluice_steer, link id [0-9]+, native mode" \
+    agent status --dev "$DEV"
+LINK_ID=$(printf '%s' "$OUT" | sed -n 's/.*link id \([0-9]*\).*/\1/p')
+expect "status lists the maps" 0 "routes +id [0-9]+ +0 of 4096 entries" agent status --dev "$DEV"
+expect "status without --dev shows loaded devices" 0 "^$DEV$" agent status
+expect "second load refused" 6 "already loaded on $DEV" agent load --dev "$DEV"
+expect "workers: none registered" 0 "no workers registered" agent workers --dev "$DEV"
+
+# ---- services ---------------------------------------------------------------------------------
+expect "service add" 0 "service 1: 10.77.0.1 port 80" agent service add --dev "$DEV" --addr 10.77.0.1 --port 80
+expect "service add IPv6 with flags" 0 "service 7: fd00:77::1 port 443" \
+    agent service add --dev "$DEV" --addr fd00:77::1 --port 443 --id 7 --tls --steer
+expect "service list" 0 "7 +fd00:77::1 +443 +tls,steer" agent service list --dev "$DEV"
+expect "service list shows IPv4" 0 "1 +10.77.0.1 +80 +-" agent service list --dev "$DEV"
+expect "bpftool dumps the service" 0 "\"port\": 443" bpftool map dump pinned "$PINS/services"
+
+# ---- routes -----------------------------------------------------------------------------------
+expect "route add to a worker" 0 "route 1: path '/api' -> worker 1" \
+    agent route add --dev "$DEV" --prefix /api --worker 1
+expect "route add to a group" 0 "route 2: path '' -> group 0,2,3" \
+    agent route add --dev "$DEV" --prefix '' --group 0,2,3
+expect "sni route lowercased" 0 "route 9: sni 'api.example.com' -> worker 0" \
+    agent route add --dev "$DEV" --kind sni --prefix API.example.com --worker 0 --id 9
+expect "route list" 0 "1 +path +'/api' +worker 1" agent route list --dev "$DEV"
+expect "bpftool dump shows the prefix as text" 0 "\"prefix\": \"/api\"" bpftool map dump pinned "$PINS/routes"
+expect "bpftool dump shows the sni as text" 0 "\"prefix\": \"api.example.com\"" \
+    bpftool map dump pinned "$PINS/routes"
+
+expect "route add --bpftool prints the line" 0 "^bpftool map update pinned $PINS/routes key hex" \
+    agent route add --dev "$DEV" --prefix /heavy --worker 3 --bpftool
+LINE=$OUT
+expect "--bpftool changed nothing" 0 "" agent route list --dev "$DEV"
+if printf '%s' "$OUT" | grep -q heavy; then not_ok "--bpftool left /heavy out" "it was added"; else ok "--bpftool left /heavy out"; fi
+expect "the printed bpftool line runs" 0 "" $LINE
+expect "agent lists the route bpftool added" 0 "10 +path +'/heavy' +worker 3" agent route list --dev "$DEV"
+expect "route del --bpftool prints the line" 0 "^bpftool map delete pinned $PINS/routes key hex" \
+    agent route del --dev "$DEV" --prefix /heavy --bpftool
+LINE=$OUT
+expect "the printed delete line runs" 0 "" $LINE
+expect "route gone after bpftool delete" 6 "no path route '/heavy'" agent route del --dev "$DEV" --prefix /heavy
+expect "route del" 0 "deleted sni route 'api.example.com'" \
+    agent route del --dev "$DEV" --kind sni --prefix api.example.com
+
+# ---- bad input changes nothing ----------------------------------------------------------------
+BEFORE=$(snapshot)
+expect "bad address" 2 "bad address '10.77.0.300'" agent service add --dev "$DEV" --addr 10.77.0.300 --port 80
+expect "bad port text" 2 "bad port 'http'" agent service add --dev "$DEV" --addr 10.77.0.1 --port http
+expect "port too large" 2 "bad port '70000'" agent service add --dev "$DEV" --addr 10.77.0.1 --port 70000
+expect "port zero" 2 "bad port '0'" agent service add --dev "$DEV" --addr 10.77.0.1 --port 0
+expect "service add without port" 2 "needs --addr ADDRESS and --port PORT" \
+    agent service add --dev "$DEV" --addr 10.77.0.1
+expect "negative service id" 2 "bad service id '-1'" \
+    agent service add --dev "$DEV" --addr 10.77.0.1 --port 81 --id -1
+expect "duplicate service" 6 "already exists" agent service add --dev "$DEV" --addr 10.77.0.1 --port 80
+expect "delete missing service" 6 "no service 10.77.0.9 port 80" \
+    agent service del --dev "$DEV" --addr 10.77.0.9 --port 80
+expect "service without action" 2 "needs add, del or list" agent service
+expect "path prefix without slash" 2 "bad prefix 'api': a path prefix starts with '/'" \
+    agent route add --dev "$DEV" --prefix api --worker 1
+expect "prefix too long" 2 "at most 63" \
+    agent route add --dev "$DEV" --prefix "/$(printf 'a%.0s' $(seq 70))" --worker 1
+expect "prefix with a space" 2 "not printable ASCII" agent route add --dev "$DEV" --prefix "/a b" --worker 1
+expect "prefix with a control byte" 2 "not printable ASCII" \
+    agent route add --dev "$DEV" --prefix "$(printf '/a\tb')" --worker 1
+expect "sni prefix with a slash" 2 "an SNI prefix holds" \
+    agent route add --dev "$DEV" --kind sni --prefix a/b --worker 1
+expect "bad route kind" 2 "bad --kind 'host'" agent route add --dev "$DEV" --kind host --prefix x --worker 1
+expect "worker out of range" 2 "bad worker '64'" agent route add --dev "$DEV" --prefix /x --worker 64
+expect "worker and group together" 2 "exactly one of --worker" \
+    agent route add --dev "$DEV" --prefix /x --worker 1 --group 1,2
+expect "route without target" 2 "exactly one of --worker" agent route add --dev "$DEV" --prefix /x
+expect "empty group member" 2 "bad --group '1,,2'" \
+    agent route add --dev "$DEV" --prefix /x --group 1,,2
+expect "trailing comma in group" 2 "bad --group '1,'" agent route add --dev "$DEV" --prefix /x --group 1,
+expect "route id zero" 2 "route ids start at 1" agent route add --dev "$DEV" --prefix /x --worker 1 --id 0
+expect "delete missing route" 6 "no path route '/nothing'" agent route del --dev "$DEV" --prefix /nothing
+expect "stats --count without --watch" 2 "needs --watch" agent stats --dev "$DEV" --count 2
+expect "stats --watch 0" 2 "bad --watch interval '0'" agent stats --dev "$DEV" --watch 0
+AFTER=$(snapshot)
+if [ "$BEFORE" = "$AFTER" ]; then ok "bad input changed no map, pin or attachment"; else
+    not_ok "bad input changed no map, pin or attachment" "$(diff <(echo "$BEFORE") <(echo "$AFTER") | head -5 | tr '\n' '|')"
+fi
+
+# ---- real traffic through the attached program ------------------------------------------------
+base_icmp=$(counter pass_not_tcp)
+base_other=$(counter pass_not_service)
+base_drop=$(counter drop_no_worker)
+cli ping -c 3 -i 0.2 -W 1 10.77.0.1 >/dev/null 2>&1
+expect "ICMP still reaches the kernel" 0 "3 received" cli ping -c 3 -i 0.2 -W 1 10.77.0.1
+check "ICMP counted as pass_not_tcp" test "$(counter pass_not_tcp)" -ge $((base_icmp + 6))
+expect "TCP to a non-service port reaches the kernel (refused)" 7 "" \
+    cli curl -s --max-time 3 http://10.77.0.1:81/
+check "non-service TCP counted" test "$(counter pass_not_service)" -gt "$base_other"
+expect "service SYN without workers is dropped, not reset" 28 "" cli curl -s --max-time 1 http://10.77.0.1:80/
+check "dropped SYN counted as drop_no_worker" test "$(counter drop_no_worker)" -gt "$base_drop"
+expect "stats text names the counters" 0 "drop_no_worker +[1-9]" agent stats --dev "$DEV"
+expect "stats --json parses" 0 "" sh -c "'$TOPOLOGY' exec $TOPO srv '$AGENT_BIN' stats --dev $DEV --json | jq -e .counters.pass_not_ip"
+expect "stats --watch --count" 0 "" agent stats --dev "$DEV" --watch 1 --count 2
+check "stats --watch printed twice" test "$(printf '%s\n' "$OUT" | grep -c '^--- ')" -eq 2
+
+# ---- a server holding sockets -----------------------------------------------------------------
+coproc HOLDER { exec nsenter --net=/run/netns/$TOPO-srv "$HOLDER_BIN" "$DEV" 2; }
+HELD_PID=$HOLDER_PID
+read -r -t 10 READY <&"${HOLDER[0]}"
+check "socket holder registered" test "${READY:-}" = ready
+expect "workers shows the socket" 0 "^2 +yes +yes +no +[0-9]+" agent workers --dev "$DEV"
+expect "status counts the live worker" 0 "workers +1 live" agent status --dev "$DEV"
+expect "unload refused while a socket is held" 7 "holds AF_XDP sockets of workers 2" agent unload --dev "$DEV"
+check "refused unload kept the link" test -e "$PINS/link"
+kill "$HELD_PID"
+wait "$HELD_PID" 2>/dev/null
+HELD_PID=""
+expect "workers after the holder stopped" 0 "no workers registered" agent workers --dev "$DEV"
+
+# ---- unload -----------------------------------------------------------------------------------
+expect "unload" 0 "unloaded sluice from $DEV" agent unload --dev "$DEV"
+check "no pins left" test ! -e "$PINS"
+expect "no XDP program on the device" 0 "" srv bpftool net show dev "$DEV"
+if printf '%s' "$OUT" | grep -q "id $PROG_ID"; then not_ok "program detached" "$OUT"; else ok "program detached"; fi
+check "program released" gone_within 5 bpftool prog show id "$PROG_ID"
+check "link released" gone_within 5 bpftool link show id "$LINK_ID"
+expect "second unload" 6 "not loaded" agent unload --dev "$DEV"
+
+# ---- generic mode and forced unload -----------------------------------------------------------
+expect "load in generic mode" 0 "in generic mode \\(requested\\)" agent load --dev "$DEV" --mode generic
+expect "ip link shows generic XDP" 0 "xdpgeneric" srv ip link show dev "$DEV"
+coproc HOLDER { exec nsenter --net=/run/netns/$TOPO-srv "$HOLDER_BIN" "$DEV" 0; }
+HELD_PID=$HOLDER_PID
+read -r -t 10 READY <&"${HOLDER[0]}"
+expect "unload --force despite a socket" 0 "unloaded sluice from $DEV \\(forced\\)" agent unload --dev "$DEV" --force
+check "forced unload left no pins" test ! -e "$PINS"
+kill "$HELD_PID"
+wait "$HELD_PID" 2>/dev/null
+HELD_PID=""
+
+# ---- ABI mismatch -----------------------------------------------------------------------------
+agent load --dev "$DEV" >/dev/null
+bpftool map update pinned "$PINS/meta" key hex 00 00 00 00 value hex 63 00 00 00 $(printf '00 %.0s' $(seq 20))
+expect "status refuses another ABI" 6 "ABI version 99, this build speaks 1" agent status --dev "$DEV"
+expect "load refuses another ABI" 6 "ABI version 99" agent load --dev "$DEV"
+expect "service add refuses another ABI" 6 "ABI version 99" \
+    agent service add --dev "$DEV" --addr 10.77.0.1 --port 80
+expect "unload refuses another ABI" 6 "ABI version 99" agent unload --dev "$DEV"
+expect "unload --force clears another ABI" 0 "unloaded" agent unload --dev "$DEV" --force
+
+# ---- device removed while loaded --------------------------------------------------------------
+agent load --dev "$DEV" >/dev/null
+srv ip link del "$DEV"
+expect "status after the device vanished" 0 "device gone" agent status --dev "$DEV"
+expect "unload after the device vanished" 0 "unloaded" agent unload --dev "$DEV"
+check "nothing pinned after all" test ! -e "$PINS"
