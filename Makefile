@@ -46,12 +46,13 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 AGENT     := $(BUILD)/bin/sluice-agent
 TEST_BINS := $(BUILD)/tests/steer_test $(BUILD)/tests/xsk_holder
+BENCH_BINS := $(BUILD)/tools/xdp_bench
 
 .PHONY: all deps test demo bench fmt clean
 .SECONDARY: $(BPF_OBJS) # the tests and the agent's users load the objects too: keep them
 .DEFAULT_GOAL := all
 
-all: $(BPF_OBJS) $(AGENT) $(TEST_BINS)
+all: $(BPF_OBJS) $(AGENT) $(TEST_BINS) $(BENCH_BINS)
 
 deps:
 	@tools/deps.sh
@@ -80,6 +81,12 @@ $(BUILD)/tests/steer_test: $(call obj,$(TEST_BPF_SRCS) $(COMMON_SRCS))
 $(BUILD)/tests/xsk_holder: $(call obj,tests/agent/xsk_holder.c $(COMMON_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tools/xdp_bench: $(call obj,tools/bench/xdp_bench.c tests/bpf/packets.c $(COMMON_SRCS))
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/obj/tools/bench/%.o: CFLAGS += -Itests/bpf
 
 # The tests run the sanitizer build; tests/run.sh prints the one summary line and sets the status.
 test: deps
