@@ -20,7 +20,7 @@ BPFTOOL ?= bpftool
 
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 WARN      := -Wall -Wextra -Werror
-INCLUDES  := -Imaps -Icommon -Iagent -I$(BUILD)/bpf
+INCLUDES  := -Imaps -Icommon -Iagent -Iserver/net -I$(BUILD)/bpf
 
 CFLAGS  := -std=gnu11 -g $(WARN) -D_GNU_SOURCE $(INCLUDES) -MMD -MP
 LDLIBS  := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
@@ -38,6 +38,9 @@ BPF_OBJS  := $(BPF_PROGS:%=$(BUILD)/bpf/%.bpf.o)
 BPF_SKELS := $(BPF_PROGS:%=$(BUILD)/bpf/%.skel.h)
 
 COMMON_SRCS := common/err.c common/addr.c maps/pins.c
+NET_SRCS    := server/net/frame.c server/net/checksum.c server/net/packet.c server/net/timer_wheel.c \
+               server/net/isn.c server/net/tcp_engine.c server/net/tcp_input.c server/net/tcp_output.c \
+               server/net/tcp_cc.c server/net/tcp_timer.c
 AGENT_SRCS  := agent/main.c agent/attach.c agent/probe.c agent/service.c agent/route.c agent/workers.c \
                agent/stats.c
 TEST_BPF_SRCS := tests/bpf/steer_test.c tests/bpf/packets.c tests/lib/check.c
@@ -45,7 +48,7 @@ TEST_BPF_SRCS := tests/bpf/steer_test.c tests/bpf/packets.c tests/lib/check.c
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 AGENT     := $(BUILD)/bin/sluice-agent
-TEST_BINS := $(BUILD)/tests/steer_test $(BUILD)/tests/xsk_holder
+TEST_BINS := $(BUILD)/tests/steer_test $(BUILD)/tests/xsk_holder $(BUILD)/tests/tcp_test
 BENCH_BINS := $(BUILD)/tools/xdp_bench
 
 .PHONY: all deps test demo bench fmt clean
@@ -68,7 +71,7 @@ $(BUILD)/obj/%.o: %.c | $(BPF_SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/tests/%.o: CFLAGS += -Itests/lib -Itests/bpf
+$(BUILD)/obj/tests/%.o: CFLAGS += -Itests/lib -Itests/bpf -Itests/net
 
 $(AGENT): $(call obj,$(AGENT_SRCS) $(COMMON_SRCS))
 	@mkdir -p $(@D)
@@ -87,6 +90,10 @@ $(BUILD)/tools/xdp_bench: $(call obj,tools/bench/xdp_bench.c tests/bpf/packets.c
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/obj/tools/bench/%.o: CFLAGS += -Itests/bpf
+
+$(BUILD)/tests/tcp_test: $(call obj,tests/net/tcp_test.c tests/net/sim.c tests/lib/check.c $(NET_SRCS))
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ -lcrypto -lpthread -o $@
 
 # The tests run the sanitizer build; tests/run.sh prints the one summary line and sets the status.
 test: deps

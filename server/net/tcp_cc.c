@@ -1,0 +1,163 @@
+/*
+ * tcp_cc.c — round-trip time, retransmission timeout and congestion control.
+ *
+ * RTT and RTO per RFC 6298 (µs resolution, 1 ms clock granularity, Karn's rule applied by the
+ * caller), NewReno congestion control per RFC 5681 with appropriate byte counting (RFC 3465, L =
+ * 2 SMSS) and idle restart, and loss recovery that counts the pipe as RFC 6675 does when the peer
+ * sends SACKs; without SACK, duplicate ACKs stand in for SACKed segments as in RFC 6582.
+ */
+#include "tcp_conn.h"
+
+#define CLOCK_GRANULARITY_US 1000
+
+static uint32_t max_u32(uint32_t a, uint32_t b)
+{
+    return a > b ? a : b;
+}
+
+void cc_init(struct tcp_engine *e, struct tcp_conn *c)
+{
+    c->rto_us = e->cfg.rto_initial_ms * 1000;
+    c->cwnd = e->cfg.initial_cwnd * c->mss;
+    c->ssthresh = UINT32_MAX / 2;
+}
+
+void cc_rtt_sample(struct tcp_engine *e, struct tcp_conn *c, uint32_t rtt_us)
+{
+    uint64_t rto;
+
+    if (!c->srtt_us) {
+        c->srtt_us = rtt_us;
+        c->rttvar_us = rtt_us / 2;
+    } else {
+        uint32_t delta = c->srtt_us > rtt_us ? c->srtt_us - rtt_us : rtt_us - c->srtt_us;
+
+        c->rttvar_us = (3 * c->rttvar_us + delta) / 4;
+        c->srtt_us = (7 * c->srtt_us + rtt_us) / 8;
+    }
+    rto = (uint64_t)c->srtt_us + max_u32(CLOCK_GRANULARITY_US, 4 * c->rttvar_us);
+    if (rto < (uint64_t)e->cfg.rto_min_ms * 1000)
+        rto = (uint64_t)e->cfg.rto_min_ms * 1000;
+    if (rto > (uint64_t)e->cfg.rto_max_ms * 1000)
+        rto = (uint64_t)e->cfg.rto_max_ms * 1000;
+    c->rto_us = (uint32_t)rto;
+}
+
+/* Segments a recovery should resend: every un-SACKed segment below the highest SACK, and the first. */
+static void mark_lost(struct tcp_engine *e, struct tcp_conn *c)
+{
+    struct frame_pool *pool = conn_pool(e);
+    bool first = true;
+
+    for (uint32_t f = c->sndq.count ? c->sndq.head : FRAME_NONE; f != FRAME_NONE; f = frame_meta(pool, f)->next) {
+        struct frame_meta *m = frame_meta(pool, f);
+
+        if (!seq_lt(m->seq, c->snd_nxt))
+            break;
+        if (!first && !((c->flags & CONN_F_SACK) && seq_leq(m->seq + m->len, c->high_sack)))
+            break;
+        if (!(m->flags & (FRAME_F_SACKED | FRAME_F_RESENT)))
+            m->flags |= FRAME_F_LOST;
+        first = false;
+    }
+}
+
+static void clear_recovery_marks(struct tcp_engine *e, struct tcp_conn *c, uint8_t also)
+{
+    struct frame_pool *pool = conn_pool(e);
+
+    for (uint32_t f = c->sndq.count ? c->sndq.head : FRAME_NONE; f != FRAME_NONE; f = frame_meta(pool, f)->next)
+        frame_meta(pool, f)->flags &= (uint8_t)~(FRAME_F_LOST | FRAME_F_RESENT | also);
+}
+
+static uint32_t flight_size(const struct tcp_conn *c)
+{
+    return c->snd_max - c->snd_una;
+}
+
+void cc_on_ack(struct tcp_engine *e, struct tcp_conn *c, uint32_t acked)
+{
+    if (c->flags & CONN_F_IN_RECOVERY) {
+        if (seq_geq(c->snd_una, c->recover)) { /* full ACK: recovery is over */
+            c->flags &= (uint16_t)~CONN_F_IN_RECOVERY;
+            c->cwnd = c->ssthresh;
+            clear_recovery_marks(e, c, 0);
+        } else { /* partial ACK: the next hole is lost too */
+            mark_lost(e, c);
+        }
+        return;
+    }
+    if (c->cwnd < c->ssthresh) {
+        c->cwnd += acked < 2u * c->mss ? acked : 2u * c->mss;
+    } else {
+        c->acked_ca += acked;
+        if (c->acked_ca >= c->cwnd) {
+            c->acked_ca -= c->cwnd;
+            c->cwnd += c->mss;
+        }
+    }
+    if (c->cwnd > (1u << 30))
+        c->cwnd = 1u << 30;
+}
+
+void cc_on_dupack(struct tcp_engine *e, struct tcp_conn *c)
+{
+    if (c->flags & CONN_F_IN_RECOVERY) {
+        mark_lost(e, c);
+        return;
+    }
+    if (c->dupacks < 3 && !((c->flags & CONN_F_SACK) && c->sacked >= 3u * c->mss))
+        return;
+    /* fast retransmit (RFC 5681 3.2) */
+    c->ssthresh = max_u32(flight_size(c) / 2, 2u * c->mss);
+    c->cwnd = c->ssthresh;
+    c->recover = c->snd_max;
+    c->flags |= CONN_F_IN_RECOVERY;
+    clear_recovery_marks(e, c, 0);
+    mark_lost(e, c);
+}
+
+void cc_on_rto(struct tcp_engine *e, struct tcp_conn *c)
+{
+    c->ssthresh = max_u32(flight_size(c) / 2, 2u * c->mss);
+    c->cwnd = c->mss; /* loss window, RFC 5681 3.1 */
+    c->acked_ca = 0;
+    c->flags &= (uint16_t)~CONN_F_IN_RECOVERY;
+    c->dupacks = 0;
+    /* go back to the first unacknowledged byte; SACK information is not trusted across an RTO (RFC 2018 8) */
+    c->snd_nxt = c->snd_una;
+    c->sacked = 0;
+    c->high_sack = c->snd_una;
+    clear_recovery_marks(e, c, FRAME_F_SACKED);
+}
+
+uint32_t cc_pipe(const struct tcp_engine *e, const struct tcp_conn *c)
+{
+    const struct frame_pool *pool = conn_pool(e);
+    uint32_t pipe = 0, flight = c->snd_nxt - c->snd_una;
+
+    if (!(c->flags & CONN_F_IN_RECOVERY))
+        return flight > c->sacked ? flight - c->sacked : 0;
+    for (uint32_t f = c->sndq.count ? c->sndq.head : FRAME_NONE; f != FRAME_NONE; f = frame_meta(pool, f)->next) {
+        const struct frame_meta *m = frame_meta(pool, f);
+
+        if (!seq_lt(m->seq, c->snd_nxt))
+            break;
+        if (!(m->flags & (FRAME_F_SACKED | FRAME_F_LOST)))
+            pipe += m->len;
+    }
+    if (!(c->flags & CONN_F_SACK)) { /* each duplicate ACK is a segment that left the network */
+        uint32_t left = c->dupacks * c->mss;
+
+        pipe = pipe > left ? pipe - left : 0;
+    }
+    return pipe;
+}
+
+void cc_idle_restart(struct tcp_engine *e, struct tcp_conn *c)
+{
+    uint32_t iw = e->cfg.initial_cwnd * c->mss;
+
+    if (c->cwnd > iw)
+        c->cwnd = iw;
+}

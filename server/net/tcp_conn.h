@@ -1,0 +1,220 @@
+/*
+ * tcp_conn.h — the TCB and what the engine's files share about it. Private to server/net/tcp_*.c.
+ *
+ * A connection's payload lives in frames linked through frame_meta.next into three queues:
+ *   rcvq  in-order received bytes not yet consumed: [rcv_nxt - rcv_queued, rcv_nxt)
+ *   ooo   out-of-order received segments, sorted, non-overlapping, all beyond rcv_nxt
+ *   sndq  bytes written and not yet acknowledged: [snd_una, snd_end), one segment per frame,
+ *         each frame's payload preceded by FRAME_TX_HEADROOM bytes for its headers
+ * All sequence comparisons are modulo 2^32 (seq_lt and friends).
+ *
+ * Timers: one wheel entry per connection at the earliest of its deadlines (retransmission or
+ * persist or SYN-ACK, delayed ACK, keepalive or TIME-WAIT).
+ */
+#ifndef SLUICE_NET_TCP_CONN_H
+#define SLUICE_NET_TCP_CONN_H
+
+#include "tcp.h"
+
+static inline bool seq_lt(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) < 0;
+}
+static inline bool seq_leq(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) <= 0;
+}
+static inline bool seq_gt(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) > 0;
+}
+static inline bool seq_geq(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) >= 0;
+}
+
+struct frame_queue {
+    uint32_t head;
+    uint32_t tail;
+    uint32_t count;
+};
+
+enum conn_flag {
+    CONN_F_TS = 1u << 0,            /* timestamps negotiated */
+    CONN_F_SACK = 1u << 1,          /* SACK negotiated */
+    CONN_F_WS = 1u << 2,            /* window scaling negotiated */
+    CONN_F_ACCEPTED = 1u << 3,      /* the application has the connection */
+    CONN_F_FIN_QUEUED = 1u << 4,    /* the application shut down writing; FIN at snd_end */
+    CONN_F_FIN_RCVD = 1u << 5,      /* the peer's FIN was accepted in order */
+    CONN_F_APP_CLOSED = 1u << 6,    /* tcp_close: incoming data is discarded */
+    CONN_F_DIRTY = 1u << 7,         /* on the engine's dirty list */
+    CONN_F_WANT_WRITABLE = 1u << 8, /* a write came up short: call writable when space opens */
+    CONN_F_ZOMBIE = 1u << 9,        /* on the zombie list, freed at the next flush */
+    CONN_F_IN_RECOVERY = 1u << 10,  /* fast recovery until snd_una passes recover */
+    CONN_F_RESEND_SYNACK = 1u << 11,/* our SYN or SYN-ACK is due (again) */
+    CONN_F_PROBE = 1u << 12,        /* send a window or keepalive probe at the next flush */
+    CONN_F_RETRY = 1u << 13,        /* output waits for a frame still in a TX ring: on the retry list */
+};
+
+/* Application events, delivered from tcp_engine_flush so that callbacks never run mid-segment. */
+enum conn_event {
+    EV_ACCEPT = 1u << 0,
+    EV_READABLE = 1u << 1,
+    EV_WRITABLE = 1u << 2,
+    EV_CLOSED = 1u << 3, /* TIME-WAIT reached: closed(0) after the last readable */
+};
+
+enum ack_need {
+    ACK_NONE = 0,
+    ACK_DELAYED = 1, /* owed, may wait for the delayed-ACK timer or ride on data */
+    ACK_NOW = 2,     /* send at this flush */
+};
+
+enum conn_timer {
+    TIMER_REXMIT, /* RTO, SYN-ACK retransmission or persist, by state */
+    TIMER_DELACK,
+    TIMER_IDLE, /* keepalive, or the end of TIME-WAIT */
+    TIMER_COUNT,
+};
+
+struct tcp_conn {
+    struct pkt_tuple tuple;
+    struct pkt_link link;
+    uint8_t state; /* enum tcp_state */
+    uint8_t snd_wscale;
+    uint8_t rcv_wscale;
+    uint8_t ack_need; /* enum ack_need */
+    uint8_t events;   /* enum conn_event, pending */
+    uint8_t probes;   /* keepalive probes sent without an answer */
+    uint16_t flags;   /* enum conn_flag */
+    uint16_t mss;     /* payload bytes per segment we send (options excluded) */
+    uint32_t index;   /* slot in the engine's slab */
+    uint32_t hash_next;
+    struct tcp_conn *list_next;   /* dirty or retry list (never both: see conn_mark_dirty) */
+    struct tcp_conn *zombie_next; /* zombie list */
+    struct tcp_engine *engine;  /* the engine whose slab holds this connection */
+    void *user;
+
+    /* send sequence space */
+    uint32_t iss;
+    uint32_t snd_una;
+    uint32_t snd_nxt;
+    uint32_t snd_max; /* highest sequence sent + 1 */
+    uint32_t snd_end; /* sequence after the last byte queued */
+    uint32_t snd_wnd;
+    uint32_t snd_wl1;
+    uint32_t snd_wl2;
+    uint32_t max_snd_wnd;
+
+    /* receive sequence space */
+    uint32_t irs;
+    uint32_t rcv_nxt;
+    uint32_t rcv_adv; /* right edge of the window last advertised */
+    uint32_t last_ack_sent; /* rcv_nxt carried by our last segment (RFC 7323 4.3) */
+    uint32_t last_ooo_seq;  /* the most recent out-of-order arrival, first in SACK blocks */
+    uint32_t rcv_queued;
+    uint32_t fin_rcv_seq; /* sequence number of an out-of-order FIN, valid with ooo_fin */
+    uint8_t ooo_fin;
+    uint8_t segs_unacked; /* full segments received since our last ACK */
+    uint8_t backoff;      /* RTO doublings */
+    uint8_t retries;      /* expiries of the current timer episode */
+
+    /* timestamps: ts_recent from the peer; ours are the engine's ms clock + ts_offset */
+    uint32_t ts_recent;
+    uint32_t ts_recent_ms;
+    uint32_t ts_offset;
+
+    /* RTT and congestion control */
+    uint32_t srtt_us;
+    uint32_t rttvar_us;
+    uint32_t rto_us;
+    uint32_t cwnd;
+    uint32_t ssthresh;
+    uint32_t recover;    /* snd_max when recovery began */
+    uint32_t acked_ca;   /* bytes acknowledged toward the next congestion-avoidance increase */
+    uint32_t sacked;     /* bytes in sndq marked SACKED */
+    uint32_t high_sack;  /* highest sequence the peer SACKed */
+    uint32_t dupacks;
+    uint64_t last_send_us;
+    uint64_t last_recv_us;
+
+    struct frame_queue rcvq;
+    struct frame_queue ooo;
+    struct frame_queue sndq;
+    uint32_t snd_queued; /* bytes in sndq */
+
+    struct timer timer;
+    uint64_t deadline_ms[TIMER_COUNT]; /* 0 = not set */
+    int close_error;
+};
+
+/* ---- tcp_engine.c ------------------------------------------------------------------------------ */
+
+static inline struct frame_pool *conn_pool(const struct tcp_engine *e)
+{
+    return e->frames->pool;
+}
+
+static inline uint64_t engine_now_ms(const struct tcp_engine *e)
+{
+    return e->now_us / 1000;
+}
+
+void conn_mark_dirty(struct tcp_engine *e, struct tcp_conn *c);
+void conn_post(struct tcp_engine *e, struct tcp_conn *c, uint8_t events);
+void conn_mark_retry(struct tcp_engine *e, struct tcp_conn *c);
+void conn_set_timer(struct tcp_engine *e, struct tcp_conn *c, enum conn_timer which, uint64_t at_ms);
+/* Put the wheel entry at the earliest deadline after deadline_ms[] changed directly. */
+void conn_rearm(struct tcp_engine *e, struct tcp_conn *c);
+void conn_clear_timer(struct tcp_engine *e, struct tcp_conn *c, enum conn_timer which);
+/* A connection in SYN-RECEIVED for the SYN p. */
+struct tcp_conn *conn_create(struct tcp_engine *e, const struct pkt *p);
+/* Adopt what the peer's SYN (or SYN-ACK) says: options, its ISN, its window. */
+void conn_negotiated(struct tcp_engine *e, struct tcp_conn *c, const struct pkt *syn);
+/* Leave the table and queue for freeing; calls closed(error) first if the application had it. */
+void conn_finish(struct tcp_engine *e, struct tcp_conn *c, int error, bool notify);
+void conn_enter_time_wait(struct tcp_engine *e, struct tcp_conn *c);
+uint32_t conn_rcv_space(const struct tcp_engine *e, const struct tcp_conn *c);
+
+/* Frame queues */
+void fq_push(struct frame_pool *pool, struct frame_queue *q, uint32_t frame);
+uint32_t fq_pop(struct frame_pool *pool, struct frame_queue *q);
+void fq_release_all(struct tcp_engine *e, struct frame_queue *q);
+
+/* ---- tcp_input.c ------------------------------------------------------------------------------- */
+
+/* ---- tcp_output.c ------------------------------------------------------------------------------ */
+
+void tcp_output(struct tcp_engine *e, struct tcp_conn *c);
+/* A header-only segment built into a fresh frame: ACK, RST, SYN-ACK, FIN or probe. */
+bool tcp_send_control(struct tcp_engine *e, struct tcp_conn *c, uint32_t seq, uint8_t flags);
+/* Reset answering p when no connection matches it (RFC 9293 3.10.7.1). */
+void tcp_send_reset_for(struct tcp_engine *e, const struct pkt *p);
+/* RFC 5961 challenge ACK, rate limited per engine. */
+void tcp_challenge_ack(struct tcp_engine *e, struct tcp_conn *c);
+uint32_t tcp_ts_now(const struct tcp_engine *e, const struct tcp_conn *c);
+
+/* ---- tcp_cc.c ---------------------------------------------------------------------------------- */
+
+void cc_init(struct tcp_engine *e, struct tcp_conn *c);
+void cc_rtt_sample(struct tcp_engine *e, struct tcp_conn *c, uint32_t rtt_us);
+/* New data acknowledged: acked bytes; the ACK's value has already moved snd_una. */
+void cc_on_ack(struct tcp_engine *e, struct tcp_conn *c, uint32_t acked);
+void cc_on_dupack(struct tcp_engine *e, struct tcp_conn *c);
+void cc_on_rto(struct tcp_engine *e, struct tcp_conn *c);
+/* Bytes in flight per RFC 6675 (SACKed and lost segments excluded, retransmissions included). */
+uint32_t cc_pipe(const struct tcp_engine *e, const struct tcp_conn *c);
+/* Restart after idle (RFC 5681 4.1), called before sending after a quiet period. */
+void cc_idle_restart(struct tcp_engine *e, struct tcp_conn *c);
+
+/* ---- tcp_timer.c ------------------------------------------------------------------------------- */
+
+void tcp_timer_fire(struct timer *t, void *ctx);
+void tcp_arm_rexmit(struct tcp_engine *e, struct tcp_conn *c);
+
+/* ---- isn.c ------------------------------------------------------------------------------------- */
+
+uint32_t tcp_isn(const uint64_t secret[2], const struct pkt_tuple *t, uint64_t now_us);
+uint32_t tcp_tuple_hash(const uint64_t secret[2], const struct pkt_tuple *t);
+
+#endif

@@ -1,0 +1,662 @@
+/*
+ * tcp_input.c — a received frame through RFC 9293 3.10.7 ("SEGMENT ARRIVES").
+ *
+ * Parse and checksum, find the connection, then in order: passive open from a SYN, TIME-WAIT
+ * reuse (RFC 6191), SYN-RECEIVED completion, PAWS (RFC 7323 5), the sequence acceptability test,
+ * RST and SYN under RFC 5961 (challenge ACKs), ACK processing (window, SACK, retransmission queue,
+ * congestion control, close states), then payload and FIN into the receive queue or the
+ * out-of-order queue. Output is never generated here, only requested (ack_need, dirty list), so a
+ * batch of segments yields one ACK per connection at flush time.
+ *
+ * The frame belongs to the engine from tcp_input on: it ends up queued as payload or released.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "tcp_conn.h"
+
+#define PAWS_IDLE_MS (24ull * 24 * 3600 * 1000) /* RFC 7323 5.5: ts_recent is invalid after 24 days */
+
+static void want_ack(struct tcp_engine *e, struct tcp_conn *c, enum ack_need need)
+{
+    if (need > c->ack_need)
+        c->ack_need = (uint8_t)need;
+    conn_mark_dirty(e, c);
+}
+
+/* ---- no connection: passive open or reset ------------------------------------------------------ */
+
+static bool listening(const struct tcp_engine *e, uint16_t port)
+{
+    return e->listening[port / 8] & (1u << (port % 8));
+}
+
+static void no_connection(struct tcp_engine *e, const struct pkt *p)
+{
+    struct tcp_conn *c;
+
+    if (p->flags & TCP_RST)
+        return;
+    if ((p->flags & (TCP_SYN | TCP_ACK | TCP_FIN)) != TCP_SYN) {
+        e->stats.rst_no_conn++;
+        tcp_send_reset_for(e, p);
+        return;
+    }
+    if (!listening(e, p->tuple.lport)) {
+        e->stats.not_listening++;
+        tcp_send_reset_for(e, p);
+        return;
+    }
+    if (e->nconns >= e->cfg.max_conns || e->nhalf_open >= e->cfg.max_half_open) {
+        e->stats.syn_dropped_limit++; /* the client retries its SYN; no state is kept */
+        return;
+    }
+    c = conn_create(e, p);
+    if (!c) {
+        e->stats.syn_dropped_limit++;
+        return;
+    }
+    /* a payload in the SYN is not accepted (no TFO): the ACK covers the SYN only and the peer resends */
+    c->flags |= CONN_F_RESEND_SYNACK;
+    conn_mark_dirty(e, c);
+}
+
+/* ---- ACK processing ---------------------------------------------------------------------------- */
+
+static void process_sack(struct tcp_engine *e, struct tcp_conn *c, const struct tcp_opts *o)
+{
+    struct frame_pool *pool = conn_pool(e);
+
+    for (int b = 0; b < o->nsack; b++) {
+        uint32_t start = o->sack[b][0], end = o->sack[b][1];
+
+        /* ignore D-SACKs and blocks outside what is outstanding */
+        if (!seq_lt(start, end) || seq_leq(end, c->snd_una) || seq_gt(end, c->snd_max) || seq_lt(start, c->snd_una))
+            continue;
+        for (uint32_t f = c->sndq.head; f != FRAME_NONE; f = frame_meta(pool, f)->next) {
+            struct frame_meta *m = frame_meta(pool, f);
+
+            if (seq_geq(m->seq, end))
+                break;
+            if (seq_geq(m->seq, start) && seq_leq(m->seq + m->len, end) && !(m->flags & FRAME_F_SACKED) &&
+                m->len) {
+                m->flags |= FRAME_F_SACKED;
+                m->flags &= (uint8_t)~FRAME_F_LOST;
+                c->sacked += m->len;
+            }
+        }
+        if (seq_gt(end, c->high_sack))
+            c->high_sack = end;
+    }
+}
+
+/* Free what ack covers from the send queue; returns an RTT sample in µs (Karn's rule), 0 if none. */
+static uint32_t take_acked(struct tcp_engine *e, struct tcp_conn *c, uint32_t ack)
+{
+    struct frame_pool *pool = conn_pool(e);
+    uint32_t rtt = 0;
+
+    while (c->sndq.count) {
+        uint32_t f = c->sndq.head;
+        struct frame_meta *m = frame_meta(pool, f);
+        uint32_t end = m->seq + m->len;
+
+        if (seq_leq(end, ack)) {
+            if ((m->flags & (FRAME_F_SENT | FRAME_F_RETRANS)) == FRAME_F_SENT) {
+                rtt = (uint32_t)e->now_us - m->sent_us;
+                if (!rtt)
+                    rtt = 1;
+            }
+            if (m->flags & FRAME_F_SACKED)
+                c->sacked -= m->len;
+            c->snd_queued -= m->len;
+            frame_put(e->frames, fq_pop(pool, &c->sndq), FRAME_OWN_HELD);
+            continue;
+        }
+        if (seq_gt(ack, m->seq)) { /* part of this frame: its acknowledged prefix is never needed again */
+            uint32_t d = ack - m->seq;
+
+            if (m->flags & FRAME_F_SACKED)
+                c->sacked -= d;
+            m->seq += d;
+            m->off = (uint16_t)(m->off + d);
+            m->len = (uint16_t)(m->len - d);
+            m->flags &= (uint8_t)~FRAME_F_CSUM;
+            c->snd_queued -= d;
+        }
+        break;
+    }
+    return rtt;
+}
+
+static bool fin_acked(const struct tcp_conn *c)
+{
+    return (c->flags & CONN_F_FIN_QUEUED) && seq_gt(c->snd_max, c->snd_end) && seq_gt(c->snd_una, c->snd_end);
+}
+
+/* Returns false when the segment must be dropped (or the connection ended). */
+static bool process_ack(struct tcp_engine *e, struct tcp_conn *c, const struct pkt *p)
+{
+    uint32_t ack = p->ack;
+    bool window_changed = false;
+
+    if (seq_gt(ack, c->snd_max) || seq_lt(ack, c->snd_una - c->max_snd_wnd)) {
+        /* RFC 9293 3.10.7.4 fifth / RFC 5961 5.2: acknowledges the unsent or the long gone */
+        e->stats.bad_ack++;
+        want_ack(e, c, ACK_NOW);
+        return false;
+    }
+
+    if (seq_lt(c->snd_wl1, p->seq) || (c->snd_wl1 == p->seq && seq_leq(c->snd_wl2, ack))) {
+        uint32_t wnd = (uint32_t)p->wnd << c->snd_wscale;
+
+        window_changed = wnd != c->snd_wnd;
+        if (window_changed && c->snd_wnd == 0)
+            conn_mark_dirty(e, c); /* a window opened: queued data can go */
+        c->snd_wnd = wnd;
+        c->snd_wl1 = p->seq;
+        c->snd_wl2 = ack;
+        if (wnd > c->max_snd_wnd)
+            c->max_snd_wnd = wnd;
+    }
+
+    if ((c->flags & CONN_F_SACK) && p->opts.nsack)
+        process_sack(e, c, &p->opts);
+
+    if (seq_gt(ack, c->snd_una)) {
+        uint32_t acked = ack - c->snd_una;
+        uint32_t rtt = take_acked(e, c, ack);
+
+        c->snd_una = ack;
+        if (seq_lt(c->snd_nxt, ack))
+            c->snd_nxt = ack; /* an RTO rolled snd_nxt back and the ACK overtook it */
+        if (rtt)
+            cc_rtt_sample(e, c, rtt);
+        c->retries = 0;
+        c->backoff = 0;
+        c->dupacks = 0;
+        cc_on_ack(e, c, acked);
+        tcp_arm_rexmit(e, c);
+        if ((c->flags & CONN_F_WANT_WRITABLE) && c->snd_queued < e->cfg.snd_buf) {
+            c->flags &= (uint16_t)~CONN_F_WANT_WRITABLE;
+            conn_post(e, c, EV_WRITABLE);
+        }
+        conn_mark_dirty(e, c);
+    } else if (ack == c->snd_una && !p->payload_len && !(p->flags & (TCP_SYN | TCP_FIN)) && !window_changed &&
+               c->snd_una != c->snd_max) {
+        /* a duplicate ACK as RFC 5681 2 defines it */
+        e->stats.dup_acks++;
+        c->dupacks++;
+        cc_on_dupack(e, c);
+        conn_mark_dirty(e, c);
+    } else if ((c->flags & CONN_F_IN_RECOVERY) && p->opts.nsack) {
+        conn_mark_dirty(e, c); /* new SACK information can release retransmissions */
+    }
+
+    if (fin_acked(c)) {
+        switch (c->state) {
+        case TCP_FIN_WAIT_1:
+            c->state = TCP_FIN_WAIT_2;
+            conn_clear_timer(e, c, TIMER_REXMIT);
+            if (c->flags & CONN_F_APP_CLOSED) /* nobody will read: do not wait forever for the peer's FIN */
+                conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.time_wait_ms);
+            break;
+        case TCP_CLOSING:
+            conn_enter_time_wait(e, c);
+            break;
+        case TCP_LAST_ACK:
+            conn_finish(e, c, 0, true);
+            return false;
+        default:
+            break;
+        }
+    }
+    return true;
+}
+
+/* ---- received payload -------------------------------------------------------------------------- */
+
+/* Insert [seq, seq+len) held in frame into the sorted out-of-order queue; false if not kept. */
+static bool ooo_insert(struct tcp_engine *e, struct tcp_conn *c, uint32_t frame, uint32_t seq, uint32_t off,
+                       uint32_t len)
+{
+    struct frame_pool *pool = conn_pool(e);
+    uint32_t prev = FRAME_NONE, cur = c->ooo.head;
+
+    if (!c->ooo.count)
+        cur = FRAME_NONE;
+    while (cur != FRAME_NONE && seq_leq(frame_meta(pool, cur)->seq, seq)) {
+        prev = cur;
+        cur = frame_meta(pool, cur)->next;
+    }
+    if (prev != FRAME_NONE) { /* trim our front against the segment before */
+        const struct frame_meta *pm = frame_meta(pool, prev);
+        uint32_t pend = pm->seq + pm->len;
+
+        if (seq_geq(pend, seq + len))
+            return false; /* already held */
+        if (seq_gt(pend, seq)) {
+            uint32_t d = pend - seq;
+
+            seq += d;
+            off += d;
+            len -= d;
+        }
+    }
+    while (cur != FRAME_NONE) { /* drop what we cover entirely, trim our end against a partial overlap */
+        struct frame_meta *cm = frame_meta(pool, cur);
+        uint32_t next = cm->next;
+
+        if (seq_geq(cm->seq, seq + len))
+            break;
+        if (seq_leq(cm->seq + cm->len, seq + len)) {
+            if (prev == FRAME_NONE)
+                c->ooo.head = next;
+            else
+                frame_meta(pool, prev)->next = next;
+            if (c->ooo.tail == cur)
+                c->ooo.tail = prev;
+            c->ooo.count--;
+            frame_put(e->frames, cur, FRAME_OWN_HELD);
+            cur = next;
+            continue;
+        }
+        len = cm->seq - seq;
+        break;
+    }
+    if (!len)
+        return false;
+    if (c->ooo.count >= e->cfg.ooo_max_frames) {
+        e->stats.ooo_dropped++;
+        return false;
+    }
+    {
+        struct frame_meta *m = frame_meta(pool, frame);
+
+        m->seq = seq;
+        m->off = (uint16_t)off;
+        m->len = (uint16_t)len;
+        m->next = cur;
+        if (prev == FRAME_NONE)
+            c->ooo.head = frame;
+        else
+            frame_meta(pool, prev)->next = frame;
+        if (cur == FRAME_NONE)
+            c->ooo.tail = frame;
+        if (!c->ooo.count)
+            c->ooo.head = c->ooo.tail = frame;
+        c->ooo.count++;
+    }
+    e->stats.ooo_segments++;
+    return true;
+}
+
+static void queue_in_order(struct tcp_engine *e, struct tcp_conn *c, uint32_t frame, uint32_t off, uint32_t len)
+{
+    struct frame_meta *m = frame_meta(conn_pool(e), frame);
+
+    m->seq = c->rcv_nxt;
+    m->off = (uint16_t)off;
+    m->len = (uint16_t)len;
+    fq_push(conn_pool(e), &c->rcvq, frame);
+    c->rcv_nxt += len;
+    c->rcv_queued += len;
+    e->stats.bytes_in += len;
+}
+
+/* Move out-of-order segments that now continue the stream into the receive queue. */
+static bool drain_ooo(struct tcp_engine *e, struct tcp_conn *c)
+{
+    struct frame_pool *pool = conn_pool(e);
+    bool moved = false;
+
+    while (c->ooo.count) {
+        uint32_t f = c->ooo.head;
+        struct frame_meta *m = frame_meta(pool, f);
+        uint32_t end = m->seq + m->len;
+
+        if (seq_gt(m->seq, c->rcv_nxt))
+            break;
+        fq_pop(pool, &c->ooo);
+        if (seq_leq(end, c->rcv_nxt)) {
+            frame_put(e->frames, f, FRAME_OWN_HELD);
+            continue;
+        }
+        queue_in_order(e, c, f, m->off + (c->rcv_nxt - m->seq), end - c->rcv_nxt);
+        moved = true;
+    }
+    return moved;
+}
+
+static void accept_fin(struct tcp_engine *e, struct tcp_conn *c)
+{
+    c->rcv_nxt++;
+    c->flags |= CONN_F_FIN_RCVD;
+    c->ooo_fin = 0;
+    switch (c->state) {
+    case TCP_ESTABLISHED:
+        c->state = TCP_CLOSE_WAIT;
+        break;
+    case TCP_FIN_WAIT_1:
+        /* our FIN is not acknowledged yet (process_ack would have moved us to FIN-WAIT-2) */
+        c->state = TCP_CLOSING;
+        break;
+    case TCP_FIN_WAIT_2:
+        conn_enter_time_wait(e, c);
+        break;
+    default:
+        break;
+    }
+    want_ack(e, c, ACK_NOW);
+    conn_post(e, c, EV_READABLE);
+}
+
+/* Payload and FIN of an acceptable segment; returns true when the frame was queued. */
+static bool receive_data(struct tcp_engine *e, struct tcp_conn *c, const struct pkt *p, uint32_t frame)
+{
+    uint32_t seq = p->seq, off = p->payload_off, len = p->payload_len;
+    bool fin = p->flags & TCP_FIN, kept = false;
+    uint32_t wnd_end = c->rcv_nxt + conn_rcv_space(e, c);
+
+    if (seq_lt(wnd_end, c->rcv_adv))
+        wnd_end = c->rcv_adv; /* what we advertised stays acceptable even if the buffer filled */
+    if (seq_lt(seq, c->rcv_nxt)) { /* already received in part */
+        uint32_t d = c->rcv_nxt - seq;
+
+        if (d > len) {
+            want_ack(e, c, ACK_NOW);
+            return false;
+        }
+        seq += d;
+        off += d;
+        len -= d;
+    }
+    if (seq_gt(seq + len, wnd_end)) { /* beyond the window: keep what fits, and the FIN cannot be in */
+        e->stats.rcv_dropped_window++;
+        len = seq_gt(wnd_end, seq) ? wnd_end - seq : 0;
+        fin = false;
+    }
+    if (len && (c->flags & CONN_F_APP_CLOSED)) {
+        /* the application will never read this: tell the peer (RFC 9293 3.10.7.4, RFC 2525 2.17) */
+        tcp_send_control(e, c, c->snd_nxt, TCP_RST | TCP_ACK);
+        e->stats.rst_sent++;
+        conn_finish(e, c, ECONNABORTED, true);
+        return false;
+    }
+
+    if (seq == c->rcv_nxt) {
+        bool filled;
+
+        if (len > conn_rcv_space(e, c)) {
+            e->stats.rcv_dropped_buffer++;
+            len = conn_rcv_space(e, c);
+            fin = false;
+        }
+        if (len) {
+            queue_in_order(e, c, frame, off, len);
+            kept = true;
+        }
+        filled = drain_ooo(e, c);
+        if (fin || (c->ooo_fin && c->fin_rcv_seq == c->rcv_nxt)) {
+            accept_fin(e, c);
+        } else if (len || filled) {
+            if (filled || c->ooo.count || ++c->segs_unacked >= 2)
+                want_ack(e, c, ACK_NOW);
+            else
+                want_ack(e, c, ACK_DELAYED);
+            conn_post(e, c, EV_READABLE);
+        }
+        return kept;
+    }
+
+    /* a hole before this segment: hold it and tell the peer at once (dup ACK with SACK) */
+    if (len)
+        kept = ooo_insert(e, c, frame, seq, off, len);
+    if (fin) {
+        c->ooo_fin = 1;
+        c->fin_rcv_seq = seq + len;
+    }
+    c->last_ooo_seq = seq;
+    want_ack(e, c, ACK_NOW);
+    return kept;
+}
+
+/* ---- the states ------------------------------------------------------------------------------ */
+
+static bool seq_acceptable(const struct tcp_conn *c, uint32_t seq, uint32_t seg_len)
+{
+    uint32_t wnd = c->rcv_adv - c->rcv_nxt;
+
+    if (seg_len == 0)
+        return wnd == 0 ? seq == c->rcv_nxt : seq_geq(seq, c->rcv_nxt) && seq_lt(seq, c->rcv_nxt + wnd);
+    if (wnd == 0)
+        return false;
+    return (seq_geq(seq, c->rcv_nxt) && seq_lt(seq, c->rcv_nxt + wnd)) ||
+           (seq_geq(seq + seg_len - 1, c->rcv_nxt) && seq_lt(seq + seg_len - 1, c->rcv_nxt + wnd));
+}
+
+/* RFC 9293 3.10.7.3: our SYN is out (active open, used by test peers and tools). */
+static void syn_sent(struct tcp_engine *e, struct tcp_conn *c, const struct pkt *p)
+{
+    bool ack_ok = (p->flags & TCP_ACK) && seq_gt(p->ack, c->iss) && seq_leq(p->ack, c->snd_max);
+
+    if ((p->flags & TCP_ACK) && !ack_ok) {
+        if (!(p->flags & TCP_RST)) {
+            e->stats.rst_no_conn++;
+            tcp_send_reset_for(e, p);
+        }
+        return;
+    }
+    if (p->flags & TCP_RST) {
+        if (ack_ok) {
+            e->stats.rst_received++;
+            conn_finish(e, c, ECONNREFUSED, true);
+        }
+        return;
+    }
+    if (!(p->flags & TCP_SYN))
+        return;
+    conn_negotiated(e, c, p);
+    if (!ack_ok) { /* simultaneous open (RFC 9293 3.5) */
+        c->state = TCP_SYN_RECEIVED;
+        e->nhalf_open++;
+        c->flags |= CONN_F_RESEND_SYNACK;
+        conn_mark_dirty(e, c);
+        return;
+    }
+    c->state = TCP_ESTABLISHED;
+    c->snd_una = p->ack;
+    c->snd_wl2 = p->ack;
+    if (!c->retries && c->last_send_us)
+        cc_rtt_sample(e, c, (uint32_t)(e->now_us - c->last_send_us) + 1);
+    c->retries = 0;
+    c->backoff = 0;
+    conn_clear_timer(e, c, TIMER_REXMIT);
+    if (e->cfg.keepalive_idle_ms)
+        conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.keepalive_idle_ms);
+    want_ack(e, c, ACK_NOW);
+    conn_post(e, c, EV_WRITABLE); /* "connected" */
+}
+
+/* RFC 9293 3.10.7.4 in SYN-RECEIVED; returns false when the segment is consumed here. */
+static bool syn_received(struct tcp_engine *e, struct tcp_conn *c, const struct pkt *p)
+{
+    if ((p->flags & (TCP_SYN | TCP_ACK)) == TCP_SYN && p->seq == c->irs) {
+        c->flags |= CONN_F_RESEND_SYNACK; /* the peer did not get our SYN-ACK */
+        conn_mark_dirty(e, c);
+        return false;
+    }
+    if (p->flags & TCP_RST) {
+        if (p->seq == c->rcv_nxt) {
+            e->stats.rst_received++;
+            conn_finish(e, c, ECONNRESET, false);
+        } else if (seq_acceptable(c, p->seq, 0)) {
+            tcp_challenge_ack(e, c);
+        }
+        return false;
+    }
+    if (p->flags & TCP_SYN) {
+        tcp_challenge_ack(e, c);
+        return false;
+    }
+    if (!(p->flags & TCP_ACK))
+        return false;
+    if (!seq_gt(p->ack, c->snd_una) || seq_gt(p->ack, c->snd_max)) {
+        e->stats.rst_no_conn++;
+        tcp_send_reset_for(e, p);
+        return false;
+    }
+    if (!seq_acceptable(c, p->seq, p->payload_len + !!(p->flags & TCP_FIN))) {
+        want_ack(e, c, ACK_NOW);
+        return false;
+    }
+    /* the handshake is complete */
+    c->state = TCP_ESTABLISHED;
+    e->nhalf_open--;
+    c->snd_una = p->ack;
+    c->snd_wnd = (uint32_t)p->wnd << c->snd_wscale;
+    c->max_snd_wnd = c->snd_wnd;
+    c->snd_wl1 = p->seq;
+    c->snd_wl2 = p->ack;
+    if (!c->retries && c->last_send_us)
+        cc_rtt_sample(e, c, (uint32_t)(e->now_us - c->last_send_us) + 1);
+    c->retries = 0;
+    c->backoff = 0;
+    conn_clear_timer(e, c, TIMER_REXMIT);
+    if (e->cfg.keepalive_idle_ms)
+        conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.keepalive_idle_ms);
+    /* a simultaneous open is already the application's: it learns of it as from a SYN-ACK */
+    conn_post(e, c, (c->flags & CONN_F_ACCEPTED) ? EV_WRITABLE : EV_ACCEPT);
+    return true;
+}
+
+static bool paws_reject(struct tcp_engine *e, struct tcp_conn *c, const struct pkt *p)
+{
+    if (!(c->flags & CONN_F_TS) || !p->opts.ts_present || (p->flags & TCP_RST))
+        return false;
+    if (!seq_lt(p->opts.tsval, c->ts_recent))
+        return false;
+    if (engine_now_ms(e) - c->ts_recent_ms > PAWS_IDLE_MS) {
+        c->ts_recent = p->opts.tsval; /* RFC 7323 5.5: too old to compare with */
+        return false;
+    }
+    e->stats.paws_rejected++;
+    want_ack(e, c, ACK_NOW);
+    return true;
+}
+
+/* Returns true when the frame was queued as payload. */
+static bool segment_arrives(struct tcp_engine *e, struct tcp_conn *c, const struct pkt *p, uint32_t frame)
+{
+    uint32_t seg_len = p->payload_len + !!(p->flags & TCP_SYN) + !!(p->flags & TCP_FIN);
+
+    c->last_recv_us = e->now_us;
+    c->probes = 0;
+    if (c->state == TCP_SYN_SENT) {
+        syn_sent(e, c, p);
+        return false;
+    }
+    if (c->state == TCP_SYN_RECEIVED && !syn_received(e, c, p))
+        return false;
+    if (paws_reject(e, c, p))
+        return false;
+
+    if (!seq_acceptable(c, p->seq, seg_len)) {
+        /* a full window still accepts the ACK of a segment that starts where we expect (RFC 9293 3.10.7.4) */
+        if (p->seq == c->rcv_nxt && (p->flags & TCP_ACK) && !(p->flags & (TCP_RST | TCP_SYN)))
+            process_ack(e, c, p);
+        if (!(p->flags & TCP_RST)) {
+            e->stats.rcv_dropped_window++;
+            if (c->state != TCP_CLOSED)
+                want_ack(e, c, ACK_NOW);
+        }
+        return false;
+    }
+    if ((c->flags & CONN_F_TS) && p->opts.ts_present && seq_leq(p->seq, c->last_ack_sent) &&
+        seq_geq(p->opts.tsval, c->ts_recent)) {
+        c->ts_recent = p->opts.tsval;
+        c->ts_recent_ms = (uint32_t)engine_now_ms(e);
+    }
+
+    if (p->flags & TCP_RST) {
+        if (p->seq != c->rcv_nxt) {
+            tcp_challenge_ack(e, c); /* RFC 5961 3.2: in the window but not exact */
+            return false;
+        }
+        e->stats.rst_received++;
+        conn_finish(e, c, c->state == TCP_TIME_WAIT ? 0 : ECONNRESET, true);
+        return false;
+    }
+    if (p->flags & TCP_SYN) {
+        tcp_challenge_ack(e, c); /* RFC 5961 4.2 */
+        return false;
+    }
+    if (!(p->flags & TCP_ACK))
+        return false;
+    if (!process_ack(e, c, p))
+        return false;
+
+    switch (c->state) {
+    case TCP_ESTABLISHED:
+    case TCP_FIN_WAIT_1:
+    case TCP_FIN_WAIT_2:
+        if (p->payload_len || (p->flags & TCP_FIN))
+            return receive_data(e, c, p, frame);
+        return false;
+    case TCP_TIME_WAIT:
+        if (p->flags & TCP_FIN) { /* our ACK of the peer's FIN was lost: say it again, wait 2 MSL again */
+            want_ack(e, c, ACK_NOW);
+            conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.time_wait_ms);
+        }
+        return false;
+    default: /* CLOSE-WAIT, CLOSING, LAST-ACK: the peer's FIN came already; anything after it is ignored */
+        if (p->flags & TCP_FIN)
+            want_ack(e, c, ACK_NOW);
+        return false;
+    }
+}
+
+/* RFC 6191: a SYN may reopen a TIME-WAIT connection when it is clearly new. */
+static bool time_wait_reusable(const struct tcp_conn *c, const struct pkt *p)
+{
+    if ((p->flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN)
+        return false;
+    if ((c->flags & CONN_F_TS) && p->opts.ts_present)
+        return seq_gt(p->opts.tsval, c->ts_recent);
+    return seq_gt(p->seq, c->rcv_nxt);
+}
+
+void tcp_input(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len)
+{
+    struct frame_pool *pool = conn_pool(e);
+    enum pkt_result result;
+    struct tcp_conn *c;
+    struct pkt p;
+    bool kept = false;
+
+    if (off >= pool->frame_size || len > pool->frame_size - off)
+        result = PKT_TRUNCATED;
+    else
+        result = pkt_parse(frame_data(pool, frame) + off, len, &p);
+    e->stats.parse[result]++;
+    if (result != PKT_OK) {
+        e->stats.parse_errors++;
+        frame_put(e->frames, frame, FRAME_OWN_HELD);
+        return;
+    }
+    e->stats.segs_in++;
+    p.payload_off = (uint16_t)(p.payload_off + off);
+
+    c = tcp_conn_lookup(e, &p.tuple);
+    if (c && c->state == TCP_TIME_WAIT && time_wait_reusable(c, &p)) {
+        e->stats.time_wait_reused++;
+        conn_finish(e, c, 0, false);
+        c = NULL;
+    }
+    if (!c)
+        no_connection(e, &p);
+    else
+        kept = segment_arrives(e, c, &p, frame);
+    if (!kept)
+        frame_put(e->frames, frame, FRAME_OWN_HELD);
+}

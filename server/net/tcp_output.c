@@ -1,0 +1,481 @@
+/*
+ * tcp_output.c — turning a connection's state into segments, at flush time.
+ *
+ * Data segments are the send-queue frames themselves: headers are written into the headroom in
+ * front of the payload and the frame is lent to the TX ring, so neither a first transmission nor a
+ * retransmission copies payload. The one exception is a frame larger than what the peer's window
+ * lets through, whose tail is copied into a new frame (counted as split_copies). Header-only
+ * segments (SYN-ACK, pure ACK, FIN, RST, probes) get a fresh frame that is freed when TX
+ * completes. Sending follows RFC 5681/6675: in recovery, lost segments go first, and nothing
+ * leaves while the pipe is at the congestion window.
+ */
+#include <string.h>
+
+#include "checksum.h"
+#include "tcp_conn.h"
+
+#define OPT_NOP       1
+#define OPT_MSS       2
+#define OPT_WS        3
+#define OPT_SACK_PERM 4
+#define OPT_SACK      5
+#define OPT_TS        8
+
+uint32_t tcp_ts_now(const struct tcp_engine *e, const struct tcp_conn *c)
+{
+    return (uint32_t)engine_now_ms(e) + c->ts_offset;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/*
+ * The window to advertise: never moving the right edge left (RFC 9293 3.8.6.2.1) and not moving it
+ * right by less than min(MSS, half the buffer) (receiver SWS avoidance, 3.8.6.2.2).
+ */
+static uint16_t window_field(const struct tcp_engine *e, struct tcp_conn *c, bool syn)
+{
+    uint32_t edge = c->rcv_nxt + conn_rcv_space(e, c);
+    uint32_t step = c->mss < e->cfg.rcv_buf / 2 ? c->mss : e->cfg.rcv_buf / 2;
+    uint32_t wnd, field;
+
+    if (seq_lt(edge, c->rcv_adv) || (seq_gt(edge, c->rcv_adv) && edge - c->rcv_adv < step))
+        edge = seq_lt(c->rcv_adv, c->rcv_nxt) ? c->rcv_nxt : c->rcv_adv;
+    wnd = edge - c->rcv_nxt;
+    if (syn) { /* never scaled (RFC 7323 2.2) */
+        if (wnd > 65535)
+            wnd = 65535;
+        if (seq_gt(c->rcv_nxt + wnd, c->rcv_adv))
+            c->rcv_adv = c->rcv_nxt + wnd;
+        return (uint16_t)wnd;
+    }
+    if (wnd > (65535u << c->rcv_wscale))
+        wnd = 65535u << c->rcv_wscale;
+    field = wnd >> c->rcv_wscale;
+    if (seq_lt(c->rcv_nxt + (field << c->rcv_wscale), c->rcv_adv) && field < 65535)
+        field++; /* rounding down would shrink what we already offered */
+    if (seq_gt(c->rcv_nxt + (field << c->rcv_wscale), c->rcv_adv))
+        c->rcv_adv = c->rcv_nxt + (field << c->rcv_wscale);
+    return (uint16_t)field;
+}
+
+/* SACK blocks from the out-of-order queue, the block holding the latest arrival first (RFC 2018 4). */
+static int sack_blocks(const struct tcp_engine *e, const struct tcp_conn *c, uint32_t blocks[][2], int max)
+{
+    const struct frame_pool *pool = conn_pool(e);
+    uint32_t runs[64][2];
+    int nruns = 0, n = 0, first = -1;
+
+    for (uint32_t f = c->ooo.count ? c->ooo.head : FRAME_NONE; f != FRAME_NONE; f = frame_meta(pool, f)->next) {
+        const struct frame_meta *m = frame_meta(pool, f);
+
+        if (nruns && runs[nruns - 1][1] == m->seq) {
+            runs[nruns - 1][1] = m->seq + m->len;
+        } else if (nruns < 64) {
+            runs[nruns][0] = m->seq;
+            runs[nruns][1] = m->seq + m->len;
+            nruns++;
+        }
+    }
+    for (int i = 0; i < nruns; i++)
+        if (seq_geq(c->last_ooo_seq, runs[i][0]) && seq_lt(c->last_ooo_seq, runs[i][1]))
+            first = i;
+    if (first >= 0 && n < max) {
+        blocks[n][0] = runs[first][0];
+        blocks[n][1] = runs[first][1];
+        n++;
+    }
+    for (int i = 0; i < nruns && n < max; i++) {
+        if (i == first)
+            continue;
+        blocks[n][0] = runs[i][0];
+        blocks[n][1] = runs[i][1];
+        n++;
+    }
+    return n;
+}
+
+static uint8_t build_options(const struct tcp_engine *e, const struct tcp_conn *c, uint8_t *o, bool syn)
+{
+    uint8_t n = 0;
+
+    if (syn) {
+        uint16_t mss = (uint16_t)(e->cfg.mtu - (c->tuple.family == PKT_IPV6 ? PKT_IPV6_LEN : PKT_IPV4_LEN) -
+                                  PKT_TCP_LEN);
+
+        o[n++] = OPT_MSS;
+        o[n++] = 4;
+        o[n++] = (uint8_t)(mss >> 8);
+        o[n++] = (uint8_t)mss;
+        if (c->flags & CONN_F_SACK) {
+            o[n++] = OPT_NOP;
+            o[n++] = OPT_NOP;
+            o[n++] = OPT_SACK_PERM;
+            o[n++] = 2;
+        }
+        if (c->flags & CONN_F_WS) {
+            o[n++] = OPT_NOP;
+            o[n++] = OPT_WS;
+            o[n++] = 3;
+            o[n++] = c->rcv_wscale;
+        }
+    }
+    if (c->flags & CONN_F_TS) {
+        o[n++] = OPT_NOP;
+        o[n++] = OPT_NOP;
+        o[n++] = OPT_TS;
+        o[n++] = 10;
+        put32(o + n, tcp_ts_now(e, c));
+        put32(o + n + 4, c->ts_recent);
+        n += 8;
+    }
+    if (!syn && (c->flags & CONN_F_SACK) && c->ooo.count) {
+        uint32_t blocks[PKT_MAX_SACK][2];
+        int nb = sack_blocks(e, c, blocks, (PKT_TCP_OPTS_MAX - n - 4) / 8);
+
+        if (nb) {
+            o[n++] = OPT_NOP;
+            o[n++] = OPT_NOP;
+            o[n++] = OPT_SACK;
+            o[n++] = (uint8_t)(2 + 8 * nb);
+            for (int i = 0; i < nb; i++) {
+                put32(o + n, blocks[i][0]);
+                put32(o + n + 4, blocks[i][1]);
+                n += 8;
+            }
+        }
+    }
+    return n;
+}
+
+static bool tx_room(struct tcp_engine *e)
+{
+    if (e->ntx < e->cfg.tx_max)
+        return true;
+    e->stats.tx_full++;
+    return false;
+}
+
+static void tx_emit(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len)
+{
+    frame_lend_tx(conn_pool(e), frame);
+    e->tx[e->ntx].frame = frame;
+    e->tx[e->ntx].off = (uint16_t)off;
+    e->tx[e->ntx].len = (uint16_t)len;
+    e->ntx++;
+    e->stats.segs_out++;
+}
+
+/* Everything that an ACK-carrying segment tells the peer. */
+static void ack_sent(struct tcp_engine *e, struct tcp_conn *c)
+{
+    c->ack_need = ACK_NONE;
+    c->segs_unacked = 0;
+    c->last_ack_sent = c->rcv_nxt;
+    c->deadline_ms[TIMER_DELACK] = 0; /* the wheel entry notices at its next firing */
+    c->last_send_us = e->now_us;
+}
+
+/* Header-only segment into a fresh frame, freed when its transmission completes. */
+static bool emit_header_only(struct tcp_engine *e, const struct pkt_tuple *t, const struct pkt_link *link,
+                             const struct pkt_segment *seg)
+{
+    struct frame_pool *pool = conn_pool(e);
+    uint32_t frame, len;
+
+    if (!tx_room(e))
+        return false;
+    frame = frame_alloc(e->frames);
+    if (frame == FRAME_NONE) {
+        e->stats.frames_exhausted++;
+        return false;
+    }
+    len = pkt_write_headers(frame_data(pool, frame), t, link, seg);
+    tx_emit(e, frame, 0, len);
+    frame_put(e->frames, frame, FRAME_OWN_HELD);
+    return true;
+}
+
+bool tcp_send_control(struct tcp_engine *e, struct tcp_conn *c, uint32_t seq, uint8_t flags)
+{
+    uint8_t opts[PKT_TCP_OPTS_MAX];
+    bool syn = flags & TCP_SYN;
+    struct pkt_segment seg = {
+        .seq = seq,
+        .ack = (flags & TCP_ACK) ? c->rcv_nxt : 0,
+        .flags = flags,
+        .ip_id = e->ip_id++,
+        .options = opts,
+    };
+
+    seg.options_len = (flags & TCP_RST) ? 0 : build_options(e, c, opts, syn);
+    seg.wnd = (flags & TCP_RST) ? 0 : window_field(e, c, syn);
+    if (!emit_header_only(e, &c->tuple, &c->link, &seg))
+        return false;
+    if (flags & TCP_ACK)
+        ack_sent(e, c);
+    return true;
+}
+
+void tcp_send_reset_for(struct tcp_engine *e, const struct pkt *p)
+{
+    struct pkt_segment seg = {.ip_id = e->ip_id++};
+
+    if (p->flags & TCP_ACK) {
+        seg.seq = p->ack;
+        seg.flags = TCP_RST;
+    } else {
+        seg.ack = p->seq + p->payload_len + !!(p->flags & TCP_SYN) + !!(p->flags & TCP_FIN);
+        seg.flags = TCP_RST | TCP_ACK;
+    }
+    if (emit_header_only(e, &p->tuple, &p->link, &seg))
+        e->stats.rst_sent++;
+}
+
+void tcp_challenge_ack(struct tcp_engine *e, struct tcp_conn *c)
+{
+    if (e->now_us - e->challenge_window_us >= 1000000) {
+        e->challenge_window_us = e->now_us;
+        e->challenge_count = 0;
+    }
+    if (e->challenge_count >= e->cfg.challenge_ack_limit) {
+        e->stats.challenge_acks_limited++;
+        return;
+    }
+    e->challenge_count++;
+    e->stats.challenge_acks++;
+    c->ack_need = ACK_NOW;
+    conn_mark_dirty(e, c);
+}
+
+/* Send one send-queue frame as it is; the frame stays queued until acknowledged. */
+static void send_frame(struct tcp_engine *e, struct tcp_conn *c, uint32_t frame, bool retransmission)
+{
+    struct frame_pool *pool = conn_pool(e);
+    struct frame_meta *m = frame_meta(pool, frame);
+    uint8_t *payload = frame_data(pool, frame) + m->off;
+    uint8_t opts[PKT_TCP_OPTS_MAX];
+    struct pkt_segment seg = {
+        .seq = m->seq,
+        .ack = c->rcv_nxt,
+        .flags = TCP_ACK,
+        .ip_id = e->ip_id++,
+        .options = opts,
+        .payload_len = m->len,
+    };
+    uint32_t hlen;
+
+    if (!(m->flags & FRAME_F_CSUM)) {
+        m->csum = csum_partial(payload, m->len, 0);
+        m->flags |= FRAME_F_CSUM;
+    }
+    seg.payload_sum = m->csum;
+    if (m->seq + m->len == c->snd_end) {
+        seg.flags |= TCP_PSH;
+        if (c->flags & CONN_F_FIN_QUEUED)
+            seg.flags |= TCP_FIN;
+    }
+    seg.options_len = build_options(e, c, opts, false);
+    seg.wnd = window_field(e, c, false);
+    hlen = pkt_headers_len(&c->tuple, &c->link) + seg.options_len;
+    pkt_write_headers(payload - hlen, &c->tuple, &c->link, &seg);
+    tx_emit(e, frame, m->off - hlen, hlen + m->len);
+    m->flags |= FRAME_F_SENT;
+    if (retransmission)
+        m->flags |= FRAME_F_RETRANS;
+    m->sent_us = (uint32_t)e->now_us;
+    e->stats.bytes_out += m->len;
+    ack_sent(e, c);
+}
+
+/* Copy the part of frame beyond `at` into a new frame queued right after it. */
+static bool split_frame(struct tcp_engine *e, struct tcp_conn *c, uint32_t frame, uint32_t at)
+{
+    struct frame_pool *pool = conn_pool(e);
+    struct frame_meta *m = frame_meta(pool, frame), *nm;
+    uint32_t tail = frame_alloc(e->frames);
+
+    if (tail == FRAME_NONE) {
+        e->stats.frames_exhausted++;
+        return false;
+    }
+    nm = frame_meta(pool, tail);
+    memcpy(frame_data(pool, tail) + FRAME_TX_HEADROOM, frame_data(pool, frame) + m->off + at, m->len - at);
+    nm->seq = m->seq + at;
+    nm->off = FRAME_TX_HEADROOM;
+    nm->len = (uint16_t)(m->len - at);
+    nm->flags = m->flags & (FRAME_F_SENT | FRAME_F_RETRANS);
+    nm->next = m->next;
+    m->next = tail;
+    m->len = (uint16_t)at;
+    m->flags &= (uint8_t)~FRAME_F_CSUM;
+    if (c->sndq.tail == frame)
+        c->sndq.tail = tail;
+    c->sndq.count++;
+    e->stats.split_copies++;
+    return true;
+}
+
+/* The frame holding sequence number seq, or FRAME_NONE. */
+static uint32_t frame_at(const struct tcp_engine *e, const struct tcp_conn *c, uint32_t seq)
+{
+    const struct frame_pool *pool = conn_pool(e);
+
+    for (uint32_t f = c->sndq.count ? c->sndq.head : FRAME_NONE; f != FRAME_NONE; f = frame_meta(pool, f)->next) {
+        const struct frame_meta *m = frame_meta(pool, f);
+
+        if (seq_lt(seq, m->seq + m->len))
+            return seq_geq(seq, m->seq) ? f : FRAME_NONE;
+    }
+    return FRAME_NONE;
+}
+
+/* Recovery: resend segments judged lost, lowest first, while the pipe allows (RFC 6675 NextSeg rule 1). */
+static bool resend_lost(struct tcp_engine *e, struct tcp_conn *c, uint32_t *pipe)
+{
+    struct frame_pool *pool = conn_pool(e);
+
+    for (uint32_t f = c->sndq.count ? c->sndq.head : FRAME_NONE; f != FRAME_NONE; f = frame_meta(pool, f)->next) {
+        struct frame_meta *m = frame_meta(pool, f);
+
+        if (!seq_lt(m->seq, c->snd_nxt))
+            break;
+        if ((m->flags & (FRAME_F_LOST | FRAME_F_SACKED)) != FRAME_F_LOST)
+            continue;
+        if (*pipe && *pipe + m->len > c->cwnd)
+            return false;
+        if (frame_in_tx(pool, f) || !tx_room(e)) {
+            conn_mark_retry(e, c);
+            return false;
+        }
+        send_frame(e, c, f, true);
+        m->flags = (uint8_t)((m->flags & ~FRAME_F_LOST) | FRAME_F_RESENT);
+        *pipe += m->len;
+        e->stats.retrans_fast++;
+    }
+    return true;
+}
+
+/*
+ * Sender silly-window avoidance (RFC 9293 3.8.6.2.1) for a frame the window cuts short: send the
+ * part that fits only if it is a full segment or half the largest window the peer offered.
+ */
+static bool worth_splitting(const struct tcp_conn *c, uint32_t avail)
+{
+    return avail >= c->mss || avail * 2 >= c->max_snd_wnd;
+}
+
+/* Nagle (RFC 896), when configured: a short tail segment waits while anything is unacknowledged. */
+static bool nagle_holds(const struct tcp_engine *e, const struct tcp_conn *c, const struct frame_meta *m)
+{
+    return e->cfg.nagle && m->len < c->mss && m->seq + m->len == c->snd_end && c->snd_una != c->snd_max;
+}
+
+static void send_queued(struct tcp_engine *e, struct tcp_conn *c)
+{
+    struct frame_pool *pool = conn_pool(e);
+    uint32_t wnd_end = c->snd_una + c->snd_wnd;
+    uint32_t pipe, f;
+
+    if (c->snd_una == c->snd_max && c->last_send_us && e->now_us - c->last_send_us > c->rto_us)
+        cc_idle_restart(e, c);
+    pipe = cc_pipe(e, c);
+    if ((c->flags & CONN_F_IN_RECOVERY) && !resend_lost(e, c, &pipe))
+        return;
+
+    for (f = frame_at(e, c, c->snd_nxt); f != FRAME_NONE; f = frame_meta(pool, f)->next) {
+        struct frame_meta *m = frame_meta(pool, f);
+        uint32_t len = m->len;
+        bool retransmission = seq_lt(m->seq, c->snd_max);
+
+        if (m->flags & FRAME_F_SACKED) { /* after an RTO, what the peer holds is not sent again */
+            c->snd_nxt = m->seq + m->len;
+            continue;
+        }
+        if (seq_gt(m->seq + len, wnd_end)) {
+            uint32_t avail = seq_gt(wnd_end, m->seq) ? wnd_end - m->seq : 0;
+
+            if (!avail || !worth_splitting(c, avail))
+                break; /* the persist timer takes it from here */
+            if (!split_frame(e, c, f, avail))
+                break;
+            len = avail;
+        } else if (!retransmission && nagle_holds(e, c, m)) {
+            break;
+        }
+        if (pipe && pipe + len > c->cwnd)
+            break;
+        if (frame_in_tx(pool, f) || !tx_room(e)) {
+            conn_mark_retry(e, c);
+            break;
+        }
+        send_frame(e, c, f, retransmission);
+        if (retransmission)
+            e->stats.retrans_rto++;
+        pipe += len;
+        c->snd_nxt = m->seq + len;
+        if ((c->flags & CONN_F_FIN_QUEUED) && c->snd_nxt == c->snd_end)
+            c->snd_nxt++; /* the FIN rode on this segment */
+        if (seq_gt(c->snd_nxt, c->snd_max))
+            c->snd_max = c->snd_nxt;
+    }
+
+    if ((c->flags & CONN_F_FIN_QUEUED) && c->snd_nxt == c->snd_end && seq_leq(c->snd_una, c->snd_end)) {
+        if (tcp_send_control(e, c, c->snd_end, TCP_FIN | TCP_ACK)) {
+            c->snd_nxt = c->snd_end + 1;
+            if (seq_gt(c->snd_nxt, c->snd_max))
+                c->snd_max = c->snd_nxt;
+        } else {
+            conn_mark_retry(e, c);
+        }
+    }
+    if ((c->snd_una != c->snd_max || seq_lt(c->snd_nxt, c->snd_end)) && !c->deadline_ms[TIMER_REXMIT])
+        tcp_arm_rexmit(e, c); /* retransmission, or persist while the window keeps data back */
+}
+
+void tcp_output(struct tcp_engine *e, struct tcp_conn *c)
+{
+    switch (c->state) {
+    case TCP_SYN_SENT:
+    case TCP_SYN_RECEIVED:
+        if (c->flags & CONN_F_RESEND_SYNACK) {
+            uint8_t flags = c->state == TCP_SYN_SENT ? TCP_SYN : TCP_SYN | TCP_ACK;
+
+            if (!tcp_send_control(e, c, c->iss, flags)) {
+                conn_mark_retry(e, c);
+                return;
+            }
+            c->flags &= (uint16_t)~CONN_F_RESEND_SYNACK;
+            c->snd_nxt = c->snd_max = c->iss + 1;
+            tcp_arm_rexmit(e, c);
+        }
+        return;
+    case TCP_ESTABLISHED:
+    case TCP_CLOSE_WAIT:
+    case TCP_FIN_WAIT_1:
+    case TCP_CLOSING:
+    case TCP_LAST_ACK:
+        send_queued(e, c);
+        break;
+    default:
+        break;
+    }
+    if (c->flags & CONN_F_PROBE) {
+        /* zero-window or keepalive probe: an old sequence number makes the peer answer with an ACK */
+        if (tcp_send_control(e, c, c->snd_una - 1, TCP_ACK))
+            c->flags &= (uint16_t)~CONN_F_PROBE;
+        else
+            conn_mark_retry(e, c);
+    }
+    if (c->ack_need == ACK_NOW) {
+        if (!tcp_send_control(e, c, c->snd_nxt, TCP_ACK))
+            conn_mark_retry(e, c);
+    } else if (c->ack_need == ACK_DELAYED && !c->deadline_ms[TIMER_DELACK]) {
+        conn_set_timer(e, c, TIMER_DELACK, engine_now_ms(e) + e->cfg.delack_ms);
+    }
+}

@@ -1,0 +1,134 @@
+/*
+ * tcp_timer.c — what happens when a connection's deadline passes: SYN-ACK and data
+ * retransmission with exponential backoff (RFC 6298 5.5), zero-window probes (RFC 9293 3.8.6.1),
+ * delayed ACKs, keepalive (RFC 9293 3.8.4), the end of TIME-WAIT and of an orphaned FIN-WAIT-2.
+ * Timers request output like input does; nothing is sent from here directly.
+ */
+#include <errno.h>
+#include <stddef.h>
+
+#include "tcp_conn.h"
+
+#define MAX_BACKOFF 16
+
+static uint64_t backed_off_ms(const struct tcp_engine *e, const struct tcp_conn *c)
+{
+    uint64_t us = (uint64_t)c->rto_us << c->backoff;
+
+    if (us > (uint64_t)e->cfg.rto_max_ms * 1000)
+        us = (uint64_t)e->cfg.rto_max_ms * 1000;
+    return us / 1000 ? us / 1000 : 1;
+}
+
+void tcp_arm_rexmit(struct tcp_engine *e, struct tcp_conn *c)
+{
+    if (c->snd_una == c->snd_max && !seq_lt(c->snd_nxt, c->snd_end))
+        conn_clear_timer(e, c, TIMER_REXMIT);
+    else
+        conn_set_timer(e, c, TIMER_REXMIT, engine_now_ms(e) + backed_off_ms(e, c));
+}
+
+static void on_rexmit(struct tcp_engine *e, struct tcp_conn *c)
+{
+    if (c->state == TCP_SYN_RECEIVED || c->state == TCP_SYN_SENT) {
+        if (++c->retries > e->cfg.syn_retries) {
+            e->stats.timeouts++;
+            conn_finish(e, c, ETIMEDOUT, c->state == TCP_SYN_SENT);
+            return;
+        }
+        if (c->backoff < MAX_BACKOFF)
+            c->backoff++;
+        c->flags |= CONN_F_RESEND_SYNACK;
+        conn_mark_dirty(e, c);
+        return;
+    }
+    if (c->snd_una != c->snd_max) {
+        e->stats.rto_expired++;
+        if (++c->retries > e->cfg.data_retries) {
+            e->stats.timeouts++;
+            conn_finish(e, c, ETIMEDOUT, true);
+            return;
+        }
+        if (c->backoff < MAX_BACKOFF)
+            c->backoff++;
+        cc_on_rto(e, c);
+        tcp_arm_rexmit(e, c);
+        conn_mark_dirty(e, c);
+        return;
+    }
+    if (seq_lt(c->snd_nxt, c->snd_end)) { /* data waits for a window: probe it */
+        if (++c->probes > e->cfg.data_retries) {
+            e->stats.timeouts++;
+            conn_finish(e, c, ETIMEDOUT, true);
+            return;
+        }
+        if (c->backoff < MAX_BACKOFF)
+            c->backoff++;
+        e->stats.window_probes++;
+        c->flags |= CONN_F_PROBE;
+        tcp_arm_rexmit(e, c);
+        conn_mark_dirty(e, c);
+    }
+}
+
+static void on_idle(struct tcp_engine *e, struct tcp_conn *c)
+{
+    uint64_t now = engine_now_ms(e), last = c->last_recv_us / 1000;
+
+    switch (c->state) {
+    case TCP_TIME_WAIT:
+    case TCP_FIN_WAIT_2:
+        conn_finish(e, c, 0, false);
+        return;
+    case TCP_ESTABLISHED:
+    case TCP_CLOSE_WAIT:
+        break;
+    default:
+        return;
+    }
+    if (!e->cfg.keepalive_idle_ms)
+        return;
+    if (now - last < e->cfg.keepalive_idle_ms && !c->probes) {
+        conn_set_timer(e, c, TIMER_IDLE, last + e->cfg.keepalive_idle_ms);
+        return;
+    }
+    if (c->probes >= e->cfg.keepalive_probes) {
+        e->stats.timeouts++;
+        conn_finish(e, c, ETIMEDOUT, true);
+        return;
+    }
+    c->probes++;
+    e->stats.keepalive_probes++;
+    c->flags |= CONN_F_PROBE;
+    conn_mark_dirty(e, c);
+    conn_set_timer(e, c, TIMER_IDLE, now + e->cfg.keepalive_intvl_ms);
+}
+
+void tcp_timer_fire(struct timer *t, void *ctx)
+{
+    struct tcp_engine *e = ctx;
+    struct tcp_conn *c = (struct tcp_conn *)((char *)t - offsetof(struct tcp_conn, timer));
+    uint64_t now = engine_now_ms(e);
+
+    for (int which = 0; which < TIMER_COUNT && !(c->flags & CONN_F_ZOMBIE); which++) {
+        if (!c->deadline_ms[which] || c->deadline_ms[which] > now)
+            continue;
+        c->deadline_ms[which] = 0;
+        switch (which) {
+        case TIMER_REXMIT:
+            on_rexmit(e, c);
+            break;
+        case TIMER_DELACK:
+            if (c->ack_need != ACK_NONE) {
+                c->ack_need = ACK_NOW;
+                conn_mark_dirty(e, c);
+            }
+            break;
+        case TIMER_IDLE:
+            on_idle(e, c);
+            break;
+        }
+    }
+    if (!(c->flags & CONN_F_ZOMBIE))
+        conn_rearm(e, c);
+}

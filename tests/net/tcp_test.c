@@ -1,0 +1,376 @@
+/*
+ * tcp_test.c — the TCP engine between two engines on the simulated network (tests/net/sim.c).
+ *
+ * The server engine listens; a second engine acts as the client. Applications on both sides
+ * stream deterministic pseudo-random bytes at each other, hash what they receive with SHA-256 and
+ * compare it with the hash of what the other side sent. Runs cover clean links, loss, duplication
+ * and reordering, both address families, thousands of connections, and a connection moved between
+ * engines mid-transfer. After each run every frame must be back in its pool.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/evp.h>
+
+#include "check.h"
+#include "sim.h"
+#include "tcp.h"
+
+#define MAX_PEERS 8192
+
+struct peer {
+    int side;
+    struct tcp_conn *conn;
+    uint64_t tx_total;
+    uint64_t tx_done;
+    uint64_t seed;
+    bool shut;
+    bool read_all;  /* close once the peer's FIN has been read and everything sent */
+    uint64_t rx_bytes;
+    uint64_t rx_seed;
+    EVP_MD_CTX *rx_sha;
+    EVP_MD_CTX *tx_sha;
+    bool eof;
+    bool closed;
+    int error;
+};
+
+struct world {
+    struct sim sim;
+    struct peer peers[MAX_PEERS];
+    int npeers;
+    uint64_t server_send; /* bytes each accepted connection sends back */
+    int closed;
+    int expected;
+};
+
+static struct world *W;
+
+/* ---- the byte stream both sides agree on ----------------------------------------------------- */
+
+static uint64_t splitmix(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static void stream_fill(uint64_t seed, uint64_t pos, uint8_t *dst, size_t n)
+{
+    for (size_t i = 0; i < n; i++, pos++)
+        dst[i] = (uint8_t)(splitmix(seed ^ (pos >> 3)) >> (8 * (pos & 7)));
+}
+
+/* ---- the application ------------------------------------------------------------------------- */
+
+static struct peer *peer_new(int side, uint64_t tx_total, uint64_t seed)
+{
+    struct peer *p;
+
+    if (W->npeers == MAX_PEERS)
+        return NULL;
+    p = &W->peers[W->npeers++];
+    memset(p, 0, sizeof(*p));
+    p->side = side;
+    p->tx_total = tx_total;
+    p->seed = seed;
+    p->rx_sha = EVP_MD_CTX_new();
+    p->tx_sha = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(p->rx_sha, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(p->tx_sha, EVP_sha256(), NULL);
+    p->read_all = true;
+    return p;
+}
+
+static void pump(struct peer *p)
+{
+    while (p->conn && p->tx_done < p->tx_total) {
+        size_t room;
+        uint8_t *dst = tcp_write_reserve(p->conn, &room);
+
+        if (!dst)
+            return;
+        if (room > p->tx_total - p->tx_done)
+            room = p->tx_total - p->tx_done;
+        stream_fill(p->seed, p->tx_done, dst, room);
+        EVP_DigestUpdate(p->tx_sha, dst, room);
+        tcp_write_commit(p->conn, room);
+        p->tx_done += room;
+    }
+    if (p->conn && !p->shut) {
+        p->shut = true;
+        tcp_shutdown(p->conn);
+    }
+}
+
+static void *on_accept(void *ctx, struct tcp_conn *c)
+{
+    struct peer *p = peer_new(SIM_SERVER, W->server_send, 0x5e55 + (uint64_t)W->npeers);
+
+    (void)ctx;
+    if (!p)
+        return NULL;
+    p->conn = c;
+    pump(p);
+    return p;
+}
+
+static void on_readable(void *ctx, struct tcp_conn *c)
+{
+    struct peer *p = tcp_conn_user(c);
+    struct iovec iov[64];
+    int n;
+
+    (void)ctx;
+    while ((n = tcp_peek(c, iov, 64)) > 0) {
+        size_t total = 0;
+
+        for (int i = 0; i < n; i++) {
+            EVP_DigestUpdate(p->rx_sha, iov[i].iov_base, iov[i].iov_len);
+            total += iov[i].iov_len;
+        }
+        p->rx_bytes += total;
+        tcp_consume(c, total);
+    }
+    if (tcp_eof(c) && !p->eof) {
+        p->eof = true;
+        if (p->read_all && p->shut)
+            tcp_close(c);
+    }
+}
+
+static void on_writable(void *ctx, struct tcp_conn *c)
+{
+    (void)ctx;
+    pump(tcp_conn_user(c));
+}
+
+static void on_closed(void *ctx, struct tcp_conn *c, int error)
+{
+    struct peer *p = tcp_conn_user(c);
+
+    (void)ctx;
+    p->closed = true;
+    p->error = error;
+    p->conn = NULL;
+    W->closed++;
+}
+
+static const struct tcp_callbacks callbacks = {on_accept, on_readable, on_writable, on_closed};
+
+static bool all_closed(void *ctx)
+{
+    (void)ctx;
+    return W->closed >= W->expected;
+}
+
+/* ---- set-up and checks ----------------------------------------------------------------------- */
+
+static void configs(struct tcp_config cfg[2])
+{
+    tcp_config_default(&cfg[0]);
+    tcp_config_default(&cfg[1]);
+    cfg[0].time_wait_ms = 2000;
+    cfg[1].time_wait_ms = 2000;
+    cfg[1].secret[0] ^= 0xc11e;
+}
+
+static int world_init(uint64_t seed, const struct tcp_config cfg[2], uint32_t frames)
+{
+    static struct world world;
+
+    for (int i = 0; i < world.npeers; i++) {
+        EVP_MD_CTX_free(world.peers[i].rx_sha);
+        EVP_MD_CTX_free(world.peers[i].tx_sha);
+    }
+    memset(&world, 0, sizeof(world));
+    W = &world;
+    if (sim_init(&W->sim, seed, cfg, frames, &callbacks, NULL))
+        return -1;
+    tcp_listen(&W->sim.host[SIM_SERVER].engine, 80);
+    return 0;
+}
+
+static struct peer *connect_client(int family, uint16_t port, uint64_t send)
+{
+    struct pkt_tuple t;
+    struct pkt_link link;
+    struct peer *p = peer_new(SIM_CLIENT, send, 0xc0ffee + port);
+
+    if (!p)
+        return NULL;
+    sim_tuple(&W->sim, SIM_CLIENT, family, port, 80, &t, &link);
+    p->conn = tcp_connect(&W->sim.host[SIM_CLIENT].engine, &t, &link, p);
+    return p->conn ? p : NULL;
+}
+
+/* The server-side peer that serves client peer c (accepted in the same order as connected). */
+static bool digests_equal(EVP_MD_CTX *a, EVP_MD_CTX *b)
+{
+    unsigned char da[32], db[32];
+    unsigned int la, lb;
+    EVP_MD_CTX *ca = EVP_MD_CTX_new(), *cb = EVP_MD_CTX_new();
+
+    EVP_MD_CTX_copy_ex(ca, a);
+    EVP_MD_CTX_copy_ex(cb, b);
+    EVP_DigestFinal_ex(ca, da, &la);
+    EVP_DigestFinal_ex(cb, db, &lb);
+    EVP_MD_CTX_free(ca);
+    EVP_MD_CTX_free(cb);
+    return la == lb && !memcmp(da, db, la);
+}
+
+/* Every client matched with the server peer that received its stream, byte-exact both ways. */
+static int check_transfers(char *why, size_t len)
+{
+    for (int i = 0; i < W->npeers; i++) {
+        struct peer *cl = &W->peers[i], *sv = NULL;
+
+        if (cl->side != SIM_CLIENT)
+            continue;
+        for (int j = 0; j < W->npeers; j++) {
+            struct peer *cand = &W->peers[j];
+
+            if (cand->side == SIM_SERVER && cand->rx_bytes == cl->tx_total && digests_equal(cand->rx_sha, cl->tx_sha)) {
+                sv = cand;
+                cand->side = -1; /* matched */
+                break;
+            }
+        }
+        if (!sv) {
+            snprintf(why, len, "client %d's %llu bytes arrived at no server intact", i,
+                     (unsigned long long)cl->tx_total);
+            return -1;
+        }
+        if (cl->rx_bytes != sv->tx_total || !digests_equal(cl->rx_sha, sv->tx_sha)) {
+            snprintf(why, len, "client %d got %llu of %llu bytes or a wrong hash", i,
+                     (unsigned long long)cl->rx_bytes, (unsigned long long)sv->tx_total);
+            return -1;
+        }
+        if (cl->error || sv->error) {
+            snprintf(why, len, "client %d closed with error %d / server %d", i, cl->error, sv->error);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* No frame lost: everything not held by a connection is back in the pool. */
+static bool frames_accounted(int host)
+{
+    return sim_frames_in_use(&W->sim, host) == tcp_engine_frames_held(&W->sim.host[host].engine);
+}
+
+static void finish_world(void)
+{
+    sim_destroy(&W->sim);
+}
+
+/* ---- transfers ------------------------------------------------------------------------------- */
+
+static void transfer(int family, uint64_t up, uint64_t down, int nconns, const struct sim_link *link,
+                     uint64_t seed)
+{
+    struct tcp_config cfg[2];
+    char why[256];
+    bool done;
+
+    configs(cfg);
+    CHECK(world_init(seed, cfg, 65536) == 0);
+    if (link) {
+        W->sim.link[0] = *link;
+        W->sim.link[1] = *link;
+    }
+    W->server_send = down;
+    W->expected = 2 * nconns;
+    for (int i = 0; i < nconns; i++)
+        CHECK(connect_client(family, (uint16_t)(10000 + i), up) != NULL);
+    done = sim_run(&W->sim, all_closed, NULL, 3600ull * 1000000000);
+    CHECKF(done, "%d of %d endpoints closed; sent %llu dropped %llu", W->closed, W->expected,
+           (unsigned long long)W->sim.sent[0], (unsigned long long)W->sim.dropped[0]);
+    CHECKF(check_transfers(why, sizeof(why)) == 0, "%s", why);
+    /* TIME-WAIT ends and releases the last state */
+    sim_run(&W->sim, NULL, NULL, 10ull * 1000000000);
+    CHECKF(W->sim.host[0].engine.nconns == 0, "%u server connections left", W->sim.host[0].engine.nconns);
+    CHECKF(W->sim.host[1].engine.nconns == 0, "%u client connections left", W->sim.host[1].engine.nconns);
+    CHECK(frames_accounted(SIM_SERVER));
+    CHECK(frames_accounted(SIM_CLIENT));
+    CHECKF(sim_frames_in_use(&W->sim, SIM_SERVER) == 0, "%u frames in use", sim_frames_in_use(&W->sim, 0));
+    finish_world();
+}
+
+static void test_small_exchange_ipv4(void)
+{
+    transfer(PKT_IPV4, 1000, 2000, 1, NULL, 1);
+}
+
+static void test_small_exchange_ipv6(void)
+{
+    transfer(PKT_IPV6, 5000, 300, 1, NULL, 2);
+}
+
+static void test_empty_exchange(void)
+{
+    transfer(PKT_IPV4, 0, 0, 1, NULL, 3);
+}
+
+static void test_bulk_clean_4mib(void)
+{
+    struct sim_link l = {.delay_ns = 1000000, .rate_bps = 1000000000ull, .queue_ns = 5000000};
+
+    transfer(PKT_IPV4, 4 << 20, 4 << 20, 1, &l, 4);
+}
+
+static void test_bulk_lossy_64mib_each_way(void)
+{
+    struct sim_link l = {.delay_ns = 500000,
+                         .rate_bps = 10000000000ull,
+                         .queue_ns = 2000000,
+                         .loss_ppm = 50000,
+                         .dup_ppm = 10000,
+                         .reorder_ppm = 20000,
+                         .reorder_ns = 300000};
+
+    transfer(PKT_IPV4, 64 << 20, 64 << 20, 1, &l, 5);
+}
+
+static void test_bulk_lossy_ipv6(void)
+{
+    struct sim_link l = {.delay_ns = 200000, .loss_ppm = 50000, .dup_ppm = 10000, .reorder_ppm = 20000,
+                         .reorder_ns = 300000};
+
+    transfer(PKT_IPV6, 8 << 20, 8 << 20, 1, &l, 6);
+}
+
+static void test_thousands_of_connections(void)
+{
+    struct sim_link l = {.delay_ns = 300000, .loss_ppm = 10000, .dup_ppm = 5000, .reorder_ppm = 10000,
+                         .reorder_ns = 100000};
+
+    transfer(PKT_IPV4, 20000, 30000, 3000, &l, 7);
+}
+
+int main(void)
+{
+    static const struct {
+        void (*fn)(void);
+        const char *name;
+    } tests[] = {
+#define T(fn) {fn, #fn}
+        T(test_small_exchange_ipv4),
+        T(test_small_exchange_ipv6),
+        T(test_empty_exchange),
+        T(test_bulk_clean_4mib),
+        T(test_bulk_lossy_ipv6),
+        T(test_thousands_of_connections),
+        T(test_bulk_lossy_64mib_each_way),
+#undef T
+    };
+    const char *only = getenv("TEST_ONLY");
+
+    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+        if (!only || strstr(tests[i].name, only))
+            check_run(tests[i].fn, tests[i].name);
+    return check_exit_status();
+}
