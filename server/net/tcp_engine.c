@@ -19,7 +19,7 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->mtu = 1500;
     cfg->rcv_buf = 256 * 1024;
     cfg->snd_buf = 256 * 1024;
-    cfg->ooo_max_frames = 64;
+    cfg->ooo_max_frames = 256;
     cfg->max_conns = 65536;
     cfg->max_half_open = 4096;
     cfg->timestamps = true;

@@ -8,6 +8,7 @@
  * engines mid-transfer. After each run every frame must be back in its pool.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
@@ -267,6 +268,24 @@ static void finish_world(void)
     sim_destroy(&W->sim);
 }
 
+/* TCP_TEST_VERBOSE=1: what the engines and the wire did, for tuning and debugging. */
+static void print_stats(void)
+{
+    fprintf(stderr, "# simulated %.3f s\n", W->sim.now_ns / 1e9 - 1);
+    for (int h = 0; h < 2; h++) {
+        const struct tcp_stats *st = &W->sim.host[h].engine.stats;
+
+        fprintf(stderr, "# %s: wire sent %llu dropped %llu duplicated %llu\n", h ? "client" : "server",
+                (unsigned long long)W->sim.sent[h], (unsigned long long)W->sim.dropped[h],
+                (unsigned long long)W->sim.duplicated[h]);
+#define PRINT(name, help)                                                                                    \
+    if (st->name)                                                                                            \
+        fprintf(stderr, "#   %-22s %llu\n", #name, (unsigned long long)st->name);
+        TCP_ENGINE_COUNTERS(PRINT)
+#undef PRINT
+    }
+}
+
 /* ---- transfers ------------------------------------------------------------------------------- */
 
 static void transfer(int family, uint64_t up, uint64_t down, int nconns, const struct sim_link *link,
@@ -290,6 +309,8 @@ static void transfer(int family, uint64_t up, uint64_t down, int nconns, const s
     CHECKF(done, "%d of %d endpoints closed; sent %llu dropped %llu", W->closed, W->expected,
            (unsigned long long)W->sim.sent[0], (unsigned long long)W->sim.dropped[0]);
     CHECKF(check_transfers(why, sizeof(why)) == 0, "%s", why);
+    if (getenv("TCP_TEST_VERBOSE"))
+        print_stats();
     /* TIME-WAIT ends and releases the last state */
     sim_run(&W->sim, NULL, NULL, 10ull * 1000000000);
     CHECKF(W->sim.host[0].engine.nconns == 0, "%u server connections left", W->sim.host[0].engine.nconns);
