@@ -20,7 +20,7 @@ BPFTOOL ?= bpftool
 
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 WARN      := -Wall -Wextra -Werror
-INCLUDES  := -Imaps -Icommon -Iagent -Iserver/net -I$(BUILD)/bpf
+INCLUDES  := -Imaps -Icommon -Iagent -Iserver/net -Iserver/afxdp -Iserver/sched -Iserver/app -I$(BUILD)/bpf
 
 CFLAGS  := -std=gnu11 -g $(WARN) -D_GNU_SOURCE $(INCLUDES) -MMD -MP
 LDLIBS  := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
@@ -37,10 +37,12 @@ BPF_PROGS := steer xsks_probe
 BPF_OBJS  := $(BPF_PROGS:%=$(BUILD)/bpf/%.bpf.o)
 BPF_SKELS := $(BPF_PROGS:%=$(BUILD)/bpf/%.skel.h)
 
-COMMON_SRCS := common/err.c common/addr.c maps/pins.c
+COMMON_SRCS := common/err.c common/addr.c common/args.c maps/pins.c
 NET_SRCS    := server/net/frame.c server/net/checksum.c server/net/packet.c server/net/timer_wheel.c \
                server/net/isn.c server/net/tcp_engine.c server/net/tcp_input.c server/net/tcp_output.c \
                server/net/tcp_cc.c server/net/tcp_timer.c
+SERVER_SRCS := server/main.c server/sched/worker.c server/afxdp/umem.c server/afxdp/xsk_port.c \
+               server/app/app.c server/app/echo.c server/app/sink.c server/app/source.c
 AGENT_SRCS  := agent/main.c agent/attach.c agent/probe.c agent/service.c agent/route.c agent/workers.c \
                agent/stats.c
 TEST_BPF_SRCS := tests/bpf/steer_test.c tests/bpf/packets.c tests/lib/check.c
@@ -48,6 +50,7 @@ TEST_BPF_SRCS := tests/bpf/steer_test.c tests/bpf/packets.c tests/lib/check.c
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 AGENT     := $(BUILD)/bin/sluice-agent
+SERVER    := $(BUILD)/bin/sluice-server
 TEST_BINS := $(BUILD)/tests/steer_test $(BUILD)/tests/xsk_holder $(BUILD)/tests/tcp_test
 BENCH_BINS := $(BUILD)/tools/xdp_bench
 
@@ -55,7 +58,7 @@ BENCH_BINS := $(BUILD)/tools/xdp_bench
 .SECONDARY: $(BPF_OBJS) # the tests and the agent's users load the objects too: keep them
 .DEFAULT_GOAL := all
 
-all: $(BPF_OBJS) $(AGENT) $(TEST_BINS) $(BENCH_BINS)
+all: $(BPF_OBJS) $(AGENT) $(SERVER) $(TEST_BINS) $(BENCH_BINS)
 
 deps:
 	@tools/deps.sh
@@ -70,6 +73,10 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 $(BUILD)/obj/%.o: %.c | $(BPF_SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(SERVER): $(call obj,$(SERVER_SRCS) $(NET_SRCS) $(COMMON_SRCS))
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ -lxdp $(LDLIBS) -lcrypto -lpthread -o $@
 
 $(BUILD)/obj/tests/%.o: CFLAGS += -Itests/lib -Itests/bpf -Itests/net
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <linux/types.h>
 
+#include "args.h"
 #include "err.h"
 #include "pins.h"
 
@@ -26,18 +27,8 @@ int cmd_route(int argc, char **argv, struct err *e);
 int cmd_workers(int argc, char **argv, struct err *e);
 int cmd_stats(int argc, char **argv, struct err *e);
 
-/*
- * getopt_long for a subcommand: returns the option's value, -1 when options end (and fails if a
- * positional argument is left), 'h' for --help, or '?' with e set for an unknown option or a
- * missing argument. cmd names the subcommand in messages ("route add").
- */
-int agent_getopt(int argc, char **argv, const struct option *opts, const char *cmd, struct err *e);
-
 /* Print a subcommand's help text (a static string) and report success. */
 int agent_help(const char *text);
-
-/* Decimal unsigned number no larger than max; what names the value in the error. */
-int agent_parse_u32(const char *text, const char *what, __u32 max, __u32 *out, struct err *e);
 
 /*
  * One more than the largest id in a hash or LPM map whose values start with a __u32 id

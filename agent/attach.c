@@ -154,7 +154,7 @@ int cmd_load(int argc, char **argv, struct err *e)
     struct bpf_prog_info info = {};
     __u32 info_len = sizeof(info);
 
-    while ((c = agent_getopt(argc, argv, opts, "load", e)) != -1) {
+    while ((c = args_getopt(argc, argv, opts, "load", e)) != -1) {
         switch (c) {
         case 'd':
             dev = optarg;
@@ -266,7 +266,7 @@ int cmd_unload(int argc, char **argv, struct err *e)
     struct pins p;
     int c;
 
-    while ((c = agent_getopt(argc, argv, opts, "unload", e)) != -1) {
+    while ((c = args_getopt(argc, argv, opts, "unload", e)) != -1) {
         switch (c) {
         case 'd':
             dev = optarg;
@@ -413,7 +413,7 @@ int cmd_status(int argc, char **argv, struct err *e)
     DIR *d;
     int c, shown = 0;
 
-    while ((c = agent_getopt(argc, argv, opts, "status", e)) != -1) {
+    while ((c = args_getopt(argc, argv, opts, "status", e)) != -1) {
         switch (c) {
         case 'd':
             dev = optarg;

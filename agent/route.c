@@ -53,7 +53,7 @@ static int parse_args(int argc, char **argv, const char *cmd, struct route_args 
     int c;
 
     memset(a, 0, sizeof(*a));
-    while ((c = agent_getopt(argc, argv, opts, cmd, e)) != -1) {
+    while ((c = args_getopt(argc, argv, opts, cmd, e)) != -1) {
         switch (c) {
         case 'd':
             a->dev = optarg;
@@ -142,7 +142,7 @@ static int parse_target(const struct route_args *a, __u64 *workers, struct err *
     if (!!a->worker == !!a->group)
         return ERR(e, EXIT_STATUS_USAGE, 0, "`route add` needs exactly one of --worker N or --group N,N,...");
     if (a->worker) {
-        if (agent_parse_u32(a->worker, "worker", SLUICE_MAX_WORKERS - 1, &w, e))
+        if (args_u32(a->worker, "worker", 0, SLUICE_MAX_WORKERS - 1, &w, e))
             return -1;
         *workers = 1ull << w;
         return 0;
@@ -157,7 +157,7 @@ static int parse_target(const struct route_args *a, __u64 *workers, struct err *
                        a->group);
         memcpy(item, p, len);
         item[len] = '\0';
-        if (agent_parse_u32(item, "worker in --group", SLUICE_MAX_WORKERS - 1, &w, e))
+        if (args_u32(item, "worker in --group", 0, SLUICE_MAX_WORKERS - 1, &w, e))
             return -1;
         *workers |= 1ull << w;
         if (!comma)
@@ -205,10 +205,8 @@ static int route_add(const struct route_args *a, struct err *e)
 
     if (build_key(a, "route add", &key, e) || parse_target(a, &value.workers, e))
         return -1;
-    if (a->id && agent_parse_u32(a->id, "route id", UINT32_MAX, &value.route_id, e))
+    if (a->id && args_u32(a->id, "route id", 1, UINT32_MAX, &value.route_id, e))
         return -1;
-    if (a->id && value.route_id == 0)
-        return ERR(e, EXIT_STATUS_USAGE, 0, "bad route id '0': route ids start at 1");
     memcpy(value.text, key.prefix, sizeof(value.text));
     if (agent_open_pins(&p, a->dev, e))
         return -1;

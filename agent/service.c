@@ -45,7 +45,7 @@ static int parse_args(int argc, char **argv, const char *cmd, struct service_arg
     int c;
 
     memset(a, 0, sizeof(*a));
-    while ((c = agent_getopt(argc, argv, opts, cmd, e)) != -1) {
+    while ((c = args_getopt(argc, argv, opts, cmd, e)) != -1) {
         switch (c) {
         case 'd':
             a->dev = optarg;
@@ -83,10 +83,8 @@ static int build_key(const struct service_args *a, const char *cmd, struct servi
         return ERR(e, EXIT_STATUS_USAGE, 0, "`%s` needs --addr ADDRESS and --port PORT", cmd);
     if (addr_parse(a->addr, key->addr, &key->family))
         return ERR(e, EXIT_STATUS_USAGE, 0, "bad address '%s': expected IPv4 or IPv6", a->addr);
-    if (agent_parse_u32(a->port, "port", 65535, &port, e))
+    if (args_u32(a->port, "port", 1, 65535, &port, e))
         return -1;
-    if (port == 0)
-        return ERR(e, EXIT_STATUS_USAGE, 0, "bad port '0': expected a number from 1 to 65535");
     key->port = (__u16)port;
     return 0;
 }
@@ -109,7 +107,7 @@ static int service_add(const struct service_args *a, struct err *e)
 
     if (build_key(a, "service add", &key, e))
         return -1;
-    if (a->id && agent_parse_u32(a->id, "service id", UINT32_MAX, &value.service_id, e))
+    if (a->id && args_u32(a->id, "service id", 0, UINT32_MAX, &value.service_id, e))
         return -1;
     if (agent_open_pins(&p, a->dev, e))
         return -1;

@@ -77,7 +77,7 @@ int cmd_stats(int argc, char **argv, struct err *e)
     struct pins p;
     int c;
 
-    while ((c = agent_getopt(argc, argv, opts, "stats", e)) != -1) {
+    while ((c = args_getopt(argc, argv, opts, "stats", e)) != -1) {
         switch (c) {
         case 'd':
             dev = optarg;
@@ -86,13 +86,11 @@ int cmd_stats(int argc, char **argv, struct err *e)
             json = true;
             break;
         case 'w':
-            if (agent_parse_u32(optarg, "--watch interval", 86400, &watch, e))
+            if (args_u32(optarg, "--watch interval", 1, 86400, &watch, e))
                 return -1;
-            if (!watch)
-                return ERR(e, EXIT_STATUS_USAGE, 0, "bad --watch interval '0': expected 1 second or more");
             break;
         case 'c':
-            if (agent_parse_u32(optarg, "--count", UINT32_MAX, &count, e))
+            if (args_u32(optarg, "--count", 1, UINT32_MAX, &count, e))
                 return -1;
             break;
         case 'h':

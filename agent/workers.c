@@ -29,7 +29,7 @@ int cmd_workers(int argc, char **argv, struct err *e)
     struct pins p;
     int c, shown = 0;
 
-    while ((c = agent_getopt(argc, argv, opts, "workers", e)) != -1) {
+    while ((c = args_getopt(argc, argv, opts, "workers", e)) != -1) {
         switch (c) {
         case 'd':
             dev = optarg;

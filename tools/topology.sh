@@ -58,6 +58,9 @@ up() {
         ip -n "$ns" addr add "$ip6/64" dev "$if" nodad
         ip -n "$ns" link set "$if" up
     done
+    # The client's kernel would leave TCP checksums for "hardware" to fill in (veth offload), and
+    # XDP hands the server's AF_XDP sockets the frame as it is: make the client compute them.
+    nsenter --net="/run/netns/$CLI_NS" ethtool -K "$CLI_IF" tx off >/dev/null
 }
 
 case "$cmd" in

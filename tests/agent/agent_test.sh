@@ -184,7 +184,7 @@ expect "route without target" 2 "exactly one of --worker" agent route add --dev 
 expect "empty group member" 2 "bad --group '1,,2'" \
     agent route add --dev "$DEV" --prefix /x --group 1,,2
 expect "trailing comma in group" 2 "bad --group '1,'" agent route add --dev "$DEV" --prefix /x --group 1,
-expect "route id zero" 2 "route ids start at 1" agent route add --dev "$DEV" --prefix /x --worker 1 --id 0
+expect "route id zero" 2 "bad route id '0': expected a number from 1" agent route add --dev "$DEV" --prefix /x --worker 1 --id 0
 expect "delete missing route" 6 "no path route '/nothing'" agent route del --dev "$DEV" --prefix /nothing
 expect "stats --count without --watch" 2 "needs --watch" agent stats --dev "$DEV" --count 2
 expect "stats --watch 0" 2 "bad --watch interval '0'" agent stats --dev "$DEV" --watch 0

@@ -1,0 +1,96 @@
+/*
+ * xsk_port.c — opening AF_XDP sockets over the shared UMEM with libxdp (see xsk_port.h).
+ */
+#include "xsk_port.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+
+#ifndef SOL_XDP
+#define SOL_XDP 283
+#endif
+
+static int try_open(struct xsk_port *p, struct umem *u, const struct xsk_port_config *cfg, uint16_t bind_flags)
+{
+    struct xsk_socket_config scfg = {
+        .rx_size = cfg->rx_size,
+        .tx_size = cfg->tx_size,
+        .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+        .bind_flags = bind_flags,
+    };
+
+    return xsk_socket__create_shared(&p->xsk, cfg->ifname, cfg->queue, u->xsk_umem, &p->rx, &p->tx, &u->fill,
+                                     &u->comp, &scfg);
+}
+
+/* The kernel's own choice when neither flag is given: zero-copy if the driver supports it, else copy. */
+static uint16_t bind_flags_for(enum xsk_zerocopy zc)
+{
+    switch (zc) {
+    case XSK_ZC_ON:
+        return XDP_ZEROCOPY;
+    case XSK_ZC_OFF:
+        return XDP_COPY;
+    default:
+        return 0;
+    }
+}
+
+int xsk_port_open(struct xsk_port *p, struct umem *u, const struct xsk_port_config *cfg, char *mode_note,
+                  size_t note_len, struct err *e)
+{
+    struct xdp_options opts = {0};
+    socklen_t optlen = sizeof(opts);
+    int ret;
+
+    memset(p, 0, sizeof(*p));
+    ret = try_open(p, u, cfg, bind_flags_for(cfg->zerocopy) | XDP_USE_NEED_WAKEUP);
+    if (ret) {
+        if (ret == -ENODEV || ret == -ENXIO)
+            return ERR(e, EXIT_STATUS_NO_DEVICE, -ret, "no device %s for AF_XDP", cfg->ifname);
+        return ERR(e, err_status_for_errno(-ret), -ret, "cannot bind an AF_XDP socket to %s queue %u%s",
+                   cfg->ifname, cfg->queue, cfg->zerocopy == XSK_ZC_ON ? " in zero-copy mode" : "");
+    }
+    p->fd = xsk_socket__fd(p->xsk);
+    if (getsockopt(p->fd, SOL_XDP, XDP_OPTIONS, &opts, &optlen) == 0 && (opts.flags & XDP_OPTIONS_ZEROCOPY))
+        p->zerocopy = true;
+    snprintf(mode_note, note_len, "%s", p->zerocopy ? "zero-copy mode"
+                                        : cfg->zerocopy == XSK_ZC_OFF ? "copy mode (requested)"
+                                                                      : "copy mode (the driver has no zero-copy support)");
+    return 0;
+}
+
+void xsk_port_close(struct xsk_port *p)
+{
+    if (p->xsk)
+        xsk_socket__delete(p->xsk);
+    memset(p, 0, sizeof(*p));
+}
+
+void xsk_port_kick_tx(struct xsk_port *p)
+{
+    if (!xsk_ring_prod__needs_wakeup(&p->tx))
+        return;
+    p->tx_kicks++;
+    /* EAGAIN, EBUSY and ENOBUFS mean the kernel is busy with the ring: the next kick retries */
+    sendto(p->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+}
+
+int xsk_port_kernel_stats(const struct xsk_port *p, struct xsk_port_kernel_stats *s)
+{
+    struct xdp_statistics st = {0};
+    socklen_t len = sizeof(st);
+
+    if (getsockopt(p->fd, SOL_XDP, XDP_STATISTICS, &st, &len))
+        return -1;
+    s->rx_dropped = st.rx_dropped;
+    s->rx_invalid = st.rx_invalid_descs;
+    s->tx_invalid = st.tx_invalid_descs;
+    s->rx_ring_full = st.rx_ring_full;
+    s->fill_ring_empty = st.rx_fill_ring_empty_descs;
+    s->tx_ring_empty = st.tx_ring_empty_descs;
+    return 0;
+}

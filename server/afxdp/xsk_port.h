@@ -1,0 +1,63 @@
+/*
+ * xsk_port.h — one worker's AF_XDP socket: its own RX and TX rings over the shared UMEM.
+ *
+ * The first socket opened binds the UMEM to the interface queue (zero-copy when the driver can,
+ * copy mode otherwise, and says which); the others join it with XDP_SHARED_UMEM. No XDP program is
+ * loaded here: the agent's steering program redirects into the pinned `xsks` map, where the
+ * server registers each socket at its worker's index.
+ */
+#ifndef SLUICE_AFXDP_XSK_PORT_H
+#define SLUICE_AFXDP_XSK_PORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <xdp/xsk.h>
+
+#include "err.h"
+#include "umem.h"
+
+enum xsk_zerocopy { XSK_ZC_AUTO, XSK_ZC_ON, XSK_ZC_OFF };
+
+struct xsk_port {
+    struct xsk_socket *xsk;
+    struct xsk_ring_cons rx;
+    struct xsk_ring_prod tx;
+    int fd;
+    bool zerocopy;
+    uint64_t rx_packets;
+    uint64_t tx_packets;
+    uint64_t tx_kicks;
+    uint64_t tx_ring_full; /* submissions that found the TX ring full */
+};
+
+struct xsk_port_config {
+    const char *ifname;
+    uint32_t queue;
+    uint32_t rx_size;
+    uint32_t tx_size;
+    enum xsk_zerocopy zerocopy;
+};
+
+/*
+ * Open a socket on cfg->queue of cfg->ifname over u. The first call binds the UMEM (mode chosen
+ * per cfg->zerocopy; *mode_note explains it); later calls share it.
+ */
+int xsk_port_open(struct xsk_port *p, struct umem *u, const struct xsk_port_config *cfg, char *mode_note,
+                  size_t note_len, struct err *e);
+void xsk_port_close(struct xsk_port *p);
+
+/* Ask the kernel to process the TX ring if it needs to be told (copy mode always does). */
+void xsk_port_kick_tx(struct xsk_port *p);
+
+/* The kernel's drop counters for this socket (XDP_STATISTICS). */
+struct xsk_port_kernel_stats {
+    uint64_t rx_dropped;
+    uint64_t rx_invalid;
+    uint64_t tx_invalid;
+    uint64_t rx_ring_full;
+    uint64_t fill_ring_empty;
+    uint64_t tx_ring_empty;
+};
+int xsk_port_kernel_stats(const struct xsk_port *p, struct xsk_port_kernel_stats *s);
+
+#endif
