@@ -20,7 +20,7 @@ BPFTOOL ?= bpftool
 
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 WARN      := -Wall -Wextra -Werror
-INCLUDES  := -Imaps -Icommon -Iagent -Iserver/net -Iserver/afxdp -Iserver/sched -Iserver/app -I$(BUILD)/bpf
+INCLUDES  := -Imaps -Icommon -Iagent -Iserver/net -Iserver/afxdp -Iserver/sched -Iserver/sock -Iserver/app -I$(BUILD)/bpf
 
 CFLAGS  := -std=gnu11 -g $(WARN) -D_GNU_SOURCE $(INCLUDES) -MMD -MP
 LDLIBS  := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
@@ -33,7 +33,7 @@ endif
 
 BPF_CFLAGS := -O2 -g -target bpf $(WARN) -Imaps -Ibpf $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))
 
-BPF_PROGS := steer xsks_probe
+BPF_PROGS := steer xsks_probe netem
 BPF_OBJS  := $(BPF_PROGS:%=$(BUILD)/bpf/%.bpf.o)
 BPF_SKELS := $(BPF_PROGS:%=$(BUILD)/bpf/%.skel.h)
 
@@ -42,7 +42,8 @@ NET_SRCS    := server/net/frame.c server/net/checksum.c server/net/packet.c serv
                server/net/isn.c server/net/tcp_engine.c server/net/tcp_input.c server/net/tcp_output.c \
                server/net/tcp_cc.c server/net/tcp_timer.c
 SERVER_SRCS := server/main.c server/sched/worker.c server/afxdp/umem.c server/afxdp/xsk_port.c \
-               server/app/app.c server/app/echo.c server/app/sink.c server/app/source.c
+               server/afxdp/xdp_worker.c server/sock/sock_worker.c server/app/app.c server/app/tcp_io.c \
+               server/app/echo.c server/app/sink.c server/app/source.c
 AGENT_SRCS  := agent/main.c agent/attach.c agent/probe.c agent/service.c agent/route.c agent/workers.c \
                agent/stats.c
 TEST_BPF_SRCS := tests/bpf/steer_test.c tests/bpf/packets.c tests/lib/check.c
@@ -51,11 +52,11 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 AGENT     := $(BUILD)/bin/sluice-agent
 SERVER    := $(BUILD)/bin/sluice-server
-TEST_BINS := $(BUILD)/tests/steer_test $(BUILD)/tests/xsk_holder $(BUILD)/tests/tcp_test
+TEST_BINS := $(BUILD)/tests/steer_test $(BUILD)/tests/xsk_holder $(BUILD)/tests/netem $(BUILD)/tests/tcp_test $(BUILD)/tests/tcp_script_test
 BENCH_BINS := $(BUILD)/tools/xdp_bench
 
 .PHONY: all deps test demo bench fmt clean
-.SECONDARY: $(BPF_OBJS) # the tests and the agent's users load the objects too: keep them
+.SECONDARY: $(BPF_OBJS) $(BPF_SKELS) # the tests load the objects too: keep them and their skeletons
 .DEFAULT_GOAL := all
 
 all: $(BPF_OBJS) $(AGENT) $(SERVER) $(TEST_BINS) $(BENCH_BINS)
@@ -64,6 +65,10 @@ deps:
 	@tools/deps.sh
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/bpf/netem.bpf.o: tests/afxdp/netem.bpf.c
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
 
@@ -98,9 +103,17 @@ $(BUILD)/tools/xdp_bench: $(call obj,tools/bench/xdp_bench.c tests/bpf/packets.c
 
 $(BUILD)/obj/tools/bench/%.o: CFLAGS += -Itests/bpf
 
+$(BUILD)/tests/netem: $(call obj,tests/afxdp/netem.c)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 $(BUILD)/tests/tcp_test: $(call obj,tests/net/tcp_test.c tests/net/sim.c tests/lib/check.c $(NET_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ -lcrypto -lpthread -o $@
+
+$(BUILD)/tests/tcp_script_test: $(call obj,tests/net/tcp_script_test.c tests/net/sim.c tests/lib/check.c $(NET_SRCS))
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ -lpthread -o $@
 
 # The tests run the sanitizer build; tests/run.sh prints the one summary line and sets the status.
 test: deps

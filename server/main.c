@@ -19,10 +19,13 @@
 
 static const char usage[] =
     "usage: sluice-server --dev DEVICE [options]\n"
+    "       sluice-server --datapath socket [options]\n"
     "\n"
     "Serve TCP from AF_XDP sockets on DEVICE, where `sluice-agent load --dev DEVICE` attached the\n"
-    "steering program and `sluice-agent service add` named the ports that reach us.\n"
+    "steering program and `sluice-agent service add` named the ports that reach us; or, with\n"
+    "--datapath socket, from ordinary kernel sockets (no XDP, no root needed for ports >= 1024).\n"
     "\n"
+    "  --datapath D       xdp (default) or socket\n"
     "  --workers N        worker threads (default: one per online CPU, at most 64)\n"
     "  --cpus LIST        CPU of each worker, comma-separated (default: worker i on CPU i mod CPUs)\n"
     "  --queue Q          interface queue to bind (default 0)\n"
@@ -40,7 +43,7 @@ static const char usage[] =
     "exit status: 0 clean stop, 1 failure (including frames not all returned at exit), 2 bad usage,\n"
     "             3 not permitted, 4 BPF/AF_XDP unavailable, 5 no such device, 6 sluice not loaded\n";
 
-enum { OPT_FRAME_SIZE = 256, OPT_BUSY_POLL, OPT_MAX_CONNS, OPT_DRAIN_MS, OPT_ECHO, OPT_SINK, OPT_SOURCE };
+enum { OPT_DATAPATH = 255, OPT_FRAME_SIZE = 256, OPT_BUSY_POLL, OPT_MAX_CONNS, OPT_DRAIN_MS, OPT_ECHO, OPT_SINK, OPT_SOURCE };
 
 static int parse_cpus(const char *text, struct server_config *cfg, uint32_t *ncpus, struct err *e)
 {
@@ -85,6 +88,7 @@ static int parse_args(int argc, char **argv, struct server_config *cfg, struct e
 {
     static const struct option opts[] = {
         {"dev", required_argument, NULL, 'd'},
+        {"datapath", required_argument, NULL, OPT_DATAPATH},
         {"workers", required_argument, NULL, 'w'},
         {"cpus", required_argument, NULL, 'c'},
         {"queue", required_argument, NULL, 'q'},
@@ -110,6 +114,14 @@ static int parse_args(int argc, char **argv, struct server_config *cfg, struct e
         switch (c) {
         case 'd':
             cfg->ifname = optarg;
+            break;
+        case OPT_DATAPATH:
+            if (!strcmp(optarg, "xdp"))
+                cfg->datapath = DATAPATH_XDP;
+            else if (!strcmp(optarg, "socket"))
+                cfg->datapath = DATAPATH_SOCKET;
+            else
+                return ERR(e, EXIT_STATUS_USAGE, 0, "bad --datapath '%s': expected xdp or socket", optarg);
             break;
         case 'w':
             if (args_u32(optarg, "--workers", 1, SLUICE_MAX_WORKERS, &cfg->nworkers, e))
@@ -177,8 +189,10 @@ static int parse_args(int argc, char **argv, struct server_config *cfg, struct e
             return -1;
         }
     }
-    if (!cfg->ifname)
-        return ERR(e, EXIT_STATUS_USAGE, 0, "--dev DEVICE is required (see --help)");
+    if (cfg->datapath == DATAPATH_XDP && !cfg->ifname)
+        return ERR(e, EXIT_STATUS_USAGE, 0, "--dev DEVICE is required with the xdp datapath (see --help)");
+    if (cfg->datapath == DATAPATH_SOCKET && cfg->ifname)
+        return ERR(e, EXIT_STATUS_USAGE, 0, "--dev is for the xdp datapath; the socket datapath listens on all addresses");
     if (!cfg->nservices)
         return ERR(e, EXIT_STATUS_USAGE, 0, "no service to serve: give --echo, --sink or --source");
     for (uint32_t i = 0; i < cfg->nworkers; i++)
@@ -201,7 +215,7 @@ int main(int argc, char **argv)
         err_print(stderr, "sluice-server", &e);
         return e.status;
     }
-    if (geteuid() != 0) {
+    if (cfg.datapath == DATAPATH_XDP && geteuid() != 0) {
         fprintf(stderr, "sluice-server: error: must be run as root (needs CAP_BPF, CAP_NET_ADMIN, CAP_NET_RAW)\n");
         return EXIT_STATUS_PERMISSION;
     }
@@ -222,6 +236,6 @@ int main(int argc, char **argv)
         err_print(stderr, "sluice-server", &e);
         return e.status;
     }
-    printf("sluice-server: stopped, every frame returned\n");
+    printf("sluice-server: stopped%s\n", cfg.datapath == DATAPATH_XDP ? ", every frame returned" : "");
     return EXIT_STATUS_OK;
 }

@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.." || exit 1
 # name, time limit in seconds, command
 SUITES=(
     "net|600|$BUILD/tests/tcp_test"
+    "net-script|600|$BUILD/tests/tcp_script_test"
     "bpf|300|$BUILD/tests/steer_test"
     "agent|600|tests/agent/agent_test.sh $BUILD"
 )

@@ -1,5 +1,5 @@
 /*
- * app.c — a worker's service dispatcher: slots, the engine callbacks, and the shared close logic.
+ * app.c — a worker's services: connection slots and dispatch, independent of the datapath.
  */
 #include "app.h"
 
@@ -56,18 +56,9 @@ static const struct app_ops *ops_for(const struct app_table *t, uint16_t port)
     return NULL;
 }
 
-void app_shutdown(struct app_conn *ac)
+struct app_conn *app_open(struct app_table *t, uint16_t port, const struct app_io *io, void *transport)
 {
-    if (ac->shut)
-        return;
-    ac->shut = true;
-    tcp_shutdown(ac->tcp);
-}
-
-static void *on_accept(void *ctx, struct tcp_conn *c)
-{
-    struct app_table *t = ctx;
-    const struct app_ops *ops = ops_for(t, tcp_conn_tuple(c)->lport);
+    const struct app_ops *ops = ops_for(t, port);
     struct app_conn *ac;
     void *md;
 
@@ -80,8 +71,10 @@ static void *on_accept(void *ctx, struct tcp_conn *c)
     md = ac->md;
     memset(ac, 0, sizeof(*ac));
     ac->md = md;
-    ac->tcp = c;
+    ac->io = io;
+    ac->transport = transport;
     ac->ops = ops;
+    ac->table = t;
     t->open++;
     t->stats.accepted++;
     if (ops->open)
@@ -89,36 +82,59 @@ static void *on_accept(void *ctx, struct tcp_conn *c)
     return ac;
 }
 
-static void on_readable(void *ctx, struct tcp_conn *c)
+void app_readable(struct app_conn *ac)
 {
-    struct app_conn *ac = tcp_conn_user(c);
-
-    (void)ctx;
     ac->ops->readable(ac);
 }
 
-static void on_writable(void *ctx, struct tcp_conn *c)
+void app_writable(struct app_conn *ac)
 {
-    struct app_conn *ac = tcp_conn_user(c);
-
-    (void)ctx;
     if (ac->ops->writable)
         ac->ops->writable(ac);
 }
 
-static void on_closed(void *ctx, struct tcp_conn *c, int error)
+void app_closed(struct app_table *t, struct app_conn *ac, int error)
 {
-    struct app_table *t = ctx;
-    struct app_conn *ac = tcp_conn_user(c);
-
     if (error)
         t->stats.closed_error++;
     else
         t->stats.closed_ok++;
-    ac->tcp = NULL;
+    ac->transport = NULL;
     ac->next_free = t->free_head;
     t->free_head = (uint32_t)(ac - t->slots);
     t->open--;
 }
 
-const struct tcp_callbacks app_callbacks = {on_accept, on_readable, on_writable, on_closed};
+void app_abort(struct app_conn *ac)
+{
+    ac->io->abort(ac->transport);
+    app_closed(ac->table, ac, ECONNABORTED);
+}
+
+void app_shutdown(struct app_conn *ac)
+{
+    if (ac->shut)
+        return;
+    ac->shut = true;
+    ac->io->shutdown(ac->transport);
+}
+
+size_t app_write(struct app_conn *ac, const void *data, size_t len)
+{
+    const uint8_t *src = data;
+    size_t done = 0;
+
+    while (done < len) {
+        size_t room;
+        uint8_t *dst = app_reserve(ac, &room);
+
+        if (!dst)
+            break;
+        if (room > len - done)
+            room = len - done;
+        memcpy(dst, src + done, room);
+        app_commit(ac, room);
+        done += room;
+    }
+    return done;
+}

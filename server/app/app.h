@@ -1,25 +1,40 @@
 /*
- * app.h — the built-in TCP services that prove the datapath: echo, sink and source.
+ * app.h — applications over a byte stream, whichever datapath carries it.
  *
+ * A service sees its connection through struct app_io: read where the bytes lie (peek/consume),
+ * write in place (reserve/commit) or by copying (app_write), half-close (shutdown) or reset
+ * (abort). The TCP engine over AF_XDP (server/app/tcp_io.c) and kernel sockets (server/sock/)
+ * both provide it, so the same service code runs on both and the benchmarks compare datapaths,
+ * not applications.
+ *
+ * Built-in services that prove the datapath:
  *   echo    every byte read is written back; the FIN is echoed once everything was
  *   sink    everything read is hashed; at the client's FIN the 32-byte SHA-256 goes back, then FIN
  *   source  the client sends 16 bytes (big-endian length N, seed); N bytes of the deterministic
  *           stream (common/stream.h) for that seed come back, then FIN
  *
- * An app_table is one worker's dispatcher: the engine's callbacks land here, find the service by
- * the connection's local port and keep per-connection state in a preallocated slot, so serving a
- * connection allocates nothing after a slot's first use. The HTTP/2 layer will sit on the same
- * callbacks.
+ * An app_table is one worker's set of services and its preallocated connection slots: serving a
+ * connection allocates nothing after a slot's first use.
  */
 #ifndef SLUICE_APP_H
 #define SLUICE_APP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
-
-#include "tcp.h"
+#include <sys/uio.h>
 
 #define APP_MAX_SERVICES 8
+
+struct app_io {
+    int (*peek)(void *transport, struct iovec *iov, int max);
+    void (*consume)(void *transport, size_t n);
+    bool (*eof)(void *transport);
+    uint8_t *(*reserve)(void *transport, size_t *room); /* NULL: no room now, writable follows */
+    void (*commit)(void *transport, size_t n);
+    void (*shutdown)(void *transport);
+    void (*abort)(void *transport); /* reset; the transport calls no app_closed for it */
+};
 
 enum app_kind { APP_ECHO, APP_SINK, APP_SOURCE };
 
@@ -29,8 +44,10 @@ struct app_service {
 };
 
 struct app_conn {
-    struct tcp_conn *tcp;
+    const struct app_io *io;
+    void *transport;
     const struct app_ops *ops;
+    struct app_table *table;
     bool shut;        /* our FIN is queued */
     uint8_t header_len;
     uint8_t header[16];
@@ -52,10 +69,7 @@ struct app_ops {
     X(accepted, "connections accepted by a service")                                                        \
     X(refused, "connections refused: no service on the port or no free slot")                                \
     X(closed_ok, "connections that ended in an orderly close")                                               \
-    X(closed_error, "connections that ended by reset, timeout or abort")                                     \
-    X(bytes_echoed, "bytes the echo service wrote back")                                                     \
-    X(bytes_sunk, "bytes the sink service hashed")                                                           \
-    X(bytes_sourced, "bytes the source service generated")
+    X(closed_error, "connections that ended by reset, timeout or abort")
 
 struct app_stats {
 #define APP_STATS_FIELD(name, help) uint64_t name;
@@ -76,14 +90,48 @@ struct app_table {
 int app_table_init(struct app_table *t, uint32_t nslots, const struct app_service *services, int nservices);
 void app_table_destroy(struct app_table *t);
 
-/* The engine callbacks; their ctx is the app_table. */
-extern const struct tcp_callbacks app_callbacks;
+/* A new connection on local port; NULL when no service runs there or no slot is free. */
+struct app_conn *app_open(struct app_table *t, uint16_t port, const struct app_io *io, void *transport);
+void app_readable(struct app_conn *ac);
+void app_writable(struct app_conn *ac);
+/* The transport is gone (0 after an orderly close, an errno otherwise): the slot is free again. */
+void app_closed(struct app_table *t, struct app_conn *ac, int error);
+
+/* Finish with a FIN once; reading goes on until the peer's. */
+void app_shutdown(struct app_conn *ac);
+/* Copy len bytes into the transport's send buffers; returns how many fit. */
+size_t app_write(struct app_conn *ac, const void *data, size_t len);
+
+static inline int app_peek(struct app_conn *ac, struct iovec *iov, int max)
+{
+    return ac->io->peek(ac->transport, iov, max);
+}
+
+static inline void app_consume(struct app_conn *ac, size_t n)
+{
+    ac->io->consume(ac->transport, n);
+}
+
+static inline bool app_eof(struct app_conn *ac)
+{
+    return ac->io->eof(ac->transport);
+}
+
+static inline uint8_t *app_reserve(struct app_conn *ac, size_t *room)
+{
+    return ac->io->reserve(ac->transport, room);
+}
+
+static inline void app_commit(struct app_conn *ac, size_t n)
+{
+    ac->io->commit(ac->transport, n);
+}
+
+/* Reset the connection; the slot is free again at once. */
+void app_abort(struct app_conn *ac);
 
 extern const struct app_ops app_echo_ops;
 extern const struct app_ops app_sink_ops;
 extern const struct app_ops app_source_ops;
-
-/* Shared by the services: finish with a FIN once, and close when the peer's FIN was read too. */
-void app_shutdown(struct app_conn *ac);
 
 #endif

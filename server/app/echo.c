@@ -10,21 +10,21 @@ static void echo_pump(struct app_conn *ac)
     struct iovec iov[16];
     int n;
 
-    while ((n = tcp_peek(ac->tcp, iov, 16)) > 0) {
+    while ((n = app_peek(ac, iov, 16)) > 0) {
         size_t moved = 0;
         bool full = false;
 
         for (int i = 0; i < n && !full; i++) {
-            size_t w = tcp_write(ac->tcp, iov[i].iov_base, iov[i].iov_len);
+            size_t w = app_write(ac, iov[i].iov_base, iov[i].iov_len);
 
             moved += w;
             full = w < iov[i].iov_len;
         }
-        tcp_consume(ac->tcp, moved);
+        app_consume(ac, moved);
         if (full)
             return; /* writable resumes us */
     }
-    if (tcp_eof(ac->tcp))
+    if (app_eof(ac))
         app_shutdown(ac);
 }
 

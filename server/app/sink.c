@@ -20,10 +20,10 @@ static void sink_readable(struct app_conn *ac)
     int n;
 
     if (!ac->md) {
-        tcp_abort(ac->tcp);
+        app_abort(ac);
         return;
     }
-    while ((n = tcp_peek(ac->tcp, iov, 16)) > 0) {
+    while ((n = app_peek(ac, iov, 16)) > 0) {
         size_t total = 0;
 
         for (int i = 0; i < n; i++) {
@@ -31,14 +31,14 @@ static void sink_readable(struct app_conn *ac)
             total += iov[i].iov_len;
         }
         ac->done += total;
-        tcp_consume(ac->tcp, total);
+        app_consume(ac, total);
     }
-    if (tcp_eof(ac->tcp) && !ac->shut) {
+    if (app_eof(ac) && !ac->shut) {
         unsigned char digest[EVP_MAX_MD_SIZE];
         unsigned int len = 0;
 
         EVP_DigestFinal_ex(ac->md, digest, &len);
-        tcp_write(ac->tcp, digest, len);
+        app_write(ac, digest, len);
         app_shutdown(ac);
     }
 }

@@ -18,14 +18,14 @@ static void source_send(struct app_conn *ac)
 {
     while (ac->done < ac->total) {
         size_t room;
-        uint8_t *dst = tcp_write_reserve(ac->tcp, &room);
+        uint8_t *dst = app_reserve(ac, &room);
 
         if (!dst)
             return; /* writable resumes us */
         if (room > ac->total - ac->done)
             room = ac->total - ac->done;
         stream_fill(ac->seed, ac->done, dst, room);
-        tcp_write_commit(ac->tcp, room);
+        app_commit(ac, room);
         ac->done += room;
     }
     app_shutdown(ac);
@@ -36,7 +36,7 @@ static void source_readable(struct app_conn *ac)
     struct iovec iov[16];
     int n;
 
-    while ((n = tcp_peek(ac->tcp, iov, 16)) > 0) {
+    while ((n = app_peek(ac, iov, 16)) > 0) {
         size_t total = 0;
 
         for (int i = 0; i < n; i++) {
@@ -46,14 +46,14 @@ static void source_readable(struct app_conn *ac)
                 ac->header[ac->header_len++] = p[j];
             total += iov[i].iov_len;
         }
-        tcp_consume(ac->tcp, total); /* anything after the request is ignored */
+        app_consume(ac, total); /* anything after the request is ignored */
         if (ac->header_len == sizeof(ac->header) && !ac->total && !ac->shut) {
             ac->total = be64(ac->header);
             ac->seed = be64(ac->header + 8);
             source_send(ac);
         }
     }
-    if (tcp_eof(ac->tcp) && ac->header_len < sizeof(ac->header))
+    if (app_eof(ac) && ac->header_len < sizeof(ac->header))
         app_shutdown(ac); /* the client gave up before asking */
 }
 

@@ -366,6 +366,7 @@ static struct tcp_conn *conn_alloc(struct tcp_engine *e, const struct pkt_tuple 
     fq_init(&c->sndq);
     c->iss = tcp_isn(e->cfg.secret, t, e->now_us);
     c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+    c->high_sack = c->iss; /* not 0: sequence comparisons only hold within 2^31 of snd_una */
     c->snd_end = c->iss + 1; /* the SYN takes the ISN; data starts after it */
     c->mss = mss_for(&e->cfg, t->family);
     c->last_recv_us = e->now_us;
@@ -380,6 +381,9 @@ void conn_negotiated(struct tcp_engine *e, struct tcp_conn *c, const struct pkt 
 
     if (syn->opts.mss_present && syn->opts.mss && syn->opts.mss < c->mss)
         c->mss = syn->opts.mss;
+    /* no option: the peer may take no more than the minimum (RFC 9293 3.7.1, MUST-15) */
+    if (!syn->opts.mss_present && c->mss > (c->tuple.family == PKT_IPV6 ? 1220 : 536))
+        c->mss = c->tuple.family == PKT_IPV6 ? 1220 : 536;
     if (c->mss < 64)
         c->mss = 64; /* a floor against absurd MSS options */
     if (cfg->window_scaling && syn->opts.ws_present) {
@@ -594,8 +598,13 @@ void tcp_consume(struct tcp_conn *c, size_t n)
     if (c->state != TCP_SYN_RECEIVED && c->state != TCP_TIME_WAIT) {
         uint32_t after = conn_rcv_space(e, c);
         uint32_t edge = c->rcv_nxt + after;
+        /* only a peer the window it knows holds back needs an ACK of its own: with two segments of
+         * window it keeps sending, and every second segment is acknowledged at once with the new
+         * window. Otherwise every read would defeat the delayed ACK, starting with the first request,
+         * whose SYN-ACK could only offer 64 KiB */
+        uint32_t usable = seq_gt(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
 
-        if (seq_gt(edge, c->rcv_adv) &&
+        if (usable < 2u * c->mss && seq_gt(edge, c->rcv_adv) &&
             (edge - c->rcv_adv >= c->mss || edge - c->rcv_adv >= e->cfg.rcv_buf / 2 || before < c->mss)) {
             c->ack_need = ACK_NOW;
             conn_mark_dirty(e, c);

@@ -138,6 +138,7 @@ static bool fin_acked(const struct tcp_conn *c)
 static bool process_ack(struct tcp_engine *e, struct tcp_conn *c, const struct pkt *p)
 {
     uint32_t ack = p->ack;
+    uint32_t sacked_before = c->sacked;
     bool window_changed = false;
 
     if (seq_gt(ack, c->snd_max) || seq_lt(ack, c->snd_una - c->max_snd_wnd)) {
@@ -151,8 +152,10 @@ static bool process_ack(struct tcp_engine *e, struct tcp_conn *c, const struct p
         uint32_t wnd = (uint32_t)p->wnd << c->snd_wscale;
 
         window_changed = wnd != c->snd_wnd;
-        if (window_changed && c->snd_wnd == 0)
-            conn_mark_dirty(e, c); /* a window opened: queued data can go */
+        /* the right edge moved right: data the window held back can go. Not only from 0: Linux closes
+         * its window to 1 << wscale bytes, too small to send into, and reopens it from there */
+        if (window_changed && seq_gt(ack + wnd, c->snd_una + c->snd_wnd))
+            conn_mark_dirty(e, c);
         c->snd_wnd = wnd;
         c->snd_wl1 = p->seq;
         c->snd_wl2 = ack;
@@ -170,6 +173,8 @@ static bool process_ack(struct tcp_engine *e, struct tcp_conn *c, const struct p
         c->snd_una = ack;
         if (seq_lt(c->snd_nxt, ack))
             c->snd_nxt = ack; /* an RTO rolled snd_nxt back and the ACK overtook it */
+        if (seq_lt(c->high_sack, ack))
+            c->high_sack = ack; /* a stale high_sack 2^31 behind would compare as ahead: keep it in reach */
         if (rtt)
             cc_rtt_sample(e, c, rtt);
         c->retries = 0;
@@ -182,9 +187,11 @@ static bool process_ack(struct tcp_engine *e, struct tcp_conn *c, const struct p
             conn_post(e, c, EV_WRITABLE);
         }
         conn_mark_dirty(e, c);
-    } else if (ack == c->snd_una && !p->payload_len && !(p->flags & (TCP_SYN | TCP_FIN)) && !window_changed &&
-               c->snd_una != c->snd_max) {
-        /* a duplicate ACK as RFC 5681 2 defines it */
+    } else if (ack == c->snd_una && c->snd_una != c->snd_max &&
+               (c->sacked > sacked_before ||
+                (!p->payload_len && !(p->flags & (TCP_SYN | TCP_FIN)) && !window_changed))) {
+        /* a duplicate ACK as RFC 5681 2 defines it, or one with new SACK information, which RFC 6675 2
+         * counts whatever its window or payload: Linux's receiver grows its window on nearly every ACK */
         e->stats.dup_acks++;
         c->dupacks++;
         cc_on_dupack(e, c);
@@ -385,11 +392,15 @@ static bool receive_data(struct tcp_engine *e, struct tcp_conn *c, const struct 
     }
 
     if (seq == c->rcv_nxt) {
+        /* a scaled window rounded up so as not to shrink may promise a few bytes more than the
+         * buffer holds: what was advertised is taken all the same (RFC 7323 2.4) */
+        uint32_t room = seq_gt(c->rcv_adv, c->rcv_nxt + conn_rcv_space(e, c)) ? c->rcv_adv - c->rcv_nxt
+                                                                              : conn_rcv_space(e, c);
         bool filled;
 
-        if (len > conn_rcv_space(e, c)) {
+        if (len > room) {
             e->stats.rcv_dropped_buffer++;
-            len = conn_rcv_space(e, c);
+            len = room;
             fin = false;
         }
         if (len) {
@@ -570,6 +581,11 @@ static bool segment_arrives(struct tcp_engine *e, struct tcp_conn *c, const stru
             if (c->state != TCP_CLOSED)
                 want_ack(e, c, ACK_NOW);
         }
+        /* the peer's FIN again, so our ACK of it was lost: that ACK goes again and 2 MSL starts over
+         * (RFC 9293 3.10.7.4); such a FIN lies below RCV.NXT, so it never passes the test above */
+        if (c->state == TCP_TIME_WAIT && (p->flags & (TCP_FIN | TCP_RST | TCP_SYN)) == TCP_FIN &&
+            p->seq + p->payload_len + 1 == c->rcv_nxt)
+            conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.time_wait_ms);
         return false;
     }
     if ((c->flags & CONN_F_TS) && p->opts.ts_present && seq_leq(p->seq, c->last_ack_sent) &&

@@ -347,7 +347,10 @@ static bool resend_lost(struct tcp_engine *e, struct tcp_conn *c, uint32_t *pipe
             break;
         if ((m->flags & (FRAME_F_LOST | FRAME_F_SACKED)) != FRAME_F_LOST)
             continue;
-        if (*pipe && *pipe + m->len > c->cwnd)
+        /* the first unacknowledged segment goes at once, whatever the pipe (RFC 6675 4.3, RFC 6582 3.2
+         * step 5): waiting for the pipe to drain below the halved cwnd stalls until the RTO when the
+         * ACKs that would drain it are lost */
+        if (*pipe && *pipe + m->len > c->cwnd && !(m->seq == c->snd_una && !(m->flags & FRAME_F_RESENT)))
             return false;
         if (frame_in_tx(pool, f) || !tx_room(e)) {
             conn_mark_retry(e, c);
@@ -380,6 +383,7 @@ static void send_queued(struct tcp_engine *e, struct tcp_conn *c)
 {
     struct frame_pool *pool = conn_pool(e);
     uint32_t wnd_end = c->snd_una + c->snd_wnd;
+    bool nothing_in_flight = c->snd_una == c->snd_max;
     uint32_t pipe, f;
 
     if (c->snd_una == c->snd_max && c->last_send_us && e->now_us - c->last_send_us > c->rto_us)
@@ -434,8 +438,15 @@ static void send_queued(struct tcp_engine *e, struct tcp_conn *c)
             conn_mark_retry(e, c);
         }
     }
-    if ((c->snd_una != c->snd_max || seq_lt(c->snd_nxt, c->snd_end)) && !c->deadline_ms[TIMER_REXMIT])
+    if (nothing_in_flight && c->snd_una != c->snd_max) {
+        /* the first data in flight starts the retransmission timer at RTO (RFC 6298 5.1): a persist
+         * timer that was running ends with the window that opened, and so does its probes' backoff */
+        c->backoff = 0;
+        tcp_arm_rexmit(e, c);
+    } else if ((c->snd_una != c->snd_max || seq_lt(c->snd_nxt, c->snd_end)) &&
+               !c->deadline_ms[TIMER_REXMIT]) {
         tcp_arm_rexmit(e, c); /* retransmission, or persist while the window keeps data back */
+    }
 }
 
 void tcp_output(struct tcp_engine *e, struct tcp_conn *c)
@@ -454,6 +465,8 @@ void tcp_output(struct tcp_engine *e, struct tcp_conn *c)
             c->snd_nxt = c->snd_max = c->iss + 1;
             tcp_arm_rexmit(e, c);
         }
+        if (c->state == TCP_SYN_RECEIVED && c->ack_need == ACK_NOW)
+            break; /* a challenge ACK (RFC 5961 3.2, 4.2) or the answer to an unacceptable segment */
         return;
     case TCP_ESTABLISHED:
     case TCP_CLOSE_WAIT:

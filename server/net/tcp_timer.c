@@ -77,8 +77,12 @@ static void on_idle(struct tcp_engine *e, struct tcp_conn *c)
 
     switch (c->state) {
     case TCP_TIME_WAIT:
+        conn_finish(e, c, 0, false); /* the application had closed(0) on entering TIME-WAIT */
+        return;
     case TCP_FIN_WAIT_2:
-        conn_finish(e, c, 0, false);
+        /* the peer never sent its FIN; ours was acknowledged, so the close the application asked for
+         * is done: it hears of the end as of any other, or it could never free its context */
+        conn_finish(e, c, 0, true);
         return;
     case TCP_ESTABLISHED:
     case TCP_CLOSE_WAIT:

@@ -1,11 +1,14 @@
 /*
- * worker.h — the server and its pinned workers.
+ * worker.h — the server and its pinned workers, on either datapath.
  *
- * A worker is one thread on one CPU that runs to completion, in a loop: a batch from its AF_XDP
- * RX ring through its TCP engine and the applications, its segments into its TX ring, then the
- * shared completion and fill rings, then sleep in poll() until packets or its next timer (or spin,
- * with busy polling). Workers share nothing but the UMEM and its two locked rings; a connection's
- * packets always reach the worker that owns it because the XDP program's flow table says so.
+ * A worker is one thread on one CPU that runs to completion: its datapath's loop takes a batch of
+ * input, runs the services from the callbacks, sends what they wrote, and sleeps until input or its
+ * next timer (or spins, with busy polling). Two datapaths provide the loop:
+ *   xdp     AF_XDP sockets over a shared UMEM and sluice's TCP engine (server/afxdp/xdp_worker.c)
+ *   socket  epoll over ordinary kernel sockets, SO_REUSEPORT listeners (server/sock/sock_worker.c),
+ *           for machines without XDP and as the baseline the benchmarks compare against.
+ * This file's part is what both share: configuration, threads and pinning, and the stop sequence
+ * (drain connections, then stop, then release).
  */
 #ifndef SLUICE_SCHED_WORKER_H
 #define SLUICE_SCHED_WORKER_H
@@ -19,12 +22,16 @@
 #include "app.h"
 #include "err.h"
 #include "pins.h"
+#include "sock_worker.h"
 #include "tcp.h"
 #include "umem.h"
-#include "xsk_port.h"
+#include "xdp_worker.h"
+
+enum datapath { DATAPATH_XDP, DATAPATH_SOCKET };
 
 struct server_config {
-    const char *ifname;
+    enum datapath datapath;
+    const char *ifname;   /* xdp: the device the agent loaded */
     uint32_t nworkers;
     int cpus[SLUICE_MAX_WORKERS]; /* CPU of each worker */
     uint32_t queue;
@@ -33,24 +40,9 @@ struct server_config {
     bool busy_poll;
     uint32_t drain_ms;    /* how long a stopping server lets connections finish */
     struct umem_config umem;
-    struct tcp_config tcp;
+    struct tcp_config tcp; /* max_conns also bounds the socket datapath's connections */
     struct app_service services[APP_MAX_SERVICES];
     int nservices;
-};
-
-#define WORKER_COUNTERS(X)                                                                                   \
-    X(loops, "iterations of the worker loop")                                                                \
-    X(polls, "times the worker slept in poll()")                                                             \
-    X(rx_packets, "frames taken from the RX ring")                                                           \
-    X(tx_packets, "frames placed in the TX ring")                                                            \
-    X(tx_ring_full, "times the TX ring had no room for everything the engine emitted")                       \
-    X(completions, "TX completions this worker consumed (for any worker's frames)")                          \
-    X(refilled, "frames this worker gave to the fill ring")
-
-struct worker_stats {
-#define WORKER_STATS_FIELD(name, help) uint64_t name;
-    WORKER_COUNTERS(WORKER_STATS_FIELD)
-#undef WORKER_STATS_FIELD
 };
 
 struct server;
@@ -60,34 +52,41 @@ struct worker {
     struct server *srv;
     pthread_t thread;
     bool started;
-    struct frame_cache cache;
-    struct tcp_engine engine;
-    struct xsk_port port;
+    bool draining;
+    uint64_t drain_deadline_ns;
     struct app_table apps;
-    struct worker_stats stats;
-    _Atomic bool drained; /* no connection left but TIME-WAIT */
+    uint64_t loops;
+    uint64_t polls;
+    _Atomic bool drained; /* no connection left (TIME-WAIT aside), or the drain time is up */
+    struct xdp_worker xdp;
+    struct sock_worker sock;
 };
 
 struct server {
     struct server_config cfg;
-    struct umem umem;
-    struct pins pins;
+    struct umem umem;  /* xdp */
+    struct pins pins;  /* xdp */
     struct worker workers[SLUICE_MAX_WORKERS];
     _Atomic bool draining;
     _Atomic bool stop;
 };
 
-/* Map the UMEM, open and register every worker's socket, start the workers. */
+/* Set up the datapath, open and register every worker's sockets, start the workers. */
 int server_start(struct server *srv, const struct server_config *cfg, struct err *e);
 
 /*
- * Stop: shed new connections in XDP (overload flag), let open ones finish for up to drain_ms, stop
- * the threads, print every worker's counters to stats (if not NULL), then deregister the sockets
- * from `xsks` and `workers` and release everything. Returns 0 when every frame was accounted for.
- *
- * Deregistration comes after draining, not before: the steering program only sends a flow's
- * packets to a live worker, so a worker marked dead first could not finish its connections.
+ * Stop: refuse new connections, let open ones finish for up to drain_ms, stop the threads, print
+ * every worker's counters to stats (if not NULL), then release everything (on the xdp datapath
+ * after checking that every UMEM frame is accounted for; a failed check is the returned error).
  */
 int server_stop(struct server *srv, FILE *stats, struct err *e);
+
+/*
+ * Called by a datapath loop once per iteration with the time: runs the drain when the server is
+ * stopping. Returns true when the loop must end.
+ */
+bool worker_tick(struct worker *w, uint64_t now_ns);
+
+uint64_t worker_now_ns(void);
 
 #endif

@@ -1,0 +1,229 @@
+/*
+ * xdp_worker.c — the AF_XDP datapath of a worker (see xdp_worker.h).
+ */
+#include "xdp_worker.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "tcp_io.h"
+#include "worker.h"
+
+#define RX_BATCH     64
+#define MAX_SLEEP_MS 100 /* wake at least this often: completions and the fill ring need tending */
+#define PUBLISH_NS   100000000ull
+
+static void publish(struct worker *w, bool live, bool overload)
+{
+    struct worker_state ws = {
+        .live = live,
+        .overload = overload,
+        .pid = live ? (uint32_t)getpid() : 0,
+        .load = w->apps.open,
+        .heartbeat_ns = worker_now_ns(),
+    };
+
+    bpf_map_update_elem(w->srv->pins.workers, &w->index, &ws, BPF_ANY);
+}
+
+static uint32_t receive_batch(struct worker *w)
+{
+    struct xdp_worker *x = &w->xdp;
+    struct umem *u = &w->srv->umem;
+    uint32_t idx, n = xsk_ring_cons__peek(&x->port.rx, RX_BATCH, &idx);
+
+    for (uint32_t i = 0; i < n; i++) {
+        const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->port.rx, idx + i);
+
+        tcp_input(&x->engine, (uint32_t)(d->addr / u->cfg.frame_size), (uint32_t)(d->addr % u->cfg.frame_size),
+                  d->len);
+    }
+    if (n) {
+        xsk_ring_cons__release(&x->port.rx, n);
+        atomic_fetch_sub_explicit(&u->in_fill, n, memory_order_relaxed);
+        x->stats.rx_packets += n;
+    }
+    return n;
+}
+
+static uint32_t transmit_batch(struct worker *w)
+{
+    struct xdp_worker *x = &w->xdp;
+    struct tcp_engine *e = &x->engine;
+    struct umem *u = &w->srv->umem;
+    uint32_t idx, n = e->ntx, got;
+
+    if (!n)
+        return 0;
+    got = xsk_ring_prod__reserve(&x->port.tx, n, &idx);
+    if (got < n) {
+        x->stats.tx_ring_full++;
+        got = xsk_ring_prod__reserve(&x->port.tx, xsk_prod_nb_free(&x->port.tx, n), &idx);
+    }
+    for (uint32_t i = 0; i < got; i++) {
+        struct xdp_desc *d = xsk_ring_prod__tx_desc(&x->port.tx, idx + i);
+
+        d->addr = umem_addr(u, e->tx[i].frame, e->tx[i].off);
+        d->len = e->tx[i].len;
+        d->options = 0;
+    }
+    if (got) {
+        xsk_ring_prod__submit(&x->port.tx, got);
+        atomic_fetch_add_explicit(&u->in_tx, got, memory_order_relaxed);
+        tcp_tx_consumed(e, got);
+        x->stats.tx_packets += got;
+    }
+    xsk_port_kick_tx(&x->port); /* also when nothing fit: the kernel must drain the ring to make room */
+    return got;
+}
+
+void *xdp_worker_run(void *arg)
+{
+    struct worker *w = arg;
+    struct xdp_worker *x = &w->xdp;
+    struct umem *u = &w->srv->umem;
+
+    for (;;) {
+        uint64_t now = worker_now_ns(), deadline;
+        uint32_t rx, tx;
+
+        w->loops++;
+        tcp_engine_begin(&x->engine, now);
+        rx = receive_batch(w);
+        tcp_engine_flush(&x->engine);
+        tx = transmit_batch(w);
+        x->stats.completions += umem_complete(u, &x->cache, 256);
+        x->stats.refilled += umem_refill(u, &x->cache);
+        if (now >= x->next_publish_ns) {
+            x->next_publish_ns = now + PUBLISH_NS;
+            publish(w, true, w->draining); /* overload while draining: XDP sheds new connections */
+        }
+        if (worker_tick(w, now))
+            break;
+        if (rx || tx || x->engine.ntx || w->srv->cfg.busy_poll || x->engine.dirty)
+            continue;
+
+        deadline = tcp_engine_next_deadline(&x->engine);
+        if (deadline > now) {
+            struct pollfd pfd = {.fd = x->port.fd, .events = POLLIN};
+            uint64_t wait_ms = (deadline - now) / 1000000;
+
+            w->polls++;
+            poll(&pfd, 1, wait_ms > MAX_SLEEP_MS ? MAX_SLEEP_MS : wait_ms ? (int)wait_ms : 1);
+        }
+    }
+    return NULL;
+}
+
+int xdp_server_setup(struct server *srv, char *umem_note, size_t note_len, struct err *e)
+{
+    if (pins_open(&srv->pins, srv->cfg.ifname, e))
+        return -1;
+    return umem_create(&srv->umem, &srv->cfg.umem, umem_note, note_len, e);
+}
+
+int xdp_worker_init(struct worker *w, char *mode_note, size_t note_len, struct err *e)
+{
+    struct server *srv = w->srv;
+    struct xdp_worker *x = &w->xdp;
+    struct xsk_port_config pcfg = {
+        .ifname = srv->cfg.ifname,
+        .queue = srv->cfg.queue,
+        .rx_size = srv->cfg.ring_size,
+        .tx_size = srv->cfg.ring_size,
+        .zerocopy = srv->cfg.zerocopy,
+    };
+    int fd;
+
+    frame_cache_init(&x->cache, &srv->umem.pool);
+    if (tcp_engine_init(&x->engine, &srv->cfg.tcp, &x->cache, &app_tcp_callbacks, &w->apps, worker_now_ns()))
+        return ERR(e, EXIT_STATUS_FAILURE, errno, "worker %u: cannot set up its TCP engine", w->index);
+    for (int i = 0; i < srv->cfg.nservices; i++)
+        tcp_listen(&x->engine, srv->cfg.services[i].port);
+    if (xsk_port_open(&x->port, &srv->umem, &pcfg, mode_note, note_len, e))
+        return -1;
+    fd = x->port.fd;
+    if (bpf_map_update_elem(srv->pins.xsks, &w->index, &fd, BPF_ANY))
+        return ERR(e, EXIT_STATUS_FAILURE, errno, "cannot register worker %u's socket in the xsks map", w->index);
+    return 0; /* the worker marks itself live in `workers` from its first loop */
+}
+
+void xdp_server_prefill(struct server *srv)
+{
+    while (umem_refill(&srv->umem, &srv->workers[0].xdp.cache))
+        ;
+}
+
+int xdp_server_check_frames(struct server *srv, struct err *e)
+{
+    struct umem *u = &srv->umem;
+    uint64_t cached = 0, held = 0, pending = 0, free_frames;
+    int64_t in_fill, in_tx;
+
+    /* the kernel may still be completing the last transmissions */
+    for (int tries = 0; tries < 100 && atomic_load(&u->in_tx) > 0; tries++) {
+        umem_complete(u, &srv->workers[0].xdp.cache, 256);
+        usleep(1000);
+    }
+    in_fill = atomic_load(&u->in_fill);
+    in_tx = atomic_load(&u->in_tx);
+    free_frames = frame_pool_free_count(&u->pool);
+    for (uint32_t i = 0; i < srv->cfg.nworkers; i++) {
+        cached += srv->workers[i].xdp.cache.nfree;
+        held += tcp_engine_frames_held(&srv->workers[i].xdp.engine);
+        pending += srv->workers[i].xdp.engine.ntx;
+    }
+    if (free_frames + cached + (uint64_t)in_fill + held + (uint64_t)in_tx + pending != u->cfg.nframes)
+        return ERR(e, EXIT_STATUS_FAILURE, 0,
+                   "frame accounting broken: %llu free + %llu cached + %lld in fill/RX + %llu held + %lld in "
+                   "TX/completion + %llu pending != %u frames",
+                   (unsigned long long)free_frames, (unsigned long long)cached, (long long)in_fill,
+                   (unsigned long long)held, (long long)in_tx, (unsigned long long)pending, u->cfg.nframes);
+    return 0;
+}
+
+void xdp_worker_print_stats(struct worker *w, FILE *out)
+{
+    struct xdp_worker *x = &w->xdp;
+    struct xsk_port_kernel_stats ks = {0};
+
+#define PRINT(name, help)                                                                                    \
+    if (x->engine.stats.name)                                                                                \
+        fprintf(out, "  tcp_%-24s %llu\n", #name, (unsigned long long)x->engine.stats.name);
+    TCP_ENGINE_COUNTERS(PRINT)
+#undef PRINT
+#define PRINT(name, help)                                                                                    \
+    if (x->stats.name)                                                                                       \
+        fprintf(out, "  xdp_%-24s %llu\n", #name, (unsigned long long)x->stats.name);
+    XDP_WORKER_COUNTERS(PRINT)
+#undef PRINT
+    if (x->port.xsk && xsk_port_kernel_stats(&x->port, &ks) == 0)
+        fprintf(out, "  xsk_rx_dropped %llu rx_ring_full %llu fill_ring_empty %llu\n",
+                (unsigned long long)ks.rx_dropped, (unsigned long long)ks.rx_ring_full,
+                (unsigned long long)ks.fill_ring_empty);
+}
+
+void xdp_worker_release(struct worker *w)
+{
+    struct xdp_worker *x = &w->xdp;
+    struct worker_state none = {0};
+
+    if (w->srv->pins.workers >= 0) {
+        bpf_map_update_elem(w->srv->pins.workers, &w->index, &none, BPF_ANY);
+        bpf_map_delete_elem(w->srv->pins.xsks, &w->index);
+    }
+    xsk_port_close(&x->port);
+    if (x->engine.conns)
+        tcp_engine_destroy(&x->engine);
+    if (x->cache.pool)
+        frame_cache_drain(&x->cache);
+}
+
+void xdp_server_release(struct server *srv)
+{
+    umem_destroy(&srv->umem);
+    pins_close(&srv->pins);
+}

@@ -1,0 +1,62 @@
+/*
+ * sock_worker.h — a worker's kernel-socket datapath: epoll over ordinary TCP sockets.
+ *
+ * Each worker has its own SO_REUSEPORT listener per service port (IPv6 socket accepting IPv4
+ * too), so the kernel spreads connections over workers and no lock is shared. A connection reads
+ * into a receive buffer the services peek at, and services write into a send buffer that is
+ * flushed once per loop iteration, so writes in one batch leave in one send(). Buffers come from
+ * a per-worker free list and go back when empty: an idle connection holds none.
+ */
+#ifndef SLUICE_SOCK_SOCK_WORKER_H
+#define SLUICE_SOCK_SOCK_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "app.h"
+#include "err.h"
+
+#define SOCK_BUF_SIZE 16384
+
+#define SOCK_WORKER_COUNTERS(X)                                                                              \
+    X(accepted, "connections accepted")                                                                      \
+    X(refused, "connections closed at once: no service slot")                                                \
+    X(bytes_in, "bytes received")                                                                            \
+    X(bytes_out, "bytes sent")                                                                               \
+    X(sends, "send() calls")                                                                                 \
+    X(send_blocked, "sends the kernel could not take in full (EPOLLOUT armed)")                              \
+    X(errors, "connections ended by a socket error")                                                         \
+    X(buffers_allocated, "buffers ever allocated (the free list makes later ones free)")
+
+struct sock_worker_stats {
+#define SOCK_WORKER_STATS_FIELD(name, help) uint64_t name;
+    SOCK_WORKER_COUNTERS(SOCK_WORKER_STATS_FIELD)
+#undef SOCK_WORKER_STATS_FIELD
+};
+
+struct sock_conn;
+
+struct sock_worker {
+    int epfd;
+    int listeners[APP_MAX_SERVICES];
+    uint16_t listen_ports[APP_MAX_SERVICES];
+    int nlisteners;
+    struct sock_conn *conns;
+    uint32_t max_conns;
+    uint32_t free_conn;
+    uint32_t dirty; /* connections with bytes to send at the end of this iteration */
+    void *free_bufs;
+    struct sock_worker_stats stats;
+};
+
+struct worker;
+
+int sock_worker_init(struct worker *w, struct err *e);
+void *sock_worker_run(void *worker);
+/* Close the listeners (the drain on stop): new connections go to the workers still listening. */
+void sock_worker_stop_listening(struct worker *w);
+void sock_worker_print_stats(struct worker *w, FILE *out);
+void sock_worker_release(struct worker *w);
+
+#endif
