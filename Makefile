@@ -20,7 +20,7 @@ BPFTOOL ?= bpftool
 
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 WARN      := -Wall -Wextra -Werror
-INCLUDES  := -Imaps -Icommon -Iagent -Iserver/net -Iserver/afxdp -Iserver/sched -Iserver/sock -Iserver/app -I$(BUILD)/bpf
+INCLUDES  := -Imaps -Icommon -Iagent -Iserver/net -Iserver/afxdp -Iserver/sched -Iserver/sock -Iserver/app -Iserver/router -I$(BUILD)/bpf
 
 CFLAGS  := -std=gnu11 -g $(WARN) -D_GNU_SOURCE $(INCLUDES) -MMD -MP
 LDLIBS  := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
@@ -41,9 +41,9 @@ COMMON_SRCS := common/err.c common/addr.c common/args.c maps/pins.c
 NET_SRCS    := server/net/frame.c server/net/checksum.c server/net/packet.c server/net/timer_wheel.c \
                server/net/isn.c server/net/tcp_engine.c server/net/tcp_input.c server/net/tcp_output.c \
                server/net/tcp_cc.c server/net/tcp_timer.c
+APP_SRCS    := server/app/app.c server/app/tcp_io.c server/app/echo.c server/app/sink.c server/app/source.c
 SERVER_SRCS := server/main.c server/sched/worker.c server/afxdp/umem.c server/afxdp/xsk_port.c \
-               server/afxdp/xdp_worker.c server/sock/sock_worker.c server/app/app.c server/app/tcp_io.c \
-               server/app/echo.c server/app/sink.c server/app/source.c
+               server/afxdp/xdp_worker.c server/sock/sock_worker.c $(APP_SRCS)
 AGENT_SRCS  := agent/main.c agent/attach.c agent/probe.c agent/service.c agent/route.c agent/workers.c \
                agent/stats.c
 TEST_BPF_SRCS := tests/bpf/steer_test.c tests/bpf/packets.c tests/lib/check.c
@@ -52,7 +52,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 AGENT     := $(BUILD)/bin/sluice-agent
 SERVER    := $(BUILD)/bin/sluice-server
-TEST_BINS := $(BUILD)/tests/steer_test $(BUILD)/tests/xsk_holder $(BUILD)/tests/netem $(BUILD)/tests/tcp_test $(BUILD)/tests/tcp_script_test
+TEST_BINS := $(BUILD)/tests/steer_test $(BUILD)/tests/xsk_holder $(BUILD)/tests/netem $(BUILD)/tests/tcp_test $(BUILD)/tests/tap_server $(BUILD)/tests/kernel_client $(BUILD)/tests/tcp_script_test
 BENCH_BINS := $(BUILD)/tools/xdp_bench
 
 .PHONY: all deps test demo bench fmt clean
@@ -114,6 +114,14 @@ $(BUILD)/tests/tcp_test: $(call obj,tests/net/tcp_test.c tests/net/sim.c tests/l
 $(BUILD)/tests/tcp_script_test: $(call obj,tests/net/tcp_script_test.c tests/net/sim.c tests/lib/check.c $(NET_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ -lpthread -o $@
+
+$(BUILD)/tests/tap_server: $(call obj,tests/net/tap_server.c $(APP_SRCS) $(NET_SRCS))
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ -lcrypto -lpthread -o $@
+
+$(BUILD)/tests/kernel_client: $(call obj,tests/net/kernel_client.c)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ -lcrypto -lpthread -o $@
 
 # The tests run the sanitizer build; tests/run.sh prints the one summary line and sets the status.
 test: deps

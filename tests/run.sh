@@ -15,9 +15,11 @@ cd "$(dirname "$0")/.." || exit 1
 # name, time limit in seconds, command
 SUITES=(
     "net|600|$BUILD/tests/tcp_test"
+    "net-kernel|600|tests/net/tap_test.sh $BUILD"
     "net-script|600|$BUILD/tests/tcp_script_test"
     "bpf|300|$BUILD/tests/steer_test"
     "agent|600|tests/agent/agent_test.sh $BUILD"
+    "afxdp|900|tests/afxdp/datapath_test.sh $BUILD"
 )
 
 passed=0 failed=0 skipped=0

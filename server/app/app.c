@@ -95,10 +95,23 @@ void app_writable(struct app_conn *ac)
 
 void app_closed(struct app_table *t, struct app_conn *ac, int error)
 {
-    if (error)
-        t->stats.closed_error++;
-    else
+    switch (error) {
+    case 0:
         t->stats.closed_ok++;
+        break;
+    case ECONNRESET:
+        t->stats.closed_reset++;
+        break;
+    case ETIMEDOUT:
+        t->stats.closed_timeout++;
+        break;
+    case ECONNABORTED:
+        t->stats.closed_aborted++;
+        break;
+    default:
+        t->stats.closed_other_error++;
+        break;
+    }
     ac->transport = NULL;
     ac->next_free = t->free_head;
     t->free_head = (uint32_t)(ac - t->slots);

@@ -69,7 +69,10 @@ struct app_ops {
     X(accepted, "connections accepted by a service")                                                        \
     X(refused, "connections refused: no service on the port or no free slot")                                \
     X(closed_ok, "connections that ended in an orderly close")                                               \
-    X(closed_error, "connections that ended by reset, timeout or abort")
+    X(closed_reset, "connections the peer reset (ECONNRESET)")                                               \
+    X(closed_timeout, "connections that timed out (ETIMEDOUT)")                                              \
+    X(closed_aborted, "connections aborted here (ECONNABORTED)")                                             \
+    X(closed_other_error, "connections that ended on another socket error")
 
 struct app_stats {
 #define APP_STATS_FIELD(name, help) uint64_t name;

@@ -107,6 +107,7 @@ struct tcp_callbacks {
     X(challenge_acks_limited, "challenge ACKs suppressed by the rate limit")                                 \
     X(bad_ack, "segments acknowledging data never sent, or too old")                                         \
     X(window_probes, "zero-window probes sent")                                                              \
+    X(tlp_probes, "tail loss probes sent (RFC 8985): a lost tail found without waiting for the RTO")          \
     X(keepalive_probes, "keepalive probes sent")                                                             \
     X(time_wait_reused, "TIME-WAIT connections reused by a new SYN")                                         \
     X(split_copies, "segments copied to split a frame for a smaller window (the one payload copy)")          \

@@ -77,9 +77,12 @@ static uint32_t flight_size(const struct tcp_conn *c)
 
 void cc_on_ack(struct tcp_engine *e, struct tcp_conn *c, uint32_t acked)
 {
+    c->flags &= ~(uint32_t)CONN_F_TLP_SENT;
+    if ((c->flags & CONN_F_AFTER_RTO) && seq_gt(c->snd_una, c->recover))
+        c->flags &= ~(uint32_t)CONN_F_AFTER_RTO;
     if (c->flags & CONN_F_IN_RECOVERY) {
         if (seq_geq(c->snd_una, c->recover)) { /* full ACK: recovery is over */
-            c->flags &= (uint16_t)~CONN_F_IN_RECOVERY;
+            c->flags &= ~(uint32_t)CONN_F_IN_RECOVERY;
             c->cwnd = c->ssthresh;
             clear_recovery_marks(e, c, 0);
         } else { /* partial ACK: the next hole is lost too */
@@ -100,6 +103,18 @@ void cc_on_ack(struct tcp_engine *e, struct tcp_conn *c, uint32_t acked)
         c->cwnd = 1u << 30;
 }
 
+/* Fast retransmit (RFC 5681 3.2) and the start of recovery. */
+static void enter_recovery(struct tcp_engine *e, struct tcp_conn *c)
+{
+    c->ssthresh = max_u32(flight_size(c) / 2, 2u * c->mss);
+    c->cwnd = c->ssthresh;
+    c->recover = c->snd_max;
+    c->flags |= CONN_F_IN_RECOVERY;
+    clear_recovery_marks(e, c, 0);
+    mark_lost(e, c);
+    tcp_arm_rexmit(e, c); /* a probe timer becomes the RTO */
+}
+
 void cc_on_dupack(struct tcp_engine *e, struct tcp_conn *c)
 {
     if (c->flags & CONN_F_IN_RECOVERY) {
@@ -108,27 +123,61 @@ void cc_on_dupack(struct tcp_engine *e, struct tcp_conn *c)
     }
     if (c->dupacks < 3 && !((c->flags & CONN_F_SACK) && c->sacked >= 3u * c->mss))
         return;
-    /* fast retransmit (RFC 5681 3.2) */
-    c->ssthresh = max_u32(flight_size(c) / 2, 2u * c->mss);
-    c->cwnd = c->ssthresh;
-    c->recover = c->snd_max;
-    c->flags |= CONN_F_IN_RECOVERY;
-    clear_recovery_marks(e, c, 0);
-    mark_lost(e, c);
+    if (c->flags & CONN_F_AFTER_RTO)
+        return; /* duplicates of what the RTO resent: not a new loss (RFC 6582 4.1) */
+    enter_recovery(e, c);
+}
+
+void cc_rack_delivered(struct tcp_conn *c, uint32_t sent_us)
+{
+    if ((int32_t)(sent_us - c->rack_xmit_us) > 0)
+        c->rack_xmit_us = sent_us;
+}
+
+void cc_rack_detect(struct tcp_engine *e, struct tcp_conn *c)
+{
+    struct frame_pool *pool = conn_pool(e);
+    int32_t reo_wnd = (int32_t)(c->srtt_us / 4 > CLOCK_GRANULARITY_US ? c->srtt_us / 4 : CLOCK_GRANULARITY_US);
+    bool lost = false;
+
+    if (!c->srtt_us)
+        return;
+    for (uint32_t f = c->sndq.count ? c->sndq.head : FRAME_NONE; f != FRAME_NONE; f = frame_meta(pool, f)->next) {
+        struct frame_meta *m = frame_meta(pool, f);
+
+        if (!seq_lt(m->seq, c->snd_nxt))
+            break;
+        if ((m->flags & (FRAME_F_SACKED | FRAME_F_LOST)) || !(m->flags & FRAME_F_SENT))
+            continue;
+        if ((int32_t)(c->rack_xmit_us - m->sent_us) > reo_wnd) {
+            m->flags = (uint8_t)((m->flags | FRAME_F_LOST) & ~FRAME_F_RESENT);
+            lost = true;
+        }
+    }
+    if (lost && !(c->flags & (CONN_F_IN_RECOVERY | CONN_F_AFTER_RTO)))
+        enter_recovery(e, c);
 }
 
 void cc_on_rto(struct tcp_engine *e, struct tcp_conn *c)
 {
-    c->ssthresh = max_u32(flight_size(c) / 2, 2u * c->mss);
+    if (!(c->flags & CONN_F_AFTER_RTO)) /* the first RTO of an episode halves; backed-off ones do not */
+        c->ssthresh = max_u32(flight_size(c) / 2, 2u * c->mss);
     c->cwnd = c->mss; /* loss window, RFC 5681 3.1 */
     c->acked_ca = 0;
-    c->flags &= (uint16_t)~CONN_F_IN_RECOVERY;
+    c->flags &= ~(uint32_t)(CONN_F_IN_RECOVERY | CONN_F_TLP_SENT);
+    c->flags |= CONN_F_AFTER_RTO;
+    c->recover = c->snd_max;
     c->dupacks = 0;
-    /* go back to the first unacknowledged byte; SACK information is not trusted across an RTO (RFC 2018 8) */
+    /* go back to the first unacknowledged byte. What the peer SACKed is not sent again (RFC 6675 5.1),
+     * unless a second RTO in a row suggests it reneged (RFC 2018 8) */
     c->snd_nxt = c->snd_una;
-    c->sacked = 0;
-    c->high_sack = c->snd_una;
-    clear_recovery_marks(e, c, FRAME_F_SACKED);
+    if (c->backoff > 1) {
+        c->sacked = 0;
+        c->high_sack = c->snd_una;
+        clear_recovery_marks(e, c, FRAME_F_SACKED);
+    } else {
+        clear_recovery_marks(e, c, 0);
+    }
 }
 
 uint32_t cc_pipe(const struct tcp_engine *e, const struct tcp_conn *c)

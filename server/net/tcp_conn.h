@@ -54,6 +54,10 @@ enum conn_flag {
     CONN_F_RESEND_SYNACK = 1u << 11,/* our SYN or SYN-ACK is due (again) */
     CONN_F_PROBE = 1u << 12,        /* send a window or keepalive probe at the next flush */
     CONN_F_RETRY = 1u << 13,        /* output waits for a frame still in a TX ring: on the retry list */
+    CONN_F_TLP_ARMED = 1u << 14,    /* the retransmission timer is a tail loss probe timeout (RFC 8985 7) */
+    CONN_F_TLP_SENT = 1u << 15,     /* a probe is out: no other until an ACK moves snd_una */
+    CONN_F_PROBE_TAIL = 1u << 16,   /* send the tail loss probe at the next flush */
+    CONN_F_AFTER_RTO = 1u << 17,    /* no fast retransmit until snd_una passes recover (RFC 6582 4.1) */
 };
 
 /* Application events, delivered from tcp_engine_flush so that callbacks never run mid-segment. */
@@ -86,7 +90,7 @@ struct tcp_conn {
     uint8_t ack_need; /* enum ack_need */
     uint8_t events;   /* enum conn_event, pending */
     uint8_t probes;   /* keepalive probes sent without an answer */
-    uint16_t flags;   /* enum conn_flag */
+    uint32_t flags;   /* enum conn_flag */
     uint16_t mss;     /* payload bytes per segment we send (options excluded) */
     uint32_t index;   /* slot in the engine's slab */
     uint32_t hash_next;
@@ -134,6 +138,7 @@ struct tcp_conn {
     uint32_t acked_ca;   /* bytes acknowledged toward the next congestion-avoidance increase */
     uint32_t sacked;     /* bytes in sndq marked SACKED */
     uint32_t high_sack;  /* highest sequence the peer SACKed */
+    uint32_t rack_xmit_us; /* when the latest-sent segment known to have arrived was sent (RFC 8985) */
     uint32_t dupacks;
     uint64_t last_send_us;
     uint64_t last_recv_us;
@@ -202,6 +207,14 @@ void cc_rtt_sample(struct tcp_engine *e, struct tcp_conn *c, uint32_t rtt_us);
 void cc_on_ack(struct tcp_engine *e, struct tcp_conn *c, uint32_t acked);
 void cc_on_dupack(struct tcp_engine *e, struct tcp_conn *c);
 void cc_on_rto(struct tcp_engine *e, struct tcp_conn *c);
+/* A segment sent at sent_us is known to have arrived (cumulatively acknowledged or SACKed). */
+void cc_rack_delivered(struct tcp_conn *c, uint32_t sent_us);
+/*
+ * RACK (RFC 8985 6.2, without its reordering timer): a segment still missing although one sent
+ * after it, by more than a quarter RTT, has arrived is lost, retransmissions included. Marks them
+ * and starts recovery if it was not running.
+ */
+void cc_rack_detect(struct tcp_engine *e, struct tcp_conn *c);
 /* Bytes in flight per RFC 6675 (SACKed and lost segments excluded, retransmissions included). */
 uint32_t cc_pipe(const struct tcp_engine *e, const struct tcp_conn *c);
 /* Restart after idle (RFC 5681 4.1), called before sending after a quiet period. */

@@ -254,7 +254,7 @@ static void deliver_events(struct tcp_engine *e, struct tcp_conn *c)
     if ((events & EV_CLOSED) && c->state == TCP_TIME_WAIT) {
         if (e->cb->closed)
             e->cb->closed(e->cb_ctx, c, 0);
-        c->flags &= (uint16_t)~CONN_F_ACCEPTED;
+        c->flags &= ~(uint32_t)CONN_F_ACCEPTED;
         fq_release_all(e, &c->rcvq);
         c->rcv_queued = 0;
     }
@@ -266,7 +266,7 @@ void tcp_engine_flush(struct tcp_engine *e)
         struct tcp_conn *c = e->retry;
 
         e->retry = c->list_next;
-        c->flags &= (uint16_t)~CONN_F_RETRY;
+        c->flags &= ~(uint32_t)CONN_F_RETRY;
         conn_mark_dirty(e, c);
     }
     /* callbacks and output may make connections dirty again: loop until quiet or the TX list is full */
@@ -274,7 +274,7 @@ void tcp_engine_flush(struct tcp_engine *e)
         struct tcp_conn *c = e->dirty;
 
         e->dirty = c->list_next;
-        c->flags &= (uint16_t)~CONN_F_DIRTY;
+        c->flags &= ~(uint32_t)CONN_F_DIRTY;
         if (c->events && !(c->flags & CONN_F_ZOMBIE))
             deliver_events(e, c);
         if (!(c->flags & CONN_F_ZOMBIE))
@@ -391,20 +391,20 @@ void conn_negotiated(struct tcp_engine *e, struct tcp_conn *c, const struct pkt 
         c->snd_wscale = syn->opts.wscale;
         c->rcv_wscale = wscale_for(cfg->rcv_buf);
     } else {
-        c->flags &= (uint16_t)~CONN_F_WS;
+        c->flags &= ~(uint32_t)CONN_F_WS;
         c->snd_wscale = c->rcv_wscale = 0;
     }
     if (cfg->sack && syn->opts.sack_permitted)
         c->flags |= CONN_F_SACK;
     else
-        c->flags &= (uint16_t)~CONN_F_SACK;
+        c->flags &= ~(uint32_t)CONN_F_SACK;
     if (cfg->timestamps && syn->opts.ts_present) {
         c->flags |= CONN_F_TS;
         c->ts_recent = syn->opts.tsval;
         c->ts_recent_ms = (uint32_t)engine_now_ms(e);
         c->mss = (uint16_t)(c->mss - 12); /* every segment carries the 12-byte timestamp option */
     } else {
-        c->flags &= (uint16_t)~CONN_F_TS;
+        c->flags &= ~(uint32_t)CONN_F_TS;
     }
     c->irs = syn->seq;
     c->rcv_nxt = syn->seq + 1;
@@ -469,7 +469,7 @@ void conn_finish(struct tcp_engine *e, struct tcp_conn *c, int error, bool notif
     if (notify && (c->flags & CONN_F_ACCEPTED) && e->cb->closed)
         e->cb->closed(e->cb_ctx, c, error);
     c->flags |= CONN_F_ZOMBIE;
-    c->flags &= (uint16_t)~CONN_F_ACCEPTED;
+    c->flags &= ~(uint32_t)CONN_F_ACCEPTED;
     c->zombie_next = e->zombie;
     e->zombie = c;
 }

@@ -83,6 +83,7 @@ static void process_sack(struct tcp_engine *e, struct tcp_conn *c, const struct 
                 m->flags |= FRAME_F_SACKED;
                 m->flags &= (uint8_t)~FRAME_F_LOST;
                 c->sacked += m->len;
+                cc_rack_delivered(c, m->sent_us);
             }
         }
         if (seq_gt(end, c->high_sack))
@@ -102,6 +103,8 @@ static uint32_t take_acked(struct tcp_engine *e, struct tcp_conn *c, uint32_t ac
         uint32_t end = m->seq + m->len;
 
         if (seq_leq(end, ack)) {
+            if (m->flags & FRAME_F_SENT)
+                cc_rack_delivered(c, m->sent_us);
             if ((m->flags & (FRAME_F_SENT | FRAME_F_RETRANS)) == FRAME_F_SENT) {
                 rtt = (uint32_t)e->now_us - m->sent_us;
                 if (!rtt)
@@ -183,7 +186,7 @@ static bool process_ack(struct tcp_engine *e, struct tcp_conn *c, const struct p
         cc_on_ack(e, c, acked);
         tcp_arm_rexmit(e, c);
         if ((c->flags & CONN_F_WANT_WRITABLE) && c->snd_queued < e->cfg.snd_buf) {
-            c->flags &= (uint16_t)~CONN_F_WANT_WRITABLE;
+            c->flags &= ~(uint32_t)CONN_F_WANT_WRITABLE;
             conn_post(e, c, EV_WRITABLE);
         }
         conn_mark_dirty(e, c);
@@ -198,6 +201,11 @@ static bool process_ack(struct tcp_engine *e, struct tcp_conn *c, const struct p
         conn_mark_dirty(e, c);
     } else if ((c->flags & CONN_F_IN_RECOVERY) && p->opts.nsack) {
         conn_mark_dirty(e, c); /* new SACK information can release retransmissions */
+    }
+    if ((c->flags & CONN_F_SACK) && c->snd_una != c->snd_max) {
+        cc_rack_detect(e, c);
+        if (c->flags & CONN_F_IN_RECOVERY)
+            conn_mark_dirty(e, c);
     }
 
     if (fin_acked(c)) {

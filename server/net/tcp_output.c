@@ -379,6 +379,44 @@ static bool nagle_holds(const struct tcp_engine *e, const struct tcp_conn *c, co
     return e->cfg.nagle && m->len < c->mss && m->seq + m->len == c->snd_end && c->snd_una != c->snd_max;
 }
 
+/* snd_nxt after sending m's first len bytes as new data; the FIN rides on the segment that ends the data. */
+static void advance_snd_nxt(struct tcp_conn *c, const struct frame_meta *m, uint32_t len)
+{
+    c->snd_nxt = m->seq + len;
+    if ((c->flags & CONN_F_FIN_QUEUED) && c->snd_nxt == c->snd_end)
+        c->snd_nxt++;
+    if (seq_gt(c->snd_nxt, c->snd_max))
+        c->snd_max = c->snd_nxt;
+}
+
+/*
+ * The tail loss probe (RFC 8985 7.3): one new segment if the peer's window takes it, whatever the
+ * congestion window, else the last segment sent again. Either way the peer's ACK, with its SACK
+ * blocks, shows what the tail lost, and recovery starts without the RTO.
+ */
+static void send_tail_probe(struct tcp_engine *e, struct tcp_conn *c)
+{
+    struct frame_pool *pool = conn_pool(e);
+    uint32_t f = frame_at(e, c, c->snd_nxt);
+
+    c->flags &= ~(uint32_t)CONN_F_PROBE_TAIL;
+    if (f != FRAME_NONE && seq_leq(frame_meta(pool, f)->seq + frame_meta(pool, f)->len, c->snd_una + c->snd_wnd) &&
+        !seq_lt(frame_meta(pool, f)->seq, c->snd_max)) {
+        if (frame_in_tx(pool, f) || !tx_room(e))
+            return;
+        send_frame(e, c, f, false);
+        advance_snd_nxt(c, frame_meta(pool, f), frame_meta(pool, f)->len);
+        return;
+    }
+    f = frame_at(e, c, c->snd_nxt - 1);
+    if (f != FRAME_NONE) {
+        if (!(frame_meta(pool, f)->flags & FRAME_F_SACKED) && !frame_in_tx(pool, f) && tx_room(e))
+            send_frame(e, c, f, true);
+    } else if ((c->flags & CONN_F_FIN_QUEUED) && seq_gt(c->snd_nxt, c->snd_end)) {
+        tcp_send_control(e, c, c->snd_end, TCP_FIN | TCP_ACK); /* only the FIN is outstanding */
+    }
+}
+
 static void send_queued(struct tcp_engine *e, struct tcp_conn *c)
 {
     struct frame_pool *pool = conn_pool(e);
@@ -388,6 +426,8 @@ static void send_queued(struct tcp_engine *e, struct tcp_conn *c)
 
     if (c->snd_una == c->snd_max && c->last_send_us && e->now_us - c->last_send_us > c->rto_us)
         cc_idle_restart(e, c);
+    if (c->flags & CONN_F_PROBE_TAIL)
+        send_tail_probe(e, c);
     pipe = cc_pipe(e, c);
     if ((c->flags & CONN_F_IN_RECOVERY) && !resend_lost(e, c, &pipe))
         return;
@@ -422,11 +462,7 @@ static void send_queued(struct tcp_engine *e, struct tcp_conn *c)
         if (retransmission)
             e->stats.retrans_rto++;
         pipe += len;
-        c->snd_nxt = m->seq + len;
-        if ((c->flags & CONN_F_FIN_QUEUED) && c->snd_nxt == c->snd_end)
-            c->snd_nxt++; /* the FIN rode on this segment */
-        if (seq_gt(c->snd_nxt, c->snd_max))
-            c->snd_max = c->snd_nxt;
+        advance_snd_nxt(c, m, len);
     }
 
     if ((c->flags & CONN_F_FIN_QUEUED) && c->snd_nxt == c->snd_end && seq_leq(c->snd_una, c->snd_end)) {
@@ -461,7 +497,7 @@ void tcp_output(struct tcp_engine *e, struct tcp_conn *c)
                 conn_mark_retry(e, c);
                 return;
             }
-            c->flags &= (uint16_t)~CONN_F_RESEND_SYNACK;
+            c->flags &= ~(uint32_t)CONN_F_RESEND_SYNACK;
             c->snd_nxt = c->snd_max = c->iss + 1;
             tcp_arm_rexmit(e, c);
         }
@@ -481,7 +517,7 @@ void tcp_output(struct tcp_engine *e, struct tcp_conn *c)
     if (c->flags & CONN_F_PROBE) {
         /* zero-window or keepalive probe: an old sequence number makes the peer answer with an ACK */
         if (tcp_send_control(e, c, c->snd_una - 1, TCP_ACK))
-            c->flags &= (uint16_t)~CONN_F_PROBE;
+            c->flags &= ~(uint32_t)CONN_F_PROBE;
         else
             conn_mark_retry(e, c);
     }

@@ -20,12 +20,39 @@ static uint64_t backed_off_ms(const struct tcp_engine *e, const struct tcp_conn 
     return us / 1000 ? us / 1000 : 1;
 }
 
+/*
+ * A tail loss probe (RFC 8985 7) instead of the RTO when SACK can tell what the probe finds: two
+ * round trips after the last ACK, or more when one segment's ACK may be delayed. Losing the last
+ * segments of a flight then costs a round trip or two, not the RTO's 200 ms at least.
+ */
+static bool tlp_possible(const struct tcp_conn *c)
+{
+    return (c->flags & CONN_F_SACK) && c->srtt_us && !c->backoff &&
+           !(c->flags & (CONN_F_IN_RECOVERY | CONN_F_TLP_SENT | CONN_F_AFTER_RTO)) && c->snd_una != c->snd_max;
+}
+
+static uint64_t pto_ms(const struct tcp_engine *e, const struct tcp_conn *c)
+{
+    uint64_t pto_us = 2ull * c->srtt_us;
+
+    if (c->snd_max - c->snd_una <= c->mss)
+        pto_us += (uint64_t)e->cfg.delack_ms * 1000 * 5; /* a lone segment's ACK may wait for the peer's delayed ACK */
+    if (pto_us > c->rto_us)
+        pto_us = c->rto_us;
+    return pto_us / 1000 > 2 ? pto_us / 1000 : 2;
+}
+
 void tcp_arm_rexmit(struct tcp_engine *e, struct tcp_conn *c)
 {
-    if (c->snd_una == c->snd_max && !seq_lt(c->snd_nxt, c->snd_end))
+    c->flags &= ~(uint32_t)CONN_F_TLP_ARMED;
+    if (c->snd_una == c->snd_max && !seq_lt(c->snd_nxt, c->snd_end)) {
         conn_clear_timer(e, c, TIMER_REXMIT);
-    else
+    } else if (tlp_possible(c)) {
+        c->flags |= CONN_F_TLP_ARMED;
+        conn_set_timer(e, c, TIMER_REXMIT, engine_now_ms(e) + pto_ms(e, c));
+    } else {
         conn_set_timer(e, c, TIMER_REXMIT, engine_now_ms(e) + backed_off_ms(e, c));
+    }
 }
 
 static void on_rexmit(struct tcp_engine *e, struct tcp_conn *c)
@@ -39,6 +66,14 @@ static void on_rexmit(struct tcp_engine *e, struct tcp_conn *c)
         if (c->backoff < MAX_BACKOFF)
             c->backoff++;
         c->flags |= CONN_F_RESEND_SYNACK;
+        conn_mark_dirty(e, c);
+        return;
+    }
+    if ((c->flags & CONN_F_TLP_ARMED) && tlp_possible(c)) {
+        c->flags &= ~(uint32_t)CONN_F_TLP_ARMED;
+        c->flags |= CONN_F_TLP_SENT | CONN_F_PROBE_TAIL;
+        e->stats.tlp_probes++;
+        tcp_arm_rexmit(e, c); /* now the RTO, behind the probe */
         conn_mark_dirty(e, c);
         return;
     }

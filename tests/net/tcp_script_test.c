@@ -1749,7 +1749,8 @@ static void test_rto_backs_off_then_aborts(void)
 
     cfg.data_retries = 4;
     CHECK(script_init(&cfg));
-    peer_init(&p, PKT_IPV4, 46000, 0x9000, OFFER_ALL);
+    /* without SACK there is no tail loss probe ahead of the RTO (test_tail_loss_probe has one) */
+    peer_init(&p, PKT_IPV4, 46000, 0x9000, OFFER_MSS | OFFER_WS | OFFER_TS);
     CHECK(handshake(&p));
     CHECK(app_write(1000) == 1000);
     run_now();
@@ -1891,6 +1892,49 @@ static void test_fast_retransmit_with_sack_resends_holes(void)
     EXPECT_NONE();
     CHECK(stats()->retrans_fast == 2 && stats()->rto_expired == 0);
     /* both repaired: a full ACK ends recovery */
+    p.nsack = 0;
+    p.rcv_nxt = s[10];
+    peer_ack(&p);
+    EXPECT_NONE();
+    CHECK(tcp_engine_frames_held(server()) == 0);
+    FINISH();
+}
+
+/*
+ * RFC 8985 7 and 6.2: with SACK and an RTT sample, the retransmission timer first fires as a tail
+ * loss probe, two RTTs (at least 2 ms) after the flight left, sending the last segment again. The
+ * peer, which got only that, SACKs it: RACK then judges every segment sent before it lost, and
+ * recovery resends them at once, within the halved window, long before an RTO.
+ */
+static void test_tail_loss_probe_then_rack(void)
+{
+    struct tcp_config cfg = test_config();
+    const struct seen *sg;
+    uint32_t first, s[11];
+    struct peer p;
+
+    CHECK(script_init(&cfg));
+    peer_init(&p, PKT_IPV4, 47002, 0xa100, OFFER_MSS | OFFER_WS | OFFER_SACK);
+    CHECK(handshake(&p));
+    CHECK(ten_segments_in_flight(&p, &first));
+    for (int i = 0; i <= 10; i++)
+        s[i] = first + (uint32_t)i * 1460;
+    advance_ms(1);
+    EXPECT_NONE();
+    advance_ms(1);
+    EXPECT(sg, TCP_ACK, s[9], p.snd_nxt, 1460);
+    CHECK(payload_is_server_stream(sg, 9 * 1460));
+    CHECK(stats()->tlp_probes == 1 && stats()->rto_expired == 0);
+    p.nsack = 1;
+    p.sack[0][0] = s[9];
+    p.sack[0][1] = s[10];
+    peer_ack(&p);
+    for (int i = 0; i < 5; i++) {
+        EXPECT(sg, TCP_ACK, s[i], p.snd_nxt, 1460);
+        CHECK(payload_is_server_stream(sg, (uint32_t)i * 1460));
+    }
+    EXPECT_NONE();
+    CHECK(stats()->retrans_fast == 5 && stats()->rto_expired == 0);
     p.nsack = 0;
     p.rcv_nxt = s[10];
     peer_ack(&p);
@@ -2457,6 +2501,7 @@ int main(void)
         T(test_rto_bounded_by_min_and_max),
         T(test_fast_retransmit_after_three_dupacks),
         T(test_fast_retransmit_with_sack_resends_holes),
+        T(test_tail_loss_probe_then_rack),
         T(test_sack_blocks_with_timestamps),
         T(test_sack_blocks_without_timestamps),
         T(test_delayed_ack_single_segment),
