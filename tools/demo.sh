@@ -3,15 +3,20 @@
 #
 #   tools/demo.sh BUILD_DIR
 #
-# Today it shows the XDP side: the steering program loaded and attached in native mode on the
-# server's veth by sluice-agent, its pinned maps, a service and routes (one added by the agent,
-# one by the exact bpftool line the agent prints), real traffic from the client namespace and
-# the counters it moved, then a clean unload. The server joins the demo as it is built.
+# It shows the steering program loaded and attached in native mode on the server's veth by
+# sluice-agent, its pinned maps, services and routes (one added by the agent, one by the exact
+# bpftool line the agent prints), then sluice-server serving TCP from AF_XDP sockets with two
+# workers to ordinary kernel clients in the client namespace (a 64 MiB download and upload with
+# SHA-256, and 100 echo connections), the agent's per-worker counters, and a clean stop and unload.
 set -eu
 
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
 AGENT=$(realpath "$BUILD/bin/sluice-agent")
+SERVER=$(realpath "$BUILD/bin/sluice-server")
+CLIENT=$(realpath "$BUILD/tests/kernel_client")
+SERVER_LOG=$(mktemp)
+SERVER_PID=""
 TOPO=demo
 DEV=$TOPO-s
 
@@ -24,8 +29,10 @@ agent() {
 }
 
 cleanup() {
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
     srv "$AGENT" unload --dev "$DEV" --force >/dev/null 2>&1 || true
     tools/topology.sh down $TOPO
+    rm -f "$SERVER_LOG"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -43,8 +50,9 @@ step "the kernel's view: bpftool prog show / bpftool net show (driver = native X
 bpftool prog show id "$PROG_ID"
 srv bpftool net show dev "$DEV" | sed -n '1,3p'
 
-step "a service: TCP port 80 on 10.77.0.1 belongs to sluice, with stream-prefix steering"
+step "services: TCP ports 80 (steered by stream prefix), 7 (echo), 9 (sink), 19 (source) on 10.77.0.1 belong to sluice"
 agent service add --dev "$DEV" --addr 10.77.0.1 --port 80 --steer
+for port in 7 9 19; do agent service add --dev "$DEV" --addr 10.77.0.1 --port $port; done
 agent service list --dev "$DEV"
 
 step "routes: /heavy to worker 1 with the agent, /api to worker 0 with a plain bpftool line"
@@ -67,8 +75,32 @@ cli curl -sS --max-time 2 http://10.77.0.1:81/ 2>&1 | head -1 || true
 echo "$ curl http://10.77.0.1:80/      (a service with no server yet: dropped in XDP, not reset)"
 cli curl -sS --max-time 1 http://10.77.0.1:80/ 2>&1 | head -1 || true
 
-step "counters: every packet ends in exactly one verdict"
+step "sluice-server: two workers serving echo, sink and source from AF_XDP sockets"
+echo "$ sluice-server --dev $DEV --workers 2 --echo 7 --sink 9 --source 19"
+nsenter --net=/run/netns/$TOPO-srv -- "$SERVER" --dev "$DEV" --workers 2 --echo 7 --sink 9 --source 19 \
+    >"$SERVER_LOG" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 50); do grep -q ready "$SERVER_LOG" && break; sleep 0.1; done
+cat "$SERVER_LOG"
+agent workers --dev "$DEV"
+
+step "kernel clients in the client namespace, every byte checked"
+for args in "download --port 19 --bytes 67108864 --seed 42" "upload --port 9 --bytes 67108864" \
+    "echo --port 7 --conns 100 --bytes 100000"; do
+    echo "$ kernel_client $args --addr 10.77.0.1"
+    # shellcheck disable=SC2086
+    cli "$CLIENT" $args --addr 10.77.0.1
+done
+
+step "counters: every packet ends in exactly one verdict; service packets were redirected per worker"
 agent stats --dev "$DEV"
+
+step "stop the server: connections drain, sockets deregister, every UMEM frame is accounted for"
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID"
+SERVER_PID=""
+grep -E "^sluice-server|^worker|tcp_segs|app_accepted" "$SERVER_LOG"
+agent workers --dev "$DEV"
 
 step "unload: nothing stays attached or pinned"
 agent unload --dev "$DEV"

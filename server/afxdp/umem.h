@@ -7,7 +7,7 @@
  * finished sending) for all of them; workers produce to the first and consume from the second
  * under a lock each, in batches. The region's frames are always in exactly one place: free, in the
  * fill ring or an RX ring, held by a connection, in a TX ring or the completion ring; the counters
- * below make that checkable (umem_check_accounting).
+ * below and the frames' own ownership bits make that checkable (xdp_server_check_frames).
  */
 #ifndef SLUICE_AFXDP_UMEM_H
 #define SLUICE_AFXDP_UMEM_H

@@ -54,10 +54,15 @@ static uint32_t transmit_batch(struct worker *w)
     struct xdp_worker *x = &w->xdp;
     struct tcp_engine *e = &x->engine;
     struct umem *u = &w->srv->umem;
-    uint32_t idx, n = e->ntx, got;
+    uint32_t idx, n = e->ntx, got = 0;
 
-    if (!n)
+    /* descriptors left in the ring by an earlier kick the kernel pushed back on must be kicked
+     * again even when nothing new is to be sent: their frames hold retransmissions back */
+    if (!n) {
+        if (xsk_port_tx_pending(&x->port))
+            xsk_port_kick_tx(&x->port);
         return 0;
+    }
     got = xsk_ring_prod__reserve(&x->port.tx, n, &idx);
     if (got < n) {
         x->stats.tx_ring_full++;
@@ -103,7 +108,7 @@ void *xdp_worker_run(void *arg)
         }
         if (worker_tick(w, now))
             break;
-        if (rx || tx || x->engine.ntx || w->srv->cfg.busy_poll || x->engine.dirty)
+        if (rx || tx || x->engine.ntx || w->srv->cfg.busy_poll || x->engine.dirty || xsk_port_tx_pending(&x->port))
             continue;
 
         deadline = tcp_engine_next_deadline(&x->engine);
@@ -160,7 +165,7 @@ void xdp_server_prefill(struct server *srv)
 int xdp_server_check_frames(struct server *srv, struct err *e)
 {
     struct umem *u = &srv->umem;
-    uint64_t cached = 0, held = 0, pending = 0, free_frames;
+    uint64_t cached = 0, held = 0, pending = 0, free_frames, owned_none = 0, owned_held = 0, owned_tx = 0;
     int64_t in_fill, in_tx;
 
     /* the kernel may still be completing the last transmissions */
@@ -176,12 +181,25 @@ int xdp_server_check_frames(struct server *srv, struct err *e)
         held += tcp_engine_frames_held(&srv->workers[i].xdp.engine);
         pending += srv->workers[i].xdp.engine.ntx;
     }
-    if (free_frames + cached + (uint64_t)in_fill + held + (uint64_t)in_tx + pending != u->cfg.nframes)
+    /* what the frames' own ownership bits say, against what each side counted: a frame is free,
+     * or held (by a connection, or by the kernel between fill ring and RX ring), or lent to TX, or
+     * both held and lent (unacknowledged data on its way out) */
+    for (uint32_t f = 0; f < u->cfg.nframes; f++) {
+        uint8_t owner = atomic_load(&u->pool.meta[f].owner);
+
+        owned_none += !owner;
+        owned_held += !!(owner & FRAME_OWN_HELD);
+        owned_tx += !!(owner & FRAME_OWN_TX);
+    }
+    if (owned_none != free_frames + cached || owned_held != held + (uint64_t)in_fill ||
+        owned_tx != (uint64_t)in_tx + pending)
         return ERR(e, EXIT_STATUS_FAILURE, 0,
-                   "frame accounting broken: %llu free + %llu cached + %lld in fill/RX + %llu held + %lld in "
-                   "TX/completion + %llu pending != %u frames",
-                   (unsigned long long)free_frames, (unsigned long long)cached, (long long)in_fill,
-                   (unsigned long long)held, (long long)in_tx, (unsigned long long)pending, u->cfg.nframes);
+                   "frame accounting broken: %llu frames free by their bits, %llu on free lists; %llu held, "
+                   "%llu by connections + %lld in fill/RX; %llu lent to TX, %lld in TX/completion + %llu "
+                   "pending",
+                   (unsigned long long)owned_none, (unsigned long long)(free_frames + cached),
+                   (unsigned long long)owned_held, (unsigned long long)held, (long long)in_fill,
+                   (unsigned long long)owned_tx, (long long)in_tx, (unsigned long long)pending);
     return 0;
 }
 
@@ -201,9 +219,10 @@ void xdp_worker_print_stats(struct worker *w, FILE *out)
     XDP_WORKER_COUNTERS(PRINT)
 #undef PRINT
     if (x->port.xsk && xsk_port_kernel_stats(&x->port, &ks) == 0)
-        fprintf(out, "  xsk_rx_dropped %llu rx_ring_full %llu fill_ring_empty %llu\n",
+        fprintf(out, "  xsk_rx_dropped %llu rx_ring_full %llu fill_ring_empty %llu rx_invalid %llu tx_invalid %llu\n",
                 (unsigned long long)ks.rx_dropped, (unsigned long long)ks.rx_ring_full,
-                (unsigned long long)ks.fill_ring_empty);
+                (unsigned long long)ks.fill_ring_empty, (unsigned long long)ks.rx_invalid,
+                (unsigned long long)ks.tx_invalid);
 }
 
 void xdp_worker_release(struct worker *w)

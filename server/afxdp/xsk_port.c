@@ -70,13 +70,23 @@ void xsk_port_close(struct xsk_port *p)
     memset(p, 0, sizeof(*p));
 }
 
+uint32_t xsk_port_tx_pending(const struct xsk_port *p)
+{
+    return *p->tx.producer - __atomic_load_n(p->tx.consumer, __ATOMIC_ACQUIRE);
+}
+
+/* A few batches per call: the peer's backlog (netdev_max_backlog) takes bursts, not floods. */
+#define KICKS_MAX 8
+
 void xsk_port_kick_tx(struct xsk_port *p)
 {
-    if (!xsk_ring_prod__needs_wakeup(&p->tx))
-        return;
-    p->tx_kicks++;
-    /* EAGAIN, EBUSY and ENOBUFS mean the kernel is busy with the ring: the next kick retries */
-    sendto(p->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+    /* in copy mode one sendto() transmits at most 32 descriptors (the kernel's TX_BATCH_SIZE) and
+     * answers EAGAIN for the rest: go on until the ring is drained or the kernel pushes back */
+    for (int i = 0; i < KICKS_MAX && xsk_port_tx_pending(p) && xsk_ring_prod__needs_wakeup(&p->tx); i++) {
+        p->tx_kicks++;
+        if (sendto(p->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN)
+            break; /* EBUSY, ENOBUFS, ENETDOWN: the next loop tries again */
+    }
 }
 
 int xsk_port_kernel_stats(const struct xsk_port *p, struct xsk_port_kernel_stats *s)

@@ -48,6 +48,8 @@ void xsk_port_close(struct xsk_port *p);
 
 /* Ask the kernel to process the TX ring if it needs to be told (copy mode always does). */
 void xsk_port_kick_tx(struct xsk_port *p);
+/* Descriptors in the TX ring the kernel has not taken yet: while there are, someone must kick. */
+uint32_t xsk_port_tx_pending(const struct xsk_port *p);
 
 /* The kernel's drop counters for this socket (XDP_STATISTICS). */
 struct xsk_port_kernel_stats {

@@ -26,6 +26,8 @@ void cc_rtt_sample(struct tcp_engine *e, struct tcp_conn *c, uint32_t rtt_us)
 {
     uint64_t rto;
 
+    if (!c->min_rtt_us || rtt_us < c->min_rtt_us)
+        c->min_rtt_us = rtt_us;
     if (!c->srtt_us) {
         c->srtt_us = rtt_us;
         c->rttvar_us = rtt_us / 2;
@@ -128,10 +130,17 @@ void cc_on_dupack(struct tcp_engine *e, struct tcp_conn *c)
     enter_recovery(e, c);
 }
 
-void cc_rack_delivered(struct tcp_conn *c, uint32_t sent_us)
+void cc_rack_delivered(const struct tcp_engine *e, struct tcp_conn *c, const struct frame_meta *m)
 {
-    if ((int32_t)(sent_us - c->rack_xmit_us) > 0)
-        c->rack_xmit_us = sent_us;
+    if (!(m->flags & FRAME_F_SENT))
+        return;
+    /* a retransmission acknowledged sooner than any round trip can be must be its first copy's
+     * arrival: learning the retransmission's time from it would condemn everything sent in between
+     * (RFC 8985 6.2 step 2) */
+    if ((m->flags & FRAME_F_RETRANS) && (uint32_t)e->now_us - m->sent_us < c->min_rtt_us)
+        return;
+    if (!c->rack_xmit_us || (int32_t)(m->sent_us - c->rack_xmit_us) > 0)
+        c->rack_xmit_us = m->sent_us;
 }
 
 void cc_rack_detect(struct tcp_engine *e, struct tcp_conn *c)
@@ -140,7 +149,7 @@ void cc_rack_detect(struct tcp_engine *e, struct tcp_conn *c)
     int32_t reo_wnd = (int32_t)(c->srtt_us / 4 > CLOCK_GRANULARITY_US ? c->srtt_us / 4 : CLOCK_GRANULARITY_US);
     bool lost = false;
 
-    if (!c->srtt_us)
+    if (!c->srtt_us || !c->rack_xmit_us) /* 0: nothing delivered yet */
         return;
     for (uint32_t f = c->sndq.count ? c->sndq.head : FRAME_NONE; f != FRAME_NONE; f = frame_meta(pool, f)->next) {
         struct frame_meta *m = frame_meta(pool, f);

@@ -131,6 +131,7 @@ struct tcp_conn {
     /* RTT and congestion control */
     uint32_t srtt_us;
     uint32_t rttvar_us;
+    uint32_t min_rtt_us;
     uint32_t rto_us;
     uint32_t cwnd;
     uint32_t ssthresh;
@@ -207,8 +208,8 @@ void cc_rtt_sample(struct tcp_engine *e, struct tcp_conn *c, uint32_t rtt_us);
 void cc_on_ack(struct tcp_engine *e, struct tcp_conn *c, uint32_t acked);
 void cc_on_dupack(struct tcp_engine *e, struct tcp_conn *c);
 void cc_on_rto(struct tcp_engine *e, struct tcp_conn *c);
-/* A segment sent at sent_us is known to have arrived (cumulatively acknowledged or SACKed). */
-void cc_rack_delivered(struct tcp_conn *c, uint32_t sent_us);
+/* The segment in m is known to have arrived (cumulatively acknowledged or SACKed). */
+void cc_rack_delivered(const struct tcp_engine *e, struct tcp_conn *c, const struct frame_meta *m);
 /*
  * RACK (RFC 8985 6.2, without its reordering timer): a segment still missing although one sent
  * after it, by more than a quarter RTT, has arrived is lost, retransmissions included. Marks them

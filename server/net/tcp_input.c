@@ -83,7 +83,7 @@ static void process_sack(struct tcp_engine *e, struct tcp_conn *c, const struct 
                 m->flags |= FRAME_F_SACKED;
                 m->flags &= (uint8_t)~FRAME_F_LOST;
                 c->sacked += m->len;
-                cc_rack_delivered(c, m->sent_us);
+                cc_rack_delivered(e, c, m);
             }
         }
         if (seq_gt(end, c->high_sack))
@@ -104,7 +104,7 @@ static uint32_t take_acked(struct tcp_engine *e, struct tcp_conn *c, uint32_t ac
 
         if (seq_leq(end, ack)) {
             if (m->flags & FRAME_F_SENT)
-                cc_rack_delivered(c, m->sent_us);
+                cc_rack_delivered(e, c, m);
             if ((m->flags & (FRAME_F_SENT | FRAME_F_RETRANS)) == FRAME_F_SENT) {
                 rtt = (uint32_t)e->now_us - m->sent_us;
                 if (!rtt)
@@ -191,10 +191,11 @@ static bool process_ack(struct tcp_engine *e, struct tcp_conn *c, const struct p
         }
         conn_mark_dirty(e, c);
     } else if (ack == c->snd_una && c->snd_una != c->snd_max &&
-               (c->sacked > sacked_before ||
-                (!p->payload_len && !(p->flags & (TCP_SYN | TCP_FIN)) && !window_changed))) {
-        /* a duplicate ACK as RFC 5681 2 defines it, or one with new SACK information, which RFC 6675 2
-         * counts whatever its window or payload: Linux's receiver grows its window on nearly every ACK */
+               ((c->flags & CONN_F_SACK) ? c->sacked > sacked_before
+                                         : !p->payload_len && !(p->flags & (TCP_SYN | TCP_FIN)) && !window_changed)) {
+        /* With SACK, a duplicate ACK is one with new SACK information (RFC 6675 2), whatever its window
+         * or payload: Linux grows its window on nearly every ACK, and repeats an unchanged one as it
+         * reads. Without SACK, RFC 5681 2's definition. */
         e->stats.dup_acks++;
         c->dupacks++;
         cc_on_dupack(e, c);

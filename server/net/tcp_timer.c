@@ -31,6 +31,8 @@ static bool tlp_possible(const struct tcp_conn *c)
            !(c->flags & (CONN_F_IN_RECOVERY | CONN_F_TLP_SENT | CONN_F_AFTER_RTO)) && c->snd_una != c->snd_max;
 }
 
+#define PTO_MIN_MS 10 /* ACKs of a busy peer on a microsecond path still arrive late by this much (Linux too) */
+
 static uint64_t pto_ms(const struct tcp_engine *e, const struct tcp_conn *c)
 {
     uint64_t pto_us = 2ull * c->srtt_us;
@@ -39,7 +41,7 @@ static uint64_t pto_ms(const struct tcp_engine *e, const struct tcp_conn *c)
         pto_us += (uint64_t)e->cfg.delack_ms * 1000 * 5; /* a lone segment's ACK may wait for the peer's delayed ACK */
     if (pto_us > c->rto_us)
         pto_us = c->rto_us;
-    return pto_us / 1000 > 2 ? pto_us / 1000 : 2;
+    return pto_us / 1000 > PTO_MIN_MS ? pto_us / 1000 : PTO_MIN_MS;
 }
 
 void tcp_arm_rexmit(struct tcp_engine *e, struct tcp_conn *c)

@@ -1,5 +1,6 @@
 /*
- * kernel_client.c — Linux's own TCP, through ordinary sockets, as the peer of tests/net/tap_server.c.
+ * kernel_client.c — Linux's own TCP, through ordinary sockets, as the client of sluice's servers
+ * (tests/net/tap_server.c, sluice-server over AF_XDP or kernel sockets, and the benchmarks).
  *
  *   kernel_client MODE --addr ADDR --port PORT [--bytes N] [--conns C] [--seed S] [--kind K]
  *                 [--pause-ms P] [--hold-ms H] [--within-ms W] [--timeout SEC]
@@ -16,6 +17,8 @@
  *   abort     C connections of --kind echo, upload or download each move N bytes, then all are
  *             reset mid-transfer (SO_LINGER 0, close: the kernel sends RST)
  *   refused   a connection must be refused with a reset (ECONNREFUSED)
+ *   rr        C connections to echo each send --bytes, wait for the echo, repeat for --seconds;
+ *             prints round trips per second (for the benchmark)
  *
  * ADDR is IPv4 or IPv6. Everything runs under one overall deadline (--timeout, default 60 s);
  * --within-ms W also fails a run that succeeded but took longer than W ms (stalls that only cost time).
@@ -53,6 +56,7 @@ struct options {
     uint64_t seed;
     unsigned conns;
     unsigned timeout_s;
+    unsigned seconds; /* rr: how long to run */
     unsigned pause_ms;
     unsigned within_ms;
     unsigned hold_ms;
@@ -699,14 +703,88 @@ static int run_refused(void)
     return 0;
 }
 
+/* ---- request/response rounds ------------------------------------------------------------------- */
+
+struct rr_conn {
+    int fd;
+    uint64_t rounds;
+    size_t got; /* bytes of the current round's echo received */
+};
+
+/*
+ * C connections to the echo service each send a message of --bytes, wait for all of it to come
+ * back, check it and send the next, for --seconds: the small-message round trips a benchmark
+ * counts. Prints the rate; fails on any byte that does not match.
+ */
+static int run_rr(const struct options *o)
+{
+    struct rr_conn *conns = calloc(o->conns, sizeof(*conns));
+    uint8_t msg[IO_MAX], buf[IO_MAX];
+    uint64_t start, end, rounds = 0;
+    int epfd = epoll_create1(0);
+
+    if (!conns || epfd < 0 || o->bytes == 0 || o->bytes > IO_MAX) {
+        fail("rr: --bytes must be 1..%d", IO_MAX);
+        return 1;
+    }
+    stream_fill(o->seed, 0, msg, o->bytes);
+    for (unsigned i = 0; i < o->conns; i++) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = i};
+
+        conns[i].fd = connect_blocking("rr");
+        if (conns[i].fd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, conns[i].fd, &ev))
+            return 1;
+    }
+    start = monotonic_ns();
+    end = start + (uint64_t)o->seconds * 1000000000ull;
+    for (unsigned i = 0; i < o->conns; i++)
+        if (send_all(conns[i].fd, msg, o->bytes, "rr"))
+            return 1;
+    while (monotonic_ns() < end) {
+        struct epoll_event events[64];
+        int n = epoll_wait(epfd, events, 64, 100);
+
+        for (int k = 0; k < n; k++) {
+            struct rr_conn *c = &conns[events[k].data.u32];
+            ssize_t r = recv(c->fd, buf, o->bytes - c->got, MSG_DONTWAIT);
+
+            if (r <= 0) {
+                if (r < 0 && errno == EAGAIN)
+                    continue;
+                fail("rr: connection %u: %s", events[k].data.u32, r ? strerror(errno) : "closed by the server");
+                return 1;
+            }
+            if (memcmp(buf, msg + c->got, (size_t)r)) {
+                fail("rr: connection %u: the echo differs from what was sent", events[k].data.u32);
+                return 1;
+            }
+            c->got += (size_t)r;
+            if (c->got == o->bytes) {
+                c->got = 0;
+                c->rounds++;
+                rounds++;
+                if (send_all(c->fd, msg, o->bytes, "rr"))
+                    return 1;
+            }
+        }
+    }
+    printf("rr: %llu round trips in %.2f s (%.0f/s), %u connections x %llu bytes\n", (unsigned long long)rounds,
+           seconds_since(start), rounds / seconds_since(start), o->conns, (unsigned long long)o->bytes);
+    for (unsigned i = 0; i < o->conns; i++)
+        close(conns[i].fd);
+    free(conns);
+    close(epfd);
+    return 0;
+}
+
 /* ---- command line ------------------------------------------------------------------------------ */
 
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: " PROG " echo|upload|download|abort|refused --addr ADDR --port PORT [--bytes N]\n"
+            "usage: " PROG " echo|upload|download|abort|refused|rr --addr ADDR --port PORT [--bytes N]\n"
             "       [--conns C] [--seed S] [--kind echo|upload|download] [--pause-ms P] [--hold-ms H]\n"
-            "       [--within-ms W] [--timeout SEC]\n");
+            "       [--within-ms W] [--seconds S] [--timeout SEC]\n");
     exit(2);
 }
 
@@ -726,7 +804,7 @@ static uint64_t number_arg(const char *opt, const char *text)
 
 int main(int argc, char **argv)
 {
-    struct options o = {.conns = 1, .bytes = 1 << 20, .seed = 1, .timeout_s = 60, .kind = "upload"};
+    struct options o = {.conns = 1, .bytes = 1 << 20, .seed = 1, .timeout_s = 60, .kind = "upload", .seconds = 5};
     uint64_t start;
     int status;
 
@@ -758,6 +836,8 @@ int main(int argc, char **argv)
             o.pause_ms = (unsigned)number_arg(opt, argv[++i]);
         else if (!strcmp(opt, "--timeout"))
             o.timeout_s = (unsigned)number_arg(opt, argv[++i]);
+        else if (!strcmp(opt, "--seconds"))
+            o.seconds = (unsigned)number_arg(opt, argv[++i]);
         else
             usage();
     }
@@ -779,6 +859,8 @@ int main(int argc, char **argv)
         status = run_abort(&o);
     else if (!strcmp(o.mode, "refused"))
         status = run_refused();
+    else if (!strcmp(o.mode, "rr"))
+        status = run_rr(&o);
     else
         usage();
     if (!status && o.within_ms && seconds_since(start) * 1000 > o.within_ms)

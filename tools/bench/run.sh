@@ -1,6 +1,6 @@
 #!/bin/sh
-# run.sh — the benchmark harness (`make bench`). Micro-benchmarks that need no topology run here;
-# the datapath and HTTP/2 cases join as the server grows. Results go to results/<date>/ and stdout.
+# run.sh — the benchmark harness (`make bench`): micro-benchmarks, then the datapath comparison
+# (tools/bench/datapath.sh, in a topology of its own). Results go to results/<date>/ and stdout.
 #
 #   tools/bench/run.sh BUILD_DIR
 set -eu
@@ -16,6 +16,10 @@ mkdir -p "$OUT"
     echo "## XDP steering program, BPF_PROG_TEST_RUN mean over 1e6 runs"
     echo
     "$BUILD/tools/xdp_bench" 1000000
+    echo
+    echo "## Datapath: sluice over AF_XDP against sluice over kernel sockets (server on CPU 0, client on CPU 1)"
+    echo
+    tools/bench/datapath.sh "$BUILD" "$OUT" 3
 } | tee "$OUT/results.md"
 echo
 echo "results: $OUT/results.md"
