@@ -19,6 +19,8 @@ SUITES=(
     "net-script|600|$BUILD/tests/tcp_script_test"
     "bpf|300|$BUILD/tests/steer_test"
     "agent|600|tests/agent/agent_test.sh $BUILD"
+    "router|120|$BUILD/tests/router_test"
+    "routegen|120|tests/router/routegen_test.sh $BUILD"
     "afxdp|900|tests/afxdp/datapath_test.sh $BUILD"
 )
 

@@ -58,9 +58,9 @@ struct router_param {
 
 struct router_match {
     enum router_result result;
-    int route;         /* index of the route when FOUND */
-    uint32_t allow;    /* METHOD_NOT_ALLOWED: bit (1 << method) per method that would be FOUND for
-                          this path, HEAD with GET; 0 otherwise (a lookup stops at its first route) */
+    int route;      /* index of the route when FOUND */
+    uint32_t allow; /* METHOD_NOT_ALLOWED: bit (1 << method) per method that would be FOUND for
+                       this path, HEAD with GET; 0 otherwise (a lookup stops at its first route) */
     uint16_t nparams;
     struct router_param params[ROUTER_MAX_PARAMS];
 };

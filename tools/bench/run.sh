@@ -17,6 +17,10 @@ mkdir -p "$OUT"
     echo
     "$BUILD/tools/xdp_bench" 1000000
     echo
+    echo "## Compiled router (sluice-routegen), time per lookup by number of routes, best of 5 runs"
+    echo
+    "$BUILD/tools/router_bench" 1
+    echo
     echo "## Datapath: sluice over AF_XDP against sluice over kernel sockets (server on CPU 0, client on CPU 1)"
     echo
     tools/bench/datapath.sh "$BUILD" "$OUT" 3
