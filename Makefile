@@ -20,7 +20,8 @@ BPFTOOL ?= bpftool
 
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 WARN      := -Wall -Wextra -Werror
-INCLUDES  := -Imaps -Icommon -Iagent -Iserver/net -Iserver/afxdp -Iserver/sched -Iserver/sock -Iserver/app -Iserver/router -I$(BUILD)/bpf
+INCLUDES  := -Imaps -Icommon -Iagent -Iserver/net -Iserver/afxdp -Iserver/sched -Iserver/sock -Iserver/app \
+             -Iserver/router -Iserver/http -Iserver/http/handlers -I$(BUILD)/bpf
 
 CFLAGS  := -std=gnu11 -g $(WARN) -D_GNU_SOURCE $(INCLUDES) -MMD -MP
 LDLIBS  := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
@@ -42,8 +43,12 @@ NET_SRCS    := server/net/frame.c server/net/checksum.c server/net/packet.c serv
                server/net/isn.c server/net/tcp_engine.c server/net/tcp_input.c server/net/tcp_output.c \
                server/net/tcp_cc.c server/net/tcp_timer.c
 APP_SRCS    := server/app/app.c server/app/tcp_io.c server/app/echo.c server/app/sink.c server/app/source.c
-SERVER_SRCS := server/main.c server/sched/worker.c server/afxdp/umem.c server/afxdp/xsk_port.c \
-               server/afxdp/xdp_worker.c server/sock/sock_worker.c $(APP_SRCS)
+HTTP_SRCS   := server/http/http_worker.c server/http/http_mem.c server/http/request.c server/h2/session.c \
+               server/http/h1.c server/http/handlers/healthz.c server/http/handlers/bytes.c \
+               server/http/handlers/echo.c server/http/handlers/static_file.c server/http/handlers/metrics.c \
+               server/router/method.c
+SERVER_SRCS := server/main.c server/sched/worker.c server/sched/metrics.c server/afxdp/umem.c \
+               server/afxdp/xsk_port.c server/afxdp/xdp_worker.c server/sock/sock_worker.c $(APP_SRCS) $(HTTP_SRCS)
 AGENT_SRCS  := agent/main.c agent/attach.c agent/probe.c agent/service.c agent/route.c agent/workers.c \
                agent/stats.c
 TEST_BPF_SRCS := tests/bpf/steer_test.c tests/bpf/packets.c tests/lib/check.c
@@ -53,14 +58,16 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 AGENT     := $(BUILD)/bin/sluice-agent
 SERVER    := $(BUILD)/bin/sluice-server
 ROUTEGEN  := $(BUILD)/bin/sluice-routegen
-TEST_BINS := $(BUILD)/tests/steer_test $(BUILD)/tests/xsk_holder $(BUILD)/tests/netem $(BUILD)/tests/tcp_test $(BUILD)/tests/tap_server $(BUILD)/tests/kernel_client $(BUILD)/tests/tcp_script_test $(BUILD)/tests/router_test
-BENCH_BINS := $(BUILD)/tools/xdp_bench $(BUILD)/tools/router_bench
+TEST_BINS := $(BUILD)/tests/steer_test $(BUILD)/tests/xsk_holder $(BUILD)/tests/netem $(BUILD)/tests/tcp_test $(BUILD)/tests/tap_server $(BUILD)/tests/kernel_client $(BUILD)/tests/tcp_script_test $(BUILD)/tests/router_test \
+             $(BUILD)/tests/h2_conformance
+BENCH_BINS := $(BUILD)/tools/xdp_bench $(BUILD)/tools/tcp_bench $(BUILD)/tools/router_bench
+FUZZ_BINS  := $(BUILD)/fuzz/tcp_fuzz
 
 .PHONY: all deps test demo bench fmt clean
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS) # the tests load the objects too: keep them and their skeletons
 .DEFAULT_GOAL := all
 
-all: $(BPF_OBJS) $(AGENT) $(SERVER) $(ROUTEGEN) $(TEST_BINS) $(BENCH_BINS)
+all: $(BPF_OBJS) $(AGENT) $(SERVER) $(ROUTEGEN) $(TEST_BINS) $(BENCH_BINS) $(FUZZ_BINS)
 
 deps:
 	@tools/deps.sh
@@ -80,9 +87,9 @@ $(BUILD)/obj/%.o: %.c | $(BPF_SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(SERVER): $(call obj,$(SERVER_SRCS) $(NET_SRCS) $(COMMON_SRCS))
+$(SERVER): $(call obj,$(SERVER_SRCS) $(NET_SRCS) $(COMMON_SRCS)) $(BUILD)/gen/server/sluice.routes.o
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ -lxdp $(LDLIBS) -lcrypto -lpthread -o $@
+	$(CC) $(LDFLAGS) $^ -lxdp $(LDLIBS) -lnghttp2 -lhttp_parser -lcrypto -lpthread -o $@
 
 $(BUILD)/obj/tests/%.o: CFLAGS += -Itests/lib -Itests/bpf -Itests/net
 
@@ -103,6 +110,10 @@ $(BUILD)/tools/xdp_bench: $(call obj,tools/bench/xdp_bench.c tests/bpf/packets.c
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/obj/tools/bench/%.o: CFLAGS += -Itests/bpf
+
+$(BUILD)/tools/tcp_bench: $(call obj,tools/bench/tcp_bench.c $(NET_SRCS))
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ -lpthread -o $@
 
 # The router: sluice-routegen compiles a routes file to C (X.routes -> $(BUILD)/gen/X.routes.c, never
 # committed, STYLE.md 3); generated C is compiled beside itself.
@@ -161,6 +172,19 @@ $(BUILD)/tests/tcp_script_test: $(call obj,tests/net/tcp_script_test.c tests/net
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ -lpthread -o $@
 
+# libFuzzer targets: always clang, with their own objects (coverage-instrumented, sanitized), whatever
+# $(CC) and SANITIZE say. UBSan findings abort so that libFuzzer reports them as crashes.
+FUZZ_CFLAGS := -std=gnu11 -g -O1 $(WARN) -D_GNU_SOURCE -Iserver/net -fno-omit-frame-pointer \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -MMD -MP
+
+$(BUILD)/fuzzobj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(BUILD)/fuzz/tcp_fuzz: $(patsubst %.c,$(BUILD)/fuzzobj/%.o,tests/fuzz/tcp_fuzz.c $(NET_SRCS))
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) $^ -lpthread -o $@
+
 $(BUILD)/tests/tap_server: $(call obj,tests/net/tap_server.c $(APP_SRCS) $(NET_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ -lcrypto -lpthread -o $@
@@ -168,6 +192,11 @@ $(BUILD)/tests/tap_server: $(call obj,tests/net/tap_server.c $(APP_SRCS) $(NET_S
 $(BUILD)/tests/kernel_client: $(call obj,tests/net/kernel_client.c)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ -lcrypto -lpthread -o $@
+
+# The HTTP/2 conformance client (raw frames; libnghttp2 only to decode the server's field blocks).
+$(BUILD)/tests/h2_conformance: $(call obj,tests/http/h2_conformance.c)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ -lnghttp2 -o $@
 
 # The tests run the sanitizer build; tests/run.sh prints the one summary line and sets the status.
 test: deps

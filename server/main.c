@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "static_file.h"
 #include "worker.h"
 
 static const char usage[] =
@@ -36,6 +37,8 @@ static const char usage[] =
     "  --busy-poll        spin instead of sleeping in poll()\n"
     "  --max-conns N      connections per worker (default 16384)\n"
     "  --drain-ms MS      on stop, how long open connections may take to finish (default 2000)\n"
+    "  --http PORT        serve HTTP/2 and HTTP/1.1 on PORT (routes compiled from server/sluice.routes)\n"
+    "  --static DIR       the directory GET /static/* serves\n"
     "  --echo PORT        serve echo on PORT\n"
     "  --sink PORT        serve sink (SHA-256 of the upload) on PORT\n"
     "  --source PORT      serve source (N bytes of the deterministic stream) on PORT\n"
@@ -43,7 +46,7 @@ static const char usage[] =
     "exit status: 0 clean stop, 1 failure (including frames not all returned at exit), 2 bad usage,\n"
     "             3 not permitted, 4 BPF/AF_XDP unavailable, 5 no such device, 6 sluice not loaded\n";
 
-enum { OPT_DATAPATH = 255, OPT_FRAME_SIZE = 256, OPT_BUSY_POLL, OPT_MAX_CONNS, OPT_DRAIN_MS, OPT_ECHO, OPT_SINK, OPT_SOURCE };
+enum { OPT_HTTP = 253, OPT_STATIC = 254, OPT_DATAPATH = 255, OPT_FRAME_SIZE = 256, OPT_BUSY_POLL, OPT_MAX_CONNS, OPT_DRAIN_MS, OPT_ECHO, OPT_SINK, OPT_SOURCE };
 
 static int parse_cpus(const char *text, struct server_config *cfg, uint32_t *ncpus, struct err *e)
 {
@@ -69,7 +72,7 @@ static int parse_cpus(const char *text, struct server_config *cfg, uint32_t *ncp
     }
 }
 
-static int add_service(struct server_config *cfg, const char *port_text, enum app_kind kind, struct err *e)
+static int add_service(struct server_config *cfg, const char *port_text, const struct app_ops *ops, struct err *e)
 {
     uint32_t port;
 
@@ -79,7 +82,7 @@ static int add_service(struct server_config *cfg, const char *port_text, enum ap
         if (cfg->services[i].port == port)
             return ERR(e, EXIT_STATUS_USAGE, 0, "port %u is given to two services", port);
     cfg->services[cfg->nservices].port = (uint16_t)port;
-    cfg->services[cfg->nservices].kind = kind;
+    cfg->services[cfg->nservices].ops = ops;
     cfg->nservices++;
     return 0;
 }
@@ -99,6 +102,8 @@ static int parse_args(int argc, char **argv, struct server_config *cfg, struct e
         {"busy-poll", no_argument, NULL, OPT_BUSY_POLL},
         {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
         {"drain-ms", required_argument, NULL, OPT_DRAIN_MS},
+        {"http", required_argument, NULL, OPT_HTTP},
+        {"static", required_argument, NULL, OPT_STATIC},
         {"echo", required_argument, NULL, OPT_ECHO},
         {"sink", required_argument, NULL, OPT_SINK},
         {"source", required_argument, NULL, OPT_SOURCE},
@@ -174,12 +179,21 @@ static int parse_args(int argc, char **argv, struct server_config *cfg, struct e
             if (args_u32(optarg, "--drain-ms", 0, 600000, &cfg->drain_ms, e))
                 return -1;
             break;
+        case OPT_STATIC:
+            cfg->http.static_dir = optarg;
+            break;
+        case OPT_HTTP:
         case OPT_ECHO:
         case OPT_SINK:
         case OPT_SOURCE:
             if (cfg->nservices == APP_MAX_SERVICES)
                 return ERR(e, EXIT_STATUS_USAGE, 0, "at most %d services", APP_MAX_SERVICES);
-            if (add_service(cfg, optarg, c == OPT_ECHO ? APP_ECHO : c == OPT_SINK ? APP_SINK : APP_SOURCE, e))
+            if (add_service(cfg, optarg,
+                            c == OPT_HTTP   ? &app_http_ops
+                            : c == OPT_ECHO ? &app_echo_ops
+                            : c == OPT_SINK ? &app_sink_ops
+                                            : &app_source_ops,
+                            e))
                 return -1;
             break;
         case 'h':
@@ -194,7 +208,7 @@ static int parse_args(int argc, char **argv, struct server_config *cfg, struct e
     if (cfg->datapath == DATAPATH_SOCKET && cfg->ifname)
         return ERR(e, EXIT_STATUS_USAGE, 0, "--dev is for the xdp datapath; the socket datapath listens on all addresses");
     if (!cfg->nservices)
-        return ERR(e, EXIT_STATUS_USAGE, 0, "no service to serve: give --echo, --sink or --source");
+        return ERR(e, EXIT_STATUS_USAGE, 0, "no service to serve: give --http, --echo, --sink or --source");
     for (uint32_t i = 0; i < cfg->nworkers; i++)
         cfg->cpus[i] = ncpus ? cfg->cpus[i % ncpus] : (int)(i % (uint32_t)(online > 0 ? online : 1));
     return 0;
@@ -210,6 +224,7 @@ int main(int argc, char **argv)
 
     umem_config_default(&cfg.umem);
     tcp_config_default(&cfg.tcp);
+    http_config_default(&cfg.http);
     cfg.tcp.max_conns = 16384;
     if (parse_args(argc, argv, &cfg, &e)) {
         err_print(stderr, "sluice-server", &e);
@@ -218,6 +233,10 @@ int main(int argc, char **argv)
     if (cfg.datapath == DATAPATH_XDP && geteuid() != 0) {
         fprintf(stderr, "sluice-server: error: must be run as root (needs CAP_BPF, CAP_NET_ADMIN, CAP_NET_RAW)\n");
         return EXIT_STATUS_PERMISSION;
+    }
+    if (cfg.http.static_dir && static_file_open_dir(cfg.http.static_dir, &e)) {
+        err_print(stderr, "sluice-server", &e);
+        return e.status;
     }
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);

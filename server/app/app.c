@@ -41,18 +41,9 @@ void app_table_destroy(struct app_table *t)
 
 static const struct app_ops *ops_for(const struct app_table *t, uint16_t port)
 {
-    for (int i = 0; i < t->nservices; i++) {
-        if (t->services[i].port != port)
-            continue;
-        switch (t->services[i].kind) {
-        case APP_ECHO:
-            return &app_echo_ops;
-        case APP_SINK:
-            return &app_sink_ops;
-        case APP_SOURCE:
-            return &app_source_ops;
-        }
-    }
+    for (int i = 0; i < t->nservices; i++)
+        if (t->services[i].port == port)
+            return t->services[i].ops;
     return NULL;
 }
 
@@ -95,6 +86,8 @@ void app_writable(struct app_conn *ac)
 
 void app_closed(struct app_table *t, struct app_conn *ac, int error)
 {
+    if (ac->ops->closed)
+        ac->ops->closed(ac, error);
     switch (error) {
     case 0:
         t->stats.closed_ok++;

@@ -7,7 +7,8 @@
  * both provide it, so the same service code runs on both and the benchmarks compare datapaths,
  * not applications.
  *
- * Built-in services that prove the datapath:
+ * Services: http (server/http/: HTTP/2 and HTTP/1.1 with the compiled router and handlers), and
+ * built-in ones that prove the datapath:
  *   echo    every byte read is written back; the FIN is echoed once everything was
  *   sink    everything read is hashed; at the client's FIN the 32-byte SHA-256 goes back, then FIN
  *   source  the client sends 16 bytes (big-endian length N, seed); N bytes of the deterministic
@@ -34,13 +35,13 @@ struct app_io {
     void (*commit)(void *transport, size_t n);
     void (*shutdown)(void *transport);
     void (*abort)(void *transport); /* reset; the transport calls no app_closed for it */
+    size_t (*writable)(void *transport);      /* bytes reserve/commit would take now */
+    void (*want_writable)(void *transport);   /* call the service's writable when room opens */
 };
-
-enum app_kind { APP_ECHO, APP_SINK, APP_SOURCE };
 
 struct app_service {
     uint16_t port;
-    enum app_kind kind;
+    const struct app_ops *ops;
 };
 
 struct app_conn {
@@ -55,6 +56,7 @@ struct app_conn {
     uint64_t done;    /* source: bytes sent; sink: bytes hashed */
     uint64_t seed;
     void *md;         /* sink: a hash context, kept by the slot across connections */
+    void *proto;      /* http: the connection's protocol state */
     uint32_t next_free;
 };
 
@@ -63,6 +65,7 @@ struct app_ops {
     void (*open)(struct app_conn *ac);
     void (*readable)(struct app_conn *ac);
     void (*writable)(struct app_conn *ac);
+    void (*closed)(struct app_conn *ac, int error); /* the transport is gone */
 };
 
 #define APP_COUNTERS(X)                                                                                      \
@@ -87,6 +90,7 @@ struct app_table {
     uint32_t open;
     struct app_service services[APP_MAX_SERVICES];
     int nservices;
+    struct http_worker *http; /* the worker's HTTP layer, when it serves HTTP */
     struct app_stats stats;
 };
 
@@ -133,8 +137,20 @@ static inline void app_commit(struct app_conn *ac, size_t n)
 /* Reset the connection; the slot is free again at once. */
 void app_abort(struct app_conn *ac);
 
+/* How much the transport would take now. */
+static inline size_t app_writable_bytes(struct app_conn *ac)
+{
+    return ac->io->writable(ac->transport);
+}
+
+static inline void app_want_writable(struct app_conn *ac)
+{
+    ac->io->want_writable(ac->transport);
+}
+
 extern const struct app_ops app_echo_ops;
 extern const struct app_ops app_sink_ops;
 extern const struct app_ops app_source_ops;
+extern const struct app_ops app_http_ops; /* server/http/ */
 
 #endif

@@ -41,6 +41,16 @@ static void tcp_io_abort(void *t)
     tcp_abort(t);
 }
 
+static size_t tcp_io_writable(void *t)
+{
+    return tcp_writable(t);
+}
+
+static void tcp_io_want_writable(void *t)
+{
+    tcp_want_writable(t);
+}
+
 static const struct app_io tcp_io = {
     .peek = tcp_io_peek,
     .consume = tcp_io_consume,
@@ -49,6 +59,8 @@ static const struct app_io tcp_io = {
     .commit = tcp_io_commit,
     .shutdown = tcp_io_shutdown,
     .abort = tcp_io_abort,
+    .writable = tcp_io_writable,
+    .want_writable = tcp_io_want_writable,
 };
 
 static void *on_accept(void *ctx, struct tcp_conn *c)

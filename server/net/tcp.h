@@ -213,6 +213,8 @@ void tcp_consume(struct tcp_conn *c, size_t n);
 
 /* Bytes tcp_write would accept now. */
 size_t tcp_writable(const struct tcp_conn *c);
+/* Have writable called when acknowledgements free send space (a writer that wants a minimum). */
+void tcp_want_writable(struct tcp_conn *c);
 /* Copy up to len bytes into send frames (the one copy on the way out); returns bytes accepted. */
 size_t tcp_write(struct tcp_conn *c, const void *data, size_t len);
 /*

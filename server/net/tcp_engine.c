@@ -621,6 +621,11 @@ size_t tcp_writable(const struct tcp_conn *c)
     return c->snd_queued >= e->cfg.snd_buf ? 0 : e->cfg.snd_buf - c->snd_queued;
 }
 
+void tcp_want_writable(struct tcp_conn *c)
+{
+    c->flags |= CONN_F_WANT_WRITABLE;
+}
+
 uint8_t *tcp_write_reserve(struct tcp_conn *c, size_t *room)
 {
     struct tcp_engine *e = c->engine;

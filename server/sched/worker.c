@@ -4,6 +4,8 @@
  */
 #include "worker.h"
 
+#include "http_worker.h"
+
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
@@ -57,6 +59,8 @@ static void release(struct server *srv)
             xdp_worker_release(w);
         else
             sock_worker_release(w);
+        if (w->apps.http)
+            http_worker_destroy(w->apps.http);
         if (w->apps.slots)
             app_table_destroy(&w->apps);
     }
@@ -70,6 +74,14 @@ static void join_all(struct server *srv)
     for (uint32_t i = 0; i < srv->cfg.nworkers; i++)
         if (srv->workers[i].started)
             pthread_join(srv->workers[i].thread, NULL);
+}
+
+static bool serves_http(const struct server_config *cfg)
+{
+    for (int i = 0; i < cfg->nservices; i++)
+        if (cfg->services[i].ops == &app_http_ops)
+            return true;
+    return false;
 }
 
 int server_start(struct server *srv, const struct server_config *cfg, struct err *e)
@@ -92,11 +104,16 @@ int server_start(struct server *srv, const struct server_config *cfg, struct err
                 cfg->tcp.max_conns);
             goto fail;
         }
+        if (serves_http(cfg) && !(w->apps.http = http_worker_new(&srv->cfg.http, cfg->tcp.max_conns))) {
+            ERR(e, EXIT_STATUS_FAILURE, errno, "worker %u: cannot set up its HTTP layer", i);
+            goto fail;
+        }
         if (xdp ? xdp_worker_init(w, mode_note, sizeof(mode_note), e) : sock_worker_init(w, e))
             goto fail;
     }
     if (xdp)
         xdp_server_prefill(srv);
+    server_metrics_register(srv);
     for (uint32_t i = 0; i < cfg->nworkers; i++) {
         struct worker *w = &srv->workers[i];
 

@@ -21,6 +21,7 @@
 
 #include "app.h"
 #include "err.h"
+#include "http_config.h"
 #include "pins.h"
 #include "sock_worker.h"
 #include "tcp.h"
@@ -41,6 +42,7 @@ struct server_config {
     uint32_t drain_ms;    /* how long a stopping server lets connections finish */
     struct umem_config umem;
     struct tcp_config tcp; /* max_conns also bounds the socket datapath's connections */
+    struct http_config http;
     struct app_service services[APP_MAX_SERVICES];
     int nservices;
 };
@@ -88,5 +90,8 @@ int server_stop(struct server *srv, FILE *stats, struct err *e);
 bool worker_tick(struct worker *w, uint64_t now_ns);
 
 uint64_t worker_now_ns(void);
+
+/* Make /metrics report this server (server/sched/metrics.c). */
+void server_metrics_register(struct server *srv);
 
 #endif

@@ -241,6 +241,8 @@ static void io_consume(void *t, size_t n)
 {
     struct sock_conn *c = t;
 
+    if (!c->rx)
+        return;
     if (n > c->rx_len)
         n = c->rx_len;
     c->rx_off += (uint32_t)n;
@@ -320,6 +322,23 @@ static void io_abort(void *t)
     }
 }
 
+static size_t io_writable(void *t)
+{
+    struct sock_conn *c = t;
+
+    if (c->want_shutdown)
+        return 0;
+    return SOCK_BUF_SIZE - c->tx_len; /* after the compaction reserve does */
+}
+
+static void io_want_writable(void *t)
+{
+    struct sock_conn *c = t;
+
+    c->want_writable = true;
+    mark_dirty(c->owner, c); /* the flush calls writable once the buffer has drained */
+}
+
 static const struct app_io sock_io = {
     .peek = io_peek,
     .consume = io_consume,
@@ -328,6 +347,8 @@ static const struct app_io sock_io = {
     .commit = io_commit,
     .shutdown = io_shutdown,
     .abort = io_abort,
+    .writable = io_writable,
+    .want_writable = io_want_writable,
 };
 
 /* ---- accepting --------------------------------------------------------------------------------- */

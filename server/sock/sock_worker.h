@@ -17,7 +17,7 @@
 #include "app.h"
 #include "err.h"
 
-#define SOCK_BUF_SIZE 16384
+#define SOCK_BUF_SIZE 65536
 
 #define SOCK_WORKER_COUNTERS(X)                                                                              \
     X(accepted, "connections accepted")                                                                      \

@@ -327,7 +327,7 @@ int main(int argc, char **argv)
             if (s->nservices == APP_MAX_SERVICES)
                 usage();
             s->services[s->nservices].port = (uint16_t)number_arg(opt, argv[++i], 65535);
-            s->services[s->nservices++].kind = opt[2] == 'e' ? APP_ECHO : opt[3] == 'i' ? APP_SINK : APP_SOURCE;
+            s->services[s->nservices++].ops = opt[2] == 'e' ? &app_echo_ops : opt[3] == 'i' ? &app_sink_ops : &app_source_ops;
         }
         else if (!strcmp(opt, "--frames"))
             nframes = (uint32_t)number_arg(opt, argv[++i], 1u << 20);
@@ -377,10 +377,8 @@ int main(int argc, char **argv)
         return 1;
     }
     for (int i = 0; i < s->nservices; i++) {
-        static const char *const names[] = {"echo", "sink", "source"};
-
         tcp_listen(&s->engine, s->services[i].port);
-        printf("%s on port %u\n", names[s->services[i].kind], s->services[i].port);
+        printf("%s on port %u\n", s->services[i].ops->name, s->services[i].port);
     }
     printf("ready on %s with %u frames, pid %d\n", dev, nframes, (int)getpid());
     fflush(stdout);

@@ -17,6 +17,10 @@ mkdir -p "$OUT"
     echo
     "$BUILD/tools/xdp_bench" 1000000
     echo
+    echo "## TCP engine, two engines back to back in memory on one core (1 GiB bulk, 64 B request/response)"
+    echo
+    "$BUILD/tools/tcp_bench" 1024
+    echo
     echo "## Compiled router (sluice-routegen), time per lookup by number of routes, best of 5 runs"
     echo
     "$BUILD/tools/router_bench" 1

@@ -1,0 +1,397 @@
+/*
+ * h2/session.c — HTTP/2 with nghttp2 over a connection's transport.
+ *
+ * Input is fed to nghttp2_session_mem_recv (Debian 12's nghttp2 1.52 predates mem_recv2) straight
+ * from where the transport holds it (UMEM frames on the AF_XDP datapath) and released once parsed. nghttp2's own frames (HEADERS, SETTINGS,
+ * WINDOW_UPDATE, ...) come out of nghttp2_session_mem_send and are copied into transmit buffers;
+ * DATA frames are written with NGHTTP2_DATA_FLAG_NO_COPY: their payload goes from the response
+ * body (http_body_write) into transmit buffers directly, and their size follows what the transport
+ * can take, so a body never waits in an intermediate buffer. Request bodies are flow-controlled by
+ * what handlers are done with (nghttp2_session_consume), not by arrival.
+ *
+ * nghttp2 callbacks may not call back into the session's send side, so output runs after
+ * mem_recv or mem_send returns (in_session), and responses a handler gives later flush on their own.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "http_conn.h"
+
+#define H2_FRAME_HEADER 9 /* RFC 9113 4.1 */
+
+static struct http_stream *stream_of(nghttp2_session *s, int32_t id)
+{
+    return nghttp2_session_get_stream_user_data(s, id);
+}
+
+static void fail_connection(struct http_conn *hc)
+{
+    hc->hw->stats.protocol_errors++;
+    hc->closing = true;
+}
+
+/* ---- request side ------------------------------------------------------------------------------- */
+
+static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void *user)
+{
+    struct http_conn *hc = user;
+    struct http_stream *st;
+
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    st = http_stream_new(hc, frame->hd.stream_id);
+    if (!st) /* out of streams: the client may retry this one elsewhere or later */
+        return nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_REFUSED_STREAM);
+    nghttp2_session_set_stream_user_data(s, frame->hd.stream_id, st);
+    return 0;
+}
+
+static bool keep_rcbuf(struct http_stream *st, nghttp2_rcbuf *rc)
+{
+    if (st->nrcbufs == st->conn->hw->cfg->max_headers * 2)
+        return false;
+    nghttp2_rcbuf_incref(rc);
+    st->rcbufs[st->nrcbufs++] = rc;
+    return true;
+}
+
+static struct http_str str_of(nghttp2_rcbuf *rc)
+{
+    nghttp2_vec v = nghttp2_rcbuf_get_buf(rc);
+
+    return (struct http_str){(const char *)v.base, v.len};
+}
+
+static int on_header(nghttp2_session *s, const nghttp2_frame *frame, nghttp2_rcbuf *name, nghttp2_rcbuf *value,
+                     uint8_t flags, void *user)
+{
+    struct http_stream *st = stream_of(s, frame->hd.stream_id);
+    struct http_str n = str_of(name), v = str_of(value);
+    struct http_request *req;
+
+    (void)flags;
+    (void)user;
+    if (!st || frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0; /* trailers, or a refused stream: nghttp2 has validated them, nothing to keep */
+    req = &st->req;
+    if (!keep_rcbuf(st, name) || !keep_rcbuf(st, value) ||
+        (n.ptr[0] != ':' && req->nheaders == st->conn->hw->cfg->max_headers)) {
+        st->conn->hw->stats.header_limit++;
+        st->status = 431; /* answered once the headers are complete */
+        return 0;
+    }
+    if (n.ptr[0] != ':') {
+        st->req_headers[req->nheaders].name = n;
+        st->req_headers[req->nheaders].value = v;
+        req->nheaders++;
+        if (n.len == 14 && !memcmp(n.ptr, "content-length", 14)) {
+            uint64_t len = 0;
+
+            for (size_t i = 0; i < v.len; i++)
+                len = len * 10 + (uint64_t)(v.ptr[i] - '0'); /* nghttp2 checked it is all digits */
+            req->content_length = len;
+        }
+    } else if (n.len == 7 && !memcmp(n.ptr, ":method", 7)) {
+        req->method_name = v;
+        req->method = method_parse(v.ptr, v.len);
+    } else if (n.len == 5 && !memcmp(n.ptr, ":path", 5)) {
+        const char *q = memchr(v.ptr, '?', v.len);
+
+        req->path = (struct http_str){v.ptr, q ? (size_t)(q - v.ptr) : v.len};
+        req->query = q ? (struct http_str){q + 1, v.len - (size_t)(q - v.ptr) - 1} : (struct http_str){"", 0};
+    } else if (n.len == 10 && !memcmp(n.ptr, ":authority", 10)) {
+        req->authority = v;
+    }
+    return 0;
+}
+
+static void body_end(struct http_stream *st)
+{
+    st->request_done = true;
+    if (st->req.on_body)
+        st->req.on_body(&st->req, NULL, 0, true);
+}
+
+static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *user)
+{
+    struct http_stream *st = stream_of(s, frame->hd.stream_id);
+
+    (void)user;
+    if (!st)
+        return 0;
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+        st->req.http_version = 20;
+        if (st->status == 431)
+            http_respond_error(&st->req, 431);
+        else
+            http_dispatch(st);
+        if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
+            body_end(st);
+    } else if (frame->hd.type == NGHTTP2_DATA && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+        body_end(st);
+    } else if (frame->hd.type == NGHTTP2_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+        body_end(st); /* trailers end the request */
+    }
+    return 0;
+}
+
+static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data, size_t len, void *user)
+{
+    struct http_conn *hc = user;
+    struct http_stream *st = stream_of(s, id);
+    size_t done = len;
+
+    (void)flags;
+    hc->hw->stats.body_bytes_in += len;
+    if (!st) {
+        nghttp2_session_consume_connection(s, len);
+        return 0;
+    }
+    if (st->req.on_body) {
+        done = st->req.on_body(&st->req, data, len, false);
+        if (done > len)
+            done = len;
+        st->body_kept += len - done;
+    }
+    if (done)
+        nghttp2_session_consume(s, id, done);
+    return 0;
+}
+
+static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t error_code, void *user)
+{
+    struct http_stream *st = stream_of(s, id);
+
+    (void)user;
+    if (!st)
+        return 0;
+    if (error_code != NGHTTP2_NO_ERROR)
+        st->conn->hw->stats.streams_reset++;
+    if (st->body_kept) /* bytes a handler never released still count against the connection window */
+        nghttp2_session_consume_connection(s, st->body_kept);
+    nghttp2_session_set_stream_user_data(s, id, NULL);
+    http_stream_free(st);
+    return 0;
+}
+
+/* ---- response side ------------------------------------------------------------------------------ */
+
+static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t length, uint32_t *data_flags,
+                         nghttp2_data_source *source, void *user)
+{
+    struct http_stream *st = source->ptr;
+    struct http_conn *hc = user;
+    uint64_t avail = http_body_available(&st->body);
+    size_t room = app_writable_bytes(hc->ac);
+
+    (void)s;
+    (void)id;
+    (void)buf;
+    if (!avail && st->body.ended) {
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        return 0;
+    }
+    if (!avail || room <= H2_FRAME_HEADER) {
+        st->deferred = true;
+        if (avail)
+            app_want_writable(hc->ac);
+        return NGHTTP2_ERR_DEFERRED;
+    }
+    if (length > room - H2_FRAME_HEADER)
+        length = room - H2_FRAME_HEADER;
+    if (length > avail)
+        length = (size_t)avail;
+    *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    if (st->body.ended && length == avail)
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    return (ssize_t)length;
+}
+
+static int send_data(nghttp2_session *s, nghttp2_frame *frame, const uint8_t *framehd, size_t length,
+                     nghttp2_data_source *source, void *user)
+{
+    struct http_stream *st = source->ptr;
+    struct http_conn *hc = user;
+
+    (void)s;
+    (void)frame;
+    if (app_writable_bytes(hc->ac) < H2_FRAME_HEADER + length) {
+        app_want_writable(hc->ac);
+        return NGHTTP2_ERR_WOULDBLOCK;
+    }
+    app_write(hc->ac, framehd, H2_FRAME_HEADER);
+    http_body_write(st, length);
+    return 0;
+}
+
+void h2_stream_respond(struct http_stream *st)
+{
+    struct http_conn *hc = st->conn;
+    nghttp2_nv nva[HTTP_MAX_RESP_HEADERS + 1];
+    nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_body};
+    char *status = st->arena + st->arena_used;
+
+    if (st->arena_used + 4 > sizeof(st->arena)) {
+        st->arena_used = 0; /* the headers added will not fit with it: answer bare */
+        st->nresp = 0;
+        status = st->arena;
+    }
+    status[0] = (char)('0' + st->status / 100 % 10);
+    status[1] = (char)('0' + st->status / 10 % 10);
+    status[2] = (char)('0' + st->status % 10);
+    st->arena_used += 4;
+    nva[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7, 3,
+                          NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+    memcpy(nva + 1, st->resp, st->nresp * sizeof(nghttp2_nv));
+    if (nghttp2_submit_response(hc->session, st->id, nva, st->nresp + 1,
+                                st->body.kind == BODY_NONE ? NULL : &prd)) {
+        nghttp2_submit_rst_stream(hc->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+    }
+    if (!hc->in_session)
+        h2_conn_output(hc);
+}
+
+void h2_stream_resume(struct http_stream *st)
+{
+    struct http_conn *hc = st->conn;
+
+    if (st->deferred) {
+        st->deferred = false;
+        nghttp2_session_resume_data(hc->session, st->id);
+    }
+    if (!hc->in_session)
+        h2_conn_output(hc);
+}
+
+void h2_stream_consumed(struct http_stream *st, size_t n)
+{
+    struct http_conn *hc = st->conn;
+
+    nghttp2_session_consume(hc->session, st->id, n);
+    if (!hc->in_session)
+        h2_conn_output(hc);
+}
+
+void h2_stream_reset(struct http_stream *st)
+{
+    struct http_conn *hc = st->conn;
+
+    nghttp2_submit_rst_stream(hc->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
+    if (!hc->in_session)
+        h2_conn_output(hc);
+}
+
+/* ---- the connection ----------------------------------------------------------------------------- */
+
+int h2_callbacks_new(nghttp2_session_callbacks **cb)
+{
+    if (nghttp2_session_callbacks_new(cb))
+        return -1;
+    nghttp2_session_callbacks_set_on_begin_headers_callback(*cb, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback2(*cb, on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(*cb, on_frame_recv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(*cb, on_data_chunk);
+    nghttp2_session_callbacks_set_on_stream_close_callback(*cb, on_stream_close);
+    nghttp2_session_callbacks_set_send_data_callback(*cb, send_data);
+    return 0;
+}
+
+int h2_conn_start(struct http_conn *hc, const uint8_t *upgrade_settings, size_t settings_len, bool head_request)
+{
+    struct http_worker *hw = hc->hw;
+    const struct http_config *cfg = hw->cfg;
+    nghttp2_settings_entry iv[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, cfg->max_concurrent_streams},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, cfg->initial_window_size},
+        {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, cfg->max_frame_size},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, cfg->max_header_list_size},
+    };
+
+    if (nghttp2_session_server_new3(&hc->session, hw->callbacks, hc, hw->option, &hw->mem))
+        return -1;
+    hc->proto = PROTO_H2;
+    hw->stats.h2_connections++;
+    if (upgrade_settings &&
+        nghttp2_session_upgrade2(hc->session, upgrade_settings, settings_len, head_request, NULL))
+        return -1;
+    if (nghttp2_submit_settings(hc->session, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0])) ||
+        nghttp2_session_set_local_window_size(hc->session, NGHTTP2_FLAG_NONE, 0, (int32_t)cfg->initial_window_size))
+        return -1;
+    return 0;
+}
+
+void h2_conn_output(struct http_conn *hc)
+{
+    struct app_conn *ac = hc->ac;
+
+    if (!hc->session)
+        return;
+    for (struct http_stream *st = hc->streams; st; st = st->next) {
+        if (st->deferred && http_body_available(&st->body)) {
+            st->deferred = false;
+            nghttp2_session_resume_data(hc->session, st->id);
+        }
+    }
+    for (;;) {
+        ssize_t n;
+
+        if (hc->pending_len) {
+            size_t w = app_write(ac, hc->pending, hc->pending_len);
+
+            hc->pending += w;
+            hc->pending_len -= w;
+            if (hc->pending_len) {
+                app_want_writable(ac);
+                return;
+            }
+        }
+        hc->in_session = true;
+        n = nghttp2_session_mem_send(hc->session, &hc->pending);
+        hc->in_session = false;
+        if (n < 0) {
+            fail_connection(hc);
+            hc->pending_len = 0;
+            break;
+        }
+        if (n == 0)
+            break;
+        hc->pending_len = (size_t)n;
+    }
+    /* done: after an error (its GOAWAY went out above), when nghttp2 has nothing more to do, or when
+     * the client closed its side and every response is out */
+    if (hc->closing || (!nghttp2_session_want_read(hc->session) && !nghttp2_session_want_write(hc->session)) ||
+        (app_eof(ac) && !hc->nstreams && !nghttp2_session_want_write(hc->session)))
+        app_shutdown(ac);
+}
+
+void h2_conn_input(struct http_conn *hc)
+{
+    struct app_conn *ac = hc->ac;
+    struct iovec iov[16];
+    size_t consumed = 0;
+    int n = app_peek(ac, iov, 16);
+
+    for (int i = 0; i < n && !hc->closing; i++) {
+        ssize_t rv;
+
+        hc->in_session = true;
+        rv = nghttp2_session_mem_recv(hc->session, iov[i].iov_base, iov[i].iov_len);
+        hc->in_session = false;
+        if (rv < 0) { /* nghttp2 queued the GOAWAY the error calls for, if any: send it, then close */
+            fail_connection(hc);
+            consumed += iov[i].iov_len;
+            break;
+        }
+        consumed += (size_t)rv;
+    }
+    /* once closing, nothing more will be read: what is left goes */
+    app_consume(ac, hc->closing ? SIZE_MAX : consumed);
+    h2_conn_output(hc);
+}
+
+void h2_conn_end(struct http_conn *hc)
+{
+    if (hc->session)
+        nghttp2_session_del(hc->session);
+    hc->session = NULL;
+}

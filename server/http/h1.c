@@ -1,0 +1,481 @@
+/*
+ * h1.c — HTTP/1.1 for clients that speak only that (curl's default, health checkers), with
+ * keep-alive, pipelining one request at a time, chunked responses when the length is unknown,
+ * Expect: 100-continue, and the Upgrade: h2c path into HTTP/2 (RFC 7540 3.2).
+ *
+ * Parsing is Debian's http-parser. The request line and headers are copied once into a pool
+ * buffer the request keeps (http-parser hands them over in pieces, possibly split across
+ * segments); the body reaches the handler's on_body where it lies. Input stops while a response is
+ * in progress, and while a handler keeps more request body than the configured backlog, so a
+ * client that pushes faster than the handler goes is held back by TCP, not by memory.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http_conn.h"
+
+static const char CONTINUE_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
+static const char SWITCHING_101[] = "HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: h2c\r\n\r\n";
+static const char BAD_REQUEST_400[] =
+    "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: 16\r\nconnection: close\r\n\r\n"
+    "400 Bad Request\n";
+static const char TOO_LARGE_431[] =
+    "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain\r\ncontent-length: 36\r\n"
+    "connection: close\r\n\r\n431 Request Header Fields Too Large\n";
+
+static struct http_conn *conn_of(http_parser *p)
+{
+    return p->data;
+}
+
+/* Append request head bytes to the pool buffer, lowercased when they are a header name. */
+static bool head_append(struct http_conn *hc, const char *at, size_t len, bool lower)
+{
+    struct http_buf *b = hc->h1_head;
+
+    if (!b || b->len + len > HTTP_BUF_SIZE || b->len + len > hc->hw->cfg->max_header_list_size) {
+        hc->hw->stats.header_limit++;
+        return false;
+    }
+    for (size_t i = 0; i < len; i++)
+        b->data[b->len + i] = lower && at[i] >= 'A' && at[i] <= 'Z' ? (uint8_t)(at[i] + 32) : (uint8_t)at[i];
+    b->len += (uint32_t)len;
+    return true;
+}
+
+static int on_message_begin(http_parser *p)
+{
+    struct http_conn *hc = conn_of(p);
+
+    hc->h1_stream = http_stream_new(hc, 0);
+    hc->h1_head = hc->h1_stream ? http_buf_get(hc->hw) : NULL;
+    if (!hc->h1_head)
+        return -1;
+    hc->h1_url_len = 0;
+    hc->h1_in_value = false;
+    hc->h1_upgrade_h2c = false;
+    hc->h1_settings = NULL;
+    hc->h1_stream->req.http_version = 11;
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+    struct http_conn *hc = conn_of(p);
+
+    hc->h1_url_len += (uint32_t)len;
+    return head_append(hc, at, len, false) ? 0 : -1;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+    struct http_conn *hc = conn_of(p);
+    struct http_stream *st = hc->h1_stream;
+    struct http_request *req = &st->req;
+
+    if (hc->h1_in_value || !req->nheaders || req->headers[req->nheaders - 1].value.ptr) {
+        if (req->nheaders == hc->hw->cfg->max_headers) {
+            hc->hw->stats.header_limit++;
+            return -1;
+        }
+        st->req_headers[req->nheaders++] = (struct http_header){{(char *)hc->h1_head->data + hc->h1_head->len, 0},
+                                                                 {NULL, 0}};
+        hc->h1_in_value = false;
+    }
+    req->headers[req->nheaders - 1].name.len += len;
+    return head_append(hc, at, len, true) ? 0 : -1;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+    struct http_conn *hc = conn_of(p);
+    struct http_header *h = &hc->h1_stream->req.headers[hc->h1_stream->req.nheaders - 1];
+
+    if (!hc->h1_in_value) {
+        h->value.ptr = (char *)hc->h1_head->data + hc->h1_head->len;
+        hc->h1_in_value = true;
+    }
+    h->value.len += len;
+    return head_append(hc, at, len, false) ? 0 : -1;
+}
+
+static bool header_has_token(struct http_str v, const char *token)
+{
+    size_t n = strlen(token);
+
+    for (size_t i = 0; i + n <= v.len; i++)
+        if (!strncasecmp(v.ptr + i, token, n) && (i + n == v.len || v.ptr[i + n] == ',' || v.ptr[i + n] == ' '))
+            return true;
+    return false;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    struct http_conn *hc = conn_of(p);
+    struct http_stream *st = hc->h1_stream;
+    struct http_request *req = &st->req;
+    const char *url = (const char *)hc->h1_head->data, *q;
+    const char *method = http_method_str((enum http_method)p->method);
+
+    req->method_name = (struct http_str){method, strlen(method)};
+    req->method = method_parse(method, strlen(method));
+    q = memchr(url, '?', hc->h1_url_len);
+    req->path = (struct http_str){url, q ? (size_t)(q - url) : hc->h1_url_len};
+    req->query = q ? (struct http_str){q + 1, hc->h1_url_len - (size_t)(q - url) - 1} : (struct http_str){"", 0};
+    req->authority = http_header(req, "host");
+    if (p->flags & F_CONTENTLENGTH)
+        req->content_length = p->content_length;
+    hc->h1_keep_alive = http_should_keep_alive(p);
+    st->h1_head = hc->h1_head; /* the request's strings point into it: it lives as long as the request */
+    hc->h1_head = NULL;
+    /* like h2o, upgrade only requests without a body: one that has one is answered over HTTP/1.1
+     * (RFC 9110 7.8 lets the server ignore Upgrade), so its body never needs carrying across */
+    if (p->upgrade && !(p->flags & F_CHUNKED) && (req->content_length == UINT64_MAX || !req->content_length) &&
+        header_has_token(http_header(req, "upgrade"), "h2c") && http_header(req, "http2-settings").ptr) {
+        struct http_str s = http_header(req, "http2-settings");
+
+        hc->h1_upgrade_h2c = true;
+        hc->h1_settings = s.ptr;
+        hc->h1_settings_len = s.len;
+        return 0; /* dispatched on HTTP/2 once the request is complete */
+    }
+    if (header_has_token(http_header(req, "expect"), "100-continue"))
+        app_write(hc->ac, CONTINUE_100, sizeof(CONTINUE_100) - 1);
+    http_dispatch(st);
+    /* an upgrade we do not take is answered as a plain request: http-parser must not treat the rest
+     * of the stream as another protocol (RFC 9110 7.8: the server may ignore Upgrade) */
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+    struct http_conn *hc = conn_of(p);
+    struct http_stream *st = hc->h1_stream;
+    size_t done = len;
+
+    hc->hw->stats.body_bytes_in += len;
+    if (st->req.on_body) {
+        done = st->req.on_body(&st->req, (const uint8_t *)at, len, false);
+        if (done > len)
+            done = len;
+        st->body_kept += len - done;
+    }
+    if (st->body_kept > hc->hw->cfg->max_body_backlog) {
+        hc->h1_wait_backlog = true;
+        http_parser_pause(p, 1);
+    }
+    return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    struct http_conn *hc = conn_of(p);
+    struct http_stream *st = hc->h1_stream;
+
+    /* one request at a time: the next waits until this one's response is out */
+    st->request_done = true;
+    hc->h1_wait_response = true;
+    http_parser_pause(p, 1);
+    if (!hc->h1_upgrade_h2c && st->req.on_body)
+        st->req.on_body(&st->req, NULL, 0, true); /* may complete the response and free st */
+    return 0;
+}
+
+static const http_parser_settings parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- upgrade to HTTP/2 ---------------------------------------------------------------------- */
+
+/* HTTP2-Settings is base64url without padding (RFC 7540 3.2.1); returns the decoded length or -1. */
+static ssize_t base64url_decode(const char *in, size_t len, uint8_t *out, size_t cap)
+{
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t n = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+        int v = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26
+              : c >= '0' && c <= '9' ? c - '0' + 52 : c == '-' ? 62 : c == '_' ? 63 : c == '=' ? -2 : -1;
+
+        if (v == -2)
+            break;
+        if (v < 0)
+            return -1;
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n == cap)
+                return -1;
+            out[n++] = (uint8_t)(acc >> bits);
+        }
+    }
+    return (ssize_t)n;
+}
+
+static void upgrade_to_h2(struct http_conn *hc)
+{
+    struct http_stream *st = hc->h1_stream;
+    uint8_t settings[256];
+    ssize_t len = base64url_decode(hc->h1_settings, hc->h1_settings_len, settings, sizeof(settings));
+
+    hc->h1_stream = NULL;
+    if (len < 0 || app_writable_bytes(hc->ac) < sizeof(SWITCHING_101) - 1) {
+        app_write(hc->ac, BAD_REQUEST_400, sizeof(BAD_REQUEST_400) - 1);
+        hc->h1_error = true;
+        http_stream_free(st);
+        return;
+    }
+    app_write(hc->ac, SWITCHING_101, sizeof(SWITCHING_101) - 1);
+    hc->hw->stats.h2c_upgrades++;
+    if (h2_conn_start(hc, settings, (size_t)len, st->req.method == METHOD_HEAD)) {
+        hc->h1_error = true;
+        http_stream_free(st);
+        return;
+    }
+    /* the upgraded request is stream 1, half-closed (remote) already */
+    st->id = 1;
+    st->req.http_version = 20;
+    nghttp2_session_set_stream_user_data(hc->session, 1, st);
+    st->request_done = true;
+    http_dispatch(st);
+}
+
+/* ---- input -------------------------------------------------------------------------------------- */
+
+static bool response_done(const struct http_conn *hc);
+static void response_complete(struct http_conn *hc);
+
+static void bad_request(struct http_conn *hc, const char *response, size_t len)
+{
+    hc->hw->stats.protocol_errors++;
+    if (!hc->h1_stream || !hc->h1_stream->responded)
+        app_write(hc->ac, response, len);
+    hc->h1_error = true;
+    app_shutdown(hc->ac);
+}
+
+void h1_conn_start(struct http_conn *hc)
+{
+    http_parser_init(&hc->parser, HTTP_REQUEST);
+    hc->parser.data = hc;
+    hc->proto = PROTO_H1;
+    hc->hw->stats.h1_connections++;
+}
+
+void h1_conn_input(struct http_conn *hc)
+{
+    struct app_conn *ac = hc->ac;
+
+    /* handlers answer from inside parser callbacks; the loop below re-checks what they changed */
+    if (hc->h1_in_input)
+        return;
+    hc->h1_in_input = true;
+    while (!hc->h1_error && hc->proto == PROTO_H1 && !hc->h1_wait_response && !hc->h1_wait_backlog) {
+        struct iovec iov[1];
+        size_t parsed;
+
+        if (app_peek(ac, iov, 1) < 1)
+            break;
+        http_parser_pause(&hc->parser, 0);
+        parsed = http_parser_execute(&hc->parser, &parser_settings, iov[0].iov_base, iov[0].iov_len);
+        app_consume(ac, parsed);
+        if (HTTP_PARSER_ERRNO(&hc->parser) == HPE_PAUSED) {
+            if (hc->h1_upgrade_h2c && hc->h1_stream && hc->h1_stream->request_done)
+                upgrade_to_h2(hc);
+            else if (response_done(hc)) /* answered before the request body had ended */
+                response_complete(hc);
+            continue;
+        }
+        if (HTTP_PARSER_ERRNO(&hc->parser) != HPE_OK) {
+            bool limit = hc->h1_head && hc->h1_head->len >= HTTP_BUF_SIZE;
+
+            if (limit || HTTP_PARSER_ERRNO(&hc->parser) == HPE_CB_header_field ||
+                HTTP_PARSER_ERRNO(&hc->parser) == HPE_CB_header_value || HTTP_PARSER_ERRNO(&hc->parser) == HPE_CB_url)
+                bad_request(hc, TOO_LARGE_431, sizeof(TOO_LARGE_431) - 1);
+            else
+                bad_request(hc, BAD_REQUEST_400, sizeof(BAD_REQUEST_400) - 1);
+            break;
+        }
+    }
+    hc->h1_in_input = false;
+    if (hc->h1_error)
+        return;
+    if (hc->proto == PROTO_H2) { /* upgraded: the rest of the input is HTTP/2, starting with the preface */
+        h2_conn_input(hc);
+        return;
+    }
+    if (app_eof(ac) && !hc->h1_stream && !hc->h1_error)
+        app_shutdown(ac);
+}
+
+/* ---- output -------------------------------------------------------------------------------------- */
+
+static bool has_header(const struct http_stream *st, const char *name)
+{
+    for (uint32_t i = 0; i < st->nresp; i++)
+        if (st->resp[i].namelen == strlen(name) && !memcmp(st->resp[i].name, name, st->resp[i].namelen))
+            return true;
+    return false;
+}
+
+/* The status line and headers, into a pool buffer the output drains. */
+static bool build_head(struct http_conn *hc, struct http_stream *st)
+{
+    struct http_buf *b = http_buf_get(hc->hw);
+    int n;
+
+    if (!b)
+        return false;
+    n = snprintf((char *)b->data, HTTP_BUF_SIZE, "HTTP/1.1 %d %s\r\n", st->status, http_status_text(st->status));
+    for (uint32_t i = 0; i < st->nresp && n < HTTP_BUF_SIZE; i++)
+        n += snprintf((char *)b->data + n, HTTP_BUF_SIZE - (size_t)n, "%.*s: %.*s\r\n", (int)st->resp[i].namelen,
+                      st->resp[i].name, (int)st->resp[i].valuelen, st->resp[i].value);
+    hc->h1_chunked_response = st->body.kind != BODY_NONE && !has_header(st, "content-length");
+    if (hc->h1_chunked_response && n < HTTP_BUF_SIZE)
+        n += snprintf((char *)b->data + n, HTTP_BUF_SIZE - (size_t)n, "transfer-encoding: chunked\r\n");
+    if (!hc->h1_keep_alive && n < HTTP_BUF_SIZE)
+        n += snprintf((char *)b->data + n, HTTP_BUF_SIZE - (size_t)n, "connection: close\r\n");
+    if (n + 2 > HTTP_BUF_SIZE) {
+        http_buf_put(hc->hw, b);
+        return false;
+    }
+    memcpy(b->data + n, "\r\n", 2);
+    b->len = (uint32_t)n + 2;
+    hc->h1_out = b;
+    return true;
+}
+
+static bool response_done(const struct http_conn *hc)
+{
+    const struct http_stream *st = hc->h1_stream;
+
+    return st && st->responded && st->request_done && !hc->h1_out && !hc->h1_chunked_response &&
+           http_body_done(&st->body);
+}
+
+static void response_complete(struct http_conn *hc)
+{
+    struct http_stream *st = hc->h1_stream;
+
+    hc->h1_stream = NULL;
+    hc->h1_wait_response = false;
+    http_stream_free(st);
+    if (!hc->h1_keep_alive || hc->closing) {
+        app_shutdown(hc->ac);
+        return;
+    }
+    h1_conn_input(hc); /* a pipelined request may be waiting */
+}
+
+void h1_conn_output(struct http_conn *hc)
+{
+    struct http_stream *st = hc->h1_stream;
+    struct app_conn *ac = hc->ac;
+
+    if (!st || !st->responded)
+        return;
+    if (hc->h1_out) {
+        struct http_buf *b = hc->h1_out;
+
+        b->off += (uint32_t)app_write(ac, b->data + b->off, b->len - b->off);
+        if (b->off < b->len) {
+            app_want_writable(ac);
+            return;
+        }
+        http_buf_put(hc->hw, b);
+        hc->h1_out = NULL;
+    }
+    while (http_body_available(&st->body)) {
+        size_t room = app_writable_bytes(ac), n = (size_t)http_body_available(&st->body);
+        char chunk[24];
+        int clen = 0;
+
+        if (hc->h1_chunked_response) {
+            if (room <= 24)
+                break;
+            if (n > room - 24)
+                n = room - 24;
+            clen = snprintf(chunk, sizeof(chunk), "%zx\r\n", n);
+            app_write(ac, chunk, (size_t)clen);
+        } else {
+            if (!room)
+                break;
+            if (n > room)
+                n = room;
+        }
+        http_body_write(st, n);
+        if (hc->h1_chunked_response)
+            app_write(ac, "\r\n", 2);
+    }
+    if (!http_body_done(&st->body)) {
+        if (http_body_available(&st->body))
+            app_want_writable(ac);
+        return;
+    }
+    if (hc->h1_chunked_response) {
+        if (app_writable_bytes(ac) < 5) {
+            app_want_writable(ac);
+            return;
+        }
+        app_write(ac, "0\r\n\r\n", 5);
+        hc->h1_chunked_response = false;
+    }
+    if (response_done(hc))
+        response_complete(hc);
+    /* else the response went out before the request body ended: the input finishes it */
+}
+
+void h1_stream_respond(struct http_stream *st)
+{
+    struct http_conn *hc = st->conn;
+
+    if (!build_head(hc, st)) {
+        hc->hw->stats.pool_exhausted++;
+        hc->closing = true;
+        app_abort(hc->ac);
+        return;
+    }
+    h1_conn_output(hc);
+}
+
+void h1_stream_resume(struct http_stream *st)
+{
+    h1_conn_output(st->conn);
+}
+
+void h1_stream_consumed(struct http_stream *st, size_t n)
+{
+    struct http_conn *hc = st->conn;
+
+    (void)n;
+    if (hc->h1_wait_backlog && st->body_kept <= hc->hw->cfg->max_body_backlog / 2) {
+        hc->h1_wait_backlog = false;
+        h1_conn_input(hc);
+    }
+}
+
+void h1_stream_reset(struct http_stream *st)
+{
+    st->conn->closing = true;
+    app_abort(st->conn->ac);
+}
+
+void h1_conn_end(struct http_conn *hc)
+{
+    if (hc->h1_head)
+        http_buf_put(hc->hw, hc->h1_head);
+    if (hc->h1_out)
+        http_buf_put(hc->hw, hc->h1_out);
+    hc->h1_head = hc->h1_out = NULL;
+    hc->h1_stream = NULL;
+}

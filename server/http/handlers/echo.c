@@ -1,0 +1,32 @@
+/*
+ * echo.c — POST|PUT /echo: the request body comes back as the response body, as it arrives.
+ *
+ * Each chunk is copied once into the response's pool buffers and kept against the client's flow
+ * control window until it has been sent back (on_drain releases it), so a client that sends faster
+ * than it reads is held back by its window, and memory stays bounded by it.
+ */
+#include "http.h"
+
+static size_t echo_body(struct http_request *req, const uint8_t *data, size_t len, bool last)
+{
+    if (len && http_stream_write(req, data, len) < len) {
+        http_reset(req); /* out of buffers: cut the response rather than send a wrong body */
+        return len;
+    }
+    if (last)
+        http_stream_end(req);
+    return 0;
+}
+
+static void echo_drained(struct http_request *req, size_t n)
+{
+    http_body_release(req, n);
+}
+
+int handler_echo(struct http_request *req)
+{
+    http_respond_stream(req, 200, "application/octet-stream", req->content_length);
+    req->on_body = echo_body;
+    req->on_drain = echo_drained;
+    return HANDLER_DONE;
+}

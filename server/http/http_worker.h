@@ -1,0 +1,24 @@
+/*
+ * http_worker.h — what the rest of the server sees of the HTTP layer: one http_worker per worker
+ * (pools and nghttp2 state), hung on the worker's app_table so that connections on an HTTP port
+ * reach it, and its counters for /metrics.
+ */
+#ifndef SLUICE_HTTP_WORKER_H
+#define SLUICE_HTTP_WORKER_H
+
+#include <stdint.h>
+
+#include "http_config.h"
+
+struct http_worker;
+struct http_stats;
+
+/* The pools for a worker serving at most max_conns connections; NULL with errno set. */
+struct http_worker *http_worker_new(const struct http_config *cfg, uint32_t max_conns);
+void http_worker_destroy(struct http_worker *hw);
+
+const struct http_stats *http_worker_stats(const struct http_worker *hw);
+/* System allocations made by the HTTP layer so far (nghttp2's pool growth and body buffers). */
+uint64_t http_worker_system_allocs(const struct http_worker *hw);
+
+#endif

@@ -1,0 +1,450 @@
+/*
+ * request.c — the handler's side of a request (http.h): params and headers, the response builder,
+ * response bodies and how their bytes reach the transport, and routing to the handler.
+ *
+ * A body's bytes are copied once, from where they lie (static memory, a mapped file, the pool
+ * buffers a handler wrote into) into the transport's transmit buffers; generated bodies are
+ * produced there directly. The protocols (h2/session.c, h1.c) decide when and how many.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http_conn.h"
+
+struct http_str http_param(const struct http_request *req, const char *name)
+{
+    for (uint16_t i = 0; i < req->route.nparams; i++)
+        if (!strcmp(req->route.params[i].name, name))
+            return (struct http_str){req->route.params[i].value, req->route.params[i].len};
+    return (struct http_str){"", 0};
+}
+
+struct http_str http_header(const struct http_request *req, const char *name)
+{
+    size_t len = strlen(name);
+
+    for (uint32_t i = 0; i < req->nheaders; i++)
+        if (req->headers[i].name.len == len && !strncasecmp(req->headers[i].name.ptr, name, len))
+            return req->headers[i].value;
+    return (struct http_str){NULL, 0};
+}
+
+const char *http_status_text(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 425: return "Too Early";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+    }
+}
+
+void http_count_status(struct http_worker *hw, int status)
+{
+    if (status >= 500)
+        hw->stats.responses_5xx++;
+    else if (status >= 400)
+        hw->stats.responses_4xx++;
+    else if (status >= 300)
+        hw->stats.responses_3xx++;
+    else
+        hw->stats.responses_2xx++;
+}
+
+/* ---- response headers ------------------------------------------------------------------------- */
+
+static const char *arena_copy(struct http_stream *st, const char *s, size_t len)
+{
+    char *dst;
+
+    if (st->arena_used + len + 1 > sizeof(st->arena))
+        return NULL;
+    dst = st->arena + st->arena_used;
+    memcpy(dst, s, len);
+    dst[len] = '\0';
+    st->arena_used += (uint32_t)len + 1;
+    return dst;
+}
+
+static bool add_nv(struct http_stream *st, const char *name, size_t name_len, const char *value, size_t value_len)
+{
+    if (st->nresp == HTTP_MAX_RESP_HEADERS)
+        return false;
+    st->resp[st->nresp++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, name_len, value_len,
+                                          NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+    return true;
+}
+
+bool http_add_header(struct http_request *req, const char *name, const char *value, size_t value_len)
+{
+    struct http_stream *st = req->_stream;
+    size_t name_len = strlen(name);
+    const char *n, *v;
+
+    if (st->responded || !name_len)
+        return false;
+    for (size_t i = 0; i < name_len; i++)
+        if ((name[i] >= 'A' && name[i] <= 'Z') || name[i] <= ' ' || name[i] == ':' || name[i] > '~')
+            return false;
+    for (size_t i = 0; i < value_len; i++)
+        if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0')
+            return false;
+    n = arena_copy(st, name, name_len);
+    v = n ? arena_copy(st, value, value_len) : NULL;
+    return v && add_nv(st, n, name_len, v, value_len);
+}
+
+/* ---- bodies ------------------------------------------------------------------------------------ */
+
+uint64_t http_body_available(const struct http_body *b)
+{
+    switch (b->kind) {
+    case BODY_MEMORY:
+    case BODY_GENERATED:
+        return b->length - b->sent;
+    case BODY_QUEUE:
+        return b->queued;
+    default:
+        return 0;
+    }
+}
+
+bool http_body_done(const struct http_body *b)
+{
+    return b->kind == BODY_NONE || (b->ended && http_body_available(b) == 0);
+}
+
+void http_body_clear(struct http_worker *hw, struct http_body *b)
+{
+    while (b->head) {
+        struct http_buf *next = b->head->next;
+
+        http_buf_put(hw, b->head);
+        b->head = next;
+    }
+    b->tail = NULL;
+    b->queued = 0;
+    if (b->release) {
+        b->release(b->memory, b->length);
+        b->release = NULL;
+    }
+}
+
+void http_body_write(struct http_stream *st, size_t n)
+{
+    struct http_conn *hc = st->conn;
+    struct http_worker *hw = hc->hw;
+    struct http_body *b = &st->body;
+    struct app_conn *ac = hc->ac;
+    size_t total = n;
+
+    hw->stats.body_bytes_out += n;
+    if (b->kind != BODY_GENERATED)
+        hw->stats.body_bytes_copied += n;
+    while (n) {
+        size_t room;
+        uint8_t *dst = app_reserve(ac, &room);
+
+        if (!dst)
+            break; /* callers checked app_writable_bytes: not reached */
+        if (room > n)
+            room = n;
+        switch (b->kind) {
+        case BODY_MEMORY:
+            memcpy(dst, b->memory + b->sent, room);
+            break;
+        case BODY_GENERATED:
+            b->generate(b->generate_ctx, b->sent, dst, room);
+            break;
+        case BODY_QUEUE: {
+            struct http_buf *buf;
+
+            while (b->head->off == b->head->len && b->head->next) { /* drained, and no longer the tail */
+                buf = b->head;
+                b->head = buf->next;
+                http_buf_put(hw, buf);
+            }
+            buf = b->head;
+            if (room > buf->len - buf->off)
+                room = buf->len - buf->off;
+            memcpy(dst, buf->data + buf->off, room);
+            buf->off += (uint32_t)room;
+            b->queued -= room;
+            if (buf->off == buf->len && !buf->next && b->ended) {
+                b->head = b->tail = NULL;
+                http_buf_put(hw, buf);
+            }
+            break;
+        }
+        default:
+            return;
+        }
+        app_commit(ac, room);
+        b->sent += room;
+        n -= room;
+    }
+    if (b->kind == BODY_QUEUE && st->req.on_drain)
+        st->req.on_drain(&st->req, total - n);
+}
+
+/* ---- answering --------------------------------------------------------------------------------- */
+
+static void respond(struct http_stream *st, int status, const char *content_type)
+{
+    struct http_conn *hc = st->conn;
+    uint64_t length = st->body.kind == BODY_NONE ? 0 : st->body.length;
+
+    if (st->responded)
+        return;
+    st->responded = true;
+    st->status = status;
+    http_count_status(hc->hw, status);
+    if (content_type)
+        add_nv(st, "content-type", 12, content_type, strlen(content_type));
+    if (length != UINT64_MAX && status >= 200 && status != 204 && status != 304) {
+        char text[24];
+        int n = snprintf(text, sizeof(text), "%llu", (unsigned long long)length);
+        const char *v = arena_copy(st, text, (size_t)n);
+
+        if (v)
+            add_nv(st, "content-length", 14, v, (size_t)n);
+    }
+    if (st->head_only) { /* HEAD: the headers a GET would have, no body */
+        http_body_clear(hc->hw, &st->body);
+        st->body.kind = BODY_NONE;
+    }
+    if (hc->proto == PROTO_H2)
+        h2_stream_respond(st);
+    else
+        h1_stream_respond(st);
+}
+
+static bool body_begin(struct http_stream *st, enum body_kind kind, uint64_t length)
+{
+    if (st->responded)
+        return false;
+    memset(&st->body, 0, sizeof(st->body));
+    st->body.kind = kind;
+    st->body.length = length;
+    return true;
+}
+
+void http_respond(struct http_request *req, int status, const char *content_type, const void *body, size_t len)
+{
+    http_respond_owned(req, status, content_type, body, len, NULL);
+}
+
+void http_respond_owned(struct http_request *req, int status, const char *content_type, const void *body,
+                        size_t len, void (*release)(const void *body, size_t len))
+{
+    struct http_stream *st = req->_stream;
+
+    if (!body_begin(st, len ? BODY_MEMORY : BODY_NONE, len)) {
+        if (release)
+            release(body, len);
+        return;
+    }
+    st->body.length = len; /* also for an empty body, which stays BODY_NONE */
+    st->body.memory = body;
+    st->body.ended = true;
+    st->body.release = release;
+    respond(st, status, content_type);
+}
+
+void http_respond_generated(struct http_request *req, int status, const char *content_type, uint64_t len,
+                            void (*generate)(void *ctx, uint64_t offset, uint8_t *dst, size_t n), void *ctx)
+{
+    struct http_stream *st = req->_stream;
+
+    if (!body_begin(st, len ? BODY_GENERATED : BODY_NONE, len))
+        return;
+    st->body.generate = generate;
+    st->body.generate_ctx = ctx;
+    st->body.ended = true;
+    respond(st, status, content_type);
+}
+
+void http_respond_stream(struct http_request *req, int status, const char *content_type, uint64_t length)
+{
+    struct http_stream *st = req->_stream;
+
+    if (!body_begin(st, length == 0 ? BODY_NONE : BODY_QUEUE, length))
+        return;
+    respond(st, status, content_type);
+}
+
+/* Queue bytes without telling the protocol; respond or resume does that. */
+static size_t queue(struct http_stream *st, const void *data, size_t len)
+{
+    struct http_body *b = &st->body;
+    const uint8_t *src = data;
+    size_t done = 0;
+
+    while (done < len) {
+        struct http_buf *t = b->tail;
+        size_t room;
+
+        if (!t || t->len == HTTP_BUF_SIZE) {
+            t = http_buf_get(st->conn->hw);
+            if (!t)
+                break;
+            if (b->tail)
+                b->tail->next = t;
+            else
+                b->head = t;
+            b->tail = t;
+        }
+        room = HTTP_BUF_SIZE - t->len;
+        if (room > len - done)
+            room = len - done;
+        memcpy(t->data + t->len, src + done, room);
+        t->len += (uint32_t)room;
+        b->queued += room;
+        done += room;
+    }
+    return done;
+}
+
+void http_respond_copy(struct http_request *req, int status, const char *content_type, const void *body,
+                       size_t len)
+{
+    struct http_stream *st = req->_stream;
+
+    if (!body_begin(st, len ? BODY_QUEUE : BODY_NONE, len))
+        return;
+    if (queue(st, body, len) < len) {
+        http_body_clear(st->conn->hw, &st->body);
+        memset(&st->body, 0, sizeof(st->body));
+        respond(st, 503, NULL);
+        return;
+    }
+    st->body.ended = true;
+    respond(st, status, content_type);
+}
+
+void http_respond_error(struct http_request *req, int status)
+{
+    char text[64];
+    int len = snprintf(text, sizeof(text), "%d %s\n", status, http_status_text(status));
+
+    http_respond_copy(req, status, "text/plain; charset=utf-8", text, (size_t)len);
+}
+
+static void resume(struct http_stream *st)
+{
+    if (!st->responded || st->head_only)
+        return;
+    if (st->conn->proto == PROTO_H2)
+        h2_stream_resume(st);
+    else
+        h1_stream_resume(st);
+}
+
+size_t http_stream_write(struct http_request *req, const void *data, size_t len)
+{
+    struct http_stream *st = req->_stream;
+    size_t done;
+
+    if (st->body.kind != BODY_QUEUE || st->body.ended)
+        return 0;
+    done = queue(st, data, len);
+    if (done)
+        resume(st);
+    return done;
+}
+
+void http_stream_end(struct http_request *req)
+{
+    struct http_stream *st = req->_stream;
+
+    if (st->body.ended)
+        return;
+    st->body.ended = true;
+    resume(st);
+}
+
+size_t http_stream_queued(const struct http_request *req)
+{
+    return req->_stream->body.queued;
+}
+
+void http_body_release(struct http_request *req, size_t n)
+{
+    struct http_stream *st = req->_stream;
+
+    if (n > st->body_kept)
+        n = st->body_kept;
+    st->body_kept -= n;
+    if (st->conn->proto == PROTO_H2)
+        h2_stream_consumed(st, n);
+    else
+        h1_stream_consumed(st, n);
+}
+
+void http_reset(struct http_request *req)
+{
+    struct http_stream *st = req->_stream;
+
+    st->aborted = true;
+    if (st->conn->proto == PROTO_H2)
+        h2_stream_reset(st);
+    else
+        h1_stream_reset(st);
+}
+
+/* ---- routing ------------------------------------------------------------------------------------ */
+
+static void allow_header(struct http_stream *st, uint32_t allow)
+{
+    char text[96];
+    size_t n = 0;
+
+    for (int m = 0; m < METHOD_COUNT; m++)
+        if (allow & (1u << m))
+            n += (size_t)snprintf(text + n, sizeof(text) - n, "%s%s", n ? ", " : "", method_name((enum method)m));
+    http_add_header(&st->req, "allow", text, n);
+}
+
+void http_dispatch(struct http_stream *st)
+{
+    struct http_request *req = &st->req;
+    struct http_worker *hw = st->conn->hw;
+
+    hw->stats.requests++;
+    st->head_only = req->method == METHOD_HEAD;
+    router_match(req->method, req->path.ptr, req->path.len, &req->route);
+    switch (req->route.result) {
+    case ROUTER_FOUND:
+        router_dispatch(req->route.route, req);
+        break;
+    case ROUTER_METHOD_NOT_ALLOWED:
+        hw->stats.method_not_allowed++;
+        allow_header(st, req->route.allow);
+        http_respond_error(req, 405);
+        break;
+    default:
+        hw->stats.not_found++;
+        http_respond_error(req, 404);
+        break;
+    }
+}
