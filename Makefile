@@ -47,7 +47,7 @@ HTTP_SRCS   := server/http/http_worker.c server/http/http_mem.c server/http/requ
                server/http/h1.c server/http/handlers/healthz.c server/http/handlers/bytes.c \
                server/http/handlers/echo.c server/http/handlers/static_file.c server/http/handlers/metrics.c \
                server/router/method.c
-SERVER_SRCS := server/main.c server/sched/worker.c server/sched/metrics.c server/afxdp/umem.c \
+SERVER_SRCS := server/main.c server/config.c server/sched/worker.c server/sched/metrics.c server/afxdp/umem.c \
                server/afxdp/xsk_port.c server/afxdp/xdp_worker.c server/sock/sock_worker.c $(APP_SRCS) $(HTTP_SRCS)
 AGENT_SRCS  := agent/main.c agent/attach.c agent/probe.c agent/service.c agent/route.c agent/workers.c \
                agent/stats.c
@@ -59,7 +59,7 @@ AGENT     := $(BUILD)/bin/sluice-agent
 SERVER    := $(BUILD)/bin/sluice-server
 ROUTEGEN  := $(BUILD)/bin/sluice-routegen
 TEST_BINS := $(BUILD)/tests/steer_test $(BUILD)/tests/xsk_holder $(BUILD)/tests/netem $(BUILD)/tests/tcp_test $(BUILD)/tests/tap_server $(BUILD)/tests/kernel_client $(BUILD)/tests/tcp_script_test $(BUILD)/tests/router_test \
-             $(BUILD)/tests/h2_conformance
+             $(BUILD)/tests/h2_conformance $(BUILD)/tests/stream_cat
 BENCH_BINS := $(BUILD)/tools/xdp_bench $(BUILD)/tools/tcp_bench $(BUILD)/tools/router_bench
 FUZZ_BINS  := $(BUILD)/fuzz/tcp_fuzz
 
@@ -89,7 +89,7 @@ $(BUILD)/obj/%.o: %.c | $(BPF_SKELS)
 
 $(SERVER): $(call obj,$(SERVER_SRCS) $(NET_SRCS) $(COMMON_SRCS)) $(BUILD)/gen/server/sluice.routes.o
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ -lxdp $(LDLIBS) -lnghttp2 -lhttp_parser -lcrypto -lpthread -o $@
+	$(CC) $(LDFLAGS) $^ -lxdp $(LDLIBS) -lnghttp2 -lhttp_parser -linih -lcrypto -lpthread -o $@
 
 $(BUILD)/obj/tests/%.o: CFLAGS += -Itests/lib -Itests/bpf -Itests/net
 
@@ -197,6 +197,10 @@ $(BUILD)/tests/kernel_client: $(call obj,tests/net/kernel_client.c)
 $(BUILD)/tests/h2_conformance: $(call obj,tests/http/h2_conformance.c)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ -lnghttp2 -o $@
+
+$(BUILD)/tests/stream_cat: $(call obj,tests/http/stream_cat.c)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ -o $@
 
 # The tests run the sanitizer build; tests/run.sh prints the one summary line and sets the status.
 test: deps

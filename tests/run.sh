@@ -22,6 +22,8 @@ SUITES=(
     "router|120|$BUILD/tests/router_test"
     "routegen|120|tests/router/routegen_test.sh $BUILD"
     "afxdp|900|tests/afxdp/datapath_test.sh $BUILD"
+    "config|120|tests/server/config_test.sh $BUILD"
+    "http|900|tests/http/http_test.sh $BUILD"
 )
 
 passed=0 failed=0 skipped=0

@@ -7,7 +7,9 @@
 # sluice-agent, its pinned maps, services and routes (one added by the agent, one by the exact
 # bpftool line the agent prints), then sluice-server serving TCP from AF_XDP sockets with two
 # workers to ordinary kernel clients in the client namespace (a 64 MiB download and upload with
-# SHA-256, and 100 echo connections), the agent's per-worker counters, and a clean stop and unload.
+# SHA-256, and 100 echo connections), HTTP/2 and HTTP/1.1 over the same AF_XDP sockets to curl,
+# nghttp and h2load, the server's /metrics, the agent's per-worker counters, and a clean stop and
+# unload.
 set -eu
 
 BUILD=${1:-build}
@@ -32,7 +34,7 @@ cleanup() {
     [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
     srv "$AGENT" unload --dev "$DEV" --force >/dev/null 2>&1 || true
     tools/topology.sh down $TOPO
-    rm -f "$SERVER_LOG"
+    rm -rf "$SERVER_LOG" "${STATIC:-}"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -75,10 +77,12 @@ cli curl -sS --max-time 2 http://10.77.0.1:81/ 2>&1 | head -1 || true
 echo "$ curl http://10.77.0.1:80/      (a service with no server yet: dropped in XDP, not reset)"
 cli curl -sS --max-time 1 http://10.77.0.1:80/ 2>&1 | head -1 || true
 
-step "sluice-server: two workers serving echo, sink and source from AF_XDP sockets"
-echo "$ sluice-server --dev $DEV --workers 2 --echo 7 --sink 9 --source 19"
-nsenter --net=/run/netns/$TOPO-srv -- "$SERVER" --dev "$DEV" --workers 2 --echo 7 --sink 9 --source 19 \
-    >"$SERVER_LOG" 2>&1 &
+step "sluice-server: two workers serving HTTP, echo, sink and source from AF_XDP sockets"
+STATIC=$(mktemp -d)
+printf '<!doctype html><title>sluice</title><p>served from a mapped file, zero-copy\n' >"$STATIC/index.html"
+echo "$ sluice-server --dev $DEV --workers 2 --http 80 --static $STATIC --echo 7 --sink 9 --source 19"
+nsenter --net=/run/netns/$TOPO-srv -- "$SERVER" --dev "$DEV" --workers 2 --http 80 --static "$STATIC" \
+    --echo 7 --sink 9 --source 19 >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 50); do grep -q ready "$SERVER_LOG" && break; sleep 0.1; done
 cat "$SERVER_LOG"
@@ -91,6 +95,24 @@ for args in "download --port 19 --bytes 67108864 --seed 42" "upload --port 9 --b
     # shellcheck disable=SC2086
     cli "$CLIENT" $args --addr 10.77.0.1
 done
+
+step "HTTP over AF_XDP from the client namespace: HTTP/2, HTTP/1.1, the h2c upgrade"
+echo "$ curl --http2-prior-knowledge http://10.77.0.1/healthz"
+cli curl -sS --http2-prior-knowledge -w '  (HTTP/%{http_version} %{http_code})\n' http://10.77.0.1/healthz
+echo "$ curl --http1.1 http://10.77.0.1/static/index.html"
+cli curl -sS --http1.1 -w '  (HTTP/%{http_version} %{http_code}, %{content_type})\n' http://10.77.0.1/static/index.html
+echo "$ curl --http2 http://10.77.0.1/bytes/1000000 | sha256sum     (upgrade: h2c)"
+cli curl -sS --http2 -o /dev/null -w '%{size_download} bytes over HTTP/%{http_version}\n' http://10.77.0.1/bytes/1000000
+echo "$ head -c 16M /dev/urandom | curl --http2-prior-knowledge --data-binary @- http://10.77.0.1/echo   (SHA-256 both ways)"
+head -c $((16 << 20)) /dev/urandom >"$STATIC/upload"
+echo "sent $(sha256sum <"$STATIC/upload" | cut -c1-16)… got $(cli curl -sS --http2-prior-knowledge --data-binary "@$STATIC/upload" http://10.77.0.1/echo | sha256sum | cut -c1-16)…"
+echo "$ nghttp -ns -m 100 http://10.77.0.1/bytes/13     (100 concurrent streams on one connection)"
+cli nghttp -nv -m 100 http://10.77.0.1/bytes/13 | grep -c ':status: 200' | sed 's/$/ responses with status 200/'
+echo "$ h2load -n 100000 -c 16 -m 32 http://10.77.0.1/bytes/13"
+cli h2load -n 100000 -c 16 -m 32 http://10.77.0.1/bytes/13 | grep -E '^(finished|requests|status codes)'
+echo "$ curl http://10.77.0.1/metrics   (an excerpt)"
+cli curl -sS --http2-prior-knowledge http://10.77.0.1/metrics |
+    grep -E '^sluice_(http_requests_total|http_h2_connections_total|http_body_bytes_copied_total|tcp_segs_in_total|afxdp_rx_packets_total|steer_redirects_total)'
 
 step "counters: every packet ends in exactly one verdict; service packets were redirected per worker"
 agent stats --dev "$DEV"

@@ -364,7 +364,7 @@ void h2_conn_output(struct http_conn *hc)
         app_shutdown(ac);
 }
 
-void h2_conn_input(struct http_conn *hc)
+static bool input_some(struct http_conn *hc)
 {
     struct app_conn *ac = hc->ac;
     struct iovec iov[16];
@@ -377,15 +377,21 @@ void h2_conn_input(struct http_conn *hc)
         hc->in_session = true;
         rv = nghttp2_session_mem_recv(hc->session, iov[i].iov_base, iov[i].iov_len);
         hc->in_session = false;
-        if (rv < 0) { /* nghttp2 queued the GOAWAY the error calls for, if any: send it, then close */
+        if (rv < 0) {
             fail_connection(hc);
             consumed += iov[i].iov_len;
             break;
         }
         consumed += (size_t)rv;
     }
-    /* once closing, nothing more will be read: what is left goes */
     app_consume(ac, hc->closing ? SIZE_MAX : consumed);
+    return n == 16 && consumed && !hc->closing;
+}
+
+void h2_conn_input(struct http_conn *hc)
+{
+    while (input_some(hc))
+        ;
     h2_conn_output(hc);
 }
 

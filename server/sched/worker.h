@@ -35,6 +35,7 @@ struct server_config {
     const char *ifname;   /* xdp: the device the agent loaded */
     uint32_t nworkers;
     int cpus[SLUICE_MAX_WORKERS]; /* CPU of each worker */
+    uint32_t ncpus;               /* CPUs the operator listed; 0: worker i on CPU i mod CPUs */
     uint32_t queue;
     uint32_t ring_size;   /* RX and TX ring entries per socket */
     enum xsk_zerocopy zerocopy;

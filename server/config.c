@@ -1,0 +1,512 @@
+/*
+ * config.c — every sluice-server setting in one table: its config file section and key, its
+ * command-line option (if it has one), its type, limits and help. The file is INI (Debian's
+ * libinih); options on the command line override it. A wrong value, an unknown key or section and
+ * a malformed line are each one error naming the file, line, section and key (or the option), and
+ * the server does not start.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "args.h"
+
+enum setting_kind {
+    SET_U32,     /* a number in [min, max]; pow2: a power of two */
+    SET_U16,
+    SET_BOOL,    /* true/false, yes/no, on/off, 1/0; as an option it takes no value and means true */
+    SET_STRING,  /* kept in config.c's own storage */
+    SET_CHOICE,  /* one of choices[], stored as its index into an enum */
+    SET_CPUS,    /* comma-separated CPU numbers */
+    SET_SERVICE, /* a port serving service */
+};
+
+struct setting {
+    const char *section, *key;
+    const char *option; /* NULL: config file only */
+    const char *arg;    /* the value's name in --help */
+    enum setting_kind kind;
+    size_t offset; /* into struct server_config */
+    uint32_t min, max;
+    bool pow2;
+    const char *const *choices;
+    const struct app_ops *service;
+    const char *help;
+};
+
+#define AT(field) offsetof(struct server_config, field)
+
+static const char *const datapaths[] = {"xdp", "socket", NULL};         /* enum datapath */
+static const char *const zerocopy_modes[] = {"auto", "on", "off", NULL}; /* enum xsk_zerocopy */
+
+static const struct setting settings[] = {
+    {"server", "datapath", "datapath", "D", SET_CHOICE, AT(datapath), 0, 0, false, datapaths, NULL,
+     "xdp (AF_XDP sockets on dev, default) or socket (kernel sockets)"},
+    {"server", "dev", "dev", "DEVICE", SET_STRING, AT(ifname), 0, 0, false, NULL, NULL,
+     "xdp: the device where `sluice-agent load` attached the steering program"},
+    {"server", "workers", "workers", "N", SET_U32, AT(nworkers), 1, SLUICE_MAX_WORKERS, false, NULL, NULL,
+     "worker threads (default: one per online CPU)"},
+    {"server", "cpus", "cpus", "LIST", SET_CPUS, AT(cpus), 0, 0, false, NULL, NULL,
+     "CPU of each worker, comma-separated (default: worker i on CPU i mod CPUs)"},
+    {"server", "busy_poll", "busy-poll", NULL, SET_BOOL, AT(busy_poll), 0, 0, false, NULL, NULL,
+     "spin instead of sleeping in poll()"},
+    {"server", "drain_ms", "drain-ms", "MS", SET_U32, AT(drain_ms), 0, 600000, false, NULL, NULL,
+     "on stop, how long open connections may take to finish"},
+    {"xdp", "queue", "queue", "Q", SET_U32, AT(queue), 0, 1023, false, NULL, NULL, "interface queue to bind"},
+    {"xdp", "frames", "frames", "N", SET_U32, AT(umem.nframes), 1024, 1u << 22, false, NULL, NULL, "UMEM frames"},
+    {"xdp", "frame_size", "frame-size", "B", SET_U32, AT(umem.frame_size), 2048, 4096, true, NULL, NULL,
+     "UMEM frame size, 2048 or 4096"},
+    {"xdp", "ring", "ring", "N", SET_U32, AT(ring_size), 64, 1u << 16, true, NULL, NULL,
+     "RX and TX ring entries per socket, a power of two"},
+    {"xdp", "zerocopy", "zerocopy", "MODE", SET_CHOICE, AT(zerocopy), 0, 0, false, zerocopy_modes, NULL,
+     "auto, on or off"},
+    {"tcp", "max_conns", "max-conns", "N", SET_U32, AT(tcp.max_conns), 16, 1u << 20, false, NULL, NULL,
+     "connections per worker, in any state"},
+    {"tcp", "max_half_open", NULL, NULL, SET_U32, AT(tcp.max_half_open), 1, 1u << 20, false, NULL, NULL,
+     "connections per worker in SYN-RECEIVED"},
+    {"tcp", "mtu", NULL, NULL, SET_U16, AT(tcp.mtu), 576, 9000, false, NULL, NULL,
+     "IP MTU of the link; the MSS offered follows from it"},
+    {"tcp", "rcv_buf", NULL, NULL, SET_U32, AT(tcp.rcv_buf), 4096, 1u << 30, false, NULL, NULL,
+     "receive buffer (window) per connection, bytes"},
+    {"tcp", "snd_buf", NULL, NULL, SET_U32, AT(tcp.snd_buf), 4096, 1u << 30, false, NULL, NULL,
+     "send buffer per connection, bytes"},
+    {"tcp", "initial_cwnd", NULL, NULL, SET_U32, AT(tcp.initial_cwnd), 1, 64, false, NULL, NULL,
+     "initial congestion window, segments"},
+    {"tcp", "timestamps", NULL, NULL, SET_BOOL, AT(tcp.timestamps), 0, 0, false, NULL, NULL,
+     "RFC 7323 timestamps when the peer offers them"},
+    {"tcp", "sack", NULL, NULL, SET_BOOL, AT(tcp.sack), 0, 0, false, NULL, NULL, "RFC 2018 SACK when the peer offers it"},
+    {"tcp", "window_scaling", NULL, NULL, SET_BOOL, AT(tcp.window_scaling), 0, 0, false, NULL, NULL,
+     "RFC 7323 window scaling when the peer offers it"},
+    {"tcp", "nagle", NULL, NULL, SET_BOOL, AT(tcp.nagle), 0, 0, false, NULL, NULL, "RFC 896 Nagle algorithm"},
+    {"tcp", "rto_initial_ms", NULL, NULL, SET_U32, AT(tcp.rto_initial_ms), 200, 60000, false, NULL, NULL,
+     "initial retransmission timeout"},
+    {"tcp", "rto_min_ms", NULL, NULL, SET_U32, AT(tcp.rto_min_ms), 1, 60000, false, NULL, NULL,
+     "lowest retransmission timeout"},
+    {"tcp", "rto_max_ms", NULL, NULL, SET_U32, AT(tcp.rto_max_ms), 1000, 600000, false, NULL, NULL,
+     "highest retransmission timeout"},
+    {"tcp", "delack_ms", NULL, NULL, SET_U32, AT(tcp.delack_ms), 1, 500, false, NULL, NULL, "delayed ACK timeout"},
+    {"tcp", "syn_retries", NULL, NULL, SET_U32, AT(tcp.syn_retries), 1, 16, false, NULL, NULL,
+     "SYN-ACK retransmissions before a half-open connection is dropped"},
+    {"tcp", "data_retries", NULL, NULL, SET_U32, AT(tcp.data_retries), 1, 32, false, NULL, NULL,
+     "retransmission timeouts of one segment before the connection is aborted"},
+    {"tcp", "keepalive_idle_ms", NULL, NULL, SET_U32, AT(tcp.keepalive_idle_ms), 0, 86400000, false, NULL, NULL,
+     "idle time before keepalive probes, 0 for none"},
+    {"tcp", "keepalive_intvl_ms", NULL, NULL, SET_U32, AT(tcp.keepalive_intvl_ms), 1, 3600000, false, NULL, NULL,
+     "time between keepalive probes"},
+    {"tcp", "keepalive_probes", NULL, NULL, SET_U32, AT(tcp.keepalive_probes), 1, 64, false, NULL, NULL,
+     "unanswered probes before the connection is aborted"},
+    {"tcp", "time_wait_ms", NULL, NULL, SET_U32, AT(tcp.time_wait_ms), 0, 240000, false, NULL, NULL,
+     "TIME-WAIT duration (2 MSL)"},
+    {"http", "port", "http", "PORT", SET_SERVICE, 0, 1, 65535, false, NULL, &app_http_ops,
+     "serve HTTP/2 and HTTP/1.1 on PORT (routes compiled from server/sluice.routes)"},
+    {"http", "static_dir", "static", "DIR", SET_STRING, AT(http.static_dir), 0, 0, false, NULL, NULL,
+     "the directory GET /static/* serves"},
+    {"http", "max_concurrent_streams", NULL, NULL, SET_U32, AT(http.max_concurrent_streams), 1, 1u << 16, false,
+     NULL, NULL, "SETTINGS_MAX_CONCURRENT_STREAMS"},
+    {"http", "initial_window_size", NULL, NULL, SET_U32, AT(http.initial_window_size), 65535, 0x7fffffff, false,
+     NULL, NULL, "SETTINGS_INITIAL_WINDOW_SIZE, also the connection window"},
+    {"http", "max_frame_size", NULL, NULL, SET_U32, AT(http.max_frame_size), 16384, 16777215, false, NULL, NULL,
+     "SETTINGS_MAX_FRAME_SIZE"},
+    {"http", "max_header_list_size", NULL, NULL, SET_U32, AT(http.max_header_list_size), 1024, 1u << 20, false,
+     NULL, NULL, "SETTINGS_MAX_HEADER_LIST_SIZE, bytes (an HTTP/1.1 request head also fits one 16 KiB buffer)"},
+    {"http", "max_headers", NULL, NULL, SET_U32, AT(http.max_headers), 8, 256, false, NULL, NULL,
+     "header fields per request"},
+    {"http", "max_streams", NULL, NULL, SET_U32, AT(http.max_streams), 16, 1u << 20, false, NULL, NULL,
+     "streams per worker, all connections together"},
+    {"http", "max_body_backlog", NULL, NULL, SET_U32, AT(http.max_body_backlog), 16384, 1u << 30, false, NULL,
+     NULL, "request body bytes a handler may hold before input pauses"},
+    {"http", "max_buffers", NULL, NULL, SET_U32, AT(http.max_buffers), 16, 1u << 22, false, NULL, NULL,
+     "16 KiB pool buffers per worker"},
+    {"services", "echo", "echo", "PORT", SET_SERVICE, 0, 1, 65535, false, NULL, &app_echo_ops,
+     "serve echo on PORT"},
+    {"services", "sink", "sink", "PORT", SET_SERVICE, 0, 1, 65535, false, NULL, &app_sink_ops,
+     "serve sink (SHA-256 of the upload) on PORT"},
+    {"services", "source", "source", "PORT", SET_SERVICE, 0, 1, 65535, false, NULL, &app_source_ops,
+     "serve source (N bytes of the deterministic stream) on PORT"},
+};
+
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+/* Strings from the file outlive libinih's line buffer: they are kept here, for the process. */
+static char string_space[8192];
+static size_t string_used;
+
+/* ---- values ------------------------------------------------------------------------------------ */
+
+static int parse_bool(const char *v, bool *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
+
+    for (size_t i = 0; i < 4; i++) {
+        if (!strcasecmp(v, yes[i]) || !strcasecmp(v, no[i])) {
+            *out = !strcasecmp(v, yes[i]);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int parse_cpus(const char *v, struct server_config *cfg, const char *where, struct err *e)
+{
+    const char *p = v;
+    uint32_t n = 0;
+
+    for (;;) {
+        char item[16];
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        uint32_t cpu;
+
+        if (!len || len >= sizeof(item) || n == SLUICE_MAX_WORKERS)
+            return ERR(e, EXIT_STATUS_USAGE, 0, "%s: bad value '%s': expected CPU numbers separated by commas",
+                       where, v);
+        memcpy(item, p, len);
+        item[len] = '\0';
+        if (args_u32(item, "CPU", 0, CPU_SETSIZE - 1, &cpu, e))
+            return ERR(e, EXIT_STATUS_USAGE, 0, "%s: bad CPU '%s': expected a number below %d", where, item,
+                       CPU_SETSIZE);
+        cfg->cpus[n++] = (int)cpu;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    cfg->ncpus = n;
+    return 0;
+}
+
+/* A service setting replaces the port of the same service, so the command line overrides the file. */
+static int set_service(struct server_config *cfg, const struct app_ops *ops, uint32_t port, const char *where,
+                       struct err *e)
+{
+    int slot = cfg->nservices;
+
+    for (int i = 0; i < cfg->nservices; i++) {
+        if (cfg->services[i].ops == ops)
+            slot = i;
+        else if (cfg->services[i].port == port)
+            return ERR(e, EXIT_STATUS_USAGE, 0, "%s: port %u is already %s's", where, port,
+                       cfg->services[i].ops->name);
+    }
+    if (slot == APP_MAX_SERVICES)
+        return ERR(e, EXIT_STATUS_USAGE, 0, "%s: at most %d services", where, APP_MAX_SERVICES);
+    cfg->services[slot] = (struct app_service){.port = (uint16_t)port, .ops = ops};
+    if (slot == cfg->nservices)
+        cfg->nservices++;
+    return 0;
+}
+
+static const char *keep_string(const char *v, const char *where, struct err *e)
+{
+    size_t len = strlen(v) + 1;
+    char *s = string_space + string_used;
+
+    if (len > sizeof(string_space) - string_used) {
+        ERR(e, EXIT_STATUS_USAGE, 0, "%s: value too long", where);
+        return NULL;
+    }
+    memcpy(s, v, len);
+    string_used += len;
+    return s;
+}
+
+/* Apply one setting; where names its origin for the error ("--workers", "FILE:LINE: [http] port"). */
+static int apply(const struct setting *s, const char *v, struct server_config *cfg, bool from_file,
+                 const char *where, struct err *e)
+{
+    char *field = (char *)cfg + s->offset;
+    uint32_t n;
+    bool b;
+
+    switch (s->kind) {
+    case SET_U32:
+    case SET_U16:
+    case SET_SERVICE: {
+        unsigned long long u;
+        char *end;
+
+        errno = 0;
+        u = strtoull(v, &end, 10);
+        if (!*v || *end || errno || v[0] == '-' || u < s->min || u > s->max || (s->pow2 && (u & (u - 1))))
+            return ERR(e, EXIT_STATUS_USAGE, 0, "%s: bad value '%s': expected a %s from %u to %u", where, v,
+                       s->pow2 ? "power of two" : "number", s->min, s->max);
+        n = (uint32_t)u;
+        if (s->kind == SET_SERVICE)
+            return set_service(cfg, s->service, n, where, e);
+        if (s->kind == SET_U16)
+            *(uint16_t *)field = (uint16_t)n;
+        else
+            *(uint32_t *)field = n;
+        return 0;
+    }
+    case SET_BOOL:
+        if (parse_bool(v, &b))
+            return ERR(e, EXIT_STATUS_USAGE, 0, "%s: bad value '%s': expected true or false", where, v);
+        *(bool *)field = b;
+        return 0;
+    case SET_STRING: {
+        const char *kept = from_file ? keep_string(v, where, e) : v;
+
+        if (!kept)
+            return -1;
+        if (!*kept)
+            return ERR(e, EXIT_STATUS_USAGE, 0, "%s: empty value", where);
+        *(const char **)field = kept;
+        return 0;
+    }
+    case SET_CHOICE:
+        for (int i = 0; s->choices[i]; i++) {
+            if (!strcmp(v, s->choices[i])) {
+                *(int *)field = i; /* the enums behind choices are int-sized, in this order */
+                return 0;
+            }
+        }
+        return ERR(e, EXIT_STATUS_USAGE, 0, "%s: bad value '%s': expected %s", where, v,
+                   s->choices == datapaths ? "xdp or socket" : "auto, on or off");
+    case SET_CPUS:
+        return parse_cpus(v, cfg, where, e);
+    }
+    return ERR(e, EXIT_STATUS_FAILURE, 0, "%s: setting of unknown kind", where);
+}
+
+/* ---- the file ------------------------------------------------------------------------------------ */
+
+struct file_state {
+    const char *path;
+    FILE *file;
+    int line;           /* lines read so far: the line libinih is on */
+    int error_line;     /* the first line our handler refused, 0 if none */
+    bool line_too_long; /* a line did not fit libinih's buffer */
+    struct server_config *cfg;
+    struct err *e;
+};
+
+static char *read_line(char *buf, int size, void *stream)
+{
+    struct file_state *fs = stream;
+    char *s = fgets(buf, size, fs->file);
+    size_t len;
+
+    if (!s)
+        return NULL;
+    fs->line++;
+    len = strlen(s);
+    if (len == (size_t)size - 1 && s[len - 1] != '\n' && !feof(fs->file) && !fs->error_line) {
+        fs->error_line = fs->line;
+        fs->line_too_long = true;
+        ERR(fs->e, EXIT_STATUS_USAGE, 0, "%s:%d: line longer than %d bytes", fs->path, fs->line, size - 2);
+        for (int c; (c = fgetc(fs->file)) != EOF && c != '\n';) /* the rest of it is not a line of its own */
+            ;
+    }
+    return s;
+}
+
+static int on_key(void *user, const char *section, const char *key, const char *value)
+{
+    struct file_state *fs = user;
+    char where[256];
+
+    if (fs->error_line)
+        return 1; /* report the first error only; libinih goes on to the end */
+    snprintf(where, sizeof(where), "%s:%d: [%s] %s", fs->path, fs->line, section, key);
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        if (!strcmp(settings[i].section, section) && !strcmp(settings[i].key, key)) {
+            if (apply(&settings[i], value, fs->cfg, true, where, fs->e))
+                fs->error_line = fs->line;
+            return 1;
+        }
+    }
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        if (!strcmp(settings[i].section, section)) {
+            ERR(fs->e, EXIT_STATUS_USAGE, 0, "%s: unknown key (see sluice-server --settings)", where);
+            fs->error_line = fs->line;
+            return 1;
+        }
+    }
+    ERR(fs->e, EXIT_STATUS_USAGE, 0, "%s:%d: unknown section [%s] (expected server, xdp, tcp, http or services)",
+        fs->path, fs->line, section);
+    fs->error_line = fs->line;
+    return 1;
+}
+
+static int load_file(const char *path, struct server_config *cfg, struct err *e)
+{
+    struct file_state fs = {.path = path, .cfg = cfg, .e = e};
+    int syntax_line;
+
+    fs.file = fopen(path, "r");
+    if (!fs.file)
+        return ERR(e, EXIT_STATUS_USAGE, errno, "cannot open config file %s", path);
+    syntax_line = ini_parse_stream(read_line, &fs, on_key, &fs);
+    fclose(fs.file);
+    if (syntax_line < 0)
+        return ERR(e, EXIT_STATUS_FAILURE, 0, "%s: libinih could not allocate its line buffer", path);
+    if (syntax_line > 0 && (!fs.error_line || syntax_line < fs.error_line))
+        return ERR(e, EXIT_STATUS_USAGE, 0, "%s:%d: malformed line (expected `key = value`, `[section]` or a comment)",
+                   path, syntax_line);
+    return fs.error_line ? -1 : 0;
+}
+
+/* ---- the command line --------------------------------------------------------------------------- */
+
+enum { OPT_CONFIG = 1000, OPT_SETTINGS, OPT_HELP, OPT_SETTING_BASE };
+
+static void build_options(struct option *opts)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (settings[i].option)
+            opts[n++] = (struct option){settings[i].option, settings[i].kind == SET_BOOL ? no_argument : required_argument,
+                                        NULL, OPT_SETTING_BASE + (int)i};
+    opts[n++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
+    opts[n++] = (struct option){"settings", no_argument, NULL, OPT_SETTINGS};
+    opts[n++] = (struct option){"help", no_argument, NULL, OPT_HELP};
+    opts[n] = (struct option){NULL, 0, NULL, 0};
+}
+
+void config_print_usage(FILE *out)
+{
+    fputs("usage: sluice-server --dev DEVICE [options]\n"
+          "       sluice-server --datapath socket [options]\n"
+          "\n"
+          "Serve TCP from AF_XDP sockets on DEVICE, where `sluice-agent load --dev DEVICE` attached the\n"
+          "steering program and `sluice-agent service add` named the ports that reach us; or, with\n"
+          "--datapath socket, from ordinary kernel sockets (no XDP, no root needed for ports >= 1024).\n"
+          "\n"
+          "  --config FILE      read settings from FILE (INI); options given here override it\n"
+          "  --settings         list every config file key with its range and default, and exit\n",
+          out);
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const struct setting *s = &settings[i];
+        char left[48];
+
+        if (!s->option)
+            continue;
+        snprintf(left, sizeof(left), "--%s%s%s", s->option, s->arg ? " " : "", s->arg ? s->arg : "");
+        fprintf(out, "  %-18s %s\n", left, s->help);
+    }
+    fputs("\nexit status: 0 clean stop, 1 failure (including frames not all returned at exit), 2 bad usage\n"
+          "             or config, 3 not permitted, 4 BPF/AF_XDP unavailable, 5 no such device,\n"
+          "             6 sluice not loaded\n",
+          out);
+}
+
+static void value_text(const struct setting *s, const struct server_config *d, char *buf, size_t size)
+{
+    const char *field = (const char *)d + s->offset;
+
+    switch (s->kind) {
+    case SET_U32:
+        snprintf(buf, size, "%u", *(const uint32_t *)field);
+        break;
+    case SET_U16:
+        snprintf(buf, size, "%u", *(const uint16_t *)field);
+        break;
+    case SET_BOOL:
+        snprintf(buf, size, "%s", *(const bool *)field ? "true" : "false");
+        break;
+    case SET_CHOICE:
+        snprintf(buf, size, "%s", s->choices[*(const int *)field]);
+        break;
+    default:
+        snprintf(buf, size, "none");
+    }
+}
+
+static void config_defaults(struct server_config *cfg)
+{
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->ring_size = 2048;
+    cfg->drain_ms = 2000;
+    cfg->nworkers = online > 0 && online < SLUICE_MAX_WORKERS ? (uint32_t)online : 1;
+    umem_config_default(&cfg->umem);
+    tcp_config_default(&cfg->tcp);
+    cfg->tcp.max_conns = 16384;
+    http_config_default(&cfg->http);
+}
+
+void config_print_settings(FILE *out)
+{
+    static struct server_config d;
+
+    config_defaults(&d);
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const struct setting *s = &settings[i];
+        char def[32], range[48] = "";
+
+        value_text(s, &d, def, sizeof(def));
+        if (s->offset == AT(nworkers) && s->kind == SET_U32)
+            snprintf(def, sizeof(def), "one per online CPU");
+        if (s->kind == SET_U32 || s->kind == SET_U16 || s->kind == SET_SERVICE)
+            snprintf(range, sizeof(range), " %u..%u%s", s->min, s->max, s->pow2 ? ", a power of two" : "");
+        fprintf(out, "[%s] %s%s (default %s)%s%s: %s\n", s->section, s->key, range, def,
+                s->option ? ", option --" : "", s->option ? s->option : "", s->help);
+    }
+}
+
+static int check(struct server_config *cfg, struct err *e)
+{
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (cfg->datapath == DATAPATH_XDP && !cfg->ifname)
+        return ERR(e, EXIT_STATUS_USAGE, 0, "--dev DEVICE (or [server] dev) is required with the xdp datapath");
+    if (cfg->datapath == DATAPATH_SOCKET && cfg->ifname)
+        return ERR(e, EXIT_STATUS_USAGE, 0, "--dev is for the xdp datapath; the socket datapath listens on all addresses");
+    if (!cfg->nservices)
+        return ERR(e, EXIT_STATUS_USAGE, 0, "no service to serve: give --http, --echo, --sink or --source");
+    if (cfg->tcp.rto_min_ms > cfg->tcp.rto_max_ms)
+        return ERR(e, EXIT_STATUS_USAGE, 0, "[tcp] rto_min_ms %u is above rto_max_ms %u", cfg->tcp.rto_min_ms,
+                   cfg->tcp.rto_max_ms);
+    if (cfg->tcp.max_half_open > cfg->tcp.max_conns)
+        cfg->tcp.max_half_open = cfg->tcp.max_conns;
+    for (uint32_t i = 0; i < cfg->nworkers; i++)
+        cfg->cpus[i] = cfg->ncpus ? cfg->cpus[i % cfg->ncpus] : (int)(i % (uint32_t)(online > 0 ? online : 1));
+    return 0;
+}
+
+int config_load(int argc, char **argv, struct server_config *cfg, struct err *e)
+{
+    struct option opts[NSETTINGS + 4];
+    const char *config_path = NULL;
+    int c;
+
+    config_defaults(cfg);
+    build_options(opts);
+    /* first pass: only --config, --help and --settings, so the file comes before the overrides */
+    optind = 1;
+    while ((c = args_getopt(argc, argv, opts, "sluice-server", e)) != -1) {
+        if (c == '?')
+            return -1;
+        if (c == OPT_HELP) {
+            config_print_usage(stdout);
+            exit(EXIT_STATUS_OK);
+        }
+        if (c == OPT_SETTINGS) {
+            config_print_settings(stdout);
+            exit(EXIT_STATUS_OK);
+        }
+        if (c == OPT_CONFIG)
+            config_path = optarg;
+    }
+    if (config_path && load_file(config_path, cfg, e))
+        return -1;
+    optind = 1;
+    while ((c = args_getopt(argc, argv, opts, "sluice-server", e)) != -1) {
+        char where[64];
+
+        if (c < OPT_SETTING_BASE)
+            continue;
+        snprintf(where, sizeof(where), "--%s", settings[c - OPT_SETTING_BASE].option);
+        if (apply(&settings[c - OPT_SETTING_BASE], optarg ? optarg : "true", cfg, false, where, e))
+            return -1;
+    }
+    return check(cfg, e);
+}
