@@ -66,6 +66,8 @@ struct app_ops {
     void (*readable)(struct app_conn *ac);
     void (*writable)(struct app_conn *ac);
     void (*closed)(struct app_conn *ac, int error); /* the transport is gone */
+    void (*drain)(struct app_conn *ac); /* the server stops: finish what is in flight, then close;
+                                           NULL: app_shutdown at once */
 };
 
 #define APP_COUNTERS(X)                                                                                      \

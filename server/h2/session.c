@@ -401,3 +401,11 @@ void h2_conn_end(struct http_conn *hc)
         nghttp2_session_del(hc->session);
     hc->session = NULL;
 }
+
+void h2_conn_drain(struct http_conn *hc)
+{
+    /* streams the client opened so far still get their responses (RFC 9113 6.8) */
+    nghttp2_submit_goaway(hc->session, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(hc->session),
+                          NGHTTP2_NO_ERROR, NULL, 0);
+    h2_conn_output(hc);
+}

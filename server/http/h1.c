@@ -479,3 +479,10 @@ void h1_conn_end(struct http_conn *hc)
     hc->h1_head = hc->h1_out = NULL;
     hc->h1_stream = NULL;
 }
+
+void h1_conn_drain(struct http_conn *hc)
+{
+    hc->h1_keep_alive = false;
+    if (!hc->h1_stream)
+        app_shutdown(hc->ac);
+}

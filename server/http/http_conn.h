@@ -171,6 +171,7 @@ int h2_conn_start(struct http_conn *hc, const uint8_t *upgrade_settings, size_t 
 void h2_conn_input(struct http_conn *hc);
 void h2_conn_output(struct http_conn *hc);
 void h2_conn_end(struct http_conn *hc);
+void h2_conn_drain(struct http_conn *hc); /* the server stops: GOAWAY, finish the open streams, close */
 void h2_stream_respond(struct http_stream *st);
 void h2_stream_resume(struct http_stream *st);
 void h2_stream_reset(struct http_stream *st);
@@ -182,6 +183,7 @@ void h1_conn_start(struct http_conn *hc);
 void h1_conn_input(struct http_conn *hc);
 void h1_conn_output(struct http_conn *hc);
 void h1_conn_end(struct http_conn *hc);
+void h1_conn_drain(struct http_conn *hc); /* the server stops: close after the response in progress */
 void h1_stream_respond(struct http_stream *st);
 void h1_stream_resume(struct http_stream *st);
 void h1_stream_reset(struct http_stream *st);

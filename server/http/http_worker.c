@@ -241,6 +241,18 @@ static void http_readable(struct app_conn *ac)
         h1_conn_input(hc);
 }
 
+static void http_drain(struct app_conn *ac)
+{
+    struct http_conn *hc = ac->proto;
+
+    if (hc->proto == PROTO_H2)
+        h2_conn_drain(hc);
+    else if (hc->proto == PROTO_H1)
+        h1_conn_drain(hc);
+    else
+        app_shutdown(ac);
+}
+
 static void http_writable(struct app_conn *ac)
 {
     struct http_conn *hc = ac->proto;
@@ -278,4 +290,5 @@ const struct app_ops app_http_ops = {
     .readable = http_readable,
     .writable = http_writable,
     .closed = http_closed,
+    .drain = http_drain,
 };

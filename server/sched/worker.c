@@ -25,11 +25,13 @@ bool worker_tick(struct worker *w, uint64_t now)
     struct server *srv = w->srv;
 
     if (!w->draining && atomic_load_explicit(&srv->draining, memory_order_relaxed)) {
-        /* FIN after what is queued; the services see EOF in turn and finish */
+        /* each service finishes what is in flight (HTTP/2: GOAWAY, then the open streams), then FIN */
         w->draining = true;
         w->drain_deadline_ns = now + (uint64_t)srv->cfg.drain_ms * 1000000;
         for (uint32_t i = 0; i < w->apps.nslots; i++)
-            if (w->apps.slots[i].transport)
+            if (w->apps.slots[i].transport && w->apps.slots[i].ops->drain)
+                w->apps.slots[i].ops->drain(&w->apps.slots[i]);
+            else if (w->apps.slots[i].transport)
                 app_shutdown(&w->apps.slots[i]);
         if (srv->cfg.datapath == DATAPATH_SOCKET)
             sock_worker_stop_listening(w);

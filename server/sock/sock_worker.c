@@ -335,6 +335,8 @@ static void io_want_writable(void *t)
 {
     struct sock_conn *c = t;
 
+    if (c->want_shutdown) /* nothing more can be written: no writable will come */
+        return;
     c->want_writable = true;
     mark_dirty(c->owner, c); /* the flush calls writable once the buffer has drained */
 }

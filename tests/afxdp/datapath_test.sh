@@ -66,11 +66,16 @@ start_server() {
 stop_server() {
     local log=$LOGS/server-$1.log status
     kill -TERM "$SERVER_PID"
-    timeout 20 tail --pid="$SERVER_PID" -f /dev/null
-    wait "$SERVER_PID"
-    status=$?
+    if timeout 20 tail --pid="$SERVER_PID" -f /dev/null; then
+        wait "$SERVER_PID"
+        status=$?
+    else
+        kill -KILL "$SERVER_PID"
+        wait "$SERVER_PID"
+        status="killed: still running 20 s after SIGTERM"
+    fi
     SERVER_PID=""
-    if [ "$status" -eq 0 ] && grep -q "every frame returned" "$log"; then
+    if [ "$status" = 0 ] && grep -q "every frame returned" "$log"; then
         ok "server $1 stopped with every frame accounted for"
     else
         not_ok "server $1 stopped with every frame accounted for" "exit $status: $(grep -i error "$log" | head -2 | tr '\n' '|')"

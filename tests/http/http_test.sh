@@ -11,7 +11,8 @@
 # that port to the kernel). The same checks run on both: the three ways in (prior knowledge, h2c
 # upgrade, HTTP/1.1), concurrent streams, h2load at 16 x 32, bodies from 0 B to 64 MiB each way
 # checked by SHA-256, static files (sizes, types, ETag/304, escapes), 404/405/HEAD, malformed
-# requests, /metrics, and a clean stop (on xdp: with every UMEM frame back). Needs root.
+# requests, /metrics, and a clean stop that lets downloads in flight finish (on xdp: with every
+# UMEM frame back). Needs root.
 set -u
 
 BUILD=${1:?usage: http_test.sh BUILD_DIR [socket|xdp]...}
@@ -73,7 +74,7 @@ done
 start_server() {
     local label=$1 log=$WORK/server-$1.log
     shift
-    nsenter --net=/run/netns/$TOPO-srv -- "$SERVER" --workers 2 --drain-ms 2000 --static "$STATIC" "$@" >"$log" 2>&1 &
+    nsenter --net=/run/netns/$TOPO-srv -- "$SERVER" --workers 2 --drain-ms 20000 --static "$STATIC" "$@" >"$log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 100); do
         grep -q "ready" "$log" && break
@@ -83,15 +84,44 @@ start_server() {
     if grep -q "ready" "$log"; then ok "$label: server started"; else not_ok "$label: server started" "$(head -3 "$log" | tr '\n' '|')"; fi
 }
 
+# begin_drain_check: downloads in flight (HTTP/2 and HTTP/1.1, rate-limited to last a few seconds)
+# when the server is told to stop; end_drain_check, after the stop: both completed byte-exact
+DRAIN_BYTES=$((24 << 20))
+begin_drain_check() {
+    local url=http://$SRV4:$PORT/bytes/$DRAIN_BYTES?seed=5
+    cli curl -sS --http2-prior-knowledge --limit-rate 8M -o "$WORK/drain-h2" "$url" 2>"$WORK/drain-h2.err" &
+    DRAIN_H2=$!
+    cli curl -sS --http1.1 --limit-rate 8M -o "$WORK/drain-h1" "$url" 2>"$WORK/drain-h1.err" &
+    DRAIN_H1=$!
+    sleep 1
+}
+end_drain_check() {
+    local want
+    want=$("$STREAM_CAT" $DRAIN_BYTES 5 | sha)
+    for v in h2 h1; do
+        if [ $v = h2 ]; then wait "$DRAIN_H2"; else wait "$DRAIN_H1"; fi
+        if [ $? -eq 0 ] && [ "$(sha <"$WORK/drain-$v")" = "$want" ]; then
+            ok "$1: a $v download in flight at the stop completed"
+        else
+            not_ok "$1: a $v download in flight at the stop completed" "$(head -c 200 "$WORK/drain-$v.err") $(stat -c %s "$WORK/drain-$v" 2>/dev/null) bytes"
+        fi
+    done
+}
+
 # stop_server LABEL WANT: SIGTERM; passes when it exits 0 and its log matches WANT
 stop_server() {
     local label=$1 want=$2 log=$WORK/server-$1.log status
     kill -TERM "$SERVER_PID"
-    timeout 20 tail --pid="$SERVER_PID" -f /dev/null
-    wait "$SERVER_PID"
-    status=$?
+    if timeout 30 tail --pid="$SERVER_PID" -f /dev/null; then
+        wait "$SERVER_PID"
+        status=$?
+    else
+        kill -KILL "$SERVER_PID"
+        wait "$SERVER_PID"
+        status="killed: still running 30 s after SIGTERM"
+    fi
     SERVER_PID=""
-    if [ "$status" -eq 0 ] && grep -q "$want" "$log"; then
+    if [ "$status" = 0 ] && grep -q "$want" "$log"; then
         ok "$label: server stopped cleanly"
     else
         not_ok "$label: server stopped cleanly" "exit $status: $(grep -i -E 'error|runtime|leak' "$log" | head -3 | tr '\n' '|')"
@@ -215,7 +245,9 @@ for dp in $DATAPATHS; do
         PORT=8080
         start_server socket --datapath socket --http $PORT
         run_checks socket
+        begin_drain_check
         stop_server socket "stopped"
+        end_drain_check socket
         ;;
     xdp)
         PORT=80
@@ -225,7 +257,9 @@ for dp in $DATAPATHS; do
         run_checks xdp
         expect "xdp: /metrics has the steering program's counters" 0 'sluice_steer_redirects_total\{worker="[01]"\} [1-9]' \
             cli curl -sS --http2-prior-knowledge "http://$SRV4:$PORT/metrics"
+        begin_drain_check
         stop_server xdp "every frame returned"
+        end_drain_check xdp
         agent unload --dev "$DEV" >/dev/null
         ;;
     *)
