@@ -39,7 +39,7 @@ BPF_OBJS  := $(BPF_PROGS:%=$(BUILD)/bpf/%.bpf.o)
 BPF_SKELS := $(BPF_PROGS:%=$(BUILD)/bpf/%.skel.h)
 
 COMMON_SRCS := common/err.c common/addr.c common/args.c maps/pins.c
-NET_SRCS    := server/net/frame.c server/net/checksum.c server/net/packet.c server/net/timer_wheel.c \
+NET_SRCS    := server/net/tcp_handoff.c server/net/frame.c server/net/checksum.c server/net/packet.c server/net/timer_wheel.c \
                server/net/isn.c server/net/tcp_engine.c server/net/tcp_input.c server/net/tcp_output.c \
                server/net/tcp_cc.c server/net/tcp_timer.c
 APP_SRCS    := server/app/app.c server/app/tcp_io.c server/app/echo.c server/app/sink.c server/app/source.c
@@ -61,7 +61,7 @@ ROUTEGEN  := $(BUILD)/bin/sluice-routegen
 TEST_BINS := $(BUILD)/tests/steer_test $(BUILD)/tests/xsk_holder $(BUILD)/tests/netem $(BUILD)/tests/tcp_test $(BUILD)/tests/tap_server $(BUILD)/tests/kernel_client $(BUILD)/tests/tcp_script_test $(BUILD)/tests/router_test \
              $(BUILD)/tests/h2_conformance $(BUILD)/tests/stream_cat
 BENCH_BINS := $(BUILD)/tools/xdp_bench $(BUILD)/tools/tcp_bench $(BUILD)/tools/router_bench
-FUZZ_BINS  := $(BUILD)/fuzz/tcp_fuzz
+FUZZ_BINS  := $(BUILD)/fuzz/tcp_fuzz $(BUILD)/fuzz/h2_fuzz
 
 .PHONY: all deps test demo bench fmt clean
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS) # the tests load the objects too: keep them and their skeletons
@@ -184,6 +184,16 @@ $(BUILD)/fuzzobj/%.o: %.c
 $(BUILD)/fuzz/tcp_fuzz: $(patsubst %.c,$(BUILD)/fuzzobj/%.o,tests/fuzz/tcp_fuzz.c $(NET_SRCS))
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) $^ -lpthread -o $@
+
+# The HTTP input path (server/h2, server/http, the router compiled from server/sluice.routes) over an
+# in-memory transport.
+H2_FUZZ_OBJS := $(patsubst %.c,$(BUILD)/fuzzobj/%.o,tests/fuzz/h2_fuzz.c $(HTTP_SRCS) server/app/app.c common/err.c \
+                $(BUILD)/gen/server/sluice.routes.c)
+$(H2_FUZZ_OBJS): FUZZ_CFLAGS += -Icommon -Iserver/app -Iserver/router -Iserver/http -Iserver/http/handlers
+
+$(BUILD)/fuzz/h2_fuzz: $(H2_FUZZ_OBJS)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) $^ -lnghttp2 -lhttp_parser -lcrypto -o $@
 
 $(BUILD)/tests/tap_server: $(call obj,tests/net/tap_server.c $(APP_SRCS) $(NET_SRCS))
 	@mkdir -p $(@D)

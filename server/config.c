@@ -313,6 +313,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
 
     if (fs->error_line)
         return 1; /* report the first error only; libinih goes on to the end */
+    if (!strcmp(section, "routes"))
+        return 1; /* the steering routes: sluice-agent load --config reads them */
     snprintf(where, sizeof(where), "%s:%d: [%s] %s", fs->path, fs->line, section, key);
     for (size_t i = 0; i < NSETTINGS; i++) {
         if (!strcmp(settings[i].section, section) && !strcmp(settings[i].key, key)) {
@@ -328,7 +330,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
             return 1;
         }
     }
-    ERR(fs->e, EXIT_STATUS_USAGE, 0, "%s:%d: unknown section [%s] (expected server, xdp, tcp, http or services)",
+    ERR(fs->e, EXIT_STATUS_USAGE, 0, "%s:%d: unknown section [%s] (expected server, xdp, tcp, http, services or routes)",
         fs->path, fs->line, section);
     fs->error_line = fs->line;
     return 1;

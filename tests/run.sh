@@ -15,6 +15,8 @@ cd "$(dirname "$0")/.." || exit 1
 # name, time limit in seconds, command
 SUITES=(
     "net|600|$BUILD/tests/tcp_test"
+    "fuzz-tcp|300|tests/fuzz/run_fuzz.sh $BUILD 60 tcp"
+    "fuzz-h2|300|tests/fuzz/run_fuzz.sh $BUILD 60 h2"
     "net-kernel|600|tests/net/tap_test.sh $BUILD"
     "net-script|600|$BUILD/tests/tcp_script_test"
     "bpf|300|$BUILD/tests/steer_test"

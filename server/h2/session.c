@@ -11,6 +11,11 @@
  *
  * nghttp2 callbacks may not call back into the session's send side, so output runs after
  * mem_recv or mem_send returns (in_session), and responses a handler gives later flush on their own.
+ *
+ * A few rules of RFC 9113 nghttp2 1.52 leaves to the application are kept here (a frame header is
+ * looked at on the way in, a callback per frame; never a pass over the bytes): a CONTINUATION over
+ * SETTINGS_MAX_FRAME_SIZE, HEADERS on a stream id below one already used, DATA on a stream closed
+ * other than by our reset, and a SETTINGS_INITIAL_WINDOW_SIZE that overflows a stream's window.
  */
 #include <stdint.h>
 #include <string.h>
@@ -28,6 +33,125 @@ static void fail_connection(struct http_conn *hc)
 {
     hc->hw->stats.protocol_errors++;
     hc->closing = true;
+}
+
+/* ---- what nghttp2 1.52 leaves to the application ------------------------------------------------ */
+
+/* A connection error nghttp2 does not detect itself: queue its GOAWAY and stop reading (mem_recv
+ * fails, h2_conn_input sends the GOAWAY and closes). */
+static int conn_error(nghttp2_session *s, uint32_t code)
+{
+    nghttp2_session_terminate_session(s, code);
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
+/*
+ * RFC 9113 5.1: frames arriving on a stream we reset are ignored (the client may have sent them
+ * before it saw our RST_STREAM), other frames on closed streams are errors. nghttp2 forgets closed
+ * streams and ignores both, so a connection remembers the streams it reset lately. Once more were
+ * reset than it keeps, ids up to the highest one forgotten get nghttp2's leniency.
+ */
+static bool reset_lately(const struct http_conn *hc, int32_t id)
+{
+    uint32_t n = hc->h2_nresets < H2_RESETS_KEPT ? hc->h2_nresets : H2_RESETS_KEPT;
+
+    if (id <= hc->h2_resets_forgotten)
+        return true;
+    for (uint32_t i = 0; i < n; i++)
+        if (hc->h2_resets[i] == id)
+            return true;
+    return false;
+}
+
+static void remember_reset(struct http_conn *hc, int32_t id)
+{
+    int32_t *slot;
+
+    if (!(id & 1) || reset_lately(hc, id)) /* only client streams: we open none */
+        return;
+    slot = &hc->h2_resets[hc->h2_nresets++ % H2_RESETS_KEPT];
+    if (hc->h2_nresets > H2_RESETS_KEPT && *slot > hc->h2_resets_forgotten)
+        hc->h2_resets_forgotten = *slot;
+    *slot = id;
+}
+
+/* A stream the client opened before, now closed, and not by a reset of ours. */
+static bool closed_not_reset(nghttp2_session *s, const struct http_conn *hc, int32_t id)
+{
+    return (id & 1) && id <= nghttp2_session_get_last_proc_stream_id(s) && !nghttp2_session_find_stream(s, id) &&
+           !reset_lately(hc, id);
+}
+
+/*
+ * 6.9.2: a SETTINGS_INITIAL_WINDOW_SIZE that takes a stream's send window past 2^31-1 is a
+ * connection error; nghttp2 only resets that stream. Before nghttp2 reads a SETTINGS frame, note the
+ * peer's initial window and the largest stream window; once it has applied the frame, each value
+ * it set tells whether that window overflowed (a change moves every stream window by the same
+ * amount, and the first overflow ends the connection). Per SETTINGS frame, not per request.
+ */
+static void settings_begin(nghttp2_session *s, struct http_conn *hc)
+{
+    int32_t max = 0;
+
+    for (struct http_stream *st = hc->streams; st; st = st->next) {
+        int32_t w = nghttp2_session_get_stream_remote_window_size(s, st->id);
+
+        if (w > max)
+            max = w;
+    }
+    hc->h2_settings_reading = true;
+    hc->h2_settings_window = nghttp2_session_get_remote_settings(s, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE);
+    hc->h2_settings_max_window = max;
+}
+
+static int settings_end(nghttp2_session *s, struct http_conn *hc, const nghttp2_settings *f)
+{
+    if (!hc->h2_settings_reading) /* the HTTP2-Settings of an upgrade: no stream had a window yet */
+        return 0;
+    hc->h2_settings_reading = false;
+    for (size_t i = 0; i < f->niv; i++)
+        if (f->iv[i].settings_id == NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE &&
+            (int64_t)hc->h2_settings_max_window + f->iv[i].value - hc->h2_settings_window > NGHTTP2_MAX_WINDOW_SIZE)
+            return conn_error(s, NGHTTP2_FLOW_CONTROL_ERROR);
+    return 0;
+}
+
+/* Called for each frame header nghttp2 does not drop at once, before it looks at the payload. */
+static int on_begin_frame(nghttp2_session *s, const nghttp2_frame_hd *hd, void *user)
+{
+    struct http_conn *hc = user;
+
+    switch (hd->type) {
+    case NGHTTP2_HEADERS: /* 5.1.1: a new stream's id is above all earlier ones; nghttp2 ignores lower ones */
+        if (closed_not_reset(s, hc, hd->stream_id))
+            return conn_error(s, NGHTTP2_PROTOCOL_ERROR);
+        break;
+    case NGHTTP2_SETTINGS:
+        if (!(hd->flags & NGHTTP2_FLAG_ACK))
+            settings_begin(s, hc);
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static int on_frame_send(nghttp2_session *s, const nghttp2_frame *frame, void *user)
+{
+    (void)s;
+    if (frame->hd.type == NGHTTP2_RST_STREAM)
+        remember_reset(user, frame->hd.stream_id);
+    return 0;
+}
+
+/* nghttp2 answers an invalid frame with a stream error (RST_STREAM queued, a refused stream never
+ * opened) or a connection error: either way, frames that follow on that stream are to be ignored. */
+static int on_invalid_frame(nghttp2_session *s, const nghttp2_frame *frame, int lib_error, void *user)
+{
+    (void)s;
+    (void)lib_error;
+    remember_reset(user, frame->hd.stream_id);
+    return 0;
 }
 
 /* ---- request side ------------------------------------------------------------------------------- */
@@ -116,7 +240,8 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
 {
     struct http_stream *st = stream_of(s, frame->hd.stream_id);
 
-    (void)user;
+    if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
+        return settings_end(s, user, &frame->settings);
     if (!st)
         return 0;
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
@@ -287,6 +412,9 @@ int h2_callbacks_new(nghttp2_session_callbacks **cb)
 {
     if (nghttp2_session_callbacks_new(cb))
         return -1;
+    nghttp2_session_callbacks_set_on_begin_frame_callback(*cb, on_begin_frame);
+    nghttp2_session_callbacks_set_on_frame_send_callback(*cb, on_frame_send);
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(*cb, on_invalid_frame);
     nghttp2_session_callbacks_set_on_begin_headers_callback(*cb, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback2(*cb, on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(*cb, on_frame_recv);
@@ -309,15 +437,31 @@ int h2_conn_start(struct http_conn *hc, const uint8_t *upgrade_settings, size_t 
 
     if (nghttp2_session_server_new3(&hc->session, hw->callbacks, hc, hw->option, &hw->mem))
         return -1;
+    /* an upgrade's HTTP2-Settings that nghttp2 refuses leaves the connection as it was: no 101 yet */
+    if ((upgrade_settings &&
+         nghttp2_session_upgrade2(hc->session, upgrade_settings, settings_len, head_request, NULL)) ||
+        nghttp2_submit_settings(hc->session, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0])) ||
+        nghttp2_session_set_local_window_size(hc->session, NGHTTP2_FLAG_NONE, 0, (int32_t)cfg->initial_window_size)) {
+        h2_conn_end(hc);
+        return -1;
+    }
     hc->proto = PROTO_H2;
+    hc->h2_in_skip = NGHTTP2_CLIENT_MAGIC_LEN; /* the input starts with the client preface, then frames */
     hw->stats.h2_connections++;
-    if (upgrade_settings &&
-        nghttp2_session_upgrade2(hc->session, upgrade_settings, settings_len, head_request, NULL))
-        return -1;
-    if (nghttp2_submit_settings(hc->session, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0])) ||
-        nghttp2_session_set_local_window_size(hc->session, NGHTTP2_FLAG_NONE, 0, (int32_t)cfg->initial_window_size))
-        return -1;
     return 0;
+}
+
+/*
+ * After the client's FIN only a stream whose handler has more to give can still finish: one that
+ * waits for request body, or for the client's flow-control window, never will (and would hold the
+ * connection open for good). Waiting on the transport counts as the handler's (deferred).
+ */
+static bool handler_pending(const struct http_conn *hc)
+{
+    for (const struct http_stream *st = hc->streams; st; st = st->next)
+        if (st->request_done && (!st->responded || !st->body.ended || st->deferred))
+            return true;
+    return false;
 }
 
 void h2_conn_output(struct http_conn *hc)
@@ -358,41 +502,145 @@ void h2_conn_output(struct http_conn *hc)
         hc->pending_len = (size_t)n;
     }
     /* done: after an error (its GOAWAY went out above), when nghttp2 has nothing more to do, or when
-     * the client closed its side and every response is out */
+     * the client closed its side and every response that can still finish is out */
     if (hc->closing || (!nghttp2_session_want_read(hc->session) && !nghttp2_session_want_write(hc->session)) ||
-        (app_eof(ac) && !hc->nstreams && !nghttp2_session_want_write(hc->session)))
+        (app_eof(ac) && !nghttp2_session_want_write(hc->session) && !handler_pending(hc)))
         app_shutdown(ac);
 }
 
+/* A position in the input: iov[i] starts at offset base. Positions only move forward, so finding
+ * one costs nothing per frame however many pieces the input is in. */
+struct in_cursor {
+    const struct iovec *iov;
+    int n, i;
+    size_t base;
+};
+
+static void cursor_seek(struct in_cursor *c, size_t off)
+{
+    while (c->i < c->n && off >= c->base + c->iov[c->i].iov_len) {
+        c->base += c->iov[c->i].iov_len;
+        c->i++;
+    }
+}
+
+/* Feed nghttp2 the input from *fed up to `to`. */
+static void feed(struct http_conn *hc, struct in_cursor *c, size_t *fed, size_t to)
+{
+    while (*fed < to && !hc->closing) {
+        size_t from, end;
+        ssize_t rv;
+
+        cursor_seek(c, *fed);
+        from = *fed - c->base;
+        end = to - c->base < c->iov[c->i].iov_len ? to - c->base : c->iov[c->i].iov_len;
+        hc->in_session = true;
+        rv = nghttp2_session_mem_recv(hc->session, (const uint8_t *)c->iov[c->i].iov_base + from, end - from);
+        hc->in_session = false;
+        if (rv < 0) { /* nghttp2 queued the GOAWAY the error calls for, if any: send it, then close */
+            fail_connection(hc);
+            return;
+        }
+        *fed = c->base + end;
+    }
+}
+
+/* The 9 bytes of a frame header at offset off; false when the input holds fewer (those are copied). */
+static bool frame_header_at(struct in_cursor *c, size_t off, uint8_t hd[H2_FRAME_HEADER])
+{
+    size_t got = 0;
+
+    cursor_seek(c, off);
+    off -= c->base;
+    for (int i = c->i; i < c->n && got < H2_FRAME_HEADER; i++, off = 0) {
+        size_t take = c->iov[i].iov_len - off;
+
+        if (take > H2_FRAME_HEADER - got)
+            take = H2_FRAME_HEADER - got;
+        memcpy(hd + got, (const uint8_t *)c->iov[i].iov_base + off, take);
+        got += take;
+    }
+    return got == H2_FRAME_HEADER;
+}
+
+/*
+ * Input goes to nghttp2 where it lies. Frame headers are located on the way (payloads are skipped
+ * by their length: the cost is per frame, not per byte), because two checks must see nghttp2's
+ * state just before a frame and nghttp2 gives no callback there: DATA on a stream it forgot is
+ * dropped silently, and a CONTINUATION's length is never checked (4.2). Input is fed up to such a
+ * frame, checked, and fed on. A frame header cut short at the end of the input is kept aside (at
+ * most 8 bytes) until the rest comes, so that the transport is always read to the end (its eof
+ * says the client's FIN came and everything before it was consumed).
+ *
+ * One call feeds what one app_peek lends; true when the transport may hold more than it lent.
+ */
 static bool input_some(struct http_conn *hc)
 {
     struct app_conn *ac = hc->ac;
-    struct iovec iov[16];
-    size_t consumed = 0;
-    int n = app_peek(ac, iov, 16);
+    struct iovec iov[17]; /* the header kept aside, then what the transport lends */
+    int n = app_peek(ac, iov + 1, 16);
+    struct in_cursor scan = {iov, n + 1, 0, 0}, feeding = scan;
+    size_t total = 0, fed = 0, keep = 0, next = hc->h2_in_skip; /* next: where the next frame header starts */
+    uint8_t hd[H2_FRAME_HEADER];
 
-    for (int i = 0; i < n && !hc->closing; i++) {
-        ssize_t rv;
+    iov[0] = (struct iovec){hc->h2_in_hdr, hc->h2_in_hdr_len};
+    for (int i = 0; i <= n; i++)
+        total += iov[i].iov_len;
+    while (!hc->closing && frame_header_at(&scan, next, hd)) {
+        uint32_t len = (uint32_t)hd[0] << 16 | (uint32_t)hd[1] << 8 | hd[2];
+        int32_t id = (int32_t)(((uint32_t)hd[5] << 24 | (uint32_t)hd[6] << 16 | (uint32_t)hd[7] << 8 | hd[8]) &
+                               0x7fffffff);
 
-        hc->in_session = true;
-        rv = nghttp2_session_mem_recv(hc->session, iov[i].iov_base, iov[i].iov_len);
-        hc->in_session = false;
-        if (rv < 0) {
-            fail_connection(hc);
-            consumed += iov[i].iov_len;
-            break;
+        if (hd[3] == NGHTTP2_DATA) {
+            feed(hc, &feeding, &fed, next);
+            /* 6.1: a stream error STREAM_CLOSED, once: later DATA on it is ignored as on any reset stream */
+            if (!hc->closing && closed_not_reset(hc->session, hc, id)) {
+                nghttp2_submit_rst_stream(hc->session, NGHTTP2_FLAG_NONE, id, NGHTTP2_STREAM_CLOSED);
+                remember_reset(hc, id);
+            }
+        } else if (hd[3] == NGHTTP2_CONTINUATION &&
+                   len > nghttp2_session_get_local_settings(hc->session, NGHTTP2_SETTINGS_MAX_FRAME_SIZE)) {
+            feed(hc, &feeding, &fed, next);
+            if (!hc->closing) {
+                nghttp2_session_terminate_session(hc->session, NGHTTP2_FRAME_SIZE_ERROR);
+                fail_connection(hc);
+            }
         }
-        consumed += (size_t)rv;
+        next += H2_FRAME_HEADER + (size_t)len;
     }
-    app_consume(ac, hc->closing ? SIZE_MAX : consumed);
-    return n == 16 && consumed && !hc->closing;
+    if (!hc->closing && next < total) /* a frame header cut short: fewer than 9 bytes */
+        keep = total - next;
+    if (keep) {
+        uint8_t cut[H2_FRAME_HEADER];
+
+        frame_header_at(&scan, next, cut); /* copies the keep bytes there are */
+        feed(hc, &feeding, &fed, next);
+        memcpy(hc->h2_in_hdr, cut, keep); /* after the feed, which may still read the old ones */
+    } else {
+        feed(hc, &feeding, &fed, total);
+    }
+    hc->h2_in_hdr_len = (uint8_t)keep;
+    hc->h2_in_skip = next > total ? next - total : 0;
+    /* everything the transport lent is fed or kept aside; once closing, what is left goes too */
+    app_consume(ac, hc->closing ? SIZE_MAX : total - iov[0].iov_len);
+    return n == 16 && !hc->closing;
 }
 
 void h2_conn_input(struct http_conn *hc)
 {
+    /* on AF_XDP each piece is one segment: a burst takes several rounds, and no new readable comes
+     * for what is already queued */
     while (input_some(hc))
         ;
     h2_conn_output(hc);
+}
+
+void h2_conn_preface_read(struct http_conn *hc, size_t n)
+{
+    hc->in_session = true;
+    nghttp2_session_mem_recv(hc->session, (const uint8_t *)NGHTTP2_CLIENT_MAGIC, n); /* it matched: no error */
+    hc->in_session = false;
+    hc->h2_in_skip -= n;
 }
 
 void h2_conn_end(struct http_conn *hc)

@@ -74,6 +74,8 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
     struct http_stream *st = hc->h1_stream;
     struct http_request *req = &st->req;
 
+    if (!hc->h1_head) /* the head went to the request: these are a chunked body's trailers, not kept */
+        return 0;
     if (hc->h1_in_value || !req->nheaders || req->headers[req->nheaders - 1].value.ptr) {
         if (req->nheaders == hc->hw->cfg->max_headers) {
             hc->hw->stats.header_limit++;
@@ -92,6 +94,8 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     struct http_conn *hc = conn_of(p);
     struct http_header *h = &hc->h1_stream->req.headers[hc->h1_stream->req.nheaders - 1];
 
+    if (!hc->h1_head) /* trailers */
+        return 0;
     if (!hc->h1_in_value) {
         h->value.ptr = (char *)hc->h1_head->data + hc->h1_head->len;
         hc->h1_in_value = true;
@@ -140,8 +144,13 @@ static int on_headers_complete(http_parser *p)
         hc->h1_settings_len = s.len;
         return 0; /* dispatched on HTTP/2 once the request is complete */
     }
-    if (header_has_token(http_header(req, "expect"), "100-continue"))
-        app_write(hc->ac, CONTINUE_100, sizeof(CONTINUE_100) - 1);
+    if (header_has_token(http_header(req, "expect"), "100-continue")) {
+        size_t n = app_write(hc->ac, CONTINUE_100, sizeof(CONTINUE_100) - 1);
+
+        hc->h1_continue_left = (uint8_t)(sizeof(CONTINUE_100) - 1 - n); /* the rest goes before the response */
+        if (hc->h1_continue_left)
+            app_want_writable(hc->ac);
+    }
     http_dispatch(st);
     /* an upgrade we do not take is answered as a plain request: http-parser must not treat the rest
      * of the stream as another protocol (RFC 9110 7.8: the server may ignore Upgrade) */
@@ -192,6 +201,8 @@ static const http_parser_settings parser_settings = {
     .on_message_complete = on_message_complete,
 };
 
+static void bad_request(struct http_conn *hc, const char *response, size_t len);
+
 /* ---- upgrade to HTTP/2 ---------------------------------------------------------------------- */
 
 /* HTTP2-Settings is base64url without padding (RFC 7540 3.2.1); returns the decoded length or -1. */
@@ -229,19 +240,15 @@ static void upgrade_to_h2(struct http_conn *hc)
     ssize_t len = base64url_decode(hc->h1_settings, hc->h1_settings_len, settings, sizeof(settings));
 
     hc->h1_stream = NULL;
-    if (len < 0 || app_writable_bytes(hc->ac) < sizeof(SWITCHING_101) - 1) {
-        app_write(hc->ac, BAD_REQUEST_400, sizeof(BAD_REQUEST_400) - 1);
-        hc->h1_error = true;
+    /* the session first: the 101 goes out only once nghttp2 took the HTTP2-Settings */
+    if (len < 0 || app_writable_bytes(hc->ac) < sizeof(SWITCHING_101) - 1 ||
+        h2_conn_start(hc, settings, (size_t)len, st->req.method == METHOD_HEAD)) {
         http_stream_free(st);
+        bad_request(hc, BAD_REQUEST_400, sizeof(BAD_REQUEST_400) - 1);
         return;
     }
     app_write(hc->ac, SWITCHING_101, sizeof(SWITCHING_101) - 1);
     hc->hw->stats.h2c_upgrades++;
-    if (h2_conn_start(hc, settings, (size_t)len, st->req.method == METHOD_HEAD)) {
-        hc->h1_error = true;
-        http_stream_free(st);
-        return;
-    }
     /* the upgraded request is stream 1, half-closed (remote) already */
     st->id = 1;
     st->req.http_version = 20;
@@ -254,6 +261,38 @@ static void upgrade_to_h2(struct http_conn *hc)
 
 static bool response_done(const struct http_conn *hc);
 static void response_complete(struct http_conn *hc);
+
+/*
+ * Reset the connection. app_abort frees the connection and its stream at once, while the parser
+ * callback or output loop that led a handler here still uses them: inside h1_conn_input or
+ * h1_conn_output the reset waits until the outermost of them returns (h1_leave), and nothing more
+ * is read meanwhile.
+ */
+static void h1_abort(struct http_conn *hc)
+{
+    hc->closing = true;
+    hc->h1_error = true;
+    if (!hc->h1_depth) {
+        app_abort(hc->ac);
+        return;
+    }
+    hc->h1_abort = true;
+    http_parser_pause(&hc->parser, 1); /* no more callbacks for the rest of this input */
+}
+
+static void h1_enter(struct http_conn *hc)
+{
+    hc->h1_depth++;
+}
+
+/* True when the connection is gone: the caller returns at once. */
+static bool h1_leave(struct http_conn *hc)
+{
+    if (--hc->h1_depth || !hc->h1_abort)
+        return false;
+    app_abort(hc->ac);
+    return true;
+}
 
 static void bad_request(struct http_conn *hc, const char *response, size_t len)
 {
@@ -280,15 +319,22 @@ void h1_conn_input(struct http_conn *hc)
     if (hc->h1_in_input)
         return;
     hc->h1_in_input = true;
+    h1_enter(hc);
     while (!hc->h1_error && hc->proto == PROTO_H1 && !hc->h1_wait_response && !hc->h1_wait_backlog) {
+        bool replay = hc->h1_replayed < hc->preface_seen; /* bytes detection read, all a preface's */
         struct iovec iov[1];
         size_t parsed;
 
-        if (app_peek(ac, iov, 1) < 1)
+        if (replay)
+            iov[0] = (struct iovec){(void *)&NGHTTP2_CLIENT_MAGIC[hc->h1_replayed], hc->preface_seen - hc->h1_replayed};
+        else if (app_peek(ac, iov, 1) < 1)
             break;
         http_parser_pause(&hc->parser, 0);
         parsed = http_parser_execute(&hc->parser, &parser_settings, iov[0].iov_base, iov[0].iov_len);
-        app_consume(ac, parsed);
+        if (replay)
+            hc->h1_replayed += (uint8_t)parsed;
+        else
+            app_consume(ac, parsed);
         if (HTTP_PARSER_ERRNO(&hc->parser) == HPE_PAUSED) {
             if (hc->h1_upgrade_h2c && hc->h1_stream && hc->h1_stream->request_done)
                 upgrade_to_h2(hc);
@@ -308,13 +354,15 @@ void h1_conn_input(struct http_conn *hc)
         }
     }
     hc->h1_in_input = false;
-    if (hc->h1_error)
+    if (h1_leave(hc) || hc->h1_error)
         return;
     if (hc->proto == PROTO_H2) { /* upgraded: the rest of the input is HTTP/2, starting with the preface */
         h2_conn_input(hc);
         return;
     }
-    if (app_eof(ac) && !hc->h1_stream && !hc->h1_error)
+    /* the client closed its side: done, unless a complete request is still being answered (a request
+     * cut short never completes) */
+    if (app_eof(ac) && !hc->h1_error && (!hc->h1_stream || !hc->h1_stream->request_done))
         app_shutdown(ac);
 }
 
@@ -377,11 +425,20 @@ static void response_complete(struct http_conn *hc)
     h1_conn_input(hc); /* a pipelined request may be waiting */
 }
 
-void h1_conn_output(struct http_conn *hc)
+static void output(struct http_conn *hc)
 {
     struct http_stream *st = hc->h1_stream;
     struct app_conn *ac = hc->ac;
 
+    if (hc->h1_continue_left) {
+        const char *rest = CONTINUE_100 + sizeof(CONTINUE_100) - 1 - hc->h1_continue_left;
+
+        hc->h1_continue_left -= (uint8_t)app_write(ac, rest, hc->h1_continue_left);
+        if (hc->h1_continue_left) {
+            app_want_writable(ac);
+            return;
+        }
+    }
     if (!st || !st->responded)
         return;
     if (hc->h1_out) {
@@ -435,14 +492,20 @@ void h1_conn_output(struct http_conn *hc)
     /* else the response went out before the request body ended: the input finishes it */
 }
 
+void h1_conn_output(struct http_conn *hc)
+{
+    h1_enter(hc);
+    output(hc);
+    h1_leave(hc);
+}
+
 void h1_stream_respond(struct http_stream *st)
 {
     struct http_conn *hc = st->conn;
 
     if (!build_head(hc, st)) {
         hc->hw->stats.pool_exhausted++;
-        hc->closing = true;
-        app_abort(hc->ac);
+        h1_abort(hc);
         return;
     }
     h1_conn_output(hc);
@@ -466,8 +529,7 @@ void h1_stream_consumed(struct http_stream *st, size_t n)
 
 void h1_stream_reset(struct http_stream *st)
 {
-    st->conn->closing = true;
-    app_abort(st->conn->ac);
+    h1_abort(st->conn);
 }
 
 void h1_conn_end(struct http_conn *hc)

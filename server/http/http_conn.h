@@ -20,6 +20,7 @@
 #define HTTP_BUF_SIZE         16384 /* one pool buffer */
 #define HTTP_MAX_RESP_HEADERS 16
 #define HTTP_ARENA_SIZE       768   /* response header names and values added by handlers */
+#define H2_RESETS_KEPT        16    /* stream ids an HTTP/2 connection remembers having reset */
 
 struct http_buf {
     struct http_buf *next;
@@ -80,6 +81,7 @@ struct http_conn {
     struct http_worker *hw;
     enum http_proto proto;
     bool closing;             /* no more requests; finish what is in flight */
+    uint8_t preface_seen;     /* bytes of the HTTP/2 client preface read while undecided (http_worker.c) */
     struct http_stream *streams;
     uint32_t nstreams;
     /* HTTP/2 */
@@ -87,6 +89,15 @@ struct http_conn {
     const uint8_t *pending;   /* output nghttp2 produced that the transport has not taken yet */
     size_t pending_len;
     bool in_session;          /* inside nghttp2 (mem_recv, mem_send): output must wait for its return */
+    size_t h2_in_skip;                /* input bytes before the next frame header starts */
+    uint8_t h2_in_hdr[8];             /* a frame header cut short at the end of the input so far */
+    uint8_t h2_in_hdr_len;
+    int32_t h2_resets[H2_RESETS_KEPT]; /* streams reset lately: frames still arriving on them are ignored */
+    uint32_t h2_nresets;
+    int32_t h2_resets_forgotten;      /* the highest stream id that fell out of h2_resets */
+    bool h2_settings_reading;         /* a SETTINGS frame is being read: the two fields below hold */
+    uint32_t h2_settings_window;      /* the peer's SETTINGS_INITIAL_WINDOW_SIZE before that frame */
+    int32_t h2_settings_max_window;   /* and the largest stream send window then */
     /* HTTP/1.1 */
     http_parser parser;
     struct http_buf *h1_head; /* the request line and headers, copied together */
@@ -101,7 +112,11 @@ struct http_conn {
     bool h1_wait_backlog;     /* input waits until a handler releases request body it kept */
     bool h1_in_input;         /* h1_conn_input is on the stack: callbacks must not re-enter it */
     bool h1_error;            /* a malformed request was answered with 400: close */
+    uint8_t h1_replayed;      /* of the preface_seen bytes, those the parser has had */
+    uint8_t h1_depth;         /* h1_conn_input/h1_conn_output calls on the stack */
+    bool h1_abort;            /* reset once the outermost of them returns (h1_abort) */
     struct http_buf *h1_out;  /* response head bytes the transport did not take yet */
+    uint8_t h1_continue_left; /* bytes of a 100 Continue the transport did not take yet */
     uint32_t h1_url_len;
     struct http_conn *next_free;
 };
@@ -146,6 +161,7 @@ struct http_worker {
     nghttp2_rcbuf **rcbuf_space;
     struct http_buf *free_bufs;
     uint32_t bufs_allocated;
+    uint32_t conns_used, streams_used, bufs_used; /* handed out, not back yet */
     struct http_stats stats;
 };
 
@@ -171,6 +187,7 @@ int h2_conn_start(struct http_conn *hc, const uint8_t *upgrade_settings, size_t 
 void h2_conn_input(struct http_conn *hc);
 void h2_conn_output(struct http_conn *hc);
 void h2_conn_end(struct http_conn *hc);
+void h2_conn_preface_read(struct http_conn *hc, size_t n); /* n bytes of it were read while undecided */
 void h2_conn_drain(struct http_conn *hc); /* the server stops: GOAWAY, finish the open streams, close */
 void h2_stream_respond(struct http_stream *st);
 void h2_stream_resume(struct http_stream *st);

@@ -17,5 +17,7 @@ void http_mem_destroy(struct http_mem *m);
 nghttp2_mem http_mem_nghttp2(struct http_mem *m);
 /* malloc calls made so far (size-class growth and blocks above the largest class). */
 uint64_t http_mem_system_allocs(const struct http_mem *m);
+/* Blocks handed to nghttp2 and not freed yet (zero once every session is gone). */
+uint64_t http_mem_in_use(const struct http_mem *m);
 
 #endif

@@ -4,10 +4,15 @@
  *
  * A connection starts undecided: the first bytes say whether it is HTTP/2 with prior knowledge
  * (the 24-byte client preface) or HTTP/1.1 (anything else; h1.c may later upgrade it to h2c).
+ *
+ * In a sanitizer build an object back in its pool is poisoned but for its free-list link, so that
+ * ASan reports a use after free that the pool would otherwise hide.
  */
 #include "http_worker.h"
 
 #include <errno.h>
+#include <sanitizer/asan_interface.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,6 +104,14 @@ uint64_t http_worker_system_allocs(const struct http_worker *hw)
     return http_mem_system_allocs(hw->mem_pool) + hw->bufs_allocated;
 }
 
+void http_worker_in_use(const struct http_worker *hw, struct http_worker_usage *u)
+{
+    u->conns = hw->conns_used;
+    u->streams = hw->streams_used;
+    u->bufs = hw->bufs_used;
+    u->mem_blocks = http_mem_in_use(hw->mem_pool);
+}
+
 /* ---- pools ------------------------------------------------------------------------------------- */
 
 struct http_buf *http_buf_get(struct http_worker *hw)
@@ -106,6 +119,7 @@ struct http_buf *http_buf_get(struct http_worker *hw)
     struct http_buf *b = hw->free_bufs;
 
     if (b) {
+        ASAN_UNPOISON_MEMORY_REGION(b, sizeof(*b));
         hw->free_bufs = b->next;
     } else {
         if (hw->bufs_allocated >= hw->cfg->max_buffers || !(b = malloc(sizeof(*b)))) {
@@ -114,6 +128,7 @@ struct http_buf *http_buf_get(struct http_worker *hw)
         }
         hw->bufs_allocated++;
     }
+    hw->bufs_used++;
     b->next = NULL;
     b->off = b->len = 0;
     return b;
@@ -121,8 +136,10 @@ struct http_buf *http_buf_get(struct http_worker *hw)
 
 void http_buf_put(struct http_worker *hw, struct http_buf *b)
 {
+    hw->bufs_used--;
     b->next = hw->free_bufs;
     hw->free_bufs = b;
+    ASAN_POISON_MEMORY_REGION(&b->off, sizeof(*b) - offsetof(struct http_buf, off));
 }
 
 struct http_stream *http_stream_new(struct http_conn *hc, int32_t id)
@@ -136,7 +153,9 @@ struct http_stream *http_stream_new(struct http_conn *hc, int32_t id)
         hw->stats.pool_exhausted++;
         return NULL;
     }
+    ASAN_UNPOISON_MEMORY_REGION(st, sizeof(*st));
     hw->free_streams = st->next;
+    hw->streams_used++;
     headers = st->req_headers;
     rcbufs = st->rcbufs;
     memset(st, 0, sizeof(*st));
@@ -175,6 +194,8 @@ void http_stream_free(struct http_stream *st)
         http_buf_put(hw, st->h1_head);
     st->next = hw->free_streams;
     hw->free_streams = st;
+    hw->streams_used--;
+    ASAN_POISON_MEMORY_REGION(st, offsetof(struct http_stream, next));
 }
 
 /* ---- the HTTP service, as the app layer sees it ------------------------------------------------ */
@@ -188,7 +209,9 @@ static void http_open(struct app_conn *ac)
         app_abort(ac);
         return;
     }
+    ASAN_UNPOISON_MEMORY_REGION(hc, sizeof(*hc));
     hw->free_conns = hc->next_free;
+    hw->conns_used++;
     memset(hc, 0, sizeof(*hc));
     hc->ac = ac;
     hc->hw = hw;
@@ -197,20 +220,29 @@ static void http_open(struct app_conn *ac)
     hw->stats.connections++;
 }
 
-/* Prior knowledge is the client preface; anything that stops matching it is HTTP/1.1. */
-static enum http_proto detect(struct app_conn *ac)
+/*
+ * Prior knowledge is the client preface; anything that stops matching it is HTTP/1.1. What matches
+ * is consumed as it comes (hc->preface_seen): otherwise a client that sends part of it and its FIN
+ * would never be seen to end (the transport's eof waits for every byte to be read). The protocol
+ * chosen is handed those bytes from the constant (h2_conn_preface_read, or h1.c's replay).
+ */
+static enum http_proto detect(struct http_conn *hc)
 {
+    struct app_conn *ac = hc->ac;
     struct iovec iov[4];
-    size_t seen = 0;
+    size_t seen = hc->preface_seen, took = 0;
     int n = app_peek(ac, iov, 4);
 
     for (int i = 0; i < n && seen < PREFACE_LEN; i++) {
         size_t take = iov[i].iov_len < PREFACE_LEN - seen ? iov[i].iov_len : PREFACE_LEN - seen;
 
-        if (memcmp(iov[i].iov_base, PREFACE + seen, take))
-            return PROTO_H1;
+        if (memcmp(iov[i].iov_base, &PREFACE[seen], take))
+            return PROTO_H1; /* what matched in this call is still in the transport */
         seen += take;
+        took += take;
     }
+    app_consume(ac, took);
+    hc->preface_seen = (uint8_t)seen;
     if (seen == PREFACE_LEN)
         return PROTO_H2;
     return app_eof(ac) && seen ? PROTO_H1 : PROTO_DETECT;
@@ -221,12 +253,13 @@ static void http_readable(struct app_conn *ac)
     struct http_conn *hc = ac->proto;
 
     if (hc->proto == PROTO_DETECT) {
-        hc->proto = detect(ac);
+        hc->proto = detect(hc);
         if (hc->proto == PROTO_H2) {
             if (h2_conn_start(hc, NULL, 0, false)) {
                 app_abort(ac);
                 return;
             }
+            h2_conn_preface_read(hc, hc->preface_seen);
         } else if (hc->proto == PROTO_H1) {
             h1_conn_start(hc);
         } else {
@@ -282,6 +315,8 @@ static void http_closed(struct app_conn *ac, int error)
     hc->ac = NULL;
     hc->next_free = hw->free_conns;
     hw->free_conns = hc;
+    hw->conns_used--;
+    ASAN_POISON_MEMORY_REGION(hc, offsetof(struct http_conn, next_free));
 }
 
 const struct app_ops app_http_ops = {

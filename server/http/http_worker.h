@@ -21,4 +21,13 @@ const struct http_stats *http_worker_stats(const struct http_worker *hw);
 /* System allocations made by the HTTP layer so far (nghttp2's pool growth and body buffers). */
 uint64_t http_worker_system_allocs(const struct http_worker *hw);
 
+/* Pool objects handed out and not back yet: all zero once every connection has closed (tests). */
+struct http_worker_usage {
+    uint32_t conns;
+    uint32_t streams;
+    uint32_t bufs;
+    uint64_t mem_blocks; /* nghttp2's */
+};
+void http_worker_in_use(const struct http_worker *hw, struct http_worker_usage *u);
+
 #endif

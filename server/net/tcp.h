@@ -72,8 +72,9 @@ struct tcp_callbacks {
     void (*readable)(void *ctx, struct tcp_conn *c);
     /* Send space opened after a write found it short. */
     void (*writable)(void *ctx, struct tcp_conn *c);
-    /* The connection is over: 0 after an orderly close, ECONNRESET, ETIMEDOUT or ECONNABORTED. c is
-     * gone once this returns; a connection closed by tcp_abort gets no call. */
+    /* The connection is over: 0 after an orderly close, ECONNRESET, ETIMEDOUT, ECONNABORTED or (an
+     * active open) ECONNREFUSED. c is gone once this returns; a connection closed by tcp_abort, or by
+     * tcp_close in SYN-SENT, gets no call. */
     void (*closed)(void *ctx, struct tcp_conn *c, int error);
 };
 
@@ -112,7 +113,10 @@ struct tcp_callbacks {
     X(time_wait_reused, "TIME-WAIT connections reused by a new SYN")                                         \
     X(split_copies, "segments copied to split a frame for a smaller window (the one payload copy)")          \
     X(tx_full, "flushes stopped early because the TX list was full")                                         \
-    X(frames_exhausted, "frames the pool could not provide")
+    X(frames_exhausted, "frames the pool could not provide")                                                \
+    X(handoffs_out, "held connections exported to another engine")                                         \
+    X(handoffs_in, "connections imported from another engine")                                             \
+    X(handoffs_failed, "imports refused (no slot, or the tuple in use): the connection was dropped")
 
 struct tcp_stats {
 #define TCP_STATS_FIELD(name, help) uint64_t name;
@@ -224,9 +228,13 @@ size_t tcp_write(struct tcp_conn *c, const void *data, size_t len);
 uint8_t *tcp_write_reserve(struct tcp_conn *c, size_t *room);
 void tcp_write_commit(struct tcp_conn *c, size_t n);
 
-/* No more writes: FIN follows the queued data. Reading continues until EOF. */
+/* No more writes: FIN follows the queued data (during an active open, once established). Reading
+ * continues until EOF. */
 void tcp_shutdown(struct tcp_conn *c);
-/* The application is done with the connection: shutdown, and unread or later data is discarded. */
+/*
+ * The application is done with the connection: shutdown, and unread or later data is discarded. No
+ * callback but closed follows. In SYN-SENT the connection is dropped at once, without a closed call.
+ */
 void tcp_close(struct tcp_conn *c);
 /* Reset now; queued data is dropped; no closed callback follows. */
 void tcp_abort(struct tcp_conn *c);
@@ -249,5 +257,50 @@ const char *tcp_state_name(enum tcp_state s);
 
 /* Find a connection by its tuple (tests, hand-off). */
 struct tcp_conn *tcp_conn_lookup(struct tcp_engine *e, const struct pkt_tuple *t);
+
+/* ---- steering: connections placed on a worker by their first bytes (tcp_handoff.c) ------------ */
+
+/*
+ * Where the steering program placed a received frame (data path step 3; the worker reads it from
+ * the frame's XDP metadata). A connection whose route is not known yet is held: the engine runs
+ * its TCP as usual but tells the application nothing, so that it can still move whole to another
+ * engine over the same frame pool, received bytes and unacknowledged frames included.
+ */
+enum tcp_steer {
+    TCP_STEER_PLACED, /* the connection is this engine's: one held back goes to the application */
+    TCP_STEER_HOLD,   /* no route yet: keep the connection from the application */
+    TCP_STEER_MOVE,   /* routed to another engine: keep it held for tcp_conn_export */
+};
+
+enum tcp_steered {
+    TCP_STEERED_DONE,    /* input as tcp_input */
+    TCP_STEERED_FOREIGN, /* MOVE, and no connection here: the frame is untouched and still the caller's */
+    TCP_STEERED_MOVABLE, /* MOVE: *conn is held, to export once this batch's input is done */
+    TCP_STEERED_PINNED,  /* MOVE, but the application has *conn already: it stays here */
+};
+
+/* tcp_input for a frame the steering program placed as steer says. */
+enum tcp_steered tcp_input_steered(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len,
+                                   enum tcp_steer steer, struct tcp_conn **conn);
+
+/* A connection in transit between two engines: its TCB; its frames stay where they are, by index. */
+#define TCP_HANDOFF_BYTES 512
+struct tcp_handoff {
+    _Alignas(16) unsigned char tcb[TCP_HANDOFF_BYTES];
+};
+
+/*
+ * Take a held connection out of its engine into h, without a callback or a segment: false when the
+ * application has it (then it cannot move). Call between input and flush, so that the ACK owed for
+ * the input goes out from the importing engine.
+ */
+bool tcp_conn_export(struct tcp_conn *c, struct tcp_handoff *h);
+/*
+ * Adopt a connection another engine over the same frame pool exported: it is placed here, and the
+ * application hears of it (accept, then readable) at the next flush. NULL when no slot is free or
+ * the tuple is in use; the connection's frames are released then and the peer will be reset.
+ * The engine's clock must not be behind the exporter's (tcp_engine_begin after taking h).
+ */
+struct tcp_conn *tcp_conn_import(struct tcp_engine *e, const struct tcp_handoff *h);
 
 #endif

@@ -33,6 +33,9 @@ static inline bool seq_geq(uint32_t a, uint32_t b)
     return (int32_t)(a - b) >= 0;
 }
 
+/* NOP, NOP and the timestamp option: on every segment once negotiated, so the MSS leaves room for it */
+#define TCP_TS_OPT_LEN 12
+
 struct frame_queue {
     uint32_t head;
     uint32_t tail;
@@ -58,6 +61,7 @@ enum conn_flag {
     CONN_F_TLP_SENT = 1u << 15,     /* a probe is out: no other until an ACK moves snd_una */
     CONN_F_PROBE_TAIL = 1u << 16,   /* send the tail loss probe at the next flush */
     CONN_F_AFTER_RTO = 1u << 17,    /* no fast retransmit until snd_una passes recover (RFC 6582 4.1) */
+    CONN_F_HELD = 1u << 18,         /* steering has not placed it yet: no application events (tcp_handoff.c) */
 };
 
 /* Application events, delivered from tcp_engine_flush so that callbacks never run mid-segment. */
@@ -180,6 +184,11 @@ void conn_negotiated(struct tcp_engine *e, struct tcp_conn *c, const struct pkt 
 /* Leave the table and queue for freeing; calls closed(error) first if the application had it. */
 void conn_finish(struct tcp_engine *e, struct tcp_conn *c, int error, bool notify);
 void conn_enter_time_wait(struct tcp_engine *e, struct tcp_conn *c);
+/* The slab and the tuple table, for connections that arrive or leave whole (tcp_handoff.c). */
+struct tcp_conn *conn_slot_take(struct tcp_engine *e);
+void conn_slot_free(struct tcp_engine *e, struct tcp_conn *c);
+void conn_table_insert(struct tcp_engine *e, struct tcp_conn *c);
+void conn_table_remove(struct tcp_engine *e, struct tcp_conn *c);
 uint32_t conn_rcv_space(const struct tcp_engine *e, const struct tcp_conn *c);
 
 /* Frame queues */

@@ -215,15 +215,28 @@ static void free_zombies(struct tcp_engine *e)
 {
     while (e->zombie) {
         struct tcp_conn *c = e->zombie;
-        uint32_t index = c->index;
 
         e->zombie = c->zombie_next;
         conn_release_frames(e, c);
-        memset(c, 0, sizeof(*c));
-        c->index = index;
-        c->hash_next = e->free_conn;
-        e->free_conn = index;
-        e->nconns--;
+        conn_slot_free(e, c);
+    }
+}
+
+/*
+ * Closed connections leave the dirty or retry list (flag says which) before free_zombies clears
+ * their slots: a freed slot still linked would cut the list, and reused it would link to itself.
+ */
+static void unlink_zombies(struct tcp_conn **list, uint32_t flag)
+{
+    for (struct tcp_conn **link = list; *link;) {
+        struct tcp_conn *c = *link;
+
+        if (c->flags & CONN_F_ZOMBIE) {
+            *link = c->list_next;
+            c->flags &= ~flag;
+        } else {
+            link = &c->list_next;
+        }
     }
 }
 
@@ -232,6 +245,8 @@ static void deliver_events(struct tcp_engine *e, struct tcp_conn *c)
 {
     uint8_t events = c->events;
 
+    if (c->flags & CONN_F_HELD)
+        return; /* they wait for the worker steering places the connection on (tcp_handoff.c) */
     c->events = 0;
     if (events & EV_ACCEPT) {
         void *user = e->cb->accept ? e->cb->accept(e->cb_ctx, c) : NULL;
@@ -247,9 +262,10 @@ static void deliver_events(struct tcp_engine *e, struct tcp_conn *c)
     }
     if (!(c->flags & CONN_F_ACCEPTED))
         return;
+    /* after tcp_close the application hears only closed */
     if ((events & EV_READABLE) && e->cb->readable && !(c->flags & CONN_F_APP_CLOSED))
         e->cb->readable(e->cb_ctx, c);
-    if ((events & EV_WRITABLE) && e->cb->writable && !(c->flags & CONN_F_ZOMBIE))
+    if ((events & EV_WRITABLE) && e->cb->writable && !(c->flags & (CONN_F_ZOMBIE | CONN_F_APP_CLOSED)))
         e->cb->writable(e->cb_ctx, c);
     if ((events & EV_CLOSED) && c->state == TCP_TIME_WAIT) {
         if (e->cb->closed)
@@ -282,7 +298,14 @@ void tcp_engine_flush(struct tcp_engine *e)
     }
     if (e->dirty)
         e->stats.tx_full++;
-    free_zombies(e);
+    if (e->zombie) {
+        /* a flush that stopped early leaves connections on the dirty list, closed ones among them (a
+         * reset sent during input can fill the TX list), and a callback may end a connection that
+         * went on the retry list earlier in this flush */
+        unlink_zombies(&e->dirty, CONN_F_DIRTY);
+        unlink_zombies(&e->retry, CONN_F_RETRY);
+        free_zombies(e);
+    }
 }
 
 void tcp_tx_consumed(struct tcp_engine *e, uint32_t n)
@@ -313,7 +336,7 @@ struct tcp_conn *tcp_conn_lookup(struct tcp_engine *e, const struct pkt_tuple *t
     return NULL;
 }
 
-static void table_insert(struct tcp_engine *e, struct tcp_conn *c)
+void conn_table_insert(struct tcp_engine *e, struct tcp_conn *c)
 {
     uint32_t *bucket = bucket_of(e, &c->tuple);
 
@@ -321,7 +344,7 @@ static void table_insert(struct tcp_engine *e, struct tcp_conn *c)
     *bucket = c->index;
 }
 
-static void table_remove(struct tcp_engine *e, struct tcp_conn *c)
+void conn_table_remove(struct tcp_engine *e, struct tcp_conn *c)
 {
     for (uint32_t *link = bucket_of(e, &c->tuple); *link != UINT32_MAX; link = &e->conns[*link].hash_next) {
         if (*link == c->index) {
@@ -347,7 +370,8 @@ static uint8_t wscale_for(uint32_t buf)
     return shift;
 }
 
-static struct tcp_conn *conn_alloc(struct tcp_engine *e, const struct pkt_tuple *t, const struct pkt_link *link)
+/* A free slot, cleared, counted in nconns; NULL when the slab is full. */
+struct tcp_conn *conn_slot_take(struct tcp_engine *e)
 {
     struct tcp_conn *c;
     uint32_t index = e->free_conn;
@@ -359,6 +383,28 @@ static struct tcp_conn *conn_alloc(struct tcp_engine *e, const struct pkt_tuple 
     memset(c, 0, sizeof(*c));
     c->index = index;
     c->engine = e;
+    e->nconns++;
+    return c;
+}
+
+/* Back to the free list; the connection's frames are released or moved already. */
+void conn_slot_free(struct tcp_engine *e, struct tcp_conn *c)
+{
+    uint32_t index = c->index;
+
+    memset(c, 0, sizeof(*c));
+    c->index = index;
+    c->hash_next = e->free_conn;
+    e->free_conn = index;
+    e->nconns--;
+}
+
+static struct tcp_conn *conn_alloc(struct tcp_engine *e, const struct pkt_tuple *t, const struct pkt_link *link)
+{
+    struct tcp_conn *c = conn_slot_take(e);
+
+    if (!c)
+        return NULL;
     c->tuple = *t;
     c->link = *link;
     fq_init(&c->rcvq);
@@ -370,8 +416,7 @@ static struct tcp_conn *conn_alloc(struct tcp_engine *e, const struct pkt_tuple 
     c->snd_end = c->iss + 1; /* the SYN takes the ISN; data starts after it */
     c->mss = mss_for(&e->cfg, t->family);
     c->last_recv_us = e->now_us;
-    table_insert(e, c);
-    e->nconns++;
+    conn_table_insert(e, c);
     return c;
 }
 
@@ -402,7 +447,7 @@ void conn_negotiated(struct tcp_engine *e, struct tcp_conn *c, const struct pkt 
         c->flags |= CONN_F_TS;
         c->ts_recent = syn->opts.tsval;
         c->ts_recent_ms = (uint32_t)engine_now_ms(e);
-        c->mss = (uint16_t)(c->mss - 12); /* every segment carries the 12-byte timestamp option */
+        c->mss = (uint16_t)(c->mss - TCP_TS_OPT_LEN); /* every segment carries the timestamp option */
     } else {
         c->flags &= ~(uint32_t)CONN_F_TS;
     }
@@ -461,7 +506,7 @@ void conn_finish(struct tcp_engine *e, struct tcp_conn *c, int error, bool notif
         return;
     if (c->state == TCP_SYN_RECEIVED)
         e->nhalf_open--;
-    table_remove(e, c);
+    conn_table_remove(e, c);
     timer_cancel(&e->wheel, &c->timer);
     c->state = TCP_CLOSED;
     c->close_error = error;
@@ -708,12 +753,19 @@ void tcp_shutdown(struct tcp_conn *c)
 
     if (c->flags & CONN_F_FIN_QUEUED)
         return;
-    if (c->state == TCP_ESTABLISHED)
+    switch (c->state) {
+    case TCP_ESTABLISHED:
         c->state = TCP_FIN_WAIT_1;
-    else if (c->state == TCP_CLOSE_WAIT)
+        break;
+    case TCP_CLOSE_WAIT:
         c->state = TCP_LAST_ACK;
-    else
+        break;
+    case TCP_SYN_SENT:
+    case TCP_SYN_RECEIVED: /* the FIN waits for the handshake, which then leads to FIN-WAIT-1 */
+        break;
+    default:
         return;
+    }
     c->flags |= CONN_F_FIN_QUEUED;
     conn_mark_dirty(e, c);
 }
@@ -723,6 +775,13 @@ void tcp_close(struct tcp_conn *c)
     struct tcp_engine *e = c->engine;
 
     c->flags |= CONN_F_APP_CLOSED;
+    c->flags &= ~(uint32_t)CONN_F_WANT_WRITABLE;
+    if (c->state == TCP_SYN_SENT) {
+        /* nothing agreed yet, so nothing to end: the connection just goes, without a reset
+         * (RFC 9293 3.10.4), and a SYN-ACK that comes later finds no connection */
+        conn_finish(e, c, 0, false);
+        return;
+    }
     if (c->rcv_queued) {
         /* unread data: the peer must learn it was not consumed (RFC 9293 3.6, RFC 2525 2.17) */
         tcp_abort(c);
@@ -730,6 +789,10 @@ void tcp_close(struct tcp_conn *c)
     }
     fq_release_all(e, &c->ooo);
     tcp_shutdown(c);
+    /* our FIN was acknowledged before the close, so process_ack did not arm the FIN-WAIT-2 timeout:
+     * with nobody to read, the peer gets as long for its FIN as when the close came first */
+    if (c->state == TCP_FIN_WAIT_2)
+        conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.time_wait_ms);
 }
 
 void tcp_abort(struct tcp_conn *c)

@@ -214,8 +214,14 @@ static bool process_ack(struct tcp_engine *e, struct tcp_conn *c, const struct p
         case TCP_FIN_WAIT_1:
             c->state = TCP_FIN_WAIT_2;
             conn_clear_timer(e, c, TIMER_REXMIT);
-            if (c->flags & CONN_F_APP_CLOSED) /* nobody will read: do not wait forever for the peer's FIN */
+            if (c->flags & CONN_F_APP_CLOSED) {
+                /* nobody will read: do not wait forever for the peer's FIN */
                 conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.time_wait_ms);
+            } else if (e->cfg.keepalive_idle_ms && !c->deadline_ms[TIMER_IDLE]) {
+                /* shut down but still read: keepalive watches the peer again (on_idle let it lapse
+                 * while our FIN was outstanding) */
+                conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.keepalive_idle_ms);
+            }
             break;
         case TCP_CLOSING:
             conn_enter_time_wait(e, c);
@@ -320,7 +326,10 @@ static void queue_in_order(struct tcp_engine *e, struct tcp_conn *c, uint32_t fr
     e->stats.bytes_in += len;
 }
 
-/* Move out-of-order segments that now continue the stream into the receive queue. */
+/*
+ * Move out-of-order segments that now continue the stream into the receive queue, up to the peer's
+ * FIN if one came out of order: bytes beyond it are no data, and accept_fin drops them.
+ */
 static bool drain_ooo(struct tcp_engine *e, struct tcp_conn *c)
 {
     struct frame_pool *pool = conn_pool(e);
@@ -331,8 +340,10 @@ static bool drain_ooo(struct tcp_engine *e, struct tcp_conn *c)
         struct frame_meta *m = frame_meta(pool, f);
         uint32_t end = m->seq + m->len;
 
-        if (seq_gt(m->seq, c->rcv_nxt))
+        if (seq_gt(m->seq, c->rcv_nxt) || (c->ooo_fin && c->fin_rcv_seq == c->rcv_nxt))
             break;
+        if (c->ooo_fin && seq_gt(end, c->fin_rcv_seq))
+            end = c->fin_rcv_seq;
         fq_pop(pool, &c->ooo);
         if (seq_leq(end, c->rcv_nxt)) {
             frame_put(e->frames, f, FRAME_OWN_HELD);
@@ -349,6 +360,7 @@ static void accept_fin(struct tcp_engine *e, struct tcp_conn *c)
     c->rcv_nxt++;
     c->flags |= CONN_F_FIN_RCVD;
     c->ooo_fin = 0;
+    fq_release_all(e, &c->ooo); /* whatever lies beyond the FIN is never data (Linux tcp_fin too) */
     switch (c->state) {
     case TCP_ESTABLISHED:
         c->state = TCP_CLOSE_WAIT;
@@ -416,7 +428,10 @@ static bool receive_data(struct tcp_engine *e, struct tcp_conn *c, const struct 
             queue_in_order(e, c, frame, off, len);
             kept = true;
         }
-        filled = drain_ooo(e, c);
+        /* in-order data went past a FIN held out of order: that was no end (Linux drops it the same way) */
+        if (c->ooo_fin && seq_gt(c->rcv_nxt, c->fin_rcv_seq))
+            c->ooo_fin = 0;
+        filled = !fin && drain_ooo(e, c); /* this segment's FIN ends the stream before anything held */
         if (fin || (c->ooo_fin && c->fin_rcv_seq == c->rcv_nxt)) {
             accept_fin(e, c);
         } else if (len || filled) {
@@ -455,6 +470,12 @@ static bool seq_acceptable(const struct tcp_conn *c, uint32_t seq, uint32_t seg_
            (seq_geq(seq + seg_len - 1, c->rcv_nxt) && seq_lt(seq + seg_len - 1, c->rcv_nxt + wnd));
 }
 
+/* Where a completed handshake leads: FIN-WAIT-1 when the application shut down during it. */
+static uint8_t established_state(const struct tcp_conn *c)
+{
+    return (c->flags & CONN_F_FIN_QUEUED) ? TCP_FIN_WAIT_1 : TCP_ESTABLISHED;
+}
+
 /* RFC 9293 3.10.7.3: our SYN is out (active open, used by test peers and tools). */
 static void syn_sent(struct tcp_engine *e, struct tcp_conn *c, const struct pkt *p)
 {
@@ -484,7 +505,7 @@ static void syn_sent(struct tcp_engine *e, struct tcp_conn *c, const struct pkt 
         conn_mark_dirty(e, c);
         return;
     }
-    c->state = TCP_ESTABLISHED;
+    c->state = established_state(c);
     c->snd_una = p->ack;
     c->snd_wl2 = p->ack;
     if (!c->retries && c->last_send_us)
@@ -508,8 +529,10 @@ static bool syn_received(struct tcp_engine *e, struct tcp_conn *c, const struct 
     }
     if (p->flags & TCP_RST) {
         if (p->seq == c->rcv_nxt) {
+            /* an active open that met the peer's SYN was refused (RFC 9293 3.10.7.4); a passive one
+             * is not the application's yet, and conn_finish tells only an application that has it */
             e->stats.rst_received++;
-            conn_finish(e, c, ECONNRESET, false);
+            conn_finish(e, c, (c->flags & CONN_F_ACCEPTED) ? ECONNREFUSED : ECONNRESET, true);
         } else if (seq_acceptable(c, p->seq, 0)) {
             tcp_challenge_ack(e, c);
         }
@@ -531,7 +554,7 @@ static bool syn_received(struct tcp_engine *e, struct tcp_conn *c, const struct 
         return false;
     }
     /* the handshake is complete */
-    c->state = TCP_ESTABLISHED;
+    c->state = established_state(c);
     e->nhalf_open--;
     c->snd_una = p->ack;
     c->snd_wnd = (uint32_t)p->wnd << c->snd_wscale;
@@ -651,37 +674,89 @@ static bool time_wait_reusable(const struct tcp_conn *c, const struct pkt *p)
     return seq_gt(p->seq, c->rcv_nxt);
 }
 
-void tcp_input(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len)
+/* Parse a received frame into p; false (frame released, counted) when it is no TCP segment of ours. */
+static bool parse_frame(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len, struct pkt *p)
 {
     struct frame_pool *pool = conn_pool(e);
     enum pkt_result result;
-    struct tcp_conn *c;
-    struct pkt p;
-    bool kept = false;
 
     if (off >= pool->frame_size || len > pool->frame_size - off)
         result = PKT_TRUNCATED;
     else
-        result = pkt_parse(frame_data(pool, frame) + off, len, &p);
+        result = pkt_parse(frame_data(pool, frame) + off, len, p);
     e->stats.parse[result]++;
     if (result != PKT_OK) {
         e->stats.parse_errors++;
         frame_put(e->frames, frame, FRAME_OWN_HELD);
-        return;
+        return false;
     }
-    e->stats.segs_in++;
-    p.payload_off = (uint16_t)(p.payload_off + off);
+    p->payload_off = (uint16_t)(p->payload_off + off);
+    return true;
+}
 
-    c = tcp_conn_lookup(e, &p.tuple);
-    if (c && c->state == TCP_TIME_WAIT && time_wait_reusable(c, &p)) {
+/* The segment p to its connection, or to the listener; returns the connection it ended on, if any. */
+static struct tcp_conn *input_segment(struct tcp_engine *e, const struct pkt *p, uint32_t frame)
+{
+    struct tcp_conn *c = tcp_conn_lookup(e, &p->tuple);
+    bool kept = false;
+
+    e->stats.segs_in++;
+    if (c && c->state == TCP_TIME_WAIT && time_wait_reusable(c, p)) {
         e->stats.time_wait_reused++;
         conn_finish(e, c, 0, false);
         c = NULL;
     }
-    if (!c)
-        no_connection(e, &p);
-    else
-        kept = segment_arrives(e, c, &p, frame);
+    if (!c) {
+        no_connection(e, p);
+        c = (p->flags & TCP_SYN) ? tcp_conn_lookup(e, &p->tuple) : NULL;
+    } else {
+        kept = segment_arrives(e, c, p, frame);
+    }
     if (!kept)
         frame_put(e->frames, frame, FRAME_OWN_HELD);
+    return c && c->state != TCP_CLOSED && !(c->flags & CONN_F_ZOMBIE) ? c : NULL;
+}
+
+void tcp_input(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len)
+{
+    struct pkt p;
+
+    if (parse_frame(e, frame, off, len, &p))
+        input_segment(e, &p, frame);
+}
+
+enum tcp_steered tcp_input_steered(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len,
+                                   enum tcp_steer steer, struct tcp_conn **conn)
+{
+    struct tcp_conn *c;
+    struct pkt p;
+
+    *conn = NULL;
+    if (!parse_frame(e, frame, off, len, &p))
+        return TCP_STEERED_DONE;
+    /* routed away, and the connection left already: the segment is the new owner's */
+    if (steer == TCP_STEER_MOVE && !tcp_conn_lookup(e, &p.tuple))
+        return TCP_STEERED_FOREIGN;
+    c = input_segment(e, &p, frame);
+    if (!c)
+        return TCP_STEERED_DONE;
+    switch (steer) {
+    case TCP_STEER_PLACED:
+        if (c->flags & CONN_F_HELD) {
+            c->flags &= ~(uint32_t)CONN_F_HELD;
+            conn_mark_dirty(e, c); /* the events held back are delivered at the flush */
+        }
+        return TCP_STEERED_DONE;
+    case TCP_STEER_HOLD:
+        if (!(c->flags & CONN_F_ACCEPTED))
+            c->flags |= CONN_F_HELD;
+        return TCP_STEERED_DONE;
+    case TCP_STEER_MOVE:
+        *conn = c;
+        if (c->flags & CONN_F_ACCEPTED)
+            return TCP_STEERED_PINNED;
+        c->flags |= CONN_F_HELD;
+        return TCP_STEERED_MOVABLE;
+    }
+    return TCP_STEERED_DONE;
 }

@@ -100,10 +100,16 @@ static int sack_blocks(const struct tcp_engine *e, const struct tcp_conn *c, uin
     return n;
 }
 
-static uint8_t build_options(const struct tcp_engine *e, const struct tcp_conn *c, uint8_t *o, bool syn)
+/*
+ * The options of a segment into o; returns their length. SACK blocks take what is left of room
+ * (option bytes); *sack_short says when some did not fit.
+ */
+static uint8_t build_options(const struct tcp_engine *e, const struct tcp_conn *c, uint8_t *o, bool syn,
+                             uint32_t room, bool *sack_short)
 {
     uint8_t n = 0;
 
+    *sack_short = false;
     if (syn) {
         uint16_t mss = (uint16_t)(e->cfg.mtu - (c->tuple.family == PKT_IPV6 ? PKT_IPV6_LEN : PKT_IPV4_LEN) -
                                   PKT_TCP_LEN);
@@ -137,7 +143,12 @@ static uint8_t build_options(const struct tcp_engine *e, const struct tcp_conn *
     if (!syn && (c->flags & CONN_F_SACK) && c->ooo.count) {
         uint32_t blocks[PKT_MAX_SACK][2];
         int nb = sack_blocks(e, c, blocks, (PKT_TCP_OPTS_MAX - n - 4) / 8);
+        int fit = room >= n + 4u + 8 ? (int)(room - n - 4) / 8 : 0;
 
+        if (nb > fit) {
+            nb = fit;
+            *sack_short = true;
+        }
         if (nb) {
             o[n++] = OPT_NOP;
             o[n++] = OPT_NOP;
@@ -204,7 +215,7 @@ static bool emit_header_only(struct tcp_engine *e, const struct pkt_tuple *t, co
 bool tcp_send_control(struct tcp_engine *e, struct tcp_conn *c, uint32_t seq, uint8_t flags)
 {
     uint8_t opts[PKT_TCP_OPTS_MAX];
-    bool syn = flags & TCP_SYN;
+    bool syn = flags & TCP_SYN, sack_short;
     struct pkt_segment seg = {
         .seq = seq,
         .ack = (flags & TCP_ACK) ? c->rcv_nxt : 0,
@@ -213,7 +224,8 @@ bool tcp_send_control(struct tcp_engine *e, struct tcp_conn *c, uint32_t seq, ui
         .options = opts,
     };
 
-    seg.options_len = (flags & TCP_RST) ? 0 : build_options(e, c, opts, syn);
+    /* without payload every option fits whatever the MTU (576 at least) */
+    seg.options_len = (flags & TCP_RST) ? 0 : build_options(e, c, opts, syn, PKT_TCP_OPTS_MAX, &sack_short);
     seg.wnd = (flags & TCP_RST) ? 0 : window_field(e, c, syn);
     if (!emit_header_only(e, &c->tuple, &c->link, &seg))
         return false;
@@ -253,6 +265,19 @@ void tcp_challenge_ack(struct tcp_engine *e, struct tcp_conn *c)
     conn_mark_dirty(e, c);
 }
 
+/*
+ * Option bytes a data segment of len payload bytes has room for. The MSS bounds payload and options
+ * together (RFC 6691), and c->mss already left room for timestamps only: a full segment has none
+ * for SACK blocks. Linux shrinks the segment instead; here a segment is a frame filled when written,
+ * so the blocks give way, and go in a pure ACK (send_frame).
+ */
+static uint32_t data_option_room(const struct tcp_conn *c, uint32_t len)
+{
+    uint32_t seg = c->mss + ((c->flags & CONN_F_TS) ? TCP_TS_OPT_LEN : 0);
+
+    return len >= seg ? 0 : seg - len < PKT_TCP_OPTS_MAX ? seg - len : PKT_TCP_OPTS_MAX;
+}
+
 /* Send one send-queue frame as it is; the frame stays queued until acknowledged. */
 static void send_frame(struct tcp_engine *e, struct tcp_conn *c, uint32_t frame, bool retransmission)
 {
@@ -269,6 +294,7 @@ static void send_frame(struct tcp_engine *e, struct tcp_conn *c, uint32_t frame,
         .payload_len = m->len,
     };
     uint32_t hlen;
+    bool ack_owed = c->ack_need == ACK_NOW, sack_short;
 
     if (!(m->flags & FRAME_F_CSUM)) {
         m->csum = csum_partial(payload, m->len, 0);
@@ -280,7 +306,7 @@ static void send_frame(struct tcp_engine *e, struct tcp_conn *c, uint32_t frame,
         if (c->flags & CONN_F_FIN_QUEUED)
             seg.flags |= TCP_FIN;
     }
-    seg.options_len = build_options(e, c, opts, false);
+    seg.options_len = build_options(e, c, opts, false, data_option_room(c, m->len), &sack_short);
     seg.wnd = window_field(e, c, false);
     hlen = pkt_headers_len(&c->tuple, &c->link) + seg.options_len;
     pkt_write_headers(payload - hlen, &c->tuple, &c->link, &seg);
@@ -291,6 +317,8 @@ static void send_frame(struct tcp_engine *e, struct tcp_conn *c, uint32_t frame,
     m->sent_us = (uint32_t)e->now_us;
     e->stats.bytes_out += m->len;
     ack_sent(e, c);
+    if (ack_owed && sack_short)
+        c->ack_need = ACK_NOW; /* the peer is owed every block: a pure ACK follows the data (tcp_output) */
 }
 
 /* Copy the part of frame beyond `at` into a new frame queued right after it. */

@@ -62,7 +62,7 @@ static void on_rexmit(struct tcp_engine *e, struct tcp_conn *c)
     if (c->state == TCP_SYN_RECEIVED || c->state == TCP_SYN_SENT) {
         if (++c->retries > e->cfg.syn_retries) {
             e->stats.timeouts++;
-            conn_finish(e, c, ETIMEDOUT, c->state == TCP_SYN_SENT);
+            conn_finish(e, c, ETIMEDOUT, true); /* only an active open is the application's to tell */
             return;
         }
         if (c->backoff < MAX_BACKOFF)
@@ -117,10 +117,13 @@ static void on_idle(struct tcp_engine *e, struct tcp_conn *c)
         conn_finish(e, c, 0, false); /* the application had closed(0) on entering TIME-WAIT */
         return;
     case TCP_FIN_WAIT_2:
-        /* the peer never sent its FIN; ours was acknowledged, so the close the application asked for
-         * is done: it hears of the end as of any other, or it could never free its context */
-        conn_finish(e, c, 0, true);
-        return;
+        if (c->flags & CONN_F_APP_CLOSED) {
+            /* the peer never sent its FIN; ours was acknowledged, so the close the application asked
+             * for is done: it hears of the end as of any other, or it could never free its context */
+            conn_finish(e, c, 0, true);
+            return;
+        }
+        break; /* only shut down: the application reads on until the FIN, keepalive watching the peer */
     case TCP_ESTABLISHED:
     case TCP_CLOSE_WAIT:
         break;

@@ -24,8 +24,7 @@
  * Seed corpus: TCP_FUZZ_WRITE_SEEDS=DIR tcp_fuzz  writes the seed programs of write_seeds() to DIR
  * and exits; tests/fuzz/corpus/tcp/ holds their output plus regress_* reproducers of engine
  * problems found (minimised with -minimize_crash=1). The record format is defined once, here.
- * TCP_FUZZ_TRACE=1 prints what a single input does; TCP_FUZZ_IGNORE lists reported problems to
- * step over in long runs.
+ * TCP_FUZZ_TRACE=1 prints what a single input does.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -153,7 +152,6 @@ struct world {
     uint32_t tx_ring_room; /* entries of e->tx the "ring" takes per flush (0: all); the rest wait */
     bool payload_trusted;  /* false once a raw frame with repaired checksums may carry any bytes */
     bool draining;         /* the application is shutting down: refuse new connections */
-    bool abandoned;        /* a known engine problem left the engine unusable: stop this input here */
     bool batch_open;       /* input or calls since the last flush: tcp.h wants a flush before begin */
     uint32_t pending_tx[MAX_PENDING_TX];
     uint32_t npending;
@@ -168,35 +166,6 @@ static bool trace;
 
 /* TCP_FUZZ_NO_DRAIN=1: skip the final drain (to look at a reproducer's end state). */
 static bool no_drain;
-
-/*
- * TCP_FUZZ_IGNORE=name,...: skip the check for an engine problem already reported, so that a long
- * run can look for the next one. Read once, so that libFuzzer's string-compare hooks see no names.
- */
-static struct {
-    bool fin_wait_2_orphan;      /* tcp_close in FIN-WAIT-2 arms no timeout: the connection stays forever */
-    bool sack_exceeds_mtu;       /* SACK blocks on a full-sized data segment push it past the MTU */
-    bool writable_after_close;   /* writable is delivered after tcp_close when a write had come up short */
-    bool syn_received_no_closed; /* an active open that falls back to SYN-RECEIVED ends without closed */
-    bool ooo_after_fin;          /* out-of-order data beyond an accepted FIN stays queued */
-    bool close_while_connecting; /* tcp_close in SYN-SENT is forgotten: established later, never closed */
-    bool keepalive_ends_fin_wait_2; /* the keepalive timer ends a half-closed connection (FIN-WAIT-2) */
-    bool zombie_on_dirty_list; /* a connection freed while still on the dirty list: lost entries, loops */
-} known_issue;
-
-static void read_known_issues(void)
-{
-    const char *list = getenv("TCP_FUZZ_IGNORE");
-
-    known_issue.fin_wait_2_orphan = list && strstr(list, "fin_wait_2_orphan");
-    known_issue.sack_exceeds_mtu = list && strstr(list, "sack_exceeds_mtu");
-    known_issue.writable_after_close = list && strstr(list, "writable_after_close");
-    known_issue.syn_received_no_closed = list && strstr(list, "syn_received_no_closed");
-    known_issue.ooo_after_fin = list && strstr(list, "ooo_after_fin");
-    known_issue.close_while_connecting = list && strstr(list, "close_while_connecting");
-    known_issue.keepalive_ends_fin_wait_2 = list && strstr(list, "keepalive_ends_fin_wait_2");
-    known_issue.zombie_on_dirty_list = list && strstr(list, "zombie_on_dirty_list");
-}
 
 /* ---- failing loudly ------------------------------------------------------------------------------ */
 
@@ -459,7 +428,7 @@ static void check_conn(struct world *w, const struct tcp_conn *c, uint8_t *where
     check_queue(w, c, &c->ooo, "ooo", where, &bytes, &first, &end);
     FUZZ_CHECK(c->ooo.count <= e->cfg.ooo_max_frames, "conn %u: %u out-of-order frames, budget %u", c->index,
                c->ooo.count, e->cfg.ooo_max_frames);
-    if (c->ooo.count && !((c->flags & CONN_F_FIN_RCVD) && known_issue.ooo_after_fin))
+    if (c->ooo.count)
         FUZZ_CHECK(seq_gt(first, c->rcv_nxt), "conn %u (%s): out-of-order queue starts at %u, rcv_nxt %u",
                    c->index, tcp_state_name(c->state), first, c->rcv_nxt);
     check_queue(w, c, &c->sndq, "sndq", where, &bytes, &first, &end);
@@ -504,10 +473,9 @@ static bool frame_pending_tx(const struct world *w, uint32_t frame)
 
 /*
  * The dirty and retry lists: no cycle, no freed slot, and every connection flagged as on a list is
- * on it (a flagged connection missing from its list is never served again). Returns false when a
- * list is broken and the problem is a known one: the engine can loop forever from here.
+ * on it (a flagged connection missing from its list is never served again).
  */
-static bool check_lists(struct world *w)
+static void check_lists(struct world *w)
 {
     struct tcp_engine *e = &w->engine;
     static const struct {
@@ -523,12 +491,7 @@ static bool check_lists(struct world *w)
 
         for (const struct tcp_conn *c = *(struct tcp_conn **)((char *)e + lists[l].head); c;
              c = c->list_next) {
-            bool fine = n++ < e->cfg.max_conns && !on_list[c->index] && c->state != TCP_CLOSED &&
-                        (c->flags & lists[l].flag);
-
-            if (!fine && known_issue.zombie_on_dirty_list)
-                return false;
-            FUZZ_CHECK(n <= e->cfg.max_conns, "the %s list has a cycle", lists[l].name);
+            FUZZ_CHECK(++n <= e->cfg.max_conns, "the %s list has a cycle", lists[l].name);
             FUZZ_CHECK(!on_list[c->index], "connection %u twice on the %s list", c->index, lists[l].name);
             FUZZ_CHECK(c->state != TCP_CLOSED || (c->flags & CONN_F_ZOMBIE),
                        "connection slot %u is free but still on the %s list", c->index, lists[l].name);
@@ -536,16 +499,11 @@ static bool check_lists(struct world *w)
                        lists[l].name);
             on_list[c->index] = 1;
         }
-        for (uint32_t i = 0; i < e->cfg.max_conns; i++) {
-            bool fine = !(e->conns[i].flags & lists[l].flag) || on_list[i];
-
-            if (!fine && known_issue.zombie_on_dirty_list)
-                return false;
-            FUZZ_CHECK(fine, "connection %u (%s) flagged for the %s list but not on it: never served again",
-                       i, tcp_state_name(e->conns[i].state), lists[l].name);
-        }
+        for (uint32_t i = 0; i < e->cfg.max_conns; i++)
+            FUZZ_CHECK(!(e->conns[i].flags & lists[l].flag) || on_list[i],
+                       "connection %u (%s) flagged for the %s list but not on it: never served again", i,
+                       tcp_state_name(e->conns[i].state), lists[l].name);
     }
-    return true;
 }
 
 /* Every frame accounted for, every connection consistent, every application handle alive. */
@@ -556,10 +514,7 @@ static void check_world(struct world *w)
     uint32_t live = 0, zombies = 0, half_open = 0, held_bits = 0, tx_only = 0, owned = 0;
     uint64_t held = tcp_engine_frames_held(e);
 
-    if (!check_lists(w)) {
-        w->abandoned = true;
-        return;
-    }
+    check_lists(w);
     memset(where, 0, sizeof(where));
     for (uint32_t i = 0; i < e->cfg.max_conns; i++) {
         const struct tcp_conn *c = &e->conns[i];
@@ -625,12 +580,6 @@ static void check_world(struct world *w)
 
         if (!c)
             continue;
-        if (((w->apps[i].connecting && known_issue.syn_received_no_closed) ||
-             (w->apps[i].shut && w->cfg.keepalive_idle_ms && known_issue.keepalive_ends_fin_wait_2)) &&
-            (c->state == TCP_CLOSED || (c->flags & CONN_F_ZOMBIE) || c->user != app_token(i))) {
-            w->apps[i].conn = NULL;
-            continue;
-        }
         FUZZ_CHECK(c->state != TCP_CLOSED && !(c->flags & CONN_F_ZOMBIE),
                    "app %d holds connection %u, which the engine closed without a closed call", i, c->index);
         FUZZ_CHECK(c->user == (void *)(uintptr_t)(i + 1) || !(c->flags & CONN_F_ACCEPTED),
@@ -662,10 +611,8 @@ static void observe(struct world *w, const uint8_t *frame, uint32_t len)
                 p.tuple.lport, p.flags & TCP_SYN ? "S" : "", p.flags & TCP_FIN ? "F" : "",
                 p.flags & TCP_RST ? "R" : "", p.flags & TCP_ACK ? "." : "", p.seq, p.ack, p.wnd,
                 p.payload_len);
-    FUZZ_CHECK(len - l2 <= w->cfg.mtu || (known_issue.sack_exceeds_mtu && p.opts.nsack &&
-                                          len - l2 - 4 - 8 * p.opts.nsack <= w->cfg.mtu),
-               "the engine emitted %u IP bytes (%u payload, %u TCP header), MTU %u", len - l2, p.payload_len,
-               p.tcp_hdr_len, w->cfg.mtu);
+    FUZZ_CHECK(len - l2 <= w->cfg.mtu, "the engine emitted %u IP bytes (%u payload, %u TCP header), MTU %u",
+               len - l2, p.payload_len, p.tcp_hdr_len, w->cfg.mtu);
     if (w->payload_trusted)
         for (uint32_t i = 0; i < p.payload_len; i++)
             FUZZ_CHECK(frame[p.payload_off + i] == app_byte(p.seq + i),
@@ -918,8 +865,6 @@ static void on_writable(void *ctx, struct tcp_conn *c)
     struct world *w = ctx;
     struct app_conn *a = app_of(w, c);
 
-    if (a->conn != c && a->closing == c && known_issue.writable_after_close)
-        return;
     FUZZ_CHECK(a->conn == c, "writable for connection %u, which the application let go", c->index);
     a->connecting = false;
     if (w->writable_writes)
@@ -936,10 +881,9 @@ static void on_closed(void *ctx, struct tcp_conn *c, int error)
                "closed with error %d", error);
     if (a->conn == c) {
         /* an orderly end for a connection the application still reads means the peer's FIN came */
-        if (!(a->shut && w->cfg.keepalive_idle_ms && known_issue.keepalive_ends_fin_wait_2))
-            FUZZ_CHECK(error || (c->flags & CONN_F_FIN_RCVD),
-                       "closed(0) for connection %u (%s) before the peer's FIN: its stream was cut short",
-                       c->index, tcp_state_name(c->state));
+        FUZZ_CHECK(error || (c->flags & CONN_F_FIN_RCVD),
+                   "closed(0) for connection %u (%s) before the peer's FIN: its stream was cut short",
+                   c->index, tcp_state_name(c->state));
         app_let_go(a, false);
     } else if (a->closing == c)
         a->closing = NULL;
@@ -1303,7 +1247,7 @@ static void drain(struct world *w)
     w->tx_ring_room = 0;
     flush(w);
     complete_tx(w);
-    for (int round = 0; round < 64 && !w->abandoned; round++) {
+    for (int round = 0; round < 64; round++) {
         if (round) /* ten minutes of silence per round: every retransmission timer fires each time */
             w->now_ns += 600ull * 1000000000;
         tcp_engine_begin(e, w->now_ns);
@@ -1313,15 +1257,9 @@ static void drain(struct world *w)
         flush(w);
         check_world(w);
     }
-    for (uint32_t i = 0; i < e->cfg.max_conns && !w->abandoned; i++) {
+    for (uint32_t i = 0; i < e->cfg.max_conns; i++) {
         const struct tcp_conn *c = &e->conns[i];
 
-        /* tcp_close after the FIN was acknowledged arms no FIN-WAIT-2 timeout (reported) */
-        if (c->state == TCP_FIN_WAIT_2 && !c->deadline_ms[TIMER_IDLE] && known_issue.fin_wait_2_orphan)
-            continue;
-        if ((c->state == TCP_ESTABLISHED || c->state == TCP_CLOSE_WAIT) && (c->flags & CONN_F_APP_CLOSED) &&
-            !(c->flags & CONN_F_FIN_QUEUED) && known_issue.close_while_connecting)
-            continue;
         FUZZ_CHECK(c->state == TCP_CLOSED,
                    "connection %u still %s after the application closed it and 10 h of silence "
                    "(snd_una %u snd_nxt %u snd_end %u flags %#x deadlines %llu/%llu/%llu)",
@@ -1347,13 +1285,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct world *w = &world;
 
     world_init(w, &in);
-    while (in.n && !w->abandoned)
+    while (in.n)
         run_record(w, &in);
-    if (!w->abandoned) {
-        flush(w);
-        check_world(w);
-    }
-    if (!w->abandoned && !no_drain)
+    flush(w);
+    check_world(w);
+    if (!no_drain)
         drain(w);
     world_destroy(w);
     return 0;
@@ -1683,7 +1619,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     trace = getenv("TCP_FUZZ_TRACE") != NULL;
     no_drain = getenv("TCP_FUZZ_NO_DRAIN") != NULL;
-    read_known_issues();
     if (dir) {
         write_seeds(dir);
         fprintf(stderr, "tcp_fuzz: seeds written to %s\n", dir);

@@ -1,47 +1,30 @@
 #!/usr/bin/env bash
-# conformance.sh — the HTTP/2 conformance suite (tests/http/h2_conformance.c) against sluice-server.
+# conformance.sh — the HTTP/2 conformance suite (tests/http/h2_conformance.c) against a
+# sluice-server of its own on loopback, kernel-socket datapath, without root: the quick loop while
+# working on server/h2. (tests/http/http_test.sh runs the same suite on both datapaths in the test
+# topology; that is the copy tests/run.sh counts.)
 #
-#   tests/http/conformance.sh BUILD_DIR [--datapath socket|xdp] [-- SUITE OPTIONS...]
+#   tests/http/conformance.sh BUILD_DIR [-- SUITE OPTIONS...]
 #
 # Starts `BUILD_DIR/bin/sluice-server --datapath socket --http PORT` (PORT: H2_CONFORMANCE_PORT,
 # default 20580), waits for its "ready" line, runs BUILD_DIR/tests/h2_conformance against it on
 # 127.0.0.1 (its /healthz, /echo and /bytes/N routes are the suite's defaults), then stops it by PID
 # with SIGTERM (a trap does it on any exit) and checks that it stopped cleanly. Prints the suite's
 # TAP lines plus one for the server's stop; exit status 0 only when everything passed.
-#
-# Until sluice-server accepts --http, prints "skip - h2 conformance: sluice-server has no HTTP/2
-# yet" and exits 0. Not in tests/run.sh yet: the lead adds it once the server speaks HTTP/2.
-#
-# --datapath xdp is a placeholder: serving HTTP/2 over AF_XDP needs the namespace topology that
-# tests/afxdp/datapath_test.sh builds (tools/topology.sh up, sluice-agent load and service add on
-# the server's veth, the server inside the server namespace, the suite run from the client one).
-# It prints a skip line until that is wired here.
 set -u
 
 usage() {
-    echo "usage: $0 BUILD_DIR [--datapath socket|xdp] [-- SUITE OPTIONS...]" >&2
+    echo "usage: $0 BUILD_DIR [-- SUITE OPTIONS...]" >&2
     exit 2
 }
 
 BUILD=${1:-}
 [ -n "$BUILD" ] || usage
 shift
-DATAPATH=socket
-while [ $# -gt 0 ]; do
-    case $1 in
-    --datapath)
-        [ $# -ge 2 ] || usage
-        DATAPATH=$2
-        shift 2
-        ;;
-    --)
-        shift
-        break
-        ;;
-    *) usage ;;
-    esac
-done
-case $DATAPATH in socket | xdp) ;; *) usage ;; esac
+if [ $# -gt 0 ]; then
+    [ "$1" = -- ] || usage
+    shift
+fi
 
 cd "$(dirname "$0")/../.." || exit 1
 SERVER=$BUILD/bin/sluice-server
@@ -67,20 +50,12 @@ stop_server() { # SIGTERM, then at most 10 s for the drain; sets SERVER_STATUS
 trap 'stop_server; rm -f "$LOG"' EXIT
 trap 'exit 130' INT TERM
 
-if [ "$DATAPATH" = xdp ]; then
-    echo "skip - h2 conformance (xdp): not wired yet (needs the AF_XDP namespace topology)"
-    exit 0
-fi
 for f in "$SERVER" "$SUITE"; do
     if [ ! -x "$f" ]; then
         echo "not ok - h2 conformance: $f is missing (make BUILD=$BUILD all)"
         exit 1
     fi
 done
-if ! "$SERVER" --help 2>&1 | grep -q -- '--http'; then
-    echo "skip - h2 conformance: sluice-server has no HTTP/2 yet"
-    exit 0
-fi
 
 "$SERVER" --datapath socket --workers 2 --http "$PORT" >"$LOG" 2>&1 &
 SERVER_PID=$!
@@ -90,10 +65,6 @@ for _ in $(seq 100); do # 10 s at most
     sleep 0.1
 done
 if ! grep -q ready "$LOG"; then
-    if ! kill -0 "$SERVER_PID" 2>/dev/null && grep -q -- '--http' "$LOG"; then
-        echo "skip - h2 conformance: sluice-server has no HTTP/2 yet ($(head -n 1 "$LOG"))"
-        exit 0
-    fi
     echo "not ok - h2 conformance: sluice-server did not get ready on port $PORT: $(head -n 3 "$LOG" | tr '\n' '|')"
     exit 1
 fi

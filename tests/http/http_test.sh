@@ -11,7 +11,7 @@
 # that port to the kernel). The same checks run on both: the three ways in (prior knowledge, h2c
 # upgrade, HTTP/1.1), concurrent streams, h2load at 16 x 32, bodies from 0 B to 64 MiB each way
 # checked by SHA-256, static files (sizes, types, ETag/304, escapes), 404/405/HEAD, malformed
-# requests, /metrics, and a clean stop that lets downloads in flight finish (on xdp: with every
+# requests, the HTTP/2 conformance suite (h2_conformance), /metrics, and a clean stop that lets downloads in flight finish (on xdp: with every
 # UMEM frame back). Needs root.
 set -u
 
@@ -27,6 +27,7 @@ SRV4=10.77.0.1
 AGENT=$(realpath "$ROOT/$BUILD/bin/sluice-agent")
 SERVER=$(realpath "$ROOT/$BUILD/bin/sluice-server")
 STREAM_CAT=$(realpath "$ROOT/$BUILD/tests/stream_cat")
+CONFORMANCE=$(realpath "$ROOT/$BUILD/tests/h2_conformance")
 TOPOLOGY=$ROOT/tools/topology.sh
 WORK=$(mktemp -d)
 SERVER_PID=""
@@ -229,6 +230,15 @@ run_checks() {
     expect "$dp: HTTP/2 SETTINGS of a bad length is GOAWAY FRAME_SIZE_ERROR" 0 "0000080700000000000000000000000006" \
         cli bash -c "exec 3<>/dev/tcp/$SRV4/$PORT; printf 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00\x03\x04\x00\x00\x00\x00\x00\x01\x02\x03' >&3; timeout 5 cat <&3 | od -An -v -tx1 | tr -d ' \n'"
     expect "$dp: the server still answers after the bad requests" 0 "^ok$" cli curl -sS "${h2[@]}" "$url/healthz"
+
+    # the HTTP/2 conformance suite (tests/http/h2_conformance.c): every case is one check
+    local conf=$WORK/conformance-$dp.log status
+    cli "$CONFORMANCE" --host $SRV4 --port "$PORT" >"$conf" 2>&1
+    status=$?
+    grep -E '^(ok|not ok|skip) - ' "$conf" | sed "s/^\(ok\|not ok\|skip\) - /\1 - $dp: h2 conformance /"
+    if [ $status -ne 0 ] && ! grep -q '^not ok - ' "$conf"; then
+        not_ok "$dp: h2 conformance suite ran to the end" "exit $status: $(tail -n 2 "$conf" | tr '\n' '|')"
+    fi
 
     # metrics
     expect "$dp: /metrics counts requests per worker" 0 'sluice_http_requests_total\{worker="0"\} [1-9]' \

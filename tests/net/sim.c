@@ -129,10 +129,9 @@ static void trace(const struct sim *s, int from, const uint8_t *frame, uint32_t 
             p.payload_len, p.opts.nsack ? " sack" : "");
 }
 
-static void transmit(struct sim *s, int from)
+static void transmit(struct sim *s, int from, struct tcp_engine *e, struct frame_cache *cache)
 {
     struct sim_host *h = &s->host[from];
-    struct tcp_engine *e = &h->engine;
 
     for (uint32_t i = 0; i < e->ntx; i++) {
         struct tcp_tx *tx = &e->tx[i];
@@ -151,7 +150,7 @@ static void transmit(struct sim *s, int from)
         } else {
             s->dropped[from]++;
         }
-        frame_put(&h->cache, tx->frame, FRAME_OWN_TX); /* the copy onto the wire completes the TX */
+        frame_put(cache, tx->frame, FRAME_OWN_TX); /* the copy onto the wire completes the TX */
     }
     tcp_tx_consumed(e, e->ntx);
 }
@@ -172,7 +171,10 @@ static void deliver(struct sim *s, struct sim_packet *p)
     }
     memcpy(frame_data(&h->pool, frame), p->data, p->len);
     s->delivered[!p->to]++;
-    tcp_input(&h->engine, frame, 0, p->len);
+    if (p->to == SIM_SERVER && s->steer)
+        s->steer(s->steer_ctx, s, frame, p->len);
+    else
+        tcp_input(&h->engine, frame, 0, p->len);
 }
 
 int sim_init(struct sim *s, uint64_t seed, const struct tcp_config cfg[2], uint32_t frames_per_host,
@@ -236,7 +238,11 @@ bool sim_run(struct sim *s, bool (*done)(void *ctx), void *ctx, uint64_t limit_n
 
         for (int i = 0; i < 2; i++) {
             tcp_engine_flush(&s->host[i].engine);
-            transmit(s, i);
+            transmit(s, i, &s->host[i].engine, &s->host[i].cache);
+        }
+        for (int w = 0; w < s->nworkers; w++) {
+            tcp_engine_flush(s->workers[w]);
+            transmit(s, SIM_SERVER, s->workers[w], s->worker_cache[w]);
         }
         if (done && done(ctx))
             return true;
@@ -244,6 +250,12 @@ bool sim_run(struct sim *s, bool (*done)(void *ctx), void *ctx, uint64_t limit_n
             next = s->heap[0]->at_ns;
         for (int i = 0; i < 2; i++) {
             uint64_t d = tcp_engine_next_deadline(&s->host[i].engine);
+
+            if (d < next)
+                next = d;
+        }
+        for (int w = 0; w < s->nworkers; w++) {
+            uint64_t d = tcp_engine_next_deadline(s->workers[w]);
 
             if (d < next)
                 next = d;
@@ -257,6 +269,8 @@ bool sim_run(struct sim *s, bool (*done)(void *ctx), void *ctx, uint64_t limit_n
             return false; /* something asks for work at the same instant forever */
         for (int i = 0; i < 2; i++)
             tcp_engine_begin(&s->host[i].engine, s->now_ns);
+        for (int w = 0; w < s->nworkers; w++)
+            tcp_engine_begin(s->workers[w], s->now_ns);
         while (s->nheap && s->heap[0]->at_ns <= s->now_ns) {
             struct sim_packet *p = heap_pop(s);
 
@@ -270,5 +284,10 @@ uint32_t sim_frames_in_use(struct sim *s, int host)
 {
     struct sim_host *h = &s->host[host];
 
-    return h->pool.nframes - frame_pool_free_count(&h->pool) - h->cache.nfree;
+    uint32_t cached = h->cache.nfree;
+
+    if (host == SIM_SERVER)
+        for (int w = 0; w < s->nworkers; w++)
+            cached += s->worker_cache[w]->nfree;
+    return h->pool.nframes - frame_pool_free_count(&h->pool) - cached;
 }

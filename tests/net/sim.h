@@ -32,6 +32,7 @@ struct sim_link {
 };
 
 struct sim_packet;
+struct sim;
 
 struct sim_host {
     struct frame_pool pool;
@@ -46,6 +47,14 @@ struct sim_host {
 /* Called for every packet put on the wire from host `from`; return false to drop it. */
 typedef bool (*sim_wire_hook)(void *ctx, int from, uint8_t *frame, uint32_t len);
 
+/*
+ * Takes each frame that arrives at the server host instead of its engine: a test that plays the
+ * steering program and spreads connections over several engines of that host (sim.workers).
+ */
+typedef void (*sim_steer_hook)(void *ctx, struct sim *s, uint32_t frame, uint32_t len);
+
+#define SIM_MAX_WORKERS 4
+
 struct sim {
     uint64_t now_ns;
     uint64_t rng;
@@ -58,6 +67,13 @@ struct sim {
     uint64_t order;
     sim_wire_hook hook;
     void *hook_ctx;
+    /* more engines on the server host, over its pool, each with its own frame cache; the
+     * simulation runs their timers and sends their output like the hosts' own */
+    struct tcp_engine *workers[SIM_MAX_WORKERS];
+    struct frame_cache *worker_cache[SIM_MAX_WORKERS];
+    int nworkers;
+    sim_steer_hook steer;
+    void *steer_ctx;
     uint64_t sent[2], dropped[2], duplicated[2], delivered[2];
 };
 

@@ -1,7 +1,8 @@
 /*
  * tcp_script_test.c — edge cases of the server TCP engine against a scripted peer.
  *
- * Engine 0 of the simulated network (sim.h) listens on port 80. The peer is not an engine: each
+ * Engine 0 of the simulated network (sim.h) listens on port 80 (and, for the active-open cases,
+ * connects from it with tcp_connect, as test peers and tools do). The peer is not an engine: each
  * test writes the peer's segments byte by byte (pkt_write_headers), injects them, and captures
  * every segment the server emits through the wire hook, so that it can assert exact flags,
  * sequence and acknowledgment numbers, windows, options, lengths and the times between segments,
@@ -76,6 +77,7 @@ struct app {
     bool refuse;
     int accepted;
     int readable_calls;
+    int writable_calls;
     int closed_calls;
     int close_error;
     bool eof;
@@ -175,6 +177,13 @@ static void on_readable(void *ctx, struct tcp_conn *c)
         S.app.eof = true;
 }
 
+static void on_writable(void *ctx, struct tcp_conn *c)
+{
+    (void)ctx;
+    (void)c;
+    S.app.writable_calls++;
+}
+
 static void on_closed(void *ctx, struct tcp_conn *c, int error)
 {
     (void)ctx;
@@ -184,7 +193,7 @@ static void on_closed(void *ctx, struct tcp_conn *c, int error)
         S.app.conn = NULL;
 }
 
-static const struct tcp_callbacks callbacks = {on_accept, on_readable, NULL, on_closed};
+static const struct tcp_callbacks callbacks = {on_accept, on_readable, on_writable, on_closed};
 
 /* The application writes n more bytes of its stream; returns how many the engine took. */
 static size_t app_write(size_t n)
@@ -1214,6 +1223,36 @@ static void test_server_closes_first_to_time_wait(void)
     FINISH();
 }
 
+/*
+ * Shut down, then closed once the FIN was acknowledged: a half-closed connection waits for the
+ * peer's FIN as long as the application reads, but after tcp_close the peer has time_wait_ms to
+ * send it, as when the close comes before the ACK; then the connection ends with closed(0).
+ */
+static void test_close_in_fin_wait_2_times_out(void)
+{
+    struct tcp_config cfg = test_config();
+    struct peer p;
+
+    cfg.time_wait_ms = 3000;
+    CHECK(script_init(&cfg));
+    peer_init(&p, PKT_IPV4, 42008, 900, OFFER_ALL);
+    CHECK(reach_state(&p, TCP_FIN_WAIT_2));
+    advance_ms(10 * cfg.time_wait_ms);
+    CHECK_STATE(&p, TCP_FIN_WAIT_2);
+    tcp_close(S.app.conn);
+    run_now();
+    EXPECT_NONE();
+    advance_ms(cfg.time_wait_ms - 1);
+    CHECK_STATE(&p, TCP_FIN_WAIT_2);
+    CHECK(S.app.closed_calls == 0);
+    advance_ms(1);
+    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECK(S.app.closed_calls == 1 && S.app.close_error == 0);
+    CHECK(server()->nconns == 0);
+    EXPECT_NONE();
+    FINISH();
+}
+
 /* Both FINs cross: CLOSING, then TIME-WAIT when ours is acknowledged. */
 static void test_simultaneous_close_through_closing(void)
 {
@@ -1342,6 +1381,51 @@ static void test_out_of_order_bare_fin_held(void)
     CHECK_STATE(&p, TCP_CLOSE_WAIT);
     CHECK(S.app.bytes_read == 50 && S.app.eof);
     EXPECT_NONE();
+    FINISH();
+}
+
+/*
+ * Nothing after the peer's FIN is data (RFC 9293 3.10.7.4): bytes held out of order beyond it are
+ * dropped when the FIN is accepted, never read, never SACKed, and their frames go back.
+ */
+static void test_data_beyond_fin_discarded(void)
+{
+    struct tcp_config cfg = test_config();
+    const struct seen *sg;
+    uint32_t start;
+    struct peer p;
+
+    CHECK(script_init(&cfg));
+    peer_init(&p, PKT_IPV4, 42009, 0xffffff00u, OFFER_ALL);
+    CHECK(handshake(&p));
+    start = p.snd_nxt;
+    /* held out of order, from where the FIN will be on */
+    peer_send(&p, TCP_ACK, start + 100, p.rcv_nxt, 100);
+    EXPECT(sg, TCP_ACK, p.server_nxt, start, 0);
+    CHECK(sg->p.opts.nsack == 1);
+    /* in order, with the FIN: the held bytes would continue the stream, but it ends here */
+    peer_send(&p, TCP_ACK | TCP_FIN, start, p.rcv_nxt, 100);
+    EXPECT(sg, TCP_ACK, p.server_nxt, start + 101, 0);
+    CHECK(sg->p.opts.nsack == 0);
+    CHECK_STATE(&p, TCP_CLOSE_WAIT);
+    CHECKF(S.app.bytes_read == 100 && S.app.eof, "%llu bytes read", (unsigned long long)S.app.bytes_read);
+    CHECK(tcp_engine_frames_held(server()) == 0);
+    FINISH();
+
+    /* the same with a bare FIN that fills the hole: the bytes beyond it go too */
+    CHECK(script_init(&cfg));
+    peer_init(&p, PKT_IPV4, 42010, 0x1000, OFFER_ALL);
+    CHECK(handshake(&p));
+    start = p.snd_nxt;
+    peer_send(&p, TCP_ACK, start + 1, p.rcv_nxt, 100);
+    EXPECT(sg, TCP_ACK, p.server_nxt, start, 0);
+    CHECK(sg->p.opts.nsack == 1);
+    peer_send(&p, TCP_ACK | TCP_FIN, start, p.rcv_nxt, 0);
+    EXPECT(sg, TCP_ACK, p.server_nxt, start + 1, 0);
+    CHECK(sg->p.opts.nsack == 0);
+    CHECK_STATE(&p, TCP_CLOSE_WAIT);
+    CHECK(S.app.bytes_read == 0 && S.app.eof);
+    CHECK(tcp_engine_frames_held(server()) == 0);
     FINISH();
 }
 
@@ -2001,6 +2085,61 @@ static void test_sack_blocks_without_timestamps(void)
     sack_blocks_case(OFFER_MSS | OFFER_WS | OFFER_SACK, 4);
 }
 
+/* A data segment is within the MTU: IP header, TCP header and options, and payload. */
+static bool fits_mtu(const struct seen *sg, uint32_t mtu)
+{
+    return (uint32_t)PKT_IPV4_LEN + sg->p.tcp_hdr_len + sg->p.payload_len <= mtu;
+}
+
+/*
+ * The MSS bounds payload and options together (RFC 6691), and with timestamps a full segment has
+ * no room left for SACK blocks: full segments go without them and a pure ACK after them carries
+ * the blocks the peer is owed; a shorter segment carries as many as fit, and then no ACK follows.
+ */
+static void test_sack_blocks_never_push_data_past_mtu(void)
+{
+    struct tcp_config cfg = test_config();
+    const struct seen *sg;
+    uint32_t hole;
+    struct peer p;
+
+    cfg.initial_cwnd = 2;
+    CHECK(script_init(&cfg));
+    peer_init(&p, PKT_IPV4, 48002, 0x30000, OFFER_ALL);
+    CHECK(handshake(&p));
+    hole = p.snd_nxt;
+    CHECK(app_write(6 * 1448) == 6 * 1448);
+    run_now();
+    EXPECT_SEG(TCP_ACK, p.server_nxt, hole, 1448);
+    EXPECT_SEG(TCP_ACK, p.server_nxt + 1448, hole, 1448);
+    EXPECT_NONE();
+    /* out-of-order data that acknowledges both: the window opens in the flush that owes the SACK */
+    p.rcv_nxt = p.server_nxt + 2 * 1448;
+    peer_send(&p, TCP_ACK, hole + 1000, p.rcv_nxt, 100);
+    for (uint32_t i = 2; i < 6; i++) {
+        EXPECT(sg, TCP_ACK, p.server_nxt + i * 1448, hole, 1448);
+        CHECKF(fits_mtu(sg, cfg.mtu), "%u header bytes", sg->p.tcp_hdr_len);
+        CHECK(sg->p.opts.ts_present && sg->p.opts.nsack == 0);
+    }
+    EXPECT(sg, TCP_ACK, p.server_nxt + 6 * 1448, hole, 0);
+    CHECK(sg->p.opts.nsack == 1 && sg->p.opts.sack[0][0] == hole + 1000 &&
+          sg->p.opts.sack[0][1] == hole + 1100);
+    EXPECT_NONE();
+    p.server_nxt += 6 * 1448;
+    /* the congestion window is full: a short segment waits for the next ACK, and then has room for
+     * both blocks itself */
+    CHECK(app_write(1000) == 1000);
+    run_now();
+    EXPECT_NONE();
+    p.rcv_nxt = p.server_nxt;
+    peer_send(&p, TCP_ACK, hole + 2000, p.rcv_nxt, 100);
+    EXPECT(sg, TCP_ACK, p.server_nxt, hole, 1000);
+    CHECKF(fits_mtu(sg, cfg.mtu), "%u header bytes", sg->p.tcp_hdr_len);
+    CHECKF(sg->p.opts.nsack == 2 && sg->p.opts.sack[0][0] == hole + 2000, "%u blocks", sg->p.opts.nsack);
+    EXPECT_NONE();
+    FINISH();
+}
+
 /* ---- delayed ACKs (RFC 9293 3.8.6.3, RFC 5681 4.2) ---------------------------------------------- */
 
 /* One small in-order segment is acknowledged delack_ms later, not before. */
@@ -2216,7 +2355,66 @@ static void test_keepalive_answered_keeps_connection(void)
     FINISH();
 }
 
+/*
+ * Shut down but still reading, a connection in FIN-WAIT-2 is kept alive like an established one:
+ * answered probes keep it, and it ends with the peer's FIN, its stream complete, not when the
+ * keepalive timer first fires.
+ */
+static void test_keepalive_in_fin_wait_2_waits_for_fin(void)
+{
+    struct tcp_config cfg = keepalive_config();
+    struct peer p;
+
+    CHECK(script_init(&cfg));
+    peer_init(&p, PKT_IPV4, 51002, 0xe000, OFFER_MSS);
+    CHECK(reach_state(&p, TCP_FIN_WAIT_2));
+    for (int i = 0; i < 3; i++) {
+        advance_ms(cfg.keepalive_idle_ms);
+        EXPECT_SEG(TCP_ACK, p.server_nxt - 1, p.snd_nxt, 0);
+        peer_ack(&p);
+        EXPECT_NONE();
+    }
+    CHECK_STATE(&p, TCP_FIN_WAIT_2);
+    CHECK(S.app.closed_calls == 0);
+    peer_data(&p, 100, 0);
+    CHECK(peer_sends_fin(&p));
+    CHECK_STATE(&p, TCP_TIME_WAIT);
+    CHECK(S.app.bytes_read == 100 && S.app.eof);
+    CHECK(S.app.closed_calls == 1 && S.app.close_error == 0);
+    CHECK(stats()->keepalive_probes == 3 && stats()->timeouts == 0);
+    FINISH();
+}
+
 /* ---- the application ends the connection ---------------------------------------------------------- */
+
+/* A short write asked for writable; tcp_close withdraws it: after the close only closed is called. */
+static void test_no_writable_after_close(void)
+{
+    struct tcp_config cfg = test_config();
+    struct peer p;
+
+    cfg.snd_buf = 4000;
+    cfg.time_wait_ms = 1000;
+    CHECK(script_init(&cfg));
+    peer_init(&p, PKT_IPV4, 52004, 0xf000, OFFER_MSS);
+    CHECK(handshake(&p));
+    CHECK(app_write(5000) == 4000);
+    tcp_close(S.app.conn);
+    run_now();
+    EXPECT_SEG(TCP_ACK, p.server_nxt, p.snd_nxt, 1460);
+    EXPECT_SEG(TCP_ACK, p.server_nxt + 1460, p.snd_nxt, 1460);
+    EXPECT_SEG(TCP_ACK | TCP_FIN, p.server_nxt + 2920, p.snd_nxt, 1080);
+    p.server_nxt += 4001;
+    p.rcv_nxt = p.server_nxt;
+    peer_ack(&p); /* the send buffer empties */
+    EXPECT_NONE();
+    CHECK_STATE(&p, TCP_FIN_WAIT_2);
+    CHECK(S.app.writable_calls == 0);
+    advance_ms(cfg.time_wait_ms);
+    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECK(S.app.writable_calls == 0 && S.app.closed_calls == 1 && S.app.close_error == 0);
+    FINISH();
+}
 
 /* tcp_abort: a reset at SND.NXT at once, queued data dropped, and no closed callback. */
 static void test_app_abort_sends_reset(void)
@@ -2303,6 +2501,166 @@ static void test_app_refuses_connection(void)
     EXPECT_SEG(TCP_RST | TCP_ACK, p.server_nxt, p.snd_nxt, 0);
     CHECKF(!server_conn(&p), "state %s", state_text(&p));
     CHECK(stats()->conns_refused == 1 && S.app.closed_calls == 0);
+    FINISH();
+}
+
+/* ---- active opens (tcp_connect, for test peers and tools) ------------------------------------------ */
+
+/* The server opens a connection to p; its SYN must go at once. NULL after recording a failure. */
+static struct tcp_conn *server_connects(struct peer *p)
+{
+    const struct seen *syn;
+    struct pkt_tuple t;
+    struct pkt_link link;
+    struct tcp_conn *c;
+
+    sim_tuple(&S.sim, SIM_SERVER, p->family, p->port, SERVER_PORT, &t, &link);
+    c = tcp_connect(server(), &t, &link, &S.app);
+    if (!c) {
+        check_fail(HERE, "tcp_connect: no connection slot");
+        return NULL;
+    }
+    S.app.conn = c;
+    run_now();
+    if (!(syn = expect_next(HERE, TCP_SYN, ANY, 0, 0)))
+        return NULL;
+    p->server_iss = syn->p.seq;
+    p->server_nxt = syn->p.seq + 1;
+    p->rcv_nxt = syn->p.seq + 1;
+    return c;
+}
+
+/*
+ * tcp_close before the handshake completed: SYN-SENT just deletes the connection (RFC 9293
+ * 3.10.4), with no reset and no callback, and no SYN goes again. The peer's SYN-ACK then finds no
+ * connection and is reset.
+ */
+static void test_close_while_connecting_drops_connection(void)
+{
+    struct tcp_config cfg = test_config();
+    struct tcp_conn *c;
+    struct peer p;
+
+    CHECK(script_init(&cfg));
+    peer_init(&p, PKT_IPV4, 54000, 0x20000, OFFER_MSS);
+    CHECK((c = server_connects(&p)) != NULL);
+    CHECK(tcp_conn_state(c) == TCP_SYN_SENT);
+    tcp_close(c);
+    run_now();
+    EXPECT_NONE();
+    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECK(server()->nconns == 0);
+    peer_send(&p, TCP_SYN | TCP_ACK, p.iss, p.rcv_nxt, 0);
+    EXPECT_SEG(TCP_RST, p.rcv_nxt, 0, 0);
+    advance_ms(60000);
+    EXPECT_NONE();
+    CHECK(S.app.writable_calls == 0 && S.app.closed_calls == 0);
+    FINISH();
+}
+
+/* tcp_shutdown before the handshake completed: the FIN goes as soon as it does (FIN-WAIT-1). */
+static void test_shutdown_while_connecting_sends_fin_once_established(void)
+{
+    struct tcp_config cfg = test_config();
+    struct tcp_conn *c;
+    struct peer p;
+
+    CHECK(script_init(&cfg));
+    peer_init(&p, PKT_IPV4, 54001, 0x21000, OFFER_MSS);
+    CHECK((c = server_connects(&p)) != NULL);
+    tcp_shutdown(c);
+    run_now();
+    EXPECT_NONE();
+    CHECK(tcp_conn_state(c) == TCP_SYN_SENT);
+    peer_send(&p, TCP_SYN | TCP_ACK, p.iss, p.rcv_nxt, 0);
+    p.snd_nxt = p.iss + 1;
+    EXPECT_SEG(TCP_FIN | TCP_ACK, p.server_nxt, p.snd_nxt, 0);
+    p.server_nxt++;
+    CHECK_STATE(&p, TCP_FIN_WAIT_1);
+    CHECK(S.app.writable_calls == 1); /* connected */
+    p.rcv_nxt = p.server_nxt;
+    peer_data(&p, 100, 0);
+    CHECK_STATE(&p, TCP_FIN_WAIT_2);
+    CHECK(peer_sends_fin(&p));
+    CHECK_STATE(&p, TCP_TIME_WAIT);
+    CHECK(S.app.bytes_read == 100 && S.app.eof);
+    CHECK(S.app.closed_calls == 1 && S.app.close_error == 0);
+    FINISH();
+}
+
+/* Both ends open at once (RFC 9293 3.5): the peer's SYN crosses ours and we answer with a SYN-ACK. */
+static bool simultaneous_open(struct peer *p)
+{
+    REQUIRE(server_connects(p) != NULL);
+    peer_send(p, TCP_SYN, p->iss, 0, 0);
+    p->snd_nxt = p->iss + 1;
+    if (!expect_next(HERE, TCP_SYN | TCP_ACK, p->server_iss, p->snd_nxt, 0))
+        return false;
+    REQUIRE_STATE(p, TCP_SYN_RECEIVED);
+    return true;
+}
+
+/* A reset then refuses the connection the application opened: it hears ECONNREFUSED (RFC 9293 3.10.7.4). */
+static void test_simultaneous_open_reset_refuses(void)
+{
+    struct tcp_config cfg = test_config();
+    struct peer p;
+
+    CHECK(script_init(&cfg));
+    peer_init(&p, PKT_IPV4, 54002, 0x22000, OFFER_MSS);
+    CHECK(simultaneous_open(&p));
+    peer_send(&p, TCP_RST, p.snd_nxt, 0, 0);
+    EXPECT_NONE();
+    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECK(S.app.closed_calls == 1 && S.app.close_error == ECONNREFUSED);
+    CHECK(server()->nhalf_open == 0 && server()->nconns == 0);
+    FINISH();
+}
+
+/* The peer falls silent: after syn_retries SYN-ACKs the application hears ETIMEDOUT. */
+static void test_simultaneous_open_timeout_reported(void)
+{
+    struct tcp_config cfg = test_config();
+    struct peer p;
+
+    cfg.syn_retries = 1;
+    CHECK(script_init(&cfg));
+    peer_init(&p, PKT_IPV4, 54003, 0x23000, OFFER_MSS);
+    CHECK(simultaneous_open(&p));
+    advance_ms(60000);
+    EXPECT_SEG(TCP_SYN | TCP_ACK, p.server_iss, p.snd_nxt, 0);
+    EXPECT_NONE();
+    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECK(S.app.closed_calls == 1 && S.app.close_error == ETIMEDOUT);
+    CHECK(stats()->timeouts == 1 && server()->nhalf_open == 0);
+    FINISH();
+}
+
+/* tcp_close in SYN-RECEIVED: the FIN goes once the handshake completes, and no writable comes. */
+static void test_close_in_simultaneous_open_sends_fin_once_established(void)
+{
+    struct tcp_config cfg = test_config();
+    struct peer p;
+
+    cfg.time_wait_ms = 1000;
+    CHECK(script_init(&cfg));
+    peer_init(&p, PKT_IPV4, 54004, 0x24000, OFFER_MSS);
+    CHECK(simultaneous_open(&p));
+    tcp_close(S.app.conn);
+    run_now();
+    EXPECT_NONE();
+    CHECK_STATE(&p, TCP_SYN_RECEIVED);
+    peer_ack(&p);
+    EXPECT_SEG(TCP_FIN | TCP_ACK, p.server_nxt, p.snd_nxt, 0);
+    p.server_nxt++;
+    CHECK_STATE(&p, TCP_FIN_WAIT_1);
+    CHECK(S.app.writable_calls == 0);
+    p.rcv_nxt = p.server_nxt;
+    peer_ack(&p);
+    CHECK_STATE(&p, TCP_FIN_WAIT_2);
+    advance_ms(cfg.time_wait_ms);
+    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECK(S.app.closed_calls == 1 && S.app.close_error == 0);
     FINISH();
 }
 
@@ -2481,12 +2839,14 @@ int main(void)
         T(test_rst_out_of_window_ignored_in_every_state),
         T(test_fin_close_wait_last_ack_closed),
         T(test_server_closes_first_to_time_wait),
+        T(test_close_in_fin_wait_2_times_out),
         T(test_simultaneous_close_through_closing),
         T(test_fin_ack_in_fin_wait_1_to_time_wait),
         T(test_time_wait_ends_after_time_wait_ms),
         T(test_time_wait_fin_retransmission_restarts_2msl),
         T(test_out_of_order_fin_held_until_gap_fills),
         T(test_out_of_order_bare_fin_held),
+        T(test_data_beyond_fin_discarded),
         T(test_zero_window_persist_probes_back_off),
         T(test_zero_window_reopening_lets_data_flow),
         T(test_zero_window_unanswered_probes_abort),
@@ -2505,6 +2865,7 @@ int main(void)
         T(test_tail_loss_probe_then_rack),
         T(test_sack_blocks_with_timestamps),
         T(test_sack_blocks_without_timestamps),
+        T(test_sack_blocks_never_push_data_past_mtu),
         T(test_delayed_ack_single_segment),
         T(test_two_full_segments_acked_at_once),
         T(test_delayed_ack_rides_on_response),
@@ -2512,10 +2873,17 @@ int main(void)
         T(test_time_wait_reuse_by_timestamp),
         T(test_keepalive_unanswered_aborts),
         T(test_keepalive_answered_keeps_connection),
+        T(test_keepalive_in_fin_wait_2_waits_for_fin),
         T(test_app_abort_sends_reset),
         T(test_app_close_with_unread_data_sends_reset),
         T(test_data_after_close_gets_reset),
         T(test_app_refuses_connection),
+        T(test_no_writable_after_close),
+        T(test_close_while_connecting_drops_connection),
+        T(test_shutdown_while_connecting_sends_fin_once_established),
+        T(test_simultaneous_open_reset_refuses),
+        T(test_simultaneous_open_timeout_reported),
+        T(test_close_in_simultaneous_open_sends_fin_once_established),
         T(test_bad_tcp_checksum_dropped),
         T(test_bad_ip_checksum_dropped),
         T(test_truncated_frame_dropped),

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "check.h"
+#include "packet.h"
 #include "sim.h"
 #include "tcp.h"
 
@@ -372,6 +373,172 @@ static void test_thousands_of_connections(void)
     transfer(PKT_IPV4, 20000, 30000, 3000, &l, 7);
 }
 
+/* ---- hand-off: connections placed on engines by their first bytes ------------------------------ */
+
+/*
+ * The test plays the steering program (data path step 3) for three engines of the server host over
+ * one frame pool. A SYN goes to a worker by port; the first payload segment (or a later one, as when
+ * the prefix is split) decides the worker that serves the connection (by port again, differently).
+ * Until then the owner holds the connection, received bytes unread; when the
+ * route names another worker the owner exports it and that worker imports it. The "flow table"
+ * learns the new owner a few packets late, as the XDP program's map does, so packets that still
+ * reach the old owner are forwarded. Transfers must stay byte-exact under loss, duplication and
+ * reordering, and every frame must be accounted for across the engines.
+ */
+#define HANDOFF_WORKERS 3
+#define HANDOFF_MAP_LAG 3 /* packets that still reach the old owner after the move */
+
+struct handoff_flow {
+    bool used, decided, moved;
+    uint8_t owner, target, lag, payloads;
+};
+
+static struct {
+    struct tcp_engine engine[HANDOFF_WORKERS - 1];
+    struct frame_cache cache[HANDOFF_WORKERS - 1];
+    struct handoff_flow flows[65536]; /* by client port */
+    uint32_t decide_after; /* payload segments the "steering program" reads before it decides */
+    uint64_t moved, forwarded, pinned, failed;
+} H;
+
+static struct tcp_engine *worker_engine(int w)
+{
+    return w == 0 ? &W->sim.host[SIM_SERVER].engine : &H.engine[w - 1];
+}
+
+static void steer_frame(void *ctx, struct sim *s, uint32_t frame, uint32_t len)
+{
+    struct handoff_flow *f;
+    enum tcp_steer steer;
+    struct tcp_conn *c;
+    struct pkt p;
+
+    (void)ctx;
+    if (pkt_parse(frame_data(&s->host[SIM_SERVER].pool, frame), len, &p) != PKT_OK) {
+        tcp_input(worker_engine(0), frame, 0, len);
+        return;
+    }
+    f = &H.flows[p.tuple.rport];
+    if (!f->used) {
+        f->used = true;
+        f->owner = f->target = (uint8_t)(p.tuple.rport % HANDOFF_WORKERS);
+    }
+    if (!f->decided && p.payload_len && ++f->payloads >= H.decide_after) {
+        f->decided = true;
+        f->target = (uint8_t)(p.tuple.rport / HANDOFF_WORKERS % HANDOFF_WORKERS);
+    }
+    steer = !f->decided ? TCP_STEER_HOLD : f->target != f->owner ? TCP_STEER_MOVE : TCP_STEER_PLACED;
+    switch (tcp_input_steered(worker_engine(f->owner), frame, 0, len, steer, &c)) {
+    case TCP_STEERED_FOREIGN: /* the connection left: the old owner forwards the frame */
+        H.forwarded++;
+        tcp_input_steered(worker_engine(f->target), frame, 0, len, TCP_STEER_PLACED, &c);
+        break;
+    case TCP_STEERED_MOVABLE: {
+        struct tcp_handoff h;
+
+        if (tcp_conn_export(c, &h) && tcp_conn_import(worker_engine(f->target), &h)) {
+            f->moved = true;
+            H.moved++;
+        } else {
+            H.failed++;
+        }
+        break;
+    }
+    case TCP_STEERED_PINNED:
+        H.pinned++;
+        f->target = f->owner;
+        break;
+    case TCP_STEERED_DONE:
+        break;
+    }
+    if (f->moved && f->owner != f->target && ++f->lag >= HANDOFF_MAP_LAG)
+        f->owner = f->target;
+}
+
+static void handoff_transfer(int nconns, uint64_t up, uint64_t down, const struct sim_link *link, uint64_t seed,
+                             uint32_t decide_after)
+{
+    struct tcp_config cfg[2];
+    uint64_t held = 0, expect_moved = 0;
+    char why[256];
+    bool done;
+
+    configs(cfg);
+    CHECK(world_init(seed, cfg, 65536) == 0);
+    memset(&H, 0, sizeof(H));
+    H.decide_after = decide_after;
+    for (int i = 0; i < HANDOFF_WORKERS - 1; i++) {
+        frame_cache_init(&H.cache[i], &W->sim.host[SIM_SERVER].pool);
+        CHECK(tcp_engine_init(&H.engine[i], &cfg[0], &H.cache[i], &callbacks, NULL, W->sim.now_ns) == 0);
+        tcp_listen(&H.engine[i], 80);
+        W->sim.workers[i] = &H.engine[i];
+        W->sim.worker_cache[i] = &H.cache[i];
+    }
+    W->sim.nworkers = HANDOFF_WORKERS - 1;
+    W->sim.steer = steer_frame;
+    if (link) {
+        W->sim.link[0] = *link;
+        W->sim.link[1] = *link;
+    }
+    W->server_send = down;
+    W->expected = 2 * nconns;
+    for (int i = 0; i < nconns; i++) {
+        uint16_t port = (uint16_t)(20000 + i);
+
+        CHECK(connect_client(PKT_IPV4, port, up) != NULL);
+        expect_moved += port % HANDOFF_WORKERS != port / HANDOFF_WORKERS % HANDOFF_WORKERS;
+    }
+    done = sim_run(&W->sim, all_closed, NULL, 3600ull * 1000000000);
+    CHECKF(done, "%d of %d endpoints closed", W->closed, W->expected);
+    CHECKF(check_transfers(why, sizeof(why)) == 0, "%s", why);
+    CHECKF(H.moved == expect_moved && !H.pinned && !H.failed, "%llu moved of %llu, %llu pinned, %llu failed",
+           (unsigned long long)H.moved, (unsigned long long)expect_moved, (unsigned long long)H.pinned,
+           (unsigned long long)H.failed);
+    CHECK(H.forwarded > 0); /* packets reached an old owner after the move, and were forwarded */
+    for (int w = 0; w < HANDOFF_WORKERS; w++)
+        held += tcp_engine_frames_held(worker_engine(w));
+    CHECKF(sim_frames_in_use(&W->sim, SIM_SERVER) == held, "%u frames in use, %llu held",
+           sim_frames_in_use(&W->sim, SIM_SERVER), (unsigned long long)held);
+    if (getenv("TCP_TEST_VERBOSE"))
+        fprintf(stderr, "# %llu moved, %llu forwarded\n", (unsigned long long)H.moved,
+                (unsigned long long)H.forwarded);
+    sim_run(&W->sim, NULL, NULL, 10ull * 1000000000);
+    for (int w = 0; w < HANDOFF_WORKERS; w++)
+        CHECKF(worker_engine(w)->nconns == 0, "worker %d: %u connections left", w, worker_engine(w)->nconns);
+    CHECKF(sim_frames_in_use(&W->sim, SIM_SERVER) == 0, "%u frames in use", sim_frames_in_use(&W->sim, 0));
+    for (int i = 0; i < HANDOFF_WORKERS - 1; i++) {
+        tcp_engine_destroy(&H.engine[i]);
+        frame_cache_drain(&H.cache[i]);
+    }
+    W->sim.nworkers = 0;
+    finish_world();
+}
+
+static void test_handoff_many_connections_lossy(void)
+{
+    struct sim_link l = {.delay_ns = 300000, .loss_ppm = 20000, .dup_ppm = 10000, .reorder_ppm = 20000,
+                         .reorder_ns = 200000};
+
+    handoff_transfer(300, 30000, 50000, &l, 11, 1);
+}
+
+/* The decision comes with the third payload segment: the first two wait, unread, and move along. */
+static void test_handoff_after_held_data(void)
+{
+    struct sim_link l = {.delay_ns = 300000, .loss_ppm = 20000, .dup_ppm = 10000, .reorder_ppm = 20000,
+                         .reorder_ns = 200000};
+
+    handoff_transfer(100, 100000, 20000, &l, 13, 3);
+}
+
+static void test_handoff_bulk_lossy(void)
+{
+    struct sim_link l = {.delay_ns = 500000, .rate_bps = 10000000000ull, .queue_ns = 2000000,
+                         .loss_ppm = 50000, .dup_ppm = 10000, .reorder_ppm = 20000, .reorder_ns = 300000};
+
+    handoff_transfer(6, 8 << 20, 8 << 20, &l, 12, 1);
+}
+
 int main(void)
 {
     static const struct {
@@ -386,6 +553,9 @@ int main(void)
         T(test_bulk_lossy_ipv6),
         T(test_thousands_of_connections),
         T(test_bulk_lossy_64mib_each_way),
+        T(test_handoff_many_connections_lossy),
+        T(test_handoff_after_held_data),
+        T(test_handoff_bulk_lossy),
 #undef T
     };
     const char *only = getenv("TEST_ONLY");
