@@ -47,18 +47,18 @@ HTTP_SRCS   := server/http/http_worker.c server/http/http_mem.c server/http/requ
                server/http/h1.c server/http/handlers/healthz.c server/http/handlers/bytes.c \
                server/http/handlers/echo.c server/http/handlers/static_file.c server/http/handlers/metrics.c \
                server/router/method.c
-SERVER_SRCS := server/main.c server/config.c server/sched/worker.c server/sched/metrics.c server/afxdp/umem.c \
+SERVER_SRCS := server/main.c server/config.c server/sched/worker.c server/sched/metrics.c server/sched/handoff.c server/afxdp/xdp_steer.c server/afxdp/umem.c \
                server/afxdp/xsk_port.c server/afxdp/xdp_worker.c server/sock/sock_worker.c $(APP_SRCS) $(HTTP_SRCS)
 AGENT_SRCS  := agent/main.c agent/attach.c agent/probe.c agent/service.c agent/route.c agent/workers.c \
-               agent/stats.c
-TEST_BPF_SRCS := tests/bpf/steer_test.c tests/bpf/packets.c tests/lib/check.c
+               agent/stats.c agent/hpack_huffman.c agent/routes_config.c
+TEST_BPF_SRCS := tests/bpf/steer_test.c tests/bpf/packets.c tests/lib/check.c agent/hpack_huffman.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 AGENT     := $(BUILD)/bin/sluice-agent
 SERVER    := $(BUILD)/bin/sluice-server
 ROUTEGEN  := $(BUILD)/bin/sluice-routegen
-TEST_BINS := $(BUILD)/tests/steer_test $(BUILD)/tests/xsk_holder $(BUILD)/tests/netem $(BUILD)/tests/tcp_test $(BUILD)/tests/tap_server $(BUILD)/tests/kernel_client $(BUILD)/tests/tcp_script_test $(BUILD)/tests/router_test \
+TEST_BINS := $(BUILD)/tests/steer_test $(BUILD)/tests/xsk_holder $(BUILD)/tests/xsk_meta $(BUILD)/tests/netem $(BUILD)/tests/tcp_test $(BUILD)/tests/tap_server $(BUILD)/tests/kernel_client $(BUILD)/tests/tcp_script_test $(BUILD)/tests/router_test \
              $(BUILD)/tests/h2_conformance $(BUILD)/tests/stream_cat
 BENCH_BINS := $(BUILD)/tools/xdp_bench $(BUILD)/tools/tcp_bench $(BUILD)/tools/router_bench
 FUZZ_BINS  := $(BUILD)/fuzz/tcp_fuzz $(BUILD)/fuzz/h2_fuzz
@@ -105,7 +105,11 @@ $(BUILD)/tests/xsk_holder: $(call obj,tests/agent/xsk_holder.c $(COMMON_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tools/xdp_bench: $(call obj,tools/bench/xdp_bench.c tests/bpf/packets.c $(COMMON_SRCS))
+$(BUILD)/tests/xsk_meta: $(call obj,tests/agent/xsk_meta.c $(COMMON_SRCS))
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ -lxdp $(LDLIBS) -o $@
+
+$(BUILD)/tools/xdp_bench: $(call obj,tools/bench/xdp_bench.c tests/bpf/packets.c agent/hpack_huffman.c $(COMMON_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 

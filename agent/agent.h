@@ -45,4 +45,23 @@ int agent_open_pins(struct pins *p, const char *dev, struct err *e);
 /* Which `xsks` slots hold an AF_XDP socket, read by running the probe program once. */
 int agent_probe_xsks(int xsks_fd, __u64 *present, struct err *e);
 
+/* route.c, shared with `load --config`: a route's key from its kind ("path", "sni") and prefix text */
+int route_build_key(const char *kind, const char *prefix, struct route_key *key, struct err *e);
+
+/* "N" or "N,N,..." into a worker bitmask; what names the list in errors ("--group"). */
+int route_parse_workers(const char *list, const char *what, __u64 *workers, struct err *e);
+
+/* Write a route: its key, and for a path its Huffman-coded twin (both or neither). */
+int route_write(int routes_fd, const struct route_key *key, const struct route_value *value, struct err *e);
+
+/* routes_config.c: the [routes] section of an INI config file, checked whole before use. */
+struct routes_config {
+    struct route_key *keys;
+    __u64 *workers;
+    size_t count;
+};
+
+int routes_config_read(const char *path, struct routes_config *rc, struct err *e);
+void routes_config_free(struct routes_config *rc);
+
 #endif

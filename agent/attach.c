@@ -1,10 +1,12 @@
 /*
  * attach.c — `load`, `unload` and `status`: the life cycle of the steering program on a device.
  *
- * load opens the steer skeleton with every map's pin path set (libbpf reuses compatible pins and
- * pins new maps), writes `meta`, attaches through a bpf_link in the requested XDP mode and pins
- * the link, so the attachment outlives the agent. unload removes the link pin (which detaches)
- * and every map pin, refusing while a server's AF_XDP sockets sit in `xsks` unless forced.
+ * load opens the steer skeleton with every shared map's pin path set (libbpf reuses compatible pins
+ * and pins new maps; the program's private scratch map is not pinned), writes `meta`, seeds routes
+ * from a config file's [routes] section (checked whole before anything is touched), attaches through a
+ * bpf_link in the requested XDP mode and pins the link, so the attachment outlives the agent. unload removes
+ * the link pin (which detaches) and every map pin, refusing while a server's AF_XDP sockets sit in `xsks`
+ * unless forced.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,14 +26,25 @@
 enum mode_request { MODE_AUTO, MODE_NATIVE, MODE_GENERIC };
 
 static const char load_help[] =
-    "usage: sluice-agent load --dev DEVICE [--mode auto|native|generic]\n"
+    "usage: sluice-agent load --dev DEVICE [--mode auto|native|generic] [--config FILE]\n"
     "\n"
     "Load the XDP steering program, pin its maps at " SLUICE_PIN_ROOT "/DEVICE/ and attach it to\n"
     "DEVICE through a pinned bpf_link. --mode native requires driver XDP, generic uses the kernel's\n"
     "generic XDP, auto (the default) tries native and falls back to generic, saying why.\n"
     "Maps already pinned for DEVICE with the same ABI are reused; another ABI is refused.\n"
-    "exit status: 0 loaded, 2 bad option, 3 not root, 4 BPF/XDP unavailable, 5 no such device,\n"
-    "             6 already loaded or another XDP program attached\n";
+    "\n"
+    "--config FILE seeds the routes map from the [routes] section of sluice's INI config file (the\n"
+    "server ignores that section; the agent ignores the others). One route a line:\n"
+    "    [routes]\n"
+    "    path /heavy = 1        # KIND PREFIX = WORKER\n"
+    "    path /api = 0,1        # a group: hashed over its live workers\n"
+    "    sni example.com = 0\n"
+    "    path default = 0       # 'default' is the kind's empty prefix\n"
+    "KIND is path or sni, PREFIX as `route add --prefix` takes it. Comments start with '#' or ';'\n"
+    "(at the start of a line or after a space). The file is checked whole first: a mistake is\n"
+    "reported as FILE:LINE: problem, with exit status 2, and nothing is loaded or changed.\n"
+    "exit status: 0 loaded, 2 bad option or config, 3 not root, 4 BPF/XDP unavailable,\n"
+    "             5 no such device, 6 already loaded or another XDP program attached\n";
 
 static const char unload_help[] =
     "usage: sluice-agent unload --dev DEVICE [--force]\n"
@@ -125,6 +138,33 @@ static int attach_xdp(int prog_fd, int ifindex, const char *dev, enum mode_reque
     return fd;
 }
 
+/* Maps shared through pins (pins_map_names); the program's private maps stay unpinned. */
+static bool is_shared_map(const char *name)
+{
+    for (size_t i = 0; i < PINS_NR_MAPS; i++)
+        if (!strcmp(name, pins_map_names[i]))
+            return true;
+    return false;
+}
+
+/* Write the config's routes with fresh ids; a path route is written with its Huffman key. */
+static int seed_routes(int routes_fd, const struct routes_config *rc, struct err *e)
+{
+    __u32 id = agent_next_id(routes_fd, sizeof(struct route_key), sizeof(struct route_value));
+
+    for (size_t i = 0; i < rc->count; i++, id++) {
+        struct route_value value = {.route_id = id, .workers = rc->workers[i]};
+
+        if (id >= SLUICE_MAX_ROUTES)
+            return ERR(e, EXIT_STATUS_STATE, 0, "no route id left below %d for the config's routes",
+                       SLUICE_MAX_ROUTES);
+        memcpy(value.text, rc->keys[i].prefix, sizeof(value.text));
+        if (route_write(routes_fd, &rc->keys[i], &value, e))
+            return -1;
+    }
+    return 0;
+}
+
 static void unpin_maps(struct steer *skel)
 {
     struct bpf_map *map;
@@ -139,11 +179,15 @@ static void unpin_maps(struct steer *skel)
 int cmd_load(int argc, char **argv, struct err *e)
 {
     static const struct option opts[] = {
-        {"dev", required_argument, NULL, 'd'}, {"mode", required_argument, NULL, 'm'},
-        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
+        {"dev", required_argument, NULL, 'd'},
+        {"mode", required_argument, NULL, 'm'},
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     enum mode_request want = MODE_AUTO;
-    const char *dev = NULL;
+    const char *dev = NULL, *config = NULL;
+    struct routes_config routes = {0};
     char dir[PATH_MAX], path[PATH_MAX], why[160];
     struct steer *skel = NULL;
     struct bpf_map *map;
@@ -169,6 +213,9 @@ int cmd_load(int argc, char **argv, struct err *e)
             else
                 return ERR(e, EXIT_STATUS_USAGE, 0, "bad --mode '%s': expected auto, native or generic", optarg);
             break;
+        case 'c':
+            config = optarg;
+            break;
         case 'h':
             return agent_help(load_help);
         default:
@@ -180,15 +227,21 @@ int cmd_load(int argc, char **argv, struct err *e)
     ifindex = (int)if_nametoindex(dev);
     if (!ifindex)
         return ERR(e, EXIT_STATUS_NO_DEVICE, 0, "device '%s' not found", dev);
+    if (config && routes_config_read(config, &routes, e))
+        return -1; /* before anything is created: a bad file changes nothing */
     if (pins_ensure_bpffs(e) || refuse_if_loaded(dev, e))
-        return -1;
+        goto out;
 
-    if (mkdir(SLUICE_PIN_ROOT, 0700) < 0 && errno != EEXIST)
-        return ERR(e, EXIT_STATUS_FAILURE, errno, "cannot create %s", SLUICE_PIN_ROOT);
-    if (mkdir(dir, 0700) == 0)
+    if (mkdir(SLUICE_PIN_ROOT, 0700) < 0 && errno != EEXIST) {
+        ERR(e, EXIT_STATUS_FAILURE, errno, "cannot create %s", SLUICE_PIN_ROOT);
+        goto out;
+    }
+    if (mkdir(dir, 0700) == 0) {
         dir_created = true;
-    else if (errno != EEXIST)
-        return ERR(e, EXIT_STATUS_FAILURE, errno, "cannot create %s", dir);
+    } else if (errno != EEXIST) {
+        ERR(e, EXIT_STATUS_FAILURE, errno, "cannot create %s", dir);
+        goto out;
+    }
 
     skel = steer__open();
     if (!skel) {
@@ -197,7 +250,7 @@ int cmd_load(int argc, char **argv, struct err *e)
     }
     bpf_object__for_each_map(map, skel->obj)
     {
-        if (bpf_map__is_internal(map))
+        if (bpf_map__is_internal(map) || !is_shared_map(bpf_map__name(map)))
             continue;
         if (pins_path(path, sizeof(path), dev, bpf_map__name(map), e) || bpf_map__set_pin_path(map, path)) {
             ERR(e, EXIT_STATUS_FAILURE, errno, "cannot set the pin path of map %s", bpf_map__name(map));
@@ -218,6 +271,9 @@ int cmd_load(int argc, char **argv, struct err *e)
         ERR(e, EXIT_STATUS_FAILURE, errno, "cannot write the meta map");
         goto out;
     }
+    /* routes before the attachment: the first connection already sees them */
+    if (seed_routes(bpf_map__fd(skel->maps.routes), &routes, e))
+        goto out;
 
     link_fd = attach_xdp(bpf_program__fd(skel->progs.sluice_steer), ifindex, dev, want, &got, why, sizeof(why), e);
     if (link_fd < 0)
@@ -238,6 +294,8 @@ int cmd_load(int argc, char **argv, struct err *e)
     printf("loaded sluice_steer (program id %u, ABI %u) on %s (ifindex %d) in %s mode%s%s%s\n", info.id,
            SLUICE_ABI_VERSION, dev, ifindex, mode_name(got), why[0] ? " (" : "", why, why[0] ? ")" : "");
     printf("maps pinned under %s\n", dir);
+    if (config)
+        printf("seeded %zu route%s from %s\n", routes.count, routes.count == 1 ? "" : "s", config);
     ret = EXIT_STATUS_OK;
 out:
     if (ret != EXIT_STATUS_OK && maps_pinned && dir_created) {
@@ -249,6 +307,7 @@ out:
     if (link_fd >= 0)
         close(link_fd);
     steer__destroy(skel);
+    routes_config_free(&routes);
     return ret;
 }
 
@@ -354,6 +413,7 @@ static int show_device(const char *dev, struct err *e)
 {
     struct pins p;
     struct sluice_meta meta;
+    struct sluice_stats stats;
     struct bpf_link_info link = {};
     struct bpf_prog_info prog = {};
     __u32 len, live = 0;
@@ -397,6 +457,21 @@ static int show_device(const char *dev, struct err *e)
             live++;
     }
     printf("  workers   %u live (see `sluice-agent workers --dev %s`)\n", live, dev);
+    if (pins_read_stats(&p, &stats, e) == 0) {
+        __u64 decided = 0;
+
+#define SUM_DECISION(name, help) decided += stats.name;
+        SLUICE_PREFIX_DECISION_COUNTERS(SUM_DECISION)
+#undef SUM_DECISION
+        printf("  prefix    %llu decided:", (unsigned long long)decided);
+#define PRINT_DECISION(name, help)                                                                           \
+    printf(" %s %llu", &#name[sizeof("prefix_") - 1], (unsigned long long)stats.name);
+        SLUICE_PREFIX_DECISION_COUNTERS(PRINT_DECISION)
+#undef PRINT_DECISION
+        printf("; %llu hand-offs, %llu awaiting more, metadata %llu added %llu failed\n",
+               (unsigned long long)stats.prefix_handoffs, (unsigned long long)stats.prefix_awaiting_more,
+               (unsigned long long)stats.meta_added, (unsigned long long)stats.meta_failed);
+    }
     pins_close(&p);
     return 0;
 }

@@ -8,12 +8,21 @@
  *   - a SYN without a flow                       -> rendezvous-hash a live, not overloaded worker,
  *                                                   insert the flow, redirect
  *   - anything else without a flow               -> redirect to the hashed worker, which resets it
+ * For a steering service (SERVICE_F_STEER) the flow starts in FLOW_AWAIT_PREFIX: the first payload
+ * bytes (HTTP/2 :path, HTTP/1.1 request-target or TLS SNI, parsed by prefix_step below) are looked
+ * up in `routes` and decide the flow's target worker. The owner (`worker`) is never changed here:
+ * user space moves the connection and rewrites it. Every frame of the flow carries struct
+ * sluice_xdp_meta while it awaits its route (the owner holds the connection back) and while its
+ * target differs from its owner (see maps/sluice_maps.h, "The hand-off contract").
  * A service packet is never passed to the kernel: the kernel has no socket for it and would reset
  * a connection the server owns, so when no worker or no socket is there the packet is dropped.
  * Every packet ends in exactly one verdict counter of `stats`.
  *
  * It must stay cheap (one flow lookup on the established path) and never trust a length field
- * without a bounds check against data_end.
+ * without a bounds check against data_end. The prefix parser runs once per connection (a few
+ * segments at most), copies the segment into a per-CPU buffer with bpf_xdp_load_bytes and reads it
+ * through masked offsets, so every access is in bounds whatever the lengths in the bytes claim;
+ * malformed input only ends in a counter and the default route.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -71,6 +80,32 @@ struct {
     __type(value, struct sluice_meta);
 } meta SEC(".maps");
 
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, SLUICE_MAX_ROUTES);
+    __type(key, __u32);
+    __type(value, struct route_counters);
+} route_stats SEC(".maps");
+
+/*
+ * The prefix parser's per-CPU working memory: one segment's bytes and the route key built from
+ * them. Private to the program (the agent does not pin it); too large for the 512-byte stack.
+ */
+#define PREFIX_BUF_MASK (SLUICE_PREFIX_MAX_BYTES - 1)
+_Static_assert((SLUICE_PREFIX_MAX_BYTES & PREFIX_BUF_MASK) == 0, "SLUICE_PREFIX_MAX_BYTES: a power of two");
+
+struct prefix_scratch {
+    __u8 buf[SLUICE_PREFIX_MAX_BYTES];
+    struct route_key key;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct prefix_scratch);
+} prefix_scratch SEC(".maps");
+
 struct vlan_tag {
     __be16 tci;
     __be16 encapsulated_proto;
@@ -94,19 +129,24 @@ static __always_inline int worker_is_live(__u32 worker)
 enum pick_result { PICK_NONE_LIVE, PICK_ALL_OVERLOADED, PICK_OK };
 
 struct pick {
+    __u64 mask; /* workers eligible: all for a new flow, a route's group for a decision */
     __u32 hash;
     __u32 skip_overloaded;
     __u32 result; /* enum pick_result */
     __u32 best_score;
     __u32 worker;
+    __u32 _pad;
 };
 
 static long pick_consider(__u32 index, void *ctx)
 {
     struct pick *p = ctx;
-    struct worker_state *ws = bpf_map_lookup_elem(&workers, &index);
+    struct worker_state *ws;
     __u32 score;
 
+    if (!(p->mask & (1ull << (index & 63))))
+        return 0;
+    ws = bpf_map_lookup_elem(&workers, &index);
     if (!ws || !ws->live)
         return 0;
     if (p->skip_overloaded && ws->overload) {
@@ -144,6 +184,787 @@ static __always_inline struct service_value *find_service(struct service_key *sk
     return bpf_map_lookup_elem(&services, sk);
 }
 
+/* ---- stream-prefix parser ----------------------------------------------------------------------
+ *
+ * A state machine over the connection's first bytes, run one unit (preface, frame header, HPACK
+ * field, TLS extension, request line) per bpf_loop step. Each unit is a global function, which the
+ * verifier checks once on its own instead of once per path that reaches it (inlined, the steps
+ * exceeded the verifier's budget). Between segments the parser's place is kept in the flow entry
+ * (prefix_*); the phases below PREFIX_TLS_EXT only live within one segment: a key is never
+ * assembled from two segments (one cut by a boundary takes the default route, counted).
+ */
+enum {
+    PREFIX_H2_HEADERS = 16, /* walking the first HEADERS frame's HPACK block */
+    PREFIX_TLS_HELLO = 17,  /* the ClientHello up to its extensions */
+    PREFIX_HTTP1 = 18,      /* an HTTP/1.1 request line */
+};
+
+enum prefix_outcome { PX_RUN = 0, PX_MORE, PX_KEY, PX_FAIL };
+enum prefix_reason { PR_NO_KEY = 1, PR_DYNAMIC, PR_MALFORMED, PR_TOO_LONG, PR_CUT };
+
+#define PREFIX_STEPS     64 /* units per segment: 64 tiny SETTINGS frames are hostile, not HTTP/2 */
+#define H2_PREFACE_LEN   24
+#define H2_FRAME_HEADER  9
+#define H2_HEADERS       0x1
+#define H2_F_END_HEADERS 0x4
+#define H2_F_PADDED      0x8
+#define H2_F_PRIORITY    0x20
+#define HPACK_STATIC_MAX 61          /* RFC 7541 Appendix A */
+#define TLS_LEFT_CUT     0x80000000u /* prefix_left flag: the ClientHello continues past its record */
+
+/*
+ * Byte k of the client preface "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", from three little-endian words:
+ * computed, not read from a .rodata array the compiler would place in a constant pool.
+ */
+static __always_inline __u32 h2_preface_byte(__u32 k)
+{
+    __u64 w = k < 8 ? 0x5448202a20495250ull : k < 16 ? 0x0a0d302e322f5054ull : 0x0a0d0a0d4d530a0dull;
+
+    return (__u32)(w >> (8 * (k & 7))) & 0xff;
+}
+
+struct prefix_parse {
+    __u32 pos;         /* next byte of buf to read */
+    __u32 end;         /* bytes of this segment in buf */
+    __u32 clipped;     /* the segment has bytes past end: the byte bound is reached */
+    __u32 base;        /* stream offset of buf[0] */
+    __u32 phase;       /* enum prefix_phase or the in-segment phases above */
+    __u32 skip;        /* as flow_value.prefix_skip */
+    __u32 left;        /* as flow_value.prefix_left */
+    __u32 outcome;     /* enum prefix_outcome */
+    __u32 reason;      /* enum prefix_reason, for PX_FAIL */
+    __u32 keylen;      /* bytes of key->prefix, for PX_KEY */
+    __u32 block_end;   /* HEADERS: offset in buf where the header block ends (may be past end) */
+    __u32 block_flags; /* HEADERS: the frame's flags */
+    __u32 inserted;    /* HEADERS: dynamic-table entries the block added so far */
+};
+
+/*
+ * Reads are masked into the buffer, so no offset a packet claims can leave it; bytes past `end`
+ * are stale (an earlier segment's), so every unit compares with end before it trusts a byte.
+ */
+static __always_inline __u32 rd8(const __u8 *buf, __u32 off)
+{
+    return buf[off & PREFIX_BUF_MASK];
+}
+
+static __always_inline __u32 rd16(const __u8 *buf, __u32 off)
+{
+    return rd8(buf, off) << 8 | rd8(buf, off + 1);
+}
+
+static __always_inline long px_fail(struct prefix_parse *pp, __u32 reason)
+{
+    pp->outcome = PX_FAIL;
+    pp->reason = reason;
+    return 1;
+}
+
+/* The bytes needed run past what this segment gave us. */
+static __always_inline long px_short(struct prefix_parse *pp)
+{
+    return px_fail(pp, pp->clipped ? PR_TOO_LONG : PR_CUT);
+}
+
+/* This segment is used up at a unit boundary: wait for the next one. */
+static __always_inline long px_more(struct prefix_parse *pp)
+{
+    if (pp->clipped)
+        return px_fail(pp, PR_TOO_LONG);
+    pp->outcome = PX_MORE;
+    return 1;
+}
+
+static __always_inline long px_key(struct prefix_parse *pp, struct route_key *key, __u32 kind, __u32 len)
+{
+    key->kind = kind;
+    key->prefixlen = ROUTE_KEY_PREFIXLEN(len);
+    pp->keylen = len;
+    pp->outcome = PX_KEY;
+    return 1;
+}
+
+/* Copy up to SLUICE_ROUTE_PREFIX_MAX bytes at pos into the key; longer keys are cut (LPM still works). */
+static __always_inline __u32 copy_key(const __u8 *buf, __u32 pos, __u32 len, struct route_key *key, int lower)
+{
+    __u32 n = len < SLUICE_ROUTE_PREFIX_MAX ? len : SLUICE_ROUTE_PREFIX_MAX;
+
+    for (__u32 i = 0; i < SLUICE_ROUTE_PREFIX_MAX; i++) {
+        __u8 c;
+
+        if (i >= n)
+            break;
+        c = (__u8)rd8(buf, pos + i);
+        if (lower && c >= 'A' && c <= 'Z')
+            c |= 0x20;
+        key->prefix[i] = (char)c;
+    }
+    return n;
+}
+
+/*
+ * Skip bytes owed from a previous unit (a frame's or an extension's payload). Returns 1 when the
+ * segment ends first (outcome set), 0 when the skip is done.
+ */
+static __always_inline int px_skip(struct prefix_parse *pp)
+{
+    __u32 avail = pp->end - pp->pos, n = pp->skip < avail ? pp->skip : avail;
+
+    pp->pos += n;
+    pp->skip -= n;
+    if (pp->skip) {
+        px_more(pp);
+        return 1;
+    }
+    return 0;
+}
+
+/* Skipping len more bytes from pos must stay within the byte bound. */
+static __always_inline int px_skip_fits(const struct prefix_parse *pp, __u32 len)
+{
+    return (__u64)pp->base + pp->pos + len <= SLUICE_PREFIX_MAX_BYTES;
+}
+
+/* RFC 7541 5.1 integer with an N-bit prefix (mask = 2^N - 1); at most 4 continuation bytes. */
+enum { HPACK_INT_OK = 0, HPACK_INT_SHORT, HPACK_INT_HUGE };
+
+static __always_inline int hpack_int(const __u8 *buf, __u32 *pos, __u32 lim, __u32 mask, __u32 *out)
+{
+    __u32 p = *pos, v, b;
+
+    if (p >= lim)
+        return HPACK_INT_SHORT;
+    v = rd8(buf, p++) & mask;
+    if (v == mask) {
+        for (__u32 i = 0; i < 5; i++) {
+            if (i == 4)
+                return HPACK_INT_HUGE; /* > 2^28: no header block of ours is that long */
+            if (p >= lim)
+                return HPACK_INT_SHORT;
+            b = rd8(buf, p++);
+            v += (b & 0x7f) << (7 * i);
+            if (!(b & 0x80))
+                break;
+        }
+    }
+    *pos = p;
+    *out = v;
+    return HPACK_INT_OK;
+}
+
+/* Ran out of block bytes: cut by the segment, by a CONTINUATION frame, or a field past its block. */
+static __always_inline long hpack_short(struct prefix_parse *pp)
+{
+    if (pp->block_end > pp->end)
+        return px_short(pp);
+    if (!(pp->block_flags & H2_F_END_HEADERS))
+        return px_fail(pp, PR_CUT);
+    return px_fail(pp, PR_MALFORMED);
+}
+
+static __always_inline long hpack_int_fail(struct prefix_parse *pp, int r)
+{
+    return r == HPACK_INT_SHORT ? hpack_short(pp) : px_fail(pp, PR_MALFORMED);
+}
+
+/* A literal header name equal to ":path", raw or Huffman-coded (0xb9 0x58 0xd3 0x3f). */
+static __always_inline int hpack_name_is_path(const __u8 *buf, __u32 pos, __u32 len, int huffman)
+{
+    if (huffman)
+        return len == 4 && rd8(buf, pos) == 0xb9 && rd8(buf, pos + 1) == 0x58 && rd8(buf, pos + 2) == 0xd3 &&
+               rd8(buf, pos + 3) == 0x3f;
+    return len == 5 && rd8(buf, pos) == ':' && rd8(buf, pos + 1) == 'p' && rd8(buf, pos + 2) == 'a' &&
+           rd8(buf, pos + 3) == 't' && rd8(buf, pos + 4) == 'h';
+}
+
+/*
+ * One HPACK field representation (RFC 7541 6). The first HEADERS block of a connection is also
+ * the first input of its decoder, so the dynamic table holds only what this block inserted before:
+ * a reference within that count is an earlier field of this block (not :path: we stop at the
+ * first), a reference past it cannot be resolved and takes the default route.
+ */
+__noinline long prefix_h2_field(struct prefix_scratch *sc, struct prefix_parse *pp)
+{
+    const __u8 *buf;
+    struct route_key *key;
+    __u32 lim, pos, first, idx, len;
+    int r, incremental, is_path = 0, huffman;
+
+    if (!sc || !pp)
+        return 1; /* a global function's pointers are checked: it is verified on its own */
+    buf = sc->buf;
+    key = &sc->key;
+    lim = pp->block_end < pp->end ? pp->block_end : pp->end;
+    pos = pp->pos;
+    if (pos >= pp->block_end)
+        return px_fail(pp, (pp->block_flags & H2_F_END_HEADERS) ? PR_NO_KEY : PR_CUT);
+    if (pos >= lim)
+        return hpack_short(pp);
+    first = rd8(buf, pos);
+    if (first & 0x80) { /* indexed field */
+        r = hpack_int(buf, &pos, lim, 0x7f, &idx);
+        if (r)
+            return hpack_int_fail(pp, r);
+        if (idx == 4) {
+            key->prefix[0] = '/';
+            return px_key(pp, key, ROUTE_PATH, 1);
+        }
+        if (idx == 5) {
+            __builtin_memcpy(key->prefix, "/index.html", 11);
+            return px_key(pp, key, ROUTE_PATH, 11);
+        }
+        if (idx == 0)
+            return px_fail(pp, PR_MALFORMED);
+        if (idx > HPACK_STATIC_MAX + pp->inserted)
+            return px_fail(pp, PR_DYNAMIC);
+        pp->pos = pos;
+        return 0;
+    }
+    if ((first & 0xe0) == 0x20) { /* dynamic table size update */
+        r = hpack_int(buf, &pos, lim, 0x1f, &idx);
+        if (r)
+            return hpack_int_fail(pp, r);
+        pp->pos = pos;
+        return 0;
+    }
+    /* literal: with incremental indexing (01), without (0000) or never indexed (0001) */
+    incremental = (first & 0xc0) == 0x40;
+    r = hpack_int(buf, &pos, lim, incremental ? 0x3f : 0x0f, &idx);
+    if (r)
+        return hpack_int_fail(pp, r);
+    if (idx == 0) {
+        if (pos >= lim)
+            return hpack_short(pp);
+        huffman = rd8(buf, pos) & 0x80;
+        r = hpack_int(buf, &pos, lim, 0x7f, &len);
+        if (r)
+            return hpack_int_fail(pp, r);
+        if (pos + len > lim)
+            return hpack_short(pp);
+        is_path = hpack_name_is_path(buf, pos, len, huffman);
+        pos += len;
+    } else if (idx == 4 || idx == 5) {
+        is_path = 1;
+    } else if (idx > HPACK_STATIC_MAX + pp->inserted) {
+        return px_fail(pp, PR_DYNAMIC);
+    }
+    if (pos >= lim)
+        return hpack_short(pp);
+    huffman = rd8(buf, pos) & 0x80;
+    r = hpack_int(buf, &pos, lim, 0x7f, &len);
+    if (r)
+        return hpack_int_fail(pp, r);
+    if (is_path) {
+        __u32 n = len < SLUICE_ROUTE_PREFIX_MAX ? len : SLUICE_ROUTE_PREFIX_MAX;
+
+        if (pos + len > pp->block_end && pp->block_end <= pp->end)
+            return hpack_short(pp);
+        if (pos + n > lim)
+            return hpack_short(pp);
+        if (len == 0)
+            return px_fail(pp, PR_MALFORMED);
+        n = copy_key(buf, pos, n, key, 0);
+        return px_key(pp, key, huffman ? ROUTE_PATH_HUFFMAN : ROUTE_PATH, n);
+    }
+    if (pos + len > lim)
+        return hpack_short(pp);
+    pp->pos = pos + len;
+    if (incremental)
+        pp->inserted++;
+    return 0;
+}
+
+/* At an HTTP/2 frame boundary: skip what the stream allows before HEADERS, then enter HEADERS. */
+__noinline long prefix_h2_frame(struct prefix_scratch *sc, struct prefix_parse *pp)
+{
+    const __u8 *buf;
+    __u32 len, type, flags, pos, start, pad = 0, fixed = 0;
+
+    if (!sc || !pp)
+        return 1; /* a global function's pointers are checked: it is verified on its own */
+    buf = sc->buf;
+    if (pp->skip && px_skip(pp))
+        return 1;
+    if (pp->pos >= pp->end)
+        return px_more(pp);
+    if (pp->pos + H2_FRAME_HEADER > pp->end)
+        return px_short(pp);
+    pos = pp->pos;
+    len = rd8(buf, pos) << 16 | rd8(buf, pos + 1) << 8 | rd8(buf, pos + 2);
+    type = rd8(buf, pos + 3);
+    flags = rd8(buf, pos + 4);
+    pos += H2_FRAME_HEADER;
+    switch (type) {
+    case H2_HEADERS:
+        start = pos;
+        if (flags & H2_F_PADDED) {
+            if (pos >= pp->end)
+                return px_short(pp);
+            pad = rd8(buf, pos);
+            fixed = 1;
+        }
+        if (flags & H2_F_PRIORITY)
+            fixed += 5;
+        if (fixed + pad > len)
+            return px_fail(pp, PR_MALFORMED); /* padding larger than the frame */
+        pp->pos = start + fixed;
+        pp->block_end = start + len - pad;
+        pp->block_flags = flags;
+        pp->inserted = 0;
+        pp->phase = PREFIX_H2_HEADERS;
+        if (pp->pos > pp->end)
+            return px_short(pp);
+        return 0;
+    case 0x2: /* PRIORITY */
+    case 0x4: /* SETTINGS */
+    case 0x6: /* PING */
+    case 0x8: /* WINDOW_UPDATE */
+        break;
+    default:
+        if (type < 0xa) /* DATA, RST_STREAM, PUSH_PROMISE, GOAWAY, CONTINUATION before HEADERS */
+            return px_fail(pp, PR_MALFORMED);
+        break; /* extension frames are ignored (RFC 9113 5.5) */
+    }
+    pp->pos = pos;
+    if (!px_skip_fits(pp, len))
+        return px_fail(pp, PR_TOO_LONG);
+    pp->skip = len;
+    return 0;
+}
+
+/* Match the 24-byte client preface, possibly across segments (prefix_skip bytes matched so far). */
+__noinline long prefix_h2_preface(struct prefix_scratch *sc, struct prefix_parse *pp)
+{
+    const __u8 *buf;
+    __u32 matched, avail, n;
+
+    if (!sc || !pp)
+        return 1; /* a global function's pointers are checked: it is verified on its own */
+    buf = sc->buf;
+    matched = pp->skip;
+    avail = pp->end - pp->pos;
+    if (matched >= H2_PREFACE_LEN)
+        return px_fail(pp, PR_MALFORMED);
+    n = H2_PREFACE_LEN - matched;
+    if (n > avail)
+        n = avail;
+    for (__u32 i = 0; i < H2_PREFACE_LEN; i++) {
+        if (i >= n)
+            break;
+        if (rd8(buf, pp->pos + i) != h2_preface_byte(matched + i))
+            return px_fail(pp, PR_MALFORMED);
+    }
+    pp->pos += n;
+    pp->skip = matched + n;
+    if (pp->skip < H2_PREFACE_LEN)
+        return px_more(pp);
+    pp->skip = 0;
+    pp->phase = PREFIX_H2_FRAME;
+    return 0;
+}
+
+/* RFC 8446 4.1.2: record and handshake headers, then random, session id, suites, compression. */
+__noinline long prefix_tls_hello(struct prefix_scratch *sc, struct prefix_parse *pp)
+{
+    const __u8 *buf;
+    __u32 pos, record_end, ext_len, n;
+
+    if (!sc || !pp)
+        return 1; /* a global function's pointers are checked: it is verified on its own */
+    buf = sc->buf;
+    pos = pp->pos;
+    if (pos + 5 + 4 + 2 + 32 + 1 > pp->end)
+        return px_short(pp);
+    if (rd8(buf, pos) != 0x16 || rd8(buf, pos + 1) != 3 || rd8(buf, pos + 5) != 1)
+        return px_fail(pp, PR_MALFORMED);
+    record_end = pos + 5 + rd16(buf, pos + 3);
+    pos += 5 + 4 + 2 + 32;
+    n = rd8(buf, pos); /* session id */
+    if (n > 32)
+        return px_fail(pp, PR_MALFORMED);
+    pos += 1 + n;
+    if (pos + 2 > pp->end)
+        return px_short(pp);
+    n = rd16(buf, pos); /* cipher suites */
+    if (n == 0 || (n & 1))
+        return px_fail(pp, PR_MALFORMED);
+    pos += 2 + n;
+    if (pos + 1 > pp->end)
+        return px_short(pp);
+    pos += 1 + rd8(buf, pos); /* compression methods */
+    if (pos + 2 > pp->end)
+        return pos + 2 > record_end ? px_fail(pp, PR_NO_KEY) : px_short(pp);
+    ext_len = rd16(buf, pos);
+    pos += 2;
+    if (pos > record_end)
+        return px_fail(pp, PR_MALFORMED);
+    pp->left = ext_len;
+    if (pos + ext_len > record_end)
+        pp->left = (record_end - pos) | TLS_LEFT_CUT; /* walk the first record only */
+    pp->pos = pos;
+    pp->skip = 0;
+    pp->phase = PREFIX_TLS_EXT;
+    return 0;
+}
+
+/* One ClientHello extension: server_name (RFC 6066 3) gives the key, others are skipped. */
+__noinline long prefix_tls_ext(struct prefix_scratch *sc, struct prefix_parse *pp)
+{
+    const __u8 *buf;
+    struct route_key *key;
+    __u32 left, pos, type, len, name_len;
+
+    if (!sc || !pp)
+        return 1; /* a global function's pointers are checked: it is verified on its own */
+    buf = sc->buf;
+    key = &sc->key;
+    if (pp->skip && px_skip(pp))
+        return 1;
+    left = pp->left & ~TLS_LEFT_CUT;
+    if (left == 0)
+        return px_fail(pp, (pp->left & TLS_LEFT_CUT) ? PR_CUT : PR_NO_KEY);
+    if (pp->pos >= pp->end)
+        return px_more(pp);
+    if (pp->pos + 4 > pp->end)
+        return px_short(pp);
+    pos = pp->pos;
+    type = rd16(buf, pos);
+    len = rd16(buf, pos + 2);
+    pos += 4;
+    if (left < 4 || len > left - 4)
+        return px_fail(pp, PR_MALFORMED);
+    left -= 4 + len;
+    if (type == 0) {
+        if (len < 5 || pos + 5 > pp->end)
+            return len < 5 ? px_fail(pp, PR_MALFORMED) : px_short(pp);
+        name_len = rd16(buf, pos + 3);
+        if (rd8(buf, pos + 2) != 0 || name_len == 0 || name_len > len - 5)
+            return px_fail(pp, PR_MALFORMED);
+        pos += 5;
+        if (pos + (name_len < SLUICE_ROUTE_PREFIX_MAX ? name_len : SLUICE_ROUTE_PREFIX_MAX) > pp->end)
+            return px_short(pp);
+        return px_key(pp, key, ROUTE_SNI, copy_key(buf, pos, name_len, key, 1));
+    }
+    pp->pos = pos;
+    pp->left = left | (pp->left & TLS_LEFT_CUT);
+    if (!px_skip_fits(pp, len))
+        return px_fail(pp, PR_TOO_LONG);
+    pp->skip = len;
+    return 0;
+}
+
+/* "METHOD SP request-target SP": the target up to SLUICE_ROUTE_PREFIX_MAX bytes is the key. */
+__noinline long prefix_http1(struct prefix_scratch *sc, struct prefix_parse *pp)
+{
+    const __u8 *buf;
+    struct route_key *key;
+    __u32 pos, i, c, n = 0;
+
+    if (!sc || !pp)
+        return 1; /* a global function's pointers are checked: it is verified on its own */
+    buf = sc->buf;
+    key = &sc->key;
+    pos = pp->pos;
+    for (i = 0; i < 17; i++) {
+        if (pos + i >= pp->end)
+            return px_short(pp);
+        c = rd8(buf, pos + i);
+        if (c == ' ')
+            break;
+        if (c < 'A' || c > 'Z' || i == 16)
+            return px_fail(pp, PR_MALFORMED);
+    }
+    if (i == 0)
+        return px_fail(pp, PR_MALFORMED);
+    pos += i + 1;
+    for (i = 0; i < SLUICE_ROUTE_PREFIX_MAX; i++) {
+        if (pos + i >= pp->end)
+            return px_short(pp);
+        c = rd8(buf, pos + i);
+        if (c == ' ')
+            break;
+        if (c < 0x21 || c == 0x7f)
+            return px_fail(pp, PR_MALFORMED);
+        key->prefix[i] = (char)c;
+        n = i + 1;
+    }
+    if (n == 0)
+        return px_fail(pp, PR_MALFORMED);
+    return px_key(pp, key, ROUTE_PATH, n);
+}
+
+/* Which protocol the first byte speaks. */
+__noinline long prefix_start(struct prefix_scratch *sc, struct prefix_parse *pp)
+{
+    const __u8 *buf;
+    __u32 c, avail;
+
+    if (!sc || !pp)
+        return 1; /* a global function's pointers are checked: it is verified on its own */
+    buf = sc->buf;
+    c = rd8(buf, pp->pos);
+    avail = pp->end - pp->pos;
+
+    if (c == 'P' && (avail < 3 || (rd8(buf, pp->pos + 1) == 'R' && rd8(buf, pp->pos + 2) == 'I')))
+        pp->phase = PREFIX_H2_PREFACE;
+    else if (c == 0x16)
+        pp->phase = PREFIX_TLS_HELLO;
+    else if (c >= 'A' && c <= 'Z')
+        pp->phase = PREFIX_HTTP1;
+    else
+        return px_fail(pp, PR_MALFORMED);
+    pp->skip = 0;
+    return 0;
+}
+
+static long prefix_step(__u32 index, void *ctx)
+{
+    struct prefix_parse *pp = ctx;
+    struct prefix_scratch *sc;
+    __u32 zero = 0;
+    long r;
+
+    (void)index;
+    sc = bpf_map_lookup_elem(&prefix_scratch, &zero);
+    if (!sc)
+        return px_fail(pp, PR_MALFORMED);
+    /* each unit is a global function: the verifier checks it once, not once per path to it */
+    switch (pp->phase) {
+    case PREFIX_START:
+        r = prefix_start(sc, pp);
+        break;
+    case PREFIX_H2_PREFACE:
+        r = prefix_h2_preface(sc, pp);
+        break;
+    case PREFIX_H2_FRAME:
+        r = prefix_h2_frame(sc, pp);
+        break;
+    case PREFIX_H2_HEADERS:
+        r = prefix_h2_field(sc, pp);
+        break;
+    case PREFIX_TLS_HELLO:
+        r = prefix_tls_hello(sc, pp);
+        break;
+    case PREFIX_TLS_EXT:
+        r = prefix_tls_ext(sc, pp);
+        break;
+    case PREFIX_HTTP1:
+        r = prefix_http1(sc, pp);
+        break;
+    default:
+        return px_fail(pp, PR_MALFORMED);
+    }
+    return r ? 1 : 0; /* a callback returns 0 (go on) or 1 (stop) */
+}
+
+/* ---- the decision ------------------------------------------------------------------------------ */
+
+/* Index of the only bit of a one-bit mask, without a table (BPF has no ctz instruction). */
+static __always_inline __u32 single_bit_index(__u64 mask)
+{
+    __u32 i = 0;
+
+    if (mask >> 32) {
+        i += 32;
+        mask >>= 32;
+    }
+    if (mask >> 16) {
+        i += 16;
+        mask >>= 16;
+    }
+    if (mask >> 8) {
+        i += 8;
+        mask >>= 8;
+    }
+    if (mask >> 4) {
+        i += 4;
+        mask >>= 4;
+    }
+    if (mask >> 2) {
+        i += 2;
+        mask >>= 2;
+    }
+    if (mask >> 1)
+        i += 1;
+    return i;
+}
+
+/* The route's worker, or the live one of its group the 4-tuple's rendezvous hash picks; -1: none live. */
+static __always_inline int route_target(__u64 mask, const struct flow_key *fk)
+{
+    struct pick p = {.mask = mask};
+
+    if (mask && !(mask & (mask - 1))) {
+        __u32 w = single_bit_index(mask);
+
+        return worker_is_live(w) ? (int)w : -1;
+    }
+    p.hash = flow_hash(fk);
+    bpf_loop(SLUICE_MAX_WORKERS, pick_consider, &p, 0);
+    return p.result == PICK_OK ? (int)p.worker : -1;
+}
+
+static __always_inline void decide_default(struct flow_value *fv, __u32 reason, struct sluice_stats *st)
+{
+    fv->state = FLOW_DEFAULT_ROUTE;
+    fv->target = fv->worker;
+    switch (reason) {
+    case PR_NO_KEY:
+        st->prefix_no_key++;
+        break;
+    case PR_DYNAMIC:
+        st->prefix_hpack_dynamic++;
+        break;
+    case PR_TOO_LONG:
+        st->prefix_too_long++;
+        break;
+    case PR_CUT:
+        st->prefix_cut++;
+        break;
+    default:
+        st->prefix_malformed++;
+        break;
+    }
+}
+
+static __always_inline void decide_key(struct flow_value *fv, const struct flow_key *fk,
+                                       struct route_key *key, struct sluice_stats *st)
+{
+    struct route_value *rv = bpf_map_lookup_elem(&routes, key);
+    struct route_counters *rc;
+    __u32 route_id;
+    int target;
+
+    if (!rv) {
+        fv->state = FLOW_DEFAULT_ROUTE;
+        fv->target = fv->worker;
+        st->prefix_default++;
+        return;
+    }
+    route_id = rv->route_id;
+    target = route_target(rv->workers, fk);
+    fv->state = FLOW_ROUTED;
+    fv->route_id = route_id;
+    rc = bpf_map_lookup_elem(&route_stats, &route_id);
+    if (rc)
+        rc->connections++;
+    if (target < 0) {
+        fv->target = fv->worker;
+        st->prefix_target_not_live++;
+        return;
+    }
+    fv->target = (__u32)target;
+    st->prefix_routed++;
+    if (fv->target != fv->worker) {
+        st->prefix_handoffs++;
+        if (rc)
+            rc->handoffs++;
+    }
+}
+
+/*
+ * A payload segment of a flow in FLOW_AWAIT_PREFIX. Only the next in-order bytes are parsed (a
+ * segment overlapping them is parsed from there); anything else is left to the owner unparsed, but
+ * counts against the segment bound too: bytes the owner acknowledged past a gap never come back,
+ * so a flow must not wait for them (its owner holds the connection until a decision).
+ */
+static __always_inline void prefix_segment(struct xdp_md *ctx, struct flow_value *fv,
+                                           const struct flow_key *fk, const struct tcphdr *th, __u32 l4_len,
+                                           struct sluice_stats *st)
+{
+    void *data = (void *)(long)ctx->data;
+    void *data_end = (void *)(long)ctx->data_end;
+    __u32 hlen = th->doff * 4, payload, start = 0, off, seq = bpf_ntohl(th->seq), budget;
+    struct prefix_parse pp = {};
+    struct prefix_scratch *sc;
+    __u32 zero = 0;
+    __u64 n;
+
+    payload = l4_len > hlen ? l4_len - hlen : 0;
+    off = (__u32)((void *)th + hlen - data);
+    if (off > (__u32)(data_end - data))
+        return;
+    if (payload > (__u32)(data_end - data) - off)
+        payload = (__u32)(data_end - data) - off; /* the IP length claims more than arrived */
+    if (payload == 0)
+        return; /* pure ACKs and empty segments do not decide */
+    if (fv->prefix_segments) {
+        start = fv->prefix_seq - seq; /* wraps: a later segment gives a huge value */
+        if (start >= payload) {
+            st->prefix_out_of_order++;
+            if (++fv->prefix_segments >= SLUICE_PREFIX_MAX_SEGMENTS)
+                decide_default(fv, PR_TOO_LONG, st);
+            return;
+        }
+    }
+    fv->prefix_segments++;
+    sc = bpf_map_lookup_elem(&prefix_scratch, &zero);
+    if (!sc)
+        return;
+    budget = fv->prefix_bytes < SLUICE_PREFIX_MAX_BYTES ? SLUICE_PREFIX_MAX_BYTES - fv->prefix_bytes : 0;
+    pp.end = payload - start;
+    if (pp.end > budget) {
+        pp.end = budget;
+        pp.clipped = 1;
+    }
+    /* the same value, written so that the verifier sees it within [1, SLUICE_PREFIX_MAX_BYTES] */
+    n = ((pp.end - 1) & PREFIX_BUF_MASK) + 1;
+    if (pp.end == 0 || pp.end > SLUICE_PREFIX_MAX_BYTES || bpf_xdp_load_bytes(ctx, off + start, sc->buf, n)) {
+        decide_default(fv, PR_TOO_LONG, st);
+        return;
+    }
+    pp.base = fv->prefix_bytes;
+    pp.phase = fv->prefix_phase;
+    pp.skip = fv->prefix_skip;
+    pp.left = fv->prefix_left;
+    bpf_loop(PREFIX_STEPS, prefix_step, &pp, 0);
+
+    switch (pp.outcome) {
+    case PX_KEY:
+        decide_key(fv, fk, &sc->key, st);
+        return;
+    case PX_MORE:
+        if (fv->prefix_segments >= SLUICE_PREFIX_MAX_SEGMENTS) {
+            decide_default(fv, PR_TOO_LONG, st);
+            return;
+        }
+        fv->prefix_seq = seq + start + pp.end;
+        fv->prefix_bytes = pp.base + pp.end;
+        fv->prefix_phase = (__u16)pp.phase;
+        fv->prefix_skip = pp.skip;
+        fv->prefix_left = pp.left;
+        st->prefix_awaiting_more++;
+        return;
+    case PX_FAIL:
+        decide_default(fv, pp.reason, st);
+        return;
+    default: /* PREFIX_STEPS units without an end: hostile (64 empty SETTINGS frames) */
+        decide_default(fv, PR_TOO_LONG, st);
+        return;
+    }
+}
+
+/* Prepend struct sluice_xdp_meta: the flow awaits its route, or user space's hand-off to target. */
+static __always_inline void add_meta(struct xdp_md *ctx, const struct flow_value *fv, struct sluice_stats *st)
+{
+    struct sluice_xdp_meta *m;
+
+    if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m))) {
+        st->meta_failed++;
+        return;
+    }
+    m = (void *)(long)ctx->data_meta;
+    if ((void *)(m + 1) > (void *)(long)ctx->data) {
+        st->meta_failed++;
+        return;
+    }
+    m->magic = SLUICE_XDP_META_MAGIC;
+    m->target = fv->target;
+    m->route_id = fv->route_id;
+    m->flow_state = fv->state;
+    st->meta_added++;
+}
+
 SEC("xdp")
 int sluice_steer(struct xdp_md *ctx)
 {
@@ -157,7 +978,7 @@ int sluice_steer(struct xdp_md *ctx)
     struct flow_value *fv;
     struct tcphdr *th;
     void *l3;
-    __u32 zero = 0, worker = 0;
+    __u32 zero = 0, worker = 0, l4_len;
     __be16 proto;
     int is_syn;
 
@@ -195,6 +1016,8 @@ int sluice_steer(struct xdp_md *ctx)
         if (ip->protocol != IPPROTO_TCP)
             goto pass_not_tcp;
         th = l3 + ihl;
+        l4_len = bpf_ntohs(ip->tot_len);
+        l4_len = l4_len > ihl ? l4_len - ihl : 0;
         fk.family = SLUICE_IPV4;
         __builtin_memcpy(fk.saddr, &ip->saddr, 4);
         __builtin_memcpy(fk.daddr, &ip->daddr, 4);
@@ -220,6 +1043,7 @@ int sluice_steer(struct xdp_md *ctx)
             goto pass_not_tcp;
         }
         th = (void *)(ip6 + 1);
+        l4_len = bpf_ntohs(ip6->payload_len);
         fk.family = SLUICE_IPV6;
         __builtin_memcpy(fk.saddr, &ip6->saddr, 16);
         __builtin_memcpy(fk.daddr, &ip6->daddr, 16);
@@ -249,14 +1073,19 @@ int sluice_steer(struct xdp_md *ctx)
     fv = bpf_map_lookup_elem(&flows, &fk);
     if (fv) {
         worker = fv->worker;
-        if (worker < SLUICE_MAX_WORKERS && worker_is_live(worker))
+        if (worker < SLUICE_MAX_WORKERS && worker_is_live(worker)) {
+            if (fv->state == FLOW_AWAIT_PREFIX && !th->rst && !th->syn) /* a SYN's data is not stream */
+                prefix_segment(ctx, fv, &fk, th, l4_len, st);
+            if (fv->state == FLOW_AWAIT_PREFIX || fv->target != fv->worker)
+                add_meta(ctx, fv, st);
             return redirect_to(worker, st, &st->redirect_flow);
+        }
         st->flow_owner_gone++;
     }
 
     is_syn = th->syn && !th->ack;
     {
-        struct pick p = {.hash = flow_hash(&fk), .skip_overloaded = is_syn};
+        struct pick p = {.mask = ~0ull, .hash = flow_hash(&fk), .skip_overloaded = is_syn};
 
         bpf_loop(SLUICE_MAX_WORKERS, pick_consider, &p, 0);
         if (p.result == PICK_ALL_OVERLOADED) {
@@ -275,12 +1104,15 @@ int sluice_steer(struct xdp_md *ctx)
     {
         struct flow_value nv = {
             .worker = worker,
+            .target = worker,
             .state = (sv->flags & SERVICE_F_STEER) ? FLOW_AWAIT_PREFIX : FLOW_HASHED,
             .created_ns = bpf_ktime_get_ns(),
         };
 
         if (bpf_map_update_elem(&flows, &fk, &nv, BPF_ANY))
             st->flow_insert_failed++;
+        else if (nv.state == FLOW_AWAIT_PREFIX)
+            add_meta(ctx, &nv, st); /* the owner holds the connection back until the route is known */
     }
     return redirect_to(worker, st, &st->redirect_syn);
 

@@ -18,8 +18,8 @@
 #endif
 
 const char *const pins_map_names[PINS_NR_MAPS] = {
-    SLUICE_MAP_SERVICES, SLUICE_MAP_FLOWS, SLUICE_MAP_ROUTES, SLUICE_MAP_WORKERS,
-    SLUICE_MAP_XSKS,     SLUICE_MAP_STATS, SLUICE_MAP_META,
+    SLUICE_MAP_SERVICES, SLUICE_MAP_FLOWS, SLUICE_MAP_ROUTES,      SLUICE_MAP_WORKERS,
+    SLUICE_MAP_XSKS,     SLUICE_MAP_STATS, SLUICE_MAP_ROUTE_STATS, SLUICE_MAP_META,
 };
 
 int pins_path(char *buf, size_t len, const char *ifname, const char *name, struct err *e)
@@ -74,7 +74,8 @@ static int open_pinned(const char *ifname, const char *name, int *fd, struct err
 
 void pins_fds(struct pins *p, int *fds[PINS_NR_MAPS])
 {
-    int *all[PINS_NR_MAPS] = {&p->services, &p->flows, &p->routes, &p->workers, &p->xsks, &p->stats, &p->meta};
+    int *all[PINS_NR_MAPS] = {&p->services, &p->flows, &p->routes,      &p->workers,
+                              &p->xsks,     &p->stats, &p->route_stats, &p->meta};
 
     memcpy(fds, all, sizeof(all));
 }
@@ -162,6 +163,33 @@ int pins_read_stats(const struct pins *p, struct sluice_stats *total, struct err
 
         for (size_t i = 0; i < sizeof(*total) / sizeof(__u64); i++)
             dst[i] += src[i];
+    }
+    free(percpu);
+    return 0;
+}
+
+int pins_read_route_counters(const struct pins *p, __u32 route_id, struct route_counters *total,
+                             struct err *e)
+{
+    int ncpus = pins_nr_cpus(e);
+    struct route_counters *percpu;
+
+    memset(total, 0, sizeof(*total));
+    if (ncpus < 0)
+        return -1;
+    if (route_id >= SLUICE_MAX_ROUTES)
+        return 0;
+    /* route_counters is all __u64: per-CPU values follow each other without padding */
+    percpu = calloc(ncpus, sizeof(*percpu));
+    if (!percpu)
+        return ERR(e, EXIT_STATUS_FAILURE, ENOMEM, "reading route counters");
+    if (bpf_map_lookup_elem(p->route_stats, &route_id, percpu) < 0) {
+        free(percpu);
+        return ERR(e, EXIT_STATUS_FAILURE, errno, "cannot read the route_stats map");
+    }
+    for (int c = 0; c < ncpus; c++) {
+        total->connections += percpu[c].connections;
+        total->handoffs += percpu[c].handoffs;
     }
     free(percpu);
     return 0;

@@ -23,11 +23,12 @@ struct pins {
     int workers;
     int xsks;
     int stats;
+    int route_stats;
     int meta;
 };
 
 /* Names of the pinned maps, in a fixed order, for code that walks all of them. */
-#define PINS_NR_MAPS 7
+#define PINS_NR_MAPS 8
 extern const char *const pins_map_names[PINS_NR_MAPS];
 
 /* SLUICE_PIN_ROOT/<ifname>[/<name>] into buf; -1 with e set when the name is unusable. */
@@ -51,5 +52,9 @@ int pins_nr_cpus(struct err *e);
 
 /* Sum the per-CPU `stats` entry into *total. */
 int pins_read_stats(const struct pins *p, struct sluice_stats *total, struct err *e);
+
+/* Sum the per-CPU `route_stats` entry of route_id into *total (zeros for ids past the map). */
+int pins_read_route_counters(const struct pins *p, __u32 route_id, struct route_counters *total,
+                             struct err *e);
 
 #endif

@@ -16,7 +16,8 @@
 
 #include <linux/types.h>
 
-#define SLUICE_ABI_VERSION 1
+/* 2: flow_value gained target and the prefix parser's place; route_stats; prefix/meta counters */
+#define SLUICE_ABI_VERSION 2
 
 /* Pins live at SLUICE_PIN_ROOT/<ifname>/<map name>; the attachment is the bpf_link pinned as "link". */
 #define SLUICE_PIN_ROOT      "/sys/fs/bpf/sluice"
@@ -28,6 +29,7 @@
 #define SLUICE_MAP_XSKS      "xsks"
 #define SLUICE_MAP_STATS     "stats"
 #define SLUICE_MAP_META      "meta"
+#define SLUICE_MAP_ROUTE_STATS "route_stats"
 
 /* Limits. SLUICE_MAX_WORKERS bounds the XSKMAP and the route target bitmask (one bit per worker). */
 #define SLUICE_MAX_WORKERS      64
@@ -35,6 +37,16 @@
 #define SLUICE_MAX_FLOWS        262144
 #define SLUICE_MAX_ROUTES       4096
 #define SLUICE_ROUTE_PREFIX_MAX 64 /* bytes of route prefix text, not NUL-terminated when full */
+
+/*
+ * Bounds of the stream-prefix parser in XDP (bpf/steer.bpf.c). A connection whose key is not found
+ * within its first SLUICE_PREFIX_MAX_BYTES stream bytes or SLUICE_PREFIX_MAX_SEGMENTS payload
+ * segments (in order or not: out-of-order ones are not parsed but count) takes the default route
+ * (counted as prefix_too_long). MAX_BYTES is also the size of the per-CPU buffer the parser copies
+ * a segment into, so it must be a power of two.
+ */
+#define SLUICE_PREFIX_MAX_BYTES    4096
+#define SLUICE_PREFIX_MAX_SEGMENTS 4
 
 enum sluice_family {
     SLUICE_FAMILY_NONE = 0,
@@ -76,17 +88,62 @@ struct flow_key {
 
 enum flow_state {
     FLOW_HASHED = 1,        /* owner chosen by the stable hash; the service does not steer */
-    FLOW_AWAIT_PREFIX = 2,  /* steering service: owner is provisional until the first bytes arrive */
-    FLOW_ROUTED = 3,        /* a route matched the first bytes; owner is the routed worker */
-    FLOW_DEFAULT_ROUTE = 4, /* no route matched within the bounded prefix; owner kept */
+    FLOW_AWAIT_PREFIX = 2,  /* steering service: the first bytes have not decided the route yet */
+    FLOW_ROUTED = 3,        /* a route matched the first bytes: route_id and target are set */
+    FLOW_DEFAULT_ROUTE = 4, /* no route (or no key within the bounds): target = worker, owner kept */
 };
 
+/* Where the prefix parser stands between segments (flow_value.prefix_phase); XDP-private. */
+enum prefix_phase {
+    PREFIX_START = 0,      /* no payload parsed yet: the protocol is still unknown */
+    PREFIX_H2_PREFACE = 1, /* inside the HTTP/2 client preface: prefix_skip bytes of it matched */
+    PREFIX_H2_FRAME = 2,   /* between HTTP/2 frames: prefix_skip payload bytes of a frame to skip first */
+    PREFIX_TLS_EXT = 3,    /* between ClientHello extensions: skip prefix_skip, prefix_left ext bytes left */
+};
+
+/*
+ * The hand-off contract. `worker` is the worker that owns the connection now (the one that did the
+ * handshake); XDP redirects every packet there and never changes it for an existing flow. When the
+ * prefix decides, XDP writes state, route_id and `target` (the worker the route chose). XDP
+ * prepends struct sluice_xdp_meta to every packet of the flow it redirects while the flow is in
+ * FLOW_AWAIT_PREFIX (the SYN included: the owner holds the connection back from the application)
+ * and while target != worker; user space moves the connection, then rewrites `worker = target`
+ * itself (bpf_map_update_elem, BPF_EXIST, the rest of the value kept). For FLOW_HASHED and
+ * FLOW_AWAIT_PREFIX, target == worker.
+ *
+ * The prefix_* fields are the parser's place in the byte stream while FLOW_AWAIT_PREFIX; only XDP
+ * reads them.
+ */
 struct flow_value {
     __u32 worker;
-    __u32 state;    /* enum flow_state */
-    __u32 route_id; /* 0 until a route matched */
+    __u32 state;           /* enum flow_state */
+    __u32 route_id;        /* 0 until a route matched */
+    __u32 target;          /* worker chosen by the route; == worker when no hand-off is due */
+    __u64 created_ns;      /* bpf_ktime_get_ns() when the SYN was seen */
+    __u32 prefix_seq;      /* TCP sequence number of the next stream byte to parse */
+    __u32 prefix_bytes;    /* stream bytes parsed so far (at most SLUICE_PREFIX_MAX_BYTES) */
+    __u32 prefix_skip;     /* per prefix_phase: bytes to skip, or preface bytes matched */
+    __u32 prefix_left;     /* PREFIX_TLS_EXT: extension bytes left in the ClientHello's record */
+    __u16 prefix_phase;    /* enum prefix_phase */
+    __u16 prefix_segments; /* payload segments seen while awaiting */
     __u32 _pad;
-    __u64 created_ns; /* bpf_ktime_get_ns() when the SYN was seen */
+};
+
+/*
+ * XDP metadata (bpf_xdp_adjust_meta) in front of a redirected frame of a flow in FLOW_AWAIT_PREFIX
+ * (flow_state says so; target == worker) or whose target != worker: the decision packet and every
+ * later one (retransmissions too) until user space rewrites worker. Frames without it belong to
+ * flows with nothing pending (hashed, decided to their owner) or lost it (stats meta_failed).
+ * AF_XDP copies it to the UMEM bytes just before the packet (copy mode too). Only such frames
+ * carry it, so a reader checks magic and clears it (UMEM bytes are reused). Host byte order.
+ */
+#define SLUICE_XDP_META_MAGIC 0x534c4d31 /* 'SLM1' */
+
+struct sluice_xdp_meta {
+    __u32 magic;      /* SLUICE_XDP_META_MAGIC */
+    __u32 target;     /* flow_value.target: the worker the connection must move to */
+    __u32 route_id;   /* flow_value.route_id */
+    __u32 flow_state; /* flow_value.state: FLOW_AWAIT_PREFIX (hold) or FLOW_ROUTED (move to target) */
 };
 
 /*
@@ -112,6 +169,22 @@ struct route_value {
     __u32 _pad;
     __u64 workers; /* bitmask of target workers: one bit is a worker, several a group hashed within */
     char text[SLUICE_ROUTE_PREFIX_MAX]; /* the route as the operator wrote it, for Huffman keys */
+};
+
+/*
+ * A path route lives in `routes` twice: under ROUTE_PATH with its text, and under ROUTE_PATH_HUFFMAN
+ * with the HPACK Huffman code of that text (prefixlen 32 + the code's exact bit count, no EOS
+ * padding; codes longer than SLUICE_ROUTE_PREFIX_MAX bytes are cut there), same route_id, workers
+ * and text. XDP looks a Huffman-coded :path up as its coded bytes: Huffman codes are prefix-free
+ * and concatenate, so code(prefix) is a bit prefix of code(path) exactly when prefix is a prefix
+ * of path, and the LPM trie matches bits. This keeps Huffman decoding (a 257-symbol state machine
+ * per bit or nibble) out of the verifier's way; the agent writes both keys (sluice-agent route add).
+ */
+
+/* route_stats: per-CPU array indexed by route_id (ids >= SLUICE_MAX_ROUTES are not counted). */
+struct route_counters {
+    __u64 connections; /* connections the prefix decided to this route */
+    __u64 handoffs;    /* of those, connections whose target was another worker than the owner */
 };
 
 /* workers: index -> state of the server's worker with that index. Written by the server. */
@@ -142,10 +215,27 @@ struct worker_state {
     X(drop_overload, "SYN shed because every live worker is overloaded: dropped")                          \
     X(drop_bad_tcp, "TCP header length invalid on a service port: dropped")
 
+/* Exactly one of these per connection whose prefix was decided (steering services only). */
+#define SLUICE_PREFIX_DECISION_COUNTERS(X)                                                                   \
+    X(prefix_routed, "decision: a route matched; target is its (live) worker")                             \
+    X(prefix_target_not_live, "decision: a route matched but no worker of it is live: target = owner")     \
+    X(prefix_default, "decision: key found but no route matched: default route (owner kept)")              \
+    X(prefix_no_key, "decision: stream parsed, no key in it (HEADERS without :path, no SNI)")              \
+    X(prefix_hpack_dynamic, "decision: :path behind an unresolvable HPACK dynamic-table index: default")   \
+    X(prefix_malformed, "decision: not HTTP/2, HTTP/1.1 or TLS, or invalid framing: default route")        \
+    X(prefix_too_long, "decision: no key within the byte or segment bound: default route")                 \
+    X(prefix_cut, "decision: key or header cut by a segment boundary: default route")
+
 #define SLUICE_EVENT_COUNTERS(X)                                                                             \
     X(vlan_tagged, "packets that carried an 802.1Q/802.1ad tag")                                           \
     X(flow_owner_gone, "flow owner no longer live: flow re-hashed")                                        \
-    X(flow_insert_failed, "flow table update failed")
+    X(flow_insert_failed, "flow table update failed")                                                      \
+    SLUICE_PREFIX_DECISION_COUNTERS(X)                                                                     \
+    X(prefix_handoffs, "decisions whose target is another worker than the owner: hand-off due")            \
+    X(prefix_awaiting_more, "segment parsed, key not complete yet: the flow waits for the next one")       \
+    X(prefix_out_of_order, "payload not at the parser's sequence number while awaiting: not parsed")       \
+    X(meta_added, "XDP metadata prepended: the frame's flow awaits its route or hand-off")                 \
+    X(meta_failed, "bpf_xdp_adjust_meta failed: frame redirected without metadata")
 
 struct sluice_stats {
 #define SLUICE_STATS_FIELD(name, help) __u64 name;

@@ -103,6 +103,8 @@ static const struct setting settings[] = {
      "unanswered probes before the connection is aborted"},
     {"tcp", "time_wait_ms", NULL, NULL, SET_U32, AT(tcp.time_wait_ms), 0, 240000, false, NULL, NULL,
      "TIME-WAIT duration (2 MSL)"},
+    {"tcp", "steer_hold_ms", NULL, NULL, SET_U32, AT(tcp.hold_ms), 1, 60000, false, NULL, NULL,
+     "longest a connection of a steered service waits for its route before it is served where it is"},
     {"http", "port", "http", "PORT", SET_SERVICE, 0, 1, 65535, false, NULL, &app_http_ops,
      "serve HTTP/2 and HTTP/1.1 on PORT (routes compiled from server/sluice.routes)"},
     {"http", "static_dir", "static", "DIR", SET_STRING, AT(http.static_dir), 0, 0, false, NULL, NULL,

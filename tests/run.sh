@@ -26,6 +26,7 @@ SUITES=(
     "afxdp|900|tests/afxdp/datapath_test.sh $BUILD"
     "config|120|tests/server/config_test.sh $BUILD"
     "http|900|tests/http/http_test.sh $BUILD"
+    "steer|600|tests/steer/steer_test.sh $BUILD"
 )
 
 passed=0 failed=0 skipped=0

@@ -8,8 +8,9 @@
 # bpftool line the agent prints), then sluice-server serving TCP from AF_XDP sockets with two
 # workers to ordinary kernel clients in the client namespace (a 64 MiB download and upload with
 # SHA-256, and 100 echo connections), HTTP/2 and HTTP/1.1 over the same AF_XDP sockets to curl,
-# nghttp and h2load, the server's /metrics, the agent's per-worker counters, and a clean stop and
-# unload.
+# nghttp and h2load, stream-prefix steering (connections moved to the worker their :path is routed
+# to, then the route changed live with the bpftool lines the agent prints and new connections
+# following it), the server's /metrics, the agent's per-worker counters, and a clean stop and unload.
 set -eu
 
 BUILD=${1:-build}
@@ -18,6 +19,7 @@ AGENT=$(realpath "$BUILD/bin/sluice-agent")
 SERVER=$(realpath "$BUILD/bin/sluice-server")
 CLIENT=$(realpath "$BUILD/tests/kernel_client")
 SERVER_LOG=$(mktemp)
+SCRATCH=$(mktemp -d)
 SERVER_PID=""
 TOPO=demo
 DEV=$TOPO-s
@@ -30,11 +32,24 @@ agent() {
     srv "$AGENT" "$@"
 }
 
+run_bpftool_lines() { # each `bpftool map update|delete ...` line on stdin, run as printed
+    local line
+    while IFS= read -r line; do
+        case $line in
+        bpftool\ *)
+            echo "$ $line"
+            # shellcheck disable=SC2086
+            srv $line
+            ;;
+        esac
+    done
+}
+
 cleanup() {
     [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
     srv "$AGENT" unload --dev "$DEV" --force >/dev/null 2>&1 || true
     tools/topology.sh down $TOPO
-    rm -rf "$SERVER_LOG" "${STATIC:-}"
+    rm -rf "$SERVER_LOG" "$SCRATCH" "${STATIC:-}"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -59,11 +74,9 @@ agent service list --dev "$DEV"
 
 step "routes: /heavy to worker 1 with the agent, /api to worker 0 with a plain bpftool line"
 agent route add --dev "$DEV" --prefix /heavy --worker 1
-LINE=$(srv "$AGENT" route add --dev "$DEV" --prefix /api --worker 0 --bpftool)
 echo "$ sluice-agent route add --dev $DEV --prefix /api --worker 0 --bpftool"
-echo "$LINE"
-echo "$ $LINE"
-$LINE
+srv "$AGENT" route add --dev "$DEV" --prefix /api --worker 0 --bpftool | tee "$SCRATCH/bpftool-lines"
+run_bpftool_lines <"$SCRATCH/bpftool-lines"
 agent route list --dev "$DEV"
 
 step "bpftool map dump pinned /sys/fs/bpf/sluice/$DEV/routes: prefixes as text"
@@ -110,9 +123,31 @@ echo "$ nghttp -ns -m 100 http://10.77.0.1/bytes/13     (100 concurrent streams 
 cli nghttp -nv -m 100 http://10.77.0.1/bytes/13 | grep -c ':status: 200' | sed 's/$/ responses with status 200/'
 echo "$ h2load -n 100000 -c 16 -m 32 http://10.77.0.1/bytes/13"
 cli h2load -n 100000 -c 16 -m 32 http://10.77.0.1/bytes/13 | grep -E '^(finished|requests|status codes)'
+step "stream-prefix steering: XDP reads each connection's :path, the connection moves to the routed worker"
+served() { # requests each worker has served so far, "w0 w1"
+    cli curl -sS --http2-prior-knowledge http://10.77.0.1/metrics |
+        sed -n 's/^sluice_http_requests_total{worker="\([01]\)"} \([0-9]*\)$/\2/p' | tr '\n' ' '
+}
+five_connections() { # five connections to /bytes/13; which worker served them
+    local b a
+    read -r -a b <<<"$(served)"
+    for _ in 1 2 3 4 5; do cli curl -sS --http2-prior-knowledge -o /dev/null http://10.77.0.1/bytes/13; done
+    read -r -a a <<<"$(served)"
+    echo "  worker 0 served $((a[0] - b[0] - 1)), worker 1 served $((a[1] - b[1]))   (one /metrics request aside)"
+}
+agent route add --dev "$DEV" --prefix /bytes --worker 1
+echo "$ curl --http2-prior-knowledge http://10.77.0.1/bytes/13     (x5, new connections, SYNs hashed to either worker)"
+five_connections
+echo "(the route changed live with bpftool: its text key and its HPACK Huffman key)"
+srv "$AGENT" route add --dev "$DEV" --prefix /bytes --worker 0 --bpftool >"$SCRATCH/bpftool-lines"
+run_bpftool_lines <"$SCRATCH/bpftool-lines"
+echo "$ curl --http2-prior-knowledge http://10.77.0.1/bytes/13     (x5)"
+five_connections
+agent route list --dev "$DEV"
+
 echo "$ curl http://10.77.0.1/metrics   (an excerpt)"
 cli curl -sS --http2-prior-knowledge http://10.77.0.1/metrics |
-    grep -E '^sluice_(http_requests_total|http_h2_connections_total|http_body_bytes_copied_total|tcp_segs_in_total|afxdp_rx_packets_total|steer_redirects_total)'
+    grep -E '^sluice_(http_requests_total|http_h2_connections_total|http_body_bytes_copied_total|tcp_segs_in_total|afxdp_rx_packets_total|afxdp_steer_moved_in_total|afxdp_steer_latency_ns_total|steer_redirects_total|steer_prefix_routed_total)'
 
 step "counters: every packet ends in exactly one verdict; service packets were redirected per worker"
 agent stats --dev "$DEV"

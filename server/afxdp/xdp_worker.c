@@ -11,8 +11,8 @@
 
 #include "tcp_io.h"
 #include "worker.h"
+#include "xdp_steer.h"
 
-#define RX_BATCH     64
 #define MAX_SLEEP_MS 100 /* wake at least this often: completions and the fill ring need tending */
 #define PUBLISH_NS   100000000ull
 
@@ -29,24 +29,28 @@ static void publish(struct worker *w, bool live, bool overload)
     bpf_map_update_elem(w->srv->pins.workers, &w->index, &ws, BPF_ANY);
 }
 
+/* Returns the frames and hand-off messages taken. */
 static uint32_t receive_batch(struct worker *w)
 {
     struct xdp_worker *x = &w->xdp;
     struct umem *u = &w->srv->umem;
-    uint32_t idx, n = xsk_ring_cons__peek(&x->port.rx, RX_BATCH, &idx);
+    uint32_t idx, n = xsk_ring_cons__peek(&x->port.rx, XDP_RX_BATCH, &idx);
+    /* after the peek: a connection moved here is in before any packet that came straight here */
+    uint32_t handed = xdp_steer_inbox(w);
 
     for (uint32_t i = 0; i < n; i++) {
         const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->port.rx, idx + i);
 
-        tcp_input(&x->engine, (uint32_t)(d->addr / u->cfg.frame_size), (uint32_t)(d->addr % u->cfg.frame_size),
-                  d->len);
+        xdp_steer_input(w, (uint32_t)(d->addr / u->cfg.frame_size), (uint32_t)(d->addr % u->cfg.frame_size),
+                        d->len);
     }
     if (n) {
         xsk_ring_cons__release(&x->port.rx, n);
         atomic_fetch_sub_explicit(&u->in_fill, n, memory_order_relaxed);
         x->stats.rx_packets += n;
     }
-    return n;
+    xdp_steer_moves(w); /* before the flush: the ACK the input owes goes out from the new worker */
+    return n + handed;
 }
 
 static uint32_t transmit_batch(struct worker *w)
@@ -108,16 +112,19 @@ void *xdp_worker_run(void *arg)
         }
         if (worker_tick(w, now))
             break;
-        if (rx || tx || x->engine.ntx || w->srv->cfg.busy_poll || x->engine.dirty || xsk_port_tx_pending(&x->port))
+        if (rx || tx || x->engine.ntx || w->srv->cfg.busy_poll || x->engine.dirty || xsk_port_tx_pending(&x->port) ||
+            handoff_pending(&x->inbox))
             continue;
 
         deadline = tcp_engine_next_deadline(&x->engine);
         if (deadline > now) {
-            struct pollfd pfd = {.fd = x->port.fd, .events = POLLIN};
+            struct pollfd pfd[2] = {{.fd = x->port.fd, .events = POLLIN}, {.fd = x->inbox.wake_fd, .events = POLLIN}};
             uint64_t wait_ms = (deadline - now) / 1000000;
 
             w->polls++;
-            poll(&pfd, 1, wait_ms > MAX_SLEEP_MS ? MAX_SLEEP_MS : wait_ms ? (int)wait_ms : 1);
+            poll(pfd, 2, wait_ms > MAX_SLEEP_MS ? MAX_SLEEP_MS : wait_ms ? (int)wait_ms : 1);
+            if (pfd[1].revents & POLLIN)
+                handoff_clear_wake(&x->inbox);
         }
     }
     return NULL;
@@ -144,6 +151,8 @@ int xdp_worker_init(struct worker *w, char *mode_note, size_t note_len, struct e
     int fd;
 
     frame_cache_init(&x->cache, &srv->umem.pool);
+    if (handoff_inbox_init(&x->inbox, e))
+        return -1;
     if (tcp_engine_init(&x->engine, &srv->cfg.tcp, &x->cache, &app_tcp_callbacks, &w->apps, worker_now_ns()))
         return ERR(e, EXIT_STATUS_FAILURE, errno, "worker %u: cannot set up its TCP engine", w->index);
     for (int i = 0; i < srv->cfg.nservices; i++)
@@ -168,6 +177,9 @@ int xdp_server_check_frames(struct server *srv, struct err *e)
     uint64_t cached = 0, held = 0, pending = 0, free_frames, owned_none = 0, owned_held = 0, owned_tx = 0;
     int64_t in_fill, in_tx;
 
+    /* connections and frames still on their way between workers */
+    for (uint32_t i = 0; i < srv->cfg.nworkers; i++)
+        xdp_steer_drain_at_stop(&srv->workers[i]);
     /* the kernel may still be completing the last transmissions */
     for (int tries = 0; tries < 100 && atomic_load(&u->in_tx) > 0; tries++) {
         umem_complete(u, &srv->workers[0].xdp.cache, 256);
@@ -236,7 +248,10 @@ void xdp_worker_release(struct worker *w)
     }
     xsk_port_close(&x->port);
     if (x->engine.conns)
+        xdp_steer_drain_at_stop(w); /* when the frame check did not run (a failed start) */
+    if (x->engine.conns)
         tcp_engine_destroy(&x->engine);
+    handoff_inbox_destroy(&x->inbox);
     if (x->cache.pool)
         frame_cache_drain(&x->cache);
 }

@@ -14,6 +14,7 @@
 
 #include "err.h"
 #include "frame.h"
+#include "handoff.h"
 #include "tcp.h"
 #include "xsk_port.h"
 
@@ -22,7 +23,17 @@
     X(tx_packets, "frames placed in the TX ring")                                                            \
     X(tx_ring_full, "times the TX ring had no room for everything the engine emitted")                       \
     X(completions, "TX completions this worker consumed (for any worker's frames)")                          \
-    X(refilled, "frames this worker gave to the fill ring")
+    X(refilled, "frames this worker gave to the fill ring")                                                  \
+    X(steer_moved_out, "connections handed to the worker their route names")                                  \
+    X(steer_moved_in, "connections taken over from the worker that did their handshake")                      \
+    X(steer_forwarded, "frames of a connection that moved away, forwarded to its new worker")                 \
+    X(steer_forwarded_in, "frames forwarded here by a connection's old worker")                              \
+    X(steer_pinned, "connections routed elsewhere after the application had them: they stay")                 \
+    X(steer_inbox_full, "hand-offs or forwards refused by a full inbox (connection kept, frame dropped)")     \
+    X(steer_import_failed, "connections handed over that found no slot here: dropped")                       \
+    X(steer_flow_gone, "flow entries gone (LRU) when a hand-off went to update them")                        \
+    X(steer_export_ns, "time spent exporting connections and updating their flows, ns")                      \
+    X(steer_latency_ns, "sum over connections moved in of export-to-import time, ns")
 
 struct xdp_worker_stats {
 #define XDP_WORKER_STATS_FIELD(name, help) uint64_t name;
@@ -30,10 +41,21 @@ struct xdp_worker_stats {
 #undef XDP_WORKER_STATS_FIELD
 };
 
+#define XDP_RX_BATCH 64 /* descriptors taken from the RX ring at a time */
+
+/* A connection this RX batch found routed to another worker. */
+struct xdp_move {
+    struct tcp_conn *conn;
+    uint32_t target;
+};
+
 struct xdp_worker {
     struct frame_cache cache;
     struct tcp_engine engine;
     struct xsk_port port;
+    struct handoff_inbox inbox; /* connections and frames other workers hand to this one */
+    struct xdp_move moves[XDP_RX_BATCH];
+    uint32_t nmoves;
     uint64_t next_publish_ns;
     struct xdp_worker_stats stats;
 };

@@ -273,10 +273,12 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
         return 0;
     }
     if (st->req.on_body) {
+        /* kept before the handler runs: it may release some of these bytes at once */
+        st->body_kept += len;
         done = st->req.on_body(&st->req, data, len, false);
         if (done > len)
             done = len;
-        st->body_kept += len - done;
+        st->body_kept -= done;
     }
     if (done)
         nghttp2_session_consume(s, id, done);

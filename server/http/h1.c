@@ -165,10 +165,10 @@ static int on_body(http_parser *p, const char *at, size_t len)
 
     hc->hw->stats.body_bytes_in += len;
     if (st->req.on_body) {
+        /* kept before the handler runs: it may send and release some of these bytes at once */
+        st->body_kept += len;
         done = st->req.on_body(&st->req, (const uint8_t *)at, len, false);
-        if (done > len)
-            done = len;
-        st->body_kept += len - done;
+        st->body_kept -= done < len ? done : len;
     }
     if (st->body_kept > hc->hw->cfg->max_body_backlog) {
         hc->h1_wait_backlog = true;
@@ -319,6 +319,7 @@ void h1_conn_input(struct http_conn *hc)
     if (hc->h1_in_input)
         return;
     hc->h1_in_input = true;
+    hc->h1_resume_input = false;
     h1_enter(hc);
     while (!hc->h1_error && hc->proto == PROTO_H1 && !hc->h1_wait_response && !hc->h1_wait_backlog) {
         bool replay = hc->h1_replayed < hc->preface_seen; /* bytes detection read, all a preface's */
@@ -496,7 +497,10 @@ void h1_conn_output(struct http_conn *hc)
 {
     h1_enter(hc);
     output(hc);
-    h1_leave(hc);
+    if (h1_leave(hc))
+        return;
+    if (hc->h1_resume_input && !hc->h1_depth)
+        h1_conn_input(hc);
 }
 
 void h1_stream_respond(struct http_stream *st)
@@ -523,7 +527,10 @@ void h1_stream_consumed(struct http_stream *st, size_t n)
     (void)n;
     if (hc->h1_wait_backlog && st->body_kept <= hc->hw->cfg->max_body_backlog / 2) {
         hc->h1_wait_backlog = false;
-        h1_conn_input(hc);
+        if (hc->h1_depth) /* from inside output (a drain released it), which still uses the stream */
+            hc->h1_resume_input = true;
+        else
+            h1_conn_input(hc);
     }
 }
 

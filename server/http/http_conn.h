@@ -110,6 +110,7 @@ struct http_conn {
     bool h1_chunked_response;
     bool h1_wait_response;    /* input waits until the response in progress is complete */
     bool h1_wait_backlog;     /* input waits until a handler releases request body it kept */
+    bool h1_resume_input;     /* the backlog cleared while output ran: input resumes after it */
     bool h1_in_input;         /* h1_conn_input is on the stack: callbacks must not re-enter it */
     bool h1_error;            /* a malformed request was answered with 400: close */
     uint8_t h1_replayed;      /* of the preface_seen bytes, those the parser has had */

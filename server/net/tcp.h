@@ -59,6 +59,7 @@ struct tcp_config {
     uint32_t challenge_ack_limit; /* RFC 5961 challenge ACKs per second, per engine */
     uint32_t initial_cwnd;        /* segments, RFC 6928 */
     uint32_t tx_max;              /* frames an engine emits per flush before the caller drains them */
+    uint32_t hold_ms;             /* longest a connection waits, held, for steering to place it */
     uint64_t secret[2];           /* keys the ISN generator and the connection hash */
 };
 
@@ -114,6 +115,7 @@ struct tcp_callbacks {
     X(split_copies, "segments copied to split a frame for a smaller window (the one payload copy)")          \
     X(tx_full, "flushes stopped early because the TX list was full")                                         \
     X(frames_exhausted, "frames the pool could not provide")                                                \
+    X(hold_expired, "held connections placed here because steering had not decided in hold_ms")              \
     X(handoffs_out, "held connections exported to another engine")                                         \
     X(handoffs_in, "connections imported from another engine")                                             \
     X(handoffs_failed, "imports refused (no slot, or the tuple in use): the connection was dropped")
@@ -282,6 +284,9 @@ enum tcp_steered {
 /* tcp_input for a frame the steering program placed as steer says. */
 enum tcp_steered tcp_input_steered(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len,
                                    enum tcp_steer steer, struct tcp_conn **conn);
+
+/* Place a held connection here after all: the application hears of it at the next flush. */
+void tcp_conn_place(struct tcp_conn *c);
 
 /* A connection in transit between two engines: its TCB; its frames stay where they are, by index. */
 #define TCP_HANDOFF_BYTES 512

@@ -82,6 +82,7 @@ enum conn_timer {
     TIMER_REXMIT, /* RTO, SYN-ACK retransmission or persist, by state */
     TIMER_DELACK,
     TIMER_IDLE, /* keepalive, or the end of TIME-WAIT */
+    TIMER_HOLD, /* a held connection is placed here if steering has not decided by then */
     TIMER_COUNT,
 };
 

@@ -28,6 +28,15 @@ static void list_unlink(struct tcp_conn **list, struct tcp_conn *c)
     }
 }
 
+void tcp_conn_place(struct tcp_conn *c)
+{
+    if (!(c->flags & CONN_F_HELD))
+        return;
+    c->flags &= ~(uint32_t)CONN_F_HELD;
+    conn_clear_timer(c->engine, c, TIMER_HOLD);
+    conn_mark_dirty(c->engine, c); /* the events held back are delivered at the flush */
+}
+
 bool tcp_conn_export(struct tcp_conn *c, struct tcp_handoff *h)
 {
     struct tcp_engine *e = c->engine;
@@ -76,6 +85,7 @@ struct tcp_conn *tcp_conn_import(struct tcp_engine *e, const struct tcp_handoff 
     c->zombie_next = NULL;
     memset(&c->timer, 0, sizeof(c->timer));
     c->flags &= ~(uint32_t)(CONN_F_DIRTY | CONN_F_RETRY | CONN_F_HELD);
+    c->deadline_ms[TIMER_HOLD] = 0;
     conn_table_insert(e, c);
     if (c->state == TCP_SYN_RECEIVED)
         e->nhalf_open++;

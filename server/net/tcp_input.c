@@ -725,6 +725,15 @@ void tcp_input(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len)
         input_segment(e, &p, frame);
 }
 
+/* Keep c from the application until it is placed, or hold_ms from the first hold. */
+static void hold(struct tcp_engine *e, struct tcp_conn *c)
+{
+    if (c->flags & (CONN_F_ACCEPTED | CONN_F_HELD))
+        return;
+    c->flags |= CONN_F_HELD;
+    conn_set_timer(e, c, TIMER_HOLD, engine_now_ms(e) + e->cfg.hold_ms);
+}
+
 enum tcp_steered tcp_input_steered(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len,
                                    enum tcp_steer steer, struct tcp_conn **conn)
 {
@@ -742,20 +751,16 @@ enum tcp_steered tcp_input_steered(struct tcp_engine *e, uint32_t frame, uint32_
         return TCP_STEERED_DONE;
     switch (steer) {
     case TCP_STEER_PLACED:
-        if (c->flags & CONN_F_HELD) {
-            c->flags &= ~(uint32_t)CONN_F_HELD;
-            conn_mark_dirty(e, c); /* the events held back are delivered at the flush */
-        }
+        tcp_conn_place(c);
         return TCP_STEERED_DONE;
     case TCP_STEER_HOLD:
-        if (!(c->flags & CONN_F_ACCEPTED))
-            c->flags |= CONN_F_HELD;
+        hold(e, c);
         return TCP_STEERED_DONE;
     case TCP_STEER_MOVE:
         *conn = c;
         if (c->flags & CONN_F_ACCEPTED)
             return TCP_STEERED_PINNED;
-        c->flags |= CONN_F_HELD;
+        hold(e, c);
         return TCP_STEERED_MOVABLE;
     }
     return TCP_STEERED_DONE;

@@ -171,6 +171,14 @@ void tcp_timer_fire(struct timer *t, void *ctx)
         case TIMER_IDLE:
             on_idle(e, c);
             break;
+        case TIMER_HOLD:
+            /* no decision (a client that waits for the server before sending its request): serve it
+             * here; a late decision finds the application has it and leaves it (TCP_STEERED_PINNED) */
+            if (c->flags & CONN_F_HELD) {
+                e->stats.hold_expired++;
+                tcp_conn_place(c);
+            }
+            break;
         }
     }
     if (!(c->flags & CONN_F_ZOMBIE))

@@ -5,7 +5,9 @@
 #
 # Creates the namespaces "sat-srv"/"sat-cli" (tools/topology.sh), loads the steering program on the
 # server's veth with the agent, and checks every subcommand: attach mode, status, pins, services,
-# routes (including a route written by the printed bpftool line), workers, stats under real
+# routes (including routes written by the printed bpftool lines, text and HPACK Huffman keys, and
+# what an LPM lookup then answers), load --config seeding routes from an INI file's [routes]
+# section (good and bad files, errors naming FILE:LINE), workers, stats under real
 # traffic from the client namespace, unload refusing while a socket is held, unload leaving no
 # program, link or pin, and every documented bad input failing with its status and changing
 # nothing. Cleans up on every exit path. Needs root.
@@ -20,6 +22,8 @@ DEV=$TOPO-s
 PINS=/sys/fs/bpf/sluice/$DEV
 AGENT_BIN=$(cd "$ROOT" && realpath "$BUILD/bin/sluice-agent")
 HOLDER_BIN=$(cd "$ROOT" && realpath "$BUILD/tests/xsk_holder")
+META_BIN=$(cd "$ROOT" && realpath "$BUILD/tests/xsk_meta")
+FIXTURE=$ROOT/tests/bpf/fixtures/h2_curl.bin
 TOPOLOGY=$ROOT/tools/topology.sh
 HELD_PID=""
 OTHER_PROG=/sys/fs/bpf/sat_other_prog
@@ -28,6 +32,7 @@ SCRATCH=$(mktemp -d)
 # Leaves no namespace, attachment or pin behind; also run first, in case a killed run left some.
 reset_state() {
     [ -n "$HELD_PID" ] && kill "$HELD_PID" 2>/dev/null && wait "$HELD_PID" 2>/dev/null
+    [ -n "${META_PID:-}" ] && kill "$META_PID" 2>/dev/null && wait "$META_PID" 2>/dev/null
     "$TOPOLOGY" exec $TOPO srv "$AGENT_BIN" unload --dev "$DEV" --force >/dev/null 2>&1
     "$TOPOLOGY" exec $TOPO srv bpftool net detach xdp dev "$DEV" >/dev/null 2>&1
     rm -f "$OTHER_PROG"
@@ -106,10 +111,12 @@ expect "load in native mode" 0 "in native mode" agent load --dev "$DEV"
 PROG_ID=$(printf '%s' "$OUT" | sed -n 's/.*program id \([0-9]*\).*/\1/p')
 expect "bpftool net shows driver mode" 0 "$DEV\\([0-9]+\\) driver id $PROG_ID" srv bpftool net show dev "$DEV"
 expect "bpftool prog show names the program" 0 "sluice_steer" bpftool prog show id "$PROG_ID"
-for m in services flows routes workers xsks stats meta link; do
+for m in services flows routes workers xsks stats route_stats meta link; do
     check "pinned $m" test -e "$PINS/$m"
 done
-expect "status shows program, mode and ABI" 0 "abi +1" agent status --dev "$DEV"
+expect "status shows program, mode and ABI" 0 "abi +2" agent status --dev "$DEV"
+expect "status shows the prefix decisions" 0 "prefix +0 decided: routed 0" agent status --dev "$DEV"
+check "the parser's scratch map is not pinned" test ! -e "$PINS/prefix_scratch"
 expect "status shows the program id" 0 "program +id $PROG_ID sluice_steer, link id [0-9]+, native mode" \
     agent status --dev "$DEV"
 LINK_ID=$(printf '%s' "$OUT" | sed -n 's/.*link id \([0-9]*\).*/\1/p')
@@ -133,23 +140,65 @@ expect "route add to a group" 0 "route 2: path '' -> group 0,2,3" \
     agent route add --dev "$DEV" --prefix '' --group 0,2,3
 expect "sni route lowercased" 0 "route 9: sni 'api.example.com' -> worker 0" \
     agent route add --dev "$DEV" --kind sni --prefix API.example.com --worker 0 --id 9
-expect "route list" 0 "1 +path +'/api' +worker 1" agent route list --dev "$DEV"
+expect "route list" 0 "1 +path +'/api' +worker 1 +0 +0 +text\+huffman" agent route list --dev "$DEV"
+check "route list shows a path route once" test "$(printf '%s\n' "$OUT" | grep -c "'/api'")" -eq 1
+expect "route list shows the sni route" 0 "9 +sni +'api.example.com' +worker 0 +0 +0 +text$" agent route list --dev "$DEV"
+expect "bpftool dump shows the Huffman key's text" 0 "\"kind\": 3," bpftool map dump pinned "$PINS/routes"
+check "a path route is two entries, an sni route one" test "$(bpftool map dump pinned "$PINS/routes" | grep -c '"route_id"')" -eq 5
 expect "bpftool dump shows the prefix as text" 0 "\"prefix\": \"/api\"" bpftool map dump pinned "$PINS/routes"
 expect "bpftool dump shows the sni as text" 0 "\"prefix\": \"api.example.com\"" \
     bpftool map dump pinned "$PINS/routes"
 
+run_lines() { # run_lines TEXT: run each line of TEXT as a command; fails on the first failure
+    local line
+    while IFS= read -r line; do
+        [ -n "$line" ] || continue
+        $line >/dev/null || return 1
+    done <<<"$1"
+}
+
+# What an LPM lookup of a key answers: the route id bpftool prints. A lookup key is any printed key:
+# its prefixlen bounds how much of it is compared, so a route line for /heavy/x looks /heavy/x up.
+lookup_id() { # lookup_id KEYHEX...
+    bpftool map lookup pinned "$PINS/routes" key hex "$@" 2>/dev/null | sed -n 's/.*"route_id": \([0-9]*\).*/\1/p'
+}
+key_of() { # key_of LINE_NUMBER TEXT: the key hex bytes of the Nth printed bpftool line
+    printf '%s\n' "$2" | sed -n "$1p" | sed 's/.* key hex \(.*\) value hex.*/\1/'
+}
+
+expect "--bpftool for a lookup key" 0 "" agent route add --dev "$DEV" --prefix /heavy/x --worker 0 --bpftool
+RAW_KEY=$(key_of 1 "$OUT")
+HUF_KEY=$(key_of 2 "$OUT")
+check "a path route prints a text and a Huffman line" test "$(printf '%s\n' "$OUT" | grep -c '^bpftool map update')" -eq 2
+check "the text key looks up the default route first" test "$(lookup_id $RAW_KEY)" = 2
+check "the Huffman key looks up the default route first" test "$(lookup_id $HUF_KEY)" = 2
+
 expect "route add --bpftool prints the line" 0 "^bpftool map update pinned $PINS/routes key hex" \
     agent route add --dev "$DEV" --prefix /heavy --worker 3 --bpftool
-LINE=$OUT
+LINES=$OUT
+check "route add --bpftool prints two lines for a path" test "$(printf '%s\n' "$LINES" | wc -l)" -eq 2
+check "the second line is the Huffman key (kind 3)" test -n "$(printf '%s\n' "$LINES" | sed -n '2p' | grep ' key hex .. .. .. .. 03 00 00 00 ')"
 expect "--bpftool changed nothing" 0 "" agent route list --dev "$DEV"
 if printf '%s' "$OUT" | grep -q heavy; then not_ok "--bpftool left /heavy out" "it was added"; else ok "--bpftool left /heavy out"; fi
-expect "the printed bpftool line runs" 0 "" $LINE
-expect "agent lists the route bpftool added" 0 "10 +path +'/heavy' +worker 3" agent route list --dev "$DEV"
+check "the printed bpftool lines run" run_lines "$LINES"
+expect "agent lists the route bpftool added" 0 "10 +path +'/heavy' +worker 3 +0 +0 +text\+huffman" \
+    agent route list --dev "$DEV"
+check "bpftool changed the text lookup: /heavy/x now finds /heavy" test "$(lookup_id $RAW_KEY)" = 10
+check "bpftool changed the Huffman lookup: /heavy/x now finds /heavy" test "$(lookup_id $HUF_KEY)" = 10
 expect "route del --bpftool prints the line" 0 "^bpftool map delete pinned $PINS/routes key hex" \
     agent route del --dev "$DEV" --prefix /heavy --bpftool
-LINE=$OUT
-expect "the printed delete line runs" 0 "" $LINE
+LINES=$OUT
+check "route del --bpftool prints two lines for a path" test "$(printf '%s\n' "$LINES" | wc -l)" -eq 2
+check "the printed delete lines run" run_lines "$LINES"
 expect "route gone after bpftool delete" 6 "no path route '/heavy'" agent route del --dev "$DEV" --prefix /heavy
+check "the Huffman lookup falls back to the default route" test "$(lookup_id $HUF_KEY)" = 2
+
+expect "route add writes both keys" 0 "route 10: path '/heavy' -> worker 3" \
+    agent route add --dev "$DEV" --prefix /heavy --worker 3
+check "route add: the Huffman lookup finds it" test "$(lookup_id $HUF_KEY)" = 10
+expect "route del deletes both keys" 0 "deleted path route '/heavy'" agent route del --dev "$DEV" --prefix /heavy
+check "route del: the Huffman key is gone too" test "$(lookup_id $HUF_KEY)" = 2
+check "no entry left of /heavy" test "$(bpftool map dump pinned "$PINS/routes" | grep -c '"/heavy"')" -eq 0
 expect "route del" 0 "deleted sni route 'api.example.com'" \
     agent route del --dev "$DEV" --kind sni --prefix api.example.com
 
@@ -185,6 +234,8 @@ expect "empty group member" 2 "bad --group '1,,2'" \
     agent route add --dev "$DEV" --prefix /x --group 1,,2
 expect "trailing comma in group" 2 "bad --group '1,'" agent route add --dev "$DEV" --prefix /x --group 1,
 expect "route id zero" 2 "bad route id '0': expected a number from 1" agent route add --dev "$DEV" --prefix /x --worker 1 --id 0
+expect "route id past route_stats" 2 "bad route id '4096': expected a number from 1 to 4095" \
+    agent route add --dev "$DEV" --prefix /x --worker 1 --id 4096
 expect "delete missing route" 6 "no path route '/nothing'" agent route del --dev "$DEV" --prefix /nothing
 expect "stats --count without --watch" 2 "needs --watch" agent stats --dev "$DEV" --count 2
 expect "stats --watch 0" 2 "bad --watch interval '0'" agent stats --dev "$DEV" --watch 0
@@ -206,9 +257,55 @@ check "non-service TCP counted" test "$(counter pass_not_service)" -gt "$base_ot
 expect "service SYN without workers is dropped, not reset" 28 "" cli curl -s --max-time 1 http://10.77.0.1:80/
 check "dropped SYN counted as drop_no_worker" test "$(counter drop_no_worker)" -gt "$base_drop"
 expect "stats text names the counters" 0 "drop_no_worker +[1-9]" agent stats --dev "$DEV"
+expect "stats shows the prefix counters" 0 "prefix_routed +0 " agent stats --dev "$DEV"
+expect "stats --json has the prefix counters" 0 "\"meta_failed\":0" agent stats --dev "$DEV" --json
 expect "stats --json parses" 0 "" sh -c "'$TOPOLOGY' exec $TOPO srv '$AGENT_BIN' stats --dev $DEV --json | jq -e .counters.pass_not_ip"
 expect "stats --watch --count" 0 "" agent stats --dev "$DEV" --watch 1 --count 2
 check "stats --watch printed twice" test "$(printf '%s\n' "$OUT" | grep -c '^--- ')" -eq 2
+
+# ---- a decision on real traffic: the metadata reaches the AF_XDP socket's UMEM ----------------
+# xsk_meta binds worker 0 (copy mode on veth) and marks worker 1 live but overloaded, so the SYN
+# hashes to 0 while the route names 1. The client sends a SYN and curl's first HTTP/2 flight from a
+# raw socket (nobody answers the handshake; XDP does not need it): both frames arrive with struct
+# sluice_xdp_meta in front of them, the SYN's saying "hold" (awaiting the prefix), the data's "move".
+send_h2_first_flight() { # SPORT: SYN, then the fixture as one segment, from the client namespace
+    cli python3 - "$1" "$FIXTURE" <<'PY'
+import socket, struct, sys
+sport, data = int(sys.argv[1]), open(sys.argv[2], "rb").read()
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+def seg(seq, flags, payload=b""):
+    return struct.pack("!HHIIBBHHH", sport, 8080, seq, 0, 5 << 4, flags, 65535, 0, 0) + payload
+s.sendto(seg(1000, 0x02), ("10.77.0.1", 0))
+s.sendto(seg(1001, 0x18, data), ("10.77.0.1", 0))
+PY
+}
+expect "steering service" 0 "port 8080" agent service add --dev "$DEV" --addr 10.77.0.1 --port 8080 --steer
+expect "route /heavy to worker 1" 0 "route [0-9]+: path '/heavy' -> worker 1" \
+    agent route add --dev "$DEV" --prefix /heavy --worker 1
+HEAVY_ID=$(printf '%s' "$OUT" | sed -n 's/^route \([0-9]*\):.*/\1/p')
+# in the background with its output in a file: it exits by itself after two frames or 10 s
+nsenter --net=/run/netns/$TOPO-srv "$META_BIN" "$DEV" 0 1 2 >"$SCRATCH/meta.out" 2>&1 &
+META_PID=$!
+for _ in $(seq 100); do grep -q '^ready' "$SCRATCH/meta.out" && break; sleep 0.1; done
+check "AF_XDP socket bound in copy mode" grep -q '^ready' "$SCRATCH/meta.out"
+send_h2_first_flight 41000
+wait "$META_PID" 2>/dev/null
+META_PID=""
+FRAMES=$(cat "$SCRATCH/meta.out")
+if printf '%s\n' "$FRAMES" | grep -q "^frame 0 len [0-9]* meta yes magic 534c4d31 target 0 route 0 state 2$"; then
+    ok "the SYN arrives with metadata: awaiting the prefix"; else
+    not_ok "the SYN arrives with metadata: awaiting the prefix" "$(first_lines "$FRAMES")"; fi
+if printf '%s\n' "$FRAMES" | grep -q "^frame 1 len [0-9]* meta yes magic 534c4d31 target 1 route $HEAVY_ID state 3$"; then
+    ok "the decision frame carries the metadata into the UMEM"; else
+    not_ok "the decision frame carries the metadata into the UMEM" "$(first_lines "$FRAMES")"; fi
+expect "route list counts the connection" 0 "$HEAVY_ID +path +'/heavy' +worker 1 +1 +1 +text\\+huffman" \
+    agent route list --dev "$DEV"
+check "stats: one decision routed" test "$(counter prefix_routed)" = 1
+check "stats: one hand-off due" test "$(counter prefix_handoffs)" = 1
+check "stats: metadata added to both frames" test "$(counter meta_added)" = 2
+expect "status shows the decision" 0 "prefix +1 decided: routed 1 .*1 hand-offs" agent status --dev "$DEV"
+agent route del --dev "$DEV" --prefix /heavy >/dev/null
+agent service del --dev "$DEV" --addr 10.77.0.1 --port 8080 >/dev/null
 
 # ---- a server holding sockets -----------------------------------------------------------------
 coproc HOLDER { exec nsenter --net=/run/netns/$TOPO-srv "$HOLDER_BIN" "$DEV" 2; }
@@ -233,6 +330,52 @@ check "program released" gone_within 5 bpftool prog show id "$PROG_ID"
 check "link released" gone_within 5 bpftool link show id "$LINK_ID"
 expect "second unload" 6 "not loaded" agent unload --dev "$DEV"
 
+# ---- load --config: routes seeded from the [routes] section -----------------------------------
+CONF=$SCRATCH/sluice.conf
+cat >"$CONF" <<'EOF'
+# the server's sections are the server's business
+[server]
+workers = 4
+
+[routes]
+path /heavy = 1            ; a worker
+path /api = 0, 2           # a group
+sni Heavy.Example.com = 3
+path default = 0
+sni default = 0,1
+
+[http]
+port = 80
+EOF
+bad_config() { # bad_config NAME LINE-REGEX CONTENT: load fails naming FILE:LINE, and loads nothing
+    printf '%s\n' "$3" >"$SCRATCH/bad.conf"
+    expect "config: $1" 2 "$SCRATCH/bad.conf:$2" agent load --dev "$DEV" --config "$SCRATCH/bad.conf"
+    check "config: $1 left no pins" test ! -e "$PINS"
+}
+bad_config "unknown kind" "3: bad kind 'host'" "$(printf '[routes]\npath /a = 1\nhost a = 1')"
+bad_config "path without slash" "2: bad prefix 'api': a path prefix starts with '/'" "$(printf '[routes]\npath api = 1')"
+bad_config "worker out of range" "2: bad worker in workers '64'" "$(printf '[routes]\npath /a = 64')"
+bad_config "bad group" "2: bad workers '1,,2'" "$(printf '[routes]\npath /a = 1,,2')"
+bad_config "no '='" "4: expected 'KIND PREFIX = WORKER" "$(printf '[server]\nx = 1\n[routes]\npath /a 1')"
+bad_config "no worker" "2: no worker after '='" "$(printf '[routes]\npath /a =')"
+bad_config "extra word" "2: expected 'KIND PREFIX' before '='" "$(printf '[routes]\npath /a b = 1')"
+bad_config "duplicate route" "3: path route '/a' given twice \\(first on line 2\\)" "$(printf '[routes]\npath /a = 1\npath /a = 2')"
+bad_config "bad sni" "2: bad prefix 'a/b': an SNI prefix holds" "$(printf '[routes]\nsni a/b = 1')"
+bad_config "line too long" "2: line longer than 198 bytes" "$(printf '[routes]\npath /%0250d = 1' 0)"
+bad_config "bad section header" "1: bad section header" "$(printf '[routes\npath /a = 1')"
+expect "config: missing file" 2 "cannot open $SCRATCH/none.conf" agent load --dev "$DEV" --config "$SCRATCH/none.conf"
+check "config: missing file left no pins" test ! -e "$PINS"
+expect "load --config seeds the routes" 0 "seeded 5 routes from $CONF" agent load --dev "$DEV" --config "$CONF"
+expect "seeded: path to a worker" 0 "path +'/heavy' +worker 1 +0 +0 +text\\+huffman" agent route list --dev "$DEV"
+expect "seeded: a group" 0 "path +'/api' +group 0,2 " agent route list --dev "$DEV"
+expect "seeded: sni lowercased" 0 "sni +'heavy.example.com' +worker 3" agent route list --dev "$DEV"
+expect "seeded: default routes" 0 "path +'' +worker 0" agent route list --dev "$DEV"
+expect "seeded: sni default" 0 "sni +'' +group 0,1" agent route list --dev "$DEV"
+check "seeded: 8 entries (3 path routes with Huffman keys, 2 sni)" \
+    test "$(bpftool map dump pinned "$PINS/routes" | grep -c '"route_id"')" -eq 8
+expect "seeded routes are text in bpftool's dump" 0 "\"text\": \"/heavy\"" bpftool map dump pinned "$PINS/routes"
+expect "unload after --config" 0 "unloaded" agent unload --dev "$DEV"
+
 # ---- generic mode and forced unload -----------------------------------------------------------
 expect "load in generic mode" 0 "in generic mode \\(requested\\)" agent load --dev "$DEV" --mode generic
 expect "ip link shows generic XDP" 0 "xdpgeneric" srv ip link show dev "$DEV"
@@ -248,7 +391,7 @@ HELD_PID=""
 # ---- ABI mismatch -----------------------------------------------------------------------------
 agent load --dev "$DEV" >/dev/null
 bpftool map update pinned "$PINS/meta" key hex 00 00 00 00 value hex 63 00 00 00 $(printf '00 %.0s' $(seq 20))
-expect "status refuses another ABI" 6 "ABI version 99, this build speaks 1" agent status --dev "$DEV"
+expect "status refuses another ABI" 6 "ABI version 99, this build speaks 2" agent status --dev "$DEV"
 expect "load refuses another ABI" 6 "ABI version 99" agent load --dev "$DEV"
 expect "service add refuses another ABI" 6 "ABI version 99" \
     agent service add --dev "$DEV" --addr 10.77.0.1 --port 80

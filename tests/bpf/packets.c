@@ -31,14 +31,17 @@ static size_t put_tcp(const struct pkt_spec *s, unsigned char *p)
 
     th.source = htons(s->sport);
     th.dest = htons(s->dport);
-    th.seq = htonl(1000);
+    th.seq = htonl(s->seq ? s->seq : 1000);
     th.doff = s->tcp_doff ? s->tcp_doff : 5;
     th.window = htons(65535);
     memcpy(p, &th, sizeof(th));
     p[13] = s->tcp_flags;
     len = (size_t)(s->tcp_doff > 5 ? s->tcp_doff : 5) * 4;
     memset(p + sizeof(th), 1, len - sizeof(th)); /* NOP options */
-    memset(p + len, 'x', s->payload);
+    if (s->data)
+        memcpy(p + len, s->data, s->payload);
+    else
+        memset(p + len, 'x', s->payload);
     return len + s->payload;
 }
 

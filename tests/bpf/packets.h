@@ -32,6 +32,8 @@ struct pkt_spec {
     int ihl;              /* 0: computed; else forced IPv4 IHL */
     int tcp_doff;         /* 0: 5; else forced TCP data offset */
     size_t payload;       /* bytes of payload after TCP */
+    const void *data;     /* the payload's bytes; NULL: 'x' repeated */
+    __u32 seq;            /* TCP sequence number; 0: 1000 */
     size_t truncate;      /* non-zero: cut the frame to this many bytes */
 };
 

@@ -6,6 +6,11 @@
  * the worker a redirect went to (from the per-worker counters) and what changed in `flows`.
  * Workers' sockets are real AF_XDP sockets placed in `xsks`; test runs never deliver frames, so the
  * sockets need not be bound. Needs root (CAP_BPF, CAP_NET_ADMIN).
+ *
+ * The stream-prefix cases feed first bytes captured from real clients (tests/bpf/fixtures/, see its
+ * README) and crafted HTTP/2, HTTP/1.1 and TLS inputs, and check the decision written to the flow,
+ * the one decision counter that moved, per-route counters, and the XDP metadata in front of the
+ * output frame (BPF_PROG_TEST_RUN returns data from data_meta, and ctx_out.data is its length).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,6 +26,7 @@
 #include "addr.h"
 #include "check.h"
 #include "flow_hash.h"
+#include "hpack_huffman.h"
 #include "packets.h"
 #include "steer.skel.h"
 
@@ -85,6 +91,14 @@ static void reset(void)
 
     clear_map(bpf_map__fd(skel->maps.services));
     clear_map(bpf_map__fd(skel->maps.flows));
+    clear_map(bpf_map__fd(skel->maps.routes));
+    {
+        struct route_counters *none = calloc(ncpus, sizeof(*none));
+
+        for (__u32 id = 0; id < 64; id++)
+            bpf_map_update_elem(bpf_map__fd(skel->maps.route_stats), &id, none, BPF_ANY);
+        free(none);
+    }
     for (__u32 i = 0; i < SLUICE_MAX_WORKERS; i++) {
         bpf_map_update_elem(bpf_map__fd(skel->maps.workers), &i, &none, BPF_ANY);
         bpf_map_delete_elem(bpf_map__fd(skel->maps.xsks), &i);
@@ -139,19 +153,28 @@ static int read_stats(struct sluice_stats *total)
 struct outcome {
     int verdict;
     struct sluice_stats delta;
+    __u32 metalen;               /* bytes of XDP metadata in front of the output frame */
+    struct sluice_xdp_meta meta; /* valid when metalen == sizeof(meta) */
 };
 
 static int run(const struct pkt_spec *spec, struct outcome *out)
 {
-    unsigned char frame[PKT_MAX];
+    unsigned char frame[PKT_MAX], output[PKT_MAX + 256];
     size_t len = pkt_build(spec, frame);
-    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len, .repeat = 1);
+    struct xdp_md ctx_in = {.data_end = (__u32)len}, ctx_out = {0};
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len, .data_out = output,
+                .data_size_out = sizeof(output), .ctx_in = &ctx_in, .ctx_size_in = sizeof(ctx_in),
+                .ctx_out = &ctx_out, .ctx_size_out = sizeof(ctx_out), .repeat = 1);
     struct sluice_stats before, after;
 
     if (read_stats(&before) || bpf_prog_test_run_opts(bpf_program__fd(skel->progs.sluice_steer), &opts) ||
         read_stats(&after))
         return -1;
     out->verdict = (int)opts.retval;
+    out->metalen = ctx_out.data; /* the output starts at data_meta; data is relative to it */
+    memset(&out->meta, 0, sizeof(out->meta));
+    if (out->metalen == sizeof(out->meta))
+        memcpy(&out->meta, output, sizeof(out->meta));
     for (size_t i = 0; i < sizeof(before) / 8; i++)
         ((__u64 *)&out->delta)[i] = ((__u64 *)&after)[i] - ((__u64 *)&before)[i];
     return 0;
@@ -566,7 +589,8 @@ static void test_syn_inserts_flow(void)
     CHECK(lookup_flow(&s, &fv) == 0);
     CHECKF(fv.worker == (__u32)want, "flow owner %u", fv.worker);
     CHECKF(fv.state == FLOW_HASHED, "flow state %u", fv.state);
-    CHECK(fv.created_ns != 0);
+    CHECK(fv.created_ns != 0 && fv.target == fv.worker);
+    CHECK(last.metalen == 0 && last.delta.meta_added == 0); /* nothing pending: no metadata */
     CHECK(count_flows() == 1);
 }
 
@@ -746,6 +770,11 @@ static void test_steering_service_awaits_prefix(void)
     EXPECT(&s, XDP_REDIRECT, "redirect_syn", 1);
     CHECK(lookup_flow(&s, &fv) == 0);
     CHECKF(fv.state == FLOW_AWAIT_PREFIX, "state %u", fv.state);
+    CHECK(fv.target == 1 && fv.worker == 1);
+    /* the SYN already tells the owner to hold the connection until the route is known */
+    CHECKF(last.metalen == sizeof(struct sluice_xdp_meta), "metadata of %u bytes", last.metalen);
+    CHECK(last.meta.magic == SLUICE_XDP_META_MAGIC && last.meta.flow_state == FLOW_AWAIT_PREFIX &&
+          last.meta.target == 1 && last.delta.meta_added == 1);
 }
 
 static void test_overloaded_worker_skipped_for_syn(void)
@@ -906,6 +935,1149 @@ static void test_every_packet_counted_once(void)
     CHECKF(verdicts == 10 * n, "%llu verdicts for %zu packets", (unsigned long long)verdicts, 10 * n);
 }
 
+/* ---- stream-prefix steering: helpers ---------------------------------------------------------- */
+
+#define FIXTURES "tests/bpf/fixtures/"
+#define PREFACE  "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+struct bytes {
+    unsigned char b[PKT_MAX];
+    size_t n;
+};
+
+static void put(struct bytes *x, const void *p, size_t n)
+{
+    if (x->n + n <= sizeof(x->b)) {
+        memcpy(x->b + x->n, p, n);
+        x->n += n;
+    }
+}
+
+static void put_byte(struct bytes *x, unsigned int byte)
+{
+    unsigned char c = (unsigned char)byte;
+
+    put(x, &c, 1);
+}
+
+static void put_frame_header(struct bytes *x, __u32 len, __u8 type, __u8 flags, __u32 stream)
+{
+    unsigned char h[9] = {(unsigned char)(len >> 16),
+                          (unsigned char)(len >> 8),
+                          (unsigned char)len,
+                          type,
+                          flags,
+                          (unsigned char)(stream >> 24),
+                          (unsigned char)(stream >> 16),
+                          (unsigned char)(stream >> 8),
+                          (unsigned char)stream};
+
+    put(x, h, sizeof(h));
+}
+
+/* An HPACK string: raw, or Huffman-coded with the H bit (lengths < 127 only). */
+static void put_hpack_string(struct bytes *x, const char *text, bool huffman)
+{
+    unsigned char coded[256];
+    size_t len = strlen(text);
+
+    if (huffman) {
+        len = hpack_huffman_encode_padded(text, len, coded, sizeof(coded));
+        put_byte(x, 0x80 | (unsigned int)len);
+        put(x, coded, len);
+    } else {
+        put_byte(x, (unsigned int)len);
+        put(x, text, len);
+    }
+}
+
+/* Preface, an empty SETTINGS frame, then a HEADERS frame (END_HEADERS) around block. */
+static void h2_first_flight(struct bytes *x, const struct bytes *block)
+{
+    x->n = 0;
+    put(x, PREFACE, 24);
+    put_frame_header(x, 0, 0x4, 0, 0);
+    put_frame_header(x, (__u32)block->n, 0x1, 0x5, 1);
+    put(x, block->b, block->n);
+}
+
+/* A typical request block with :path as a literal without indexing (name index 4). */
+static void h2_path_block(struct bytes *block, const char *path, bool huffman)
+{
+    block->n = 0;
+    put_byte(block, 0x82); /* :method GET */
+    put_byte(block, 0x04);
+    put_hpack_string(block, path, huffman);
+    put_byte(block, 0x86); /* :scheme http */
+    put_byte(block, 0x41); /* :authority, incremental indexing */
+    put_hpack_string(block, "10.0.0.1", false);
+}
+
+static int load_fixture(const char *name, struct bytes *x)
+{
+    char path[256];
+    FILE *f;
+
+    snprintf(path, sizeof(path), FIXTURES "%s", name);
+    f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    x->n = fread(x->b, 1, sizeof(x->b), f);
+    fclose(f);
+    return x->n ? 0 : -1;
+}
+
+/* A path route as the agent writes it: text key and its Huffman twin (when huffman), same value. */
+static int add_route_keys(__u32 kind, const char *text, __u64 workers, __u32 id, bool raw, bool huffman)
+{
+    struct route_key key = {.kind = kind};
+    struct route_value value = {.route_id = id, .workers = workers};
+    int fd = bpf_map__fd(skel->maps.routes);
+    size_t len = strlen(text);
+
+    memcpy(key.prefix, text, len);
+    memcpy(value.text, text, len);
+    key.prefixlen = ROUTE_KEY_PREFIXLEN(len);
+    if (raw && bpf_map_update_elem(fd, &key, &value, BPF_ANY))
+        return -1;
+    if (kind == ROUTE_PATH && huffman) {
+        struct route_key twin = {.kind = ROUTE_PATH_HUFFMAN};
+
+        twin.prefixlen = 32u + (__u32)hpack_huffman_encode(text, len, (unsigned char *)twin.prefix,
+                                                           sizeof(twin.prefix), NULL);
+        if (bpf_map_update_elem(fd, &twin, &value, BPF_ANY))
+            return -1;
+    }
+    return 0;
+}
+
+static int add_route(__u32 kind, const char *text, __u64 workers, __u32 id)
+{
+    return add_route_keys(kind, text, workers, id, true, true);
+}
+
+static struct route_counters route_counters_of(__u32 id)
+{
+    struct route_counters *percpu = calloc(ncpus, sizeof(*percpu)), total = {0};
+
+    if (percpu && bpf_map_lookup_elem(bpf_map__fd(skel->maps.route_stats), &id, percpu) == 0) {
+        for (int c = 0; c < ncpus; c++) {
+            total.connections += percpu[c].connections;
+            total.handoffs += percpu[c].handoffs;
+        }
+    }
+    free(percpu);
+    return total;
+}
+
+/* Steering services on port 80 (both families, and TLS on 443); workers 0-3 live with sockets. */
+static int setup_steer(void)
+{
+    reset();
+    if (add_service(SERVICE_V4, 80, SERVICE_F_STEER) || add_service(SERVICE_V6, 80, SERVICE_F_STEER) ||
+        add_service(SERVICE_V4, 443, SERVICE_F_STEER | SERVICE_F_TLS))
+        return -1;
+    for (__u32 i = 0; i < 4; i++)
+        if (set_worker(i, true, false, true))
+            return -1;
+    return 0;
+}
+
+/* The one decision counter that moved by one, "none", or "several". */
+static const char *decision_counter(const struct sluice_stats *d)
+{
+    const char *name = "none";
+    int moved = 0;
+
+#define ONE(field, help)                                                                                     \
+    if (d->field) {                                                                                          \
+        moved += (int)d->field;                                                                              \
+        name = #field;                                                                                       \
+    }
+    SLUICE_PREFIX_DECISION_COUNTERS(ONE)
+#undef ONE
+    return moved <= 1 ? name : "several";
+}
+
+#define ISN 1000u /* the SYN's sequence number (packets.c); data starts at ISN + 1 */
+
+/* The SYN of s's 4-tuple: a flow in FLOW_AWAIT_PREFIX; returns its owner or -1. */
+static int open_conn(const struct pkt_spec *base)
+{
+    struct pkt_spec s = *base;
+    struct outcome out;
+
+    s.tcp_flags = TH_SYN;
+    s.payload = 0;
+    s.data = NULL;
+    s.seq = ISN;
+    if (run(&s, &out) || out.verdict != XDP_REDIRECT)
+        return -1;
+    return redirected_worker(&out.delta);
+}
+
+/* A data segment of s's flow: len bytes at stream offset off (sequence ISN + 1 + off). */
+static int send_data(const struct pkt_spec *base, const void *data, size_t len, __u32 off,
+                     struct outcome *out)
+{
+    struct pkt_spec s = *base;
+
+    s.tcp_flags = TH_ACK | TH_PSH;
+    s.data = data;
+    s.payload = len;
+    s.seq = ISN + 1 + off;
+    return run(&s, out);
+}
+
+/* Send bytes as one segment; check a redirect to owner and that decision counter alone moved. */
+#define EXPECT_DECISION(spec, data, len, off, owner, want)                                                   \
+    do {                                                                                                     \
+        const char *_d;                                                                                      \
+        CHECK(send_data((spec), (data), (len), (off), &last) == 0);                                          \
+        CHECKF(last.verdict == XDP_REDIRECT, "verdict %s", verdict_name(last.verdict));                      \
+        CHECKF(last.delta.redirect_flow == 1, "redirect_flow moved by %llu",                                 \
+               (unsigned long long)last.delta.redirect_flow);                                                \
+        CHECKF(redirected_worker(&last.delta) == (owner), "redirected to %d, not the owner %d",              \
+               redirected_worker(&last.delta), (owner));                                                     \
+        _d = decision_counter(&last.delta);                                                                  \
+        CHECKF(!strcmp(_d, (want)), "decision counter %s, expected %s", _d, (want));                         \
+    } while (0)
+
+static struct flow_value flow_of(const struct pkt_spec *s)
+{
+    struct flow_value fv = {0};
+
+    lookup_flow(s, &fv);
+    return fv;
+}
+
+/* A worker of 0-3 other than owner: routes to it force a hand-off. */
+static __u32 other_than(int owner)
+{
+    return (__u32)((owner + 1) % 4);
+}
+
+/* Route /heavy to a worker other than the owner, send bytes, expect that route decided with metadata. */
+static void expect_heavy_routed(struct pkt_spec *s, const struct bytes *x)
+{
+    struct flow_value fv;
+    int owner;
+    __u32 target;
+
+    owner = open_conn(s);
+    CHECK(owner >= 0);
+    target = other_than(owner);
+    CHECK(add_route(ROUTE_PATH, "/heavy", 1ull << target, 7) == 0);
+    CHECK(add_route(ROUTE_PATH, "/", 1ull << owner, 8) == 0);
+    EXPECT_DECISION(s, x->b, x->n, 0, owner, "prefix_routed");
+    fv = flow_of(s);
+    CHECKF(fv.state == FLOW_ROUTED, "state %u", fv.state);
+    CHECKF(fv.route_id == 7, "route %u", fv.route_id);
+    CHECKF(fv.target == target && fv.worker == (__u32)owner, "worker %u target %u", fv.worker, fv.target);
+    CHECKF(last.metalen == sizeof(struct sluice_xdp_meta), "metadata of %u bytes", last.metalen);
+    CHECK(last.meta.magic == SLUICE_XDP_META_MAGIC && last.meta.target == target && last.meta.route_id == 7 &&
+          last.meta.flow_state == FLOW_ROUTED);
+    CHECK(last.delta.meta_added == 1 && last.delta.prefix_handoffs == 1);
+}
+
+
+static void fixture_routed(const char *name)
+{
+    struct pkt_spec s = v4(TH_ACK);
+    struct bytes x;
+
+    CHECK(setup_steer() == 0);
+    CHECKF(load_fixture(name, &x) == 0, "cannot read " FIXTURES "%s (run from the repository root)", name);
+    expect_heavy_routed(&s, &x);
+}
+
+/* ---- stream-prefix steering: real clients ----------------------------------------------------- */
+
+static void test_h2_curl_fixture(void)
+{
+    fixture_routed("h2_curl.bin");
+}
+
+static void test_h2_nghttp_fixture(void)
+{
+    fixture_routed("h2_nghttp.bin");
+}
+
+static void test_h2_h2load_fixture(void)
+{
+    fixture_routed("h2_h2load.bin");
+}
+
+static void test_http1_curl_fixture(void)
+{
+    fixture_routed("http1_curl.bin");
+}
+
+static void tls_fixture(const char *name, const char *want, bool routed)
+{
+    struct pkt_spec s = v4(TH_ACK);
+    struct flow_value fv;
+    struct bytes x;
+    int owner;
+
+    CHECK(setup_steer() == 0);
+    CHECK(load_fixture(name, &x) == 0);
+    s.dport = 443;
+    owner = open_conn(&s);
+    CHECK(owner >= 0);
+    CHECK(add_route(ROUTE_SNI, "heavy.", 1ull << other_than(owner), 3) == 0);
+    CHECK(add_route(ROUTE_PATH, "", 1ull << other_than(owner), 4) == 0); /* a path route never matches TLS */
+    EXPECT_DECISION(&s, x.b, x.n, 0, owner, want);
+    fv = flow_of(&s);
+    if (routed) {
+        CHECK(fv.state == FLOW_ROUTED && fv.route_id == 3 && fv.target == other_than(owner));
+        CHECK(last.metalen == sizeof(struct sluice_xdp_meta));
+    } else {
+        CHECK(fv.state == FLOW_DEFAULT_ROUTE && fv.target == (__u32)owner && fv.route_id == 0);
+        CHECK(last.metalen == 0);
+    }
+}
+
+static void test_tls_openssl_sni_fixture(void)
+{
+    tls_fixture("tls_openssl_sni.bin", "prefix_routed", true);
+}
+
+static void test_tls_curl_sni_fixture(void)
+{
+    tls_fixture("tls_curl_sni.bin", "prefix_routed", true);
+}
+
+static void test_tls_curl_without_sni_fixture(void)
+{
+    tls_fixture("tls_curl_no_sni.bin", "prefix_no_key", false);
+}
+
+/* SNI is case-insensitive: routes are stored lowercase and XDP lowercases the name it reads. */
+static void test_tls_sni_uppercase(void)
+{
+    struct pkt_spec s = v4(TH_ACK);
+    struct bytes x;
+    unsigned char *name;
+    int owner;
+
+    CHECK(setup_steer() == 0);
+    CHECK(load_fixture("tls_curl_sni.bin", &x) == 0);
+    name = memmem(x.b, x.n, "heavy.example.com", 17);
+    CHECK(name != NULL);
+    memcpy(name, "HEAVY.Example.COM", 17);
+    s.dport = 443;
+    owner = open_conn(&s);
+    CHECK(add_route(ROUTE_SNI, "heavy.example.com", 1ull << other_than(owner), 3) == 0);
+    EXPECT_DECISION(&s, x.b, x.n, 0, owner, "prefix_routed");
+}
+
+/* ---- HTTP/2 HPACK forms ----------------------------------------------------------------------- */
+
+static void h2_block_routed(const struct bytes *block, const char *route, const char *want)
+{
+    struct pkt_spec s = v4(TH_ACK);
+    struct bytes x;
+    int owner;
+
+    CHECK(setup_steer() == 0);
+    h2_first_flight(&x, block);
+    owner = open_conn(&s);
+    CHECK(owner >= 0);
+    CHECK(add_route(ROUTE_PATH, route, 1ull << other_than(owner), 5) == 0);
+    EXPECT_DECISION(&s, x.b, x.n, 0, owner, want);
+    if (!strcmp(want, "prefix_routed"))
+        CHECK(flow_of(&s).route_id == 5 && flow_of(&s).target == other_than(owner));
+    else
+        CHECK(flow_of(&s).state == FLOW_DEFAULT_ROUTE && flow_of(&s).target == (__u32)owner);
+}
+
+static void test_h2_raw_path(void)
+{
+    struct bytes b;
+
+    h2_path_block(&b, "/heavy/x", false);
+    h2_block_routed(&b, "/heavy", "prefix_routed");
+}
+
+static void test_h2_huffman_path(void)
+{
+    struct bytes b;
+
+    h2_path_block(&b, "/heavy/x", true);
+    h2_block_routed(&b, "/heavy", "prefix_routed");
+}
+
+static void test_h2_huffman_path_other_route(void)
+{
+    struct bytes b;
+
+    h2_path_block(&b, "/heavier", true); /* shares "/heav" but not "/heavy" */
+    h2_block_routed(&b, "/heavy", "prefix_default");
+}
+
+/* Without the Huffman twin a Huffman-coded :path finds nothing: the twin is what matches it. */
+static void test_h2_huffman_needs_twin(void)
+{
+    struct pkt_spec s = v4(TH_ACK);
+    struct bytes b, x;
+    int owner;
+
+    CHECK(setup_steer() == 0);
+    h2_path_block(&b, "/heavy/x", true);
+    h2_first_flight(&x, &b);
+    owner = open_conn(&s);
+    CHECK(add_route_keys(ROUTE_PATH, "/heavy", 1ull << other_than(owner), 5, true, false) == 0);
+    EXPECT_DECISION(&s, x.b, x.n, 0, owner, "prefix_default");
+    s.sport++;
+    owner = open_conn(&s);
+    clear_map(bpf_map__fd(skel->maps.routes));
+    CHECK(add_route_keys(ROUTE_PATH, "/heavy", 1ull << other_than(owner), 5, false, true) == 0);
+    EXPECT_DECISION(&s, x.b, x.n, 0, owner, "prefix_routed");
+}
+
+static void test_h2_static_path_slash(void)
+{
+    struct bytes b = {.n = 0};
+
+    put_byte(&b, 0x82);
+    put_byte(&b, 0x84); /* :path / */
+    h2_block_routed(&b, "/", "prefix_routed");
+}
+
+static void test_h2_static_path_index_html(void)
+{
+    struct bytes b = {.n = 0};
+
+    put_byte(&b, 0x82);
+    put_byte(&b, 0x85); /* :path /index.html */
+    h2_block_routed(&b, "/index", "prefix_routed");
+}
+
+static void test_h2_literal_incremental_indexing(void)
+{
+    struct bytes b = {.n = 0};
+
+    put_byte(&b, 0x82);
+    put_byte(&b, 0x44); /* literal with incremental indexing, name :path */
+    put_hpack_string(&b, "/heavy", true);
+    h2_block_routed(&b, "/heavy", "prefix_routed");
+}
+
+static void test_h2_literal_never_indexed_name_5(void)
+{
+    struct bytes b = {.n = 0};
+
+    put_byte(&b, 0x15); /* never indexed, name index 5 (:path /index.html) */
+    put_hpack_string(&b, "/heavy", false);
+    h2_block_routed(&b, "/heavy", "prefix_routed");
+}
+
+static void test_h2_literal_name_raw(void)
+{
+    struct bytes b = {.n = 0};
+
+    put_byte(&b, 0x82);
+    put_byte(&b, 0x00); /* without indexing, literal name */
+    put_hpack_string(&b, ":path", false);
+    put_hpack_string(&b, "/heavy", false);
+    h2_block_routed(&b, "/heavy", "prefix_routed");
+}
+
+static void test_h2_literal_name_huffman(void)
+{
+    struct bytes b = {.n = 0};
+
+    put_byte(&b, 0x40); /* incremental indexing, literal name */
+    put_hpack_string(&b, ":path", true);
+    put_hpack_string(&b, "/heavy", true);
+    h2_block_routed(&b, "/heavy", "prefix_routed");
+}
+
+static void test_h2_other_literal_names_skipped(void)
+{
+    struct bytes b = {.n = 0};
+
+    put_byte(&b, 0x00);
+    put_hpack_string(&b, "x-path", false);
+    put_hpack_string(&b, "/heavy", false);
+    put_byte(&b, 0x10);
+    put_hpack_string(&b, "user-agent", true);
+    put_hpack_string(&b, "curl", true);
+    put_byte(&b, 0x04);
+    put_hpack_string(&b, "/other", false);
+    h2_block_routed(&b, "/heavy", "prefix_default");
+}
+
+static void test_h2_multibyte_int_lengths(void)
+{
+    struct bytes b = {.n = 0};
+    char big[200];
+
+    memset(big, 'v', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    put_byte(&b, 0x0f); /* without indexing, name index 15 + 16 = 31 (content-type): 4-bit prefix int */
+    put_byte(&b, 0x10);
+    put_byte(&b, 0x7f); /* value length 127 + 72 = 199: 7-bit prefix int */
+    put_byte(&b, 72);
+    put(&b, big, 199);
+    put_byte(&b, 0x04);
+    put_hpack_string(&b, "/heavy", false);
+    h2_block_routed(&b, "/heavy", "prefix_routed");
+}
+
+/* An unresolvable dynamic-table index before :path: the default route, counted. */
+static void test_h2_dynamic_reference_unresolvable(void)
+{
+    struct bytes b = {.n = 0};
+
+    put_byte(&b, 0xbe); /* index 62: the table is empty at the first block */
+    put_byte(&b, 0x04);
+    put_hpack_string(&b, "/heavy", false);
+    h2_block_routed(&b, "/heavy", "prefix_hpack_dynamic");
+}
+
+static void test_h2_dynamic_name_unresolvable(void)
+{
+    struct bytes b = {.n = 0};
+
+    put_byte(&b, 0x7f); /* incremental indexing, name index 63 + 0: nothing inserted yet */
+    put_byte(&b, 0x00);
+    put_hpack_string(&b, "/heavy", false);
+    h2_block_routed(&b, "/heavy", "prefix_hpack_dynamic");
+}
+
+/* A reference to an entry this block inserted is an earlier field, not :path: skipped. */
+static void test_h2_dynamic_reference_resolvable(void)
+{
+    struct bytes b = {.n = 0};
+
+    put_byte(&b, 0x41); /* :authority, inserted as index 62 */
+    put_hpack_string(&b, "example", false);
+    put_byte(&b, 0xbe); /* index 62: that :authority again */
+    put_byte(&b, 0x20); /* dynamic table size update to 0 */
+    put_byte(&b, 0x04);
+    put_hpack_string(&b, "/heavy", false);
+    h2_block_routed(&b, "/heavy", "prefix_routed");
+}
+
+static void test_h2_long_path_truncated_to_key_max(void)
+{
+    struct bytes b;
+    char path[120], route[61];
+
+    memset(path, 'a', sizeof(path) - 1);
+    path[0] = '/';
+    path[sizeof(path) - 1] = '\0';
+    memcpy(route, path, 60);
+    route[60] = '\0';
+    h2_path_block(&b, path, false);
+    h2_block_routed(&b, route, "prefix_routed");
+}
+
+static void test_h2_long_huffman_path_truncated(void)
+{
+    struct bytes b;
+    char path[120], route[61];
+
+    memset(path, 'a', sizeof(path) - 1);
+    path[0] = '/';
+    path[sizeof(path) - 1] = '\0';
+    memcpy(route, path, 60);
+    route[60] = '\0';
+    h2_path_block(&b, path, true); /* 119 * 5 bits: more than the 64-byte key */
+    h2_block_routed(&b, route, "prefix_routed");
+}
+
+static void test_h2_padded_and_priority_headers(void)
+{
+    struct pkt_spec s = v4(TH_ACK);
+    struct bytes b, x = {.n = 0};
+    unsigned char zeros[16] = {0};
+    int owner;
+
+    CHECK(setup_steer() == 0);
+    h2_path_block(&b, "/heavy", true);
+    put(&x, PREFACE, 24);
+    put_frame_header(&x, (__u32)(1 + 5 + b.n + 10), 0x1, 0x4 | 0x8 | 0x20, 1);
+    put_byte(&x, 10);
+    put(&x, zeros, 5);
+    put(&x, b.b, b.n);
+    put(&x, zeros, 10);
+    owner = open_conn(&s);
+    CHECK(add_route(ROUTE_PATH, "/heavy", 1ull << other_than(owner), 5) == 0);
+    EXPECT_DECISION(&s, x.b, x.n, 0, owner, "prefix_routed");
+}
+
+/* ---- HTTP/2 across segments ------------------------------------------------------------------- */
+
+/* The curl fixture in segments ending at the given stream offsets; all but the last wait. */
+static void h2_curl_in_segments(const size_t *cuts, int ncuts, const char *final)
+{
+    struct pkt_spec s = v4(TH_ACK);
+    struct bytes x;
+    size_t at = 0;
+    int owner;
+
+    CHECK(setup_steer() == 0);
+    CHECK(load_fixture("h2_curl.bin", &x) == 0);
+    owner = open_conn(&s);
+    CHECK(add_route(ROUTE_PATH, "/heavy", 1ull << other_than(owner), 5) == 0);
+    for (int i = 0; i <= ncuts; i++) {
+        size_t end = i < ncuts ? cuts[i] : x.n;
+        bool last_one = i == ncuts;
+
+        EXPECT_DECISION(&s, x.b + at, end - at, (__u32)at, owner, last_one ? final : "none");
+        if (!last_one) {
+            CHECKF(flow_of(&s).state == FLOW_AWAIT_PREFIX, "segment %d decided", i);
+            CHECK(last.delta.prefix_awaiting_more == 1);
+            /* still awaiting: the owner is told to hold the connection back */
+            CHECK(last.metalen == sizeof(struct sluice_xdp_meta) && last.meta.flow_state == FLOW_AWAIT_PREFIX &&
+                  last.meta.target == (__u32)owner && last.meta.route_id == 0);
+        }
+        at = end;
+    }
+}
+
+static void test_h2_preface_alone(void)
+{
+    size_t cuts[] = {24};
+
+    h2_curl_in_segments(cuts, 1, "prefix_routed");
+}
+
+static void test_h2_preface_split(void)
+{
+    size_t cuts[] = {10, 24};
+
+    h2_curl_in_segments(cuts, 2, "prefix_routed");
+}
+
+/* curl's bytes: preface 24, SETTINGS 9+18 to 51, WINDOW_UPDATE 9+4 to 64, HEADERS. */
+static void test_h2_frame_per_segment(void)
+{
+    size_t cuts[] = {24, 51, 64};
+
+    h2_curl_in_segments(cuts, 3, "prefix_routed");
+}
+
+static void test_h2_settings_payload_split(void)
+{
+    size_t cuts[] = {40};
+
+    h2_curl_in_segments(cuts, 1, "prefix_routed");
+}
+
+/* A fourth segment that still ends at a frame boundary exhausts the segment bound. */
+static void test_h2_too_many_segments(void)
+{
+    struct pkt_spec s = v4(TH_ACK);
+    size_t cuts[] = {0, 10, 24, 51, 64};
+    struct bytes x;
+    int owner;
+
+    CHECK(setup_steer() == 0);
+    CHECK(load_fixture("h2_curl.bin", &x) == 0);
+    owner = open_conn(&s);
+    CHECK(add_route(ROUTE_PATH, "/heavy", 1ull << other_than(owner), 5) == 0);
+    for (int i = 0; i < 3; i++)
+        EXPECT_DECISION(&s, x.b + cuts[i], cuts[i + 1] - cuts[i], (__u32)cuts[i], owner, "none");
+    EXPECT_DECISION(&s, x.b + 51, 13, 51, owner, "prefix_too_long");
+    CHECK(flow_of(&s).state == FLOW_DEFAULT_ROUTE);
+}
+
+/* The curl fixture's first len bytes alone: a segment that ends inside a unit decides at once. */
+static void h2_curl_cut(size_t len, const char *want)
+{
+    struct pkt_spec s = v4(TH_ACK);
+    struct bytes x;
+    int owner;
+
+    CHECK(setup_steer() == 0);
+    CHECK(load_fixture("h2_curl.bin", &x) == 0);
+    owner = open_conn(&s);
+    CHECK(add_route(ROUTE_PATH, "/heavy", 1ull << other_than(owner), 5) == 0);
+    EXPECT_DECISION(&s, x.b, len, 0, owner, want);
+    CHECK(flow_of(&s).state == FLOW_DEFAULT_ROUTE && last.metalen == 0);
+    /* the rest of the stream is not parsed again */
+    EXPECT_DECISION(&s, x.b + len, x.n - len, (__u32)len, owner, "none");
+}
+
+static void test_h2_frame_header_cut(void)
+{
+    h2_curl_cut(30, "prefix_cut"); /* 6 bytes into the SETTINGS frame header */
+}
+
+static void test_h2_headers_block_cut(void)
+{
+    h2_curl_cut(80, "prefix_cut"); /* inside the :path value */
+}
+
+/* Retransmitted and out-of-order segments while waiting are redirected, not parsed. */
+static void test_h2_out_of_order_and_retransmit(void)
+{
+    struct pkt_spec s = v4(TH_ACK);
+    struct bytes x;
+    int owner;
+
+    CHECK(setup_steer() == 0);
+    CHECK(load_fixture("h2_curl.bin", &x) == 0);
+    owner = open_conn(&s);
+    CHECK(add_route(ROUTE_PATH, "/heavy", 1ull << other_than(owner), 5) == 0);
+    EXPECT_DECISION(&s, x.b, 24, 0, owner, "none");             /* the preface */
+    EXPECT_DECISION(&s, x.b + 64, x.n - 64, 64, owner, "none"); /* a gap before it: out of order */
+    CHECK(last.delta.prefix_out_of_order == 1 && flow_of(&s).state == FLOW_AWAIT_PREFIX);
+    EXPECT_DECISION(&s, x.b, 24, 0, owner, "none"); /* the preface again: old */
+    CHECK(last.delta.prefix_out_of_order == 1);
+    /* a retransmission that overlaps: parsed from where the parser stands */
+    EXPECT_DECISION(&s, x.b, x.n, 0, owner, "prefix_routed");
+    CHECK(flow_of(&s).target == other_than(owner));
+}
+
+/* Bytes past a gap the owner acknowledged never come back: the wait is bounded all the same. */
+static void test_h2_gap_never_filled(void)
+{
+    struct pkt_spec s = v4(TH_ACK);
+    struct bytes x;
+    int owner;
+
+    CHECK(setup_steer() == 0);
+    CHECK(load_fixture("h2_curl.bin", &x) == 0);
+    owner = open_conn(&s);
+    CHECK(add_route(ROUTE_PATH, "/heavy", 1ull << other_than(owner), 5) == 0);
+    EXPECT_DECISION(&s, x.b, 24, 0, owner, "none");
+    EXPECT_DECISION(&s, x.b + 51, 13, 51, owner, "none"); /* past the SETTINGS frame XDP did not see */
+    EXPECT_DECISION(&s, x.b + 64, x.n - 64, 64, owner, "none");
+    CHECK(last.delta.prefix_out_of_order == 1 && flow_of(&s).state == FLOW_AWAIT_PREFIX);
+    EXPECT_DECISION(&s, x.b + 64, x.n - 64, 64, owner, "prefix_too_long");
+    CHECK(last.delta.prefix_out_of_order == 1 && flow_of(&s).state == FLOW_DEFAULT_ROUTE && last.metalen == 0);
+}
+
+static void test_pure_ack_does_not_decide(void)
+{
+    struct pkt_spec s = v4(TH_ACK);
+    struct pkt_spec ack;
+    int owner;
+
+    CHECK(setup_steer() == 0);
+    owner = open_conn(&s);
+    ack = s;
+    ack.tcp_flags = TH_ACK;
+    ack.seq = ISN + 1; /* 54 bytes padded to 60: the padding is not payload */
+    EXPECT(&ack, XDP_REDIRECT, "redirect_flow", owner);
+    CHECK(!strcmp(decision_counter(&last.delta), "none") && last.delta.prefix_awaiting_more == 0);
+    CHECK(last.metalen == sizeof(struct sluice_xdp_meta) && last.meta.flow_state == FLOW_AWAIT_PREFIX);
+    CHECK(flow_of(&s).state == FLOW_AWAIT_PREFIX && flow_of(&s).prefix_segments == 0);
+}
+
+static void test_non_steering_service_not_parsed(void)
+{
+    struct pkt_spec s = v4(TH_ACK);
+    struct bytes x;
+    int owner;
+
+    CHECK(setup_default() == 0);
+    CHECK(load_fixture("h2_curl.bin", &x) == 0);
+    owner = open_conn(&s);
+    CHECK(add_route(ROUTE_PATH, "/heavy", 1ull << other_than(owner), 5) == 0);
+    EXPECT_DECISION(&s, x.b, x.n, 0, owner, "none");
+    CHECK(flow_of(&s).state == FLOW_HASHED && flow_of(&s).target == (__u32)owner && last.metalen == 0);
+}
+
+/* ---- HTTP/1.1 --------------------------------------------------------------------------------- */
+
+static void http1_line(const char *line, const char *route, const char *want)
+{
+    struct pkt_spec s = v4(TH_ACK);
+    int owner;
+
+    CHECK(setup_steer() == 0);
+    owner = open_conn(&s);
+    CHECK(add_route(ROUTE_PATH, route, 1ull << other_than(owner), 5) == 0);
+    EXPECT_DECISION(&s, line, strlen(line), 0, owner, want);
+}
+
+static void test_http1_post(void)
+{
+    http1_line("POST /heavy/upload HTTP/1.1\r\nHost: x\r\n\r\n", "/heavy", "prefix_routed");
+}
+
+static void test_http1_no_match(void)
+{
+    http1_line("GET /light HTTP/1.1\r\n\r\n", "/heavy", "prefix_default");
+}
+
+static void test_http1_long_target(void)
+{
+    char line[200], route[64];
+
+    snprintf(line, sizeof(line), "GET /%0150d HTTP/1.1\r\n\r\n", 0);
+    snprintf(route, sizeof(route), "/%050d", 0);
+    http1_line(line, route, "prefix_routed");
+}
+
+static void test_http1_cut_before_space(void)
+{
+    http1_line("GET /heav", "/heavy", "prefix_cut");
+}
+
+static void test_http1_malformed(void)
+{
+    http1_line("get /heavy HTTP/1.1\r\n", "/heavy", "prefix_malformed");
+}
+
+static void test_http1_method_too_long(void)
+{
+    http1_line("ABCDEFGHIJKLMNOPQRSTUVWXYZ /heavy HTTP/1.1\r\n", "/heavy", "prefix_malformed");
+}
+
+/* ---- hostile and truncated input -------------------------------------------------------------- */
+
+static void h2_hostile(const struct bytes *x, const char *want)
+{
+    struct pkt_spec s = v4(TH_ACK);
+    int owner;
+
+    CHECK(setup_steer() == 0);
+    owner = open_conn(&s);
+    CHECK(add_route(ROUTE_PATH, "", 1ull << other_than(owner), 5) == 0);
+    EXPECT_DECISION(&s, x->b, x->n, 0, owner, want);
+    CHECK(flow_of(&s).state == FLOW_DEFAULT_ROUTE && flow_of(&s).target == (__u32)owner && last.metalen == 0);
+}
+
+static void test_hostile_garbage(void)
+{
+    struct bytes x = {.n = 0};
+
+    put(&x, "\x00\x01\x02\x03garbage", 11);
+    h2_hostile(&x, "prefix_malformed");
+}
+
+static void test_hostile_bad_preface(void)
+{
+    struct bytes x = {.n = 0};
+
+    put(&x, "PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n", 24);
+    h2_hostile(&x, "prefix_malformed");
+}
+
+static void test_hostile_headers_length_past_packet(void)
+{
+    struct bytes b, x = {.n = 0};
+
+    h2_path_block(&b, "/heavy", false);
+    put(&x, PREFACE, 24);
+    put_frame_header(&x, 16000, 0x1, 0x4, 1); /* claims 16000 bytes, sends 20 without :path */
+    put(&x, b.b, 1);
+    put_byte(&x, 0x86);
+    h2_hostile(&x, "prefix_cut");
+}
+
+static void test_hostile_huge_hpack_int(void)
+{
+    struct bytes x = {.n = 0}, b = {.n = 0};
+
+    put(&b, "\x0f\xff\xff\xff\xff\xff\x7f", 7);
+    put_byte(&b, 0x84);
+    h2_first_flight(&x, &b);
+    h2_hostile(&x, "prefix_malformed");
+}
+
+static void test_hostile_huge_string_length(void)
+{
+    struct bytes x = {.n = 0}, b = {.n = 0};
+
+    put(&b, "\x04\x7f\xff\xff\xff\x0f", 6); /* :path of 2^28 bytes */
+    put(&b, "/heavy", 6);
+    h2_first_flight(&x, &b);
+    h2_hostile(&x, "prefix_malformed");
+}
+
+static void test_hostile_padding_larger_than_frame(void)
+{
+    struct bytes x = {.n = 0};
+
+    put(&x, PREFACE, 24);
+    put_frame_header(&x, 4, 0x1, 0x4 | 0x8, 1);
+    put(&x, "\xff\x84\x00\x00", 4);
+    h2_hostile(&x, "prefix_malformed");
+}
+
+static void test_hostile_many_settings_frames(void)
+{
+    struct bytes x = {.n = 0};
+
+    put(&x, PREFACE, 24);
+    for (int i = 0; i < 100; i++)
+        put_frame_header(&x, 0, 0x4, 0, 0);
+    h2_hostile(&x, "prefix_too_long");
+}
+
+static void test_hostile_settings_past_byte_bound(void)
+{
+    struct bytes x = {.n = 0};
+
+    put(&x, PREFACE, 24);
+    put_frame_header(&x, 100000, 0x4, 0, 0);
+    h2_hostile(&x, "prefix_too_long");
+}
+
+static void test_hostile_data_before_headers(void)
+{
+    struct bytes x = {.n = 0};
+
+    put(&x, PREFACE, 24);
+    put_frame_header(&x, 4, 0x0, 0, 1);
+    put(&x, "abcd", 4);
+    h2_hostile(&x, "prefix_malformed");
+}
+
+static void test_h2_headers_without_path(void)
+{
+    struct bytes x = {.n = 0}, b = {.n = 0};
+
+    put(&b, "\x82\x86", 2);
+    h2_first_flight(&x, &b);
+    h2_hostile(&x, "prefix_no_key");
+}
+
+static void test_h2_headers_continued(void)
+{
+    struct bytes x = {.n = 0};
+
+    put(&x, PREFACE, 24);
+    put_frame_header(&x, 2, 0x1, 0x0, 1); /* no END_HEADERS: CONTINUATION would follow */
+    put(&x, "\x82\x86", 2);
+    h2_hostile(&x, "prefix_cut");
+}
+
+static void test_hostile_tls_extension_past_end(void)
+{
+    struct bytes x;
+
+    CHECK(load_fixture("tls_curl_sni.bin", &x) == 0);
+    x.b[0x92] = 0x7f; /* the server_name extension's length */
+    h2_hostile(&x, "prefix_malformed");
+}
+
+static void test_hostile_tls_name_past_extension(void)
+{
+    struct bytes x;
+
+    CHECK(load_fixture("tls_curl_sni.bin", &x) == 0);
+    x.b[0x98] = 0x40; /* server name length 0x40 inside a 0x16-byte extension */
+    h2_hostile(&x, "prefix_malformed");
+}
+
+static void test_tls_truncated_hello(void)
+{
+    struct bytes x;
+
+    CHECK(load_fixture("tls_openssl_sni.bin", &x) == 0);
+    x.n = 100; /* ends inside the cipher suites */
+    h2_hostile(&x, "prefix_cut");
+}
+
+static void test_tls_hello_split_before_sni(void)
+{
+    struct pkt_spec s = v4(TH_ACK);
+    struct bytes x;
+    size_t cut = 0x90; /* just before the server_name extension */
+    int owner;
+
+    CHECK(setup_steer() == 0);
+    CHECK(load_fixture("tls_curl_sni.bin", &x) == 0);
+    s.dport = 443;
+    owner = open_conn(&s);
+    CHECK(add_route(ROUTE_SNI, "heavy.example.com", 1ull << other_than(owner), 3) == 0);
+    EXPECT_DECISION(&s, x.b, cut, 0, owner, "none");
+    CHECK(last.delta.prefix_awaiting_more == 1);
+    EXPECT_DECISION(&s, x.b + cut, x.n - cut, (__u32)cut, owner, "prefix_routed");
+}
+
+/* ---- targets, groups, metadata, counters ------------------------------------------------------ */
+
+static void test_route_to_owner_needs_no_metadata(void)
+{
+    struct pkt_spec s = v4(TH_ACK);
+    struct bytes x;
+    int owner;
+
+    CHECK(setup_steer() == 0);
+    CHECK(load_fixture("h2_curl.bin", &x) == 0);
+    owner = open_conn(&s);
+    CHECK(add_route(ROUTE_PATH, "/heavy", 1ull << owner, 5) == 0);
+    EXPECT_DECISION(&s, x.b, x.n, 0, owner, "prefix_routed");
+    CHECK(flow_of(&s).target == (__u32)owner && flow_of(&s).state == FLOW_ROUTED);
+    CHECK(last.metalen == 0 && last.delta.meta_added == 0 && last.delta.prefix_handoffs == 0);
+}
+
+/* Metadata on the decision packet and every later one until user space rewrites worker. */
+static void test_metadata_until_handoff(void)
+{
+    struct pkt_spec s = v4(TH_ACK), ack;
+    struct flow_value fv;
+    struct flow_key key;
+    struct bytes x;
+    int owner;
+    __u32 target;
+
+    CHECK(setup_steer() == 0);
+    CHECK(load_fixture("h2_curl.bin", &x) == 0);
+    owner = open_conn(&s);
+    target = other_than(owner);
+    CHECK(add_route(ROUTE_PATH, "/heavy", 1ull << target, 5) == 0);
+    EXPECT_DECISION(&s, x.b, x.n, 0, owner, "prefix_routed");
+    CHECK(last.metalen == sizeof(struct sluice_xdp_meta));
+    ack = s;
+    ack.seq = ISN + 1 + (__u32)x.n;
+    EXPECT(&ack, XDP_REDIRECT, "redirect_flow", owner); /* a pure ACK */
+    CHECK(last.metalen == sizeof(struct sluice_xdp_meta) && last.meta.target == target);
+    EXPECT_DECISION(&s, x.b, x.n, 0, owner, "none"); /* the decision packet retransmitted */
+    CHECK(last.metalen == sizeof(struct sluice_xdp_meta) && last.meta.magic == SLUICE_XDP_META_MAGIC);
+    CHECK(flow_of(&s).state == FLOW_ROUTED && flow_of(&s).worker == (__u32)owner);
+
+    /* user space finishes the hand-off: worker = target, the rest kept */
+    fv = flow_of(&s);
+    fv.worker = fv.target;
+    CHECK(flow_key_of(&s, &key) == 0);
+    CHECK(bpf_map_update_elem(bpf_map__fd(skel->maps.flows), &key, &fv, BPF_EXIST) == 0);
+    EXPECT(&ack, XDP_REDIRECT, "redirect_flow", (int)target);
+    CHECK(last.metalen == 0 && last.delta.meta_added == 0);
+    EXPECT_DECISION(&s, x.b, x.n, 0, (int)target, "none");
+    CHECK(last.metalen == 0);
+}
+
+static void test_target_not_live(void)
+{
+    struct pkt_spec s = v4(TH_ACK);
+    struct bytes x;
+    int owner;
+
+    CHECK(setup_steer() == 0);
+    CHECK(load_fixture("h2_curl.bin", &x) == 0);
+    owner = open_conn(&s);
+    CHECK(add_route(ROUTE_PATH, "/heavy", 1ull << 9, 5) == 0); /* worker 9 is not live */
+    EXPECT_DECISION(&s, x.b, x.n, 0, owner, "prefix_target_not_live");
+    CHECK(flow_of(&s).state == FLOW_ROUTED && flow_of(&s).route_id == 5 &&
+          flow_of(&s).target == (__u32)owner);
+    CHECK(last.metalen == 0);
+    CHECK(route_counters_of(5).connections == 1 && route_counters_of(5).handoffs == 0);
+}
+
+/* A group: the target is the rendezvous winner among the group's live workers. */
+static void test_group_hashing(void)
+{
+    struct pkt_spec s = v4(TH_ACK);
+    struct bytes x;
+    int per[4] = {0};
+
+    CHECK(setup_steer() == 0);
+    CHECK(load_fixture("h2_curl.bin", &x) == 0);
+    CHECK(set_worker(2, false, false, false) == 0);         /* a dead group member is never chosen */
+    CHECK(add_route(ROUTE_PATH, "/heavy", 0xeull, 5) == 0); /* workers 1, 2, 3 */
+    for (int i = 0; i < 60; i++) {
+        int owner, want;
+
+        s.sport = (__u16)(30000 + i);
+        owner = open_conn(&s);
+        CHECK(owner >= 0);
+        want = expected_worker(&s, 0xa);
+        EXPECT_DECISION(&s, x.b, x.n, 0, owner, "prefix_routed");
+        CHECKF(flow_of(&s).target == (__u32)want, "target %u, expected %d", flow_of(&s).target, want);
+        per[want]++;
+    }
+    CHECKF(per[1] > 10 && per[3] > 10 && per[0] == 0 && per[2] == 0, "spread %d %d %d %d", per[0], per[1],
+           per[2], per[3]);
+    CHECK(route_counters_of(5).connections == 60);
+}
+
+static void test_group_none_live(void)
+{
+    struct pkt_spec s = v4(TH_ACK);
+    struct bytes x;
+    int owner;
+
+    CHECK(setup_steer() == 0);
+    CHECK(load_fixture("h2_curl.bin", &x) == 0);
+    owner = open_conn(&s);
+    CHECK(add_route(ROUTE_PATH, "/heavy", 0x30ull, 5) == 0); /* workers 4 and 5: not live */
+    EXPECT_DECISION(&s, x.b, x.n, 0, owner, "prefix_target_not_live");
+}
+
+static void test_route_counters(void)
+{
+    struct pkt_spec s = v4(TH_ACK);
+    struct bytes heavy, light, b;
+    int handoffs = 0;
+
+    CHECK(setup_steer() == 0);
+    CHECK(load_fixture("h2_curl.bin", &heavy) == 0);
+    h2_path_block(&b, "/light", true);
+    h2_first_flight(&light, &b);
+    CHECK(add_route(ROUTE_PATH, "/heavy", 1ull << 1, 11) == 0);
+    CHECK(add_route(ROUTE_PATH, "/", 1ull << 0, 12) == 0);
+    for (int i = 0; i < 20; i++) {
+        const struct bytes *x = i % 4 ? &light : &heavy;
+        int owner;
+
+        s.sport = (__u16)(31000 + i);
+        owner = open_conn(&s);
+        if (x == &heavy && owner != 1)
+            handoffs++;
+        EXPECT_DECISION(&s, x->b, x->n, 0, owner, "prefix_routed");
+    }
+    CHECKF(route_counters_of(11).connections == 5, "%llu",
+           (unsigned long long)route_counters_of(11).connections);
+    CHECK(route_counters_of(12).connections == 15);
+    CHECK(route_counters_of(11).handoffs == (__u64)handoffs);
+}
+
+/* A route changed between two connections: the second follows, the first keeps its decision. */
+static void test_live_route_change(void)
+{
+    struct pkt_spec s = v4(TH_ACK), s2;
+    struct bytes x;
+    int owner, owner2;
+
+    CHECK(setup_steer() == 0);
+    CHECK(load_fixture("h2_curl.bin", &x) == 0);
+    owner = open_conn(&s);
+    CHECK(add_route(ROUTE_PATH, "/heavy", 1ull << 1, 5) == 0);
+    EXPECT_DECISION(&s, x.b, x.n, 0, owner, "prefix_routed");
+    CHECK(flow_of(&s).target == 1);
+    CHECK(add_route(ROUTE_PATH, "/heavy", 1ull << 2, 5) == 0);
+    s2 = s;
+    s2.sport++;
+    owner2 = open_conn(&s2);
+    EXPECT_DECISION(&s2, x.b, x.n, 0, owner2, "prefix_routed");
+    CHECK(flow_of(&s2).target == 2 && flow_of(&s).target == 1);
+}
+
+static void test_ipv6_decision(void)
+{
+    struct pkt_spec s = v6(TH_ACK);
+    struct bytes x;
+
+    CHECK(setup_steer() == 0);
+    CHECK(load_fixture("h2_nghttp.bin", &x) == 0);
+    expect_heavy_routed(&s, &x);
+}
+
+static void test_decided_flow_not_parsed_again(void)
+{
+    struct pkt_spec s = v4(TH_ACK);
+    struct bytes x;
+    int owner;
+
+    CHECK(setup_steer() == 0);
+    CHECK(load_fixture("http1_curl.bin", &x) == 0);
+    owner = open_conn(&s);
+    EXPECT_DECISION(&s, x.b, x.n, 0, owner, "prefix_default");
+    EXPECT_DECISION(&s, x.b, x.n, (__u32)x.n, owner, "none"); /* a second request */
+    CHECK(flow_of(&s).state == FLOW_DEFAULT_ROUTE);
+}
+
 int main(void)
 {
     static const struct {
@@ -968,6 +2140,73 @@ int main(void)
         T(test_worker_joining_moves_few_flows),
         T(test_worker_leaving_moves_only_its_flows),
         T(test_every_packet_counted_once),
+        T(test_h2_curl_fixture),
+        T(test_h2_nghttp_fixture),
+        T(test_h2_h2load_fixture),
+        T(test_http1_curl_fixture),
+        T(test_tls_openssl_sni_fixture),
+        T(test_tls_curl_sni_fixture),
+        T(test_tls_curl_without_sni_fixture),
+        T(test_tls_sni_uppercase),
+        T(test_h2_raw_path),
+        T(test_h2_huffman_path),
+        T(test_h2_huffman_path_other_route),
+        T(test_h2_huffman_needs_twin),
+        T(test_h2_static_path_slash),
+        T(test_h2_static_path_index_html),
+        T(test_h2_literal_incremental_indexing),
+        T(test_h2_literal_never_indexed_name_5),
+        T(test_h2_literal_name_raw),
+        T(test_h2_literal_name_huffman),
+        T(test_h2_other_literal_names_skipped),
+        T(test_h2_multibyte_int_lengths),
+        T(test_h2_dynamic_reference_unresolvable),
+        T(test_h2_dynamic_name_unresolvable),
+        T(test_h2_dynamic_reference_resolvable),
+        T(test_h2_long_path_truncated_to_key_max),
+        T(test_h2_long_huffman_path_truncated),
+        T(test_h2_padded_and_priority_headers),
+        T(test_h2_preface_alone),
+        T(test_h2_preface_split),
+        T(test_h2_frame_per_segment),
+        T(test_h2_settings_payload_split),
+        T(test_h2_too_many_segments),
+        T(test_h2_frame_header_cut),
+        T(test_h2_headers_block_cut),
+        T(test_h2_out_of_order_and_retransmit),
+        T(test_h2_gap_never_filled),
+        T(test_pure_ack_does_not_decide),
+        T(test_non_steering_service_not_parsed),
+        T(test_http1_post),
+        T(test_http1_no_match),
+        T(test_http1_long_target),
+        T(test_http1_cut_before_space),
+        T(test_http1_malformed),
+        T(test_http1_method_too_long),
+        T(test_hostile_garbage),
+        T(test_hostile_bad_preface),
+        T(test_hostile_headers_length_past_packet),
+        T(test_hostile_huge_hpack_int),
+        T(test_hostile_huge_string_length),
+        T(test_hostile_padding_larger_than_frame),
+        T(test_hostile_many_settings_frames),
+        T(test_hostile_settings_past_byte_bound),
+        T(test_hostile_data_before_headers),
+        T(test_h2_headers_without_path),
+        T(test_h2_headers_continued),
+        T(test_hostile_tls_extension_past_end),
+        T(test_hostile_tls_name_past_extension),
+        T(test_tls_truncated_hello),
+        T(test_tls_hello_split_before_sni),
+        T(test_route_to_owner_needs_no_metadata),
+        T(test_metadata_until_handoff),
+        T(test_target_not_live),
+        T(test_group_hashing),
+        T(test_group_none_live),
+        T(test_route_counters),
+        T(test_live_route_change),
+        T(test_ipv6_decision),
+        T(test_decided_flow_not_parsed_again),
 #undef T
     };
     int status = 0;

@@ -387,6 +387,7 @@ static void test_thousands_of_connections(void)
  */
 #define HANDOFF_WORKERS 3
 #define HANDOFF_MAP_LAG 3 /* packets that still reach the old owner after the move */
+#define HANDOFF_NEVER UINT32_MAX /* decide_after: the route is never decided */
 
 struct handoff_flow {
     bool used, decided, moved;
@@ -486,7 +487,7 @@ static void handoff_transfer(int nconns, uint64_t up, uint64_t down, const struc
         uint16_t port = (uint16_t)(20000 + i);
 
         CHECK(connect_client(PKT_IPV4, port, up) != NULL);
-        expect_moved += port % HANDOFF_WORKERS != port / HANDOFF_WORKERS % HANDOFF_WORKERS;
+        expect_moved += decide_after != HANDOFF_NEVER && port % HANDOFF_WORKERS != port / HANDOFF_WORKERS % HANDOFF_WORKERS;
     }
     done = sim_run(&W->sim, all_closed, NULL, 3600ull * 1000000000);
     CHECKF(done, "%d of %d endpoints closed", W->closed, W->expected);
@@ -494,7 +495,16 @@ static void handoff_transfer(int nconns, uint64_t up, uint64_t down, const struc
     CHECKF(H.moved == expect_moved && !H.pinned && !H.failed, "%llu moved of %llu, %llu pinned, %llu failed",
            (unsigned long long)H.moved, (unsigned long long)expect_moved, (unsigned long long)H.pinned,
            (unsigned long long)H.failed);
-    CHECK(H.forwarded > 0); /* packets reached an old owner after the move, and were forwarded */
+    if (decide_after == HANDOFF_NEVER) {
+        uint64_t expired = 0;
+
+        for (int w = 0; w < HANDOFF_WORKERS; w++)
+            expired += worker_engine(w)->stats.hold_expired;
+        CHECKF(expired == (uint64_t)nconns, "%llu of %d connections placed after hold_ms",
+               (unsigned long long)expired, nconns);
+    } else {
+        CHECK(H.forwarded > 0); /* packets reached an old owner after the move, and were forwarded */
+    }
     for (int w = 0; w < HANDOFF_WORKERS; w++)
         held += tcp_engine_frames_held(worker_engine(w));
     CHECKF(sim_frames_in_use(&W->sim, SIM_SERVER) == held, "%u frames in use, %llu held",
@@ -531,6 +541,12 @@ static void test_handoff_after_held_data(void)
     handoff_transfer(100, 100000, 20000, &l, 13, 3);
 }
 
+/* No decision ever comes (a client that waits for the server first): served where it is after hold_ms. */
+static void test_handoff_undecided_placed_after_hold(void)
+{
+    handoff_transfer(20, 5000, 5000, NULL, 14, HANDOFF_NEVER);
+}
+
 static void test_handoff_bulk_lossy(void)
 {
     struct sim_link l = {.delay_ns = 500000, .rate_bps = 10000000000ull, .queue_ns = 2000000,
@@ -555,6 +571,7 @@ int main(void)
         T(test_bulk_lossy_64mib_each_way),
         T(test_handoff_many_connections_lossy),
         T(test_handoff_after_held_data),
+        T(test_handoff_undecided_placed_after_hold),
         T(test_handoff_bulk_lossy),
 #undef T
     };

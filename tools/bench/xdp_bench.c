@@ -5,6 +5,11 @@
  * live workers with AF_XDP sockets, and runs each class of frame through BPF_PROG_TEST_RUN with a
  * large repeat count; the kernel reports the mean run time. Prints a markdown table.
  *
+ * Prefix decisions happen once per connection, so a repeat loop cannot time them: each decision
+ * case resets its flow to FLOW_AWAIT_PREFIX from user space and times single runs (the kernel's
+ * per-run figure), reporting the mean and the median of REPEAT / 100 of them, beside the same
+ * single-run timing of an already decided flow (single runs cost more than a repeat loop's mean).
+ *
  *   xdp_bench [REPEAT]
  */
 #include <errno.h>
@@ -17,6 +22,7 @@
 #include <bpf/libbpf.h>
 
 #include "addr.h"
+#include "hpack_huffman.h"
 #include "packets.h"
 #include "sluice_maps.h"
 #include "steer.skel.h"
@@ -26,6 +32,7 @@
 #endif
 
 #define WORKERS 4
+#define ISN     1000u
 
 static int setup(struct steer *skel, int *xsk)
 {
@@ -51,6 +58,115 @@ static int setup(struct steer *skel, int *xsk)
     return bpf_map_update_elem(bpf_map__fd(skel->maps.flows), &flow, &owner, BPF_ANY);
 }
 
+/* Port 81 steers; /heavy goes to worker 2, a path default and an SNI route to worker 3. */
+static int setup_steering(struct steer *skel)
+{
+    struct service_key key = {.port = 81};
+    struct service_value value = {.service_id = 2, .flags = SERVICE_F_STEER};
+    static const struct {
+        __u32 kind;
+        const char *text;
+        __u64 workers;
+    } routes[] = {{ROUTE_PATH, "/heavy", 1u << 2},
+                  {ROUTE_PATH, "", 1u << 3},
+                  {ROUTE_SNI, "heavy.example.com", 1u << 3}};
+    int fd = bpf_map__fd(skel->maps.routes);
+
+    if (addr_parse("10.0.0.1", key.addr, &key.family) ||
+        bpf_map_update_elem(bpf_map__fd(skel->maps.services), &key, &value, BPF_ANY))
+        return -1;
+    for (__u32 i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        struct route_key k = {.kind = routes[i].kind};
+        struct route_value v = {.route_id = i + 1, .workers = routes[i].workers};
+        size_t len = strlen(routes[i].text);
+
+        memcpy(k.prefix, routes[i].text, len);
+        memcpy(v.text, routes[i].text, len);
+        k.prefixlen = ROUTE_KEY_PREFIXLEN(len);
+        if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+            return -1;
+        if (routes[i].kind == ROUTE_PATH) {
+            k.kind = ROUTE_PATH_HUFFMAN;
+            memset(k.prefix, 0, sizeof(k.prefix));
+            k.prefixlen = 32u + (__u32)hpack_huffman_encode(routes[i].text, len, (unsigned char *)k.prefix,
+                                                            sizeof(k.prefix), NULL);
+            if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int read_fixture(const char *name, unsigned char *buf, size_t size, size_t *len)
+{
+    char path[256];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "tests/bpf/fixtures/%s", name);
+    f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    *len = fread(buf, 1, size, f);
+    fclose(f);
+    return *len ? 0 : -1;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    __u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * A connection's first payload segment, decided on every run: the flow is put back into
+ * FLOW_AWAIT_PREFIX (owner 1) before each. Prints mean and median ns of single runs.
+ */
+static int bench_decision(struct steer *skel, const char *name, const char *fixture, __u32 runs)
+{
+    struct flow_key flow = {.family = SLUICE_IPV4, .sport = 40002, .dport = 81};
+    struct flow_value await = {.worker = 1, .target = 1, .state = fixture ? FLOW_AWAIT_PREFIX : FLOW_HASHED};
+    unsigned char payload[1500], frame[PKT_MAX];
+    struct pkt_spec spec = {.family = 4,
+                            .src = "10.1.0.2",
+                            .dst = "10.0.0.1",
+                            .sport = 40002,
+                            .dport = 81,
+                            .tcp_flags = 0x18,
+                            .seq = ISN + 1};
+    __u32 *ns = calloc(runs, sizeof(*ns)), retval = 0;
+    unsigned long long sum = 0;
+    size_t plen, len;
+    __u8 family;
+
+    plen = 100;
+    memset(payload, 'x', plen);
+    if (!ns || (fixture && read_fixture(fixture, payload, sizeof(payload), &plen)) ||
+        addr_parse("10.1.0.2", flow.saddr, &family) || addr_parse("10.0.0.1", flow.daddr, &family)) {
+        free(ns);
+        return -1;
+    }
+    spec.data = payload;
+    spec.payload = plen;
+    len = pkt_build(&spec, frame);
+    for (__u32 r = 0; r < runs; r++) {
+        LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len, .repeat = 1);
+
+        if (bpf_map_update_elem(bpf_map__fd(skel->maps.flows), &flow, &await, BPF_ANY) ||
+            bpf_prog_test_run_opts(bpf_program__fd(skel->progs.sluice_steer), &opts)) {
+            free(ns);
+            return -1;
+        }
+        ns[r] = opts.duration;
+        sum += opts.duration;
+        retval = opts.retval;
+    }
+    qsort(ns, runs, sizeof(*ns), cmp_u32);
+    printf("| %s | %llu (median %u) | %u |\n", name, sum / runs, ns[runs / 2], retval);
+    free(ns);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct {
@@ -70,7 +186,7 @@ int main(int argc, char **argv)
     int xsk[WORKERS];
     struct steer *skel = steer__open_and_load();
 
-    if (!skel || setup(skel, xsk)) {
+    if (!skel || setup(skel, xsk) || setup_steering(skel)) {
         fprintf(stderr, "xdp_bench: error: cannot load or configure the steering program: %s\n", strerror(errno));
         return 1;
     }
@@ -85,6 +201,50 @@ int main(int argc, char **argv)
             return 1;
         }
         printf("| %s | %u | %u |\n", classes[i].name, opts.duration, opts.retval);
+    }
+    {
+        static const struct {
+            const char *name, *fixture;
+        } decisions[] = {
+            {"reference: the same single-run timing of a decided flow's segment", NULL},
+            {"decision: h2 curl first flight (Huffman :path, routed, metadata)", "h2_curl.bin"},
+            {"decision: h2 nghttp first flight (5 PRIORITY frames, routed)", "h2_nghttp.bin"},
+            {"decision: HTTP/1.1 request line (routed)", "http1_curl.bin"},
+            {"decision: TLS ClientHello SNI (openssl, routed)", "tls_openssl_sni.bin"},
+        };
+        __u32 runs = repeat / 100 ? repeat / 100 : 1;
+
+        for (size_t i = 0; i < sizeof(decisions) / sizeof(decisions[0]); i++) {
+            if (bench_decision(skel, decisions[i].name, decisions[i].fixture, runs)) {
+                fprintf(stderr, "xdp_bench: error: decision case (run from the repository root): %s\n",
+                        strerror(errno));
+                return 1;
+            }
+        }
+    }
+    {
+        /* a decided flow waiting for its hand-off: every frame gets metadata */
+        struct flow_key flow = {.family = SLUICE_IPV4, .sport = 40003, .dport = 81};
+        struct flow_value routed = {.worker = 1, .target = 2, .route_id = 1, .state = FLOW_ROUTED};
+        struct pkt_spec spec = {.family = 4,
+                                .src = "10.1.0.2",
+                                .dst = "10.0.0.1",
+                                .sport = 40003,
+                                .dport = 81,
+                                .tcp_flags = 0x10,
+                                .payload = 100};
+        unsigned char frame[PKT_MAX];
+        size_t len = pkt_build(&spec, frame);
+        LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len, .repeat = repeat);
+        __u8 family;
+
+        if (addr_parse("10.1.0.2", flow.saddr, &family) || addr_parse("10.0.0.1", flow.daddr, &family) ||
+            bpf_map_update_elem(bpf_map__fd(skel->maps.flows), &flow, &routed, BPF_ANY) ||
+            bpf_prog_test_run_opts(bpf_program__fd(skel->progs.sluice_steer), &opts)) {
+            fprintf(stderr, "xdp_bench: error: test run failed: %s\n", strerror(errno));
+            return 1;
+        }
+        printf("| flow awaiting hand-off (metadata prepended) | %u | %u |\n", opts.duration, opts.retval);
     }
     steer__destroy(skel);
     return 0;

@@ -1,0 +1,196 @@
+/*
+ * xdp_steer.c — the user-space half of stream-prefix steering (data path step 3).
+ *
+ * The XDP program picks a connection's worker by hash at the SYN, then decides its route from the
+ * first payload bytes. Every frame it redirects carries struct sluice_xdp_meta just before the
+ * packet: the flow's state and target worker. Here a worker reads it for each received frame:
+ *   awaiting the prefix    the engine holds the connection back from the application;
+ *   target is this worker  the connection is placed here (released if it was held);
+ *   target is another one  the connection moves: after the RX batch, before the flush, its TCB
+ *                          goes to the target's inbox (tcp_conn_export), then the flow entry is
+ *                          pointed at the target. Frames that still reach this worker for it are
+ *                          forwarded to the target's inbox, behind the connection itself.
+ * The target drains its inbox after peeking its RX ring and before reading it: a packet that came
+ * straight to it was redirected after the flow entry changed, so after the connection was pushed.
+ */
+#include "xdp_steer.h"
+
+#include <string.h>
+#include <bpf/bpf.h>
+
+#include "worker.h"
+
+static struct flow_key flow_key_of(const struct pkt_tuple *t)
+{
+    struct flow_key k;
+
+    memset(&k, 0, sizeof(k));
+    memcpy(k.saddr, t->raddr, t->family == PKT_IPV6 ? 16 : 4);
+    memcpy(k.daddr, t->laddr, t->family == PKT_IPV6 ? 16 : 4);
+    k.sport = t->rport;
+    k.dport = t->lport;
+    k.family = t->family;
+    return k;
+}
+
+/* Point the flow at worker (and, pinning, make it its target too): XDP redirects there from now on. */
+static void flow_set_owner(struct worker *w, const struct pkt_tuple *t, uint32_t worker, bool pin)
+{
+    struct flow_key k = flow_key_of(t);
+    struct flow_value v;
+    int fd = w->srv->pins.flows;
+
+    if (bpf_map_lookup_elem(fd, &k, &v)) {
+        w->xdp.stats.steer_flow_gone++; /* evicted from the LRU: XDP hashes it afresh, to a live worker */
+        return;
+    }
+    v.worker = worker;
+    if (pin)
+        v.target = worker;
+    if (bpf_map_update_elem(fd, &k, &v, BPF_EXIST))
+        w->xdp.stats.steer_flow_gone++;
+}
+
+enum tcp_steer xdp_steer_read(struct worker *w, uint8_t *packet, uint32_t *target)
+{
+    struct sluice_xdp_meta *m = (struct sluice_xdp_meta *)(packet - sizeof(*m));
+
+    *target = w->index;
+    if (m->magic != SLUICE_XDP_META_MAGIC)
+        return TCP_STEER_PLACED; /* the program could not add it (counted there as meta_failed) */
+    m->magic = 0; /* UMEM bytes are reused: a later frame without metadata must not look steered */
+    if (m->flow_state == FLOW_AWAIT_PREFIX)
+        return TCP_STEER_HOLD;
+    if (m->target == w->index || m->target >= w->srv->cfg.nworkers)
+        return TCP_STEER_PLACED;
+    *target = m->target;
+    return TCP_STEER_MOVE;
+}
+
+/* A frame of a connection that moved away: to its new worker, behind the connection. */
+static void forward(struct worker *w, uint32_t target, uint32_t frame, uint32_t off, uint32_t len)
+{
+    struct handoff_msg *m = handoff_reserve(&w->srv->workers[target].xdp.inbox);
+
+    if (!m) {
+        w->xdp.stats.steer_inbox_full++;
+        frame_put(&w->xdp.cache, frame, FRAME_OWN_HELD); /* as a full RX ring would: TCP sends it again */
+        return;
+    }
+    m->kind = HANDOFF_FRAME;
+    m->frame = frame;
+    m->off = off;
+    m->len = len;
+    handoff_commit(&w->srv->workers[target].xdp.inbox);
+    w->xdp.stats.steer_forwarded++;
+}
+
+void xdp_steer_input(struct worker *w, uint32_t frame, uint32_t off, uint32_t len)
+{
+    struct xdp_worker *x = &w->xdp;
+    uint8_t *packet = frame_data(&w->srv->umem.pool, frame) + off;
+    uint32_t target;
+    enum tcp_steer steer = xdp_steer_read(w, packet, &target);
+    struct tcp_conn *c;
+
+    switch (tcp_input_steered(&x->engine, frame, off, len, steer, &c)) {
+    case TCP_STEERED_FOREIGN:
+        forward(w, target, frame, off, len);
+        break;
+    case TCP_STEERED_MOVABLE:
+        for (uint32_t i = 0; i < x->nmoves; i++)
+            if (x->moves[i].conn == c)
+                return;
+        if (x->nmoves < XDP_RX_BATCH)
+            x->moves[x->nmoves++] = (struct xdp_move){c, target};
+        break;
+    case TCP_STEERED_PINNED:
+        /* the application has it here already (the route came too late): it stays, and XDP stops
+         * asking for the move */
+        x->stats.steer_pinned++;
+        flow_set_owner(w, tcp_conn_tuple(c), w->index, true);
+        break;
+    case TCP_STEERED_DONE:
+        break;
+    }
+}
+
+void xdp_steer_moves(struct worker *w)
+{
+    struct xdp_worker *x = &w->xdp;
+
+    for (uint32_t i = 0; i < x->nmoves; i++) {
+        struct tcp_conn *c = x->moves[i].conn;
+        uint32_t target = x->moves[i].target;
+        struct handoff_inbox *inbox = &w->srv->workers[target].xdp.inbox;
+        struct pkt_tuple tuple = *tcp_conn_tuple(c);
+        uint64_t start = worker_now_ns();
+        struct handoff_msg *m;
+
+        if (tcp_conn_state(c) == TCP_CLOSED)
+            continue; /* ended in the same batch (a reset): nothing to move */
+        m = handoff_reserve(inbox);
+        if (!m) {
+            /* the target is swamped: serve the connection here rather than hold it */
+            x->stats.steer_inbox_full++;
+            tcp_conn_place(c);
+            flow_set_owner(w, &tuple, w->index, true);
+            continue;
+        }
+        if (!tcp_conn_export(c, &m->conn)) {
+            handoff_cancel(inbox);
+            continue;
+        }
+        m->kind = HANDOFF_CONN;
+        m->sent_ns = start;
+        handoff_commit(inbox);
+        flow_set_owner(w, &tuple, target, false);
+        x->stats.steer_moved_out++;
+        x->stats.steer_export_ns += worker_now_ns() - start;
+    }
+    x->nmoves = 0;
+}
+
+uint32_t xdp_steer_inbox(struct worker *w)
+{
+    struct xdp_worker *x = &w->xdp;
+    struct handoff_msg m;
+    uint32_t n = 0;
+
+    while (handoff_take(&x->inbox, &m)) {
+        struct tcp_conn *c;
+        uint64_t now;
+
+        n++;
+        if (m.kind == HANDOFF_FRAME) {
+            tcp_input_steered(&x->engine, m.frame, m.off, m.len, TCP_STEER_PLACED, &c);
+            x->stats.steer_forwarded_in++;
+            continue;
+        }
+        /* the exporter's clock readings must not be ahead of this engine's */
+        now = worker_now_ns();
+        tcp_engine_begin(&x->engine, now);
+        if (!tcp_conn_import(&x->engine, &m.conn)) {
+            x->stats.steer_import_failed++;
+            continue;
+        }
+        x->stats.steer_moved_in++;
+        x->stats.steer_latency_ns += now - m.sent_ns;
+    }
+    return n;
+}
+
+void xdp_steer_drain_at_stop(struct worker *w)
+{
+    struct xdp_worker *x = &w->xdp;
+    struct handoff_msg m;
+
+    if (!x->inbox.slots)
+        return;
+    while (handoff_take(&x->inbox, &m)) {
+        if (m.kind == HANDOFF_FRAME)
+            frame_put(&x->cache, m.frame, FRAME_OWN_HELD);
+        else if (!tcp_conn_import(&x->engine, &m.conn))
+            x->stats.steer_import_failed++; /* its frames were released */
+    }
+}
