@@ -35,6 +35,12 @@ static void fail_connection(struct http_conn *hc)
     hc->closing = true;
 }
 
+/*
+ * Output an upgraded connection sends after the 101 before the client's preface arrives: curl
+ * reads the 101 and what follows into one 32 KiB buffer and gives up when more came.
+ */
+#define H2_UPGRADE_FIRST_FLIGHT 16384
+
 /* ---- what nghttp2 1.52 leaves to the application ------------------------------------------------ */
 
 /* A connection error nghttp2 does not detect itself: queue its GOAWAY and stop reading (mem_recv
@@ -310,6 +316,7 @@ static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
     struct http_conn *hc = user;
     uint64_t avail = http_body_available(&st->body);
     size_t room = app_writable_bytes(hc->ac);
+    bool early = hc->h2_await_preface && room > hc->h2_early_room; /* the limit is not the transport's */
 
     (void)s;
     (void)id;
@@ -318,9 +325,11 @@ static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
         return 0;
     }
+    if (early)
+        room = hc->h2_early_room;
     if (!avail || room <= H2_FRAME_HEADER) {
         st->deferred = true;
-        if (avail)
+        if (avail && !early) /* else the client's preface resumes it (h2_conn_output) */
             app_want_writable(hc->ac);
         return NGHTTP2_ERR_DEFERRED;
     }
@@ -348,6 +357,9 @@ static int send_data(nghttp2_session *s, nghttp2_frame *frame, const uint8_t *fr
     }
     app_write(hc->ac, framehd, H2_FRAME_HEADER);
     http_body_write(st, length);
+    if (hc->h2_await_preface)
+        hc->h2_early_room -= hc->h2_early_room > H2_FRAME_HEADER + length ? (uint32_t)(H2_FRAME_HEADER + length)
+                                                                          : hc->h2_early_room;
     return 0;
 }
 
@@ -449,6 +461,10 @@ int h2_conn_start(struct http_conn *hc, const uint8_t *upgrade_settings, size_t 
     }
     hc->proto = PROTO_H2;
     hc->h2_in_skip = NGHTTP2_CLIENT_MAGIC_LEN; /* the input starts with the client preface, then frames */
+    /* after a 101 a client reads our SETTINGS and the response with the 101 into one buffer before
+     * it sends its preface (curl's is 32 KiB and fails when more comes): the rest waits for it */
+    hc->h2_await_preface = upgrade_settings != NULL;
+    hc->h2_early_room = H2_UPGRADE_FIRST_FLIGHT;
     hw->stats.h2_connections++;
     return 0;
 }
@@ -482,11 +498,18 @@ void h2_conn_output(struct http_conn *hc)
         ssize_t n;
 
         if (hc->pending_len) {
-            size_t w = app_write(ac, hc->pending, hc->pending_len);
+            size_t len = hc->pending_len, w;
 
+            if (hc->h2_await_preface && len > hc->h2_early_room)
+                len = hc->h2_early_room;
+            w = app_write(ac, hc->pending, len);
             hc->pending += w;
             hc->pending_len -= w;
+            if (hc->h2_await_preface)
+                hc->h2_early_room -= (uint32_t)w;
             if (hc->pending_len) {
+                if (w == len && hc->h2_await_preface)
+                    return; /* the rest follows the client's preface (h2_conn_input) */
                 app_want_writable(ac);
                 return;
             }
@@ -585,6 +608,8 @@ static bool input_some(struct http_conn *hc)
     size_t total = 0, fed = 0, keep = 0, next = hc->h2_in_skip; /* next: where the next frame header starts */
     uint8_t hd[H2_FRAME_HEADER];
 
+    if (n > 0)
+        hc->h2_await_preface = false; /* the client's preface is coming: output need not wait */
     iov[0] = (struct iovec){hc->h2_in_hdr, hc->h2_in_hdr_len};
     for (int i = 0; i <= n; i++)
         total += iov[i].iov_len;
@@ -639,6 +664,7 @@ void h2_conn_input(struct http_conn *hc)
 
 void h2_conn_preface_read(struct http_conn *hc, size_t n)
 {
+    hc->h2_await_preface = false;
     hc->in_session = true;
     nghttp2_session_mem_recv(hc->session, (const uint8_t *)NGHTTP2_CLIENT_MAGIC, n); /* it matched: no error */
     hc->in_session = false;

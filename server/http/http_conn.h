@@ -90,6 +90,8 @@ struct http_conn {
     size_t pending_len;
     bool in_session;          /* inside nghttp2 (mem_recv, mem_send): output must wait for its return */
     size_t h2_in_skip;                /* input bytes before the next frame header starts */
+    bool h2_await_preface;            /* upgraded, and the client's preface has not come yet */
+    uint32_t h2_early_room;           /* output bytes allowed until it comes */
     uint8_t h2_in_hdr[8];             /* a frame header cut short at the end of the input so far */
     uint8_t h2_in_hdr_len;
     int32_t h2_resets[H2_RESETS_KEPT]; /* streams reset lately: frames still arriving on them are ignored */
