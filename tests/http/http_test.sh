@@ -219,6 +219,15 @@ run_checks() {
         cli curl -sS "${h2[@]}" -H "If-None-Match: $etag" -o /dev/null -w '%{http_code} %{size_download}' "$url/static/index.html"
     expect "$dp: If-None-Match with another ETag is 200" 0 "^200$" \
         cli curl -sS "${h2[@]}" -H 'If-None-Match: "other"' -o /dev/null -w '%{http_code}' "$url/static/index.html"
+    # each worker keeps files mapped, checked again after a second: a change shows within it
+    printf 'first' >"$STATIC/changing.txt"
+    expect "$dp: static file served" 0 "^first$" cli curl -sS "${h2[@]}" "$url/static/changing.txt"
+    printf 'second version' >"$STATIC/changing.txt"
+    sleep 1.1
+    expect "$dp: a changed static file is served new within a second" 0 "^second version$" \
+        cli bash -c "for i in 1 2 3 4; do curl -sS --http2-prior-knowledge $url/static/changing.txt; echo; done | sort -u"
+    expect "$dp: h2load, 20k requests for a static file over 8 connections x 16 streams, 0 errors" 0 \
+        "20000 succeeded, 0 failed, 0 errored" cli h2load -n 20000 -c 8 -m 16 "$url/static/page.bin"
     for path in /static/../secret.txt /static/%2e%2e/secret.txt /static/sub/../../secret.txt /static/escape.txt \
         /static/passwd /static//etc/passwd /static/sub /static/ /static/nope.txt; do
         expect "$dp: $path does not escape the directory" 0 "^40[034]$" \
