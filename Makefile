@@ -60,7 +60,8 @@ SERVER    := $(BUILD)/bin/sluice-server
 ROUTEGEN  := $(BUILD)/bin/sluice-routegen
 TEST_BINS := $(BUILD)/tests/steer_test $(BUILD)/tests/xsk_holder $(BUILD)/tests/xsk_meta $(BUILD)/tests/netem $(BUILD)/tests/tcp_test $(BUILD)/tests/tap_server $(BUILD)/tests/kernel_client $(BUILD)/tests/tcp_script_test $(BUILD)/tests/router_test \
              $(BUILD)/tests/h2_conformance $(BUILD)/tests/stream_cat
-BENCH_BINS := $(BUILD)/tools/xdp_bench $(BUILD)/tools/tcp_bench $(BUILD)/tools/router_bench
+BENCH_BINS := $(BUILD)/tools/xdp_bench $(BUILD)/tools/tcp_bench $(BUILD)/tools/router_bench $(BUILD)/tools/h2_bench \
+              $(BUILD)/tools/idle_conns
 FUZZ_BINS  := $(BUILD)/fuzz/tcp_fuzz $(BUILD)/fuzz/h2_fuzz
 
 .PHONY: all deps test demo bench fmt clean
@@ -118,6 +119,19 @@ $(BUILD)/obj/tools/bench/%.o: CFLAGS += -Itests/bpf
 $(BUILD)/tools/tcp_bench: $(call obj,tools/bench/tcp_bench.c $(NET_SRCS))
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ -lpthread -o $@
+
+# h2_bench: the HTTP layer (server/h2, server/http, the compiled router) in memory against an nghttp2
+# client session. --wrap=http_mem_nghttp2 lets the bench hand a worker system malloc instead of
+# http_mem's pools (the server has no such switch).
+$(BUILD)/tools/h2_bench: $(call obj,tools/bench/h2_bench.c $(HTTP_SRCS) server/app/app.c common/err.c) \
+                         $(BUILD)/gen/server/sluice.routes.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ -Wl,--wrap=http_mem_nghttp2 -lnghttp2 -lhttp_parser -lcrypto -o $@
+
+# idle_conns: holds idle HTTP/2 connections open for tools/bench/http.sh (memory per idle connection).
+$(BUILD)/tools/idle_conns: $(call obj,tools/bench/idle_conns.c)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ -o $@
 
 # The router: sluice-routegen compiles a routes file to C (X.routes -> $(BUILD)/gen/X.routes.c, never
 # committed, STYLE.md 3); generated C is compiled beside itself.
@@ -224,8 +238,9 @@ test: deps
 demo: deps all
 	tools/demo.sh $(BUILD)
 
+# make bench QUICK=1: the harness's --quick mode (about 2 minutes instead of about 10)
 bench: deps all
-	tools/bench/run.sh $(BUILD)
+	tools/bench/run.sh $(BUILD) $(if $(filter 1,$(QUICK)),--quick)
 
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h')

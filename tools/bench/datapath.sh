@@ -2,25 +2,28 @@
 # datapath.sh — sluice over AF_XDP against sluice over kernel sockets: the same services (echo,
 # sink, source), the same kernel clients, side by side in one run.
 #
-#   tools/bench/datapath.sh BUILD_DIR OUT_DIR [ROUNDS]
+#   tools/bench/datapath.sh BUILD_DIR OUT_DIR [ROUNDS] [BULK_MIB] [RR_SECONDS]
 #
 # The server runs pinned to CPU 0 (one worker), the client (tests/net/kernel_client) to CPU 1, in
-# a topology of its own ("sbn"). Cases: a 1 GiB upload to the sink, a 1 GiB download from the
-# source, and 5 s of 64-byte request/response rounds over 16 connections to echo. Each case runs
-# ROUNDS times (default 3), the two datapaths interleaved so drift hits both alike; the median is
-# reported with min-max. CPU is read from /proc: the server process's own (utime+stime) and the
-# whole machine's busy time (over veth, the receiving softirq runs on the sender's CPU, so the
-# machine total is the fair figure). Writes OUT_DIR/datapath.md and prints it.
+# a topology of its own ("sbn"). Cases: an upload of BULK_MIB (default 1024) to the sink, a download
+# of as much from the source, and RR_SECONDS (default 5) of 64-byte request/response rounds over 16
+# connections to echo. Each case runs ROUNDS times (default 3), the two datapaths interleaved so
+# drift hits both alike; the median is reported with min-max. CPU is read from /proc: the server
+# process's own (utime+stime) and the whole machine's busy time (over veth, the receiving softirq
+# runs on the sender's CPU, so the machine total is the fair figure). Writes OUT_DIR/datapath.md
+# and prints it.
 set -eu
 
-BUILD=${1:?usage: datapath.sh BUILD_DIR OUT_DIR [ROUNDS]}
-OUT=${2:?usage: datapath.sh BUILD_DIR OUT_DIR [ROUNDS]}
+BUILD=${1:?usage: datapath.sh BUILD_DIR OUT_DIR [ROUNDS] [BULK_MIB] [RR_SECONDS]}
+OUT=${2:?usage: datapath.sh BUILD_DIR OUT_DIR [ROUNDS] [BULK_MIB] [RR_SECONDS]}
 ROUNDS=${3:-3}
+BULK_MIB=${4:-1024}
+RR_SECONDS=${5:-5}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TOPO=sbn
 DEV=$TOPO-s
 ADDR=10.77.0.1
-BULK=$((1 << 30))
+BULK=$((BULK_MIB << 20))
 AGENT=$(realpath "$ROOT/$BUILD/bin/sluice-agent")
 SERVER=$(realpath "$ROOT/$BUILD/bin/sluice-server")
 CLIENT=$(realpath "$ROOT/$BUILD/tests/kernel_client")
@@ -55,7 +58,7 @@ start_server() { # start_server xdp|socket
         --echo 7 --sink 9 --source 19 >"$OUT/server-$1.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 100); do
-        grep -q ready "$OUT/server-$1.log" && return 0
+        grep -q ready "$OUT/server-$1.log" 2>/dev/null && return 0
         sleep 0.1
     done
     echo "datapath.sh: error: sluice-server ($1) did not start: $(head -2 "$OUT/server-$1.log")" >&2
@@ -88,7 +91,7 @@ measure() {
 run_cases() { # run_cases DATAPATH
     measure "$1" upload upload --addr $ADDR --port 9 --bytes $BULK
     measure "$1" download download --addr $ADDR --port 19 --bytes $BULK --seed 3
-    measure "$1" rr rr --addr $ADDR --port 7 --conns 16 --bytes 64 --seconds 5
+    measure "$1" rr rr --addr $ADDR --port 7 --conns 16 --bytes 64 --seconds "$RR_SECONDS"
 }
 
 mkdir -p "$OUT"

@@ -1,33 +1,72 @@
 #!/bin/sh
-# run.sh — the benchmark harness (`make bench`): micro-benchmarks, then the datapath comparison
-# (tools/bench/datapath.sh, in a topology of its own). Results go to results/<date>/ and stdout.
+# run.sh — the benchmark harness (`make bench`, `make bench QUICK=1`): micro-benchmarks (XDP
+# program, TCP engine, router, HTTP/2 layer in memory), the datapath comparison
+# (tools/bench/datapath.sh), HTTP/2 servers side by side (tools/bench/http.sh) and the isolation
+# stream-prefix steering buys (tools/bench/isolation.sh), each in a topology of its own. Results go to results/<date>/ (results.md; http.json and h2_bench.json with
+# every figure; PNG plots) and stdout.
 #
-#   tools/bench/run.sh BUILD_DIR
+#   tools/bench/run.sh BUILD_DIR [--quick]
+#
+# --quick: shorter runs, one round of the comparisons, 2,000 idle connections instead of 10,000;
+# about 2 minutes instead of about 10. Figures from a quick run are for checking the harness, not
+# for quoting.
 set -eu
 
 BUILD=${1:-build}
+QUICK=""
+case "${2:-}" in
+"") ;;
+--quick) QUICK=--quick ;;
+*) echo "usage: run.sh BUILD_DIR [--quick]" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/../.."
 OUT=results/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"
 
+if [ -n "$QUICK" ]; then
+    XDP_RUNS=200000 TCP_MIB=256 ROUTER_S=0.2 H2_REQS=50000 DP_ROUNDS=1 DP_MIB=128 DP_RR_S=2 ISO_ROUNDS=1 ISO_S=4
+    EXPECT="about 2.5 minutes"
+else
+    XDP_RUNS=1000000 TCP_MIB=1024 ROUTER_S=1 H2_REQS=200000 DP_ROUNDS=3 DP_MIB=512 DP_RR_S=5 ISO_ROUNDS=3 ISO_S=8
+    EXPECT="about 11.5 minutes"
+fi
+START=$(date +%s)
+echo "run.sh: ${QUICK:+quick mode, }expected total run time $EXPECT (micro-benchmarks, datapath, HTTP servers); results in $OUT" >&2
+
 {
-    echo "# sluice micro-benchmarks, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -r)"
+    echo "# sluice benchmarks, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -r)${QUICK:+ (quick mode: short runs, one round)}"
     echo
-    echo "## XDP steering program, BPF_PROG_TEST_RUN mean over 1e6 runs"
+    echo "## XDP steering program, BPF_PROG_TEST_RUN mean over $XDP_RUNS runs"
     echo
-    "$BUILD/tools/xdp_bench" 1000000
+    "$BUILD/tools/xdp_bench" "$XDP_RUNS"
     echo
-    echo "## TCP engine, two engines back to back in memory on one core (1 GiB bulk, 64 B request/response)"
+    echo "## TCP engine, two engines back to back in memory on one core ($TCP_MIB MiB bulk, 64 B request/response)"
     echo
-    "$BUILD/tools/tcp_bench" 1024
+    "$BUILD/tools/tcp_bench" "$TCP_MIB"
     echo
     echo "## Compiled router (sluice-routegen), time per lookup by number of routes, best of 5 runs"
     echo
-    "$BUILD/tools/router_bench" 1
+    "$BUILD/tools/router_bench" "$ROUTER_S"
     echo
-    echo "## Datapath: sluice over AF_XDP against sluice over kernel sockets (server on CPU 0, client on CPU 1)"
+    echo "## HTTP/2 layer in memory: an nghttp2 client session against our glue and against nghttp2 alone (pinned to CPU 1)"
     echo
-    tools/bench/datapath.sh "$BUILD" "$OUT" 3
+    taskset -c 1 "$BUILD/tools/h2_bench" "$H2_REQS" "$OUT/h2_bench.json"
+    echo
+    echo "## Datapath: sluice over AF_XDP against sluice over kernel sockets (server on CPU 0, client on CPU 1; $DP_MIB MiB bulk)"
+    echo
+    tools/bench/datapath.sh "$BUILD" "$OUT" "$DP_ROUNDS" "$DP_MIB" "$DP_RR_S"
+    echo
+    echo "## HTTP/2 servers: sluice over AF_XDP, sluice over kernel sockets, h2o, nghttpd, nginx"
+    echo
+    tools/bench/http.sh "$BUILD" "$OUT" $QUICK
+    echo
+    echo "## Stream-prefix steering: a light route's latency beside a loaded heavy route, steered apart or hashed"
+    echo
+    tools/bench/isolation.sh "$BUILD" "$OUT" "$ISO_ROUNDS" "$ISO_S"
 } | tee "$OUT/results.md"
 echo
-echo "results: $OUT/results.md"
+# the pipeline's status is tee's: a part that failed shows as a missing output
+for f in h2_bench.json datapath.md http.json isolation.md; do
+    [ -s "$OUT/$f" ] || { echo "run.sh: error: $OUT/$f is missing: a benchmark failed (see above)" >&2; exit 1; }
+done
+echo "run.sh: done in $(( $(date +%s) - START )) s; results: $OUT/results.md, $OUT/http.json, $OUT/http-throughput.png, $OUT/http-latency.png"

@@ -1,0 +1,599 @@
+#!/usr/bin/env bash
+# http.sh — HTTP/2 servers side by side: sluice over AF_XDP, sluice over kernel sockets, h2o,
+# nghttpd and nginx, each serving the same bodies over cleartext HTTP/2 (prior knowledge) with one
+# worker, in a topology of its own ("bnch", tools/topology.sh). Part of `make bench` (run.sh).
+#
+#   tools/bench/http.sh BUILD_DIR OUT_DIR [--quick]
+#
+# Every server runs in the server namespace pinned to CPU 0 (taskset; sluice also --cpus 0), the
+# load client (h2load) in the client namespace pinned to CPU 1. Cases: GET of a 13-byte file at
+# 16 connections x 32 streams and at 4 x 1, a 16 KiB file at 16 x 8, a 1 MiB file at 4 x 1, a
+# POST echo of 64 KiB at 16 x 4, and idle HTTP/2 connections held open (tools/bench/idle_conns.c).
+# Per case and server:
+#   - requests/s, bytes/s and errors from an h2load run with a duration (-D) after a warm-up;
+#   - over the same run, read from /proc during the measured window only: the server's CPU
+#     (utime+stime of its processes) and the whole machine's busy time (user, nice, system, irq,
+#     softirq of every CPU: over veth the receive softirq runs on the sender's CPU, and AF_XDP's
+#     copies land in softirq too, so this is the fair total), both per request, and each core's
+#     busy share (when the client's core is saturated, requests/s cannot rank servers);
+#   - p50/p99/p99.9 latency from h2load's per-request log, in a separate run (the log costs h2load
+#     about half of what it can drive);
+#   - for sluice, from its /metrics before and after: system allocations per request and response
+#     body bytes copied per byte served;
+#   - idle connections, right after the server starts (before any load: later its allocator would
+#     reuse what earlier connections freed): the server's resident memory (VmRSS of its processes)
+#     before and after, per connection; for sluice over AF_XDP also the UMEM frames held, derived from its counters as
+#     (rx_packets - refilled) + (tx_packets - completions).
+# Each case runs ROUNDS times, the servers interleaved (their order rotating per round), each
+# server started afresh per round; the median is reported with min-max. A case a server cannot
+# serve (nghttpd has no POST echo) is "n/a" with the reason. Writes OUT_DIR/http.md (tables),
+# OUT_DIR/http.json (every figure, every run), OUT_DIR/http-throughput.png and
+# OUT_DIR/http-latency.png (gnuplot), and prints the tables. Every process it starts is stopped
+# by PID, and the topology is removed on every exit path. Needs root.
+set -u
+
+usage() {
+    echo "usage: http.sh BUILD_DIR OUT_DIR [--quick]" >&2
+    exit 2
+}
+[ $# -ge 2 ] && [ $# -le 3 ] || usage
+BUILD=$1
+OUT=$2
+QUICK=0
+if [ $# -eq 3 ]; then [ "$3" = --quick ] && QUICK=1 || usage; fi
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+TOPO=bnch
+DEV=$TOPO-s
+SRV4=10.77.0.1
+TICK=$(getconf CLK_TCK)
+for bin in bin/sluice-agent bin/sluice-server tools/idle_conns; do
+    [ -x "$ROOT/$BUILD/$bin" ] || { echo "http.sh: error: $BUILD/$bin is missing: build first (make all)" >&2; exit 1; }
+done
+AGENT=$(realpath "$ROOT/$BUILD/bin/sluice-agent")
+SERVER=$(realpath "$ROOT/$BUILD/bin/sluice-server")
+IDLE=$(realpath "$ROOT/$BUILD/tools/idle_conns")
+NGINX_ECHO_MODULE=/usr/lib/nginx/modules/ngx_http_echo_module.so
+
+# ---- what runs, and for how long ----------------------------------------------------------------
+if [ $QUICK = 1 ]; then
+    ROUNDS=${BENCH_ROUNDS:-1} TP_MS=1500 TP_WARM_MS=500 LAT_MS=1000 LAT_WARM_MS=500 IDLE_N=2000
+else
+    ROUNDS=${BENCH_ROUNDS:-3} TP_MS=2500 TP_WARM_MS=500 LAT_MS=1500 LAT_WARM_MS=500 IDLE_N=10000
+fi
+read -ra SERVERS <<<"${BENCH_SERVERS:-sluice-xdp sluice-socket h2o nghttpd nginx}"
+# id|label|method|path|connections|streams per connection
+CASES=(
+    "small-16x32|13 B, 16 conns x 32 streams|GET|/static/13b.bin|16|32"
+    "small-4x1|13 B, 4 conns x 1 stream (latency)|GET|/static/13b.bin|4|1"
+    "16k-16x8|16 KiB, 16 x 8|GET|/static/16k.bin|16|8"
+    "1m-4x1|1 MiB, 4 x 1|GET|/static/1m.bin|4|1"
+    "echo64k-16x4|POST echo 64 KiB, 16 x 4|POST|/echo|16|4"
+)
+IDLE_CASE=idle
+
+port_of() {
+    case $1 in
+    sluice-xdp) echo 80 ;;
+    sluice-socket) echo 8080 ;;
+    h2o) echo 8081 ;;
+    nghttpd) echo 8082 ;;
+    nginx) echo 8083 ;;
+    esac
+}
+
+# The run time follows from the settings: each load case is two h2load runs (throughput, latency)
+# plus ~0.3 s of setup; a server start, the idle case and the stop take ~3 s plus ~0.25 ms per idle
+# connection.
+per_server_ms=$(( ${#CASES[@]} * (TP_MS + TP_WARM_MS + LAT_MS + LAT_WARM_MS + 300) + 3000 + IDLE_N / 4 ))
+EXPECTED_S=$(( ROUNDS * ${#SERVERS[@]} * per_server_ms / 1000 + 10 ))
+
+WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+RAW=$OUT/http-runs.jsonl
+LOGS=$OUT/http-logs
+SERVER_PID=""
+SERVER_NAME=""
+LOAD_PID=""
+IDLE_PID=""
+XDP_LOADED=0
+
+# Commands started in the background run as "${SRV[@]}" / "${CLI[@]}" CMD &, not through a shell
+# function: nsenter and taskset exec, so $! is then the process itself and can be stopped by PID.
+SRV=(nsenter "--net=/run/netns/$TOPO-srv" --)
+CLI=(nsenter "--net=/run/netns/$TOPO-cli" --)
+in_srv() { "${SRV[@]}" "$@"; }
+in_cli() { "${CLI[@]}" "$@"; }
+note() { echo "http.sh: $*" >&2; }
+die() {
+    echo "http.sh: error: $*" >&2
+    exit 1
+}
+
+stop_pid() { # stop_pid PID: SIGTERM, then SIGKILL after 10 s; reaps it
+    local pid=$1
+    kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+    if ! timeout 10 tail --pid="$pid" -f /dev/null 2>/dev/null; then
+        kill -KILL "$pid" 2>/dev/null
+    fi
+    wait "$pid" 2>/dev/null
+    return 0
+}
+
+cleanup() {
+    [ -n "$LOAD_PID" ] && stop_pid "$LOAD_PID"
+    [ -n "$IDLE_PID" ] && stop_pid "$IDLE_PID"
+    [ -n "$SERVER_PID" ] && stop_pid "$SERVER_PID"
+    LOAD_PID="" IDLE_PID="" SERVER_PID=""
+    if [ -e /run/netns/$TOPO-srv ]; then
+        in_srv "$AGENT" unload --dev "$DEV" --force >/dev/null 2>&1
+    fi
+    rm -rf "/sys/fs/bpf/sluice/$DEV"
+    rmdir /sys/fs/bpf/sluice 2>/dev/null
+    "$ROOT/tools/topology.sh" down $TOPO
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- fixtures: the bodies every server serves, and the servers' configurations --------------------
+mkdir -p "$OUT" "$WORK/www/static" "$WORK/tmp"
+OUT=$(cd "$OUT" && pwd) # the servers' configurations need absolute paths
+RAW=$OUT/http-runs.jsonl
+LOGS=$OUT/http-logs
+mkdir -p "$LOGS"
+: >"$RAW"
+printf 'hello, world\n' >"$WORK/www/static/13b.bin"
+head -c 16384 /dev/urandom >"$WORK/www/static/16k.bin"
+head -c $((1 << 20)) /dev/urandom >"$WORK/www/static/1m.bin"
+head -c 65536 /dev/urandom >"$WORK/post-64k.bin"
+chmod -R a+rX "$WORK"
+
+cat >"$OUT/h2o.conf" <<EOF
+# h2o for tools/bench/http.sh: cleartext HTTP/2 on port $(port_of h2o), one thread, the bench's bodies
+num-threads: 1
+max-connections: 20000
+http2-idle-timeout: 600
+user: root
+error-log: $LOGS/h2o-error.log
+listen:
+  host: $SRV4
+  port: $(port_of h2o)
+hosts:
+  default:
+    paths:
+      /static:
+        file.dir: $WORK/www/static
+      /echo:
+        mruby.handler: |
+          Proc.new do |env|
+            [200, {"content-type" => "application/octet-stream"}, [env["rack.input"] ? env["rack.input"].read : ""]]
+          end
+EOF
+
+{
+    echo "# nginx for tools/bench/http.sh: cleartext HTTP/2 (prior knowledge) on port $(port_of nginx), one worker"
+    echo "worker_processes 1;"
+    echo "daemon off;"
+    echo "user root;"
+    echo "pid $WORK/nginx.pid;"
+    echo "error_log $LOGS/nginx-error.log warn;"
+    echo "worker_rlimit_nofile $(ulimit -Hn);"
+    [ -e $NGINX_ECHO_MODULE ] && echo "load_module $NGINX_ECHO_MODULE;"
+    echo "events { worker_connections 20000; }"
+    echo "http {"
+    echo "    access_log off;"
+    for t in client_body proxy fastcgi uwsgi scgi; do echo "    ${t}_temp_path $WORK/tmp;"; done
+    echo "    keepalive_requests 1000000000;"
+    echo "    keepalive_timeout 600s;"
+    echo "    server {"
+    echo "        listen $SRV4:$(port_of nginx) http2;"
+    echo "        root $WORK/www;"
+    if [ -e $NGINX_ECHO_MODULE ]; then
+        echo "        location /echo { client_max_body_size 2m; client_body_buffer_size 2m; echo_read_request_body; echo_request_body; }"
+    fi
+    echo "    }"
+    echo "}"
+} >"$OUT/nginx.conf"
+
+# n/a SERVER CASE: why SERVER cannot serve CASE (empty when it can)
+na_reason() {
+    case "$1 $2" in
+    "nghttpd echo64k-16x4") echo "nghttpd serves files only: it has no request-body echo" ;;
+    "h2o echo64k-16x4") h2o --version 2>/dev/null | grep -q 'mruby: YES' || echo "this h2o is built without mruby (the echo is an mruby handler)" ;;
+    "nginx echo64k-16x4") [ -e $NGINX_ECHO_MODULE ] || echo "no echo module ($NGINX_ECHO_MODULE, package libnginx-mod-http-echo)" ;;
+    esac
+}
+
+# ---- servers -------------------------------------------------------------------------------------
+server_installed() {
+    case $1 in
+    h2o) command -v h2o >/dev/null ;;
+    nghttpd) command -v nghttpd >/dev/null ;;
+    nginx) command -v nginx >/dev/null ;;
+    *) true ;;
+    esac
+}
+
+start_server() { # start_server NAME: in the server namespace on CPU 0; returns 1 if it does not come up
+    local name=$1 port log=$LOGS/$1.log i code
+    port=$(port_of "$name")
+    SERVER_NAME=$name
+    case $name in
+    sluice-xdp)
+        in_srv "$AGENT" load --dev "$DEV" >>"$log" 2>&1 || return 1
+        XDP_LOADED=1
+        in_srv "$AGENT" service add --dev "$DEV" --addr $SRV4 --port "$port" >>"$log" 2>&1 || return 1
+        "${SRV[@]}" taskset -c 0 "$SERVER" --dev "$DEV" --workers 1 --cpus 0 --http "$port" --static "$WORK/www/static" \
+            --drain-ms 1000 >>"$log" 2>&1 &
+        ;;
+    sluice-socket)
+        "${SRV[@]}" taskset -c 0 "$SERVER" --datapath socket --workers 1 --cpus 0 --http "$port" \
+            --static "$WORK/www/static" --drain-ms 1000 >>"$log" 2>&1 &
+        ;;
+    h2o) "${SRV[@]}" taskset -c 0 h2o -c "$OUT/h2o.conf" >>"$log" 2>&1 & ;;
+    nghttpd) "${SRV[@]}" taskset -c 0 nghttpd --no-tls -n 1 -d "$WORK/www" -a $SRV4 "$port" >>"$log" 2>&1 & ;;
+    nginx) "${SRV[@]}" taskset -c 0 nginx -c "$OUT/nginx.conf" -e "$LOGS/nginx-error.log" >>"$log" 2>&1 & ;;
+    esac
+    SERVER_PID=$!
+    for i in $(seq 100); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        code=$(in_cli curl -s -o /dev/null -m 1 -w '%{http_code}' --http2-prior-knowledge "http://$SRV4:$port/static/13b.bin")
+        [ "$code" = 200 ] && return 0
+        sleep 0.1
+    done
+    note "$name did not come up: $(tail -n 3 "$log" | tr '\n' '|')"
+    return 1
+}
+
+stop_server() {
+    [ -n "$SERVER_PID" ] && stop_pid "$SERVER_PID"
+    SERVER_PID=""
+    if [ $XDP_LOADED = 1 ]; then
+        in_srv "$AGENT" unload --dev "$DEV" >/dev/null 2>&1 || in_srv "$AGENT" unload --dev "$DEV" --force >/dev/null 2>&1
+        XDP_LOADED=0
+    fi
+}
+
+# check_case SERVER CASE-LINE: the server answers the case's request with the right body
+check_case() {
+    local url got want
+    url=http://$SRV4:$(port_of "$1")$4
+    if [ "$3" = POST ]; then
+        got=$(in_cli curl -s -m 10 --http2-prior-knowledge --data-binary "@$WORK/post-64k.bin" "$url" | sha256sum)
+        want=$(sha256sum <"$WORK/post-64k.bin")
+    else
+        got=$(in_cli curl -s -m 10 --http2-prior-knowledge "$url" | sha256sum)
+        want=$(sha256sum <"$WORK/www$4")
+    fi
+    [ "$got" = "$want" ]
+}
+
+# ---- measuring -------------------------------------------------------------------------------------
+server_pids() { # the server's process and its children (nginx's worker, h2o's helper)
+    echo "$SERVER_PID"
+    cat /proc/"$SERVER_PID"/task/*/children 2>/dev/null
+}
+
+# snapshot: "time busy total cpu0_busy cpu0_total cpu1_busy cpu1_total server_ticks" (busy: user,
+# nice, system, irq, softirq; total adds idle, iowait and steal)
+snapshot() {
+    local t ticks=0 p v
+    t=$(date +%s.%N)
+    for p in $(server_pids); do
+        v=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null) && ticks=$((ticks + ${v:-0}))
+    done
+    awk -v t="$t" -v ticks="$ticks" '
+        /^cpu[0-9]* / { b = $2 + $3 + $4 + $7 + $8; s[$1] = b; tot[$1] = b + $5 + $6 + $9 }
+        END { printf "%s %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", t, s["cpu"], tot["cpu"], s["cpu0"], tot["cpu0"], s["cpu1"], tot["cpu1"], ticks }' /proc/stat
+}
+
+server_rss_kb() {
+    local p sum=0 v
+    for p in $(server_pids); do
+        v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null) && sum=$((sum + ${v:-0}))
+    done
+    echo $sum
+}
+
+# sluice_metrics: "requests allocs body_out body_copied umem_frames_held" summed over workers
+sluice_metrics() {
+    in_cli curl -s -m 5 --http2-prior-knowledge "http://$SRV4:$(port_of "$SERVER_NAME")/metrics" | awk '
+        /^sluice_http_requests_total/ { r += $2 }
+        /^sluice_http_system_allocs_total/ || /^sluice_sock_buffers_allocated_total/ { a += $2 }
+        /^sluice_http_body_bytes_out_total/ { o += $2 }
+        /^sluice_http_body_bytes_copied_total/ { c += $2 }
+        /^sluice_afxdp_rx_packets_total/ { f += $2 } /^sluice_afxdp_refilled_total/ { f -= $2 }
+        /^sluice_afxdp_tx_packets_total/ { f += $2 } /^sluice_afxdp_completions_total/ { f -= $2 }
+        END { printf "%.0f %.0f %.0f %.0f %.0f\n", r, a, o, c, f }'
+}
+
+is_sluice() { case $SERVER_NAME in sluice-*) true ;; *) false ;; esac }
+
+ms_to_s() { awk -v m="$1" 'BEGIN { printf "%.3f", m / 1000 }'; }
+
+# h2load_args CASE-LINE fields: sets H2LOAD_ARGS and URL
+h2load_args() { # method path conns streams
+    URL=http://$SRV4:$(port_of "$SERVER_NAME")$2
+    H2LOAD_ARGS=(-c "$3" -m "$4")
+    [ "$1" = POST ] && H2LOAD_ARGS+=(-d "$WORK/post-64k.bin")
+}
+
+# h2load's summary lines: "rps bytes_total requests_done succeeded errors"
+parse_h2load() {
+    awk '
+        /^finished in/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^req\/s/) rps = $i; gsub(/,/, "", rps) }
+        /^requests:/ { done = $6; ok = $8; err = $10 + $12 + $14 }
+        /^traffic:/ { b = $3; gsub(/[()]/, "", b) }
+        END { printf "%s %s %s %s %s\n", rps == "" ? -1 : rps, b == "" ? 0 : b, done == "" ? 0 : done, ok == "" ? 0 : ok, err == "" ? -1 : err }' "$1"
+}
+
+# measure_tp ROUND CASE-ID METHOD PATH CONNS STREAMS: one throughput run, one JSON line in RAW
+measure_tp() {
+    local round=$1 id=$2 out=$WORK/h2load.out m0="" m1="" s0 s1 fig
+    shift 2
+    h2load_args "$@"
+    is_sluice && m0=$(sluice_metrics)
+    "${CLI[@]}" taskset -c 1 h2load "${H2LOAD_ARGS[@]}" -D "${TP_MS}ms" --warm-up-time "${TP_WARM_MS}ms" "$URL" >"$out" 2>&1 &
+    LOAD_PID=$!
+    sleep "$(ms_to_s $((TP_WARM_MS + 150)))"
+    s0=$(snapshot)
+    sleep "$(ms_to_s $((TP_MS - 300)))"
+    s1=$(snapshot)
+    wait "$LOAD_PID"
+    LOAD_PID=""
+    is_sluice && m1=$(sluice_metrics)
+    fig=$(parse_h2load "$out")
+    cp "$out" "$LOGS/h2load-$SERVER_NAME-$id-r$round.txt"
+    # shellcheck disable=SC2086
+    set -- $fig
+    awk -v server="$SERVER_NAME" -v case_id="$id" -v round="$round" -v tick="$TICK" -v dur="$(ms_to_s "$TP_MS")" \
+        -v rps="$1" -v bytes="$2" -v done="$3" -v ok="$4" -v err="$5" -v s0="$s0" -v s1="$s1" -v m0="$m0" -v m1="$m1" '
+    BEGIN {
+        split(s0, a, " "); split(s1, b, " ")
+        win = b[1] - a[1]
+        busy = (b[2] - a[2]) / tick; srv = (b[8] - a[8]) / tick
+        c0 = (b[5] - a[5]) ? (b[4] - a[4]) / (b[5] - a[5]) : 0
+        c1 = (b[7] - a[7]) ? (b[6] - a[6]) / (b[7] - a[7]) : 0
+        errors = err + (done - ok)
+        printf "{\"server\":\"%s\",\"case\":\"%s\",\"round\":%d,\"kind\":\"throughput\",\"rps\":%s,\"bytes_per_s\":%.0f,", server, case_id, round, rps, bytes / dur
+        printf "\"requests\":%d,\"errors\":%d,\"window_s\":%.3f,", done, errors, win
+        if (rps > 0 && win > 0)
+            printf "\"server_cpu_us_per_req\":%.3f,\"machine_cpu_us_per_req\":%.3f,", srv / win / rps * 1e6, busy / win / rps * 1e6
+        printf "\"cpu0_busy\":%.3f,\"cpu1_busy\":%.3f", c0, c1
+        if (m0 != "" && m1 != "") {
+            split(m0, p, " "); split(m1, q, " ")
+            if (q[1] > p[1]) printf ",\"allocs_per_req\":%.4f", (q[2] - p[2]) / (q[1] - p[1])
+            printf ",\"body_bytes_out\":%.0f,\"body_bytes_copied\":%.0f", q[3] - p[3], q[4] - p[4]
+            if (q[3] > p[3]) printf ",\"copied_per_byte\":%.4f", (q[4] - p[4]) / (q[3] - p[3])
+        }
+        printf "}\n"
+    }' >>"$RAW"
+}
+
+# measure_lat ROUND CASE-ID METHOD PATH CONNS STREAMS: percentiles from h2load's per-request log
+measure_lat() {
+    local round=$1 id=$2 out=$WORK/h2load-lat.out log=$WORK/h2load.log fig
+    shift 2
+    h2load_args "$@"
+    rm -f "$log"
+    "${CLI[@]}" taskset -c 1 h2load "${H2LOAD_ARGS[@]}" -D "${LAT_MS}ms" --warm-up-time "${LAT_WARM_MS}ms" \
+        --log-file="$log" "$URL" >"$out" 2>&1 &
+    LOAD_PID=$!
+    wait "$LOAD_PID"
+    LOAD_PID=""
+    fig=$(parse_h2load "$out")
+    # shellcheck disable=SC2086
+    set -- $fig
+    # log lines: start time (µs since the epoch), status, duration (µs)
+    awk '{ print $3 }' "$log" 2>/dev/null | sort -n | awk -v server="$SERVER_NAME" -v case_id="$id" -v round="$round" \
+        -v rps="$1" -v err="$5" -v done="$3" -v ok="$4" '
+        { d[NR] = $1 }
+        function pct(p,    i) { i = int(p * NR + 0.999999); if (i < 1) i = 1; if (i > NR) i = NR; return d[i] }
+        END {
+            printf "{\"server\":\"%s\",\"case\":\"%s\",\"round\":%d,\"kind\":\"latency\",\"logged\":%d,\"rps_with_log\":%s,\"errors\":%d", server, case_id, round, NR, rps, err + (done - ok)
+            if (NR > 0) printf ",\"p50_us\":%d,\"p99_us\":%d,\"p999_us\":%d", pct(0.5), pct(0.99), pct(0.999)
+            printf "}\n"
+        }' >>"$RAW"
+}
+
+# measure_idle ROUND: IDLE_N idle HTTP/2 connections; resident memory before and after
+measure_idle() {
+    local round=$1 out=$WORK/idle.out rss0 rss1 m0="0 0 0 0 0" m1="0 0 0 0 0" ready="" i
+    rss0=$(server_rss_kb)
+    [ "$SERVER_NAME" = sluice-xdp ] && m0=$(sluice_metrics)
+    "${CLI[@]}" taskset -c 1 "$IDLE" $SRV4 "$(port_of "$SERVER_NAME")" "$IDLE_N" 256 60 >"$out" 2>&1 &
+    IDLE_PID=$!
+    for i in $(seq 700); do
+        ready=$(sed -n 's/^ready open=\([0-9]*\) failed=\([0-9]*\) seconds=\([0-9.]*\)$/\1 \2 \3/p' "$out")
+        [ -n "$ready" ] && break
+        kill -0 "$IDLE_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    sleep 1 # let the server finish with the last ones
+    rss1=$(server_rss_kb)
+    [ "$SERVER_NAME" = sluice-xdp ] && m1=$(sluice_metrics)
+    stop_pid "$IDLE_PID"
+    IDLE_PID=""
+    cp "$out" "$LOGS/idle-$SERVER_NAME-r$round.txt"
+    [ -n "$ready" ] || { note "$SERVER_NAME: idle_conns did not report: $(head -c 300 "$out")"; ready="0 $IDLE_N 0"; }
+    awk -v server="$SERVER_NAME" -v round="$round" -v n="$IDLE_N" -v ready="$ready" -v rss0="$rss0" -v rss1="$rss1" \
+        -v m0="$m0" -v m1="$m1" -v end_open="$(sed -n 's/^end open=//p' "$out")" -v xdp="$([ "$SERVER_NAME" = sluice-xdp ] && echo 1)" '
+    BEGIN {
+        split(ready, r, " "); split(m0, p, " "); split(m1, q, " ")
+        open = r[1]; if (end_open == "") end_open = 0
+        printf "{\"server\":\"%s\",\"case\":\"idle\",\"round\":%d,\"kind\":\"idle\",\"connections\":%d,\"open\":%d,", server, round, n, open
+        printf "\"open_at_end\":%d,\"open_seconds\":%s,\"errors\":%d,\"rss_before_kb\":%d,\"rss_after_kb\":%d", end_open, r[3], n - end_open, rss0, rss1
+        if (open > 0) printf ",\"bytes_per_idle_conn\":%.0f", (rss1 - rss0) * 1024 / open
+        if (xdp) printf ",\"umem_frames_held_delta\":%d", q[5] - p[5]
+        printf "}\n"
+    }' >>"$RAW"
+}
+
+record_na() { # record_na SERVER CASE REASON
+    jq -cn --arg s "$1" --arg c "$2" --arg r "$3" '{server: $s, case: $c, kind: "na", reason: $r}' >>"$RAW"
+}
+
+# ---- the run -----------------------------------------------------------------------------------------
+START=$(date +%s)
+note "HTTP servers: ${SERVERS[*]}; ${#CASES[@]} load cases + $IDLE_N idle connections; $ROUNDS round(s);" \
+    "h2load ${TP_MS} ms (+${TP_WARM_MS} ms warm-up) per throughput run, ${LAT_MS} ms (+${LAT_WARM_MS} ms) per latency run;" \
+    "expected run time ~$(( (EXPECTED_S + 59) / 60 )) min ($EXPECTED_S s)"
+"$ROOT/tools/topology.sh" up $TOPO || die "the topology did not come up"
+
+declare -A NA
+for s in "${SERVERS[@]}"; do
+    for c in "${CASES[@]}" "$IDLE_CASE"; do
+        id=${c%%|*}
+        if ! server_installed "$s"; then
+            NA[$s $id]="$s is not installed"
+        else
+            r=$(na_reason "$s" "$id")
+            [ -n "$r" ] && NA[$s $id]=$r
+        fi
+    done
+done
+
+for round in $(seq "$ROUNDS"); do
+    # rotate the order per round so that no server always runs first (or right after another)
+    order=()
+    for i in "${!SERVERS[@]}"; do order+=("${SERVERS[$(((i + round - 1) % ${#SERVERS[@]}))]}"); done
+    for s in "${order[@]}"; do
+        if [ -n "${NA[$s small-16x32]:-}" ] && [ "${NA[$s small-16x32]}" = "$s is not installed" ]; then continue; fi
+        if ! start_server "$s"; then
+            stop_server
+            for c in "${CASES[@]}" "$IDLE_CASE"; do NA[$s ${c%%|*}]="did not start (see http-logs/$s.log)"; done
+            continue
+        fi
+        # idle connections first, on the fresh server: after the load cases its allocator would hand
+        # them memory the earlier connections freed, and the resident size would not move
+        if [ -z "${NA[$s $IDLE_CASE]:-}" ]; then
+            measure_idle "$round"
+            sleep 1 # the server closes them (reset by the client) before the load starts
+        fi
+        for c in "${CASES[@]}"; do
+            IFS='|' read -r id _ method path conns streams <<<"$c"
+            [ -n "${NA[$s $id]:-}" ] && continue
+            if [ "$round" = 1 ] && ! check_case "$s" "$id" "$method" "$path"; then
+                NA[$s $id]="the response body did not match (checked with curl before the runs)"
+                continue
+            fi
+            measure_tp "$round" "$id" "$method" "$path" "$conns" "$streams"
+            measure_lat "$round" "$id" "$method" "$path" "$conns" "$streams"
+        done
+        stop_server
+        note "round $round/$ROUNDS: $s done ($(( $(date +%s) - START )) s)"
+    done
+done
+for key in "${!NA[@]}"; do record_na "${key%% *}" "${key#* }" "${NA[$key]}"; done
+ELAPSED=$(( $(date +%s) - START ))
+
+# ---- figures: JSON, markdown, plots -------------------------------------------------------------------
+cases_json=$(printf '%s\n' "${CASES[@]}" "$IDLE_CASE|$IDLE_N idle HTTP/2 connections|||$IDLE_N|0" |
+    jq -R 'split("|") | {id: .[0], label: .[1], method: .[2], path: .[3], connections: (.[4] | tonumber), streams: (.[5] | tonumber)}' | jq -s .)
+jq -s --argjson cases "$cases_json" --argjson servers "$(printf '%s\n' "${SERVERS[@]}" | jq -R . | jq -s .)" \
+    --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname -r)" --arg cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
+    --argjson cpus "$(nproc)" --argjson rounds "$ROUNDS" --argjson quick "$QUICK" --argjson elapsed "$ELAPSED" \
+    --arg h2load "$(h2load --version 2>/dev/null | head -1)" --arg h2o "$(h2o --version 2>/dev/null | head -1)" \
+    --arg nginx "$(nginx -v 2>&1 | head -1)" --arg nghttpd "$(nghttpd --version 2>/dev/null | head -1)" \
+    --argjson tp_ms "$TP_MS" --argjson tp_warm_ms "$TP_WARM_MS" --argjson lat_ms "$LAT_MS" --argjson lat_warm_ms "$LAT_WARM_MS" '
+    def stat: sort | {median: (if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end),
+                       min: (if length == 0 then null else min end), max: (if length == 0 then null else max end), runs: .};
+    def fig($rows; $k): [$rows[] | .[$k] | select(. != null)] | if length == 0 then null else stat end;
+    . as $all
+    | {meta: {date: $date, kernel: $kernel, cpu: $cpu, cpus: $cpus, rounds: $rounds, quick: ($quick == 1), elapsed_s: $elapsed,
+              throughput_run_ms: $tp_ms, throughput_warmup_ms: $tp_warm_ms, latency_run_ms: $lat_ms, latency_warmup_ms: $lat_warm_ms,
+              versions: {h2load: $h2load, h2o: $h2o, nginx: $nginx, nghttpd: $nghttpd},
+              placement: "server on CPU 0, h2load on CPU 1, veth between two network namespaces"},
+       cases: $cases, servers: $servers,
+       results: [ $servers[] as $s | $cases[] as $c
+                  | ($all | map(select(.server == $s and .case == $c.id))) as $rows
+                  | ($rows | map(select(.kind == "na")) | .[0].reason) as $na
+                  | ($rows | map(select(.kind == "throughput"))) as $tp
+                  | ($rows | map(select(.kind == "latency"))) as $lat
+                  | ($rows | map(select(.kind == "idle"))) as $idle
+                  | {server: $s, case: $c.id}
+                    + (if $na != null then {na: $na} else
+                       {rps: fig($tp; "rps"), bytes_per_s: fig($tp; "bytes_per_s"),
+                        server_cpu_us_per_req: fig($tp; "server_cpu_us_per_req"), machine_cpu_us_per_req: fig($tp; "machine_cpu_us_per_req"),
+                        cpu0_busy: fig($tp; "cpu0_busy"), cpu1_busy: fig($tp; "cpu1_busy"),
+                        errors: ((($tp + $lat + $idle) | map(.errors) | add) // null),
+                        allocs_per_req: fig($tp; "allocs_per_req"), copied_per_byte: fig($tp; "copied_per_byte"),
+                        p50_us: fig($lat; "p50_us"), p99_us: fig($lat; "p99_us"), p999_us: fig($lat; "p999_us"),
+                        rps_with_log: fig($lat; "rps_with_log"),
+                        bytes_per_idle_conn: fig($idle; "bytes_per_idle_conn"), idle_open: fig($idle; "open_at_end"),
+                        umem_frames_held_delta: fig($idle; "umem_frames_held_delta")}
+                       | with_entries(select(.value != null)) end) ],
+       runs: [ .[] | select(.kind != "na") ]}' "$RAW" >"$OUT/http.json" || die "could not aggregate $RAW"
+
+# markdown: one row per (case, server)
+jq -r '
+    def n($x): if $x == null then "" elif ($x | fabs) >= 100 then ($x | round | tostring)
+               elif ($x | fabs) >= 10 then ((($x * 10) | round) / 10 | tostring) else ((($x * 100) | round) / 100 | tostring) end;
+    def mm($f): if $f == null then "–" elif ($f.runs | length) > 1 then "\(n($f.median)) (\(n($f.min))–\(n($f.max)))" else n($f.median) end;
+    def pct($f): if $f == null then "–" else "\(($f.median * 100) | round)%" end;
+    def lat($r): if $r.p50_us == null then "–" else "\($r.p50_us.median | round) / \($r.p99_us.median | round) / \($r.p999_us.median | round)" end;
+    . as $d
+    | "Placement: \(.meta.placement). \(.meta.rounds) round(s) per case, servers interleaved; median (min–max). " +
+      "Throughput runs \(.meta.throughput_run_ms) ms after \(.meta.throughput_warmup_ms) ms of warm-up; latency from separate runs with h2load --log-file (\(.meta.latency_run_ms) ms). " +
+      "CPU figures are µs per request over the measured window; \"machine\" counts the busy time of every CPU (including softirq and anything else running). " +
+      "Cores: busy share of CPU 0 (server) / CPU 1 (h2load, and the veth receive softirq of what it sends).",
+      "",
+      "| case | server | requests/s | MB/s | p50 / p99 / p99.9 µs | server CPU µs/req | machine CPU µs/req | CPU0 / CPU1 busy | errors | allocs/req | copied B/B |",
+      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      ( .cases[] | select(.id != "idle") as $c | $d.results[] | select(.case == $c.id)
+        | if .na then "| \($c.label) | \(.server) | n/a: \(.na) | | | | | | | | |"
+          else "| \($c.label) | \(.server) | \(mm(.rps)) | \(if .bytes_per_s then n(.bytes_per_s.median / 1e6) else "–" end) | \(lat(.)) | \(mm(.server_cpu_us_per_req)) | \(mm(.machine_cpu_us_per_req)) | \(pct(.cpu0_busy)) / \(pct(.cpu1_busy)) | \(.errors // "–") | \(if .allocs_per_req then n(.allocs_per_req.median) else "–" end) | \(if .copied_per_byte then n(.copied_per_byte.median) else "–" end) |" end ),
+      "",
+      "| idle connections | server | held open | memory per idle connection (B, VmRSS delta) | UMEM frames held (delta) | errors |",
+      "|---|---|---:|---:|---:|---:|",
+      ( .cases[] | select(.id == "idle") as $c | $d.results[] | select(.case == "idle")
+        | if .na then "| \($c.connections) | \(.server) | n/a: \(.na) | | | |"
+          else "| \($c.connections) | \(.server) | \(mm(.idle_open)) | \(mm(.bytes_per_idle_conn)) | \(if .umem_frames_held_delta then mm(.umem_frames_held_delta) else "–" end) | \(.errors // "–") |" end )
+' "$OUT/http.json" >"$OUT/http.md" || die "could not write $OUT/http.md"
+
+# plots: requests/s per case and server (median, min-max bars), and the latency percentiles
+plot_data() { # plot_data JQ-FIELD: rows of cases, per server columns "median min max"
+    jq -r --arg f "$1" '. as $d | .cases[] | select(.id != "idle") | .id as $c
+        | [$c] + [ $d.servers[] as $s | ($d.results[] | select(.server == $s and .case == $c) | .[$f]) as $v
+                   | if $v == null then "NaN", "NaN", "NaN" else $v.median, $v.min, $v.max end ] | @tsv' "$OUT/http.json"
+}
+if command -v gnuplot >/dev/null; then
+    plot_data rps >"$WORK/rps.tsv"
+    for f in p50_us p99_us p999_us; do plot_data $f >"$WORK/$f.tsv"; done
+    servers_gp=${SERVERS[*]}
+    gnuplot <<EOF 2>"$LOGS/gnuplot.log" || note "gnuplot failed: $(head -c 300 "$LOGS/gnuplot.log")"
+set terminal pngcairo size 1200,640 noenhanced font ",10"
+set datafile missing "NaN"
+set datafile separator "\t"
+set style data histogram
+set style histogram errorbars gap 2 lw 1
+set style fill solid 0.8 border -1
+set key outside right top
+set grid ytics
+set logscale y
+set ylabel "requests/s (log scale; median, bars min-max)"
+set title "HTTP/2 throughput per case and server ($( [ $QUICK = 1 ] && echo "quick, " )$ROUNDS round(s); server on CPU 0, h2load on CPU 1)"
+set output "$OUT/http-throughput.png"
+servers = "$servers_gp"
+plot for [i=1:words(servers)] "$WORK/rps.tsv" using (column(3*i-1)):(column(3*i)):(column(3*i+1)):xtic(1) title word(servers, i)
+set output "$OUT/http-latency.png"
+set terminal pngcairo size 1400,900 noenhanced font ",9"
+set multiplot layout 3,1 title "HTTP/2 latency from h2load --log-file (ms, log scale; median of rounds, bars min-max)"
+unset title
+do for [p in "p50_us p99_us p999_us"] {
+    set ylabel p[1:strlen(p)-3]." (ms)"
+    plot for [i=1:words(servers)] sprintf("$WORK/%s.tsv", p) using (column(3*i-1)/1000):(column(3*i)/1000):(column(3*i+1)/1000):xtic(1) title word(servers, i)
+}
+unset multiplot
+EOF
+else
+    note "gnuplot is not installed: no plots"
+fi
+
+{
+    echo "HTTP/2 servers side by side ($(date -u +%Y-%m-%d), $(nproc) CPUs: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), kernel $(uname -r); ${ELAPSED} s)"
+    echo
+    cat "$OUT/http.md"
+    echo
+    echo "Files: $OUT/http.json (every figure and run), $OUT/http-throughput.png, $OUT/http-latency.png, logs in $LOGS/"
+} | tee "$OUT/http-report.md"
