@@ -105,6 +105,12 @@ expect_land "h2load, 16 connections to /bytes/13 lands on worker 1" 1 16000 \
     cli h2load -n 16000 -c 16 -m 8 "$URL/bytes/13"
 moved=$(metric sluice_afxdp_steer_moved_in_total 1)
 check "connections moved to worker 1 (steer_moved_in $moved)" test "${moved:-0}" -gt 0
+# what a hand-off costs (a figure, not a check: this machine is shared): the old worker's export
+# and flow update, and the time from export until the new worker imported it
+out=$(metric sluice_afxdp_steer_moved_out_total 0) export_ns=$(metric sluice_afxdp_steer_export_ns_total 0)
+latency_ns=$(metric sluice_afxdp_steer_latency_ns_total 1)
+echo "# hand-offs: $moved to worker 1; export + flow update $((${export_ns:-0} / (${out:-0} + 1 - (${out:-0} > 0)))) ns" \
+    "each on worker 0, export to import $((${latency_ns:-0} / (${moved:-0} + 1 - (${moved:-0} > 0)))) ns"
 expect "the agent counts connections per route" 0 "/bytes'? +worker 1 +[1-9][0-9]* " agent route list --dev "$DEV"
 
 # a response with a body checks that nothing was lost or duplicated in the move
