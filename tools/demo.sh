@@ -135,6 +135,7 @@ five_connections() { # five connections to /bytes/13; which worker served them
     read -r -a a <<<"$(served)"
     echo "  worker 0 served $((a[0] - b[0] - 1)), worker 1 served $((a[1] - b[1]))   (one /metrics request aside)"
 }
+agent route add --dev "$DEV" --prefix /metrics --worker 0 # where the counting below is read
 agent route add --dev "$DEV" --prefix /bytes --worker 1
 echo "$ curl --http2-prior-knowledge http://10.77.0.1/bytes/13     (x5, new connections, SYNs hashed to either worker)"
 five_connections
