@@ -296,8 +296,8 @@ struct tcp_handoff {
 
 /*
  * Take a held connection out of its engine into h, without a callback or a segment: false when the
- * application has it (then it cannot move). Call between input and flush, so that the ACK owed for
- * the input goes out from the importing engine.
+ * application has it, or it is closing (TIME-WAIT): then it stays. Call between input and flush,
+ * so that the ACK owed for the input goes out from the importing engine.
  */
 bool tcp_conn_export(struct tcp_conn *c, struct tcp_handoff *h);
 /*

@@ -701,7 +701,9 @@ static struct tcp_conn *input_segment(struct tcp_engine *e, const struct pkt *p,
     bool kept = false;
 
     e->stats.segs_in++;
-    if (c && c->state == TCP_TIME_WAIT && time_wait_reusable(c, p)) {
+    /* not while the application still has it (TIME-WAIT reached in this batch, its closed call not
+     * delivered yet): the SYN is answered as in TIME-WAIT, and the client's retry finds it free */
+    if (c && c->state == TCP_TIME_WAIT && !(c->flags & CONN_F_ACCEPTED) && time_wait_reusable(c, p)) {
         e->stats.time_wait_reused++;
         conn_finish(e, c, 0, false);
         c = NULL;

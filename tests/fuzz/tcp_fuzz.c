@@ -1,14 +1,22 @@
 /*
  * tcp_fuzz.c — libFuzzer target for the TCP engine (server/net/tcp_*.c and what they call).
  *
- * Each input is a small program run against one server engine listening on port 80, over a small
- * frame pool, with the harness as the scripted peer(s) and the application. After a header of
- * configuration bytes, records say: advance time; deliver a segment built from fields (flags,
- * sequence and acknowledgment numbers relative to what the engine expects or absolute, window,
- * options, payload length) so that every state is reachable with valid-looking numbers; deliver
- * raw bytes as a frame (optionally with repaired checksums); or let the application read, write,
- * shut down, close, abort or open a connection. The harness reads every segment the engine emits
- * to learn what it expects next, as a peer would.
+ * Each input is a small program run against a server engine listening on port 80 (and its
+ * neighbour, below), over a small frame pool, with the harness as the scripted peer(s) and the
+ * application. After a header of configuration bytes, records say: advance time; deliver a segment
+ * built from fields (flags, sequence and acknowledgment numbers relative to what the engine
+ * expects or absolute, window, options, payload length) so that every state is reachable with
+ * valid-looking numbers; deliver raw bytes as a frame (optionally with repaired checksums); or let
+ * the application read, write, shut down, close, abort or open a connection. The harness reads
+ * every segment the engine emits to learn what it expects next, as a peer would.
+ *
+ * A second engine, the worker next door, shares the frame pool (with its own frame_cache) for the
+ * hand-off (tcp.h, "steering"): the harness plays the steering program with a flow table per
+ * client tuple (which engine gets the tuple's frames, and the route once decided), delivers frames
+ * through tcp_input_steered, forwards FOREIGN frames and exports MOVABLE connections into a FIFO
+ * towards the other engine, whose messages the program delivers (imports) when it chooses. Until
+ * a program steers a tuple its frames go through plain tcp_input to engine 0, so programs written
+ * before the hand-off run as they did.
  *
  * It aborts (a crash for libFuzzer) when the engine breaks a promise:
  *   - frames: each one is free, or held by exactly one connection queue, or lent to TX, and
@@ -18,7 +26,11 @@
  *   - the application reads exactly the bytes the peer sent, in order;
  *   - callbacks keep the API contract (no event for a connection the application let go, and a
  *     connection the application holds is never freed without a closed call);
- *   - once the application has closed everything and the peer is silent, every connection ends.
+ *   - once the application has closed everything and the peer is silent, every connection ends;
+ *   - hand-off: frames are accounted for over both engines and the messages in transit; no tuple
+ *     lives in both engines (or in one and in transit); the application never hears of a held
+ *     connection, and one accepted after a move reads its stream from the first byte; at the end
+ *     everything in transit is delivered, everything held placed, and every frame comes back.
  * Nothing survives an input: the world is reset at the start and destroyed at the end.
  *
  * Seed corpus: TCP_FUZZ_WRITE_SEEDS=DIR tcp_fuzz  writes the seed programs of write_seeds() to DIR
@@ -50,6 +62,15 @@
 #define MAX_FRAMES      512
 #define MAX_CONNS       8
 #define MAX_PENDING_TX  (MAX_FRAMES * 2)
+#define NENGINES        2            /* the engine, and the worker next door for hand-offs */
+#define NFLOWS          (NPEERS * 2) /* the steering program's flow table: each peer to SERVER_PORT, OTHER_PORT */
+/*
+ * Messages in transit between the engines, per direction: a ring between workers. Forwarded frames
+ * beyond FIFO_FRAMES are dropped as a full ring drops them (TCP recovers); exported TCBs always
+ * fit, since a flow has at most one connection and so at most NFLOWS TCBs are ever in transit.
+ */
+#define FIFO_FRAMES 8
+#define FIFO_MAX    (FIFO_FRAMES + NFLOWS)
 
 /* ---- the input format ---------------------------------------------------------------------------- */
 
@@ -79,9 +100,36 @@ enum fuzz_op {
     OP_FLUSH = 8,    /* end the batch */
     OP_CONNECT = 9,  /* arg&3 peer: the engine opens a connection to it */
     OP_TX_DONE = 10, /* complete every TX still pending; arg&7: TX ring room per flush from now (0: all) */
-    OP_COUNT,        /* 11..15 are read as OP_SEGMENT: segments are what most programs need */
+    OP_STEERED = 11, /* a segment through the steering program: arg as OP_SEGMENT; u8 route; fields */
+    OP_EXPORT = 12,  /* export the MOVABLE connections of this batch now (the flush does it otherwise) */
+    OP_DELIVER = 13, /* arg&1 to engine, arg&2 all its messages (else one), arg&4 everything both ways */
+    OP_MAP = 14,     /* arg&3 peer, arg&4 its tuple to OTHER_PORT; u8 map change, below */
+    OP_PLACE = 15,   /* arg&3 peer, arg&4 engine 1: tcp_conn_place on its connection there, if held */
+    OP_COUNT,
 };
 #define ARG_BATCH 0x8
+
+/*
+ * The hand-off (ops 11..15). A flow (client tuple) starts unsteered, its frames to engine 0 by
+ * plain tcp_input; the first OP_STEERED record for it makes every later frame of it (OP_SEGMENT,
+ * OP_RAW with its tuple) go through tcp_input_steered at the flow's owner, as the XDP program sends
+ * them: TCP_STEER_HOLD until the route is decided, then PLACED when it names the owner, MOVE when
+ * it names the other engine. A MOVE that finds no connection (FOREIGN) is forwarded into the FIFO
+ * towards the other engine; a MOVABLE connection is exported into it by OP_EXPORT or, at the
+ * latest, before its engine's flush. OP_DELIVER hands messages to their engine: tcp_engine_begin
+ * at the current time, then tcp_conn_import, or tcp_input_steered(PLACED) for a forwarded frame.
+ * OP_MAP, as the importing worker updating the XDP map, makes the owner follow the route once the
+ * connection has left the old owner and is no longer in transit.
+ *
+ * OP_STEERED route byte: bits0-1 {0 no decision yet, 1 this engine, 2 the other engine, 3 none}:
+ * taken only while the flow is undecided (the steering program decides once per flow), unless bit2
+ * (ROUTE_AGAIN: the routes changed) and nothing of the flow is in transit or at the non-owner, so
+ * that a connection imported and not yet accepted can be routed away again.
+ * OP_MAP byte: bit0 forget the flow (only when no connection of its tuple exists anywhere: the
+ * entry expired), bit1 the engine that owns it from then on; without bit0, the move completes.
+ */
+enum route_choice { ROUTE_NONE, ROUTE_HERE, ROUTE_THERE, ROUTE_AGAIN = 4 };
+enum map_change { MAP_FORGET = 1, MAP_OWNER_1 = 2 };
 
 /*
  * OP_SEGMENT fields: u8 TCP flags; u8 numbering (bits0-1 seq mode, bits2-3 ack mode, bits4-5 RX
@@ -138,10 +186,31 @@ struct app_conn {
     bool shut;                /* tcp_shutdown called: reading goes on */
 };
 
+/* The steering program's entry for one client tuple (the XDP flow map, as the harness plays it). */
+struct flow {
+    bool steered;   /* an OP_STEERED record named it: its frames take the steered path from now */
+    bool decided;   /* the route is known: target */
+    uint8_t owner;  /* the engine its frames are delivered to */
+    uint8_t target; /* the engine the route names (== owner until decided) */
+};
+
+/* A message between workers: an exported connection, or a frame forwarded after its connection left. */
+struct handoff_msg {
+    bool is_tcb;
+    struct tcp_handoff h;
+    uint32_t frame, off, len; /* a forwarded frame */
+    int flow;                 /* a forwarded frame's flow: the entry cannot expire while it travels */
+};
+
+struct transit {
+    struct handoff_msg msg[FIFO_MAX];
+    uint32_t head, n, nframes;
+};
+
 struct world {
     struct frame_pool pool;
-    struct frame_cache cache;
-    struct tcp_engine engine;
+    struct frame_cache cache[NENGINES]; /* one per worker, over the one pool */
+    struct tcp_engine engine[NENGINES];
     struct tcp_config cfg;
     uint8_t *area;
     uint64_t now_ns;
@@ -152,11 +221,17 @@ struct world {
     uint32_t tx_ring_room; /* entries of e->tx the "ring" takes per flush (0: all); the rest wait */
     bool payload_trusted;  /* false once a raw frame with repaired checksums may carry any bytes */
     bool draining;         /* the application is shutting down: refuse new connections */
-    bool batch_open;       /* input or calls since the last flush: tcp.h wants a flush before begin */
+    bool batch_open[NENGINES]; /* input or calls since the last flush: tcp.h wants a flush before begin */
+    bool two_workers;          /* a hand-off record came: engine 1 may take part (see flush) */
     uint32_t pending_tx[MAX_PENDING_TX];
+    uint8_t pending_engine[MAX_PENDING_TX]; /* whose TX ring: its worker drains the completion */
     uint32_t npending;
     struct peer peers[NPEERS];
     struct app_conn apps[NAPPS];
+    struct flow flows[NFLOWS];
+    struct transit transit[NENGINES];              /* towards engine i */
+    struct tcp_conn *movable[NENGINES][MAX_CONNS]; /* MOVABLE in this batch, to export before the flush */
+    uint32_t nmovable[NENGINES];
 };
 
 static struct world world;
@@ -346,12 +421,46 @@ static void world_init(struct world *w, struct input *in)
     memset(w->area, 0, (size_t)FUZZ_FRAME_SIZE * nframes);
     FUZZ_CHECK(frame_pool_init(&w->pool, w->area, FUZZ_FRAME_SIZE, nframes) == 0, "frame_pool_init: %s",
                strerror(errno));
-    frame_cache_init(&w->cache, &w->pool);
-    FUZZ_CHECK(tcp_engine_init(&w->engine, &w->cfg, &w->cache, &callbacks, w, w->now_ns) == 0,
-               "tcp_engine_init: %s", strerror(errno));
-    tcp_listen(&w->engine, SERVER_PORT);
+    for (int i = 0; i < NENGINES; i++) {
+        frame_cache_init(&w->cache[i], &w->pool);
+        FUZZ_CHECK(tcp_engine_init(&w->engine[i], &w->cfg, &w->cache[i], &callbacks, w, w->now_ns) == 0,
+                   "tcp_engine_init: %s", strerror(errno));
+        tcp_listen(&w->engine[i], SERVER_PORT); /* every worker listens: a SYN may be steered anywhere */
+    }
     for (int i = 0; i < NPEERS; i++)
         peer_init(&w->peers[i], i, isn_base);
+}
+
+static int engine_index(const struct world *w, const struct tcp_engine *e)
+{
+    FUZZ_CHECK(e == &w->engine[0] || e == &w->engine[1], "a connection of an engine outside the world (%p)",
+               (const void *)e);
+    return e == &w->engine[1];
+}
+
+/* The flow of a tuple as the engine names it (laddr = server), or NULL: not a peer's. */
+static struct flow *flow_of(struct world *w, const struct pkt_tuple *t)
+{
+    for (int i = 0; i < NPEERS; i++) {
+        struct pkt_tuple other = w->peers[i].server_tuple;
+
+        other.lport = OTHER_PORT;
+        if (!memcmp(&w->peers[i].server_tuple, t, sizeof(*t)))
+            return &w->flows[i * 2];
+        if (!memcmp(&other, t, sizeof(*t)))
+            return &w->flows[i * 2 + 1];
+    }
+    return NULL;
+}
+
+static struct pkt_tuple flow_tuple(const struct world *w, const struct flow *f)
+{
+    int i = (int)(f - w->flows);
+    struct pkt_tuple t = w->peers[i / 2].server_tuple;
+
+    if (i % 2)
+        t.lport = OTHER_PORT;
+    return t;
 }
 
 /* The user pointer of the application's connection in slot: the slot, never a pointer to free. */
@@ -364,7 +473,7 @@ static void *app_token(int slot)
 
 static uint32_t frames_in_use(struct world *w)
 {
-    return w->pool.nframes - frame_pool_free_count(&w->pool) - w->cache.nfree;
+    return w->pool.nframes - frame_pool_free_count(&w->pool) - w->cache[0].nfree - w->cache[1].nfree;
 }
 
 /* Walk one queue: count, bytes, bounds, ownership; mark each frame so none is in two places. */
@@ -409,9 +518,8 @@ static uint32_t check_queue(struct world *w, const struct tcp_conn *c, const str
     return n;
 }
 
-static void check_conn(struct world *w, const struct tcp_conn *c, uint8_t *where)
+static void check_conn(struct world *w, struct tcp_engine *e, const struct tcp_conn *c, uint8_t *where)
 {
-    struct tcp_engine *e = &w->engine;
     uint64_t bytes;
     uint32_t first = 0, end = 0;
     bool synced = c->state >= TCP_ESTABLISHED;
@@ -426,16 +534,16 @@ static void check_conn(struct world *w, const struct tcp_conn *c, uint8_t *where
                    tcp_state_name(c->state), end, c->rcv_nxt);
     }
     check_queue(w, c, &c->ooo, "ooo", where, &bytes, &first, &end);
-    FUZZ_CHECK(c->ooo.count <= e->cfg.ooo_max_frames, "conn %u: %u out-of-order frames, budget %u", c->index,
-               c->ooo.count, e->cfg.ooo_max_frames);
+    FUZZ_CHECK(c->ooo.count <= w->cfg.ooo_max_frames, "conn %u: %u out-of-order frames, budget %u", c->index,
+               c->ooo.count, w->cfg.ooo_max_frames);
     if (c->ooo.count)
         FUZZ_CHECK(seq_gt(first, c->rcv_nxt), "conn %u (%s): out-of-order queue starts at %u, rcv_nxt %u",
                    c->index, tcp_state_name(c->state), first, c->rcv_nxt);
     check_queue(w, c, &c->sndq, "sndq", where, &bytes, &first, &end);
     FUZZ_CHECK(bytes == c->snd_queued, "conn %u: sndq holds %llu bytes, snd_queued %u", c->index,
                (unsigned long long)bytes, c->snd_queued);
-    FUZZ_CHECK(c->snd_queued <= e->cfg.snd_buf, "conn %u: %u bytes queued to send, snd_buf %u", c->index,
-               c->snd_queued, e->cfg.snd_buf);
+    FUZZ_CHECK(c->snd_queued <= w->cfg.snd_buf, "conn %u: %u bytes queued to send, snd_buf %u", c->index,
+               c->snd_queued, w->cfg.snd_buf);
     if (c->sndq.count) {
         FUZZ_CHECK(end == c->snd_end, "conn %u (%s): sndq ends at %u, snd_end %u", c->index,
                    tcp_state_name(c->state), end, c->snd_end);
@@ -448,6 +556,8 @@ static void check_conn(struct world *w, const struct tcp_conn *c, uint8_t *where
                    "conn %u (%s): una %u nxt %u max %u end %u out of order", c->index,
                    tcp_state_name(c->state), c->snd_una, c->snd_nxt, c->snd_max, c->snd_end);
     }
+    if (!e)
+        return; /* a TCB in transit: in no engine's table, no timer armed */
     FUZZ_CHECK(tcp_conn_lookup(e, &c->tuple) == c, "conn %u (%s) not found by its own tuple", c->index,
                tcp_state_name(c->state));
     {
@@ -465,9 +575,10 @@ static bool frame_pending_tx(const struct world *w, uint32_t frame)
     for (uint32_t i = 0; i < w->npending; i++)
         if (w->pending_tx[i] == frame)
             return true;
-    for (uint32_t i = 0; i < w->engine.ntx; i++)
-        if (w->engine.tx[i].frame == frame)
-            return true;
+    for (int k = 0; k < NENGINES; k++)
+        for (uint32_t i = 0; i < w->engine[k].ntx; i++)
+            if (w->engine[k].tx[i].frame == frame)
+                return true;
     return false;
 }
 
@@ -475,9 +586,8 @@ static bool frame_pending_tx(const struct world *w, uint32_t frame)
  * The dirty and retry lists: no cycle, no freed slot, and every connection flagged as on a list is
  * on it (a flagged connection missing from its list is never served again).
  */
-static void check_lists(struct world *w)
+static void check_lists(struct tcp_engine *e)
 {
-    struct tcp_engine *e = &w->engine;
     static const struct {
         const char *name;
         size_t head;
@@ -506,16 +616,44 @@ static void check_lists(struct world *w)
     }
 }
 
-/* Every frame accounted for, every connection consistent, every application handle alive. */
-static void check_world(struct world *w)
+static struct handoff_msg *transit_at(struct transit *t, uint32_t i)
 {
-    static uint8_t where[MAX_FRAMES];
-    struct tcp_engine *e = &w->engine;
-    uint32_t live = 0, zombies = 0, half_open = 0, held_bits = 0, tx_only = 0, owned = 0;
-    uint64_t held = tcp_engine_frames_held(e);
+    return &t->msg[(t->head + i) % FIFO_MAX];
+}
 
-    check_lists(w);
-    memset(where, 0, sizeof(where));
+/* A TCB in transit as the connection it will be (the message holds bytes, aligned for this). */
+static void tcb_of(const struct handoff_msg *m, struct tcp_conn *c)
+{
+    memcpy(c, m->h.tcb, sizeof(*c));
+}
+
+/* Engines whose table has tuple t, plus TCBs in transit with it: a connection is in one place. */
+static int tuple_homes(struct world *w, const struct pkt_tuple *t)
+{
+    int n = 0;
+
+    for (int k = 0; k < NENGINES; k++) {
+        n += tcp_conn_lookup(&w->engine[k], t) != NULL;
+        for (uint32_t i = 0; i < w->transit[k].n; i++) {
+            const struct handoff_msg *m = transit_at(&w->transit[k], i);
+            struct tcp_conn c;
+
+            if (!m->is_tcb)
+                continue;
+            tcb_of(m, &c);
+            n += !memcmp(&c.tuple, t, sizeof(*t));
+        }
+    }
+    return n;
+}
+
+/* One engine's slab, table, timers and lists; returns its frames held, counts its zombies. */
+static uint64_t check_engine(struct world *w, struct tcp_engine *e, uint8_t *where, uint32_t *zombies_out)
+{
+    uint32_t live = 0, zombies = 0, half_open = 0;
+    int k = engine_index(w, e);
+
+    check_lists(e);
     for (uint32_t i = 0; i < e->cfg.max_conns; i++) {
         const struct tcp_conn *c = &e->conns[i];
 
@@ -527,11 +665,19 @@ static void check_world(struct world *w)
             continue;
         live++;
         half_open += c->state == TCP_SYN_RECEIVED;
-        check_conn(w, c, where);
+        check_conn(w, e, c, where);
+        FUZZ_CHECK(c->engine == e, "engine %d conn %u names another engine", k, c->index);
+        FUZZ_CHECK(!(c->flags & CONN_F_HELD) || !(c->flags & CONN_F_ACCEPTED),
+                   "engine %d conn %u (%s) is held, yet the application has it", k, c->index,
+                   tcp_state_name(c->state));
+        FUZZ_CHECK(tuple_homes(w, &c->tuple) == 1,
+                   "engine %d conn %u (%s, port %u): its tuple also lives in the other engine or in transit",
+                   k, c->index, tcp_state_name(c->state), c->tuple.rport);
     }
-    FUZZ_CHECK(e->nconns == live + zombies, "nconns %u, %u live + %u closing", e->nconns, live, zombies);
-    FUZZ_CHECK(e->nhalf_open == half_open, "nhalf_open %u, %u connections in SYN-RECEIVED", e->nhalf_open,
-               half_open);
+    FUZZ_CHECK(e->nconns == live + zombies, "engine %d: nconns %u, %u live + %u closing", k, e->nconns, live,
+               zombies);
+    FUZZ_CHECK(e->nhalf_open == half_open, "engine %d: nhalf_open %u, %u connections in SYN-RECEIVED", k,
+               e->nhalf_open, half_open);
     {
         /* a driver sleeps until tcp_engine_next_deadline: it must not be later than any armed timer */
         uint64_t earliest_ms = UINT64_MAX, next = tcp_engine_next_deadline(e);
@@ -546,12 +692,75 @@ static void check_world(struct world *w)
                     earliest_ms = t->expires_ms;
             }
         }
-        FUZZ_CHECK(armed == e->wheel.armed, "the wheel counts %u timers, the connections have %u armed",
-                   e->wheel.armed, armed);
+        FUZZ_CHECK(armed == e->wheel.armed,
+                   "engine %d: the wheel counts %u timers, the connections have %u armed", k, e->wheel.armed,
+                   armed);
         FUZZ_CHECK(earliest_ms == UINT64_MAX || next <= earliest_ms * 1000000,
-                   "next deadline %llu ns, but a timer is due at %llu ms", (unsigned long long)next,
-                   (unsigned long long)earliest_ms);
+                   "engine %d: next deadline %llu ns, but a timer is due at %llu ms", k,
+                   (unsigned long long)next, (unsigned long long)earliest_ms);
     }
+    *zombies_out += zombies;
+    return tcp_engine_frames_held(e);
+}
+
+/* Messages in transit hold frames too: a TCB its queues, a forwarded frame itself. */
+static uint64_t check_transit(struct world *w, uint8_t *where)
+{
+    uint64_t held = 0, tcbs = 0, exported = 0, arrived = 0;
+
+    for (int k = 0; k < NENGINES; k++) {
+        struct transit *t = &w->transit[k];
+        uint32_t nframes = 0;
+
+        for (uint32_t i = 0; i < t->n; i++) {
+            const struct handoff_msg *m = transit_at(t, i);
+
+            if (m->is_tcb) {
+                struct tcp_conn c;
+
+                tcb_of(m, &c);
+                FUZZ_CHECK((c.flags & CONN_F_HELD) && !(c.flags & (CONN_F_ACCEPTED | CONN_F_ZOMBIE)),
+                           "a TCB in transit has flags %#x: not a held connection", c.flags);
+                FUZZ_CHECK(c.state >= TCP_SYN_RECEIVED && c.state != TCP_TIME_WAIT, "a TCB in transit is %s",
+                           tcp_state_name(c.state));
+                check_conn(w, NULL, &c, where);
+                FUZZ_CHECK(tuple_homes(w, &c.tuple) == 1,
+                           "a TCB in transit (port %u): its tuple also lives in an engine", c.tuple.rport);
+                held += c.rcvq.count + c.ooo.count + c.sndq.count;
+                tcbs++;
+            } else {
+                uint8_t owner;
+
+                FUZZ_CHECK(m->frame < w->pool.nframes && !where[m->frame],
+                           "forwarded frame %u also in a queue or forwarded twice", m->frame);
+                owner = atomic_load(&frame_meta(&w->pool, m->frame)->owner);
+                FUZZ_CHECK(owner == FRAME_OWN_HELD,
+                           "forwarded frame %u: owner %#x, the caller's HELD expected", m->frame, owner);
+                where[m->frame] = 1;
+                held++;
+                nframes++;
+            }
+        }
+        FUZZ_CHECK(nframes == t->nframes, "transit to %d: %u frames, counted %u", k, nframes, t->nframes);
+        exported += w->engine[k].stats.handoffs_out;
+        arrived += w->engine[k].stats.handoffs_in + w->engine[k].stats.handoffs_failed;
+    }
+    FUZZ_CHECK(exported == arrived + tcbs, "%llu exported, %llu imported or refused, %llu in transit",
+               (unsigned long long)exported, (unsigned long long)arrived, (unsigned long long)tcbs);
+    return held;
+}
+
+/* Every frame accounted for, every connection consistent, every application handle alive. */
+static void check_world(struct world *w)
+{
+    static uint8_t where[MAX_FRAMES];
+    uint32_t zombies = 0, held_bits = 0, tx_only = 0, owned = 0;
+    uint64_t held = 0;
+
+    memset(where, 0, sizeof(where));
+    for (int k = 0; k < NENGINES; k++)
+        held += check_engine(w, &w->engine[k], where, &zombies);
+    held += check_transit(w, where);
     for (uint32_t f = 0; f < w->pool.nframes; f++) {
         uint8_t owner = atomic_load(&frame_meta(&w->pool, f)->owner);
         bool in_tx = frame_pending_tx(w, f);
@@ -564,12 +773,14 @@ static void check_world(struct world *w)
         /* zombies still hold their frames until the flush frees them: not walked, so not in where[] */
         if (!zombies)
             FUZZ_CHECK(!!(owner & FRAME_OWN_HELD) == where[f],
-                       "frame %u: owner %#x but %s a connection queue", f, owner, where[f] ? "in" : "not in");
+                       "frame %u: owner %#x but %s a connection queue or transit", f, owner,
+                       where[f] ? "in" : "not in");
         FUZZ_CHECK(!!(owner & FRAME_OWN_TX) == in_tx, "frame %u: owner %#x but %s pending TX", f, owner,
                    in_tx ? "" : "not");
     }
-    FUZZ_CHECK(held_bits == held, "%u frames owned HELD, tcp_engine_frames_held says %llu", held_bits,
-               (unsigned long long)held);
+    FUZZ_CHECK(held_bits == held,
+               "%u frames owned HELD, tcp_engine_frames_held of both engines + frames in transit say %llu",
+               held_bits, (unsigned long long)held);
     FUZZ_CHECK(frames_in_use(w) == owned, "%u frames in use, %u have an owner", frames_in_use(w), owned);
     FUZZ_CHECK(frames_in_use(w) == held + tx_only,
                "%u frames in use != %llu held + %u in TX not yet completed", frames_in_use(w),
@@ -584,6 +795,7 @@ static void check_world(struct world *w)
                    "app %d holds connection %u, which the engine closed without a closed call", i, c->index);
         FUZZ_CHECK(c->user == (void *)(uintptr_t)(i + 1) || !(c->flags & CONN_F_ACCEPTED),
                    "app %d holds connection %u, whose user is %p", i, c->index, c->user);
+        FUZZ_CHECK(!(c->flags & CONN_F_HELD), "app %d holds connection %u, which is held", i, c->index);
     }
 }
 
@@ -641,15 +853,15 @@ static void observe(struct world *w, const uint8_t *frame, uint32_t len)
 static void complete_tx(struct world *w)
 {
     for (uint32_t i = 0; i < w->npending; i++)
-        frame_put(&w->cache, w->pending_tx[i], FRAME_OWN_TX);
+        frame_put(&w->cache[w->pending_engine[i]], w->pending_tx[i], FRAME_OWN_TX);
     w->npending = 0;
 }
 
-/* Move e->tx to the "wire": completions now, or after the next flush when they run late. */
-static void transmit(struct world *w)
+/* Move engine k's e->tx to the "wire": completions now, or after the next flush when they run late. */
+static void transmit(struct world *w, int k)
 {
-    struct tcp_engine *e = &w->engine;
-    uint32_t late[MAX_PENDING_TX], nlate = 0, n = e->ntx;
+    struct tcp_engine *e = &w->engine[k], *other = &w->engine[!k];
+    uint32_t n = e->ntx;
 
     if (w->tx_ring_room && n > w->tx_ring_room)
         n = w->tx_ring_room; /* a full TX ring: the rest stays in e->tx for the next flush */
@@ -661,6 +873,10 @@ static void transmit(struct world *w)
         FUZZ_CHECK(frame_in_tx(&w->pool, tx->frame), "TX entry frame %u not marked as lent to TX", tx->frame);
         for (uint32_t j = 0; j < i; j++)
             FUZZ_CHECK(e->tx[j].frame != tx->frame, "frame %u in the TX list twice", tx->frame);
+        /* a moved connection's frame may still wait in the old owner's TX list: never sent from both */
+        for (uint32_t j = 0; j < other->ntx; j++)
+            FUZZ_CHECK(other->tx[j].frame != tx->frame, "frame %u in the TX lists of both engines",
+                       tx->frame);
         for (uint32_t j = 0; j < w->npending; j++)
             FUZZ_CHECK(w->pending_tx[j] != tx->frame, "frame %u sent again before its TX completed",
                        tx->frame);
@@ -669,22 +885,60 @@ static void transmit(struct world *w)
         const struct tcp_tx *tx = &e->tx[i];
 
         observe(w, frame_data(&w->pool, tx->frame) + tx->off, tx->len);
-        if (w->tx_late)
-            late[nlate++] = tx->frame;
-        else
-            frame_put(&w->cache, tx->frame, FRAME_OWN_TX);
+        if (w->tx_late) {
+            FUZZ_CHECK(w->npending < MAX_PENDING_TX, "more TX pending than frames");
+            w->pending_tx[w->npending] = tx->frame;
+            w->pending_engine[w->npending++] = (uint8_t)k;
+        } else {
+            frame_put(&w->cache[k], tx->frame, FRAME_OWN_TX);
+        }
     }
     tcp_tx_consumed(e, n);
-    complete_tx(w);
-    memcpy(w->pending_tx, late, nlate * sizeof(late[0]));
-    w->npending = nlate;
 }
 
+static void export_movable(struct world *w, int k);
+
+/* Engine k's flush: what this batch made movable leaves first (tcp.h: export before the flush). */
+static void flush_engine(struct world *w, int k)
+{
+    export_movable(w, k);
+    check_lists(&w->engine[k]); /* a slot that left but stayed linked would be lost in the flush */
+    tcp_engine_flush(&w->engine[k]);
+    transmit(w, k);
+    w->batch_open[k] = false;
+}
+
+/* The end of a batch on both workers; TX completions of the flush before arrive now when late. */
 static void flush(struct world *w)
 {
-    tcp_engine_flush(&w->engine);
-    transmit(w);
-    w->batch_open = false;
+    uint32_t nlate = w->npending;
+
+    for (int k = 0; k < NENGINES; k++)
+        flush_engine(w, k);
+    /* completions that waited since the previous flush arrive; those of this one wait for the next */
+    for (uint32_t i = 0; i < nlate; i++)
+        frame_put(&w->cache[w->pending_engine[i]], w->pending_tx[i], FRAME_OWN_TX);
+    memmove(w->pending_tx, w->pending_tx + nlate, (w->npending - nlate) * sizeof(w->pending_tx[0]));
+    memmove(w->pending_engine, w->pending_engine + nlate,
+            (w->npending - nlate) * sizeof(w->pending_engine[0]));
+    w->npending -= nlate;
+    /* the pools here are small and a cache refills FRAME_CACHE_BATCH at a time, so one worker's cache
+     * could keep every free frame from the other: spare frames go back at the end of each batch */
+    if (w->two_workers)
+        for (int k = 0; k < NENGINES; k++)
+            frame_cache_drain(&w->cache[k]);
+}
+
+/* A frame for the RX ring of engine k; the other worker's spare frames when its cache has them all. */
+static uint32_t rx_alloc(struct world *w, int k)
+{
+    uint32_t frame = frame_alloc(&w->cache[k]);
+
+    if (frame == FRAME_NONE && w->two_workers) {
+        frame_cache_drain(&w->cache[!k]);
+        frame = frame_alloc(&w->cache[k]);
+    }
+    return frame;
 }
 
 /* ---- the application ----------------------------------------------------------------------------- */
@@ -818,6 +1072,11 @@ static void *on_accept(void *ctx, struct tcp_conn *c)
     int slot = app_slot_for(w, tcp_conn_tuple(c));
     struct app_conn *a;
 
+    FUZZ_CHECK(!(c->flags & CONN_F_HELD), "accept for connection %u, which is held", c->index);
+    /* held, moved or not: the application starts at the first byte of the stream, none lost before */
+    FUZZ_CHECK(c->rcv_nxt - c->rcv_queued - !!(c->flags & CONN_F_FIN_RCVD) == c->irs + 1,
+               "accept for connection %u (%s): %u bytes readable, but rcv_nxt %u is %u past the ISN",
+               c->index, tcp_state_name(c->state), c->rcv_queued, c->rcv_nxt, c->rcv_nxt - c->irs);
     if (slot < 0 || w->draining || w->accept_policy == ACCEPT_REFUSE)
         return NULL;
     a = &w->apps[slot];
@@ -843,6 +1102,7 @@ static void on_readable(void *ctx, struct tcp_conn *c)
     struct app_conn *a = app_of(w, c);
 
     FUZZ_CHECK(a->conn == c, "readable for connection %u, which the application let go", c->index);
+    FUZZ_CHECK(!(c->flags & CONN_F_HELD), "readable for connection %u, which is held", c->index);
     switch (w->readable_policy) {
     case READABLE_READ_ALL:
         app_read(w, a, SIZE_MAX);
@@ -866,6 +1126,7 @@ static void on_writable(void *ctx, struct tcp_conn *c)
     struct app_conn *a = app_of(w, c);
 
     FUZZ_CHECK(a->conn == c, "writable for connection %u, which the application let go", c->index);
+    FUZZ_CHECK(!(c->flags & CONN_F_HELD), "writable for connection %u, which is held", c->index);
     a->connecting = false;
     if (w->writable_writes)
         app_pump(a, WRITE_ZERO_COPY);
@@ -879,6 +1140,7 @@ static void on_closed(void *ctx, struct tcp_conn *c, int error)
     FUZZ_CHECK(error == 0 || error == ECONNRESET || error == ETIMEDOUT || error == ECONNABORTED ||
                    error == ECONNREFUSED,
                "closed with error %d", error);
+    FUZZ_CHECK(!(c->flags & CONN_F_HELD), "closed(%d) for connection %u, which is held", error, c->index);
     if (a->conn == c) {
         /* an orderly end for a connection the application still reads means the peer's FIN came */
         FUZZ_CHECK(error || (c->flags & CONN_F_FIN_RCVD),
@@ -893,6 +1155,232 @@ static void on_closed(void *ctx, struct tcp_conn *c, int error)
 }
 
 static const struct tcp_callbacks callbacks = {on_accept, on_readable, on_writable, on_closed};
+
+/* ---- the steering program and the hand-off ------------------------------------------------------ */
+
+static void transit_push(struct world *w, int to, const struct handoff_msg *m)
+{
+    struct transit *t = &w->transit[to];
+
+    FUZZ_CHECK(t->n < FIFO_MAX, "the FIFO towards engine %d is full: more than one TCB per flow?", to);
+    *transit_at(t, t->n) = *m;
+    t->n++;
+    t->nframes += !m->is_tcb;
+}
+
+static struct handoff_msg transit_pop(struct world *w, int to)
+{
+    struct transit *t = &w->transit[to];
+    struct handoff_msg m = *transit_at(t, 0);
+
+    t->head = (t->head + 1) % FIFO_MAX;
+    t->n--;
+    t->nframes -= !m.is_tcb;
+    return m;
+}
+
+static bool tcb_in_transit(struct world *w, const struct pkt_tuple *tuple)
+{
+    for (int k = 0; k < NENGINES; k++)
+        for (uint32_t i = 0; i < w->transit[k].n; i++) {
+            const struct handoff_msg *m = transit_at(&w->transit[k], i);
+            struct tcp_conn c;
+
+            if (!m->is_tcb)
+                continue;
+            tcb_of(m, &c);
+            if (!memcmp(&c.tuple, tuple, sizeof(*tuple)))
+                return true;
+        }
+    return false;
+}
+
+static bool frames_in_transit(struct world *w, const struct flow *f)
+{
+    for (int k = 0; k < NENGINES; k++)
+        for (uint32_t i = 0; i < w->transit[k].n; i++)
+            if (!transit_at(&w->transit[k], i)->is_tcb && transit_at(&w->transit[k], i)->flow == f - w->flows)
+                return true;
+    return false;
+}
+
+/* The held connections engine k found MOVABLE in this batch leave for the other engine. */
+static void export_movable(struct world *w, int k)
+{
+    for (uint32_t i = 0; i < w->nmovable[k]; i++) {
+        struct tcp_conn *c = w->movable[k][i];
+        struct pkt_tuple t = c->tuple;
+        struct handoff_msg m = {.is_tcb = true, .flow = -1};
+        uint32_t flags = c->flags;
+        enum tcp_state state = c->state;
+
+        if (!tcp_conn_export(c, &m.h)) {
+            /* since it was MOVABLE it closed, reached TIME-WAIT, or was placed and maybe accepted */
+            FUZZ_CHECK((flags & (CONN_F_ACCEPTED | CONN_F_ZOMBIE)) || !(flags & CONN_F_HELD) ||
+                           state == TCP_CLOSED || state == TCP_TIME_WAIT,
+                       "engine %d refused to export held connection %u (%s, flags %#x)", k, c->index,
+                       tcp_state_name(state), flags);
+            continue;
+        }
+        FUZZ_CHECK(c->state == TCP_CLOSED && !(c->flags & CONN_F_ZOMBIE) &&
+                       !tcp_conn_lookup(&w->engine[k], &t),
+                   "engine %d exported connection %u but still has it", k, c->index);
+        if (trace)
+            fprintf(stderr, "    engine %d exports port %u (%s)\n", k, t.rport, tcp_state_name(state));
+        transit_push(w, !k, &m);
+    }
+    w->nmovable[k] = 0;
+}
+
+/* A received frame as the XDP program hands it over: to the flow's owner, steered once it is steered. */
+static void rx_frame(struct world *w, struct flow *f, uint32_t frame, uint32_t off, uint32_t len)
+{
+    int k = f ? f->owner : 0;
+    struct tcp_engine *e = &w->engine[k];
+    enum tcp_steer steer;
+    enum tcp_steered r;
+    struct tcp_conn *c;
+
+    if (!f || !f->steered) {
+        tcp_input(e, frame, off, len);
+        return;
+    }
+    steer = !f->decided ? TCP_STEER_HOLD : f->target == f->owner ? TCP_STEER_PLACED : TCP_STEER_MOVE;
+    r = tcp_input_steered(e, frame, off, len, steer, &c);
+    if (trace)
+        fprintf(stderr, "    steered %d to engine %d: %d\n", steer, k, r);
+    switch (r) {
+    case TCP_STEERED_DONE:
+        FUZZ_CHECK(!c, "TCP_STEERED_DONE with a connection");
+        break;
+    case TCP_STEERED_FOREIGN: {
+        uint8_t owner = atomic_load(&frame_meta(&w->pool, frame)->owner);
+        struct handoff_msg m = {.frame = frame, .off = off, .len = len, .flow = (int)(f - w->flows)};
+
+        FUZZ_CHECK(steer == TCP_STEER_MOVE && !c && owner == FRAME_OWN_HELD,
+                   "TCP_STEERED_FOREIGN for steer %d, conn %p, frame owner %#x", steer, (void *)c, owner);
+        if (w->transit[!k].nframes >= FIFO_FRAMES)
+            frame_put(&w->cache[k], frame, FRAME_OWN_HELD); /* the ring is full: dropped, TCP recovers */
+        else
+            transit_push(w, !k, &m);
+        break;
+    }
+    case TCP_STEERED_MOVABLE: {
+        uint32_t i = 0;
+
+        FUZZ_CHECK(steer == TCP_STEER_MOVE && c && c->engine == e && (c->flags & CONN_F_HELD) &&
+                       !(c->flags & CONN_F_ACCEPTED) && flow_of(w, &c->tuple) == f,
+                   "TCP_STEERED_MOVABLE for steer %d: conn %p not this flow's held connection", steer,
+                   (void *)c);
+        while (i < w->nmovable[k] && w->movable[k][i] != c)
+            i++;
+        if (i == w->nmovable[k]) {
+            FUZZ_CHECK(i < MAX_CONNS, "more movable connections than slots");
+            w->movable[k][w->nmovable[k]++] = c;
+        }
+        break;
+    }
+    case TCP_STEERED_PINNED:
+        FUZZ_CHECK(steer == TCP_STEER_MOVE && c && (c->flags & CONN_F_ACCEPTED) && !(c->flags & CONN_F_HELD),
+                   "TCP_STEERED_PINNED for steer %d: conn %p flags %#x", steer, (void *)c, c ? c->flags : 0);
+        f->target = f->owner; /* the application has it here: the route follows the connection */
+        break;
+    default:
+        FUZZ_CHECK(0, "tcp_input_steered returned %d", r);
+    }
+}
+
+/* The first message towards engine k arrives at its worker, within the batch op_deliver began. */
+static void deliver_one(struct world *w, int k)
+{
+    struct tcp_engine *e = &w->engine[k];
+    struct handoff_msg m = transit_pop(w, k);
+
+    if (m.is_tcb) {
+        struct tcp_conn in, *c;
+        bool slot_free = e->free_conn != UINT32_MAX && e->nconns < e->cfg.max_conns;
+
+        tcb_of(&m, &in);
+        c = tcp_conn_import(e, &m.h);
+        if (trace)
+            fprintf(stderr, "    engine %d imports port %u (%s): %s\n", k, in.tuple.rport,
+                    tcp_state_name(in.state), c ? "ok" : "refused");
+        if (c)
+            FUZZ_CHECK(c->engine == e && tcp_conn_lookup(e, &in.tuple) == c && c->state == in.state &&
+                           !(c->flags & (CONN_F_HELD | CONN_F_ACCEPTED)) &&
+                           (c->flags & (CONN_F_DIRTY | CONN_F_RETRY)),
+                       "engine %d imported port %u as conn %u (%s, flags %#x)", k, in.tuple.rport, c->index,
+                       tcp_state_name(c->state), c->flags);
+        else
+            FUZZ_CHECK(!slot_free || tcp_conn_lookup(e, &in.tuple),
+                       "engine %d refused an import with a slot free", k);
+    } else {
+        struct tcp_conn *c;
+        enum tcp_steered r = tcp_input_steered(e, m.frame, m.off, m.len, TCP_STEER_PLACED, &c);
+
+        FUZZ_CHECK(r == TCP_STEERED_DONE && !c, "a forwarded frame steered PLACED: %d", r);
+    }
+}
+
+/*
+ * OP_DELIVER: the worker drains its ring at the start of a batch, as tcp.h wants for an import: a
+ * flush ends what it had open, tcp_engine_begin at the current time, then the messages, all in
+ * one batch that stays open for what follows.
+ */
+static void op_deliver(struct world *w, uint8_t arg)
+{
+    for (int k = 0; k < NENGINES; k++) {
+        if ((!(arg & 4) && k != (arg & 1)) || !w->transit[k].n)
+            continue;
+        if (w->batch_open[k])
+            flush_engine(w, k);
+        tcp_engine_begin(&w->engine[k], w->now_ns);
+        w->batch_open[k] = true;
+        if (!(arg & 6))
+            deliver_one(w, k);
+        else
+            while (w->transit[k].n)
+                deliver_one(w, k);
+    }
+}
+
+/* OP_MAP: the importing worker updates the flow map, or the entry of a finished flow expires. */
+static void op_map(struct world *w, struct input *in, uint8_t arg)
+{
+    struct flow *f = &w->flows[(arg & 3) * 2 + !!(arg & 4)];
+    struct pkt_tuple t = flow_tuple(w, f);
+    uint8_t change = take8(in);
+
+    if (change & MAP_FORGET) {
+        if (tuple_homes(w, &t) || frames_in_transit(w, f))
+            return;
+        f->decided = false;
+        f->owner = f->target = (change & MAP_OWNER_1) ? 1 : 0;
+    } else if (f->decided && f->target != f->owner && !tcp_conn_lookup(&w->engine[f->owner], &t) &&
+               !tcb_in_transit(w, &t)) {
+        f->owner = f->target;
+    }
+}
+
+/* OP_PLACE: the worker places a held connection itself (say, its route took too long to decide). */
+static void op_place(struct world *w, uint8_t arg)
+{
+    struct flow *f = &w->flows[(arg & 3) * 2];
+    int k = !!(arg & 4);
+    struct pkt_tuple t = flow_tuple(w, f);
+    struct tcp_conn *c = tcp_conn_lookup(&w->engine[k], &t);
+
+    if (!c || !(c->flags & CONN_F_HELD))
+        return;
+    tcp_conn_place(c);
+    FUZZ_CHECK(!(c->flags & CONN_F_HELD) && (c->flags & (CONN_F_DIRTY | CONN_F_RETRY | CONN_F_ZOMBIE)),
+               "tcp_conn_place left conn %u with flags %#x: its events would wait for another reason",
+               c->index, c->flags);
+    if (!f->decided && k == f->owner) {
+        f->decided = true;
+        f->target = f->owner;
+    }
+}
 
 /* ---- the peer's segments ------------------------------------------------------------------------- */
 
@@ -995,11 +1483,13 @@ static uint8_t build_options(struct world *w, const struct peer *pr, struct inpu
     return n;
 }
 
-static void op_segment(struct world *w, struct input *in, uint8_t arg)
+static void op_segment(struct world *w, struct input *in, uint8_t arg, bool steered)
 {
     static const uint32_t rx_offsets[4] = {0, 2, 64, 256};
     struct peer *pr = &w->peers[arg & 3];
+    struct flow *f = &w->flows[(arg & 3) * 2 + !!(arg & 4)];
     struct pkt_tuple t = pr->tuple;
+    uint8_t route = steered ? take8(in) : ROUTE_NONE;
     uint8_t flags = take8(in), numbering = take8(in);
     enum seq_mode smode = (enum seq_mode)(numbering & 3);
     uint32_t seq = pick_seq(pr, in, smode);
@@ -1016,9 +1506,23 @@ static void op_segment(struct world *w, struct input *in, uint8_t arg)
     hlen = pkt_headers_len(&t, &pr->link) + opts_len;
     if (payload_len > FUZZ_FRAME_SIZE - off - hlen)
         payload_len = FUZZ_FRAME_SIZE - off - hlen;
-    frame = frame_alloc(&w->cache); /* received frames come from the same pool, as from the fill ring */
+    /* received frames come from the same pool, as from the fill ring of the worker the flow goes to */
+    frame = rx_alloc(w, f->owner);
     if (frame == FRAME_NONE)
         return; /* the RX ring would have had no frame for it either */
+    if (steered) {
+        struct pkt_tuple st = flow_tuple(w, f);
+        bool chosen = (route & 3) == ROUTE_HERE || (route & 3) == ROUTE_THERE;
+        /* a new route is safe once the connection, if any, is at the owner and nothing travels */
+        bool again = (route & ROUTE_AGAIN) && !tcb_in_transit(w, &st) && !frames_in_transit(w, f) &&
+                     !tcp_conn_lookup(&w->engine[!f->owner], &st);
+
+        f->steered = true;
+        if (chosen && (!f->decided || again)) {
+            f->decided = true;
+            f->target = (route & 3) == ROUTE_HERE ? f->owner : !f->owner;
+        }
+    }
     data = frame_data(&w->pool, frame) + off;
     payload = data + hlen;
     for (uint32_t i = 0; i < payload_len; i++)
@@ -1044,7 +1548,7 @@ static void op_segment(struct world *w, struct input *in, uint8_t arg)
         if ((flags & TCP_SYN) || seq_gt(end, pr->snd_nxt))
             pr->snd_nxt = end;
     }
-    tcp_input(&w->engine, frame, off, hlen + payload_len);
+    rx_frame(w, f, frame, off, hlen + payload_len);
 }
 
 /* Recompute the IPv4 header and TCP checksums of a raw frame so that it gets past pkt_parse's checks. */
@@ -1104,13 +1608,14 @@ static void repair_checksums(uint8_t *d, uint32_t len)
 static void op_raw(struct world *w, struct input *in, uint8_t arg)
 {
     uint32_t off = ((arg >> 1) & 3) * 64, len = take16(in), frame;
+    struct pkt p;
     uint8_t *data;
 
     if (len > FUZZ_FRAME_SIZE - off)
         len = FUZZ_FRAME_SIZE - off;
     if (len > in->n)
         len = (uint32_t)in->n;
-    frame = frame_alloc(&w->cache);
+    frame = rx_alloc(w, 0);
     if (frame == FRAME_NONE) {
         in->p += len;
         in->n -= len;
@@ -1124,7 +1629,8 @@ static void op_raw(struct world *w, struct input *in, uint8_t arg)
         repair_checksums(data, len);
         w->payload_trusted = false; /* its payload can be anything at a sequence number in use */
     }
-    tcp_input(&w->engine, frame, off, len);
+    /* the XDP program sends a frame of a flow it knows where the flow goes, the rest to engine 0 */
+    rx_frame(w, pkt_parse(data, len, &p) == PKT_OK ? flow_of(w, &p.tuple) : NULL, frame, off, len);
 }
 
 static void op_connect(struct world *w, uint8_t arg)
@@ -1134,9 +1640,13 @@ static void op_connect(struct world *w, uint8_t arg)
     struct app_conn *a = &w->apps[slot];
     struct tcp_conn *c;
 
-    if (a->conn || tcp_conn_lookup(&w->engine, &pr->server_tuple))
-        return; /* one connection per tuple */
-    c = tcp_connect(&w->engine, &pr->server_tuple, &pr->server_link, app_token(slot));
+    /* one connection per tuple; and a frame of the tuple forwarded earlier, arriving at the other
+     * engine after this open, would start a second one there (the steering program's race, not the
+     * engine's) */
+    if (a->conn || tuple_homes(w, &pr->server_tuple) || frames_in_transit(w, &w->flows[slot * 2]))
+        return;
+    c = tcp_connect(&w->engine[w->flows[slot * 2].owner], &pr->server_tuple, &pr->server_link,
+                    app_token(slot));
     if (!c)
         return;
     memset(a, 0, sizeof(*a));
@@ -1153,24 +1663,28 @@ static void run_record(struct world *w, struct input *in)
     struct app_conn *a = &w->apps[arg & 7];
 
     op &= 0xf;
-    if (op >= OP_COUNT)
-        op = OP_SEGMENT;
+    w->two_workers |= op >= OP_STEERED;
     switch (op) {
     case OP_TIME:
-        if (w->batch_open)
+        if (w->batch_open[0] || w->batch_open[1])
             flush(w); /* a batch ends with a flush before time moves on (tcp.h) */
-        if (arg & 4) { /* sleep until the engine asks to be woken, as a driver does */
-            uint64_t next = tcp_engine_next_deadline(&w->engine);
+        if (arg & 4) { /* sleep until an engine asks to be woken, as the drivers do */
+            uint64_t next = tcp_engine_next_deadline(&w->engine[0]),
+                     next1 = tcp_engine_next_deadline(&w->engine[1]);
 
+            if (next1 < next)
+                next = next1;
             if (next != UINT64_MAX && next > w->now_ns)
                 w->now_ns = next;
         } else {
             w->now_ns += take16(in) * time_scale_ms[arg & 3] * 1000000ull;
         }
-        tcp_engine_begin(&w->engine, w->now_ns);
+        for (int k = 0; k < NENGINES; k++)
+            tcp_engine_begin(&w->engine[k], w->now_ns);
         break;
     case OP_SEGMENT:
-        op_segment(w, in, arg);
+    case OP_STEERED:
+        op_segment(w, in, arg, op == OP_STEERED);
         break;
     case OP_RAW:
         op_raw(w, in, arg);
@@ -1213,24 +1727,44 @@ static void run_record(struct world *w, struct input *in)
         complete_tx(w);
         w->tx_ring_room = arg & 7;
         break;
+    case OP_EXPORT:
+        for (int k = 0; k < NENGINES; k++)
+            export_movable(w, k);
+        break;
+    case OP_DELIVER:
+        op_deliver(w, arg);
+        break;
+    case OP_MAP:
+        op_map(w, in, arg);
+        break;
+    case OP_PLACE:
+        op_place(w, arg);
+        break;
     default: /* OP_FLUSH */
         break;
     }
     if (trace)
         fprintf(stderr, "%.3f record op %u arg %#x\n", w->now_ns / 1e9, op, arg);
-    if (!(arg & ARG_BATCH) || op == OP_FLUSH)
+    if (!(arg & ARG_BATCH) || op == OP_FLUSH) {
         flush(w);
-    else
-        w->batch_open = true;
+    } else {
+        w->batch_open[0] = true;
+        w->batch_open[1] = true;
+    }
     if (trace)
-        for (uint32_t i = 0; i < w->engine.cfg.max_conns; i++)
-            if (w->engine.conns[i].state != TCP_CLOSED)
-                fprintf(
-                    stderr,
-                    "    conn %u port %u %s rcv_queued %u snd_queued %u una %u nxt %u cwnd %u dupacks %u\n",
-                    i, w->engine.conns[i].tuple.rport, tcp_state_name(w->engine.conns[i].state),
-                    w->engine.conns[i].rcv_queued, w->engine.conns[i].snd_queued, w->engine.conns[i].snd_una,
-                    w->engine.conns[i].snd_nxt, w->engine.conns[i].cwnd, w->engine.conns[i].dupacks);
+        for (int k = 0; k < NENGINES; k++)
+            for (uint32_t i = 0; i < w->engine[k].cfg.max_conns; i++) {
+                const struct tcp_conn *c = &w->engine[k].conns[i];
+
+                if (c->state != TCP_CLOSED)
+                    fprintf(
+                        stderr,
+                        "    %sconn %u port %u %s rcv_queued %u snd_queued %u una %u nxt %u cwnd %u dupacks "
+                        "%u%s\n",
+                        k ? "engine 1 " : "", i, c->tuple.rport, tcp_state_name(c->state), c->rcv_queued,
+                        c->snd_queued, c->snd_una, c->snd_nxt, c->cwnd, c->dupacks,
+                        (c->flags & CONN_F_HELD) ? " held" : "");
+            }
     check_world(w);
 }
 
@@ -1240,38 +1774,61 @@ static void run_record(struct world *w, struct input *in)
  */
 static void drain(struct world *w)
 {
-    struct tcp_engine *e = &w->engine;
-
     w->draining = true;
     w->tx_late = false;
     w->tx_ring_room = 0;
     flush(w);
     complete_tx(w);
+    /* what travels arrives, and what still waits for a route is placed where it is */
+    op_deliver(w, 4);
+    for (int k = 0; k < NENGINES; k++)
+        for (uint32_t i = 0; i < w->engine[k].cfg.max_conns; i++) {
+            struct tcp_conn *c = &w->engine[k].conns[i];
+
+            if (c->state != TCP_CLOSED && !(c->flags & CONN_F_ZOMBIE) && (c->flags & CONN_F_HELD))
+                tcp_conn_place(c);
+        }
+    flush(w);
+    check_world(w);
     for (int round = 0; round < 64; round++) {
         if (round) /* ten minutes of silence per round: every retransmission timer fires each time */
             w->now_ns += 600ull * 1000000000;
-        tcp_engine_begin(e, w->now_ns);
+        for (int k = 0; k < NENGINES; k++)
+            tcp_engine_begin(&w->engine[k], w->now_ns);
         for (int i = 0; i < NAPPS; i++) /* the first round closes; later ones, what was accepted since */
             if (w->apps[i].conn)
                 app_close(&w->apps[i]);
         flush(w);
         check_world(w);
     }
-    for (uint32_t i = 0; i < e->cfg.max_conns; i++) {
-        const struct tcp_conn *c = &e->conns[i];
+    FUZZ_CHECK(!w->transit[0].n && !w->transit[1].n, "messages in transit after the drain");
+    for (int k = 0; k < NENGINES; k++)
+        for (uint32_t i = 0; i < w->engine[k].cfg.max_conns; i++) {
+            const struct tcp_conn *c = &w->engine[k].conns[i];
 
-        FUZZ_CHECK(c->state == TCP_CLOSED,
-                   "connection %u still %s after the application closed it and 10 h of silence "
-                   "(snd_una %u snd_nxt %u snd_end %u flags %#x deadlines %llu/%llu/%llu)",
-                   c->index, tcp_state_name(c->state), c->snd_una, c->snd_nxt, c->snd_end, c->flags,
-                   (unsigned long long)c->deadline_ms[0], (unsigned long long)c->deadline_ms[1],
-                   (unsigned long long)c->deadline_ms[2]);
-    }
+            FUZZ_CHECK(c->state == TCP_CLOSED,
+                       "engine %d connection %u still %s after the application closed it and 10 h of silence "
+                       "(snd_una %u snd_nxt %u snd_end %u flags %#x deadlines %llu/%llu/%llu)",
+                       k, c->index, tcp_state_name(c->state), c->snd_una, c->snd_nxt, c->snd_end, c->flags,
+                       (unsigned long long)c->deadline_ms[0], (unsigned long long)c->deadline_ms[1],
+                       (unsigned long long)c->deadline_ms[2]);
+        }
 }
 
 static void world_destroy(struct world *w)
 {
-    tcp_engine_destroy(&w->engine);
+    /* what is still in transit (TCP_FUZZ_NO_DRAIN) goes back: a TCB through its importer */
+    for (int k = 0; k < NENGINES; k++)
+        while (w->transit[k].n) {
+            struct handoff_msg m = transit_pop(w, k);
+
+            if (m.is_tcb)
+                tcp_conn_import(&w->engine[k], &m.h);
+            else
+                frame_put(&w->cache[k], m.frame, FRAME_OWN_HELD);
+        }
+    for (int k = 0; k < NENGINES; k++)
+        tcp_engine_destroy(&w->engine[k]);
     complete_tx(w);
     FUZZ_CHECK(frames_in_use(w) == 0, "%u frames not back in the pool after tcp_engine_destroy",
                frames_in_use(w));
@@ -1323,11 +1880,31 @@ static void s_header(struct seed *s, uint8_t c0, uint8_t c1, uint8_t c2, uint8_t
     s8(s, c3);
 }
 
+/* The next segment helper writes OP_STEERED with this route byte instead of OP_SEGMENT (-1: plain). */
+static int seed_route = -1;
+
+/* p is the record's argument: the peer, | 4 for OTHER_PORT, | ARG_BATCH. */
+static void s_seg_op(struct seed *s, int p)
+{
+    if (seed_route < 0) {
+        s8(s, (uint32_t)p << 4 | OP_SEGMENT);
+        return;
+    }
+    s8(s, (uint32_t)p << 4 | OP_STEERED);
+    s8(s, (uint32_t)seed_route);
+    seed_route = -1;
+}
+
+static void s_op(struct seed *s, enum fuzz_op op, int arg)
+{
+    s8(s, (uint32_t)arg << 4 | op);
+}
+
 /* A segment from peer p with seq = expected + seq_off, ack = engine's end + ack_off, no options. */
 static void s_seg(struct seed *s, int p, uint8_t flags, int16_t seq_off, int16_t ack_off, uint16_t wnd,
                   uint16_t payload)
 {
-    s8(s, (uint32_t)p << 4 | OP_SEGMENT);
+    s_seg_op(s, p);
     s8(s, flags);
     s8(s, SEQ_EXPECTED | ACK_SENT_END << 2);
     s16(s, (uint16_t)seq_off);
@@ -1340,7 +1917,7 @@ static void s_seg(struct seed *s, int p, uint8_t flags, int16_t seq_off, int16_t
 /* An ACK-only segment from peer p at the expected sequence, acknowledging the engine's ISN + ack_off. */
 static void s_seg_at(struct seed *s, int p, uint8_t flags, int16_t ack_off, uint16_t wnd)
 {
-    s8(s, (uint32_t)p << 4 | OP_SEGMENT);
+    s_seg_op(s, p);
     s8(s, flags);
     s8(s, SEQ_EXPECTED | ACK_FROM_ISS << 2);
     s16(s, 0);
@@ -1357,7 +1934,7 @@ static void s_seg_at(struct seed *s, int p, uint8_t flags, int16_t ack_off, uint
 static void s_seg_ts(struct seed *s, int p, uint8_t flags, int16_t seq_off, int16_t ack_off, uint16_t wnd,
                      uint16_t payload, uint16_t sack_back, uint16_t sack_len)
 {
-    s8(s, (uint32_t)p << 4 | OP_SEGMENT);
+    s_seg_op(s, p);
     s8(s, flags);
     s8(s, SEQ_EXPECTED | ACK_SENT_END << 2);
     s16(s, (uint16_t)seq_off);
@@ -1376,7 +1953,7 @@ static void s_seg_ts(struct seed *s, int p, uint8_t flags, int16_t seq_off, int1
 /* A SYN from peer p at its own next sequence number, offering every option. */
 static void s_syn(struct seed *s, int p)
 {
-    s8(s, (uint32_t)p << 4 | OP_SEGMENT);
+    s_seg_op(s, p);
     s8(s, TCP_SYN);
     s8(s, SEQ_OWN | ACK_ABSOLUTE << 2);
     s16(s, 0);
@@ -1609,6 +2186,150 @@ static void write_seeds(const char *dir)
     s_time(&s, 2, 5);
     s_seg_ts(&s, 0, TCP_ACK, 0, 0, 2048, 500, 0, 0);
     write_seed(dir, "limits_small_mtu_clock_wrap", &s);
+
+    /*
+     * Hand-off, as tests/net/tcp_test.c plays it: held through the handshake, the first bytes route
+     * the connection to engine 1; export before the flush, import, the application there reads the
+     * stream from its first byte; a late frame at the old owner is forwarded; the map learns the move.
+     */
+    s_header(&s, ALL_OPTS, ACCEPT_AND_WRITE | READABLE_READ_ALL << 2 | 0x10, 0, 0);
+    seed_route = ROUTE_NONE;
+    s_syn(&s, 0);
+    s_seg_ts(&s, 0, TCP_ACK, 0, 0, 2048, 0, 0, 0);
+    s_seg_ts(&s, 0, TCP_ACK | TCP_PSH, 0, 0, 2048, 200, 0, 0); /* held: nobody reads it yet */
+    seed_route = ROUTE_THERE;
+    s_seg_ts(&s, 0 | ARG_BATCH, TCP_ACK | TCP_PSH, 0, 0, 2048, 300, 0, 0);
+    s_op(&s, OP_EXPORT, ARG_BATCH);
+    s_op(&s, OP_DELIVER, 1 | ARG_BATCH);
+    s_op(&s, OP_FLUSH, 0);
+    s_seg_ts(&s, 0, TCP_ACK | TCP_PSH, 0, 0, 2048, 100, 0, 0); /* to the old owner: forwarded */
+    s_op(&s, OP_DELIVER, 1);
+    s8(&s, 0 << 4 | OP_MAP);
+    s8(&s, 0);
+    s_seg_ts(&s, 0, TCP_ACK | TCP_PSH, 0, 0, 4096, 100, 0, 0);
+    s_seg_ts(&s, 0, TCP_ACK | TCP_FIN, 0, 0, 4096, 0, 0, 0);
+    s_app(&s, OP_CLOSE, 0);
+    s_seg_ts(&s, 0, TCP_ACK, 0, 0, 4096, 0, 0, 0);
+    write_seed(dir, "handoff_move", &s);
+
+    /*
+     * A SYN steered MOVE finds no connection and is forwarded; one held first (no route) and then
+     * routed by a repeated SYN leaves in SYN-RECEIVED. In transit while time passes, the peer's ACK
+     * and data at the old owner are forwarded behind it; everything arrives at once.
+     */
+    s_header(&s, 0x03, READABLE_READ_ALL << 2, 0, 0x10);
+    seed_route = ROUTE_THERE;
+    s_syn(&s, 3);
+    s_op(&s, OP_DELIVER, 2 | 1);
+    s_op(&s, OP_MAP, 3);
+    s8(&s, 0);
+    seed_route = ROUTE_NONE;
+    s_syn(&s, 1);
+    seed_route = ROUTE_THERE;
+    s_syn(&s, 1);
+    s_time(&s, 0, 5);
+    s_seg(&s, 1, TCP_ACK, 0, 0, 8192, 0);
+    s_seg(&s, 1, TCP_ACK | TCP_PSH, 0, 0, 8192, 500);
+    s_seg(&s, 1, TCP_ACK | TCP_PSH, 500, 0, 8192, 500);
+    s_time(&s, 0, 30);
+    s_op(&s, OP_DELIVER, 1 | 2);
+    s_time(&s, 0, 30);
+    s_op(&s, OP_MAP, 1);
+    s8(&s, 0);
+    s_seg(&s, 1, TCP_ACK | TCP_FIN, 0, 0, 8192, 0);
+    write_seed(dir, "handoff_syn_received_transit", &s);
+
+    /* no route for a while: held data, delayed ACKs and timers run, then the worker places it here */
+    s_header(&s, ALL_OPTS, READABLE_READ_SOME << 2, 0, 0x10);
+    seed_route = ROUTE_NONE;
+    s_syn(&s, 2);
+    s_seg_ts(&s, 2, TCP_ACK, 0, 0, 2048, 0, 0, 0);
+    s_seg_ts(&s, 2, TCP_ACK | TCP_PSH, 0, 0, 2048, 400, 0, 0);
+    s_seg_ts(&s, 2, TCP_ACK | TCP_PSH, 800, 0, 2048, 400, 0, 0); /* out of order, held too */
+    s_time(&s, 0, 50);
+    s_op(&s, OP_PLACE, 2);
+    s_app(&s, OP_READ, 2);
+    s_seg_ts(&s, 2, TCP_ACK | TCP_PSH, 0, 0, 2048, 800, 0, 0);
+    write_seed(dir, "handoff_hold_place", &s);
+
+    /* the application has the connection before the route is known: MOVE finds it pinned; and a
+     * placement racing a MOVE in one batch, so the export finds the connection no longer held */
+    s_header(&s, ALL_OPTS, READABLE_READ_ALL << 2, 0, 0);
+    s_handshake(&s, 0);
+    seed_route = ROUTE_THERE;
+    s_seg_ts(&s, 0, TCP_ACK | TCP_PSH, 0, 0, 2048, 100, 0, 0);
+    seed_route = ROUTE_NONE;
+    s_syn(&s, 1);
+    s_seg_ts(&s, 1, TCP_ACK, 0, 0, 2048, 0, 0, 0);
+    seed_route = ROUTE_THERE;
+    s_seg_ts(&s, 1 | ARG_BATCH, TCP_ACK | TCP_PSH, 0, 0, 2048, 100, 0, 0);
+    s_op(&s, OP_PLACE, 1 | ARG_BATCH);
+    s_op(&s, OP_FLUSH, 0);
+    s_seg_ts(&s, 1, TCP_ACK | TCP_PSH, 0, 0, 2048, 100, 0, 0);
+    write_seed(dir, "handoff_pinned_place_race", &s);
+
+    /* one connection per engine: peer 1 lives on engine 1, so peer 0's import is refused there and the
+     * peer's next segments, forwarded, meet no connection; later the map forgets peer 1's flow */
+    s_header(&s, 0, 0, 0x20, 0x10);
+    s8(&s, 1 << 4 | OP_MAP);
+    s8(&s, MAP_FORGET | MAP_OWNER_1);
+    seed_route = ROUTE_HERE;
+    s_syn(&s, 1);
+    s_seg(&s, 1, TCP_ACK, 0, 0, 8192, 0);
+    seed_route = ROUTE_NONE;
+    s_syn(&s, 0);
+    seed_route = ROUTE_THERE;
+    s_seg(&s, 0, TCP_ACK | TCP_PSH, 0, 0, 8192, 100); /* the refused TCB holds a frame */
+    s_op(&s, OP_DELIVER, 1);
+    s_seg(&s, 0, TCP_ACK | TCP_PSH, 0, 0, 8192, 10);
+    s_op(&s, OP_DELIVER, 4);
+    s_app(&s, OP_CLOSE, 1);
+    s_seg(&s, 1, TCP_ACK | TCP_FIN, 0, 0, 8192, 0);
+    s_time(&s, 1, 20);
+    s8(&s, 1 << 4 | OP_MAP);
+    s8(&s, MAP_FORGET);
+    seed_route = ROUTE_THERE;
+    s_syn(&s, 1);
+    write_seed(dir, "handoff_import_refused", &s);
+
+    /*
+     * Export from the retry list: 16 frames, TX completions one flush late; a held connection keeps
+     * out-of-order segments until its duplicate ACK finds no frame (retry), then the next segment,
+     * routed away, makes it MOVABLE before the flush that would have retried it.
+     */
+    s_header(&s, ALL_OPTS | 0x20, 0, 0x02, 0);
+    seed_route = ROUTE_NONE;
+    s_syn(&s, 0);
+    s_seg_ts(&s, 0, TCP_ACK, 0, 0, 2048, 0, 0, 0);
+    for (int i = 0; i < 15; i++)
+        s_seg_ts(&s, 0, TCP_ACK, (int16_t)(100 + 10 * i), 0, 2048, 1, 0, 0);
+    seed_route = ROUTE_THERE;
+    s_seg_ts(&s, 0, TCP_ACK, 300, 0, 2048, 1, 0, 0);
+    s_op(&s, OP_DELIVER, 1);
+    s_seg_ts(&s, 0, TCP_ACK, 0, 0, 2048, 100, 0, 0);
+    s_op(&s, OP_DELIVER, 1);
+    write_seed(dir, "handoff_export_retry", &s);
+
+    /* imported and routed away again before engine 1's flush could give it to the application: the
+     * connection goes back, and the application on engine 0 reads it all */
+    s_header(&s, ALL_OPTS, READABLE_READ_ALL << 2, 0, 0);
+    seed_route = ROUTE_NONE;
+    s_syn(&s, 0);
+    s_seg_ts(&s, 0, TCP_ACK, 0, 0, 2048, 0, 0, 0);
+    seed_route = ROUTE_THERE;
+    s_seg_ts(&s, 0 | ARG_BATCH, TCP_ACK | TCP_PSH, 0, 0, 2048, 300, 0, 0);
+    s_op(&s, OP_EXPORT, ARG_BATCH);
+    s_op(&s, OP_DELIVER, 1 | ARG_BATCH);
+    s_op(&s, OP_MAP, ARG_BATCH);
+    s8(&s, 0);
+    seed_route = ROUTE_THERE | ROUTE_AGAIN;
+    s_seg_ts(&s, 0 | ARG_BATCH, TCP_ACK | TCP_PSH, 300, 0, 2048, 200, 0, 0);
+    s_op(&s, OP_FLUSH, 0);
+    s_op(&s, OP_DELIVER, 0);
+    s_op(&s, OP_MAP, 0);
+    s8(&s, 0);
+    s_seg_ts(&s, 0, TCP_ACK | TCP_PSH, 300, 0, 2048, 200, 0, 0);
+    write_seed(dir, "handoff_move_back", &s);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
