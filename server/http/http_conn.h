@@ -64,14 +64,15 @@ struct http_stream {
     struct http_header *req_headers; /* config.max_headers entries */
     nghttp2_rcbuf **rcbufs;          /* HTTP/2: the header strings, kept referenced */
     uint32_t nrcbufs;
-    nghttp2_nv resp[HTTP_MAX_RESP_HEADERS];
     uint32_t nresp;
-    char arena[HTTP_ARENA_SIZE];
     uint32_t arena_used;
     struct http_body body;
     uint64_t body_kept; /* request body bytes on_body kept, not yet released */
     struct http_buf *h1_head; /* HTTP/1.1: the request line and headers its strings point into */
     struct http_stream *next; /* free list, or the connection's list of streams */
+    /* last, and not cleared for a new stream (http_stream_new): used only up to nresp, arena_used */
+    nghttp2_nv resp[HTTP_MAX_RESP_HEADERS];
+    char arena[HTTP_ARENA_SIZE];
 };
 
 enum http_proto { PROTO_DETECT, PROTO_H2, PROTO_H1 };

@@ -158,7 +158,7 @@ struct http_stream *http_stream_new(struct http_conn *hc, int32_t id)
     hw->streams_used++;
     headers = st->req_headers;
     rcbufs = st->rcbufs;
-    memset(st, 0, sizeof(*st));
+    memset(st, 0, offsetof(struct http_stream, resp)); /* resp and arena count from nresp, arena_used */
     st->req_headers = headers;
     st->rcbufs = rcbufs;
     st->req.headers = headers;

@@ -222,12 +222,15 @@ static void respond(struct http_stream *st, int status, const char *content_type
     if (content_type)
         add_nv(st, "content-type", 12, content_type, strlen(content_type));
     if (length != UINT64_MAX && status >= 200 && status != 204 && status != 304) {
-        char text[24];
-        int n = snprintf(text, sizeof(text), "%llu", (unsigned long long)length);
-        const char *v = arena_copy(st, text, (size_t)n);
+        char text[20], *p = text + sizeof(text); /* decimal digits, last first: no printf per response */
+        const char *v;
 
+        do
+            *--p = (char)('0' + length % 10);
+        while (length /= 10);
+        v = arena_copy(st, p, (size_t)(text + sizeof(text) - p));
         if (v)
-            add_nv(st, "content-length", 14, v, (size_t)n);
+            add_nv(st, "content-length", 14, v, (size_t)(text + sizeof(text) - p));
     }
     if (st->head_only) { /* HEAD: the headers a GET would have, no body */
         http_body_clear(hc->hw, &st->body);
