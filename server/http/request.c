@@ -435,6 +435,8 @@ void http_dispatch(struct http_stream *st)
 
     hw->stats.requests++;
     st->head_only = req->method == METHOD_HEAD;
+    if (!req->path.ptr) /* CONNECT has no :path (RFC 9113 8.5): no route has it, so 404 */
+        req->path = (struct http_str){"", 0};
     router_match(req->method, req->path.ptr, req->path.len, &req->route);
     switch (req->route.result) {
     case ROUTER_FOUND:
