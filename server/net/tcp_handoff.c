@@ -41,8 +41,8 @@ bool tcp_conn_export(struct tcp_conn *c, struct tcp_handoff *h)
 {
     struct tcp_engine *e = c->engine;
 
-    if ((c->flags & (CONN_F_ACCEPTED | CONN_F_ZOMBIE)) || !(c->flags & CONN_F_HELD) || c->state == TCP_CLOSED ||
-        c->state == TCP_SYN_SENT || c->state == TCP_TIME_WAIT)
+    if ((c->flags & (CONN_F_ACCEPTED | CONN_F_ZOMBIE)) || !(c->flags & CONN_F_HELD) ||
+        c->state == TCP_CLOSED || c->state == TCP_SYN_SENT || c->state == TCP_TIME_WAIT)
         return false;
     if (c->flags & CONN_F_DIRTY)
         list_unlink(&e->dirty, c);

@@ -14,7 +14,8 @@ int handoff_inbox_init(struct handoff_inbox *in, struct err *e)
     in->wake_fd = -1;
     in->slots = calloc(HANDOFF_INBOX_SLOTS, sizeof(*in->slots));
     if (!in->slots)
-        return ERR(e, EXIT_STATUS_FAILURE, ENOMEM, "cannot allocate a hand-off inbox of %d slots", HANDOFF_INBOX_SLOTS);
+        return ERR(e, EXIT_STATUS_FAILURE, ENOMEM, "cannot allocate a hand-off inbox of %d slots",
+                   HANDOFF_INBOX_SLOTS);
     in->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (in->wake_fd < 0) {
         int err = errno;

@@ -31,7 +31,7 @@
 
 #include "http.h"
 
-#define PATH_MAX_DECODED 1024
+#define PATH_MAX_DECODED      1024
 #define STATIC_CACHE_ENTRIES  64
 #define STATIC_CACHE_PATH     256 /* longer paths are served uncached */
 #define STATIC_CACHE_VALID_NS 1000000000ull
@@ -85,14 +85,22 @@ static const char *content_type(const char *path)
         const char *ext;
         const char *type;
     } types[] = {
-        {".html", "text/html; charset=utf-8"}, {".htm", "text/html; charset=utf-8"},
-        {".css", "text/css"},                  {".js", "text/javascript"},
-        {".json", "application/json"},         {".txt", "text/plain; charset=utf-8"},
-        {".png", "image/png"},                 {".jpg", "image/jpeg"},
-        {".jpeg", "image/jpeg"},               {".gif", "image/gif"},
-        {".svg", "image/svg+xml"},             {".ico", "image/x-icon"},
-        {".wasm", "application/wasm"},         {".pdf", "application/pdf"},
-        {".xml", "application/xml"},           {".woff2", "font/woff2"},
+        {".html", "text/html; charset=utf-8"},
+        {".htm", "text/html; charset=utf-8"},
+        {".css", "text/css"},
+        {".js", "text/javascript"},
+        {".json", "application/json"},
+        {".txt", "text/plain; charset=utf-8"},
+        {".png", "image/png"},
+        {".jpg", "image/jpeg"},
+        {".jpeg", "image/jpeg"},
+        {".gif", "image/gif"},
+        {".svg", "image/svg+xml"},
+        {".ico", "image/x-icon"},
+        {".wasm", "application/wasm"},
+        {".pdf", "application/pdf"},
+        {".xml", "application/xml"},
+        {".woff2", "font/woff2"},
     };
     const char *dot = strrchr(path, '.');
 
@@ -104,7 +112,10 @@ static const char *content_type(const char *path)
 
 static int hex(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 /* Percent-decode into out; false for bad escapes, NUL bytes, or a path too long. */
@@ -201,7 +212,8 @@ static struct cached_file *cache_get(const char *path, int *status)
     if (strlen(path) >= STATIC_CACHE_PATH)
         return NULL;
     if (!cache) {
-        if (!(cache = calloc(STATIC_CACHE_ENTRIES, sizeof(*cache))) || pthread_setspecific(static_cache_key, cache)) {
+        if (!(cache = calloc(STATIC_CACHE_ENTRIES, sizeof(*cache))) ||
+            pthread_setspecific(static_cache_key, cache)) {
             free(cache);
             return NULL;
         }
@@ -238,15 +250,16 @@ static struct cached_file *cache_get(const char *path, int *status)
     f->size = (size_t)st.st_size;
     f->mtime = st.st_mtim;
     f->etag_len = snprintf(f->etag, sizeof(f->etag), "\"%llx-%llx\"", (unsigned long long)st.st_size,
-                           (unsigned long long)st.st_mtim.tv_sec * 1000000000ull + (unsigned long long)st.st_mtim.tv_nsec);
+                           (unsigned long long)st.st_mtim.tv_sec * 1000000000ull +
+                               (unsigned long long)st.st_mtim.tv_nsec);
     f->checked_ns = now;
     return f;
 }
 
 /* The answer from a confirmed file: 304 when the client has it, else its bytes. True when release
  * was handed the mapping (it is called once the response is done with it). */
-static bool respond_file(struct http_request *req, const char *path, const char *etag, int etag_len, void *map,
-                         size_t size, void (*release)(const void *, size_t))
+static bool respond_file(struct http_request *req, const char *path, const char *etag, int etag_len,
+                         void *map, size_t size, void (*release)(const void *, size_t))
 {
     struct http_str match = http_header(req, "if-none-match");
 
@@ -286,7 +299,8 @@ int handler_static_file(struct http_request *req)
         return HANDLER_DONE;
     }
     etag_len = snprintf(etag, sizeof(etag), "\"%llx-%llx\"", (unsigned long long)st.st_size,
-                        (unsigned long long)st.st_mtim.tv_sec * 1000000000ull + (unsigned long long)st.st_mtim.tv_nsec);
+                        (unsigned long long)st.st_mtim.tv_sec * 1000000000ull +
+                            (unsigned long long)st.st_mtim.tv_nsec);
     if (st.st_size && (map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
         close(fd);
         http_respond_error(req, 500);
