@@ -33,7 +33,8 @@ static const char route_help[] =
     "New connections follow a change at once; existing ones stay where they are.\n"
     "  --worker N     send matching connections to worker N (0-63)\n"
     "  --group LIST   hash matching connections over the live workers of LIST\n"
-    "  --id ID        route id for counters, 1-4095 (default: one more than the largest in use)\n"
+    "  --id ID        route id for counters, 1-4095 (default: the route's own when it exists,\n"
+    "                 else one more than the largest in use)\n"
     "  --bpftool      print the bpftool commands that make this change (two for a path route: text\n"
     "                 and Huffman keys), and change nothing\n"
     "list shows each route once with CONNS, the connections it decided, and HANDOFFS, those of them\n"
@@ -274,8 +275,16 @@ static int route_add(const struct route_args *a, struct err *e)
     memcpy(value.text, key.prefix, sizeof(value.text));
     if (agent_open_pins(&p, a->dev, e))
         return -1;
-    if (!a->id)
-        value.route_id = agent_next_id(p.routes, sizeof(struct route_key), sizeof(struct route_value));
+    if (!a->id) {
+        struct route_value old;
+
+        /* changing a route's target keeps its id, and so its counters; the trie's lookup is by
+         * longest prefix, so only an entry with this very text is the same route */
+        if (bpf_map_lookup_elem(p.routes, &key, &old) == 0 && !strncmp(old.text, value.text, sizeof(old.text)))
+            value.route_id = old.route_id;
+        else
+            value.route_id = agent_next_id(p.routes, sizeof(struct route_key), sizeof(struct route_value));
+    }
     if (a->bpftool) {
         pins_close(&p);
         print_bpftool("update", a->dev, &key, &value);

@@ -196,6 +196,10 @@ check "the Huffman lookup falls back to the default route" test "$(lookup_id $HU
 expect "route add writes both keys" 0 "route 10: path '/heavy' -> worker 3" \
     agent route add --dev "$DEV" --prefix /heavy --worker 3
 check "route add: the Huffman lookup finds it" test "$(lookup_id $HUF_KEY)" = 10
+expect "route add on an existing prefix keeps its id (and counters)" 0 "route 10: path '/heavy' -> worker 2" \
+    agent route add --dev "$DEV" --prefix /heavy --worker 2
+expect "route add --bpftool on an existing prefix prints its id" 0 "value hex 0a 00 00 00" \
+    agent route add --dev "$DEV" --prefix /heavy --worker 3 --bpftool
 expect "route del deletes both keys" 0 "deleted path route '/heavy'" agent route del --dev "$DEV" --prefix /heavy
 check "route del: the Huffman key is gone too" test "$(lookup_id $HUF_KEY)" = 2
 check "no entry left of /heavy" test "$(bpftool map dump pinned "$PINS/routes" | grep -c '"/heavy"')" -eq 0
