@@ -31,34 +31,36 @@ static bool listening(const struct tcp_engine *e, uint16_t port)
     return e->listening[port / 8] & (1u << (port % 8));
 }
 
-static void no_connection(struct tcp_engine *e, const struct pkt *p)
+/* A segment for no connection: a SYN to a listening port opens one (returned); others are reset or dropped. */
+static struct tcp_conn *no_connection(struct tcp_engine *e, const struct pkt *p)
 {
     struct tcp_conn *c;
 
     if (p->flags & TCP_RST)
-        return;
+        return NULL;
     if ((p->flags & (TCP_SYN | TCP_ACK | TCP_FIN)) != TCP_SYN) {
         e->stats.rst_no_conn++;
         tcp_send_reset_for(e, p);
-        return;
+        return NULL;
     }
     if (!listening(e, p->tuple.lport)) {
         e->stats.not_listening++;
         tcp_send_reset_for(e, p);
-        return;
+        return NULL;
     }
     if (e->nconns >= e->cfg.max_conns || e->nhalf_open >= e->cfg.max_half_open) {
         e->stats.syn_dropped_limit++; /* the client retries its SYN; no state is kept */
-        return;
+        return NULL;
     }
     c = conn_create(e, p);
     if (!c) {
         e->stats.syn_dropped_limit++;
-        return;
+        return NULL;
     }
     /* a payload in the SYN is not accepted (no TFO): the ACK covers the SYN only and the peer resends */
     c->flags |= CONN_F_RESEND_SYNACK;
     conn_mark_dirty(e, c);
+    return c;
 }
 
 /* ---- ACK processing ---------------------------------------------------------------------------- */
@@ -709,8 +711,7 @@ static struct tcp_conn *input_segment(struct tcp_engine *e, const struct pkt *p,
         c = NULL;
     }
     if (!c) {
-        no_connection(e, p);
-        c = (p->flags & TCP_SYN) ? tcp_conn_lookup(e, &p->tuple) : NULL;
+        c = no_connection(e, p);
     } else {
         kept = segment_arrives(e, c, p, frame);
     }

@@ -65,15 +65,8 @@ start_server() {
 # stop_server NAME: SIGTERM; passes when it exits 0 having found every frame back in the pool
 stop_server() {
     local log=$LOGS/server-$1.log status
-    kill -TERM "$SERVER_PID"
-    if timeout 20 tail --pid="$SERVER_PID" -f /dev/null; then
-        wait "$SERVER_PID"
-        status=$?
-    else
-        kill -KILL "$SERVER_PID"
-        wait "$SERVER_PID"
-        status="killed: still running 20 s after SIGTERM"
-    fi
+    stop_pid "$SERVER_PID" 20
+    status=$STOP_STATUS
     SERVER_PID=""
     if [ "$status" = 0 ] && grep -q "every frame returned" "$log"; then
         ok "server $1 stopped with every frame accounted for"

@@ -27,6 +27,7 @@ if [ $# -gt 0 ]; then
 fi
 
 cd "$(dirname "$0")/../.." || exit 1
+. tests/lib/tap.sh
 SERVER=$BUILD/bin/sluice-server
 SUITE=$BUILD/tests/h2_conformance
 PORT=${H2_CONFORMANCE_PORT:-20580}
@@ -36,15 +37,8 @@ SERVER_PID=""
 stop_server() { # SIGTERM, then at most 10 s for the drain; sets SERVER_STATUS
     SERVER_STATUS=""
     [ -n "$SERVER_PID" ] || return
-    kill -TERM "$SERVER_PID" 2>/dev/null
-    for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -KILL "$SERVER_PID" 2>/dev/null
-        SERVER_STATUS="killed after 10 s"
-    fi
-    wait "$SERVER_PID" 2>/dev/null
-    local status=$?
-    [ -n "$SERVER_STATUS" ] || SERVER_STATUS=$status
+    stop_pid "$SERVER_PID" 10
+    SERVER_STATUS=$STOP_STATUS
     SERVER_PID=""
 }
 trap 'stop_server; rm -f "$LOG"' EXIT

@@ -112,15 +112,8 @@ end_drain_check() {
 # stop_server LABEL WANT: SIGTERM; passes when it exits 0 and its log matches WANT
 stop_server() {
     local label=$1 want=$2 log=$WORK/server-$1.log status
-    kill -TERM "$SERVER_PID"
-    if timeout 30 tail --pid="$SERVER_PID" -f /dev/null; then
-        wait "$SERVER_PID"
-        status=$?
-    else
-        kill -KILL "$SERVER_PID"
-        wait "$SERVER_PID"
-        status="killed: still running 30 s after SIGTERM"
-    fi
+    stop_pid "$SERVER_PID" 30
+    status=$STOP_STATUS
     SERVER_PID=""
     if [ "$status" = 0 ] && grep -q "$want" "$log"; then
         ok "$label: server stopped cleanly"

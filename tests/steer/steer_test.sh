@@ -156,12 +156,10 @@ NETEM_PID=""
 check "netem dropped and duplicated packets" grep -Eq "dropped [1-9][0-9]* duplicated [1-9]" "$WORK/netem.log"
 
 # ---- stop: every frame back, including those that travelled between workers ----
-kill -TERM "$SERVER_PID"
-timeout 30 tail --pid="$SERVER_PID" -f /dev/null
-wait "$SERVER_PID"
-status=$?
+stop_pid "$SERVER_PID" 30
+status=$STOP_STATUS
 SERVER_PID=""
-if [ $status -eq 0 ] && grep -q "every frame returned" "$WORK/server.log"; then
+if [ "$status" = 0 ] && grep -q "every frame returned" "$WORK/server.log"; then
     ok "server stopped with every frame accounted for"
 else
     not_ok "server stopped with every frame accounted for" "exit $status: $(grep -i -E 'error|leak' "$WORK/server.log" | head -3 | tr '\n' '|')"

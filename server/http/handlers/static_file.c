@@ -162,6 +162,14 @@ static uint32_t path_hash(const char *path)
     return h;
 }
 
+/* The ETag of a file's version: its size and modification time. Returns its length. */
+static int etag_of(const struct stat *st, char *etag, size_t cap)
+{
+    return snprintf(etag, cap, "\"%llx-%llx\"", (unsigned long long)st->st_size,
+                    (unsigned long long)st->st_mtim.tv_sec * 1000000000ull +
+                        (unsigned long long)st->st_mtim.tv_nsec);
+}
+
 /* A response from a cached mapping is over: the entry may be replaced again. */
 static void cache_release(const void *body, size_t len)
 {
@@ -249,9 +257,7 @@ static struct cached_file *cache_get(const char *path, int *status)
     strcpy(f->path, path);
     f->size = (size_t)st.st_size;
     f->mtime = st.st_mtim;
-    f->etag_len = snprintf(f->etag, sizeof(f->etag), "\"%llx-%llx\"", (unsigned long long)st.st_size,
-                           (unsigned long long)st.st_mtim.tv_sec * 1000000000ull +
-                               (unsigned long long)st.st_mtim.tv_nsec);
+    f->etag_len = etag_of(&st, f->etag, sizeof(f->etag));
     f->checked_ns = now;
     return f;
 }
@@ -298,9 +304,7 @@ int handler_static_file(struct http_request *req)
         http_respond_error(req, status);
         return HANDLER_DONE;
     }
-    etag_len = snprintf(etag, sizeof(etag), "\"%llx-%llx\"", (unsigned long long)st.st_size,
-                        (unsigned long long)st.st_mtim.tv_sec * 1000000000ull +
-                            (unsigned long long)st.st_mtim.tv_nsec);
+    etag_len = etag_of(&st, etag, sizeof(etag));
     if (st.st_size && (map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
         close(fd);
         http_respond_error(req, 500);
