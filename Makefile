@@ -1,15 +1,20 @@
 # Makefile — builds, tests and demonstrates sluice. Read top to bottom:
 #
-#   make deps    install the Debian packages sluice needs (only those missing)
-#   make all     BPF objects + skeletons, sluice-agent, tests   (into build/)
-#   make test    sanitizer build (ASan/UBSan, into build/san/) and every test suite
-#   make demo    the end-to-end demo in a throw-away namespace topology
-#   make bench   the benchmark harness
-#   make fmt     clang-format every C file in place
-#   make clean   remove build/
+#   make deps       install the Debian packages sluice needs (only those missing)
+#   make all        BPF objects + skeletons, sluice-agent, sluice-server, tests, bench and fuzz binaries
+#   make test       sanitizer build (ASan/UBSan, into build/san/) and every test suite;
+#                   SUITES=net,http runs only those (tests/run.sh --list names them)
+#   make check      the quick loop: sanitizer build without bench and fuzz binaries, every suite but
+#                   fuzzing, the ones that need no root first
+#   make demo       the end-to-end demo in a throw-away namespace topology
+#   make bench      the benchmark harness
+#   make fmt        clang-format every C file in place; make fmt-check only reports (CI runs it)
+#   make clean      remove build/
 #
 # BPF programs are compiled with clang -target bpf; user space loads them through skeletons from
-# `bpftool gen skeleton`, which are generated here and never committed.
+# `bpftool gen skeleton`, which are generated here and never committed. Every source includes by
+# path from the repository's roots: "maps/…", "common/…", "agent/…", "tests/…" from the top,
+# "net/…", "http/…" and the other server modules from server/, "bpf/X.skel.h" from the build.
 
 BUILD    ?= build
 SANITIZE ?= 0
@@ -17,14 +22,13 @@ SANITIZE ?= 0
 CC      ?= cc
 CLANG   ?= clang
 BPFTOOL ?= bpftool
+OBJCOPY ?= objcopy
 
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 WARN      := -Wall -Wextra -Werror
-INCLUDES  := -Imaps -Icommon -Iagent -Iserver/net -Iserver/afxdp -Iserver/sched -Iserver/sock -Iserver/app \
-             -Iserver/router -Iserver/http -Iserver/http/handlers -I$(BUILD)/bpf
+INCLUDES  := -I. -Iserver -I$(BUILD)
 
 CFLAGS  := -std=gnu11 -g $(WARN) -D_GNU_SOURCE $(INCLUDES) -MMD -MP
-LDLIBS  := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 ifeq ($(SANITIZE),1)
 CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
@@ -32,7 +36,12 @@ else
 CFLAGS  += -O2
 endif
 
-BPF_CFLAGS := -O2 -g -target bpf $(WARN) -Imaps -Ibpf $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))
+BPF_CFLAGS := -O2 -g -target bpf $(WARN) -I. $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))
+
+# A half-written output (a failed recipe, an interrupted build) is removed, never taken as built.
+.DELETE_ON_ERROR:
+
+# ---- sources, by module ---------------------------------------------------------------------------
 
 BPF_PROGS := steer xsks_probe netem
 BPF_OBJS  := $(BPF_PROGS:%=$(BUILD)/bpf/%.bpf.o)
@@ -42,36 +51,99 @@ COMMON_SRCS := common/err.c common/addr.c common/args.c maps/pins.c
 NET_SRCS    := server/net/tcp_handoff.c server/net/frame.c server/net/checksum.c server/net/packet.c server/net/timer_wheel.c \
                server/net/isn.c server/net/tcp_engine.c server/net/tcp_input.c server/net/tcp_output.c \
                server/net/tcp_cc.c server/net/tcp_timer.c
-APP_SRCS    := server/app/app.c server/app/tcp_io.c server/app/echo.c server/app/sink.c server/app/source.c
-HTTP_SRCS   := server/http/http_worker.c server/http/http_mem.c server/http/request.c server/h2/session.c \
+APP_SRCS    := server/app/app.c server/app/tcp_io.c server/app/echo_service.c server/app/sink_service.c \
+               server/app/source_service.c
+HTTP_SRCS   := server/http/http_worker.c server/http/http_mem.c server/http/request.c server/h2/h2_session.c \
                server/http/h1.c server/http/handlers/healthz.c server/http/handlers/bytes.c \
                server/http/handlers/echo.c server/http/handlers/static_file.c server/http/handlers/metrics.c \
                server/router/method.c
-SERVER_SRCS := server/main.c server/config.c server/sched/worker.c server/sched/metrics.c server/sched/handoff.c server/afxdp/xdp_steer.c server/afxdp/umem.c \
-               server/afxdp/xsk_port.c server/afxdp/xdp_worker.c server/sock/sock_worker.c $(APP_SRCS) $(HTTP_SRCS)
+SERVER_SRCS := server/main.c server/config.c server/sched/worker.c server/sched/server_metrics.c server/sched/handoff.c \
+               server/afxdp/xdp_steer.c server/afxdp/umem.c server/afxdp/xsk_port.c server/afxdp/xdp_worker.c \
+               server/sock/sock_worker.c $(APP_SRCS) $(HTTP_SRCS) $(NET_SRCS) $(COMMON_SRCS)
 AGENT_SRCS  := agent/main.c agent/attach.c agent/probe.c agent/service.c agent/route.c agent/workers.c \
-               agent/stats.c agent/hpack_huffman.c agent/routes_config.c
-TEST_BPF_SRCS := tests/bpf/steer_test.c tests/bpf/packets.c tests/lib/check.c agent/hpack_huffman.c
+               agent/stats.c agent/hpack_huffman.c agent/routes_config.c $(COMMON_SRCS)
+
+# ---- binaries: each is a list of sources (NAME_SRCS) and libraries (NAME_LIBS), linked by one rule ---
+
+LIBBPF := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
+
+BINS       := bin/sluice-agent bin/sluice-server bin/sluice-routegen
+TEST_BINS  := tests/steer_test tests/xsk_holder tests/xsk_meta tests/netem tests/tcp_test tests/tap_server \
+              tests/kernel_client tests/tcp_script_test tests/router_test tests/h2_conformance tests/stream_cat
+BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns
+FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz
+
+sluice-agent_SRCS     := $(AGENT_SRCS)
+sluice-agent_LIBS     := $(LIBBPF)
+sluice-server_SRCS    := $(SERVER_SRCS)
+sluice-server_LIBS    := -lxdp $(LIBBPF) -lnghttp2 -lhttp_parser -linih -lcrypto -lpthread
+sluice-server_OBJS    := $(BUILD)/gen/server/sluice.routes.o
+sluice-routegen_SRCS  := tools/routegen/routegen.c server/router/method.c common/err.c
+
+steer_test_SRCS       := tests/bpf/steer_test.c tests/bpf/packets.c tests/lib/check.c agent/hpack_huffman.c $(COMMON_SRCS)
+steer_test_LIBS       := $(LIBBPF)
+xsk_holder_SRCS       := tests/agent/xsk_holder.c $(COMMON_SRCS)
+xsk_holder_LIBS       := $(LIBBPF)
+xsk_meta_SRCS         := tests/agent/xsk_meta.c $(COMMON_SRCS)
+xsk_meta_LIBS         := -lxdp $(LIBBPF)
+netem_SRCS            := tests/afxdp/netem.c
+netem_LIBS            := $(LIBBPF)
+tcp_test_SRCS         := tests/net/tcp_test.c tests/net/sim.c tests/lib/check.c $(NET_SRCS)
+tcp_test_LIBS         := -lcrypto -lpthread
+tcp_script_test_SRCS  := tests/net/tcp_script_test.c tests/net/sim.c tests/lib/check.c $(NET_SRCS)
+tcp_script_test_LIBS  := -lpthread
+tap_server_SRCS       := tests/net/tap_server.c $(APP_SRCS) $(NET_SRCS)
+tap_server_LIBS       := -lcrypto -lpthread
+kernel_client_SRCS    := tests/net/kernel_client.c
+kernel_client_LIBS    := -lcrypto -lpthread
+router_test_SRCS      := tests/router/router_test.c server/router/method.c tests/lib/check.c
+router_test_OBJS      := $(BUILD)/gen/tests/router/test.routes.o
+# the HTTP/2 conformance client: raw frames; libnghttp2 only to decode the server's field blocks
+h2_conformance_SRCS   := tests/http/h2_conformance.c
+h2_conformance_LIBS   := -lnghttp2
+stream_cat_SRCS       := tests/http/stream_cat.c
+
+xdp_bench_SRCS        := tools/bench/xdp_bench.c tests/bpf/packets.c agent/hpack_huffman.c $(COMMON_SRCS)
+xdp_bench_LIBS        := $(LIBBPF)
+tcp_bench_SRCS        := tools/bench/tcp_bench.c $(NET_SRCS)
+tcp_bench_LIBS        := -lpthread
+# h2_bench: the HTTP layer (server/h2, server/http, the compiled router) in memory against an nghttp2
+# client session. --wrap=http_mem_nghttp2 lets the bench hand a worker system malloc instead of
+# http_mem's pools (the server has no such switch).
+h2_bench_SRCS         := tools/bench/h2_bench.c $(HTTP_SRCS) server/app/app.c common/err.c
+h2_bench_OBJS         := $(BUILD)/gen/server/sluice.routes.o
+h2_bench_LIBS         := -Wl,--wrap=http_mem_nghttp2 -lnghttp2 -lhttp_parser -lcrypto
+# idle_conns: holds idle HTTP/2 connections open for tools/bench/http.sh (memory per idle connection)
+idle_conns_SRCS       := tools/bench/idle_conns.c
+# router_bench links three generated routers (see below)
+router_bench_SRCS     := tools/bench/router_bench.c server/router/method.c
+ROUTER_BENCH_SIZES    := 10 100 1000
+router_bench_OBJS     := $(ROUTER_BENCH_SIZES:%=$(BUILD)/gen/bench/router_%.o)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+bin_objs = $(call obj,$($(1)_SRCS)) $($(1)_OBJS)
 
-AGENT     := $(BUILD)/bin/sluice-agent
-SERVER    := $(BUILD)/bin/sluice-server
-ROUTEGEN  := $(BUILD)/bin/sluice-routegen
-TEST_BINS := $(BUILD)/tests/steer_test $(BUILD)/tests/xsk_holder $(BUILD)/tests/xsk_meta $(BUILD)/tests/netem $(BUILD)/tests/tcp_test $(BUILD)/tests/tap_server $(BUILD)/tests/kernel_client $(BUILD)/tests/tcp_script_test $(BUILD)/tests/router_test \
-             $(BUILD)/tests/h2_conformance $(BUILD)/tests/stream_cat
-BENCH_BINS := $(BUILD)/tools/xdp_bench $(BUILD)/tools/tcp_bench $(BUILD)/tools/router_bench $(BUILD)/tools/h2_bench \
-              $(BUILD)/tools/idle_conns
-FUZZ_BINS  := $(BUILD)/fuzz/tcp_fuzz $(BUILD)/fuzz/h2_fuzz
+LINKED := $(addprefix $(BUILD)/,$(BINS) $(TEST_BINS) $(BENCH_BINS))
+$(foreach b,$(BINS) $(TEST_BINS) $(BENCH_BINS),$(eval $(BUILD)/$(b): $$(call bin_objs,$(notdir $(b)))))
+$(LINKED):
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $(filter %.o,$^) $($(@F)_LIBS) -o $@
 
-.PHONY: all deps test demo bench fmt clean
+AGENT    := $(BUILD)/bin/sluice-agent
+SERVER   := $(BUILD)/bin/sluice-server
+ROUTEGEN := $(BUILD)/bin/sluice-routegen
+
+.PHONY: all tests deps test check demo bench fmt fmt-check clean
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS) # the tests load the objects too: keep them and their skeletons
 .DEFAULT_GOAL := all
 
-all: $(BPF_OBJS) $(AGENT) $(SERVER) $(ROUTEGEN) $(TEST_BINS) $(BENCH_BINS) $(FUZZ_BINS)
+all: tests $(addprefix $(BUILD)/,$(BENCH_BINS) $(FUZZ_BINS))
+tests: $(BPF_OBJS) $(addprefix $(BUILD)/,$(BINS) $(TEST_BINS))
 
 deps:
 	@tools/deps.sh
+
+# ---- compiling ------------------------------------------------------------------------------------
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c
 	@mkdir -p $(@D)
@@ -82,65 +154,14 @@ $(BUILD)/bpf/netem.bpf.o: tests/afxdp/netem.bpf.c
 	$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
-	$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
+	$(BPFTOOL) gen skeleton $< name $* > $@
 
 $(BUILD)/obj/%.o: %.c | $(BPF_SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(SERVER): $(call obj,$(SERVER_SRCS) $(NET_SRCS) $(COMMON_SRCS)) $(BUILD)/gen/server/sluice.routes.o
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ -lxdp $(LDLIBS) -lnghttp2 -lhttp_parser -linih -lcrypto -lpthread -o $@
-
-$(BUILD)/obj/tests/%.o: CFLAGS += -Itests/lib -Itests/bpf -Itests/net
-
-$(AGENT): $(call obj,$(AGENT_SRCS) $(COMMON_SRCS))
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-
-$(BUILD)/tests/steer_test: $(call obj,$(TEST_BPF_SRCS) $(COMMON_SRCS))
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-
-$(BUILD)/tests/xsk_holder: $(call obj,tests/agent/xsk_holder.c $(COMMON_SRCS))
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-
-$(BUILD)/tests/xsk_meta: $(call obj,tests/agent/xsk_meta.c $(COMMON_SRCS))
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ -lxdp $(LDLIBS) -o $@
-
-$(BUILD)/tools/xdp_bench: $(call obj,tools/bench/xdp_bench.c tests/bpf/packets.c agent/hpack_huffman.c $(COMMON_SRCS))
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-
-$(BUILD)/obj/tools/bench/%.o: CFLAGS += -Itests/bpf
-
-$(BUILD)/tools/tcp_bench: $(call obj,tools/bench/tcp_bench.c $(NET_SRCS))
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ -lpthread -o $@
-
-# h2_bench: the HTTP layer (server/h2, server/http, the compiled router) in memory against an nghttp2
-# client session. --wrap=http_mem_nghttp2 lets the bench hand a worker system malloc instead of
-# http_mem's pools (the server has no such switch).
-$(BUILD)/tools/h2_bench: $(call obj,tools/bench/h2_bench.c $(HTTP_SRCS) server/app/app.c common/err.c) \
-                         $(BUILD)/gen/server/sluice.routes.o
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ -Wl,--wrap=http_mem_nghttp2 -lnghttp2 -lhttp_parser -lcrypto -o $@
-
-# idle_conns: holds idle HTTP/2 connections open for tools/bench/http.sh (memory per idle connection).
-$(BUILD)/tools/idle_conns: $(call obj,tools/bench/idle_conns.c)
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ -o $@
-
 # The router: sluice-routegen compiles a routes file to C (X.routes -> $(BUILD)/gen/X.routes.c, never
 # committed, STYLE.md 3); generated C is compiled beside itself.
-OBJCOPY  ?= objcopy
-
-$(ROUTEGEN): $(call obj,tools/routegen/routegen.c server/router/method.c common/err.c)
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ -o $@
-
 $(BUILD)/gen/%.routes.c: %.routes $(ROUTEGEN)
 	@mkdir -p $(@D)
 	$(ROUTEGEN) $< $@
@@ -148,22 +169,16 @@ $(BUILD)/gen/%.routes.c: %.routes $(ROUTEGEN)
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/tests/router_test: $(call obj,tests/router/router_test.c server/router/method.c tests/lib/check.c) \
-                            $(BUILD)/gen/tests/router/test.routes.o
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ -o $@
-
 # router_bench links three generated routers (10, 100, 1000 routes from tools/bench/router_routes.sh),
 # each with its router_* symbols renamed router_*_N so that they do not collide; in a sanitizer build
 # ASan's ODR indicators for them (__odr_asan.NAME) are renamed along (objcopy skips absent symbols).
 # Static pattern rules: open ones would also "make" routes_1000.d, an included dependency file.
-ROUTER_BENCH_SIZES := 10 100 1000
 ROUTER_SYMBOLS     := router_match router_dispatch router_route_count router_route_names
 ROUTER_BENCH_SETS  := $(ROUTER_BENCH_SIZES:%=$(BUILD)/gen/bench/routes_%)
 
 $(ROUTER_BENCH_SETS:%=%.routes): $(BUILD)/gen/bench/routes_%.routes: tools/bench/router_routes.sh
 	@mkdir -p $(@D)
-	sh tools/bench/router_routes.sh $* > $@.tmp && mv $@.tmp $@
+	sh tools/bench/router_routes.sh $* > $@
 
 $(ROUTER_BENCH_SETS:%=%.c): $(BUILD)/gen/bench/routes_%.c: $(BUILD)/gen/bench/routes_%.routes $(ROUTEGEN)
 	$(ROUTEGEN) $< $@
@@ -171,69 +186,45 @@ $(ROUTER_BENCH_SETS:%=%.c): $(BUILD)/gen/bench/routes_%.c: $(BUILD)/gen/bench/ro
 $(ROUTER_BENCH_SIZES:%=$(BUILD)/gen/bench/router_%.o): $(BUILD)/gen/bench/router_%.o: $(BUILD)/gen/bench/routes_%.o
 	$(OBJCOPY) $(foreach s,$(ROUTER_SYMBOLS) $(ROUTER_SYMBOLS:%=__odr_asan.%),--redefine-sym $(s)=$(s)_$*) $< $@
 
-$(BUILD)/tools/router_bench: $(call obj,tools/bench/router_bench.c server/router/method.c) \
-                             $(ROUTER_BENCH_SIZES:%=$(BUILD)/gen/bench/router_%.o)
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ -o $@
-
 .SECONDARY: $(BUILD)/gen/tests/router/test.routes.c $(foreach s,$(ROUTER_BENCH_SETS),$(s).routes $(s).c $(s).o)
-
-$(BUILD)/tests/netem: $(call obj,tests/afxdp/netem.c)
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
-
-$(BUILD)/tests/tcp_test: $(call obj,tests/net/tcp_test.c tests/net/sim.c tests/lib/check.c $(NET_SRCS))
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ -lcrypto -lpthread -o $@
-
-$(BUILD)/tests/tcp_script_test: $(call obj,tests/net/tcp_script_test.c tests/net/sim.c tests/lib/check.c $(NET_SRCS))
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ -lpthread -o $@
 
 # libFuzzer targets: always clang, with their own objects (coverage-instrumented, sanitized), whatever
 # $(CC) and SANITIZE say. UBSan findings abort so that libFuzzer reports them as crashes.
-FUZZ_CFLAGS := -std=gnu11 -g -O1 $(WARN) -D_GNU_SOURCE -Iserver/net -fno-omit-frame-pointer \
+FUZZ_CFLAGS := -std=gnu11 -g -O1 $(WARN) -D_GNU_SOURCE $(INCLUDES) -fno-omit-frame-pointer \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -MMD -MP
+fuzzobj = $(patsubst %.c,$(BUILD)/fuzzobj/%.o,$(1))
+
+# tcp_fuzz: the engine alone; h2_fuzz: the HTTP input path (server/h2, server/http, the router
+# compiled from server/sluice.routes) over an in-memory transport.
+tcp_fuzz_SRCS := tests/fuzz/tcp_fuzz.c $(NET_SRCS)
+tcp_fuzz_LIBS := -lpthread
+h2_fuzz_SRCS  := tests/fuzz/h2_fuzz.c $(HTTP_SRCS) server/app/app.c common/err.c $(BUILD)/gen/server/sluice.routes.c
+h2_fuzz_LIBS  := -lnghttp2 -lhttp_parser -lcrypto
 
 $(BUILD)/fuzzobj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
 
-$(BUILD)/fuzz/tcp_fuzz: $(patsubst %.c,$(BUILD)/fuzzobj/%.o,tests/fuzz/tcp_fuzz.c $(NET_SRCS))
+$(foreach b,$(FUZZ_BINS),$(eval $(BUILD)/$(b): $$(call fuzzobj,$$($(notdir $(b))_SRCS))))
+$(addprefix $(BUILD)/,$(FUZZ_BINS)):
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) $^ -lpthread -o $@
+	$(CLANG) $(FUZZ_CFLAGS) $(filter %.o,$^) $($(@F)_LIBS) -o $@
 
-# The HTTP input path (server/h2, server/http, the router compiled from server/sluice.routes) over an
-# in-memory transport.
-H2_FUZZ_OBJS := $(patsubst %.c,$(BUILD)/fuzzobj/%.o,tests/fuzz/h2_fuzz.c $(HTTP_SRCS) server/app/app.c common/err.c \
-                $(BUILD)/gen/server/sluice.routes.c)
-$(H2_FUZZ_OBJS): FUZZ_CFLAGS += -Icommon -Iserver/app -Iserver/router -Iserver/http -Iserver/http/handlers
-
-$(BUILD)/fuzz/h2_fuzz: $(H2_FUZZ_OBJS)
-	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) $^ -lnghttp2 -lhttp_parser -lcrypto -o $@
-
-$(BUILD)/tests/tap_server: $(call obj,tests/net/tap_server.c $(APP_SRCS) $(NET_SRCS))
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ -lcrypto -lpthread -o $@
-
-$(BUILD)/tests/kernel_client: $(call obj,tests/net/kernel_client.c)
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ -lcrypto -lpthread -o $@
-
-# The HTTP/2 conformance client (raw frames; libnghttp2 only to decode the server's field blocks).
-$(BUILD)/tests/h2_conformance: $(call obj,tests/http/h2_conformance.c)
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ -lnghttp2 -o $@
-
-$(BUILD)/tests/stream_cat: $(call obj,tests/http/stream_cat.c)
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $^ -o $@
+# ---- running ----------------------------------------------------------------------------------------
 
 # The tests run the sanitizer build; tests/run.sh prints the one summary line and sets the status.
+# SUITES=a,b selects suites (all when empty); the fuzz binaries are built only when a fuzz suite runs.
+TEST_BUILD  := build/san
+comma       := ,
+SUITE_LIST   = $(subst $(comma), ,$(SUITES))
+
 test: deps
-	$(MAKE) BUILD=build/san SANITIZE=1 all
-	tests/run.sh build/san
+	$(MAKE) BUILD=$(TEST_BUILD) SANITIZE=1 $(if $(SUITES),tests $(if $(filter fuzz%,$(SUITE_LIST)),$(addprefix $(TEST_BUILD)/,$(FUZZ_BINS))),all)
+	tests/run.sh $(TEST_BUILD) $(SUITE_LIST)
+
+check: deps
+	$(MAKE) BUILD=$(TEST_BUILD) SANITIZE=1 tests
+	tests/run.sh --quick $(TEST_BUILD) $(SUITE_LIST)
 
 demo: deps all
 	tools/demo.sh $(BUILD)
@@ -242,10 +233,16 @@ demo: deps all
 bench: deps all
 	tools/bench/run.sh $(BUILD) $(if $(filter 1,$(QUICK)),--quick)
 
+FMT_FILES = $(shell git ls-files '*.c' '*.h')
+
 fmt:
-	clang-format -i $$(git ls-files '*.c' '*.h')
+	clang-format -i $(FMT_FILES)
+
+fmt-check:
+	@clang-format --dry-run --Werror $(FMT_FILES) && echo "fmt-check: $(words $(FMT_FILES)) files formatted"
 
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# Dependency files of this build's own objects only (build/ and build/san/ are separate builds).
+-include $(shell find $(BUILD)/obj $(BUILD)/fuzzobj $(BUILD)/bpf $(BUILD)/gen -name '*.d' 2>/dev/null)

@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <linux/types.h>
 
-#include "args.h"
-#include "err.h"
-#include "pins.h"
+#include "common/args.h"
+#include "common/err.h"
+#include "maps/pins.h"
 
 extern bool agent_verbose;
 

@@ -20,8 +20,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "agent.h"
-#include "steer.skel.h"
+#include "agent/agent.h"
+#include "bpf/steer.skel.h"
 
 enum mode_request { MODE_AUTO, MODE_NATIVE, MODE_GENERIC };
 

@@ -5,7 +5,7 @@
  * right-aligned as the RFC prints them in hex, four symbols a line (the comment numbers the first).
  * Encoding only: the agent never decodes. Checked against libnghttp2's encoder when written.
  */
-#include "hpack_huffman.h"
+#include "agent/hpack_huffman.h"
 
 #include <string.h>
 

@@ -15,7 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "agent.h"
+#include "agent/agent.h"
 
 bool agent_verbose;
 

@@ -8,8 +8,8 @@
 #include <errno.h>
 #include <bpf/bpf.h>
 
-#include "agent.h"
-#include "xsks_probe.skel.h"
+#include "agent/agent.h"
+#include "bpf/xsks_probe.skel.h"
 
 int agent_probe_xsks(int xsks_fd, __u64 *present, struct err *e)
 {

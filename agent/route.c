@@ -14,8 +14,8 @@
 #include <string.h>
 #include <bpf/bpf.h>
 
-#include "agent.h"
-#include "hpack_huffman.h"
+#include "agent/agent.h"
+#include "agent/hpack_huffman.h"
 
 #define ROUTE_TEXT_MAX (SLUICE_ROUTE_PREFIX_MAX - 1) /* a NUL always fits, so bpftool prints text */
 

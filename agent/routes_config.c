@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
+#include "agent/agent.h"
 
 #define ROUTES_CONFIG_LINE_MAX 198
 #define ROUTES_CONFIG_MAX      (SLUICE_MAX_ROUTES / 2) /* a path route takes two entries */

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <bpf/bpf.h>
 
-#include "addr.h"
-#include "agent.h"
+#include "common/addr.h"
+#include "agent/agent.h"
 
 static const char service_help[] =
     "usage: sluice-agent service add  --dev DEVICE --addr ADDRESS --port PORT [--id ID] [--tls] [--steer]\n"

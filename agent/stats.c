@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "agent/agent.h"
 
 static const char stats_help[] =
     "usage: sluice-agent stats --dev DEVICE [--json] [--watch SECONDS [--count N]]\n"

@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <bpf/bpf.h>
 
-#include "agent.h"
+#include "agent/agent.h"
 
 static const char workers_help[] =
     "usage: sluice-agent workers --dev DEVICE\n"

@@ -33,9 +33,9 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
-#include "sluice_maps.h"
-#include "flow_hash.h"
-#include "xsks_map.bpf.h"
+#include "maps/sluice_maps.h"
+#include "maps/flow_hash.h"
+#include "bpf/xsks_map.bpf.h"
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);

@@ -8,7 +8,7 @@
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
-#include "sluice_maps.h"
+#include "maps/sluice_maps.h"
 
 struct {
     __uint(type, BPF_MAP_TYPE_XSKMAP);

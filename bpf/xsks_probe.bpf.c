@@ -6,7 +6,7 @@
  * BPF_PROG_TEST_RUN before it unloads anything, so "a server still holds sockets" is a fact read
  * from the kernel, not a guess from pids. It is never attached to a device.
  */
-#include "xsks_map.bpf.h"
+#include "bpf/xsks_map.bpf.h"
 
 __u64 xsks_present; /* bit i set: slot i holds a socket */
 

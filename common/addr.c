@@ -1,13 +1,13 @@
 /*
  * addr.c — text <-> map form of IP addresses (see addr.h), on top of inet_pton/inet_ntop.
  */
-#include "addr.h"
+#include "common/addr.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "sluice_maps.h"
+#include "maps/sluice_maps.h"
 
 int addr_parse(const char *text, __u8 addr[16], __u8 *family)
 {

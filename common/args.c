@@ -1,7 +1,7 @@
 /*
  * args.c — see args.h.
  */
-#include "args.h"
+#include "common/args.h"
 
 #include <errno.h>
 #include <stdlib.h>

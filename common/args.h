@@ -8,7 +8,7 @@
 #include <getopt.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "common/err.h"
 
 /*
  * getopt_long with errors as values: returns the option's value, -1 when options end (and fails

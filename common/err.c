@@ -1,7 +1,7 @@
 /*
  * err.c — filling and printing struct err (see err.h). The only formatting of failures in sluice.
  */
-#include "err.h"
+#include "common/err.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -10,7 +10,7 @@
 #ifndef SLUICE_FLOW_HASH_H
 #define SLUICE_FLOW_HASH_H
 
-#include "sluice_maps.h"
+#include "maps/sluice_maps.h"
 
 /* murmur3's 32-bit finaliser: full avalanche for a handful of instructions. */
 static inline __u32 flow_hash_mix(__u32 h)

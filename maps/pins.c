@@ -1,7 +1,7 @@
 /*
  * pins.c — opening an interface's pinned maps and checking they speak our ABI (see pins.h).
  */
-#include "pins.h"
+#include "maps/pins.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -12,8 +12,8 @@
 #include <net/if.h>
 #include <stddef.h>
 
-#include "err.h"
-#include "sluice_maps.h"
+#include "common/err.h"
+#include "maps/sluice_maps.h"
 
 struct pins {
     char ifname[IF_NAMESIZE];

@@ -15,7 +15,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "args.h"
+#include "common/args.h"
 
 enum setting_kind {
     SET_U32,     /* a number in [min, max]; pow2: a power of two */

@@ -8,8 +8,8 @@
 
 #include <stdio.h>
 
-#include "err.h"
-#include "worker.h"
+#include "common/err.h"
+#include "sched/worker.h"
 
 /* Defaults, then --config FILE if given, then every other option; checks the combination. */
 int config_load(int argc, char **argv, struct server_config *cfg, struct err *e);

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "static_file.h"
-#include "worker.h"
+#include "http/handlers/static_file.h"
+#include "sched/worker.h"
 
 int main(int argc, char **argv)
 {

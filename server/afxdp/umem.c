@@ -2,7 +2,7 @@
  * umem.c — mapping the shared packet region, registering it, and the locked fill/completion rings
  * (see umem.h).
  */
-#include "umem.h"
+#include "afxdp/umem.h"
 
 #include <errno.h>
 #include <string.h>

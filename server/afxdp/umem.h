@@ -18,8 +18,8 @@
 #include <stdint.h>
 #include <xdp/xsk.h>
 
-#include "err.h"
-#include "frame.h"
+#include "common/err.h"
+#include "net/frame.h"
 
 struct umem_config {
     uint32_t nframes;

@@ -13,12 +13,12 @@
  * The target drains its inbox after peeking its RX ring and before reading it: a packet that came
  * straight to it was redirected after the flow entry changed, so after the connection was pushed.
  */
-#include "xdp_steer.h"
+#include "afxdp/xdp_steer.h"
 
 #include <string.h>
 #include <bpf/bpf.h>
 
-#include "worker.h"
+#include "sched/worker.h"
 
 static struct flow_key flow_key_of(const struct pkt_tuple *t)
 {

@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "tcp.h"
+#include "net/tcp.h"
 
 struct worker;
 

@@ -1,7 +1,7 @@
 /*
  * xdp_worker.c — the AF_XDP datapath of a worker (see xdp_worker.h).
  */
-#include "xdp_worker.h"
+#include "afxdp/xdp_worker.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -9,9 +9,9 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 
-#include "tcp_io.h"
-#include "worker.h"
-#include "xdp_steer.h"
+#include "app/tcp_io.h"
+#include "sched/worker.h"
+#include "afxdp/xdp_steer.h"
 
 #define MAX_SLEEP_MS 100 /* wake at least this often: completions and the fill ring need tending */
 #define PUBLISH_NS   100000000ull

@@ -12,11 +12,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "err.h"
-#include "frame.h"
-#include "handoff.h"
-#include "tcp.h"
-#include "xsk_port.h"
+#include "common/err.h"
+#include "net/frame.h"
+#include "sched/handoff.h"
+#include "net/tcp.h"
+#include "afxdp/xsk_port.h"
 
 #define XDP_WORKER_COUNTERS(X)                                                                               \
     X(rx_packets, "frames taken from the RX ring")                                                           \

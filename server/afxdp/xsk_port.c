@@ -1,7 +1,7 @@
 /*
  * xsk_port.c — opening AF_XDP sockets over the shared UMEM with libxdp (see xsk_port.h).
  */
-#include "xsk_port.h"
+#include "afxdp/xsk_port.h"
 
 #include <errno.h>
 #include <string.h>

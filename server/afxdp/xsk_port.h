@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <xdp/xsk.h>
 
-#include "err.h"
-#include "umem.h"
+#include "common/err.h"
+#include "afxdp/umem.h"
 
 enum xsk_zerocopy { XSK_ZC_AUTO, XSK_ZC_ON, XSK_ZC_OFF };
 

@@ -1,7 +1,7 @@
 /*
  * app.c — a worker's services: connection slots and dispatch, independent of the datapath.
  */
-#include "app.h"
+#include "app/app.h"
 
 #include <errno.h>
 #include <stdlib.h>

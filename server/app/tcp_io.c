@@ -2,7 +2,7 @@
  * tcp_io.c — the services over sluice's TCP engine: the engine's callbacks land in the worker's
  * app_table, and struct app_io maps onto the engine's zero-copy calls (tcp.h).
  */
-#include "tcp_io.h"
+#include "app/tcp_io.h"
 
 #include <errno.h>
 

@@ -5,8 +5,8 @@
 #ifndef SLUICE_APP_TCP_IO_H
 #define SLUICE_APP_TCP_IO_H
 
-#include "app.h"
-#include "tcp.h"
+#include "app/app.h"
+#include "net/tcp.h"
 
 extern const struct tcp_callbacks app_tcp_callbacks;
 

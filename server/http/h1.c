@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http_conn.h"
+#include "http/http_conn.h"
 
 static const char CONTINUE_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
 static const char SWITCHING_101[] = "HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: h2c\r\n\r\n";

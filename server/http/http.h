@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "router.h"
+#include "router/router.h"
 
 struct http_str {
     const char *ptr;

@@ -13,9 +13,9 @@
 #include <http_parser.h>
 #include <nghttp2/nghttp2.h>
 
-#include "app.h"
-#include "http.h"
-#include "http_config.h"
+#include "app/app.h"
+#include "http/http.h"
+#include "http/http_config.h"
 
 #define HTTP_BUF_SIZE         16384 /* one pool buffer */
 #define HTTP_MAX_RESP_HEADERS 16
@@ -186,7 +186,7 @@ void http_body_write(struct http_stream *st, size_t n);
 void http_body_clear(struct http_worker *hw, struct http_body *b);
 void http_count_status(struct http_worker *hw, int status);
 
-/* ---- h2/session.c -------------------------------------------------------------------------------- */
+/* ---- h2/h2_session.c ----------------------------------------------------------------------------- */
 int h2_conn_start(struct http_conn *hc, const uint8_t *upgrade_settings, size_t settings_len, bool head_request);
 void h2_conn_input(struct http_conn *hc);
 void h2_conn_output(struct http_conn *hc);

@@ -4,7 +4,7 @@
  * In a sanitizer build a free block is poisoned past its free-list link, so that ASan reports a
  * use after free that the pool would otherwise hide.
  */
-#include "http_mem.h"
+#include "http/http_mem.h"
 
 #include <sanitizer/asan_interface.h>
 #include <stdlib.h>

@@ -8,7 +8,7 @@
  * In a sanitizer build an object back in its pool is poisoned but for its free-list link, so that
  * ASan reports a use after free that the pool would otherwise hide.
  */
-#include "http_worker.h"
+#include "http/http_worker.h"
 
 #include <errno.h>
 #include <sanitizer/asan_interface.h>
@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_conn.h"
-#include "http_mem.h"
+#include "http/http_conn.h"
+#include "http/http_mem.h"
 
 #define PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define PREFACE_LEN (sizeof(PREFACE) - 1)

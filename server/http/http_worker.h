@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "http_config.h"
+#include "http/http_config.h"
 
 struct http_worker;
 struct http_stats;

@@ -4,13 +4,13 @@
  *
  * A body's bytes are copied once, from where they lie (static memory, a mapped file, the pool
  * buffers a handler wrote into) into the transport's transmit buffers; generated bodies are
- * produced there directly. The protocols (h2/session.c, h1.c) decide when and how many.
+ * produced there directly. The protocols (h2/h2_session.c, h1.c) decide when and how many.
  */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include "http_conn.h"
+#include "http/http_conn.h"
 
 struct http_str http_param(const struct http_request *req, const char *name)
 {

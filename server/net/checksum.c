@@ -1,7 +1,7 @@
 /*
  * checksum.c — Internet checksum arithmetic (see checksum.h).
  */
-#include "checksum.h"
+#include "net/checksum.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /*
  * frame.c — the frame pool and per-worker caches (see frame.h).
  */
-#include "frame.h"
+#include "net/frame.h"
 
 #include <errno.h>
 #include <stdlib.h>

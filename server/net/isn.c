@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "tcp_conn.h"
+#include "net/tcp_conn.h"
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 

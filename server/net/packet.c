@@ -4,11 +4,11 @@
  * Every length field is checked against the bytes actually present before it is used; a frame
  * that fails any check is reported by its enum pkt_result and never half-parsed into use.
  */
-#include "packet.h"
+#include "net/packet.h"
 
 #include <string.h>
 
-#include "checksum.h"
+#include "net/checksum.h"
 
 #define ETH_P_IPV4  0x0800
 #define ETH_P_IPV6  0x86dd

@@ -29,9 +29,9 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "frame.h"
-#include "packet.h"
-#include "timer_wheel.h"
+#include "net/frame.h"
+#include "net/packet.h"
+#include "net/timer_wheel.h"
 
 struct tcp_conn;
 

@@ -6,7 +6,7 @@
  * 2 SMSS) and idle restart, and loss recovery that counts the pipe as RFC 6675 does when the peer
  * sends SACKs; without SACK, duplicate ACKs stand in for SACKed segments as in RFC 6582.
  */
-#include "tcp_conn.h"
+#include "net/tcp_conn.h"
 
 #define CLOCK_GRANULARITY_US 1000
 

@@ -14,7 +14,7 @@
 #ifndef SLUICE_NET_TCP_CONN_H
 #define SLUICE_NET_TCP_CONN_H
 
-#include "tcp.h"
+#include "net/tcp.h"
 
 static inline bool seq_lt(uint32_t a, uint32_t b)
 {

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checksum.h"
-#include "tcp_conn.h"
+#include "net/checksum.h"
+#include "net/tcp_conn.h"
 
 void tcp_config_default(struct tcp_config *cfg)
 {

@@ -12,7 +12,7 @@
  */
 #include <string.h>
 
-#include "tcp_conn.h"
+#include "net/tcp_conn.h"
 
 _Static_assert(sizeof(struct tcp_conn) <= TCP_HANDOFF_BYTES, "TCP_HANDOFF_BYTES must hold a TCB");
 

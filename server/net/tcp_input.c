@@ -13,7 +13,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "tcp_conn.h"
+#include "net/tcp_conn.h"
 
 #define PAWS_IDLE_MS (24ull * 24 * 3600 * 1000) /* RFC 7323 5.5: ts_recent is invalid after 24 days */
 

@@ -11,8 +11,8 @@
  */
 #include <string.h>
 
-#include "checksum.h"
-#include "tcp_conn.h"
+#include "net/checksum.h"
+#include "net/tcp_conn.h"
 
 #define OPT_NOP       1
 #define OPT_MSS       2

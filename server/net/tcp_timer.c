@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <stddef.h>
 
-#include "tcp_conn.h"
+#include "net/tcp_conn.h"
 
 #define MAX_BACKOFF 16
 

@@ -2,7 +2,7 @@
  * timer_wheel.c — see timer_wheel.h. Timers further away than one turn of the wheel sit in the
  * slot of their expiry modulo the wheel size and are skipped by each earlier pass over that slot.
  */
-#include "timer_wheel.h"
+#include "net/timer_wheel.h"
 
 #include <string.h>
 

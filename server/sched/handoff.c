@@ -1,7 +1,7 @@
 /*
  * handoff.c — the inbox between workers (see handoff.h).
  */
-#include "handoff.h"
+#include "sched/handoff.h"
 
 #include <errno.h>
 #include <stdlib.h>

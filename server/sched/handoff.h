@@ -16,8 +16,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "err.h"
-#include "tcp.h"
+#include "common/err.h"
+#include "net/tcp.h"
 
 #define HANDOFF_INBOX_SLOTS 1024 /* messages a worker's inbox holds; a push to a full one fails */
 

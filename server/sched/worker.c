@@ -2,9 +2,9 @@
  * worker.c — what every worker shares whatever its datapath: threads pinned to their CPUs, the
  * drain on stop, and the start and stop sequences (see worker.h).
  */
-#include "worker.h"
+#include "sched/worker.h"
 
-#include "http_worker.h"
+#include "http/http_worker.h"
 
 #include <errno.h>
 #include <sched.h>

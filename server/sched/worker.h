@@ -19,14 +19,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "app.h"
-#include "err.h"
-#include "http_config.h"
-#include "pins.h"
-#include "sock_worker.h"
-#include "tcp.h"
-#include "umem.h"
-#include "xdp_worker.h"
+#include "app/app.h"
+#include "common/err.h"
+#include "http/http_config.h"
+#include "maps/pins.h"
+#include "sock/sock_worker.h"
+#include "net/tcp.h"
+#include "afxdp/umem.h"
+#include "afxdp/xdp_worker.h"
 
 enum datapath { DATAPATH_XDP, DATAPATH_SOCKET };
 
@@ -92,7 +92,7 @@ bool worker_tick(struct worker *w, uint64_t now_ns);
 
 uint64_t worker_now_ns(void);
 
-/* Make /metrics report this server (server/sched/metrics.c). */
+/* Make /metrics report this server (server/sched/server_metrics.c). */
 void server_metrics_register(struct server *srv);
 
 #endif

@@ -6,7 +6,7 @@
  * both directions are shut (our shutdown done and the peer's EOF seen), on a socket error, or on a
  * reset by the service.
  */
-#include "sock_worker.h"
+#include "sock/sock_worker.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "worker.h"
+#include "sched/worker.h"
 
 #define CONN_NONE     UINT32_MAX
 #define LISTENER_TAG  (1ull << 63)

@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "app.h"
-#include "err.h"
+#include "app/app.h"
+#include "common/err.h"
 
 #define SOCK_BUF_SIZE 65536
 

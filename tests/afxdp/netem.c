@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
-#include "netem.skel.h"
+#include "bpf/netem.skel.h"
 
 static volatile sig_atomic_t stop;
 

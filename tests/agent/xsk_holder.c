@@ -14,8 +14,8 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 
-#include "err.h"
-#include "pins.h"
+#include "common/err.h"
+#include "maps/pins.h"
 
 #ifndef AF_XDP
 #define AF_XDP 44

@@ -22,8 +22,8 @@
 #include <bpf/bpf.h>
 #include <xdp/xsk.h>
 
-#include "err.h"
-#include "pins.h"
+#include "common/err.h"
+#include "maps/pins.h"
 
 #define XSK_META_FRAMES     64
 #define XSK_META_FRAME_SIZE 4096

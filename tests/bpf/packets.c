@@ -1,7 +1,7 @@
 /*
  * packets.c — writes the frames described by pkt_spec (see packets.h).
  */
-#include "packets.h"
+#include "tests/bpf/packets.h"
 
 #include <arpa/inet.h>
 #include <string.h>

@@ -23,12 +23,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "addr.h"
-#include "check.h"
-#include "flow_hash.h"
-#include "hpack_huffman.h"
-#include "packets.h"
-#include "steer.skel.h"
+#include "common/addr.h"
+#include "tests/lib/check.h"
+#include "maps/flow_hash.h"
+#include "agent/hpack_huffman.h"
+#include "tests/bpf/packets.h"
+#include "bpf/steer.skel.h"
 
 #ifndef AF_XDP
 #define AF_XDP 44

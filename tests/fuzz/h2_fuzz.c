@@ -44,12 +44,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "app.h"
-#include "err.h"
-#include "http.h"
-#include "http_worker.h"
-#include "metrics.h"
-#include "static_file.h"
+#include "app/app.h"
+#include "common/err.h"
+#include "http/http.h"
+#include "http/http_worker.h"
+#include "http/handlers/metrics.h"
+#include "http/handlers/static_file.h"
 
 #define PORT       80
 #define MAX_CONNS  2
@@ -1343,7 +1343,7 @@ static void write_seeds(const char *dir)
     read_all(s);
     write_seed(dir, "h2c_upgrade", s);
 
-    /* the cases nghttp2 1.52 leaves to session.c: DATA on a stream a higher one closed (RST_STREAM
+    /* the cases nghttp2 1.52 leaves to h2_session.c: DATA on a stream a higher one closed (RST_STREAM
      * STREAM_CLOSED), HEADERS on a lower stream id, an oversized CONTINUATION, and a
      * SETTINGS_INITIAL_WINDOW_SIZE that takes a stream window past 2^31-1 (GOAWAY each) */
     s->len = 0;

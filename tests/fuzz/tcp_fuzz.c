@@ -48,11 +48,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "checksum.h"
-#include "frame.h"
-#include "packet.h"
-#include "tcp.h"
-#include "tcp_conn.h" /* white-box invariants over the connection slab */
+#include "net/checksum.h"
+#include "net/frame.h"
+#include "net/packet.h"
+#include "net/tcp.h"
+#include "net/tcp_conn.h" /* white-box invariants over the connection slab */
 
 #define FUZZ_FRAME_SIZE 2048
 #define SERVER_PORT     80

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stream.h"
+#include "common/stream.h"
 
 int main(int argc, char **argv)
 {

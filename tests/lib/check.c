@@ -1,7 +1,7 @@
 /*
  * check.c — bookkeeping and output of the C test harness (see check.h).
  */
-#include "check.h"
+#include "tests/lib/check.h"
 
 #include <stdarg.h>
 

@@ -41,7 +41,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 
-#include "stream.h"
+#include "common/stream.h"
 
 #define PROG         "kernel_client"
 #define IO_MAX       65536 /* largest single write or read */

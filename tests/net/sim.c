@@ -1,13 +1,13 @@
 /*
  * sim.c — the simulated network (see sim.h). Packets in flight sit in a min-heap by arrival time.
  */
-#include "sim.h"
+#include "tests/net/sim.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "packet.h"
+#include "net/packet.h"
 
 struct sim_packet {
     uint64_t at_ns;

@@ -15,8 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "frame.h"
-#include "tcp.h"
+#include "net/frame.h"
+#include "net/tcp.h"
 
 #define SIM_SERVER 0
 #define SIM_CLIENT 1

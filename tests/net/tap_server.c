@@ -39,9 +39,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "app.h"
-#include "tcp.h"
-#include "tcp_io.h"
+#include "app/app.h"
+#include "net/tcp.h"
+#include "app/tcp_io.h"
 
 #define PROG          "tap_server"
 #define FRAME_SIZE    2048

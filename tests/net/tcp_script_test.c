@@ -18,11 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "checksum.h"
-#include "packet.h"
-#include "sim.h"
-#include "tcp.h"
+#include "tests/lib/check.h"
+#include "net/checksum.h"
+#include "net/packet.h"
+#include "tests/net/sim.h"
+#include "net/tcp.h"
 
 #define SERVER_PORT 80
 #define NS_PER_MS   1000000ull

@@ -13,10 +13,10 @@
 #include <string.h>
 #include <openssl/evp.h>
 
-#include "check.h"
-#include "packet.h"
-#include "sim.h"
-#include "tcp.h"
+#include "tests/lib/check.h"
+#include "net/packet.h"
+#include "tests/net/sim.h"
+#include "net/tcp.h"
 
 #define MAX_PEERS 8192
 

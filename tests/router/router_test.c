@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "router.h"
+#include "tests/lib/check.h"
+#include "router/router.h"
 
 #define ALLOW(m)  (1u << METHOD_##m)
 #define ALLOW_ALL ((1u << METHOD_COUNT) - 1)

@@ -33,10 +33,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "app.h"
-#include "http_config.h"
-#include "http_mem.h"
-#include "http_worker.h"
+#include "app/app.h"
+#include "http/http_config.h"
+#include "http/http_mem.h"
+#include "http/http_worker.h"
 
 #define PORT      80
 #define IN_FLIGHT 32

@@ -24,7 +24,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "router.h"
+#include "router/router.h"
 
 #define LOOKUPS    4096
 #define MAX_PATH   256

@@ -20,10 +20,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "frame.h"
-#include "packet.h"
-#include "tcp.h"
-#include "tcp_conn.h" /* sizeof(struct tcp_conn) */
+#include "net/frame.h"
+#include "net/packet.h"
+#include "net/tcp.h"
+#include "net/tcp_conn.h" /* sizeof(struct tcp_conn) */
 
 #define CLIENT          0
 #define SERVER          1

@@ -21,11 +21,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "addr.h"
-#include "hpack_huffman.h"
-#include "packets.h"
-#include "sluice_maps.h"
-#include "steer.skel.h"
+#include "common/addr.h"
+#include "agent/hpack_huffman.h"
+#include "tests/bpf/packets.h"
+#include "maps/sluice_maps.h"
+#include "bpf/steer.skel.h"
 
 #ifndef AF_XDP
 #define AF_XDP 44

@@ -48,8 +48,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "router.h"
+#include "common/err.h"
+#include "router/router.h"
 
 #define PROG            "sluice-routegen"
 #define ROUTES_MAX_LINE 4096 /* bytes, newline excluded */
@@ -748,7 +748,7 @@ static void emit(struct routegen *g, FILE *out)
         " * The router for %d route%s (server/router/router.h): router_match walks a byte trie written as\n"
         " * code, router_dispatch calls a route's middlewares and handler.\n"
         " */\n"
-        "#include <stdbool.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"router.h\"\n",
+        "#include <stdbool.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"router/router.h\"\n",
         g->nroutes, g->nroutes == 1 ? "" : "s");
     if (g->nroutes > 0) {
         fputs("\n/* Defined by the server. */\n", out);

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
-#include "stream.h"
+#include "http/http.h"
+#include "common/stream.h"
 
 #define BYTES_MAX (1ull << 34) /* 16 GiB: beyond is a typo, not a test */
 

@@ -5,7 +5,7 @@
  * control window until it has been sent back (on_drain releases it), so a client that sends faster
  * than it reads is held back by its window, and memory stays bounded by it.
  */
-#include "http.h"
+#include "http/http.h"
 
 static size_t echo_body(struct http_request *req, const uint8_t *data, size_t len, bool last)
 {

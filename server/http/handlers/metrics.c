@@ -2,7 +2,7 @@
  * metrics.c — GET /metrics: the Prometheus text exposition (version 0.0.4) of every counter the
  * server keeps, as the registered writer produces it (see metrics.h).
  */
-#include "metrics.h"
+#include "http/handlers/metrics.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -13,7 +13,7 @@
  * open_file_cache_valid does). Responses in flight hold a reference; an entry is replaced only when
  * none does, else the request is served from a mapping of its own, as without the cache.
  */
-#include "static_file.h"
+#include "http/handlers/static_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http.h"
+#include "http/http.h"
 
 #define PATH_MAX_DECODED      1024
 #define STATIC_CACHE_ENTRIES  64

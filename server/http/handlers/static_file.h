@@ -4,7 +4,7 @@
 #ifndef SLUICE_HTTP_STATIC_FILE_H
 #define SLUICE_HTTP_STATIC_FILE_H
 
-#include "err.h"
+#include "common/err.h"
 
 int static_file_open_dir(const char *dir, struct err *e);
 

@@ -1,5 +1,5 @@
 /*
- * metrics.c — the server's /metrics writer: every counter of every worker (HTTP layer, services,
+ * server_metrics.c — the server's /metrics writer: every counter of every worker (HTTP layer, services,
  * TCP engine, AF_XDP socket) and the steering program's per-CPU counters from the pinned `stats`
  * map, in Prometheus text format, one metric name at a time with a sample per worker.
  *
@@ -9,10 +9,10 @@
  */
 #include <inttypes.h>
 
-#include "http_conn.h"
-#include "http_worker.h"
-#include "metrics.h"
-#include "worker.h"
+#include "http/http_conn.h"
+#include "http/http_worker.h"
+#include "http/handlers/metrics.h"
+#include "sched/worker.h"
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 

@@ -1,5 +1,5 @@
 /*
- * h2/session.c — HTTP/2 with nghttp2 over a connection's transport.
+ * h2_session.c — HTTP/2 with nghttp2 over a connection's transport.
  *
  * Input is fed to nghttp2_session_mem_recv (Debian 12's nghttp2 1.52 predates mem_recv2) straight
  * from where the transport holds it (UMEM frames on the AF_XDP datapath) and released once parsed. nghttp2's own frames (HEADERS, SETTINGS,
@@ -20,7 +20,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "http_conn.h"
+#include "http/http_conn.h"
 
 #define H2_FRAME_HEADER 9 /* RFC 9113 4.1 */
 

@@ -1,9 +1,9 @@
 /*
- * echo.c — the echo service: what is read is written back, copied once from the receive frames
+ * echo_service.c — the echo service: what is read is written back, copied once from the receive frames
  * into send frames; reading pauses while the send buffer is full, so a client that does not read
  * its echo is flow-controlled rather than buffered without bound.
  */
-#include "app.h"
+#include "app/app.h"
 
 static void echo_pump(struct app_conn *ac)
 {

@@ -1,10 +1,10 @@
 /*
- * sink.c — the sink service: hashes every byte it receives with SHA-256 where the bytes lie in
+ * sink_service.c — the sink service: hashes every byte it receives with SHA-256 where the bytes lie in
  * their frames, and answers the client's FIN with the 32-byte digest.
  */
 #include <openssl/evp.h>
 
-#include "app.h"
+#include "app/app.h"
 
 static void sink_open(struct app_conn *ac)
 {

@@ -1,9 +1,9 @@
 /*
- * source.c — the source service: after a 16-byte request (big-endian length, seed) it streams that
+ * source_service.c — the source service: after a 16-byte request (big-endian length, seed) it streams that
  * many bytes of the deterministic stream, generated straight into send frames (no copy at all).
  */
-#include "app.h"
-#include "stream.h"
+#include "app/app.h"
+#include "common/stream.h"
 
 static uint64_t be64(const uint8_t *p)
 {
