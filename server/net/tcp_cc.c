@@ -15,14 +15,14 @@ static uint32_t max_u32(uint32_t a, uint32_t b)
     return a > b ? a : b;
 }
 
-void cc_init(struct tcp_engine *e, struct tcp_conn *c)
+void tcp_cc_init(struct tcp_engine *e, struct tcp_conn *c)
 {
     c->rto_us = e->cfg.rto_initial_ms * 1000;
     c->cwnd = e->cfg.initial_cwnd * c->mss;
     c->ssthresh = UINT32_MAX / 2;
 }
 
-void cc_rtt_sample(struct tcp_engine *e, struct tcp_conn *c, uint32_t rtt_us)
+void tcp_cc_rtt_sample(struct tcp_engine *e, struct tcp_conn *c, uint32_t rtt_us)
 {
     uint64_t rto;
 
@@ -48,7 +48,7 @@ void cc_rtt_sample(struct tcp_engine *e, struct tcp_conn *c, uint32_t rtt_us)
 /* Segments a recovery should resend: every un-SACKed segment below the highest SACK, and the first. */
 static void mark_lost(struct tcp_engine *e, struct tcp_conn *c)
 {
-    struct frame_pool *pool = conn_pool(e);
+    struct frame_pool *pool = tcp_conn_pool(e);
     bool first = true;
 
     for (uint32_t f = c->sndq.count ? c->sndq.head : FRAME_NONE; f != FRAME_NONE; f = frame_meta(pool, f)->next) {
@@ -66,7 +66,7 @@ static void mark_lost(struct tcp_engine *e, struct tcp_conn *c)
 
 static void clear_recovery_marks(struct tcp_engine *e, struct tcp_conn *c, uint8_t also)
 {
-    struct frame_pool *pool = conn_pool(e);
+    struct frame_pool *pool = tcp_conn_pool(e);
 
     for (uint32_t f = c->sndq.count ? c->sndq.head : FRAME_NONE; f != FRAME_NONE; f = frame_meta(pool, f)->next)
         frame_meta(pool, f)->flags &= (uint8_t)~(FRAME_F_LOST | FRAME_F_RESENT | also);
@@ -77,7 +77,7 @@ static uint32_t flight_size(const struct tcp_conn *c)
     return c->snd_max - c->snd_una;
 }
 
-void cc_on_ack(struct tcp_engine *e, struct tcp_conn *c, uint32_t acked)
+void tcp_cc_on_ack(struct tcp_engine *e, struct tcp_conn *c, uint32_t acked)
 {
     c->flags &= ~(uint32_t)CONN_F_TLP_SENT;
     if ((c->flags & CONN_F_AFTER_RTO) && seq_gt(c->snd_una, c->recover))
@@ -117,7 +117,7 @@ static void enter_recovery(struct tcp_engine *e, struct tcp_conn *c)
     tcp_arm_rexmit(e, c); /* a probe timer becomes the RTO */
 }
 
-void cc_on_dupack(struct tcp_engine *e, struct tcp_conn *c)
+void tcp_cc_on_dupack(struct tcp_engine *e, struct tcp_conn *c)
 {
     if (c->flags & CONN_F_IN_RECOVERY) {
         mark_lost(e, c);
@@ -130,7 +130,7 @@ void cc_on_dupack(struct tcp_engine *e, struct tcp_conn *c)
     enter_recovery(e, c);
 }
 
-void cc_rack_delivered(const struct tcp_engine *e, struct tcp_conn *c, const struct frame_meta *m)
+void tcp_cc_rack_delivered(const struct tcp_engine *e, struct tcp_conn *c, const struct frame_meta *m)
 {
     if (!(m->flags & FRAME_F_SENT))
         return;
@@ -143,9 +143,9 @@ void cc_rack_delivered(const struct tcp_engine *e, struct tcp_conn *c, const str
         c->rack_xmit_us = m->sent_us;
 }
 
-void cc_rack_detect(struct tcp_engine *e, struct tcp_conn *c)
+void tcp_cc_rack_detect(struct tcp_engine *e, struct tcp_conn *c)
 {
-    struct frame_pool *pool = conn_pool(e);
+    struct frame_pool *pool = tcp_conn_pool(e);
     int32_t reo_wnd = (int32_t)(c->srtt_us / 4 > CLOCK_GRANULARITY_US ? c->srtt_us / 4 : CLOCK_GRANULARITY_US);
     bool lost = false;
 
@@ -167,7 +167,7 @@ void cc_rack_detect(struct tcp_engine *e, struct tcp_conn *c)
         enter_recovery(e, c);
 }
 
-void cc_on_rto(struct tcp_engine *e, struct tcp_conn *c)
+void tcp_cc_on_rto(struct tcp_engine *e, struct tcp_conn *c)
 {
     if (!(c->flags & CONN_F_AFTER_RTO)) /* the first RTO of an episode halves; backed-off ones do not */
         c->ssthresh = max_u32(flight_size(c) / 2, 2u * c->mss);
@@ -189,9 +189,9 @@ void cc_on_rto(struct tcp_engine *e, struct tcp_conn *c)
     }
 }
 
-uint32_t cc_pipe(const struct tcp_engine *e, const struct tcp_conn *c)
+uint32_t tcp_cc_pipe(const struct tcp_engine *e, const struct tcp_conn *c)
 {
-    const struct frame_pool *pool = conn_pool(e);
+    const struct frame_pool *pool = tcp_conn_pool(e);
     uint32_t pipe = 0, flight = c->snd_nxt - c->snd_una;
 
     if (!(c->flags & CONN_F_IN_RECOVERY))
@@ -212,7 +212,7 @@ uint32_t cc_pipe(const struct tcp_engine *e, const struct tcp_conn *c)
     return pipe;
 }
 
-void cc_idle_restart(struct tcp_engine *e, struct tcp_conn *c)
+void tcp_cc_idle_restart(struct tcp_engine *e, struct tcp_conn *c)
 {
     uint32_t iw = e->cfg.initial_cwnd * c->mss;
 

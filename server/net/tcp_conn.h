@@ -42,7 +42,7 @@ struct frame_queue {
     uint32_t count;
 };
 
-enum conn_flag {
+enum tcp_conn_flag {
     CONN_F_TS = 1u << 0,            /* timestamps negotiated */
     CONN_F_SACK = 1u << 1,          /* SACK negotiated */
     CONN_F_WS = 1u << 2,            /* window scaling negotiated */
@@ -65,7 +65,7 @@ enum conn_flag {
 };
 
 /* Application events, delivered from tcp_engine_flush so that callbacks never run mid-segment. */
-enum conn_event {
+enum tcp_conn_event {
     EV_ACCEPT = 1u << 0,
     EV_READABLE = 1u << 1,
     EV_WRITABLE = 1u << 2,
@@ -78,7 +78,7 @@ enum ack_need {
     ACK_NOW = 2,     /* send at this flush */
 };
 
-enum conn_timer {
+enum tcp_conn_timer {
     TIMER_REXMIT, /* RTO, SYN-ACK retransmission or persist, by state */
     TIMER_DELACK,
     TIMER_IDLE, /* keepalive, or the end of TIME-WAIT */
@@ -93,13 +93,13 @@ struct tcp_conn {
     uint8_t snd_wscale;
     uint8_t rcv_wscale;
     uint8_t ack_need; /* enum ack_need */
-    uint8_t events;   /* enum conn_event, pending */
+    uint8_t events;   /* enum tcp_conn_event, pending */
     uint8_t probes;   /* keepalive probes sent without an answer */
-    uint32_t flags;   /* enum conn_flag */
+    uint32_t flags;   /* enum tcp_conn_flag */
     uint16_t mss;     /* payload bytes per segment we send (options excluded) */
     uint32_t index;   /* slot in the engine's slab */
     uint32_t hash_next;
-    struct tcp_conn *list_next;   /* dirty or retry list (never both: see conn_mark_dirty) */
+    struct tcp_conn *list_next;   /* dirty or retry list (never both: see tcp_conn_mark_dirty) */
     struct tcp_conn *zombie_next; /* zombie list */
     struct tcp_engine *engine;  /* the engine whose slab holds this connection */
     void *user;
@@ -161,7 +161,7 @@ struct tcp_conn {
 
 /* ---- tcp_engine.c ------------------------------------------------------------------------------ */
 
-static inline struct frame_pool *conn_pool(const struct tcp_engine *e)
+static inline struct frame_pool *tcp_conn_pool(const struct tcp_engine *e)
 {
     return e->frames->pool;
 }
@@ -171,31 +171,31 @@ static inline uint64_t engine_now_ms(const struct tcp_engine *e)
     return e->now_us / 1000;
 }
 
-void conn_mark_dirty(struct tcp_engine *e, struct tcp_conn *c);
-void conn_post(struct tcp_engine *e, struct tcp_conn *c, uint8_t events);
-void conn_mark_retry(struct tcp_engine *e, struct tcp_conn *c);
-void conn_set_timer(struct tcp_engine *e, struct tcp_conn *c, enum conn_timer which, uint64_t at_ms);
+void tcp_conn_mark_dirty(struct tcp_engine *e, struct tcp_conn *c);
+void tcp_conn_post(struct tcp_engine *e, struct tcp_conn *c, uint8_t events);
+void tcp_conn_mark_retry(struct tcp_engine *e, struct tcp_conn *c);
+void tcp_conn_set_timer(struct tcp_engine *e, struct tcp_conn *c, enum tcp_conn_timer which, uint64_t at_ms);
 /* Put the wheel entry at the earliest deadline after deadline_ms[] changed directly. */
-void conn_rearm(struct tcp_engine *e, struct tcp_conn *c);
-void conn_clear_timer(struct tcp_engine *e, struct tcp_conn *c, enum conn_timer which);
+void tcp_conn_rearm(struct tcp_engine *e, struct tcp_conn *c);
+void tcp_conn_clear_timer(struct tcp_engine *e, struct tcp_conn *c, enum tcp_conn_timer which);
 /* A connection in SYN-RECEIVED for the SYN p. */
-struct tcp_conn *conn_create(struct tcp_engine *e, const struct pkt *p);
+struct tcp_conn *tcp_conn_create(struct tcp_engine *e, const struct pkt *p);
 /* Adopt what the peer's SYN (or SYN-ACK) says: options, its ISN, its window. */
-void conn_negotiated(struct tcp_engine *e, struct tcp_conn *c, const struct pkt *syn);
+void tcp_conn_negotiated(struct tcp_engine *e, struct tcp_conn *c, const struct pkt *syn);
 /* Leave the table and queue for freeing; calls closed(error) first if the application had it. */
-void conn_finish(struct tcp_engine *e, struct tcp_conn *c, int error, bool notify);
-void conn_enter_time_wait(struct tcp_engine *e, struct tcp_conn *c);
+void tcp_conn_finish(struct tcp_engine *e, struct tcp_conn *c, int error, bool notify);
+void tcp_conn_enter_time_wait(struct tcp_engine *e, struct tcp_conn *c);
 /* The slab and the tuple table, for connections that arrive or leave whole (tcp_handoff.c). */
-struct tcp_conn *conn_slot_take(struct tcp_engine *e);
-void conn_slot_free(struct tcp_engine *e, struct tcp_conn *c);
-void conn_table_insert(struct tcp_engine *e, struct tcp_conn *c);
-void conn_table_remove(struct tcp_engine *e, struct tcp_conn *c);
-uint32_t conn_rcv_space(const struct tcp_engine *e, const struct tcp_conn *c);
+struct tcp_conn *tcp_conn_slot_take(struct tcp_engine *e);
+void tcp_conn_slot_free(struct tcp_engine *e, struct tcp_conn *c);
+void tcp_conn_table_insert(struct tcp_engine *e, struct tcp_conn *c);
+void tcp_conn_table_remove(struct tcp_engine *e, struct tcp_conn *c);
+uint32_t tcp_conn_rcv_space(const struct tcp_engine *e, const struct tcp_conn *c);
 
 /* Frame queues */
-void fq_push(struct frame_pool *pool, struct frame_queue *q, uint32_t frame);
-uint32_t fq_pop(struct frame_pool *pool, struct frame_queue *q);
-void fq_release_all(struct tcp_engine *e, struct frame_queue *q);
+void tcp_fq_push(struct frame_pool *pool, struct frame_queue *q, uint32_t frame);
+uint32_t tcp_fq_pop(struct frame_pool *pool, struct frame_queue *q);
+void tcp_fq_release_all(struct tcp_engine *e, struct frame_queue *q);
 
 /* ---- tcp_input.c ------------------------------------------------------------------------------- */
 
@@ -212,24 +212,24 @@ uint32_t tcp_ts_now(const struct tcp_engine *e, const struct tcp_conn *c);
 
 /* ---- tcp_cc.c ---------------------------------------------------------------------------------- */
 
-void cc_init(struct tcp_engine *e, struct tcp_conn *c);
-void cc_rtt_sample(struct tcp_engine *e, struct tcp_conn *c, uint32_t rtt_us);
+void tcp_cc_init(struct tcp_engine *e, struct tcp_conn *c);
+void tcp_cc_rtt_sample(struct tcp_engine *e, struct tcp_conn *c, uint32_t rtt_us);
 /* New data acknowledged: acked bytes; the ACK's value has already moved snd_una. */
-void cc_on_ack(struct tcp_engine *e, struct tcp_conn *c, uint32_t acked);
-void cc_on_dupack(struct tcp_engine *e, struct tcp_conn *c);
-void cc_on_rto(struct tcp_engine *e, struct tcp_conn *c);
+void tcp_cc_on_ack(struct tcp_engine *e, struct tcp_conn *c, uint32_t acked);
+void tcp_cc_on_dupack(struct tcp_engine *e, struct tcp_conn *c);
+void tcp_cc_on_rto(struct tcp_engine *e, struct tcp_conn *c);
 /* The segment in m is known to have arrived (cumulatively acknowledged or SACKed). */
-void cc_rack_delivered(const struct tcp_engine *e, struct tcp_conn *c, const struct frame_meta *m);
+void tcp_cc_rack_delivered(const struct tcp_engine *e, struct tcp_conn *c, const struct frame_meta *m);
 /*
  * RACK (RFC 8985 6.2, without its reordering timer): a segment still missing although one sent
  * after it, by more than a quarter RTT, has arrived is lost, retransmissions included. Marks them
  * and starts recovery if it was not running.
  */
-void cc_rack_detect(struct tcp_engine *e, struct tcp_conn *c);
+void tcp_cc_rack_detect(struct tcp_engine *e, struct tcp_conn *c);
 /* Bytes in flight per RFC 6675 (SACKed and lost segments excluded, retransmissions included). */
-uint32_t cc_pipe(const struct tcp_engine *e, const struct tcp_conn *c);
+uint32_t tcp_cc_pipe(const struct tcp_engine *e, const struct tcp_conn *c);
 /* Restart after idle (RFC 5681 4.1), called before sending after a quiet period. */
-void cc_idle_restart(struct tcp_engine *e, struct tcp_conn *c);
+void tcp_cc_idle_restart(struct tcp_engine *e, struct tcp_conn *c);
 
 /* ---- tcp_timer.c ------------------------------------------------------------------------------- */
 

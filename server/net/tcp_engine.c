@@ -54,7 +54,7 @@ const char *tcp_state_name(enum tcp_state s)
 
 /* ---- frame queues ------------------------------------------------------------------------------ */
 
-void fq_push(struct frame_pool *pool, struct frame_queue *q, uint32_t frame)
+void tcp_fq_push(struct frame_pool *pool, struct frame_queue *q, uint32_t frame)
 {
     frame_meta(pool, frame)->next = FRAME_NONE;
     if (q->count)
@@ -65,7 +65,7 @@ void fq_push(struct frame_pool *pool, struct frame_queue *q, uint32_t frame)
     q->count++;
 }
 
-uint32_t fq_pop(struct frame_pool *pool, struct frame_queue *q)
+uint32_t tcp_fq_pop(struct frame_pool *pool, struct frame_queue *q)
 {
     uint32_t frame = q->head;
 
@@ -77,15 +77,15 @@ uint32_t fq_pop(struct frame_pool *pool, struct frame_queue *q)
     return frame;
 }
 
-void fq_release_all(struct tcp_engine *e, struct frame_queue *q)
+void tcp_fq_release_all(struct tcp_engine *e, struct frame_queue *q)
 {
     uint32_t frame;
 
-    while ((frame = fq_pop(conn_pool(e), q)) != FRAME_NONE)
+    while ((frame = tcp_fq_pop(tcp_conn_pool(e), q)) != FRAME_NONE)
         frame_put(e->frames, frame, FRAME_OWN_HELD);
 }
 
-static void fq_init(struct frame_queue *q)
+static void tcp_fq_init(struct frame_queue *q)
 {
     q->head = q->tail = FRAME_NONE;
     q->count = 0;
@@ -129,11 +129,11 @@ int tcp_engine_init(struct tcp_engine *e, const struct tcp_config *cfg, struct f
     return 0;
 }
 
-static void conn_release_frames(struct tcp_engine *e, struct tcp_conn *c)
+static void tcp_conn_release_frames(struct tcp_engine *e, struct tcp_conn *c)
 {
-    fq_release_all(e, &c->rcvq);
-    fq_release_all(e, &c->ooo);
-    fq_release_all(e, &c->sndq);
+    tcp_fq_release_all(e, &c->rcvq);
+    tcp_fq_release_all(e, &c->ooo);
+    tcp_fq_release_all(e, &c->sndq);
     c->rcv_queued = 0;
     c->snd_queued = 0;
 }
@@ -143,7 +143,7 @@ void tcp_engine_destroy(struct tcp_engine *e)
     if (e->conns) {
         for (uint32_t i = 0; i < e->cfg.max_conns; i++)
             if (e->conns[i].state != TCP_CLOSED || e->conns[i].flags & CONN_F_ZOMBIE)
-                conn_release_frames(e, &e->conns[i]);
+                tcp_conn_release_frames(e, &e->conns[i]);
     }
     for (uint32_t i = 0; i < e->ntx; i++)
         frame_put(e->frames, e->tx[i].frame, FRAME_OWN_TX);
@@ -188,7 +188,7 @@ uint64_t tcp_engine_next_deadline(const struct tcp_engine *e)
 }
 
 /* A connection on the retry list becomes dirty at the next flush anyway. */
-void conn_mark_dirty(struct tcp_engine *e, struct tcp_conn *c)
+void tcp_conn_mark_dirty(struct tcp_engine *e, struct tcp_conn *c)
 {
     if (c->flags & (CONN_F_DIRTY | CONN_F_RETRY | CONN_F_ZOMBIE))
         return;
@@ -197,7 +197,7 @@ void conn_mark_dirty(struct tcp_engine *e, struct tcp_conn *c)
     e->dirty = c;
 }
 
-void conn_mark_retry(struct tcp_engine *e, struct tcp_conn *c)
+void tcp_conn_mark_retry(struct tcp_engine *e, struct tcp_conn *c)
 {
     if (c->flags & (CONN_F_DIRTY | CONN_F_RETRY | CONN_F_ZOMBIE))
         return;
@@ -206,10 +206,10 @@ void conn_mark_retry(struct tcp_engine *e, struct tcp_conn *c)
     e->retry = c;
 }
 
-void conn_post(struct tcp_engine *e, struct tcp_conn *c, uint8_t events)
+void tcp_conn_post(struct tcp_engine *e, struct tcp_conn *c, uint8_t events)
 {
     c->events |= events;
-    conn_mark_dirty(e, c);
+    tcp_conn_mark_dirty(e, c);
 }
 
 static void free_zombies(struct tcp_engine *e)
@@ -218,8 +218,8 @@ static void free_zombies(struct tcp_engine *e)
         struct tcp_conn *c = e->zombie;
 
         e->zombie = c->zombie_next;
-        conn_release_frames(e, c);
-        conn_slot_free(e, c);
+        tcp_conn_release_frames(e, c);
+        tcp_conn_slot_free(e, c);
     }
 }
 
@@ -272,7 +272,7 @@ static void deliver_events(struct tcp_engine *e, struct tcp_conn *c)
         if (e->cb->closed)
             e->cb->closed(e->cb_ctx, c, 0);
         c->flags &= ~(uint32_t)CONN_F_ACCEPTED;
-        fq_release_all(e, &c->rcvq);
+        tcp_fq_release_all(e, &c->rcvq);
         c->rcv_queued = 0;
     }
 }
@@ -284,7 +284,7 @@ void tcp_engine_flush(struct tcp_engine *e)
 
         e->retry = c->list_next;
         c->flags &= ~(uint32_t)CONN_F_RETRY;
-        conn_mark_dirty(e, c);
+        tcp_conn_mark_dirty(e, c);
     }
     /* callbacks and output may make connections dirty again: loop until quiet or the TX list is full */
     while (e->dirty && e->ntx < e->cfg.tx_max) {
@@ -337,7 +337,7 @@ struct tcp_conn *tcp_conn_lookup(struct tcp_engine *e, const struct pkt_tuple *t
     return NULL;
 }
 
-void conn_table_insert(struct tcp_engine *e, struct tcp_conn *c)
+void tcp_conn_table_insert(struct tcp_engine *e, struct tcp_conn *c)
 {
     uint32_t *bucket = bucket_of(e, &c->tuple);
 
@@ -345,7 +345,7 @@ void conn_table_insert(struct tcp_engine *e, struct tcp_conn *c)
     *bucket = c->index;
 }
 
-void conn_table_remove(struct tcp_engine *e, struct tcp_conn *c)
+void tcp_conn_table_remove(struct tcp_engine *e, struct tcp_conn *c)
 {
     for (uint32_t *link = bucket_of(e, &c->tuple); *link != UINT32_MAX; link = &e->conns[*link].hash_next) {
         if (*link == c->index) {
@@ -372,7 +372,7 @@ static uint8_t wscale_for(uint32_t buf)
 }
 
 /* A free slot, cleared, counted in nconns; NULL when the slab is full. */
-struct tcp_conn *conn_slot_take(struct tcp_engine *e)
+struct tcp_conn *tcp_conn_slot_take(struct tcp_engine *e)
 {
     struct tcp_conn *c;
     uint32_t index = e->free_conn;
@@ -389,7 +389,7 @@ struct tcp_conn *conn_slot_take(struct tcp_engine *e)
 }
 
 /* Back to the free list; the connection's frames are released or moved already. */
-void conn_slot_free(struct tcp_engine *e, struct tcp_conn *c)
+void tcp_conn_slot_free(struct tcp_engine *e, struct tcp_conn *c)
 {
     uint32_t index = c->index;
 
@@ -400,28 +400,29 @@ void conn_slot_free(struct tcp_engine *e, struct tcp_conn *c)
     e->nconns--;
 }
 
-static struct tcp_conn *conn_alloc(struct tcp_engine *e, const struct pkt_tuple *t, const struct pkt_link *link)
+static struct tcp_conn *tcp_conn_alloc(struct tcp_engine *e, const struct pkt_tuple *t,
+                                       const struct pkt_link *link)
 {
-    struct tcp_conn *c = conn_slot_take(e);
+    struct tcp_conn *c = tcp_conn_slot_take(e);
 
     if (!c)
         return NULL;
     c->tuple = *t;
     c->link = *link;
-    fq_init(&c->rcvq);
-    fq_init(&c->ooo);
-    fq_init(&c->sndq);
+    tcp_fq_init(&c->rcvq);
+    tcp_fq_init(&c->ooo);
+    tcp_fq_init(&c->sndq);
     c->iss = tcp_isn(e->cfg.secret, t, e->now_us);
     c->snd_una = c->snd_nxt = c->snd_max = c->iss;
     c->high_sack = c->iss; /* not 0: sequence comparisons only hold within 2^31 of snd_una */
     c->snd_end = c->iss + 1; /* the SYN takes the ISN; data starts after it */
     c->mss = mss_for(&e->cfg, t->family);
     c->last_recv_us = e->now_us;
-    conn_table_insert(e, c);
+    tcp_conn_table_insert(e, c);
     return c;
 }
 
-void conn_negotiated(struct tcp_engine *e, struct tcp_conn *c, const struct pkt *syn)
+void tcp_conn_negotiated(struct tcp_engine *e, struct tcp_conn *c, const struct pkt *syn)
 {
     const struct tcp_config *cfg = &e->cfg;
 
@@ -458,18 +459,18 @@ void conn_negotiated(struct tcp_engine *e, struct tcp_conn *c, const struct pkt 
     c->snd_wnd = syn->wnd; /* never scaled in a SYN */
     c->max_snd_wnd = c->snd_wnd;
     c->snd_wl1 = syn->seq;
-    cc_init(e, c);
+    tcp_cc_init(e, c);
 }
 
-struct tcp_conn *conn_create(struct tcp_engine *e, const struct pkt *p)
+struct tcp_conn *tcp_conn_create(struct tcp_engine *e, const struct pkt *p)
 {
-    struct tcp_conn *c = conn_alloc(e, &p->tuple, &p->link);
+    struct tcp_conn *c = tcp_conn_alloc(e, &p->tuple, &p->link);
 
     if (!c)
         return NULL;
     c->state = TCP_SYN_RECEIVED;
     c->ts_offset = (uint32_t)(tcp_isn(e->cfg.secret, &p->tuple, 0) * 2654435761u);
-    conn_negotiated(e, c, p);
+    tcp_conn_negotiated(e, c, p);
     c->snd_wl2 = c->iss;
     e->nhalf_open++;
     return c;
@@ -478,14 +479,14 @@ struct tcp_conn *conn_create(struct tcp_engine *e, const struct pkt *p)
 struct tcp_conn *tcp_connect(struct tcp_engine *e, const struct pkt_tuple *t, const struct pkt_link *link,
                              void *user)
 {
-    struct tcp_conn *c = conn_alloc(e, t, link);
+    struct tcp_conn *c = tcp_conn_alloc(e, t, link);
 
     if (!c)
         return NULL;
     c->state = TCP_SYN_SENT;
     c->user = user;
     c->flags |= CONN_F_ACCEPTED | CONN_F_RESEND_SYNACK;
-    /* offer everything configured; conn_negotiated keeps what the SYN-ACK echoes */
+    /* offer everything configured; tcp_conn_negotiated keeps what the SYN-ACK echoes */
     if (e->cfg.window_scaling) {
         c->flags |= CONN_F_WS;
         c->rcv_wscale = wscale_for(e->cfg.rcv_buf);
@@ -497,17 +498,17 @@ struct tcp_conn *tcp_connect(struct tcp_engine *e, const struct pkt_tuple *t, co
         c->ts_offset = (uint32_t)(tcp_isn(e->cfg.secret, t, 0) * 2654435761u);
     }
     c->rto_us = e->cfg.rto_initial_ms * 1000;
-    conn_mark_dirty(e, c);
+    tcp_conn_mark_dirty(e, c);
     return c;
 }
 
-void conn_finish(struct tcp_engine *e, struct tcp_conn *c, int error, bool notify)
+void tcp_conn_finish(struct tcp_engine *e, struct tcp_conn *c, int error, bool notify)
 {
     if (c->flags & CONN_F_ZOMBIE)
         return;
     if (c->state == TCP_SYN_RECEIVED)
         e->nhalf_open--;
-    conn_table_remove(e, c);
+    tcp_conn_table_remove(e, c);
     timer_cancel(&e->wheel, &c->timer);
     c->state = TCP_CLOSED;
     c->close_error = error;
@@ -521,21 +522,21 @@ void conn_finish(struct tcp_engine *e, struct tcp_conn *c, int error, bool notif
 }
 
 /* Received data stays readable until the application has had its last readable and closed calls. */
-void conn_enter_time_wait(struct tcp_engine *e, struct tcp_conn *c)
+void tcp_conn_enter_time_wait(struct tcp_engine *e, struct tcp_conn *c)
 {
     c->state = TCP_TIME_WAIT;
-    fq_release_all(e, &c->ooo);
-    fq_release_all(e, &c->sndq);
+    tcp_fq_release_all(e, &c->ooo);
+    tcp_fq_release_all(e, &c->sndq);
     c->snd_queued = 0;
-    conn_clear_timer(e, c, TIMER_REXMIT);
-    conn_clear_timer(e, c, TIMER_DELACK);
-    conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.time_wait_ms);
-    conn_post(e, c, EV_CLOSED);
+    tcp_conn_clear_timer(e, c, TIMER_REXMIT);
+    tcp_conn_clear_timer(e, c, TIMER_DELACK);
+    tcp_conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.time_wait_ms);
+    tcp_conn_post(e, c, EV_CLOSED);
 }
 
 /* ---- per-connection timers: one wheel entry at the earliest deadline ------------------------------ */
 
-void conn_rearm(struct tcp_engine *e, struct tcp_conn *c)
+void tcp_conn_rearm(struct tcp_engine *e, struct tcp_conn *c)
 {
     uint64_t earliest = 0;
 
@@ -548,23 +549,23 @@ void conn_rearm(struct tcp_engine *e, struct tcp_conn *c)
         timer_arm(&e->wheel, &c->timer, earliest);
 }
 
-void conn_set_timer(struct tcp_engine *e, struct tcp_conn *c, enum conn_timer which, uint64_t at_ms)
+void tcp_conn_set_timer(struct tcp_engine *e, struct tcp_conn *c, enum tcp_conn_timer which, uint64_t at_ms)
 {
     c->deadline_ms[which] = at_ms ? at_ms : 1;
-    conn_rearm(e, c);
+    tcp_conn_rearm(e, c);
 }
 
-void conn_clear_timer(struct tcp_engine *e, struct tcp_conn *c, enum conn_timer which)
+void tcp_conn_clear_timer(struct tcp_engine *e, struct tcp_conn *c, enum tcp_conn_timer which)
 {
     if (!c->deadline_ms[which])
         return;
     c->deadline_ms[which] = 0;
-    conn_rearm(e, c);
+    tcp_conn_rearm(e, c);
 }
 
 /* ---- the receive window ------------------------------------------------------------------------ */
 
-uint32_t conn_rcv_space(const struct tcp_engine *e, const struct tcp_conn *c)
+uint32_t tcp_conn_rcv_space(const struct tcp_engine *e, const struct tcp_conn *c)
 {
     return c->rcv_queued >= e->cfg.rcv_buf ? 0 : e->cfg.rcv_buf - c->rcv_queued;
 }
@@ -604,7 +605,7 @@ bool tcp_eof(const struct tcp_conn *c)
 int tcp_peek(const struct tcp_conn *c, struct iovec *iov, int max)
 {
     struct tcp_engine *e = c->engine;
-    struct frame_pool *pool = conn_pool(e);
+    struct frame_pool *pool = tcp_conn_pool(e);
     int n = 0;
 
     for (uint32_t f = c->rcvq.head; n < max && c->rcvq.count && f != FRAME_NONE; f = frame_meta(pool, f)->next) {
@@ -622,8 +623,8 @@ int tcp_peek(const struct tcp_conn *c, struct iovec *iov, int max)
 void tcp_consume(struct tcp_conn *c, size_t n)
 {
     struct tcp_engine *e = c->engine;
-    struct frame_pool *pool = conn_pool(e);
-    uint32_t before = conn_rcv_space(e, c);
+    struct frame_pool *pool = tcp_conn_pool(e);
+    uint32_t before = tcp_conn_rcv_space(e, c);
 
     if (n > c->rcv_queued)
         n = c->rcv_queued;
@@ -638,11 +639,11 @@ void tcp_consume(struct tcp_conn *c, size_t n)
             break;
         }
         n -= m->len;
-        frame_put(e->frames, fq_pop(pool, &c->rcvq), FRAME_OWN_HELD);
+        frame_put(e->frames, tcp_fq_pop(pool, &c->rcvq), FRAME_OWN_HELD);
     }
     /* a window that grows by a segment or half the buffer is worth an update (RFC 9293 3.8.6.2.2) */
     if (c->state != TCP_SYN_RECEIVED && c->state != TCP_TIME_WAIT) {
-        uint32_t after = conn_rcv_space(e, c);
+        uint32_t after = tcp_conn_rcv_space(e, c);
         uint32_t edge = c->rcv_nxt + after;
         /* only a peer the window it knows holds back needs an ACK of its own: with two segments of
          * window it keeps sending, and every second segment is acknowledged at once with the new
@@ -653,7 +654,7 @@ void tcp_consume(struct tcp_conn *c, size_t n)
         if (usable < 2u * c->mss && seq_gt(edge, c->rcv_adv) &&
             (edge - c->rcv_adv >= c->mss || edge - c->rcv_adv >= e->cfg.rcv_buf / 2 || before < c->mss)) {
             c->ack_need = ACK_NOW;
-            conn_mark_dirty(e, c);
+            tcp_conn_mark_dirty(e, c);
         }
     }
 }
@@ -675,7 +676,7 @@ void tcp_want_writable(struct tcp_conn *c)
 uint8_t *tcp_write_reserve(struct tcp_conn *c, size_t *room)
 {
     struct tcp_engine *e = c->engine;
-    struct frame_pool *pool = conn_pool(e);
+    struct frame_pool *pool = tcp_conn_pool(e);
     size_t space = tcp_writable(c);
     struct frame_meta *m;
     uint32_t tail;
@@ -706,7 +707,7 @@ uint8_t *tcp_write_reserve(struct tcp_conn *c, size_t *room)
     m->off = FRAME_TX_HEADROOM;
     m->len = 0;
     m->seq = c->snd_end;
-    fq_push(pool, &c->sndq, tail);
+    tcp_fq_push(pool, &c->sndq, tail);
     *room = c->mss < space ? c->mss : space;
     return frame_data(pool, tail) + m->off;
 }
@@ -718,12 +719,12 @@ void tcp_write_commit(struct tcp_conn *c, size_t n)
 
     if (!n || !c->sndq.count)
         return;
-    m = frame_meta(conn_pool(e), c->sndq.tail);
+    m = frame_meta(tcp_conn_pool(e), c->sndq.tail);
     m->len = (uint16_t)(m->len + n);
     m->csum = 0; /* the payload sum is computed when the frame is first sent */
     c->snd_end += (uint32_t)n;
     c->snd_queued += (uint32_t)n;
-    conn_mark_dirty(e, c);
+    tcp_conn_mark_dirty(e, c);
 }
 
 size_t tcp_write(struct tcp_conn *c, const void *data, size_t len)
@@ -768,7 +769,7 @@ void tcp_shutdown(struct tcp_conn *c)
         return;
     }
     c->flags |= CONN_F_FIN_QUEUED;
-    conn_mark_dirty(e, c);
+    tcp_conn_mark_dirty(e, c);
 }
 
 void tcp_close(struct tcp_conn *c)
@@ -780,7 +781,7 @@ void tcp_close(struct tcp_conn *c)
     if (c->state == TCP_SYN_SENT) {
         /* nothing agreed yet, so nothing to end: the connection just goes, without a reset
          * (RFC 9293 3.10.4), and a SYN-ACK that comes later finds no connection */
-        conn_finish(e, c, 0, false);
+        tcp_conn_finish(e, c, 0, false);
         return;
     }
     if (c->rcv_queued) {
@@ -788,12 +789,12 @@ void tcp_close(struct tcp_conn *c)
         tcp_abort(c);
         return;
     }
-    fq_release_all(e, &c->ooo);
+    tcp_fq_release_all(e, &c->ooo);
     tcp_shutdown(c);
     /* our FIN was acknowledged before the close, so process_ack did not arm the FIN-WAIT-2 timeout:
      * with nobody to read, the peer gets as long for its FIN as when the close came first */
     if (c->state == TCP_FIN_WAIT_2)
-        conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.time_wait_ms);
+        tcp_conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.time_wait_ms);
 }
 
 void tcp_abort(struct tcp_conn *c)
@@ -806,5 +807,5 @@ void tcp_abort(struct tcp_conn *c)
         tcp_send_control(e, c, c->snd_nxt, TCP_RST | TCP_ACK);
         e->stats.rst_sent++;
     }
-    conn_finish(e, c, ECONNABORTED, false);
+    tcp_conn_finish(e, c, ECONNABORTED, false);
 }

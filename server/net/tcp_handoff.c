@@ -33,8 +33,8 @@ void tcp_conn_place(struct tcp_conn *c)
     if (!(c->flags & CONN_F_HELD))
         return;
     c->flags &= ~(uint32_t)CONN_F_HELD;
-    conn_clear_timer(c->engine, c, TIMER_HOLD);
-    conn_mark_dirty(c->engine, c); /* the events held back are delivered at the flush */
+    tcp_conn_clear_timer(c->engine, c, TIMER_HOLD);
+    tcp_conn_mark_dirty(c->engine, c); /* the events held back are delivered at the flush */
 }
 
 bool tcp_conn_export(struct tcp_conn *c, struct tcp_handoff *h)
@@ -49,11 +49,11 @@ bool tcp_conn_export(struct tcp_conn *c, struct tcp_handoff *h)
     if (c->flags & CONN_F_RETRY)
         list_unlink(&e->retry, c);
     timer_cancel(&e->wheel, &c->timer);
-    conn_table_remove(e, c);
+    tcp_conn_table_remove(e, c);
     if (c->state == TCP_SYN_RECEIVED)
         e->nhalf_open--;
     memcpy(h->tcb, c, sizeof(*c));
-    conn_slot_free(e, c);
+    tcp_conn_slot_free(e, c);
     e->stats.handoffs_out++;
     return true;
 }
@@ -61,9 +61,9 @@ bool tcp_conn_export(struct tcp_conn *c, struct tcp_handoff *h)
 /* Give back the frames of a connection that found no place. */
 static void release_queues(struct tcp_engine *e, struct tcp_conn *t)
 {
-    fq_release_all(e, &t->rcvq);
-    fq_release_all(e, &t->ooo);
-    fq_release_all(e, &t->sndq);
+    tcp_fq_release_all(e, &t->rcvq);
+    tcp_fq_release_all(e, &t->ooo);
+    tcp_fq_release_all(e, &t->sndq);
 }
 
 struct tcp_conn *tcp_conn_import(struct tcp_engine *e, const struct tcp_handoff *h)
@@ -72,7 +72,7 @@ struct tcp_conn *tcp_conn_import(struct tcp_engine *e, const struct tcp_handoff 
     uint32_t index;
 
     memcpy(&in, h->tcb, sizeof(in));
-    if (tcp_conn_lookup(e, &in.tuple) || !(c = conn_slot_take(e))) {
+    if (tcp_conn_lookup(e, &in.tuple) || !(c = tcp_conn_slot_take(e))) {
         release_queues(e, &in);
         e->stats.handoffs_failed++;
         return NULL;
@@ -86,12 +86,12 @@ struct tcp_conn *tcp_conn_import(struct tcp_engine *e, const struct tcp_handoff 
     memset(&c->timer, 0, sizeof(c->timer));
     c->flags &= ~(uint32_t)(CONN_F_DIRTY | CONN_F_RETRY | CONN_F_HELD);
     c->deadline_ms[TIMER_HOLD] = 0;
-    conn_table_insert(e, c);
+    tcp_conn_table_insert(e, c);
     if (c->state == TCP_SYN_RECEIVED)
         e->nhalf_open++;
-    conn_rearm(e, c);
+    tcp_conn_rearm(e, c);
     /* events held back (accept, readable) and any ACK owed go out at the next flush */
-    conn_mark_dirty(e, c);
+    tcp_conn_mark_dirty(e, c);
     e->stats.handoffs_in++;
     return c;
 }

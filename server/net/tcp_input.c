@@ -21,7 +21,7 @@ static void want_ack(struct tcp_engine *e, struct tcp_conn *c, enum ack_need nee
 {
     if (need > c->ack_need)
         c->ack_need = (uint8_t)need;
-    conn_mark_dirty(e, c);
+    tcp_conn_mark_dirty(e, c);
 }
 
 /* ---- no connection: passive open or reset ------------------------------------------------------ */
@@ -52,14 +52,14 @@ static struct tcp_conn *no_connection(struct tcp_engine *e, const struct pkt *p)
         e->stats.syn_dropped_limit++; /* the client retries its SYN; no state is kept */
         return NULL;
     }
-    c = conn_create(e, p);
+    c = tcp_conn_create(e, p);
     if (!c) {
         e->stats.syn_dropped_limit++;
         return NULL;
     }
     /* a payload in the SYN is not accepted (no TFO): the ACK covers the SYN only and the peer resends */
     c->flags |= CONN_F_RESEND_SYNACK;
-    conn_mark_dirty(e, c);
+    tcp_conn_mark_dirty(e, c);
     return c;
 }
 
@@ -67,7 +67,7 @@ static struct tcp_conn *no_connection(struct tcp_engine *e, const struct pkt *p)
 
 static void process_sack(struct tcp_engine *e, struct tcp_conn *c, const struct tcp_opts *o)
 {
-    struct frame_pool *pool = conn_pool(e);
+    struct frame_pool *pool = tcp_conn_pool(e);
 
     for (int b = 0; b < o->nsack; b++) {
         uint32_t start = o->sack[b][0], end = o->sack[b][1];
@@ -85,7 +85,7 @@ static void process_sack(struct tcp_engine *e, struct tcp_conn *c, const struct 
                 m->flags |= FRAME_F_SACKED;
                 m->flags &= (uint8_t)~FRAME_F_LOST;
                 c->sacked += m->len;
-                cc_rack_delivered(e, c, m);
+                tcp_cc_rack_delivered(e, c, m);
             }
         }
         if (seq_gt(end, c->high_sack))
@@ -96,7 +96,7 @@ static void process_sack(struct tcp_engine *e, struct tcp_conn *c, const struct 
 /* Free what ack covers from the send queue; returns an RTT sample in µs (Karn's rule), 0 if none. */
 static uint32_t take_acked(struct tcp_engine *e, struct tcp_conn *c, uint32_t ack)
 {
-    struct frame_pool *pool = conn_pool(e);
+    struct frame_pool *pool = tcp_conn_pool(e);
     uint32_t rtt = 0;
 
     while (c->sndq.count) {
@@ -106,7 +106,7 @@ static uint32_t take_acked(struct tcp_engine *e, struct tcp_conn *c, uint32_t ac
 
         if (seq_leq(end, ack)) {
             if (m->flags & FRAME_F_SENT)
-                cc_rack_delivered(e, c, m);
+                tcp_cc_rack_delivered(e, c, m);
             if ((m->flags & (FRAME_F_SENT | FRAME_F_RETRANS)) == FRAME_F_SENT) {
                 rtt = (uint32_t)e->now_us - m->sent_us;
                 if (!rtt)
@@ -115,7 +115,7 @@ static uint32_t take_acked(struct tcp_engine *e, struct tcp_conn *c, uint32_t ac
             if (m->flags & FRAME_F_SACKED)
                 c->sacked -= m->len;
             c->snd_queued -= m->len;
-            frame_put(e->frames, fq_pop(pool, &c->sndq), FRAME_OWN_HELD);
+            frame_put(e->frames, tcp_fq_pop(pool, &c->sndq), FRAME_OWN_HELD);
             continue;
         }
         if (seq_gt(ack, m->seq)) { /* part of this frame: its acknowledged prefix is never needed again */
@@ -160,7 +160,7 @@ static bool process_ack(struct tcp_engine *e, struct tcp_conn *c, const struct p
         /* the right edge moved right: data the window held back can go. Not only from 0: Linux closes
          * its window to 1 << wscale bytes, too small to send into, and reopens it from there */
         if (window_changed && seq_gt(ack + wnd, c->snd_una + c->snd_wnd))
-            conn_mark_dirty(e, c);
+            tcp_conn_mark_dirty(e, c);
         c->snd_wnd = wnd;
         c->snd_wl1 = p->seq;
         c->snd_wl2 = ack;
@@ -181,17 +181,17 @@ static bool process_ack(struct tcp_engine *e, struct tcp_conn *c, const struct p
         if (seq_lt(c->high_sack, ack))
             c->high_sack = ack; /* a stale high_sack 2^31 behind would compare as ahead: keep it in reach */
         if (rtt)
-            cc_rtt_sample(e, c, rtt);
+            tcp_cc_rtt_sample(e, c, rtt);
         c->retries = 0;
         c->backoff = 0;
         c->dupacks = 0;
-        cc_on_ack(e, c, acked);
+        tcp_cc_on_ack(e, c, acked);
         tcp_arm_rexmit(e, c);
         if ((c->flags & CONN_F_WANT_WRITABLE) && c->snd_queued < e->cfg.snd_buf) {
             c->flags &= ~(uint32_t)CONN_F_WANT_WRITABLE;
-            conn_post(e, c, EV_WRITABLE);
+            tcp_conn_post(e, c, EV_WRITABLE);
         }
-        conn_mark_dirty(e, c);
+        tcp_conn_mark_dirty(e, c);
     } else if (ack == c->snd_una && c->snd_una != c->snd_max &&
                ((c->flags & CONN_F_SACK) ? c->sacked > sacked_before
                                          : !p->payload_len && !(p->flags & (TCP_SYN | TCP_FIN)) && !window_changed)) {
@@ -200,36 +200,36 @@ static bool process_ack(struct tcp_engine *e, struct tcp_conn *c, const struct p
          * reads. Without SACK, RFC 5681 2's definition. */
         e->stats.dup_acks++;
         c->dupacks++;
-        cc_on_dupack(e, c);
-        conn_mark_dirty(e, c);
+        tcp_cc_on_dupack(e, c);
+        tcp_conn_mark_dirty(e, c);
     } else if ((c->flags & CONN_F_IN_RECOVERY) && p->opts.nsack) {
-        conn_mark_dirty(e, c); /* new SACK information can release retransmissions */
+        tcp_conn_mark_dirty(e, c); /* new SACK information can release retransmissions */
     }
     if ((c->flags & CONN_F_SACK) && c->snd_una != c->snd_max) {
-        cc_rack_detect(e, c);
+        tcp_cc_rack_detect(e, c);
         if (c->flags & CONN_F_IN_RECOVERY)
-            conn_mark_dirty(e, c);
+            tcp_conn_mark_dirty(e, c);
     }
 
     if (fin_acked(c)) {
         switch (c->state) {
         case TCP_FIN_WAIT_1:
             c->state = TCP_FIN_WAIT_2;
-            conn_clear_timer(e, c, TIMER_REXMIT);
+            tcp_conn_clear_timer(e, c, TIMER_REXMIT);
             if (c->flags & CONN_F_APP_CLOSED) {
                 /* nobody will read: do not wait forever for the peer's FIN */
-                conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.time_wait_ms);
+                tcp_conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.time_wait_ms);
             } else if (e->cfg.keepalive_idle_ms && !c->deadline_ms[TIMER_IDLE]) {
                 /* shut down but still read: keepalive watches the peer again (on_idle let it lapse
                  * while our FIN was outstanding) */
-                conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.keepalive_idle_ms);
+                tcp_conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.keepalive_idle_ms);
             }
             break;
         case TCP_CLOSING:
-            conn_enter_time_wait(e, c);
+            tcp_conn_enter_time_wait(e, c);
             break;
         case TCP_LAST_ACK:
-            conn_finish(e, c, 0, true);
+            tcp_conn_finish(e, c, 0, true);
             return false;
         default:
             break;
@@ -244,7 +244,7 @@ static bool process_ack(struct tcp_engine *e, struct tcp_conn *c, const struct p
 static bool ooo_insert(struct tcp_engine *e, struct tcp_conn *c, uint32_t frame, uint32_t seq, uint32_t off,
                        uint32_t len)
 {
-    struct frame_pool *pool = conn_pool(e);
+    struct frame_pool *pool = tcp_conn_pool(e);
     uint32_t prev = FRAME_NONE, cur = c->ooo.head;
 
     if (!c->ooo.count)
@@ -317,12 +317,12 @@ static bool ooo_insert(struct tcp_engine *e, struct tcp_conn *c, uint32_t frame,
 
 static void queue_in_order(struct tcp_engine *e, struct tcp_conn *c, uint32_t frame, uint32_t off, uint32_t len)
 {
-    struct frame_meta *m = frame_meta(conn_pool(e), frame);
+    struct frame_meta *m = frame_meta(tcp_conn_pool(e), frame);
 
     m->seq = c->rcv_nxt;
     m->off = (uint16_t)off;
     m->len = (uint16_t)len;
-    fq_push(conn_pool(e), &c->rcvq, frame);
+    tcp_fq_push(tcp_conn_pool(e), &c->rcvq, frame);
     c->rcv_nxt += len;
     c->rcv_queued += len;
     e->stats.bytes_in += len;
@@ -334,7 +334,7 @@ static void queue_in_order(struct tcp_engine *e, struct tcp_conn *c, uint32_t fr
  */
 static bool drain_ooo(struct tcp_engine *e, struct tcp_conn *c)
 {
-    struct frame_pool *pool = conn_pool(e);
+    struct frame_pool *pool = tcp_conn_pool(e);
     bool moved = false;
 
     while (c->ooo.count) {
@@ -346,7 +346,7 @@ static bool drain_ooo(struct tcp_engine *e, struct tcp_conn *c)
             break;
         if (c->ooo_fin && seq_gt(end, c->fin_rcv_seq))
             end = c->fin_rcv_seq;
-        fq_pop(pool, &c->ooo);
+        tcp_fq_pop(pool, &c->ooo);
         if (seq_leq(end, c->rcv_nxt)) {
             frame_put(e->frames, f, FRAME_OWN_HELD);
             continue;
@@ -362,7 +362,7 @@ static void accept_fin(struct tcp_engine *e, struct tcp_conn *c)
     c->rcv_nxt++;
     c->flags |= CONN_F_FIN_RCVD;
     c->ooo_fin = 0;
-    fq_release_all(e, &c->ooo); /* whatever lies beyond the FIN is never data (Linux tcp_fin too) */
+    tcp_fq_release_all(e, &c->ooo); /* whatever lies beyond the FIN is never data (Linux tcp_fin too) */
     switch (c->state) {
     case TCP_ESTABLISHED:
         c->state = TCP_CLOSE_WAIT;
@@ -372,13 +372,13 @@ static void accept_fin(struct tcp_engine *e, struct tcp_conn *c)
         c->state = TCP_CLOSING;
         break;
     case TCP_FIN_WAIT_2:
-        conn_enter_time_wait(e, c);
+        tcp_conn_enter_time_wait(e, c);
         break;
     default:
         break;
     }
     want_ack(e, c, ACK_NOW);
-    conn_post(e, c, EV_READABLE);
+    tcp_conn_post(e, c, EV_READABLE);
 }
 
 /* Payload and FIN of an acceptable segment; returns true when the frame was queued. */
@@ -386,7 +386,7 @@ static bool receive_data(struct tcp_engine *e, struct tcp_conn *c, const struct 
 {
     uint32_t seq = p->seq, off = p->payload_off, len = p->payload_len;
     bool fin = p->flags & TCP_FIN, kept = false;
-    uint32_t wnd_end = c->rcv_nxt + conn_rcv_space(e, c);
+    uint32_t wnd_end = c->rcv_nxt + tcp_conn_rcv_space(e, c);
 
     if (seq_lt(wnd_end, c->rcv_adv))
         wnd_end = c->rcv_adv; /* what we advertised stays acceptable even if the buffer filled */
@@ -410,15 +410,15 @@ static bool receive_data(struct tcp_engine *e, struct tcp_conn *c, const struct 
         /* the application will never read this: tell the peer (RFC 9293 3.10.7.4, RFC 2525 2.17) */
         tcp_send_control(e, c, c->snd_nxt, TCP_RST | TCP_ACK);
         e->stats.rst_sent++;
-        conn_finish(e, c, ECONNABORTED, true);
+        tcp_conn_finish(e, c, ECONNABORTED, true);
         return false;
     }
 
     if (seq == c->rcv_nxt) {
         /* a scaled window rounded up so as not to shrink may promise a few bytes more than the
          * buffer holds: what was advertised is taken all the same (RFC 7323 2.4) */
-        uint32_t room = seq_gt(c->rcv_adv, c->rcv_nxt + conn_rcv_space(e, c)) ? c->rcv_adv - c->rcv_nxt
-                                                                              : conn_rcv_space(e, c);
+        uint32_t room = seq_gt(c->rcv_adv, c->rcv_nxt + tcp_conn_rcv_space(e, c)) ? c->rcv_adv - c->rcv_nxt
+                                                                                  : tcp_conn_rcv_space(e, c);
         bool filled;
 
         if (len > room) {
@@ -441,7 +441,7 @@ static bool receive_data(struct tcp_engine *e, struct tcp_conn *c, const struct 
                 want_ack(e, c, ACK_NOW);
             else
                 want_ack(e, c, ACK_DELAYED);
-            conn_post(e, c, EV_READABLE);
+            tcp_conn_post(e, c, EV_READABLE);
         }
         return kept;
     }
@@ -493,32 +493,32 @@ static void syn_sent(struct tcp_engine *e, struct tcp_conn *c, const struct pkt 
     if (p->flags & TCP_RST) {
         if (ack_ok) {
             e->stats.rst_received++;
-            conn_finish(e, c, ECONNREFUSED, true);
+            tcp_conn_finish(e, c, ECONNREFUSED, true);
         }
         return;
     }
     if (!(p->flags & TCP_SYN))
         return;
-    conn_negotiated(e, c, p);
+    tcp_conn_negotiated(e, c, p);
     if (!ack_ok) { /* simultaneous open (RFC 9293 3.5) */
         c->state = TCP_SYN_RECEIVED;
         e->nhalf_open++;
         c->flags |= CONN_F_RESEND_SYNACK;
-        conn_mark_dirty(e, c);
+        tcp_conn_mark_dirty(e, c);
         return;
     }
     c->state = established_state(c);
     c->snd_una = p->ack;
     c->snd_wl2 = p->ack;
     if (!c->retries && c->last_send_us)
-        cc_rtt_sample(e, c, (uint32_t)(e->now_us - c->last_send_us) + 1);
+        tcp_cc_rtt_sample(e, c, (uint32_t)(e->now_us - c->last_send_us) + 1);
     c->retries = 0;
     c->backoff = 0;
-    conn_clear_timer(e, c, TIMER_REXMIT);
+    tcp_conn_clear_timer(e, c, TIMER_REXMIT);
     if (e->cfg.keepalive_idle_ms)
-        conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.keepalive_idle_ms);
+        tcp_conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.keepalive_idle_ms);
     want_ack(e, c, ACK_NOW);
-    conn_post(e, c, EV_WRITABLE); /* "connected" */
+    tcp_conn_post(e, c, EV_WRITABLE); /* "connected" */
 }
 
 /* RFC 9293 3.10.7.4 in SYN-RECEIVED; returns false when the segment is consumed here. */
@@ -526,15 +526,15 @@ static bool syn_received(struct tcp_engine *e, struct tcp_conn *c, const struct 
 {
     if ((p->flags & (TCP_SYN | TCP_ACK)) == TCP_SYN && p->seq == c->irs) {
         c->flags |= CONN_F_RESEND_SYNACK; /* the peer did not get our SYN-ACK */
-        conn_mark_dirty(e, c);
+        tcp_conn_mark_dirty(e, c);
         return false;
     }
     if (p->flags & TCP_RST) {
         if (p->seq == c->rcv_nxt) {
             /* an active open that met the peer's SYN was refused (RFC 9293 3.10.7.4); a passive one
-             * is not the application's yet, and conn_finish tells only an application that has it */
+             * is not the application's yet, and tcp_conn_finish tells only an application that has it */
             e->stats.rst_received++;
-            conn_finish(e, c, (c->flags & CONN_F_ACCEPTED) ? ECONNREFUSED : ECONNRESET, true);
+            tcp_conn_finish(e, c, (c->flags & CONN_F_ACCEPTED) ? ECONNREFUSED : ECONNRESET, true);
         } else if (seq_acceptable(c, p->seq, 0)) {
             tcp_challenge_ack(e, c);
         }
@@ -564,14 +564,14 @@ static bool syn_received(struct tcp_engine *e, struct tcp_conn *c, const struct 
     c->snd_wl1 = p->seq;
     c->snd_wl2 = p->ack;
     if (!c->retries && c->last_send_us)
-        cc_rtt_sample(e, c, (uint32_t)(e->now_us - c->last_send_us) + 1);
+        tcp_cc_rtt_sample(e, c, (uint32_t)(e->now_us - c->last_send_us) + 1);
     c->retries = 0;
     c->backoff = 0;
-    conn_clear_timer(e, c, TIMER_REXMIT);
+    tcp_conn_clear_timer(e, c, TIMER_REXMIT);
     if (e->cfg.keepalive_idle_ms)
-        conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.keepalive_idle_ms);
+        tcp_conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.keepalive_idle_ms);
     /* a simultaneous open is already the application's: it learns of it as from a SYN-ACK */
-    conn_post(e, c, (c->flags & CONN_F_ACCEPTED) ? EV_WRITABLE : EV_ACCEPT);
+    tcp_conn_post(e, c, (c->flags & CONN_F_ACCEPTED) ? EV_WRITABLE : EV_ACCEPT);
     return true;
 }
 
@@ -619,7 +619,7 @@ static bool segment_arrives(struct tcp_engine *e, struct tcp_conn *c, const stru
          * (RFC 9293 3.10.7.4); such a FIN lies below RCV.NXT, so it never passes the test above */
         if (c->state == TCP_TIME_WAIT && (p->flags & (TCP_FIN | TCP_RST | TCP_SYN)) == TCP_FIN &&
             p->seq + p->payload_len + 1 == c->rcv_nxt)
-            conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.time_wait_ms);
+            tcp_conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.time_wait_ms);
         return false;
     }
     if ((c->flags & CONN_F_TS) && p->opts.ts_present && seq_leq(p->seq, c->last_ack_sent) &&
@@ -634,7 +634,7 @@ static bool segment_arrives(struct tcp_engine *e, struct tcp_conn *c, const stru
             return false;
         }
         e->stats.rst_received++;
-        conn_finish(e, c, c->state == TCP_TIME_WAIT ? 0 : ECONNRESET, true);
+        tcp_conn_finish(e, c, c->state == TCP_TIME_WAIT ? 0 : ECONNRESET, true);
         return false;
     }
     if (p->flags & TCP_SYN) {
@@ -656,7 +656,7 @@ static bool segment_arrives(struct tcp_engine *e, struct tcp_conn *c, const stru
     case TCP_TIME_WAIT:
         if (p->flags & TCP_FIN) { /* our ACK of the peer's FIN was lost: say it again, wait 2 MSL again */
             want_ack(e, c, ACK_NOW);
-            conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.time_wait_ms);
+            tcp_conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + e->cfg.time_wait_ms);
         }
         return false;
     default: /* CLOSE-WAIT, CLOSING, LAST-ACK: the peer's FIN came already; anything after it is ignored */
@@ -679,7 +679,7 @@ static bool time_wait_reusable(const struct tcp_conn *c, const struct pkt *p)
 /* Parse a received frame into p; false (frame released, counted) when it is no TCP segment of ours. */
 static bool parse_frame(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len, struct pkt *p)
 {
-    struct frame_pool *pool = conn_pool(e);
+    struct frame_pool *pool = tcp_conn_pool(e);
     enum pkt_result result;
 
     if (off >= pool->frame_size || len > pool->frame_size - off)
@@ -707,7 +707,7 @@ static struct tcp_conn *input_segment(struct tcp_engine *e, const struct pkt *p,
      * delivered yet): the SYN is answered as in TIME-WAIT, and the client's retry finds it free */
     if (c && c->state == TCP_TIME_WAIT && !(c->flags & CONN_F_ACCEPTED) && time_wait_reusable(c, p)) {
         e->stats.time_wait_reused++;
-        conn_finish(e, c, 0, false);
+        tcp_conn_finish(e, c, 0, false);
         c = NULL;
     }
     if (!c) {
@@ -734,7 +734,7 @@ static void hold(struct tcp_engine *e, struct tcp_conn *c)
     if (c->flags & (CONN_F_ACCEPTED | CONN_F_HELD))
         return;
     c->flags |= CONN_F_HELD;
-    conn_set_timer(e, c, TIMER_HOLD, engine_now_ms(e) + e->cfg.hold_ms);
+    tcp_conn_set_timer(e, c, TIMER_HOLD, engine_now_ms(e) + e->cfg.hold_ms);
 }
 
 enum tcp_steered tcp_input_steered(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len,

@@ -40,7 +40,7 @@ static void put32(uint8_t *p, uint32_t v)
  */
 static uint16_t window_field(const struct tcp_engine *e, struct tcp_conn *c, bool syn)
 {
-    uint32_t edge = c->rcv_nxt + conn_rcv_space(e, c);
+    uint32_t edge = c->rcv_nxt + tcp_conn_rcv_space(e, c);
     uint32_t step = c->mss < e->cfg.rcv_buf / 2 ? c->mss : e->cfg.rcv_buf / 2;
     uint32_t wnd, field;
 
@@ -67,7 +67,7 @@ static uint16_t window_field(const struct tcp_engine *e, struct tcp_conn *c, boo
 /* SACK blocks from the out-of-order queue, the block holding the latest arrival first (RFC 2018 4). */
 static int sack_blocks(const struct tcp_engine *e, const struct tcp_conn *c, uint32_t blocks[][2], int max)
 {
-    const struct frame_pool *pool = conn_pool(e);
+    const struct frame_pool *pool = tcp_conn_pool(e);
     uint32_t runs[64][2];
     int nruns = 0, n = 0, first = -1;
 
@@ -174,7 +174,7 @@ static bool tx_room(struct tcp_engine *e)
 
 static void tx_emit(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len)
 {
-    frame_lend_tx(conn_pool(e), frame);
+    frame_lend_tx(tcp_conn_pool(e), frame);
     e->tx[e->ntx].frame = frame;
     e->tx[e->ntx].off = (uint16_t)off;
     e->tx[e->ntx].len = (uint16_t)len;
@@ -196,7 +196,7 @@ static void ack_sent(struct tcp_engine *e, struct tcp_conn *c)
 static bool emit_header_only(struct tcp_engine *e, const struct pkt_tuple *t, const struct pkt_link *link,
                              const struct pkt_segment *seg)
 {
-    struct frame_pool *pool = conn_pool(e);
+    struct frame_pool *pool = tcp_conn_pool(e);
     uint32_t frame, len;
 
     if (!tx_room(e))
@@ -262,7 +262,7 @@ void tcp_challenge_ack(struct tcp_engine *e, struct tcp_conn *c)
     e->challenge_count++;
     e->stats.challenge_acks++;
     c->ack_need = ACK_NOW;
-    conn_mark_dirty(e, c);
+    tcp_conn_mark_dirty(e, c);
 }
 
 /*
@@ -281,7 +281,7 @@ static uint32_t data_option_room(const struct tcp_conn *c, uint32_t len)
 /* Send one send-queue frame as it is; the frame stays queued until acknowledged. */
 static void send_frame(struct tcp_engine *e, struct tcp_conn *c, uint32_t frame, bool retransmission)
 {
-    struct frame_pool *pool = conn_pool(e);
+    struct frame_pool *pool = tcp_conn_pool(e);
     struct frame_meta *m = frame_meta(pool, frame);
     uint8_t *payload = frame_data(pool, frame) + m->off;
     uint8_t opts[PKT_TCP_OPTS_MAX];
@@ -324,7 +324,7 @@ static void send_frame(struct tcp_engine *e, struct tcp_conn *c, uint32_t frame,
 /* Copy the part of frame beyond `at` into a new frame queued right after it. */
 static bool split_frame(struct tcp_engine *e, struct tcp_conn *c, uint32_t frame, uint32_t at)
 {
-    struct frame_pool *pool = conn_pool(e);
+    struct frame_pool *pool = tcp_conn_pool(e);
     struct frame_meta *m = frame_meta(pool, frame), *nm;
     uint32_t tail = frame_alloc(e->frames);
 
@@ -352,7 +352,7 @@ static bool split_frame(struct tcp_engine *e, struct tcp_conn *c, uint32_t frame
 /* The frame holding sequence number seq, or FRAME_NONE. */
 static uint32_t frame_at(const struct tcp_engine *e, const struct tcp_conn *c, uint32_t seq)
 {
-    const struct frame_pool *pool = conn_pool(e);
+    const struct frame_pool *pool = tcp_conn_pool(e);
 
     for (uint32_t f = c->sndq.count ? c->sndq.head : FRAME_NONE; f != FRAME_NONE; f = frame_meta(pool, f)->next) {
         const struct frame_meta *m = frame_meta(pool, f);
@@ -366,7 +366,7 @@ static uint32_t frame_at(const struct tcp_engine *e, const struct tcp_conn *c, u
 /* Recovery: resend segments judged lost, lowest first, while the pipe allows (RFC 6675 NextSeg rule 1). */
 static bool resend_lost(struct tcp_engine *e, struct tcp_conn *c, uint32_t *pipe)
 {
-    struct frame_pool *pool = conn_pool(e);
+    struct frame_pool *pool = tcp_conn_pool(e);
 
     for (uint32_t f = c->sndq.count ? c->sndq.head : FRAME_NONE; f != FRAME_NONE; f = frame_meta(pool, f)->next) {
         struct frame_meta *m = frame_meta(pool, f);
@@ -381,7 +381,7 @@ static bool resend_lost(struct tcp_engine *e, struct tcp_conn *c, uint32_t *pipe
         if (*pipe && *pipe + m->len > c->cwnd && !(m->seq == c->snd_una && !(m->flags & FRAME_F_RESENT)))
             return false;
         if (frame_in_tx(pool, f) || !tx_room(e)) {
-            conn_mark_retry(e, c);
+            tcp_conn_mark_retry(e, c);
             return false;
         }
         send_frame(e, c, f, true);
@@ -424,7 +424,7 @@ static void advance_snd_nxt(struct tcp_conn *c, const struct frame_meta *m, uint
  */
 static void send_tail_probe(struct tcp_engine *e, struct tcp_conn *c)
 {
-    struct frame_pool *pool = conn_pool(e);
+    struct frame_pool *pool = tcp_conn_pool(e);
     uint32_t f = frame_at(e, c, c->snd_nxt);
 
     c->flags &= ~(uint32_t)CONN_F_PROBE_TAIL;
@@ -447,16 +447,16 @@ static void send_tail_probe(struct tcp_engine *e, struct tcp_conn *c)
 
 static void send_queued(struct tcp_engine *e, struct tcp_conn *c)
 {
-    struct frame_pool *pool = conn_pool(e);
+    struct frame_pool *pool = tcp_conn_pool(e);
     uint32_t wnd_end = c->snd_una + c->snd_wnd;
     bool nothing_in_flight = c->snd_una == c->snd_max;
     uint32_t pipe, f;
 
     if (c->snd_una == c->snd_max && c->last_send_us && e->now_us - c->last_send_us > c->rto_us)
-        cc_idle_restart(e, c);
+        tcp_cc_idle_restart(e, c);
     if (c->flags & CONN_F_PROBE_TAIL)
         send_tail_probe(e, c);
-    pipe = cc_pipe(e, c);
+    pipe = tcp_cc_pipe(e, c);
     if ((c->flags & CONN_F_IN_RECOVERY) && !resend_lost(e, c, &pipe))
         return;
 
@@ -483,7 +483,7 @@ static void send_queued(struct tcp_engine *e, struct tcp_conn *c)
         if (pipe && pipe + len > c->cwnd)
             break;
         if (frame_in_tx(pool, f) || !tx_room(e)) {
-            conn_mark_retry(e, c);
+            tcp_conn_mark_retry(e, c);
             break;
         }
         send_frame(e, c, f, retransmission);
@@ -499,7 +499,7 @@ static void send_queued(struct tcp_engine *e, struct tcp_conn *c)
             if (seq_gt(c->snd_nxt, c->snd_max))
                 c->snd_max = c->snd_nxt;
         } else {
-            conn_mark_retry(e, c);
+            tcp_conn_mark_retry(e, c);
         }
     }
     if (nothing_in_flight && c->snd_una != c->snd_max) {
@@ -522,7 +522,7 @@ void tcp_output(struct tcp_engine *e, struct tcp_conn *c)
             uint8_t flags = c->state == TCP_SYN_SENT ? TCP_SYN : TCP_SYN | TCP_ACK;
 
             if (!tcp_send_control(e, c, c->iss, flags)) {
-                conn_mark_retry(e, c);
+                tcp_conn_mark_retry(e, c);
                 return;
             }
             c->flags &= ~(uint32_t)CONN_F_RESEND_SYNACK;
@@ -547,12 +547,12 @@ void tcp_output(struct tcp_engine *e, struct tcp_conn *c)
         if (tcp_send_control(e, c, c->snd_una - 1, TCP_ACK))
             c->flags &= ~(uint32_t)CONN_F_PROBE;
         else
-            conn_mark_retry(e, c);
+            tcp_conn_mark_retry(e, c);
     }
     if (c->ack_need == ACK_NOW) {
         if (!tcp_send_control(e, c, c->snd_nxt, TCP_ACK))
-            conn_mark_retry(e, c);
+            tcp_conn_mark_retry(e, c);
     } else if (c->ack_need == ACK_DELAYED && !c->deadline_ms[TIMER_DELACK]) {
-        conn_set_timer(e, c, TIMER_DELACK, engine_now_ms(e) + e->cfg.delack_ms);
+        tcp_conn_set_timer(e, c, TIMER_DELACK, engine_now_ms(e) + e->cfg.delack_ms);
     }
 }

@@ -48,12 +48,12 @@ void tcp_arm_rexmit(struct tcp_engine *e, struct tcp_conn *c)
 {
     c->flags &= ~(uint32_t)CONN_F_TLP_ARMED;
     if (c->snd_una == c->snd_max && !seq_lt(c->snd_nxt, c->snd_end)) {
-        conn_clear_timer(e, c, TIMER_REXMIT);
+        tcp_conn_clear_timer(e, c, TIMER_REXMIT);
     } else if (tlp_possible(c)) {
         c->flags |= CONN_F_TLP_ARMED;
-        conn_set_timer(e, c, TIMER_REXMIT, engine_now_ms(e) + pto_ms(e, c));
+        tcp_conn_set_timer(e, c, TIMER_REXMIT, engine_now_ms(e) + pto_ms(e, c));
     } else {
-        conn_set_timer(e, c, TIMER_REXMIT, engine_now_ms(e) + backed_off_ms(e, c));
+        tcp_conn_set_timer(e, c, TIMER_REXMIT, engine_now_ms(e) + backed_off_ms(e, c));
     }
 }
 
@@ -62,13 +62,13 @@ static void on_rexmit(struct tcp_engine *e, struct tcp_conn *c)
     if (c->state == TCP_SYN_RECEIVED || c->state == TCP_SYN_SENT) {
         if (++c->retries > e->cfg.syn_retries) {
             e->stats.timeouts++;
-            conn_finish(e, c, ETIMEDOUT, true); /* only an active open is the application's to tell */
+            tcp_conn_finish(e, c, ETIMEDOUT, true); /* only an active open is the application's to tell */
             return;
         }
         if (c->backoff < MAX_BACKOFF)
             c->backoff++;
         c->flags |= CONN_F_RESEND_SYNACK;
-        conn_mark_dirty(e, c);
+        tcp_conn_mark_dirty(e, c);
         return;
     }
     if ((c->flags & CONN_F_TLP_ARMED) && tlp_possible(c)) {
@@ -76,27 +76,27 @@ static void on_rexmit(struct tcp_engine *e, struct tcp_conn *c)
         c->flags |= CONN_F_TLP_SENT | CONN_F_PROBE_TAIL;
         e->stats.tlp_probes++;
         tcp_arm_rexmit(e, c); /* now the RTO, behind the probe */
-        conn_mark_dirty(e, c);
+        tcp_conn_mark_dirty(e, c);
         return;
     }
     if (c->snd_una != c->snd_max) {
         e->stats.rto_expired++;
         if (++c->retries > e->cfg.data_retries) {
             e->stats.timeouts++;
-            conn_finish(e, c, ETIMEDOUT, true);
+            tcp_conn_finish(e, c, ETIMEDOUT, true);
             return;
         }
         if (c->backoff < MAX_BACKOFF)
             c->backoff++;
-        cc_on_rto(e, c);
+        tcp_cc_on_rto(e, c);
         tcp_arm_rexmit(e, c);
-        conn_mark_dirty(e, c);
+        tcp_conn_mark_dirty(e, c);
         return;
     }
     if (seq_lt(c->snd_nxt, c->snd_end)) { /* data waits for a window: probe it */
         if (++c->probes > e->cfg.data_retries) {
             e->stats.timeouts++;
-            conn_finish(e, c, ETIMEDOUT, true);
+            tcp_conn_finish(e, c, ETIMEDOUT, true);
             return;
         }
         if (c->backoff < MAX_BACKOFF)
@@ -104,7 +104,7 @@ static void on_rexmit(struct tcp_engine *e, struct tcp_conn *c)
         e->stats.window_probes++;
         c->flags |= CONN_F_PROBE;
         tcp_arm_rexmit(e, c);
-        conn_mark_dirty(e, c);
+        tcp_conn_mark_dirty(e, c);
     }
 }
 
@@ -114,13 +114,13 @@ static void on_idle(struct tcp_engine *e, struct tcp_conn *c)
 
     switch (c->state) {
     case TCP_TIME_WAIT:
-        conn_finish(e, c, 0, false); /* the application had closed(0) on entering TIME-WAIT */
+        tcp_conn_finish(e, c, 0, false); /* the application had closed(0) on entering TIME-WAIT */
         return;
     case TCP_FIN_WAIT_2:
         if (c->flags & CONN_F_APP_CLOSED) {
             /* the peer never sent its FIN; ours was acknowledged, so the close the application asked
              * for is done: it hears of the end as of any other, or it could never free its context */
-            conn_finish(e, c, 0, true);
+            tcp_conn_finish(e, c, 0, true);
             return;
         }
         break; /* only shut down: the application reads on until the FIN, keepalive watching the peer */
@@ -133,19 +133,19 @@ static void on_idle(struct tcp_engine *e, struct tcp_conn *c)
     if (!e->cfg.keepalive_idle_ms)
         return;
     if (now - last < e->cfg.keepalive_idle_ms && !c->probes) {
-        conn_set_timer(e, c, TIMER_IDLE, last + e->cfg.keepalive_idle_ms);
+        tcp_conn_set_timer(e, c, TIMER_IDLE, last + e->cfg.keepalive_idle_ms);
         return;
     }
     if (c->probes >= e->cfg.keepalive_probes) {
         e->stats.timeouts++;
-        conn_finish(e, c, ETIMEDOUT, true);
+        tcp_conn_finish(e, c, ETIMEDOUT, true);
         return;
     }
     c->probes++;
     e->stats.keepalive_probes++;
     c->flags |= CONN_F_PROBE;
-    conn_mark_dirty(e, c);
-    conn_set_timer(e, c, TIMER_IDLE, now + e->cfg.keepalive_intvl_ms);
+    tcp_conn_mark_dirty(e, c);
+    tcp_conn_set_timer(e, c, TIMER_IDLE, now + e->cfg.keepalive_intvl_ms);
 }
 
 void tcp_timer_fire(struct timer *t, void *ctx)
@@ -165,7 +165,7 @@ void tcp_timer_fire(struct timer *t, void *ctx)
         case TIMER_DELACK:
             if (c->ack_need != ACK_NONE) {
                 c->ack_need = ACK_NOW;
-                conn_mark_dirty(e, c);
+                tcp_conn_mark_dirty(e, c);
             }
             break;
         case TIMER_IDLE:
@@ -182,5 +182,5 @@ void tcp_timer_fire(struct timer *t, void *ctx)
         }
     }
     if (!(c->flags & CONN_F_ZOMBIE))
-        conn_rearm(e, c);
+        tcp_conn_rearm(e, c);
 }
