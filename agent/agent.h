@@ -30,6 +30,20 @@ int cmd_stats(int argc, char **argv, struct err *e);
 /* Print a subcommand's help text (a static string) and report success. */
 int agent_help(const char *text);
 
+/* One level of the command line: the commands of main.c, the actions of `route` and `service`. */
+struct agent_command {
+    const char *name;
+    int (*run)(int argc, char **argv, struct err *e); /* argv[0] is name; an exit status or -1 */
+};
+
+/*
+ * Run the command of table[0..n) that argv[0] names, passing argc and argv on unchanged. "--help"
+ * and "-h" print help instead. A missing or unknown name is a usage error said by unknown, a printf
+ * format given the name (it may leave the name out).
+ */
+int agent_dispatch(const struct agent_command *table, size_t n, int argc, char **argv, const char *help,
+                   const char *unknown, struct err *e);
+
 /*
  * One more than the largest id in a hash or LPM map whose values start with a __u32 id
  * (service_value, route_value), so that new entries get an unused id.

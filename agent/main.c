@@ -38,12 +38,9 @@ static const char usage[] =
     "             4 BPF unavailable, 5 no such device, 6 wrong state (not loaded, already loaded,\n"
     "             ABI mismatch, entry exists or missing), 7 busy (a server holds sockets)\n";
 
-static const struct {
-    const char *name;
-    int (*run)(int argc, char **argv, struct err *e);
-} commands[] = {
-    {"load", cmd_load},       {"unload", cmd_unload},   {"status", cmd_status}, {"service", cmd_service},
-    {"route", cmd_route},     {"workers", cmd_workers}, {"stats", cmd_stats},
+static const struct agent_command commands[] = {
+    {"load", cmd_load},   {"unload", cmd_unload},   {"status", cmd_status}, {"service", cmd_service},
+    {"route", cmd_route}, {"workers", cmd_workers}, {"stats", cmd_stats},
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -57,6 +54,19 @@ int agent_help(const char *text)
 {
     fputs(text, stdout);
     return EXIT_STATUS_OK;
+}
+
+int agent_dispatch(const struct agent_command *table, size_t n, int argc, char **argv, const char *help,
+                   const char *unknown, struct err *e)
+{
+    const char *name = argc > 0 ? argv[0] : "";
+
+    if (!strcmp(name, "--help") || !strcmp(name, "-h"))
+        return agent_help(help);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(name, table[i].name))
+            return table[i].run(argc, argv, e);
+    return ERR(e, EXIT_STATUS_USAGE, 0, unknown, name);
 }
 
 _Static_assert(offsetof(struct service_value, service_id) == 0, "agent_next_id reads the id first");
@@ -106,7 +116,7 @@ int agent_open_pins(struct pins *p, const char *dev, struct err *e)
 int main(int argc, char **argv)
 {
     struct err e = {0};
-    int argi = 1, status = -1;
+    int argi = 1, status;
 
     if (argi < argc && !strcmp(argv[argi], "-v")) {
         agent_verbose = true;
@@ -116,19 +126,11 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return EXIT_STATUS_USAGE;
     }
-    if (!strcmp(argv[argi], "--help") || !strcmp(argv[argi], "-h") || !strcmp(argv[argi], "help")) {
-        fputs(usage, stdout);
-        return EXIT_STATUS_OK;
-    }
+    if (!strcmp(argv[argi], "help")) /* a word only at this level; agent_dispatch takes --help and -h */
+        return agent_help(usage);
     libbpf_set_print(libbpf_print);
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        if (!strcmp(argv[argi], commands[i].name)) {
-            status = commands[i].run(argc - argi, argv + argi, &e);
-            break;
-        }
-    }
-    if (status == -1 && !e.msg[0])
-        ERR(&e, EXIT_STATUS_USAGE, 0, "unknown command '%s' (see sluice-agent --help)", argv[argi]);
+    status = agent_dispatch(commands, sizeof(commands) / sizeof(commands[0]), argc - argi, argv + argi, usage,
+                            "unknown command '%s' (see sluice-agent --help)", &e);
     if (status == -1) {
         err_print(stderr, "sluice-agent", &e);
         return e.status;

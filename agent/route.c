@@ -51,13 +51,18 @@ struct route_args {
     bool bpftool;
 };
 
+/* 0, or -1 with e filled, or 'h' at --help (before --dev is required): the caller prints its help */
 static int parse_args(int argc, char **argv, const char *cmd, struct route_args *a, struct err *e)
 {
     static const struct option opts[] = {
-        {"dev", required_argument, NULL, 'd'},    {"prefix", required_argument, NULL, 'p'},
-        {"kind", required_argument, NULL, 'k'},   {"worker", required_argument, NULL, 'w'},
-        {"group", required_argument, NULL, 'g'},  {"id", required_argument, NULL, 'i'},
-        {"bpftool", no_argument, NULL, 'b'},      {"help", no_argument, NULL, 'h'},
+        {"dev", required_argument, NULL, 'd'},
+        {"prefix", required_argument, NULL, 'p'},
+        {"kind", required_argument, NULL, 'k'},
+        {"worker", required_argument, NULL, 'w'},
+        {"group", required_argument, NULL, 'g'},
+        {"id", required_argument, NULL, 'i'},
+        {"bpftool", no_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -261,33 +266,38 @@ static void print_bpftool(const char *verb, const char *dev, const struct route_
         print_bpftool_one(verb, dev, &twin, value);
 }
 
-static int route_add(const struct route_args *a, struct err *e)
+static int route_add(int argc, char **argv, struct err *e)
 {
+    struct route_args a;
     struct route_key key;
     struct route_value value = {0};
     char target[256];
     struct pins p;
+    int c;
 
-    if (build_key(a, "route add", &key, e) || parse_target(a, &value.workers, e))
+    if ((c = parse_args(argc, argv, "route add", &a, e)))
+        return c == 'h' ? agent_help(route_help) : -1;
+    if (build_key(&a, "route add", &key, e) || parse_target(&a, &value.workers, e))
         return -1;
-    if (a->id && args_u32(a->id, "route id", 1, SLUICE_MAX_ROUTES - 1, &value.route_id, e))
+    if (a.id && args_u32(a.id, "route id", 1, SLUICE_MAX_ROUTES - 1, &value.route_id, e))
         return -1;
     memcpy(value.text, key.prefix, sizeof(value.text));
-    if (agent_open_pins(&p, a->dev, e))
+    if (agent_open_pins(&p, a.dev, e))
         return -1;
-    if (!a->id) {
+    if (!a.id) {
         struct route_value old;
 
         /* changing a route's target keeps its id, and so its counters; the trie's lookup is by
          * longest prefix, so only an entry with this very text is the same route */
-        if (bpf_map_lookup_elem(p.routes, &key, &old) == 0 && !strncmp(old.text, value.text, sizeof(old.text)))
+        if (bpf_map_lookup_elem(p.routes, &key, &old) == 0 &&
+            !strncmp(old.text, value.text, sizeof(old.text)))
             value.route_id = old.route_id;
         else
             value.route_id = agent_next_id(p.routes, sizeof(struct route_key), sizeof(struct route_value));
     }
-    if (a->bpftool) {
+    if (a.bpftool) {
         pins_close(&p);
-        print_bpftool("update", a->dev, &key, &value);
+        print_bpftool("update", a.dev, &key, &value);
         return EXIT_STATUS_OK;
     }
     if (value.route_id >= SLUICE_MAX_ROUTES) {
@@ -301,7 +311,7 @@ static int route_add(const struct route_args *a, struct err *e)
     }
     pins_close(&p);
     printf("route %u: %s '%s' -> %s on %s\n", value.route_id, kind_name(key.kind), key.prefix,
-           workers_text(value.workers, target, sizeof(target)), a->dev);
+           workers_text(value.workers, target, sizeof(target)), a.dev);
     if (key.kind == ROUTE_PATH) {
         unsigned char code[SLUICE_ROUTE_PREFIX_MAX];
         int cut = 0;
@@ -330,24 +340,28 @@ static bool route_exists(int fd, const struct route_key *key)
     return false;
 }
 
-static int route_del(const struct route_args *a, struct err *e)
+static int route_del(int argc, char **argv, struct err *e)
 {
+    struct route_args a;
     struct route_key key, twin;
     struct pins p;
+    int c;
 
-    if (build_key(a, "route del", &key, e))
+    if ((c = parse_args(argc, argv, "route del", &a, e)))
+        return c == 'h' ? agent_help(route_help) : -1;
+    if (build_key(&a, "route del", &key, e))
         return -1;
-    if (a->worker || a->group || a->id)
+    if (a.worker || a.group || a.id)
         return ERR(e, EXIT_STATUS_USAGE, 0, "`route del` takes only --dev, --prefix, --kind and --bpftool");
-    if (agent_open_pins(&p, a->dev, e))
+    if (agent_open_pins(&p, a.dev, e))
         return -1;
     if (!route_exists(p.routes, &key)) {
         pins_close(&p);
-        return ERR(e, EXIT_STATUS_STATE, 0, "no %s route '%s' on %s", kind_name(key.kind), key.prefix, a->dev);
+        return ERR(e, EXIT_STATUS_STATE, 0, "no %s route '%s' on %s", kind_name(key.kind), key.prefix, a.dev);
     }
-    if (a->bpftool) {
+    if (a.bpftool) {
         pins_close(&p);
-        print_bpftool("delete", a->dev, &key, NULL);
+        print_bpftool("delete", a.dev, &key, NULL);
         return EXIT_STATUS_OK;
     }
     if (bpf_map_delete_elem(p.routes, &key)) {
@@ -363,7 +377,7 @@ static int route_del(const struct route_args *a, struct err *e)
         return ERR(e, err_status_for_errno(errnum), errnum, "cannot delete the Huffman key of the route");
     }
     pins_close(&p);
-    printf("deleted %s route '%s' on %s\n", kind_name(key.kind), key.prefix, a->dev);
+    printf("deleted %s route '%s' on %s\n", kind_name(key.kind), key.prefix, a.dev);
     return EXIT_STATUS_OK;
 }
 
@@ -405,18 +419,22 @@ static const char *keys_text(int fd, const struct route_key *key, const struct r
     return same_route_at(fd, &twin, value) ? "text+huffman" : "text only";
 }
 
-static int route_list(const struct route_args *a, struct err *e)
+static int route_list(int argc, char **argv, struct err *e)
 {
+    struct route_args a;
     struct route_key key, next;
     struct route_value value;
     struct route_counters rc;
     char target[256];
     void *prev = NULL;
     struct pins p;
+    int c;
 
-    if (a->prefix || a->kind || a->worker || a->group || a->id || a->bpftool)
+    if ((c = parse_args(argc, argv, "route list", &a, e)))
+        return c == 'h' ? agent_help(route_help) : -1;
+    if (a.prefix || a.kind || a.worker || a.group || a.id || a.bpftool)
         return ERR(e, EXIT_STATUS_USAGE, 0, "`route list` takes only --dev");
-    if (agent_open_pins(&p, a->dev, e))
+    if (agent_open_pins(&p, a.dev, e))
         return -1;
     printf("%-6s %-12s %-40s %-20s %10s %10s  %s\n", "ID", "KIND", "PREFIX", "TARGET", "CONNS", "HANDOFFS",
            "KEYS");
@@ -443,24 +461,12 @@ static int route_list(const struct route_args *a, struct err *e)
 
 int cmd_route(int argc, char **argv, struct err *e)
 {
-    struct route_args a;
-    const char *action = argc > 1 ? argv[1] : "";
-    char cmd[32];
-    int c;
+    static const struct agent_command actions[] = {
+        {"add", route_add},
+        {"del", route_del},
+        {"list", route_list},
+    };
 
-    if (!strcmp(action, "--help") || !strcmp(action, "-h"))
-        return agent_help(route_help);
-    if (strcmp(action, "add") && strcmp(action, "del") && strcmp(action, "list"))
-        return ERR(e, EXIT_STATUS_USAGE, 0, "`route` needs add, del or list (see sluice-agent route --help)");
-    snprintf(cmd, sizeof(cmd), "route %s", action);
-    c = parse_args(argc - 1, argv + 1, cmd, &a, e);
-    if (c == 'h')
-        return agent_help(route_help);
-    if (c)
-        return -1;
-    if (!strcmp(action, "add"))
-        return route_add(&a, e);
-    if (!strcmp(action, "del"))
-        return route_del(&a, e);
-    return route_list(&a, e);
+    return agent_dispatch(actions, sizeof(actions) / sizeof(actions[0]), argc - 1, argv + 1, route_help,
+                          "`route` needs add, del or list (see sluice-agent route --help)", e);
 }

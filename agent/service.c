@@ -34,10 +34,11 @@ struct service_args {
     __u32 flags;
 };
 
+/* 0, or -1 with e filled, or 'h' at --help (before --dev is required): the caller prints its help */
 static int parse_args(int argc, char **argv, const char *cmd, struct service_args *a, struct err *e)
 {
     static const struct option opts[] = {
-        {"dev", required_argument, NULL, 'd'}, {"addr", required_argument, NULL, 'a'},
+        {"dev", required_argument, NULL, 'd'},  {"addr", required_argument, NULL, 'a'},
         {"port", required_argument, NULL, 'p'}, {"id", required_argument, NULL, 'i'},
         {"tls", no_argument, NULL, 't'},        {"steer", no_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
@@ -92,53 +93,64 @@ static int build_key(const struct service_args *a, const char *cmd, struct servi
 static const char *flags_text(__u32 flags, char *buf, size_t len)
 {
     snprintf(buf, len, "%s%s%s", flags & SERVICE_F_TLS ? "tls" : "",
-             (flags & SERVICE_F_TLS) && (flags & SERVICE_F_STEER) ? "," : "", flags & SERVICE_F_STEER ? "steer" : "");
+             (flags & SERVICE_F_TLS) && (flags & SERVICE_F_STEER) ? "," : "",
+             flags & SERVICE_F_STEER ? "steer" : "");
     if (!buf[0])
         snprintf(buf, len, "-");
     return buf;
 }
 
-static int service_add(const struct service_args *a, struct err *e)
+static int service_add(int argc, char **argv, struct err *e)
 {
+    struct service_args a;
     struct service_key key;
-    struct service_value value = {.flags = a->flags};
+    struct service_value value = {0};
     char text[ADDR_TEXT_MAX];
     struct pins p;
+    int c;
 
-    if (build_key(a, "service add", &key, e))
+    if ((c = parse_args(argc, argv, "service add", &a, e)))
+        return c == 'h' ? agent_help(service_help) : -1;
+    if (build_key(&a, "service add", &key, e))
         return -1;
-    if (a->id && args_u32(a->id, "service id", 0, UINT32_MAX, &value.service_id, e))
+    value.flags = a.flags;
+    if (a.id && args_u32(a.id, "service id", 0, UINT32_MAX, &value.service_id, e))
         return -1;
-    if (agent_open_pins(&p, a->dev, e))
+    if (agent_open_pins(&p, a.dev, e))
         return -1;
-    if (!a->id)
-        value.service_id = agent_next_id(p.services, sizeof(struct service_key), sizeof(struct service_value));
+    if (!a.id)
+        value.service_id =
+            agent_next_id(p.services, sizeof(struct service_key), sizeof(struct service_value));
     if (bpf_map_update_elem(p.services, &key, &value, BPF_NOEXIST)) {
         int errnum = errno;
 
         pins_close(&p);
         if (errnum == EEXIST)
             return ERR(e, EXIT_STATUS_STATE, 0, "service %s port %u already exists on %s (delete it first)",
-                       addr_format(key.addr, key.family, text, sizeof(text)), key.port, a->dev);
+                       addr_format(key.addr, key.family, text, sizeof(text)), key.port, a.dev);
         return ERR(e, err_status_for_errno(errnum), errnum, "cannot add the service");
     }
     pins_close(&p);
-    printf("service %u: %s port %u on %s\n", value.service_id, addr_format(key.addr, key.family, text, sizeof(text)),
-           key.port, a->dev);
+    printf("service %u: %s port %u on %s\n", value.service_id,
+           addr_format(key.addr, key.family, text, sizeof(text)), key.port, a.dev);
     return EXIT_STATUS_OK;
 }
 
-static int service_del(const struct service_args *a, struct err *e)
+static int service_del(int argc, char **argv, struct err *e)
 {
+    struct service_args a;
     struct service_key key;
     char text[ADDR_TEXT_MAX];
     struct pins p;
+    int c;
 
-    if (build_key(a, "service del", &key, e))
+    if ((c = parse_args(argc, argv, "service del", &a, e)))
+        return c == 'h' ? agent_help(service_help) : -1;
+    if (build_key(&a, "service del", &key, e))
         return -1;
-    if (a->id || a->flags)
+    if (a.id || a.flags)
         return ERR(e, EXIT_STATUS_USAGE, 0, "`service del` takes only --dev, --addr and --port");
-    if (agent_open_pins(&p, a->dev, e))
+    if (agent_open_pins(&p, a.dev, e))
         return -1;
     if (bpf_map_delete_elem(p.services, &key)) {
         int errnum = errno;
@@ -146,32 +158,37 @@ static int service_del(const struct service_args *a, struct err *e)
         pins_close(&p);
         if (errnum == ENOENT)
             return ERR(e, EXIT_STATUS_STATE, 0, "no service %s port %u on %s",
-                       addr_format(key.addr, key.family, text, sizeof(text)), key.port, a->dev);
+                       addr_format(key.addr, key.family, text, sizeof(text)), key.port, a.dev);
         return ERR(e, err_status_for_errno(errnum), errnum, "cannot delete the service");
     }
     pins_close(&p);
-    printf("deleted service %s port %u on %s\n", addr_format(key.addr, key.family, text, sizeof(text)), key.port,
-           a->dev);
+    printf("deleted service %s port %u on %s\n", addr_format(key.addr, key.family, text, sizeof(text)),
+           key.port, a.dev);
     return EXIT_STATUS_OK;
 }
 
-static int service_list(const struct service_args *a, struct err *e)
+static int service_list(int argc, char **argv, struct err *e)
 {
+    struct service_args a;
     struct service_key key, next;
     struct service_value value;
     char text[ADDR_TEXT_MAX], flags[32];
     void *prev = NULL;
     struct pins p;
+    int c;
 
-    if (a->addr || a->port || a->id || a->flags)
+    if ((c = parse_args(argc, argv, "service list", &a, e)))
+        return c == 'h' ? agent_help(service_help) : -1;
+    if (a.addr || a.port || a.id || a.flags)
         return ERR(e, EXIT_STATUS_USAGE, 0, "`service list` takes only --dev");
-    if (agent_open_pins(&p, a->dev, e))
+    if (agent_open_pins(&p, a.dev, e))
         return -1;
     printf("%-6s %-40s %-5s %s\n", "ID", "ADDRESS", "PORT", "FLAGS");
     while (bpf_map_get_next_key(p.services, prev, &next) == 0) {
         if (bpf_map_lookup_elem(p.services, &next, &value) == 0)
-            printf("%-6u %-40s %-5u %s\n", value.service_id, addr_format(next.addr, next.family, text, sizeof(text)),
-                   next.port, flags_text(value.flags, flags, sizeof(flags)));
+            printf("%-6u %-40s %-5u %s\n", value.service_id,
+                   addr_format(next.addr, next.family, text, sizeof(text)), next.port,
+                   flags_text(value.flags, flags, sizeof(flags)));
         key = next;
         prev = &key;
     }
@@ -181,24 +198,12 @@ static int service_list(const struct service_args *a, struct err *e)
 
 int cmd_service(int argc, char **argv, struct err *e)
 {
-    struct service_args a;
-    const char *action = argc > 1 ? argv[1] : "";
-    char cmd[32];
-    int c;
+    static const struct agent_command actions[] = {
+        {"add", service_add},
+        {"del", service_del},
+        {"list", service_list},
+    };
 
-    if (!strcmp(action, "--help") || !strcmp(action, "-h"))
-        return agent_help(service_help);
-    if (strcmp(action, "add") && strcmp(action, "del") && strcmp(action, "list"))
-        return ERR(e, EXIT_STATUS_USAGE, 0, "`service` needs add, del or list (see sluice-agent service --help)");
-    snprintf(cmd, sizeof(cmd), "service %s", action);
-    c = parse_args(argc - 1, argv + 1, cmd, &a, e);
-    if (c == 'h')
-        return agent_help(service_help);
-    if (c)
-        return -1;
-    if (!strcmp(action, "add"))
-        return service_add(&a, e);
-    if (!strcmp(action, "del"))
-        return service_del(&a, e);
-    return service_list(&a, e);
+    return agent_dispatch(actions, sizeof(actions) / sizeof(actions[0]), argc - 1, argv + 1, service_help,
+                          "`service` needs add, del or list (see sluice-agent service --help)", e);
 }
