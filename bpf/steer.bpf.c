@@ -16,7 +16,8 @@
  * target differs from its owner (see maps/sluice_maps.h, "The hand-off contract").
  * A service packet is never passed to the kernel: the kernel has no socket for it and would reset
  * a connection the server owns, so when no worker or no socket is there the packet is dropped.
- * Every packet ends in exactly one verdict counter of `stats`.
+ * Every packet ends in exactly one verdict counter of `stats`. The entry, sluice_steer, is two steps:
+ * steer_parse (L2-L4 into struct steer_pkt, passing what is not TCP) and steer_decide (the above).
  *
  * It must stay cheap (one flow lookup on the established path) and never trust a length field
  * without a bounds check against data_end. The prefix parser runs once per connection (a few
@@ -106,14 +107,6 @@ struct {
     __type(value, struct prefix_scratch);
 } prefix_scratch SEC(".maps");
 
-struct vlan_tag {
-    __be16 tci;
-    __be16 encapsulated_proto;
-};
-
-#define IP_MF     0x2000
-#define IP_OFFSET 0x1fff
-
 static __always_inline int worker_is_live(__u32 worker)
 {
     struct worker_state *ws = bpf_map_lookup_elem(&workers, &worker);
@@ -182,6 +175,117 @@ static __always_inline struct service_value *find_service(struct service_key *sk
         return sv;
     __builtin_memset(sk->addr, 0, sizeof(sk->addr));
     return bpf_map_lookup_elem(&services, sk);
+}
+
+/* ---- the L2-L4 parse --------------------------------------------------------------------------- */
+
+struct vlan_tag {
+    __be16 tci;
+    __be16 encapsulated_proto;
+};
+
+#define IP_MF     0x2000
+#define IP_OFFSET 0x1fff
+
+/*
+ * What the decision needs of a frame's TCP segment. Only th's fixed header is known to be in
+ * bounds: its options (doff) are checked once the segment is known to be a service's.
+ */
+struct steer_pkt {
+    struct flow_key fk; /* the flows key: family, addresses, ports in host order */
+    struct tcphdr *th;
+    __u32 l4_len; /* TCP header and payload as the IP header claims, not checked against data_end */
+};
+
+/* L2-L4 into *pkt: 1. Else 0: the frame is the kernel's, its pass reason counted here, once. */
+static __always_inline int steer_parse(struct xdp_md *ctx, struct steer_pkt *pkt, struct sluice_stats *st)
+{
+    void *data = (void *)(long)ctx->data;
+    void *data_end = (void *)(long)ctx->data_end;
+    struct ethhdr *eth = data;
+    struct tcphdr *th;
+    __be16 proto;
+    void *l3;
+
+    if ((void *)(eth + 1) > data_end)
+        goto malformed;
+    proto = eth->h_proto;
+    l3 = eth + 1;
+    if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
+        struct vlan_tag *tag = l3;
+
+        if ((void *)(tag + 1) > data_end)
+            goto malformed;
+        st->vlan_tagged++;
+        proto = tag->encapsulated_proto;
+        l3 = tag + 1;
+    }
+
+    if (proto == bpf_htons(ETH_P_IP)) {
+        struct iphdr *ip = l3;
+        __u32 ihl, tot_len;
+
+        if ((void *)(ip + 1) > data_end || ip->version != 4)
+            goto malformed;
+        ihl = ip->ihl * 4;
+        if (ihl < sizeof(*ip))
+            goto malformed;
+        if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)) {
+            st->pass_fragment++;
+            return 0;
+        }
+        if (ip->protocol != IPPROTO_TCP)
+            goto not_tcp;
+        th = l3 + ihl;
+        tot_len = bpf_ntohs(ip->tot_len);
+        pkt->l4_len = tot_len > ihl ? tot_len - ihl : 0;
+        pkt->fk.family = SLUICE_IPV4;
+        __builtin_memcpy(pkt->fk.saddr, &ip->saddr, 4);
+        __builtin_memcpy(pkt->fk.daddr, &ip->daddr, 4);
+    } else if (proto == bpf_htons(ETH_P_IPV6)) {
+        struct ipv6hdr *ip6 = l3;
+
+        if ((void *)(ip6 + 1) > data_end || ip6->version != 6)
+            goto malformed;
+        if (ip6->nexthdr != IPPROTO_TCP) {
+            switch (ip6->nexthdr) {
+            case IPPROTO_HOPOPTS:
+            case IPPROTO_ROUTING:
+            case IPPROTO_FRAGMENT:
+            case IPPROTO_DSTOPTS:
+            case IPPROTO_AH:
+            case IPPROTO_ESP:
+            case IPPROTO_MH:
+            case 139: /* HIP */
+            case 140: /* Shim6 */
+                st->pass_ipv6_ext++;
+                return 0;
+            }
+            goto not_tcp;
+        }
+        th = (void *)(ip6 + 1);
+        pkt->l4_len = bpf_ntohs(ip6->payload_len);
+        pkt->fk.family = SLUICE_IPV6;
+        __builtin_memcpy(pkt->fk.saddr, &ip6->saddr, 16);
+        __builtin_memcpy(pkt->fk.daddr, &ip6->daddr, 16);
+    } else {
+        st->pass_not_ip++;
+        return 0;
+    }
+
+    if ((void *)(th + 1) > data_end)
+        goto malformed;
+    pkt->th = th;
+    pkt->fk.sport = bpf_ntohs(th->source);
+    pkt->fk.dport = bpf_ntohs(th->dest);
+    return 1;
+
+malformed:
+    st->pass_malformed++;
+    return 0;
+not_tcp:
+    st->pass_not_tcp++;
+    return 0;
 }
 
 /* ---- stream-prefix parser ----------------------------------------------------------------------
@@ -869,18 +973,18 @@ static __always_inline void decide_key(struct flow_value *fv, const struct flow_
  * so a flow must not wait for them (its owner holds the connection until a decision).
  */
 static __always_inline void prefix_segment(struct xdp_md *ctx, struct flow_value *fv,
-                                           const struct flow_key *fk, const struct tcphdr *th, __u32 l4_len,
-                                           struct sluice_stats *st)
+                                           const struct steer_pkt *pkt, struct sluice_stats *st)
 {
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
+    const struct tcphdr *th = pkt->th;
     __u32 hlen = th->doff * 4, payload, start = 0, off, seq = bpf_ntohl(th->seq), budget;
     struct prefix_parse pp = {};
     struct prefix_scratch *sc;
     __u32 zero = 0;
     __u64 n;
 
-    payload = l4_len > hlen ? l4_len - hlen : 0;
+    payload = pkt->l4_len > hlen ? pkt->l4_len - hlen : 0;
     off = (__u32)((void *)th + hlen - data);
     if (off > (__u32)(data_end - data))
         return;
@@ -921,7 +1025,7 @@ static __always_inline void prefix_segment(struct xdp_md *ctx, struct flow_value
 
     switch (pp.outcome) {
     case PX_KEY:
-        decide_key(fv, fk, &sc->key, st);
+        decide_key(fv, &pkt->fk, &sc->key, st);
         return;
     case PX_MORE:
         if (fv->prefix_segments >= SLUICE_PREFIX_MAX_SEGMENTS) {
@@ -965,163 +1069,101 @@ static __always_inline void add_meta(struct xdp_md *ctx, const struct flow_value
     st->meta_added++;
 }
 
-SEC("xdp")
-int sluice_steer(struct xdp_md *ctx)
+/* A live owner's segment; `worker` is fv->worker as the caller checked it (user space may rewrite fv). */
+static __always_inline int steer_to_owner(struct xdp_md *ctx, const struct steer_pkt *pkt,
+                                          struct flow_value *fv, __u32 worker, struct sluice_stats *st)
 {
-    void *data = (void *)(long)ctx->data;
+    if (fv->state == FLOW_AWAIT_PREFIX && !pkt->th->rst && !pkt->th->syn) /* a SYN's data is not stream */
+        prefix_segment(ctx, fv, pkt, st);
+    if (fv->state == FLOW_AWAIT_PREFIX || fv->target != fv->worker)
+        add_meta(ctx, fv, st);
+    return redirect_to(worker, st, &st->redirect_flow);
+}
+
+/* No live owner: the rendezvous-hashed worker; a SYN skips overloaded ones and inserts its flow. */
+static __always_inline int steer_by_hash(struct xdp_md *ctx, const struct steer_pkt *pkt,
+                                         const struct service_value *sv, struct sluice_stats *st)
+{
+    int is_syn = pkt->th->syn && !pkt->th->ack;
+    struct pick p = {.mask = ~0ull, .hash = flow_hash(&pkt->fk), .skip_overloaded = is_syn};
+
+    bpf_loop(SLUICE_MAX_WORKERS, pick_consider, &p, 0);
+    if (p.result == PICK_ALL_OVERLOADED) {
+        st->drop_overload++;
+        return XDP_DROP;
+    }
+    if (p.result != PICK_OK) {
+        st->drop_no_worker++;
+        return XDP_DROP;
+    }
+    if (!is_syn)
+        return redirect_to(p.worker, st, &st->redirect_no_flow);
+
+    {
+        struct flow_value nv = {
+            .worker = p.worker,
+            .target = p.worker,
+            .state = (sv->flags & SERVICE_F_STEER) ? FLOW_AWAIT_PREFIX : FLOW_HASHED,
+            .created_ns = bpf_ktime_get_ns(),
+        };
+
+        if (bpf_map_update_elem(&flows, &pkt->fk, &nv, BPF_ANY))
+            st->flow_insert_failed++;
+        else if (nv.state == FLOW_AWAIT_PREFIX)
+            add_meta(ctx, &nv, st); /* the owner holds the connection back until the route is known */
+    }
+    return redirect_to(p.worker, st, &st->redirect_syn);
+}
+
+/* A parsed segment's verdict: only a non-service one is passed (see the top of the file for why). */
+static __always_inline int steer_decide(struct xdp_md *ctx, const struct steer_pkt *pkt,
+                                        struct sluice_stats *st)
+{
     void *data_end = (void *)(long)ctx->data_end;
-    struct ethhdr *eth = data;
+    const struct tcphdr *th = pkt->th;
     struct service_key sk = {};
-    struct flow_key fk = {};
-    struct sluice_stats *st;
     struct service_value *sv;
     struct flow_value *fv;
-    struct tcphdr *th;
-    void *l3;
-    __u32 zero = 0, worker = 0, l4_len;
-    __be16 proto;
-    int is_syn;
 
-    st = bpf_map_lookup_elem(&stats, &zero);
-    if (!st)
-        return XDP_PASS; /* cannot happen: a one-entry per-CPU array always has entry 0 */
-
-    if ((void *)(eth + 1) > data_end)
-        goto pass_malformed;
-    proto = eth->h_proto;
-    l3 = eth + 1;
-    if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
-        struct vlan_tag *tag = l3;
-
-        if ((void *)(tag + 1) > data_end)
-            goto pass_malformed;
-        st->vlan_tagged++;
-        proto = tag->encapsulated_proto;
-        l3 = tag + 1;
-    }
-
-    if (proto == bpf_htons(ETH_P_IP)) {
-        struct iphdr *ip = l3;
-        __u32 ihl;
-
-        if ((void *)(ip + 1) > data_end || ip->version != 4)
-            goto pass_malformed;
-        ihl = ip->ihl * 4;
-        if (ihl < sizeof(*ip))
-            goto pass_malformed;
-        if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)) {
-            st->pass_fragment++;
-            return XDP_PASS;
-        }
-        if (ip->protocol != IPPROTO_TCP)
-            goto pass_not_tcp;
-        th = l3 + ihl;
-        l4_len = bpf_ntohs(ip->tot_len);
-        l4_len = l4_len > ihl ? l4_len - ihl : 0;
-        fk.family = SLUICE_IPV4;
-        __builtin_memcpy(fk.saddr, &ip->saddr, 4);
-        __builtin_memcpy(fk.daddr, &ip->daddr, 4);
-    } else if (proto == bpf_htons(ETH_P_IPV6)) {
-        struct ipv6hdr *ip6 = l3;
-
-        if ((void *)(ip6 + 1) > data_end || ip6->version != 6)
-            goto pass_malformed;
-        if (ip6->nexthdr != IPPROTO_TCP) {
-            switch (ip6->nexthdr) {
-            case IPPROTO_HOPOPTS:
-            case IPPROTO_ROUTING:
-            case IPPROTO_FRAGMENT:
-            case IPPROTO_DSTOPTS:
-            case IPPROTO_AH:
-            case IPPROTO_ESP:
-            case IPPROTO_MH:
-            case 139: /* HIP */
-            case 140: /* Shim6 */
-                st->pass_ipv6_ext++;
-                return XDP_PASS;
-            }
-            goto pass_not_tcp;
-        }
-        th = (void *)(ip6 + 1);
-        l4_len = bpf_ntohs(ip6->payload_len);
-        fk.family = SLUICE_IPV6;
-        __builtin_memcpy(fk.saddr, &ip6->saddr, 16);
-        __builtin_memcpy(fk.daddr, &ip6->daddr, 16);
-    } else {
-        st->pass_not_ip++;
-        return XDP_PASS;
-    }
-
-    if ((void *)(th + 1) > data_end)
-        goto pass_malformed;
-    fk.sport = bpf_ntohs(th->source);
-    fk.dport = bpf_ntohs(th->dest);
-
-    __builtin_memcpy(sk.addr, fk.daddr, sizeof(sk.addr));
-    sk.port = fk.dport;
-    sk.family = fk.family;
+    __builtin_memcpy(sk.addr, pkt->fk.daddr, sizeof(sk.addr));
+    sk.port = pkt->fk.dport;
+    sk.family = pkt->fk.family;
     sv = find_service(&sk);
     if (!sv) {
         st->pass_not_service++;
         return XDP_PASS;
     }
+    /* the options are checked for a service's segments only: the kernel judges the others */
     if (th->doff < 5 || (void *)th + th->doff * 4 > data_end) {
         st->drop_bad_tcp++;
         return XDP_DROP;
     }
 
-    fv = bpf_map_lookup_elem(&flows, &fk);
+    fv = bpf_map_lookup_elem(&flows, &pkt->fk);
     if (fv) {
-        worker = fv->worker;
-        if (worker < SLUICE_MAX_WORKERS && worker_is_live(worker)) {
-            if (fv->state == FLOW_AWAIT_PREFIX && !th->rst && !th->syn) /* a SYN's data is not stream */
-                prefix_segment(ctx, fv, &fk, th, l4_len, st);
-            if (fv->state == FLOW_AWAIT_PREFIX || fv->target != fv->worker)
-                add_meta(ctx, fv, st);
-            return redirect_to(worker, st, &st->redirect_flow);
-        }
+        __u32 worker = fv->worker;
+
+        if (worker < SLUICE_MAX_WORKERS && worker_is_live(worker))
+            return steer_to_owner(ctx, pkt, fv, worker, st);
         st->flow_owner_gone++;
     }
+    return steer_by_hash(ctx, pkt, sv, st);
+}
 
-    is_syn = th->syn && !th->ack;
-    {
-        struct pick p = {.mask = ~0ull, .hash = flow_hash(&fk), .skip_overloaded = is_syn};
+/* The entry: parse L2-L4 into a steer_pkt, then decide; each ends in one verdict counter. */
+SEC("xdp")
+int sluice_steer(struct xdp_md *ctx)
+{
+    struct steer_pkt pkt = {};
+    struct sluice_stats *st;
+    __u32 zero = 0;
 
-        bpf_loop(SLUICE_MAX_WORKERS, pick_consider, &p, 0);
-        if (p.result == PICK_ALL_OVERLOADED) {
-            st->drop_overload++;
-            return XDP_DROP;
-        }
-        if (p.result != PICK_OK) {
-            st->drop_no_worker++;
-            return XDP_DROP;
-        }
-        worker = p.worker;
-    }
-    if (!is_syn)
-        return redirect_to(worker, st, &st->redirect_no_flow);
-
-    {
-        struct flow_value nv = {
-            .worker = worker,
-            .target = worker,
-            .state = (sv->flags & SERVICE_F_STEER) ? FLOW_AWAIT_PREFIX : FLOW_HASHED,
-            .created_ns = bpf_ktime_get_ns(),
-        };
-
-        if (bpf_map_update_elem(&flows, &fk, &nv, BPF_ANY))
-            st->flow_insert_failed++;
-        else if (nv.state == FLOW_AWAIT_PREFIX)
-            add_meta(ctx, &nv, st); /* the owner holds the connection back until the route is known */
-    }
-    return redirect_to(worker, st, &st->redirect_syn);
-
-pass_malformed:
-    st->pass_malformed++;
-    return XDP_PASS;
-pass_not_tcp:
-    st->pass_not_tcp++;
-    return XDP_PASS;
+    st = bpf_map_lookup_elem(&stats, &zero);
+    if (!st)
+        return XDP_PASS; /* cannot happen: a one-entry per-CPU array always has entry 0 */
+    if (!steer_parse(ctx, &pkt, st))
+        return XDP_PASS; /* not TCP over IP, or malformed: the kernel's, counted by the parse */
+    return steer_decide(ctx, &pkt, st);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
