@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.." || exit 1
 
 # name, time limit in seconds, command
 SUITES=(
+    "layering|60|tests/layering/layering_test.sh"
     "net|600|$BUILD/tests/tcp_test"
     "fuzz-tcp|300|tests/fuzz/run_fuzz.sh $BUILD 60 tcp"
     "fuzz-h2|300|tests/fuzz/run_fuzz.sh $BUILD 60 h2"

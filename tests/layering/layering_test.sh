@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# layering_test.sh — the module boundaries of server/, checked from the include lines.
+#
+#   tests/layering/layering_test.sh [ROOT]      (ROOT: a source tree, the repository by default)
+#
+# Every quoted include names its file by path from a root ("net/tcp.h" from server/, "common/err.h"
+# from the top, "bpf/X.skel.h" from the build), so the folder a file depends on is the first part of
+# each include. From those edges this checks the architecture's layering (ARCHITECTURE.md, "Seams"):
+#   - server/net/ (the TCP engine) reaches nothing of sluice but common/ and maps/;
+#   - afxdp/ and sock/ (the datapaths) reach net/, app/, sched/, common/ and maps/ only;
+#   - http/ and h2/ never reach a datapath, however indirectly;
+#   - no folder of server/ includes one that includes it back (no cycle in the folder graph).
+# Subfolders count as their top folder (http/handlers/ is http/); server/'s own files (main.c,
+# config.c) are the application on top and count as "server". The last case proves the check can
+# fail: it plants an include of afxdp/ in a copy of server/http/ and expects a complaint.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+ROOT=${1:-.}
+
+# edges ROOT: one line "FROM TO FILE:LINE" per quoted include between folders of server/ (and from
+# them to common/, maps/, bpf/); a name that resolves from no root is reported as TO "?".
+edges() {
+    local root=$1 f line inc to from
+    while IFS= read -r f; do
+        from=${f#server/}
+        case $from in */*) from=${from%%/*} ;; *) from=server ;; esac
+        while IFS=: read -r line inc; do
+            inc=${inc#*\"}
+            inc=${inc%%\"*}
+            to=${inc%%/*}
+            [ "$to" = "$inc" ] && to=server
+            if [ ! -e "$root/$inc" ] && [ ! -e "$root/server/$inc" ] && [[ $inc != bpf/*.skel.h ]]; then
+                to="?"
+            fi
+            [ "$to" = "$from" ] || echo "$from $to $f:$line"
+        done < <(grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$root/$f")
+    done < <(cd "$root" && find server common maps -name '*.[ch]' | sort)
+}
+
+# reaches EDGES FROM TO: does a path of edges lead from folder FROM to folder TO?
+reaches() {
+    local edges=$1 from=$2 to=$3 seen=" $2 " todo=("$2") cur next
+    while [ ${#todo[@]} -gt 0 ]; do
+        cur=${todo[0]}
+        todo=("${todo[@]:1}")
+        for next in $(awk -v f="$cur" '$1 == f { print $2 }' <<<"$edges" | sort -u); do
+            [ "$next" = "$to" ] && return 0
+            case $seen in *" $next "*) continue ;; esac
+            seen="$seen$next "
+            todo+=("$next")
+        done
+    done
+    return 1
+}
+
+# report NAME OFFENDERS: one ok/not ok line; offenders are printed under a failure.
+report() {
+    if [ -z "$2" ]; then
+        echo "ok - $1"
+    else
+        echo "not ok - $1"
+        sed 's/^/#   /' <<<"$2"
+    fi
+}
+
+# only EDGES FOLDER ALLOWED...: the edges out of FOLDER that go elsewhere than ALLOWED.
+only() {
+    local edges=$1 folder=$2
+    shift 2
+    awk -v f="$folder" -v ok=" $* " '$1 == f && index(ok, " " $2 " ") == 0 { print $3 ": includes " $2 "/" }' <<<"$edges"
+}
+
+check() {
+    local root=$1 edges folders f g bad
+    edges=$(edges "$root")
+    report "every quoted include names its file by path from a root" \
+        "$(awk '$2 == "?" { print $3 }' <<<"$edges")"
+    report "net/ includes only common/ and maps/" "$(only "$edges" net common maps)"
+    report "common/ and maps/ include nothing of server/" \
+        "$(only "$edges" common maps; only "$edges" maps common)"
+    for f in afxdp sock; do
+        report "$f/ includes only net/, app/, sched/, common/ and maps/" \
+            "$(only "$edges" "$f" net app sched common maps)"
+    done
+    for f in http h2; do
+        bad=""
+        for g in afxdp sock; do
+            reaches "$edges" "$f" "$g" && bad="$bad$f/ reaches $g/: $(awk -v f="$f" '$1 == f { printf "%s->%s ", $1, $2 }' <<<"$edges" | tr -s ' ')"$'\n'
+        done
+        report "$f/ reaches no datapath (afxdp/, sock/)" "${bad%$'\n'}"
+    done
+    folders=$(awk '$1 != "common" && $1 != "maps" { print $1 }' <<<"$edges" | sort -u)
+    bad=""
+    for f in $folders; do
+        for g in $(awk -v f="$f" '$1 == f && $2 != "common" && $2 != "maps" { print $2 }' <<<"$edges" | sort -u); do
+            reaches "$edges" "$g" "$f" && bad="$bad$f/ includes $g/, which reaches $f/ back"$'\n'
+        done
+    done
+    report "no folder of server/ includes one that includes it back" "${bad%$'\n'}"
+}
+
+check "$ROOT"
+
+# The check must be able to fail: the same tree with server/http/ including a datapath.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+cp -r server common maps "$scratch"/
+http_file=$(cd "$scratch" && ls server/http/*.c | head -1)
+sed -i '0,/^#include "/s//#include "afxdp\/xdp_worker.h"\n&/' "$scratch/$http_file"
+if check "$scratch" | grep -q '^not ok - http/ reaches no datapath'; then
+    echo "ok - the check fails when $http_file includes afxdp/xdp_worker.h"
+else
+    echo "not ok - the check fails when $http_file includes afxdp/xdp_worker.h"
+fi
