@@ -238,7 +238,7 @@ FMT_FILES = $(shell git ls-files '*.c' '*.h')
 fmt:
 	clang-format -i $(FMT_FILES)
 
-fmt-check:
+fmt-check: deps
 	@clang-format --dry-run --Werror $(FMT_FILES) && echo "fmt-check: $(words $(FMT_FILES)) files formatted"
 
 clean:
