@@ -9,7 +9,8 @@
 #   - server/net/ (the TCP engine) reaches nothing of sluice but common/ and maps/;
 #   - afxdp/ and sock/ (the datapaths) reach net/, app/, sched/, common/ and maps/ only;
 #   - http/ and h2/ never reach a datapath, however indirectly;
-#   - no folder of server/ includes one that includes it back (no cycle in the folder graph).
+#   - no folder of server/ includes one that includes it back (no cycle in the folder graph);
+#   - no two source files of server/ share a name (h2_frame.c, not a second frame.c).
 # Subfolders count as their top folder (http/handlers/ is http/); server/'s own files (main.c,
 # config.c) are the application on top and count as "server". The last case proves the check can
 # fail: it plants an include of afxdp/ in a copy of server/http/ and expects a complaint.
@@ -75,6 +76,8 @@ check() {
     edges=$(edges "$root")
     report "every quoted include names its file by path from a root" \
         "$(awk '$2 == "?" { print $3 }' <<<"$edges")"
+    report "no two source files of server/ share a name" \
+        "$(cd "$root" && find server -name '*.[ch]' | awk -F/ '{ n[$NF] = n[$NF] " " $0; c[$NF]++ } END { for (f in c) if (c[f] > 1) print f ":" n[f] }')"
     report "net/ includes only common/ and maps/" "$(only "$edges" net common maps)"
     report "common/ and maps/ include nothing of server/" \
         "$(only "$edges" common maps; only "$edges" maps common)"
