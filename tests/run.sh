@@ -1,34 +1,91 @@
 #!/usr/bin/env bash
-# run.sh — runs every test suite and prints the one summary line CI reads.
+# run.sh — runs the test suites and prints the one summary line CI reads.
 #
-#   tests/run.sh BUILD_DIR
+#   tests/run.sh [--quick] BUILD_DIR [SUITE...]    every suite, or only SUITE... in the order given
+#   tests/run.sh --list                            the suite names, one line each on what they test
+#
+# SUITE may also be a comma-separated list (net,http). An unknown name is an error (exit status 2)
+# and nothing runs. --quick (`make check`) leaves out the fuzz suites and runs the suites that need
+# no root first, then the ones that do; with SUITE... named it keeps their order, and a fuzz suite
+# named is reported skipped.
 #
 # Each suite prints "ok - …", "not ok - …" or "skip - …" lines (tests/lib/check.h, tests/lib/tap.sh);
 # this counts them over all suites and ends with "N passed, N failed, N skipped". A suite that
 # exits non-zero without reporting a failure, or runs past its time limit, counts as one failure.
-# Exit status: 0 when nothing failed.
+# Exit status: 0 when nothing failed, 2 for a bad command line.
 set -u
 
-BUILD=${1:-build/san}
 cd "$(dirname "$0")/.." || exit 1
 
-# name, time limit in seconds, command
+usage() {
+    echo "usage: tests/run.sh [--quick] BUILD_DIR [SUITE[,SUITE...]...] | tests/run.sh --list" >&2
+    exit 2
+}
+
+QUICK=0 LIST=0
+ARGS=()
+for arg in "$@"; do
+    case "$arg" in
+    --quick) QUICK=1 ;;
+    --list) LIST=1 ;;
+    -h | --help) usage ;;
+    -*) echo "run.sh: error: unknown option '$arg'" >&2; usage ;;
+    *) ARGS+=("$arg") ;;
+    esac
+done
+BUILD=${ARGS[0]:-build/san}
+
+# name|time limit in seconds|needs: user, root or fuzz (a fuzz suite is left out by --quick)|command|what it tests
 SUITES=(
-    "layering|60|tests/layering/layering_test.sh"
-    "net|600|$BUILD/tests/tcp_test"
-    "fuzz-tcp|300|tests/fuzz/run_fuzz.sh $BUILD 60 tcp"
-    "fuzz-h2|300|tests/fuzz/run_fuzz.sh $BUILD 60 h2"
-    "net-kernel|600|tests/net/tap_test.sh $BUILD"
-    "net-script|600|$BUILD/tests/tcp_script_test"
-    "bpf|300|$BUILD/tests/steer_test"
-    "agent|600|tests/agent/agent_test.sh $BUILD"
-    "router|120|$BUILD/tests/router_test"
-    "routegen|120|tests/router/routegen_test.sh $BUILD"
-    "afxdp|900|tests/afxdp/datapath_test.sh $BUILD"
-    "config|120|tests/server/config_test.sh $BUILD"
-    "http|900|tests/http/http_test.sh $BUILD"
-    "steer|600|tests/steer/steer_test.sh $BUILD"
+    "layering|60|user|tests/layering/layering_test.sh|includes: each folder reaches only what the architecture allows, no cycles"
+    "net|600|user|$BUILD/tests/tcp_test|TCP engine: two engines over a simulated lossy link (tests/net/tcp_test.c)"
+    "fuzz-tcp|300|fuzz|tests/fuzz/run_fuzz.sh $BUILD 60 tcp|TCP engine under libFuzzer for 60 s"
+    "fuzz-h2|300|fuzz|tests/fuzz/run_fuzz.sh $BUILD 60 h2|HTTP input path under libFuzzer for 60 s"
+    "net-kernel|600|root|tests/net/tap_test.sh $BUILD|TCP engine against Linux's TCP over a TAP device in a namespace"
+    "net-script|600|user|$BUILD/tests/tcp_script_test|TCP engine: scripted segment-by-segment RFC cases (tests/net/tcp_script_test.c)"
+    "bpf|300|root|$BUILD/tests/steer_test|XDP steering program through BPF_PROG_TEST_RUN (tests/bpf/steer_test.c)"
+    "agent|600|root|tests/agent/agent_test.sh $BUILD|sluice-agent's every command against the kernel, in a namespace topology"
+    "router|120|user|$BUILD/tests/router_test|compiled router: matching, precedence, dispatch (tests/router/router_test.c)"
+    "routegen|120|user|tests/router/routegen_test.sh $BUILD|sluice-routegen: golden outputs and errors"
+    "afxdp|900|root|tests/afxdp/datapath_test.sh $BUILD|sluice-server over AF_XDP against kernel clients, with loss, in a topology"
+    "config|120|user|tests/server/config_test.sh $BUILD|sluice-server's config file and options, on 127.0.0.1"
+    "http|900|root|tests/http/http_test.sh $BUILD|HTTP/2 and HTTP/1.1 against curl, nghttp, h2load on both datapaths, in a topology"
+    "steer|600|root|tests/steer/steer_test.sh $BUILD|stream-prefix steering end to end with real clients, in a topology"
 )
+
+declare -A LIMIT NEEDS CMD
+NAMES=()
+for suite in "${SUITES[@]}"; do
+    IFS='|' read -r name limit needs cmd what <<<"$suite"
+    NAMES+=("$name")
+    LIMIT[$name]=$limit NEEDS[$name]=$needs CMD[$name]=$cmd
+    if [ "$LIST" = 1 ]; then printf '%-11s %-5s %s\n' "$name" "$needs" "$what"; fi
+done
+[ "$LIST" = 1 ] && exit 0
+
+# the selection: the names given, in their order; by default all (with --quick: no root first)
+RUN=()
+for arg in "${ARGS[@]:1}"; do
+    IFS=',' read -ra picked <<<"$arg"
+    for name in "${picked[@]}"; do
+        if [ -z "${LIMIT[$name]+set}" ]; then
+            echo "run.sh: error: no suite named '$name'; the suites are: ${NAMES[*]} (tests/run.sh --list)" >&2
+            exit 2
+        fi
+        RUN+=("$name")
+    done
+done
+if [ ${#RUN[@]} -eq 0 ]; then
+    if [ "$QUICK" = 1 ]; then
+        for needs in user root; do
+            for name in "${NAMES[@]}"; do [ "${NEEDS[$name]}" = "$needs" ] && RUN+=("$name"); done
+        done
+    else
+        RUN=("${NAMES[@]}")
+    fi
+fi
+
+[ -d "$BUILD" ] || { echo "run.sh: error: no build directory '$BUILD' (make BUILD=$BUILD tests builds it)" >&2; exit 2; }
 
 passed=0 failed=0 skipped=0
 LOG=$(mktemp)
@@ -38,8 +95,13 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "run.sh: note: not root; the BPF and namespace suites will fail (they need CAP_BPF and CAP_NET_ADMIN)"
 fi
 
-for suite in "${SUITES[@]}"; do
-    IFS='|' read -r name limit cmd <<<"$suite"
+for name in "${RUN[@]}"; do
+    limit=${LIMIT[$name]} cmd=${CMD[$name]}
+    if [ "$QUICK" = 1 ] && [ "${NEEDS[$name]}" = fuzz ]; then
+        echo "skip - $name: --quick does not run the fuzz suites"
+        skipped=$((skipped + 1))
+        continue
+    fi
     echo "# suite $name: $cmd"
     start=$(date +%s)
     # shellcheck disable=SC2086

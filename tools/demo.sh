@@ -23,11 +23,11 @@ SCRATCH=$(mktemp -d)
 SERVER_PID=""
 TOPO=demo
 DEV=$TOPO-s
+# shellcheck source=tests/lib/topo.sh
+. tests/lib/topo.sh # srv, cli, topo_up, topo_down
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
-srv() { tools/topology.sh exec $TOPO srv "$@"; }
-cli() { tools/topology.sh exec $TOPO cli "$@"; }
-agent() {
+agent() { # topo.sh's agent, each command printed first
     printf '$ sluice-agent %s\n' "$*"
     srv "$AGENT" "$@"
 }
@@ -47,15 +47,14 @@ run_bpftool_lines() { # each `bpftool map update|delete ...` line on stdin, run 
 
 cleanup() {
     [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-    srv "$AGENT" unload --dev "$DEV" --force >/dev/null 2>&1 || true
-    tools/topology.sh down $TOPO
+    topo_down $TOPO
     rm -rf "$SERVER_LOG" "$SCRATCH" "${STATIC:-}"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 step "topology: namespaces $TOPO-srv and $TOPO-cli joined by veth $DEV <-> $TOPO-c"
-tools/topology.sh up $TOPO
+topo_up $TOPO
 tools/topology.sh show $TOPO
 
 step "load and attach the XDP steering program"

@@ -16,6 +16,8 @@ set -u
 BUILD=${1:?usage: datapath_test.sh BUILD_DIR}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/tests/lib/tap.sh"
+# shellcheck source=tests/lib/topo.sh
+. "$ROOT/tests/lib/topo.sh"
 
 TOPO=sdp
 DEV=$TOPO-s
@@ -27,23 +29,19 @@ AGENT=$(realpath "$ROOT/$BUILD/bin/sluice-agent")
 SERVER=$(realpath "$ROOT/$BUILD/bin/sluice-server")
 CLIENT=$(realpath "$ROOT/$BUILD/tests/kernel_client")
 NETEM=$(realpath "$ROOT/$BUILD/tests/netem")
-TOPOLOGY=$ROOT/tools/topology.sh
 LOGS=$(mktemp -d)
 SERVER_PID=""
 NETEM_PID=""
 
-in_srv() { nsenter --net=/run/netns/$TOPO-srv -- "$@"; }
-agent() { in_srv "$AGENT" "$@"; }
-client() { timeout 300 nsenter --net=/run/netns/$TOPO-cli -- "$CLIENT" "$@" --timeout 240; }
+TOPO_CLI_TIMEOUT=300 # in_cli (tests/lib/topo.sh): a client still running after 300 s is stopped
+
+client() { in_cli "$CLIENT" "$@" --timeout 240; }
 
 reset_state() {
     [ -n "$NETEM_PID" ] && kill "$NETEM_PID" 2>/dev/null && wait "$NETEM_PID" 2>/dev/null
     [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
     NETEM_PID="" SERVER_PID=""
-    [ -e /run/netns/$TOPO-srv ] && agent unload --dev "$DEV" --force >/dev/null 2>&1
-    rm -rf "/sys/fs/bpf/sluice/$DEV"
-    rmdir /sys/fs/bpf/sluice 2>/dev/null
-    "$TOPOLOGY" down $TOPO
+    topo_down $TOPO
 }
 trap 'reset_state; rm -rf "$LOGS"' EXIT
 trap 'exit 130' INT TERM
@@ -91,7 +89,7 @@ stop_netem() {
 }
 
 reset_state
-"$TOPOLOGY" up $TOPO
+topo_up $TOPO
 agent load --dev "$DEV" >/dev/null
 for addr in $SRV4 $SRV6; do
     for port in 7 8 9 19; do

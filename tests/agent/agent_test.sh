@@ -16,15 +16,16 @@ set -u
 BUILD=${1:?usage: agent_test.sh BUILD_DIR}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/tests/lib/tap.sh"
+# shellcheck source=tests/lib/topo.sh
+. "$ROOT/tests/lib/topo.sh"
 
 TOPO=sat
 DEV=$TOPO-s
 PINS=/sys/fs/bpf/sluice/$DEV
-AGENT_BIN=$(cd "$ROOT" && realpath "$BUILD/bin/sluice-agent")
+AGENT=$(cd "$ROOT" && realpath "$BUILD/bin/sluice-agent")
 HOLDER_BIN=$(cd "$ROOT" && realpath "$BUILD/tests/xsk_holder")
 META_BIN=$(cd "$ROOT" && realpath "$BUILD/tests/xsk_meta")
 FIXTURE=$ROOT/tests/bpf/fixtures/h2_curl.bin
-TOPOLOGY=$ROOT/tools/topology.sh
 HELD_PID=""
 OTHER_PROG=/sys/fs/bpf/sat_other_prog
 SCRATCH=$(mktemp -d)
@@ -33,19 +34,11 @@ SCRATCH=$(mktemp -d)
 reset_state() {
     [ -n "$HELD_PID" ] && kill "$HELD_PID" 2>/dev/null && wait "$HELD_PID" 2>/dev/null
     [ -n "${META_PID:-}" ] && kill "$META_PID" 2>/dev/null && wait "$META_PID" 2>/dev/null
-    "$TOPOLOGY" exec $TOPO srv "$AGENT_BIN" unload --dev "$DEV" --force >/dev/null 2>&1
-    "$TOPOLOGY" exec $TOPO srv bpftool net detach xdp dev "$DEV" >/dev/null 2>&1
     rm -f "$OTHER_PROG"
-    rm -rf "$PINS"
-    rmdir /sys/fs/bpf/sluice 2>/dev/null
-    "$TOPOLOGY" down $TOPO
+    topo_down $TOPO
 }
 trap 'reset_state; rm -rf "$SCRATCH"' EXIT
 trap 'exit 130' INT TERM
-
-agent() { "$TOPOLOGY" exec $TOPO srv "$AGENT_BIN" "$@"; }
-srv() { "$TOPOLOGY" exec $TOPO srv "$@"; }
-cli() { "$TOPOLOGY" exec $TOPO cli "$@"; }
 
 # Snapshot of everything the agent may change: pins, services, routes, attachment.
 snapshot() {
@@ -71,7 +64,7 @@ gone_within() { # gone_within SECONDS CMD...: CMD starts failing within SECONDS
 }
 
 reset_state
-"$TOPOLOGY" up $TOPO
+topo_up $TOPO
 
 # ---- help and usage ---------------------------------------------------------------------------
 expect "help lists every command" 0 "status +program" agent --help
@@ -91,11 +84,11 @@ expect "status before load" 6 "not loaded" agent status --dev "$DEV"
 expect "unload before load" 6 "not loaded on $DEV" agent unload --dev "$DEV"
 expect "service before load" 6 "not loaded on $DEV" agent service list --dev "$DEV"
 
-cp "$AGENT_BIN" "$SCRATCH/sluice-agent" && chmod 755 "$SCRATCH" "$SCRATCH/sluice-agent"
+cp "$AGENT" "$SCRATCH/sluice-agent" && chmod 755 "$SCRATCH" "$SCRATCH/sluice-agent"
 expect "not root" 3 "must be run as root" setpriv --reuid=65534 --regid=65534 --clear-groups -- \
     "$SCRATCH/sluice-agent" status
 expect "no BPF filesystem" 4 "no BPF filesystem" unshare -m sh -c \
-    "mount -t tmpfs none /sys/fs && exec '$AGENT_BIN' status"
+    "mount -t tmpfs none /sys/fs && exec '$AGENT' status"
 check "failed commands left no pins" test ! -e "$PINS"
 
 # ---- another XDP program in the way -----------------------------------------------------------
@@ -263,7 +256,7 @@ check "dropped SYN counted as drop_no_worker" test "$(counter drop_no_worker)" -
 expect "stats text names the counters" 0 "drop_no_worker +[1-9]" agent stats --dev "$DEV"
 expect "stats shows the prefix counters" 0 "prefix_routed +0 " agent stats --dev "$DEV"
 expect "stats --json has the prefix counters" 0 "\"meta_failed\":0" agent stats --dev "$DEV" --json
-expect "stats --json parses" 0 "" sh -c "'$TOPOLOGY' exec $TOPO srv '$AGENT_BIN' stats --dev $DEV --json | jq -e .counters.pass_not_ip"
+expect "stats --json parses" 0 "" sh -c "nsenter --net=/run/netns/$TOPO-srv '$AGENT' stats --dev $DEV --json | jq -e .counters.pass_not_ip"
 expect "stats --watch --count" 0 "" agent stats --dev "$DEV" --watch 1 --count 2
 check "stats --watch printed twice" test "$(printf '%s\n' "$OUT" | grep -c '^--- ')" -eq 2
 

@@ -2078,13 +2078,23 @@ static void test_decided_flow_not_parsed_again(void)
     CHECK(flow_of(&s).state == FLOW_DEFAULT_ROUTE);
 }
 
-int main(void)
+/* check_main's setup: the program is loaded once for all the cases (and not for --list) */
+static int load_steering_program(void)
 {
-    static const struct {
-        void (*fn)(void);
-        const char *name;
-    } tests[] = {
-#define T(fn) {fn, #fn}
+    ncpus = libbpf_num_possible_cpus();
+    skel = ncpus > 0 ? steer__open_and_load() : NULL;
+    if (!skel) {
+        printf("not ok - load_steering_program: cannot load bpf/steer.bpf.c: %s (root and BPF needed)\n",
+               strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct check_case tests[] = {
+#define T(fn) CHECK_CASE(fn)
         T(test_arp_passed),
         T(test_lldp_passed),
         T(test_ethernet_only),
@@ -2209,20 +2219,11 @@ int main(void)
         T(test_decided_flow_not_parsed_again),
 #undef T
     };
-    int status = 0;
+    int status;
 
     for (int i = 0; i < SLUICE_MAX_WORKERS; i++)
         xsk_fd[i] = -1;
-    ncpus = libbpf_num_possible_cpus();
-    skel = ncpus > 0 ? steer__open_and_load() : NULL;
-    if (!skel) {
-        printf("not ok - load_steering_program: cannot load bpf/steer.bpf.c: %s (root and BPF needed)\n",
-               strerror(errno));
-        return 1;
-    }
-    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-        check_run(tests[i].fn, tests[i].name);
-    status = check_exit_status();
+    status = check_main(argc, argv, tests, CHECK_COUNT(tests), load_steering_program);
     steer__destroy(skel);
     for (int i = 0; i < SLUICE_MAX_WORKERS; i++)
         if (xsk_fd[i] >= 0)

@@ -20,6 +20,8 @@ shift
 DATAPATHS=${*:-socket xdp}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/tests/lib/tap.sh"
+# shellcheck source=tests/lib/topo.sh
+. "$ROOT/tests/lib/topo.sh"
 
 TOPO=shttp
 DEV=$TOPO-s
@@ -28,14 +30,11 @@ AGENT=$(realpath "$ROOT/$BUILD/bin/sluice-agent")
 SERVER=$(realpath "$ROOT/$BUILD/bin/sluice-server")
 STREAM_CAT=$(realpath "$ROOT/$BUILD/tests/stream_cat")
 CONFORMANCE=$(realpath "$ROOT/$BUILD/tests/h2_conformance")
-TOPOLOGY=$ROOT/tools/topology.sh
 WORK=$(mktemp -d)
 SERVER_PID=""
 BIG=$((64 << 20))
 
-in_srv() { nsenter --net=/run/netns/$TOPO-srv -- "$@"; }
-cli() { timeout 120 nsenter --net=/run/netns/$TOPO-cli -- "$@"; }
-agent() { in_srv "$AGENT" "$@"; }
+TOPO_CLI_TIMEOUT=120 # cli (tests/lib/topo.sh): a client still running after 120 s is stopped
 
 reset_state() {
     if [ -n "$SERVER_PID" ]; then
@@ -43,10 +42,7 @@ reset_state() {
         wait "$SERVER_PID" 2>/dev/null
     fi
     SERVER_PID=""
-    [ -e /run/netns/$TOPO-srv ] && agent unload --dev "$DEV" --force >/dev/null 2>&1
-    rm -rf "/sys/fs/bpf/sluice/$DEV"
-    rmdir /sys/fs/bpf/sluice 2>/dev/null
-    "$TOPOLOGY" down $TOPO
+    topo_down $TOPO
 }
 trap 'reset_state; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
@@ -253,7 +249,7 @@ run_checks() {
 }
 
 reset_state
-"$TOPOLOGY" up $TOPO >/dev/null
+topo_up $TOPO >/dev/null
 for dp in $DATAPATHS; do
     case $dp in
     socket)

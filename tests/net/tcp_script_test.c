@@ -2808,13 +2808,10 @@ static void test_syn_with_malformed_options_dropped(void)
     FINISH();
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    static const struct {
-        void (*fn)(void);
-        const char *name;
-    } tests[] = {
-#define T(fn) {fn, #fn}
+    static const struct check_case tests[] = {
+#define T(fn) CHECK_CASE(fn)
         T(test_handshake_no_options),
         T(test_handshake_mss_only),
         T(test_handshake_mss_window_scale),
@@ -2894,11 +2891,8 @@ int main(void)
         T(test_syn_with_malformed_options_dropped),
 #undef T
     };
-    const char *only = getenv("TEST_ONLY");
+    int status = check_main(argc, argv, tests, CHECK_COUNT(tests), NULL);
 
-    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-        if (!only || strstr(tests[i].name, only))
-            check_run(tests[i].fn, tests[i].name);
     script_destroy();
-    return check_exit_status();
+    return status;
 }

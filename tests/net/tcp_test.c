@@ -555,13 +555,10 @@ static void test_handoff_bulk_lossy(void)
     handoff_transfer(6, 8 << 20, 8 << 20, &l, 12, 1);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    static const struct {
-        void (*fn)(void);
-        const char *name;
-    } tests[] = {
-#define T(fn) {fn, #fn}
+    static const struct check_case tests[] = {
+#define T(fn) CHECK_CASE(fn)
         T(test_small_exchange_ipv4),
         T(test_small_exchange_ipv6),
         T(test_empty_exchange),
@@ -575,10 +572,6 @@ int main(void)
         T(test_handoff_bulk_lossy),
 #undef T
     };
-    const char *only = getenv("TEST_ONLY");
 
-    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-        if (!only || strstr(tests[i].name, only))
-            check_run(tests[i].fn, tests[i].name);
-    return check_exit_status();
+    return check_main(argc, argv, tests, CHECK_COUNT(tests), NULL);
 }

@@ -514,13 +514,10 @@ static void test_dispatch_results(void)
     CHECKF(req.trace[0] == '\0', "%s", req.trace);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    static const struct {
-        void (*fn)(void);
-        const char *name;
-    } tests[] = {
-#define T(fn) {fn, #fn}
+    static const struct check_case tests[] = {
+#define T(fn) CHECK_CASE(fn)
         T(test_method_names),
         T(test_route_table),
         T(test_literals),
@@ -545,11 +542,8 @@ int main(void)
         T(test_dispatch_results),
 #undef T
     };
-    const char *only = getenv("TEST_ONLY");
+    int status = check_main(argc, argv, tests, CHECK_COUNT(tests), NULL);
 
-    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-        if (!only || strstr(tests[i].name, only))
-            check_run(tests[i].fn, tests[i].name);
     free(path_copy);
-    return check_exit_status();
+    return status;
 }

@@ -17,6 +17,8 @@ set -u
 BUILD=${1:?usage: steer_test.sh BUILD_DIR}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/tests/lib/tap.sh"
+# shellcheck source=tests/lib/topo.sh
+. "$ROOT/tests/lib/topo.sh"
 
 TOPO=sstr
 DEV=$TOPO-s
@@ -28,13 +30,10 @@ AGENT=$(realpath "$ROOT/$BUILD/bin/sluice-agent")
 SERVER=$(realpath "$ROOT/$BUILD/bin/sluice-server")
 NETEM=$(realpath "$ROOT/$BUILD/tests/netem")
 STREAM_CAT=$(realpath "$ROOT/$BUILD/tests/stream_cat")
-TOPOLOGY=$ROOT/tools/topology.sh
 WORK=$(mktemp -d)
 SERVER_PID="" NETEM_PID="" LOAD_PID=""
 
-in_srv() { nsenter --net=/run/netns/$TOPO-srv -- "$@"; }
-cli() { timeout 120 nsenter --net=/run/netns/$TOPO-cli -- "$@"; }
-agent() { in_srv "$AGENT" "$@"; }
+TOPO_CLI_TIMEOUT=120 # cli (tests/lib/topo.sh): a client still running after 120 s is stopped
 
 reset_state() {
     for pid in $LOAD_PID $NETEM_PID $SERVER_PID; do
@@ -42,10 +41,7 @@ reset_state() {
         wait "$pid" 2>/dev/null
     done
     SERVER_PID="" NETEM_PID="" LOAD_PID=""
-    [ -e /run/netns/$TOPO-srv ] && agent unload --dev "$DEV" --force >/dev/null 2>&1
-    rm -rf "/sys/fs/bpf/sluice/$DEV"
-    rmdir /sys/fs/bpf/sluice 2>/dev/null
-    "$TOPOLOGY" down $TOPO
+    topo_down $TOPO
 }
 trap 'reset_state; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
@@ -76,7 +72,7 @@ expect_land() {
 }
 
 reset_state
-"$TOPOLOGY" up $TOPO >/dev/null
+topo_up $TOPO >/dev/null
 
 # ---- set-up: the agent with routes seeded, the server with two workers ----
 agent load --dev "$DEV" >/dev/null

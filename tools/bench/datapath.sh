@@ -30,13 +30,12 @@ CLIENT=$(realpath "$ROOT/$BUILD/tests/kernel_client")
 TICK=$(getconf CLK_TCK)
 SERVER_PID=""
 RAW=$(mktemp)
-
-in_srv() { nsenter --net=/run/netns/$TOPO-srv -- "$@"; }
+# shellcheck source=tests/lib/topo.sh
+. "$ROOT/tests/lib/topo.sh"
 
 cleanup() {
     [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-    in_srv "$AGENT" unload --dev "$DEV" --force >/dev/null 2>&1 || true
-    "$ROOT/tools/topology.sh" down $TOPO
+    topo_down $TOPO
     rm -f "$RAW"
 }
 trap cleanup EXIT
@@ -95,7 +94,7 @@ run_cases() { # run_cases DATAPATH
 }
 
 mkdir -p "$OUT"
-"$ROOT/tools/topology.sh" up $TOPO
+topo_up $TOPO
 for round in $(seq "$ROUNDS"); do
     in_srv "$AGENT" load --dev "$DEV" >/dev/null
     for port in 7 9 19; do in_srv "$AGENT" service add --dev "$DEV" --addr $ADDR --port $port >/dev/null; done

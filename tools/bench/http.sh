@@ -101,8 +101,8 @@ XDP_LOADED=0
 # function: nsenter and taskset exec, so $! is then the process itself and can be stopped by PID.
 SRV=(nsenter "--net=/run/netns/$TOPO-srv" --)
 CLI=(nsenter "--net=/run/netns/$TOPO-cli" --)
-in_srv() { "${SRV[@]}" "$@"; }
-in_cli() { "${CLI[@]}" "$@"; }
+# shellcheck source=tests/lib/topo.sh
+. "$ROOT/tests/lib/topo.sh" # in_srv, in_cli, topo_up, topo_down
 note() { echo "http.sh: $*" >&2; }
 die() {
     echo "http.sh: error: $*" >&2
@@ -124,12 +124,7 @@ cleanup() {
     [ -n "$IDLE_PID" ] && stop_pid "$IDLE_PID"
     [ -n "$SERVER_PID" ] && stop_pid "$SERVER_PID"
     LOAD_PID="" IDLE_PID="" SERVER_PID=""
-    if [ -e /run/netns/$TOPO-srv ]; then
-        in_srv "$AGENT" unload --dev "$DEV" --force >/dev/null 2>&1
-    fi
-    rm -rf "/sys/fs/bpf/sluice/$DEV"
-    rmdir /sys/fs/bpf/sluice 2>/dev/null
-    "$ROOT/tools/topology.sh" down $TOPO
+    topo_down $TOPO
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -438,7 +433,7 @@ START=$(date +%s)
 note "HTTP servers: ${SERVERS[*]}; ${#CASES[@]} load cases + $IDLE_N idle connections; $ROUNDS round(s);" \
     "h2load ${TP_MS} ms (+${TP_WARM_MS} ms warm-up) per throughput run, ${LAT_MS} ms (+${LAT_WARM_MS} ms) per latency run;" \
     "expected run time ~$(( (EXPECTED_S + 59) / 60 )) min ($EXPECTED_S s)"
-"$ROOT/tools/topology.sh" up $TOPO || die "the topology did not come up"
+topo_up $TOPO || die "the topology did not come up"
 
 declare -A NA
 for s in "${SERVERS[@]}"; do

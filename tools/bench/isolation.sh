@@ -28,16 +28,15 @@ AGENT=$(realpath "$ROOT/$BUILD/bin/sluice-agent")
 SERVER=$(realpath "$ROOT/$BUILD/bin/sluice-server")
 SERVER_PID="" HEAVY_PID=""
 WORK=$(mktemp -d)
-
-in_srv() { nsenter --net=/run/netns/$TOPO-srv -- "$@"; }
-in_cli() { timeout $((SECS + 30)) nsenter --net=/run/netns/$TOPO-cli -- "$@"; }
+# shellcheck source=tests/lib/topo.sh
+. "$ROOT/tests/lib/topo.sh"
+TOPO_CLI_TIMEOUT=$((SECS + 30)) # in_cli: a client still running 30 s after its run is stopped
 
 cleanup() {
     for pid in $HEAVY_PID $SERVER_PID; do
         kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     done
-    in_srv "$AGENT" unload --dev "$DEV" --force >/dev/null 2>&1 || true
-    "$ROOT/tools/topology.sh" down $TOPO
+    topo_down $TOPO
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -108,8 +107,8 @@ median() {
     awk -v m="$1" -v c="$2" '$1 == m { print $c }' "$WORK/raw" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
-"$ROOT/tools/topology.sh" down $TOPO >/dev/null 2>&1 || true
-"$ROOT/tools/topology.sh" up $TOPO >/dev/null
+topo_down $TOPO >/dev/null 2>&1
+topo_up $TOPO >/dev/null
 echo "isolation: $ROUNDS rounds x 2 modes x ${SECS}s, about $((ROUNDS * 2 * (SECS + 6))) s" >&2
 for round in $(seq "$ROUNDS"); do
     for mode in steered hashed; do
