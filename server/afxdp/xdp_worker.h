@@ -75,7 +75,7 @@ struct xdp_server {
 
 struct worker;
 
-/* One worker's (w->dp): touched by its own thread only, but for its inbox. */
+/* One worker's (w->dp): written by its own thread only, its inbox aside (/metrics reads the counters). */
 struct xdp_worker {
     struct worker *worker; /* the scheduler's worker this is the datapath of */
     struct xdp_server *server;

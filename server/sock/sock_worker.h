@@ -38,7 +38,7 @@ struct sock_worker_stats {
 
 struct sock_conn;
 
-/* One worker's state (w->dp), touched by its own thread only. */
+/* One worker's state (w->dp), written by its own thread only (/metrics reads the counters). */
 struct sock_worker {
     int epfd;
     int listeners[APP_MAX_SERVICES];
