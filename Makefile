@@ -57,7 +57,7 @@ HTTP_SRCS   := server/http/http_worker.c server/http/http_mem.c server/http/requ
                server/http/h1.c server/http/handlers/healthz.c server/http/handlers/bytes.c \
                server/http/handlers/echo.c server/http/handlers/static_file.c server/http/handlers/metrics.c \
                server/router/method.c
-SERVER_SRCS := server/main.c server/config.c server/sched/worker.c server/sched/server_metrics.c server/sched/handoff.c \
+SERVER_SRCS := server/main.c server/config.c server/sched/worker.c server/sched/server_metrics.c server/sched/inbox.c \
                server/afxdp/xdp_steer.c server/afxdp/umem.c server/afxdp/xsk_port.c server/afxdp/xdp_worker.c \
                server/sock/sock_worker.c $(APP_SRCS) $(HTTP_SRCS) $(NET_SRCS) $(COMMON_SRCS)
 AGENT_SRCS  := agent/main.c agent/attach.c agent/probe.c agent/service.c agent/route.c agent/workers.c \

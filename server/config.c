@@ -18,7 +18,7 @@
 #include "common/args.h"
 
 enum setting_kind {
-    SET_U32,     /* a number in [min, max]; pow2: a power of two */
+    SET_U32, /* a number in [min, max]; pow2: a power of two */
     SET_U16,
     SET_BOOL,    /* true/false, yes/no, on/off, 1/0; as an option it takes no value and means true */
     SET_STRING,  /* kept in config.c's own storage */
@@ -32,7 +32,7 @@ struct setting {
     const char *option; /* NULL: config file only */
     const char *arg;    /* the value's name in --help */
     enum setting_kind kind;
-    size_t offset; /* into struct server_config */
+    size_t offset; /* into struct config */
     uint32_t min, max;
     bool pow2;
     const char *const *choices;
@@ -40,90 +40,96 @@ struct setting {
     const char *help;
 };
 
-#define AT(field) offsetof(struct server_config, field)
+#define AT(field) offsetof(struct config, field)
 
-static const char *const datapaths[] = {"xdp", "socket", NULL};         /* enum datapath */
+static const char *const datapaths[] = {"xdp", "socket", NULL};          /* enum config_datapath */
 static const char *const zerocopy_modes[] = {"auto", "on", "off", NULL}; /* enum xsk_zerocopy */
 
 static const struct setting settings[] = {
     {"server", "datapath", "datapath", "D", SET_CHOICE, AT(datapath), 0, 0, false, datapaths, NULL,
      "xdp (AF_XDP sockets on dev, default) or socket (kernel sockets)"},
-    {"server", "dev", "dev", "DEVICE", SET_STRING, AT(ifname), 0, 0, false, NULL, NULL,
+    {"server", "dev", "dev", "DEVICE", SET_STRING, AT(xdp.ifname), 0, 0, false, NULL, NULL,
      "xdp: the device where `sluice-agent load` attached the steering program"},
-    {"server", "workers", "workers", "N", SET_U32, AT(nworkers), 1, SLUICE_MAX_WORKERS, false, NULL, NULL,
-     "worker threads (default: one per online CPU)"},
-    {"server", "cpus", "cpus", "LIST", SET_CPUS, AT(cpus), 0, 0, false, NULL, NULL,
+    {"server", "workers", "workers", "N", SET_U32, AT(server.nworkers), 1, SLUICE_MAX_WORKERS, false, NULL,
+     NULL, "worker threads (default: one per online CPU)"},
+    {"server", "cpus", "cpus", "LIST", SET_CPUS, AT(server.cpus), 0, 0, false, NULL, NULL,
      "CPU of each worker, comma-separated (default: worker i on CPU i mod CPUs)"},
-    {"server", "busy_poll", "busy-poll", NULL, SET_BOOL, AT(busy_poll), 0, 0, false, NULL, NULL,
+    {"server", "busy_poll", "busy-poll", NULL, SET_BOOL, AT(server.busy_poll), 0, 0, false, NULL, NULL,
      "spin instead of sleeping in poll()"},
-    {"server", "drain_ms", "drain-ms", "MS", SET_U32, AT(drain_ms), 0, 600000, false, NULL, NULL,
+    {"server", "drain_ms", "drain-ms", "MS", SET_U32, AT(server.drain_ms), 0, 600000, false, NULL, NULL,
      "on stop, how long open connections may take to finish"},
-    {"xdp", "queue", "queue", "Q", SET_U32, AT(queue), 0, 1023, false, NULL, NULL, "interface queue to bind"},
-    {"xdp", "frames", "frames", "N", SET_U32, AT(umem.nframes), 1024, 1u << 22, false, NULL, NULL, "UMEM frames"},
-    {"xdp", "frame_size", "frame-size", "B", SET_U32, AT(umem.frame_size), 2048, 4096, true, NULL, NULL,
+    {"xdp", "queue", "queue", "Q", SET_U32, AT(xdp.queue), 0, 1023, false, NULL, NULL,
+     "interface queue to bind"},
+    {"xdp", "frames", "frames", "N", SET_U32, AT(xdp.umem.nframes), 1024, 1u << 22, false, NULL, NULL,
+     "UMEM frames"},
+    {"xdp", "frame_size", "frame-size", "B", SET_U32, AT(xdp.umem.frame_size), 2048, 4096, true, NULL, NULL,
      "UMEM frame size, 2048 or 4096"},
-    {"xdp", "ring", "ring", "N", SET_U32, AT(ring_size), 64, 1u << 16, true, NULL, NULL,
+    {"xdp", "ring", "ring", "N", SET_U32, AT(xdp.ring_size), 64, 1u << 16, true, NULL, NULL,
      "RX and TX ring entries per socket, a power of two"},
-    {"xdp", "zerocopy", "zerocopy", "MODE", SET_CHOICE, AT(zerocopy), 0, 0, false, zerocopy_modes, NULL,
+    {"xdp", "zerocopy", "zerocopy", "MODE", SET_CHOICE, AT(xdp.zerocopy), 0, 0, false, zerocopy_modes, NULL,
      "auto, on or off"},
-    {"tcp", "max_conns", "max-conns", "N", SET_U32, AT(tcp.max_conns), 16, 1u << 20, false, NULL, NULL,
+    {"tcp", "max_conns", "max-conns", "N", SET_U32, AT(server.tcp.max_conns), 16, 1u << 20, false, NULL, NULL,
      "connections per worker, in any state"},
-    {"tcp", "max_half_open", NULL, NULL, SET_U32, AT(tcp.max_half_open), 1, 1u << 20, false, NULL, NULL,
-     "connections per worker in SYN-RECEIVED"},
-    {"tcp", "mtu", NULL, NULL, SET_U16, AT(tcp.mtu), 576, 9000, false, NULL, NULL,
+    {"tcp", "max_half_open", NULL, NULL, SET_U32, AT(server.tcp.max_half_open), 1, 1u << 20, false, NULL,
+     NULL, "connections per worker in SYN-RECEIVED"},
+    {"tcp", "mtu", NULL, NULL, SET_U16, AT(server.tcp.mtu), 576, 9000, false, NULL, NULL,
      "IP MTU of the link; the MSS offered follows from it"},
-    {"tcp", "rcv_buf", NULL, NULL, SET_U32, AT(tcp.rcv_buf), 4096, 1u << 30, false, NULL, NULL,
+    {"tcp", "rcv_buf", NULL, NULL, SET_U32, AT(server.tcp.rcv_buf), 4096, 1u << 30, false, NULL, NULL,
      "receive buffer (window) per connection, bytes"},
-    {"tcp", "snd_buf", NULL, NULL, SET_U32, AT(tcp.snd_buf), 4096, 1u << 30, false, NULL, NULL,
+    {"tcp", "snd_buf", NULL, NULL, SET_U32, AT(server.tcp.snd_buf), 4096, 1u << 30, false, NULL, NULL,
      "send buffer per connection, bytes"},
-    {"tcp", "initial_cwnd", NULL, NULL, SET_U32, AT(tcp.initial_cwnd), 1, 64, false, NULL, NULL,
+    {"tcp", "initial_cwnd", NULL, NULL, SET_U32, AT(server.tcp.initial_cwnd), 1, 64, false, NULL, NULL,
      "initial congestion window, segments"},
-    {"tcp", "timestamps", NULL, NULL, SET_BOOL, AT(tcp.timestamps), 0, 0, false, NULL, NULL,
+    {"tcp", "timestamps", NULL, NULL, SET_BOOL, AT(server.tcp.timestamps), 0, 0, false, NULL, NULL,
      "RFC 7323 timestamps when the peer offers them"},
-    {"tcp", "sack", NULL, NULL, SET_BOOL, AT(tcp.sack), 0, 0, false, NULL, NULL, "RFC 2018 SACK when the peer offers it"},
-    {"tcp", "window_scaling", NULL, NULL, SET_BOOL, AT(tcp.window_scaling), 0, 0, false, NULL, NULL,
+    {"tcp", "sack", NULL, NULL, SET_BOOL, AT(server.tcp.sack), 0, 0, false, NULL, NULL,
+     "RFC 2018 SACK when the peer offers it"},
+    {"tcp", "window_scaling", NULL, NULL, SET_BOOL, AT(server.tcp.window_scaling), 0, 0, false, NULL, NULL,
      "RFC 7323 window scaling when the peer offers it"},
-    {"tcp", "nagle", NULL, NULL, SET_BOOL, AT(tcp.nagle), 0, 0, false, NULL, NULL, "RFC 896 Nagle algorithm"},
-    {"tcp", "rto_initial_ms", NULL, NULL, SET_U32, AT(tcp.rto_initial_ms), 200, 60000, false, NULL, NULL,
-     "initial retransmission timeout"},
-    {"tcp", "rto_min_ms", NULL, NULL, SET_U32, AT(tcp.rto_min_ms), 1, 60000, false, NULL, NULL,
+    {"tcp", "nagle", NULL, NULL, SET_BOOL, AT(server.tcp.nagle), 0, 0, false, NULL, NULL,
+     "RFC 896 Nagle algorithm"},
+    {"tcp", "rto_initial_ms", NULL, NULL, SET_U32, AT(server.tcp.rto_initial_ms), 200, 60000, false, NULL,
+     NULL, "initial retransmission timeout"},
+    {"tcp", "rto_min_ms", NULL, NULL, SET_U32, AT(server.tcp.rto_min_ms), 1, 60000, false, NULL, NULL,
      "lowest retransmission timeout"},
-    {"tcp", "rto_max_ms", NULL, NULL, SET_U32, AT(tcp.rto_max_ms), 1000, 600000, false, NULL, NULL,
+    {"tcp", "rto_max_ms", NULL, NULL, SET_U32, AT(server.tcp.rto_max_ms), 1000, 600000, false, NULL, NULL,
      "highest retransmission timeout"},
-    {"tcp", "delack_ms", NULL, NULL, SET_U32, AT(tcp.delack_ms), 1, 500, false, NULL, NULL, "delayed ACK timeout"},
-    {"tcp", "syn_retries", NULL, NULL, SET_U32, AT(tcp.syn_retries), 1, 16, false, NULL, NULL,
+    {"tcp", "delack_ms", NULL, NULL, SET_U32, AT(server.tcp.delack_ms), 1, 500, false, NULL, NULL,
+     "delayed ACK timeout"},
+    {"tcp", "syn_retries", NULL, NULL, SET_U32, AT(server.tcp.syn_retries), 1, 16, false, NULL, NULL,
      "SYN-ACK retransmissions before a half-open connection is dropped"},
-    {"tcp", "data_retries", NULL, NULL, SET_U32, AT(tcp.data_retries), 1, 32, false, NULL, NULL,
+    {"tcp", "data_retries", NULL, NULL, SET_U32, AT(server.tcp.data_retries), 1, 32, false, NULL, NULL,
      "retransmission timeouts of one segment before the connection is aborted"},
-    {"tcp", "keepalive_idle_ms", NULL, NULL, SET_U32, AT(tcp.keepalive_idle_ms), 0, 86400000, false, NULL, NULL,
-     "idle time before keepalive probes, 0 for none"},
-    {"tcp", "keepalive_intvl_ms", NULL, NULL, SET_U32, AT(tcp.keepalive_intvl_ms), 1, 3600000, false, NULL, NULL,
-     "time between keepalive probes"},
-    {"tcp", "keepalive_probes", NULL, NULL, SET_U32, AT(tcp.keepalive_probes), 1, 64, false, NULL, NULL,
-     "unanswered probes before the connection is aborted"},
-    {"tcp", "time_wait_ms", NULL, NULL, SET_U32, AT(tcp.time_wait_ms), 0, 240000, false, NULL, NULL,
+    {"tcp", "keepalive_idle_ms", NULL, NULL, SET_U32, AT(server.tcp.keepalive_idle_ms), 0, 86400000, false,
+     NULL, NULL, "idle time before keepalive probes, 0 for none"},
+    {"tcp", "keepalive_intvl_ms", NULL, NULL, SET_U32, AT(server.tcp.keepalive_intvl_ms), 1, 3600000, false,
+     NULL, NULL, "time between keepalive probes"},
+    {"tcp", "keepalive_probes", NULL, NULL, SET_U32, AT(server.tcp.keepalive_probes), 1, 64, false, NULL,
+     NULL, "unanswered probes before the connection is aborted"},
+    {"tcp", "time_wait_ms", NULL, NULL, SET_U32, AT(server.tcp.time_wait_ms), 0, 240000, false, NULL, NULL,
      "TIME-WAIT duration (2 MSL)"},
-    {"tcp", "steer_hold_ms", NULL, NULL, SET_U32, AT(tcp.hold_ms), 1, 60000, false, NULL, NULL,
+    {"tcp", "steer_hold_ms", NULL, NULL, SET_U32, AT(server.tcp.hold_ms), 1, 60000, false, NULL, NULL,
      "longest a connection of a steered service waits for its route before it is served where it is"},
     {"http", "port", "http", "PORT", SET_SERVICE, 0, 1, 65535, false, NULL, &app_http_ops,
      "serve HTTP/2 and HTTP/1.1 on PORT (routes compiled from server/sluice.routes)"},
-    {"http", "static_dir", "static", "DIR", SET_STRING, AT(http.static_dir), 0, 0, false, NULL, NULL,
+    {"http", "static_dir", "static", "DIR", SET_STRING, AT(server.http.static_dir), 0, 0, false, NULL, NULL,
      "the directory GET /static/* serves"},
-    {"http", "max_concurrent_streams", NULL, NULL, SET_U32, AT(http.max_concurrent_streams), 1, 1u << 16, false,
-     NULL, NULL, "SETTINGS_MAX_CONCURRENT_STREAMS"},
-    {"http", "initial_window_size", NULL, NULL, SET_U32, AT(http.initial_window_size), 65535, 0x7fffffff, false,
-     NULL, NULL, "SETTINGS_INITIAL_WINDOW_SIZE, also the connection window"},
-    {"http", "max_frame_size", NULL, NULL, SET_U32, AT(http.max_frame_size), 16384, 16777215, false, NULL, NULL,
-     "SETTINGS_MAX_FRAME_SIZE"},
-    {"http", "max_header_list_size", NULL, NULL, SET_U32, AT(http.max_header_list_size), 1024, 1u << 20, false,
-     NULL, NULL, "SETTINGS_MAX_HEADER_LIST_SIZE, bytes (an HTTP/1.1 request head also fits one 16 KiB buffer)"},
-    {"http", "max_headers", NULL, NULL, SET_U32, AT(http.max_headers), 8, 256, false, NULL, NULL,
+    {"http", "max_concurrent_streams", NULL, NULL, SET_U32, AT(server.http.max_concurrent_streams), 1,
+     1u << 16, false, NULL, NULL, "SETTINGS_MAX_CONCURRENT_STREAMS"},
+    {"http", "initial_window_size", NULL, NULL, SET_U32, AT(server.http.initial_window_size), 65535,
+     0x7fffffff, false, NULL, NULL, "SETTINGS_INITIAL_WINDOW_SIZE, also the connection window"},
+    {"http", "max_frame_size", NULL, NULL, SET_U32, AT(server.http.max_frame_size), 16384, 16777215, false,
+     NULL, NULL, "SETTINGS_MAX_FRAME_SIZE"},
+    {"http", "max_header_list_size", NULL, NULL, SET_U32, AT(server.http.max_header_list_size), 1024,
+     1u << 20, false, NULL, NULL,
+     "SETTINGS_MAX_HEADER_LIST_SIZE, bytes (an HTTP/1.1 request head also fits one 16 KiB buffer)"},
+    {"http", "max_headers", NULL, NULL, SET_U32, AT(server.http.max_headers), 8, 256, false, NULL, NULL,
      "header fields per request"},
-    {"http", "max_streams", NULL, NULL, SET_U32, AT(http.max_streams), 16, 1u << 20, false, NULL, NULL,
+    {"http", "max_streams", NULL, NULL, SET_U32, AT(server.http.max_streams), 16, 1u << 20, false, NULL, NULL,
      "streams per worker, all connections together"},
-    {"http", "max_body_backlog", NULL, NULL, SET_U32, AT(http.max_body_backlog), 16384, 1u << 30, false, NULL,
-     NULL, "request body bytes a handler may hold before input pauses"},
-    {"http", "max_buffers", NULL, NULL, SET_U32, AT(http.max_buffers), 16, 1u << 22, false, NULL, NULL,
+    {"http", "max_body_backlog", NULL, NULL, SET_U32, AT(server.http.max_body_backlog), 16384, 1u << 30,
+     false, NULL, NULL, "request body bytes a handler may hold before input pauses"},
+    {"http", "max_buffers", NULL, NULL, SET_U32, AT(server.http.max_buffers), 16, 1u << 22, false, NULL, NULL,
      "16 KiB pool buffers per worker"},
     {"services", "echo", "echo", "PORT", SET_SERVICE, 0, 1, 65535, false, NULL, &app_echo_ops,
      "serve echo on PORT"},
@@ -166,8 +172,8 @@ static int parse_cpus(const char *v, struct server_config *cfg, const char *wher
         uint32_t cpu;
 
         if (!len || len >= sizeof(item) || n == SLUICE_MAX_WORKERS)
-            return ERR(e, EXIT_STATUS_USAGE, 0, "%s: bad value '%s': expected CPU numbers separated by commas",
-                       where, v);
+            return ERR(e, EXIT_STATUS_USAGE, 0,
+                       "%s: bad value '%s': expected CPU numbers separated by commas", where, v);
         memcpy(item, p, len);
         item[len] = '\0';
         if (args_u32(item, "CPU", 0, CPU_SETSIZE - 1, &cpu, e))
@@ -218,7 +224,7 @@ static const char *keep_string(const char *v, const char *where, struct err *e)
 }
 
 /* Apply one setting; where names its origin for the error ("--workers", "FILE:LINE: [http] port"). */
-static int apply(const struct setting *s, const char *v, struct server_config *cfg, bool from_file,
+static int apply(const struct setting *s, const char *v, struct config *cfg, bool from_file,
                  const char *where, struct err *e)
 {
     char *field = (char *)cfg + s->offset;
@@ -239,7 +245,7 @@ static int apply(const struct setting *s, const char *v, struct server_config *c
                        s->pow2 ? "power of two" : "number", s->min, s->max);
         n = (uint32_t)u;
         if (s->kind == SET_SERVICE)
-            return set_service(cfg, s->service, n, where, e);
+            return set_service(&cfg->server, s->service, n, where, e);
         if (s->kind == SET_U16)
             *(uint16_t *)field = (uint16_t)n;
         else
@@ -271,7 +277,7 @@ static int apply(const struct setting *s, const char *v, struct server_config *c
         return ERR(e, EXIT_STATUS_USAGE, 0, "%s: bad value '%s': expected %s", where, v,
                    s->choices == datapaths ? "xdp or socket" : "auto, on or off");
     case SET_CPUS:
-        return parse_cpus(v, cfg, where, e);
+        return parse_cpus(v, &cfg->server, where, e);
     }
     return ERR(e, EXIT_STATUS_FAILURE, 0, "%s: setting of unknown kind", where);
 }
@@ -284,7 +290,7 @@ struct file_state {
     int line;           /* lines read so far: the line libinih is on */
     int error_line;     /* the first line our handler refused, 0 if none */
     bool line_too_long; /* a line did not fit libinih's buffer */
-    struct server_config *cfg;
+    struct config *cfg;
     struct err *e;
 };
 
@@ -332,13 +338,14 @@ static int on_key(void *user, const char *section, const char *key, const char *
             return 1;
         }
     }
-    ERR(fs->e, EXIT_STATUS_USAGE, 0, "%s:%d: unknown section [%s] (expected server, xdp, tcp, http, services or routes)",
-        fs->path, fs->line, section);
+    ERR(fs->e, EXIT_STATUS_USAGE, 0,
+        "%s:%d: unknown section [%s] (expected server, xdp, tcp, http, services or routes)", fs->path,
+        fs->line, section);
     fs->error_line = fs->line;
     return 1;
 }
 
-static int load_file(const char *path, struct server_config *cfg, struct err *e)
+static int load_file(const char *path, struct config *cfg, struct err *e)
 {
     struct file_state fs = {.path = path, .cfg = cfg, .e = e};
     int syntax_line;
@@ -351,8 +358,9 @@ static int load_file(const char *path, struct server_config *cfg, struct err *e)
     if (syntax_line < 0)
         return ERR(e, EXIT_STATUS_FAILURE, 0, "%s: libinih could not allocate its line buffer", path);
     if (syntax_line > 0 && (!fs.error_line || syntax_line < fs.error_line))
-        return ERR(e, EXIT_STATUS_USAGE, 0, "%s:%d: malformed line (expected `key = value`, `[section]` or a comment)",
-                   path, syntax_line);
+        return ERR(e, EXIT_STATUS_USAGE, 0,
+                   "%s:%d: malformed line (expected `key = value`, `[section]` or a comment)", path,
+                   syntax_line);
     return fs.error_line ? -1 : 0;
 }
 
@@ -366,8 +374,9 @@ static void build_options(struct option *opts)
 
     for (size_t i = 0; i < NSETTINGS; i++)
         if (settings[i].option)
-            opts[n++] = (struct option){settings[i].option, settings[i].kind == SET_BOOL ? no_argument : required_argument,
-                                        NULL, OPT_SETTING_BASE + (int)i};
+            opts[n++] = (struct option){settings[i].option,
+                                        settings[i].kind == SET_BOOL ? no_argument : required_argument, NULL,
+                                        OPT_SETTING_BASE + (int)i};
     opts[n++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
     opts[n++] = (struct option){"settings", no_argument, NULL, OPT_SETTINGS};
     opts[n++] = (struct option){"help", no_argument, NULL, OPT_HELP};
@@ -401,7 +410,7 @@ void config_print_usage(FILE *out)
           out);
 }
 
-static void value_text(const struct setting *s, const struct server_config *d, char *buf, size_t size)
+static void value_text(const struct setting *s, const struct config *d, char *buf, size_t size)
 {
     const char *field = (const char *)d + s->offset;
 
@@ -423,23 +432,23 @@ static void value_text(const struct setting *s, const struct server_config *d, c
     }
 }
 
-static void config_defaults(struct server_config *cfg)
+static void config_defaults(struct config *cfg)
 {
     long online = sysconf(_SC_NPROCESSORS_ONLN);
+    struct server_config *srv = &cfg->server;
 
     memset(cfg, 0, sizeof(*cfg));
-    cfg->ring_size = 2048;
-    cfg->drain_ms = 2000;
-    cfg->nworkers = online > 0 && online < SLUICE_MAX_WORKERS ? (uint32_t)online : 1;
-    umem_config_default(&cfg->umem);
-    tcp_config_default(&cfg->tcp);
-    cfg->tcp.max_conns = 16384;
-    http_config_default(&cfg->http);
+    xdp_config_default(&cfg->xdp);
+    srv->drain_ms = 2000;
+    srv->nworkers = online > 0 && online < SLUICE_MAX_WORKERS ? (uint32_t)online : 1;
+    tcp_config_default(&srv->tcp);
+    srv->tcp.max_conns = 16384;
+    http_config_default(&srv->http);
 }
 
 void config_print_settings(FILE *out)
 {
-    static struct server_config d;
+    static struct config d;
 
     config_defaults(&d);
     for (size_t i = 0; i < NSETTINGS; i++) {
@@ -447,7 +456,7 @@ void config_print_settings(FILE *out)
         char def[32], range[48] = "";
 
         value_text(s, &d, def, sizeof(def));
-        if (s->offset == AT(nworkers) && s->kind == SET_U32)
+        if (s->offset == AT(server.nworkers) && s->kind == SET_U32)
             snprintf(def, sizeof(def), "one per online CPU");
         if (s->kind == SET_U32 || s->kind == SET_U16 || s->kind == SET_SERVICE)
             snprintf(range, sizeof(range), " %u..%u%s", s->min, s->max, s->pow2 ? ", a power of two" : "");
@@ -456,14 +465,21 @@ void config_print_settings(FILE *out)
     }
 }
 
-static int check(struct server_config *cfg, struct err *e)
+/* The combination; then the datapath's table and its settings into cfg->server. */
+static int check(struct config *config, struct err *e)
 {
     long online = sysconf(_SC_NPROCESSORS_ONLN);
+    struct server_config *cfg = &config->server;
+    bool xdp = config->datapath == CONFIG_DATAPATH_XDP;
 
-    if (cfg->datapath == DATAPATH_XDP && !cfg->ifname)
-        return ERR(e, EXIT_STATUS_USAGE, 0, "--dev DEVICE (or [server] dev) is required with the xdp datapath");
-    if (cfg->datapath == DATAPATH_SOCKET && cfg->ifname)
-        return ERR(e, EXIT_STATUS_USAGE, 0, "--dev is for the xdp datapath; the socket datapath listens on all addresses");
+    if (xdp && !config->xdp.ifname)
+        return ERR(e, EXIT_STATUS_USAGE, 0,
+                   "--dev DEVICE (or [server] dev) is required with the xdp datapath");
+    if (!xdp && config->xdp.ifname)
+        return ERR(e, EXIT_STATUS_USAGE, 0,
+                   "--dev is for the xdp datapath; the socket datapath listens on all addresses");
+    cfg->datapath = xdp ? &xdp_datapath : &sock_datapath;
+    cfg->datapath_cfg = xdp ? &config->xdp : NULL;
     if (!cfg->nservices)
         return ERR(e, EXIT_STATUS_USAGE, 0, "no service to serve: give --http, --echo, --sink or --source");
     if (cfg->tcp.rto_min_ms > cfg->tcp.rto_max_ms)
@@ -472,11 +488,12 @@ static int check(struct server_config *cfg, struct err *e)
     if (cfg->tcp.max_half_open > cfg->tcp.max_conns)
         cfg->tcp.max_half_open = cfg->tcp.max_conns;
     for (uint32_t i = 0; i < cfg->nworkers; i++)
-        cfg->cpus[i] = cfg->ncpus ? cfg->cpus[i % cfg->ncpus] : (int)(i % (uint32_t)(online > 0 ? online : 1));
+        cfg->cpus[i] =
+            cfg->ncpus ? cfg->cpus[i % cfg->ncpus] : (int)(i % (uint32_t)(online > 0 ? online : 1));
     return 0;
 }
 
-int config_load(int argc, char **argv, struct server_config *cfg, struct err *e)
+int config_load(int argc, char **argv, struct config *cfg, struct err *e)
 {
     struct option opts[NSETTINGS + 4];
     const char *config_path = NULL;

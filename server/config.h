@@ -2,17 +2,31 @@
  * config.h — sluice-server's settings: the config file (INI, sections [server] [xdp] [tcp] [http]
  * [services]) and the command-line options that override it, both read through one table of
  * settings in config.c, which is also where each setting's limits and help text live.
+ *
+ * This is the one place that knows every datapath: it parses their settings beside the
+ * scheduler's and picks the datapath's table (sched/datapath.h) into server.datapath, with its own
+ * settings as server.datapath_cfg; the scheduler sees neither kind.
  */
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H
 
 #include <stdio.h>
 
+#include "afxdp/xdp_worker.h"
 #include "common/err.h"
 #include "sched/worker.h"
+#include "sock/sock_worker.h"
+
+enum config_datapath { CONFIG_DATAPATH_XDP, CONFIG_DATAPATH_SOCKET }; /* --datapath's choices, in order */
+
+struct config {
+    enum config_datapath datapath;
+    struct server_config server; /* what server_start takes; datapath_cfg points into this struct */
+    struct xdp_config xdp;       /* [xdp] and --dev */
+};
 
 /* Defaults, then --config FILE if given, then every other option; checks the combination. */
-int config_load(int argc, char **argv, struct server_config *cfg, struct err *e);
+int config_load(int argc, char **argv, struct config *cfg, struct err *e);
 
 /* --help: the options, generated from the settings table. */
 void config_print_usage(FILE *out);

@@ -1,11 +1,11 @@
 /*
  * main.c — sluice-server: settings (config.c), signals and the life cycle around the worker pool.
  *
- * It runs beside the steering program the agent loaded on --dev: it opens that device's pinned
- * maps (and says so clearly when there are none), starts the workers (server/sched/worker.c), which
- * register their AF_XDP sockets, and on SIGINT or SIGTERM drains connections, deregisters and
- * releases everything, printing its counters. All signals are taken by this thread with sigwait,
- * so workers are never interrupted.
+ * On the xdp datapath it runs beside the steering program the agent loaded on --dev: the datapath
+ * opens that device's pinned maps (and says so clearly when there are none). It starts the workers
+ * (server/sched/worker.c) on the datapath config.c picked, which register their sockets, and on
+ * SIGINT or SIGTERM drains connections, deregisters and releases everything, printing its counters. All
+ * signals are taken by this thread with sigwait, so workers are never interrupted.
  */
 #include <errno.h>
 #include <signal.h>
@@ -21,7 +21,7 @@
 int main(int argc, char **argv)
 {
     static struct server srv;
-    static struct server_config cfg;
+    static struct config cfg;
     struct err e = {0};
     sigset_t signals;
     int sig;
@@ -30,11 +30,12 @@ int main(int argc, char **argv)
         err_print(stderr, "sluice-server", &e);
         return e.status;
     }
-    if (cfg.datapath == DATAPATH_XDP && geteuid() != 0) {
-        fprintf(stderr, "sluice-server: error: must be run as root (needs CAP_BPF, CAP_NET_ADMIN, CAP_NET_RAW)\n");
+    if (cfg.datapath == CONFIG_DATAPATH_XDP && geteuid() != 0) {
+        fprintf(stderr,
+                "sluice-server: error: must be run as root (needs CAP_BPF, CAP_NET_ADMIN, CAP_NET_RAW)\n");
         return EXIT_STATUS_PERMISSION;
     }
-    if (cfg.http.static_dir && static_file_open_dir(cfg.http.static_dir, &e)) {
+    if (cfg.server.http.static_dir && static_file_open_dir(cfg.server.http.static_dir, &e)) {
         err_print(stderr, "sluice-server", &e);
         return e.status;
     }
@@ -42,7 +43,7 @@ int main(int argc, char **argv)
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, NULL); /* inherited by the workers */
-    if (server_start(&srv, &cfg, &e)) {
+    if (server_start(&srv, &cfg.server, &e)) {
         err_print(stderr, "sluice-server", &e);
         return e.status;
     }
@@ -55,6 +56,6 @@ int main(int argc, char **argv)
         err_print(stderr, "sluice-server", &e);
         return e.status;
     }
-    printf("sluice-server: stopped%s\n", cfg.datapath == DATAPATH_XDP ? ", every frame returned" : "");
+    printf("sluice-server: stopped%s\n", cfg.datapath == CONFIG_DATAPATH_XDP ? ", every frame returned" : "");
     return EXIT_STATUS_OK;
 }

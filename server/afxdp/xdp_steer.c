@@ -18,7 +18,14 @@
 #include <string.h>
 #include <bpf/bpf.h>
 
+#include "afxdp/xdp_worker.h"
 #include "sched/worker.h"
+
+/* The AF_XDP state of the server's worker index: where a moved connection's messages go. */
+static struct xdp_worker *peer(struct xdp_worker *x, uint32_t index)
+{
+    return x->worker->srv->workers[index].dp;
+}
 
 static struct flow_key flow_key_of(const struct pkt_tuple *t)
 {
@@ -34,26 +41,27 @@ static struct flow_key flow_key_of(const struct pkt_tuple *t)
 }
 
 /* Point the flow at worker (and, pinning, make it its target too): XDP redirects there from now on. */
-static void flow_set_owner(struct worker *w, const struct pkt_tuple *t, uint32_t worker, bool pin)
+static void flow_set_owner(struct xdp_worker *x, const struct pkt_tuple *t, uint32_t worker, bool pin)
 {
     struct flow_key k = flow_key_of(t);
     struct flow_value v;
-    int fd = w->srv->pins.flows;
+    int fd = x->server->pins.flows;
 
     if (bpf_map_lookup_elem(fd, &k, &v)) {
-        w->xdp.stats.steer_flow_gone++; /* evicted from the LRU: XDP hashes it afresh, to a live worker */
+        x->stats.steer_flow_gone++; /* evicted from the LRU: XDP hashes it afresh, to a live worker */
         return;
     }
     v.worker = worker;
     if (pin)
         v.target = worker;
     if (bpf_map_update_elem(fd, &k, &v, BPF_EXIST))
-        w->xdp.stats.steer_flow_gone++;
+        x->stats.steer_flow_gone++;
 }
 
-enum tcp_steer xdp_steer_read(struct worker *w, uint8_t *packet, uint32_t *target)
+enum tcp_steer xdp_steer_read(struct xdp_worker *x, uint8_t *packet, uint32_t *target)
 {
     struct sluice_xdp_meta *m = (struct sluice_xdp_meta *)(packet - sizeof(*m));
+    struct worker *w = x->worker;
 
     *target = w->index;
     if (m->magic != SLUICE_XDP_META_MAGIC)
@@ -68,34 +76,34 @@ enum tcp_steer xdp_steer_read(struct worker *w, uint8_t *packet, uint32_t *targe
 }
 
 /* A frame of a connection that moved away: to its new worker, behind the connection. */
-static void forward(struct worker *w, uint32_t target, uint32_t frame, uint32_t off, uint32_t len)
+static void forward(struct xdp_worker *x, uint32_t target, uint32_t frame, uint32_t off, uint32_t len)
 {
-    struct handoff_msg *m = handoff_reserve(&w->srv->workers[target].xdp.inbox);
+    struct inbox *inbox = &peer(x, target)->inbox;
+    struct xdp_steer_msg *m = inbox_reserve(inbox);
 
     if (!m) {
-        w->xdp.stats.steer_inbox_full++;
-        frame_put(&w->xdp.cache, frame, FRAME_OWN_HELD); /* as a full RX ring would: TCP sends it again */
+        x->stats.steer_inbox_full++;
+        frame_put(&x->cache, frame, FRAME_OWN_HELD); /* as a full RX ring would: TCP sends it again */
         return;
     }
-    m->kind = HANDOFF_FRAME;
+    m->kind = XDP_STEER_FRAME;
     m->frame = frame;
     m->off = off;
     m->len = len;
-    handoff_commit(&w->srv->workers[target].xdp.inbox);
-    w->xdp.stats.steer_forwarded++;
+    inbox_commit(inbox);
+    x->stats.steer_forwarded++;
 }
 
-void xdp_steer_input(struct worker *w, uint32_t frame, uint32_t off, uint32_t len)
+void xdp_steer_input(struct xdp_worker *x, uint32_t frame, uint32_t off, uint32_t len)
 {
-    struct xdp_worker *x = &w->xdp;
-    uint8_t *packet = frame_data(&w->srv->umem.pool, frame) + off;
+    uint8_t *packet = frame_data(&x->server->umem.pool, frame) + off;
     uint32_t target;
-    enum tcp_steer steer = xdp_steer_read(w, packet, &target);
+    enum tcp_steer steer = xdp_steer_read(x, packet, &target);
     struct tcp_conn *c;
 
     switch (tcp_input_steered(&x->engine, frame, off, len, steer, &c)) {
     case TCP_STEERED_FOREIGN:
-        forward(w, target, frame, off, len);
+        forward(x, target, frame, off, len);
         break;
     case TCP_STEERED_MOVABLE:
         for (uint32_t i = 0; i < x->nmoves; i++)
@@ -108,61 +116,58 @@ void xdp_steer_input(struct worker *w, uint32_t frame, uint32_t off, uint32_t le
         /* the application has it here already (the route came too late): it stays, and XDP stops
          * asking for the move */
         x->stats.steer_pinned++;
-        flow_set_owner(w, tcp_conn_tuple(c), w->index, true);
+        flow_set_owner(x, tcp_conn_tuple(c), x->worker->index, true);
         break;
     case TCP_STEERED_DONE:
         break;
     }
 }
 
-void xdp_steer_moves(struct worker *w)
+void xdp_steer_moves(struct xdp_worker *x)
 {
-    struct xdp_worker *x = &w->xdp;
-
     for (uint32_t i = 0; i < x->nmoves; i++) {
         struct tcp_conn *c = x->moves[i].conn;
         uint32_t target = x->moves[i].target;
-        struct handoff_inbox *inbox = &w->srv->workers[target].xdp.inbox;
+        struct inbox *inbox = &peer(x, target)->inbox;
         struct pkt_tuple tuple = *tcp_conn_tuple(c);
         uint64_t start = worker_now_ns();
-        struct handoff_msg *m;
+        struct xdp_steer_msg *m;
 
         if (tcp_conn_state(c) == TCP_CLOSED)
             continue; /* ended in the same batch (a reset): nothing to move */
-        m = handoff_reserve(inbox);
+        m = inbox_reserve(inbox);
         if (!m) {
             /* the target is swamped: serve the connection here rather than hold it */
             x->stats.steer_inbox_full++;
             tcp_conn_place(c);
-            flow_set_owner(w, &tuple, w->index, true);
+            flow_set_owner(x, &tuple, x->worker->index, true);
             continue;
         }
         if (!tcp_conn_export(c, &m->conn)) {
-            handoff_cancel(inbox);
+            inbox_cancel(inbox);
             continue;
         }
-        m->kind = HANDOFF_CONN;
+        m->kind = XDP_STEER_CONN;
         m->sent_ns = start;
-        handoff_commit(inbox);
-        flow_set_owner(w, &tuple, target, false);
+        inbox_commit(inbox);
+        flow_set_owner(x, &tuple, target, false);
         x->stats.steer_moved_out++;
         x->stats.steer_export_ns += worker_now_ns() - start;
     }
     x->nmoves = 0;
 }
 
-uint32_t xdp_steer_inbox(struct worker *w)
+uint32_t xdp_steer_inbox(struct xdp_worker *x)
 {
-    struct xdp_worker *x = &w->xdp;
-    struct handoff_msg m;
+    struct xdp_steer_msg m;
     uint32_t n = 0;
 
-    while (handoff_take(&x->inbox, &m)) {
+    while (inbox_take(&x->inbox, &m)) {
         struct tcp_conn *c;
         uint64_t now;
 
         n++;
-        if (m.kind == HANDOFF_FRAME) {
+        if (m.kind == XDP_STEER_FRAME) {
             tcp_input_steered(&x->engine, m.frame, m.off, m.len, TCP_STEER_PLACED, &c);
             x->stats.steer_forwarded_in++;
             continue;
@@ -180,15 +185,14 @@ uint32_t xdp_steer_inbox(struct worker *w)
     return n;
 }
 
-void xdp_steer_drain_at_stop(struct worker *w)
+void xdp_steer_drain_at_stop(struct xdp_worker *x)
 {
-    struct xdp_worker *x = &w->xdp;
-    struct handoff_msg m;
+    struct xdp_steer_msg m;
 
     if (!x->inbox.slots)
         return;
-    while (handoff_take(&x->inbox, &m)) {
-        if (m.kind == HANDOFF_FRAME)
+    while (inbox_take(&x->inbox, &m)) {
+        if (m.kind == XDP_STEER_FRAME)
             frame_put(&x->cache, m.frame, FRAME_OWN_HELD);
         else if (!tcp_conn_import(&x->engine, &m.conn))
             x->stats.steer_import_failed++; /* its frames were released */

@@ -1,10 +1,12 @@
 /*
- * xdp_worker.c — the AF_XDP datapath of a worker (see xdp_worker.h).
+ * xdp_worker.c — the AF_XDP datapath (see xdp_worker.h): a worker's loop, and the operations of
+ * `xdp_datapath` the scheduler calls at start, at stop and per /metrics scrape.
  */
 #include "afxdp/xdp_worker.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -16,8 +18,9 @@
 #define MAX_SLEEP_MS 100 /* wake at least this often: completions and the fill ring need tending */
 #define PUBLISH_NS   100000000ull
 
-static void publish(struct worker *w, bool live, bool overload)
+static void publish(struct xdp_worker *x, bool live, bool overload)
 {
+    struct worker *w = x->worker;
     struct worker_state ws = {
         .live = live,
         .overload = overload,
@@ -26,22 +29,21 @@ static void publish(struct worker *w, bool live, bool overload)
         .heartbeat_ns = worker_now_ns(),
     };
 
-    bpf_map_update_elem(w->srv->pins.workers, &w->index, &ws, BPF_ANY);
+    bpf_map_update_elem(x->server->pins.workers, &w->index, &ws, BPF_ANY);
 }
 
 /* Returns the frames and hand-off messages taken. */
-static uint32_t receive_batch(struct worker *w)
+static uint32_t receive_batch(struct xdp_worker *x)
 {
-    struct xdp_worker *x = &w->xdp;
-    struct umem *u = &w->srv->umem;
+    struct umem *u = &x->server->umem;
     uint32_t idx, n = xsk_ring_cons__peek(&x->port.rx, XDP_RX_BATCH, &idx);
     /* after the peek: a connection moved here is in before any packet that came straight here */
-    uint32_t handed = xdp_steer_inbox(w);
+    uint32_t handed = xdp_steer_inbox(x);
 
     for (uint32_t i = 0; i < n; i++) {
         const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->port.rx, idx + i);
 
-        xdp_steer_input(w, (uint32_t)(d->addr / u->cfg.frame_size), (uint32_t)(d->addr % u->cfg.frame_size),
+        xdp_steer_input(x, (uint32_t)(d->addr / u->cfg.frame_size), (uint32_t)(d->addr % u->cfg.frame_size),
                         d->len);
     }
     if (n) {
@@ -49,15 +51,14 @@ static uint32_t receive_batch(struct worker *w)
         atomic_fetch_sub_explicit(&u->in_fill, n, memory_order_relaxed);
         x->stats.rx_packets += n;
     }
-    xdp_steer_moves(w); /* before the flush: the ACK the input owes goes out from the new worker */
+    xdp_steer_moves(x); /* before the flush: the ACK the input owes goes out from the new worker */
     return n + handed;
 }
 
-static uint32_t transmit_batch(struct worker *w)
+static uint32_t transmit_batch(struct xdp_worker *x)
 {
-    struct xdp_worker *x = &w->xdp;
     struct tcp_engine *e = &x->engine;
-    struct umem *u = &w->srv->umem;
+    struct umem *u = &x->server->umem;
     uint32_t idx, n = e->ntx, got = 0;
 
     /* descriptors left in the ring by an earlier kick the kernel pushed back on must be kicked
@@ -89,11 +90,12 @@ static uint32_t transmit_batch(struct worker *w)
     return got;
 }
 
-void *xdp_worker_run(void *arg)
+/* The thread body (datapath_ops.worker_run). */
+static void *xdp_worker_run(void *arg)
 {
     struct worker *w = arg;
-    struct xdp_worker *x = &w->xdp;
-    struct umem *u = &w->srv->umem;
+    struct xdp_worker *x = w->dp;
+    struct umem *u = &x->server->umem;
 
     for (;;) {
         uint64_t now = worker_now_ns(), deadline;
@@ -101,97 +103,140 @@ void *xdp_worker_run(void *arg)
 
         w->loops++;
         tcp_engine_begin(&x->engine, now);
-        rx = receive_batch(w);
+        rx = receive_batch(x);
         tcp_engine_flush(&x->engine);
-        tx = transmit_batch(w);
+        tx = transmit_batch(x);
         x->stats.completions += umem_complete(u, &x->cache, 256);
         x->stats.refilled += umem_refill(u, &x->cache);
         if (now >= x->next_publish_ns) {
             x->next_publish_ns = now + PUBLISH_NS;
-            publish(w, true, w->draining); /* overload while draining: XDP sheds new connections */
+            publish(x, true, w->draining); /* overload while draining: XDP sheds new connections */
         }
         if (worker_tick(w, now))
             break;
-        if (rx || tx || x->engine.ntx || w->srv->cfg.busy_poll || x->engine.dirty || xsk_port_tx_pending(&x->port) ||
-            handoff_pending(&x->inbox))
+        if (rx || tx || x->engine.ntx || w->srv->cfg.busy_poll || x->engine.dirty ||
+            xsk_port_tx_pending(&x->port) || inbox_pending(&x->inbox))
             continue;
 
         deadline = tcp_engine_next_deadline(&x->engine);
         if (deadline > now) {
-            struct pollfd pfd[2] = {{.fd = x->port.fd, .events = POLLIN}, {.fd = x->inbox.wake_fd, .events = POLLIN}};
+            struct pollfd pfd[2] = {{.fd = x->port.fd, .events = POLLIN},
+                                    {.fd = x->inbox.wake_fd, .events = POLLIN}};
             uint64_t wait_ms = (deadline - now) / 1000000;
 
             w->polls++;
             poll(pfd, 2, wait_ms > MAX_SLEEP_MS ? MAX_SLEEP_MS : wait_ms ? (int)wait_ms : 1);
             if (pfd[1].revents & POLLIN)
-                handoff_clear_wake(&x->inbox);
+                inbox_clear_wake(&x->inbox);
         }
     }
     return NULL;
 }
 
-int xdp_server_setup(struct server *srv, char *umem_note, size_t note_len, struct err *e)
+/* ---- the datapath's operations (sched/datapath.h) ------------------------------------------- */
+
+void xdp_config_default(struct xdp_config *cfg)
 {
-    if (pins_open(&srv->pins, srv->cfg.ifname, e))
-        return -1;
-    return umem_create(&srv->umem, &srv->cfg.umem, umem_note, note_len, e);
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->ring_size = 2048;
+    umem_config_default(&cfg->umem);
 }
 
-int xdp_worker_init(struct worker *w, char *mode_note, size_t note_len, struct err *e)
+/* Map the UMEM and open the pins of cfg->ifname. */
+static int xdp_server_init(struct server *srv, const void *cfg, struct err *e)
+{
+    struct xdp_server *xs = calloc(1, sizeof(*xs));
+
+    if (!xs)
+        return ERR(e, EXIT_STATUS_FAILURE, ENOMEM, "cannot allocate the AF_XDP datapath's state");
+    srv->dp = xs;
+    xs->cfg = *(const struct xdp_config *)cfg;
+    xs->pins.workers = xs->pins.xsks = -1;
+    if (pins_open(&xs->pins, xs->cfg.ifname, e))
+        return -1;
+    return umem_create(&xs->umem, &xs->cfg.umem, xs->umem_note, sizeof(xs->umem_note), e);
+}
+
+/* The worker's engine, socket and its registration in `xsks`. */
+static int xdp_worker_init(struct worker *w, struct err *e)
 {
     struct server *srv = w->srv;
-    struct xdp_worker *x = &w->xdp;
+    struct xdp_server *xs = srv->dp;
+    struct xdp_worker *x = calloc(1, sizeof(*x));
     struct xsk_port_config pcfg = {
-        .ifname = srv->cfg.ifname,
-        .queue = srv->cfg.queue,
-        .rx_size = srv->cfg.ring_size,
-        .tx_size = srv->cfg.ring_size,
-        .zerocopy = srv->cfg.zerocopy,
+        .ifname = xs->cfg.ifname,
+        .queue = xs->cfg.queue,
+        .rx_size = xs->cfg.ring_size,
+        .tx_size = xs->cfg.ring_size,
+        .zerocopy = xs->cfg.zerocopy,
     };
     int fd;
 
-    frame_cache_init(&x->cache, &srv->umem.pool);
-    if (handoff_inbox_init(&x->inbox, e))
+    if (!x)
+        return ERR(e, EXIT_STATUS_FAILURE, ENOMEM, "worker %u: cannot allocate its AF_XDP state", w->index);
+    w->dp = x;
+    x->worker = w;
+    x->server = xs;
+    frame_cache_init(&x->cache, &xs->umem.pool);
+    if (inbox_init(&x->inbox, sizeof(struct xdp_steer_msg), e))
         return -1;
     if (tcp_engine_init(&x->engine, &srv->cfg.tcp, &x->cache, &app_tcp_callbacks, &w->apps, worker_now_ns()))
         return ERR(e, EXIT_STATUS_FAILURE, errno, "worker %u: cannot set up its TCP engine", w->index);
     for (int i = 0; i < srv->cfg.nservices; i++)
         tcp_listen(&x->engine, srv->cfg.services[i].port);
-    if (xsk_port_open(&x->port, &srv->umem, &pcfg, mode_note, note_len, e))
+    if (xsk_port_open(&x->port, &xs->umem, &pcfg, xs->mode_note, sizeof(xs->mode_note), e))
         return -1;
     fd = x->port.fd;
-    if (bpf_map_update_elem(srv->pins.xsks, &w->index, &fd, BPF_ANY))
-        return ERR(e, EXIT_STATUS_FAILURE, errno, "cannot register worker %u's socket in the xsks map", w->index);
+    if (bpf_map_update_elem(xs->pins.xsks, &w->index, &fd, BPF_ANY))
+        return ERR(e, EXIT_STATUS_FAILURE, errno, "cannot register worker %u's socket in the xsks map",
+                   w->index);
     return 0; /* the worker marks itself live in `workers` from its first loop */
 }
 
-void xdp_server_prefill(struct server *srv)
+/* Give the kernel frames to receive into before any worker is marked live. */
+static void xdp_server_prefill(struct server *srv)
 {
-    while (umem_refill(&srv->umem, &srv->workers[0].xdp.cache))
+    struct xdp_server *xs = srv->dp;
+    struct xdp_worker *x0 = srv->workers[0].dp;
+
+    while (umem_refill(&xs->umem, &x0->cache))
         ;
 }
 
-int xdp_server_check_frames(struct server *srv, struct err *e)
+static void xdp_describe(struct server *srv, char *buf, size_t len)
 {
-    struct umem *u = &srv->umem;
+    struct xdp_server *xs = srv->dp;
+
+    snprintf(buf, len, "%s queue %u, AF_XDP %s, UMEM %zu MiB %s", xs->cfg.ifname, xs->cfg.queue,
+             xs->mode_note, xs->umem.size >> 20, xs->umem_note);
+}
+
+/* Every frame is free, in the fill ring, held by a connection or on its way through TX. */
+static int xdp_server_check_frames(struct server *srv, struct err *e)
+{
+    struct xdp_server *xs = srv->dp;
+    struct umem *u = &xs->umem;
+    struct xdp_worker *x0 = srv->workers[0].dp;
     uint64_t cached = 0, held = 0, pending = 0, free_frames, owned_none = 0, owned_held = 0, owned_tx = 0;
     int64_t in_fill, in_tx;
 
     /* connections and frames still on their way between workers */
     for (uint32_t i = 0; i < srv->cfg.nworkers; i++)
-        xdp_steer_drain_at_stop(&srv->workers[i]);
+        xdp_steer_drain_at_stop(srv->workers[i].dp);
     /* the kernel may still be completing the last transmissions */
     for (int tries = 0; tries < 100 && atomic_load(&u->in_tx) > 0; tries++) {
-        umem_complete(u, &srv->workers[0].xdp.cache, 256);
+        umem_complete(u, &x0->cache, 256);
         usleep(1000);
     }
     in_fill = atomic_load(&u->in_fill);
     in_tx = atomic_load(&u->in_tx);
     free_frames = frame_pool_free_count(&u->pool);
     for (uint32_t i = 0; i < srv->cfg.nworkers; i++) {
-        cached += srv->workers[i].xdp.cache.nfree;
-        held += tcp_engine_frames_held(&srv->workers[i].xdp.engine);
-        pending += srv->workers[i].xdp.engine.ntx;
+        struct xdp_worker *x = srv->workers[i].dp;
+
+        cached += x->cache.nfree;
+        held += tcp_engine_frames_held(&x->engine);
+        pending += x->engine.ntx;
     }
     /* what the frames' own ownership bits say, against what each side counted: a frame is free,
      * or held (by a connection, or by the kernel between fill ring and RX ring), or lent to TX, or
@@ -215,9 +260,9 @@ int xdp_server_check_frames(struct server *srv, struct err *e)
     return 0;
 }
 
-void xdp_worker_print_stats(struct worker *w, FILE *out)
+static void xdp_worker_print_stats(struct worker *w, FILE *out)
 {
-    struct xdp_worker *x = &w->xdp;
+    struct xdp_worker *x = w->dp;
     struct xsk_port_kernel_stats ks = {0};
 
 #define PRINT(name, help)                                                                                    \
@@ -231,33 +276,103 @@ void xdp_worker_print_stats(struct worker *w, FILE *out)
     XDP_WORKER_COUNTERS(PRINT)
 #undef PRINT
     if (x->port.xsk && xsk_port_kernel_stats(&x->port, &ks) == 0)
-        fprintf(out, "  xsk_rx_dropped %llu rx_ring_full %llu fill_ring_empty %llu rx_invalid %llu tx_invalid %llu\n",
-                (unsigned long long)ks.rx_dropped, (unsigned long long)ks.rx_ring_full,
-                (unsigned long long)ks.fill_ring_empty, (unsigned long long)ks.rx_invalid,
-                (unsigned long long)ks.tx_invalid);
+        fprintf(
+            out,
+            "  xsk_rx_dropped %llu rx_ring_full %llu fill_ring_empty %llu rx_invalid %llu tx_invalid %llu\n",
+            (unsigned long long)ks.rx_dropped, (unsigned long long)ks.rx_ring_full,
+            (unsigned long long)ks.fill_ring_empty, (unsigned long long)ks.rx_invalid,
+            (unsigned long long)ks.tx_invalid);
 }
 
-void xdp_worker_release(struct worker *w)
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+/* The TCP engine's and the sockets' counters of every worker, then the steering program's from the
+ * pinned `stats` map (read while the other workers run: see server_metrics.c). */
+static void xdp_write_metrics(struct server *srv, const struct metrics_sink *sink)
 {
-    struct xdp_worker *x = &w->xdp;
+    struct xdp_server *xs = srv->dp;
+    struct sluice_stats bpf;
+    struct err e;
+
+#define WORKER_SAMPLES(metric, field)                                                                        \
+    for (uint32_t i = 0; i < srv->cfg.nworkers; i++) {                                                       \
+        struct xdp_worker *x = srv->workers[i].dp;                                                           \
+        sink->sample(sink->ctx, metric, i, LOAD(x->field));                                                  \
+    }
+#define TCP_METRIC(name, help)                                                                               \
+    sink->family(sink->ctx, "sluice_tcp_" #name "_total", "counter", help);                                  \
+    WORKER_SAMPLES("sluice_tcp_" #name "_total", engine.stats.name)
+    TCP_ENGINE_COUNTERS(TCP_METRIC)
+#undef TCP_METRIC
+#define XDP_METRIC(name, help)                                                                               \
+    sink->family(sink->ctx, "sluice_afxdp_" #name "_total", "counter", help);                                \
+    WORKER_SAMPLES("sluice_afxdp_" #name "_total", stats.name)
+    XDP_WORKER_COUNTERS(XDP_METRIC)
+#undef XDP_METRIC
+#undef WORKER_SAMPLES
+    if (pins_read_stats(&xs->pins, &bpf, &e))
+        return;
+#define BPF_METRIC(name, help)                                                                               \
+    sink->family(sink->ctx, "sluice_steer_" #name "_total", "counter", help);                                \
+    sink->sample(sink->ctx, "sluice_steer_" #name "_total", METRICS_NO_WORKER, bpf.name);
+    SLUICE_VERDICT_COUNTERS(BPF_METRIC)
+    SLUICE_EVENT_COUNTERS(BPF_METRIC)
+#undef BPF_METRIC
+    sink->family(sink->ctx, "sluice_steer_redirects_total", "counter",
+                 "packets the steering program sent to a worker");
+    for (uint32_t i = 0; i < SLUICE_MAX_WORKERS; i++)
+        if (bpf.redirect_by_worker[i])
+            sink->sample(sink->ctx, "sluice_steer_redirects_total", i, bpf.redirect_by_worker[i]);
+}
+
+/* Deregister from `workers` and `xsks`, close the socket, release the engine's frames. */
+static void xdp_worker_release(struct worker *w)
+{
+    struct xdp_server *xs = w->srv->dp;
+    struct xdp_worker *x = w->dp;
     struct worker_state none = {0};
 
-    if (w->srv->pins.workers >= 0) {
-        bpf_map_update_elem(w->srv->pins.workers, &w->index, &none, BPF_ANY);
-        bpf_map_delete_elem(w->srv->pins.xsks, &w->index);
+    if (xs && xs->pins.workers >= 0) {
+        bpf_map_update_elem(xs->pins.workers, &w->index, &none, BPF_ANY);
+        bpf_map_delete_elem(xs->pins.xsks, &w->index);
     }
+    if (!x)
+        return;
     xsk_port_close(&x->port);
     if (x->engine.conns)
-        xdp_steer_drain_at_stop(w); /* when the frame check did not run (a failed start) */
+        xdp_steer_drain_at_stop(x); /* when the frame check did not run (a failed start) */
     if (x->engine.conns)
         tcp_engine_destroy(&x->engine);
-    handoff_inbox_destroy(&x->inbox);
+    inbox_destroy(&x->inbox);
     if (x->cache.pool)
         frame_cache_drain(&x->cache);
+    free(x);
+    w->dp = NULL;
 }
 
-void xdp_server_release(struct server *srv)
+static void xdp_server_release(struct server *srv)
 {
-    umem_destroy(&srv->umem);
-    pins_close(&srv->pins);
+    struct xdp_server *xs = srv->dp;
+
+    if (!xs)
+        return;
+    umem_destroy(&xs->umem);
+    pins_close(&xs->pins);
+    free(xs);
+    srv->dp = NULL;
 }
+
+const struct datapath_ops xdp_datapath = {
+    .name = "xdp",
+    .server_init = xdp_server_init,
+    .worker_init = xdp_worker_init,
+    .server_ready = xdp_server_prefill,
+    .worker_run = xdp_worker_run,
+    .worker_stop_listening = NULL, /* XDP sheds new connections: the worker publishes overload */
+    .describe = xdp_describe,
+    .worker_print_stats = xdp_worker_print_stats,
+    .write_metrics = xdp_write_metrics,
+    .server_verify = xdp_server_check_frames,
+    .worker_release = xdp_worker_release,
+    .server_release = xdp_server_release,
+};

@@ -1,5 +1,7 @@
 /*
- * xdp_worker.h — a worker's AF_XDP datapath: its socket, its TCP engine and its frame cache.
+ * xdp_worker.h — the AF_XDP datapath: its settings, its server-wide state (the shared UMEM, the
+ * pinned maps) and a worker's state (its socket, its TCP engine, its frame cache, its inbox), and
+ * `xdp_datapath`, the one table through which the scheduler reaches all of it (sched/datapath.h).
  *
  * The loop: RX batch -> tcp_input -> (services run from the engine's callbacks during flush) ->
  * TX batch -> completions -> fill ring -> sleep in poll() until packets or the engine's next
@@ -12,11 +14,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "common/err.h"
-#include "net/frame.h"
-#include "sched/handoff.h"
-#include "net/tcp.h"
+#include "afxdp/umem.h"
 #include "afxdp/xsk_port.h"
+#include "maps/pins.h"
+#include "net/frame.h"
+#include "net/tcp.h"
+#include "sched/datapath.h"
+#include "sched/inbox.h"
 
 #define XDP_WORKER_COUNTERS(X)                                                                               \
     X(rx_packets, "frames taken from the RX ring")                                                           \
@@ -24,12 +28,12 @@
     X(tx_ring_full, "times the TX ring had no room for everything the engine emitted")                       \
     X(completions, "TX completions this worker consumed (for any worker's frames)")                          \
     X(refilled, "frames this worker gave to the fill ring")                                                  \
-    X(steer_moved_out, "connections handed to the worker their route names")                                  \
-    X(steer_moved_in, "connections taken over from the worker that did their handshake")                      \
-    X(steer_forwarded, "frames of a connection that moved away, forwarded to its new worker")                 \
+    X(steer_moved_out, "connections handed to the worker their route names")                                 \
+    X(steer_moved_in, "connections taken over from the worker that did their handshake")                     \
+    X(steer_forwarded, "frames of a connection that moved away, forwarded to its new worker")                \
     X(steer_forwarded_in, "frames forwarded here by a connection's old worker")                              \
-    X(steer_pinned, "connections routed elsewhere after the application had them: they stay")                 \
-    X(steer_inbox_full, "hand-offs or forwards refused by a full inbox (connection kept, frame dropped)")     \
+    X(steer_pinned, "connections routed elsewhere after the application had them: they stay")                \
+    X(steer_inbox_full, "hand-offs or forwards refused by a full inbox (connection kept, frame dropped)")    \
     X(steer_import_failed, "connections handed over that found no slot here: dropped")                       \
     X(steer_flow_gone, "flow entries gone (LRU) when a hand-off went to update them")                        \
     X(steer_export_ns, "time spent exporting connections and updating their flows, ns")                      \
@@ -49,32 +53,43 @@ struct xdp_move {
     uint32_t target;
 };
 
+/* The [xdp] settings (and --dev): config.c fills one, server_init copies it. */
+struct xdp_config {
+    const char *ifname; /* the device the agent loaded */
+    uint32_t queue;
+    uint32_t ring_size; /* RX and TX ring entries per socket */
+    enum xsk_zerocopy zerocopy;
+    struct umem_config umem;
+};
+
+void xdp_config_default(struct xdp_config *cfg);
+
+/* Server-wide (srv->dp): shared by every worker, set up before them and released after them. */
+struct xdp_server {
+    struct xdp_config cfg;
+    struct umem umem;
+    struct pins pins;
+    char umem_note[160]; /* for the start-up line: huge pages, or why not */
+    char mode_note[96];  /* for the start-up line: zero-copy or copy mode */
+};
+
+struct worker;
+
+/* One worker's (w->dp): written by its own thread only, its inbox aside (/metrics reads the counters). */
 struct xdp_worker {
+    struct worker *worker; /* the scheduler's worker this is the datapath of */
+    struct xdp_server *server;
     struct frame_cache cache;
     struct tcp_engine engine;
     struct xsk_port port;
-    struct handoff_inbox inbox; /* connections and frames other workers hand to this one */
+    struct inbox inbox; /* struct xdp_steer_msg: connections and frames other workers hand to this one */
     struct xdp_move moves[XDP_RX_BATCH];
     uint32_t nmoves;
     uint64_t next_publish_ns;
     struct xdp_worker_stats stats;
 };
 
-struct server;
-struct worker;
-
-/* Map the UMEM and open the pins of cfg->ifname (once per server). */
-int xdp_server_setup(struct server *srv, char *umem_note, size_t note_len, struct err *e);
-/* The worker's engine, socket and its registration in `xsks`. */
-int xdp_worker_init(struct worker *w, char *mode_note, size_t note_len, struct err *e);
-/* Give the kernel frames to receive into before any worker is marked live. */
-void xdp_server_prefill(struct server *srv);
-void *xdp_worker_run(void *worker);
-/* Every frame is free, in the fill ring, held by a connection or on its way through TX. */
-int xdp_server_check_frames(struct server *srv, struct err *e);
-void xdp_worker_print_stats(struct worker *w, FILE *out);
-/* Deregister from `workers` and `xsks`, close the socket, release the engine's frames. */
-void xdp_worker_release(struct worker *w);
-void xdp_server_release(struct server *srv);
+/* The AF_XDP datapath's operations (xdp_worker.c). */
+extern const struct datapath_ops xdp_datapath;
 
 #endif

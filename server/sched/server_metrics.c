@@ -1,7 +1,9 @@
 /*
- * server_metrics.c — the server's /metrics writer: every counter of every worker (HTTP layer, services,
- * TCP engine, AF_XDP socket) and the steering program's per-CPU counters from the pinned `stats`
- * map, in Prometheus text format, one metric name at a time with a sample per worker.
+ * server_metrics.c — the server's /metrics writer: every counter of every worker (HTTP layer,
+ * services, then the datapath's own: TCP engine, AF_XDP socket and the steering program's counters
+ * from the pinned `stats` map, or the kernel-socket datapath's) in Prometheus text format, one
+ * metric name at a time with a sample per worker. The datapath writes its families through the
+ * struct metrics_sink passed to its table's write_metrics (datapath.h), so it never sees HTTP.
  *
  * It runs on whichever worker got the request and reads the other workers' counters while they
  * run: each is a naturally aligned 64-bit word written only by its worker, read with relaxed
@@ -21,10 +23,25 @@ static void family(struct http_request *req, const char *name, const char *type,
     metrics_line(req, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* The metrics_sink a datapath writes through: the same lines as this file's own families. */
+static void sink_family(void *ctx, const char *name, const char *type, const char *help)
+{
+    family(ctx, name, type, help);
+}
+
+static void sink_sample(void *ctx, const char *name, uint32_t worker, uint64_t value)
+{
+    if (worker == METRICS_NO_WORKER)
+        metrics_line(ctx, "%s %" PRIu64 "\n", name, value);
+    else
+        metrics_line(ctx, "%s{worker=\"%u\"} %" PRIu64 "\n", name, worker, value);
+}
+
 static void write_metrics(struct http_request *req, void *ctx)
 {
     struct server *srv = ctx;
     uint32_t n = srv->cfg.nworkers;
+    struct metrics_sink sink = {.family = sink_family, .sample = sink_sample, .ctx = req};
 
 #define WORKER_SAMPLES(metric, expr)                                                                         \
     for (uint32_t i = 0; i < n; i++) {                                                                       \
@@ -40,8 +57,10 @@ static void write_metrics(struct http_request *req, void *ctx)
     WORKER_SAMPLES("sluice_http_" #name "_total", w->apps.http ? LOAD(w->apps.http->stats.name) : 0);
     HTTP_COUNTERS(HTTP_METRIC)
 #undef HTTP_METRIC
-    family(req, "sluice_http_system_allocs_total", "counter", "malloc calls the HTTP layer made (pool growth)");
-    WORKER_SAMPLES("sluice_http_system_allocs_total", w->apps.http ? http_worker_system_allocs(w->apps.http) : 0);
+    family(req, "sluice_http_system_allocs_total", "counter",
+           "malloc calls the HTTP layer made (pool growth)");
+    WORKER_SAMPLES("sluice_http_system_allocs_total",
+                   w->apps.http ? http_worker_system_allocs(w->apps.http) : 0);
 
 #define APP_METRIC(name, help)                                                                               \
     family(req, "sluice_app_" #name "_total", "counter", help);                                              \
@@ -49,40 +68,7 @@ static void write_metrics(struct http_request *req, void *ctx)
     APP_COUNTERS(APP_METRIC)
 #undef APP_METRIC
 
-    if (srv->cfg.datapath == DATAPATH_XDP) {
-        struct sluice_stats bpf;
-        struct err e;
-
-#define TCP_METRIC(name, help)                                                                               \
-    family(req, "sluice_tcp_" #name "_total", "counter", help);                                              \
-    WORKER_SAMPLES("sluice_tcp_" #name "_total", LOAD(w->xdp.engine.stats.name));
-        TCP_ENGINE_COUNTERS(TCP_METRIC)
-#undef TCP_METRIC
-#define XDP_METRIC(name, help)                                                                               \
-    family(req, "sluice_afxdp_" #name "_total", "counter", help);                                            \
-    WORKER_SAMPLES("sluice_afxdp_" #name "_total", LOAD(w->xdp.stats.name));
-        XDP_WORKER_COUNTERS(XDP_METRIC)
-#undef XDP_METRIC
-        if (pins_read_stats(&srv->pins, &bpf, &e) == 0) {
-#define BPF_METRIC(name, help)                                                                               \
-    family(req, "sluice_steer_" #name "_total", "counter", help);                                            \
-    metrics_line(req, "sluice_steer_" #name "_total %" PRIu64 "\n", (uint64_t)bpf.name);
-            SLUICE_VERDICT_COUNTERS(BPF_METRIC)
-            SLUICE_EVENT_COUNTERS(BPF_METRIC)
-#undef BPF_METRIC
-            family(req, "sluice_steer_redirects_total", "counter", "packets the steering program sent to a worker");
-            for (uint32_t i = 0; i < SLUICE_MAX_WORKERS; i++)
-                if (bpf.redirect_by_worker[i])
-                    metrics_line(req, "sluice_steer_redirects_total{worker=\"%u\"} %" PRIu64 "\n", i,
-                                 (uint64_t)bpf.redirect_by_worker[i]);
-        }
-    } else {
-#define SOCK_METRIC(name, help)                                                                              \
-    family(req, "sluice_sock_" #name "_total", "counter", help);                                             \
-    WORKER_SAMPLES("sluice_sock_" #name "_total", LOAD(w->sock.stats.name));
-        SOCK_WORKER_COUNTERS(SOCK_METRIC)
-#undef SOCK_METRIC
-    }
+    srv->cfg.datapath->write_metrics(srv, &sink);
 #undef WORKER_SAMPLES
 }
 

@@ -1,6 +1,7 @@
 /*
  * worker.c — what every worker shares whatever its datapath: threads pinned to their CPUs, the
- * drain on stop, and the start and stop sequences (see worker.h).
+ * drain on stop, and the start and stop sequences (see worker.h). The datapath is reached only
+ * through its table (datapath.h), at start, at the drain and at stop.
  */
 #include "sched/worker.h"
 
@@ -33,41 +34,45 @@ bool worker_tick(struct worker *w, uint64_t now)
                 w->apps.slots[i].ops->drain(&w->apps.slots[i]);
             else if (w->apps.slots[i].transport)
                 app_shutdown(&w->apps.slots[i]);
-        if (srv->cfg.datapath == DATAPATH_SOCKET)
-            sock_worker_stop_listening(w);
+        if (srv->cfg.datapath->worker_stop_listening)
+            srv->cfg.datapath->worker_stop_listening(w);
     }
     if (w->draining && (w->apps.open == 0 || now >= w->drain_deadline_ns))
         atomic_store(&w->drained, true);
     return atomic_load_explicit(&srv->stop, memory_order_relaxed);
 }
 
-static void pin_to_cpu(pthread_t thread, int cpu)
+/* A CPU outside the machine (or the cpuset) is EINVAL: the operator's --cpus, so a usage error. */
+static int pin_to_cpu(struct worker *w, int cpu, struct err *e)
 {
     cpu_set_t set;
+    int err;
 
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
-    pthread_setaffinity_np(thread, sizeof(set), &set);
+    err = pthread_setaffinity_np(w->thread, sizeof(set), &set);
+    if (err)
+        return ERR(e, err == EINVAL ? EXIT_STATUS_USAGE : EXIT_STATUS_FAILURE, err,
+                   "worker %u: cannot pin to CPU %d", w->index, cpu);
+    return 0;
 }
 
 static void release(struct server *srv)
 {
+    const struct datapath_ops *dp = srv->cfg.datapath;
+
     for (uint32_t i = 0; i < srv->cfg.nworkers; i++) {
         struct worker *w = &srv->workers[i];
 
         if (!w->srv)
             continue;
-        if (srv->cfg.datapath == DATAPATH_XDP)
-            xdp_worker_release(w);
-        else
-            sock_worker_release(w);
+        dp->worker_release(w);
         if (w->apps.http)
             http_worker_destroy(w->apps.http);
         if (w->apps.slots)
             app_table_destroy(&w->apps);
     }
-    if (srv->cfg.datapath == DATAPATH_XDP)
-        xdp_server_release(srv);
+    dp->server_release(srv);
 }
 
 static void join_all(struct server *srv)
@@ -88,13 +93,13 @@ static bool serves_http(const struct server_config *cfg)
 
 int server_start(struct server *srv, const struct server_config *cfg, struct err *e)
 {
-    bool xdp = cfg->datapath == DATAPATH_XDP;
-    char setup_note[160] = "", mode_note[96] = "";
+    const struct datapath_ops *dp = cfg->datapath;
+    char about[256] = "";
 
     memset(srv, 0, sizeof(*srv));
     srv->cfg = *cfg;
-    srv->pins.workers = srv->pins.xsks = -1;
-    if (xdp && xdp_server_setup(srv, setup_note, sizeof(setup_note), e))
+    srv->cfg.datapath_cfg = NULL; /* the datapath keeps what it needs of it */
+    if (dp->server_init(srv, cfg->datapath_cfg, e))
         goto fail;
     for (uint32_t i = 0; i < cfg->nworkers; i++) {
         struct worker *w = &srv->workers[i];
@@ -110,28 +115,26 @@ int server_start(struct server *srv, const struct server_config *cfg, struct err
             ERR(e, EXIT_STATUS_FAILURE, errno, "worker %u: cannot set up its HTTP layer", i);
             goto fail;
         }
-        if (xdp ? xdp_worker_init(w, mode_note, sizeof(mode_note), e) : sock_worker_init(w, e))
+        if (dp->worker_init(w, e))
             goto fail;
     }
-    if (xdp)
-        xdp_server_prefill(srv);
+    if (dp->server_ready)
+        dp->server_ready(srv);
     server_metrics_register(srv);
     for (uint32_t i = 0; i < cfg->nworkers; i++) {
         struct worker *w = &srv->workers[i];
+        int err = pthread_create(&w->thread, NULL, dp->worker_run, w);
 
-        if (pthread_create(&w->thread, NULL, xdp ? xdp_worker_run : sock_worker_run, w)) {
-            ERR(e, EXIT_STATUS_FAILURE, errno, "cannot start worker %u", i);
+        if (err) {
+            ERR(e, EXIT_STATUS_FAILURE, err, "cannot start worker %u", i);
             goto fail;
         }
         w->started = true;
-        pin_to_cpu(w->thread, cfg->cpus[i]);
+        if (pin_to_cpu(w, cfg->cpus[i], e))
+            goto fail;
     }
-    if (xdp)
-        printf("sluice-server: %u worker%s on %s queue %u, AF_XDP %s, UMEM %zu MiB %s\n", cfg->nworkers,
-               cfg->nworkers == 1 ? "" : "s", cfg->ifname, cfg->queue, mode_note, srv->umem.size >> 20, setup_note);
-    else
-        printf("sluice-server: %u worker%s on kernel sockets (SO_REUSEPORT listeners)\n", cfg->nworkers,
-               cfg->nworkers == 1 ? "" : "s");
+    dp->describe(srv, about, sizeof(about));
+    printf("sluice-server: %u worker%s on %s\n", cfg->nworkers, cfg->nworkers == 1 ? "" : "s", about);
     return 0;
 fail:
     join_all(srv);
@@ -146,10 +149,7 @@ static void print_stats(struct server *srv, FILE *out)
 
         fprintf(out, "worker %u\n  worker_loops %llu polls %llu\n", i, (unsigned long long)w->loops,
                 (unsigned long long)w->polls);
-        if (srv->cfg.datapath == DATAPATH_XDP)
-            xdp_worker_print_stats(w, out);
-        else
-            sock_worker_print_stats(w, out);
+        srv->cfg.datapath->worker_print_stats(w, out);
 #define PRINT(name, help)                                                                                    \
     if (w->apps.stats.name)                                                                                  \
         fprintf(out, "  app_%-24s %llu\n", #name, (unsigned long long)w->apps.stats.name);
@@ -172,8 +172,8 @@ int server_stop(struct server *srv, FILE *stats, struct err *e)
             usleep(10000);
     }
     join_all(srv);
-    if (srv->cfg.datapath == DATAPATH_XDP)
-        ret = xdp_server_check_frames(srv, e);
+    if (srv->cfg.datapath->server_verify)
+        ret = srv->cfg.datapath->server_verify(srv, e);
     if (stats)
         print_stats(srv, stats);
     release(srv);

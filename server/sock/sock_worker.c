@@ -1,5 +1,6 @@
 /*
- * sock_worker.c — the kernel-socket datapath of a worker (see sock_worker.h).
+ * sock_worker.c — the kernel-socket datapath of a worker (see sock_worker.h): its loop, and the
+ * operations of `sock_datapath` the scheduler calls at start, at stop and per /metrics scrape.
  *
  * Level-triggered epoll. Interest follows state: EPOLLIN while there is room to read and the peer
  * has not closed, EPOLLOUT only while a send could not take everything. A connection ends when
@@ -27,7 +28,7 @@
 
 struct sock_conn {
     int fd;
-    uint32_t events;      /* epoll interest now registered */
+    uint32_t events; /* epoll interest now registered */
     struct app_conn *ac;
     uint8_t *rx;
     uint32_t rx_off;
@@ -36,11 +37,11 @@ struct sock_conn {
     uint32_t tx_off;
     uint32_t tx_len;
     bool peer_eof;
-    bool want_shutdown;   /* the service shut down; shutdown(SHUT_WR) once tx is empty */
+    bool want_shutdown; /* the service shut down; shutdown(SHUT_WR) once tx is empty */
     bool shut_wr;
-    bool want_writable;   /* a reserve found no room */
+    bool want_writable; /* a reserve found no room */
     bool dirty;
-    uint32_t next;        /* free list or dirty list */
+    uint32_t next; /* free list or dirty list */
     struct sock_worker *owner;
 };
 
@@ -111,8 +112,8 @@ static void conn_end(struct worker *w, struct sock_conn *c, int error)
     struct app_conn *ac = c->ac;
 
     if (error)
-        w->sock.stats.errors++;
-    conn_free(&w->sock, c);
+        ((struct sock_worker *)w->dp)->stats.errors++;
+    conn_free(w->dp, c);
     if (ac)
         app_closed(&w->apps, ac, error);
 }
@@ -129,7 +130,7 @@ static void mark_dirty(struct sock_worker *s, struct sock_conn *c)
 /* Send what is buffered; returns false when the connection ended. */
 static bool conn_flush(struct worker *w, struct sock_conn *c)
 {
-    struct sock_worker *s = &w->sock;
+    struct sock_worker *s = w->dp;
 
     while (c->tx_len) {
         ssize_t r = send(c->fd, c->tx + c->tx_off, c->tx_len, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -175,7 +176,7 @@ static bool conn_flush(struct worker *w, struct sock_conn *c)
 /* Read what the kernel has, then let the service at it. */
 static void conn_read(struct worker *w, struct sock_conn *c)
 {
-    struct sock_worker *s = &w->sock;
+    struct sock_worker *s = w->dp;
     bool news = false;
 
     for (;;) {
@@ -357,7 +358,7 @@ static const struct app_io sock_io = {
 
 static void accept_all(struct worker *w, int index)
 {
-    struct sock_worker *s = &w->sock;
+    struct sock_worker *s = w->dp;
 
     for (;;) {
         int fd = accept4(s->listeners[index], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
@@ -401,7 +402,7 @@ static void accept_all(struct worker *w, int index)
 
 static void flush_dirty(struct worker *w)
 {
-    struct sock_worker *s = &w->sock;
+    struct sock_worker *s = w->dp;
 
     while (s->dirty != CONN_NONE) {
         struct sock_conn *c = &s->conns[s->dirty];
@@ -422,10 +423,11 @@ static void flush_dirty(struct worker *w)
     }
 }
 
-void *sock_worker_run(void *arg)
+/* The thread body (datapath_ops.worker_run). */
+static void *sock_worker_run(void *arg)
 {
     struct worker *w = arg;
-    struct sock_worker *s = &w->sock;
+    struct sock_worker *s = w->dp;
     struct epoll_event events[EVENTS_BATCH];
 
     for (;;) {
@@ -478,12 +480,21 @@ static int listen_on(uint16_t port, struct err *e)
     return fd;
 }
 
-int sock_worker_init(struct worker *w, struct err *e)
+/* The datapath has no server-wide state, and no settings of its own. */
+static int sock_server_init(struct server *srv, const void *cfg, struct err *e)
 {
-    struct sock_worker *s = &w->sock;
+    (void)srv, (void)cfg, (void)e;
+    return 0;
+}
+
+static int sock_worker_init(struct worker *w, struct err *e)
+{
+    struct sock_worker *s = calloc(1, sizeof(*s));
     const struct server_config *cfg = &w->srv->cfg;
 
-    memset(s, 0, sizeof(*s));
+    if (!s)
+        return ERR(e, EXIT_STATUS_FAILURE, ENOMEM, "worker %u: cannot allocate its socket state", w->index);
+    w->dp = s;
     s->dirty = CONN_NONE;
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (s->epfd < 0)
@@ -511,28 +522,53 @@ int sock_worker_init(struct worker *w, struct err *e)
     return 0;
 }
 
-void sock_worker_stop_listening(struct worker *w)
+/* Close the listeners (the drain on stop): new connections go to the workers still listening. */
+static void sock_worker_stop_listening(struct worker *w)
 {
-    struct sock_worker *s = &w->sock;
+    struct sock_worker *s = w->dp;
 
     for (int i = 0; i < s->nlisteners; i++)
         close(s->listeners[i]);
     s->nlisteners = 0;
 }
 
-void sock_worker_print_stats(struct worker *w, FILE *out)
+static void sock_describe(struct server *srv, char *buf, size_t len)
 {
+    (void)srv;
+    snprintf(buf, len, "kernel sockets (SO_REUSEPORT listeners)");
+}
+
+static void sock_worker_print_stats(struct worker *w, FILE *out)
+{
+    struct sock_worker *s = w->dp;
+
 #define PRINT(name, help)                                                                                    \
-    if (w->sock.stats.name)                                                                                  \
-        fprintf(out, "  sock_%-23s %llu\n", #name, (unsigned long long)w->sock.stats.name);
+    if (s->stats.name)                                                                                       \
+        fprintf(out, "  sock_%-23s %llu\n", #name, (unsigned long long)s->stats.name);
     SOCK_WORKER_COUNTERS(PRINT)
 #undef PRINT
 }
 
-void sock_worker_release(struct worker *w)
+/* Every worker's counters (read while the workers run: see server_metrics.c). */
+static void sock_write_metrics(struct server *srv, const struct metrics_sink *sink)
 {
-    struct sock_worker *s = &w->sock;
+#define SOCK_METRIC(name, help)                                                                              \
+    sink->family(sink->ctx, "sluice_sock_" #name "_total", "counter", help);                                 \
+    for (uint32_t i = 0; i < srv->cfg.nworkers; i++) {                                                       \
+        struct sock_worker *s = srv->workers[i].dp;                                                          \
+        sink->sample(sink->ctx, "sluice_sock_" #name "_total", i,                                            \
+                     __atomic_load_n(&s->stats.name, __ATOMIC_RELAXED));                                     \
+    }
+    SOCK_WORKER_COUNTERS(SOCK_METRIC)
+#undef SOCK_METRIC
+}
 
+static void sock_worker_release(struct worker *w)
+{
+    struct sock_worker *s = w->dp;
+
+    if (!s)
+        return;
     sock_worker_stop_listening(w);
     for (uint32_t i = 0; s->conns && i < s->max_conns; i++)
         if (s->conns[i].fd >= 0)
@@ -546,5 +582,26 @@ void sock_worker_release(struct worker *w)
     free(s->conns);
     if (s->epfd > 0)
         close(s->epfd);
-    memset(s, 0, sizeof(*s));
+    free(s);
+    w->dp = NULL;
 }
+
+static void sock_server_release(struct server *srv)
+{
+    (void)srv;
+}
+
+const struct datapath_ops sock_datapath = {
+    .name = "socket",
+    .server_init = sock_server_init,
+    .worker_init = sock_worker_init,
+    .server_ready = NULL,
+    .worker_run = sock_worker_run,
+    .worker_stop_listening = sock_worker_stop_listening,
+    .describe = sock_describe,
+    .worker_print_stats = sock_worker_print_stats,
+    .write_metrics = sock_write_metrics,
+    .server_verify = NULL,
+    .worker_release = sock_worker_release,
+    .server_release = sock_server_release,
+};

@@ -1,5 +1,6 @@
 /*
- * sock_worker.h — a worker's kernel-socket datapath: epoll over ordinary TCP sockets.
+ * sock_worker.h — the kernel-socket datapath: epoll over ordinary TCP sockets, reached by the
+ * scheduler through its one table, `sock_datapath` (sched/datapath.h).
  *
  * Each worker has its own SO_REUSEPORT listener per service port (IPv6 socket accepting IPv4
  * too), so the kernel spreads connections over workers and no lock is shared. A connection reads
@@ -15,7 +16,7 @@
 #include <stdio.h>
 
 #include "app/app.h"
-#include "common/err.h"
+#include "sched/datapath.h"
 
 #define SOCK_BUF_SIZE 65536
 
@@ -37,6 +38,7 @@ struct sock_worker_stats {
 
 struct sock_conn;
 
+/* One worker's state (w->dp), written by its own thread only (/metrics reads the counters). */
 struct sock_worker {
     int epfd;
     int listeners[APP_MAX_SERVICES];
@@ -50,13 +52,7 @@ struct sock_worker {
     struct sock_worker_stats stats;
 };
 
-struct worker;
-
-int sock_worker_init(struct worker *w, struct err *e);
-void *sock_worker_run(void *worker);
-/* Close the listeners (the drain on stop): new connections go to the workers still listening. */
-void sock_worker_stop_listening(struct worker *w);
-void sock_worker_print_stats(struct worker *w, FILE *out);
-void sock_worker_release(struct worker *w);
+/* The kernel-socket datapath's operations (sock_worker.c). */
+extern const struct datapath_ops sock_datapath;
 
 #endif

@@ -79,6 +79,11 @@ expect "option: missing value" 2 "^sluice-server: error: option '--http' of \`sl
 expect "option: stray argument" 2 "^sluice-server: error: unexpected argument 'extra'" \
     "$SERVER" --datapath socket --http 20701 extra
 bad "option errors are checked after the file" "--ring: bad value '3'" "$S[http]\nport = 20701\n" --ring 3
+# a CPU the machine does not have: the worker cannot be pinned, so the server does not start (the
+# timeout turns a server that starts anyway into a failure rather than a hang)
+expect "a CPU that cannot be had stops the start" 2 \
+    "^sluice-server: error: worker 0: cannot pin to CPU 999: Invalid argument$" \
+    timeout 10 "$SERVER" --datapath socket --workers 1 --cpus 999 --http 20701
 
 # start CONTENT OPTIONS...: a server from the file CONTENT and options; passes once it is ready
 start() {

@@ -1,34 +1,35 @@
 /*
- * handoff.c — the inbox between workers (see handoff.h).
+ * inbox.c — the inbox between workers (see inbox.h).
  */
-#include "sched/handoff.h"
+#include "sched/inbox.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-int handoff_inbox_init(struct handoff_inbox *in, struct err *e)
+int inbox_init(struct inbox *in, size_t msg_size, struct err *e)
 {
     in->head = in->tail = 0;
     in->wake_fd = -1;
-    in->slots = calloc(HANDOFF_INBOX_SLOTS, sizeof(*in->slots));
+    in->msg_size = msg_size;
+    in->slots = calloc(INBOX_SLOTS, msg_size);
     if (!in->slots)
-        return ERR(e, EXIT_STATUS_FAILURE, ENOMEM, "cannot allocate a hand-off inbox of %d slots",
-                   HANDOFF_INBOX_SLOTS);
+        return ERR(e, EXIT_STATUS_FAILURE, ENOMEM, "cannot allocate an inbox of %d slots", INBOX_SLOTS);
     in->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (in->wake_fd < 0) {
         int err = errno;
 
         free(in->slots);
         in->slots = NULL;
-        return ERR(e, EXIT_STATUS_FAILURE, err, "cannot create a hand-off inbox's eventfd");
+        return ERR(e, EXIT_STATUS_FAILURE, err, "cannot create an inbox's eventfd");
     }
     pthread_spin_init(&in->lock, PTHREAD_PROCESS_PRIVATE);
     return 0;
 }
 
-void handoff_inbox_destroy(struct handoff_inbox *in)
+void inbox_destroy(struct inbox *in)
 {
     if (!in->slots)
         return;
@@ -38,17 +39,17 @@ void handoff_inbox_destroy(struct handoff_inbox *in)
     in->slots = NULL;
 }
 
-struct handoff_msg *handoff_reserve(struct handoff_inbox *in)
+void *inbox_reserve(struct inbox *in)
 {
     pthread_spin_lock(&in->lock);
-    if (in->tail - in->head == HANDOFF_INBOX_SLOTS) {
+    if (in->tail - in->head == INBOX_SLOTS) {
         pthread_spin_unlock(&in->lock);
         return NULL;
     }
-    return &in->slots[in->tail % HANDOFF_INBOX_SLOTS];
+    return in->slots + (size_t)(in->tail % INBOX_SLOTS) * in->msg_size;
 }
 
-void handoff_commit(struct handoff_inbox *in)
+void inbox_commit(struct inbox *in)
 {
     bool was_empty = in->tail == in->head;
     uint64_t one = 1;
@@ -60,18 +61,18 @@ void handoff_commit(struct handoff_inbox *in)
         return; /* EAGAIN: the counter is already far from zero, so the consumer is awake */
 }
 
-void handoff_cancel(struct handoff_inbox *in)
+void inbox_cancel(struct inbox *in)
 {
     pthread_spin_unlock(&in->lock);
 }
 
-bool handoff_take(struct handoff_inbox *in, struct handoff_msg *out)
+bool inbox_take(struct inbox *in, void *out)
 {
     bool got = false;
 
     pthread_spin_lock(&in->lock);
     if (in->head != in->tail) {
-        *out = in->slots[in->head % HANDOFF_INBOX_SLOTS];
+        memcpy(out, in->slots + (size_t)(in->head % INBOX_SLOTS) * in->msg_size, in->msg_size);
         in->head++;
         got = true;
     }
@@ -79,7 +80,7 @@ bool handoff_take(struct handoff_inbox *in, struct handoff_msg *out)
     return got;
 }
 
-bool handoff_pending(struct handoff_inbox *in)
+bool inbox_pending(struct inbox *in)
 {
     bool pending;
 
@@ -89,7 +90,7 @@ bool handoff_pending(struct handoff_inbox *in)
     return pending;
 }
 
-void handoff_clear_wake(struct handoff_inbox *in)
+void inbox_clear_wake(struct inbox *in)
 {
     uint64_t n;
 
