@@ -30,8 +30,8 @@
 
 struct server_config {
     const struct datapath_ops *datapath;
-    const void
-        *datapath_cfg; /* the datapath's own settings, for its server_init (AF_XDP: struct xdp_config) */
+    /* the datapath's own settings, for its server_init (AF_XDP: struct xdp_config) */
+    const void *datapath_cfg;
     uint32_t nworkers;
     int cpus[SLUICE_MAX_WORKERS]; /* CPU of each worker */
     uint32_t ncpus;               /* CPUs the operator listed; 0: worker i on CPU i mod CPUs */
