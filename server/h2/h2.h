@@ -42,12 +42,12 @@ struct h2_conn {
     nghttp2_session *session;
     const uint8_t *pending; /* output nghttp2 produced that the transport has not taken yet */
     size_t pending_len;
-    bool in_session;        /* inside nghttp2 (mem_recv, mem_send): output must wait for its return */
-    bool await_preface;     /* upgraded, and the client's preface has not come yet */
+    bool in_session;    /* inside nghttp2 (mem_recv, mem_send): output must wait for its return */
+    bool await_preface; /* upgraded, and the client's preface has not come yet */
     uint8_t in_hdr_len;
-    uint8_t in_hdr[8];      /* a frame header cut short at the end of the input so far */
-    size_t in_skip;         /* input bytes before the next frame header starts */
-    uint32_t early_room;    /* output bytes allowed until the preface comes */
+    uint8_t in_hdr[8];   /* a frame header cut short at the end of the input so far */
+    size_t in_skip;      /* input bytes before the next frame header starts */
+    uint32_t early_room; /* output bytes allowed until the preface comes */
     uint32_t nresets;
     int32_t resets[H2_RESETS_KEPT]; /* streams reset lately: frames still arriving on them are ignored */
     int32_t resets_forgotten;       /* the highest stream id that fell out of resets */

@@ -2,10 +2,10 @@
  * h2_session.c — HTTP/2 with nghttp2 over a connection's transport.
  *
  * Input is fed to nghttp2_session_mem_recv (Debian 12's nghttp2 1.52 predates mem_recv2) straight
- * from where the transport holds it (UMEM frames on the AF_XDP datapath) and released once parsed. nghttp2's own frames (HEADERS, SETTINGS,
- * WINDOW_UPDATE, ...) come out of nghttp2_session_mem_send and are copied into transmit buffers;
- * DATA frames are written with NGHTTP2_DATA_FLAG_NO_COPY: their payload goes from the response
- * body (http_body_write) into transmit buffers directly, and their size follows what the transport
+ * from where the transport holds it (UMEM frames on the AF_XDP datapath) and released once parsed. nghttp2's
+ * own frames (HEADERS, SETTINGS, WINDOW_UPDATE, ...) come out of nghttp2_session_mem_send and are copied into
+ * transmit buffers; DATA frames are written with NGHTTP2_DATA_FLAG_NO_COPY: their payload goes from the
+ * response body (http_body_write) into transmit buffers directly, and their size follows what the transport
  * can take, so a body never waits in an intermediate buffer. Request bodies are flow-controlled by
  * what handlers are done with (nghttp2_session_consume), not by arrival.
  *
@@ -16,6 +16,11 @@
  * looked at on the way in, a callback per frame; never a pass over the bytes): a CONTINUATION over
  * SETTINGS_MAX_FRAME_SIZE, HEADERS on a stream id below one already used, DATA on a stream closed
  * other than by our reset, and a SETTINGS_INITIAL_WINDOW_SIZE that overflows a stream's window.
+ *
+ * The core reaches this file only through h2_proto_ops (h2/h2.h). Its state is struct h2_conn in
+ * the connection's protocol union, struct h2_stream in each stream and struct h2_worker per
+ * worker; response headers come from the core as neutral name/value slices, turned into nghttp2's
+ * array on the stack when the response is submitted.
  */
 #include "h2/h2.h"
 
@@ -94,8 +99,8 @@ static void remember_reset(struct http_conn *hc, int32_t id)
 /* A stream the client opened before, now closed, and not by a reset of ours. */
 static bool closed_not_reset(nghttp2_session *s, const struct http_conn *hc, int32_t id)
 {
-    return (id & 1) && id <= nghttp2_session_get_last_proc_stream_id(s) && !nghttp2_session_find_stream(s, id) &&
-           !reset_lately(hc, id);
+    return (id & 1) && id <= nghttp2_session_get_last_proc_stream_id(s) &&
+           !nghttp2_session_find_stream(s, id) && !reset_lately(hc, id);
 }
 
 /*
@@ -214,8 +219,8 @@ static struct http_str str_of(nghttp2_rcbuf *rc)
     return (struct http_str){(const char *)v.base, v.len};
 }
 
-static int on_header(nghttp2_session *s, const nghttp2_frame *frame, nghttp2_rcbuf *name, nghttp2_rcbuf *value,
-                     uint8_t flags, void *user)
+static int on_header(nghttp2_session *s, const nghttp2_frame *frame, nghttp2_rcbuf *name,
+                     nghttp2_rcbuf *value, uint8_t flags, void *user)
 {
     struct http_stream *st = stream_of(s, frame->hd.stream_id);
     struct http_str n = str_of(name), v = str_of(value);
@@ -288,7 +293,8 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
     return 0;
 }
 
-static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data, size_t len, void *user)
+static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
+                         void *user)
 {
     struct http_conn *hc = user;
     struct http_stream *st = stream_of(s, id);
@@ -382,8 +388,8 @@ static int send_data(nghttp2_session *s, nghttp2_frame *frame, const uint8_t *fr
     app_write(hc->ac, framehd, H2_FRAME_HEADER);
     http_body_write(st, length);
     if (h->await_preface)
-        h->early_room -= h->early_room > H2_FRAME_HEADER + length ? (uint32_t)(H2_FRAME_HEADER + length)
-                                                                          : h->early_room;
+        h->early_room -=
+            h->early_room > H2_FRAME_HEADER + length ? (uint32_t)(H2_FRAME_HEADER + length) : h->early_room;
     return 0;
 }
 
@@ -531,7 +537,8 @@ static int h2_conn_start(struct http_conn *hc, const struct http_upgrade *up)
     if ((up && nghttp2_session_upgrade2(h->session, up->settings, up->settings_len,
                                         up->stream->req.method == METHOD_HEAD, NULL)) ||
         nghttp2_submit_settings(h->session, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0])) ||
-        nghttp2_session_set_local_window_size(h->session, NGHTTP2_FLAG_NONE, 0, (int32_t)cfg->initial_window_size)) {
+        nghttp2_session_set_local_window_size(h->session, NGHTTP2_FLAG_NONE, 0,
+                                              (int32_t)cfg->initial_window_size)) {
         h2_conn_end(hc);
         return -1;
     }
@@ -704,8 +711,9 @@ static bool input_some(struct http_conn *hc)
         total += iov[i].iov_len;
     while (!hc->closing && frame_header_at(&scan, next, hd)) {
         uint32_t len = (uint32_t)hd[0] << 16 | (uint32_t)hd[1] << 8 | hd[2];
-        int32_t id = (int32_t)(((uint32_t)hd[5] << 24 | (uint32_t)hd[6] << 16 | (uint32_t)hd[7] << 8 | hd[8]) &
-                               0x7fffffff);
+        int32_t id =
+            (int32_t)(((uint32_t)hd[5] << 24 | (uint32_t)hd[6] << 16 | (uint32_t)hd[7] << 8 | hd[8]) &
+                      0x7fffffff);
 
         if (hd[3] == NGHTTP2_DATA) {
             feed(hc, &feeding, &fed, next);

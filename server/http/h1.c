@@ -24,7 +24,8 @@
 #include "http/http_conn.h"
 
 static const char CONTINUE_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
-static const char SWITCHING_101[] = "HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: h2c\r\n\r\n";
+static const char SWITCHING_101[] =
+    "HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: h2c\r\n\r\n";
 static const char BAD_REQUEST_400[] =
     "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: 16\r\nconnection: close\r\n\r\n"
     "400 Bad Request\n";
@@ -97,8 +98,8 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
             hc->hw->stats.header_limit++;
             return -1;
         }
-        st->req_headers[req->nheaders++] = (struct http_header){{(char *)h->head->data + h->head->len, 0},
-                                                                 {NULL, 0}};
+        st->req_headers[req->nheaders++] =
+            (struct http_header){{(char *)h->head->data + h->head->len, 0}, {NULL, 0}};
         h->in_value = false;
     }
     req->headers[req->nheaders - 1].name.len += len;
@@ -126,7 +127,8 @@ static bool header_has_token(struct http_str v, const char *token)
     size_t n = strlen(token);
 
     for (size_t i = 0; i + n <= v.len; i++)
-        if (!strncasecmp(v.ptr + i, token, n) && (i + n == v.len || v.ptr[i + n] == ',' || v.ptr[i + n] == ' '))
+        if (!strncasecmp(v.ptr + i, token, n) &&
+            (i + n == v.len || v.ptr[i + n] == ',' || v.ptr[i + n] == ' '))
             return true;
     return false;
 }
@@ -153,7 +155,8 @@ static int on_headers_complete(http_parser *p)
     h->head = NULL;
     /* like h2o, upgrade only requests without a body: one that has one is answered over HTTP/1.1
      * (RFC 9110 7.8 lets the server ignore Upgrade), so its body never needs carrying across */
-    if (p->upgrade && !(p->flags & F_CHUNKED) && (req->content_length == UINT64_MAX || !req->content_length) &&
+    if (p->upgrade && !(p->flags & F_CHUNKED) &&
+        (req->content_length == UINT64_MAX || !req->content_length) &&
         header_has_token(http_header(req, "upgrade"), "h2c") && http_header(req, "http2-settings").ptr) {
         struct http_str s = http_header(req, "http2-settings");
 
@@ -234,8 +237,13 @@ static ssize_t base64url_decode(const char *in, size_t len, uint8_t *out, size_t
 
     for (size_t i = 0; i < len; i++) {
         char c = in[i];
-        int v = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26
-              : c >= '0' && c <= '9' ? c - '0' + 52 : c == '-' ? 62 : c == '_' ? 63 : c == '=' ? -2 : -1;
+        int v = c >= 'A' && c <= 'Z'   ? c - 'A'
+                : c >= 'a' && c <= 'z' ? c - 'a' + 26
+                : c >= '0' && c <= '9' ? c - '0' + 52
+                : c == '-'             ? 62
+                : c == '_'             ? 63
+                : c == '='             ? -2
+                                       : -1;
 
         if (v == -2)
             break;
@@ -278,7 +286,7 @@ static void upgrade_to_h2(struct http_conn *hc)
     /* the session first: the 101 goes out only once nghttp2 took the HTTP2-Settings */
     if (len < 0 || app_writable_bytes(hc->ac) < sizeof(SWITCHING_101) - 1)
         goto refuse;
-    h1_conn_end(hc); /* between requests h1 holds no buffer: this only makes sure */
+    h1_conn_end(hc);                /* between requests h1 holds no buffer: this only makes sure */
     if (http_conn_upgrade(hc, &up)) /* h1_conn is all zero again: bad_request needs none of it */
         goto refuse;
     app_write(hc->ac, SWITCHING_101, sizeof(SWITCHING_101) - 1);
@@ -389,7 +397,7 @@ static void h1_conn_input(struct http_conn *hc)
             app_consume(ac, parsed);
         if (HTTP_PARSER_ERRNO(&h->parser) == HPE_PAUSED) {
             if (upgrade_ready(h))
-                break; /* the switch waits for h1_leave */
+                break;             /* the switch waits for h1_leave */
             if (response_done(hc)) /* answered before the request body had ended */
                 response_complete(hc);
             continue;
@@ -398,7 +406,8 @@ static void h1_conn_input(struct http_conn *hc)
             bool limit = h->head && h->head->len >= HTTP_BUF_SIZE;
 
             if (limit || HTTP_PARSER_ERRNO(&h->parser) == HPE_CB_header_field ||
-                HTTP_PARSER_ERRNO(&h->parser) == HPE_CB_header_value || HTTP_PARSER_ERRNO(&h->parser) == HPE_CB_url)
+                HTTP_PARSER_ERRNO(&h->parser) == HPE_CB_header_value ||
+                HTTP_PARSER_ERRNO(&h->parser) == HPE_CB_url)
                 bad_request(hc, TOO_LARGE_431, sizeof(TOO_LARGE_431) - 1);
             else
                 bad_request(hc, BAD_REQUEST_400, sizeof(BAD_REQUEST_400) - 1);
@@ -435,10 +444,12 @@ static bool build_head(struct http_conn *hc, struct http_stream *st)
 
     if (!b)
         return false;
-    n = snprintf((char *)b->data, HTTP_BUF_SIZE, "HTTP/1.1 %d %s\r\n", st->status, http_status_text(st->status));
+    n = snprintf((char *)b->data, HTTP_BUF_SIZE, "HTTP/1.1 %d %s\r\n", st->status,
+                 http_status_text(st->status));
     for (uint32_t i = 0; i < st->nresp && n < HTTP_BUF_SIZE; i++)
-        n += snprintf((char *)b->data + n, HTTP_BUF_SIZE - (size_t)n, "%.*s: %.*s\r\n", (int)st->resp[i].name.len,
-                      st->resp[i].name.ptr, (int)st->resp[i].value.len, st->resp[i].value.ptr);
+        n += snprintf((char *)b->data + n, HTTP_BUF_SIZE - (size_t)n, "%.*s: %.*s\r\n",
+                      (int)st->resp[i].name.len, st->resp[i].name.ptr, (int)st->resp[i].value.len,
+                      st->resp[i].value.ptr);
     h->chunked_response = st->body.kind != BODY_NONE && !has_header(st, "content-length");
     if (h->chunked_response && n < HTTP_BUF_SIZE)
         n += snprintf((char *)b->data + n, HTTP_BUF_SIZE - (size_t)n, "transfer-encoding: chunked\r\n");

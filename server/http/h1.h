@@ -31,7 +31,7 @@ struct h1_conn {
     uint32_t url_len;
     bool in_value;
     bool keep_alive;
-    bool upgrade_h2c;      /* the request asks for h2c: switch once it is complete */
+    bool upgrade_h2c; /* the request asks for h2c: switch once it is complete */
     bool chunked_response;
     bool wait_response;    /* input waits until the response in progress is complete */
     bool wait_backlog;     /* input waits until a handler releases request body it kept */

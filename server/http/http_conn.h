@@ -24,7 +24,7 @@
 
 #define HTTP_BUF_SIZE         16384 /* one pool buffer */
 #define HTTP_MAX_RESP_HEADERS 16
-#define HTTP_ARENA_SIZE       768   /* response header names and values added by handlers */
+#define HTTP_ARENA_SIZE       768 /* response header names and values added by handlers */
 
 /* The HTTP/2 client preface (RFC 9113 3.4): prior knowledge when a connection opens with it. */
 #define HTTP_H2_PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -46,10 +46,10 @@ enum body_kind {
 
 struct http_body {
     enum body_kind kind;
-    bool ended;           /* no more bytes will be added */
-    uint64_t length;      /* total when known, else UINT64_MAX */
+    bool ended;      /* no more bytes will be added */
+    uint64_t length; /* total when known, else UINT64_MAX */
     uint64_t sent;
-    const uint8_t *memory; /* BODY_MEMORY */
+    const uint8_t *memory;        /* BODY_MEMORY */
     struct http_buf *head, *tail; /* BODY_QUEUE */
     uint64_t queued;
     void (*generate)(void *ctx, uint64_t offset, uint8_t *dst, size_t len); /* BODY_GENERATED */
@@ -66,14 +66,14 @@ struct http_stream {
     int32_t id; /* HTTP/2 stream id; 0 for HTTP/1.1 */
     bool request_done;
     bool responded;
-    bool head_only;     /* a HEAD request: the body is never sent */
+    bool head_only; /* a HEAD request: the body is never sent */
     bool aborted;
     int status;
     struct http_header *req_headers; /* config.max_headers entries */
     uint32_t nresp;
     uint32_t arena_used;
     struct http_body body;
-    uint64_t body_kept; /* request body bytes on_body kept, not yet released */
+    uint64_t body_kept;       /* request body bytes on_body kept, not yet released */
     struct http_buf *req_buf; /* HTTP/1.1: the request line and headers its strings point into */
     struct h2_stream h2;      /* HTTP/2's per-stream state (h2/h2.h) */
     struct http_stream *next; /* free list, or the connection's list of streams */
@@ -117,33 +117,33 @@ struct http_proto_ops {
     void (*end)(struct http_conn *hc);    /* the transport is gone: release the protocol's state;
                                              the core frees the streams left after it */
 
-    void (*respond)(struct http_stream *st);  /* st->status, resp[] and body are set: send them */
-    void (*resume)(struct http_stream *st);   /* st's body has more bytes, or ended */
-    void (*reset)(struct http_stream *st);    /* the handler resets the request */
+    void (*respond)(struct http_stream *st);            /* st->status, resp[] and body are set: send them */
+    void (*resume)(struct http_stream *st);             /* st's body has more bytes, or ended */
+    void (*reset)(struct http_stream *st);              /* the handler resets the request */
     void (*consumed)(struct http_stream *st, size_t n); /* the handler released n request body bytes */
-    void (*stream_free)(struct http_stream *st); /* st goes back to the pool (after its on_abort):
-                                                    release what the protocol holds for it */
+    void (*stream_free)(struct http_stream *st);        /* st goes back to the pool (after its on_abort):
+                                                           release what the protocol holds for it */
 };
 
 struct http_conn {
     struct app_conn *ac;
     struct http_worker *hw;
     const struct http_proto_ops *ops; /* never NULL while open: detection's until a protocol is known */
-    bool closing;             /* no more requests; finish what is in flight */
-    uint8_t preface_seen;     /* bytes of the HTTP/2 client preface read while undecided (http_worker.c) */
+    bool closing;                     /* no more requests; finish what is in flight */
+    uint8_t preface_seen; /* bytes of the HTTP/2 client preface read while undecided (http_worker.c) */
     struct http_stream *streams;
     uint32_t nstreams;
     union {
         struct h2_conn h2;
         struct h1_conn h1;
-    } proto;                  /* the state of the protocol ops belongs to */
+    } proto; /* the state of the protocol ops belongs to */
     struct http_conn *next_free;
 };
 
 #define HTTP_COUNTERS(X)                                                                                     \
     X(connections, "HTTP connections opened")                                                                \
     X(h2_connections, "connections that spoke HTTP/2 (prior knowledge or upgrade)")                          \
-    X(h1_connections, "connections that spoke HTTP/1.1")                                                      \
+    X(h1_connections, "connections that spoke HTTP/1.1")                                                     \
     X(h2c_upgrades, "HTTP/1.1 connections upgraded to HTTP/2 (h2c)")                                         \
     X(requests, "requests dispatched")                                                                       \
     X(responses_2xx, "responses with a 2xx status")                                                          \
@@ -170,9 +170,9 @@ struct http_worker {
     const struct http_config *cfg;
     struct http_mem *mem_pool;
     struct h2_worker h2;
-    struct http_conn *conns;      /* slab, one per app slot */
+    struct http_conn *conns; /* slab, one per app slot */
     struct http_conn *free_conns;
-    struct http_stream *streams;  /* slab */
+    struct http_stream *streams; /* slab */
     struct http_stream *free_streams;
     struct http_header *header_space;
     struct http_buf *free_bufs;

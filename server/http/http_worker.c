@@ -227,7 +227,8 @@ static const struct http_proto_ops *detect(struct http_conn *hc)
     int n = app_peek(ac, iov, 4);
 
     for (int i = 0; i < n && seen < HTTP_H2_PREFACE_LEN; i++) {
-        size_t take = iov[i].iov_len < HTTP_H2_PREFACE_LEN - seen ? iov[i].iov_len : HTTP_H2_PREFACE_LEN - seen;
+        size_t take =
+            iov[i].iov_len < HTTP_H2_PREFACE_LEN - seen ? iov[i].iov_len : HTTP_H2_PREFACE_LEN - seen;
 
         if (memcmp(iov[i].iov_base, &HTTP_H2_PREFACE[seen], take))
             return &h1_proto_ops; /* what matched in this call is still in the transport */

@@ -37,29 +37,52 @@ struct http_str http_header(const struct http_request *req, const char *name)
 const char *http_status_text(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 425: return "Too Early";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
+    case 100:
+        return "Continue";
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 425:
+        return "Too Early";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Unknown";
     }
 }
 
@@ -253,7 +276,8 @@ static bool body_begin(struct http_stream *st, enum body_kind kind, uint64_t len
     return true;
 }
 
-void http_respond(struct http_request *req, int status, const char *content_type, const void *body, size_t len)
+void http_respond(struct http_request *req, int status, const char *content_type, const void *body,
+                  size_t len)
 {
     http_respond_owned(req, status, content_type, body, len, NULL);
 }
@@ -416,7 +440,8 @@ static void allow_header(struct http_stream *st, uint32_t allow)
 
     for (int m = 0; m < METHOD_COUNT; m++)
         if (allow & (1u << m))
-            n += (size_t)snprintf(text + n, sizeof(text) - n, "%s%s", n ? ", " : "", method_name((enum method)m));
+            n += (size_t)snprintf(text + n, sizeof(text) - n, "%s%s", n ? ", " : "",
+                                  method_name((enum method)m));
     http_add_header(&st->req, "allow", text, n);
 }
 
