@@ -33,8 +33,9 @@ struct h2_worker {
 
 /* A stream's HTTP/2 state; all zero for a new stream, and for one that came from HTTP/1.1 (h2c). */
 struct h2_stream {
-    uint32_t nrcbufs; /* header strings kept referenced (the rest of the slot in rcbuf_space is free) */
-    bool deferred;    /* its DATA waits for the transport (nghttp2 told DEFERRED) */
+    nghttp2_rcbuf **rcbufs; /* its max_headers * 2 slots in rcbuf_space, once HEADERS began */
+    uint32_t nrcbufs;       /* header strings kept referenced there */
+    bool deferred;          /* its DATA waits for the transport (nghttp2 told DEFERRED) */
 };
 
 /* A connection's HTTP/2 state; all zero until h2_proto_ops.start. */

@@ -180,6 +180,15 @@ static int on_invalid_frame(nghttp2_session *s, const nghttp2_frame *frame, int 
 
 /* ---- request side ------------------------------------------------------------------------------- */
 
+/* A stream's slots for the header strings it keeps referenced: max_headers * 2 of them, found by
+ * its place in the worker's slab (so a stream from HTTP/1.1 needs none). */
+static nghttp2_rcbuf **rcbufs_of(const struct http_stream *st)
+{
+    const struct http_worker *hw = st->conn->hw;
+
+    return hw->h2.rcbuf_space + (size_t)(st - hw->streams) * hw->cfg->max_headers * 2;
+}
+
 static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void *user)
 {
     struct http_conn *hc = user;
@@ -190,17 +199,9 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void
     st = http_stream_new(hc, frame->hd.stream_id);
     if (!st) /* out of streams: the client may retry this one elsewhere or later */
         return nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_REFUSED_STREAM);
+    st->h2.rcbufs = rcbufs_of(st);
     nghttp2_session_set_stream_user_data(s, frame->hd.stream_id, st);
     return 0;
-}
-
-/* A stream's slots for the header strings it keeps referenced: max_headers * 2 of them, found by
- * its place in the worker's slab (no pointer per stream). */
-static nghttp2_rcbuf **rcbufs_of(const struct http_stream *st)
-{
-    const struct http_worker *hw = st->conn->hw;
-
-    return hw->h2.rcbuf_space + (size_t)(st - hw->streams) * hw->cfg->max_headers * 2;
 }
 
 static bool keep_rcbuf(struct http_stream *st, nghttp2_rcbuf *rc)
@@ -208,7 +209,7 @@ static bool keep_rcbuf(struct http_stream *st, nghttp2_rcbuf *rc)
     if (st->h2.nrcbufs == st->conn->hw->cfg->max_headers * 2)
         return false;
     nghttp2_rcbuf_incref(rc);
-    rcbufs_of(st)[st->h2.nrcbufs++] = rc;
+    st->h2.rcbufs[st->h2.nrcbufs++] = rc;
     return true;
 }
 
@@ -465,10 +466,8 @@ static void h2_stream_reset(struct http_stream *st)
  * nghttp2's pool; after the stream's on_abort, which may still read them. */
 static void h2_stream_free(struct http_stream *st)
 {
-    nghttp2_rcbuf **rcbufs = rcbufs_of(st);
-
     for (uint32_t i = 0; i < st->h2.nrcbufs; i++)
-        nghttp2_rcbuf_decref(rcbufs[i]);
+        nghttp2_rcbuf_decref(st->h2.rcbufs[i]);
 }
 
 /* ---- the connection ----------------------------------------------------------------------------- */
