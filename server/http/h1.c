@@ -283,7 +283,7 @@ static void upgrade_to_h2(struct http_conn *hc)
     struct http_upgrade up = {st, settings, len < 0 ? 0 : (size_t)len};
 
     h->stream = NULL;
-    /* the session first: the 101 goes out only once nghttp2 took the HTTP2-Settings */
+    /* HTTP/2 first: the 101 goes out only once it took the HTTP2-Settings (nothing is written before) */
     if (len < 0 || app_writable_bytes(hc->ac) < sizeof(SWITCHING_101) - 1)
         goto refuse;
     h1_conn_end(hc);                /* between requests h1 holds no buffer: this only makes sure */
