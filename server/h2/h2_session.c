@@ -2,10 +2,10 @@
  * h2_session.c — HTTP/2 with nghttp2 over a connection's transport.
  *
  * Input is fed to nghttp2_session_mem_recv (Debian 12's nghttp2 1.52 predates mem_recv2) straight
- * from where the transport holds it (UMEM frames on the AF_XDP datapath) and released once parsed. nghttp2's own frames (HEADERS, SETTINGS,
- * WINDOW_UPDATE, ...) come out of nghttp2_session_mem_send and are copied into transmit buffers;
- * DATA frames are written with NGHTTP2_DATA_FLAG_NO_COPY: their payload goes from the response
- * body (http_body_write) into transmit buffers directly, and their size follows what the transport
+ * from where the transport holds it (UMEM frames on the AF_XDP datapath) and released once parsed. nghttp2's
+ * own frames (HEADERS, SETTINGS, WINDOW_UPDATE, ...) come out of nghttp2_session_mem_send and are copied into
+ * transmit buffers; DATA frames are written with NGHTTP2_DATA_FLAG_NO_COPY: their payload goes from the
+ * response body (http_body_write) into transmit buffers directly, and their size follows what the transport
  * can take, so a body never waits in an intermediate buffer. Request bodies are flow-controlled by
  * what handlers are done with (nghttp2_session_consume), not by arrival.
  *
@@ -16,13 +16,26 @@
  * looked at on the way in, a callback per frame; never a pass over the bytes): a CONTINUATION over
  * SETTINGS_MAX_FRAME_SIZE, HEADERS on a stream id below one already used, DATA on a stream closed
  * other than by our reset, and a SETTINGS_INITIAL_WINDOW_SIZE that overflows a stream's window.
+ *
+ * The core reaches this file only through h2_proto_ops (h2/h2.h). Its state is struct h2_conn in
+ * the connection's protocol union, struct h2_stream in each stream and struct h2_worker per
+ * worker; response headers come from the core as neutral name/value slices, turned into nghttp2's
+ * array on the stack when the response is submitted.
  */
+#include "h2/h2.h"
+
 #include <stdint.h>
 #include <string.h>
 
 #include "http/http_conn.h"
+#include "http/http_mem.h"
 
 #define H2_FRAME_HEADER 9 /* RFC 9113 4.1 */
+
+static struct h2_conn *h2_of(struct http_conn *hc)
+{
+    return &hc->proto.h2;
+}
 
 static struct http_stream *stream_of(nghttp2_session *s, int32_t id)
 {
@@ -59,33 +72,35 @@ static int conn_error(nghttp2_session *s, uint32_t code)
  */
 static bool reset_lately(const struct http_conn *hc, int32_t id)
 {
-    uint32_t n = hc->h2_nresets < H2_RESETS_KEPT ? hc->h2_nresets : H2_RESETS_KEPT;
+    const struct h2_conn *h = &hc->proto.h2;
+    uint32_t n = h->nresets < H2_RESETS_KEPT ? h->nresets : H2_RESETS_KEPT;
 
-    if (id <= hc->h2_resets_forgotten)
+    if (id <= h->resets_forgotten)
         return true;
     for (uint32_t i = 0; i < n; i++)
-        if (hc->h2_resets[i] == id)
+        if (h->resets[i] == id)
             return true;
     return false;
 }
 
 static void remember_reset(struct http_conn *hc, int32_t id)
 {
+    struct h2_conn *h = h2_of(hc);
     int32_t *slot;
 
     if (!(id & 1) || reset_lately(hc, id)) /* only client streams: we open none */
         return;
-    slot = &hc->h2_resets[hc->h2_nresets++ % H2_RESETS_KEPT];
-    if (hc->h2_nresets > H2_RESETS_KEPT && *slot > hc->h2_resets_forgotten)
-        hc->h2_resets_forgotten = *slot;
+    slot = &h->resets[h->nresets++ % H2_RESETS_KEPT];
+    if (h->nresets > H2_RESETS_KEPT && *slot > h->resets_forgotten)
+        h->resets_forgotten = *slot;
     *slot = id;
 }
 
 /* A stream the client opened before, now closed, and not by a reset of ours. */
 static bool closed_not_reset(nghttp2_session *s, const struct http_conn *hc, int32_t id)
 {
-    return (id & 1) && id <= nghttp2_session_get_last_proc_stream_id(s) && !nghttp2_session_find_stream(s, id) &&
-           !reset_lately(hc, id);
+    return (id & 1) && id <= nghttp2_session_get_last_proc_stream_id(s) &&
+           !nghttp2_session_find_stream(s, id) && !reset_lately(hc, id);
 }
 
 /*
@@ -97,6 +112,7 @@ static bool closed_not_reset(nghttp2_session *s, const struct http_conn *hc, int
  */
 static void settings_begin(nghttp2_session *s, struct http_conn *hc)
 {
+    struct h2_conn *h = h2_of(hc);
     int32_t max = 0;
 
     for (struct http_stream *st = hc->streams; st; st = st->next) {
@@ -105,19 +121,21 @@ static void settings_begin(nghttp2_session *s, struct http_conn *hc)
         if (w > max)
             max = w;
     }
-    hc->h2_settings_reading = true;
-    hc->h2_settings_window = nghttp2_session_get_remote_settings(s, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE);
-    hc->h2_settings_max_window = max;
+    h->settings_reading = true;
+    h->settings_window = nghttp2_session_get_remote_settings(s, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE);
+    h->settings_max_window = max;
 }
 
 static int settings_end(nghttp2_session *s, struct http_conn *hc, const nghttp2_settings *f)
 {
-    if (!hc->h2_settings_reading) /* the HTTP2-Settings of an upgrade: no stream had a window yet */
+    struct h2_conn *h = h2_of(hc);
+
+    if (!h->settings_reading) /* the HTTP2-Settings of an upgrade: no stream had a window yet */
         return 0;
-    hc->h2_settings_reading = false;
+    h->settings_reading = false;
     for (size_t i = 0; i < f->niv; i++)
         if (f->iv[i].settings_id == NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE &&
-            (int64_t)hc->h2_settings_max_window + f->iv[i].value - hc->h2_settings_window > NGHTTP2_MAX_WINDOW_SIZE)
+            (int64_t)h->settings_max_window + f->iv[i].value - h->settings_window > NGHTTP2_MAX_WINDOW_SIZE)
             return conn_error(s, NGHTTP2_FLOW_CONTROL_ERROR);
     return 0;
 }
@@ -162,6 +180,15 @@ static int on_invalid_frame(nghttp2_session *s, const nghttp2_frame *frame, int 
 
 /* ---- request side ------------------------------------------------------------------------------- */
 
+/* A stream's slots for the header strings it keeps referenced: max_headers * 2 of them, found by
+ * its place in the worker's slab (so a stream from HTTP/1.1 needs none). */
+static nghttp2_rcbuf **rcbufs_of(const struct http_stream *st)
+{
+    const struct http_worker *hw = st->conn->hw;
+
+    return hw->h2.rcbuf_space + (size_t)(st - hw->streams) * hw->cfg->max_headers * 2;
+}
+
 static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void *user)
 {
     struct http_conn *hc = user;
@@ -172,16 +199,17 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void
     st = http_stream_new(hc, frame->hd.stream_id);
     if (!st) /* out of streams: the client may retry this one elsewhere or later */
         return nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_REFUSED_STREAM);
+    st->h2.rcbufs = rcbufs_of(st);
     nghttp2_session_set_stream_user_data(s, frame->hd.stream_id, st);
     return 0;
 }
 
 static bool keep_rcbuf(struct http_stream *st, nghttp2_rcbuf *rc)
 {
-    if (st->nrcbufs == st->conn->hw->cfg->max_headers * 2)
+    if (st->h2.nrcbufs == st->conn->hw->cfg->max_headers * 2)
         return false;
     nghttp2_rcbuf_incref(rc);
-    st->rcbufs[st->nrcbufs++] = rc;
+    st->h2.rcbufs[st->h2.nrcbufs++] = rc;
     return true;
 }
 
@@ -192,8 +220,8 @@ static struct http_str str_of(nghttp2_rcbuf *rc)
     return (struct http_str){(const char *)v.base, v.len};
 }
 
-static int on_header(nghttp2_session *s, const nghttp2_frame *frame, nghttp2_rcbuf *name, nghttp2_rcbuf *value,
-                     uint8_t flags, void *user)
+static int on_header(nghttp2_session *s, const nghttp2_frame *frame, nghttp2_rcbuf *name,
+                     nghttp2_rcbuf *value, uint8_t flags, void *user)
 {
     struct http_stream *st = stream_of(s, frame->hd.stream_id);
     struct http_str n = str_of(name), v = str_of(value);
@@ -266,7 +294,8 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *u
     return 0;
 }
 
-static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data, size_t len, void *user)
+static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
+                         void *user)
 {
     struct http_conn *hc = user;
     struct http_stream *st = stream_of(s, id);
@@ -314,9 +343,10 @@ static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
 {
     struct http_stream *st = source->ptr;
     struct http_conn *hc = user;
+    struct h2_conn *h = h2_of(hc);
     uint64_t avail = http_body_available(&st->body);
     size_t room = app_writable_bytes(hc->ac);
-    bool early = hc->h2_await_preface && room > hc->h2_early_room; /* the limit is not the transport's */
+    bool early = h->await_preface && room > h->early_room; /* the limit is not the transport's */
 
     (void)s;
     (void)id;
@@ -326,9 +356,9 @@ static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
         return 0;
     }
     if (early)
-        room = hc->h2_early_room;
+        room = h->early_room;
     if (!avail || room <= H2_FRAME_HEADER) {
-        st->deferred = true;
+        st->h2.deferred = true;
         if (avail && !early) /* else the client's preface resumes it (h2_conn_output) */
             app_want_writable(hc->ac);
         return NGHTTP2_ERR_DEFERRED;
@@ -348,6 +378,7 @@ static int send_data(nghttp2_session *s, nghttp2_frame *frame, const uint8_t *fr
 {
     struct http_stream *st = source->ptr;
     struct http_conn *hc = user;
+    struct h2_conn *h = h2_of(hc);
 
     (void)s;
     (void)frame;
@@ -357,15 +388,20 @@ static int send_data(nghttp2_session *s, nghttp2_frame *frame, const uint8_t *fr
     }
     app_write(hc->ac, framehd, H2_FRAME_HEADER);
     http_body_write(st, length);
-    if (hc->h2_await_preface)
-        hc->h2_early_room -= hc->h2_early_room > H2_FRAME_HEADER + length ? (uint32_t)(H2_FRAME_HEADER + length)
-                                                                          : hc->h2_early_room;
+    if (h->await_preface)
+        h->early_room -=
+            h->early_room > H2_FRAME_HEADER + length ? (uint32_t)(H2_FRAME_HEADER + length) : h->early_room;
     return 0;
 }
 
-void h2_stream_respond(struct http_stream *st)
+static void h2_conn_output(struct http_conn *hc);
+
+/* The response's HEADERS: :status, then the headers the core kept, encoded by nghttp2 from an
+ * array built here on the stack (names and values are not copied: they live in the stream). */
+static void h2_stream_respond(struct http_stream *st)
 {
     struct http_conn *hc = st->conn;
+    struct h2_conn *h = h2_of(hc);
     nghttp2_nv nva[HTTP_MAX_RESP_HEADERS + 1];
     nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_body};
     char *status = st->arena + st->arena_used;
@@ -381,48 +417,62 @@ void h2_stream_respond(struct http_stream *st)
     st->arena_used += 4;
     nva[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7, 3,
                           NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
-    memcpy(nva + 1, st->resp, st->nresp * sizeof(nghttp2_nv));
-    if (nghttp2_submit_response(hc->session, st->id, nva, st->nresp + 1,
+    for (uint32_t i = 0; i < st->nresp; i++)
+        nva[i + 1] = (nghttp2_nv){(uint8_t *)st->resp[i].name.ptr, (uint8_t *)st->resp[i].value.ptr,
+                                  st->resp[i].name.len, st->resp[i].value.len,
+                                  NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+    if (nghttp2_submit_response(h->session, st->id, nva, st->nresp + 1,
                                 st->body.kind == BODY_NONE ? NULL : &prd)) {
-        nghttp2_submit_rst_stream(hc->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+        nghttp2_submit_rst_stream(h->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
     }
-    if (!hc->in_session)
+    if (!h->in_session)
         h2_conn_output(hc);
 }
 
-void h2_stream_resume(struct http_stream *st)
+static void h2_stream_resume(struct http_stream *st)
 {
     struct http_conn *hc = st->conn;
+    struct h2_conn *h = h2_of(hc);
 
-    if (st->deferred) {
-        st->deferred = false;
-        nghttp2_session_resume_data(hc->session, st->id);
+    if (st->h2.deferred) {
+        st->h2.deferred = false;
+        nghttp2_session_resume_data(h->session, st->id);
     }
-    if (!hc->in_session)
+    if (!h->in_session)
         h2_conn_output(hc);
 }
 
-void h2_stream_consumed(struct http_stream *st, size_t n)
+static void h2_stream_consumed(struct http_stream *st, size_t n)
 {
     struct http_conn *hc = st->conn;
+    struct h2_conn *h = h2_of(hc);
 
-    nghttp2_session_consume(hc->session, st->id, n);
-    if (!hc->in_session)
+    nghttp2_session_consume(h->session, st->id, n);
+    if (!h->in_session)
         h2_conn_output(hc);
 }
 
-void h2_stream_reset(struct http_stream *st)
+static void h2_stream_reset(struct http_stream *st)
 {
     struct http_conn *hc = st->conn;
+    struct h2_conn *h = h2_of(hc);
 
-    nghttp2_submit_rst_stream(hc->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
-    if (!hc->in_session)
+    nghttp2_submit_rst_stream(h->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
+    if (!h->in_session)
         h2_conn_output(hc);
+}
+
+/* The header strings the request kept (none for a stream that came from HTTP/1.1) go back to
+ * nghttp2's pool; after the stream's on_abort, which may still read them. */
+static void h2_stream_free(struct http_stream *st)
+{
+    for (uint32_t i = 0; i < st->h2.nrcbufs; i++)
+        nghttp2_rcbuf_decref(st->h2.rcbufs[i]);
 }
 
 /* ---- the connection ----------------------------------------------------------------------------- */
 
-int h2_callbacks_new(nghttp2_session_callbacks **cb)
+static int h2_callbacks_new(nghttp2_session_callbacks **cb)
 {
     if (nghttp2_session_callbacks_new(cb))
         return -1;
@@ -438,8 +488,39 @@ int h2_callbacks_new(nghttp2_session_callbacks **cb)
     return 0;
 }
 
-int h2_conn_start(struct http_conn *hc, const uint8_t *upgrade_settings, size_t settings_len, bool head_request)
+static void h2_conn_end(struct http_conn *hc);
+static void h2_conn_preface_read(struct http_conn *hc, size_t n);
+
+static int h2_worker_init(struct http_worker *hw)
 {
+    struct h2_worker *w = &hw->h2;
+
+    w->rcbuf_space = calloc((size_t)hw->cfg->max_streams * hw->cfg->max_headers * 2, sizeof(*w->rcbuf_space));
+    if (!w->rcbuf_space || h2_callbacks_new(&w->callbacks) || nghttp2_option_new(&w->option))
+        return -1;
+    w->mem = http_mem_nghttp2(hw->mem_pool);
+    /* request body flow control follows what handlers are done with (http_body_release) */
+    nghttp2_option_set_no_auto_window_update(w->option, 1);
+    nghttp2_option_set_max_send_header_block_length(w->option, hw->cfg->max_header_list_size);
+    return 0;
+}
+
+static void h2_worker_destroy(struct http_worker *hw)
+{
+    struct h2_worker *w = &hw->h2;
+
+    if (w->callbacks)
+        nghttp2_session_callbacks_del(w->callbacks);
+    if (w->option)
+        nghttp2_option_del(w->option);
+    free(w->rcbuf_space);
+    memset(w, 0, sizeof(*w));
+}
+
+/* A new connection (after the preface), or an upgraded one whose request becomes stream 1. */
+static int h2_conn_start(struct http_conn *hc, const struct http_upgrade *up)
+{
+    struct h2_conn *h = h2_of(hc);
     struct http_worker *hw = hc->hw;
     const struct http_config *cfg = hw->cfg;
     nghttp2_settings_entry iv[] = {
@@ -449,23 +530,33 @@ int h2_conn_start(struct http_conn *hc, const uint8_t *upgrade_settings, size_t 
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, cfg->max_header_list_size},
     };
 
-    if (nghttp2_session_server_new3(&hc->session, hw->callbacks, hc, hw->option, &hw->mem))
+    if (nghttp2_session_server_new3(&h->session, hw->h2.callbacks, hc, hw->h2.option, &hw->h2.mem))
         return -1;
     /* an upgrade's HTTP2-Settings that nghttp2 refuses leaves the connection as it was: no 101 yet */
-    if ((upgrade_settings &&
-         nghttp2_session_upgrade2(hc->session, upgrade_settings, settings_len, head_request, NULL)) ||
-        nghttp2_submit_settings(hc->session, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0])) ||
-        nghttp2_session_set_local_window_size(hc->session, NGHTTP2_FLAG_NONE, 0, (int32_t)cfg->initial_window_size)) {
+    if ((up && nghttp2_session_upgrade2(h->session, up->settings, up->settings_len,
+                                        up->stream->req.method == METHOD_HEAD, NULL)) ||
+        nghttp2_submit_settings(h->session, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0])) ||
+        nghttp2_session_set_local_window_size(h->session, NGHTTP2_FLAG_NONE, 0,
+                                              (int32_t)cfg->initial_window_size)) {
         h2_conn_end(hc);
         return -1;
     }
-    hc->proto = PROTO_H2;
-    hc->h2_in_skip = NGHTTP2_CLIENT_MAGIC_LEN; /* the input starts with the client preface, then frames */
+    h->in_skip = NGHTTP2_CLIENT_MAGIC_LEN; /* the input starts with the client preface, then frames */
     /* after a 101 a client reads our SETTINGS and the response with the 101 into one buffer before
      * it sends its preface (curl's is 32 KiB and fails when more comes): the rest waits for it */
-    hc->h2_await_preface = upgrade_settings != NULL;
-    hc->h2_early_room = H2_UPGRADE_FIRST_FLIGHT;
+    h->await_preface = up != NULL;
+    h->early_room = H2_UPGRADE_FIRST_FLIGHT;
     hw->stats.h2_connections++;
+    if (up) { /* the upgraded request is stream 1, half-closed (remote) already */
+        struct http_stream *st = up->stream;
+
+        st->id = 1;
+        st->req.http_version = 20;
+        st->request_done = true;
+        nghttp2_session_set_stream_user_data(h->session, 1, st);
+    } else {
+        h2_conn_preface_read(hc, hc->preface_seen); /* detection consumed them */
+    }
     return 0;
 }
 
@@ -477,59 +568,60 @@ int h2_conn_start(struct http_conn *hc, const uint8_t *upgrade_settings, size_t 
 static bool handler_pending(const struct http_conn *hc)
 {
     for (const struct http_stream *st = hc->streams; st; st = st->next)
-        if (st->request_done && (!st->responded || !st->body.ended || st->deferred))
+        if (st->request_done && (!st->responded || !st->body.ended || st->h2.deferred))
             return true;
     return false;
 }
 
-void h2_conn_output(struct http_conn *hc)
+static void h2_conn_output(struct http_conn *hc)
 {
+    struct h2_conn *h = h2_of(hc);
     struct app_conn *ac = hc->ac;
 
-    if (!hc->session)
+    if (!h->session)
         return;
     for (struct http_stream *st = hc->streams; st; st = st->next) {
-        if (st->deferred && http_body_available(&st->body)) {
-            st->deferred = false;
-            nghttp2_session_resume_data(hc->session, st->id);
+        if (st->h2.deferred && http_body_available(&st->body)) {
+            st->h2.deferred = false;
+            nghttp2_session_resume_data(h->session, st->id);
         }
     }
     for (;;) {
         ssize_t n;
 
-        if (hc->pending_len) {
-            size_t len = hc->pending_len, w;
+        if (h->pending_len) {
+            size_t len = h->pending_len, w;
 
-            if (hc->h2_await_preface && len > hc->h2_early_room)
-                len = hc->h2_early_room;
-            w = app_write(ac, hc->pending, len);
-            hc->pending += w;
-            hc->pending_len -= w;
-            if (hc->h2_await_preface)
-                hc->h2_early_room -= (uint32_t)w;
-            if (hc->pending_len) {
-                if (w == len && hc->h2_await_preface)
+            if (h->await_preface && len > h->early_room)
+                len = h->early_room;
+            w = app_write(ac, h->pending, len);
+            h->pending += w;
+            h->pending_len -= w;
+            if (h->await_preface)
+                h->early_room -= (uint32_t)w;
+            if (h->pending_len) {
+                if (w == len && h->await_preface)
                     return; /* the rest follows the client's preface (h2_conn_input) */
                 app_want_writable(ac);
                 return;
             }
         }
-        hc->in_session = true;
-        n = nghttp2_session_mem_send(hc->session, &hc->pending);
-        hc->in_session = false;
+        h->in_session = true;
+        n = nghttp2_session_mem_send(h->session, &h->pending);
+        h->in_session = false;
         if (n < 0) {
             fail_connection(hc);
-            hc->pending_len = 0;
+            h->pending_len = 0;
             break;
         }
         if (n == 0)
             break;
-        hc->pending_len = (size_t)n;
+        h->pending_len = (size_t)n;
     }
     /* done: after an error (its GOAWAY went out above), when nghttp2 has nothing more to do, or when
      * the client closed its side and every response that can still finish is out */
-    if (hc->closing || (!nghttp2_session_want_read(hc->session) && !nghttp2_session_want_write(hc->session)) ||
-        (app_eof(ac) && !nghttp2_session_want_write(hc->session) && !handler_pending(hc)))
+    if (hc->closing || (!nghttp2_session_want_read(h->session) && !nghttp2_session_want_write(h->session)) ||
+        (app_eof(ac) && !nghttp2_session_want_write(h->session) && !handler_pending(hc)))
         app_shutdown(ac);
 }
 
@@ -552,6 +644,8 @@ static void cursor_seek(struct in_cursor *c, size_t off)
 /* Feed nghttp2 the input from *fed up to `to`. */
 static void feed(struct http_conn *hc, struct in_cursor *c, size_t *fed, size_t to)
 {
+    struct h2_conn *h = h2_of(hc);
+
     while (*fed < to && !hc->closing) {
         size_t from, end;
         ssize_t rv;
@@ -559,9 +653,9 @@ static void feed(struct http_conn *hc, struct in_cursor *c, size_t *fed, size_t 
         cursor_seek(c, *fed);
         from = *fed - c->base;
         end = to - c->base < c->iov[c->i].iov_len ? to - c->base : c->iov[c->i].iov_len;
-        hc->in_session = true;
-        rv = nghttp2_session_mem_recv(hc->session, (const uint8_t *)c->iov[c->i].iov_base + from, end - from);
-        hc->in_session = false;
+        h->in_session = true;
+        rv = nghttp2_session_mem_recv(h->session, (const uint8_t *)c->iov[c->i].iov_base + from, end - from);
+        h->in_session = false;
         if (rv < 0) { /* nghttp2 queued the GOAWAY the error calls for, if any: send it, then close */
             fail_connection(hc);
             return;
@@ -601,35 +695,37 @@ static bool frame_header_at(struct in_cursor *c, size_t off, uint8_t hd[H2_FRAME
  */
 static bool input_some(struct http_conn *hc)
 {
+    struct h2_conn *h = h2_of(hc);
     struct app_conn *ac = hc->ac;
     struct iovec iov[17]; /* the header kept aside, then what the transport lends */
     int n = app_peek(ac, iov + 1, 16);
     struct in_cursor scan = {iov, n + 1, 0, 0}, feeding = scan;
-    size_t total = 0, fed = 0, keep = 0, next = hc->h2_in_skip; /* next: where the next frame header starts */
+    size_t total = 0, fed = 0, keep = 0, next = h->in_skip; /* next: where the next frame header starts */
     uint8_t hd[H2_FRAME_HEADER];
 
     if (n > 0)
-        hc->h2_await_preface = false; /* the client's preface is coming: output need not wait */
-    iov[0] = (struct iovec){hc->h2_in_hdr, hc->h2_in_hdr_len};
+        h->await_preface = false; /* the client's preface is coming: output need not wait */
+    iov[0] = (struct iovec){h->in_hdr, h->in_hdr_len};
     for (int i = 0; i <= n; i++)
         total += iov[i].iov_len;
     while (!hc->closing && frame_header_at(&scan, next, hd)) {
         uint32_t len = (uint32_t)hd[0] << 16 | (uint32_t)hd[1] << 8 | hd[2];
-        int32_t id = (int32_t)(((uint32_t)hd[5] << 24 | (uint32_t)hd[6] << 16 | (uint32_t)hd[7] << 8 | hd[8]) &
-                               0x7fffffff);
+        int32_t id =
+            (int32_t)(((uint32_t)hd[5] << 24 | (uint32_t)hd[6] << 16 | (uint32_t)hd[7] << 8 | hd[8]) &
+                      0x7fffffff);
 
         if (hd[3] == NGHTTP2_DATA) {
             feed(hc, &feeding, &fed, next);
             /* 6.1: a stream error STREAM_CLOSED, once: later DATA on it is ignored as on any reset stream */
-            if (!hc->closing && closed_not_reset(hc->session, hc, id)) {
-                nghttp2_submit_rst_stream(hc->session, NGHTTP2_FLAG_NONE, id, NGHTTP2_STREAM_CLOSED);
+            if (!hc->closing && closed_not_reset(h->session, hc, id)) {
+                nghttp2_submit_rst_stream(h->session, NGHTTP2_FLAG_NONE, id, NGHTTP2_STREAM_CLOSED);
                 remember_reset(hc, id);
             }
         } else if (hd[3] == NGHTTP2_CONTINUATION &&
-                   len > nghttp2_session_get_local_settings(hc->session, NGHTTP2_SETTINGS_MAX_FRAME_SIZE)) {
+                   len > nghttp2_session_get_local_settings(h->session, NGHTTP2_SETTINGS_MAX_FRAME_SIZE)) {
             feed(hc, &feeding, &fed, next);
             if (!hc->closing) {
-                nghttp2_session_terminate_session(hc->session, NGHTTP2_FRAME_SIZE_ERROR);
+                nghttp2_session_terminate_session(h->session, NGHTTP2_FRAME_SIZE_ERROR);
                 fail_connection(hc);
             }
         }
@@ -642,18 +738,18 @@ static bool input_some(struct http_conn *hc)
 
         frame_header_at(&scan, next, cut); /* copies the keep bytes there are */
         feed(hc, &feeding, &fed, next);
-        memcpy(hc->h2_in_hdr, cut, keep); /* after the feed, which may still read the old ones */
+        memcpy(h->in_hdr, cut, keep); /* after the feed, which may still read the old ones */
     } else {
         feed(hc, &feeding, &fed, total);
     }
-    hc->h2_in_hdr_len = (uint8_t)keep;
-    hc->h2_in_skip = next > total ? next - total : 0;
+    h->in_hdr_len = (uint8_t)keep;
+    h->in_skip = next > total ? next - total : 0;
     /* everything the transport lent is fed or kept aside; once closing, what is left goes too */
     app_consume(ac, hc->closing ? SIZE_MAX : total - iov[0].iov_len);
     return n == 16 && !hc->closing;
 }
 
-void h2_conn_input(struct http_conn *hc)
+static void h2_conn_input(struct http_conn *hc)
 {
     /* on AF_XDP each piece is one segment: a burst takes several rounds, and no new readable comes
      * for what is already queued */
@@ -662,26 +758,48 @@ void h2_conn_input(struct http_conn *hc)
     h2_conn_output(hc);
 }
 
-void h2_conn_preface_read(struct http_conn *hc, size_t n)
+static void h2_conn_preface_read(struct http_conn *hc, size_t n)
 {
-    hc->h2_await_preface = false;
-    hc->in_session = true;
-    nghttp2_session_mem_recv(hc->session, (const uint8_t *)NGHTTP2_CLIENT_MAGIC, n); /* it matched: no error */
-    hc->in_session = false;
-    hc->h2_in_skip -= n;
+    struct h2_conn *h = h2_of(hc);
+
+    h->await_preface = false;
+    h->in_session = true;
+    nghttp2_session_mem_recv(h->session, (const uint8_t *)NGHTTP2_CLIENT_MAGIC, n); /* it matched: no error */
+    h->in_session = false;
+    h->in_skip -= n;
 }
 
-void h2_conn_end(struct http_conn *hc)
+static void h2_conn_end(struct http_conn *hc)
 {
-    if (hc->session)
-        nghttp2_session_del(hc->session);
-    hc->session = NULL;
+    struct h2_conn *h = h2_of(hc);
+
+    if (h->session)
+        nghttp2_session_del(h->session);
+    h->session = NULL;
 }
 
-void h2_conn_drain(struct http_conn *hc)
+static void h2_conn_drain(struct http_conn *hc)
 {
+    struct h2_conn *h = h2_of(hc);
+
     /* streams the client opened so far still get their responses (RFC 9113 6.8) */
-    nghttp2_submit_goaway(hc->session, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(hc->session),
+    nghttp2_submit_goaway(h->session, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->session),
                           NGHTTP2_NO_ERROR, NULL, 0);
     h2_conn_output(hc);
 }
+
+const struct http_proto_ops h2_proto_ops = {
+    .name = "h2",
+    .init = h2_worker_init,
+    .destroy = h2_worker_destroy,
+    .start = h2_conn_start,
+    .input = h2_conn_input,
+    .output = h2_conn_output,
+    .drain = h2_conn_drain,
+    .end = h2_conn_end,
+    .respond = h2_stream_respond,
+    .resume = h2_stream_resume,
+    .reset = h2_stream_reset,
+    .consumed = h2_stream_consumed,
+    .stream_free = h2_stream_free,
+};

@@ -1,7 +1,13 @@
 /*
  * http_conn.h — the HTTP layer's private structures: a connection (HTTP/2 or HTTP/1.1 over an
- * app_io transport), its streams (one request each), response bodies, and the per-worker context
- * that owns the pools they come from. Private to server/http/.
+ * app_io transport), its streams (one request each), response bodies, the per-worker context
+ * that owns the pools they come from, and the seam between the core and the protocols
+ * (struct http_proto_ops). Private to server/http/ and server/h2/.
+ *
+ * The core (http_worker.c: pools and the app service; request.c: the handler's API) is the same
+ * for both protocols and calls a protocol only through the table its connection holds. Each
+ * protocol keeps its own state in its own struct (h2/h2.h, http/h1.h); a connection holds one of
+ * them at a time, in a union, so an idle connection costs the larger of the two, not their sum.
  *
  * Nothing here is allocated per request once the pools are warm: streams come from a free list,
  * body bytes from fixed-size pool buffers, and nghttp2 allocates through a size-class pool
@@ -10,17 +16,19 @@
 #ifndef SLUICE_HTTP_CONN_H
 #define SLUICE_HTTP_CONN_H
 
-#include <http_parser.h>
-#include <nghttp2/nghttp2.h>
-
 #include "app/app.h"
+#include "h2/h2.h"
+#include "http/h1.h"
 #include "http/http.h"
 #include "http/http_config.h"
 
 #define HTTP_BUF_SIZE         16384 /* one pool buffer */
 #define HTTP_MAX_RESP_HEADERS 16
-#define HTTP_ARENA_SIZE       768   /* response header names and values added by handlers */
-#define H2_RESETS_KEPT        16    /* stream ids an HTTP/2 connection remembers having reset */
+#define HTTP_ARENA_SIZE       768 /* response header names and values added by handlers */
+
+/* The HTTP/2 client preface (RFC 9113 3.4): prior knowledge when a connection opens with it. */
+#define HTTP_H2_PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define HTTP_H2_PREFACE_LEN (sizeof(HTTP_H2_PREFACE) - 1)
 
 struct http_buf {
     struct http_buf *next;
@@ -38,10 +46,10 @@ enum body_kind {
 
 struct http_body {
     enum body_kind kind;
-    bool ended;           /* no more bytes will be added */
-    uint64_t length;      /* total when known, else UINT64_MAX */
+    bool ended;      /* no more bytes will be added */
+    uint64_t length; /* total when known, else UINT64_MAX */
     uint64_t sent;
-    const uint8_t *memory; /* BODY_MEMORY */
+    const uint8_t *memory;        /* BODY_MEMORY */
     struct http_buf *head, *tail; /* BODY_QUEUE */
     uint64_t queued;
     void (*generate)(void *ctx, uint64_t offset, uint8_t *dst, size_t len); /* BODY_GENERATED */
@@ -50,6 +58,7 @@ struct http_body {
 };
 
 struct http_conn;
+struct http_worker;
 
 struct http_stream {
     struct http_request req;
@@ -57,78 +66,84 @@ struct http_stream {
     int32_t id; /* HTTP/2 stream id; 0 for HTTP/1.1 */
     bool request_done;
     bool responded;
-    bool head_only;     /* a HEAD request: the body is never sent */
-    bool deferred;      /* its DATA waits for the transport (nghttp2 told DEFERRED) */
+    bool head_only; /* a HEAD request: the body is never sent */
     bool aborted;
     int status;
     struct http_header *req_headers; /* config.max_headers entries */
-    nghttp2_rcbuf **rcbufs;          /* HTTP/2: the header strings, kept referenced */
-    uint32_t nrcbufs;
     uint32_t nresp;
     uint32_t arena_used;
     struct http_body body;
-    uint64_t body_kept; /* request body bytes on_body kept, not yet released */
-    struct http_buf *h1_head; /* HTTP/1.1: the request line and headers its strings point into */
+    uint64_t body_kept;       /* request body bytes on_body kept, not yet released */
+    struct http_buf *req_buf; /* HTTP/1.1: the request line and headers its strings point into */
+    struct h2_stream h2;      /* HTTP/2's per-stream state (h2/h2.h) */
     struct http_stream *next; /* free list, or the connection's list of streams */
-    /* last, and not cleared for a new stream (http_stream_new): used only up to nresp, arena_used */
-    nghttp2_nv resp[HTTP_MAX_RESP_HEADERS];
+    /* last, and not cleared for a new stream (http_stream_new): used only up to nresp, arena_used.
+     * Protocol-neutral until the protocol encodes them (HPACK, or an HTTP/1.1 head). */
+    struct http_header resp[HTTP_MAX_RESP_HEADERS];
     char arena[HTTP_ARENA_SIZE];
 };
 
-enum http_proto { PROTO_DETECT, PROTO_H2, PROTO_H1 };
+/* What HTTP/2 needs to take over an HTTP/1.1 connection after Upgrade: h2c (RFC 7540 3.2). */
+struct http_upgrade {
+    struct http_stream *stream; /* the request that asked: HTTP/2's stream 1, complete */
+    const uint8_t *settings;    /* the HTTP2-Settings header, decoded: a SETTINGS payload */
+    size_t settings_len;
+};
+
+/*
+ * A protocol, as the core sees it (h2o's h2o_conn_callbacks_t). A connection holds one table;
+ * the core installs it when the first bytes tell which protocol the client speaks, and an h2c
+ * upgrade replaces HTTP/1.1's with HTTP/2's (http_conn_upgrade).
+ *
+ * Connection calls come from the app service (http_worker.c), stream calls from the handler's
+ * API (request.c). A protocol writes to the transport itself (its final output), when and as much
+ * as it can; handlers never see which protocol carries their request.
+ */
+struct http_proto_ops {
+    const char *name;
+    /* The worker's state for the protocol (hw->h2), before any connection / after the last; NULL
+     * when it keeps none. destroy must cope with an init that failed half-way. */
+    int (*init)(struct http_worker *hw);
+    void (*destroy)(struct http_worker *hw);
+
+    /* The table was just installed and the protocol's state is all zero. up: NULL for a new
+     * connection (the bytes detection consumed are the preface's first hc->preface_seen), else
+     * the upgrade to take over. Nonzero: refused, nothing written; the core restores the table
+     * that was there before, with its state all zero. */
+    int (*start)(struct http_conn *hc, const struct http_upgrade *up);
+    void (*input)(struct http_conn *hc);  /* the transport has bytes (or its eof) to read */
+    void (*output)(struct http_conn *hc); /* the transport has room again */
+    void (*drain)(struct http_conn *hc);  /* the server stops: finish what is in flight, then close */
+    void (*end)(struct http_conn *hc);    /* the transport is gone: release the protocol's state;
+                                             the core frees the streams left after it */
+
+    void (*respond)(struct http_stream *st);            /* st->status, resp[] and body are set: send them */
+    void (*resume)(struct http_stream *st);             /* st's body has more bytes, or ended */
+    void (*reset)(struct http_stream *st);              /* the handler resets the request */
+    void (*consumed)(struct http_stream *st, size_t n); /* the handler released n request body bytes */
+    void (*stream_free)(struct http_stream *st);        /* st goes back to the pool (after its on_abort):
+                                                           release what the protocol holds for it */
+};
 
 struct http_conn {
     struct app_conn *ac;
     struct http_worker *hw;
-    enum http_proto proto;
-    bool closing;             /* no more requests; finish what is in flight */
-    uint8_t preface_seen;     /* bytes of the HTTP/2 client preface read while undecided (http_worker.c) */
+    const struct http_proto_ops *ops; /* never NULL while open: detection's until a protocol is known */
+    bool closing;                     /* no more requests; finish what is in flight */
+    uint8_t preface_seen; /* bytes of the HTTP/2 client preface read while undecided (http_worker.c) */
     struct http_stream *streams;
     uint32_t nstreams;
-    /* HTTP/2 */
-    nghttp2_session *session;
-    const uint8_t *pending;   /* output nghttp2 produced that the transport has not taken yet */
-    size_t pending_len;
-    bool in_session;          /* inside nghttp2 (mem_recv, mem_send): output must wait for its return */
-    size_t h2_in_skip;                /* input bytes before the next frame header starts */
-    bool h2_await_preface;            /* upgraded, and the client's preface has not come yet */
-    uint32_t h2_early_room;           /* output bytes allowed until it comes */
-    uint8_t h2_in_hdr[8];             /* a frame header cut short at the end of the input so far */
-    uint8_t h2_in_hdr_len;
-    int32_t h2_resets[H2_RESETS_KEPT]; /* streams reset lately: frames still arriving on them are ignored */
-    uint32_t h2_nresets;
-    int32_t h2_resets_forgotten;      /* the highest stream id that fell out of h2_resets */
-    bool h2_settings_reading;         /* a SETTINGS frame is being read: the two fields below hold */
-    uint32_t h2_settings_window;      /* the peer's SETTINGS_INITIAL_WINDOW_SIZE before that frame */
-    int32_t h2_settings_max_window;   /* and the largest stream send window then */
-    /* HTTP/1.1 */
-    http_parser parser;
-    struct http_buf *h1_head; /* the request line and headers, copied together */
-    struct http_stream *h1_stream;
-    bool h1_in_value;
-    bool h1_keep_alive;
-    bool h1_upgrade_h2c;
-    const char *h1_settings; /* the HTTP2-Settings header of an upgrade, in h1_head */
-    size_t h1_settings_len;
-    bool h1_chunked_response;
-    bool h1_wait_response;    /* input waits until the response in progress is complete */
-    bool h1_wait_backlog;     /* input waits until a handler releases request body it kept */
-    bool h1_resume_input;     /* the backlog cleared while output ran: input resumes after it */
-    bool h1_in_input;         /* h1_conn_input is on the stack: callbacks must not re-enter it */
-    bool h1_error;            /* a malformed request was answered with 400: close */
-    uint8_t h1_replayed;      /* of the preface_seen bytes, those the parser has had */
-    uint8_t h1_depth;         /* h1_conn_input/h1_conn_output calls on the stack */
-    bool h1_abort;            /* reset once the outermost of them returns (h1_abort) */
-    struct http_buf *h1_out;  /* response head bytes the transport did not take yet */
-    uint8_t h1_continue_left; /* bytes of a 100 Continue the transport did not take yet */
-    uint32_t h1_url_len;
+    union {
+        struct h2_conn h2;
+        struct h1_conn h1;
+    } proto; /* the state of the protocol ops belongs to */
     struct http_conn *next_free;
 };
 
 #define HTTP_COUNTERS(X)                                                                                     \
     X(connections, "HTTP connections opened")                                                                \
     X(h2_connections, "connections that spoke HTTP/2 (prior knowledge or upgrade)")                          \
-    X(h1_connections, "connections that spoke HTTP/1.1")                                                      \
+    X(h1_connections, "connections that spoke HTTP/1.1")                                                     \
     X(h2c_upgrades, "HTTP/1.1 connections upgraded to HTTP/2 (h2c)")                                         \
     X(requests, "requests dispatched")                                                                       \
     X(responses_2xx, "responses with a 2xx status")                                                          \
@@ -153,16 +168,13 @@ struct http_stats {
 
 struct http_worker {
     const struct http_config *cfg;
-    nghttp2_session_callbacks *callbacks;
-    nghttp2_option *option;
-    nghttp2_mem mem;
     struct http_mem *mem_pool;
-    struct http_conn *conns;      /* slab, one per app slot */
+    struct h2_worker h2;
+    struct http_conn *conns; /* slab, one per app slot */
     struct http_conn *free_conns;
-    struct http_stream *streams;  /* slab */
+    struct http_stream *streams; /* slab */
     struct http_stream *free_streams;
     struct http_header *header_space;
-    nghttp2_rcbuf **rcbuf_space;
     struct http_buf *free_bufs;
     uint32_t bufs_allocated;
     uint32_t conns_used, streams_used, bufs_used; /* handed out, not back yet */
@@ -174,6 +186,11 @@ struct http_buf *http_buf_get(struct http_worker *hw);
 void http_buf_put(struct http_worker *hw, struct http_buf *b);
 struct http_stream *http_stream_new(struct http_conn *hc, int32_t id);
 void http_stream_free(struct http_stream *st);
+/* Switch hc to HTTP/2 after an Upgrade: h2c. The caller's protocol state is reused once this is
+ * called: it reads none of it after, and passes what HTTP/2 needs in up. 0: hc speaks HTTP/2, up's
+ * stream is its stream 1 (not dispatched yet). -1: HTTP/2 refused (the settings); hc has the
+ * caller's table back, its state all zero, and up's stream is untouched. */
+int http_conn_upgrade(struct http_conn *hc, const struct http_upgrade *up);
 
 /* ---- request.c -------------------------------------------------------------------------------- */
 /* Route the request in st and call its handler (or answer 404/405). */
@@ -185,29 +202,5 @@ bool http_body_done(const struct http_body *b);
 void http_body_write(struct http_stream *st, size_t n);
 void http_body_clear(struct http_worker *hw, struct http_body *b);
 void http_count_status(struct http_worker *hw, int status);
-
-/* ---- h2/h2_session.c ----------------------------------------------------------------------------- */
-int h2_conn_start(struct http_conn *hc, const uint8_t *upgrade_settings, size_t settings_len, bool head_request);
-void h2_conn_input(struct http_conn *hc);
-void h2_conn_output(struct http_conn *hc);
-void h2_conn_end(struct http_conn *hc);
-void h2_conn_preface_read(struct http_conn *hc, size_t n); /* n bytes of it were read while undecided */
-void h2_conn_drain(struct http_conn *hc); /* the server stops: GOAWAY, finish the open streams, close */
-void h2_stream_respond(struct http_stream *st);
-void h2_stream_resume(struct http_stream *st);
-void h2_stream_reset(struct http_stream *st);
-void h2_stream_consumed(struct http_stream *st, size_t n);
-int h2_callbacks_new(nghttp2_session_callbacks **cb);
-
-/* ---- h1.c ------------------------------------------------------------------------------------- */
-void h1_conn_start(struct http_conn *hc);
-void h1_conn_input(struct http_conn *hc);
-void h1_conn_output(struct http_conn *hc);
-void h1_conn_end(struct http_conn *hc);
-void h1_conn_drain(struct http_conn *hc); /* the server stops: close after the response in progress */
-void h1_stream_respond(struct http_stream *st);
-void h1_stream_resume(struct http_stream *st);
-void h1_stream_reset(struct http_stream *st);
-void h1_stream_consumed(struct http_stream *st, size_t n);
 
 #endif

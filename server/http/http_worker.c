@@ -1,9 +1,11 @@
 /*
  * http_worker.c — a worker's HTTP layer: its pools (connections, streams, body buffers, nghttp2's
- * memory) and the service the app layer dispatches HTTP connections to (app_http_ops).
+ * memory) and the service the app layer dispatches HTTP connections to (app_http_ops). Part of
+ * the protocol-neutral core: it reaches HTTP/2 and HTTP/1.1 only through their http_proto_ops.
  *
- * A connection starts undecided: the first bytes say whether it is HTTP/2 with prior knowledge
- * (the 24-byte client preface) or HTTP/1.1 (anything else; h1.c may later upgrade it to h2c).
+ * A connection starts undecided, with detection's table: the first bytes say whether it is HTTP/2
+ * with prior knowledge (the 24-byte client preface) or HTTP/1.1 (anything else), and that
+ * protocol's table is installed. HTTP/1.1 may later ask for HTTP/2's (h2c, http_conn_upgrade).
  *
  * In a sanitizer build an object back in its pool is poisoned but for its free-list link, so that
  * ASan reports a use after free that the pool would otherwise hide.
@@ -19,8 +21,9 @@
 #include "http/http_conn.h"
 #include "http/http_mem.h"
 
-#define PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-#define PREFACE_LEN (sizeof(PREFACE) - 1)
+/* Every protocol, for their per-worker state. */
+static const struct http_proto_ops *const protocols[] = {&h2_proto_ops, &h1_proto_ops};
+#define NPROTOCOLS (sizeof(protocols) / sizeof(protocols[0]))
 
 void http_config_default(struct http_config *cfg)
 {
@@ -46,17 +49,11 @@ struct http_worker *http_worker_new(const struct http_config *cfg, uint32_t max_
     hw->conns = calloc(max_conns, sizeof(*hw->conns));
     hw->streams = calloc(cfg->max_streams, sizeof(*hw->streams));
     hw->header_space = calloc((size_t)cfg->max_streams * cfg->max_headers, sizeof(*hw->header_space));
-    hw->rcbuf_space = calloc((size_t)cfg->max_streams * cfg->max_headers * 2, sizeof(*hw->rcbuf_space));
-    if (!hw->mem_pool || !hw->conns || !hw->streams || !hw->header_space || !hw->rcbuf_space ||
-        h2_callbacks_new(&hw->callbacks) || nghttp2_option_new(&hw->option)) {
-        http_worker_destroy(hw);
-        errno = ENOMEM;
-        return NULL;
-    }
-    hw->mem = http_mem_nghttp2(hw->mem_pool);
-    /* request body flow control follows what handlers are done with (http_body_release) */
-    nghttp2_option_set_no_auto_window_update(hw->option, 1);
-    nghttp2_option_set_max_send_header_block_length(hw->option, cfg->max_header_list_size);
+    if (!hw->mem_pool || !hw->conns || !hw->streams || !hw->header_space)
+        goto fail;
+    for (size_t i = 0; i < NPROTOCOLS; i++)
+        if (protocols[i]->init && protocols[i]->init(hw))
+            goto fail;
     for (uint32_t i = max_conns; i-- > 0;) {
         hw->conns[i].next_free = hw->free_conns;
         hw->free_conns = &hw->conns[i];
@@ -65,11 +62,14 @@ struct http_worker *http_worker_new(const struct http_config *cfg, uint32_t max_
         struct http_stream *st = &hw->streams[i];
 
         st->req_headers = &hw->header_space[(size_t)i * cfg->max_headers];
-        st->rcbufs = &hw->rcbuf_space[(size_t)i * cfg->max_headers * 2];
         st->next = hw->free_streams;
         hw->free_streams = st;
     }
     return hw;
+fail:
+    http_worker_destroy(hw);
+    errno = ENOMEM;
+    return NULL;
 }
 
 void http_worker_destroy(struct http_worker *hw)
@@ -82,15 +82,13 @@ void http_worker_destroy(struct http_worker *hw)
         hw->free_bufs = b->next;
         free(b);
     }
-    if (hw->callbacks)
-        nghttp2_session_callbacks_del(hw->callbacks);
-    if (hw->option)
-        nghttp2_option_del(hw->option);
+    for (size_t i = 0; i < NPROTOCOLS; i++)
+        if (protocols[i]->destroy)
+            protocols[i]->destroy(hw);
     http_mem_destroy(hw->mem_pool);
     free(hw->conns);
     free(hw->streams);
     free(hw->header_space);
-    free(hw->rcbuf_space);
     free(hw);
 }
 
@@ -147,7 +145,6 @@ struct http_stream *http_stream_new(struct http_conn *hc, int32_t id)
     struct http_worker *hw = hc->hw;
     struct http_stream *st = hw->free_streams;
     struct http_header *headers;
-    nghttp2_rcbuf **rcbufs;
 
     if (!st) {
         hw->stats.pool_exhausted++;
@@ -157,10 +154,8 @@ struct http_stream *http_stream_new(struct http_conn *hc, int32_t id)
     hw->free_streams = st->next;
     hw->streams_used++;
     headers = st->req_headers;
-    rcbufs = st->rcbufs;
     memset(st, 0, offsetof(struct http_stream, resp)); /* resp and arena count from nresp, arena_used */
     st->req_headers = headers;
-    st->rcbufs = rcbufs;
     st->req.headers = headers;
     st->req.content_length = UINT64_MAX;
     st->req._stream = st;
@@ -187,16 +182,105 @@ void http_stream_free(struct http_stream *st)
     /* the client went away before the answer was complete: a handler still at work must know */
     if (!st->aborted && st->req.on_abort && (!st->responded || !http_body_done(&st->body)))
         st->req.on_abort(&st->req);
-    for (uint32_t i = 0; i < st->nrcbufs; i++)
-        nghttp2_rcbuf_decref(st->rcbufs[i]);
+    hc->ops->stream_free(st);
     http_body_clear(hw, &st->body);
-    if (st->h1_head)
-        http_buf_put(hw, st->h1_head);
+    if (st->req_buf)
+        http_buf_put(hw, st->req_buf);
     st->next = hw->free_streams;
     hw->free_streams = st;
     hw->streams_used--;
     ASAN_POISON_MEMORY_REGION(st, offsetof(struct http_stream, next));
 }
+
+/* ---- protocols ------------------------------------------------------------------------------- */
+
+/* Give hc the protocol ops (its state zeroed) and start it; on refusal hc keeps the table it had. */
+static int install(struct http_conn *hc, const struct http_proto_ops *ops, const struct http_upgrade *up)
+{
+    const struct http_proto_ops *prev = hc->ops;
+
+    memset(&hc->proto, 0, sizeof(hc->proto));
+    hc->ops = ops;
+    if (!ops->start(hc, up))
+        return 0;
+    memset(&hc->proto, 0, sizeof(hc->proto));
+    hc->ops = prev;
+    return -1;
+}
+
+int http_conn_upgrade(struct http_conn *hc, const struct http_upgrade *up)
+{
+    return install(hc, &h2_proto_ops, up);
+}
+
+/*
+ * Prior knowledge is the client preface; anything that stops matching it is HTTP/1.1. What matches
+ * is consumed as it comes (hc->preface_seen): otherwise a client that sends part of it and its FIN
+ * would never be seen to end (the transport's eof waits for every byte to be read). The protocol
+ * chosen is handed those bytes from the constant (its start, or h1.c's replay). NULL: undecided.
+ */
+static const struct http_proto_ops *detect(struct http_conn *hc)
+{
+    struct app_conn *ac = hc->ac;
+    struct iovec iov[4];
+    size_t seen = hc->preface_seen, took = 0;
+    int n = app_peek(ac, iov, 4);
+
+    for (int i = 0; i < n && seen < HTTP_H2_PREFACE_LEN; i++) {
+        size_t take =
+            iov[i].iov_len < HTTP_H2_PREFACE_LEN - seen ? iov[i].iov_len : HTTP_H2_PREFACE_LEN - seen;
+
+        if (memcmp(iov[i].iov_base, &HTTP_H2_PREFACE[seen], take))
+            return &h1_proto_ops; /* what matched in this call is still in the transport */
+        seen += take;
+        took += take;
+    }
+    app_consume(ac, took);
+    hc->preface_seen = (uint8_t)seen;
+    if (seen == HTTP_H2_PREFACE_LEN)
+        return &h2_proto_ops;
+    return app_eof(ac) && seen ? &h1_proto_ops : NULL;
+}
+
+static void detect_input(struct http_conn *hc)
+{
+    const struct http_proto_ops *ops = detect(hc);
+
+    if (!ops) {
+        if (app_eof(hc->ac))
+            app_shutdown(hc->ac);
+        return;
+    }
+    if (install(hc, ops, NULL)) {
+        app_abort(hc->ac);
+        return;
+    }
+    hc->ops->input(hc);
+}
+
+static void detect_output(struct http_conn *hc)
+{
+    (void)hc; /* nothing was written yet */
+}
+
+static void detect_drain(struct http_conn *hc)
+{
+    app_shutdown(hc->ac);
+}
+
+static void detect_end(struct http_conn *hc)
+{
+    (void)hc;
+}
+
+/* Until the first bytes tell the protocol. No stream exists yet: the stream calls stay NULL. */
+static const struct http_proto_ops detect_ops = {
+    .name = "detect",
+    .input = detect_input,
+    .output = detect_output,
+    .drain = detect_drain,
+    .end = detect_end,
+};
 
 /* ---- the HTTP service, as the app layer sees it ------------------------------------------------ */
 
@@ -215,85 +299,30 @@ static void http_open(struct app_conn *ac)
     memset(hc, 0, sizeof(*hc));
     hc->ac = ac;
     hc->hw = hw;
-    hc->proto = PROTO_DETECT;
+    hc->ops = &detect_ops;
     ac->proto = hc;
     hw->stats.connections++;
-}
-
-/*
- * Prior knowledge is the client preface; anything that stops matching it is HTTP/1.1. What matches
- * is consumed as it comes (hc->preface_seen): otherwise a client that sends part of it and its FIN
- * would never be seen to end (the transport's eof waits for every byte to be read). The protocol
- * chosen is handed those bytes from the constant (h2_conn_preface_read, or h1.c's replay).
- */
-static enum http_proto detect(struct http_conn *hc)
-{
-    struct app_conn *ac = hc->ac;
-    struct iovec iov[4];
-    size_t seen = hc->preface_seen, took = 0;
-    int n = app_peek(ac, iov, 4);
-
-    for (int i = 0; i < n && seen < PREFACE_LEN; i++) {
-        size_t take = iov[i].iov_len < PREFACE_LEN - seen ? iov[i].iov_len : PREFACE_LEN - seen;
-
-        if (memcmp(iov[i].iov_base, &PREFACE[seen], take))
-            return PROTO_H1; /* what matched in this call is still in the transport */
-        seen += take;
-        took += take;
-    }
-    app_consume(ac, took);
-    hc->preface_seen = (uint8_t)seen;
-    if (seen == PREFACE_LEN)
-        return PROTO_H2;
-    return app_eof(ac) && seen ? PROTO_H1 : PROTO_DETECT;
 }
 
 static void http_readable(struct app_conn *ac)
 {
     struct http_conn *hc = ac->proto;
 
-    if (hc->proto == PROTO_DETECT) {
-        hc->proto = detect(hc);
-        if (hc->proto == PROTO_H2) {
-            if (h2_conn_start(hc, NULL, 0, false)) {
-                app_abort(ac);
-                return;
-            }
-            h2_conn_preface_read(hc, hc->preface_seen);
-        } else if (hc->proto == PROTO_H1) {
-            h1_conn_start(hc);
-        } else {
-            if (app_eof(ac))
-                app_shutdown(ac);
-            return;
-        }
-    }
-    if (hc->proto == PROTO_H2)
-        h2_conn_input(hc);
-    else
-        h1_conn_input(hc);
+    hc->ops->input(hc);
 }
 
 static void http_drain(struct app_conn *ac)
 {
     struct http_conn *hc = ac->proto;
 
-    if (hc->proto == PROTO_H2)
-        h2_conn_drain(hc);
-    else if (hc->proto == PROTO_H1)
-        h1_conn_drain(hc);
-    else
-        app_shutdown(ac);
+    hc->ops->drain(hc);
 }
 
 static void http_writable(struct app_conn *ac)
 {
     struct http_conn *hc = ac->proto;
 
-    if (hc->proto == PROTO_H2)
-        h2_conn_output(hc);
-    else if (hc->proto == PROTO_H1)
-        h1_conn_output(hc);
+    hc->ops->output(hc);
 }
 
 static void http_closed(struct app_conn *ac, int error)
@@ -305,10 +334,7 @@ static void http_closed(struct app_conn *ac, int error)
     if (!hc)
         return;
     hw = hc->hw;
-    if (hc->proto == PROTO_H2)
-        h2_conn_end(hc);
-    else if (hc->proto == PROTO_H1)
-        h1_conn_end(hc);
+    hc->ops->end(hc);
     while (hc->streams)
         http_stream_free(hc->streams);
     ac->proto = NULL;

@@ -5,6 +5,10 @@
  * A body's bytes are copied once, from where they lie (static memory, a mapped file, the pool
  * buffers a handler wrote into) into the transport's transmit buffers; generated bodies are
  * produced there directly. The protocols (h2/h2_session.c, h1.c) decide when and how many.
+ *
+ * Part of the protocol-neutral core: response headers are kept as plain name/value slices until
+ * the protocol encodes them, and the protocol is reached only through its connection's
+ * http_proto_ops (respond, resume, consumed, reset).
  */
 #include <stdio.h>
 #include <string.h>
@@ -33,29 +37,52 @@ struct http_str http_header(const struct http_request *req, const char *name)
 const char *http_status_text(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 425: return "Too Early";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
+    case 100:
+        return "Continue";
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 425:
+        return "Too Early";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Unknown";
     }
 }
 
@@ -86,12 +113,12 @@ static const char *arena_copy(struct http_stream *st, const char *s, size_t len)
     return dst;
 }
 
-static bool add_nv(struct http_stream *st, const char *name, size_t name_len, const char *value, size_t value_len)
+static bool add_resp(struct http_stream *st, const char *name, size_t name_len, const char *value,
+                     size_t value_len)
 {
     if (st->nresp == HTTP_MAX_RESP_HEADERS)
         return false;
-    st->resp[st->nresp++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, name_len, value_len,
-                                          NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+    st->resp[st->nresp++] = (struct http_header){{name, name_len}, {value, value_len}};
     return true;
 }
 
@@ -111,7 +138,7 @@ bool http_add_header(struct http_request *req, const char *name, const char *val
             return false;
     n = arena_copy(st, name, name_len);
     v = n ? arena_copy(st, value, value_len) : NULL;
-    return v && add_nv(st, n, name_len, v, value_len);
+    return v && add_resp(st, n, name_len, v, value_len);
 }
 
 /* ---- bodies ------------------------------------------------------------------------------------ */
@@ -220,7 +247,7 @@ static void respond(struct http_stream *st, int status, const char *content_type
     st->status = status;
     http_count_status(hc->hw, status);
     if (content_type)
-        add_nv(st, "content-type", 12, content_type, strlen(content_type));
+        add_resp(st, "content-type", 12, content_type, strlen(content_type));
     if (length != UINT64_MAX && status >= 200 && status != 204 && status != 304) {
         char text[20], *p = text + sizeof(text); /* decimal digits, last first: no printf per response */
         const char *v;
@@ -230,16 +257,13 @@ static void respond(struct http_stream *st, int status, const char *content_type
         while (length /= 10);
         v = arena_copy(st, p, (size_t)(text + sizeof(text) - p));
         if (v)
-            add_nv(st, "content-length", 14, v, (size_t)(text + sizeof(text) - p));
+            add_resp(st, "content-length", 14, v, (size_t)(text + sizeof(text) - p));
     }
     if (st->head_only) { /* HEAD: the headers a GET would have, no body */
         http_body_clear(hc->hw, &st->body);
         st->body.kind = BODY_NONE;
     }
-    if (hc->proto == PROTO_H2)
-        h2_stream_respond(st);
-    else
-        h1_stream_respond(st);
+    hc->ops->respond(st);
 }
 
 static bool body_begin(struct http_stream *st, enum body_kind kind, uint64_t length)
@@ -252,7 +276,8 @@ static bool body_begin(struct http_stream *st, enum body_kind kind, uint64_t len
     return true;
 }
 
-void http_respond(struct http_request *req, int status, const char *content_type, const void *body, size_t len)
+void http_respond(struct http_request *req, int status, const char *content_type, const void *body,
+                  size_t len)
 {
     http_respond_owned(req, status, content_type, body, len, NULL);
 }
@@ -357,10 +382,7 @@ static void resume(struct http_stream *st)
 {
     if (!st->responded || st->head_only)
         return;
-    if (st->conn->proto == PROTO_H2)
-        h2_stream_resume(st);
-    else
-        h1_stream_resume(st);
+    st->conn->ops->resume(st);
 }
 
 size_t http_stream_write(struct http_request *req, const void *data, size_t len)
@@ -398,10 +420,7 @@ void http_body_release(struct http_request *req, size_t n)
     if (n > st->body_kept)
         n = st->body_kept;
     st->body_kept -= n;
-    if (st->conn->proto == PROTO_H2)
-        h2_stream_consumed(st, n);
-    else
-        h1_stream_consumed(st, n);
+    st->conn->ops->consumed(st, n);
 }
 
 void http_reset(struct http_request *req)
@@ -409,10 +428,7 @@ void http_reset(struct http_request *req)
     struct http_stream *st = req->_stream;
 
     st->aborted = true;
-    if (st->conn->proto == PROTO_H2)
-        h2_stream_reset(st);
-    else
-        h1_stream_reset(st);
+    st->conn->ops->reset(st);
 }
 
 /* ---- routing ------------------------------------------------------------------------------------ */
@@ -424,7 +440,8 @@ static void allow_header(struct http_stream *st, uint32_t allow)
 
     for (int m = 0; m < METHOD_COUNT; m++)
         if (allow & (1u << m))
-            n += (size_t)snprintf(text + n, sizeof(text) - n, "%s%s", n ? ", " : "", method_name((enum method)m));
+            n += (size_t)snprintf(text + n, sizeof(text) - n, "%s%s", n ? ", " : "",
+                                  method_name((enum method)m));
     http_add_header(&st->req, "allow", text, n);
 }
 
