@@ -24,7 +24,11 @@
  */
 #include "h2/h2.h"
 
+#include <nghttp2/nghttp2.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http/http_conn.h"
@@ -32,9 +36,65 @@
 
 #define H2_FRAME_HEADER 9 /* RFC 9113 4.1 */
 
-static struct h2_conn *h2_of(struct http_conn *hc)
+#define H2_RESETS_KEPT 16 /* stream ids an HTTP/2 connection remembers having reset */
+
+struct http_proto_ops;
+
+
+/* A stream's HTTP/2 state; set when HTTP/2 takes the stream (a HEADERS frame, or the h2c upgrade). */
+struct h2_stream {
+    nghttp2_rcbuf **rcbufs; /* its max_headers * 2 slots in rcbuf_space, once HEADERS began */
+    uint32_t nrcbufs;       /* header strings kept referenced there */
+    bool deferred;          /* its DATA waits for the transport (nghttp2 told DEFERRED) */
+};
+
+/* A connection's HTTP/2 state; h2_proto_ops.start clears it. */
+struct h2_conn {
+    nghttp2_session *session;
+    const uint8_t *pending; /* output nghttp2 produced that the transport has not taken yet */
+    size_t pending_len;
+    bool in_session;    /* inside nghttp2 (mem_recv, mem_send): output must wait for its return */
+    bool await_preface; /* upgraded, and the client's preface has not come yet */
+    uint8_t in_hdr_len;
+    uint8_t in_hdr[8];   /* a frame header cut short at the end of the input so far */
+    size_t in_skip;      /* input bytes before the next frame header starts */
+    uint32_t early_room; /* output bytes allowed until the preface comes */
+    uint32_t nresets;
+    int32_t resets[H2_RESETS_KEPT]; /* streams reset lately: frames still arriving on them are ignored */
+    int32_t resets_forgotten;       /* the highest stream id that fell out of resets */
+    bool settings_reading;          /* a SETTINGS frame is being read: the two fields below hold */
+    uint32_t settings_window;       /* the peer's SETTINGS_INITIAL_WINDOW_SIZE before that frame */
+    int32_t settings_max_window;    /* and the largest stream send window then */
+};
+
+/* A worker's HTTP/2 state (hw->h2_state): nghttp2's callbacks and options, its allocator, the
+ * request header strings streams keep referenced (max_headers * 2 per stream of the worker's
+ * slab), and the per-connection and per-stream state, one slot per slot of the core's slabs. */
+struct h2_worker {
+    nghttp2_session_callbacks *callbacks;
+    nghttp2_option *option;
+    nghttp2_mem mem;
+    nghttp2_rcbuf **rcbuf_space;
+    struct h2_conn *conns;     /* hw->max_conns */
+    struct h2_stream *streams; /* cfg->max_streams */
+};
+
+static struct h2_worker *h2_worker_of(const struct http_worker *hw)
 {
-    return &hc->proto.h2;
+    return hw->h2_state;
+}
+
+/* A connection's and a stream's HTTP/2 state: the slot of the same index as theirs in the core. */
+static struct h2_conn *h2_of(const struct http_conn *hc)
+{
+    return &h2_worker_of(hc->hw)->conns[hc - hc->hw->conns];
+}
+
+static struct h2_stream *h2_stream_of(const struct http_stream *st)
+{
+    const struct http_worker *hw = st->conn->hw;
+
+    return &h2_worker_of(hw)->streams[st - hw->streams];
 }
 
 static struct http_stream *stream_of(nghttp2_session *s, int32_t id)
@@ -72,7 +132,7 @@ static int conn_error(nghttp2_session *s, uint32_t code)
  */
 static bool reset_lately(const struct http_conn *hc, int32_t id)
 {
-    const struct h2_conn *h = &hc->proto.h2;
+    const struct h2_conn *h = h2_of(hc);
     uint32_t n = h->nresets < H2_RESETS_KEPT ? h->nresets : H2_RESETS_KEPT;
 
     if (id <= h->resets_forgotten)
@@ -186,7 +246,7 @@ static nghttp2_rcbuf **rcbufs_of(const struct http_stream *st)
 {
     const struct http_worker *hw = st->conn->hw;
 
-    return hw->h2.rcbuf_space + (size_t)(st - hw->streams) * hw->cfg->max_headers * 2;
+    return h2_worker_of(hw)->rcbuf_space + (size_t)(st - hw->streams) * hw->cfg->max_headers * 2;
 }
 
 static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void *user)
@@ -199,17 +259,17 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void
     st = http_stream_new(hc, frame->hd.stream_id);
     if (!st) /* out of streams: the client may retry this one elsewhere or later */
         return nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_REFUSED_STREAM);
-    st->h2.rcbufs = rcbufs_of(st);
+    *h2_stream_of(st) = (struct h2_stream){.rcbufs = rcbufs_of(st)};
     nghttp2_session_set_stream_user_data(s, frame->hd.stream_id, st);
     return 0;
 }
 
 static bool keep_rcbuf(struct http_stream *st, nghttp2_rcbuf *rc)
 {
-    if (st->h2.nrcbufs == st->conn->hw->cfg->max_headers * 2)
+    if (h2_stream_of(st)->nrcbufs == st->conn->hw->cfg->max_headers * 2)
         return false;
     nghttp2_rcbuf_incref(rc);
-    st->h2.rcbufs[st->h2.nrcbufs++] = rc;
+    h2_stream_of(st)->rcbufs[h2_stream_of(st)->nrcbufs++] = rc;
     return true;
 }
 
@@ -358,7 +418,7 @@ static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
     if (early)
         room = h->early_room;
     if (!avail || room <= H2_FRAME_HEADER) {
-        st->h2.deferred = true;
+        h2_stream_of(st)->deferred = true;
         if (avail && !early) /* else the client's preface resumes it (h2_conn_output) */
             app_want_writable(hc->ac);
         return NGHTTP2_ERR_DEFERRED;
@@ -434,8 +494,8 @@ static void h2_stream_resume(struct http_stream *st)
     struct http_conn *hc = st->conn;
     struct h2_conn *h = h2_of(hc);
 
-    if (st->h2.deferred) {
-        st->h2.deferred = false;
+    if (h2_stream_of(st)->deferred) {
+        h2_stream_of(st)->deferred = false;
         nghttp2_session_resume_data(h->session, st->id);
     }
     if (!h->in_session)
@@ -466,8 +526,11 @@ static void h2_stream_reset(struct http_stream *st)
  * nghttp2's pool; after the stream's on_abort, which may still read them. */
 static void h2_stream_free(struct http_stream *st)
 {
-    for (uint32_t i = 0; i < st->h2.nrcbufs; i++)
-        nghttp2_rcbuf_decref(st->h2.rcbufs[i]);
+    struct h2_stream *h2s = h2_stream_of(st);
+
+    for (uint32_t i = 0; i < h2s->nrcbufs; i++)
+        nghttp2_rcbuf_decref(h2s->rcbufs[i]);
+    h2s->nrcbufs = 0;
 }
 
 /* ---- the connection ----------------------------------------------------------------------------- */
@@ -493,10 +556,16 @@ static void h2_conn_preface_read(struct http_conn *hc, size_t n);
 
 static int h2_worker_init(struct http_worker *hw)
 {
-    struct h2_worker *w = &hw->h2;
+    struct h2_worker *w = calloc(1, sizeof(*w));
 
+    if (!w)
+        return -1;
+    hw->h2_state = w;
     w->rcbuf_space = calloc((size_t)hw->cfg->max_streams * hw->cfg->max_headers * 2, sizeof(*w->rcbuf_space));
-    if (!w->rcbuf_space || h2_callbacks_new(&w->callbacks) || nghttp2_option_new(&w->option))
+    w->conns = calloc(hw->max_conns, sizeof(*w->conns));
+    w->streams = calloc(hw->cfg->max_streams, sizeof(*w->streams));
+    if (!w->rcbuf_space || !w->conns || !w->streams || h2_callbacks_new(&w->callbacks) ||
+        nghttp2_option_new(&w->option))
         return -1;
     w->mem = http_mem_nghttp2(hw->mem_pool);
     /* request body flow control follows what handlers are done with (http_body_release) */
@@ -507,14 +576,19 @@ static int h2_worker_init(struct http_worker *hw)
 
 static void h2_worker_destroy(struct http_worker *hw)
 {
-    struct h2_worker *w = &hw->h2;
+    struct h2_worker *w = hw->h2_state;
 
+    if (!w)
+        return;
     if (w->callbacks)
         nghttp2_session_callbacks_del(w->callbacks);
     if (w->option)
         nghttp2_option_del(w->option);
     free(w->rcbuf_space);
-    memset(w, 0, sizeof(*w));
+    free(w->conns);
+    free(w->streams);
+    free(w);
+    hw->h2_state = NULL;
 }
 
 /* A new connection (after the preface), or an upgraded one whose request becomes stream 1. */
@@ -522,6 +596,7 @@ static int h2_conn_start(struct http_conn *hc, const struct http_upgrade *up)
 {
     struct h2_conn *h = h2_of(hc);
     struct http_worker *hw = hc->hw;
+    struct h2_worker *w = h2_worker_of(hw);
     const struct http_config *cfg = hw->cfg;
     nghttp2_settings_entry iv[] = {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, cfg->max_concurrent_streams},
@@ -530,7 +605,8 @@ static int h2_conn_start(struct http_conn *hc, const struct http_upgrade *up)
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, cfg->max_header_list_size},
     };
 
-    if (nghttp2_session_server_new3(&h->session, hw->h2.callbacks, hc, hw->h2.option, &hw->h2.mem))
+    memset(h, 0, sizeof(*h)); /* the slot may hold what the previous connection left */
+    if (nghttp2_session_server_new3(&h->session, w->callbacks, hc, w->option, &w->mem))
         return -1;
     /* an upgrade's HTTP2-Settings that nghttp2 refuses leaves the connection as it was: no 101 yet */
     if ((up && nghttp2_session_upgrade2(h->session, up->settings, up->settings_len,
@@ -550,6 +626,7 @@ static int h2_conn_start(struct http_conn *hc, const struct http_upgrade *up)
     if (up) { /* the upgraded request is stream 1, half-closed (remote) already */
         struct http_stream *st = up->stream;
 
+        *h2_stream_of(st) = (struct h2_stream){0}; /* its header strings are HTTP/1.1's */
         st->id = 1;
         st->req.http_version = 20;
         st->request_done = true;
@@ -568,7 +645,7 @@ static int h2_conn_start(struct http_conn *hc, const struct http_upgrade *up)
 static bool handler_pending(const struct http_conn *hc)
 {
     for (const struct http_stream *st = hc->streams; st; st = st->next)
-        if (st->request_done && (!st->responded || !st->body.ended || st->h2.deferred))
+        if (st->request_done && (!st->responded || !st->body.ended || h2_stream_of(st)->deferred))
             return true;
     return false;
 }
@@ -581,8 +658,8 @@ static void h2_conn_output(struct http_conn *hc)
     if (!h->session)
         return;
     for (struct http_stream *st = hc->streams; st; st = st->next) {
-        if (st->h2.deferred && http_body_available(&st->body)) {
-            st->h2.deferred = false;
+        if (h2_stream_of(st)->deferred && http_body_available(&st->body)) {
+            h2_stream_of(st)->deferred = false;
             nghttp2_session_resume_data(h->session, st->id);
         }
     }

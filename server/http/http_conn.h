@@ -6,7 +6,7 @@
  *
  * The core (http_worker.c: pools and the app service; request.c: the handler's API) is the same
  * for both protocols and calls a protocol only through the table its connection holds. Each
- * protocol keeps its own state in its own struct (h2/h2.h, http/h1.h); a connection holds one of
+ * protocol keeps its own state in its own struct (h2/h2_session.c, http/h1.h); a connection holds one of
  * them at a time, in a union, so an idle connection costs the larger of the two, not their sum.
  *
  * Nothing here is allocated per request once the pools are warm: streams come from a free list,
@@ -17,7 +17,6 @@
 #define SLUICE_HTTP_CONN_H
 
 #include "app/app.h"
-#include "h2/h2.h"
 #include "http/h1.h"
 #include "http/http.h"
 #include "http/http_config.h"
@@ -75,7 +74,6 @@ struct http_stream {
     struct http_body body;
     uint64_t body_kept;       /* request body bytes on_body kept, not yet released */
     struct http_buf *req_buf; /* HTTP/1.1: the request line and headers its strings point into */
-    struct h2_stream h2;      /* HTTP/2's per-stream state (h2/h2.h) */
     struct http_stream *next; /* free list, or the connection's list of streams */
     /* last, and not cleared for a new stream (http_stream_new): used only up to nresp, arena_used.
      * Protocol-neutral until the protocol encodes them (HPACK, or an HTTP/1.1 head). */
@@ -101,7 +99,7 @@ struct http_upgrade {
  */
 struct http_proto_ops {
     const char *name;
-    /* The worker's state for the protocol (hw->h2), before any connection / after the last; NULL
+    /* The worker's state for the protocol (HTTP/2's in hw->h2_state), before any connection / after the last; NULL
      * when it keeps none. destroy must cope with an init that failed half-way. */
     int (*init)(struct http_worker *hw);
     void (*destroy)(struct http_worker *hw);
@@ -134,9 +132,8 @@ struct http_conn {
     struct http_stream *streams;
     uint32_t nstreams;
     union {
-        struct h2_conn h2;
         struct h1_conn h1;
-    } proto; /* the state of the protocol ops belongs to */
+    } proto; /* the state of the protocol ops belongs to, if it keeps it here (HTTP/2 does not) */
     struct http_conn *next_free;
 };
 
@@ -169,7 +166,11 @@ struct http_stats {
 struct http_worker {
     const struct http_config *cfg;
     struct http_mem *mem_pool;
-    struct h2_worker h2;
+    /* HTTP/2 is plugged in (http_worker_new) and keeps its state in slabs of its own, found by a
+     * connection's or stream's index in the slabs below: the core includes nothing of h2/ */
+    const struct http_proto_ops *h2;
+    void *h2_state;
+    uint32_t max_conns;
     struct http_conn *conns; /* slab, one per app slot */
     struct http_conn *free_conns;
     struct http_stream *streams; /* slab */

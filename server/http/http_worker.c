@@ -21,9 +21,6 @@
 #include "http/http_conn.h"
 #include "http/http_mem.h"
 
-/* Every protocol, for their per-worker state. */
-static const struct http_proto_ops *const protocols[] = {&h2_proto_ops, &h1_proto_ops};
-#define NPROTOCOLS (sizeof(protocols) / sizeof(protocols[0]))
 
 void http_config_default(struct http_config *cfg)
 {
@@ -38,22 +35,25 @@ void http_config_default(struct http_config *cfg)
     cfg->max_buffers = 65536;
 }
 
-struct http_worker *http_worker_new(const struct http_config *cfg, uint32_t max_conns)
+struct http_worker *http_worker_new(const struct http_config *cfg, uint32_t max_conns,
+                                    const struct http_proto_ops *h2)
 {
     struct http_worker *hw = calloc(1, sizeof(*hw));
 
     if (!hw)
         return NULL;
     hw->cfg = cfg;
+    hw->h2 = h2;
+    hw->max_conns = max_conns;
     hw->mem_pool = http_mem_new();
     hw->conns = calloc(max_conns, sizeof(*hw->conns));
     hw->streams = calloc(cfg->max_streams, sizeof(*hw->streams));
     hw->header_space = calloc((size_t)cfg->max_streams * cfg->max_headers, sizeof(*hw->header_space));
     if (!hw->mem_pool || !hw->conns || !hw->streams || !hw->header_space)
         goto fail;
-    for (size_t i = 0; i < NPROTOCOLS; i++)
-        if (protocols[i]->init && protocols[i]->init(hw))
-            goto fail;
+    /* HTTP/1.1 keeps no per-worker state; HTTP/2 keeps its own in hw->h2_room */
+    if (h2->init && h2->init(hw))
+        goto fail;
     for (uint32_t i = max_conns; i-- > 0;) {
         hw->conns[i].next_free = hw->free_conns;
         hw->free_conns = &hw->conns[i];
@@ -82,9 +82,8 @@ void http_worker_destroy(struct http_worker *hw)
         hw->free_bufs = b->next;
         free(b);
     }
-    for (size_t i = 0; i < NPROTOCOLS; i++)
-        if (protocols[i]->destroy)
-            protocols[i]->destroy(hw);
+    if (hw->h2 && hw->h2->destroy)
+        hw->h2->destroy(hw);
     http_mem_destroy(hw->mem_pool);
     free(hw->conns);
     free(hw->streams);
@@ -210,7 +209,7 @@ static int install(struct http_conn *hc, const struct http_proto_ops *ops, const
 
 int http_conn_upgrade(struct http_conn *hc, const struct http_upgrade *up)
 {
-    return install(hc, &h2_proto_ops, up);
+    return install(hc, hc->hw->h2, up);
 }
 
 /*
@@ -238,7 +237,7 @@ static const struct http_proto_ops *detect(struct http_conn *hc)
     app_consume(ac, took);
     hc->preface_seen = (uint8_t)seen;
     if (seen == HTTP_H2_PREFACE_LEN)
-        return &h2_proto_ops;
+        return hc->hw->h2;
     return app_eof(ac) && seen ? &h1_proto_ops : NULL;
 }
 

@@ -1,6 +1,6 @@
 /*
  * http_worker.h — what the rest of the server sees of the HTTP layer: one http_worker per worker
- * (pools and nghttp2 state), hung on the worker's app_table so that connections on an HTTP port
+ * (pools and protocol state), hung on the worker's app_table so that connections on an HTTP port
  * reach it, and its counters for /metrics.
  */
 #ifndef SLUICE_HTTP_WORKER_H
@@ -12,9 +12,15 @@
 
 struct http_worker;
 struct http_stats;
+struct http_proto_ops;
 
-/* The pools for a worker serving at most max_conns connections; NULL with errno set. */
-struct http_worker *http_worker_new(const struct http_config *cfg, uint32_t max_conns);
+/*
+ * The pools for a worker serving at most max_conns connections, speaking HTTP/1.1 and the HTTP/2
+ * of h2 (h2_proto_ops of h2/h2.h: the caller plugs it in, so that http/ depends on no protocol
+ * outside it); NULL with errno set.
+ */
+struct http_worker *http_worker_new(const struct http_config *cfg, uint32_t max_conns,
+                                    const struct http_proto_ops *h2);
 void http_worker_destroy(struct http_worker *hw);
 
 const struct http_stats *http_worker_stats(const struct http_worker *hw);

@@ -47,6 +47,7 @@
 #include "app/app.h"
 #include "common/err.h"
 #include "http/http.h"
+#include "h2/h2.h"
 #include "http/http_worker.h"
 #include "http/handlers/metrics.h"
 #include "http/handlers/static_file.h"
@@ -199,7 +200,7 @@ static void workers_init(void)
     tight_config.max_body_backlog = 4096;
     tight_config.max_buffers = 5;
     for (int i = 0; i < 2; i++) {
-        workers[i] = http_worker_new(i ? &tight_config : &default_config, MAX_CONNS);
+        workers[i] = http_worker_new(i ? &tight_config : &default_config, MAX_CONNS, &h2_proto_ops);
         CHECK(workers[i], "http_worker_new: %s", strerror(errno));
         CHECK(!app_table_init(&tables[i], MAX_CONNS, &service, 1), "app_table_init");
         tables[i].http = workers[i];

@@ -36,6 +36,7 @@
 #include "app/app.h"
 #include "http/http_config.h"
 #include "http/http_mem.h"
+#include "h2/h2.h"
 #include "http/http_worker.h"
 
 #define PORT      80
@@ -516,7 +517,7 @@ int main(int argc, char **argv)
     http_config_default(&config);
     for (int i = 0; i < 2; i++) {
         use_pool = i == 0;
-        workers[i] = http_worker_new(&config, 4);
+        workers[i] = http_worker_new(&config, 4, &h2_proto_ops);
         if (!workers[i])
             die("http_worker_new");
         if (app_table_init(&tables[i], 4, &service, 1))
