@@ -211,7 +211,8 @@ int cmd_load(int argc, char **argv, struct err *e)
             else if (!strcmp(optarg, "generic"))
                 want = MODE_GENERIC;
             else
-                return ERR(e, EXIT_STATUS_USAGE, 0, "bad --mode '%s': expected auto, native or generic", optarg);
+                return ERR(e, EXIT_STATUS_USAGE, 0, "bad --mode '%s': expected auto, native or generic",
+                           optarg);
             break;
         case 'c':
             config = optarg;
@@ -222,7 +223,8 @@ int cmd_load(int argc, char **argv, struct err *e)
             return -1;
         }
     }
-    if (agent_require_dev(dev, "load", e) || agent_require_root(e) || pins_path(dir, sizeof(dir), dev, NULL, e))
+    if (agent_require_dev(dev, "load", e) || agent_require_root(e) ||
+        pins_path(dir, sizeof(dir), dev, NULL, e))
         return -1;
     ifindex = (int)if_nametoindex(dev);
     if (!ifindex)
@@ -275,7 +277,8 @@ int cmd_load(int argc, char **argv, struct err *e)
     if (seed_routes(bpf_map__fd(skel->maps.routes), &routes, e))
         goto out;
 
-    link_fd = attach_xdp(bpf_program__fd(skel->progs.sluice_steer), ifindex, dev, want, &got, why, sizeof(why), e);
+    link_fd =
+        attach_xdp(bpf_program__fd(skel->progs.sluice_steer), ifindex, dev, want, &got, why, sizeof(why), e);
     if (link_fd < 0)
         goto out;
     if (pins_path(path, sizeof(path), dev, SLUICE_PIN_LINK, e))
@@ -339,8 +342,8 @@ int cmd_unload(int argc, char **argv, struct err *e)
             return -1;
         }
     }
-    if (agent_require_dev(dev, "unload", e) || agent_require_root(e) || pins_path(dir, sizeof(dir), dev, NULL, e) ||
-        pins_ensure_bpffs(e))
+    if (agent_require_dev(dev, "unload", e) || agent_require_root(e) ||
+        pins_path(dir, sizeof(dir), dev, NULL, e) || pins_ensure_bpffs(e))
         return -1;
     if (!path_exists(dir))
         return ERR(e, EXIT_STATUS_STATE, 0, "sluice is not loaded on %s (%s is missing)", dev, dir);
@@ -363,8 +366,8 @@ int cmd_unload(int argc, char **argv, struct err *e)
                 if (present & (1ull << i))
                     n += snprintf(list + n, sizeof(list) - n, "%s%d", n ? "," : "", i);
             return ERR(e, EXIT_STATUS_BUSY, 0,
-                       "a server holds AF_XDP sockets of workers %s on %s; stop it first or use --force", list,
-                       dev);
+                       "a server holds AF_XDP sockets of workers %s on %s; stop it first or use --force",
+                       list, dev);
         }
     }
 
@@ -397,7 +400,8 @@ static void show_map(const char *name, int fd)
         printf("  %-9s (unreadable: %s)\n", name, strerror(errno));
         return;
     }
-    if (info.type == BPF_MAP_TYPE_HASH || info.type == BPF_MAP_TYPE_LRU_HASH || info.type == BPF_MAP_TYPE_LPM_TRIE) {
+    if (info.type == BPF_MAP_TYPE_HASH || info.type == BPF_MAP_TYPE_LRU_HASH ||
+        info.type == BPF_MAP_TYPE_LPM_TRIE) {
         while (info.key_size <= sizeof(key) && bpf_map_get_next_key(fd, prev, next) == 0) {
             memcpy(key, next, info.key_size);
             prev = key;
@@ -441,8 +445,9 @@ static int show_device(const char *dev, struct err *e)
                 close(prog_fd);
             }
         }
-        printf("  program   id %u %s, link id %u, %s mode on ifindex %u%s\n", link.prog_id, prog.name, link.id,
-               mode_name(meta.attach_mode), link.xdp.ifindex, link.xdp.ifindex ? "" : " (device gone: detached)");
+        printf("  program   id %u %s, link id %u, %s mode on ifindex %u%s\n", link.prog_id, prog.name,
+               link.id, mode_name(meta.attach_mode), link.xdp.ifindex,
+               link.xdp.ifindex ? "" : " (device gone: detached)");
     } else {
         printf("  program   not attached (maps pinned without a link)\n");
     }

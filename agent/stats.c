@@ -47,7 +47,7 @@ static void print_json(const char *dev, const struct sluice_stats *s)
 
     printf("{\"dev\":\"%s\",\"counters\":{", dev);
 #define PRINT_COUNTER(name, help)                                                                            \
-    printf("%s\"%s\":%llu", sep, #name, (unsigned long long)s->name);                                         \
+    printf("%s\"%s\":%llu", sep, #name, (unsigned long long)s->name);                                        \
     sep = ",";
     SLUICE_VERDICT_COUNTERS(PRINT_COUNTER)
     SLUICE_EVENT_COUNTERS(PRINT_COUNTER)

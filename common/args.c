@@ -41,7 +41,8 @@ int args_u32(const char *text, const char *what, uint32_t min, uint32_t max, uin
     errno = 0;
     v = strtoul(text, &end, 10);
     if (!*text || *end || errno || text[0] == '-' || v < min || v > max)
-        return ERR(e, EXIT_STATUS_USAGE, 0, "bad %s '%s': expected a number from %u to %u", what, text, min, max);
+        return ERR(e, EXIT_STATUS_USAGE, 0, "bad %s '%s': expected a number from %u to %u", what, text, min,
+                   max);
     *out = (uint32_t)v;
     return 0;
 }

@@ -24,8 +24,8 @@ enum exit_status {
 };
 
 struct err {
-    int status;  /* enum exit_status */
-    int errnum;  /* errno that caused it, or 0 */
+    int status; /* enum exit_status */
+    int errnum; /* errno that caused it, or 0 */
     const char *src_file;
     int src_line;
     char msg[512];

@@ -20,15 +20,15 @@
 #define SLUICE_ABI_VERSION 2
 
 /* Pins live at SLUICE_PIN_ROOT/<ifname>/<map name>; the attachment is the bpf_link pinned as "link". */
-#define SLUICE_PIN_ROOT      "/sys/fs/bpf/sluice"
-#define SLUICE_PIN_LINK      "link"
-#define SLUICE_MAP_SERVICES  "services"
-#define SLUICE_MAP_FLOWS     "flows"
-#define SLUICE_MAP_ROUTES    "routes"
-#define SLUICE_MAP_WORKERS   "workers"
-#define SLUICE_MAP_XSKS      "xsks"
-#define SLUICE_MAP_STATS     "stats"
-#define SLUICE_MAP_META      "meta"
+#define SLUICE_PIN_ROOT        "/sys/fs/bpf/sluice"
+#define SLUICE_PIN_LINK        "link"
+#define SLUICE_MAP_SERVICES    "services"
+#define SLUICE_MAP_FLOWS       "flows"
+#define SLUICE_MAP_ROUTES      "routes"
+#define SLUICE_MAP_WORKERS     "workers"
+#define SLUICE_MAP_XSKS        "xsks"
+#define SLUICE_MAP_STATS       "stats"
+#define SLUICE_MAP_META        "meta"
 #define SLUICE_MAP_ROUTE_STATS "route_stats"
 
 /* Limits. SLUICE_MAX_WORKERS bounds the XSKMAP and the route target bitmask (one bit per worker). */
@@ -61,7 +61,7 @@ enum sluice_family {
  */
 struct service_key {
     __u8 addr[16];
-    __u16 port; /* host byte order, so that dumps read naturally */
+    __u16 port;  /* host byte order, so that dumps read naturally */
     __u8 family; /* enum sluice_family */
     __u8 _pad;
 };
@@ -201,40 +201,40 @@ struct worker_state {
  * exactly one of the verdict counters below; bpftool prints them by name, the agent sums CPUs.
  */
 #define SLUICE_VERDICT_COUNTERS(X)                                                                           \
-    X(pass_not_ip, "not IPv4 or IPv6 (ARP, LLDP, ...): passed to the kernel")                              \
-    X(pass_malformed, "truncated or invalid Ethernet/IP/TCP header: passed to the kernel")                 \
-    X(pass_fragment, "IPv4 fragment: passed to the kernel")                                                \
-    X(pass_ipv6_ext, "IPv6 extension header before TCP: passed to the kernel")                             \
-    X(pass_not_tcp, "not TCP (ICMP, UDP, ...): passed to the kernel")                                      \
-    X(pass_not_service, "TCP not addressed to a service: passed to the kernel")                            \
-    X(redirect_flow, "existing flow: redirected to its owner")                                             \
-    X(redirect_syn, "SYN without a flow: worker hashed, flow inserted, redirected")                        \
-    X(redirect_no_flow, "non-SYN without a flow: redirected to the hashed worker, which resets it")        \
-    X(drop_no_socket, "chosen worker has no AF_XDP socket registered: dropped")                            \
-    X(drop_no_worker, "no live worker for a service packet: dropped")                                      \
-    X(drop_overload, "SYN shed because every live worker is overloaded: dropped")                          \
+    X(pass_not_ip, "not IPv4 or IPv6 (ARP, LLDP, ...): passed to the kernel")                                \
+    X(pass_malformed, "truncated or invalid Ethernet/IP/TCP header: passed to the kernel")                   \
+    X(pass_fragment, "IPv4 fragment: passed to the kernel")                                                  \
+    X(pass_ipv6_ext, "IPv6 extension header before TCP: passed to the kernel")                               \
+    X(pass_not_tcp, "not TCP (ICMP, UDP, ...): passed to the kernel")                                        \
+    X(pass_not_service, "TCP not addressed to a service: passed to the kernel")                              \
+    X(redirect_flow, "existing flow: redirected to its owner")                                               \
+    X(redirect_syn, "SYN without a flow: worker hashed, flow inserted, redirected")                          \
+    X(redirect_no_flow, "non-SYN without a flow: redirected to the hashed worker, which resets it")          \
+    X(drop_no_socket, "chosen worker has no AF_XDP socket registered: dropped")                              \
+    X(drop_no_worker, "no live worker for a service packet: dropped")                                        \
+    X(drop_overload, "SYN shed because every live worker is overloaded: dropped")                            \
     X(drop_bad_tcp, "TCP header length invalid on a service port: dropped")
 
 /* Exactly one of these per connection whose prefix was decided (steering services only). */
 #define SLUICE_PREFIX_DECISION_COUNTERS(X)                                                                   \
-    X(prefix_routed, "decision: a route matched; target is its (live) worker")                             \
-    X(prefix_target_not_live, "decision: a route matched but no worker of it is live: target = owner")     \
-    X(prefix_default, "decision: key found but no route matched: default route (owner kept)")              \
-    X(prefix_no_key, "decision: stream parsed, no key in it (HEADERS without :path, no SNI)")              \
-    X(prefix_hpack_dynamic, "decision: :path behind an unresolvable HPACK dynamic-table index: default")   \
-    X(prefix_malformed, "decision: not HTTP/2, HTTP/1.1 or TLS, or invalid framing: default route")        \
-    X(prefix_too_long, "decision: no key within the byte or segment bound: default route")                 \
+    X(prefix_routed, "decision: a route matched; target is its (live) worker")                               \
+    X(prefix_target_not_live, "decision: a route matched but no worker of it is live: target = owner")       \
+    X(prefix_default, "decision: key found but no route matched: default route (owner kept)")                \
+    X(prefix_no_key, "decision: stream parsed, no key in it (HEADERS without :path, no SNI)")                \
+    X(prefix_hpack_dynamic, "decision: :path behind an unresolvable HPACK dynamic-table index: default")     \
+    X(prefix_malformed, "decision: not HTTP/2, HTTP/1.1 or TLS, or invalid framing: default route")          \
+    X(prefix_too_long, "decision: no key within the byte or segment bound: default route")                   \
     X(prefix_cut, "decision: key or header cut by a segment boundary: default route")
 
 #define SLUICE_EVENT_COUNTERS(X)                                                                             \
-    X(vlan_tagged, "packets that carried an 802.1Q/802.1ad tag")                                           \
-    X(flow_owner_gone, "flow owner no longer live: flow re-hashed")                                        \
-    X(flow_insert_failed, "flow table update failed")                                                      \
-    SLUICE_PREFIX_DECISION_COUNTERS(X)                                                                     \
-    X(prefix_handoffs, "decisions whose target is another worker than the owner: hand-off due")            \
-    X(prefix_awaiting_more, "segment parsed, key not complete yet: the flow waits for the next one")       \
-    X(prefix_out_of_order, "payload not at the parser's sequence number while awaiting: not parsed")       \
-    X(meta_added, "XDP metadata prepended: the frame's flow awaits its route or hand-off")                 \
+    X(vlan_tagged, "packets that carried an 802.1Q/802.1ad tag")                                             \
+    X(flow_owner_gone, "flow owner no longer live: flow re-hashed")                                          \
+    X(flow_insert_failed, "flow table update failed")                                                        \
+    SLUICE_PREFIX_DECISION_COUNTERS(X)                                                                       \
+    X(prefix_handoffs, "decisions whose target is another worker than the owner: hand-off due")              \
+    X(prefix_awaiting_more, "segment parsed, key not complete yet: the flow waits for the next one")         \
+    X(prefix_out_of_order, "payload not at the parser's sequence number while awaiting: not parsed")         \
+    X(meta_added, "XDP metadata prepended: the frame's flow awaits its route or hand-off")                   \
     X(meta_failed, "bpf_xdp_adjust_meta failed: frame redirected without metadata")
 
 struct sluice_stats {

@@ -24,8 +24,8 @@ static void *map_region(size_t size, bool *huge, char *note, size_t note_len)
     void *area;
 
     if (size % HUGE_PAGE == 0) {
-        area = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE,
-                    -1, 0);
+        area = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE, -1, 0);
         if (area != MAP_FAILED) {
             *huge = true;
             snprintf(note, note_len, "in 2 MiB huge pages");
@@ -60,12 +60,14 @@ int umem_create(struct umem *u, const struct umem_config *cfg, char *note, size_
         return ERR(e, EXIT_STATUS_FAILURE, errno, "cannot map a %zu MiB UMEM", u->size >> 20);
     }
     if (frame_pool_init(&u->pool, u->area, cfg->frame_size, cfg->nframes)) {
-        ERR(e, EXIT_STATUS_USAGE, errno, "bad UMEM geometry: %u frames of %u bytes", cfg->nframes, cfg->frame_size);
+        ERR(e, EXIT_STATUS_USAGE, errno, "bad UMEM geometry: %u frames of %u bytes", cfg->nframes,
+            cfg->frame_size);
         goto fail;
     }
     ret = xsk_umem__create(&u->xsk_umem, u->area, u->size, &u->fill, &u->comp, &ucfg);
     if (ret) {
-        ERR(e, err_status_for_errno(-ret), -ret, "cannot register the UMEM with the kernel (xsk_umem__create)");
+        ERR(e, err_status_for_errno(-ret), -ret,
+            "cannot register the UMEM with the kernel (xsk_umem__create)");
         goto fail;
     }
     pthread_mutex_init(&u->fill_lock, NULL);

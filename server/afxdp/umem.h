@@ -24,8 +24,8 @@
 struct umem_config {
     uint32_t nframes;
     uint32_t frame_size;
-    uint32_t fill_size;  /* fill ring entries (power of two) */
-    uint32_t comp_size;  /* completion ring entries (power of two) */
+    uint32_t fill_size; /* fill ring entries (power of two) */
+    uint32_t comp_size; /* completion ring entries (power of two) */
 };
 
 struct umem {
@@ -39,8 +39,8 @@ struct umem {
     struct xsk_ring_prod fill;
     pthread_mutex_t comp_lock;
     struct xsk_ring_cons comp;
-    _Atomic int64_t in_fill;  /* given to the kernel through the fill ring, not yet seen in an RX ring */
-    _Atomic int64_t in_tx;    /* placed in a TX ring, completion not yet consumed */
+    _Atomic int64_t in_fill;       /* given to the kernel through the fill ring, not yet seen in an RX ring */
+    _Atomic int64_t in_tx;         /* placed in a TX ring, completion not yet consumed */
     _Atomic uint64_t fill_starved; /* refills that found no free frame */
 };
 

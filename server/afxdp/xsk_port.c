@@ -13,7 +13,8 @@
 #define SOL_XDP 283
 #endif
 
-static int try_open(struct xsk_port *p, struct umem *u, const struct xsk_port_config *cfg, uint16_t bind_flags)
+static int try_open(struct xsk_port *p, struct umem *u, const struct xsk_port_config *cfg,
+                    uint16_t bind_flags)
 {
     struct xsk_socket_config scfg = {
         .rx_size = cfg->rx_size,
@@ -57,9 +58,10 @@ int xsk_port_open(struct xsk_port *p, struct umem *u, const struct xsk_port_conf
     p->fd = xsk_socket__fd(p->xsk);
     if (getsockopt(p->fd, SOL_XDP, XDP_OPTIONS, &opts, &optlen) == 0 && (opts.flags & XDP_OPTIONS_ZEROCOPY))
         p->zerocopy = true;
-    snprintf(mode_note, note_len, "%s", p->zerocopy ? "zero-copy mode"
-                                        : cfg->zerocopy == XSK_ZC_OFF ? "copy mode (requested)"
-                                                                      : "copy mode (the driver has no zero-copy support)");
+    snprintf(mode_note, note_len, "%s",
+             p->zerocopy                   ? "zero-copy mode"
+             : cfg->zerocopy == XSK_ZC_OFF ? "copy mode (requested)"
+                                           : "copy mode (the driver has no zero-copy support)");
     return 0;
 }
 

@@ -34,9 +34,9 @@ struct app_io {
     uint8_t *(*reserve)(void *transport, size_t *room); /* NULL: no room now, writable follows */
     void (*commit)(void *transport, size_t n);
     void (*shutdown)(void *transport);
-    void (*abort)(void *transport); /* reset; the transport calls no app_closed for it */
-    size_t (*writable)(void *transport);      /* bytes reserve/commit would take now */
-    void (*want_writable)(void *transport);   /* call the service's writable when room opens */
+    void (*abort)(void *transport);         /* reset; the transport calls no app_closed for it */
+    size_t (*writable)(void *transport);    /* bytes reserve/commit would take now */
+    void (*want_writable)(void *transport); /* call the service's writable when room opens */
 };
 
 struct app_service {
@@ -49,14 +49,14 @@ struct app_conn {
     void *transport;
     const struct app_ops *ops;
     struct app_table *table;
-    bool shut;        /* our FIN is queued */
+    bool shut; /* our FIN is queued */
     uint8_t header_len;
     uint8_t header[16];
-    uint64_t total;   /* source: bytes to send */
-    uint64_t done;    /* source: bytes sent; sink: bytes hashed */
+    uint64_t total; /* source: bytes to send */
+    uint64_t done;  /* source: bytes sent; sink: bytes hashed */
     uint64_t seed;
-    void *md;         /* sink: a hash context, kept by the slot across connections */
-    void *proto;      /* http: the connection's protocol state */
+    void *md;    /* sink: a hash context, kept by the slot across connections */
+    void *proto; /* http: the connection's protocol state */
     uint32_t next_free;
 };
 
@@ -66,12 +66,12 @@ struct app_ops {
     void (*readable)(struct app_conn *ac);
     void (*writable)(struct app_conn *ac);
     void (*closed)(struct app_conn *ac, int error); /* the transport is gone */
-    void (*drain)(struct app_conn *ac); /* the server stops: finish what is in flight, then close;
-                                           NULL: app_shutdown at once */
+    void (*drain)(struct app_conn *ac);             /* the server stops: finish what is in flight, then close;
+                                                       NULL: app_shutdown at once */
 };
 
 #define APP_COUNTERS(X)                                                                                      \
-    X(accepted, "connections accepted by a service")                                                        \
+    X(accepted, "connections accepted by a service")                                                         \
     X(refused, "connections refused: no service on the port or no free slot")                                \
     X(closed_ok, "connections that ended in an orderly close")                                               \
     X(closed_reset, "connections the peer reset (ECONNRESET)")                                               \

@@ -40,7 +40,6 @@
 
 struct http_proto_ops;
 
-
 /* A stream's HTTP/2 state; set when HTTP/2 takes the stream (a HEADERS frame, or the h2c upgrade). */
 struct h2_stream {
     nghttp2_rcbuf **rcbufs; /* its max_headers * 2 slots in rcbuf_space, once HEADERS began */

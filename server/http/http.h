@@ -77,7 +77,8 @@ struct http_str http_header(const struct http_request *req, const char *name);
 bool http_add_header(struct http_request *req, const char *name, const char *value, size_t value_len);
 
 /* Answer with a body that stays valid until the response is sent (static data, a mapped file). */
-void http_respond(struct http_request *req, int status, const char *content_type, const void *body, size_t len);
+void http_respond(struct http_request *req, int status, const char *content_type, const void *body,
+                  size_t len);
 /* Answer with body owned by the response: release(body, len) once it is sent (a mapped file's munmap). */
 void http_respond_owned(struct http_request *req, int status, const char *content_type, const void *body,
                         size_t len, void (*release)(const void *body, size_t len));

@@ -99,8 +99,8 @@ struct http_upgrade {
  */
 struct http_proto_ops {
     const char *name;
-    /* The worker's state for the protocol (HTTP/2's in hw->h2_state), before any connection / after the last; NULL
-     * when it keeps none. destroy must cope with an init that failed half-way. */
+    /* The worker's state for the protocol (HTTP/2's in hw->h2_state), before any connection / after the last;
+     * NULL when it keeps none. destroy must cope with an init that failed half-way. */
     int (*init)(struct http_worker *hw);
     void (*destroy)(struct http_worker *hw);
 

@@ -21,7 +21,6 @@
 #include "http/http_conn.h"
 #include "http/http_mem.h"
 
-
 void http_config_default(struct http_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));

@@ -20,8 +20,8 @@ int frame_pool_init(struct frame_pool *pool, void *area, uint32_t frame_size, ui
     if (area) {
         pool->area = area;
     } else {
-        pool->area = mmap(NULL, (size_t)frame_size * nframes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                          -1, 0);
+        pool->area = mmap(NULL, (size_t)frame_size * nframes, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (pool->area == MAP_FAILED)
             return -1;
         pool->owns_area = true;

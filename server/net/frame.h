@@ -44,12 +44,12 @@ enum frame_flag {
 };
 
 struct frame_meta {
-    uint32_t next;    /* link in whichever queue holds the frame */
-    uint32_t seq;     /* TCP sequence number of the byte at off */
-    uint16_t off;     /* payload start */
-    uint16_t len;     /* payload bytes */
-    uint32_t sent_us; /* last transmission (engine clock, truncated) */
-    uint32_t csum;    /* partial sum of the payload, valid with FRAME_F_CSUM */
+    uint32_t next;         /* link in whichever queue holds the frame */
+    uint32_t seq;          /* TCP sequence number of the byte at off */
+    uint16_t off;          /* payload start */
+    uint16_t len;          /* payload bytes */
+    uint32_t sent_us;      /* last transmission (engine clock, truncated) */
+    uint32_t csum;         /* partial sum of the payload, valid with FRAME_F_CSUM */
     _Atomic uint8_t owner; /* enum frame_owner bits */
     uint8_t flags;         /* enum frame_flag bits */
     uint16_t _reserved;

@@ -10,9 +10,9 @@
 
 #include "net/checksum.h"
 
-#define ETH_P_IPV4  0x0800
-#define ETH_P_IPV6  0x86dd
-#define ETH_P_8021Q 0x8100
+#define ETH_P_IPV4   0x0800
+#define ETH_P_IPV6   0x86dd
+#define ETH_P_8021Q  0x8100
 #define ETH_P_8021AD 0x88a8
 #define IPPROTO_TCP_ 6
 
@@ -103,7 +103,15 @@ bool pkt_parse_tcp_options(const uint8_t *opt, uint32_t len, struct tcp_opts *o)
 static bool is_ipv6_extension(uint8_t next)
 {
     switch (next) {
-    case 0: case 43: case 44: case 50: case 51: case 60: case 135: case 139: case 140:
+    case 0:
+    case 43:
+    case 44:
+    case 50:
+    case 51:
+    case 60:
+    case 135:
+    case 139:
+    case 140:
         return true;
     default:
         return false;

@@ -56,9 +56,9 @@ struct tcp_opts {
 
 /* Link-layer addressing to answer a frame with: learnt from what the peer sent us. */
 struct pkt_link {
-    uint8_t lmac[6]; /* ours */
-    uint8_t rmac[6]; /* the peer's (or its router's) */
-    uint16_t vlan_tci; /* 0 when untagged */
+    uint8_t lmac[6];     /* ours */
+    uint8_t rmac[6];     /* the peer's (or its router's) */
+    uint16_t vlan_tci;   /* 0 when untagged */
     uint16_t vlan_proto; /* 0x8100 or 0x88a8, in host order; 0 when untagged */
 };
 
@@ -106,11 +106,11 @@ struct pkt_segment {
     uint32_t ack;
     uint16_t wnd;
     uint8_t flags;
-    uint16_t ip_id;            /* IPv4 identification */
-    const uint8_t *options;    /* TCP options, already laid out, length a multiple of 4 */
+    uint16_t ip_id;         /* IPv4 identification */
+    const uint8_t *options; /* TCP options, already laid out, length a multiple of 4 */
     uint8_t options_len;
     uint32_t payload_len;
-    uint32_t payload_sum;      /* csum_partial of the payload */
+    uint32_t payload_sum; /* csum_partial of the payload */
 };
 
 /* Bytes of Ethernet + IP + TCP headers (without options) for a tuple and link. */

@@ -36,23 +36,23 @@
 struct tcp_conn;
 
 struct tcp_config {
-    uint16_t mtu;                 /* IP MTU of the link; the MSS we offer follows from it */
-    uint32_t rcv_buf;             /* payload bytes a connection buffers for the application (window) */
-    uint32_t snd_buf;             /* payload bytes a connection queues for sending */
-    uint32_t ooo_max_frames;      /* out-of-order frames held per connection */
-    uint32_t max_conns;           /* connections in any state, including half-open and TIME-WAIT */
-    uint32_t max_half_open;       /* connections in SYN-RECEIVED */
-    bool timestamps;              /* RFC 7323 timestamps, when the peer offers them */
-    bool sack;                    /* RFC 2018 SACK, when the peer offers it */
-    bool window_scaling;          /* RFC 7323 window scaling, when the peer offers it */
-    bool nagle;                   /* RFC 896; off by default: writes in one batch are coalesced anyway */
-    uint32_t rto_initial_ms;      /* RFC 6298 2.1 */
+    uint16_t mtu;            /* IP MTU of the link; the MSS we offer follows from it */
+    uint32_t rcv_buf;        /* payload bytes a connection buffers for the application (window) */
+    uint32_t snd_buf;        /* payload bytes a connection queues for sending */
+    uint32_t ooo_max_frames; /* out-of-order frames held per connection */
+    uint32_t max_conns;      /* connections in any state, including half-open and TIME-WAIT */
+    uint32_t max_half_open;  /* connections in SYN-RECEIVED */
+    bool timestamps;         /* RFC 7323 timestamps, when the peer offers them */
+    bool sack;               /* RFC 2018 SACK, when the peer offers it */
+    bool window_scaling;     /* RFC 7323 window scaling, when the peer offers it */
+    bool nagle;              /* RFC 896; off by default: writes in one batch are coalesced anyway */
+    uint32_t rto_initial_ms; /* RFC 6298 2.1 */
     uint32_t rto_min_ms;
     uint32_t rto_max_ms;
-    uint32_t delack_ms;           /* delayed ACK timeout */
-    uint32_t syn_retries;         /* SYN-ACK retransmissions before giving up */
-    uint32_t data_retries;        /* RTO expiries of one segment before the connection is aborted */
-    uint32_t keepalive_idle_ms;   /* 0: no keepalive */
+    uint32_t delack_ms;         /* delayed ACK timeout */
+    uint32_t syn_retries;       /* SYN-ACK retransmissions before giving up */
+    uint32_t data_retries;      /* RTO expiries of one segment before the connection is aborted */
+    uint32_t keepalive_idle_ms; /* 0: no keepalive */
     uint32_t keepalive_intvl_ms;
     uint32_t keepalive_probes;
     uint32_t time_wait_ms;        /* 2 MSL */
@@ -81,9 +81,9 @@ struct tcp_callbacks {
 
 /* Engine counters, declared once: name and meaning. Exported as metrics by the server. */
 #define TCP_ENGINE_COUNTERS(X)                                                                               \
-    X(segs_in, "segments received and parsed")                                                              \
+    X(segs_in, "segments received and parsed")                                                               \
     X(segs_out, "segments emitted")                                                                          \
-    X(bytes_in, "payload bytes accepted in order")                                                          \
+    X(bytes_in, "payload bytes accepted in order")                                                           \
     X(bytes_out, "payload bytes emitted, retransmissions included")                                          \
     X(parse_errors, "frames dropped by pkt_parse (see parse_* counters)")                                    \
     X(conns_accepted, "handshakes completed and accepted by the application")                                \
@@ -92,8 +92,8 @@ struct tcp_callbacks {
     X(syn_dropped_limit, "SYNs dropped: connection or half-open limit reached")                              \
     X(syn_dropped_no_frame, "SYNs dropped: no frame for the SYN-ACK")                                        \
     X(rst_sent, "resets sent")                                                                               \
-    X(rst_received, "acceptable resets received")                                                           \
-    X(rst_no_conn, "segments without a connection answered with a reset")                                   \
+    X(rst_received, "acceptable resets received")                                                            \
+    X(rst_no_conn, "segments without a connection answered with a reset")                                    \
     X(not_listening, "SYNs to a port nobody listens on")                                                     \
     X(retrans_rto, "segments retransmitted by the retransmission timer")                                     \
     X(retrans_fast, "segments retransmitted by fast retransmit or recovery")                                 \
@@ -109,15 +109,15 @@ struct tcp_callbacks {
     X(challenge_acks_limited, "challenge ACKs suppressed by the rate limit")                                 \
     X(bad_ack, "segments acknowledging data never sent, or too old")                                         \
     X(window_probes, "zero-window probes sent")                                                              \
-    X(tlp_probes, "tail loss probes sent (RFC 8985): a lost tail found without waiting for the RTO")          \
+    X(tlp_probes, "tail loss probes sent (RFC 8985): a lost tail found without waiting for the RTO")         \
     X(keepalive_probes, "keepalive probes sent")                                                             \
     X(time_wait_reused, "TIME-WAIT connections reused by a new SYN")                                         \
     X(split_copies, "segments copied to split a frame for a smaller window (the one payload copy)")          \
     X(tx_full, "flushes stopped early because the TX list was full")                                         \
-    X(frames_exhausted, "frames the pool could not provide")                                                \
+    X(frames_exhausted, "frames the pool could not provide")                                                 \
     X(hold_expired, "held connections placed here because steering had not decided in hold_ms")              \
-    X(handoffs_out, "held connections exported to another engine")                                         \
-    X(handoffs_in, "connections imported from another engine")                                             \
+    X(handoffs_out, "held connections exported to another engine")                                           \
+    X(handoffs_in, "connections imported from another engine")                                               \
     X(handoffs_failed, "imports refused (no slot, or the tuple in use): the connection was dropped")
 
 struct tcp_stats {
@@ -145,7 +145,7 @@ struct tcp_engine {
     struct tcp_conn *conns; /* slab of cfg.max_conns */
     uint32_t *buckets;      /* hash of 4-tuples -> conn index chains */
     uint32_t bucket_mask;
-    uint32_t free_conn;     /* free-list head of the slab */
+    uint32_t free_conn; /* free-list head of the slab */
     uint32_t nconns;
     uint32_t nhalf_open;
 

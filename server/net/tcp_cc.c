@@ -51,7 +51,8 @@ static void mark_lost(struct tcp_engine *e, struct tcp_conn *c)
     struct frame_pool *pool = tcp_conn_pool(e);
     bool first = true;
 
-    for (uint32_t f = c->sndq.count ? c->sndq.head : FRAME_NONE; f != FRAME_NONE; f = frame_meta(pool, f)->next) {
+    for (uint32_t f = c->sndq.count ? c->sndq.head : FRAME_NONE; f != FRAME_NONE;
+         f = frame_meta(pool, f)->next) {
         struct frame_meta *m = frame_meta(pool, f);
 
         if (!seq_lt(m->seq, c->snd_nxt))
@@ -68,8 +69,9 @@ static void clear_recovery_marks(struct tcp_engine *e, struct tcp_conn *c, uint8
 {
     struct frame_pool *pool = tcp_conn_pool(e);
 
-    for (uint32_t f = c->sndq.count ? c->sndq.head : FRAME_NONE; f != FRAME_NONE; f = frame_meta(pool, f)->next)
-        frame_meta(pool, f)->flags &= (uint8_t)~(FRAME_F_LOST | FRAME_F_RESENT | also);
+    for (uint32_t f = c->sndq.count ? c->sndq.head : FRAME_NONE; f != FRAME_NONE;
+         f = frame_meta(pool, f)->next)
+        frame_meta(pool, f)->flags &= (uint8_t) ~(FRAME_F_LOST | FRAME_F_RESENT | also);
 }
 
 static uint32_t flight_size(const struct tcp_conn *c)
@@ -146,12 +148,14 @@ void tcp_cc_rack_delivered(const struct tcp_engine *e, struct tcp_conn *c, const
 void tcp_cc_rack_detect(struct tcp_engine *e, struct tcp_conn *c)
 {
     struct frame_pool *pool = tcp_conn_pool(e);
-    int32_t reo_wnd = (int32_t)(c->srtt_us / 4 > CLOCK_GRANULARITY_US ? c->srtt_us / 4 : CLOCK_GRANULARITY_US);
+    int32_t reo_wnd =
+        (int32_t)(c->srtt_us / 4 > CLOCK_GRANULARITY_US ? c->srtt_us / 4 : CLOCK_GRANULARITY_US);
     bool lost = false;
 
     if (!c->srtt_us || !c->rack_xmit_us) /* 0: nothing delivered yet */
         return;
-    for (uint32_t f = c->sndq.count ? c->sndq.head : FRAME_NONE; f != FRAME_NONE; f = frame_meta(pool, f)->next) {
+    for (uint32_t f = c->sndq.count ? c->sndq.head : FRAME_NONE; f != FRAME_NONE;
+         f = frame_meta(pool, f)->next) {
         struct frame_meta *m = frame_meta(pool, f);
 
         if (!seq_lt(m->seq, c->snd_nxt))
@@ -196,7 +200,8 @@ uint32_t tcp_cc_pipe(const struct tcp_engine *e, const struct tcp_conn *c)
 
     if (!(c->flags & CONN_F_IN_RECOVERY))
         return flight > c->sacked ? flight - c->sacked : 0;
-    for (uint32_t f = c->sndq.count ? c->sndq.head : FRAME_NONE; f != FRAME_NONE; f = frame_meta(pool, f)->next) {
+    for (uint32_t f = c->sndq.count ? c->sndq.head : FRAME_NONE; f != FRAME_NONE;
+         f = frame_meta(pool, f)->next) {
         const struct frame_meta *m = frame_meta(pool, f);
 
         if (!seq_lt(m->seq, c->snd_nxt))

@@ -43,25 +43,25 @@ struct frame_queue {
 };
 
 enum tcp_conn_flag {
-    CONN_F_TS = 1u << 0,            /* timestamps negotiated */
-    CONN_F_SACK = 1u << 1,          /* SACK negotiated */
-    CONN_F_WS = 1u << 2,            /* window scaling negotiated */
-    CONN_F_ACCEPTED = 1u << 3,      /* the application has the connection */
-    CONN_F_FIN_QUEUED = 1u << 4,    /* the application shut down writing; FIN at snd_end */
-    CONN_F_FIN_RCVD = 1u << 5,      /* the peer's FIN was accepted in order */
-    CONN_F_APP_CLOSED = 1u << 6,    /* tcp_close: incoming data is discarded */
-    CONN_F_DIRTY = 1u << 7,         /* on the engine's dirty list */
-    CONN_F_WANT_WRITABLE = 1u << 8, /* a write came up short: call writable when space opens */
-    CONN_F_ZOMBIE = 1u << 9,        /* on the zombie list, freed at the next flush */
-    CONN_F_IN_RECOVERY = 1u << 10,  /* fast recovery until snd_una passes recover */
-    CONN_F_RESEND_SYNACK = 1u << 11,/* our SYN or SYN-ACK is due (again) */
-    CONN_F_PROBE = 1u << 12,        /* send a window or keepalive probe at the next flush */
-    CONN_F_RETRY = 1u << 13,        /* output waits for a frame still in a TX ring: on the retry list */
-    CONN_F_TLP_ARMED = 1u << 14,    /* the retransmission timer is a tail loss probe timeout (RFC 8985 7) */
-    CONN_F_TLP_SENT = 1u << 15,     /* a probe is out: no other until an ACK moves snd_una */
-    CONN_F_PROBE_TAIL = 1u << 16,   /* send the tail loss probe at the next flush */
-    CONN_F_AFTER_RTO = 1u << 17,    /* no fast retransmit until snd_una passes recover (RFC 6582 4.1) */
-    CONN_F_HELD = 1u << 18,         /* steering has not placed it yet: no application events (tcp_handoff.c) */
+    CONN_F_TS = 1u << 0,             /* timestamps negotiated */
+    CONN_F_SACK = 1u << 1,           /* SACK negotiated */
+    CONN_F_WS = 1u << 2,             /* window scaling negotiated */
+    CONN_F_ACCEPTED = 1u << 3,       /* the application has the connection */
+    CONN_F_FIN_QUEUED = 1u << 4,     /* the application shut down writing; FIN at snd_end */
+    CONN_F_FIN_RCVD = 1u << 5,       /* the peer's FIN was accepted in order */
+    CONN_F_APP_CLOSED = 1u << 6,     /* tcp_close: incoming data is discarded */
+    CONN_F_DIRTY = 1u << 7,          /* on the engine's dirty list */
+    CONN_F_WANT_WRITABLE = 1u << 8,  /* a write came up short: call writable when space opens */
+    CONN_F_ZOMBIE = 1u << 9,         /* on the zombie list, freed at the next flush */
+    CONN_F_IN_RECOVERY = 1u << 10,   /* fast recovery until snd_una passes recover */
+    CONN_F_RESEND_SYNACK = 1u << 11, /* our SYN or SYN-ACK is due (again) */
+    CONN_F_PROBE = 1u << 12,         /* send a window or keepalive probe at the next flush */
+    CONN_F_RETRY = 1u << 13,         /* output waits for a frame still in a TX ring: on the retry list */
+    CONN_F_TLP_ARMED = 1u << 14,     /* the retransmission timer is a tail loss probe timeout (RFC 8985 7) */
+    CONN_F_TLP_SENT = 1u << 15,      /* a probe is out: no other until an ACK moves snd_una */
+    CONN_F_PROBE_TAIL = 1u << 16,    /* send the tail loss probe at the next flush */
+    CONN_F_AFTER_RTO = 1u << 17,     /* no fast retransmit until snd_una passes recover (RFC 6582 4.1) */
+    CONN_F_HELD = 1u << 18, /* steering has not placed it yet: no application events (tcp_handoff.c) */
 };
 
 /* Application events, delivered from tcp_engine_flush so that callbacks never run mid-segment. */
@@ -101,7 +101,7 @@ struct tcp_conn {
     uint32_t hash_next;
     struct tcp_conn *list_next;   /* dirty or retry list (never both: see tcp_conn_mark_dirty) */
     struct tcp_conn *zombie_next; /* zombie list */
-    struct tcp_engine *engine;  /* the engine whose slab holds this connection */
+    struct tcp_engine *engine;    /* the engine whose slab holds this connection */
     void *user;
 
     /* send sequence space */
@@ -118,7 +118,7 @@ struct tcp_conn {
     /* receive sequence space */
     uint32_t irs;
     uint32_t rcv_nxt;
-    uint32_t rcv_adv; /* right edge of the window last advertised */
+    uint32_t rcv_adv;       /* right edge of the window last advertised */
     uint32_t last_ack_sent; /* rcv_nxt carried by our last segment (RFC 7323 4.3) */
     uint32_t last_ooo_seq;  /* the most recent out-of-order arrival, first in SACK blocks */
     uint32_t rcv_queued;
@@ -140,10 +140,10 @@ struct tcp_conn {
     uint32_t rto_us;
     uint32_t cwnd;
     uint32_t ssthresh;
-    uint32_t recover;    /* snd_max when recovery began */
-    uint32_t acked_ca;   /* bytes acknowledged toward the next congestion-avoidance increase */
-    uint32_t sacked;     /* bytes in sndq marked SACKED */
-    uint32_t high_sack;  /* highest sequence the peer SACKed */
+    uint32_t recover;      /* snd_max when recovery began */
+    uint32_t acked_ca;     /* bytes acknowledged toward the next congestion-avoidance increase */
+    uint32_t sacked;       /* bytes in sndq marked SACKED */
+    uint32_t high_sack;    /* highest sequence the peer SACKed */
     uint32_t rack_xmit_us; /* when the latest-sent segment known to have arrived was sent (RFC 8985) */
     uint32_t dupacks;
     uint64_t last_send_us;

@@ -414,7 +414,7 @@ static struct tcp_conn *tcp_conn_alloc(struct tcp_engine *e, const struct pkt_tu
     tcp_fq_init(&c->sndq);
     c->iss = tcp_isn(e->cfg.secret, t, e->now_us);
     c->snd_una = c->snd_nxt = c->snd_max = c->iss;
-    c->high_sack = c->iss; /* not 0: sequence comparisons only hold within 2^31 of snd_una */
+    c->high_sack = c->iss;   /* not 0: sequence comparisons only hold within 2^31 of snd_una */
     c->snd_end = c->iss + 1; /* the SYN takes the ISN; data starts after it */
     c->mss = mss_for(&e->cfg, t->family);
     c->last_recv_us = e->now_us;
@@ -608,7 +608,8 @@ int tcp_peek(const struct tcp_conn *c, struct iovec *iov, int max)
     struct frame_pool *pool = tcp_conn_pool(e);
     int n = 0;
 
-    for (uint32_t f = c->rcvq.head; n < max && c->rcvq.count && f != FRAME_NONE; f = frame_meta(pool, f)->next) {
+    for (uint32_t f = c->rcvq.head; n < max && c->rcvq.count && f != FRAME_NONE;
+         f = frame_meta(pool, f)->next) {
         const struct frame_meta *m = frame_meta(pool, f);
 
         iov[n].iov_base = frame_data(pool, f) + m->off;

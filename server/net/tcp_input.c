@@ -31,7 +31,8 @@ static bool listening(const struct tcp_engine *e, uint16_t port)
     return e->listening[port / 8] & (1u << (port % 8));
 }
 
-/* A segment for no connection: a SYN to a listening port opens one (returned); others are reset or dropped. */
+/* A segment for no connection: a SYN to a listening port opens one (returned); others are reset or dropped.
+ */
 static struct tcp_conn *no_connection(struct tcp_engine *e, const struct pkt *p)
 {
     struct tcp_conn *c;
@@ -73,7 +74,8 @@ static void process_sack(struct tcp_engine *e, struct tcp_conn *c, const struct 
         uint32_t start = o->sack[b][0], end = o->sack[b][1];
 
         /* ignore D-SACKs and blocks outside what is outstanding */
-        if (!seq_lt(start, end) || seq_leq(end, c->snd_una) || seq_gt(end, c->snd_max) || seq_lt(start, c->snd_una))
+        if (!seq_lt(start, end) || seq_leq(end, c->snd_una) || seq_gt(end, c->snd_max) ||
+            seq_lt(start, c->snd_una))
             continue;
         for (uint32_t f = c->sndq.head; f != FRAME_NONE; f = frame_meta(pool, f)->next) {
             struct frame_meta *m = frame_meta(pool, f);
@@ -193,8 +195,9 @@ static bool process_ack(struct tcp_engine *e, struct tcp_conn *c, const struct p
         }
         tcp_conn_mark_dirty(e, c);
     } else if (ack == c->snd_una && c->snd_una != c->snd_max &&
-               ((c->flags & CONN_F_SACK) ? c->sacked > sacked_before
-                                         : !p->payload_len && !(p->flags & (TCP_SYN | TCP_FIN)) && !window_changed)) {
+               ((c->flags & CONN_F_SACK)
+                    ? c->sacked > sacked_before
+                    : !p->payload_len && !(p->flags & (TCP_SYN | TCP_FIN)) && !window_changed)) {
         /* With SACK, a duplicate ACK is one with new SACK information (RFC 6675 2), whatever its window
          * or payload: Linux grows its window on nearly every ACK, and repeats an unchanged one as it
          * reads. Without SACK, RFC 5681 2's definition. */
@@ -315,7 +318,8 @@ static bool ooo_insert(struct tcp_engine *e, struct tcp_conn *c, uint32_t frame,
     return true;
 }
 
-static void queue_in_order(struct tcp_engine *e, struct tcp_conn *c, uint32_t frame, uint32_t off, uint32_t len)
+static void queue_in_order(struct tcp_engine *e, struct tcp_conn *c, uint32_t frame, uint32_t off,
+                           uint32_t len)
 {
     struct frame_meta *m = frame_meta(tcp_conn_pool(e), frame);
 
@@ -389,7 +393,7 @@ static bool receive_data(struct tcp_engine *e, struct tcp_conn *c, const struct 
     uint32_t wnd_end = c->rcv_nxt + tcp_conn_rcv_space(e, c);
 
     if (seq_lt(wnd_end, c->rcv_adv))
-        wnd_end = c->rcv_adv; /* what we advertised stays acceptable even if the buffer filled */
+        wnd_end = c->rcv_adv;      /* what we advertised stays acceptable even if the buffer filled */
     if (seq_lt(seq, c->rcv_nxt)) { /* already received in part */
         uint32_t d = c->rcv_nxt - seq;
 

@@ -71,7 +71,8 @@ static int sack_blocks(const struct tcp_engine *e, const struct tcp_conn *c, uin
     uint32_t runs[64][2];
     int nruns = 0, n = 0, first = -1;
 
-    for (uint32_t f = c->ooo.count ? c->ooo.head : FRAME_NONE; f != FRAME_NONE; f = frame_meta(pool, f)->next) {
+    for (uint32_t f = c->ooo.count ? c->ooo.head : FRAME_NONE; f != FRAME_NONE;
+         f = frame_meta(pool, f)->next) {
         const struct frame_meta *m = frame_meta(pool, f);
 
         if (nruns && runs[nruns - 1][1] == m->seq) {
@@ -354,7 +355,8 @@ static uint32_t frame_at(const struct tcp_engine *e, const struct tcp_conn *c, u
 {
     const struct frame_pool *pool = tcp_conn_pool(e);
 
-    for (uint32_t f = c->sndq.count ? c->sndq.head : FRAME_NONE; f != FRAME_NONE; f = frame_meta(pool, f)->next) {
+    for (uint32_t f = c->sndq.count ? c->sndq.head : FRAME_NONE; f != FRAME_NONE;
+         f = frame_meta(pool, f)->next) {
         const struct frame_meta *m = frame_meta(pool, f);
 
         if (seq_lt(seq, m->seq + m->len))
@@ -368,7 +370,8 @@ static bool resend_lost(struct tcp_engine *e, struct tcp_conn *c, uint32_t *pipe
 {
     struct frame_pool *pool = tcp_conn_pool(e);
 
-    for (uint32_t f = c->sndq.count ? c->sndq.head : FRAME_NONE; f != FRAME_NONE; f = frame_meta(pool, f)->next) {
+    for (uint32_t f = c->sndq.count ? c->sndq.head : FRAME_NONE; f != FRAME_NONE;
+         f = frame_meta(pool, f)->next) {
         struct frame_meta *m = frame_meta(pool, f);
 
         if (!seq_lt(m->seq, c->snd_nxt))
@@ -428,7 +431,8 @@ static void send_tail_probe(struct tcp_engine *e, struct tcp_conn *c)
     uint32_t f = frame_at(e, c, c->snd_nxt);
 
     c->flags &= ~(uint32_t)CONN_F_PROBE_TAIL;
-    if (f != FRAME_NONE && seq_leq(frame_meta(pool, f)->seq + frame_meta(pool, f)->len, c->snd_una + c->snd_wnd) &&
+    if (f != FRAME_NONE &&
+        seq_leq(frame_meta(pool, f)->seq + frame_meta(pool, f)->len, c->snd_una + c->snd_wnd) &&
         !seq_lt(frame_meta(pool, f)->seq, c->snd_max)) {
         if (frame_in_tx(pool, f) || !tx_room(e))
             return;

@@ -28,17 +28,20 @@ static uint64_t backed_off_ms(const struct tcp_engine *e, const struct tcp_conn 
 static bool tlp_possible(const struct tcp_conn *c)
 {
     return (c->flags & CONN_F_SACK) && c->srtt_us && !c->backoff &&
-           !(c->flags & (CONN_F_IN_RECOVERY | CONN_F_TLP_SENT | CONN_F_AFTER_RTO)) && c->snd_una != c->snd_max;
+           !(c->flags & (CONN_F_IN_RECOVERY | CONN_F_TLP_SENT | CONN_F_AFTER_RTO)) &&
+           c->snd_una != c->snd_max;
 }
 
-#define PTO_MIN_MS 10 /* ACKs of a busy peer on a microsecond path still arrive late by this much (Linux too) */
+#define PTO_MIN_MS                                                                                           \
+    10 /* ACKs of a busy peer on a microsecond path still arrive late by this much (Linux too) */
 
 static uint64_t pto_ms(const struct tcp_engine *e, const struct tcp_conn *c)
 {
     uint64_t pto_us = 2ull * c->srtt_us;
 
     if (c->snd_max - c->snd_una <= c->mss)
-        pto_us += (uint64_t)e->cfg.delack_ms * 1000 * 5; /* a lone segment's ACK may wait for the peer's delayed ACK */
+        pto_us += (uint64_t)e->cfg.delack_ms * 1000 *
+                  5; /* a lone segment's ACK may wait for the peer's delayed ACK */
     if (pto_us > c->rto_us)
         pto_us = c->rto_us;
     return pto_us / 1000 > PTO_MIN_MS ? pto_us / 1000 : PTO_MIN_MS;

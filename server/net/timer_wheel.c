@@ -43,8 +43,8 @@ void timer_arm(struct timer_wheel *w, struct timer *t, uint64_t expires_ms)
     w->armed++;
 }
 
-static void run_slot(struct timer_wheel *w, uint32_t index, uint64_t now_ms, void (*fire)(struct timer *, void *),
-                     void *ctx)
+static void run_slot(struct timer_wheel *w, uint32_t index, uint64_t now_ms,
+                     void (*fire)(struct timer *, void *), void *ctx)
 {
     struct timer *t = w->slots[index];
 
@@ -63,7 +63,8 @@ static void run_slot(struct timer_wheel *w, uint32_t index, uint64_t now_ms, voi
     }
 }
 
-void timer_wheel_advance(struct timer_wheel *w, uint64_t now_ms, void (*fire)(struct timer *t, void *ctx), void *ctx)
+void timer_wheel_advance(struct timer_wheel *w, uint64_t now_ms, void (*fire)(struct timer *t, void *ctx),
+                         void *ctx)
 {
     uint64_t from = w->now_ms + 1;
 

@@ -112,7 +112,8 @@ int server_start(struct server *srv, const struct server_config *cfg, struct err
                 cfg->tcp.max_conns);
             goto fail;
         }
-        if (serves_http(cfg) && !(w->apps.http = http_worker_new(&srv->cfg.http, cfg->tcp.max_conns, &h2_proto_ops))) {
+        if (serves_http(cfg) &&
+            !(w->apps.http = http_worker_new(&srv->cfg.http, cfg->tcp.max_conns, &h2_proto_ops))) {
             ERR(e, EXIT_STATUS_FAILURE, errno, "worker %u: cannot set up its HTTP layer", i);
             goto fail;
         }

@@ -121,14 +121,14 @@ static int setup_default(void)
 
 static struct pkt_spec v4(__u8 flags)
 {
-    return (struct pkt_spec){.family = 4, .src = CLIENT_V4, .dst = SERVICE_V4, .sport = 40000, .dport = 80,
-                             .tcp_flags = flags};
+    return (struct pkt_spec){
+        .family = 4, .src = CLIENT_V4, .dst = SERVICE_V4, .sport = 40000, .dport = 80, .tcp_flags = flags};
 }
 
 static struct pkt_spec v6(__u8 flags)
 {
-    return (struct pkt_spec){.family = 6, .src = CLIENT_V6, .dst = SERVICE_V6, .sport = 40000, .dport = 80,
-                             .tcp_flags = flags};
+    return (struct pkt_spec){
+        .family = 6, .src = CLIENT_V6, .dst = SERVICE_V6, .sport = 40000, .dport = 80, .tcp_flags = flags};
 }
 
 /* ---- running frames and reading what changed -------------------------------------------------- */
@@ -221,14 +221,14 @@ static const char *verdict_name(int v)
 static struct outcome last;
 
 /* Run spec; check the verdict, that counter alone moved, and the redirect went to worker (-1: none). */
-#define EXPECT(spec, want_verdict, want_counter, want_worker)                                                 \
+#define EXPECT(spec, want_verdict, want_counter, want_worker)                                                \
     do {                                                                                                     \
         const char *_moved;                                                                                  \
         CHECK(run((spec), &last) == 0);                                                                      \
         CHECKF(last.verdict == (want_verdict), "verdict %s, expected %s", verdict_name(last.verdict),        \
                verdict_name(want_verdict));                                                                  \
         _moved = verdict_counter(&last.delta);                                                               \
-        CHECKF(_moved && !strcmp(_moved, (want_counter)), "counter %s moved, expected %s",                    \
+        CHECKF(_moved && !strcmp(_moved, (want_counter)), "counter %s moved, expected %s",                   \
                _moved ? _moved : "none or several", (want_counter));                                         \
         CHECKF(redirected_worker(&last.delta) == (want_worker), "redirected to %d, expected %d",             \
                redirected_worker(&last.delta), (want_worker));                                               \
@@ -1180,7 +1180,6 @@ static void expect_heavy_routed(struct pkt_spec *s, const struct bytes *x)
     CHECK(last.delta.meta_added == 1 && last.delta.prefix_handoffs == 1);
 }
 
-
 static void fixture_routed(const char *name)
 {
     struct pkt_spec s = v4(TH_ACK);
@@ -1532,8 +1531,9 @@ static void h2_curl_in_segments(const size_t *cuts, int ncuts, const char *final
             CHECKF(flow_of(&s).state == FLOW_AWAIT_PREFIX, "segment %d decided", i);
             CHECK(last.delta.prefix_awaiting_more == 1);
             /* still awaiting: the owner is told to hold the connection back */
-            CHECK(last.metalen == sizeof(struct sluice_xdp_meta) && last.meta.flow_state == FLOW_AWAIT_PREFIX &&
-                  last.meta.target == (__u32)owner && last.meta.route_id == 0);
+            CHECK(last.metalen == sizeof(struct sluice_xdp_meta) &&
+                  last.meta.flow_state == FLOW_AWAIT_PREFIX && last.meta.target == (__u32)owner &&
+                  last.meta.route_id == 0);
         }
         at = end;
     }
@@ -1650,7 +1650,8 @@ static void test_h2_gap_never_filled(void)
     EXPECT_DECISION(&s, x.b + 64, x.n - 64, 64, owner, "none");
     CHECK(last.delta.prefix_out_of_order == 1 && flow_of(&s).state == FLOW_AWAIT_PREFIX);
     EXPECT_DECISION(&s, x.b + 64, x.n - 64, 64, owner, "prefix_too_long");
-    CHECK(last.delta.prefix_out_of_order == 1 && flow_of(&s).state == FLOW_DEFAULT_ROUTE && last.metalen == 0);
+    CHECK(last.delta.prefix_out_of_order == 1 && flow_of(&s).state == FLOW_DEFAULT_ROUTE &&
+          last.metalen == 0);
 }
 
 static void test_pure_ack_does_not_decide(void)

@@ -52,13 +52,13 @@
 #include "http/handlers/metrics.h"
 #include "http/handlers/static_file.h"
 
-#define PORT       80
-#define MAX_CONNS  2
-#define MAX_SEGS   256              /* client writes not consumed yet */
-#define OUT_BUDGET (2u << 20)       /* output bytes a connection may write in one input */
-#define MAX_CONNECTIONS_PER_INPUT 8 /* resets open new ones */
-#define DRAIN_ROUNDS 64
-#define NTRACK     128 /* streams whose output is followed one by one */
+#define PORT                      80
+#define MAX_CONNS                 2
+#define MAX_SEGS                  256        /* client writes not consumed yet */
+#define OUT_BUDGET                (2u << 20) /* output bytes a connection may write in one input */
+#define MAX_CONNECTIONS_PER_INPUT 8          /* resets open new ones */
+#define DRAIN_ROUNDS              64
+#define NTRACK                    128 /* streams whose output is followed one by one */
 
 #define PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define PREFACE_LEN 24
@@ -127,7 +127,8 @@ static void tracef(const char *fmt, ...)
     va_end(ap);
 }
 
-static void fail(const char *file, int line, const char *fmt, ...) __attribute__((noreturn, format(printf, 3, 4)));
+static void fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 3, 4)));
 static void fail(const char *file, int line, const char *fmt, ...)
 {
     va_list ap;
@@ -140,8 +141,12 @@ static void fail(const char *file, int line, const char *fmt, ...)
     abort();
 }
 
-#define FAIL(...)          fail(__FILE__, __LINE__, __VA_ARGS__)
-#define CHECK(cond, ...)   do { if (!(cond)) FAIL(__VA_ARGS__); } while (0)
+#define FAIL(...) fail(__FILE__, __LINE__, __VA_ARGS__)
+#define CHECK(cond, ...)                                                                                     \
+    do {                                                                                                     \
+        if (!(cond))                                                                                         \
+            FAIL(__VA_ARGS__);                                                                               \
+    } while (0)
 
 /* ---- the workers ------------------------------------------------------------------------------------ */
 
@@ -219,17 +224,17 @@ struct seg {
 struct fake {
     struct app_table *table;
     struct app_conn *ac;
-    bool open;          /* from app_open until the close */
+    bool open; /* from app_open until the close */
     struct seg segs[MAX_SEGS];
     int nsegs;
-    bool fin;           /* the client half-closed */
-    bool shut;          /* the server's FIN is queued */
+    bool fin;  /* the client half-closed */
+    bool shut; /* the server's FIN is queued */
     bool want_writable;
-    uint8_t *out;       /* written by the server, not read by the client yet */
+    uint8_t *out; /* written by the server, not read by the client yet */
     size_t out_len, out_cap;
-    size_t room;        /* the most one reserve offers */
-    size_t budget;      /* output the client will still take on this connection */
-    size_t reserved;    /* the last reserve's offer, for commit */
+    size_t room;     /* the most one reserve offers */
+    size_t budget;   /* output the client will still take on this connection */
+    size_t reserved; /* the last reserve's offer, for commit */
 };
 
 static struct fake fake;
@@ -380,13 +385,13 @@ struct stream_track {
  */
 static struct {
     bool strict;
-    bool saw_head;        /* an HTTP/1.1 HEAD request: its response has no body */
-    size_t skip;          /* bytes before the next frame header */
+    bool saw_head; /* an HTTP/1.1 HEAD request: its response has no body */
+    size_t skip;   /* bytes before the next frame header */
     uint8_t hd[9];
     size_t hd_len;
     uint8_t type, flags;
     uint32_t sid;
-    size_t left;          /* payload bytes of the current frame still to come */
+    size_t left; /* payload bytes of the current frame still to come */
     uint8_t payload[16384];
     size_t payload_len;
     bool lost;            /* a frame longer than the server accepts: the connection is over */
@@ -422,7 +427,8 @@ static void client_frame_done(void)
         for (size_t i = 0; i + 6 <= cl.payload_len; i += 6) {
             uint32_t v = be32(p + i + 2);
 
-            if (p[i + 1] == NGHTTP2_SETTINGS_MAX_FRAME_SIZE && v >= 16384 && v <= 16777215 && v > cl.max_frame)
+            if (p[i + 1] == NGHTTP2_SETTINGS_MAX_FRAME_SIZE && v >= 16384 && v <= 16777215 &&
+                v > cl.max_frame)
                 cl.max_frame = v;
             if (p[i + 1] == NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE && v > cl.max_initial)
                 cl.max_initial = v;
@@ -487,10 +493,10 @@ static void client_sent(const uint8_t *data, size_t len)
 /* ---- the client's side: checking what the server wrote ---------------------------------------------- */
 
 static struct {
-    bool started;            /* the first byte came */
-    bool h2;                 /* else HTTP/1.1, until a 101 */
+    bool started; /* the first byte came */
+    bool h2;      /* else HTTP/1.1, until a 101 */
     http_parser parser;
-    bool h1_done;            /* upgraded, or HTTP/1.1 output no longer checked */
+    bool h1_done; /* upgraded, or HTTP/1.1 output no longer checked */
     uint8_t hd[9];
     size_t hd_len;
     uint8_t type, flags;
@@ -498,8 +504,8 @@ static struct {
     size_t len, left;
     uint8_t payload[65536];
     bool seen_settings;
-    bool goaway_error;       /* a GOAWAY with an error code went out: nothing may follow */
-    uint32_t continuation;   /* stream of a field block waiting for CONTINUATION, 0 when none */
+    bool goaway_error;     /* a GOAWAY with an error code went out: nothing may follow */
+    uint32_t continuation; /* stream of a field block waiting for CONTINUATION, 0 when none */
     uint8_t block[1 << 17];
     size_t block_len;
     uint64_t conn_sent;
@@ -517,14 +523,15 @@ static void check_field_block(uint32_t sid)
         int flags = 0;
         ssize_t n = nghttp2_hd_inflate_hd2(out.inflater, &nv, &flags, p, left, 1);
 
-        CHECK(n >= 0, "stream %u: the response's field block does not decode: %s", sid, nghttp2_strerror((int)n));
+        CHECK(n >= 0, "stream %u: the response's field block does not decode: %s", sid,
+              nghttp2_strerror((int)n));
         p += n;
         left -= (size_t)n;
         if (flags & NGHTTP2_HD_INFLATE_EMIT) {
             if (nfields == 0)
-                CHECK(nv.namelen == 7 && !memcmp(nv.name, ":status", 7) && nv.valuelen == 3 && nv.value[0] >= '1' &&
-                          nv.value[0] <= '5' && nv.value[1] >= '0' && nv.value[1] <= '9' && nv.value[2] >= '0' &&
-                          nv.value[2] <= '9',
+                CHECK(nv.namelen == 7 && !memcmp(nv.name, ":status", 7) && nv.valuelen == 3 &&
+                          nv.value[0] >= '1' && nv.value[0] <= '5' && nv.value[1] >= '0' &&
+                          nv.value[1] <= '9' && nv.value[2] >= '0' && nv.value[2] <= '9',
                       "stream %u: a response that does not start with :status", sid);
             else
                 CHECK(nv.namelen && nv.name[0] != ':', "stream %u: a pseudo-header after :status", sid);
@@ -556,7 +563,8 @@ static void frame_begin(void)
 
     tracef("  < frame type %u flags 0x%02x stream %u length %zu\n", out.type, out.flags, out.sid, out.len);
     CHECK(!out.goaway_error, "a frame (type %u) after a GOAWAY for an error", out.type);
-    CHECK(out.len <= max_frame, "a frame of %zu bytes over the client's SETTINGS_MAX_FRAME_SIZE %u", out.len, max_frame);
+    CHECK(out.len <= max_frame, "a frame of %zu bytes over the client's SETTINGS_MAX_FRAME_SIZE %u", out.len,
+          max_frame);
     CHECK(out.seen_settings || (out.type == NGHTTP2_SETTINGS && !(out.flags & NGHTTP2_FLAG_ACK)),
           "the server's first frame is type %u, not SETTINGS", out.type);
     CHECK(!out.continuation || (out.type == NGHTTP2_CONTINUATION && out.sid == out.continuation),
@@ -593,8 +601,9 @@ static void frame_begin(void)
                 st->ended = true;
         }
         out.conn_sent += out.len;
-        CHECK(!cl.strict || out.conn_sent <= cl.conn_credit, "%llu bytes of DATA, over the connection window %llu",
-              (unsigned long long)out.conn_sent, (unsigned long long)cl.conn_credit);
+        CHECK(!cl.strict || out.conn_sent <= cl.conn_credit,
+              "%llu bytes of DATA, over the connection window %llu", (unsigned long long)out.conn_sent,
+              (unsigned long long)cl.conn_credit);
     } else if (out.type == NGHTTP2_HEADERS && st) {
         CHECK(!st->headers && !st->reset, "a second HEADERS (or one after RST_STREAM) on stream %u", out.sid);
         st->headers = true;
@@ -722,7 +731,8 @@ static void client_received(const uint8_t *data, size_t len)
             len -= n;
         } else {
             CHECK(HTTP_PARSER_ERRNO(&out.parser) == HPE_OK, "the HTTP/1.1 output does not parse: %s (%s)",
-                  http_errno_name(HTTP_PARSER_ERRNO(&out.parser)), http_errno_description(HTTP_PARSER_ERRNO(&out.parser)));
+                  http_errno_name(HTTP_PARSER_ERRNO(&out.parser)),
+                  http_errno_description(HTTP_PARSER_ERRNO(&out.parser)));
             return;
         }
     }
@@ -911,8 +921,8 @@ static void check_pools(int w)
 
     http_worker_in_use(workers[w], &u);
     CHECK(!u.conns && !u.streams && !u.bufs && !u.mem_blocks,
-          "after the close, still in use: %u connections, %u streams, %u buffers, %llu nghttp2 blocks", u.conns,
-          u.streams, u.bufs, (unsigned long long)u.mem_blocks);
+          "after the close, still in use: %u connections, %u streams, %u buffers, %llu nghttp2 blocks",
+          u.conns, u.streams, u.bufs, (unsigned long long)u.mem_blocks);
     CHECK(tables[w].open == 0, "after the close, %u app slots still taken", tables[w].open);
 }
 
@@ -923,7 +933,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int start = cfg & 3, w = cfg >> 6 & 1, connections = 1;
     size_t room = room_sizes[cfg >> 2 & 3], sendbuf = sendbuf_sizes[cfg >> 4 & 3];
 
-    tracef("input: start %d, room %zu, send buffer %zu, %s limits\n", start, room, sendbuf, w ? "tight" : "default");
+    tracef("input: start %d, room %zu, send buffer %zu, %s limits\n", start, room, sendbuf,
+           w ? "tight" : "default");
     conn_open(&tables[w], start, room, sendbuf);
     while (in.p < in.end) {
         unsigned op = in_u8(&in), arg = op >> 3;
@@ -1147,8 +1158,9 @@ static struct block request(const char *method, const char *path)
 
 static void headers(struct seed *s, uint8_t sid, const struct block *b, bool end_stream)
 {
-    frame(s, NGHTTP2_HEADERS, (uint8_t)(NGHTTP2_FLAG_END_HEADERS | (end_stream ? NGHTTP2_FLAG_END_STREAM : 0)), sid,
-          b->b, b->len);
+    frame(s, NGHTTP2_HEADERS,
+          (uint8_t)(NGHTTP2_FLAG_END_HEADERS | (end_stream ? NGHTTP2_FLAG_END_STREAM : 0)), sid, b->b,
+          b->len);
 }
 
 static void get(struct seed *s, uint8_t sid, const char *path)
@@ -1190,8 +1202,9 @@ static void write_seed(const char *dir, const char *name, const struct seed *s)
 
 static void write_seeds(const char *dir)
 {
-    static const char upgrade[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade, HTTP2-Settings\r\n"
-                                  "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n";
+    static const char upgrade[] =
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+        "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n";
     static const uint8_t ping[8] = "sluice!!";
     static const uint8_t rst_cancel[4] = {0, 0, 0, NGHTTP2_CANCEL};
     static const uint8_t goaway[8] = {0}; /* last stream 0 (the server opened none), NO_ERROR */
@@ -1236,7 +1249,8 @@ static void write_seeds(const char *dir)
     put8(s, 1);
     {
         static const uint16_t ids[] = {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, NGHTTP2_SETTINGS_MAX_FRAME_SIZE,
-                                       NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS};
+                                       NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
+                                       NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS};
         static const uint32_t values[] = {0, 32768, 10, 1};
         static const uint16_t ids2[] = {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE};
         static const uint32_t values2[] = {100000};
@@ -1316,15 +1330,17 @@ static void write_seeds(const char *dir)
     /* HTTP/1.1: three requests pipelined on one keep-alive connection */
     s->len = 0;
     put8(s, 2);
-    send_bytes(s, "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\nGET /bytes/10 HTTP/1.1\r\nHost: localhost\r\n\r\n"
-                  "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello");
+    send_bytes(
+        s, "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\nGET /bytes/10 HTTP/1.1\r\nHost: localhost\r\n\r\n"
+           "POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello");
     read_all(s);
     write_seed(dir, "h1_keepalive_pipeline", s);
 
     /* HTTP/1.1: a chunked upload after Expect: 100-continue, then a request that closes */
     s->len = 0;
     put8(s, 2);
-    send_bytes(s, "POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n");
+    send_bytes(s, "POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nExpect: "
+                  "100-continue\r\n\r\n");
     read_all(s);
     send_bytes(s, "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
     send_bytes(s, "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
@@ -1444,8 +1460,9 @@ static void write_seeds(const char *dir)
     /* HTTP/1.1 with a 10-byte send buffer: 100 Continue, a chunked body, a pipelined request */
     s->len = 0;
     put8(s, 0x32);
-    send_bytes(s, "POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
-                  "Expect: 100-continue\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
+    send_bytes(s,
+               "POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
+               "Expect: 100-continue\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n");
     for (int i = 0; i < 30; i++)
         put8(s, OP_READ | 2 << 3); /* 9 bytes, then writable */
     write_seed(dir, "h1_small_sendbuf", s);

@@ -217,10 +217,10 @@ struct world {
     enum accept_policy accept_policy;
     enum readable_policy readable_policy;
     bool writable_writes;
-    bool tx_late;          /* TX completions arrive after the following flush, as a busy NIC's would */
-    uint32_t tx_ring_room; /* entries of e->tx the "ring" takes per flush (0: all); the rest wait */
-    bool payload_trusted;  /* false once a raw frame with repaired checksums may carry any bytes */
-    bool draining;         /* the application is shutting down: refuse new connections */
+    bool tx_late;              /* TX completions arrive after the following flush, as a busy NIC's would */
+    uint32_t tx_ring_room;     /* entries of e->tx the "ring" takes per flush (0: all); the rest wait */
+    bool payload_trusted;      /* false once a raw frame with repaired checksums may carry any bytes */
+    bool draining;             /* the application is shutting down: refuse new connections */
     bool batch_open[NENGINES]; /* input or calls since the last flush: tcp.h wants a flush before begin */
     bool two_workers;          /* a hand-off record came: engine 1 may take part (see flush) */
     uint32_t pending_tx[MAX_PENDING_TX];
@@ -1667,7 +1667,7 @@ static void run_record(struct world *w, struct input *in)
     switch (op) {
     case OP_TIME:
         if (w->batch_open[0] || w->batch_open[1])
-            flush(w); /* a batch ends with a flush before time moves on (tcp.h) */
+            flush(w);  /* a batch ends with a flush before time moves on (tcp.h) */
         if (arg & 4) { /* sleep until an engine asks to be woken, as the drivers do */
             uint64_t next = tcp_engine_next_deadline(&w->engine[0]),
                      next1 = tcp_engine_next_deadline(&w->engine[1]);

@@ -142,7 +142,6 @@ static void hex(const uint8_t *d, size_t n, char *out)
 
 /* ---- the byte stream (common/stream.h, as the server's source service) ------------------------- */
 
-
 /* -1 when got matches stream seed from pos, else the index of the first differing byte. */
 static long stream_mismatch(uint64_t seed, uint64_t pos, const uint8_t *got, size_t n)
 {
@@ -751,7 +750,8 @@ static int run_rr(const struct options *o)
             if (r <= 0) {
                 if (r < 0 && errno == EAGAIN)
                     continue;
-                fail("rr: connection %u: %s", events[k].data.u32, r ? strerror(errno) : "closed by the server");
+                fail("rr: connection %u: %s", events[k].data.u32,
+                     r ? strerror(errno) : "closed by the server");
                 return 1;
             }
             if (memcmp(buf, msg + c->got, (size_t)r)) {
@@ -768,8 +768,9 @@ static int run_rr(const struct options *o)
             }
         }
     }
-    printf("rr: %llu round trips in %.2f s (%.0f/s), %u connections x %llu bytes\n", (unsigned long long)rounds,
-           seconds_since(start), rounds / seconds_since(start), o->conns, (unsigned long long)o->bytes);
+    printf("rr: %llu round trips in %.2f s (%.0f/s), %u connections x %llu bytes\n",
+           (unsigned long long)rounds, seconds_since(start), rounds / seconds_since(start), o->conns,
+           (unsigned long long)o->bytes);
     for (unsigned i = 0; i < o->conns; i++)
         close(conns[i].fd);
     free(conns);
@@ -804,7 +805,8 @@ static uint64_t number_arg(const char *opt, const char *text)
 
 int main(int argc, char **argv)
 {
-    struct options o = {.conns = 1, .bytes = 1 << 20, .seed = 1, .timeout_s = 60, .kind = "upload", .seconds = 5};
+    struct options o = {
+        .conns = 1, .bytes = 1 << 20, .seed = 1, .timeout_s = 60, .kind = "upload", .seconds = 5};
     uint64_t start;
     int status;
 

@@ -120,13 +120,14 @@ static void trace(const struct sim *s, int from, const uint8_t *frame, uint32_t 
     if (!enabled)
         return;
     if (pkt_parse(frame, len, &p) != PKT_OK) {
-        fprintf(stderr, "%12.6f %s unparsable frame of %u bytes\n", s->now_ns / 1e9, from ? "C>S" : "S>C", len);
+        fprintf(stderr, "%12.6f %s unparsable frame of %u bytes\n", s->now_ns / 1e9, from ? "C>S" : "S>C",
+                len);
         return;
     }
     fprintf(stderr, "%12.6f %s %u>%u [%s%s%s%s%s] seq %u ack %u win %u len %u%s\n", s->now_ns / 1e9,
-            from ? "C>S" : "S>C", p.tuple.rport, p.tuple.lport, p.flags & 0x02 ? "S" : "", p.flags & 0x01 ? "F" : "",
-            p.flags & 0x04 ? "R" : "", p.flags & 0x08 ? "P" : "", p.flags & 0x10 ? "." : "", p.seq, p.ack, p.wnd,
-            p.payload_len, p.opts.nsack ? " sack" : "");
+            from ? "C>S" : "S>C", p.tuple.rport, p.tuple.lport, p.flags & 0x02 ? "S" : "",
+            p.flags & 0x01 ? "F" : "", p.flags & 0x04 ? "R" : "", p.flags & 0x08 ? "P" : "",
+            p.flags & 0x10 ? "." : "", p.seq, p.ack, p.wnd, p.payload_len, p.opts.nsack ? " sack" : "");
 }
 
 static void transmit(struct sim *s, int from, struct tcp_engine *e, struct frame_cache *cache)

@@ -22,13 +22,13 @@
 #define SIM_CLIENT 1
 
 struct sim_link {
-    uint64_t delay_ns;      /* one-way propagation */
-    uint64_t rate_bps;      /* bottleneck rate; 0 = unlimited */
-    uint64_t queue_ns;      /* drop-tail when the bottleneck queue holds more than this much */
-    uint32_t loss_ppm;      /* random loss, parts per million */
-    uint32_t dup_ppm;       /* random duplication */
-    uint32_t reorder_ppm;   /* random extra delay that lets later packets overtake */
-    uint64_t reorder_ns;    /* how much extra delay a reordered packet gets */
+    uint64_t delay_ns;    /* one-way propagation */
+    uint64_t rate_bps;    /* bottleneck rate; 0 = unlimited */
+    uint64_t queue_ns;    /* drop-tail when the bottleneck queue holds more than this much */
+    uint32_t loss_ppm;    /* random loss, parts per million */
+    uint32_t dup_ppm;     /* random duplication */
+    uint32_t reorder_ppm; /* random extra delay that lets later packets overtake */
+    uint64_t reorder_ns;  /* how much extra delay a reordered packet gets */
 };
 
 struct sim_packet;

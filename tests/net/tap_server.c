@@ -327,9 +327,10 @@ int main(int argc, char **argv)
             if (s->nservices == APP_MAX_SERVICES)
                 usage();
             s->services[s->nservices].port = (uint16_t)number_arg(opt, argv[++i], 65535);
-            s->services[s->nservices++].ops = opt[2] == 'e' ? &app_echo_ops : opt[3] == 'i' ? &app_sink_ops : &app_source_ops;
-        }
-        else if (!strcmp(opt, "--frames"))
+            s->services[s->nservices++].ops = opt[2] == 'e'   ? &app_echo_ops
+                                              : opt[3] == 'i' ? &app_sink_ops
+                                                              : &app_source_ops;
+        } else if (!strcmp(opt, "--frames"))
             nframes = (uint32_t)number_arg(opt, argv[++i], 1u << 20);
         else if (!strcmp(opt, "--loss-ppm"))
             s->loss_ppm = (uint32_t)number_arg(opt, argv[++i], 500000);

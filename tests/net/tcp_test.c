@@ -27,7 +27,7 @@ struct peer {
     uint64_t tx_done;
     uint64_t seed;
     bool shut;
-    bool read_all;  /* close once the peer's FIN has been read and everything sent */
+    bool read_all; /* close once the peer's FIN has been read and everything sent */
     uint64_t rx_bytes;
     uint64_t rx_seed;
     EVP_MD_CTX *rx_sha;
@@ -234,7 +234,8 @@ static int check_transfers(char *why, size_t len)
         for (int j = 0; j < W->npeers; j++) {
             struct peer *cand = &W->peers[j];
 
-            if (cand->side == SIM_SERVER && cand->rx_bytes == cl->tx_total && digests_equal(cand->rx_sha, cl->tx_sha)) {
+            if (cand->side == SIM_SERVER && cand->rx_bytes == cl->tx_total &&
+                digests_equal(cand->rx_sha, cl->tx_sha)) {
                 sv = cand;
                 cand->side = -1; /* matched */
                 break;
@@ -359,16 +360,16 @@ static void test_bulk_lossy_64mib_each_way(void)
 
 static void test_bulk_lossy_ipv6(void)
 {
-    struct sim_link l = {.delay_ns = 200000, .loss_ppm = 50000, .dup_ppm = 10000, .reorder_ppm = 20000,
-                         .reorder_ns = 300000};
+    struct sim_link l = {
+        .delay_ns = 200000, .loss_ppm = 50000, .dup_ppm = 10000, .reorder_ppm = 20000, .reorder_ns = 300000};
 
     transfer(PKT_IPV6, 8 << 20, 8 << 20, 1, &l, 6);
 }
 
 static void test_thousands_of_connections(void)
 {
-    struct sim_link l = {.delay_ns = 300000, .loss_ppm = 10000, .dup_ppm = 5000, .reorder_ppm = 10000,
-                         .reorder_ns = 100000};
+    struct sim_link l = {
+        .delay_ns = 300000, .loss_ppm = 10000, .dup_ppm = 5000, .reorder_ppm = 10000, .reorder_ns = 100000};
 
     transfer(PKT_IPV4, 20000, 30000, 3000, &l, 7);
 }
@@ -386,8 +387,8 @@ static void test_thousands_of_connections(void)
  * reordering, and every frame must be accounted for across the engines.
  */
 #define HANDOFF_WORKERS 3
-#define HANDOFF_MAP_LAG 3 /* packets that still reach the old owner after the move */
-#define HANDOFF_NEVER UINT32_MAX /* decide_after: the route is never decided */
+#define HANDOFF_MAP_LAG 3          /* packets that still reach the old owner after the move */
+#define HANDOFF_NEVER   UINT32_MAX /* decide_after: the route is never decided */
 
 struct handoff_flow {
     bool used, decided, moved;
@@ -398,7 +399,7 @@ static struct {
     struct tcp_engine engine[HANDOFF_WORKERS - 1];
     struct frame_cache cache[HANDOFF_WORKERS - 1];
     struct handoff_flow flows[65536]; /* by client port */
-    uint32_t decide_after; /* payload segments the "steering program" reads before it decides */
+    uint32_t decide_after;            /* payload segments the "steering program" reads before it decides */
     uint64_t moved, forwarded, pinned, failed;
 } H;
 
@@ -456,8 +457,8 @@ static void steer_frame(void *ctx, struct sim *s, uint32_t frame, uint32_t len)
         f->owner = f->target;
 }
 
-static void handoff_transfer(int nconns, uint64_t up, uint64_t down, const struct sim_link *link, uint64_t seed,
-                             uint32_t decide_after)
+static void handoff_transfer(int nconns, uint64_t up, uint64_t down, const struct sim_link *link,
+                             uint64_t seed, uint32_t decide_after)
 {
     struct tcp_config cfg[2];
     uint64_t held = 0, expect_moved = 0;
@@ -487,7 +488,8 @@ static void handoff_transfer(int nconns, uint64_t up, uint64_t down, const struc
         uint16_t port = (uint16_t)(20000 + i);
 
         CHECK(connect_client(PKT_IPV4, port, up) != NULL);
-        expect_moved += decide_after != HANDOFF_NEVER && port % HANDOFF_WORKERS != port / HANDOFF_WORKERS % HANDOFF_WORKERS;
+        expect_moved += decide_after != HANDOFF_NEVER &&
+                        port % HANDOFF_WORKERS != port / HANDOFF_WORKERS % HANDOFF_WORKERS;
     }
     done = sim_run(&W->sim, all_closed, NULL, 3600ull * 1000000000);
     CHECKF(done, "%d of %d endpoints closed", W->closed, W->expected);
@@ -526,8 +528,8 @@ static void handoff_transfer(int nconns, uint64_t up, uint64_t down, const struc
 
 static void test_handoff_many_connections_lossy(void)
 {
-    struct sim_link l = {.delay_ns = 300000, .loss_ppm = 20000, .dup_ppm = 10000, .reorder_ppm = 20000,
-                         .reorder_ns = 200000};
+    struct sim_link l = {
+        .delay_ns = 300000, .loss_ppm = 20000, .dup_ppm = 10000, .reorder_ppm = 20000, .reorder_ns = 200000};
 
     handoff_transfer(300, 30000, 50000, &l, 11, 1);
 }
@@ -535,8 +537,8 @@ static void test_handoff_many_connections_lossy(void)
 /* The decision comes with the third payload segment: the first two wait, unread, and move along. */
 static void test_handoff_after_held_data(void)
 {
-    struct sim_link l = {.delay_ns = 300000, .loss_ppm = 20000, .dup_ppm = 10000, .reorder_ppm = 20000,
-                         .reorder_ns = 200000};
+    struct sim_link l = {
+        .delay_ns = 300000, .loss_ppm = 20000, .dup_ppm = 10000, .reorder_ppm = 20000, .reorder_ns = 200000};
 
     handoff_transfer(100, 100000, 20000, &l, 13, 3);
 }
@@ -549,8 +551,13 @@ static void test_handoff_undecided_placed_after_hold(void)
 
 static void test_handoff_bulk_lossy(void)
 {
-    struct sim_link l = {.delay_ns = 500000, .rate_bps = 10000000000ull, .queue_ns = 2000000,
-                         .loss_ppm = 50000, .dup_ppm = 10000, .reorder_ppm = 20000, .reorder_ns = 300000};
+    struct sim_link l = {.delay_ns = 500000,
+                         .rate_bps = 10000000000ull,
+                         .queue_ns = 2000000,
+                         .loss_ppm = 50000,
+                         .dup_ppm = 10000,
+                         .reorder_ppm = 20000,
+                         .reorder_ns = 300000};
 
     handoff_transfer(6, 8 << 20, 8 << 20, &l, 12, 1);
 }

@@ -177,7 +177,12 @@ int main(int argc, char **argv)
         {"TCP to another port (passed)",
          {.family = 4, .src = "10.1.0.2", .dst = "10.0.0.1", .sport = 40000, .dport = 22, .tcp_flags = 0x10}},
         {"established flow (redirected)",
-         {.family = 4, .src = "10.1.0.2", .dst = "10.0.0.1", .sport = 40000, .dport = 80, .tcp_flags = 0x10,
+         {.family = 4,
+          .src = "10.1.0.2",
+          .dst = "10.0.0.1",
+          .sport = 40000,
+          .dport = 80,
+          .tcp_flags = 0x10,
           .payload = 100}},
         {"no flow, rendezvous over 64 slots",
          {.family = 4, .src = "10.1.0.3", .dst = "10.0.0.1", .sport = 40001, .dport = 80, .tcp_flags = 0x10}},
@@ -187,7 +192,8 @@ int main(int argc, char **argv)
     struct steer *skel = steer__open_and_load();
 
     if (!skel || setup(skel, xsk) || setup_steering(skel)) {
-        fprintf(stderr, "xdp_bench: error: cannot load or configure the steering program: %s\n", strerror(errno));
+        fprintf(stderr, "xdp_bench: error: cannot load or configure the steering program: %s\n",
+                strerror(errno));
         return 1;
     }
     printf("| packet class | ns/packet | verdict |\n|---|---:|---|\n");

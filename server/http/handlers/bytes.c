@@ -54,7 +54,8 @@ int handler_bytes(struct http_request *req)
     struct http_str seed_text = query_value(req->query, "seed");
     uint64_t n, seed = 0;
 
-    if (!parse_u64(http_param(req, "n"), BYTES_MAX, &n) || (seed_text.len && !parse_u64(seed_text, UINT64_MAX, &seed))) {
+    if (!parse_u64(http_param(req, "n"), BYTES_MAX, &n) ||
+        (seed_text.len && !parse_u64(seed_text, UINT64_MAX, &seed))) {
         http_respond_error(req, 400);
         return HANDLER_DONE;
     }
