@@ -83,17 +83,27 @@ static struct h2_worker *h2_worker_of(const struct http_worker *hw)
     return hw->h2_state;
 }
 
-/* A connection's and a stream's HTTP/2 state: the slot of the same index as theirs in the core. */
+/* A connection's and a stream's HTTP/2 state: the slot of the same index as theirs in the core's
+ * slabs, which h2_conn_start and h2_stream_take point them at. */
 static struct h2_conn *h2_of(const struct http_conn *hc)
 {
-    return &h2_worker_of(hc->hw)->conns[hc - hc->hw->conns];
+    return hc->proto_state;
 }
 
 static struct h2_stream *h2_stream_of(const struct http_stream *st)
 {
-    const struct http_worker *hw = st->conn->hw;
+    return st->proto_state;
+}
 
-    return &h2_worker_of(hw)->streams[st - hw->streams];
+/* HTTP/2 takes st (a new stream, or the request of an h2c upgrade): its state starts empty. */
+static struct h2_stream *h2_stream_take(struct http_stream *st)
+{
+    struct http_worker *hw = st->conn->hw;
+    struct h2_stream *h2s = &h2_worker_of(hw)->streams[st - hw->streams];
+
+    *h2s = (struct h2_stream){0};
+    st->proto_state = h2s;
+    return h2s;
 }
 
 static struct http_stream *stream_of(nghttp2_session *s, int32_t id)
@@ -258,17 +268,19 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void
     st = http_stream_new(hc, frame->hd.stream_id);
     if (!st) /* out of streams: the client may retry this one elsewhere or later */
         return nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_REFUSED_STREAM);
-    *h2_stream_of(st) = (struct h2_stream){.rcbufs = rcbufs_of(st)};
+    h2_stream_take(st)->rcbufs = rcbufs_of(st);
     nghttp2_session_set_stream_user_data(s, frame->hd.stream_id, st);
     return 0;
 }
 
 static bool keep_rcbuf(struct http_stream *st, nghttp2_rcbuf *rc)
 {
-    if (h2_stream_of(st)->nrcbufs == st->conn->hw->cfg->max_headers * 2)
+    struct h2_stream *h2s = h2_stream_of(st);
+
+    if (h2s->nrcbufs == st->conn->hw->cfg->max_headers * 2)
         return false;
     nghttp2_rcbuf_incref(rc);
-    h2_stream_of(st)->rcbufs[h2_stream_of(st)->nrcbufs++] = rc;
+    h2s->rcbufs[h2s->nrcbufs++] = rc;
     return true;
 }
 
@@ -593,9 +605,9 @@ static void h2_worker_destroy(struct http_worker *hw)
 /* A new connection (after the preface), or an upgraded one whose request becomes stream 1. */
 static int h2_conn_start(struct http_conn *hc, const struct http_upgrade *up)
 {
-    struct h2_conn *h = h2_of(hc);
     struct http_worker *hw = hc->hw;
     struct h2_worker *w = h2_worker_of(hw);
+    struct h2_conn *h = &w->conns[hc - hw->conns];
     const struct http_config *cfg = hw->cfg;
     nghttp2_settings_entry iv[] = {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, cfg->max_concurrent_streams},
@@ -605,6 +617,7 @@ static int h2_conn_start(struct http_conn *hc, const struct http_upgrade *up)
     };
 
     memset(h, 0, sizeof(*h)); /* the slot may hold what the previous connection left */
+    hc->proto_state = h;
     if (nghttp2_session_server_new3(&h->session, w->callbacks, hc, w->option, &w->mem))
         return -1;
     /* an upgrade's HTTP2-Settings that nghttp2 refuses leaves the connection as it was: no 101 yet */
@@ -625,7 +638,7 @@ static int h2_conn_start(struct http_conn *hc, const struct http_upgrade *up)
     if (up) { /* the upgraded request is stream 1, half-closed (remote) already */
         struct http_stream *st = up->stream;
 
-        *h2_stream_of(st) = (struct h2_stream){0}; /* its header strings are HTTP/1.1's */
+        h2_stream_take(st); /* its header strings are HTTP/1.1's: none to keep */
         st->id = 1;
         st->req.http_version = 20;
         st->request_done = true;

@@ -74,6 +74,7 @@ struct http_stream {
     struct http_body body;
     uint64_t body_kept;       /* request body bytes on_body kept, not yet released */
     struct http_buf *req_buf; /* HTTP/1.1: the request line and headers its strings point into */
+    void *proto_state;        /* the protocol's own state of the stream, when kept outside (HTTP/2) */
     struct http_stream *next; /* free list, or the connection's list of streams */
     /* last, and not cleared for a new stream (http_stream_new): used only up to nresp, arena_used.
      * Protocol-neutral until the protocol encodes them (HPACK, or an HTTP/1.1 head). */
@@ -133,7 +134,8 @@ struct http_conn {
     uint32_t nstreams;
     union {
         struct h1_conn h1;
-    } proto; /* the state of the protocol ops belongs to, if it keeps it here (HTTP/2 does not) */
+    } proto;           /* the state of the protocol ops belongs to, if it keeps it here (HTTP/1.1) */
+    void *proto_state; /* or where it keeps it (HTTP/2: a slot of its own slab), set by its start */
     struct http_conn *next_free;
 };
 
