@@ -186,7 +186,7 @@ $(ROUTER_BENCH_SETS:%=%.c): $(BUILD)/gen/bench/routes_%.c: $(BUILD)/gen/bench/ro
 $(ROUTER_BENCH_SIZES:%=$(BUILD)/gen/bench/router_%.o): $(BUILD)/gen/bench/router_%.o: $(BUILD)/gen/bench/routes_%.o
 	$(OBJCOPY) $(foreach s,$(ROUTER_SYMBOLS) $(ROUTER_SYMBOLS:%=__odr_asan.%),--redefine-sym $(s)=$(s)_$*) $< $@
 
-.SECONDARY: $(BUILD)/gen/tests/router/test.routes.c $(foreach s,$(ROUTER_BENCH_SETS),$(s).routes $(s).c $(s).o)
+.SECONDARY: $(BUILD)/gen/server/sluice.routes.c $(BUILD)/gen/tests/router/test.routes.c $(foreach s,$(ROUTER_BENCH_SETS),$(s).routes $(s).c $(s).o)
 
 # libFuzzer targets: always clang, with their own objects (coverage-instrumented, sanitized), whatever
 # $(CC) and SANITIZE say. UBSan findings abort so that libFuzzer reports them as crashes.
