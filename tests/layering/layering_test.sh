@@ -38,16 +38,26 @@ edges() {
     done < <(cd "$root" && find server common maps -name '*.[ch]' | sort)
 }
 
-# reaches EDGES FROM TO: does a path of edges lead from folder FROM to folder TO?
+# reaches EDGES FROM TO: does a path of edges lead from folder FROM to folder TO? Prints the path
+# ("http/ -> app/ -> afxdp/") and the include that starts it when it does.
 reaches() {
-    local edges=$1 from=$2 to=$3 seen=" $2 " todo=("$2") cur next
+    local edges=$1 from=$2 to=$3 todo=("$2") cur next
+    local -A via=(["$2"]=)
     while [ ${#todo[@]} -gt 0 ]; do
         cur=${todo[0]}
         todo=("${todo[@]:1}")
         for next in $(awk -v f="$cur" '$1 == f { print $2 }' <<<"$edges" | sort -u); do
-            [ "$next" = "$to" ] && return 0
-            case $seen in *" $next "*) continue ;; esac
-            seen="$seen$next "
+            [ -n "${via[$next]+set}" ] && continue
+            via[$next]=$cur
+            if [ "$next" = "$to" ]; then
+                local path="$to/" at=$to
+                while [ "$at" != "$from" ]; do
+                    at=${via[$at]}
+                    path="$at/ -> $path"
+                done
+                echo "$path ($(awk -v f="$from" -v t="${path#*-> }" 'BEGIN { sub("/.*", "", t) } $1 == f && $2 == t { print $3; exit }' <<<"$edges"))"
+                return 0
+            fi
             todo+=("$next")
         done
     done
@@ -55,12 +65,14 @@ reaches() {
 }
 
 # report NAME OFFENDERS: one ok/not ok line; offenders are printed under a failure.
+failures=0
 report() {
     if [ -z "$2" ]; then
         echo "ok - $1"
     else
         echo "not ok - $1"
         sed 's/^/#   /' <<<"$2"
+        failures=$((failures + 1))
     fi
 }
 
@@ -72,7 +84,7 @@ only() {
 }
 
 check() {
-    local root=$1 edges folders f g bad
+    local root=$1 edges folders f g bad path
     edges=$(edges "$root")
     report "every quoted include names its file by path from a root" \
         "$(awk '$2 == "?" { print $3 }' <<<"$edges")"
@@ -88,7 +100,7 @@ check() {
     for f in http h2; do
         bad=""
         for g in afxdp sock; do
-            reaches "$edges" "$f" "$g" && bad="$bad$f/ reaches $g/: $(awk -v f="$f" '$1 == f { printf "%s->%s ", $1, $2 }' <<<"$edges" | tr -s ' ')"$'\n'
+            path=$(reaches "$edges" "$f" "$g") && bad="$bad$path"$'\n'
         done
         report "$f/ reaches no datapath (afxdp/, sock/)" "${bad%$'\n'}"
     done
@@ -96,13 +108,14 @@ check() {
     bad=""
     for f in $folders; do
         for g in $(awk -v f="$f" '$1 == f && $2 != "common" && $2 != "maps" { print $2 }' <<<"$edges" | sort -u); do
-            reaches "$edges" "$g" "$f" && bad="$bad$f/ includes $g/, which reaches $f/ back"$'\n'
+            path=$(reaches "$edges" "$g" "$f") && bad="$bad$f/ includes $g/, and $path"$'\n'
         done
     done
     report "no folder of server/ includes one that includes it back" "${bad%$'\n'}"
 }
 
 check "$ROOT"
+status=$((failures > 0))
 
 # The check must be able to fail: the same tree with server/http/ including a datapath.
 scratch=$(mktemp -d)
@@ -114,4 +127,6 @@ if check "$scratch" | grep -q '^not ok - http/ reaches no datapath'; then
     echo "ok - the check fails when $http_file includes afxdp/xdp_worker.h"
 else
     echo "not ok - the check fails when $http_file includes afxdp/xdp_worker.h"
+    status=1
 fi
+exit $status
