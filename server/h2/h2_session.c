@@ -17,10 +17,11 @@
  * SETTINGS_MAX_FRAME_SIZE, HEADERS on a stream id below one already used, DATA on a stream closed
  * other than by our reset, and a SETTINGS_INITIAL_WINDOW_SIZE that overflows a stream's window.
  *
- * The core reaches this file only through h2_proto_ops (h2/h2.h). Its state is struct h2_conn in
- * the connection's protocol union, struct h2_stream in each stream and struct h2_worker per
- * worker; response headers come from the core as neutral name/value slices, turned into nghttp2's
- * array on the stack when the response is submitted.
+ * The core reaches this file only through h2_proto_ops (h2/h2.h). Its state is struct h2_worker
+ * per worker (hw->h2_state), with slabs of struct h2_conn and struct h2_stream beside the core's
+ * slabs of connections and streams, each pointed at by its connection's or stream's proto_state;
+ * response headers come from the core as neutral name/value slices, turned into nghttp2's array
+ * on the stack when the response is submitted.
  */
 #include "h2/h2.h"
 
@@ -37,8 +38,6 @@
 #define H2_FRAME_HEADER 9 /* RFC 9113 4.1 */
 
 #define H2_RESETS_KEPT 16 /* stream ids an HTTP/2 connection remembers having reset */
-
-struct http_proto_ops;
 
 /* A stream's HTTP/2 state; set when HTTP/2 takes the stream (a HEADERS frame, or the h2c upgrade). */
 struct h2_stream {
@@ -541,7 +540,6 @@ static void h2_stream_free(struct http_stream *st)
 
     for (uint32_t i = 0; i < h2s->nrcbufs; i++)
         nghttp2_rcbuf_decref(h2s->rcbufs[i]);
-    h2s->nrcbufs = 0;
 }
 
 /* ---- the connection ----------------------------------------------------------------------------- */

@@ -270,8 +270,8 @@ static bool upgrade_ready(const struct h1_conn *h)
 }
 
 /*
- * Switch to HTTP/2 with the request as its stream 1, from the outermost h1 call (h1_leave): HTTP/2's
- * state takes h1_conn's place in the union, and no caller is left to read it. What HTTP/2 needs
+ * Switch to HTTP/2 with the request as its stream 1, from the outermost h1 call (h1_leave): the core
+ * clears h1_conn as it installs HTTP/2's table, and no caller is left to read it. What HTTP/2 needs
  * (the stream, the decoded HTTP2-Settings, which lie in the stream's head buffer) is taken first.
  */
 static void upgrade_to_h2(struct http_conn *hc)

@@ -2,9 +2,9 @@
  * h1.h — the HTTP/1.1 side of the HTTP layer (h1.c, over http-parser), as the core sees it.
  *
  * The core reaches HTTP/1.1 only through h1_proto_ops, installed when a connection's first bytes
- * are not the HTTP/2 client preface. h1_conn lives in the protocol union of http_conn: an h2c
- * upgrade reuses its bytes for HTTP/2's state, so h1.c reads nothing of it once it asked the core
- * to switch (http_conn_upgrade).
+ * are not the HTTP/2 client preface. h1_conn lives in the protocol union of http_conn, which the
+ * core clears when an h2c upgrade installs HTTP/2's table, so h1.c reads nothing of it once it
+ * asked the core to switch (http_conn_upgrade).
  *
  * Sits below http/http_conn.h, which includes it; names no struct of the core's but by pointer.
  */

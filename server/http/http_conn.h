@@ -6,8 +6,8 @@
  *
  * The core (http_worker.c: pools and the app service; request.c: the handler's API) is the same
  * for both protocols and calls a protocol only through the table its connection holds. Each
- * protocol keeps its own state in its own struct (h2/h2_session.c, http/h1.h); a connection holds one of
- * them at a time, in a union, so an idle connection costs the larger of the two, not their sum.
+ * protocol keeps its own state in its own struct: HTTP/1.1's (http/h1.h) inline in the connection's
+ * protocol union, HTTP/2's (h2/h2_session.c) in a slab of its own that proto_state points into.
  *
  * Nothing here is allocated per request once the pools are warm: streams come from a free list,
  * body bytes from fixed-size pool buffers, and nghttp2 allocates through a size-class pool

@@ -50,7 +50,7 @@ struct http_worker *http_worker_new(const struct http_config *cfg, uint32_t max_
     hw->header_space = calloc((size_t)cfg->max_streams * cfg->max_headers, sizeof(*hw->header_space));
     if (!hw->mem_pool || !hw->conns || !hw->streams || !hw->header_space)
         goto fail;
-    /* HTTP/1.1 keeps no per-worker state; HTTP/2 keeps its own in hw->h2_room */
+    /* HTTP/1.1 keeps no per-worker state; HTTP/2 keeps its own behind hw->h2_state */
     if (h2->init && h2->init(hw))
         goto fail;
     for (uint32_t i = max_conns; i-- > 0;) {

@@ -46,7 +46,7 @@ static void write_metrics(struct http_request *req, void *ctx)
 #define WORKER_SAMPLES(metric, expr)                                                                         \
     for (uint32_t i = 0; i < n; i++) {                                                                       \
         struct worker *w = &srv->workers[i];                                                                 \
-        metrics_line(req, "%s{worker=\"%u\"} %" PRIu64 "\n", metric, i, (uint64_t)(expr));                   \
+        sink_sample(req, metric, i, (uint64_t)(expr));                                                       \
     }
 
     family(req, "sluice_connections_open", "gauge", "connections a worker's services hold now");

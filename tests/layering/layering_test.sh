@@ -17,6 +17,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=${1:-.}
+. tests/lib/tap.sh
 
 # edges ROOT: one line "FROM TO FILE:LINE" per quoted include between folders of server/ (and from
 # them to common/, maps/, bpf/); a name that resolves from no root is reported as TO "?".
@@ -68,9 +69,9 @@ reaches() {
 failures=0
 report() {
     if [ -z "$2" ]; then
-        echo "ok - $1"
+        ok "$1"
     else
-        echo "not ok - $1"
+        not_ok "$1" "$(wc -l <<<"$2") offending place(s)"
         sed 's/^/#   /' <<<"$2"
         failures=$((failures + 1))
     fi
@@ -83,7 +84,7 @@ only() {
     awk -v f="$folder" -v ok=" $* " '$1 == f && index(ok, " " $2 " ") == 0 { print $3 ": includes " $2 "/" }' <<<"$edges"
 }
 
-check() {
+check_tree() {
     local root=$1 edges folders f g bad path
     edges=$(edges "$root")
     report "every quoted include names its file by path from a root" \
@@ -114,7 +115,7 @@ check() {
     report "no folder of server/ includes one that includes it back" "${bad%$'\n'}"
 }
 
-check "$ROOT"
+check_tree "$ROOT"
 status=$((failures > 0))
 
 # The check must be able to fail: the same tree with server/http/ including a datapath.
@@ -123,10 +124,10 @@ trap 'rm -rf "$scratch"' EXIT
 cp -r server common maps "$scratch"/
 http_file=$(cd "$scratch" && ls server/http/*.c | head -1)
 sed -i '0,/^#include "/s//#include "afxdp\/xdp_worker.h"\n&/' "$scratch/$http_file"
-if check "$scratch" | grep -q '^not ok - http/ reaches no datapath'; then
-    echo "ok - the check fails when $http_file includes afxdp/xdp_worker.h"
+if check_tree "$scratch" | grep -q '^not ok - http/ reaches no datapath'; then
+    ok "the check fails when $http_file includes afxdp/xdp_worker.h"
 else
-    echo "not ok - the check fails when $http_file includes afxdp/xdp_worker.h"
+    not_ok "the check fails when $http_file includes afxdp/xdp_worker.h" "the planted include went unnoticed"
     status=1
 fi
 exit $status
