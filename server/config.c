@@ -58,6 +58,10 @@ static const struct setting settings[] = {
      "spin instead of sleeping in poll()"},
     {"server", "drain_ms", "drain-ms", "MS", SET_U32, AT(server.drain_ms), 0, 600000, false, NULL, NULL,
      "on stop, how long open connections may take to finish"},
+    {"server", "linger_ms", "linger-ms", "MS", SET_U32, AT(server.linger_ms), 0, 600000, false, NULL, NULL,
+     "after the server closes a connection, how long it reads and discards what the client still sends"},
+    {"server", "linger_max_bytes", NULL, NULL, SET_U32, AT(server.linger_max_bytes), 0, 1u << 30, false, NULL,
+     NULL, "after the server closes a connection, how many bytes it discards before a reset"},
     {"xdp", "queue", "queue", "Q", SET_U32, AT(xdp.queue), 0, 1023, false, NULL, NULL,
      "interface queue to bind"},
     {"xdp", "frames", "frames", "N", SET_U32, AT(xdp.umem.nframes), 1024, 1u << 22, false, NULL, NULL,
@@ -440,6 +444,8 @@ static void config_defaults(struct config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     xdp_config_default(&cfg->xdp);
     srv->drain_ms = 2000;
+    srv->linger_ms = APP_LINGER_MS_DEFAULT;
+    srv->linger_max_bytes = APP_LINGER_MAX_BYTES_DEFAULT;
     srv->nworkers = online > 0 && online < SLUICE_MAX_WORKERS ? (uint32_t)online : 1;
     tcp_config_default(&srv->tcp);
     srv->tcp.max_conns = 16384;

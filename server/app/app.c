@@ -1,5 +1,6 @@
 /*
- * app.c — a worker's services: connection slots and dispatch, independent of the datapath.
+ * app.c — a worker's services: connection slots and dispatch, independent of the datapath, and
+ * the lingering close every service gets when it shuts a connection (app.h).
  */
 #include "app/app.h"
 
@@ -26,6 +27,9 @@ int app_table_init(struct app_table *t, uint32_t nslots, const struct app_servic
     for (uint32_t i = 0; i < nslots; i++)
         t->slots[i].next_free = i + 1 < nslots ? i + 1 : SLOT_NONE;
     t->free_head = 0;
+    t->linger_head = t->linger_tail = SLOT_NONE;
+    t->linger_ns = (uint64_t)APP_LINGER_MS_DEFAULT * 1000000;
+    t->linger_max_bytes = APP_LINGER_MAX_BYTES_DEFAULT;
     memcpy(t->services, services, sizeof(*services) * (size_t)nservices);
     t->nservices = nservices;
     return 0;
@@ -73,21 +77,94 @@ struct app_conn *app_open(struct app_table *t, uint16_t port, const struct app_i
     return ac;
 }
 
+/* The list of lingering connections, oldest first: they all linger as long, so appending keeps it
+ * in deadline order and the expiry looks only at its head. */
+static void linger_unlink(struct app_table *t, struct app_conn *ac)
+{
+    if (ac->linger_prev == SLOT_NONE)
+        t->linger_head = ac->linger_next;
+    else
+        t->slots[ac->linger_prev].linger_next = ac->linger_next;
+    if (ac->linger_next == SLOT_NONE)
+        t->linger_tail = ac->linger_prev;
+    else
+        t->slots[ac->linger_next].linger_prev = ac->linger_prev;
+}
+
+static void linger_append(struct app_table *t, struct app_conn *ac)
+{
+    uint32_t slot = (uint32_t)(ac - t->slots);
+
+    ac->linger_deadline_ns = t->now_ns + t->linger_ns;
+    ac->linger_prev = t->linger_tail;
+    ac->linger_next = SLOT_NONE;
+    if (t->linger_tail == SLOT_NONE)
+        t->linger_head = slot;
+    else
+        t->slots[t->linger_tail].linger_next = slot;
+    t->linger_tail = slot;
+}
+
+/* After the shutdown the service is done with the input: throw it away, so a client still writing
+ * (a request larger than the limit that was refused) reads our answer and closes, instead of
+ * waiting forever on a window that never opens while we wait for its FIN. */
+static void linger_discard(struct app_conn *ac)
+{
+    struct app_table *t = ac->table;
+    struct iovec iov[8];
+    int n;
+
+    while ((n = app_peek(ac, iov, 8)) > 0) {
+        size_t len = 0;
+
+        for (int i = 0; i < n; i++)
+            len += iov[i].iov_len;
+        if (!ac->lingered)
+            t->stats.lingered++;
+        ac->lingered += len;
+        t->stats.linger_bytes += len;
+        if (ac->lingered > t->linger_max_bytes) {
+            t->stats.linger_limit++;
+            app_abort(ac);
+            return;
+        }
+        app_consume(ac, len);
+    }
+}
+
+/* A service may shut the connection from inside its readable or writable with input still unread
+ * (and none coming that would call readable again): the discarding starts once it has returned. */
 void app_readable(struct app_conn *ac)
 {
-    ac->ops->readable(ac);
+    if (!ac->shut)
+        ac->ops->readable(ac);
+    if (ac->transport && ac->shut)
+        linger_discard(ac);
+}
+
+void app_table_expire(struct app_table *t, uint64_t now)
+{
+    t->now_ns = now;
+    while (t->linger_head != SLOT_NONE && t->slots[t->linger_head].linger_deadline_ns <= now) {
+        t->stats.linger_timeout++;
+        app_abort(&t->slots[t->linger_head]);
+    }
 }
 
 void app_writable(struct app_conn *ac)
 {
     if (ac->ops->writable)
         ac->ops->writable(ac);
+    if (ac->transport && ac->shut)
+        linger_discard(ac);
 }
 
 void app_closed(struct app_table *t, struct app_conn *ac, int error)
 {
     if (ac->ops->closed)
         ac->ops->closed(ac, error);
+    if (ac->shut)
+        linger_unlink(t, ac);
     switch (error) {
     case 0:
         t->stats.closed_ok++;
@@ -122,6 +199,7 @@ void app_shutdown(struct app_conn *ac)
     if (ac->shut)
         return;
     ac->shut = true;
+    linger_append(ac->table, ac);
     ac->io->shutdown(ac->transport);
 }
 

@@ -27,6 +27,13 @@
 
 #define APP_MAX_SERVICES 8
 
+/* Lingering close (nginx's lingering_time): once a service has shut its side, what the client
+ * still sends is read and thrown away, so the client sees the response and our FIN instead of a
+ * reset, for at most this long and this many bytes; then the connection is reset. Settings
+ * [server] linger_ms and linger_max_bytes. */
+#define APP_LINGER_MS_DEFAULT        5000
+#define APP_LINGER_MAX_BYTES_DEFAULT (4u << 20)
+
 struct app_io {
     int (*peek)(void *transport, struct iovec *iov, int max);
     void (*consume)(void *transport, size_t n);
@@ -49,7 +56,7 @@ struct app_conn {
     void *transport;
     const struct app_ops *ops;
     struct app_table *table;
-    bool shut; /* our FIN is queued */
+    bool shut; /* our FIN is queued: the rest of the input is discarded (lingering close) */
     uint8_t header_len;
     uint8_t header[16];
     uint64_t total; /* source: bytes to send */
@@ -58,6 +65,9 @@ struct app_conn {
     void *md;    /* sink: a hash context, kept by the slot across connections */
     void *proto; /* http: the connection's protocol state */
     uint32_t next_free;
+    uint32_t linger_prev, linger_next; /* the table's lingering list, oldest first */
+    uint64_t linger_deadline_ns;
+    uint64_t lingered; /* bytes discarded since the shutdown */
 };
 
 struct app_ops {
@@ -77,7 +87,11 @@ struct app_ops {
     X(closed_reset, "connections the peer reset (ECONNRESET)")                                               \
     X(closed_timeout, "connections that timed out (ETIMEDOUT)")                                              \
     X(closed_aborted, "connections aborted here (ECONNABORTED)")                                             \
-    X(closed_other_error, "connections that ended on another socket error")
+    X(closed_other_error, "connections that ended on another socket error")                                  \
+    X(lingered, "connections shut by their service while the client still sent: input read and discarded")   \
+    X(linger_bytes, "bytes read and discarded after the service shut the connection")                        \
+    X(linger_timeout, "lingering connections reset: the client neither closed nor stopped in linger_ms")     \
+    X(linger_limit, "lingering connections reset: the client sent more than linger_max_bytes")
 
 struct app_stats {
 #define APP_STATS_FIELD(name, help) uint64_t name;
@@ -93,11 +107,17 @@ struct app_table {
     struct app_service services[APP_MAX_SERVICES];
     int nservices;
     struct http_worker *http; /* the worker's HTTP layer, when it serves HTTP */
+    uint64_t now_ns;          /* the worker loop's clock, set by app_table_expire */
+    uint64_t linger_ns;       /* APP_LINGER_MS_DEFAULT unless the worker sets it */
+    uint64_t linger_max_bytes;
+    uint32_t linger_head, linger_tail; /* shut connections, in the order of their deadlines */
     struct app_stats stats;
 };
 
 int app_table_init(struct app_table *t, uint32_t nslots, const struct app_service *services, int nservices);
 void app_table_destroy(struct app_table *t);
+/* The worker's clock moved to now: reset the lingering connections whose time is up. */
+void app_table_expire(struct app_table *t, uint64_t now);
 
 /* A new connection on local port; NULL when no service runs there or no slot is free. */
 struct app_conn *app_open(struct app_table *t, uint16_t port, const struct app_io *io, void *transport);
@@ -106,7 +126,8 @@ void app_writable(struct app_conn *ac);
 /* The transport is gone (0 after an orderly close, an errno otherwise): the slot is free again. */
 void app_closed(struct app_table *t, struct app_conn *ac, int error);
 
-/* Finish with a FIN once; reading goes on until the peer's. */
+/* Finish with a FIN once; what the peer still sends is discarded until its FIN, within the
+ * table's lingering bounds. The service hears no readable after it, only closed. */
 void app_shutdown(struct app_conn *ac);
 /* Copy len bytes into the transport's send buffers; returns how many fit. */
 size_t app_write(struct app_conn *ac, const void *data, size_t len);

@@ -26,6 +26,7 @@ bool worker_tick(struct worker *w, uint64_t now)
 {
     struct server *srv = w->srv;
 
+    app_table_expire(&w->apps, now);
     if (!w->draining && atomic_load_explicit(&srv->draining, memory_order_relaxed)) {
         /* each service finishes what is in flight (HTTP/2: GOAWAY, then the open streams), then FIN */
         w->draining = true;
@@ -112,6 +113,8 @@ int server_start(struct server *srv, const struct server_config *cfg, struct err
                 cfg->tcp.max_conns);
             goto fail;
         }
+        w->apps.linger_ns = (uint64_t)cfg->linger_ms * 1000000;
+        w->apps.linger_max_bytes = cfg->linger_max_bytes;
         if (serves_http(cfg) &&
             !(w->apps.http = http_worker_new(&srv->cfg.http, cfg->tcp.max_conns, &h2_proto_ops))) {
             ERR(e, EXIT_STATUS_FAILURE, errno, "worker %u: cannot set up its HTTP layer", i);

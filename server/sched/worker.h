@@ -36,8 +36,10 @@ struct server_config {
     int cpus[SLUICE_MAX_WORKERS]; /* CPU of each worker */
     uint32_t ncpus;               /* CPUs the operator listed; 0: worker i on CPU i mod CPUs */
     bool busy_poll;
-    uint32_t drain_ms;     /* how long a stopping server lets connections finish */
-    struct tcp_config tcp; /* the engine's; max_conns also bounds every datapath's connections */
+    uint32_t drain_ms;         /* how long a stopping server lets connections finish */
+    uint32_t linger_ms;        /* lingering close (app.h): how long, and how many bytes, input is */
+    uint32_t linger_max_bytes; /* discarded after a service shut a connection */
+    struct tcp_config tcp;     /* the engine's; max_conns also bounds every datapath's connections */
     struct http_config http;
     struct app_service services[APP_MAX_SERVICES];
     int nservices;
