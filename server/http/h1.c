@@ -1,13 +1,22 @@
 /*
- * h1.c — HTTP/1.1 for clients that speak only that (curl's default, health checkers), with
- * keep-alive, pipelining one request at a time, chunked responses when the length is unknown,
- * Expect: 100-continue, and the Upgrade: h2c path into HTTP/2 (RFC 7540 3.2).
+ * h1.c — HTTP/1.1 (and 1.0) for clients that speak only that (curl's default, health checkers),
+ * with keep-alive, pipelining one request at a time, chunked responses when the length is unknown
+ * (close-delimited for HTTP/1.0), Expect: 100-continue, and the Upgrade: h2c path into HTTP/2
+ * (RFC 7540 3.2).
  *
- * Parsing is Debian's http-parser. The request line and headers are copied once into a pool
- * buffer the request keeps (http-parser hands them over in pieces, possibly split across
- * segments); the body reaches the handler's on_body where it lies. Input stops while a response is
- * in progress, and while a handler keeps more request body than the configured backlog, so a
- * client that pushes faster than the handler goes is held back by TCP, not by memory.
+ * Framing is h1_parse.c's, strict per RFC 9112: the request head is copied once into a pool
+ * buffer the request keeps (it may arrive in pieces, across segments) and split there in place;
+ * the body reaches the handler's on_body where it lies, chunked framing decoded around it. Input
+ * stops while a response is in progress, and while a handler keeps more request body than the
+ * configured backlog, so a client that pushes faster than the handler goes is held back by TCP,
+ * not by memory. A refused request gets its status (400, 431, 501, 505; 503 with Retry-After when
+ * a pool is exhausted) and the connection closes; the app layer then discards what the client
+ * still sends (lingering close, app.h).
+ *
+ * What a handler answers while the input is being read is written once the input at hand is
+ * parsed: a framing error further on in the same bytes (a bad chunk size after the head) still
+ * gets its 400 instead of a 200 head and a cut body. An error after the head went out can only
+ * reset the connection.
  *
  * The core reaches this file through h1_proto_ops (h1.h); its state is struct h1_conn, in the
  * connection's protocol union. Responses are written from the protocol-neutral headers the core
@@ -19,212 +28,21 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "http/http_conn.h"
 
 static const char CONTINUE_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
 static const char SWITCHING_101[] =
     "HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: h2c\r\n\r\n";
-static const char BAD_REQUEST_400[] =
-    "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: 16\r\nconnection: close\r\n\r\n"
-    "400 Bad Request\n";
-static const char TOO_LARGE_431[] =
-    "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain\r\ncontent-length: 36\r\n"
-    "connection: close\r\n\r\n431 Request Header Fields Too Large\n";
-
-static struct http_conn *conn_of(http_parser *p)
-{
-    return p->data;
-}
+/* seconds a client refused for want of a free stream or buffer is asked to wait (RFC 9110 10.2.3) */
+#define RETRY_AFTER "1"
 
 static struct h1_conn *h1_of(struct http_conn *hc)
 {
     return &hc->proto.h1;
 }
 
-/* Append request head bytes to the pool buffer, lowercased when they are a header name. */
-static bool head_append(struct http_conn *hc, const char *at, size_t len, bool lower)
-{
-    struct http_buf *b = h1_of(hc)->head;
-
-    if (!b || b->len + len > HTTP_BUF_SIZE || b->len + len > hc->hw->cfg->max_header_list_size) {
-        hc->hw->stats.header_limit++;
-        return false;
-    }
-    for (size_t i = 0; i < len; i++)
-        b->data[b->len + i] = lower && at[i] >= 'A' && at[i] <= 'Z' ? (uint8_t)(at[i] + 32) : (uint8_t)at[i];
-    b->len += (uint32_t)len;
-    return true;
-}
-
-static int on_message_begin(http_parser *p)
-{
-    struct http_conn *hc = conn_of(p);
-    struct h1_conn *h = h1_of(hc);
-
-    h->stream = http_stream_new(hc, 0);
-    h->head = h->stream ? http_buf_get(hc->hw) : NULL;
-    if (!h->head)
-        return -1;
-    h->url_len = 0;
-    h->in_value = false;
-    h->upgrade_h2c = false;
-    h->settings = NULL;
-    h->stream->req.http_version = 11;
-    return 0;
-}
-
-static int on_url(http_parser *p, const char *at, size_t len)
-{
-    struct http_conn *hc = conn_of(p);
-    struct h1_conn *h = h1_of(hc);
-
-    h->url_len += (uint32_t)len;
-    return head_append(hc, at, len, false) ? 0 : -1;
-}
-
-static int on_header_field(http_parser *p, const char *at, size_t len)
-{
-    struct http_conn *hc = conn_of(p);
-    struct h1_conn *h = h1_of(hc);
-    struct http_stream *st = h->stream;
-    struct http_request *req = &st->req;
-
-    if (!h->head) /* the head went to the request: these are a chunked body's trailers, not kept */
-        return 0;
-    if (h->in_value || !req->nheaders || req->headers[req->nheaders - 1].value.ptr) {
-        if (req->nheaders == hc->hw->cfg->max_headers) {
-            hc->hw->stats.header_limit++;
-            return -1;
-        }
-        st->req_headers[req->nheaders++] =
-            (struct http_header){{(char *)h->head->data + h->head->len, 0}, {NULL, 0}};
-        h->in_value = false;
-    }
-    req->headers[req->nheaders - 1].name.len += len;
-    return head_append(hc, at, len, true) ? 0 : -1;
-}
-
-static int on_header_value(http_parser *p, const char *at, size_t len)
-{
-    struct http_conn *hc = conn_of(p);
-    struct h1_conn *h = h1_of(hc);
-    struct http_header *hdr = &h->stream->req.headers[h->stream->req.nheaders - 1];
-
-    if (!h->head) /* trailers */
-        return 0;
-    if (!h->in_value) {
-        hdr->value.ptr = (char *)h->head->data + h->head->len;
-        h->in_value = true;
-    }
-    hdr->value.len += len;
-    return head_append(hc, at, len, false) ? 0 : -1;
-}
-
-static bool header_has_token(struct http_str v, const char *token)
-{
-    size_t n = strlen(token);
-
-    for (size_t i = 0; i + n <= v.len; i++)
-        if (!strncasecmp(v.ptr + i, token, n) &&
-            (i + n == v.len || v.ptr[i + n] == ',' || v.ptr[i + n] == ' '))
-            return true;
-    return false;
-}
-
-static int on_headers_complete(http_parser *p)
-{
-    struct http_conn *hc = conn_of(p);
-    struct h1_conn *h = h1_of(hc);
-    struct http_stream *st = h->stream;
-    struct http_request *req = &st->req;
-    const char *url = (const char *)h->head->data, *q;
-    const char *method = http_method_str((enum http_method)p->method);
-
-    req->method_name = (struct http_str){method, strlen(method)};
-    req->method = method_parse(method, strlen(method));
-    q = memchr(url, '?', h->url_len);
-    req->path = (struct http_str){url, q ? (size_t)(q - url) : h->url_len};
-    req->query = q ? (struct http_str){q + 1, h->url_len - (size_t)(q - url) - 1} : (struct http_str){"", 0};
-    req->authority = http_header(req, "host");
-    if (p->flags & F_CONTENTLENGTH)
-        req->content_length = p->content_length;
-    h->keep_alive = http_should_keep_alive(p);
-    st->req_buf = h->head; /* the request's strings point into it: it lives as long as the request */
-    h->head = NULL;
-    /* like h2o, upgrade only requests without a body: one that has one is answered over HTTP/1.1
-     * (RFC 9110 7.8 lets the server ignore Upgrade), so its body never needs carrying across */
-    if (p->upgrade && !(p->flags & F_CHUNKED) &&
-        (req->content_length == UINT64_MAX || !req->content_length) &&
-        header_has_token(http_header(req, "upgrade"), "h2c") && http_header(req, "http2-settings").ptr) {
-        struct http_str s = http_header(req, "http2-settings");
-
-        h->upgrade_h2c = true;
-        h->settings = s.ptr;
-        h->settings_len = s.len;
-        return 0; /* dispatched on HTTP/2 once the request is complete */
-    }
-    if (header_has_token(http_header(req, "expect"), "100-continue")) {
-        size_t n = app_write(hc->ac, CONTINUE_100, sizeof(CONTINUE_100) - 1);
-
-        h->continue_left = (uint8_t)(sizeof(CONTINUE_100) - 1 - n); /* the rest goes before the response */
-        if (h->continue_left)
-            app_want_writable(hc->ac);
-    }
-    http_dispatch(st);
-    /* an upgrade we do not take is answered as a plain request: http-parser must not treat the rest
-     * of the stream as another protocol (RFC 9110 7.8: the server may ignore Upgrade) */
-    return 0;
-}
-
-static int on_body(http_parser *p, const char *at, size_t len)
-{
-    struct http_conn *hc = conn_of(p);
-    struct h1_conn *h = h1_of(hc);
-    struct http_stream *st = h->stream;
-    size_t done = len;
-
-    hc->hw->stats.body_bytes_in += len;
-    if (st->req.on_body) {
-        /* kept before the handler runs: it may send and release some of these bytes at once */
-        st->body_kept += len;
-        done = st->req.on_body(&st->req, (const uint8_t *)at, len, false);
-        st->body_kept -= done < len ? done : len;
-    }
-    if (st->body_kept > hc->hw->cfg->max_body_backlog) {
-        h->wait_backlog = true;
-        http_parser_pause(p, 1);
-    }
-    return 0;
-}
-
-static int on_message_complete(http_parser *p)
-{
-    struct http_conn *hc = conn_of(p);
-    struct h1_conn *h = h1_of(hc);
-    struct http_stream *st = h->stream;
-
-    /* one request at a time: the next waits until this one's response is out */
-    st->request_done = true;
-    h->wait_response = true;
-    http_parser_pause(p, 1);
-    if (!h->upgrade_h2c && st->req.on_body)
-        st->req.on_body(&st->req, NULL, 0, true); /* may complete the response and free st */
-    return 0;
-}
-
-static const http_parser_settings parser_settings = {
-    .on_message_begin = on_message_begin,
-    .on_url = on_url,
-    .on_header_field = on_header_field,
-    .on_header_value = on_header_value,
-    .on_headers_complete = on_headers_complete,
-    .on_body = on_body,
-    .on_message_complete = on_message_complete,
-};
-
-static void bad_request(struct http_conn *hc, const char *response, size_t len);
+static void refuse(struct http_conn *hc, int status);
 
 /* ---- upgrade to HTTP/2 ---------------------------------------------------------------------- */
 
@@ -285,30 +103,30 @@ static void upgrade_to_h2(struct http_conn *hc)
     h->stream = NULL;
     /* HTTP/2 first: the 101 goes out only once it took the HTTP2-Settings (nothing is written before) */
     if (len < 0 || app_writable_bytes(hc->ac) < sizeof(SWITCHING_101) - 1)
-        goto refuse;
+        goto refused;
     h1_conn_end(hc);                /* between requests h1 holds no buffer: this only makes sure */
-    if (http_conn_upgrade(hc, &up)) /* h1_conn is all zero again: bad_request needs none of it */
-        goto refuse;
+    if (http_conn_upgrade(hc, &up)) /* h1_conn is all zero again: refuse needs none of it */
+        goto refused;
     app_write(hc->ac, SWITCHING_101, sizeof(SWITCHING_101) - 1);
     hc->hw->stats.h2c_upgrades++;
     http_dispatch(st);
     hc->ops->input(hc); /* the rest of the input is HTTP/2, starting with the client preface */
     return;
-refuse:
+refused:
     http_stream_free(st);
-    bad_request(hc, BAD_REQUEST_400, sizeof(BAD_REQUEST_400) - 1);
+    refuse(hc, 400);
 }
 
 /* ---- input -------------------------------------------------------------------------------------- */
 
 static bool response_done(const struct http_conn *hc);
 static void response_complete(struct http_conn *hc);
+static void output(struct http_conn *hc);
 
 /*
- * Reset the connection. app_abort frees the connection and its stream at once, while the parser
- * callback or output loop that led a handler here still uses them: inside h1_conn_input or
- * h1_conn_output the reset waits until the outermost of them returns (h1_leave), and nothing more
- * is read meanwhile.
+ * Reset the connection. app_abort frees the connection and its stream at once, while the handler
+ * or output loop that led here still uses them: inside h1_conn_input or h1_conn_output the reset
+ * waits until the outermost of them returns (h1_leave), and nothing more is read meanwhile.
  */
 static void h1_abort(struct http_conn *hc)
 {
@@ -321,7 +139,6 @@ static void h1_abort(struct http_conn *hc)
         return;
     }
     h->abort = true;
-    http_parser_pause(&h->parser, 1); /* no more callbacks for the rest of this input */
 }
 
 static void h1_enter(struct http_conn *hc)
@@ -347,24 +164,251 @@ static bool h1_leave(struct http_conn *hc)
     return false;
 }
 
-static void bad_request(struct http_conn *hc, const char *response, size_t len)
+/*
+ * Answer status and close, while no byte of a response head went out: a request the framing
+ * refused, or one no stream or buffer is left for. After that the only honest end is a reset.
+ */
+static void refuse(struct http_conn *hc, int status)
 {
     struct h1_conn *h = h1_of(hc);
+    const char *text = http_status_text(status);
+    char msg[256];
+    int body = snprintf(NULL, 0, "%d %s\n", status, text);
+    int n =
+        snprintf(msg, sizeof(msg),
+                 "HTTP/1.1 %d %s\r\ncontent-type: text/plain\r\ncontent-length: %d\r\nconnection: close\r\n"
+                 "%s\r\n%d %s\n",
+                 status, text, body, status == 503 ? "retry-after: " RETRY_AFTER "\r\n" : "", status, text);
 
-    hc->hw->stats.protocol_errors++;
-    if (!h->stream || !h->stream->responded)
-        app_write(hc->ac, response, len);
+    if (h->head_written) {
+        h1_abort(hc);
+        return;
+    }
+    if (h->out) { /* a response built but deferred: this one goes instead */
+        http_buf_put(hc->hw, h->out);
+        h->out = NULL;
+    }
+    http_count_status(hc->hw, status);
+    app_write(hc->ac, msg, (size_t)n);
     h->error = true;
+    hc->closing = true;
     app_shutdown(hc->ac);
+}
+
+static void refuse_request(struct http_conn *hc, enum h1_error err)
+{
+    hc->hw->stats.protocol_errors++;
+    hc->hw->h1_refused[err]++;
+    if (err == H1_ERR_TOO_MANY_HEADERS || err == H1_ERR_HEAD_TOO_LARGE)
+        hc->hw->stats.header_limit++;
+    refuse(hc, h1_error_status(err));
+}
+
+/* Body bytes for the handler, where they lie. */
+static void deliver(struct http_conn *hc, const uint8_t *data, size_t len)
+{
+    struct h1_conn *h = h1_of(hc);
+    struct http_stream *st = h->stream;
+    size_t done = len;
+
+    hc->hw->stats.body_bytes_in += len;
+    if (st->req.on_body) {
+        /* kept before the handler runs: it may send and release some of these bytes at once */
+        st->body_kept += len;
+        done = st->req.on_body(&st->req, data, len, false);
+        st->body_kept -= done < len ? done : len;
+    }
+    if (st->body_kept > hc->hw->cfg->max_body_backlog)
+        h->wait_backlog = true;
+}
+
+static void request_complete(struct http_conn *hc)
+{
+    struct h1_conn *h = h1_of(hc);
+    struct http_stream *st = h->stream;
+
+    /* one request at a time: the next waits until this one's response is out */
+    st->request_done = true;
+    h->wait_response = true;
+    if (!h->upgrade_h2c && st->req.on_body)
+        st->req.on_body(&st->req, NULL, 0, true); /* may complete the response */
+}
+
+/* The head is parsed into st: an h2c upgrade to wait for, or a request for its handler. */
+static void start_request(struct http_conn *hc, struct http_stream *st, const struct h1_head *hd)
+{
+    struct h1_conn *h = h1_of(hc);
+    struct http_request *req = &st->req;
+    struct http_str upgrade = http_header(req, "upgrade"), settings = http_header(req, "http2-settings");
+
+    req->method_name = hd->method;
+    req->method = method_parse(hd->method.ptr, hd->method.len);
+    req->path = hd->path;
+    req->query = hd->query;
+    req->authority = hd->host;
+    req->http_version = hd->http_version;
+    req->content_length = hd->content_length;
+    h->keep_alive = hd->keep_alive && !hc->closing;
+    h->http10 = hd->http_version == 10;
+    h->body_chunked = hd->chunked;
+    h->body_left = hd->chunked || hd->content_length == UINT64_MAX ? 0 : hd->content_length;
+    if (hd->chunked)
+        h1_chunked_init(&h->chunked, hc->hw->cfg->max_header_list_size);
+    /* like h2o, upgrade only requests without a body: one that has one is answered over HTTP/1.1
+     * (RFC 9110 7.8 lets the server ignore Upgrade), so its body never needs carrying across */
+    if (hd->connection_upgrade && !h->http10 && !hd->chunked && !h->body_left && settings.ptr &&
+        h1_list_has(upgrade, "h2c", 3)) {
+        h->upgrade_h2c = true;
+        h->settings = settings.ptr;
+        h->settings_len = settings.len;
+        request_complete(hc); /* dispatched on HTTP/2 once the switch is made (h1_leave) */
+        return;
+    }
+    if (hd->expect_continue && (h->body_chunked || h->body_left)) {
+        size_t n = app_write(hc->ac, CONTINUE_100, sizeof(CONTINUE_100) - 1);
+
+        h->continue_left = (uint8_t)(sizeof(CONTINUE_100) - 1 - n); /* the rest goes before the response */
+        if (h->continue_left)
+            app_want_writable(hc->ac);
+    }
+    http_dispatch(st);
+    if (!h->error && !h->body_chunked && !h->body_left)
+        request_complete(hc);
+}
+
+/* The head is complete in h->head: parse it and start its request. */
+static void head_complete(struct http_conn *hc)
+{
+    struct h1_conn *h = h1_of(hc);
+    struct http_stream *st = http_stream_new(hc, 0);
+    struct h1_head hd;
+    enum h1_error err;
+
+    if (!st) {
+        refuse(hc, 503);
+        return;
+    }
+    err = h1_parse_head(h->head->data, h->head->len, &hd, st->req_headers, hc->hw->cfg->max_headers);
+    if (err) {
+        http_stream_free(st);
+        refuse_request(hc, err);
+        return;
+    }
+    st->req.nheaders = hd.nheaders;
+    st->req_buf = h->head; /* the request's strings point into it: it lives as long as the request */
+    h->head = NULL;
+    h->stream = st;
+    start_request(hc, st, &hd);
+}
+
+/*
+ * Gather head bytes from in[0..len) into the head buffer; returns how many were taken. Only the
+ * head's own bytes are copied when it ends in this segment, and a head lying whole in one segment
+ * (the usual case) is searched there before the copy.
+ */
+static size_t head_input(struct http_conn *hc, const uint8_t *in, size_t len)
+{
+    struct h1_conn *h = h1_of(hc);
+    uint32_t limit =
+        hc->hw->cfg->max_header_list_size < HTTP_BUF_SIZE ? hc->hw->cfg->max_header_list_size : HTTP_BUF_SIZE;
+    struct http_buf *b = h->head;
+    size_t take, end;
+
+    if (!b) {
+        b = h->head = http_buf_get(hc->hw);
+        if (!b) {
+            refuse(hc, 503);
+            return 0;
+        }
+        h->scan = (struct h1_head_scan){0};
+    }
+    take = len < limit - b->len ? len : limit - b->len;
+    if (!b->len) {
+        end = h1_head_end(&h->scan, in, take);
+        take = end ? end : take;
+        memcpy(b->data, in, take);
+        b->len = (uint32_t)take;
+    } else {
+        memcpy(b->data + b->len, in, take);
+        b->len += (uint32_t)take;
+        end = h1_head_end(&h->scan, b->data, b->len);
+        if (end) { /* what was copied past the end is the body's or the next request's */
+            take -= b->len - end;
+            b->len = (uint32_t)end;
+        }
+    }
+    if (end)
+        head_complete(hc);
+    else if (b->len >= limit)
+        refuse_request(hc, H1_ERR_HEAD_TOO_LARGE);
+    return take;
+}
+
+/* Request body bytes from in[0..len); returns how many were taken. */
+static size_t body_input(struct http_conn *hc, const uint8_t *in, size_t len)
+{
+    struct h1_conn *h = h1_of(hc);
+    size_t taken = 0;
+
+    if (!h->body_chunked) {
+        taken = len < h->body_left ? len : (size_t)h->body_left;
+        h->body_left -= taken;
+        deliver(hc, in, taken);
+        if (!h->body_left && !h->error)
+            request_complete(hc);
+        return taken;
+    }
+    while (taken < len && !h1_chunked_done(&h->chunked) && !h->wait_backlog && !h->error) {
+        struct h1_span data;
+        size_t used;
+        enum h1_error err = h1_chunked_step(&h->chunked, in + taken, len - taken, &used, &data);
+
+        if (err) {
+            refuse_request(hc, err);
+            return taken;
+        }
+        taken += used;
+        if (data.len)
+            deliver(hc, data.ptr, data.len);
+    }
+    if (h1_chunked_done(&h->chunked) && !h->error)
+        request_complete(hc);
+    return taken;
+}
+
+/* Parse what the transport holds, request by request, until a response or the backlog waits. */
+static void parse_input(struct http_conn *hc)
+{
+    struct h1_conn *h = h1_of(hc);
+    struct app_conn *ac = hc->ac;
+
+    while (!h->error && !h->wait_response && !h->wait_backlog && !ac->shut) {
+        bool replay = h->replayed < hc->preface_seen; /* bytes detection read, all a preface's */
+        struct iovec iov[1];
+        size_t used;
+
+        if (replay)
+            iov[0] = (struct iovec){(void *)&HTTP_H2_PREFACE[h->replayed], hc->preface_seen - h->replayed};
+        else if (app_peek(ac, iov, 1) < 1)
+            break;
+        if (h->stream)
+            used = body_input(hc, iov[0].iov_base, iov[0].iov_len);
+        else
+            used = head_input(hc, iov[0].iov_base, iov[0].iov_len);
+        if (replay)
+            h->replayed += (uint8_t)used;
+        else
+            app_consume(ac, used);
+        if (h->wait_response && !upgrade_ready(h) && response_done(hc))
+            response_complete(hc); /* answered before the request body had ended */
+        else if (!used && !h->error && !h->wait_response && !h->wait_backlog)
+            break;
+    }
 }
 
 static int h1_conn_start(struct http_conn *hc, const struct http_upgrade *up)
 {
-    struct h1_conn *h = h1_of(hc);
-
     (void)up; /* nothing upgrades to HTTP/1.1 */
-    http_parser_init(&h->parser, HTTP_REQUEST);
-    h->parser.data = hc;
     hc->hw->stats.h1_connections++;
     return 0;
 }
@@ -374,52 +418,27 @@ static void h1_conn_input(struct http_conn *hc)
     struct h1_conn *h = h1_of(hc);
     struct app_conn *ac = hc->ac;
 
-    /* handlers answer from inside parser callbacks; the loop below re-checks what they changed */
+    /* handlers answer from inside the parsing: their output waits until it is done (see the top) */
     if (h->in_input)
         return;
     h->in_input = true;
     h->resume_input = false;
     h1_enter(hc);
-    while (!h->error && !h->wait_response && !h->wait_backlog) {
-        bool replay = h->replayed < hc->preface_seen; /* bytes detection read, all a preface's */
-        struct iovec iov[1];
-        size_t parsed;
-
-        if (replay)
-            iov[0] = (struct iovec){(void *)&HTTP_H2_PREFACE[h->replayed], hc->preface_seen - h->replayed};
-        else if (app_peek(ac, iov, 1) < 1)
+    for (;;) {
+        parse_input(hc);
+        if (!h->output_deferred || h->error || upgrade_ready(h))
             break;
-        http_parser_pause(&h->parser, 0);
-        parsed = http_parser_execute(&h->parser, &parser_settings, iov[0].iov_base, iov[0].iov_len);
-        if (replay)
-            h->replayed += (uint8_t)parsed;
-        else
-            app_consume(ac, parsed);
-        if (HTTP_PARSER_ERRNO(&h->parser) == HPE_PAUSED) {
-            if (upgrade_ready(h))
-                break;             /* the switch waits for h1_leave */
-            if (response_done(hc)) /* answered before the request body had ended */
-                response_complete(hc);
-            continue;
-        }
-        if (HTTP_PARSER_ERRNO(&h->parser) != HPE_OK) {
-            bool limit = h->head && h->head->len >= HTTP_BUF_SIZE;
-
-            if (limit || HTTP_PARSER_ERRNO(&h->parser) == HPE_CB_header_field ||
-                HTTP_PARSER_ERRNO(&h->parser) == HPE_CB_header_value ||
-                HTTP_PARSER_ERRNO(&h->parser) == HPE_CB_url)
-                bad_request(hc, TOO_LARGE_431, sizeof(TOO_LARGE_431) - 1);
-            else
-                bad_request(hc, BAD_REQUEST_400, sizeof(BAD_REQUEST_400) - 1);
+        h->output_deferred = false;
+        output(hc); /* may complete the response, or release the backlog: parse on then */
+        if (h->error || h->wait_response || h->wait_backlog)
             break;
-        }
     }
     h->in_input = false;
     if (h1_leave(hc) || h->error)
         return;
     /* the client closed its side: done, unless a complete request is still being answered (a request
      * cut short never completes) */
-    if (app_eof(ac) && !h->error && (!h->stream || !h->stream->request_done))
+    if (app_eof(ac) && (!h->stream || !h->stream->request_done))
         app_shutdown(ac);
 }
 
@@ -435,26 +454,48 @@ static bool has_header(const struct http_stream *st, const char *name)
     return false;
 }
 
-/* The status line and headers, into a pool buffer the output drains. */
+/* Does the response carry a Connection header with the close option? A handler may end the
+ * connection this way; it is honoured as a client's would be. */
+static bool response_closes(const struct http_stream *st)
+{
+    for (uint32_t i = 0; i < st->nresp; i++)
+        if (st->resp[i].name.len == 10 && !memcmp(st->resp[i].name.ptr, "connection", 10) &&
+            h1_list_has(st->resp[i].value, "close", 5))
+            return true;
+    return false;
+}
+
+/*
+ * The status line and headers, into a pool buffer the output drains. The framing fits the
+ * request: a body of unknown length is chunked for HTTP/1.1 and, for HTTP/1.0 (which cannot read
+ * chunked), delimited by the close; the connection header says what happens after.
+ */
 static bool build_head(struct http_conn *hc, struct http_stream *st)
 {
     struct h1_conn *h = h1_of(hc);
     struct http_buf *b = http_buf_get(hc->hw);
+    bool unknown_length = st->body.kind != BODY_NONE && !has_header(st, "content-length");
+    bool closes = response_closes(st);
     int n;
 
     if (!b)
         return false;
+    if (closes || (unknown_length && h->http10))
+        h->keep_alive = false;
+    h->chunked_response = unknown_length && !h->http10;
     n = snprintf((char *)b->data, HTTP_BUF_SIZE, "HTTP/1.1 %d %s\r\n", st->status,
                  http_status_text(st->status));
     for (uint32_t i = 0; i < st->nresp && n < HTTP_BUF_SIZE; i++)
         n += snprintf((char *)b->data + n, HTTP_BUF_SIZE - (size_t)n, "%.*s: %.*s\r\n",
                       (int)st->resp[i].name.len, st->resp[i].name.ptr, (int)st->resp[i].value.len,
                       st->resp[i].value.ptr);
-    h->chunked_response = st->body.kind != BODY_NONE && !has_header(st, "content-length");
     if (h->chunked_response && n < HTTP_BUF_SIZE)
         n += snprintf((char *)b->data + n, HTTP_BUF_SIZE - (size_t)n, "transfer-encoding: chunked\r\n");
-    if (!h->keep_alive && n < HTTP_BUF_SIZE)
-        n += snprintf((char *)b->data + n, HTTP_BUF_SIZE - (size_t)n, "connection: close\r\n");
+    if (!closes && n < HTTP_BUF_SIZE)
+        n += snprintf((char *)b->data + n, HTTP_BUF_SIZE - (size_t)n, "%s",
+                      !h->keep_alive ? "connection: close\r\n"
+                      : h->http10    ? "connection: keep-alive\r\n"
+                                     : "");
     if (n + 2 > HTTP_BUF_SIZE) {
         http_buf_put(hc->hw, b);
         return false;
@@ -495,6 +536,8 @@ static void output(struct http_conn *hc)
     struct http_stream *st = h->stream;
     struct app_conn *ac = hc->ac;
 
+    if (h->error) /* refused: the refusal was the last thing written */
+        return;
     if (h->continue_left) {
         const char *rest = CONTINUE_100 + sizeof(CONTINUE_100) - 1 - h->continue_left;
 
@@ -509,6 +552,7 @@ static void output(struct http_conn *hc)
     if (h->out) {
         struct http_buf *b = h->out;
 
+        h->head_written = true;
         b->off += (uint32_t)app_write(ac, b->data + b->off, b->len - b->off);
         if (b->off < b->len) {
             app_want_writable(ac);
@@ -559,6 +603,10 @@ static void output(struct http_conn *hc)
 
 static void h1_conn_output(struct http_conn *hc)
 {
+    if (h1_of(hc)->in_input) { /* written once the input at hand is parsed (h1_conn_input) */
+        h1_of(hc)->output_deferred = true;
+        return;
+    }
     h1_enter(hc);
     output(hc);
     if (h1_leave(hc))
@@ -571,9 +619,8 @@ static void h1_stream_respond(struct http_stream *st)
 {
     struct http_conn *hc = st->conn;
 
-    if (!build_head(hc, st)) {
-        hc->hw->stats.pool_exhausted++;
-        h1_abort(hc);
+    if (!build_head(hc, st)) { /* no buffer for the head (counted): nothing of the response went out */
+        refuse(hc, 503);
         return;
     }
     h1_conn_output(hc);

@@ -182,6 +182,7 @@ struct http_worker {
     uint32_t bufs_allocated;
     uint32_t conns_used, streams_used, bufs_used; /* handed out, not back yet */
     struct http_stats stats;
+    uint64_t h1_refused[H1_ERROR_COUNT]; /* HTTP/1.1 requests refused, by what the framing found */
 };
 
 /* ---- http_worker.c ---------------------------------------------------------------------------- */

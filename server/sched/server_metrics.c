@@ -62,6 +62,14 @@ static void write_metrics(struct http_request *req, void *ctx)
     WORKER_SAMPLES("sluice_http_system_allocs_total",
                    w->apps.http ? http_worker_system_allocs(w->apps.http) : 0);
 
+    family(req, "sluice_http1_refused_total", "counter",
+           "HTTP/1.1 requests refused (400, 431, 501, 505 and close), by what their framing broke");
+    for (int e = H1_OK + 1; e < H1_ERROR_COUNT; e++)
+        for (uint32_t i = 0; i < n; i++)
+            metrics_line(req, "sluice_http1_refused_total{worker=\"%u\",reason=\"%s\"} %" PRIu64 "\n", i,
+                         h1_error_name((enum h1_error)e),
+                         srv->workers[i].apps.http ? LOAD(srv->workers[i].apps.http->h1_refused[e]) : 0);
+
 #define APP_METRIC(name, help)                                                                               \
     family(req, "sluice_app_" #name "_total", "counter", help);                                              \
     WORKER_SAMPLES("sluice_app_" #name "_total", LOAD(w->apps.stats.name));
