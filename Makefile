@@ -76,7 +76,7 @@ FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz
 sluice-agent_SRCS     := $(AGENT_SRCS)
 sluice-agent_LIBS     := $(LIBBPF)
 sluice-server_SRCS    := $(SERVER_SRCS)
-sluice-server_LIBS    := -lxdp $(LIBBPF) -lnghttp2 -lhttp_parser -linih -lcrypto -lpthread
+sluice-server_LIBS    := -lxdp $(LIBBPF) -lnghttp2 -linih -lcrypto -lpthread
 sluice-server_OBJS    := $(BUILD)/gen/server/sluice.routes.o
 sluice-routegen_SRCS  := tools/routegen/routegen.c server/router/method.c common/err.c
 
@@ -112,7 +112,7 @@ tcp_bench_LIBS        := -lpthread
 # http_mem's pools (the server has no such switch).
 h2_bench_SRCS         := tools/bench/h2_bench.c $(HTTP_SRCS) server/app/app.c common/err.c
 h2_bench_OBJS         := $(BUILD)/gen/server/sluice.routes.o
-h2_bench_LIBS         := -Wl,--wrap=http_mem_nghttp2 -lnghttp2 -lhttp_parser -lcrypto
+h2_bench_LIBS         := -Wl,--wrap=http_mem_nghttp2 -lnghttp2 -lcrypto
 # idle_conns: holds idle HTTP/2 connections open for tools/bench/http.sh (memory per idle connection)
 idle_conns_SRCS       := tools/bench/idle_conns.c
 # router_bench links three generated routers (see below)
