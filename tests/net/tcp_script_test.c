@@ -569,18 +569,34 @@ static struct tcp_conn *server_conn(const struct peer *p)
     return tcp_conn_lookup(server(), &p->server_tuple);
 }
 
+/* TIME-WAIT is a compact entry once the application heard closed(0) (tcp_time_wait.c), not a connection. */
+static bool in_time_wait_entry(const struct peer *p)
+{
+    return !server_conn(p) && tcp_time_wait_held(server(), &p->server_tuple);
+}
+
 static const char *state_text(const struct peer *p)
 {
     struct tcp_conn *c = server_conn(p);
 
-    return c ? tcp_state_name(tcp_conn_state(c)) : "no connection";
+    if (c)
+        return tcp_state_name(tcp_conn_state(c));
+    return in_time_wait_entry(p) ? "TIME-WAIT (entry)" : "no connection";
 }
 
 static bool in_state(const struct peer *p, enum tcp_state want)
 {
     struct tcp_conn *c = server_conn(p);
 
-    return c && tcp_conn_state(c) == want;
+    if (c)
+        return tcp_conn_state(c) == want;
+    return want == TCP_TIME_WAIT && in_time_wait_entry(p);
+}
+
+/* Nothing of p's connection is left on the server, TIME-WAIT included. */
+static bool gone(const struct peer *p)
+{
+    return !server_conn(p) && !in_time_wait_entry(p);
 }
 
 #define CHECK_STATE(p, want)                                                                                 \
@@ -938,7 +954,7 @@ static void test_half_open_dropped_after_syn_retries(void)
     CHECK_STATE(&p, TCP_SYN_RECEIVED);
     advance_ms(1);
     EXPECT_NONE();
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(server()->nconns == 0 && server()->nhalf_open == 0);
     CHECK(stats()->timeouts == 1);
     CHECK(S.app.accepted == 0 && S.app.closed_calls == 0);
@@ -1075,7 +1091,7 @@ static void test_rst_exact_closes_in_every_state(void)
         CHECKF(reach_state(&p, st), "reaching %s", tcp_state_name(st));
         closed_before = S.app.closed_calls;
         peer_send(&p, TCP_RST, p.snd_nxt, 0, 0);
-        CHECKF(!server_conn(&p), "%s: still %s after an exact reset", tcp_state_name(st), state_text(&p));
+        CHECKF(gone(&p), "%s: still %s after an exact reset", tcp_state_name(st), state_text(&p));
         EXPECT_NONE();
         CHECKF(stats()->rst_received == 1, "%s: rst_received %llu", tcp_state_name(st),
                (unsigned long long)stats()->rst_received);
@@ -1126,7 +1142,7 @@ static void test_rst_in_window_challenged_in_every_state(void)
         CHECK(S.app.closed_calls == closed_before);
         /* the real peer answers the challenge with an exact reset, which is then accepted */
         peer_send(&p, TCP_RST, p.snd_nxt, 0, 0);
-        CHECKF(!server_conn(&p), "%s: %s", tcp_state_name(st), state_text(&p));
+        CHECKF(gone(&p), "%s: %s", tcp_state_name(st), state_text(&p));
         CHECKF(frames_accounted(), "%s", tcp_state_name(st));
         EXPECT_NONE();
     }
@@ -1187,7 +1203,7 @@ static void test_fin_close_wait_last_ack_closed(void)
     CHECK(S.app.closed_calls == 0);
     p.rcv_nxt = p.server_nxt;
     peer_ack(&p);
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.closed_calls == 1 && S.app.close_error == 0);
     CHECK(stats()->conns_closed == 1);
     EXPECT_NONE();
@@ -1246,7 +1262,7 @@ static void test_close_in_fin_wait_2_times_out(void)
     CHECK_STATE(&p, TCP_FIN_WAIT_2);
     CHECK(S.app.closed_calls == 0);
     advance_ms(1);
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.closed_calls == 1 && S.app.close_error == 0);
     CHECK(server()->nconns == 0);
     EXPECT_NONE();
@@ -1301,7 +1317,7 @@ static void test_time_wait_ends_after_time_wait_ms(void)
     advance_ms(cfg.time_wait_ms - 1);
     CHECK_STATE(&p, TCP_TIME_WAIT);
     advance_ms(1);
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(server()->nconns == 0);
     CHECK(S.app.closed_calls == 1); /* at the start of TIME-WAIT, not again at its end */
     EXPECT_NONE();
@@ -1325,7 +1341,7 @@ static void test_time_wait_fin_retransmission_restarts_2msl(void)
     CHECKF(in_state(&p, TCP_TIME_WAIT), "%s %llu ms after the retransmitted FIN", state_text(&p),
            (unsigned long long)cfg.time_wait_ms - 1);
     advance_ms(1);
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     EXPECT_NONE();
     FINISH();
 }
@@ -1532,7 +1548,7 @@ static void test_zero_window_unanswered_probes_abort(void)
     CHECK_STATE(&p, TCP_ESTABLISHED);
     advance_ms(1);
     EXPECT_NONE();
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.closed_calls == 1 && S.app.close_error == ETIMEDOUT);
     CHECK(stats()->timeouts == 1);
     FINISH();
@@ -1724,7 +1740,7 @@ static void test_paws_exempts_reset(void)
     p.tsval = 100;
     peer_send(&p, TCP_RST, p.snd_nxt, 0, 0);
     EXPECT_NONE();
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(stats()->paws_rejected == 0 && stats()->rst_received == 1);
     CHECK(S.app.closed_calls == 1 && S.app.close_error == ECONNRESET);
     FINISH();
@@ -1750,7 +1766,7 @@ static void test_syn_in_established_gets_challenge_ack(void)
     CHECK(S.app.closed_calls == 0 && server()->nconns == 1);
     /* a peer that really restarted answers the challenge with a reset at its ACK number */
     peer_send(&p, TCP_RST, p.snd_nxt, 0, 0);
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.closed_calls == 1 && S.app.close_error == ECONNRESET);
     EXPECT_NONE();
     FINISH();
@@ -1854,7 +1870,7 @@ static void test_rto_backs_off_then_aborts(void)
     CHECK(S.app.closed_calls == 0);
     advance_ms(1);
     EXPECT_NONE(); /* RFC 9293 3.10.8: the user timeout closes without a reset */
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.closed_calls == 1 && S.app.close_error == ETIMEDOUT);
     CHECK(stats()->timeouts == 1 && stats()->rto_expired == 5 && stats()->retrans_rto == 4);
     FINISH();
@@ -2314,7 +2330,7 @@ static void test_keepalive_unanswered_aborts(void)
     CHECK_STATE(&p, TCP_ESTABLISHED);
     advance_ms(1);
     EXPECT_NONE();
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.closed_calls == 1 && S.app.close_error == ETIMEDOUT);
     CHECK(stats()->keepalive_probes == cfg.keepalive_probes && stats()->timeouts == 1);
     FINISH();
@@ -2411,7 +2427,7 @@ static void test_no_writable_after_close(void)
     CHECK_STATE(&p, TCP_FIN_WAIT_2);
     CHECK(S.app.writable_calls == 0);
     advance_ms(cfg.time_wait_ms);
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.writable_calls == 0 && S.app.closed_calls == 1 && S.app.close_error == 0);
     FINISH();
 }
@@ -2435,7 +2451,7 @@ static void test_app_abort_sends_reset(void)
     run_now();
     EXPECT(rst, TCP_RST | TCP_ACK, p.server_nxt, p.snd_nxt, 0);
     CHECK(rst->p.wnd == 0);
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.closed_calls == 0);
     CHECK(stats()->rst_sent == 1);
     CHECK(tcp_engine_frames_held(server()) == 0);
@@ -2460,7 +2476,7 @@ static void test_app_close_with_unread_data_sends_reset(void)
     run_now();
     EXPECT_SEG(TCP_RST | TCP_ACK, p.server_nxt, p.snd_nxt, 0);
     EXPECT_NONE();
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(stats()->rst_sent == 1);
     FINISH();
 }
@@ -2481,7 +2497,7 @@ static void test_data_after_close_gets_reset(void)
     CHECK_STATE(&p, TCP_FIN_WAIT_1);
     peer_data(&p, 100, 0);
     EXPECT_SEG(TCP_RST | TCP_ACK, p.server_nxt, p.snd_nxt - 100, 0);
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.closed_calls == 1 && S.app.close_error == ECONNABORTED);
     EXPECT_NONE();
     FINISH();
@@ -2499,7 +2515,7 @@ static void test_app_refuses_connection(void)
     CHECK(reach_state(&p, TCP_SYN_RECEIVED));
     peer_ack(&p);
     EXPECT_SEG(TCP_RST | TCP_ACK, p.server_nxt, p.snd_nxt, 0);
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(stats()->conns_refused == 1 && S.app.closed_calls == 0);
     FINISH();
 }
@@ -2548,7 +2564,7 @@ static void test_close_while_connecting_drops_connection(void)
     tcp_close(c);
     run_now();
     EXPECT_NONE();
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(server()->nconns == 0);
     peer_send(&p, TCP_SYN | TCP_ACK, p.iss, p.rcv_nxt, 0);
     EXPECT_SEG(TCP_RST, p.rcv_nxt, 0, 0);
@@ -2611,7 +2627,7 @@ static void test_simultaneous_open_reset_refuses(void)
     CHECK(simultaneous_open(&p));
     peer_send(&p, TCP_RST, p.snd_nxt, 0, 0);
     EXPECT_NONE();
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.closed_calls == 1 && S.app.close_error == ECONNREFUSED);
     CHECK(server()->nhalf_open == 0 && server()->nconns == 0);
     FINISH();
@@ -2630,7 +2646,7 @@ static void test_simultaneous_open_timeout_reported(void)
     advance_ms(60000);
     EXPECT_SEG(TCP_SYN | TCP_ACK, p.server_iss, p.snd_nxt, 0);
     EXPECT_NONE();
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.closed_calls == 1 && S.app.close_error == ETIMEDOUT);
     CHECK(stats()->timeouts == 1 && server()->nhalf_open == 0);
     FINISH();
@@ -2659,7 +2675,7 @@ static void test_close_in_simultaneous_open_sends_fin_once_established(void)
     peer_ack(&p);
     CHECK_STATE(&p, TCP_FIN_WAIT_2);
     advance_ms(cfg.time_wait_ms);
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.closed_calls == 1 && S.app.close_error == 0);
     FINISH();
 }
