@@ -495,6 +495,10 @@ struct tcp_conn *tcp_connect(struct tcp_engine *e, const struct pkt_tuple *t, co
 
     if (!c)
         return NULL;
+    /* the caller chose a tuple still in TIME-WAIT: the new incarnation replaces the old, and an entry
+     * left behind it would come back as a duplicate when this one reaches TIME-WAIT */
+    if (tcp_time_wait_forget(e, t))
+        e->stats.time_wait_reused++;
     c->state = TCP_SYN_SENT;
     c->user = user;
     c->flags |= CONN_F_ACCEPTED | CONN_F_RESEND_SYNACK;

@@ -25,7 +25,8 @@
 
 #define TW_NONE UINT32_MAX
 
-_Static_assert(sizeof(struct tcp_time_wait) <= 104, "[tcp] max_time_wait's help and the README say 104 bytes");
+_Static_assert(sizeof(struct tcp_time_wait) <= 104,
+               "[tcp] max_time_wait's help and the README say 104 bytes");
 
 int tcp_time_wait_init(struct tcp_engine *e)
 {

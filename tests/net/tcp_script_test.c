@@ -1316,9 +1316,11 @@ static void test_time_wait_ends_after_time_wait_ms(void)
     CHECK(reach_state(&p, TCP_TIME_WAIT));
     advance_ms(cfg.time_wait_ms - 1);
     CHECK_STATE(&p, TCP_TIME_WAIT);
+    CHECK(server()->nconns == 0 && server()->tw.count == 1);
+    CHECK(tcp_engine_next_deadline(server()) == S.sim.now_ns + NS_PER_MS);
     advance_ms(1);
     CHECKF(gone(&p), "state %s", state_text(&p));
-    CHECK(server()->nconns == 0);
+    CHECK(server()->tw.count == 0 && tcp_engine_next_deadline(server()) == UINT64_MAX);
     CHECK(S.app.closed_calls == 1); /* at the start of TIME-WAIT, not again at its end */
     EXPECT_NONE();
     FINISH();
@@ -2291,6 +2293,140 @@ static void test_time_wait_reuse_by_timestamp(void)
     FINISH();
 }
 
+/* ---- TIME-WAIT in a compact entry (tcp_time_wait.c) ------------------------------------------- */
+
+/*
+ * The slot is free as soon as TIME-WAIT begins: with one connection slot, a second client is served
+ * while the first one's TIME-WAIT goes on, and the entry still ACKs the first one's FIN again, with
+ * the timestamps the connection had.
+ */
+static void test_time_wait_frees_the_slot(void)
+{
+    struct tcp_config cfg = test_config();
+    const struct seen *sg;
+    struct peer a, b;
+    uint32_t fin_tsval;
+
+    cfg.max_conns = 1;
+    cfg.max_half_open = 1;
+    CHECK(script_init(&cfg));
+    peer_init(&a, PKT_IPV4, 51000, 0x1000, OFFER_ALL);
+    peer_init(&b, PKT_IPV6, 51001, 0x2000, OFFER_ALL);
+    CHECK(reach_state(&a, TCP_TIME_WAIT));
+    CHECKF(in_time_wait_entry(&a), "state %s", state_text(&a));
+    CHECK(S.app.closed_calls == 1 && S.app.close_error == 0);
+    CHECK(server()->nconns == 0 && server()->tw.count == 1);
+    CHECK(stats()->time_wait_entered == 1 && stats()->conns_closed == 1);
+
+    CHECK(handshake(&b));
+    CHECK(server()->nconns == 1 && stats()->syn_dropped_limit == 0);
+
+    advance_ms(500);
+    fin_tsval = a.tsval;
+    peer_send(&a, TCP_FIN | TCP_ACK, a.snd_nxt - 1, a.rcv_nxt, 0);
+    EXPECT(sg, TCP_ACK, a.server_nxt, a.snd_nxt, 0);
+    CHECKF(sg->p.opts.ts_present && sg->p.opts.tsecr == fin_tsval, "TSecr %u, the FIN's TSval %u",
+           sg->p.opts.tsecr, fin_tsval);
+    CHECKF(sg->p.wnd > 0, "window %u", sg->p.wnd);
+    CHECK(in_time_wait_entry(&a));
+    EXPECT_NONE();
+    FINISH();
+}
+
+/*
+ * What else reaches an entry (RFC 9293 3.10.7.4): a bare ACK is ignored; a segment outside the
+ * window, an old timestamp (PAWS) and an ACK of what was never sent are answered with an ACK; a reset
+ * inside the window but not exact gets a challenge ACK (RFC 5961 3.2), an exact one ends TIME-WAIT.
+ */
+static void test_time_wait_entry_answers(void)
+{
+    struct tcp_config cfg = test_config();
+    struct peer p;
+
+    CHECK(script_init(&cfg));
+    peer_init(&p, PKT_IPV4, 51010, 0x3000, OFFER_ALL);
+    CHECK(reach_state(&p, TCP_TIME_WAIT));
+    CHECK(in_time_wait_entry(&p));
+    peer_ack(&p);
+    EXPECT_NONE();
+    peer_send(&p, TCP_ACK, p.snd_nxt - 5000, p.rcv_nxt, 100);
+    EXPECT_SEG(TCP_ACK, p.server_nxt, p.snd_nxt, 0);
+    CHECK(stats()->rcv_dropped_window == 1);
+    p.tsval -= 100;
+    peer_ack(&p);
+    EXPECT_SEG(TCP_ACK, p.server_nxt, p.snd_nxt, 0);
+    CHECK(stats()->paws_rejected == 1);
+    p.tsval += 200;
+    peer_send(&p, TCP_ACK, p.snd_nxt, p.server_nxt + 1000, 0);
+    EXPECT_SEG(TCP_ACK, p.server_nxt, p.snd_nxt, 0);
+    CHECK(stats()->bad_ack == 1);
+    peer_send(&p, TCP_RST, p.snd_nxt + 10, 0, 0);
+    EXPECT_SEG(TCP_ACK, p.server_nxt, p.snd_nxt, 0);
+    CHECK(stats()->challenge_acks == 1 && in_time_wait_entry(&p));
+    peer_send(&p, TCP_RST, p.snd_nxt, 0, 0);
+    EXPECT_NONE();
+    CHECKF(gone(&p), "state %s", state_text(&p));
+    CHECK(server()->tw.count == 0 && stats()->rst_received == 1);
+    CHECK(S.app.closed_calls == 1); /* the application heard closed(0) once, at the start of TIME-WAIT */
+    FINISH();
+}
+
+/*
+ * max_time_wait entries at most: the next one drops the oldest, counted. A retransmitted FIN restarts
+ * an entry's 2 MSL and makes it the newest, so the oldest is always the one nearest its end.
+ */
+static void test_time_wait_full_drops_oldest(void)
+{
+    struct tcp_config cfg = test_config();
+    struct peer a, b, c, d;
+
+    cfg.max_time_wait = 2;
+    CHECK(script_init(&cfg));
+    peer_init(&a, PKT_IPV4, 51020, 0x4000, OFFER_ALL);
+    peer_init(&b, PKT_IPV4, 51021, 0x5000, OFFER_ALL);
+    peer_init(&c, PKT_IPV6, 51022, 0x6000, OFFER_MSS);
+    peer_init(&d, PKT_IPV4, 51023, 0x7000, OFFER_ALL);
+    CHECK(reach_state(&a, TCP_TIME_WAIT));
+    advance_ms(10);
+    CHECK(reach_state(&b, TCP_TIME_WAIT));
+    advance_ms(10);
+    CHECK(stats()->time_wait_dropped == 0 && server()->tw.count == 2);
+    CHECK(reach_state(&c, TCP_TIME_WAIT));
+    CHECKF(gone(&a), "a: %s", state_text(&a));
+    CHECK(in_time_wait_entry(&b) && in_time_wait_entry(&c));
+    CHECK(stats()->time_wait_dropped == 1 && server()->tw.count == 2);
+    /* a's FIN again finds nothing: reset, as for any segment without a connection */
+    peer_send(&a, TCP_FIN | TCP_ACK, a.snd_nxt - 1, a.rcv_nxt, 0);
+    EXPECT_SEG(TCP_RST, a.rcv_nxt, 0, 0);
+
+    advance_ms(10);
+    peer_send(&b, TCP_FIN | TCP_ACK, b.snd_nxt - 1, b.rcv_nxt, 0); /* b is the newest now */
+    EXPECT_SEG(TCP_ACK, b.server_nxt, b.snd_nxt, 0);
+    CHECK(reach_state(&d, TCP_TIME_WAIT));
+    CHECKF(gone(&c), "c: %s", state_text(&c));
+    CHECK(in_time_wait_entry(&b) && in_time_wait_entry(&d));
+    CHECK(stats()->time_wait_dropped == 2 && server()->nconns == 0);
+    FINISH();
+}
+
+/* max_time_wait 0: no TIME-WAIT is kept, the connection just ends (counted as dropped). */
+static void test_time_wait_none_kept(void)
+{
+    struct tcp_config cfg = test_config();
+    struct peer p;
+
+    cfg.max_time_wait = 0;
+    CHECK(script_init(&cfg));
+    peer_init(&p, PKT_IPV4, 51030, 0x8000, OFFER_ALL);
+    CHECK(reach_state(&p, TCP_FIN_WAIT_2));
+    CHECK(peer_sends_fin(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
+    CHECK(S.app.closed_calls == 1 && S.app.close_error == 0);
+    CHECK(stats()->time_wait_dropped == 1 && stats()->time_wait_entered == 0);
+    CHECK(server()->nconns == 0 && tcp_engine_next_deadline(server()) == UINT64_MAX);
+    FINISH();
+}
+
 /* ---- keepalive (RFC 9293 3.8.4) ---------------------------------------------------------------- */
 
 static struct tcp_config keepalive_config(void)
@@ -2884,6 +3020,10 @@ int main(int argc, char **argv)
         T(test_delayed_ack_rides_on_response),
         T(test_time_wait_reuse_by_sequence),
         T(test_time_wait_reuse_by_timestamp),
+        T(test_time_wait_frees_the_slot),
+        T(test_time_wait_entry_answers),
+        T(test_time_wait_full_drops_oldest),
+        T(test_time_wait_none_kept),
         T(test_keepalive_unanswered_aborts),
         T(test_keepalive_answered_keeps_connection),
         T(test_keepalive_in_fin_wait_2_waits_for_fin),
