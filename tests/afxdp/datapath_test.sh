@@ -51,7 +51,7 @@ trap 'exit 130' INT TERM
 # start_server NAME [OPTION...]: sluice-server in the background, by default with two workers serving
 # echo, sink and source; passes once it says it is ready
 start_server() {
-    local log=$LOGS/server-$1.log
+    local name=$1 log=$LOGS/server-$1.log
     shift
     [ $# -gt 0 ] || set -- --workers 2 --echo 7 --sink 9 --source 19
     nsenter --net=/run/netns/$TOPO-srv -- "$SERVER" --dev "$DEV" --drain-ms 2000 "$@" >"$log" 2>&1 &
@@ -61,7 +61,7 @@ start_server() {
         kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.1
     done
-    if grep -q "ready" "$log"; then ok "server $1 started"; else not_ok "server $1 started" "$(head -3 "$log" | tr '\n' '|')"; fi
+    if grep -q "ready" "$log"; then ok "server $name started"; else not_ok "server $name started" "$(head -3 "$log" | tr '\n' '|')"; fi
 }
 
 # stop_server NAME: SIGTERM; passes when it exits 0 having found every frame back in the pool
