@@ -50,7 +50,7 @@ BPF_SKELS := $(BPF_PROGS:%=$(BUILD)/bpf/%.skel.h)
 COMMON_SRCS := common/err.c common/addr.c common/args.c maps/pins.c
 NET_SRCS    := server/net/tcp_handoff.c server/net/frame.c server/net/checksum.c server/net/packet.c server/net/timer_wheel.c \
                server/net/isn.c server/net/tcp_engine.c server/net/tcp_input.c server/net/tcp_output.c \
-               server/net/tcp_cc.c server/net/tcp_timer.c
+               server/net/tcp_cc.c server/net/tcp_timer.c server/net/tcp_time_wait.c
 APP_SRCS    := server/app/app.c server/app/tcp_io.c server/app/echo_service.c server/app/sink_service.c \
                server/app/source_service.c
 HTTP_SRCS   := server/http/http_worker.c server/http/http_mem.c server/http/request.c server/h2/h2_session.c \

@@ -73,7 +73,9 @@ static const struct setting settings[] = {
     {"xdp", "zerocopy", "zerocopy", "MODE", SET_CHOICE, AT(xdp.zerocopy), 0, 0, false, zerocopy_modes, NULL,
      "auto, on or off"},
     {"tcp", "max_conns", "max-conns", "N", SET_U32, AT(server.tcp.max_conns), 16, 1u << 20, false, NULL, NULL,
-     "connections per worker, in any state"},
+     "connections per worker, in any state but TIME-WAIT (max_time_wait)"},
+    {"tcp", "max_time_wait", NULL, NULL, SET_U32, AT(server.tcp.max_time_wait), 0, 1u << 20, false, NULL,
+     NULL, "TIME-WAIT entries per worker, 104 bytes each, apart from connections; when full the oldest goes"},
     {"tcp", "max_half_open", NULL, NULL, SET_U32, AT(server.tcp.max_half_open), 1, 1u << 20, false, NULL,
      NULL, "connections per worker in SYN-RECEIVED"},
     {"tcp", "mtu", NULL, NULL, SET_U16, AT(server.tcp.mtu), 576, 9000, false, NULL, NULL,
@@ -449,6 +451,7 @@ static void config_defaults(struct config *cfg)
     srv->nworkers = online > 0 && online < SLUICE_MAX_WORKERS ? (uint32_t)online : 1;
     tcp_config_default(&srv->tcp);
     srv->tcp.max_conns = 16384;
+    srv->tcp.max_time_wait = 16384;
     http_config_default(&srv->http);
 }
 

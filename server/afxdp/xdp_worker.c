@@ -304,6 +304,12 @@ static void xdp_write_metrics(struct server *srv, const struct metrics_sink *sin
     WORKER_SAMPLES("sluice_tcp_" #name "_total", engine.stats.name)
     TCP_ENGINE_COUNTERS(TCP_METRIC)
 #undef TCP_METRIC
+    sink->family(sink->ctx, "sluice_tcp_connections", "gauge",
+                 "connection slots in use, at most [tcp] max_conns");
+    WORKER_SAMPLES("sluice_tcp_connections", engine.nconns)
+    sink->family(sink->ctx, "sluice_tcp_time_wait", "gauge",
+                 "compact TIME-WAIT entries, at most [tcp] max_time_wait, apart from the connection slots");
+    WORKER_SAMPLES("sluice_tcp_time_wait", engine.tw.count)
 #define XDP_METRIC(name, help)                                                                               \
     sink->family(sink->ctx, "sluice_afxdp_" #name "_total", "counter", help);                                \
     WORKER_SAMPLES("sluice_afxdp_" #name "_total", stats.name)

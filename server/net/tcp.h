@@ -40,7 +40,8 @@ struct tcp_config {
     uint32_t rcv_buf;        /* payload bytes a connection buffers for the application (window) */
     uint32_t snd_buf;        /* payload bytes a connection queues for sending */
     uint32_t ooo_max_frames; /* out-of-order frames held per connection */
-    uint32_t max_conns;      /* connections in any state, including half-open and TIME-WAIT */
+    uint32_t max_conns;      /* connections in any state, including half-open; TIME-WAIT has its own */
+    uint32_t max_time_wait;  /* compact TIME-WAIT entries (tcp_time_wait.c); the oldest goes when full */
     uint32_t max_half_open;  /* connections in SYN-RECEIVED */
     bool timestamps;         /* RFC 7323 timestamps, when the peer offers them */
     bool sack;               /* RFC 2018 SACK, when the peer offers it */
@@ -88,7 +89,7 @@ struct tcp_callbacks {
     X(parse_errors, "frames dropped by pkt_parse (see parse_* counters)")                                    \
     X(conns_accepted, "handshakes completed and accepted by the application")                                \
     X(conns_refused, "handshakes the application refused")                                                   \
-    X(conns_closed, "connections that reached CLOSED")                                                       \
+    X(conns_closed, "connections whose slot was freed: CLOSED, or TIME-WAIT handed to a compact entry")      \
     X(syn_dropped_limit, "SYNs dropped: connection or half-open limit reached")                              \
     X(syn_dropped_no_frame, "SYNs dropped: no frame for the SYN-ACK")                                        \
     X(rst_sent, "resets sent")                                                                               \
@@ -111,6 +112,8 @@ struct tcp_callbacks {
     X(window_probes, "zero-window probes sent")                                                              \
     X(tlp_probes, "tail loss probes sent (RFC 8985): a lost tail found without waiting for the RTO")         \
     X(keepalive_probes, "keepalive probes sent")                                                             \
+    X(time_wait_entered, "connections whose TIME-WAIT went to a compact entry, their slot freed at once")    \
+    X(time_wait_dropped, "TIME-WAIT entries dropped early, oldest first: max_time_wait reached")             \
     X(time_wait_reused, "TIME-WAIT connections reused by a new SYN")                                         \
     X(split_copies, "segments copied to split a frame for a smaller window (the one payload copy)")          \
     X(tx_full, "flushes stopped early because the TX list was full")                                         \
@@ -133,6 +136,18 @@ struct tcp_tx {
     uint16_t len;
 };
 
+/* Compact TIME-WAIT entries (tcp_time_wait.c): a slab with a hash of its own and one FIFO. */
+struct tcp_time_wait;
+struct tcp_time_wait_table {
+    struct tcp_time_wait *entries; /* slab of cfg.max_time_wait */
+    uint32_t *buckets;             /* hash of 4-tuples -> entry index chains */
+    uint32_t bucket_mask;
+    uint32_t free;   /* free-list head of the slab */
+    uint32_t oldest; /* the FIFO, which is deadline order */
+    uint32_t newest;
+    uint32_t count;
+};
+
 struct tcp_engine {
     struct tcp_config cfg;
     struct frame_cache *frames;
@@ -148,6 +163,8 @@ struct tcp_engine {
     uint32_t free_conn; /* free-list head of the slab */
     uint32_t nconns;
     uint32_t nhalf_open;
+
+    struct tcp_time_wait_table tw;
 
     uint8_t listening[65536 / 8]; /* bit per local port */
 
@@ -259,6 +276,8 @@ const char *tcp_state_name(enum tcp_state s);
 
 /* Find a connection by its tuple (tests, hand-off). */
 struct tcp_conn *tcp_conn_lookup(struct tcp_engine *e, const struct pkt_tuple *t);
+/* Whether the tuple is in TIME-WAIT, kept as a compact entry rather than a connection (tests). */
+bool tcp_time_wait_held(struct tcp_engine *e, const struct pkt_tuple *t);
 
 /* ---- steering: connections placed on a worker by their first bytes (tcp_handoff.c) ------------ */
 

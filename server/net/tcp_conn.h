@@ -9,7 +9,8 @@
  * All sequence comparisons are modulo 2^32 (seq_lt and friends).
  *
  * Timers: one wheel entry per connection at the earliest of its deadlines (retransmission or
- * persist or SYN-ACK, delayed ACK, keepalive or TIME-WAIT).
+ * persist or SYN-ACK, delayed ACK, keepalive or TIME-WAIT). TIME-WAIT is spent in a compact entry
+ * (tcp_time_wait.c) once the application heard closed(0): the TCB only sees its first instants.
  */
 #ifndef SLUICE_NET_TCP_CONN_H
 #define SLUICE_NET_TCP_CONN_H
@@ -35,6 +36,14 @@ static inline bool seq_geq(uint32_t a, uint32_t b)
 
 /* NOP, NOP and the timestamp option: on every segment once negotiated, so the MSS leaves room for it */
 #define TCP_TS_OPT_LEN 12
+
+static inline void tcp_put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
 
 struct frame_queue {
     uint32_t head;
@@ -69,7 +78,7 @@ enum tcp_conn_event {
     EV_ACCEPT = 1u << 0,
     EV_READABLE = 1u << 1,
     EV_WRITABLE = 1u << 2,
-    EV_CLOSED = 1u << 3, /* TIME-WAIT reached: closed(0) after the last readable */
+    EV_CLOSED = 1u << 3, /* TIME-WAIT reached: closed(0) after the last readable, then a compact entry */
 };
 
 enum ack_need {
@@ -197,6 +206,43 @@ void tcp_fq_push(struct frame_pool *pool, struct frame_queue *q, uint32_t frame)
 uint32_t tcp_fq_pop(struct frame_pool *pool, struct frame_queue *q);
 void tcp_fq_release_all(struct tcp_engine *e, struct frame_queue *q);
 
+/* ---- tcp_time_wait.c --------------------------------------------------------------------------- */
+
+/* What TIME-WAIT needs of a connection (RFC 9293 3.10.7.4, RFC 6191, RFC 7323), in a slab of its own. */
+struct tcp_time_wait {
+    struct pkt_tuple tuple;
+    struct pkt_link link; /* to answer the peer */
+    uint64_t deadline_ms; /* 2 MSL after the entry began or the peer's FIN came again */
+    uint32_t snd_nxt;     /* after our FIN: the sequence number of our ACKs */
+    uint32_t rcv_nxt;     /* after the peer's FIN: what our ACKs acknowledge; RFC 6191's bound without TS */
+    uint32_t rcv_wnd;     /* the window last advertised, bytes: the acceptability test */
+    uint32_t ts_recent;   /* the peer's latest TSval: echoed, PAWS, RFC 6191 */
+    uint32_t ts_offset;   /* our TSval is the engine's ms clock + this, as the connection's was */
+    uint32_t hash_next;   /* bucket chain, or the free list */
+    uint32_t older;       /* the FIFO */
+    uint32_t newer;
+    uint8_t rcv_wscale;
+    uint8_t ts; /* timestamps negotiated */
+};
+
+/* Allocate the slab and hash of cfg.max_time_wait entries (none for 0); 0 or -1 with errno set. */
+int tcp_time_wait_init(struct tcp_engine *e);
+void tcp_time_wait_destroy(struct tcp_engine *e);
+/*
+ * c, in TIME-WAIT, its closed(0) delivered and no ACK owed, is replaced by an entry (the oldest is
+ * dropped when none is free) and finished: its slot is free at the end of this flush.
+ */
+void tcp_time_wait_replace(struct tcp_engine *e, struct tcp_conn *c);
+/* A segment for no connection: true when an entry took it; false when none matches or a new SYN
+ * reopened the tuple (RFC 6191), which then goes to the listener. */
+bool tcp_time_wait_input(struct tcp_engine *e, const struct pkt *p);
+/* Drop the entries whose 2 MSL are over. */
+void tcp_time_wait_expire(struct tcp_engine *e);
+/* The earliest entry's deadline, UINT64_MAX when there is none. */
+uint64_t tcp_time_wait_next_ms(const struct tcp_engine *e);
+/* Drop t's entry if there is one: a connection of that tuple came from elsewhere (tcp_conn_import). */
+bool tcp_time_wait_forget(struct tcp_engine *e, const struct pkt_tuple *t);
+
 /* ---- tcp_input.c ------------------------------------------------------------------------------- */
 
 /* ---- tcp_output.c ------------------------------------------------------------------------------ */
@@ -206,8 +252,13 @@ void tcp_output(struct tcp_engine *e, struct tcp_conn *c);
 bool tcp_send_control(struct tcp_engine *e, struct tcp_conn *c, uint32_t seq, uint8_t flags);
 /* Reset answering p when no connection matches it (RFC 9293 3.10.7.1). */
 void tcp_send_reset_for(struct tcp_engine *e, const struct pkt *p);
+/* A header-only segment into a fresh frame, freed when TX completes; false when no frame or TX room. */
+bool tcp_emit_header_only(struct tcp_engine *e, const struct pkt_tuple *t, const struct pkt_link *link,
+                          const struct pkt_segment *seg);
 /* RFC 5961 challenge ACK, rate limited per engine. */
 void tcp_challenge_ack(struct tcp_engine *e, struct tcp_conn *c);
+/* Whether the rate limit lets one more challenge ACK go (counted as sent, or as limited). */
+bool tcp_challenge_allowed(struct tcp_engine *e);
 uint32_t tcp_ts_now(const struct tcp_engine *e, const struct tcp_conn *c);
 
 /* ---- tcp_cc.c ---------------------------------------------------------------------------------- */

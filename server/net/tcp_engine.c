@@ -21,6 +21,7 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->snd_buf = 256 * 1024;
     cfg->ooo_max_frames = 256;
     cfg->max_conns = 65536;
+    cfg->max_time_wait = 65536;
     cfg->max_half_open = 4096;
     cfg->timestamps = true;
     cfg->sack = true;
@@ -99,7 +100,8 @@ int tcp_engine_init(struct tcp_engine *e, const struct tcp_config *cfg, struct f
     uint32_t nbuckets = 1;
 
     memset(e, 0, sizeof(*e));
-    if (!cfg->max_conns || cfg->mtu < 576 || !cfg->tx_max || cfg->max_conns > (1u << 24)) {
+    if (!cfg->max_conns || cfg->mtu < 576 || !cfg->tx_max || cfg->max_conns > (1u << 24) ||
+        cfg->max_time_wait > (1u << 24)) {
         errno = EINVAL;
         return -1;
     }
@@ -115,7 +117,7 @@ int tcp_engine_init(struct tcp_engine *e, const struct tcp_config *cfg, struct f
     e->conns = calloc(cfg->max_conns, sizeof(*e->conns));
     e->buckets = malloc(sizeof(*e->buckets) * nbuckets);
     e->tx = calloc(cfg->tx_max, sizeof(*e->tx));
-    if (!e->conns || !e->buckets || !e->tx) {
+    if (!e->conns || !e->buckets || !e->tx || tcp_time_wait_init(e)) {
         tcp_engine_destroy(e);
         errno = ENOMEM;
         return -1;
@@ -150,6 +152,7 @@ void tcp_engine_destroy(struct tcp_engine *e)
     free(e->conns);
     free(e->buckets);
     free(e->tx);
+    tcp_time_wait_destroy(e);
     memset(e, 0, sizeof(*e));
 }
 
@@ -176,11 +179,15 @@ void tcp_engine_begin(struct tcp_engine *e, uint64_t now_ns)
     if (now_ns / 1000 > e->now_us)
         e->now_us = now_ns / 1000;
     timer_wheel_advance(&e->wheel, engine_now_ms(e), tcp_timer_fire, e);
+    tcp_time_wait_expire(e);
 }
 
 uint64_t tcp_engine_next_deadline(const struct tcp_engine *e)
 {
-    uint64_t ms = timer_wheel_next(&e->wheel);
+    uint64_t ms = timer_wheel_next(&e->wheel), tw_ms = tcp_time_wait_next_ms(e);
+
+    if (tw_ms < ms)
+        ms = tw_ms;
 
     if (e->dirty || e->retry)
         return e->now_us * 1000;
@@ -296,6 +303,11 @@ void tcp_engine_flush(struct tcp_engine *e)
             deliver_events(e, c);
         if (!(c->flags & CONN_F_ZOMBIE))
             tcp_output(e, c);
+        /* the application heard closed(0) and the ACK of the peer's FIN is out: the rest of TIME-WAIT
+         * needs a compact entry, not the slot. A held connection's events wait for its placement */
+        if (c->state == TCP_TIME_WAIT && !(c->flags & (CONN_F_ACCEPTED | CONN_F_HELD | CONN_F_ZOMBIE)) &&
+            c->ack_need == ACK_NONE)
+            tcp_time_wait_replace(e, c);
     }
     if (e->dirty)
         e->stats.tx_full++;
@@ -483,6 +495,10 @@ struct tcp_conn *tcp_connect(struct tcp_engine *e, const struct pkt_tuple *t, co
 
     if (!c)
         return NULL;
+    /* the caller chose a tuple still in TIME-WAIT: the new incarnation replaces the old, and an entry
+     * left behind it would come back as a duplicate when this one reaches TIME-WAIT */
+    if (tcp_time_wait_forget(e, t))
+        e->stats.time_wait_reused++;
     c->state = TCP_SYN_SENT;
     c->user = user;
     c->flags |= CONN_F_ACCEPTED | CONN_F_RESEND_SYNACK;

@@ -87,6 +87,9 @@ struct tcp_conn *tcp_conn_import(struct tcp_engine *e, const struct tcp_handoff 
     c->flags &= ~(uint32_t)(CONN_F_DIRTY | CONN_F_RETRY | CONN_F_HELD);
     c->deadline_ms[TIMER_HOLD] = 0;
     tcp_conn_table_insert(e, c);
+    /* a TIME-WAIT entry of the tuple here is an earlier incarnation: the new one opened elsewhere */
+    if (tcp_time_wait_forget(e, &c->tuple))
+        e->stats.time_wait_reused++;
     if (c->state == TCP_SYN_RECEIVED)
         e->nhalf_open++;
     tcp_conn_rearm(e, c);

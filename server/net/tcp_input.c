@@ -1,8 +1,9 @@
 /*
  * tcp_input.c — a received frame through RFC 9293 3.10.7 ("SEGMENT ARRIVES").
  *
- * Parse and checksum, find the connection, then in order: passive open from a SYN, TIME-WAIT
- * reuse (RFC 6191), SYN-RECEIVED completion, PAWS (RFC 7323 5), the sequence acceptability test,
+ * Parse and checksum, find the connection (or else a compact TIME-WAIT entry, tcp_time_wait.c,
+ * which may let a new SYN reopen the tuple, RFC 6191), then in order: passive open from a SYN,
+ * SYN-RECEIVED completion, PAWS (RFC 7323 5), the sequence acceptability test,
  * RST and SYN under RFC 5961 (challenge ACKs), ACK processing (window, SACK, retransmission queue,
  * congestion control, close states), then payload and FIN into the receive queue or the
  * out-of-order queue. Output is never generated here, only requested (ack_need, dirty list), so a
@@ -670,16 +671,6 @@ static bool segment_arrives(struct tcp_engine *e, struct tcp_conn *c, const stru
     }
 }
 
-/* RFC 6191: a SYN may reopen a TIME-WAIT connection when it is clearly new. */
-static bool time_wait_reusable(const struct tcp_conn *c, const struct pkt *p)
-{
-    if ((p->flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN)
-        return false;
-    if ((c->flags & CONN_F_TS) && p->opts.ts_present)
-        return seq_gt(p->opts.tsval, c->ts_recent);
-    return seq_gt(p->seq, c->rcv_nxt);
-}
-
 /* Parse a received frame into p; false (frame released, counted) when it is no TCP segment of ours. */
 static bool parse_frame(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len, struct pkt *p)
 {
@@ -707,18 +698,14 @@ static struct tcp_conn *input_segment(struct tcp_engine *e, const struct pkt *p,
     bool kept = false;
 
     e->stats.segs_in++;
-    /* not while the application still has it (TIME-WAIT reached in this batch, its closed call not
-     * delivered yet): the SYN is answered as in TIME-WAIT, and the client's retry finds it free */
-    if (c && c->state == TCP_TIME_WAIT && !(c->flags & CONN_F_ACCEPTED) && time_wait_reusable(c, p)) {
-        e->stats.time_wait_reused++;
-        tcp_conn_finish(e, c, 0, false);
-        c = NULL;
-    }
-    if (!c) {
-        c = no_connection(e, p);
-    } else {
+    /* TIME-WAIT is a compact entry (tcp_time_wait.c), judged only when no connection has the tuple. A
+     * connection still in TIME-WAIT reached it in this batch (its closed call is not delivered yet) or
+     * waits for TX room for its last ACK: a new SYN is answered as in TIME-WAIT, and the client's retry
+     * meets the entry */
+    if (c)
         kept = segment_arrives(e, c, p, frame);
-    }
+    else if (!tcp_time_wait_input(e, p))
+        c = no_connection(e, p);
     if (!kept)
         frame_put(e->frames, frame, FRAME_OWN_HELD);
     return c && c->state != TCP_CLOSED && !(c->flags & CONN_F_ZOMBIE) ? c : NULL;

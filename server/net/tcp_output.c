@@ -26,14 +26,6 @@ uint32_t tcp_ts_now(const struct tcp_engine *e, const struct tcp_conn *c)
     return (uint32_t)engine_now_ms(e) + c->ts_offset;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 /*
  * The window to advertise: never moving the right edge left (RFC 9293 3.8.6.2.1) and not moving it
  * right by less than min(MSS, half the buffer) (receiver SWS avoidance, 3.8.6.2.2).
@@ -137,8 +129,8 @@ static uint8_t build_options(const struct tcp_engine *e, const struct tcp_conn *
         o[n++] = OPT_NOP;
         o[n++] = OPT_TS;
         o[n++] = 10;
-        put32(o + n, tcp_ts_now(e, c));
-        put32(o + n + 4, c->ts_recent);
+        tcp_put32(o + n, tcp_ts_now(e, c));
+        tcp_put32(o + n + 4, c->ts_recent);
         n += 8;
     }
     if (!syn && (c->flags & CONN_F_SACK) && c->ooo.count) {
@@ -156,8 +148,8 @@ static uint8_t build_options(const struct tcp_engine *e, const struct tcp_conn *
             o[n++] = OPT_SACK;
             o[n++] = (uint8_t)(2 + 8 * nb);
             for (int i = 0; i < nb; i++) {
-                put32(o + n, blocks[i][0]);
-                put32(o + n + 4, blocks[i][1]);
+                tcp_put32(o + n, blocks[i][0]);
+                tcp_put32(o + n + 4, blocks[i][1]);
                 n += 8;
             }
         }
@@ -193,9 +185,8 @@ static void ack_sent(struct tcp_engine *e, struct tcp_conn *c)
     c->last_send_us = e->now_us;
 }
 
-/* Header-only segment into a fresh frame, freed when its transmission completes. */
-static bool emit_header_only(struct tcp_engine *e, const struct pkt_tuple *t, const struct pkt_link *link,
-                             const struct pkt_segment *seg)
+bool tcp_emit_header_only(struct tcp_engine *e, const struct pkt_tuple *t, const struct pkt_link *link,
+                          const struct pkt_segment *seg)
 {
     struct frame_pool *pool = tcp_conn_pool(e);
     uint32_t frame, len;
@@ -228,7 +219,7 @@ bool tcp_send_control(struct tcp_engine *e, struct tcp_conn *c, uint32_t seq, ui
     /* without payload every option fits whatever the MTU (576 at least) */
     seg.options_len = (flags & TCP_RST) ? 0 : build_options(e, c, opts, syn, PKT_TCP_OPTS_MAX, &sack_short);
     seg.wnd = (flags & TCP_RST) ? 0 : window_field(e, c, syn);
-    if (!emit_header_only(e, &c->tuple, &c->link, &seg))
+    if (!tcp_emit_header_only(e, &c->tuple, &c->link, &seg))
         return false;
     if (flags & TCP_ACK)
         ack_sent(e, c);
@@ -246,11 +237,11 @@ void tcp_send_reset_for(struct tcp_engine *e, const struct pkt *p)
         seg.ack = p->seq + p->payload_len + !!(p->flags & TCP_SYN) + !!(p->flags & TCP_FIN);
         seg.flags = TCP_RST | TCP_ACK;
     }
-    if (emit_header_only(e, &p->tuple, &p->link, &seg))
+    if (tcp_emit_header_only(e, &p->tuple, &p->link, &seg))
         e->stats.rst_sent++;
 }
 
-void tcp_challenge_ack(struct tcp_engine *e, struct tcp_conn *c)
+bool tcp_challenge_allowed(struct tcp_engine *e)
 {
     if (e->now_us - e->challenge_window_us >= 1000000) {
         e->challenge_window_us = e->now_us;
@@ -258,10 +249,17 @@ void tcp_challenge_ack(struct tcp_engine *e, struct tcp_conn *c)
     }
     if (e->challenge_count >= e->cfg.challenge_ack_limit) {
         e->stats.challenge_acks_limited++;
-        return;
+        return false;
     }
     e->challenge_count++;
     e->stats.challenge_acks++;
+    return true;
+}
+
+void tcp_challenge_ack(struct tcp_engine *e, struct tcp_conn *c)
+{
+    if (!tcp_challenge_allowed(e))
+        return;
     c->ack_need = ACK_NOW;
     tcp_conn_mark_dirty(e, c);
 }

@@ -9,8 +9,10 @@
 # namespace. Covered: 200 concurrent echo connections byte-exact, 256 MiB each way with SHA-256
 # over IPv4 and IPv6, the same with 2% loss and 1% duplication injected by tests/afxdp/netem.bpf.c
 # in both directions, clients aborting mid-transfer, connections to a port that is not a service
-# and to a service nobody serves, a server restart under the loaded agent, and after every
-# server run the server's own check that every UMEM frame came back. Needs root.
+# and to a service nobody serves, a server restart under the loaded agent, 50,000 HTTP/1.0 requests
+# from ab (apache2-utils) on fresh connections against one worker with 1,024 connection slots (the
+# server closes first, so TIME-WAIT must not hold slots: issue 12), and after every server run the
+# server's own check that every UMEM frame came back. Needs root.
 set -u
 
 BUILD=${1:?usage: datapath_test.sh BUILD_DIR}
@@ -46,18 +48,20 @@ reset_state() {
 trap 'reset_state; rm -rf "$LOGS"' EXIT
 trap 'exit 130' INT TERM
 
-# start_server NAME: sluice-server in the background; passes once it says it is ready
+# start_server NAME [OPTION...]: sluice-server in the background, by default with two workers serving
+# echo, sink and source; passes once it says it is ready
 start_server() {
-    local log=$LOGS/server-$1.log
-    nsenter --net=/run/netns/$TOPO-srv -- "$SERVER" --dev "$DEV" --workers 2 --drain-ms 2000 \
-        --echo 7 --sink 9 --source 19 >"$log" 2>&1 &
+    local name=$1 log=$LOGS/server-$1.log
+    shift
+    [ $# -gt 0 ] || set -- --workers 2 --echo 7 --sink 9 --source 19
+    nsenter --net=/run/netns/$TOPO-srv -- "$SERVER" --dev "$DEV" --drain-ms 2000 "$@" >"$log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 100); do
         grep -q "ready" "$log" && break
         kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.1
     done
-    if grep -q "ready" "$log"; then ok "server $1 started"; else not_ok "server $1 started" "$(head -3 "$log" | tr '\n' '|')"; fi
+    if grep -q "ready" "$log"; then ok "server $name started"; else not_ok "server $name started" "$(head -3 "$log" | tr '\n' '|')"; fi
 }
 
 # stop_server NAME: SIGTERM; passes when it exits 0 having found every frame back in the pool
@@ -92,7 +96,7 @@ reset_state
 topo_up $TOPO
 agent load --dev "$DEV" >/dev/null
 for addr in $SRV4 $SRV6; do
-    for port in 7 8 9 19; do
+    for port in 7 8 9 19 80; do
         agent service add --dev "$DEV" --addr "$addr" --port "$port" >/dev/null
     done
 done
@@ -129,3 +133,28 @@ expect "256 MiB upload under loss (IPv6)" 0 "" client upload --addr $SRV6 --port
 expect "256 MiB download under loss (IPv6)" 0 "" client download --addr $SRV6 --port 19 --bytes $BIG --seed 10
 stop_netem
 stop_server second
+
+# ---- HTTP/1.0, a connection per request: TIME-WAIT must not hold connection slots (issue 12) ----
+# The server closes each connection first, so each one spends time_wait_ms (60 s) in TIME-WAIT: in a
+# compact entry ([tcp] max_time_wait, 16384 by default, the oldest dropped), not in one of the 1024
+# slots, which would all be taken after ~1,000 requests and every later SYN dropped.
+metric() { # metric NAME: worker 0's sample of NAME in the /metrics text on stdin
+    awk -v m="$1{worker=\"0\"}" '$1 == m { print $2 }'
+}
+start_server third --workers 1 --max-conns 1024 --http 80
+in_cli ab -n 50000 -c 8 -s 10 -r "http://$SRV4/healthz" >"$LOGS/ab.txt" 2>&1
+check "ab: 50000 HTTP/1.0 requests complete" grep -Eq "^Complete requests: +50000$" "$LOGS/ab.txt"
+check "ab: no request failed" grep -Eq "^Failed requests: +0$" "$LOGS/ab.txt"
+check "ab: every response a 200" bash -c "! grep -q '^Non-2xx responses' '$LOGS/ab.txt'"
+echo "# ab: $(grep -E '^Requests per second' "$LOGS/ab.txt")"
+in_cli curl -s --max-time 10 "http://$SRV4/metrics" >"$LOGS/metrics.txt"
+entered=$(metric sluice_tcp_time_wait_entered_total <"$LOGS/metrics.txt")
+held=$(metric sluice_tcp_time_wait <"$LOGS/metrics.txt")
+conns=$(metric sluice_tcp_connections <"$LOGS/metrics.txt")
+syn_dropped=$(metric sluice_tcp_syn_dropped_limit_total <"$LOGS/metrics.txt")
+echo "# TIME-WAIT entered ${entered:-?} held ${held:-?} dropped $(metric sluice_tcp_time_wait_dropped_total <"$LOGS/metrics.txt") reused $(metric sluice_tcp_time_wait_reused_total <"$LOGS/metrics.txt"); connections ${conns:-?}"
+check "metrics: every connection went through a TIME-WAIT entry" test "${entered:-0}" -ge 50000
+check "metrics: TIME-WAIT entries within [tcp] max_time_wait" test "${held:-99999}" -le 16384 -a "${held:-0}" -gt 0
+check "metrics: few connection slots in use (ab's and curl's)" test "${conns:-9999}" -le 16
+check "metrics: no SYN dropped at the connection limit" test "${syn_dropped:-1}" -eq 0
+stop_server third

@@ -26,7 +26,8 @@
  *   - the application reads exactly the bytes the peer sent, in order;
  *   - callbacks keep the API contract (no event for a connection the application let go, and a
  *     connection the application holds is never freed without a closed call);
- *   - once the application has closed everything and the peer is silent, every connection ends;
+ *   - once the application has closed everything and the peer is silent, every connection ends,
+ *     and so does every TIME-WAIT entry (whose FIFO, hash and free list stay consistent);
  *   - hand-off: frames are accounted for over both engines and the messages in transit; no tuple
  *     lives in both engines (or in one and in transit); the application never hears of a held
  *     connection, and one accepted after a move reads its stream from the first byte; at the end
@@ -377,6 +378,7 @@ static void configure(struct world *w, struct input *in, uint32_t *nframes, uint
     cfg->snd_buf = bufs[(c2 >> 2) & 3];
     cfg->max_conns = conns[(c2 >> 4) & 3];
     cfg->max_half_open = (c2 & 64) ? 1 : cfg->max_conns;
+    cfg->max_time_wait = cfg->max_conns; /* a few closes fill it: dropping the oldest is exercised too */
     w->now_ns = (c2 & 128) ? ((1ull << 32) - 3000000) * 1000 : 1000000000ull;
     cfg->ooo_max_frames = ooo[c3 & 3];
     *isn_base = isns[(c3 >> 2) & 3];
@@ -647,6 +649,42 @@ static int tuple_homes(struct world *w, const struct pkt_tuple *t)
     return n;
 }
 
+/*
+ * The compact TIME-WAIT entries: the FIFO holds count entries in deadline order, each found through
+ * the hash, its tuple in no connection of the engine nor in another entry; the engine wakes for the
+ * oldest; the free list holds the rest of the slab.
+ */
+static void check_time_wait(struct world *w, struct tcp_engine *e)
+{
+    const struct tcp_time_wait_table *t = &e->tw;
+    uint64_t prev_ms = 0;
+    uint32_t n = 0, nfree = 0;
+    int k = engine_index(w, e);
+
+    for (uint32_t i = t->oldest; i != UINT32_MAX; i = t->entries[i].newer) {
+        const struct tcp_time_wait *tw = &t->entries[i];
+
+        FUZZ_CHECK(++n <= t->count, "engine %d: the TIME-WAIT FIFO is longer than its count %u", k, t->count);
+        FUZZ_CHECK(tw->deadline_ms >= prev_ms, "engine %d: TIME-WAIT entry %u ends before an older one", k,
+                   i);
+        prev_ms = tw->deadline_ms;
+        FUZZ_CHECK(tcp_time_wait_held(e, &tw->tuple), "engine %d: TIME-WAIT entry %u is not in the hash", k,
+                   i);
+        FUZZ_CHECK(!tcp_conn_lookup(e, &tw->tuple),
+                   "engine %d: port %u is a connection and a TIME-WAIT entry", k, tw->tuple.rport);
+        for (uint32_t j = t->entries[i].newer; j != UINT32_MAX; j = t->entries[j].newer)
+            FUZZ_CHECK(memcmp(&t->entries[j].tuple, &tw->tuple, sizeof(tw->tuple)),
+                       "engine %d: port %u in two TIME-WAIT entries", k, tw->tuple.rport);
+    }
+    FUZZ_CHECK(n == t->count, "engine %d: %u TIME-WAIT entries in the FIFO, count %u", k, n, t->count);
+    for (uint32_t i = t->free; i != UINT32_MAX; i = t->entries[i].hash_next)
+        FUZZ_CHECK(++nfree <= e->cfg.max_time_wait, "engine %d: the TIME-WAIT free list has a cycle", k);
+    FUZZ_CHECK(n + nfree == e->cfg.max_time_wait, "engine %d: %u TIME-WAIT entries + %u free, slab of %u", k,
+               n, nfree, e->cfg.max_time_wait);
+    FUZZ_CHECK(!n || tcp_engine_next_deadline(e) <= t->entries[t->oldest].deadline_ms * 1000000,
+               "engine %d: next deadline after the oldest TIME-WAIT entry's end", k);
+}
+
 /* One engine's slab, table, timers and lists; returns its frames held, counts its zombies. */
 static uint64_t check_engine(struct world *w, struct tcp_engine *e, uint8_t *where, uint32_t *zombies_out)
 {
@@ -699,6 +737,7 @@ static uint64_t check_engine(struct world *w, struct tcp_engine *e, uint8_t *whe
                    "engine %d: next deadline %llu ns, but a timer is due at %llu ms", k,
                    (unsigned long long)next, (unsigned long long)earliest_ms);
     }
+    check_time_wait(w, e);
     *zombies_out += zombies;
     return tcp_engine_frames_held(e);
 }
@@ -1802,6 +1841,9 @@ static void drain(struct world *w)
         check_world(w);
     }
     FUZZ_CHECK(!w->transit[0].n && !w->transit[1].n, "messages in transit after the drain");
+    for (int k = 0; k < NENGINES; k++)
+        FUZZ_CHECK(!w->engine[k].tw.count, "engine %d: %u TIME-WAIT entries after 10 h of silence", k,
+                   w->engine[k].tw.count);
     for (int k = 0; k < NENGINES; k++)
         for (uint32_t i = 0; i < w->engine[k].cfg.max_conns; i++) {
             const struct tcp_conn *c = &w->engine[k].conns[i];

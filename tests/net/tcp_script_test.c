@@ -569,18 +569,34 @@ static struct tcp_conn *server_conn(const struct peer *p)
     return tcp_conn_lookup(server(), &p->server_tuple);
 }
 
+/* TIME-WAIT is a compact entry once the application heard closed(0) (tcp_time_wait.c), not a connection. */
+static bool in_time_wait_entry(const struct peer *p)
+{
+    return !server_conn(p) && tcp_time_wait_held(server(), &p->server_tuple);
+}
+
 static const char *state_text(const struct peer *p)
 {
     struct tcp_conn *c = server_conn(p);
 
-    return c ? tcp_state_name(tcp_conn_state(c)) : "no connection";
+    if (c)
+        return tcp_state_name(tcp_conn_state(c));
+    return in_time_wait_entry(p) ? "TIME-WAIT (entry)" : "no connection";
 }
 
 static bool in_state(const struct peer *p, enum tcp_state want)
 {
     struct tcp_conn *c = server_conn(p);
 
-    return c && tcp_conn_state(c) == want;
+    if (c)
+        return tcp_conn_state(c) == want;
+    return want == TCP_TIME_WAIT && in_time_wait_entry(p);
+}
+
+/* Nothing of p's connection is left on the server, TIME-WAIT included. */
+static bool gone(const struct peer *p)
+{
+    return !server_conn(p) && !in_time_wait_entry(p);
 }
 
 #define CHECK_STATE(p, want)                                                                                 \
@@ -938,7 +954,7 @@ static void test_half_open_dropped_after_syn_retries(void)
     CHECK_STATE(&p, TCP_SYN_RECEIVED);
     advance_ms(1);
     EXPECT_NONE();
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(server()->nconns == 0 && server()->nhalf_open == 0);
     CHECK(stats()->timeouts == 1);
     CHECK(S.app.accepted == 0 && S.app.closed_calls == 0);
@@ -1075,7 +1091,7 @@ static void test_rst_exact_closes_in_every_state(void)
         CHECKF(reach_state(&p, st), "reaching %s", tcp_state_name(st));
         closed_before = S.app.closed_calls;
         peer_send(&p, TCP_RST, p.snd_nxt, 0, 0);
-        CHECKF(!server_conn(&p), "%s: still %s after an exact reset", tcp_state_name(st), state_text(&p));
+        CHECKF(gone(&p), "%s: still %s after an exact reset", tcp_state_name(st), state_text(&p));
         EXPECT_NONE();
         CHECKF(stats()->rst_received == 1, "%s: rst_received %llu", tcp_state_name(st),
                (unsigned long long)stats()->rst_received);
@@ -1126,7 +1142,7 @@ static void test_rst_in_window_challenged_in_every_state(void)
         CHECK(S.app.closed_calls == closed_before);
         /* the real peer answers the challenge with an exact reset, which is then accepted */
         peer_send(&p, TCP_RST, p.snd_nxt, 0, 0);
-        CHECKF(!server_conn(&p), "%s: %s", tcp_state_name(st), state_text(&p));
+        CHECKF(gone(&p), "%s: %s", tcp_state_name(st), state_text(&p));
         CHECKF(frames_accounted(), "%s", tcp_state_name(st));
         EXPECT_NONE();
     }
@@ -1187,7 +1203,7 @@ static void test_fin_close_wait_last_ack_closed(void)
     CHECK(S.app.closed_calls == 0);
     p.rcv_nxt = p.server_nxt;
     peer_ack(&p);
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.closed_calls == 1 && S.app.close_error == 0);
     CHECK(stats()->conns_closed == 1);
     EXPECT_NONE();
@@ -1246,7 +1262,7 @@ static void test_close_in_fin_wait_2_times_out(void)
     CHECK_STATE(&p, TCP_FIN_WAIT_2);
     CHECK(S.app.closed_calls == 0);
     advance_ms(1);
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.closed_calls == 1 && S.app.close_error == 0);
     CHECK(server()->nconns == 0);
     EXPECT_NONE();
@@ -1300,9 +1316,11 @@ static void test_time_wait_ends_after_time_wait_ms(void)
     CHECK(reach_state(&p, TCP_TIME_WAIT));
     advance_ms(cfg.time_wait_ms - 1);
     CHECK_STATE(&p, TCP_TIME_WAIT);
+    CHECK(server()->nconns == 0 && server()->tw.count == 1);
+    CHECK(tcp_engine_next_deadline(server()) == S.sim.now_ns + NS_PER_MS);
     advance_ms(1);
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
-    CHECK(server()->nconns == 0);
+    CHECKF(gone(&p), "state %s", state_text(&p));
+    CHECK(server()->tw.count == 0 && tcp_engine_next_deadline(server()) == UINT64_MAX);
     CHECK(S.app.closed_calls == 1); /* at the start of TIME-WAIT, not again at its end */
     EXPECT_NONE();
     FINISH();
@@ -1325,7 +1343,7 @@ static void test_time_wait_fin_retransmission_restarts_2msl(void)
     CHECKF(in_state(&p, TCP_TIME_WAIT), "%s %llu ms after the retransmitted FIN", state_text(&p),
            (unsigned long long)cfg.time_wait_ms - 1);
     advance_ms(1);
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     EXPECT_NONE();
     FINISH();
 }
@@ -1532,7 +1550,7 @@ static void test_zero_window_unanswered_probes_abort(void)
     CHECK_STATE(&p, TCP_ESTABLISHED);
     advance_ms(1);
     EXPECT_NONE();
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.closed_calls == 1 && S.app.close_error == ETIMEDOUT);
     CHECK(stats()->timeouts == 1);
     FINISH();
@@ -1724,7 +1742,7 @@ static void test_paws_exempts_reset(void)
     p.tsval = 100;
     peer_send(&p, TCP_RST, p.snd_nxt, 0, 0);
     EXPECT_NONE();
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(stats()->paws_rejected == 0 && stats()->rst_received == 1);
     CHECK(S.app.closed_calls == 1 && S.app.close_error == ECONNRESET);
     FINISH();
@@ -1750,7 +1768,7 @@ static void test_syn_in_established_gets_challenge_ack(void)
     CHECK(S.app.closed_calls == 0 && server()->nconns == 1);
     /* a peer that really restarted answers the challenge with a reset at its ACK number */
     peer_send(&p, TCP_RST, p.snd_nxt, 0, 0);
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.closed_calls == 1 && S.app.close_error == ECONNRESET);
     EXPECT_NONE();
     FINISH();
@@ -1854,7 +1872,7 @@ static void test_rto_backs_off_then_aborts(void)
     CHECK(S.app.closed_calls == 0);
     advance_ms(1);
     EXPECT_NONE(); /* RFC 9293 3.10.8: the user timeout closes without a reset */
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.closed_calls == 1 && S.app.close_error == ETIMEDOUT);
     CHECK(stats()->timeouts == 1 && stats()->rto_expired == 5 && stats()->retrans_rto == 4);
     FINISH();
@@ -2275,6 +2293,140 @@ static void test_time_wait_reuse_by_timestamp(void)
     FINISH();
 }
 
+/* ---- TIME-WAIT in a compact entry (tcp_time_wait.c) ------------------------------------------- */
+
+/*
+ * The slot is free as soon as TIME-WAIT begins: with one connection slot, a second client is served
+ * while the first one's TIME-WAIT goes on, and the entry still ACKs the first one's FIN again, with
+ * the timestamps the connection had.
+ */
+static void test_time_wait_frees_the_slot(void)
+{
+    struct tcp_config cfg = test_config();
+    const struct seen *sg;
+    struct peer a, b;
+    uint32_t fin_tsval;
+
+    cfg.max_conns = 1;
+    cfg.max_half_open = 1;
+    CHECK(script_init(&cfg));
+    peer_init(&a, PKT_IPV4, 51000, 0x1000, OFFER_ALL);
+    peer_init(&b, PKT_IPV6, 51001, 0x2000, OFFER_ALL);
+    CHECK(reach_state(&a, TCP_TIME_WAIT));
+    CHECKF(in_time_wait_entry(&a), "state %s", state_text(&a));
+    CHECK(S.app.closed_calls == 1 && S.app.close_error == 0);
+    CHECK(server()->nconns == 0 && server()->tw.count == 1);
+    CHECK(stats()->time_wait_entered == 1 && stats()->conns_closed == 1);
+
+    CHECK(handshake(&b));
+    CHECK(server()->nconns == 1 && stats()->syn_dropped_limit == 0);
+
+    advance_ms(500);
+    fin_tsval = a.tsval;
+    peer_send(&a, TCP_FIN | TCP_ACK, a.snd_nxt - 1, a.rcv_nxt, 0);
+    EXPECT(sg, TCP_ACK, a.server_nxt, a.snd_nxt, 0);
+    CHECKF(sg->p.opts.ts_present && sg->p.opts.tsecr == fin_tsval, "TSecr %u, the FIN's TSval %u",
+           sg->p.opts.tsecr, fin_tsval);
+    CHECKF(sg->p.wnd > 0, "window %u", sg->p.wnd);
+    CHECK(in_time_wait_entry(&a));
+    EXPECT_NONE();
+    FINISH();
+}
+
+/*
+ * What else reaches an entry (RFC 9293 3.10.7.4): a bare ACK is ignored; a segment outside the
+ * window, an old timestamp (PAWS) and an ACK of what was never sent are answered with an ACK; a reset
+ * inside the window but not exact gets a challenge ACK (RFC 5961 3.2), an exact one ends TIME-WAIT.
+ */
+static void test_time_wait_entry_answers(void)
+{
+    struct tcp_config cfg = test_config();
+    struct peer p;
+
+    CHECK(script_init(&cfg));
+    peer_init(&p, PKT_IPV4, 51010, 0x3000, OFFER_ALL);
+    CHECK(reach_state(&p, TCP_TIME_WAIT));
+    CHECK(in_time_wait_entry(&p));
+    peer_ack(&p);
+    EXPECT_NONE();
+    peer_send(&p, TCP_ACK, p.snd_nxt - 5000, p.rcv_nxt, 100);
+    EXPECT_SEG(TCP_ACK, p.server_nxt, p.snd_nxt, 0);
+    CHECK(stats()->rcv_dropped_window == 1);
+    p.tsval -= 100;
+    peer_ack(&p);
+    EXPECT_SEG(TCP_ACK, p.server_nxt, p.snd_nxt, 0);
+    CHECK(stats()->paws_rejected == 1);
+    p.tsval += 200;
+    peer_send(&p, TCP_ACK, p.snd_nxt, p.server_nxt + 1000, 0);
+    EXPECT_SEG(TCP_ACK, p.server_nxt, p.snd_nxt, 0);
+    CHECK(stats()->bad_ack == 1);
+    peer_send(&p, TCP_RST, p.snd_nxt + 10, 0, 0);
+    EXPECT_SEG(TCP_ACK, p.server_nxt, p.snd_nxt, 0);
+    CHECK(stats()->challenge_acks == 1 && in_time_wait_entry(&p));
+    peer_send(&p, TCP_RST, p.snd_nxt, 0, 0);
+    EXPECT_NONE();
+    CHECKF(gone(&p), "state %s", state_text(&p));
+    CHECK(server()->tw.count == 0 && stats()->rst_received == 1);
+    CHECK(S.app.closed_calls == 1); /* the application heard closed(0) once, at the start of TIME-WAIT */
+    FINISH();
+}
+
+/*
+ * max_time_wait entries at most: the next one drops the oldest, counted. A retransmitted FIN restarts
+ * an entry's 2 MSL and makes it the newest, so the oldest is always the one nearest its end.
+ */
+static void test_time_wait_full_drops_oldest(void)
+{
+    struct tcp_config cfg = test_config();
+    struct peer a, b, c, d;
+
+    cfg.max_time_wait = 2;
+    CHECK(script_init(&cfg));
+    peer_init(&a, PKT_IPV4, 51020, 0x4000, OFFER_ALL);
+    peer_init(&b, PKT_IPV4, 51021, 0x5000, OFFER_ALL);
+    peer_init(&c, PKT_IPV6, 51022, 0x6000, OFFER_MSS);
+    peer_init(&d, PKT_IPV4, 51023, 0x7000, OFFER_ALL);
+    CHECK(reach_state(&a, TCP_TIME_WAIT));
+    advance_ms(10);
+    CHECK(reach_state(&b, TCP_TIME_WAIT));
+    advance_ms(10);
+    CHECK(stats()->time_wait_dropped == 0 && server()->tw.count == 2);
+    CHECK(reach_state(&c, TCP_TIME_WAIT));
+    CHECKF(gone(&a), "a: %s", state_text(&a));
+    CHECK(in_time_wait_entry(&b) && in_time_wait_entry(&c));
+    CHECK(stats()->time_wait_dropped == 1 && server()->tw.count == 2);
+    /* a's FIN again finds nothing: reset, as for any segment without a connection */
+    peer_send(&a, TCP_FIN | TCP_ACK, a.snd_nxt - 1, a.rcv_nxt, 0);
+    EXPECT_SEG(TCP_RST, a.rcv_nxt, 0, 0);
+
+    advance_ms(10);
+    peer_send(&b, TCP_FIN | TCP_ACK, b.snd_nxt - 1, b.rcv_nxt, 0); /* b is the newest now */
+    EXPECT_SEG(TCP_ACK, b.server_nxt, b.snd_nxt, 0);
+    CHECK(reach_state(&d, TCP_TIME_WAIT));
+    CHECKF(gone(&c), "c: %s", state_text(&c));
+    CHECK(in_time_wait_entry(&b) && in_time_wait_entry(&d));
+    CHECK(stats()->time_wait_dropped == 2 && server()->nconns == 0);
+    FINISH();
+}
+
+/* max_time_wait 0: no TIME-WAIT is kept, the connection just ends (counted as dropped). */
+static void test_time_wait_none_kept(void)
+{
+    struct tcp_config cfg = test_config();
+    struct peer p;
+
+    cfg.max_time_wait = 0;
+    CHECK(script_init(&cfg));
+    peer_init(&p, PKT_IPV4, 51030, 0x8000, OFFER_ALL);
+    CHECK(reach_state(&p, TCP_FIN_WAIT_2));
+    CHECK(peer_sends_fin(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
+    CHECK(S.app.closed_calls == 1 && S.app.close_error == 0);
+    CHECK(stats()->time_wait_dropped == 1 && stats()->time_wait_entered == 0);
+    CHECK(server()->nconns == 0 && tcp_engine_next_deadline(server()) == UINT64_MAX);
+    FINISH();
+}
+
 /* ---- keepalive (RFC 9293 3.8.4) ---------------------------------------------------------------- */
 
 static struct tcp_config keepalive_config(void)
@@ -2314,7 +2466,7 @@ static void test_keepalive_unanswered_aborts(void)
     CHECK_STATE(&p, TCP_ESTABLISHED);
     advance_ms(1);
     EXPECT_NONE();
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.closed_calls == 1 && S.app.close_error == ETIMEDOUT);
     CHECK(stats()->keepalive_probes == cfg.keepalive_probes && stats()->timeouts == 1);
     FINISH();
@@ -2411,7 +2563,7 @@ static void test_no_writable_after_close(void)
     CHECK_STATE(&p, TCP_FIN_WAIT_2);
     CHECK(S.app.writable_calls == 0);
     advance_ms(cfg.time_wait_ms);
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.writable_calls == 0 && S.app.closed_calls == 1 && S.app.close_error == 0);
     FINISH();
 }
@@ -2435,7 +2587,7 @@ static void test_app_abort_sends_reset(void)
     run_now();
     EXPECT(rst, TCP_RST | TCP_ACK, p.server_nxt, p.snd_nxt, 0);
     CHECK(rst->p.wnd == 0);
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.closed_calls == 0);
     CHECK(stats()->rst_sent == 1);
     CHECK(tcp_engine_frames_held(server()) == 0);
@@ -2460,7 +2612,7 @@ static void test_app_close_with_unread_data_sends_reset(void)
     run_now();
     EXPECT_SEG(TCP_RST | TCP_ACK, p.server_nxt, p.snd_nxt, 0);
     EXPECT_NONE();
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(stats()->rst_sent == 1);
     FINISH();
 }
@@ -2481,7 +2633,7 @@ static void test_data_after_close_gets_reset(void)
     CHECK_STATE(&p, TCP_FIN_WAIT_1);
     peer_data(&p, 100, 0);
     EXPECT_SEG(TCP_RST | TCP_ACK, p.server_nxt, p.snd_nxt - 100, 0);
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.closed_calls == 1 && S.app.close_error == ECONNABORTED);
     EXPECT_NONE();
     FINISH();
@@ -2499,7 +2651,7 @@ static void test_app_refuses_connection(void)
     CHECK(reach_state(&p, TCP_SYN_RECEIVED));
     peer_ack(&p);
     EXPECT_SEG(TCP_RST | TCP_ACK, p.server_nxt, p.snd_nxt, 0);
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(stats()->conns_refused == 1 && S.app.closed_calls == 0);
     FINISH();
 }
@@ -2548,7 +2700,7 @@ static void test_close_while_connecting_drops_connection(void)
     tcp_close(c);
     run_now();
     EXPECT_NONE();
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(server()->nconns == 0);
     peer_send(&p, TCP_SYN | TCP_ACK, p.iss, p.rcv_nxt, 0);
     EXPECT_SEG(TCP_RST, p.rcv_nxt, 0, 0);
@@ -2611,7 +2763,7 @@ static void test_simultaneous_open_reset_refuses(void)
     CHECK(simultaneous_open(&p));
     peer_send(&p, TCP_RST, p.snd_nxt, 0, 0);
     EXPECT_NONE();
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.closed_calls == 1 && S.app.close_error == ECONNREFUSED);
     CHECK(server()->nhalf_open == 0 && server()->nconns == 0);
     FINISH();
@@ -2630,7 +2782,7 @@ static void test_simultaneous_open_timeout_reported(void)
     advance_ms(60000);
     EXPECT_SEG(TCP_SYN | TCP_ACK, p.server_iss, p.snd_nxt, 0);
     EXPECT_NONE();
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.closed_calls == 1 && S.app.close_error == ETIMEDOUT);
     CHECK(stats()->timeouts == 1 && server()->nhalf_open == 0);
     FINISH();
@@ -2659,7 +2811,7 @@ static void test_close_in_simultaneous_open_sends_fin_once_established(void)
     peer_ack(&p);
     CHECK_STATE(&p, TCP_FIN_WAIT_2);
     advance_ms(cfg.time_wait_ms);
-    CHECKF(!server_conn(&p), "state %s", state_text(&p));
+    CHECKF(gone(&p), "state %s", state_text(&p));
     CHECK(S.app.closed_calls == 1 && S.app.close_error == 0);
     FINISH();
 }
@@ -2868,6 +3020,10 @@ int main(int argc, char **argv)
         T(test_delayed_ack_rides_on_response),
         T(test_time_wait_reuse_by_sequence),
         T(test_time_wait_reuse_by_timestamp),
+        T(test_time_wait_frees_the_slot),
+        T(test_time_wait_entry_answers),
+        T(test_time_wait_full_drops_oldest),
+        T(test_time_wait_none_kept),
         T(test_keepalive_unanswered_aborts),
         T(test_keepalive_answered_keeps_connection),
         T(test_keepalive_in_fin_wait_2_waits_for_fin),

@@ -4,8 +4,9 @@
  * The server engine listens; a second engine acts as the client. Applications on both sides
  * stream deterministic pseudo-random bytes at each other, hash what they receive with SHA-256 and
  * compare it with the hash of what the other side sent. Runs cover clean links, loss, duplication
- * and reordering, both address families, thousands of connections, and a connection moved between
- * engines mid-transfer. After each run every frame must be back in its pool.
+ * and reordering, both address families, thousands of connections, thousands more opened one after
+ * another against a small server closing first (HTTP/1.0), and a connection moved between engines
+ * mid-transfer. After each run every frame must be back in its pool.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,6 +20,8 @@
 #include "net/tcp.h"
 
 #define MAX_PEERS 8192
+#define CHAIN_PORTS                                                                                          \
+    64 /* client ports a chain cycles through: each comes back while the server holds its TIME-WAIT */
 
 struct peer {
     int side;
@@ -27,7 +30,9 @@ struct peer {
     uint64_t tx_done;
     uint64_t seed;
     bool shut;
-    bool read_all; /* close once the peer's FIN has been read and everything sent */
+    bool read_all;       /* close once the peer's FIN has been read and everything sent */
+    bool shut_after_eof; /* an HTTP/1.0 client: shut down only once the server's FIN was read */
+    uint16_t port;       /* a client's */
     uint64_t rx_bytes;
     uint64_t rx_seed;
     EVP_MD_CTX *rx_sha;
@@ -44,6 +49,11 @@ struct world {
     uint64_t server_send; /* bytes each accepted connection sends back */
     int closed;
     int expected;
+    /* a chain: each client that closes starts the next, round robin over the ports not in use */
+    int chain_left;
+    int chain_family;
+    uint16_t chain_port;
+    bool port_busy[CHAIN_PORTS];
 };
 
 static struct world *W;
@@ -100,7 +110,7 @@ static void pump(struct peer *p)
         tcp_write_commit(p->conn, room);
         p->tx_done += room;
     }
-    if (p->conn && !p->shut) {
+    if (p->conn && !p->shut && !p->shut_after_eof) {
         p->shut = true;
         tcp_shutdown(p->conn);
     }
@@ -137,6 +147,8 @@ static void on_readable(void *ctx, struct tcp_conn *c)
     }
     if (tcp_eof(c) && !p->eof) {
         p->eof = true;
+        if (p->shut_after_eof && p->tx_done == p->tx_total)
+            p->shut = true; /* tcp_close below shuts down */
         if (p->read_all && p->shut)
             tcp_close(c);
     }
@@ -148,6 +160,27 @@ static void on_writable(void *ctx, struct tcp_conn *c)
     pump(tcp_conn_user(c));
 }
 
+static struct peer *connect_client(int family, uint16_t port, uint64_t send);
+
+/* The next connection of a chain, from the next port not in use after the last one taken. */
+static void chain_next(void)
+{
+    struct peer *p;
+
+    for (int i = 0; i < CHAIN_PORTS && W->chain_left; i++) {
+        W->chain_port = (uint16_t)((W->chain_port + 1) % CHAIN_PORTS);
+        if (W->port_busy[W->chain_port])
+            continue;
+        p = connect_client(W->chain_family, (uint16_t)(20000 + W->chain_port), 300);
+        if (!p)
+            return;
+        p->shut_after_eof = true;
+        W->port_busy[W->chain_port] = true;
+        W->chain_left--;
+        return;
+    }
+}
+
 static void on_closed(void *ctx, struct tcp_conn *c, int error)
 {
     struct peer *p = tcp_conn_user(c);
@@ -157,6 +190,10 @@ static void on_closed(void *ctx, struct tcp_conn *c, int error)
     p->error = error;
     p->conn = NULL;
     W->closed++;
+    if (p->side == SIM_CLIENT && p->shut_after_eof) {
+        W->port_busy[(p->port - 20000) % CHAIN_PORTS] = false;
+        chain_next();
+    }
 }
 
 static const struct tcp_callbacks callbacks = {on_accept, on_readable, on_writable, on_closed};
@@ -202,6 +239,7 @@ static struct peer *connect_client(int family, uint16_t port, uint64_t send)
 
     if (!p)
         return NULL;
+    p->port = port;
     sim_tuple(&W->sim, SIM_CLIENT, family, port, 80, &t, &link);
     p->conn = tcp_connect(&W->sim.host[SIM_CLIENT].engine, &t, &link, p);
     return p->conn ? p : NULL;
@@ -373,6 +411,68 @@ static void test_thousands_of_connections(void)
         .delay_ns = 300000, .loss_ppm = 10000, .dup_ppm = 5000, .reorder_ppm = 10000, .reorder_ns = 100000};
 
     transfer(PKT_IPV4, 20000, 30000, 3000, &l, 7);
+}
+
+/*
+ * HTTP/1.0 against a small server (issue 12): 3000 connections one after another, 8 at a time, each
+ * a request, a response and the server's FIN first, so the server keeps every one in TIME-WAIT. With
+ * 16 connection slots it could serve 16 before TIME-WAIT held them all; with TIME-WAIT in compact
+ * entries every SYN finds a slot. The client's 64 ports come round again while the server still
+ * holds their TIME-WAIT, so new SYNs reopen them (RFC 6191, by timestamp). Over a lossy link, FINs
+ * and their ACKs are lost too, and entries answer them. (The table is big enough: an entry dropped
+ * early would answer a FIN retransmitted late with a reset; tcp_script_test covers dropping.)
+ */
+static void test_server_closes_first_beyond_max_conns(void)
+{
+    struct sim_link l = {
+        .delay_ns = 300000, .loss_ppm = 10000, .dup_ppm = 5000, .reorder_ppm = 10000, .reorder_ns = 100000};
+    const struct tcp_stats *st;
+    struct tcp_engine *srv;
+    struct tcp_config cfg[2];
+    int n = 3000, concurrency = 8;
+    char why[256];
+    bool done;
+
+    configs(cfg);
+    cfg[0].max_conns = 16;
+    cfg[0].max_half_open = 16;
+    cfg[0].max_time_wait = 1024;
+    cfg[0].time_wait_ms = 60000;
+    CHECK(world_init(13, cfg, 65536) == 0);
+    srv = &W->sim.host[SIM_SERVER].engine;
+    st = &srv->stats;
+    W->sim.link[0] = l;
+    W->sim.link[1] = l;
+    W->server_send = 2000;
+    W->expected = 2 * n;
+    W->chain_left = n;
+    W->chain_family = PKT_IPV4;
+    for (int i = 0; i < concurrency; i++)
+        chain_next();
+    CHECK(W->chain_left == n - concurrency);
+    done = sim_run(&W->sim, all_closed, NULL, 3600ull * 1000000000);
+    CHECKF(done, "%d of %d endpoints closed, %d connections not started", W->closed, W->expected,
+           W->chain_left);
+    CHECKF(check_transfers(why, sizeof(why)) == 0, "%s", why);
+    if (getenv("TCP_TEST_VERBOSE"))
+        print_stats();
+    CHECKF(st->syn_dropped_limit == 0, "%llu SYNs dropped", (unsigned long long)st->syn_dropped_limit);
+    CHECKF(st->time_wait_entered == (uint64_t)n, "%llu entered TIME-WAIT",
+           (unsigned long long)st->time_wait_entered);
+    CHECKF(st->time_wait_reused > 0 && st->time_wait_dropped == 0, "reused %llu dropped %llu",
+           (unsigned long long)st->time_wait_reused, (unsigned long long)st->time_wait_dropped);
+    /* each entry was reopened, or reset by the client (which resets a late retransmission of ours that
+     * comes after it closed), or is still there */
+    CHECKF(st->time_wait_entered == st->time_wait_reused + st->rst_received + srv->tw.count,
+           "entered %llu, reused %llu + reset %llu + held %u", (unsigned long long)st->time_wait_entered,
+           (unsigned long long)st->time_wait_reused, (unsigned long long)st->rst_received, srv->tw.count);
+    CHECKF(srv->nconns == 0, "%u server connections left", srv->nconns);
+    /* 2 MSL later the entries are gone too */
+    sim_run(&W->sim, NULL, NULL, 61ull * 1000000000);
+    CHECKF(srv->tw.count == 0, "%u TIME-WAIT entries left", srv->tw.count);
+    CHECK(frames_accounted(SIM_SERVER));
+    CHECK(frames_accounted(SIM_CLIENT));
+    finish_world();
 }
 
 /* ---- hand-off: connections placed on engines by their first bytes ------------------------------ */
@@ -567,6 +667,7 @@ int main(int argc, char **argv)
         T(test_bulk_clean_4mib),
         T(test_bulk_lossy_ipv6),
         T(test_thousands_of_connections),
+        T(test_server_closes_first_beyond_max_conns),
         T(test_bulk_lossy_64mib_each_way),
         T(test_handoff_many_connections_lossy),
         T(test_handoff_after_held_data),
