@@ -87,32 +87,30 @@ static void buf_add(struct buf *b, const void *p, size_t n)
 
 static int hexval(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 /* REQUEST's C escapes: \r \n \t \0 \\ \xHH; any other backslash is kept as it is. */
 static void add_escaped(struct buf *b, const char *s)
 {
+    static const char from[] = "rnt0\\", to[] = "\r\n\t\0\\";
+
     while (*s) {
         char c = *s++;
 
         if (c == '\\' && *s) {
             char e = *s++;
+            const char *k = strchr(from, e);
 
-            switch (e) {
-            case 'r': c = '\r'; break;
-            case 'n': c = '\n'; break;
-            case 't': c = '\t'; break;
-            case '0': c = '\0'; break;
-            case '\\': c = '\\'; break;
-            case 'x':
-                if (hexval(s[0]) >= 0 && hexval(s[1]) >= 0) {
-                    c = (char)(hexval(s[0]) << 4 | hexval(s[1]));
-                    s += 2;
-                    break;
-                }
-                /* fall through */
-            default:
+            if (k) {
+                c = to[k - from];
+            } else if (e == 'x' && hexval(s[0]) >= 0 && hexval(s[1]) >= 0) {
+                c = (char)(hexval(s[0]) << 4 | hexval(s[1]));
+                s += 2;
+            } else {
                 buf_add(b, "\\", 1);
                 c = e;
             }
@@ -570,8 +568,10 @@ int main(int argc, char **argv)
 
         while ((n = recv(fd, rbuf, sizeof(rbuf), MSG_DONTWAIT)) > 0)
             parse(&p, rbuf, (size_t)n);
+    } else if (!write_done && interleave) {
+        printf("sent=%zu/%zu\n", sent, req.len); /* the server closed before taking it all */
     } else if (!write_done) {
-        /* the deadline passed with the request unsent: show what the server said meanwhile */
+        /* blocked writing until the deadline: closed=timeout, whatever came meanwhile, shown here */
         ssize_t n;
 
         printf("sent=%zu/%zu\n", sent, req.len);
@@ -579,7 +579,6 @@ int main(int argc, char **argv)
             parse(&p, rbuf, (size_t)n);
             got += (unsigned long long)n;
         }
-        fin = false;
     }
     parse_end(&p, fin);
     printf("closed=%s\n", rst ? "rst" : fin ? "fin" : limit ? "limit" : "timeout");

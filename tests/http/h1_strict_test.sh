@@ -23,7 +23,8 @@
 # After every case a plain GET /healthz on a fresh connection must still be 200.
 #
 # Servers run in the server namespace, the probe and curl in the client namespace. Needs root; run
-# it under `flock /tmp/sluice-net.lock` beside other namespace suites.
+# it under `flock /tmp/sluice-net.lock` beside other namespace suites. H1_STRICT_KEEP=1 keeps the
+# server logs and probe outputs.
 set -u
 
 BUILD=${1:?usage: h1_strict_test.sh BUILD_DIR [socket|xdp]...}
@@ -69,7 +70,8 @@ reset_state() {
     SERVER_PID=""
     topo_down $TOPO
 }
-trap 'reset_state; rm -rf "$WORK"' EXIT
+# H1_STRICT_KEEP=1 keeps the scratch folder (server logs, probe outputs) for a look afterwards
+trap 'reset_state; if [ -n "${H1_STRICT_KEEP:-}" ]; then echo "# kept $WORK"; else rm -rf "$WORK"; fi' EXIT
 trap 'exit 130' INT TERM
 
 # start_server LABEL WORKERS ARGS...: sluice-server in the server namespace; passes once it is ready
@@ -187,7 +189,8 @@ head_limits() {
 
 # 100 requests with 1 MiB heads, 8 at a time: each 431, and nothing left open afterwards
 head_leaks() {
-    local dp=$1 label="$dp: 100 requests with 1 MiB heads" before_conns before_fds="" before conns fds n
+    local dp=$1 label before_conns before_fds="" before conns fds n
+    label="$dp: 100 requests with 1 MiB heads"
     before=$(rejections head_too_large)
     before_conns=$(open_conns)
     [ "$dp" = socket ] && before_fds=$(ls "/proc/$SERVER_PID/fd" | wc -l)
@@ -324,7 +327,8 @@ connections() {
 
 # stream pool exhaustion, on a server of its own: one worker, [http] max_streams = 16
 exhaustion() {
-    local dp=$1 label="$dp: stream pool exhausted" before i n
+    local dp=$1 label before i n
+    label="$dp: stream pool exhausted"
     before=$(rejections no_stream)
     for i in $(seq 16); do
         nsenter --net=/run/netns/$TOPO-cli -- "$PROBE" --timeout-ms 30000 $SRV4 "$PORT" \
