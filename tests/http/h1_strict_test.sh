@@ -276,7 +276,8 @@ versions() {
 }
 
 connections() {
-    local dp=$1 label body=$WORK/echo-in-$dp back=$WORK/echo-back-$dp
+    local dp=$1 label body back
+    body=$WORK/echo-in-$dp back=$WORK/echo-back-$dp
     # HTTP/1.0 POST /echo: a length-delimited (or close-delimited) body, never chunked, then the close
     head -c 100000 /dev/urandom >"$body"
     label="$dp: HTTP/1.0 POST /echo"
