@@ -69,7 +69,8 @@ LIBBPF := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 
 BINS       := bin/sluice-agent bin/sluice-server bin/sluice-routegen
 TEST_BINS  := tests/steer_test tests/xsk_holder tests/xsk_meta tests/netem tests/tcp_test tests/tap_server \
-              tests/kernel_client tests/tcp_script_test tests/router_test tests/h2_conformance tests/stream_cat
+              tests/kernel_client tests/tcp_script_test tests/router_test tests/h2_conformance tests/stream_cat \
+              tests/h1_probe
 BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns
 FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz
 
@@ -102,6 +103,8 @@ router_test_OBJS      := $(BUILD)/gen/tests/router/test.routes.o
 h2_conformance_SRCS   := tests/http/h2_conformance.c
 h2_conformance_LIBS   := -lnghttp2
 stream_cat_SRCS       := tests/http/stream_cat.c
+# the HTTP/1.x raw-socket client of tests/http/h1_strict_test.sh
+h1_probe_SRCS         := tests/http/h1_probe.c
 
 xdp_bench_SRCS        := tools/bench/xdp_bench.c tests/bpf/packets.c agent/hpack_huffman.c $(COMMON_SRCS)
 xdp_bench_LIBS        := $(LIBBPF)

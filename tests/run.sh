@@ -50,6 +50,7 @@ SUITES=(
     "afxdp|900|root|tests/afxdp/datapath_test.sh $BUILD|sluice-server over AF_XDP against kernel clients, with loss, in a topology"
     "config|120|user|tests/server/config_test.sh $BUILD|sluice-server's config file and options, on 127.0.0.1"
     "http|900|root|tests/http/http_test.sh $BUILD|HTTP/2 and HTTP/1.1 against curl, nghttp, h2load on both datapaths, in a topology"
+    "http1|600|root|tests/http/h1_strict_test.sh $BUILD|HTTP/1.1 strict and leak-free (issue 12): raw requests from h1_probe on both datapaths, in a topology"
     "steer|600|root|tests/steer/steer_test.sh $BUILD|stream-prefix steering end to end with real clients, in a topology"
 )
 
