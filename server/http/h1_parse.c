@@ -14,10 +14,9 @@
 
 /* ---- errors -------------------------------------------------------------------------------------- */
 
-static const char *const error_names[H1_ERROR_COUNT] = {
-    [H1_OK] = "ok",
+static const char *const error_names[H1_ERROR_COUNT] = {[H1_OK] = "ok",
 #define H1_ERROR_NAME(id, label, status, help) [H1_ERR_##id] = label,
-    H1_ERRORS(H1_ERROR_NAME)
+                                                        H1_ERRORS(H1_ERROR_NAME)
 #undef H1_ERROR_NAME
 };
 
@@ -337,7 +336,8 @@ static enum h1_error target_form(struct h1_head *out)
 
         if (!is_alpha((uint8_t)t[0]))
             return H1_ERR_TARGET;
-        while (p < end && (is_alpha((uint8_t)*p) || is_digit((uint8_t)*p) || *p == '+' || *p == '-' || *p == '.'))
+        while (p < end &&
+               (is_alpha((uint8_t)*p) || is_digit((uint8_t)*p) || *p == '+' || *p == '-' || *p == '.'))
             p++;
         if (end - p < 3 || memcmp(p, "://", 3))
             return H1_ERR_TARGET;
@@ -349,7 +349,8 @@ static enum h1_error target_form(struct h1_head *out)
         t = p;
         if (p == end || *p == '?') { /* an empty path is "/" (RFC 9110 §4.2.3) */
             out->path = HTTP_STR("/");
-            out->query = p == end ? (struct http_str){end, 0} : (struct http_str){p + 1, (size_t)(end - p - 1)};
+            out->query =
+                p == end ? (struct http_str){end, 0} : (struct http_str){p + 1, (size_t)(end - p - 1)};
             return H1_OK;
         }
     }

@@ -41,7 +41,8 @@ static void check_head(const struct h1_head *h, const struct http_header *hd, co
         for (size_t k = 0; k < v.len; k++)
             if (((uint8_t)v.ptr[k] < ' ' && v.ptr[k] != '\t') || v.ptr[k] == 0x7f)
                 broken("CTL in a value", k);
-        if (v.len && (v.ptr[0] == ' ' || v.ptr[0] == '\t' || v.ptr[v.len - 1] == ' ' || v.ptr[v.len - 1] == '\t'))
+        if (v.len &&
+            (v.ptr[0] == ' ' || v.ptr[0] == '\t' || v.ptr[v.len - 1] == ' ' || v.ptr[v.len - 1] == '\t'))
             broken("whitespace around a value", i);
     }
 }
@@ -136,7 +137,8 @@ void h1s_read(const uint8_t *in, size_t len, const size_t *cuts, size_t ncuts, s
             bool wdone, done;
             enum h1_error werr = chunked(in + off, len - off, off, NULL, 0, whole, &wlen, &wused, &wdone);
 
-            q->err = chunked(in + off, len - off, off, cuts, ncuts, r->bodies + body_at, &q->body_len, &used, &done);
+            q->err = chunked(in + off, len - off, off, cuts, ncuts, r->bodies + body_at, &q->body_len, &used,
+                             &done);
             if (werr != q->err || wused != used || wdone != done || wlen != q->body_len ||
                 memcmp(whole, q->body, wlen))
                 broken("chunked decode differs split and whole", off);

@@ -34,8 +34,8 @@ struct h1s_request {
 
 struct h1s_result {
     struct h1s_request req[H1S_MAX_REQUESTS];
-    uint32_t n;     /* requests started */
-    uint8_t *buf;   /* the input, its heads parsed in place: the strings point here */
+    uint32_t n;   /* requests started */
+    uint8_t *buf; /* the input, its heads parsed in place: the strings point here */
     uint8_t *bodies;
 };
 

@@ -65,8 +65,8 @@ static const struct head_case head_cases[] = {
     {"OPTIONS *", "OPTIONS * HTTP/1.1\r\n" H "\r\n", H1_OK},
     {"absolute-form", "GET http://b/x?y HTTP/1.1\r\n" H "\r\n", H1_OK},
     {"CONNECT authority-form", "CONNECT b:443 HTTP/1.1\r\nHost: b:443\r\n\r\n", H1_OK},
-    {"repeated identical Content-Length", "POST / HTTP/1.1\r\n" H "Content-Length: 3\r\nContent-Length: 3\r\n\r\n",
-     H1_OK},
+    {"repeated identical Content-Length",
+     "POST / HTTP/1.1\r\n" H "Content-Length: 3\r\nContent-Length: 3\r\n\r\n", H1_OK},
     {"chunked", "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n", H1_OK},
     {"TE list with empty elements", "POST / HTTP/1.1\r\n" H "Transfer-Encoding: , chunked ,\r\n\r\n", H1_OK},
 
@@ -100,7 +100,8 @@ static const struct head_case head_cases[] = {
     {"1.1 without Host", GET("HTTP/1.1") "\r\n", H1_ERR_HOST},
     {"two Hosts", GET("HTTP/1.1") H H "\r\n", H1_ERR_HOST},
     {"two Hosts on 1.0", GET("HTTP/1.0") H H "\r\n", H1_ERR_HOST},
-    {"Content-Length not digits", "POST / HTTP/1.1\r\n" H "Content-Length: 4a\r\n\r\n", H1_ERR_CONTENT_LENGTH},
+    {"Content-Length not digits", "POST / HTTP/1.1\r\n" H "Content-Length: 4a\r\n\r\n",
+     H1_ERR_CONTENT_LENGTH},
     {"Content-Length signed", "POST / HTTP/1.1\r\n" H "Content-Length: +4\r\n\r\n", H1_ERR_CONTENT_LENGTH},
     {"Content-Length empty", "POST / HTTP/1.1\r\n" H "Content-Length:\r\n\r\n", H1_ERR_CONTENT_LENGTH},
     {"Content-Length list", "POST / HTTP/1.1\r\n" H "Content-Length: 4, 4\r\n\r\n", H1_ERR_CONTENT_LENGTH},
@@ -108,12 +109,13 @@ static const struct head_case head_cases[] = {
      H1_ERR_CONTENT_LENGTH},
     {"Content-Length UINT64_MAX", "POST / HTTP/1.1\r\n" H "Content-Length: 18446744073709551615\r\n\r\n",
      H1_ERR_CONTENT_LENGTH},
-    {"two different Content-Lengths", "POST / HTTP/1.1\r\n" H "Content-Length: 3\r\nContent-Length: 4\r\n\r\n",
-     H1_ERR_CONTENT_LENGTH},
+    {"two different Content-Lengths",
+     "POST / HTTP/1.1\r\n" H "Content-Length: 3\r\nContent-Length: 4\r\n\r\n", H1_ERR_CONTENT_LENGTH},
     {"TE last not chunked", "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked, gzip\r\n\r\n",
      H1_ERR_TRANSFER_ENCODING},
     {"TE gzip alone", "POST / HTTP/1.1\r\n" H "Transfer-Encoding: gzip\r\n\r\n", H1_ERR_TRANSFER_ENCODING},
-    {"TE chunked twice", "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+    {"TE chunked twice",
+     "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
      H1_ERR_TRANSFER_ENCODING},
     {"TE empty", "POST / HTTP/1.1\r\n" H "Transfer-Encoding:\r\n\r\n", H1_ERR_TRANSFER_ENCODING},
     {"TE chunked with a parameter", "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked;a=b\r\n\r\n",
@@ -122,8 +124,8 @@ static const struct head_case head_cases[] = {
     {"TE gzip, chunked", "POST / HTTP/1.1\r\n" H "Transfer-Encoding: gzip, chunked\r\n\r\n",
      H1_ERR_UNKNOWN_CODING},
     {"TE in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", H1_ERR_TE_HTTP10},
-    {"TE with Content-Length", "POST / HTTP/1.1\r\n" H "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
-     H1_ERR_TE_WITH_CL},
+    {"TE with Content-Length",
+     "POST / HTTP/1.1\r\n" H "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", H1_ERR_TE_WITH_CL},
 };
 
 static void test_head_cases(void)
@@ -204,9 +206,10 @@ static void test_head_fields(void)
     struct h1_head h;
     uint8_t *b;
 
-    CHECK(parse_keep("PUT /up HTTP/1.1\r\nHOST: x\r\nExpect: 100-Continue\r\nContent-Length: 0042\r\n"
-                     "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\n\r\n",
-                     &b, &h, hd) == H1_OK);
+    CHECK(
+        parse_keep("PUT /up HTTP/1.1\r\nHOST: x\r\nExpect: 100-Continue\r\nContent-Length: 0042\r\n"
+                   "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\n\r\n",
+                   &b, &h, hd) == H1_OK);
     CHECK(str_is(hd[0].name, "host") && str_is(hd[0].value, "x"));
     CHECK(h.expect_continue && h.connection_upgrade && h.keep_alive);
     CHECK(h.content_length == 42);
@@ -233,7 +236,8 @@ static void test_head_fields(void)
     CHECK(parse_keep("GET https://a/b/c?d HTTP/1.1\r\nHost: a\r\n\r\n", &b, &h, hd) == H1_OK);
     CHECK(str_is(h.path, "/b/c") && str_is(h.query, "d"));
     free(b);
-    CHECK(parse_keep("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n", &b, &h, hd) == H1_OK);
+    CHECK(parse_keep("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n", &b, &h, hd) ==
+          H1_OK);
     CHECK(h.chunked && h.content_length == UINT64_MAX);
     free(b);
 }
@@ -259,8 +263,8 @@ static void test_too_many_headers(void)
 /* The end of the head, found however the bytes arrive, each byte searched once. */
 static void test_head_end_drip(void)
 {
-    static const char *const heads[] = {CHROME, "\r\n\n" GET("HTTP/1.1") H "\r\n", "GET / HTTP/1.1\nHost: a\n\n",
-                                        "GET / HTTP/1.1\nHost: a\n\r\n"};
+    static const char *const heads[] = {CHROME, "\r\n\n" GET("HTTP/1.1") H "\r\n",
+                                        "GET / HTTP/1.1\nHost: a\n\n", "GET / HTTP/1.1\nHost: a\n\r\n"};
 
     for (size_t k = 0; k < CHECK_COUNT(heads); k++) {
         size_t len = strlen(heads[k]);
@@ -285,14 +289,16 @@ static void test_error_table(void)
     for (int e = 0; e < H1_ERROR_COUNT; e++) {
         int s = h1_error_status((enum h1_error)e);
 
-        CHECKF(h1_error_name((enum h1_error)e) && *h1_error_name((enum h1_error)e), "error %d has no name", e);
+        CHECKF(h1_error_name((enum h1_error)e) && *h1_error_name((enum h1_error)e), "error %d has no name",
+               e);
         CHECKF(e == H1_OK ? s == 0 : s == 400 || s == 431 || s == 501 || s == 505, "%s: %d",
                h1_error_name((enum h1_error)e), s);
         for (int f = 0; f < e; f++)
             CHECKF(strcmp(h1_error_name((enum h1_error)e), h1_error_name((enum h1_error)f)), "%s twice",
                    h1_error_name((enum h1_error)e));
     }
-    CHECK(h1_error_status(H1_ERR_UNKNOWN_CODING) == 501 && h1_error_status(H1_ERR_VERSION_UNSUPPORTED) == 505);
+    CHECK(h1_error_status(H1_ERR_UNKNOWN_CODING) == 501 &&
+          h1_error_status(H1_ERR_VERSION_UNSUPPORTED) == 505);
 }
 
 /* ---- chunked bodies ---------------------------------------------------------------------------- */
@@ -308,7 +314,8 @@ struct chunk_case {
 static const struct chunk_case chunk_cases[] = {
     {"one chunk", "5\r\nhello\r\n0\r\n\r\n", "hello", 0, H1_OK},
     {"two chunks, hex sizes", "3\r\nabc\r\nA\r\n0123456789\r\n0\r\n\r\n", "abc0123456789", 0, H1_OK},
-    {"uppercase and leading zeros", "00000000000000000000B\r\nhello world\r\n000\r\n\r\n", "hello world", 0, H1_OK},
+    {"uppercase and leading zeros", "00000000000000000000B\r\nhello world\r\n000\r\n\r\n", "hello world", 0,
+     H1_OK},
     {"empty body", "0\r\n\r\n", "", 0, H1_OK},
     {"the next request stays", "1\r\nx\r\n0\r\n\r\nGET / HTTP/1.1\r\n", "x", 11, H1_OK},
     {"extensions", "2;a\r\nab\r\n2 ; b = c ;d=\"q\\\"s;\"\r\nde\r\n0;last\r\n\r\n", "abde", 0, H1_OK},
@@ -334,10 +341,11 @@ static const struct chunk_case chunk_cases[] = {
     {"trailer with a CTL", "0\r\nX: \x01\r\n\r\n", "", 0, H1_ERR_TRAILER},
     {"trailer obs-fold", "0\r\nX: 1\r\n 2\r\n\r\n", "", 0, H1_ERR_TRAILER},
     {"trailer LF-only", "0\r\nX: 1\n\r\n", "", 0, H1_ERR_CHUNK_LINE_END},
-    {"trailers too large", "0\r\nX: 0123456789012345678901234567890123456789012345678901234567890123456789"
-                           "0123456789012345678901234567890123456789012345678901234567890123456789"
-                           "0123456789012345678901234567890123456789012345678901234567890123456789"
-                           "01234567890123456789012345678901234567890123456789\r\n\r\n",
+    {"trailers too large",
+     "0\r\nX: 0123456789012345678901234567890123456789012345678901234567890123456789"
+     "0123456789012345678901234567890123456789012345678901234567890123456789"
+     "0123456789012345678901234567890123456789012345678901234567890123456789"
+     "01234567890123456789012345678901234567890123456789\r\n\r\n",
      "", 0, H1_ERR_TRAILER_TOO_LARGE},
 };
 
@@ -398,8 +406,8 @@ static void test_chunk_cases(void)
             bool done;
             enum h1_error err = decode((const uint8_t *)c->in, len, pieces[k], out, &out_len, &used, &done);
 
-            CHECKF(err == c->want, "%s, pieces of %zu: got %s, want %s", c->name, pieces[k], h1_error_name(err),
-                   h1_error_name(c->want));
+            CHECKF(err == c->want, "%s, pieces of %zu: got %s, want %s", c->name, pieces[k],
+                   h1_error_name(err), h1_error_name(c->want));
             if (c->want == H1_OK) {
                 CHECKF(done, "%s: not done", c->name);
                 CHECKF(used == (c->used ? c->used : len), "%s: used %zu", c->name, used);
@@ -413,7 +421,8 @@ static void test_chunk_cases(void)
 /* Every body split in two at every byte boundary decodes to the same bytes. */
 static void test_chunk_every_split(void)
 {
-    static const char in[] = "4;x=\"y\"\r\nWiki\r\n6\r\npedia \r\nE\r\nin \r\n\r\nchunks.\r\n0\r\nT: v\r\n\r\n";
+    static const char in[] =
+        "4;x=\"y\"\r\nWiki\r\n6\r\npedia \r\nE\r\nin \r\n\r\nchunks.\r\n0\r\nT: v\r\n\r\n";
     static const char want[] = "Wikipedia in \r\n\r\nchunks.";
     size_t len = sizeof(in) - 1;
 
@@ -510,7 +519,8 @@ static void test_pipelined(void)
 
     CHECK(read_stream(GET("HTTP/1.1") H "\r\n"
                                         "POST /a HTTP/1.1\r\n" H "Content-Length: 3\r\n\r\nxyz"
-                                        "POST /b HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
+                                        "POST /b HTTP/1.1\r\n" H
+                                        "Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
                                         "\r\nGET /c HTTP/1.1\r\n" H "\r\n",
                       s, 4, &n) == H1_OK);
     CHECKF(n == 4, "%zu", n);
@@ -527,12 +537,13 @@ static void test_smuggling(void)
         "0\r\n\r\nGET /smuggled HTTP/1.1\r\n" H "\r\n",
         "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n"
         "0\r\n\r\nGET /smuggled HTTP/1.1\r\n" H "\r\n",
-        "POST / HTTP/1.1\r\n" H "Content-Length: 0\r\nContent-Length: 37\r\n\r\nGET /smuggled HTTP/1.1\r\n" H "\r\n",
+        "POST / HTTP/1.1\r\n" H "Content-Length: 0\r\nContent-Length: 37\r\n\r\nGET /smuggled HTTP/1.1\r\n" H
+        "\r\n",
         "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n0\n\nGET /smuggled HTTP/1.1\r\n" H "\r\n",
-        "POST / HTTP/1.1\r\n" H "X: a\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n" H
-        "\r\n",
-        "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n1;a=\"\r\nx\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n" H
-        "\r\n",
+        "POST / HTTP/1.1\r\n" H
+        "X: a\r\n Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n" H "\r\n",
+        "POST / HTTP/1.1\r\n" H
+        "Transfer-Encoding: chunked\r\n\r\n1;a=\"\r\nx\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n" H "\r\n",
         "POST / HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n"
         "ffffffffffffffff1\r\nGET /smuggled HTTP/1.1\r\n" H "\r\n",
     };
@@ -551,8 +562,8 @@ static void test_smuggling(void)
 int main(int argc, char **argv)
 {
     static const struct check_case tests[] = {
-        CHECK_CASE(test_head_cases),       CHECK_CASE(test_browser_head),  CHECK_CASE(test_head_fields),
-        CHECK_CASE(test_too_many_headers), CHECK_CASE(test_head_end_drip), CHECK_CASE(test_error_table),
+        CHECK_CASE(test_head_cases),       CHECK_CASE(test_browser_head),      CHECK_CASE(test_head_fields),
+        CHECK_CASE(test_too_many_headers), CHECK_CASE(test_head_end_drip),     CHECK_CASE(test_error_table),
         CHECK_CASE(test_chunk_cases),      CHECK_CASE(test_chunk_every_split), CHECK_CASE(test_pipelined),
         CHECK_CASE(test_smuggling),
     };
