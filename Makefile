@@ -71,8 +71,8 @@ BINS       := bin/sluice-agent bin/sluice-server bin/sluice-routegen
 TEST_BINS  := tests/steer_test tests/xsk_holder tests/xsk_meta tests/netem tests/tcp_test tests/tap_server \
               tests/kernel_client tests/tcp_script_test tests/router_test tests/h2_conformance tests/stream_cat \
               tests/h1_parse_test
-BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns
-FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz fuzz/h1_fuzz
+BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns tools/h1_parse_bench
+FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz fuzz/h1_fuzz fuzz/h1_diff_fuzz
 
 sluice-agent_SRCS     := $(AGENT_SRCS)
 sluice-agent_LIBS     := $(LIBBPF)

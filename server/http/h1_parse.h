@@ -29,8 +29,8 @@
  *     only: it is the part request smuggling plays on.
  *   - empty lines before the request-line are ignored (§2.2), any number (the head limit bounds them).
  *   - the request-target is bytes 0x21-0x7E without '#': no obs-text, no fragment (§3.2); it must be
- *     origin-form ("/…"), asterisk-form ("*"), absolute-form ("scheme://…") or, for CONNECT only,
- *     authority-form.
+ *     origin-form ("/…"), asterisk-form ("*", OPTIONS only), absolute-form ("http://…" or "https://…",
+ *     without userinfo) or, for CONNECT only, authority-form (host:port).
  *   - HTTP/1.x with x > 1 is served as 1.1 (RFC 9110 §2.5); a major version other than 1 is 505.
  *   - repeated Content-Length lines with the same value are one (RFC 9110 §8.6); a list inside one line
  *     ("42, 42") is refused.

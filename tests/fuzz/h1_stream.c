@@ -117,6 +117,9 @@ void h1s_read(const uint8_t *in, size_t len, const size_t *cuts, size_t ncuts, s
         size_t avail = len - off < H1S_HEAD_MAX ? len - off : H1S_HEAD_MAX;
         size_t n = head_end(r->buf + off, avail, off, cuts, ncuts);
 
+        q->head_bytes = in + off;
+        q->head_avail = n ? n : avail;
+
         if (!n) {
             if (avail == H1S_HEAD_MAX)
                 q->err = H1_ERR_HEAD_TOO_LARGE;

@@ -28,6 +28,8 @@ struct h1s_request {
     bool head_done;    /* the head parsed */
     struct h1_head head;
     struct http_header headers[H1S_MAX_HEADERS];
+    const uint8_t *head_bytes; /* where the head starts in the input, and the bytes of it that came */
+    size_t head_avail;
     const uint8_t *body; /* the body bytes that came (chunked: decoded) */
     size_t body_len;
 };
