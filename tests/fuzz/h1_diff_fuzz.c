@@ -115,6 +115,7 @@ static const struct they_refuse {
 static bool connection_close_and_keep_alive(const struct h1s_request *q, const struct hp_msg *m);
 static bool framing_value_trailing_ows(const struct h1s_request *q, const struct hp_msg *m);
 static bool connection_not_tokens(const struct h1s_request *q, const struct hp_msg *m);
+static bool connection_token_prefix(const struct h1s_request *q, const struct hp_msg *m);
 static bool empty_list_element(const struct h1s_request *q, const struct hp_msg *m);
 static const struct same_request_differs {
     const char *what;
@@ -125,9 +126,13 @@ static const struct same_request_differs {
     {"keep_alive", connection_close_and_keep_alive, "RFC 9112 §9.3, §9.6",
      "HTTP/1.0 with Connection: close and keep-alive: close wins for us, keep-alive for http-parser"},
     {"keep_alive", framing_value_trailing_ows, "RFC 9112 §5",
-     "Connection: close with a HTAB after it: http-parser does not trim it and misses the token"},
+     "Connection with a HTAB in its list or after it: http-parser takes only SP as OWS and misses the token"},
     {"keep_alive", connection_not_tokens, "RFC 9110 §7.6.1",
      "a Connection list with an element that is not a token: we still read the others, http-parser may not"},
+    {"keep_alive", connection_token_prefix, "RFC 9110 §7.6.1",
+     "a Connection element that is a proper prefix of close, keep-alive or upgrade (\"k, close\"): "
+     "http-parser "
+     "swallows the comma after it and misses the next token"},
     {"chunked", framing_value_trailing_ows, "RFC 9112 §5",
      "Transfer-Encoding: chunked with a HTAB after it, in an upgrade request: http-parser misses chunked"},
     {"keep_alive", empty_list_element, "RFC 9110 §5.6.1",
@@ -318,7 +323,7 @@ static bool framing_value_trailing_ows(const struct h1s_request *q, const struct
         if (((q->headers[i].name.len == 17 && !memcmp(q->headers[i].name.ptr, "transfer-encoding", 17)) ||
              (q->headers[i].name.len == 14 && !memcmp(q->headers[i].name.ptr, "content-length", 14)) ||
              (q->headers[i].name.len == 10 && !memcmp(q->headers[i].name.ptr, "connection", 10))) &&
-            (v.ptr[v.len] == ' ' || v.ptr[v.len] == '\t'))
+            (v.ptr[v.len] == ' ' || v.ptr[v.len] == '\t' || memchr(v.ptr, '\t', v.len)))
             return true;
     }
     return false;
@@ -358,6 +363,31 @@ static bool connection_not_tokens(const struct h1s_request *q, const struct hp_m
         for (size_t k = 0; k < v.len; k++)
             if (!strchr("!#$%&'*+-.^_`|~, \t", v.ptr[k]) && !isalnum((unsigned char)v.ptr[k]))
                 return true;
+    }
+    return false;
+}
+
+static bool connection_token_prefix(const struct h1s_request *q, const struct hp_msg *m)
+{
+    static const char *const tokens[] = {"close", "keep-alive", "upgrade"};
+
+    (void)m;
+    for (uint32_t i = 0; i < q->head.nheaders; i++) {
+        struct http_str v = q->headers[i].value;
+
+        if (q->headers[i].name.len != 10 || memcmp(q->headers[i].name.ptr, "connection", 10))
+            continue;
+        for (size_t k = 0, start = 0; k <= v.len; k++) {
+            if (k < v.len && v.ptr[k] != ',')
+                continue;
+            while (start < k && (v.ptr[start] == ' ' || v.ptr[start] == '\t'))
+                start++;
+            for (size_t t = 0; t < COUNT(tokens); t++)
+                if (k > start && k - start < strlen(tokens[t]) &&
+                    !strncasecmp(v.ptr + start, tokens[t], k - start))
+                    return true;
+            start = k + 1;
+        }
     }
     return false;
 }
