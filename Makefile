@@ -70,9 +70,9 @@ LIBBPF := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 BINS       := bin/sluice-agent bin/sluice-server bin/sluice-routegen
 TEST_BINS  := tests/steer_test tests/xsk_holder tests/xsk_meta tests/netem tests/tcp_test tests/tap_server \
               tests/kernel_client tests/tcp_script_test tests/router_test tests/h2_conformance tests/stream_cat \
-              tests/h1_probe
-BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns
-FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz
+              tests/h1_probe tests/h1_parse_test
+BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns tools/h1_parse_bench
+FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz fuzz/h1_fuzz fuzz/h1_diff_fuzz
 
 sluice-agent_SRCS     := $(AGENT_SRCS)
 sluice-agent_LIBS     := $(LIBBPF)
@@ -105,6 +105,7 @@ h2_conformance_LIBS   := -lnghttp2
 stream_cat_SRCS       := tests/http/stream_cat.c
 # the HTTP/1.x raw-socket client of tests/http/h1_strict_test.sh
 h1_probe_SRCS         := tests/http/h1_probe.c
+h1_parse_test_SRCS    := tests/http/h1_parse_test.c server/http/h1_parse.c tests/lib/check.c
 
 xdp_bench_SRCS        := tools/bench/xdp_bench.c tests/bpf/packets.c agent/hpack_huffman.c $(COMMON_SRCS)
 xdp_bench_LIBS        := $(LIBBPF)
@@ -116,6 +117,9 @@ tcp_bench_LIBS        := -lpthread
 h2_bench_SRCS         := tools/bench/h2_bench.c $(HTTP_SRCS) server/app/app.c common/err.c
 h2_bench_OBJS         := $(BUILD)/gen/server/sluice.routes.o
 h2_bench_LIBS         := -Wl,--wrap=http_mem_nghttp2 -lnghttp2 -lcrypto
+# h1_parse_bench: our HTTP/1.1 head parser against http-parser on the same browser-like head
+h1_parse_bench_SRCS   := tools/bench/h1_parse_bench.c server/http/h1_parse.c
+h1_parse_bench_LIBS   := -lhttp_parser
 # idle_conns: holds idle HTTP/2 connections open for tools/bench/http.sh (memory per idle connection)
 idle_conns_SRCS       := tools/bench/idle_conns.c
 # router_bench links three generated routers (see below)
@@ -203,6 +207,11 @@ tcp_fuzz_SRCS := tests/fuzz/tcp_fuzz.c $(NET_SRCS)
 tcp_fuzz_LIBS := -lpthread
 h2_fuzz_SRCS  := tests/fuzz/h2_fuzz.c $(HTTP_SRCS) server/app/app.c common/err.c $(BUILD)/gen/server/sluice.routes.c
 h2_fuzz_LIBS  := -lnghttp2 -lhttp_parser -lcrypto
+# h1_fuzz: the HTTP/1.1 framing alone (server/http/h1_parse.c); h1_diff_fuzz: the same against
+# Debian's http-parser, every disagreement either a listed strictness difference or a crash
+h1_fuzz_SRCS      := tests/fuzz/h1_fuzz.c tests/fuzz/h1_stream.c server/http/h1_parse.c
+h1_diff_fuzz_SRCS := tests/fuzz/h1_diff_fuzz.c tests/fuzz/h1_stream.c server/http/h1_parse.c
+h1_diff_fuzz_LIBS := -lhttp_parser
 
 $(BUILD)/fuzzobj/%.o: %.c
 	@mkdir -p $(@D)

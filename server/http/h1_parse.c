@@ -14,10 +14,9 @@
 
 /* ---- errors -------------------------------------------------------------------------------------- */
 
-static const char *const error_names[H1_ERROR_COUNT] = {
-    [H1_OK] = "ok",
+static const char *const error_names[H1_ERROR_COUNT] = {[H1_OK] = "ok",
 #define H1_ERROR_NAME(id, label, status, help) [H1_ERR_##id] = label,
-    H1_ERRORS(H1_ERROR_NAME)
+                                                        H1_ERRORS(H1_ERROR_NAME)
 #undef H1_ERROR_NAME
 };
 
@@ -64,6 +63,13 @@ static const uint8_t value_ok[256] = {['\t'] = 1, [' ' ... '~'] = 1, [0x80 ... 0
 /* A request-target's bytes (RFC 9112 §3.2, RFC 3986): VCHAR without '#'. No obs-text: a target is
  * ASCII, and a byte above 0x7E is more likely a smuggling probe than a URI. */
 static const uint8_t target_ok[256] = {['!' ... '"'] = 1, ['$' ... '~'] = 1};
+
+/* reg-name's bytes (RFC 3986 §3.2.2: unreserved, pct-encoded, sub-delims), for an authority's host */
+static const uint8_t reg_name_ok[256] = {
+    ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['0' ... '9'] = 1, ['-'] = 1, ['.'] = 1,  ['_'] = 1, ['~'] = 1,
+    ['%'] = 1,         ['!'] = 1,         ['$'] = 1,         ['&'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1,
+    ['*'] = 1,         ['+'] = 1,         [','] = 1,         [';'] = 1, ['='] = 1,
+};
 
 /* HEXDIG's value + 1, 0 for any other byte. */
 static const uint8_t hex_value[256] = {
@@ -144,11 +150,12 @@ static struct http_str element_token(struct http_str elem, struct http_str *rest
 
 bool h1_list_has(struct http_str value, const char *token, size_t token_len)
 {
-    const char *at = value.ptr, *end = value.ptr + value.len;
+    const char *at = value.ptr, *end;
     struct http_str elem, rest;
 
-    if (!value.ptr)
+    if (!value.ptr) /* no such field: the end is not computed from a null pointer */
         return false;
+    end = value.ptr + value.len;
     while (list_next(&at, end, &elem)) {
         struct http_str t = element_token(elem, &rest);
 
@@ -198,6 +205,35 @@ size_t h1_head_end(struct h1_head_scan *scan, const uint8_t *buf, size_t len)
     }
     scan->pos = len;
     return 0;
+}
+
+/*
+ * uri-host [":" port] (RFC 3986 §3.2), the authority of a target or a Host value: a reg-name or an
+ * IP-literal in brackets, no userinfo (RFC 9110 §4.2.4 asks to treat one as an error). need_port: the
+ * authority-form of CONNECT, where the port is required (RFC 9112 §3.2.3).
+ */
+static bool authority_ok(const char *a, size_t len, bool need_port)
+{
+    const char *p = a, *end = a + len;
+
+    if (p < end && *p == '[') {
+        for (p++; p < end && *p != ']'; p++)
+            if (!hex_value[(uint8_t)*p] && *p != ':' && *p != '.')
+                return false;
+        if (p == end)
+            return false;
+        p++;
+    } else {
+        while (p < end && reg_name_ok[(uint8_t)*p])
+            p++;
+    }
+    if (p == end)
+        return !need_port;
+    if (*p++ != ':' || (need_port && (p == end || p == a + 1)))
+        return false;
+    while (p < end && is_digit((uint8_t)*p))
+        p++;
+    return p == end;
 }
 
 /* Folds the semantics of the fields the framing depends on as they are parsed. */
@@ -284,6 +320,9 @@ static enum h1_error field(struct h1_head *out, struct head_fields *f, struct ht
             /* RFC 9112 §3.2: more than one Host is a 400 */
             if (++f->host_count > 1)
                 return H1_ERR_HOST;
+            /* §3.2: an invalid Host value is a 400 too */
+            if (!authority_ok(value.ptr, value.len, false))
+                return H1_ERR_HOST;
             out->host_index = (int32_t)index;
             if (!out->host.ptr) /* an absolute-form target's authority comes first (§3.2.2) */
                 out->host = value;
@@ -316,7 +355,7 @@ static enum h1_error target_form(struct h1_head *out)
 
     if (out->method.len == 7 && !memcmp(out->method.ptr, "CONNECT", 7)) {
         /* authority-form, CONNECT's only form (§3.2.3): host:port, no path */
-        if (memchr(t, '/', out->target.len) || memchr(t, '?', out->target.len))
+        if (!authority_ok(t, out->target.len, true))
             return H1_ERR_TARGET;
         out->host = out->target;
         out->path = (struct http_str){t, 0};
@@ -332,24 +371,28 @@ static enum h1_error target_form(struct h1_head *out)
         return H1_OK;
     }
     if (t[0] != '/') {
-        /* absolute-form (§3.2.2): scheme "://" authority path-abempty ["?" query] */
-        const char *p = t + 1, *a;
+        /* absolute-form (§3.2.2): "http" or "https" "://" authority path-abempty ["?" query]. Only the
+         * schemes this server serves: another is a request meant for a proxy (RFC 9110 §7.4) */
+        const char *p = t, *a;
 
-        if (!is_alpha((uint8_t)t[0]))
-            return H1_ERR_TARGET;
-        while (p < end && (is_alpha((uint8_t)*p) || is_digit((uint8_t)*p) || *p == '+' || *p == '-' || *p == '.'))
+        while (p < end && is_alpha((uint8_t)*p))
             p++;
-        if (end - p < 3 || memcmp(p, "://", 3))
+        if (!(TOKEN_EQ(t, (size_t)(p - t), "http") || TOKEN_EQ(t, (size_t)(p - t), "https")) || end - p < 3 ||
+            memcmp(p, "://", 3))
             return H1_ERR_TARGET;
         a = p + 3;
         p = a;
         while (p < end && *p != '/' && *p != '?')
             p++;
+        /* an http(s) URI with an empty host is invalid (RFC 9110 §4.2.1) */
+        if (p == a || *a == ':' || !authority_ok(a, (size_t)(p - a), false))
+            return H1_ERR_TARGET;
         out->host = (struct http_str){a, (size_t)(p - a)};
         t = p;
         if (p == end || *p == '?') { /* an empty path is "/" (RFC 9110 §4.2.3) */
             out->path = HTTP_STR("/");
-            out->query = p == end ? (struct http_str){end, 0} : (struct http_str){p + 1, (size_t)(end - p - 1)};
+            out->query =
+                p == end ? (struct http_str){end, 0} : (struct http_str){p + 1, (size_t)(end - p - 1)};
             return H1_OK;
         }
     }
@@ -450,6 +493,9 @@ enum h1_error h1_parse_head(uint8_t *buf, size_t len, struct h1_head *out, struc
         while (ve > v && is_ows(ve[-1]))
             ve--;
         LINE_END(p, H1_ERR_FIELD_VALUE);
+        /* a folded line continues this value: refused as that, before the value is judged alone */
+        if (p < end && is_ows(*p))
+            return H1_ERR_OBS_FOLD;
         if (n == max_headers)
             return H1_ERR_TOO_MANY_HEADERS;
         headers[n] = (struct http_header){{(char *)name, (size_t)(s - name)}, {(char *)v, (size_t)(ve - v)}};

@@ -29,8 +29,8 @@
  *     only: it is the part request smuggling plays on.
  *   - empty lines before the request-line are ignored (§2.2), any number (the head limit bounds them).
  *   - the request-target is bytes 0x21-0x7E without '#': no obs-text, no fragment (§3.2); it must be
- *     origin-form ("/…"), asterisk-form ("*"), absolute-form ("scheme://…") or, for CONNECT only,
- *     authority-form.
+ *     origin-form ("/…"), asterisk-form ("*", OPTIONS only), absolute-form ("http://…" or "https://…",
+ *     without userinfo) or, for CONNECT only, authority-form (host:port).
  *   - HTTP/1.x with x > 1 is served as 1.1 (RFC 9110 §2.5); a major version other than 1 is 505.
  *   - repeated Content-Length lines with the same value are one (RFC 9110 §8.6); a list inside one line
  *     ("42, 42") is refused.
@@ -62,15 +62,16 @@
     X(OBS_FOLD, "obs_fold", 400, "line folding, or whitespace before the first field line")                  \
     X(HOST, "host", 400, "HTTP/1.1 request without Host, or with more than one")                             \
     X(CONTENT_LENGTH, "content_length", 400, "Content-Length not 1*DIGIT, too large, or two different")      \
-    X(TRANSFER_ENCODING, "transfer_encoding", 400, "Transfer-Encoding not ending in chunked, or chunked twice") \
+    X(TRANSFER_ENCODING, "transfer_encoding", 400,                                                           \
+      "Transfer-Encoding not ending in chunked, or chunked twice")                                           \
     X(TE_WITH_CL, "te_with_content_length", 400, "both Transfer-Encoding and Content-Length")                \
     X(TE_HTTP10, "te_http10", 400, "Transfer-Encoding in an HTTP/1.0 request")                               \
     X(UNKNOWN_CODING, "unknown_coding", 501, "a transfer coding other than chunked")                         \
-    X(TOO_MANY_HEADERS, "too_many_headers", 431, "more field lines than the caller has room for")           \
+    X(TOO_MANY_HEADERS, "too_many_headers", 431, "more field lines than the caller has room for")            \
     X(HEAD_TOO_LARGE, "head_too_large", 431, "no end of the head within the head limit (the caller's)")      \
-    X(CHUNK_SIZE, "chunk_size", 400, "chunk-size not 1*HEXDIG, or above H1_CHUNK_SIZE_MAX")                 \
+    X(CHUNK_SIZE, "chunk_size", 400, "chunk-size not 1*HEXDIG, or above H1_CHUNK_SIZE_MAX")                  \
     X(CHUNK_EXT, "chunk_ext", 400, "malformed or too long chunk extension")                                  \
-    X(CHUNK_LINE_END, "chunk_line_end", 400, "chunk-size line or chunk data not ended by CRLF")             \
+    X(CHUNK_LINE_END, "chunk_line_end", 400, "chunk-size line or chunk data not ended by CRLF")              \
     X(TRAILER, "trailer", 400, "malformed trailer field line")                                               \
     X(TRAILER_TOO_LARGE, "trailer_too_large", 431, "trailer section above the caller's limit")
 
@@ -112,12 +113,12 @@ struct h1_head {
     struct http_str host;
     uint64_t content_length; /* UINT64_MAX when none (and when chunked) */
     uint32_t nheaders;
-    int32_t host_index;         /* the Host field in headers[], -1 when none */
-    uint8_t http_version;       /* 10 or 11 (HTTP/1.2 and later minors are 11) */
-    bool chunked;               /* Transfer-Encoding: chunked: decode the body with h1_chunked_step */
-    bool keep_alive;            /* the connection stays open after the response (Connection, version) */
-    bool expect_continue;       /* Expect: 100-continue on HTTP/1.1 */
-    bool connection_upgrade;    /* Connection: upgrade (check the Upgrade field for the protocol) */
+    int32_t host_index;      /* the Host field in headers[], -1 when none */
+    uint8_t http_version;    /* 10 or 11 (HTTP/1.2 and later minors are 11) */
+    bool chunked;            /* Transfer-Encoding: chunked: decode the body with h1_chunked_step */
+    bool keep_alive;         /* the connection stays open after the response (Connection, version) */
+    bool expect_continue;    /* Expect: 100-continue on HTTP/1.1 */
+    bool connection_upgrade; /* Connection: upgrade (check the Upgrade field for the protocol) */
 };
 
 /*
@@ -144,9 +145,9 @@ bool h1_list_has(struct http_str value, const char *token, size_t token_len);
 
 /* The decoder's state between segments; set by h1_chunked_init. Private fields: h1_parse.c's. */
 struct h1_chunked {
-    uint64_t _left;         /* chunk-size being read, then the data bytes left in the chunk */
-    uint32_t _line;         /* extension or trailer bytes so far, against their limit */
-    uint32_t _max_trailer;  /* trailer section limit, in bytes */
+    uint64_t _left;        /* chunk-size being read, then the data bytes left in the chunk */
+    uint32_t _line;        /* extension or trailer bytes so far, against their limit */
+    uint32_t _max_trailer; /* trailer section limit, in bytes */
     uint8_t _state;
 };
 
