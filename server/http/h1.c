@@ -522,6 +522,7 @@ static void response_complete(struct http_conn *hc)
 
     h->stream = NULL;
     h->wait_response = false;
+    h->head_written = false; /* the next request may still be refused with a status */
     http_stream_free(st);
     if (!h->keep_alive || hc->closing) {
         app_shutdown(hc->ac);

@@ -324,6 +324,17 @@ connections() {
         not_ok "$label: two 200s in order" "$(summary)"
     fi
     healthz_after "$label"
+
+    # a bad request after a good one on the same connection: the first is answered, the second
+    # refused with its status (not a reset), then the close
+    label="$dp: a request without Host pipelined after a good one"
+    probe "GET /bytes/7 HTTP/1.1\\r\\n$H\\r\\nGET /bytes/100 HTTP/1.1\\r\\n\\r\\n"
+    if [ "$(statuses)" = "200 400" ] && server_closed; then
+        ok "$label: 200 then 400, then the server closes"
+    else
+        not_ok "$label: 200 then 400, then the server closes" "$(summary)"
+    fi
+    healthz_after "$label"
 }
 
 # stream pool exhaustion, on a server of its own: one worker, [http] max_streams = 16
