@@ -56,12 +56,7 @@ start_server() {
     [ $# -gt 0 ] || set -- --workers 2 --echo 7 --sink 9 --source 19
     nsenter --net=/run/netns/$TOPO-srv -- "$SERVER" --dev "$DEV" --drain-ms 2000 "$@" >"$log" 2>&1 &
     SERVER_PID=$!
-    for _ in $(seq 100); do
-        grep -q "ready" "$log" && break
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    if grep -q "ready" "$log"; then ok "server $name started"; else not_ok "server $name started" "$(head -3 "$log" | tr '\n' '|')"; fi
+    if topo_server_ready "$SERVER_PID" "$log"; then ok "server $name started"; else not_ok "server $name started" "$(head -3 "$log" | tr '\n' '|')"; fi
 }
 
 # stop_server NAME: SIGTERM; passes when it exits 0 having found every frame back in the pool

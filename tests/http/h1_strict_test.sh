@@ -80,12 +80,7 @@ start_server() {
     shift 2
     nsenter --net=/run/netns/$TOPO-srv -- "$SERVER" --workers "$workers" --drain-ms 2000 "$@" >"$log" 2>&1 &
     SERVER_PID=$!
-    for _ in $(seq 100); do
-        grep -q "ready" "$log" && break
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    if grep -q "ready" "$log"; then ok "$label: server started"; else not_ok "$label: server started" "$(head -3 "$log" | tr '\n' '|')"; fi
+    if topo_server_ready "$SERVER_PID" "$log"; then ok "$label: server started"; else not_ok "$label: server started" "$(head -3 "$log" | tr '\n' '|')"; fi
 }
 
 # stop_server LABEL WANT: SIGTERM; passes when it exits 0 and its log matches WANT
@@ -122,6 +117,18 @@ rejections() {
     metrics | grep -E "^$H1_REJECT_NAME\\{([^}]*,)?reason=\"$(reason_re "$1")\"" | awk '{ s += $NF } END { print s + 0 }'
 }
 
+server_fds() { ls "/proc/$SERVER_PID/fd" | wc -l; }
+# settles LIMIT CMD...: the number CMD prints, polled for up to 5 s until it is at most LIMIT
+settles() {
+    local limit=$1 value
+    shift
+    for _ in $(seq 25); do
+        value=$("$@")
+        [ "$value" -le "$limit" ] && break
+        sleep 0.2
+    done
+    echo "$value"
+}
 open_conns() { metrics | awk '/^sluice_connections_open[{ ]/ { s += $NF } END { print s + 0 }'; }
 
 healthz_after() {
@@ -193,29 +200,21 @@ head_leaks() {
     label="$dp: 100 requests with 1 MiB heads"
     before=$(rejections head_too_large)
     before_conns=$(open_conns)
-    [ "$dp" = socket ] && before_fds=$(ls "/proc/$SERVER_PID/fd" | wc -l)
+    [ "$dp" = socket ] && before_fds=$(server_fds)
     seq 100 | xargs -P 8 -I{} nsenter --net=/run/netns/$TOPO-cli -- timeout 30 "$PROBE" --timeout-ms $PROBE_MS \
         --pad-header 1048576 $SRV4 "$PORT" "GET /healthz HTTP/1.1\\r\\n$H" >"$WORK/leak-$dp.out" 2>&1
     n=$(grep -c '^status=431 ' "$WORK/leak-$dp.out")
     if [ "$n" = 100 ]; then ok "$label: each is 431"; else not_ok "$label: each is 431" "$n of 100"; fi
     n=$(grep -Ec '^closed=(fin|rst)$' "$WORK/leak-$dp.out")
     if [ "$n" = 100 ]; then ok "$label: the server closes each"; else not_ok "$label: the server closes each" "$n of 100 ($(grep -c '^closed=timeout' "$WORK/leak-$dp.out") timed out)"; fi
-    for _ in $(seq 25); do
-        conns=$(open_conns)
-        [ "$conns" -le "$before_conns" ] && break
-        sleep 0.2
-    done
+    conns=$(settles "$before_conns" open_conns)
     if [ "$conns" -le "$before_conns" ]; then
         ok "$label: sluice_connections_open back to $before_conns within 5 s"
     else
         not_ok "$label: sluice_connections_open back to $before_conns within 5 s" "still $conns"
     fi
     if [ "$dp" = socket ]; then
-        for _ in $(seq 25); do
-            fds=$(ls "/proc/$SERVER_PID/fd" | wc -l)
-            [ "$fds" -le "$before_fds" ] && break
-            sleep 0.2
-        done
+        fds=$(settles "$before_fds" server_fds)
         if [ "$fds" -le "$before_fds" ]; then
             ok "$label: the server's descriptors back to $before_fds"
         else

@@ -73,12 +73,7 @@ start_server() {
     shift
     nsenter --net=/run/netns/$TOPO-srv -- "$SERVER" --workers 2 --drain-ms 20000 --static "$STATIC" "$@" >"$log" 2>&1 &
     SERVER_PID=$!
-    for _ in $(seq 100); do
-        grep -q "ready" "$log" && break
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    if grep -q "ready" "$log"; then ok "$label: server started"; else not_ok "$label: server started" "$(head -3 "$log" | tr '\n' '|')"; fi
+    if topo_server_ready "$SERVER_PID" "$log"; then ok "$label: server started"; else not_ok "$label: server started" "$(head -3 "$log" | tr '\n' '|')"; fi
 }
 
 # begin_drain_check: downloads in flight (HTTP/2 and HTTP/1.1, rate-limited to last a few seconds)

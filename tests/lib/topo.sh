@@ -15,6 +15,8 @@
 #                         is set (seconds), so that a hung client cannot hang the suite
 #   srv, cli              short names for in_srv, in_cli
 #   agent ARGS...         sluice-agent ARGS in the server namespace
+#   topo_server_ready PID LOG   wait up to 10 s for the server PID to print "ready" to LOG; fails
+#                         when it did not (it exited, or is still not ready)
 # The suite's own clean-up (its servers, by PID; its scratch files) stays in the suite, around
 # topo_down. A command started in the background, to be stopped by PID later, is started with
 # `nsenter --net=/run/netns/$TOPO-srv -- CMD &` itself: `in_srv CMD &` would make $! a subshell.
@@ -49,4 +51,13 @@ topo_down() {
     rm -rf "/sys/fs/bpf/sluice/$dev" || true
     rmdir /sys/fs/bpf/sluice 2>/dev/null || true
     "$TOPO_TOOL" down "$name" || true
+}
+
+topo_server_ready() {
+    for _ in $(seq 100); do
+        grep -q "ready" "$2" && return 0
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    grep -q "ready" "$2"
 }
