@@ -117,6 +117,7 @@ rejections() {
     metrics | grep -E "^$H1_REJECT_NAME\\{([^}]*,)?reason=\"$(reason_re "$1")\"" | awk '{ s += $NF } END { print s + 0 }'
 }
 
+app_counter() { metrics | awk "/^sluice_app_$1_total[{ ]/ { s += \$NF } END { print s + 0 }"; }
 server_fds() { ls "/proc/$SERVER_PID/fd" | wc -l; }
 # settles LIMIT CMD...: the number CMD prints, polled for up to 5 s until it is at most LIMIT
 settles() {
@@ -380,6 +381,21 @@ exhaustion() {
     fi
 }
 
+# a client that keeps its side open after the server's close, and never reads: the lingering close
+# ends it once [server] linger_ms (5 s by default) is up, with a reset, counted
+linger_deadline() {
+    local dp=$1 label="$dp: a client that never closes after the server did" before after
+    before=$(app_counter linger_timeout)
+    cli bash -c "exec 3<>/dev/tcp/$SRV4/$PORT && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && sleep 7"
+    after=$(app_counter linger_timeout)
+    if [ "$after" -gt "$before" ]; then
+        ok "$label: reset at the linger deadline, counted"
+    else
+        not_ok "$label: reset at the linger deadline, counted" "sluice_app_linger_timeout_total $before -> $after"
+    fi
+    healthz_after "$label"
+}
+
 run_checks() {
     local dp=$1
     head_limits "$dp"
@@ -388,6 +404,7 @@ run_checks() {
     fields "$dp"
     versions "$dp"
     connections "$dp"
+    linger_deadline "$dp"
 }
 
 CONF=$WORK/max-streams.conf
