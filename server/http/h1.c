@@ -234,12 +234,27 @@ static void request_complete(struct http_conn *hc)
         st->req.on_body(&st->req, NULL, 0, true); /* may complete the response */
 }
 
+/*
+ * Does the request ask for h2c (Upgrade: h2c with HTTP2-Settings)? Like h2o, only requests without
+ * a body are upgraded: one that has one is answered over HTTP/1.1 (RFC 9110 7.8 lets the server
+ * ignore Upgrade), so its body never needs carrying across. The fields are looked up only when
+ * Connection names upgrade: plain requests pay nothing for it.
+ */
+static bool asks_h2c(const struct h1_conn *h, const struct h1_head *hd, const struct http_request *req,
+                     struct http_str *settings)
+{
+    if (!hd->connection_upgrade || h->http10 || h->body_chunked || h->body_left)
+        return false;
+    *settings = http_header(req, "http2-settings");
+    return settings->ptr && h1_list_has(http_header(req, "upgrade"), "h2c", 3);
+}
+
 /* The head is parsed into st: an h2c upgrade to wait for, or a request for its handler. */
 static void start_request(struct http_conn *hc, struct http_stream *st, const struct h1_head *hd)
 {
     struct h1_conn *h = h1_of(hc);
     struct http_request *req = &st->req;
-    struct http_str upgrade = http_header(req, "upgrade"), settings = http_header(req, "http2-settings");
+    struct http_str settings;
 
     req->method_name = hd->method;
     req->method = method_parse(hd->method.ptr, hd->method.len);
@@ -254,10 +269,7 @@ static void start_request(struct http_conn *hc, struct http_stream *st, const st
     h->body_left = hd->chunked || hd->content_length == UINT64_MAX ? 0 : hd->content_length;
     if (hd->chunked)
         h1_chunked_init(&h->chunked, hc->hw->cfg->max_header_list_size);
-    /* like h2o, upgrade only requests without a body: one that has one is answered over HTTP/1.1
-     * (RFC 9110 7.8 lets the server ignore Upgrade), so its body never needs carrying across */
-    if (hd->connection_upgrade && !h->http10 && !hd->chunked && !h->body_left && settings.ptr &&
-        h1_list_has(upgrade, "h2c", 3)) {
+    if (asks_h2c(h, hd, req, &settings)) {
         h->upgrade_h2c = true;
         h->settings = settings.ptr;
         h->settings_len = settings.len;
