@@ -77,6 +77,7 @@ static bool framing_value_trailing_ows(const struct h1s_request *q, const struct
 static bool empty_list_element(const struct h1s_request *q, const struct hp_msg *m);
 static bool in_trailers(const struct h1s_request *q, const struct hp_msg *m);
 static bool chunk_line_htab(const struct h1s_request *q, const struct hp_msg *m);
+static bool content_length_past_their_guard(const struct h1s_request *q, const struct hp_msg *m);
 
 /* http-parser refuses, we accept. */
 static const struct they_refuse {
@@ -109,6 +110,8 @@ static const struct they_refuse {
      "a field whose name starts with content-length: http-parser takes it for Content-Length"},
     {HPE_UNEXPECTED_CONTENT_LENGTH, name_extends_framing_field, "RFC 9110 §5.1",
      "a field whose name starts with content-length or transfer-encoding: http-parser counts it as one"},
+    {HPE_INVALID_CONTENT_LENGTH, content_length_past_their_guard, "RFC 9110 §8.6",
+     "Content-Length above (2^64-11)/10: http-parser's overflow guard; we take any value below 2^64-1"},
 };
 
 /* Both accept, and see a different request. */
@@ -398,6 +401,12 @@ static bool chunk_line_htab(const struct h1s_request *q, const struct hp_msg *m)
 
     (void)m;
     return q->head.chunked && memchr(body, '\t', (size_t)(g_end - body));
+}
+
+static bool content_length_past_their_guard(const struct h1s_request *q, const struct hp_msg *m)
+{
+    (void)m;
+    return q->head.content_length != UINT64_MAX && q->head.content_length > (UINT64_MAX - 10) / 10;
 }
 
 static bool in_trailers(const struct h1s_request *q, const struct hp_msg *m)
