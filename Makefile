@@ -53,7 +53,7 @@ NET_SRCS    := server/net/tcp_handoff.c server/net/frame.c server/net/checksum.c
                server/net/tcp_cc.c server/net/tcp_timer.c server/net/tcp_time_wait.c
 APP_SRCS    := server/app/app.c server/app/tcp_io.c server/app/echo_service.c server/app/sink_service.c \
                server/app/source_service.c
-HTTP_SRCS   := server/http/http_worker.c server/http/http_mem.c server/http/request.c server/h2/h2_session.c \
+HTTP_SRCS   := server/http/http_worker.c server/http/http_mem.c server/http/request.c server/h2/nghttp2_session.c server/h2/session.c server/h2/hpack.c \
                server/http/h1.c server/http/h1_parse.c server/http/handlers/healthz.c server/http/handlers/bytes.c \
                server/http/handlers/echo.c server/http/handlers/static_file.c server/http/handlers/metrics.c \
                server/router/method.c

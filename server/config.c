@@ -44,6 +44,7 @@ struct setting {
 
 static const char *const datapaths[] = {"xdp", "socket", NULL};          /* enum config_datapath */
 static const char *const zerocopy_modes[] = {"auto", "on", "off", NULL}; /* enum xsk_zerocopy */
+static const char *const h2_impls[] = {"native", "nghttp2", NULL};       /* enum http_h2 */
 
 static const struct setting settings[] = {
     {"server", "datapath", "datapath", "D", SET_CHOICE, AT(datapath), 0, 0, false, datapaths, NULL,
@@ -137,6 +138,22 @@ static const struct setting settings[] = {
      false, NULL, NULL, "request body bytes a handler may hold before input pauses"},
     {"http", "max_buffers", NULL, NULL, SET_U32, AT(server.http.max_buffers), 16, 1u << 22, false, NULL, NULL,
      "16 KiB pool buffers per worker"},
+    {"http", "h2", NULL, NULL, SET_CHOICE, AT(server.http.h2), 0, 0, false, h2_impls, NULL,
+     "the HTTP/2 implementation: native (ours) or nghttp2 (the reference)"},
+    {"http", "rapid_reset_budget", NULL, NULL, SET_U32, AT(server.http.rapid_reset_budget), 1, 1u << 20,
+     false, NULL, NULL,
+     "HTTP/2 streams a client may cancel per 10 s, net of those it let finish (rapid reset)"},
+    {"http", "max_continuations", NULL, NULL, SET_U32, AT(server.http.max_continuations), 1, 1024, false,
+     NULL, NULL, "CONTINUATION frames per HTTP/2 field block"},
+    {"http", "max_queued_control", NULL, NULL, SET_U32, AT(server.http.max_queued_control), 16, 1u << 16,
+     false, NULL, NULL, "HTTP/2 control frames owed to a client that does not read them, before a reset"},
+    {"http", "max_empty_frames", NULL, NULL, SET_U32, AT(server.http.max_empty_frames), 1, 1u << 16, false,
+     NULL, NULL, "HTTP/2 frames in a row that carry nothing (empty DATA, empty field block fragments)"},
+    {"http", "max_priority_frames", NULL, NULL, SET_U32, AT(server.http.max_priority_frames), 1, 1u << 20,
+     false, NULL, NULL, "HTTP/2 PRIORITY frames per connection, and as many again per stream opened"},
+    {"http", "max_window_update_frames", NULL, NULL, SET_U32, AT(server.http.max_window_update_frames), 1,
+     1u << 20, false, NULL, NULL,
+     "HTTP/2 WINDOW_UPDATE frames per connection, and 10 more per DATA frame sent"},
     {"services", "echo", "echo", "PORT", SET_SERVICE, 0, 1, 65535, false, NULL, &app_echo_ops,
      "serve echo on PORT"},
     {"services", "sink", "sink", "PORT", SET_SERVICE, 0, 1, 65535, false, NULL, &app_sink_ops,
@@ -281,7 +298,9 @@ static int apply(const struct setting *s, const char *v, struct config *cfg, boo
             }
         }
         return ERR(e, EXIT_STATUS_USAGE, 0, "%s: bad value '%s': expected %s", where, v,
-                   s->choices == datapaths ? "xdp or socket" : "auto, on or off");
+                   s->choices == datapaths  ? "xdp or socket"
+                   : s->choices == h2_impls ? "native or nghttp2"
+                                            : "auto, on or off");
     case SET_CPUS:
         return parse_cpus(v, &cfg->server, where, e);
     }

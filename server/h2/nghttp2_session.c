@@ -1,5 +1,5 @@
 /*
- * h2_session.c — HTTP/2 with nghttp2 over a connection's transport.
+ * nghttp2_session.c — HTTP/2 with nghttp2 over a connection's transport.
  *
  * Input is fed to nghttp2_session_mem_recv (Debian 12's nghttp2 1.52 predates mem_recv2) straight
  * from where the transport holds it (UMEM frames on the AF_XDP datapath) and released once parsed. nghttp2's
@@ -17,7 +17,7 @@
  * SETTINGS_MAX_FRAME_SIZE, HEADERS on a stream id below one already used, DATA on a stream closed
  * other than by our reset, and a SETTINGS_INITIAL_WINDOW_SIZE that overflows a stream's window.
  *
- * The core reaches this file only through h2_proto_ops (h2/h2.h). Its state is struct h2_worker
+ * The core reaches this file only through h2_nghttp2_ops (h2/h2.h). Its state is struct h2_worker
  * per worker (hw->h2_state), with slabs of struct h2_conn and struct h2_stream beside the core's
  * slabs of connections and streams, each pointed at by its connection's or stream's proto_state;
  * response headers come from the core as neutral name/value slices, turned into nghttp2's array
@@ -46,7 +46,7 @@ struct h2_stream {
     bool deferred;          /* its DATA waits for the transport (nghttp2 told DEFERRED) */
 };
 
-/* A connection's HTTP/2 state; h2_proto_ops.start clears it. */
+/* A connection's HTTP/2 state; h2_nghttp2_ops.start clears it. */
 struct h2_conn {
     nghttp2_session *session;
     const uint8_t *pending; /* output nghttp2 produced that the transport has not taken yet */
@@ -875,7 +875,7 @@ static void h2_conn_drain(struct http_conn *hc)
     h2_conn_output(hc);
 }
 
-const struct http_proto_ops h2_proto_ops = {
+const struct http_proto_ops h2_nghttp2_ops = {
     .name = "h2",
     .init = h2_worker_init,
     .destroy = h2_worker_destroy,

@@ -7,7 +7,14 @@
 
 #include <stdint.h>
 
+/* The HTTP/2 implementation ([http] h2), in the order of its config choices. */
+enum http_h2 {
+    HTTP_H2_NATIVE,  /* ours: server/h2/session.c */
+    HTTP_H2_NGHTTP2, /* nghttp2's session: server/h2/nghttp2_session.c, the reference */
+};
+
 struct http_config {
+    int h2;                          /* enum http_h2 */
     uint32_t max_concurrent_streams; /* SETTINGS_MAX_CONCURRENT_STREAMS */
     uint32_t initial_window_size;    /* SETTINGS_INITIAL_WINDOW_SIZE, and the connection window */
     uint32_t max_frame_size;         /* SETTINGS_MAX_FRAME_SIZE */
@@ -17,6 +24,13 @@ struct http_config {
     uint32_t max_body_backlog;       /* request body bytes a handler may keep before input pauses */
     uint32_t max_buffers;            /* pool buffers per worker (16 KiB each) */
     const char *static_dir;          /* served under /static/; NULL: the handler answers 404 */
+    /* HTTP/2 flood defences (the native session; nghttp2 has its own, fixed) */
+    uint32_t rapid_reset_budget;       /* streams a client may cancel per 10 s, net of those it let finish */
+    uint32_t max_continuations;        /* CONTINUATION frames per field block */
+    uint32_t max_queued_control;       /* control frames owed to a client that does not read them */
+    uint32_t max_empty_frames;         /* frames in a row that carry nothing (empty DATA, empty fragments) */
+    uint32_t max_priority_frames;      /* PRIORITY frames, and as many again per stream opened */
+    uint32_t max_window_update_frames; /* WINDOW_UPDATE frames, and 10 more per DATA frame sent */
 };
 
 void http_config_default(struct http_config *cfg);

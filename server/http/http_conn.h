@@ -7,7 +7,7 @@
  * The core (http_worker.c: pools and the app service; request.c: the handler's API) is the same
  * for both protocols and calls a protocol only through the table its connection holds. Each
  * protocol keeps its own state in its own struct: HTTP/1.1's (http/h1.h) inline in the connection's
- * protocol union, HTTP/2's (h2/h2_session.c) in a slab of its own that proto_state points into.
+ * protocol union, HTTP/2's (h2/nghttp2_session.c) in a slab of its own that proto_state points into.
  *
  * Nothing here is allocated per request once the pools are warm: streams come from a free list,
  * body bytes from fixed-size pool buffers, and nghttp2 allocates through a size-class pool
@@ -24,6 +24,7 @@
 #define HTTP_BUF_SIZE         16384 /* one pool buffer */
 #define HTTP_MAX_RESP_HEADERS 16
 #define HTTP_ARENA_SIZE       768 /* response header names and values added by handlers */
+#define HTTP_H2_ERROR_CODES   16  /* room for RFC 9113's error codes (0x0-0xd) in per-code counters */
 
 /* The HTTP/2 client preface (RFC 9113 3.4): prior knowledge when a connection opens with it. */
 #define HTTP_H2_PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -157,7 +158,14 @@ struct http_conn {
     X(pool_exhausted, "requests refused: no stream or buffer left in the pools")                             \
     X(body_bytes_in, "request body bytes received")                                                          \
     X(body_bytes_out, "response body bytes sent")                                                            \
-    X(body_bytes_copied, "response body bytes copied into transmit buffers (at most one copy per byte)")
+    X(body_bytes_copied, "response body bytes copied into transmit buffers (at most one copy per byte)")     \
+    X(h2_refused_streams, "HTTP/2 streams refused (REFUSED_STREAM): over the concurrency or the pool share") \
+    X(h2_rapid_reset, "HTTP/2 connections ended for cancelling too many streams (rapid reset)")              \
+    X(h2_continuation_flood, "HTTP/2 connections ended for a field block too long in frames or bytes")       \
+    X(h2_control_flood, "HTTP/2 connections reset for owing too many control frames to a client")            \
+    X(h2_empty_frame_flood, "HTTP/2 connections ended for too many empty frames in a row")                   \
+    X(h2_priority_flood, "HTTP/2 connections ended for too many PRIORITY frames")                            \
+    X(h2_window_update_flood, "HTTP/2 connections ended for too many WINDOW_UPDATE frames")
 
 struct http_stats {
 #define HTTP_STATS_FIELD(name, help) uint64_t name;
@@ -183,6 +191,9 @@ struct http_worker {
     uint32_t conns_used, streams_used, bufs_used; /* handed out, not back yet */
     struct http_stats stats;
     uint64_t h1_refused[H1_ERROR_COUNT]; /* HTTP/1.1 requests refused, by what the framing found */
+    /* HTTP/2 GOAWAY and RST_STREAM frames sent (native session), by error code (RFC 9113 7) */
+    uint64_t h2_goaway_sent[HTTP_H2_ERROR_CODES];
+    uint64_t h2_rst_sent[HTTP_H2_ERROR_CODES];
 };
 
 /* ---- http_worker.c ---------------------------------------------------------------------------- */

@@ -138,6 +138,16 @@ static void *pool_realloc(void *ptr, size_t size, void *user)
     return np;
 }
 
+void *http_mem_alloc(struct http_mem *m, size_t size)
+{
+    return pool_malloc(size, m);
+}
+
+void http_mem_free(struct http_mem *m, void *p)
+{
+    pool_free(p, m);
+}
+
 nghttp2_mem http_mem_nghttp2(struct http_mem *m)
 {
     return (nghttp2_mem){m, pool_malloc, pool_free, pool_calloc, pool_realloc};

@@ -32,6 +32,13 @@ void http_config_default(struct http_config *cfg)
     cfg->max_streams = 16384;
     cfg->max_body_backlog = 1 << 20;
     cfg->max_buffers = 65536;
+    cfg->h2 = HTTP_H2_NGHTTP2;
+    cfg->rapid_reset_budget = 200;
+    cfg->max_continuations = 32;
+    cfg->max_queued_control = 1000;
+    cfg->max_empty_frames = 16;
+    cfg->max_priority_frames = 100;
+    cfg->max_window_update_frames = 100;
 }
 
 struct http_worker *http_worker_new(const struct http_config *cfg, uint32_t max_conns,

@@ -16,7 +16,7 @@ struct http_proto_ops;
 
 /*
  * The pools for a worker serving at most max_conns connections, speaking HTTP/1.1 and the HTTP/2
- * of h2 (h2_proto_ops of h2/h2.h: the caller plugs it in, so that http/ depends on no protocol
+ * of h2 (h2_nghttp2_ops of h2/h2.h: the caller plugs it in, so that http/ depends on no protocol
  * outside it); NULL with errno set.
  */
 struct http_worker *http_worker_new(const struct http_config *cfg, uint32_t max_conns,

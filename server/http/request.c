@@ -4,7 +4,7 @@
  *
  * A body's bytes are copied once, from where they lie (static memory, a mapped file, the pool
  * buffers a handler wrote into) into the transport's transmit buffers; generated bodies are
- * produced there directly. The protocols (h2/h2_session.c, h1.c) decide when and how many.
+ * produced there directly. The protocols (h2/nghttp2_session.c, h1.c) decide when and how many.
  *
  * Part of the protocol-neutral core: response headers are kept as plain name/value slices until
  * the protocol encodes them, and the protocol is reached only through its connection's

@@ -11,6 +11,7 @@
  */
 #include <inttypes.h>
 
+#include "h2/h2_frame.h"
 #include "http/http_conn.h"
 #include "http/http_worker.h"
 #include "http/handlers/metrics.h"
@@ -35,6 +36,22 @@ static void sink_sample(void *ctx, const char *name, uint32_t worker, uint64_t v
         metrics_line(ctx, "%s %" PRIu64 "\n", name, value);
     else
         metrics_line(ctx, "%s{worker=\"%u\"} %" PRIu64 "\n", name, worker, value);
+}
+
+/* One sample per worker and error code that occurred (codes never sent stay out of the output). */
+static void h2_frames_by_code(struct http_request *req, const struct server *srv, uint32_t n,
+                              const char *name, const char *help, bool rst)
+{
+    family(req, name, "counter", help);
+    for (uint32_t code = 0; code < HTTP_H2_ERROR_CODES; code++)
+        for (uint32_t i = 0; i < n; i++) {
+            const struct http_worker *hw = srv->workers[i].apps.http;
+            uint64_t v = !hw ? 0 : rst ? LOAD(hw->h2_rst_sent[code]) : LOAD(hw->h2_goaway_sent[code]);
+
+            if (v)
+                metrics_line(req, "%s{worker=\"%u\",code=\"%s\"} %" PRIu64 "\n", name, i,
+                             h2_error_label(code), v);
+        }
 }
 
 static void write_metrics(struct http_request *req, void *ctx)
@@ -69,6 +86,11 @@ static void write_metrics(struct http_request *req, void *ctx)
             metrics_line(req, "sluice_http1_refused_total{worker=\"%u\",reason=\"%s\"} %" PRIu64 "\n", i,
                          h1_error_name((enum h1_error)e),
                          srv->workers[i].apps.http ? LOAD(srv->workers[i].apps.http->h1_refused[e]) : 0);
+
+    h2_frames_by_code(req, srv, n, "sluice_http2_goaway_sent_total",
+                      "HTTP/2 GOAWAY frames sent (native session), by error code", false);
+    h2_frames_by_code(req, srv, n, "sluice_http2_rst_stream_sent_total",
+                      "HTTP/2 RST_STREAM frames sent (native session), by error code", true);
 
 #define APP_METRIC(name, help)                                                                               \
     family(req, "sluice_app_" #name "_total", "counter", help);                                              \

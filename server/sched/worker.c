@@ -116,7 +116,9 @@ int server_start(struct server *srv, const struct server_config *cfg, struct err
         w->apps.linger_ns = (uint64_t)cfg->linger_ms * 1000000;
         w->apps.linger_max_bytes = cfg->linger_max_bytes;
         if (serves_http(cfg) &&
-            !(w->apps.http = http_worker_new(&srv->cfg.http, cfg->tcp.max_conns, &h2_proto_ops))) {
+            !(w->apps.http =
+                  http_worker_new(&srv->cfg.http, cfg->tcp.max_conns,
+                                  srv->cfg.http.h2 == HTTP_H2_NATIVE ? &h2_native_ops : &h2_nghttp2_ops))) {
             ERR(e, EXIT_STATUS_FAILURE, errno, "worker %u: cannot set up its HTTP layer", i);
             goto fail;
         }

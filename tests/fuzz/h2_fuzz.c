@@ -205,7 +205,7 @@ static void workers_init(void)
     tight_config.max_body_backlog = 4096;
     tight_config.max_buffers = 5;
     for (int i = 0; i < 2; i++) {
-        workers[i] = http_worker_new(i ? &tight_config : &default_config, MAX_CONNS, &h2_proto_ops);
+        workers[i] = http_worker_new(i ? &tight_config : &default_config, MAX_CONNS, &h2_nghttp2_ops);
         CHECK(workers[i], "http_worker_new: %s", strerror(errno));
         CHECK(!app_table_init(&tables[i], MAX_CONNS, &service, 1), "app_table_init");
         tables[i].http = workers[i];
@@ -1360,7 +1360,7 @@ static void write_seeds(const char *dir)
     read_all(s);
     write_seed(dir, "h2c_upgrade", s);
 
-    /* the cases nghttp2 1.52 leaves to h2_session.c: DATA on a stream a higher one closed (RST_STREAM
+    /* the cases nghttp2 1.52 leaves to nghttp2_session.c: DATA on a stream a higher one closed (RST_STREAM
      * STREAM_CLOSED), HEADERS on a lower stream id, an oversized CONTINUATION, and a
      * SETTINGS_INITIAL_WINDOW_SIZE that takes a stream window past 2^31-1 (GOAWAY each) */
     s->len = 0;

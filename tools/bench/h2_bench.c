@@ -517,7 +517,7 @@ int main(int argc, char **argv)
     http_config_default(&config);
     for (int i = 0; i < 2; i++) {
         use_pool = i == 0;
-        workers[i] = http_worker_new(&config, 4, &h2_proto_ops);
+        workers[i] = http_worker_new(&config, 4, &h2_nghttp2_ops);
         if (!workers[i])
             die("http_worker_new");
         if (app_table_init(&tables[i], 4, &service, 1))
