@@ -138,6 +138,9 @@ static const struct same_request_differs {
      "swallows the comma after it and misses the next token"},
     {"chunked", framing_value_trailing_ows, "RFC 9112 §5",
      "Transfer-Encoding: chunked with a HTAB after it, in an upgrade request: http-parser misses chunked"},
+    {"chunked", name_extends_framing_field, "RFC 9110 §5.1",
+     "a field whose name starts with transfer-encoding (transfer-encodingx): http-parser takes its value for "
+     "the coding list and misses the chunked of the real field"},
     {"keep_alive", empty_list_element, "RFC 9110 §5.6.1",
      "an empty element in the Connection list (\",keep-alive\"): http-parser then misses the token"},
     {"chunked", empty_list_element, "RFC 9110 §5.6.1",
