@@ -63,6 +63,10 @@ static const struct setting settings[] = {
      "after the server closes a connection, how long it reads and discards what the client still sends"},
     {"server", "linger_max_bytes", NULL, NULL, SET_U32, AT(server.linger_max_bytes), 0, 1u << 30, false, NULL,
      NULL, "after the server closes a connection, how many bytes it discards before a reset"},
+    {"server", "send_timeout_ms", "send-timeout-ms", "MS", SET_U32, AT(server.send_timeout_ms), 0, 3600000,
+     false, NULL, NULL,
+     "how long output may wait on a client that reads nothing (or opens no window) before a reset, 0: "
+     "forever"},
     {"xdp", "queue", "queue", "Q", SET_U32, AT(xdp.queue), 0, 1023, false, NULL, NULL,
      "interface queue to bind"},
     {"xdp", "frames", "frames", "N", SET_U32, AT(xdp.umem.nframes), 1024, 1u << 22, false, NULL, NULL,
@@ -467,6 +471,7 @@ static void config_defaults(struct config *cfg)
     srv->drain_ms = 2000;
     srv->linger_ms = APP_LINGER_MS_DEFAULT;
     srv->linger_max_bytes = APP_LINGER_MAX_BYTES_DEFAULT;
+    srv->send_timeout_ms = APP_SEND_TIMEOUT_MS_DEFAULT;
     srv->nworkers = online > 0 && online < SLUICE_MAX_WORKERS ? (uint32_t)online : 1;
     tcp_config_default(&srv->tcp);
     srv->tcp.max_conns = 16384;

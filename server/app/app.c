@@ -27,8 +27,9 @@ int app_table_init(struct app_table *t, uint32_t nslots, const struct app_servic
     for (uint32_t i = 0; i < nslots; i++)
         t->slots[i].next_free = i + 1 < nslots ? i + 1 : SLOT_NONE;
     t->free_head = 0;
-    t->linger_head = t->linger_tail = SLOT_NONE;
-    t->linger_ns = (uint64_t)APP_LINGER_MS_DEFAULT * 1000000;
+    t->lingering = (struct app_deadlines){SLOT_NONE, SLOT_NONE, (uint64_t)APP_LINGER_MS_DEFAULT * 1000000};
+    t->stalled =
+        (struct app_deadlines){SLOT_NONE, SLOT_NONE, (uint64_t)APP_SEND_TIMEOUT_MS_DEFAULT * 1000000};
     t->linger_max_bytes = APP_LINGER_MAX_BYTES_DEFAULT;
     memcpy(t->services, services, sizeof(*services) * (size_t)nservices);
     t->nservices = nservices;
@@ -77,32 +78,47 @@ struct app_conn *app_open(struct app_table *t, uint16_t port, const struct app_i
     return ac;
 }
 
-/* The list of lingering connections, oldest first: they all linger as long, so appending keeps it
- * in deadline order and the expiry looks only at its head. */
-static void linger_unlink(struct app_table *t, struct app_conn *ac)
+/* A connection is on at most one deadline list: stalled while open, lingering once shut. */
+static void deadline_unlink(struct app_table *t, struct app_deadlines *l, struct app_conn *ac)
 {
-    if (ac->linger_prev == SLOT_NONE)
-        t->linger_head = ac->linger_next;
+    if (ac->deadline_prev == SLOT_NONE)
+        l->head = ac->deadline_next;
     else
-        t->slots[ac->linger_prev].linger_next = ac->linger_next;
-    if (ac->linger_next == SLOT_NONE)
-        t->linger_tail = ac->linger_prev;
+        t->slots[ac->deadline_prev].deadline_next = ac->deadline_next;
+    if (ac->deadline_next == SLOT_NONE)
+        l->tail = ac->deadline_prev;
     else
-        t->slots[ac->linger_next].linger_prev = ac->linger_prev;
+        t->slots[ac->deadline_next].deadline_prev = ac->deadline_prev;
 }
 
-static void linger_append(struct app_table *t, struct app_conn *ac)
+static void deadline_append(struct app_table *t, struct app_deadlines *l, struct app_conn *ac)
 {
     uint32_t slot = (uint32_t)(ac - t->slots);
 
-    ac->linger_deadline_ns = t->now_ns + t->linger_ns;
-    ac->linger_prev = t->linger_tail;
-    ac->linger_next = SLOT_NONE;
-    if (t->linger_tail == SLOT_NONE)
-        t->linger_head = slot;
+    ac->deadline_ns = t->now_ns + l->ns;
+    ac->deadline_prev = l->tail;
+    ac->deadline_next = SLOT_NONE;
+    if (l->tail == SLOT_NONE)
+        l->head = slot;
     else
-        t->slots[t->linger_tail].linger_next = slot;
-    t->linger_tail = slot;
+        t->slots[l->tail].deadline_next = slot;
+    l->tail = slot;
+}
+
+void app_output_waits(struct app_conn *ac, bool waits, bool progressed)
+{
+    struct app_table *t = ac->table;
+
+    if (ac->shut || !t->stalled.ns)
+        return;
+    if (ac->stalled && (!waits || progressed)) {
+        deadline_unlink(t, &t->stalled, ac);
+        ac->stalled = false;
+    }
+    if (waits && !ac->stalled) {
+        deadline_append(t, &t->stalled, ac);
+        ac->stalled = true;
+    }
 }
 
 /* After the shutdown the service is done with the input: throw it away, so a client still writing
@@ -145,9 +161,13 @@ void app_readable(struct app_conn *ac)
 void app_table_expire(struct app_table *t, uint64_t now)
 {
     t->now_ns = now;
-    while (t->linger_head != SLOT_NONE && t->slots[t->linger_head].linger_deadline_ns <= now) {
+    while (t->lingering.head != SLOT_NONE && t->slots[t->lingering.head].deadline_ns <= now) {
         t->stats.linger_timeout++;
-        app_abort(&t->slots[t->linger_head]);
+        app_abort(&t->slots[t->lingering.head]);
+    }
+    while (t->stalled.head != SLOT_NONE && t->slots[t->stalled.head].deadline_ns <= now) {
+        t->stats.send_timeout++;
+        app_abort(&t->slots[t->stalled.head]);
     }
 }
 
@@ -164,7 +184,10 @@ void app_closed(struct app_table *t, struct app_conn *ac, int error)
     if (ac->ops->closed)
         ac->ops->closed(ac, error);
     if (ac->shut)
-        linger_unlink(t, ac);
+        deadline_unlink(t, &t->lingering, ac);
+    else if (ac->stalled)
+        deadline_unlink(t, &t->stalled, ac);
+    ac->stalled = false;
     switch (error) {
     case 0:
         t->stats.closed_ok++;
@@ -198,8 +221,11 @@ void app_shutdown(struct app_conn *ac)
 {
     if (ac->shut)
         return;
+    if (ac->stalled) /* from here the lingering bounds it */
+        deadline_unlink(ac->table, &ac->table->stalled, ac);
+    ac->stalled = false;
     ac->shut = true;
-    linger_append(ac->table, ac);
+    deadline_append(ac->table, &ac->table->lingering, ac);
     ac->io->shutdown(ac->transport);
 }
 

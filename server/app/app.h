@@ -34,6 +34,11 @@
 #define APP_LINGER_MS_DEFAULT        5000
 #define APP_LINGER_MAX_BYTES_DEFAULT (4u << 20)
 
+/* Send timeout (nginx's send_timeout): a service with output it cannot send (the transport is full,
+ * or the peer's flow-control window is closed) that makes no progress for this long is reset.
+ * [server] send_timeout_ms. */
+#define APP_SEND_TIMEOUT_MS_DEFAULT 30000
+
 struct app_io {
     int (*peek)(void *transport, struct iovec *iov, int max);
     void (*consume)(void *transport, size_t n);
@@ -65,8 +70,10 @@ struct app_conn {
     void *md;    /* sink: a hash context, kept by the slot across connections */
     void *proto; /* http: the connection's protocol state */
     uint32_t next_free;
-    uint32_t linger_prev, linger_next; /* the table's lingering list, oldest first */
-    uint64_t linger_deadline_ns;
+    /* on one of the table's deadline lists (stalled, then lingering once shut), oldest first */
+    uint32_t deadline_prev, deadline_next;
+    uint64_t deadline_ns;
+    bool stalled; /* on the stalled list: output waits with no progress since deadline_ns - send timeout */
     uint64_t lingered; /* bytes discarded since the shutdown */
 };
 
@@ -91,12 +98,20 @@ struct app_ops {
     X(lingered, "connections shut by their service while the client still sent: input read and discarded")   \
     X(linger_bytes, "bytes read and discarded after the service shut the connection")                        \
     X(linger_timeout, "lingering connections reset: the client neither closed nor stopped in linger_ms")     \
-    X(linger_limit, "lingering connections reset: the client sent more than linger_max_bytes")
+    X(linger_limit, "lingering connections reset: the client sent more than linger_max_bytes")               \
+    X(send_timeout, "connections reset: output waited send_timeout_ms without progress")
 
 struct app_stats {
 #define APP_STATS_FIELD(name, help) uint64_t name;
     APP_COUNTERS(APP_STATS_FIELD)
 #undef APP_STATS_FIELD
+};
+
+/* Connections that all wait as long (linger_ms, send_timeout_ms): appending keeps a list in
+ * deadline order, and the expiry looks only at its head. */
+struct app_deadlines {
+    uint32_t head, tail;
+    uint64_t ns; /* how long each waits */
 };
 
 struct app_table {
@@ -108,15 +123,15 @@ struct app_table {
     int nservices;
     struct http_worker *http; /* the worker's HTTP layer, when it serves HTTP */
     uint64_t now_ns;          /* the worker loop's clock, set by app_table_expire */
-    uint64_t linger_ns;       /* APP_LINGER_MS_DEFAULT unless the worker sets it */
     uint64_t linger_max_bytes;
-    uint32_t linger_head, linger_tail; /* shut connections, in the order of their deadlines */
+    struct app_deadlines lingering; /* shut connections, in the order of their deadlines */
+    struct app_deadlines stalled;   /* connections whose output waits, likewise */
     struct app_stats stats;
 };
 
 int app_table_init(struct app_table *t, uint32_t nslots, const struct app_service *services, int nservices);
 void app_table_destroy(struct app_table *t);
-/* The worker's clock moved to now: reset the lingering connections whose time is up. */
+/* The worker's clock moved to now: reset the lingering and stalled connections whose time is up. */
 void app_table_expire(struct app_table *t, uint64_t now);
 
 /* A new connection on local port; NULL when no service runs there or no slot is free. */
@@ -131,6 +146,10 @@ void app_closed(struct app_table *t, struct app_conn *ac, int error);
 void app_shutdown(struct app_conn *ac);
 /* Copy len bytes into the transport's send buffers; returns how many fit. */
 size_t app_write(struct app_conn *ac, const void *data, size_t len);
+/* The service tells whether output waits that it cannot send now (the transport is full, or the
+ * peer's flow-control window is closed), and whether it sent some since it last said so: output
+ * that waits send_timeout with no progress resets the connection (counted send_timeout). */
+void app_output_waits(struct app_conn *ac, bool waits, bool progressed);
 
 static inline int app_peek(struct app_conn *ac, struct iovec *iov, int max)
 {

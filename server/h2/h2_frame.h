@@ -10,7 +10,6 @@
 
 #define H2_FRAME_HEADER 9 /* §4.1: length (24), type (8), flags (8), R + stream identifier (31) */
 
-
 enum h2_frame_type {
     H2_DATA = 0x0,
     H2_HEADERS = 0x1,

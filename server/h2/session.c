@@ -42,11 +42,11 @@
 #include "http/http_conn.h"
 #include "http/http_mem.h"
 
-#define RESETS_KEPT        16                       /* stream ids a connection remembers having reset */
-#define RESET_WINDOW_NS    (10 * 1000000000ull)     /* the window of rapid_reset_budget */
-#define WINDOW_UPDATE_PER_DATA 10                   /* WINDOW_UPDATEs a client may send per DATA frame we sent */
-#define RESPONSE_HEAD_MAX  (HTTP_ARENA_SIZE + 256)  /* an encoded response field block: the arena + :status */
-#define UPGRADE_FIRST_FLIGHT 16384                  /* see h2_conn_start */
+#define RESETS_KEPT            16                   /* stream ids a connection remembers having reset */
+#define RESET_WINDOW_NS        (10 * 1000000000ull) /* the window of rapid_reset_budget */
+#define WINDOW_UPDATE_PER_DATA 10 /* WINDOW_UPDATEs a client may send per DATA frame we sent */
+#define RESPONSE_HEAD_MAX      (HTTP_ARENA_SIZE + 256) /* an encoded response field block: the arena + :status */
+#define UPGRADE_FIRST_FLIGHT   16384                   /* see h2_conn_start */
 
 /* A stream's HTTP/2 state, in the slot of the same index as the core's stream. */
 struct h2_stream {
@@ -56,8 +56,8 @@ struct h2_stream {
     uint64_t body_received; /* against content-length (RFC 9113 8.1.1) */
     bool end_stream_in;     /* half-closed (remote) */
     bool headers_out;
-    bool end_stream_out;    /* half-closed (local) */
-    bool closed;            /* reset by either side, or both ends done: freed by reap */
+    bool end_stream_out; /* half-closed (local) */
+    bool closed;         /* reset by either side, or both ends done: freed by reap */
 };
 
 /* Where the input state machine is: what the next bytes are. */
@@ -79,8 +79,8 @@ struct h2_conn {
     uint8_t scratch[8]; /* the fixed bytes of a control frame, or a frame's prefix */
     uint8_t type, flags, prefix_len;
     uint32_t id;
-    uint32_t left;       /* bytes of the current phase still to come */
-    uint32_t pad;        /* padding after the payload */
+    uint32_t left; /* bytes of the current phase still to come */
+    uint32_t pad;  /* padding after the payload */
     uint32_t preface_left;
     /* a header block joined across frames or pieces (HEADERS, then CONTINUATION until END_HEADERS) */
     struct http_buf *block;
@@ -102,20 +102,21 @@ struct h2_conn {
     int32_t last_id; /* the highest stream the client opened */
     uint32_t goaway_last;
     bool goaway_sent, goaway_error, goaway_received;
-    bool in_call; /* inside input or output: frees wait for reap, output for the caller */
+    bool in_call;       /* inside input or output: frees wait for reap, output for the caller */
     bool settings_owed; /* our SETTINGS, the first frame we send: not from start, which writes nothing */
     bool await_preface;
     uint32_t early_room;
     /* control frames that wait for room */
     struct http_buf *ctl;
     uint32_t ctl_frames;
+    uint64_t out_bytes; /* written so far: progress, for the send timeout */
     /* flood accounting */
     uint64_t cancel_window_start;
     uint32_t cancels;
     uint32_t empty_run;
     uint32_t priority_frames, window_updates;
     uint32_t streams_opened, data_frames_sent;
-    bool abort;       /* reset the transport once the call is over (a flood that blocks our output) */
+    bool abort;          /* reset the transport once the call is over (a flood that blocks our output) */
     bool data_to_stream; /* the DATA frame being read goes to its stream (else it is dropped) */
     uint32_t nresets;
     int32_t resets[RESETS_KEPT];
@@ -179,6 +180,7 @@ static void out_write(struct http_conn *hc, const void *p, size_t n)
     struct h2_conn *h = h2_of(hc);
 
     app_write(hc->ac, p, n);
+    h->out_bytes += n;
     if (h->await_preface)
         h->early_room -= (uint32_t)n;
 }
@@ -436,7 +438,7 @@ static bool field_value_ok(const uint8_t *v, uint32_t len)
     return true;
 }
 
-#define NAME_IS(f, lit) ((f)->name_len == sizeof(lit) - 1 && !memcmp((f)->name, lit, sizeof(lit) - 1))
+#define NAME_IS(f, lit)  ((f)->name_len == sizeof(lit) - 1 && !memcmp((f)->name, lit, sizeof(lit) - 1))
 #define VALUE_IS(f, lit) ((f)->value_len == sizeof(lit) - 1 && !memcmp((f)->value, lit, sizeof(lit) - 1))
 
 enum {
@@ -511,7 +513,8 @@ static int on_field(void *ctx, const struct hpack_field *f)
     r->regular_seen = true;
     /* 8.2.2: connection-specific fields are malformed; te may only say trailers */
     if (NAME_IS(f, "connection") || NAME_IS(f, "keep-alive") || NAME_IS(f, "proxy-connection") ||
-        NAME_IS(f, "transfer-encoding") || NAME_IS(f, "upgrade") || (NAME_IS(f, "te") && !VALUE_IS(f, "trailers"))) {
+        NAME_IS(f, "transfer-encoding") || NAME_IS(f, "upgrade") ||
+        (NAME_IS(f, "te") && !VALUE_IS(f, "trailers"))) {
         r->malformed = true;
         return 0;
     }
@@ -568,7 +571,8 @@ static bool stream_allowed(const struct http_conn *hc)
 }
 
 /* A whole field block of HEADERS (+ CONTINUATION) on stream id. */
-static void headers_complete(struct http_conn *hc, uint32_t id, const uint8_t *block, size_t len, bool end_stream)
+static void headers_complete(struct http_conn *hc, uint32_t id, const uint8_t *block, size_t len,
+                             bool end_stream)
 {
     struct h2_conn *h = h2_of(hc);
     struct http_worker *hw = hc->hw;
@@ -599,7 +603,8 @@ static void headers_complete(struct http_conn *hc, uint32_t id, const uint8_t *b
             struct h2_worker *w = h2_worker_of(hw);
             struct h2_stream *s = &w->streams[st - hw->streams];
 
-            *s = (struct h2_stream){.send_window = h->peer_window, .recv_window = cfg_of(hc)->initial_window_size};
+            *s = (struct h2_stream){.send_window = h->peer_window,
+                                    .recv_window = cfg_of(hc)->initial_window_size};
             st->proto_state = s;
             fresh = true;
         }
@@ -902,7 +907,8 @@ static void frame_begin(struct http_conn *hc)
             return;
         }
         /* a client sends them as it reads our DATA: beyond that, they are a flood */
-        if (++h->window_updates > cfg->max_window_update_frames + WINDOW_UPDATE_PER_DATA * (uint64_t)h->data_frames_sent)
+        if (++h->window_updates >
+            cfg->max_window_update_frames + WINDOW_UPDATE_PER_DATA * (uint64_t)h->data_frames_sent)
             flood(hc, &hc->hw->stats.h2_window_update_flood);
         break;
     default: /* 5.5: unknown types are ignored */
@@ -1078,7 +1084,8 @@ static void frame_end(struct http_conn *hc)
             struct http_stream *st = find_stream(hc, h->id);
 
             if (st && h->data_to_stream && !h2s_of(st)->end_stream_in) {
-                if (st->req.content_length != UINT64_MAX && h2s_of(st)->body_received != st->req.content_length)
+                if (st->req.content_length != UINT64_MAX &&
+                    h2s_of(st)->body_received != st->req.content_length)
                     stream_error(hc, st, h->id, H2_PROTOCOL_ERROR);
                 else
                     body_end(st);
@@ -1150,7 +1157,8 @@ static void payload_bytes(struct http_conn *hc, const uint8_t *p, uint32_t n)
     case H2_GOAWAY:
     case H2_WINDOW_UPDATE:
     case H2_PRIORITY: {
-        uint32_t take = n < sizeof(h->scratch) - h->scratch_len ? n : (uint32_t)sizeof(h->scratch) - h->scratch_len;
+        uint32_t take =
+            n < sizeof(h->scratch) - h->scratch_len ? n : (uint32_t)sizeof(h->scratch) - h->scratch_len;
 
         memcpy(h->scratch + h->scratch_len, p, take); /* GOAWAY's debug data is skipped */
         h->scratch_len += (uint8_t)take;
@@ -1313,6 +1321,7 @@ static bool write_data(struct http_conn *hc, struct http_stream *st)
     out_write(hc, f, H2_FRAME_HEADER);
     if (n) {
         http_body_write(st, n);
+        h->out_bytes += n;
         if (h->await_preface)
             h->early_room -= (uint32_t)n;
     }
@@ -1351,7 +1360,22 @@ static bool output_pending(const struct http_conn *hc)
     return false;
 }
 
-static void output(struct http_conn *hc)
+/* Bytes that could go out now but for the transport's room or the client's windows. */
+static bool output_blocked(const struct http_conn *hc)
+{
+    if (h2_of(hc)->ctl)
+        return true;
+    for (const struct http_stream *st = hc->streams; st; st = st->next) {
+        const struct h2_stream *s = h2s_of(st);
+
+        if (!s->closed && st->responded && !s->end_stream_out &&
+            (!s->headers_out || st->body.ended || http_body_available(&st->body)))
+            return true;
+    }
+    return false;
+}
+
+static void output_frames(struct http_conn *hc)
 {
     struct h2_conn *h = h2_of(hc);
     bool progress = true;
@@ -1394,6 +1418,18 @@ out:
         ((h->goaway_received || h->goaway_sent) && !hc->nstreams) ||
         (app_eof(hc->ac) && !handler_pending(hc) && !output_pending(hc)))
         app_shutdown(hc->ac);
+}
+
+/* Write what can go; output that cannot, and does not move, is bounded by the send timeout (a
+ * client that reads nothing, or keeps its windows closed, holds no stream for good). */
+static void output(struct http_conn *hc)
+{
+    struct h2_conn *h = h2_of(hc);
+    uint64_t before = h->out_bytes;
+
+    output_frames(hc);
+    if (!h->abort)
+        app_output_waits(hc->ac, output_blocked(hc), h->out_bytes != before);
 }
 
 /* ---- the operations ----------------------------------------------------------------------------- */
@@ -1552,7 +1588,8 @@ static int h2_conn_start(struct http_conn *hc, const struct http_upgrade *up)
     h->peer_window = H2_DEFAULT_WINDOW;
     h->peer_max_frame = H2_DEFAULT_FRAME_SIZE;
     h->send_window = H2_DEFAULT_WINDOW;
-    h->recv_window = cfg->initial_window_size > H2_DEFAULT_WINDOW ? cfg->initial_window_size : H2_DEFAULT_WINDOW;
+    h->recv_window =
+        cfg->initial_window_size > H2_DEFAULT_WINDOW ? cfg->initial_window_size : H2_DEFAULT_WINDOW;
     h->cancel_window_start = now_of(hc);
     hpack_decoder_init(&h->dec, H2_DEFAULT_TABLE_SIZE, &w->alloc);
     hpack_encoder_init(&h->enc, &w->alloc);

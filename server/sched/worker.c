@@ -113,7 +113,8 @@ int server_start(struct server *srv, const struct server_config *cfg, struct err
                 cfg->tcp.max_conns);
             goto fail;
         }
-        w->apps.linger_ns = (uint64_t)cfg->linger_ms * 1000000;
+        w->apps.lingering.ns = (uint64_t)cfg->linger_ms * 1000000;
+        w->apps.stalled.ns = (uint64_t)cfg->send_timeout_ms * 1000000;
         w->apps.linger_max_bytes = cfg->linger_max_bytes;
         if (serves_http(cfg) &&
             !(w->apps.http =

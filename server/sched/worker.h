@@ -39,6 +39,7 @@ struct server_config {
     uint32_t drain_ms;         /* how long a stopping server lets connections finish */
     uint32_t linger_ms;        /* lingering close (app.h): how long, and how many bytes, input is */
     uint32_t linger_max_bytes; /* discarded after a service shut a connection */
+    uint32_t send_timeout_ms;  /* output that waits this long without progress resets (app.h); 0: never */
     struct tcp_config tcp;     /* the engine's; max_conns also bounds every datapath's connections */
     struct http_config http;
     struct app_service services[APP_MAX_SERVICES];
