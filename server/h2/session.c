@@ -1335,13 +1335,27 @@ static bool write_data(struct http_conn *hc, struct http_stream *st)
     return true;
 }
 
-/* After the client's FIN only a stream whose handler has more to give can still finish. */
-static bool handler_pending(const struct http_conn *hc)
+/*
+ * After the client's FIN no WINDOW_UPDATE can come: a stream can still finish only when its handler
+ * has more to give, or its bytes fit the windows it has. One that waits for request body, or for a
+ * window, never will (and would hold the connection open for good).
+ */
+static bool can_still_finish(const struct http_conn *hc)
 {
-    for (const struct http_stream *st = hc->streams; st; st = st->next)
-        if (!h2s_of(st)->closed && st->request_done && !h2s_of(st)->end_stream_out &&
-            (!st->responded || !st->body.ended || http_body_available(&st->body)))
+    const struct h2_conn *h = h2_of(hc);
+
+    for (const struct http_stream *st = hc->streams; st; st = st->next) {
+        const struct h2_stream *s = h2s_of(st);
+        uint64_t avail;
+
+        if (s->closed || !st->request_done || s->end_stream_out)
+            continue;
+        if (!st->responded || !st->body.ended)
             return true;
+        avail = http_body_available(&st->body);
+        if (!avail || (s->send_window >= (int64_t)avail && h->send_window >= (int64_t)avail))
+            return true;
+    }
     return false;
 }
 
@@ -1416,7 +1430,7 @@ out:
      * flight, or once the client closed its side and every response that can still finish is out */
     if ((hc->closing && (h->goaway_error || !hc->nstreams)) ||
         ((h->goaway_received || h->goaway_sent) && !hc->nstreams) ||
-        (app_eof(hc->ac) && !handler_pending(hc) && !output_pending(hc)))
+        (app_eof(hc->ac) && !can_still_finish(hc)))
         app_shutdown(hc->ac);
 }
 

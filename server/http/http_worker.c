@@ -32,7 +32,7 @@ void http_config_default(struct http_config *cfg)
     cfg->max_streams = 16384;
     cfg->max_body_backlog = 1 << 20;
     cfg->max_buffers = 65536;
-    cfg->h2 = HTTP_H2_NGHTTP2;
+    cfg->h2 = HTTP_H2_NATIVE;
     cfg->rapid_reset_budget = 200;
     cfg->max_continuations = 32;
     cfg->max_queued_control = 1000;

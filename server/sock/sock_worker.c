@@ -570,9 +570,15 @@ static void sock_worker_release(struct worker *w)
     if (!s)
         return;
     sock_worker_stop_listening(w);
+    /* connections still open after the drain: their services release what they hold */
     for (uint32_t i = 0; s->conns && i < s->max_conns; i++)
-        if (s->conns[i].fd >= 0)
+        if (s->conns[i].fd >= 0) {
+            struct app_conn *ac = s->conns[i].ac;
+
             conn_free(s, &s->conns[i]);
+            if (ac)
+                app_closed(&w->apps, ac, ECONNABORTED);
+        }
     while (s->free_bufs) {
         uint8_t *b = s->free_bufs;
 
