@@ -61,7 +61,7 @@ SERVER_SRCS := server/main.c server/config.c server/sched/worker.c server/sched/
                server/afxdp/xdp_steer.c server/afxdp/umem.c server/afxdp/xsk_port.c server/afxdp/xdp_worker.c \
                server/sock/sock_worker.c $(APP_SRCS) $(HTTP_SRCS) $(NET_SRCS) $(COMMON_SRCS)
 AGENT_SRCS  := agent/main.c agent/attach.c agent/probe.c agent/service.c agent/route.c agent/workers.c \
-               agent/stats.c agent/hpack_huffman.c agent/routes_config.c $(COMMON_SRCS)
+               agent/stats.c common/hpack_huffman.c agent/routes_config.c $(COMMON_SRCS)
 
 # ---- binaries: each is a list of sources (NAME_SRCS) and libraries (NAME_LIBS), linked by one rule ---
 
@@ -81,7 +81,7 @@ sluice-server_LIBS    := -lxdp $(LIBBPF) -lnghttp2 -linih -lcrypto -lpthread
 sluice-server_OBJS    := $(BUILD)/gen/server/sluice.routes.o
 sluice-routegen_SRCS  := tools/routegen/routegen.c server/router/method.c common/err.c
 
-steer_test_SRCS       := tests/bpf/steer_test.c tests/bpf/packets.c tests/lib/check.c agent/hpack_huffman.c $(COMMON_SRCS)
+steer_test_SRCS       := tests/bpf/steer_test.c tests/bpf/packets.c tests/lib/check.c common/hpack_huffman.c $(COMMON_SRCS)
 steer_test_LIBS       := $(LIBBPF)
 xsk_holder_SRCS       := tests/agent/xsk_holder.c $(COMMON_SRCS)
 xsk_holder_LIBS       := $(LIBBPF)
@@ -107,7 +107,7 @@ stream_cat_SRCS       := tests/http/stream_cat.c
 h1_probe_SRCS         := tests/http/h1_probe.c
 h1_parse_test_SRCS    := tests/http/h1_parse_test.c server/http/h1_parse.c tests/lib/check.c
 
-xdp_bench_SRCS        := tools/bench/xdp_bench.c tests/bpf/packets.c agent/hpack_huffman.c $(COMMON_SRCS)
+xdp_bench_SRCS        := tools/bench/xdp_bench.c tests/bpf/packets.c common/hpack_huffman.c $(COMMON_SRCS)
 xdp_bench_LIBS        := $(LIBBPF)
 tcp_bench_SRCS        := tools/bench/tcp_bench.c $(NET_SRCS)
 tcp_bench_LIBS        := -lpthread
