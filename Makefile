@@ -53,15 +53,19 @@ NET_SRCS    := server/net/tcp_handoff.c server/net/frame.c server/net/checksum.c
                server/net/tcp_cc.c server/net/tcp_timer.c server/net/tcp_time_wait.c
 APP_SRCS    := server/app/app.c server/app/tcp_io.c server/app/echo_service.c server/app/sink_service.c \
                server/app/source_service.c
-HTTP_SRCS   := server/http/http_worker.c server/http/http_mem.c server/http/request.c server/h2/nghttp2_session.c server/h2/session.c server/h2/hpack.c \
+# HPACK (RFC 7541) of the native HTTP/2 codec. Its Huffman decoder's state machine is generated at build
+# time from the one code table (common/hpack_huffman.c) by tools/gen/hpack_huffgen.c, never committed.
+HPACK_SRCS  := server/h2/hpack.c server/h2/hpack_static.c common/hpack_huffman.c
+HPACK_GEN   := $(BUILD)/gen/server/h2/hpack_huffdec.c
+HTTP_SRCS   := server/http/http_worker.c server/http/http_mem.c server/http/request.c server/h2/nghttp2_session.c server/h2/session.c \
                server/http/h1.c server/http/h1_parse.c server/http/handlers/healthz.c server/http/handlers/bytes.c \
                server/http/handlers/echo.c server/http/handlers/static_file.c server/http/handlers/metrics.c \
-               server/router/method.c
+               server/router/method.c $(HPACK_SRCS)
 SERVER_SRCS := server/main.c server/config.c server/sched/worker.c server/sched/server_metrics.c server/sched/inbox.c \
                server/afxdp/xdp_steer.c server/afxdp/umem.c server/afxdp/xsk_port.c server/afxdp/xdp_worker.c \
                server/sock/sock_worker.c $(APP_SRCS) $(HTTP_SRCS) $(NET_SRCS) $(COMMON_SRCS)
 AGENT_SRCS  := agent/main.c agent/attach.c agent/probe.c agent/service.c agent/route.c agent/workers.c \
-               agent/stats.c agent/hpack_huffman.c agent/routes_config.c $(COMMON_SRCS)
+               agent/stats.c common/hpack_huffman.c agent/routes_config.c $(COMMON_SRCS)
 
 # ---- binaries: each is a list of sources (NAME_SRCS) and libraries (NAME_LIBS), linked by one rule ---
 
@@ -70,18 +74,19 @@ LIBBPF := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 BINS       := bin/sluice-agent bin/sluice-server bin/sluice-routegen
 TEST_BINS  := tests/steer_test tests/xsk_holder tests/xsk_meta tests/netem tests/tcp_test tests/tap_server \
               tests/kernel_client tests/tcp_script_test tests/router_test tests/h2_conformance tests/stream_cat \
-              tests/h1_probe tests/h1_parse_test
+              tests/h1_probe tests/h1_parse_test tests/hpack_test
 BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns tools/h1_parse_bench
 FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz fuzz/h1_fuzz fuzz/h1_diff_fuzz
+GEN_BINS   := tools/hpack_huffgen
 
 sluice-agent_SRCS     := $(AGENT_SRCS)
 sluice-agent_LIBS     := $(LIBBPF)
 sluice-server_SRCS    := $(SERVER_SRCS)
 sluice-server_LIBS    := -lxdp $(LIBBPF) -lnghttp2 -linih -lcrypto -lpthread
-sluice-server_OBJS    := $(BUILD)/gen/server/sluice.routes.o
+sluice-server_OBJS    := $(BUILD)/gen/server/sluice.routes.o $(HPACK_GEN:.c=.o)
 sluice-routegen_SRCS  := tools/routegen/routegen.c server/router/method.c common/err.c
 
-steer_test_SRCS       := tests/bpf/steer_test.c tests/bpf/packets.c tests/lib/check.c agent/hpack_huffman.c $(COMMON_SRCS)
+steer_test_SRCS       := tests/bpf/steer_test.c tests/bpf/packets.c tests/lib/check.c common/hpack_huffman.c $(COMMON_SRCS)
 steer_test_LIBS       := $(LIBBPF)
 xsk_holder_SRCS       := tests/agent/xsk_holder.c $(COMMON_SRCS)
 xsk_holder_LIBS       := $(LIBBPF)
@@ -106,8 +111,12 @@ stream_cat_SRCS       := tests/http/stream_cat.c
 # the HTTP/1.x raw-socket client of tests/http/h1_strict_test.sh
 h1_probe_SRCS         := tests/http/h1_probe.c
 h1_parse_test_SRCS    := tests/http/h1_parse_test.c server/http/h1_parse.c tests/lib/check.c
+# hpack_test: RFC 7541's examples, and against libnghttp2's deflater and inflater
+hpack_test_SRCS       := tests/h2/hpack_test.c tests/lib/check.c $(HPACK_SRCS)
+hpack_test_OBJS       := $(HPACK_GEN:.c=.o)
+hpack_test_LIBS       := -lnghttp2
 
-xdp_bench_SRCS        := tools/bench/xdp_bench.c tests/bpf/packets.c agent/hpack_huffman.c $(COMMON_SRCS)
+xdp_bench_SRCS        := tools/bench/xdp_bench.c tests/bpf/packets.c common/hpack_huffman.c $(COMMON_SRCS)
 xdp_bench_LIBS        := $(LIBBPF)
 tcp_bench_SRCS        := tools/bench/tcp_bench.c $(NET_SRCS)
 tcp_bench_LIBS        := -lpthread
@@ -115,11 +124,13 @@ tcp_bench_LIBS        := -lpthread
 # client session. --wrap=http_mem_nghttp2 lets the bench hand a worker system malloc instead of
 # http_mem's pools (the server has no such switch).
 h2_bench_SRCS         := tools/bench/h2_bench.c $(HTTP_SRCS) server/app/app.c common/err.c
-h2_bench_OBJS         := $(BUILD)/gen/server/sluice.routes.o
+h2_bench_OBJS         := $(BUILD)/gen/server/sluice.routes.o $(HPACK_GEN:.c=.o)
 h2_bench_LIBS         := -Wl,--wrap=http_mem_nghttp2 -lnghttp2 -lcrypto
 # h1_parse_bench: our HTTP/1.1 head parser against http-parser on the same browser-like head
 h1_parse_bench_SRCS   := tools/bench/h1_parse_bench.c server/http/h1_parse.c
 h1_parse_bench_LIBS   := -lhttp_parser
+# hpack_huffgen: writes the Huffman decoder's state machine ($(HPACK_GEN)) from the code table
+hpack_huffgen_SRCS    := tools/gen/hpack_huffgen.c common/hpack_huffman.c
 # idle_conns: holds idle HTTP/2 connections open for tools/bench/http.sh (memory per idle connection)
 idle_conns_SRCS       := tools/bench/idle_conns.c
 # router_bench links three generated routers (see below)
@@ -130,8 +141,8 @@ router_bench_OBJS     := $(ROUTER_BENCH_SIZES:%=$(BUILD)/gen/bench/router_%.o)
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 bin_objs = $(call obj,$($(1)_SRCS)) $($(1)_OBJS)
 
-LINKED := $(addprefix $(BUILD)/,$(BINS) $(TEST_BINS) $(BENCH_BINS))
-$(foreach b,$(BINS) $(TEST_BINS) $(BENCH_BINS),$(eval $(BUILD)/$(b): $$(call bin_objs,$(notdir $(b)))))
+LINKED := $(addprefix $(BUILD)/,$(BINS) $(TEST_BINS) $(BENCH_BINS) $(GEN_BINS))
+$(foreach b,$(BINS) $(TEST_BINS) $(BENCH_BINS) $(GEN_BINS),$(eval $(BUILD)/$(b): $$(call bin_objs,$(notdir $(b)))))
 $(LINKED):
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $(filter %.o,$^) $($(@F)_LIBS) -o $@
@@ -176,6 +187,10 @@ $(BUILD)/gen/%.routes.c: %.routes $(ROUTEGEN)
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
+$(HPACK_GEN): $(BUILD)/tools/hpack_huffgen
+	@mkdir -p $(@D)
+	$< $@
+
 # router_bench links three generated routers (10, 100, 1000 routes from tools/bench/router_routes.sh),
 # each with its router_* symbols renamed router_*_N so that they do not collide; in a sanitizer build
 # ASan's ODR indicators for them (__odr_asan.NAME) are renamed along (objcopy skips absent symbols).
@@ -193,7 +208,7 @@ $(ROUTER_BENCH_SETS:%=%.c): $(BUILD)/gen/bench/routes_%.c: $(BUILD)/gen/bench/ro
 $(ROUTER_BENCH_SIZES:%=$(BUILD)/gen/bench/router_%.o): $(BUILD)/gen/bench/router_%.o: $(BUILD)/gen/bench/routes_%.o
 	$(OBJCOPY) $(foreach s,$(ROUTER_SYMBOLS) $(ROUTER_SYMBOLS:%=__odr_asan.%),--redefine-sym $(s)=$(s)_$*) $< $@
 
-.SECONDARY: $(BUILD)/gen/server/sluice.routes.c $(BUILD)/gen/tests/router/test.routes.c $(foreach s,$(ROUTER_BENCH_SETS),$(s).routes $(s).c $(s).o)
+.SECONDARY: $(HPACK_GEN) $(BUILD)/gen/server/sluice.routes.c $(BUILD)/gen/tests/router/test.routes.c $(foreach s,$(ROUTER_BENCH_SETS),$(s).routes $(s).c $(s).o)
 
 # libFuzzer targets: always clang, with their own objects (coverage-instrumented, sanitized), whatever
 # $(CC) and SANITIZE say. UBSan findings abort so that libFuzzer reports them as crashes.
@@ -205,7 +220,7 @@ fuzzobj = $(patsubst %.c,$(BUILD)/fuzzobj/%.o,$(1))
 # compiled from server/sluice.routes) over an in-memory transport.
 tcp_fuzz_SRCS := tests/fuzz/tcp_fuzz.c $(NET_SRCS)
 tcp_fuzz_LIBS := -lpthread
-h2_fuzz_SRCS  := tests/fuzz/h2_fuzz.c $(HTTP_SRCS) server/app/app.c common/err.c $(BUILD)/gen/server/sluice.routes.c
+h2_fuzz_SRCS  := tests/fuzz/h2_fuzz.c $(HTTP_SRCS) server/app/app.c common/err.c $(BUILD)/gen/server/sluice.routes.c $(HPACK_GEN)
 h2_fuzz_LIBS  := -lnghttp2 -lhttp_parser -lcrypto
 # h1_fuzz: the HTTP/1.1 framing alone (server/http/h1_parse.c); h1_diff_fuzz: the same against
 # Debian's http-parser, every disagreement either a listed strictness difference or a crash

@@ -15,7 +15,7 @@
 #include <bpf/bpf.h>
 
 #include "agent/agent.h"
-#include "agent/hpack_huffman.h"
+#include "common/hpack_huffman.h"
 
 #define ROUTE_TEXT_MAX (SLUICE_ROUTE_PREFIX_MAX - 1) /* a NUL always fits, so bpftool prints text */
 

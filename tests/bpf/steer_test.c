@@ -26,7 +26,7 @@
 #include "common/addr.h"
 #include "tests/lib/check.h"
 #include "maps/flow_hash.h"
-#include "agent/hpack_huffman.h"
+#include "common/hpack_huffman.h"
 #include "tests/bpf/packets.h"
 #include "bpf/steer.skel.h"
 

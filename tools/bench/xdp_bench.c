@@ -22,7 +22,7 @@
 #include <bpf/libbpf.h>
 
 #include "common/addr.h"
-#include "agent/hpack_huffman.h"
+#include "common/hpack_huffman.h"
 #include "tests/bpf/packets.h"
 #include "maps/sluice_maps.h"
 #include "bpf/steer.skel.h"

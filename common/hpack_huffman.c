@@ -1,18 +1,18 @@
 /*
- * hpack_huffman.c — HPACK Huffman encoding (RFC 7541 Appendix B) for the agent's path route keys.
+ * hpack_huffman.c — the HPACK Huffman code (RFC 7541 Appendix B) and its encoders: the bit-by-bit one
+ * the agent uses for its path route keys (it may cut a code to a key's size), and the 64-bit
+ * accumulator one the server's HPACK encoder uses for response field values.
  *
  * The table is the RFC's, one {code, bit length} per symbol 0-255 plus EOS (256), codes
  * right-aligned as the RFC prints them in hex, four symbols a line (the comment numbers the first).
- * Encoding only: the agent never decodes. Checked against libnghttp2's encoder when written.
+ * It is the only copy: the decoder's state machine is generated from it at build time
+ * (tools/gen/hpack_huffgen.c). Checked against libnghttp2's encoder and decoder (tests/h2/hpack_test.c).
  */
-#include "agent/hpack_huffman.h"
+#include "common/hpack_huffman.h"
 
 #include <string.h>
 
-static const struct {
-    unsigned int code;
-    unsigned char bits;
-} hpack_huffman_table[257] = {
+const struct hpack_huffman_code hpack_huffman_codes[257] = {
     // clang-format off
     {0x1ff8, 13}, {0x7fffd8, 23}, {0xfffffe2, 28}, {0xfffffe3, 28},          /*   0 */
     {0xfffffe4, 28}, {0xfffffe5, 28}, {0xfffffe6, 28}, {0xfffffe7, 28},      /*   4 */
@@ -99,7 +99,7 @@ size_t hpack_huffman_encode(const void *text, size_t len, unsigned char *out, si
 
     memset(out, 0, out_size);
     for (size_t i = 0; i < len; i++)
-        put_bits(out, out_size, &at, hpack_huffman_table[p[i]].code, hpack_huffman_table[p[i]].bits);
+        put_bits(out, out_size, &at, hpack_huffman_codes[p[i]].code, hpack_huffman_codes[p[i]].bits);
     if (truncated)
         *truncated = at > 8 * out_size;
     return at > 8 * out_size ? 8 * out_size : at;
@@ -112,4 +112,40 @@ size_t hpack_huffman_encode_padded(const void *text, size_t len, unsigned char *
     if (bits % 8)
         put_bits(out, out_size, &at, 0xff, (unsigned int)(8 - bits % 8));
     return (bits + 7) / 8;
+}
+
+size_t hpack_huffman_encoded_len(const void *text, size_t len)
+{
+    const unsigned char *p = text;
+    size_t bits = 0;
+
+    for (size_t i = 0; i < len; i++)
+        bits += hpack_huffman_codes[p[i]].bits;
+    return (bits + 7) / 8;
+}
+
+/*
+ * Codes are at most 30 bits: with fewer than 8 bits pending in a 64-bit accumulator, a code always
+ * fits, and whole bytes are flushed after each symbol.
+ */
+size_t hpack_huffman_pack(const void *text, size_t len, uint8_t *out)
+{
+    const unsigned char *p = text;
+    uint8_t *o = out;
+    uint64_t acc = 0;
+    unsigned int n = 0; /* bits pending in acc, right-aligned */
+
+    for (size_t i = 0; i < len; i++) {
+        const struct hpack_huffman_code *c = &hpack_huffman_codes[p[i]];
+
+        acc = acc << c->bits | c->code;
+        n += c->bits;
+        while (n >= 8) {
+            n -= 8;
+            *o++ = (uint8_t)(acc >> n);
+        }
+    }
+    if (n) /* pad with the most significant bits of EOS: ones (RFC 7541 5.2) */
+        *o++ = (uint8_t)(acc << (8 - n) | (0xffu >> n));
+    return (size_t)(o - out);
 }
