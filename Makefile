@@ -74,7 +74,7 @@ LIBBPF := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 BINS       := bin/sluice-agent bin/sluice-server bin/sluice-routegen
 TEST_BINS  := tests/steer_test tests/xsk_holder tests/xsk_meta tests/netem tests/tcp_test tests/tap_server \
               tests/kernel_client tests/tcp_script_test tests/router_test tests/h2_conformance tests/stream_cat \
-              tests/h1_probe tests/h1_parse_test tests/hpack_test
+              tests/h1_probe tests/h1_parse_test tests/hpack_test tests/h2_flood
 BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns tools/h1_parse_bench
 FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz fuzz/h1_fuzz fuzz/h1_diff_fuzz
 GEN_BINS   := tools/hpack_huffgen
@@ -104,9 +104,12 @@ kernel_client_SRCS    := tests/net/kernel_client.c
 kernel_client_LIBS    := -lcrypto -lpthread
 router_test_SRCS      := tests/router/router_test.c server/router/method.c tests/lib/check.c
 router_test_OBJS      := $(BUILD)/gen/tests/router/test.routes.o
-# the HTTP/2 conformance client: raw frames; libnghttp2 only to decode the server's field blocks
-h2_conformance_SRCS   := tests/http/h2_conformance.c
+# the HTTP/2 conformance client and the flood client of tests/http/h2_flood_test.sh: raw frames
+# (tests/http/h2_wire.c); libnghttp2 only to decode the server's field blocks
+h2_conformance_SRCS   := tests/http/h2_conformance.c tests/http/h2_wire.c
 h2_conformance_LIBS   := -lnghttp2
+h2_flood_SRCS         := tests/http/h2_flood.c tests/http/h2_wire.c
+h2_flood_LIBS         := -lnghttp2
 stream_cat_SRCS       := tests/http/stream_cat.c
 # the HTTP/1.x raw-socket client of tests/http/h1_strict_test.sh
 h1_probe_SRCS         := tests/http/h1_probe.c
