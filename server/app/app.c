@@ -5,6 +5,7 @@
 #include "app/app.h"
 
 #include <errno.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
@@ -156,6 +157,18 @@ void app_readable(struct app_conn *ac)
         ac->ops->readable(ac);
     if (ac->transport && ac->shut)
         linger_discard(ac);
+}
+
+void app_set_peer(struct app_conn *ac, int family, const void *addr)
+{
+    static const uint8_t v4_mapped[12] = {[10] = 0xff, [11] = 0xff};
+
+    if (family == AF_INET) {
+        memcpy(ac->peer, v4_mapped, sizeof(v4_mapped));
+        memcpy(ac->peer + 12, addr, 4);
+    } else {
+        memcpy(ac->peer, addr, 16);
+    }
 }
 
 void app_table_expire(struct app_table *t, uint64_t now)

@@ -74,6 +74,7 @@ struct app_conn {
     uint32_t deadline_prev, deadline_next;
     uint64_t deadline_ns;
     bool stalled; /* on the stalled list: output waits with no progress since deadline_ns - send timeout */
+    uint8_t peer[16];  /* the client's address, IPv4 mapped into IPv6 (::ffff:a.b.c.d); zero if unknown */
     uint64_t lingered; /* bytes discarded since the shutdown */
 };
 
@@ -136,6 +137,9 @@ void app_table_expire(struct app_table *t, uint64_t now);
 
 /* A new connection on local port; NULL when no service runs there or no slot is free. */
 struct app_conn *app_open(struct app_table *t, uint16_t port, const struct app_io *io, void *transport);
+/* The client's address (AF_INET: 4 bytes, AF_INET6: 16), set by the datapath right after app_open:
+ * services key per-source budgets on it. */
+void app_set_peer(struct app_conn *ac, int family, const void *addr);
 void app_readable(struct app_conn *ac);
 void app_writable(struct app_conn *ac);
 /* The transport is gone (0 after an orderly close, an errno otherwise): the slot is free again. */

@@ -5,6 +5,7 @@
 #include "app/tcp_io.h"
 
 #include <errno.h>
+#include <sys/socket.h>
 
 static int tcp_io_peek(void *t, struct iovec *iov, int max)
 {
@@ -65,7 +66,12 @@ static const struct app_io tcp_io = {
 
 static void *on_accept(void *ctx, struct tcp_conn *c)
 {
-    return app_open(ctx, tcp_conn_tuple(c)->lport, &tcp_io, c);
+    const struct pkt_tuple *t = tcp_conn_tuple(c);
+    struct app_conn *ac = app_open(ctx, t->lport, &tcp_io, c);
+
+    if (ac)
+        app_set_peer(ac, t->family == PKT_IPV4 ? AF_INET : AF_INET6, t->raddr);
+    return ac;
 }
 
 static void on_readable(void *ctx, struct tcp_conn *c)

@@ -44,6 +44,8 @@
 
 #define RESETS_KEPT            16                   /* stream ids a connection remembers having reset */
 #define RESET_WINDOW_NS        (10 * 1000000000ull) /* the window of rapid_reset_budget */
+#define SOURCES                256                  /* sources a worker remembers flooding (direct-mapped) */
+#define SOURCE_WINDOW_NS       (60 * 1000000000ull) /* how long a source's strikes count */
 #define WINDOW_UPDATE_PER_DATA 10 /* WINDOW_UPDATEs a client may send per DATA frame we sent */
 #define RESPONSE_HEAD_MAX      (HTTP_ARENA_SIZE + 256) /* an encoded response field block: the arena + :status */
 #define UPGRADE_FIRST_FLIGHT   16384                   /* see h2_conn_start */
@@ -102,8 +104,9 @@ struct h2_conn {
     int32_t last_id; /* the highest stream the client opened */
     uint32_t goaway_last;
     bool goaway_sent, goaway_error, goaway_received;
-    bool in_call;       /* inside input or output: frees wait for reap, output for the caller */
-    bool settings_owed; /* our SETTINGS, the first frame we send: not from start, which writes nothing */
+    bool in_call;        /* inside input or output: frees wait for reap, output for the caller */
+    bool settings_owed;  /* our SETTINGS, the first frame we send: not from start, which writes nothing */
+    bool source_refused; /* its source struck out: GOAWAY ENHANCE_YOUR_CALM at the first input */
     bool await_preface;
     uint32_t early_room;
     /* control frames that wait for room */
@@ -123,8 +126,17 @@ struct h2_conn {
     int32_t resets_forgotten;
 };
 
+/* A client address whose connections were ended for a flood: past flood_source_strikes in the
+ * window, its new connections are refused at once (a client that reconnects to reset again). */
+struct h2_source {
+    uint8_t addr[16];
+    uint32_t strikes;
+    uint64_t since;
+};
+
 struct h2_worker {
     struct hpack_alloc alloc;
+    struct h2_source sources[SOURCES];
     struct h2_conn *conns;     /* hw->max_conns */
     struct h2_stream *streams; /* cfg->max_streams */
 };
@@ -300,10 +312,41 @@ static void conn_error(struct http_conn *hc, uint32_t code)
     hc->closing = true;
 }
 
-/* A flood of frames that make no progress: the connection ends with ENHANCE_YOUR_CALM. */
+static struct h2_source *source_of(const struct http_conn *hc)
+{
+    const uint8_t *a = hc->ac->peer;
+    uint32_t h = 2166136261u;
+
+    for (int i = 0; i < 16; i++)
+        h = (h ^ a[i]) * 16777619u;
+    return &h2_worker_of(hc->hw)->sources[h % SOURCES];
+}
+
+/* Its strikes in the current window (the slot is taken over when another address had it). */
+static uint32_t source_strikes(const struct http_conn *hc, bool strike)
+{
+    struct h2_source *s = source_of(hc);
+    uint64_t now = now_of(hc);
+    bool current = !memcmp(s->addr, hc->ac->peer, 16) && now - s->since <= SOURCE_WINDOW_NS;
+
+    if (strike && !current) {
+        memcpy(s->addr, hc->ac->peer, 16);
+        s->strikes = 0;
+        s->since = now;
+        current = true;
+    }
+    if (strike)
+        s->strikes++;
+    return current ? s->strikes : 0;
+}
+
+/* A flood: the connection ends with ENHANCE_YOUR_CALM, and its source takes a strike. */
 static void flood(struct http_conn *hc, uint64_t *counter)
 {
+    if (h2_of(hc)->goaway_error)
+        return;
     (*counter)++;
+    source_strikes(hc, true);
     conn_error(hc, H2_ENHANCE_YOUR_CALM);
 }
 
@@ -1479,6 +1522,10 @@ static void h2_conn_input(struct http_conn *hc)
     int n;
 
     h->in_call = true;
+    if (h->source_refused && !h->goaway_error) { /* this source flooded too often lately */
+        hc->hw->stats.h2_source_refused++;
+        conn_error(hc, H2_ENHANCE_YOUR_CALM);
+    }
     do {
         size_t used = 0;
 
@@ -1630,6 +1677,7 @@ static int h2_conn_start(struct http_conn *hc, const struct http_upgrade *up)
     h->early_room = UPGRADE_FIRST_FLIGHT;
     hw->stats.h2_connections++;
     h->settings_owed = true;
+    h->source_refused = source_strikes(hc, false) >= cfg->flood_source_strikes;
     if (up) { /* the upgraded request is stream 1, half-closed (remote) already */
         struct http_stream *st = up->stream;
         struct h2_stream *s = &w->streams[st - hw->streams];

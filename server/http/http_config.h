@@ -31,6 +31,7 @@ struct http_config {
     uint32_t max_empty_frames;         /* frames in a row that carry nothing (empty DATA, empty fragments) */
     uint32_t max_priority_frames;      /* PRIORITY frames, and as many again per stream opened */
     uint32_t max_window_update_frames; /* WINDOW_UPDATE frames, and 10 more per DATA frame sent */
+    uint32_t flood_source_strikes; /* floods from one address in 60 s before its connections are refused */
 };
 
 void http_config_default(struct http_config *cfg);

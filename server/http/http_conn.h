@@ -165,7 +165,8 @@ struct http_conn {
     X(h2_control_flood, "HTTP/2 connections reset for owing too many control frames to a client")            \
     X(h2_empty_frame_flood, "HTTP/2 connections ended for too many empty frames in a row")                   \
     X(h2_priority_flood, "HTTP/2 connections ended for too many PRIORITY frames")                            \
-    X(h2_window_update_flood, "HTTP/2 connections ended for too many WINDOW_UPDATE frames")
+    X(h2_window_update_flood, "HTTP/2 connections ended for too many WINDOW_UPDATE frames")                  \
+    X(h2_source_refused, "HTTP/2 connections refused: their source's connections flooded too often lately")
 
 struct http_stats {
 #define HTTP_STATS_FIELD(name, help) uint64_t name;

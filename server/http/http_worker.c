@@ -39,6 +39,7 @@ void http_config_default(struct http_config *cfg)
     cfg->max_empty_frames = 16;
     cfg->max_priority_frames = 100;
     cfg->max_window_update_frames = 100;
+    cfg->flood_source_strikes = 4;
 }
 
 struct http_worker *http_worker_new(const struct http_config *cfg, uint32_t max_conns,

@@ -361,7 +361,11 @@ static void accept_all(struct worker *w, int index)
     struct sock_worker *s = w->dp;
 
     for (;;) {
-        int fd = accept4(s->listeners[index], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
+        struct sockaddr_storage peer;
+        socklen_t peer_len = sizeof(peer);
+        int fd = accept4(s->listeners[index], (struct sockaddr *)&peer, &peer_len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC),
+            one = 1;
         struct sock_conn *c;
         struct epoll_event ev;
 
@@ -394,6 +398,10 @@ static void accept_all(struct worker *w, int index)
             s->stats.refused++;
             continue;
         }
+        if (peer.ss_family == AF_INET)
+            app_set_peer(c->ac, AF_INET, &((struct sockaddr_in *)&peer)->sin_addr);
+        else if (peer.ss_family == AF_INET6)
+            app_set_peer(c->ac, AF_INET6, &((struct sockaddr_in6 *)&peer)->sin6_addr);
         s->stats.accepted++;
     }
 }
