@@ -22,8 +22,8 @@
 #                    h2_priority_flood, h2_window_update_flood, h2_empty_frame_flood (twice)
 #   zero-window      8 connections of max_concurrent_streams GETs /bytes/100000 on a zero window:
 #                    curl served meanwhile with pool_exhausted unmoved, the attackers closed about
-#                    send_timeout_ms after their requests, h2_send_timeout
-#   noread-body      GET /bytes/50000000 never read: closed about send_timeout_ms later, h2_send_timeout
+#                    send_timeout_ms after their requests, app_send_timeout
+#   noread-body      GET /bytes/50000000 never read: closed about send_timeout_ms later, app_send_timeout
 #   concurrency      15 GETs in one write after the SETTINGS exchange: SETTINGS_MAX_CONCURRENT_STREAMS
 #                    10, ten 200s, five RST_STREAM REFUSED_STREAM, the connection open,
 #                    h2_refused_streams by 5
@@ -83,6 +83,7 @@ MAX_CONTINUATIONS=32
 MAX_QUEUED_CONTROL=1000
 MAX_EMPTY_FRAMES=16
 SEND_TIMEOUT_MS=2000
+SOURCE_STRIKES=1000 # every attack comes from 127.0.0.1: the per-source budget has a section of its own
 HTTP_KEYS=(
     "h2 = $MODE"
     "max_concurrent_streams = $MAX_CONCURRENT"
@@ -92,7 +93,7 @@ HTTP_KEYS=(
     "max_continuations = $MAX_CONTINUATIONS"
     "max_queued_control = $MAX_QUEUED_CONTROL"
     "max_empty_frames = $MAX_EMPTY_FRAMES"
-    "send_timeout_ms = $SEND_TIMEOUT_MS"
+    "flood_source_strikes = $SOURCE_STRIKES"
 )
 
 stop_server() { # SIGTERM, then at most 10 s for the drain; sets SERVER_STATUS
@@ -143,7 +144,8 @@ write_config() {
 
 # start_server: sluice-server on $PORT with $WORK/sluice.conf; fails when it is not ready in 10 s
 start_server() {
-    "$SERVER" --datapath socket --workers 1 --http "$PORT" --config "$WORK/sluice.conf" >>"$WORK/server.log" 2>&1 &
+    "$SERVER" --datapath socket --workers 1 --http "$PORT" --config "$WORK/sluice.conf" \
+        --send-timeout-ms "$SEND_TIMEOUT_MS" >>"$WORK/server.log" 2>&1 &
     SERVER_PID=$!
     if topo_server_ready "$SERVER_PID" "$WORK/server.log"; then return 0; fi
     kill -KILL "$SERVER_PID" 2>/dev/null
@@ -204,9 +206,11 @@ server_up() {
 
 # snap: /metrics now, into $SNAP (each scrape is itself a request: requests_total counts it)
 snap() { SNAP=$(curl -sS -m 5 --http2-prior-knowledge "$URL/metrics" 2>/dev/null); }
-# counter TEXT NAME: the sum over workers of sluice_http_NAME_total in the scrape TEXT; "absent" if none
+# metric NAME: the family of a counter: sluice_app_X_total for app_X, else sluice_http_NAME_total
+metric() { case $1 in app_*) echo "sluice_$1_total" ;; *) echo "sluice_http_$1_total" ;; esac; }
+# counter TEXT NAME: the sum over workers of metric NAME in the scrape TEXT; "absent" if none
 counter() {
-    printf '%s\n' "$1" | awk -v n="sluice_http_$2_total" '
+    printf '%s\n' "$1" | awk -v n="$(metric "$2")" '
         index($0, n "{") == 1 || index($0, n " ") == 1 { s += $NF; seen = 1 }
         END { if (seen) print s + 0; else print "absent" }'
 }
@@ -219,15 +223,15 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status"; }
 grew() {
     local name=$1 c=$2 before=$3 after=$4 min=$5 exact=${6:-}
     local want
-    want="sluice_http_${c}_total to rise by $([ -n "$exact" ] && echo exactly || echo at least) $min"
+    want="$(metric "$c") to rise by $([ -n "$exact" ] && echo exactly || echo at least) $min"
     if [ "$after" = absent ] || [ "$before" = absent ]; then
-        fail "$name: counted in sluice_http_${c}_total" "$want" "no such counter in /metrics"
+        fail "$name: counted in $(metric "$c")" "$want" "no such counter in /metrics"
     elif [ -n "$exact" ] && [ $((after - before)) -ne "$min" ]; then
-        fail "$name: counted in sluice_http_${c}_total" "$want" "$((after - before)) ($before -> $after)"
+        fail "$name: counted in $(metric "$c")" "$want" "$((after - before)) ($before -> $after)"
     elif [ $((after - before)) -lt "$min" ]; then
-        fail "$name: counted in sluice_http_${c}_total" "$want" "$((after - before)) ($before -> $after)"
+        fail "$name: counted in $(metric "$c")" "$want" "$((after - before)) ($before -> $after)"
     else
-        pass "$name: counted in sluice_http_${c}_total (+$((after - before)))"
+        pass "$name: counted in $(metric "$c") (+$((after - before)))"
     fi
 }
 
@@ -462,7 +466,7 @@ else
         "all $conns closed between $((SEND_TIMEOUT_MS / 2)) and $((SEND_TIMEOUT_MS + 2500)) ms" \
         "$closed closed ($first..$last ms), $(field headers) response heads, $(field goaways) GOAWAYs"
 fi
-grew zero-window h2_send_timeout "$(counter "$before" h2_send_timeout)" "$(counter "$SNAP" h2_send_timeout)" 1
+grew zero-window app_send_timeout "$(counter "$before" app_send_timeout)" "$(counter "$SNAP" app_send_timeout)" 1
 server_up zero-window
 
 snap
@@ -477,7 +481,7 @@ else
         "closed=fin|rst within $((SEND_TIMEOUT_MS + 2500)) ms" \
         "closed=$closed$(when_closed), then $(field body_bytes) body bytes read, ended=$(field body_ended)"
 fi
-grew noread-body h2_send_timeout "$(counter "$before" h2_send_timeout)" "$(counter "$SNAP" h2_send_timeout)" 1
+grew noread-body app_send_timeout "$(counter "$before" app_send_timeout)" "$(counter "$SNAP" app_send_timeout)" 1
 served noread-body after
 
 # ---- 6. SETTINGS_MAX_CONCURRENT_STREAMS ------------------------------------------------------------
@@ -528,6 +532,42 @@ else
         "$(field pseudo_trailers)"
 fi
 served trailers after
+
+# ---- 9. a source that floods again and again -------------------------------------------------------
+
+if [ "$MODE" = native ]; then
+    stop_server
+    SOURCE_STRIKES=2
+    HTTP_KEYS=("${HTTP_KEYS[@]/#flood_source_strikes = */flood_source_strikes = $SOURCE_STRIKES}")
+    write_config all
+    : >"$WORK/server.log"
+    start_server || {
+        echo "Bail out! sluice-server did not get ready on port $PORT: $(log_tail)"
+        exit 1
+    }
+    for i in 1 2; do
+        flood rapid-reset --count 2000
+        [ "$(field goaway)" = 0xb ] || fail "reconnect: flood $i of 2 ends in GOAWAY ENHANCE_YOUR_CALM" "goaway=0xb" \
+            "goaway=$(field goaway)"
+    done
+    # the third connection from the address is refused before any request: h2_flood cannot even start
+    OUT=$(timeout 60 "$FLOOD" --host "$HOST" --port "$PORT" --attack concurrency 2>&1)
+    printf '%s\n' "$OUT" | sed "s/^/#   reconnect: /"
+    if printf '%s' "$OUT" | grep -q 'GOAWAY ENHANCE_YOUR_CALM (last stream 0)'; then
+        pass "reconnect: after flood_source_strikes floods, the address's next HTTP/2 connection gets GOAWAY ENHANCE_YOUR_CALM at once"
+    else
+        fail "reconnect: the address's next HTTP/2 connection is refused" \
+            "GOAWAY ENHANCE_YOUR_CALM (last stream 0) before any response" "$(printf '%s' "$OUT" | tail -n 1)"
+    fi
+    # HTTP/1.1 from the same address still works: /metrics over it
+    SNAP=$(curl -sS -m 5 --http1.1 "$URL/metrics" 2>/dev/null)
+    n=$(counter "$SNAP" h2_source_refused)
+    if [ "$n" != absent ] && [ "$n" -ge 1 ]; then
+        pass "reconnect: counted in sluice_http_h2_source_refused_total ($n)"
+    else
+        fail "reconnect: counted in sluice_http_h2_source_refused_total" "at least 1" "$n"
+    fi
+fi
 
 # ---- the server stops cleanly ----------------------------------------------------------------------
 
