@@ -408,6 +408,24 @@ static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t error_code, 
 
 /* ---- response side ------------------------------------------------------------------------------ */
 
+/* The response's trailers, once its last DATA is read: the stream ends with them, not with the DATA
+ * (nghttp2 lets the read callback submit them). */
+static void submit_trailers(nghttp2_session *s, struct http_stream *st, uint32_t *data_flags)
+{
+    nghttp2_nv nva[HTTP_MAX_RESP_HEADERS];
+
+    if (!st->ntrailers)
+        return;
+    for (uint32_t i = 0; i < st->ntrailers; i++) {
+        const struct http_header *t = &st->resp[st->nresp + i];
+
+        nva[i] = (nghttp2_nv){(uint8_t *)t->name.ptr, (uint8_t *)t->value.ptr, t->name.len, t->value.len,
+                              NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+    }
+    if (!nghttp2_submit_trailer(s, st->id, nva, st->ntrailers))
+        *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+}
+
 static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t length, uint32_t *data_flags,
                          nghttp2_data_source *source, void *user)
 {
@@ -423,6 +441,7 @@ static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
     (void)buf;
     if (!avail && st->body.ended) {
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        submit_trailers(s, st, data_flags);
         return 0;
     }
     if (early)
@@ -438,8 +457,10 @@ static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
     if (length > avail)
         length = (size_t)avail;
     *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-    if (st->body.ended && length == avail)
+    if (st->body.ended && length == avail) {
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        submit_trailers(s, st, data_flags);
+    }
     return (ssize_t)length;
 }
 

@@ -59,6 +59,7 @@ struct h2_stream {
     bool end_stream_in;     /* half-closed (remote) */
     bool headers_out;
     bool end_stream_out; /* half-closed (local) */
+    bool body_out;       /* the body is out, its trailers not yet */
     bool closed;         /* reset by either side, or both ends done: freed by reap */
 };
 
@@ -1302,39 +1303,52 @@ static size_t input_bytes(struct http_conn *hc, const uint8_t *p, size_t n)
 
 /* ---- the response side -------------------------------------------------------------------------- */
 
-/* The response's HEADERS frame, whole, when the transport has room for it. */
-static bool write_headers(struct http_conn *hc, struct http_stream *st)
+/*
+ * A HEADERS frame of st's fields resp[from, from + count), after :status when status is set (the
+ * response's head), or alone (its trailers): whole, when the transport has room for the largest
+ * block the arena can make. Room is checked before encoding: the encoder's table moves as it
+ * encodes, and a block that did not go out would leave the client's table behind.
+ */
+static bool write_fields(struct http_conn *hc, struct http_stream *st, int status, uint32_t from,
+                         uint32_t count, bool end)
 {
     struct h2_conn *h = h2_of(hc);
-    struct h2_stream *s = h2s_of(st);
     uint8_t f[H2_FRAME_HEADER + RESPONSE_HEAD_MAX], *out = f + H2_FRAME_HEADER;
-    size_t cap = sizeof(f) - H2_FRAME_HEADER, len = 0, n;
-    bool end = st->body.kind == BODY_NONE;
+    size_t cap = sizeof(f) - H2_FRAME_HEADER, len, n = 1;
 
-    len += hpack_encode_block_start(&h->enc, out, cap);
-    n = hpack_encode_status(&h->enc, out + len, cap - len, st->status);
-    len += n;
-    for (uint32_t i = 0; i < st->nresp && n; i++) {
-        n = hpack_encode_field(&h->enc, out + len, cap - len, (const uint8_t *)st->resp[i].name.ptr,
-                               st->resp[i].name.len, (const uint8_t *)st->resp[i].value.ptr,
-                               st->resp[i].value.len);
-        len += n;
-    }
-    if (!n || out_room(hc) < H2_FRAME_HEADER + len)
+    if (out_room(hc) < sizeof(f))
         return false;
+    len = hpack_encode_block_start(&h->enc, out, cap);
+    if (status)
+        len += n = hpack_encode_status(&h->enc, out + len, cap - len, status);
+    for (uint32_t i = from; i < from + count && n; i++)
+        len += n = hpack_encode_field(&h->enc, out + len, cap - len, (const uint8_t *)st->resp[i].name.ptr,
+                                      st->resp[i].name.len, (const uint8_t *)st->resp[i].value.ptr,
+                                      st->resp[i].value.len);
+    if (!n) { /* cannot happen with the arena's bound: the tables would part, so the connection ends */
+        conn_error(hc, H2_INTERNAL_ERROR);
+        return false;
+    }
     h2_frame_header(f, (uint32_t)len, H2_HEADERS, H2_FLAG_END_HEADERS | (end ? H2_FLAG_END_STREAM : 0),
                     (uint32_t)st->id);
     out_write(hc, f, H2_FRAME_HEADER + len);
-    s->headers_out = true;
     if (end) {
-        s->end_stream_out = true;
+        h2s_of(st)->end_stream_out = true;
         stream_check_done(st);
     }
     return true;
 }
 
-/* One DATA frame of st's body, as much as the windows, the frame size and the transport allow.
- * True when it wrote one. */
+static bool write_headers(struct http_conn *hc, struct http_stream *st)
+{
+    if (!write_fields(hc, st, st->status, 0, st->nresp, st->body.kind == BODY_NONE))
+        return false;
+    h2s_of(st)->headers_out = true;
+    return true;
+}
+
+/* One DATA frame of st's body, as much as the windows, the frame size and the transport allow, or
+ * its trailers once the body is out. True when it wrote one. */
 static bool write_data(struct http_conn *hc, struct http_stream *st)
 {
     struct h2_conn *h = h2_of(hc);
@@ -1344,6 +1358,8 @@ static bool write_data(struct http_conn *hc, struct http_stream *st)
     uint8_t f[H2_FRAME_HEADER];
     bool end;
 
+    if (!avail && st->body.ended && st->ntrailers && s->body_out)
+        return write_fields(hc, st, 0, st->nresp, st->ntrailers, true);
     if (room <= H2_FRAME_HEADER || (avail && (s->send_window <= 0 || h->send_window <= 0)))
         return false;
     if (!avail && !st->body.ended)
@@ -1360,7 +1376,12 @@ static bool write_data(struct http_conn *hc, struct http_stream *st)
     end = st->body.ended && n == avail;
     if (!n && !end)
         return false;
-    h2_frame_header(f, (uint32_t)n, H2_DATA, end ? H2_FLAG_END_STREAM : 0, (uint32_t)st->id);
+    if (end && st->ntrailers && !n) { /* nothing left but the trailers */
+        s->body_out = true;
+        return write_fields(hc, st, 0, st->nresp, st->ntrailers, true);
+    }
+    h2_frame_header(f, (uint32_t)n, H2_DATA, end && !st->ntrailers ? H2_FLAG_END_STREAM : 0,
+                    (uint32_t)st->id);
     out_write(hc, f, H2_FRAME_HEADER);
     if (n) {
         http_body_write(st, n);
@@ -1371,7 +1392,9 @@ static bool write_data(struct http_conn *hc, struct http_stream *st)
     s->send_window -= (int64_t)n;
     h->send_window -= (int64_t)n;
     h->data_frames_sent++;
-    if (end) {
+    if (end && st->ntrailers)
+        s->body_out = true; /* the trailers follow, in the next round */
+    else if (end) {
         s->end_stream_out = true;
         stream_check_done(st);
     }

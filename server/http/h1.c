@@ -601,12 +601,23 @@ static void output(struct http_conn *hc)
             app_want_writable(ac);
         return;
     }
-    if (h->chunked_response) {
-        if (app_writable_bytes(ac) < 5) {
+    if (h->chunked_response) { /* the last chunk, with the trailers (RFC 9112 7.1.2) */
+        size_t need = 5;
+
+        for (uint32_t i = st->nresp; i < st->nresp + st->ntrailers; i++)
+            need += st->resp[i].name.len + st->resp[i].value.len + 4;
+        if (app_writable_bytes(ac) < need) {
             app_want_writable(ac);
             return;
         }
-        app_write(ac, "0\r\n\r\n", 5);
+        app_write(ac, "0\r\n", 3);
+        for (uint32_t i = st->nresp; i < st->nresp + st->ntrailers; i++) {
+            app_write(ac, st->resp[i].name.ptr, st->resp[i].name.len);
+            app_write(ac, ": ", 2);
+            app_write(ac, st->resp[i].value.ptr, st->resp[i].value.len);
+            app_write(ac, "\r\n", 2);
+        }
+        app_write(ac, "\r\n", 2);
         h->chunked_response = false;
     }
     if (response_done(hc))

@@ -102,6 +102,14 @@ size_t http_stream_write(struct http_request *req, const void *data, size_t len)
 void http_stream_end(struct http_request *req);
 size_t http_stream_queued(const struct http_request *req);
 
+/*
+ * Add a trailer field to a streamed response (after http_respond_stream, before http_stream_end): sent
+ * after the body (HTTP/2: a HEADERS frame that ends the stream, as gRPC's grpc-status; HTTP/1.1: in
+ * the last chunk of a chunked body, and dropped when the body is not chunked). The strings are copied
+ * into the response header arena. Returns false when it is full or the field is invalid.
+ */
+bool http_add_trailer(struct http_request *req, const char *name, const char *value, size_t value_len);
+
 /* Release n body bytes that on_body kept. */
 void http_body_release(struct http_request *req, size_t n);
 

@@ -71,6 +71,7 @@ struct http_stream {
     int status;
     struct http_header *req_headers; /* config.max_headers entries */
     uint32_t nresp;
+    uint32_t ntrailers; /* trailer fields, in resp[] after the nresp headers */
     uint32_t arena_used;
     struct http_body body;
     uint64_t body_kept;       /* request body bytes on_body kept, not yet released */

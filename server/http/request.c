@@ -124,13 +124,10 @@ static bool add_resp(struct http_stream *st, const char *name, size_t name_len, 
     return true;
 }
 
-bool http_add_header(struct http_request *req, const char *name, const char *value, size_t value_len)
+/* A response field as both protocols can carry it: a lowercase token name, no CR, LF or NUL in the value. */
+static bool field_ok(const char *name, size_t name_len, const char *value, size_t value_len)
 {
-    struct http_stream *st = req->_stream;
-    size_t name_len = strlen(name);
-    const char *n, *v;
-
-    if (st->responded || !name_len)
+    if (!name_len)
         return false;
     for (size_t i = 0; i < name_len; i++)
         if ((name[i] >= 'A' && name[i] <= 'Z') || name[i] <= ' ' || name[i] == ':' || name[i] > '~')
@@ -138,9 +135,37 @@ bool http_add_header(struct http_request *req, const char *name, const char *val
     for (size_t i = 0; i < value_len; i++)
         if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0')
             return false;
+    return true;
+}
+
+bool http_add_header(struct http_request *req, const char *name, const char *value, size_t value_len)
+{
+    struct http_stream *st = req->_stream;
+    size_t name_len = strlen(name);
+    const char *n, *v;
+
+    if (st->responded || !field_ok(name, name_len, value, value_len))
+        return false;
     n = arena_copy(st, name, name_len);
     v = n ? arena_copy(st, value, value_len) : NULL;
     return v && add_resp(st, n, name_len, v, value_len);
+}
+
+bool http_add_trailer(struct http_request *req, const char *name, const char *value, size_t value_len)
+{
+    struct http_stream *st = req->_stream;
+    size_t name_len = strlen(name);
+    const char *n, *v;
+
+    if (!st->responded || st->body.kind != BODY_QUEUE || st->body.ended || st->head_only ||
+        st->nresp + st->ntrailers == HTTP_MAX_RESP_HEADERS || !field_ok(name, name_len, value, value_len))
+        return false;
+    n = arena_copy(st, name, name_len);
+    v = n ? arena_copy(st, value, value_len) : NULL;
+    if (!v)
+        return false;
+    st->resp[st->nresp + st->ntrailers++] = (struct http_header){{n, name_len}, {v, value_len}};
+    return true;
 }
 
 /* ---- bodies ------------------------------------------------------------------------------------ */

@@ -3,8 +3,12 @@
  *
  * Each chunk is copied once into the response's pool buffers and kept against the client's flow
  * control window until it has been sent back (on_drain releases it), so a client that sends faster
- * than it reads is held back by its window, and memory stays bounded by it.
+ * than it reads is held back by its window, and memory stays bounded by it. A client that says it
+ * takes trailers (te: trailers, as gRPC does) gets the body's length after it, as x-echo-bytes.
  */
+#include <stdio.h>
+#include <string.h>
+
 #include "http/http.h"
 
 static size_t echo_body(struct http_request *req, const uint8_t *data, size_t len, bool last)
@@ -13,8 +17,18 @@ static size_t echo_body(struct http_request *req, const uint8_t *data, size_t le
         http_reset(req); /* out of buffers: cut the response rather than send a wrong body */
         return len;
     }
-    if (last)
+    req->user = (void *)((uintptr_t)req->user + len); /* the bytes echoed so far */
+    if (last) {
+        struct http_str te = http_header(req, "te");
+
+        if (te.len == 8 && !memcmp(te.ptr, "trailers", 8)) {
+            char n[24];
+            int k = snprintf(n, sizeof(n), "%zu", (size_t)(uintptr_t)req->user);
+
+            http_add_trailer(req, "x-echo-bytes", n, (size_t)k);
+        }
         http_stream_end(req);
+    }
     return 0;
 }
 
