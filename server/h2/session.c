@@ -460,26 +460,81 @@ static void stream_check_done(struct http_stream *st)
 
 /* ---- request headers ---------------------------------------------------------------------------- */
 
-/* RFC 9113 8.2.1: no 0x00-0x20, no uppercase, no 0x7f-0xff, no colon but a pseudo-header's first. */
-static bool field_name_ok(const uint8_t *n, uint32_t len)
+/*
+ * RFC 9113 8.2.1: a field name holds no 0x00-0x20, no uppercase, no 0x7f-0xff and no colon (but a
+ * pseudo-header's first); a value no NUL, CR or LF, and no whitespace at either end. Checked eight
+ * bytes at a time (every request's every field goes through here): a word has a bad byte when one of
+ * the classic zero-byte tests below finds one, the tail byte by byte against the same tables.
+ */
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+static const uint8_t name_byte_ok[256] = {['!' ... '9'] = 1, [';' ... '@'] = 1, ['[' ... '~'] = 1};
+static const uint8_t value_byte_bad[256] = {[0] = 1, ['\r'] = 1, ['\n'] = 1};
+
+/* Whether a byte is below n (n <= 128), for the bytes below 0x80: exact as a whole, not per byte. */
+static inline uint64_t word_has_below(uint64_t x, uint8_t n)
 {
-    if (!len)
-        return false;
-    for (uint32_t i = n[0] == ':'; i < len; i++)
-        if (n[i] <= 0x20 || (n[i] >= 'A' && n[i] <= 'Z') || n[i] >= 0x7f || n[i] == ':')
-            return false;
-    return !(n[0] == ':' && len == 1);
+    return (x - ONES * n) & ~x & HIGHS;
 }
 
-/* No NUL, CR or LF, and no whitespace at either end. */
+/* A byte in (m, n), exactly, for the bytes below 0x80 (the masks keep borrows inside each byte). */
+static inline uint64_t word_has_between(uint64_t x, uint8_t m, uint8_t n)
+{
+    uint64_t low = x & (ONES * 127);
+
+    return (ONES * (127u + n) - low) & ~x & (low + ONES * (127u - m)) & HIGHS;
+}
+
+static inline uint64_t word_has(uint64_t x, uint8_t c)
+{
+    return word_has_below(x ^ (ONES * c), 1);
+}
+
+static inline uint64_t load64(const uint8_t *p)
+{
+    uint64_t x;
+
+    memcpy(&x, p, 8);
+    return x;
+}
+
+static bool field_name_ok(const uint8_t *n, uint32_t len)
+{
+    uint32_t i = len && n[0] == ':';
+    uint64_t bad = 0;
+    uint8_t ok = 1;
+
+    if (len <= i)
+        return false;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t x = load64(n + i);
+
+        /* 0x80-0xff, below '!', 'A'-'Z' (below '[' once 'A' is the floor), ':', 0x7f */
+        bad |= (x & HIGHS) | word_has_below(x, '!') | word_has_between(x, 'A' - 1, 'Z' + 1) |
+               word_has(x, ':') | word_has(x, 0x7f);
+    }
+    for (; i < len; i++)
+        ok &= name_byte_ok[n[i]];
+    return ok && !bad;
+}
+
 static bool field_value_ok(const uint8_t *v, uint32_t len)
 {
+    uint64_t bad = 0;
+    uint8_t bad_tail = 0;
+    uint32_t i = 0;
+
     if (len && (v[0] == ' ' || v[0] == '\t' || v[len - 1] == ' ' || v[len - 1] == '\t'))
         return false;
-    for (uint32_t i = 0; i < len; i++)
-        if (v[i] == 0 || v[i] == '\r' || v[i] == '\n')
-            return false;
-    return true;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t x = load64(v + i);
+
+        bad |= word_has(x, 0) | word_has(x, '\r') | word_has(x, '\n');
+    }
+    for (; i < len; i++)
+        bad_tail |= value_byte_bad[v[i]];
+    return !bad && !bad_tail;
 }
 
 #define NAME_IS(f, lit)  ((f)->name_len == sizeof(lit) - 1 && !memcmp((f)->name, lit, sizeof(lit) - 1))
@@ -507,6 +562,25 @@ struct block_read {
 static struct http_str str_of(const uint8_t *p, uint32_t len)
 {
     return (struct http_str){(const char *)p, len};
+}
+
+/* 8.2.2: connection-specific fields are malformed; te may only say trailers. */
+static bool connection_specific(const struct hpack_field *f)
+{
+    switch (f->name_len) {
+    case 2:
+        return NAME_IS(f, "te") && !VALUE_IS(f, "trailers");
+    case 7:
+        return NAME_IS(f, "upgrade");
+    case 10:
+        return NAME_IS(f, "connection") || NAME_IS(f, "keep-alive");
+    case 16:
+        return NAME_IS(f, "proxy-connection");
+    case 17:
+        return NAME_IS(f, "transfer-encoding");
+    default:
+        return false;
+    }
 }
 
 static int on_field(void *ctx, const struct hpack_field *f)
@@ -555,10 +629,7 @@ static int on_field(void *ctx, const struct hpack_field *f)
         return 0;
     }
     r->regular_seen = true;
-    /* 8.2.2: connection-specific fields are malformed; te may only say trailers */
-    if (NAME_IS(f, "connection") || NAME_IS(f, "keep-alive") || NAME_IS(f, "proxy-connection") ||
-        NAME_IS(f, "transfer-encoding") || NAME_IS(f, "upgrade") ||
-        (NAME_IS(f, "te") && !VALUE_IS(f, "trailers"))) {
+    if (connection_specific(f)) {
         r->malformed = true;
         return 0;
     }
