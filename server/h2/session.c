@@ -449,13 +449,18 @@ static void reap(struct http_conn *hc)
     }
 }
 
-/* A stream is done when the client sent all it will and our response is out. */
+/* A stream is done when the client sent all it will and our response is out; a stream the client
+ * let finish pays back one cancellation of the rapid reset budget. */
 static void stream_check_done(struct http_stream *st)
 {
     struct h2_stream *s = h2s_of(st);
+    struct h2_conn *h = h2_of(st->conn);
 
-    if (s->end_stream_in && s->end_stream_out)
+    if (s->end_stream_in && s->end_stream_out) {
         stream_close(st);
+        if (h->cancels)
+            h->cancels--;
+    }
 }
 
 /* ---- request headers ---------------------------------------------------------------------------- */
@@ -891,7 +896,9 @@ static void frame_begin(struct http_conn *hc)
         conn_error(hc, H2_PROTOCOL_ERROR);
         return;
     }
-    if (len || (flags & H2_FLAG_END_STREAM && (type == H2_DATA || type == H2_HEADERS)))
+    /* only a frame that moves a request on ends a run of empty ones (a PING between them does not) */
+    if ((type == H2_DATA || type == H2_HEADERS || type == H2_CONTINUATION) &&
+        (len || (flags & (H2_FLAG_END_STREAM | H2_FLAG_END_HEADERS))))
         h->empty_run = 0;
     switch (type) {
     case H2_DATA: {
@@ -1650,6 +1657,8 @@ static void h2_stream_consumed(struct http_stream *st, size_t n)
 {
     if (!h2s_of(st)->closed)
         release_stream(st, (uint32_t)n);
+    else /* reap releases only what is still kept: these the connection gets back now */
+        release_conn(st->conn, (uint32_t)n);
     h2_conn_output(st->conn);
 }
 
