@@ -76,7 +76,7 @@ TEST_BINS  := tests/steer_test tests/xsk_holder tests/xsk_meta tests/netem tests
               tests/kernel_client tests/tcp_script_test tests/router_test tests/h2_conformance tests/stream_cat \
               tests/h1_probe tests/h1_parse_test tests/hpack_test
 BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns tools/h1_parse_bench
-FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz fuzz/h1_fuzz fuzz/h1_diff_fuzz
+FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz fuzz/h1_fuzz fuzz/h1_diff_fuzz fuzz/hpack_fuzz
 GEN_BINS   := tools/hpack_huffgen
 
 sluice-agent_SRCS     := $(AGENT_SRCS)
@@ -227,6 +227,9 @@ h2_fuzz_LIBS  := -lnghttp2 -lhttp_parser -lcrypto
 h1_fuzz_SRCS      := tests/fuzz/h1_fuzz.c tests/fuzz/h1_stream.c server/http/h1_parse.c
 h1_diff_fuzz_SRCS := tests/fuzz/h1_diff_fuzz.c tests/fuzz/h1_stream.c server/http/h1_parse.c
 h1_diff_fuzz_LIBS := -lhttp_parser
+# hpack_fuzz: our HPACK decoder against nghttp2's inflater, block by block (tests/fuzz/hpack_fuzz.c)
+hpack_fuzz_SRCS   := tests/fuzz/hpack_fuzz.c $(HPACK_SRCS) $(HPACK_GEN)
+hpack_fuzz_LIBS   := -lnghttp2
 
 $(BUILD)/fuzzobj/%.o: %.c
 	@mkdir -p $(@D)
