@@ -75,7 +75,8 @@ BINS       := bin/sluice-agent bin/sluice-server bin/sluice-routegen
 TEST_BINS  := tests/steer_test tests/xsk_holder tests/xsk_meta tests/netem tests/tcp_test tests/tap_server \
               tests/kernel_client tests/tcp_script_test tests/router_test tests/h2_conformance tests/stream_cat \
               tests/h1_probe tests/h1_parse_test tests/hpack_test
-BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns tools/h1_parse_bench
+BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns tools/h1_parse_bench \
+              tools/hpack_bench
 FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz fuzz/h1_fuzz fuzz/h1_diff_fuzz fuzz/hpack_fuzz
 GEN_BINS   := tools/hpack_huffgen
 
@@ -129,6 +130,10 @@ h2_bench_LIBS         := -Wl,--wrap=http_mem_nghttp2 -lnghttp2 -lcrypto
 # h1_parse_bench: our HTTP/1.1 head parser against http-parser on the same browser-like head
 h1_parse_bench_SRCS   := tools/bench/h1_parse_bench.c server/http/h1_parse.c
 h1_parse_bench_LIBS   := -lhttp_parser
+# hpack_bench: our HPACK decoder and encoder against nghttp2's inflater and deflater on the same blocks
+hpack_bench_SRCS      := tools/bench/hpack_bench.c $(HPACK_SRCS)
+hpack_bench_OBJS      := $(HPACK_GEN:.c=.o)
+hpack_bench_LIBS      := -lnghttp2
 # hpack_huffgen: writes the Huffman decoder's state machine ($(HPACK_GEN)) from the code table
 hpack_huffgen_SRCS    := tools/gen/hpack_huffgen.c common/hpack_huffman.c
 # idle_conns: holds idle HTTP/2 connections open for tools/bench/http.sh (memory per idle connection)

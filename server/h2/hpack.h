@@ -95,7 +95,7 @@ struct hpack_table {
     void *_mem;                /* _mem_size bytes: _slots, then _ring; NULL when no storage is held */
     struct hpack_slot *_slots; /* _nslots of them (a power of two); the newest entry is at _newest */
     uint8_t *_ring;            /* _ring_cap bytes */
-    uint32_t _mem_size;
+    size_t _mem_size;
     uint32_t _nslots;
     uint32_t _ring_cap;
     uint32_t _count;     /* entries */
@@ -130,8 +130,8 @@ uint32_t hpack_decoder_table_count(const struct hpack_decoder *d);
 
 /*
  * Decodes one whole field block (HEADERS + CONTINUATIONs joined, contiguous: in[0..len)). Each field,
- * in order, has its name and value copied into out[0..out_cap) (packed, name then value) and goes to
- * on_field (which may be NULL); the strings stay valid as long as out does.
+ * in order, has its name and value copied into out[0..out_cap) (packed, name then value; out is not
+ * NULL) and goes to on_field (which may be NULL); the strings stay valid as long as out does.
  *
  * Fields are emitted while the list's size (32 + name + value per field, RFC 9113 §6.5.2) stays
  * within max_list_size and their bytes within out_cap. The first field past either bound, or
