@@ -254,9 +254,9 @@ static bool table_add(struct hpack_table *t, const uint8_t *name, uint32_t n, co
 /* ---- Huffman decoding (RFC 7541 §5.2) ----------------------------------------------------------- */
 
 /*
- * One loop, three uses: STEP(nibble) advances the state machine and hands a completed symbol to EMIT.
- * A string is good when no nibble completes EOS and the state after the last one accepts the end (the
- * padding is 0-7 one bits).
+ * One loop, three uses (count, decode into a buffer, decode into the ring): each nibble, high then low,
+ * moves the state machine and hands the symbol it completes, if any, to EMIT. A string is good when no
+ * nibble completes EOS and the state after the last one accepts the end (the padding is 0-7 one bits).
  */
 #define HUFF_LOOP(src, len, EMIT)                                                                            \
     do {                                                                                                     \

@@ -20,6 +20,12 @@
  *   - the failing-allocator decoder (emitting all, or nothing: out_cap 0) agrees with the unlimited one
  *     until it says HPACK_ERR_NOMEM, and gives all its storage back (LeakSanitizer checks at exit).
  * Anything else aborts, with both verdicts on stderr.
+ *
+ * With the setup byte's top bit set, the input drives our encoder instead (encode_ops below): responses
+ * made of fields the input picks, some encoded first into a buffer too small (which must write and
+ * change nothing), and changes of the peer's table size between them; every block goes through
+ * nghttp2's inflater and our decoder, which must give the fields back (never-indexed for set-cookie,
+ * authorization, proxy-authorization) while nghttp2's table stays the size of our encoder's mirror.
  */
 #include <nghttp2/nghttp2.h>
 #include <stdio.h>
@@ -185,6 +191,141 @@ static uint32_t rnd(uint32_t n)
     return n ? (rng >> 8) % n : 0;
 }
 
+/* ---- the encoder ------------------------------------------------------------------------------------ */
+
+static const char *const enc_names[] = {
+    "content-type",
+    "server",
+    "cache-control",
+    "vary",
+    "date",
+    "set-cookie",
+    "etag",
+    "x-request-id",
+    "location",
+    "last-modified",
+    "content-encoding",
+    "authorization",
+    "proxy-authorization",
+    "link",
+    "x-a",
+    ":status",
+    "accept-encoding",
+    "",
+    "age",
+    "cookie",
+    "access-control-allow-origin",
+    "x-b",
+    "te",
+    "via",
+};
+
+static void enc_fail(const char *what, int block)
+{
+    fprintf(stderr, "hpack_fuzz: encoder invariant broken in block %d: %s\n", block, what);
+    abort();
+}
+
+/*
+ * Ops, one byte each then their operands: 0x00-0x3f: the peer's SETTINGS_HEADER_TABLE_SIZE is
+ * tables[op & 7]; 0x40-0xff: a response of (op & 15) fields, each a name byte (enc_names, by value
+ * modulo their count) and a value (a length byte, then that many bytes), then a status (two bytes)
+ * and a content-length (four bytes). Bit 0x10 of op: each field is first tried with a random room.
+ */
+static void encode_ops(const uint8_t *data, size_t size)
+{
+    static const uint32_t tables[] = {0, 1, 64, 256, 511, 512, 4096, 65536};
+    static uint8_t out[1 << 16];
+    nghttp2_hd_inflater *inf;
+    struct hpack_encoder e;
+    struct hpack_decoder d;
+    const uint8_t *end = data + size;
+    int block = 0;
+
+    if (nghttp2_hd_inflate_new(&inf))
+        abort();
+    hpack_encoder_init(&e, &plain);
+    hpack_decoder_init(&d, 4096, &plain);
+    fn.base = ng_store;
+    ff.base = out_full;
+    while (data < end) {
+        uint8_t op = *data++;
+        size_t n, w, nf = op & 15;
+        bool tight = op & 0x10;
+        struct fields want = {0};
+        static uint8_t want_store[1 << 16];
+        size_t want_used = 0;
+        int status;
+        uint32_t cl;
+
+        if (op < 0x40) {
+            if (nghttp2_hd_inflate_change_table_size(inf, tables[op & 7]))
+                abort();
+            hpack_encoder_set_peer_table_size(&e, tables[op & 7]);
+            continue;
+        }
+        n = hpack_encode_block_start(&e, out, HPACK_BLOCK_START_MAX);
+        want.base = want_store;
+        for (size_t i = 0; i < nf && data < end; i++) {
+            const char *name = enc_names[*data++ % COUNT(enc_names)];
+            size_t nlen = strlen(name), vlen = data < end ? *data++ : 0;
+
+            if (vlen > (size_t)(end - data))
+                vlen = (size_t)(end - data);
+            if (!strcmp(name, ":status") || !strcmp(name, "content-length")) /* only through their calls */
+                name = "x-c", nlen = 3;
+            if (tight && (w = hpack_encode_field(&e, out + n, rnd((uint32_t)(nlen + vlen + 4)),
+                                                 (const uint8_t *)name, nlen, data, vlen)))
+                n += w;
+            else if ((w = hpack_encode_field(&e, out + n, sizeof(out) - n, (const uint8_t *)name, nlen, data,
+                                             vlen)))
+                n += w;
+            else
+                enc_fail("a field does not fit 64 KiB", block);
+            memcpy(want_store + want_used, name, nlen);
+            memcpy(want_store + want_used + nlen, data, vlen);
+            want.f[want.n++] = (struct field){(uint32_t)want_used, (uint32_t)nlen,
+                                              (uint32_t)(want_used + nlen), (uint32_t)vlen,
+                                              !strcmp(name, "set-cookie") || !strcmp(name, "authorization") ||
+                                                  !strcmp(name, "proxy-authorization")};
+            want_used += nlen + vlen;
+            data += vlen;
+        }
+        status = 100 + (data + 2 <= end ? (data[0] << 8 | data[1]) % 900 : 100);
+        data += data + 2 <= end ? 2 : (size_t)(end - data);
+        cl = 0;
+        for (int k = 0; k < 4 && data < end; k++)
+            cl = cl << 8 | *data++;
+        if (!(w = hpack_encode_status(&e, out + n, sizeof(out) - n, status)))
+            enc_fail("a status does not fit", block);
+        n += w;
+        if (!(w = hpack_encode_content_length(&e, out + n, sizeof(out) - n, cl)))
+            enc_fail("a content-length does not fit", block);
+        n += w;
+
+        if (ng_inflate(inf, out, n))
+            enc_fail("nghttp2 refuses our block", block);
+        if (fn.n != want.n + 2)
+            enc_fail("nghttp2 decodes another number of fields", block);
+        for (size_t i = 0; i < want.n; i++)
+            if (!same_field(&fn, i, &want, i))
+                enc_fail("nghttp2 decodes another field", block);
+        if (nghttp2_hd_inflate_get_dynamic_table_size(inf) != e._table._size ||
+            nghttp2_hd_inflate_get_num_table_entries(inf) != 61 + e._table._count)
+            enc_fail("nghttp2's table is not our encoder's", block);
+        ff.n = 0;
+        if (hpack_decode(&d, out, n, out_full, OUT_CAP, UINT32_MAX, collect, &ff) != HPACK_OK || ff.n != fn.n)
+            enc_fail("our decoder does not take our block", block);
+        for (size_t i = 0; i < ff.n; i++)
+            if (!same_field(&ff, i, &fn, i))
+                enc_fail("our decoder and nghttp2 differ on our block", block);
+        block++;
+    }
+    hpack_encoder_free(&e);
+    hpack_decoder_free(&d);
+    nghttp2_hd_inflate_del(inf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const uint32_t tables[] = {0, 64, 256, 1000, 4096, 4096, 8192, 65536};
@@ -197,6 +338,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size < 1)
         return 0;
+    if (data[0] & 0x80) {
+        rng = data[0];
+        encode_ops(data + 1, size - 1);
+        return 0;
+    }
     max_table = tables[data[0] & 7];
     rng = data[0];
     fc.fail_at = 1 + (data[0] >> 3) % 6;
