@@ -194,8 +194,9 @@ size_t hpack_encode_status(struct hpack_encoder *e, uint8_t *out, size_t cap, in
 size_t hpack_encode_content_length(struct hpack_encoder *e, uint8_t *out, size_t cap, uint64_t n);
 
 /*
- * Any other field. A field already in the table is one indexed byte (or two); else a literal with the
- * static name where one exists, its value Huffman-coded when shorter. A field likely to repeat is
+ * Any other field. A field already in the table is one indexed byte (or two); else a literal whose
+ * name is an index where one exists (the static table's, else an entry of ours with that name), its
+ * strings Huffman-coded when that is shorter. A field likely to repeat is
  * inserted (incremental indexing) when it takes at most half the table; fields whose values change or
  * are secrets never are: content-length, date, age, etag, last-modified, expires, location,
  * content-range, cookie, and set-cookie, authorization, proxy-authorization, which go as "never
