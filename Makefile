@@ -75,8 +75,9 @@ BINS       := bin/sluice-agent bin/sluice-server bin/sluice-routegen
 TEST_BINS  := tests/steer_test tests/xsk_holder tests/xsk_meta tests/netem tests/tcp_test tests/tap_server \
               tests/kernel_client tests/tcp_script_test tests/router_test tests/h2_conformance tests/stream_cat \
               tests/h1_probe tests/h1_parse_test tests/hpack_test tests/h2_flood
-BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns tools/h1_parse_bench
-FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz fuzz/h1_fuzz fuzz/h1_diff_fuzz
+BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns tools/h1_parse_bench \
+              tools/hpack_bench
+FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz fuzz/h1_fuzz fuzz/h1_diff_fuzz fuzz/hpack_fuzz
 GEN_BINS   := tools/hpack_huffgen
 
 sluice-agent_SRCS     := $(AGENT_SRCS)
@@ -132,6 +133,10 @@ h2_bench_LIBS         := -Wl,--wrap=http_mem_nghttp2 -lnghttp2 -lcrypto
 # h1_parse_bench: our HTTP/1.1 head parser against http-parser on the same browser-like head
 h1_parse_bench_SRCS   := tools/bench/h1_parse_bench.c server/http/h1_parse.c
 h1_parse_bench_LIBS   := -lhttp_parser
+# hpack_bench: our HPACK decoder and encoder against nghttp2's inflater and deflater on the same blocks
+hpack_bench_SRCS      := tools/bench/hpack_bench.c $(HPACK_SRCS)
+hpack_bench_OBJS      := $(HPACK_GEN:.c=.o)
+hpack_bench_LIBS      := -lnghttp2
 # hpack_huffgen: writes the Huffman decoder's state machine ($(HPACK_GEN)) from the code table
 hpack_huffgen_SRCS    := tools/gen/hpack_huffgen.c common/hpack_huffman.c
 # idle_conns: holds idle HTTP/2 connections open for tools/bench/http.sh (memory per idle connection)
@@ -230,6 +235,9 @@ h2_fuzz_LIBS  := -lnghttp2 -lhttp_parser -lcrypto
 h1_fuzz_SRCS      := tests/fuzz/h1_fuzz.c tests/fuzz/h1_stream.c server/http/h1_parse.c
 h1_diff_fuzz_SRCS := tests/fuzz/h1_diff_fuzz.c tests/fuzz/h1_stream.c server/http/h1_parse.c
 h1_diff_fuzz_LIBS := -lhttp_parser
+# hpack_fuzz: our HPACK decoder against nghttp2's inflater, block by block (tests/fuzz/hpack_fuzz.c)
+hpack_fuzz_SRCS   := tests/fuzz/hpack_fuzz.c $(HPACK_SRCS) $(HPACK_GEN)
+hpack_fuzz_LIBS   := -lnghttp2
 
 $(BUILD)/fuzzobj/%.o: %.c
 	@mkdir -p $(@D)

@@ -35,7 +35,7 @@
 
 static void copy(uint8_t *dst, const void *src, size_t n)
 {
-    if (n) /* memcpy's pointers must be valid even for 0 bytes, and out may be NULL with out_cap 0 */
+    if (n) /* memcpy's pointers must be valid even for 0 bytes: a table without storage has none */
         memcpy(dst, src, n);
 }
 
@@ -170,7 +170,7 @@ static bool table_grow(struct hpack_table *t, uint32_t keep, uint32_t keep_bytes
     if (t->_mem)
         t->_alloc->free(t->_alloc->ctx, t->_mem, t->_mem_size);
     t->_mem = mem;
-    t->_mem_size = (uint32_t)size;
+    t->_mem_size = size;
     t->_slots = slots;
     t->_ring = mem + (size_t)nslots * sizeof(*slots);
     t->_nslots = nslots;
@@ -254,25 +254,26 @@ static bool table_add(struct hpack_table *t, const uint8_t *name, uint32_t n, co
 /* ---- Huffman decoding (RFC 7541 §5.2) ----------------------------------------------------------- */
 
 /*
- * One loop, three uses: STEP(nibble) advances the state machine and hands a completed symbol to EMIT.
- * A string is good when no nibble completes EOS and the state after the last one accepts the end (the
- * padding is 0-7 one bits).
+ * One loop, three uses (count, decode into a buffer, decode into the ring): each nibble, high then low,
+ * moves the state machine and hands the symbol it completes, if any, to EMIT. A string is good when no
+ * nibble completes EOS and the state after the last one accepts the end (the padding is 0-7 one bits).
  */
 #define HUFF_LOOP(src, len, EMIT)                                                                            \
     do {                                                                                                     \
-        unsigned st_ = 0, flags_ = HPACK_HUFFDEC_ACCEPT;                                                     \
+        const struct hpack_huffdec *t_ = hpack_huffdec_table[0];                                             \
+        unsigned row_ = 0, flags_ = HPACK_HUFFDEC_ACCEPT;                                                    \
         for (uint32_t i_ = 0; i_ < (len); i_++) {                                                            \
-            const struct hpack_huffdec *e_ = &hpack_huffdec_table[st_][(src)[i_] >> 4];                      \
+            const struct hpack_huffdec *e_ = &t_[row_ + ((src)[i_] >> 4)];                                   \
             if (e_->flags & HPACK_HUFFDEC_FAIL)                                                              \
                 return -1;                                                                                   \
             if (e_->flags & HPACK_HUFFDEC_SYM)                                                               \
                 EMIT(e_->sym);                                                                               \
-            e_ = &hpack_huffdec_table[e_->next][(src)[i_] & 15];                                             \
+            e_ = &t_[e_->next + ((src)[i_] & 15)];                                                           \
             if (e_->flags & HPACK_HUFFDEC_FAIL)                                                              \
                 return -1;                                                                                   \
             if (e_->flags & HPACK_HUFFDEC_SYM)                                                               \
                 EMIT(e_->sym);                                                                               \
-            st_ = e_->next;                                                                                  \
+            row_ = e_->next;                                                                                 \
             flags_ = e_->flags;                                                                              \
         }                                                                                                    \
         if (!(flags_ & HPACK_HUFFDEC_ACCEPT))                                                                \
@@ -298,6 +299,36 @@ static int64_t huff_decode(const uint8_t *src, uint32_t len, uint8_t *dst)
 #define PUT(sym) *o++ = (sym)
     HUFF_LOOP(src, len, PUT);
 #undef PUT
+    return o - dst;
+}
+
+/*
+ * huff_decode for a dst with room for one byte more than the longest possible result: each nibble
+ * stores its entry's symbol whether or not it completes one (the pointer moves only if it does), and
+ * failure is looked at once, at the end (a failing entry leads to the root and emits nothing), so the
+ * loop has no branch but its own. The common case: out has room to spare.
+ */
+static int64_t huff_decode_fast(const uint8_t *src, uint32_t len, uint8_t *dst)
+{
+    const struct hpack_huffdec *t = hpack_huffdec_table[0];
+    uint8_t *o = dst;
+    unsigned row = 0, flags = HPACK_HUFFDEC_ACCEPT, seen = 0;
+
+    for (uint32_t i = 0; i < len; i++) {
+        const struct hpack_huffdec *e = &t[row + (src[i] >> 4)];
+
+        *o = e->sym;
+        o += e->flags & HPACK_HUFFDEC_SYM;
+        seen |= e->flags;
+        e = &t[e->next + (src[i] & 15)];
+        *o = e->sym;
+        o += e->flags & HPACK_HUFFDEC_SYM;
+        seen |= e->flags;
+        row = e->next;
+        flags = e->flags;
+    }
+    if ((seen & HPACK_HUFFDEC_FAIL) || !(flags & HPACK_HUFFDEC_ACCEPT))
+        return -1;
     return o - dst;
 }
 
@@ -386,8 +417,8 @@ static int64_t put_str(const struct str *s, uint8_t *dst, size_t room)
         copy(dst, s->p, s->len);
         return s->len;
     }
-    if ((uint64_t)s->len * 8 / 5 <= room) /* every code is 5 bits or more */
-        return huff_decode(s->p, s->len, dst);
+    if ((uint64_t)s->len * 8 / 5 < room) /* every code is 5 bits or more; one byte spare */
+        return huff_decode_fast(s->p, s->len, dst);
     if ((n = huff_count(s->p, s->len)) < 0)
         return -1;
     return (uint64_t)n > room ? NOFIT : huff_decode(s->p, s->len, dst);
@@ -579,6 +610,8 @@ enum hpack_result hpack_decode(struct hpack_decoder *d, const uint8_t *in, size_
             goto compression_error;
         if (!insert)
             continue;
+        if (n > UINT32_MAX || v > UINT32_MAX) /* a Huffman string of 2.7 GB or more: larger than any table */
+            n = v = UINT32_MAX;
         switch (table_make_room(t, (uint32_t)n, (uint32_t)v, r.slot, &pos)) {
         case ROOM_NOMEM:
             goto nomem;

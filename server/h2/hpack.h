@@ -95,7 +95,7 @@ struct hpack_table {
     void *_mem;                /* _mem_size bytes: _slots, then _ring; NULL when no storage is held */
     struct hpack_slot *_slots; /* _nslots of them (a power of two); the newest entry is at _newest */
     uint8_t *_ring;            /* _ring_cap bytes */
-    uint32_t _mem_size;
+    size_t _mem_size;
     uint32_t _nslots;
     uint32_t _ring_cap;
     uint32_t _count;     /* entries */
@@ -130,8 +130,8 @@ uint32_t hpack_decoder_table_count(const struct hpack_decoder *d);
 
 /*
  * Decodes one whole field block (HEADERS + CONTINUATIONs joined, contiguous: in[0..len)). Each field,
- * in order, has its name and value copied into out[0..out_cap) (packed, name then value) and goes to
- * on_field (which may be NULL); the strings stay valid as long as out does.
+ * in order, has its name and value copied into out[0..out_cap) (packed, name then value; out is not
+ * NULL) and goes to on_field (which may be NULL); the strings stay valid as long as out does.
  *
  * Fields are emitted while the list's size (32 + name + value per field, RFC 9113 §6.5.2) stays
  * within max_list_size and their bytes within out_cap. The first field past either bound, or
@@ -194,8 +194,9 @@ size_t hpack_encode_status(struct hpack_encoder *e, uint8_t *out, size_t cap, in
 size_t hpack_encode_content_length(struct hpack_encoder *e, uint8_t *out, size_t cap, uint64_t n);
 
 /*
- * Any other field. A field already in the table is one indexed byte (or two); else a literal with the
- * static name where one exists, its value Huffman-coded when shorter. A field likely to repeat is
+ * Any other field. A field already in the table is one indexed byte (or two); else a literal whose
+ * name is an index where one exists (the static table's, else an entry of ours with that name), its
+ * strings Huffman-coded when that is shorter. A field likely to repeat is
  * inserted (incremental indexing) when it takes at most half the table; fields whose values change or
  * are secrets never are: content-length, date, age, etag, last-modified, expires, location,
  * content-range, cookie, and set-cookie, authorization, proxy-authorization, which go as "never

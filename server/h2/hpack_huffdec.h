@@ -5,6 +5,8 @@
  * A state is an inner node of the Huffman tree (256 of them; 0 is the root). hpack_huffdec_table[s][x]
  * is where nibble x, read most significant bit first from state s, leads: the next state, and the
  * symbol it completes, if any (codes are 5 to 30 bits long, so a nibble completes at most one). The
+ * next state is stored as its row's offset in the table seen as one array (state * 16), so that the
+ * decoder's chain of dependent loads is a load and an add per nibble, nothing more. The
  * table is not written by hand: tools/gen/hpack_huffgen.c builds it from the one code table,
  * common/hpack_huffman.c, into $(BUILD)/gen/server/h2/hpack_huffdec.c at build time (STYLE.md 3).
  */
@@ -20,7 +22,7 @@
 #define HPACK_HUFFDEC_FAIL   0x04
 
 struct hpack_huffdec {
-    uint8_t next;
+    uint16_t next; /* the next state * 16 */
     uint8_t flags;
     uint8_t sym;
 };

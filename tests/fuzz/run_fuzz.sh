@@ -2,15 +2,16 @@
 # run_fuzz.sh — bounded runs of libFuzzer targets, for tests/run.sh: TARGET tcp (the TCP engine,
 # tests/fuzz/tcp_fuzz.c, the default), h2 (the HTTP/2 and HTTP/1.1 input path, tests/fuzz/h2_fuzz.c),
 # h1 (the HTTP/1.1 framing, tests/fuzz/h1_fuzz.c) or h1_diff (the same against http-parser,
-# tests/fuzz/h1_diff_fuzz.c). For each TARGET in turn: the committed corpus (tests/fuzz/corpus/SEEDS/)
-# first (regression seeds), then SECONDS of new inputs, with tests/fuzz/SEEDS.dict; SEEDS is TARGET,
-# but h1 for h1_diff (one input format). Works on a copy of the corpus in a temporary directory, so
-# the repository is never modified. Prints one line per target:
+# tests/fuzz/h1_diff_fuzz.c) or hpack (the HPACK decoder against nghttp2's, tests/fuzz/hpack_fuzz.c).
+# For each TARGET in turn: the committed corpus (tests/fuzz/corpus/SEEDS/) first (regression seeds),
+# then SECONDS of new inputs, with tests/fuzz/SEEDS.dict; SEEDS is TARGET, but h1 for h1_diff (one
+# input format); TARGET:N runs that target N seconds instead of SECONDS. Works on a copy of the corpus
+# in a temporary directory, so the repository is never modified. Prints one line per target:
 #   ok - TARGET_fuzz: N runs in S s, no crash
 #   not ok - TARGET_fuzz: <crash|leak|timeout|oom> in <kept reproducer path>
 # and exits non-zero when one failed.
 #
-#   tests/fuzz/run_fuzz.sh BUILD_DIR SECONDS [TARGET...]
+#   tests/fuzz/run_fuzz.sh BUILD_DIR SECONDS [TARGET[:SECONDS]...]
 set -u
 
 BUILD=${1:-build/san}
@@ -20,14 +21,16 @@ if [ $# -ge 2 ]; then shift 2; else set --; fi
 cd "$(dirname "$0")/../.." || exit 1
 
 run_target() {
-    TARGET=$1
+    TARGET=${1%%:*}
+    SECS=$SECONDS_TO_RUN
+    case $1 in *:*) SECS=${1#*:} ;; esac
     NAME=${TARGET}_fuzz
     BIN=$BUILD/fuzz/$NAME
     case $TARGET in
-    tcp | h2 | h1) SEEDS=$TARGET ;;
+    tcp | h2 | h1 | hpack) SEEDS=$TARGET ;;
     h1_diff) SEEDS=h1 ;;
     *)
-        echo "not ok - fuzz: unknown target $TARGET (tcp, h2, h1 or h1_diff)"
+        echo "not ok - fuzz: unknown target $TARGET (tcp, h2, h1, h1_diff or hpack)"
         return 1
         ;;
     esac
@@ -41,7 +44,7 @@ run_target() {
     cp "tests/fuzz/corpus/$SEEDS"/* "$WORK/corpus/"
 
     start=$(date +%s)
-    "$BIN" -max_total_time="$SECONDS_TO_RUN" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
+    "$BIN" -max_total_time="$SECS" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
         -dict="tests/fuzz/$SEEDS.dict" -artifact_prefix="$WORK/" "$WORK/corpus" >"$WORK/log" 2>&1
     status=$?
     elapsed=$(($(date +%s) - start))

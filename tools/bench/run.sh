@@ -1,7 +1,7 @@
 #!/bin/sh
 # run.sh — the benchmark harness (`make bench`, `make bench QUICK=1`): micro-benchmarks (XDP
-# program, TCP engine, router, HTTP/1.1 head parser, HTTP/2 layer in memory), the datapath comparison
-# (tools/bench/datapath.sh), HTTP/2 servers side by side (tools/bench/http.sh) and the isolation
+# program, TCP engine, router, HTTP/1.1 head parser, HPACK, HTTP/2 layer in memory), the datapath
+# comparison (tools/bench/datapath.sh), HTTP/2 servers side by side (tools/bench/http.sh) and the isolation
 # stream-prefix steering buys (tools/bench/isolation.sh), each in a topology of its own. Results go to results/<date>/ (results.md; http.json and h2_bench.json with
 # every figure; PNG plots) and stdout.
 #
@@ -24,10 +24,10 @@ OUT=results/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"
 
 if [ -n "$QUICK" ]; then
-    XDP_RUNS=200000 TCP_MIB=256 ROUTER_S=0.2 H1_HEADS=100000 H2_REQS=50000 DP_ROUNDS=1 DP_MIB=128 DP_RR_S=2 ISO_ROUNDS=1 ISO_S=4
+    XDP_RUNS=200000 TCP_MIB=256 ROUTER_S=0.2 H1_HEADS=100000 HPACK_BLOCKS=20000 H2_REQS=50000 DP_ROUNDS=1 DP_MIB=128 DP_RR_S=2 ISO_ROUNDS=1 ISO_S=4
     EXPECT="about 2.5 minutes"
 else
-    XDP_RUNS=1000000 TCP_MIB=1024 ROUTER_S=1 H1_HEADS=500000 H2_REQS=200000 DP_ROUNDS=3 DP_MIB=512 DP_RR_S=5 ISO_ROUNDS=3 ISO_S=8
+    XDP_RUNS=1000000 TCP_MIB=1024 ROUTER_S=1 H1_HEADS=500000 HPACK_BLOCKS=200000 H2_REQS=200000 DP_ROUNDS=3 DP_MIB=512 DP_RR_S=5 ISO_ROUNDS=3 ISO_S=8
     EXPECT="about 11.5 minutes"
 fi
 START=$(date +%s)
@@ -51,6 +51,10 @@ echo "run.sh: ${QUICK:+quick mode, }expected total run time $EXPECT (micro-bench
     echo "## HTTP/1.1 request head parser: ours (server/http/h1_parse.c) against http-parser, in memory (pinned to CPU 1)"
     echo
     taskset -c 1 "$BUILD/tools/h1_parse_bench" "$H1_HEADS"
+    echo
+    echo "## HPACK: ours (server/h2/hpack.c) against nghttp2's inflater and deflater, in memory (pinned to CPU 1)"
+    echo
+    taskset -c 1 "$BUILD/tools/hpack_bench" "$HPACK_BLOCKS"
     echo
     echo "## HTTP/2 layer in memory: an nghttp2 client session against our glue and against nghttp2 alone (pinned to CPU 1)"
     echo

@@ -72,7 +72,7 @@ static struct hpack_huffdec step(int state, int nibble)
         e.sym = (uint8_t)(-1 - next);
         node = 0;
     }
-    e.next = (uint8_t)node;
+    e.next = (uint16_t)(node * 16);
     if (ones_depth[node] >= 0 && ones_depth[node] <= 7)
         e.flags |= HPACK_HUFFDEC_ACCEPT;
     return e;
