@@ -4,27 +4,45 @@
 # working on server/h2. (tests/http/http_test.sh runs the same suite on both datapaths in the test
 # topology; that is the copy tests/run.sh counts.)
 #
-#   tests/http/conformance.sh BUILD_DIR [-- SUITE OPTIONS...]
+#   tests/http/conformance.sh BUILD_DIR [--h2 native|nghttp2] [-- SUITE OPTIONS...]
 #
 # Starts `BUILD_DIR/bin/sluice-server --datapath socket --http PORT` (PORT: H2_CONFORMANCE_PORT,
-# default 20580), waits for its "ready" line, runs BUILD_DIR/tests/h2_conformance against it on
-# 127.0.0.1 (its /healthz, /echo and /bytes/N routes are the suite's defaults), then stops it by PID
-# with SIGTERM (a trap does it on any exit) and checks that it stopped cleanly. Prints the suite's
-# TAP lines plus one for the server's stop; exit status 0 only when everything passed.
+# default 20580) with a config file of one key, [http] h2 = the --h2 implementation (default native,
+# sluice's own codec; nghttp2 is the reference session), waits for its "ready" line, runs
+# BUILD_DIR/tests/h2_conformance against it on 127.0.0.1 (its /healthz, /echo and /bytes/N routes
+# are the suite's defaults), then stops it by PID with SIGTERM (a trap does it on any exit) and checks
+# that it stopped cleanly. Prints the suite's TAP lines plus one for the server's stop; exit status 0
+# only when everything passed.
+#
+# With native the suite also runs its defence cases (--defences: the native codec's flood limits, at
+# the defaults this server runs with); those that end in a flood connect from 127.0.0.10-29, one
+# address each, so that the server's per-address flood budget (flood_source_strikes) refuses none of
+# the cases after them. The nghttp2 session has none of these limits: it runs the RFC cases only.
 set -u
 
 usage() {
-    echo "usage: $0 BUILD_DIR [-- SUITE OPTIONS...]" >&2
+    echo "usage: $0 BUILD_DIR [--h2 native|nghttp2] [-- SUITE OPTIONS...]" >&2
     exit 2
 }
 
 BUILD=${1:-}
 [ -n "$BUILD" ] || usage
 shift
-if [ $# -gt 0 ]; then
-    [ "$1" = -- ] || usage
-    shift
-fi
+H2=native
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --h2)
+        [ $# -ge 2 ] && [[ $2 =~ ^(native|nghttp2)$ ]] || usage
+        H2=$2
+        shift 2
+        ;;
+    --)
+        shift
+        break
+        ;;
+    *) usage ;;
+    esac
+done
 
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib/tap.sh
@@ -32,7 +50,13 @@ SERVER=$BUILD/bin/sluice-server
 SUITE=$BUILD/tests/h2_conformance
 PORT=${H2_CONFORMANCE_PORT:-20580}
 LOG=$(mktemp /tmp/h2conf.XXXXXX)
+CONF=$(mktemp /tmp/h2conf-cfg.XXXXXX)
 SERVER_PID=""
+SUITE_ARGS=()
+if [ "$H2" = native ]; then
+    SUITE_ARGS=(--defences --flood-sources "$(seq -s, -f '127.0.0.%g' 10 29)")
+fi
+printf '[http]\nh2 = %s\n' "$H2" >"$CONF"
 
 stop_server() { # SIGTERM, then at most 10 s for the drain; sets SERVER_STATUS
     SERVER_STATUS=""
@@ -41,7 +65,7 @@ stop_server() { # SIGTERM, then at most 10 s for the drain; sets SERVER_STATUS
     SERVER_STATUS=$STOP_STATUS
     SERVER_PID=""
 }
-trap 'stop_server; rm -f "$LOG"' EXIT
+trap 'stop_server; rm -f "$LOG" "$CONF"' EXIT
 trap 'exit 130' INT TERM
 
 for f in "$SERVER" "$SUITE"; do
@@ -51,7 +75,7 @@ for f in "$SERVER" "$SUITE"; do
     fi
 done
 
-"$SERVER" --datapath socket --workers 2 --http "$PORT" >"$LOG" 2>&1 &
+"$SERVER" --datapath socket --workers 2 --http "$PORT" --config "$CONF" >"$LOG" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 100); do # 10 s at most
     grep -q ready "$LOG" && break
@@ -59,18 +83,18 @@ for _ in $(seq 100); do # 10 s at most
     sleep 0.1
 done
 if ! grep -q ready "$LOG"; then
-    echo "not ok - h2 conformance: sluice-server did not get ready on port $PORT: $(head -n 3 "$LOG" | tr '\n' '|')"
+    echo "not ok - h2 conformance ($H2): sluice-server did not get ready on port $PORT: $(head -n 3 "$LOG" | tr '\n' '|')"
     exit 1
 fi
 
-"$SUITE" --host 127.0.0.1 --port "$PORT" "$@"
+"$SUITE" --host 127.0.0.1 --port "$PORT" "${SUITE_ARGS[@]}" "$@"
 status=$?
 
 stop_server
 if [ "$SERVER_STATUS" = 0 ]; then
-    echo "ok - h2 conformance: sluice-server stopped cleanly after the suite"
+    echo "ok - h2 conformance ($H2): sluice-server stopped cleanly after the suite"
 else
-    echo "not ok - h2 conformance: sluice-server stopped with status $SERVER_STATUS: $(grep -i -m 2 -E 'error|fail' "$LOG" | tr '\n' '|')"
+    echo "not ok - h2 conformance ($H2): sluice-server stopped with status $SERVER_STATUS: $(grep -i -m 2 -E 'error|fail' "$LOG" | tr '\n' '|')"
     status=1
 fi
 exit $status

@@ -428,6 +428,38 @@ void send_continuation(struct h2c *c, uint32_t stream, uint8_t flags, const stru
     send_frame(c, FT_CONTINUATION, flags, stream, b->buf, b->len);
 }
 
+void wb_frame(struct wire_batch *b, uint8_t type, uint8_t flags, uint32_t stream, const void *payload,
+              size_t len)
+{
+    if (b->len + FRAME_HEADER_LEN + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 65536;
+        while (cap < b->len + FRAME_HEADER_LEN + len)
+            cap *= 2;
+        uint8_t *n = realloc(b->buf, cap);
+        if (!n)
+            wire_oom();
+        b->buf = n;
+        b->cap = cap;
+    }
+    b->len += frame_put(b->buf + b->len, type, flags, stream, payload, len);
+    b->frames++;
+}
+
+void wb_send(struct h2c *c, struct wire_batch *b)
+{
+    if (h2_wire.verbose)
+        fprintf(stderr, "#   send %u frames in one write (%zu bytes)\n", b->frames, b->len);
+    conn_write(c, b->buf, b->len);
+    b->len = 0;
+    b->frames = 0;
+}
+
+void wb_free(struct wire_batch *b)
+{
+    free(b->buf);
+    memset(b, 0, sizeof(*b));
+}
+
 /* ------------------------------------------------------------------------------------------------ */
 /* Reading: pump() returns the next frame (after the bookkeeping every frame needs) or what ended  */
 /* the wait.                                                                                      */
@@ -749,6 +781,24 @@ const char *got(struct h2c *c, enum ev ev)
 
 bool h2c_open(struct h2c *c, const char *host, const char *port, int rcvbuf, char *errbuf, size_t err_size)
 {
+    return h2c_open_from(c, host, port, NULL, rcvbuf, errbuf, err_size);
+}
+
+/* Bind fd to the numeric address source (port 0: any), of the family the connection uses. */
+static int bind_source(int fd, int family, const char *source)
+{
+    struct addrinfo hints = {.ai_family = family, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST},
+                    *res;
+    if (getaddrinfo(source, NULL, &hints, &res) != 0)
+        return EADDRNOTAVAIL; /* not an address of this family: try the next way to the server */
+    int err = bind(fd, res->ai_addr, res->ai_addrlen) == 0 ? 0 : errno;
+    freeaddrinfo(res);
+    return err;
+}
+
+bool h2c_open_from(struct h2c *c, const char *host, const char *port, const char *source, int rcvbuf,
+                   char *errbuf, size_t err_size)
+{
     memset(c, 0, sizeof(*c));
     c->fd = -1;
     c->auto_window_update = true;
@@ -777,6 +827,10 @@ bool h2c_open(struct h2c *c, const char *host, const char *port, int rcvbuf, cha
         /* Before the connect: the window scale offered in the SYN follows from it. */
         if (rcvbuf > 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+        if (source && (err = bind_source(fd, ai->ai_family, source)) != 0) {
+            close(fd);
+            continue;
+        }
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
             err = errno;
             close(fd);
@@ -797,8 +851,8 @@ bool h2c_open(struct h2c *c, const char *host, const char *port, int rcvbuf, cha
     }
     freeaddrinfo(res);
     if (c->fd < 0) {
-        snprintf(errbuf, err_size, "expected a TCP connection to %s port %s, got %s", host, port,
-                 strerror(err));
+        snprintf(errbuf, err_size, "expected a TCP connection to %s port %s%s%s, got %s", host, port,
+                 source ? " from " : "", source ? source : "", strerror(err));
         return false;
     }
     return true;

@@ -3,7 +3,9 @@
  * tests/http/h2_flood.c): one cleartext connection with prior knowledge, frames built by hand (any
  * type, flags, length and stream, the reserved bit included), field blocks encoded by hand, and the
  * server's frames read back one at a time with the bookkeeping every frame needs (SETTINGS and PING
- * acknowledged, flow-control windows given back, responses recorded per stream).
+ * acknowledged, flow-control windows given back, responses recorded per stream). Frames can also be
+ * gathered into one write (a flood arrives at once), and a connection can come from a chosen local
+ * address (a server that budgets floods per client address then sees a client of its own).
  *
  * Only responses are decoded with libnghttp2's HPACK inflater, never with its session, so that the
  * client can send anything. It is test code: it never lets a server make it wait without bound
@@ -161,6 +163,10 @@ struct h2c {
  * fit for conn_close).
  */
 bool h2c_open(struct h2c *c, const char *host, const char *port, int rcvbuf, char *err, size_t err_size);
+/* The same from a local address of our choosing (source: a numeric address, NULL for the system's
+ * choice): a server that budgets per client address sees each source as its own client. */
+bool h2c_open_from(struct h2c *c, const char *host, const char *port, const char *source, int rcvbuf,
+                   char *err, size_t err_size);
 void conn_close(struct h2c *c);
 
 /* The record of a stream, made on first use; NULL once MAX_STREAMS are tracked. */
@@ -193,6 +199,18 @@ void send_rst(struct h2c *c, uint32_t stream, uint32_t code);
 void send_priority(struct h2c *c, uint32_t stream, uint32_t depends_on, bool exclusive, uint8_t weight);
 void send_goaway(struct h2c *c, uint32_t last_stream, uint32_t code);
 void send_data(struct h2c *c, uint32_t stream, bool end_stream, const void *data, size_t len);
+
+/* Frames built into one buffer and sent in one write: a flood arrives at once, as an attacker's does,
+ * rather than a segment per frame. The buffer grows as needed; wb_send empties it for reuse. */
+struct wire_batch {
+    uint8_t *buf;
+    size_t len, cap;
+    uint32_t frames;
+};
+void wb_frame(struct wire_batch *b, uint8_t type, uint8_t flags, uint32_t stream, const void *payload,
+              size_t len);
+void wb_send(struct h2c *c, struct wire_batch *b);
+void wb_free(struct wire_batch *b);
 
 /* ---- HPACK field blocks, built by hand (RFC 7541 5 and 6) ------------------------------------------ */
 

@@ -11,8 +11,14 @@
 # that port to the kernel). The same checks run on both: the three ways in (prior knowledge, h2c
 # upgrade, HTTP/1.1), concurrent streams, h2load at 16 x 32, bodies from 0 B to 64 MiB each way
 # checked by SHA-256, static files (sizes, types, ETag/304, escapes), 404/405/HEAD, malformed
-# requests, the HTTP/2 conformance suite (h2_conformance), /metrics, and a clean stop that lets downloads in flight finish (on xdp: with every
-# UMEM frame back). Needs root.
+# requests, the HTTP/2 conformance suite (h2_conformance, with its defence cases: the native codec's
+# flood limits at their defaults), /metrics, and a clean stop that lets downloads in flight finish (on
+# xdp: with every UMEM frame back). On the socket datapath the conformance suite then runs once more,
+# RFC cases only, against a server on port 8081 whose HTTP/2 is the nghttp2 session ([http] h2 =
+# nghttp2), the reference the native codec is held to. The suite's flood cases connect from
+# addresses of their own (10.77.0.10-29, added to the client's veth): the server refuses an address
+# whose connections it ended for floods flood_source_strikes times in 60 s, which would fail the
+# checks after them. Needs root.
 set -u
 
 BUILD=${1:?usage: http_test.sh BUILD_DIR [socket|xdp]...}
@@ -35,6 +41,7 @@ SERVER_PID=""
 BIG=$((64 << 20))
 
 TOPO_CLI_TIMEOUT=120 # cli (tests/lib/topo.sh): a client still running after 120 s is stopped
+FLOOD_SOURCES=$(seq -s, -f '10.77.0.%g' 10 29) # h2_conformance --flood-sources: one address per flood case
 
 reset_state() {
     if [ -n "$SERVER_PID" ]; then
@@ -126,6 +133,19 @@ body_sha() {
     shift 2
     got=$(cli curl -sS --fail "$@" | sha)
     if [ "$got" = "$want" ]; then ok "$label"; else not_ok "$label" "SHA-256 $got, expected $want"; fi
+}
+
+# conformance LABEL SUITE_ARGS...: the HTTP/2 conformance suite (tests/http/h2_conformance.c) against
+# the server on $PORT; every case is one check, "LABEL CASE"
+conformance() {
+    local label=$1 conf=$WORK/conformance-${1//[^a-z0-9]/-}.log status
+    shift
+    cli "$CONFORMANCE" --host $SRV4 --port "$PORT" "$@" >"$conf" 2>&1
+    status=$?
+    grep -E '^(ok|not ok|skip) - ' "$conf" | sed "s/^\(ok\|not ok\|skip\) - /\1 - $label /"
+    if [ $status -ne 0 ] && ! grep -q '^not ok - ' "$conf"; then
+        not_ok "$label suite ran to the end" "exit $status: $(tail -n 2 "$conf" | tr '\n' '|')"
+    fi
 }
 
 run_checks() {
@@ -227,14 +247,8 @@ run_checks() {
         cli bash -c "exec 3<>/dev/tcp/$SRV4/$PORT; printf 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00\x03\x04\x00\x00\x00\x00\x00\x01\x02\x03' >&3; timeout 5 cat <&3 | od -An -v -tx1 | tr -d ' \n'"
     expect "$dp: the server still answers after the bad requests" 0 "^ok$" cli curl -sS "${h2[@]}" "$url/healthz"
 
-    # the HTTP/2 conformance suite (tests/http/h2_conformance.c): every case is one check
-    local conf=$WORK/conformance-$dp.log status
-    cli "$CONFORMANCE" --host $SRV4 --port "$PORT" >"$conf" 2>&1
-    status=$?
-    grep -E '^(ok|not ok|skip) - ' "$conf" | sed "s/^\(ok\|not ok\|skip\) - /\1 - $dp: h2 conformance /"
-    if [ $status -ne 0 ] && ! grep -q '^not ok - ' "$conf"; then
-        not_ok "$dp: h2 conformance suite ran to the end" "exit $status: $(tail -n 2 "$conf" | tr '\n' '|')"
-    fi
+    # the HTTP/2 conformance suite, with the native codec's defences
+    conformance "$dp: h2 conformance" --defences --flood-sources "$FLOOD_SOURCES"
 
     # metrics
     expect "$dp: /metrics counts requests per worker" 0 'sluice_http_requests_total\{worker="0"\} [1-9]' \
@@ -245,6 +259,9 @@ run_checks() {
 
 reset_state
 topo_up $TOPO >/dev/null
+for addr in ${FLOOD_SOURCES//,/ }; do
+    cli ip addr add "$addr/24" dev "$TOPO-c"
+done
 for dp in $DATAPATHS; do
     case $dp in
     socket)
@@ -254,6 +271,12 @@ for dp in $DATAPATHS; do
         begin_drain_check
         stop_server socket "stopped"
         end_drain_check socket
+        # the reference: the same suite against the nghttp2 session, without the native codec's defences
+        PORT=8081
+        printf '[http]\nh2 = nghttp2\n' >"$WORK/nghttp2.conf"
+        start_server socket-nghttp2 --datapath socket --http $PORT --config "$WORK/nghttp2.conf"
+        conformance "socket: h2 conformance (nghttp2)"
+        stop_server socket-nghttp2 "stopped"
         ;;
     xdp)
         PORT=80
