@@ -148,7 +148,7 @@ static const struct setting settings[] = {
      false, NULL, NULL,
      "HTTP/2 streams a client may cancel per 10 s, net of those it let finish (rapid reset)"},
     {"http", "max_continuations", NULL, NULL, SET_U32, AT(server.http.max_continuations), 1, 1024, false,
-     NULL, NULL, "CONTINUATION frames per HTTP/2 field block"},
+     NULL, NULL, "frames per HTTP/2 field block: the HEADERS and its CONTINUATIONs"},
     {"http", "max_queued_control", NULL, NULL, SET_U32, AT(server.http.max_queued_control), 16, 1u << 16,
      false, NULL, NULL, "HTTP/2 control frames owed to a client that does not read them, before a reset"},
     {"http", "max_empty_frames", NULL, NULL, SET_U32, AT(server.http.max_empty_frames), 1, 1u << 16, false,

@@ -120,8 +120,9 @@ struct h2_conn {
     uint32_t empty_run;
     uint32_t priority_frames, window_updates;
     uint32_t streams_opened, data_frames_sent;
-    bool abort;          /* reset the transport once the call is over (a flood that blocks our output) */
-    bool data_to_stream; /* the DATA frame being read goes to its stream (else it is dropped) */
+    uint32_t open_streams; /* open or half-closed: what SETTINGS_MAX_CONCURRENT_STREAMS bounds */
+    bool abort;            /* reset the transport once the call is over (a flood that blocks our output) */
+    bool data_to_stream;   /* the DATA frame being read goes to its stream (else it is dropped) */
     uint32_t nresets;
     int32_t resets[RESETS_KEPT];
     int32_t resets_forgotten;
@@ -387,10 +388,15 @@ static struct http_stream *find_stream(const struct http_conn *hc, uint32_t id)
     return NULL;
 }
 
-/* The stream is over on our side: freed at the end of the call (reap). */
+/* The stream is over on our side: no longer counted as open (5.1.2), freed at the end of the call
+ * (reap). */
 static void stream_close(struct http_stream *st)
 {
-    h2s_of(st)->closed = true;
+    struct h2_stream *s = h2s_of(st);
+
+    if (!s->closed)
+        h2_of(st->conn)->open_streams--;
+    s->closed = true;
 }
 
 /* A stream error (5.4.2): RST_STREAM, and the stream is gone. */
@@ -681,13 +687,32 @@ static bool stream_allowed(const struct http_conn *hc)
     const struct http_worker *hw = hc->hw;
     uint32_t max = hw->cfg->max_streams, used = hw->streams_used;
 
-    if (hc->nstreams >= hw->cfg->max_concurrent_streams)
+    uint32_t open = h2_of(hc)->open_streams;
+
+    if (open >= hw->cfg->max_concurrent_streams)
         return false;
     if (used >= max - max / 4)
-        return hc->nstreams < 1;
+        return open < 1;
     if (used >= max / 2)
-        return hc->nstreams < 8;
+        return open < 8;
     return true;
+}
+
+/* A new stream from the core's pool, with its HTTP/2 state in the slot of the same index. */
+static struct http_stream *stream_open(struct http_conn *hc, uint32_t id)
+{
+    struct http_worker *hw = hc->hw;
+    struct h2_conn *h = h2_of(hc);
+    struct http_stream *st = http_stream_new(hc, (int32_t)id);
+    struct h2_stream *s;
+
+    if (!st)
+        return NULL;
+    s = &h2_worker_of(hw)->streams[st - hw->streams];
+    *s = (struct h2_stream){.send_window = h->peer_window, .recv_window = cfg_of(hc)->initial_window_size};
+    st->proto_state = s;
+    h->open_streams++;
+    return st;
 }
 
 /* A whole field block of HEADERS (+ CONTINUATION) on stream id. */
@@ -714,18 +739,12 @@ static void headers_complete(struct http_conn *hc, uint32_t id, const uint8_t *b
         } else if (!stream_allowed(hc)) {
             hw->stats.h2_refused_streams++;
             stream_error(hc, NULL, id, H2_REFUSED_STREAM);
-        } else if (!(st = http_stream_new(hc, (int32_t)id)) || !(out = st->req_buf = http_buf_get(hw))) {
+        } else if (!(st = stream_open(hc, id)) || !(out = st->req_buf = http_buf_get(hw))) {
             if (st)
                 stream_close(st);
             st = NULL;
             stream_error(hc, NULL, id, H2_REFUSED_STREAM); /* out of streams or buffers: retry elsewhere */
         } else {
-            struct h2_worker *w = h2_worker_of(hw);
-            struct h2_stream *s = &w->streams[st - hw->streams];
-
-            *s = (struct h2_stream){.send_window = h->peer_window,
-                                    .recv_window = cfg_of(hc)->initial_window_size};
-            st->proto_state = s;
             fresh = true;
         }
     }
@@ -1787,6 +1806,7 @@ static int h2_conn_start(struct http_conn *hc, const struct http_upgrade *up)
 
         *s = (struct h2_stream){.send_window = h->peer_window, .end_stream_in = true};
         st->proto_state = s;
+        h->open_streams = 1;
         st->id = 1;
         st->req.http_version = 20;
         st->request_done = true;
