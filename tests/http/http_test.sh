@@ -208,6 +208,12 @@ run_checks() {
     want=$(sha <"$WORK/up-100000")
     body_sha "$dp: chunked upload to /echo over HTTP/1.1" "$want" "${h1[@]}" -H 'Transfer-Encoding: chunked' --data-binary "@$WORK/up-100000" "$url/echo"
     body_sha "$dp: upload with Expect: 100-continue" "$want" "${h1[@]}" -H 'Expect: 100-continue' --data-binary "@$WORK/up-100000" "$url/echo"
+    # response trailers: /echo gives a client that takes them (te: trailers) x-echo-bytes after the body
+    expect "$dp: HTTP/2 response trailers: a HEADERS frame that ends the stream after the DATA" 0 \
+        "x-echo-bytes: 100000 .*END_STREAM" \
+        cli bash -c "nghttp -v -H 'te: trailers' -d '$WORK/up-100000' '$url/echo' | grep -aE 'x-echo-bytes|recv HEADERS|END_STREAM' | tr '\n' ' '"
+    expect "$dp: HTTP/1.1 response trailers in the last chunk" 0 '^0\|x-echo-bytes: 100000\|\|$' \
+        cli bash -c "curl -sS --http1.1 --raw -H 'te: trailers' -H 'Transfer-Encoding: chunked' --data-binary '@$WORK/up-100000' '$url/echo' | tr -d '\r' | tail -n 3 | tr '\n' '|'"
 
     # static files
     for f in empty.txt one.txt page.bin exact.bin mid.bin large.bin index.html sub/dir/style.css; do
