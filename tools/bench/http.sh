@@ -30,8 +30,11 @@
 #     busy share (when the client's core is saturated, requests/s cannot rank servers);
 #   - p50/p99/p99.9 latency from h2load's per-request log, in a separate run (the log costs h2load
 #     about half of what it can drive);
-#   - server and machine CPU per request over h2o's in the same round and case (a ratio per round,
-#     then its median), when h2o runs;
+#   - the benchmark's own CPU per request: the server's, h2load's (utime+stime) and every CPU's irq
+#     and softirq time, which leaves out other processes on a shared machine (machine CPU does
+#     not), and the share of the machine those other processes took (others);
+#   - server, machine and bench CPU per request over h2o's in the same round and case (a ratio per
+#     round, then its median), when h2o runs;
 #   - for sluice, from its /metrics before and after: system allocations per request and response
 #     body bytes copied per byte served;
 #   - idle connections, on a fresh server (before any load: later its allocator would reuse what
@@ -317,17 +320,21 @@ server_pids() { # the server's process and its children (nginx's worker, h2o's h
     cat /proc/"$SERVER_PID"/task/*/children 2>/dev/null
 }
 
-# snapshot: "time busy total cpu0_busy cpu0_total cpu1_busy cpu1_total server_ticks" (busy: user,
-# nice, system, irq, softirq; total adds idle, iowait and steal)
+# snapshot: "time busy total cpu0_busy cpu0_total cpu1_busy cpu1_total server_ticks load_ticks
+# irq_softirq" (busy: user, nice, system, irq, softirq; total adds idle, iowait and steal;
+# load_ticks: h2load's utime+stime, -1 once it has ended; irq_softirq: of every CPU)
 snapshot() {
-    local t ticks=0 p v
+    local t ticks=0 lticks=-1 p v
     t=$(date +%s.%N)
     for p in $(server_pids); do
         v=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null) && ticks=$((ticks + ${v:-0}))
     done
-    awk -v t="$t" -v ticks="$ticks" '
-        /^cpu[0-9]* / { b = $2 + $3 + $4 + $7 + $8; s[$1] = b; tot[$1] = b + $5 + $6 + $9 }
-        END { printf "%s %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", t, s["cpu"], tot["cpu"], s["cpu0"], tot["cpu0"], s["cpu1"], tot["cpu1"], ticks }' /proc/stat
+    if [ -n "$LOAD_PID" ]; then
+        v=$(awk '{ sub(/^.*\) /, ""); print ($1 == "Z" ? -1 : $12 + $13) }' "/proc/$LOAD_PID/stat" 2>/dev/null) && lticks=${v:--1}
+    fi
+    awk -v t="$t" -v ticks="$ticks" -v lticks="$lticks" '
+        /^cpu[0-9]* / { b = $2 + $3 + $4 + $7 + $8; s[$1] = b; tot[$1] = b + $5 + $6 + $9; irq[$1] = $7 + $8 }
+        END { printf "%s %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", t, s["cpu"], tot["cpu"], s["cpu0"], tot["cpu0"], s["cpu1"], tot["cpu1"], ticks, lticks, irq["cpu"] }' /proc/stat
 }
 
 server_rss_kb() {
@@ -354,6 +361,13 @@ is_sluice() { case $SERVER_NAME in sluice-*) true ;; *) false ;; esac }
 
 ms_to_s() { awk -v m="$1" 'BEGIN { printf "%.3f", m / 1000 }'; }
 
+sleep_until() { # sleep_until NS: until date +%s%N reaches NS
+    local now
+    now=$(date +%s%N)
+    [ "$1" -gt "$now" ] && sleep "$(awk -v d=$(($1 - now)) 'BEGIN { printf "%.3f", d / 1e9 }')"
+    return 0
+}
+
 # h2load_args CASE-LINE fields: sets H2LOAD_ARGS and URL
 h2load_args() { # method path conns streams
     URL=http://$SRV4:$(port_of "$SERVER_NAME")$2
@@ -372,15 +386,18 @@ parse_h2load() {
 
 # measure_tp ROUND CASE-ID METHOD PATH CONNS STREAMS: one throughput run, one JSON line in RAW
 measure_tp() {
-    local round=$1 id=$2 out=$WORK/h2load.out m0="" m1="" s0 s1 fig
+    local round=$1 id=$2 out=$WORK/h2load.out m0="" m1="" s0 s1 fig t0
     shift 2
     h2load_args "$@"
     is_sluice && m0=$(sluice_metrics)
+    t0=$(date +%s%N)
     "${CLI[@]}" taskset -c 1 h2load "${H2LOAD_ARGS[@]}" -D "${TP_MS}ms" --warm-up-time "${TP_WARM_MS}ms" "$URL" >"$out" 2>&1 &
     LOAD_PID=$!
-    sleep "$(ms_to_s $((TP_WARM_MS + 150)))"
+    # deadlines from the start, not sleeps in a row: on a busy machine the snapshots themselves take
+    # a while, and the window must close before h2load does
+    sleep_until $((t0 + (TP_WARM_MS + 150) * 1000000))
     s0=$(snapshot)
-    sleep "$(ms_to_s $((TP_MS - 300)))"
+    sleep_until $((t0 + (TP_WARM_MS + TP_MS - 400) * 1000000))
     s1=$(snapshot)
     wait "$LOAD_PID"
     LOAD_PID=""
@@ -395,14 +412,24 @@ measure_tp() {
         split(s0, a, " "); split(s1, b, " ")
         win = b[1] - a[1]
         busy = (b[2] - a[2]) / tick; srv = (b[8] - a[8]) / tick
+        # what the benchmark itself used: server, h2load, and the softirq of the traffic between them
+        # (not attributable to a process); the rest of the busy time is other work on the machine
+        own = srv + (b[9] - a[9]) / tick + (b[10] - a[10]) / tick
+        other = (b[3] - a[3]) ? ((b[2] - a[2]) / tick - own) / ((b[3] - a[3]) / tick) : 0
         c0 = (b[5] - a[5]) ? (b[4] - a[4]) / (b[5] - a[5]) : 0
         c1 = (b[7] - a[7]) ? (b[6] - a[6]) / (b[7] - a[7]) : 0
         errors = err + (done - ok)
         printf "{\"server\":\"%s\",\"case\":\"%s\",\"round\":%d,\"kind\":\"throughput\",\"rps\":%s,\"bytes_per_s\":%.0f,", server, case_id, round, rps, bytes / dur
         printf "\"requests\":%d,\"errors\":%d,\"window_s\":%.3f,", done, errors, win
-        if (rps > 0 && win > 0)
-            printf "\"server_cpu_us_per_req\":%.3f,\"machine_cpu_us_per_req\":%.3f,", srv / win / rps * 1e6, busy / win / rps * 1e6
+        # h2load had ended before the window closed (a very busy machine): the window holds idle
+        # time, its CPU figures would be too low and are left out
+        if (a[9] < 0 || b[9] < 0)
+            printf "\"window_late\":true,"
+        else if (rps > 0 && win > 0)
+            printf "\"server_cpu_us_per_req\":%.3f,\"machine_cpu_us_per_req\":%.3f,\"bench_cpu_us_per_req\":%.3f,", srv / win / rps * 1e6, busy / win / rps * 1e6, own / win / rps * 1e6
         printf "\"cpu0_busy\":%.3f,\"cpu1_busy\":%.3f", c0, c1
+        if (a[9] >= 0 && b[9] >= 0)
+            printf ",\"other_busy\":%.3f", other
         if (m0 != "" && m1 != "") {
             split(m0, p, " "); split(m1, q, " ")
             if (q[1] > p[1]) printf ",\"allocs_per_req\":%.4f", (q[2] - p[2]) / (q[1] - p[1])
@@ -552,7 +579,7 @@ cases_json=$( (printf '%s\n' "${CASES[@]}" | jq -R 'split("|") | {id: .[0], labe
                                                           connections: (.[4] | tonumber), streams: (.[5] | tonumber)}'
                printf '%s\n' "${IDLE_CASES[@]}" | jq -R --argjson n "$IDLE_N" 'split("|") | {id: .[0], label: .[1], kind: "idle",
                                                           request: (if .[2] == "" then null else "GET \(.[2])" end), connections: $n, streams: 0}'
-             ) | jq -s 'map(select(.id != ""))')
+             ) | jq -s 'map(select(.id != null and .id != ""))')
 jq -s --argjson cases "$cases_json" --argjson servers "$(printf '%s\n' "${SERVERS[@]}" | jq -R . | jq -s .)" \
     --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname -r)" --arg cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
     --argjson cpus "$(nproc)" --argjson rounds "$ROUNDS" --argjson quick "$QUICK" --argjson elapsed "$ELAPSED" \
@@ -583,8 +610,10 @@ jq -s --argjson cases "$cases_json" --argjson servers "$(printf '%s\n' "${SERVER
                     + (if $na != null then {na: $na} else
                        {rps: fig($tp; "rps"), bytes_per_s: fig($tp; "bytes_per_s"),
                         server_cpu_us_per_req: fig($tp; "server_cpu_us_per_req"), machine_cpu_us_per_req: fig($tp; "machine_cpu_us_per_req"),
-                        cpu0_busy: fig($tp; "cpu0_busy"), cpu1_busy: fig($tp; "cpu1_busy"),
+                        bench_cpu_us_per_req: fig($tp; "bench_cpu_us_per_req"),
+                        cpu0_busy: fig($tp; "cpu0_busy"), cpu1_busy: fig($tp; "cpu1_busy"), other_busy: fig($tp; "other_busy"),
                         errors: ((($tp + $lat + $idle) | map(.errors) | add) // null),
+                        late_windows: ($tp | map(select(.window_late)) | length),
                         allocs_per_req: fig($tp; "allocs_per_req"), copied_per_byte: fig($tp; "copied_per_byte"),
                         p50_us: fig($lat; "p50_us"), p99_us: fig($lat; "p99_us"), p999_us: fig($lat; "p999_us"),
                         rps_with_log: fig($lat; "rps_with_log"),
@@ -592,6 +621,7 @@ jq -s --argjson cases "$cases_json" --argjson servers "$(printf '%s\n' "${SERVER
                         umem_frames_held_delta: fig($idle; "umem_frames_held_delta"),
                         server_cpu_vs_h2o: vs($tp; $h2o | map(select(.kind == "throughput")); "server_cpu_us_per_req"),
                         machine_cpu_vs_h2o: vs($tp; $h2o | map(select(.kind == "throughput")); "machine_cpu_us_per_req"),
+                        bench_cpu_vs_h2o: vs($tp; $h2o | map(select(.kind == "throughput")); "bench_cpu_us_per_req"),
                         idle_memory_vs_h2o: vs($idle; $h2o | map(select(.kind == "idle")); "bytes_per_idle_conn")}
                        | with_entries(select(.value != null)) end) ],
        runs: [ .[] | select(.kind != "na") ]}' "$RAW" >"$OUT/http.json" || die "could not aggregate $RAW"
@@ -606,17 +636,20 @@ jq -r '
     . as $d
     | "Placement: \(.meta.placement). \(.meta.rounds) round(s) per case, servers interleaved; median (min–max). " +
       "Throughput runs \(.meta.throughput_run_ms) ms after \(.meta.throughput_warmup_ms) ms of warm-up; latency from separate runs with h2load --log-file (\(.meta.latency_run_ms) ms). " +
-      "CPU figures are µs per request over the measured window; \"machine\" counts the busy time of every CPU (including softirq and anything else running). " +
-      "Cores: busy share of CPU 0 (server) / CPU 1 (h2load, and the veth receive softirq of what it sends). " +
+      "CPU figures are µs per request over the measured window; \"machine\" counts the busy time of every CPU (including softirq and anything else running); " +
+      "\"bench\" counts only the server, h2load and every CPU'"'"'s irq and softirq time, what machine would be without other work on the machine. " +
+      "Cores: busy share of CPU 0 (server) / CPU 1 (h2load, and the veth receive softirq of what it sends); others: the share of the machine that other processes took. " +
       "x h2o: the figure over h2o'"'"'s in the same round (a ratio per round, then its median).",
       ( if any(.cases[]; .kind == "load") then
         "",
-        "| case | server | requests/s | MB/s | p50 / p99 / p99.9 µs | server CPU µs/req | machine CPU µs/req | server CPU x h2o | machine CPU x h2o | CPU0 / CPU1 busy | errors | allocs/req | copied B/B |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| case | server | requests/s | MB/s | p50 / p99 / p99.9 µs | server CPU µs/req | x h2o | machine CPU µs/req | x h2o | bench CPU µs/req | x h2o | CPU0 / CPU1 busy | others | errors | allocs/req | copied B/B |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ( .cases[] | select(.kind == "load") as $c | $d.results[] | select(.case == $c.id)
-          | if .na then "| \($c.label) | \(.server) | n/a: \(.na) | | | | | | | | | | |"
-            else "| \($c.label) | \(.server) | \(mm(.rps)) | \(if .bytes_per_s then n(.bytes_per_s.median / 1e6) else "–" end) | \(lat(.)) | \(mm(.server_cpu_us_per_req)) | \(mm(.machine_cpu_us_per_req)) | \(mm(.server_cpu_vs_h2o)) | \(mm(.machine_cpu_vs_h2o)) | \(pct(.cpu0_busy)) / \(pct(.cpu1_busy)) | \(.errors // "–") | \(if .allocs_per_req then n(.allocs_per_req.median) else "–" end) | \(if .copied_per_byte then n(.copied_per_byte.median) else "–" end) |" end )
+          | if .na then "| \($c.label) | \(.server) | n/a: \(.na) | | | | | | | | | | | | | |"
+            else "| \($c.label) | \(.server) | \(mm(.rps)) | \(if .bytes_per_s then n(.bytes_per_s.median / 1e6) else "–" end) | \(lat(.)) | \(mm(.server_cpu_us_per_req)) | \(mm(.server_cpu_vs_h2o)) | \(mm(.machine_cpu_us_per_req)) | \(mm(.machine_cpu_vs_h2o)) | \(mm(.bench_cpu_us_per_req)) | \(mm(.bench_cpu_vs_h2o)) | \(pct(.cpu0_busy)) / \(pct(.cpu1_busy)) | \(pct(.other_busy)) | \(.errors // "–") | \(if .allocs_per_req then n(.allocs_per_req.median) else "–" end) | \(if .copied_per_byte then n(.copied_per_byte.median) else "–" end) |" end )
         else empty end ),
+      ( [ .results[] | select((.late_windows // 0) > 0) | "\(.server) \(.case): \(.late_windows)" ]
+        | if length > 0 then "", "Throughput runs whose CPU figures were left out (h2load ended before the measured window closed: a busy machine): \(join(", "))" else empty end ),
       ( if any(.cases[]; .kind == "idle") then
         "",
         "| idle connections | server | held open | memory per idle connection (B, VmRSS delta) | x h2o | UMEM frames held (delta) | errors |",
