@@ -7,7 +7,7 @@
 #   make check      the quick loop: sanitizer build without bench and fuzz binaries, every suite but
 #                   fuzzing, the ones that need no root first
 #   make demo       the end-to-end demo in a throw-away namespace topology
-#   make bench      the benchmark harness
+#   make bench      the benchmark harness; make bench-h2 only its HTTP/2 session comparison
 #   make fmt        clang-format every C file in place; make fmt-check only reports (CI runs it)
 #   make clean      remove build/
 #
@@ -124,12 +124,11 @@ xdp_bench_SRCS        := tools/bench/xdp_bench.c tests/bpf/packets.c common/hpac
 xdp_bench_LIBS        := $(LIBBPF)
 tcp_bench_SRCS        := tools/bench/tcp_bench.c $(NET_SRCS)
 tcp_bench_LIBS        := -lpthread
-# h2_bench: the HTTP layer (server/h2, server/http, the compiled router) in memory against an nghttp2
-# client session. --wrap=http_mem_nghttp2 lets the bench hand a worker system malloc instead of
-# http_mem's pools (the server has no such switch).
+# h2_bench: the HTTP layer (server/h2 native and nghttp2, server/http, the compiled router) in memory
+# against an nghttp2 client session, beside nghttp2 alone; it counts allocations with a malloc of its own
 h2_bench_SRCS         := tools/bench/h2_bench.c $(HTTP_SRCS) server/app/app.c common/err.c
 h2_bench_OBJS         := $(BUILD)/gen/server/sluice.routes.o $(HPACK_GEN:.c=.o)
-h2_bench_LIBS         := -Wl,--wrap=http_mem_nghttp2 -lnghttp2 -lcrypto
+h2_bench_LIBS         := -lnghttp2 -lcrypto
 # h1_parse_bench: our HTTP/1.1 head parser against http-parser on the same browser-like head
 h1_parse_bench_SRCS   := tools/bench/h1_parse_bench.c server/http/h1_parse.c
 h1_parse_bench_LIBS   := -lhttp_parser
@@ -159,7 +158,7 @@ AGENT    := $(BUILD)/bin/sluice-agent
 SERVER   := $(BUILD)/bin/sluice-server
 ROUTEGEN := $(BUILD)/bin/sluice-routegen
 
-.PHONY: all tests deps test check demo bench fmt fmt-check clean
+.PHONY: all tests deps test check demo bench bench-h2 fmt fmt-check clean
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS) # the tests load the objects too: keep them and their skeletons
 .DEFAULT_GOAL := all
 
@@ -267,9 +266,13 @@ check: deps
 demo: deps all
 	tools/demo.sh $(BUILD)
 
-# make bench QUICK=1: the harness's --quick mode (about 2 minutes instead of about 10)
+# make bench QUICK=1: the harness's --quick mode (about 4 minutes instead of about 16.5)
 bench: deps all
 	tools/bench/run.sh $(BUILD) $(if $(filter 1,$(QUICK)),--quick)
+
+# make bench-h2: only our HTTP/2 session against nghttp2's and h2o (run.sh --h2, about 5 minutes)
+bench-h2: deps all
+	tools/bench/run.sh $(BUILD) --h2
 
 FMT_FILES = $(shell git ls-files '*.c' '*.h')
 

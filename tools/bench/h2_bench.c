@@ -1,23 +1,39 @@
 /*
- * h2_bench.c — the HTTP/2 layer's CPU per request in memory, no network, one core.
+ * h2_bench.c — the HTTP/2 layer's CPU and allocations per request in memory, no network, one core.
  *
- * An nghttp2 client session keeps 32 streams in flight on one connection (GET /bytes/13: 13-byte
- * responses) against three servers, exchanging buffers directly:
- *   - sluice: server/h2 + server/http (http_worker_new, app_http_ops, the router compiled from
- *     server/sluice.routes) over an in-memory struct app_io, as tests/fuzz/h2_fuzz.c runs them,
- *     with nghttp2's memory from our size-class pools (server/http/http_mem.c);
- *   - sluice, system malloc: the same, but the worker's nghttp2_mem is plain malloc/free. The
- *     server has no switch for this: the link wraps http_mem_nghttp2 (-Wl,--wrap, see the
- *     Makefile) so that this file decides which allocator a new worker gets;
- *   - nghttp2 alone: a plain nghttp2 server session (default callbacks style: on_frame_recv submits
- *     :status, content-type and content-length with a data provider that copies the 13 bytes),
- *     system malloc — the reference for what the library costs without our glue.
- * Server time is the time spent inside the server's calls (app_readable/app_writable, or
- * mem_recv + mem_send), read with clock_gettime(CLOCK_MONOTONIC) around each call: one call handles
- * a whole batch of requests, so the clock's own cost is small. Client time is reported apart. Each
- * server runs ROUNDS times, interleaved; the median is printed with min-max, as a markdown table.
- * Allocations per request: malloc calls the server side made (for sluice: http_worker_system_allocs
- * plus the wrapped allocator's calls).
+ * An nghttp2 client session keeps 32 streams in flight on one connection against three servers,
+ * exchanging buffers directly:
+ *   - sluice native: server/h2/session.c (h2_native_ops) with server/http (http_worker_new,
+ *     app_http_ops, the router compiled from server/sluice.routes) over an in-memory struct app_io,
+ *     as tests/fuzz/h2_fuzz.c runs the HTTP layer;
+ *   - sluice nghttp2: the same core with server/h2/nghttp2_session.c (h2_nghttp2_ops), nghttp2's
+ *     memory from our size-class pools (server/http/http_mem.c);
+ *   - nghttp2 alone: a plain nghttp2 server session (on_frame_recv submits :status, content-type
+ *     and content-length with a data provider that copies 13 bytes), system malloc: what the
+ *     library costs without our glue, the yardstick of the native session (goal: at most 0.35x).
+ * Every request is GET /bytes/13?i=N with x-request-id: N, N counting requests: the :path is a
+ * literal nghttp2's encoder never indexes, and x-request-id is indexed anew each time, so each
+ * request's field block differs from every earlier one and the decoder's dynamic table churns as
+ * with real clients: no server can answer from a cached header block.
+ *
+ * Server time is the time spent inside the server's calls (app_readable/app_writable, or mem_recv
+ * + mem_send), read with clock_gettime(CLOCK_MONOTONIC) around each call: one call handles a whole
+ * batch of requests, so the clock's own cost is small. Client time is reported apart. Allocations
+ * per request are the malloc, calloc and realloc calls made inside those same calls, by our code,
+ * libnghttp2 or libc alike: this file replaces the process's malloc with a counting shim over
+ * glibc's (__libc_malloc...), counting only while a server call runs. (Before the native session
+ * this bench linked with -Wl,--wrap=http_mem_nghttp2 to give the nghttp2 glue plain malloc and
+ * counted through that nghttp2_mem; the native session takes no nghttp2_mem, and what the pools
+ * buy the nghttp2 glue was measured when they came, so that variant is gone and the shim counts
+ * every allocator alike.) In a sanitizer build the shim is left out (ASan owns malloc) and
+ * allocations are not counted.
+ *
+ * Each server runs ROUNDS times, interleaved, the order rotating per round; the first tenth of a
+ * round warms pools and caches and is not counted. Printed: per server the median with min-max of
+ * server ns, allocations, client and total ns per request, and server ns over nghttp2 alone's in
+ * the same round (a ratio per round, then its median), as a markdown table; and the CPU share, the
+ * bench thread's CPU time over the round's wall time, which shows when other work took the core (the
+ * ns figures are wall time inside the calls, since a per-call CPU clock costs a system call).
  *
  *   h2_bench [REQUESTS_PER_ROUND [JSON_FILE]]      (default 200000; JSON_FILE: the figures and every
  *                                                   round, machine-readable)
@@ -25,8 +41,10 @@
  * Never run under a sanitizer for figures: ASan's allocator and checks dominate.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <nghttp2/nghttp2.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +53,6 @@
 
 #include "app/app.h"
 #include "http/http_config.h"
-#include "http/http_mem.h"
 #include "h2/h2.h"
 #include "http/http_worker.h"
 
@@ -43,9 +60,10 @@
 #define IN_FLIGHT 32
 #define ROUNDS    5
 #define BODY_LEN  13
-#define PATH      "/bytes/13"
+#define PATH      "/bytes/13?i="
 #define OUT_CAP   (4u << 20)
 #define IN_CAP    (4u << 20)
+#define GOAL      0.35 /* native server ns per request over nghttp2 alone's */
 
 static void die(const char *what)
 {
@@ -53,55 +71,66 @@ static void die(const char *what)
     exit(1);
 }
 
-static uint64_t now_ns(void)
+static uint64_t clock_ns(clockid_t clock)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* ---- the allocator a new sluice worker gets -------------------------------------------------------- */
-
-nghttp2_mem __real_http_mem_nghttp2(struct http_mem *m);
-nghttp2_mem __wrap_http_mem_nghttp2(struct http_mem *m);
-
-static bool use_pool = true; /* read by __wrap_http_mem_nghttp2 when a worker is created */
-static uint64_t sys_allocs;  /* malloc/calloc/realloc calls through counting_mem */
-
-static void *count_malloc(size_t size, void *user)
+static uint64_t now_ns(void)
 {
-    (void)user;
-    sys_allocs++;
-    return malloc(size);
+    return clock_ns(CLOCK_MONOTONIC);
 }
 
-static void count_free(void *ptr, void *user)
+/* ---- counting the server side's allocations ------------------------------------------------------ */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define COUNT_ALLOCS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define COUNT_ALLOCS 0
+#endif
+#endif
+#ifndef COUNT_ALLOCS
+#define COUNT_ALLOCS 1
+#endif
+
+static bool in_server;  /* a server call is running: its allocations are counted */
+static uint64_t allocs; /* malloc/calloc/realloc calls while in_server */
+
+#if COUNT_ALLOCS
+/* glibc's own allocator under its internal names: the shim below forwards to it, so memory from
+ * either side may be freed by the other (glibc documents replacing malloc this way). */
+void *__libc_malloc(size_t size);
+void *__libc_calloc(size_t n, size_t size);
+void *__libc_realloc(void *ptr, size_t size);
+void __libc_free(void *ptr);
+
+void *malloc(size_t size)
 {
-    (void)user;
-    free(ptr);
+    allocs += in_server;
+    return __libc_malloc(size);
 }
 
-static void *count_calloc(size_t n, size_t size, void *user)
+void *calloc(size_t n, size_t size)
 {
-    (void)user;
-    sys_allocs++;
-    return calloc(n, size);
+    allocs += in_server;
+    return __libc_calloc(n, size);
 }
 
-static void *count_realloc(void *ptr, size_t size, void *user)
+void *realloc(void *ptr, size_t size)
 {
-    (void)user;
-    sys_allocs++;
-    return realloc(ptr, size);
+    allocs += in_server;
+    return __libc_realloc(ptr, size);
 }
 
-static nghttp2_mem counting_mem = {NULL, count_malloc, count_free, count_calloc, count_realloc};
-
-nghttp2_mem __wrap_http_mem_nghttp2(struct http_mem *m)
+void free(void *ptr)
 {
-    return use_pool ? __real_http_mem_nghttp2(m) : counting_mem;
+    __libc_free(ptr);
 }
+#endif
 
 /* ---- the wire: two byte buffers ------------------------------------------------------------------ */
 
@@ -219,8 +248,7 @@ static const struct app_io wire_io = {
 
 struct client {
     nghttp2_session *session;
-    uint64_t done, failed, body_bytes;
-    int32_t status; /* of the last response */
+    uint64_t issued, done, failed, body_bytes;
 };
 
 static int cl_on_stream_close(nghttp2_session *s, int32_t id, uint32_t error, void *user)
@@ -276,21 +304,28 @@ static void client_init(struct client *c)
         die("nghttp2_submit_settings");
 }
 
+/* GET /bytes/13?i=N with x-request-id: N, N the request's number in this round (the same sequence
+ * for every server, so that each decodes the same field blocks) */
 static void client_request(struct client *c)
 {
-    static const nghttp2_nv nva[] = {
+    char path[sizeof(PATH) + 20], id[21];
+    int path_len = snprintf(path, sizeof(path), PATH "%" PRIu64, c->issued);
+    int id_len = snprintf(id, sizeof(id), "%" PRIu64, c->issued);
+    /* nghttp2_submit_request copies the values not flagged NO_COPY: path and id may go */
+    const nghttp2_nv nva[] = {
         {(uint8_t *)":method", (uint8_t *)"GET", 7, 3,
          NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE},
         {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4,
          NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE},
         {(uint8_t *)":authority", (uint8_t *)"bench", 10, 5,
          NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE},
-        {(uint8_t *)":path", (uint8_t *)PATH, 5, sizeof(PATH) - 1,
-         NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE},
+        {(uint8_t *)":path", (uint8_t *)path, 5, (size_t)path_len, NGHTTP2_NV_FLAG_NO_COPY_NAME},
+        {(uint8_t *)"x-request-id", (uint8_t *)id, 12, (size_t)id_len, NGHTTP2_NV_FLAG_NO_COPY_NAME},
     };
 
     if (nghttp2_submit_request(c->session, NULL, nva, sizeof(nva) / sizeof(nva[0]), NULL, NULL) < 0)
         die("nghttp2_submit_request");
+    c->issued++;
 }
 
 /* Everything the client session has to send goes onto the wire. */
@@ -361,8 +396,8 @@ static nghttp2_session *ref_new(void)
     if (nghttp2_session_callbacks_new(&cb))
         die("nghttp2_session_callbacks_new");
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, ref_on_frame_recv);
-    if (nghttp2_session_server_new3(&s, cb, NULL, NULL, &counting_mem))
-        die("nghttp2_session_server_new3");
+    if (nghttp2_session_server_new(&s, cb, NULL))
+        die("nghttp2_session_server_new");
     nghttp2_session_callbacks_del(cb);
     if (nghttp2_submit_settings(s, NGHTTP2_FLAG_NONE, &iv, 1))
         die("nghttp2_submit_settings");
@@ -389,27 +424,46 @@ static void ref_serve(nghttp2_session *s)
 
 /* ---- one round ---------------------------------------------------------------------------------------- */
 
-enum server_kind { SLUICE_POOL, SLUICE_MALLOC, NGHTTP2_ALONE, NKINDS };
+enum server_kind { SLUICE_NATIVE, SLUICE_NGHTTP2, NGHTTP2_ALONE, NKINDS };
 
-static const char *const kind_names[NKINDS] = {
-    "sluice glue (server/h2 + server/http), http_mem pools",
-    "sluice glue, system malloc for nghttp2",
-    "nghttp2 alone (plain server session), system malloc",
+static const struct {
+    const char *id, *label;
+    const struct http_proto_ops *ops; /* NULL: nghttp2 alone */
+} kinds[NKINDS] = {
+    [SLUICE_NATIVE] = {"sluice_native", "sluice native (server/h2/session.c + server/http)", &h2_native_ops},
+    [SLUICE_NGHTTP2] = {"sluice_nghttp2",
+                        "sluice nghttp2 (server/h2/nghttp2_session.c + server/http), http_mem pools",
+                        &h2_nghttp2_ops},
+    [NGHTTP2_ALONE] = {"nghttp2_alone", "nghttp2 alone (plain server session), system malloc", NULL},
 };
 
 struct result {
     double server_ns, client_ns, total_ns, allocs; /* per request */
+    double cpu_share; /* the bench thread's CPU time over the wall time of the round: below ~0.95 other
+                         work took the core and the ns figures are inflated by preemption */
 };
 
 static struct http_config config;
-static struct http_worker *workers[2];
-static struct app_table tables[2];
+static struct http_worker *workers[NKINDS];
+static struct app_table tables[NKINDS];
 
-/* malloc calls the server side made so far */
-static uint64_t server_allocs(enum server_kind kind)
+/* one server call, timed, its allocations counted */
+static uint64_t serve(enum server_kind kind, struct app_conn *ac, nghttp2_session *ref)
 {
-    return sys_allocs +
-           (kind == NGHTTP2_ALONE ? 0 : http_worker_system_allocs(workers[kind == SLUICE_MALLOC]));
+    uint64_t t0 = now_ns();
+
+    in_server = true;
+    if (kind == NGHTTP2_ALONE) {
+        ref_serve(ref);
+    } else {
+        app_readable(ac);
+        if (wire.want_writable) {
+            wire.want_writable = false;
+            app_writable(ac);
+        }
+    }
+    in_server = false;
+    return now_ns() - t0;
 }
 
 static void run(enum server_kind kind, uint64_t requests, struct result *r)
@@ -417,9 +471,8 @@ static void run(enum server_kind kind, uint64_t requests, struct result *r)
     struct client c;
     struct app_conn *ac = NULL;
     nghttp2_session *ref = NULL;
-    uint64_t warm = requests / 10, total = requests + warm, issued = 0, server_ns = 0, t0, n;
-    uint64_t done_at_warm = 0, server_ns_at_warm = 0, t_warm = 0, allocs_at_warm = 0;
-    int w = kind == SLUICE_MALLOC;
+    uint64_t warm = requests / 10, total = requests + warm, server_ns = 0, n;
+    uint64_t done_at_warm = 0, server_ns_at_warm = 0, t_warm = 0, allocs_at_warm = 0, cpu_warm = 0;
 
     memset(&wire, 0, sizeof(wire));
     wire.to_server = malloc(IN_CAP);
@@ -430,57 +483,55 @@ static void run(enum server_kind kind, uint64_t requests, struct result *r)
     if (kind == NGHTTP2_ALONE) {
         ref = ref_new();
     } else {
-        ac = app_open(&tables[w], PORT, &wire_io, NULL);
+        ac = app_open(&tables[kind], PORT, &wire_io, NULL);
         if (!ac || wire.aborted)
             die("app_open: the HTTP service refused the connection");
     }
-    for (; issued < IN_FLIGHT; issued++)
+    while (c.issued < IN_FLIGHT)
         client_request(&c);
     while (c.done < total) {
         client_flush(&c);
-        t0 = now_ns();
-        if (kind == NGHTTP2_ALONE) {
-            ref_serve(ref);
-        } else {
-            app_readable(ac);
-            if (wire.want_writable) {
-                wire.want_writable = false;
-                app_writable(ac);
-            }
-        }
-        server_ns += now_ns() - t0;
+        server_ns += serve(kind, ac, ref);
         if (wire.aborted || wire.shut)
             die("the server closed the connection");
         if (!wire.out_len)
             die("the server wrote nothing back: the exchange is stuck");
         client_read(&c);
-        for (; issued < c.done + IN_FLIGHT && issued < total; issued++)
+        while (c.issued < c.done + IN_FLIGHT && c.issued < total)
             client_request(&c);
         if (!t_warm && c.done >= warm) { /* the first tenth warms pools and caches: not counted */
             t_warm = now_ns();
+            cpu_warm = clock_ns(CLOCK_THREAD_CPUTIME_ID);
             done_at_warm = c.done;
             server_ns_at_warm = server_ns;
-            allocs_at_warm = server_allocs(kind);
+            allocs_at_warm = allocs;
         }
     }
     n = c.done - done_at_warm;
     r->server_ns = (double)(server_ns - server_ns_at_warm) / (double)n;
     r->total_ns = (double)(now_ns() - t_warm) / (double)n;
+    r->cpu_share = (double)(clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_warm) / (r->total_ns * (double)n);
     r->client_ns = r->total_ns - r->server_ns;
-    r->allocs = (double)(server_allocs(kind) - allocs_at_warm) / (double)n;
+    r->allocs = (double)(allocs - allocs_at_warm) / (double)n;
     if (c.failed)
         die("responses other than 200, or reset streams");
     if (c.body_bytes != c.done * BODY_LEN)
         die("the response bodies are not 13 bytes each");
     /* the client goes away, as a reset would */
     if (ac)
-        app_closed(&tables[w], ac, ECONNRESET);
+        app_closed(&tables[kind], ac, ECONNRESET);
     if (ref)
         nghttp2_session_del(ref);
     nghttp2_session_del(c.session);
     free(wire.to_server);
     free(wire.to_client);
 }
+
+/* ---- the figures -------------------------------------------------------------------------------------- */
+
+struct stat3 {
+    double median, min, max;
+};
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -489,21 +540,32 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* median, min, max of ROUNDS values */
-static void summary(double *v, double out[3])
+/* median, min, max of ROUNDS values of one figure (off: the field's offset in struct result) */
+static struct stat3 summary(const struct result *rounds, size_t off, const struct result *base)
 {
+    double v[ROUNDS];
+
+    for (int i = 0; i < ROUNDS; i++) {
+        v[i] = *(const double *)((const char *)&rounds[i] + off);
+        if (base) /* over the same round's figure of another server */
+            v[i] /= *(const double *)((const char *)&base[i] + off);
+    }
     qsort(v, ROUNDS, sizeof(v[0]), cmp_double);
-    out[0] = v[ROUNDS / 2];
-    out[1] = v[0];
-    out[2] = v[ROUNDS - 1];
+    return (struct stat3){v[ROUNDS / 2], v[0], v[ROUNDS - 1]};
+}
+
+static void json_stat(FILE *f, const char *name, struct stat3 s)
+{
+    fprintf(f, ",\"%s\":{\"median\":%.4f,\"min\":%.4f,\"max\":%.4f}", name, s.median, s.min, s.max);
 }
 
 int main(int argc, char **argv)
 {
     static const struct app_service service = {PORT, &app_http_ops};
-    static const char *const kind_ids[NKINDS] = {"sluice_pool", "sluice_malloc", "nghttp2_alone"};
     uint64_t requests = argc > 1 ? strtoull(argv[1], NULL, 10) : 200000;
     struct result res[NKINDS][ROUNDS];
+    struct stat3 native_ratio = {0};
+    bool contended = false;
     FILE *json = NULL;
 
     if (argc > 3 || requests < 1000) {
@@ -515,69 +577,95 @@ int main(int argc, char **argv)
         return 1;
     }
     http_config_default(&config);
-    for (int i = 0; i < 2; i++) {
-        use_pool = i == 0;
-        workers[i] = http_worker_new(&config, 4, &h2_nghttp2_ops);
-        if (!workers[i])
+    for (int k = 0; k < NKINDS; k++) {
+        if (!kinds[k].ops)
+            continue;
+        workers[k] = http_worker_new(&config, 4, kinds[k].ops);
+        if (!workers[k])
             die("http_worker_new");
-        if (app_table_init(&tables[i], 4, &service, 1))
+        if (app_table_init(&tables[k], 4, &service, 1))
             die("app_table_init");
-        tables[i].http = workers[i];
+        tables[k].http = workers[k];
     }
-    use_pool = true;
-    for (int round = 0; round < ROUNDS; round++)
-        for (int k = 0; k < NKINDS; k++)
-            run((enum server_kind)k, requests, &res[k][round]);
+    for (int round = 0; round < ROUNDS; round++) /* the order rotates: no server always goes first */
+        for (int i = 0; i < NKINDS; i++) {
+            int k = (i + round) % NKINDS;
 
-    printf("%llu requests per round after a tenth more of warm-up, %d streams in flight, 13-byte responses; "
-           "median of %d interleaved rounds (min-max)\n\n",
-           (unsigned long long)requests, IN_FLIGHT, ROUNDS);
-    printf(
-        "| server | server ns/request | client ns/request | total ns/request | server mallocs/request |\n");
-    printf("|---|---:|---:|---:|---:|\n");
+            run((enum server_kind)k, requests, &res[k][round]);
+        }
+
+    printf("%" PRIu64 " requests per round after a tenth more of warm-up, %d streams in flight, GET %sN with "
+           "x-request-id: N, 13-byte responses; median of %d interleaved rounds (min-max)\n\n",
+           requests, IN_FLIGHT, PATH, ROUNDS);
+    printf("| server | server ns/request | x nghttp2 alone (server ns) | server mallocs/request | "
+           "client ns/request | total ns/request | CPU share |\n");
+    printf("|---|---:|---:|---:|---:|---:|---:|\n");
     if (json)
         fprintf(json,
-                "{\"requests_per_round\":%llu,\"in_flight\":%d,\"body_bytes\":%d,\"rounds\":%d,\"servers\":[",
-                (unsigned long long)requests, IN_FLIGHT, BODY_LEN, ROUNDS);
+                "{\"requests_per_round\":%" PRIu64 ",\"in_flight\":%d,\"body_bytes\":%d,\"rounds\":%d,"
+                "\"request\":\"GET %sN, x-request-id: N\",\"allocs_counted\":%s,\"servers\":[",
+                requests, IN_FLIGHT, BODY_LEN, ROUNDS, PATH, COUNT_ALLOCS ? "true" : "false");
     for (int k = 0; k < NKINDS; k++) {
-        double v[ROUNDS], s[3], cl[3], t[3], a[3];
+        struct stat3 s = summary(res[k], offsetof(struct result, server_ns), NULL),
+                     q = summary(res[k], offsetof(struct result, server_ns), res[NGHTTP2_ALONE]),
+                     a = summary(res[k], offsetof(struct result, allocs), NULL),
+                     cl = summary(res[k], offsetof(struct result, client_ns), NULL),
+                     t = summary(res[k], offsetof(struct result, total_ns), NULL),
+                     cpu = summary(res[k], offsetof(struct result, cpu_share), NULL);
+        char allocs_text[64];
 
-        for (int i = 0; i < ROUNDS; i++)
-            v[i] = res[k][i].server_ns;
-        summary(v, s);
-        for (int i = 0; i < ROUNDS; i++)
-            v[i] = res[k][i].client_ns;
-        summary(v, cl);
-        for (int i = 0; i < ROUNDS; i++)
-            v[i] = res[k][i].total_ns;
-        summary(v, t);
-        for (int i = 0; i < ROUNDS; i++)
-            v[i] = res[k][i].allocs;
-        summary(v, a);
-        printf("| %s | %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | %.3f |\n", kind_names[k],
-               s[0], s[1], s[2], cl[0], cl[1], cl[2], t[0], t[1], t[2], a[0]);
+        if (k == SLUICE_NATIVE)
+            native_ratio = q;
+        if (COUNT_ALLOCS)
+            snprintf(allocs_text, sizeof(allocs_text), "%.3f (%.3f-%.3f)", a.median, a.min, a.max);
+        else
+            snprintf(allocs_text, sizeof(allocs_text), "n/a (sanitizer build)");
+        printf("| %s | %.0f (%.0f-%.0f) | %.2f (%.2f-%.2f) | %s | %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | %.2f "
+               "(%.2f-%.2f) |\n",
+               kinds[k].label, s.median, s.min, s.max, q.median, q.min, q.max, allocs_text, cl.median, cl.min,
+               cl.max, t.median, t.min, t.max, cpu.median, cpu.min, cpu.max);
+        if (cpu.min < 0.95)
+            contended = true;
         if (json) {
-            fprintf(json,
-                    "%s{\"id\":\"%s\",\"label\":\"%s\",\"server_ns_per_req\":{\"median\":%.1f,\"min\":%.1f,"
-                    "\"max\":%.1f},"
-                    "\"client_ns_per_req\":{\"median\":%.1f,\"min\":%.1f,\"max\":%.1f},"
-                    "\"total_ns_per_req\":{\"median\":%.1f,\"min\":%.1f,\"max\":%.1f},\"server_mallocs_per_"
-                    "req\":%.4f,"
-                    "\"server_ns_runs\":[",
-                    k ? "," : "", kind_ids[k], kind_names[k], s[0], s[1], s[2], cl[0], cl[1], cl[2], t[0],
-                    t[1], t[2], a[0]);
+            fprintf(json, "%s{\"id\":\"%s\",\"label\":\"%s\"", k ? "," : "", kinds[k].id, kinds[k].label);
+            json_stat(json, "server_ns_per_req", s);
+            json_stat(json, "ratio_to_nghttp2_alone", q);
+            if (COUNT_ALLOCS)
+                json_stat(json, "server_mallocs_per_req", a);
+            json_stat(json, "client_ns_per_req", cl);
+            json_stat(json, "total_ns_per_req", t);
+            json_stat(json, "cpu_share", cpu);
+            fprintf(json, ",\"server_ns_runs\":[");
             for (int i = 0; i < ROUNDS; i++)
                 fprintf(json, "%s%.1f", i ? "," : "", res[k][i].server_ns);
+            fprintf(json, "],\"server_mallocs_runs\":[");
+            for (int i = 0; i < ROUNDS; i++)
+                fprintf(json, "%s%.4f", i ? "," : "", res[k][i].allocs);
             fprintf(json, "]}");
         }
     }
-    if (json && (fprintf(json, "]}\n") < 0 || fclose(json))) {
+    printf(
+        "\nsluice native / nghttp2 alone, server ns per request: %.2fx (%.2f-%.2f over the rounds); goal: at "
+        "most %.2fx\n",
+        native_ratio.median, native_ratio.min, native_ratio.max, GOAL);
+    if (contended)
+        printf(
+            "\nwarning: in some rounds the bench had less than 95%% of its core (CPU share): other work ran "
+            "there, and the ns figures of those rounds include time preempted\n");
+    if (json) {
+        fprintf(json, "]");
+        json_stat(json, "native_over_nghttp2_alone", native_ratio);
+        fprintf(json, ",\"goal\":%.2f}\n", GOAL);
+    }
+    if (json && (fflush(json) || ferror(json) || fclose(json))) {
         fprintf(stderr, "h2_bench: error: %s: %s\n", argv[2], strerror(errno));
         return 1;
     }
-    for (int i = 0; i < 2; i++) {
-        app_table_destroy(&tables[i]);
-        http_worker_destroy(workers[i]);
+    for (int k = 0; k < NKINDS; k++) {
+        if (!kinds[k].ops)
+            continue;
+        app_table_destroy(&tables[k]);
+        http_worker_destroy(workers[k]);
     }
     return 0;
 }

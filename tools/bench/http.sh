@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
-# http.sh — HTTP/2 servers side by side: sluice over AF_XDP, sluice over kernel sockets, h2o,
-# nghttpd and nginx, each serving the same bodies over cleartext HTTP/2 (prior knowledge) with one
-# worker, in a topology of its own ("bnch", tools/topology.sh). Part of `make bench` (run.sh).
+# http.sh — HTTP/2 servers side by side: sluice over AF_XDP and over kernel sockets, each with
+# nghttp2's session ([http] h2 = nghttp2: sluice-xdp, sluice-socket) and with ours (h2 = native:
+# sluice-xdp-native, sluice-socket-native), h2o, nghttpd and nginx, each serving the same bodies
+# over cleartext HTTP/2 (prior knowledge) with one worker, in a topology of its own ("bnch",
+# tools/topology.sh). Part of `make bench` (run.sh).
 #
 #   tools/bench/http.sh BUILD_DIR OUT_DIR [--quick]
+#
+# Selection, from the environment (space-separated; unset: all):
+#   BENCH_SERVERS  servers, of: sluice-xdp sluice-xdp-native sluice-socket sluice-socket-native h2o
+#                  nghttpd nginx
+#   BENCH_CASES    case ids, of: small-16x32 small-4x1 16k-16x8 1m-4x1 echo64k-16x4 idle idle1
+#   BENCH_ROUNDS   rounds (default 3, 1 with --quick)
+# e.g. the native session against nghttp2's and h2o's (what `make bench-h2` runs):
+#   BENCH_SERVERS="sluice-xdp sluice-xdp-native sluice-socket sluice-socket-native h2o" \
+#   BENCH_CASES="small-16x32 idle1" BENCH_ROUNDS=5 tools/bench/http.sh build results/h2
 #
 # Every server runs in the server namespace pinned to CPU 0 (taskset; sluice also --cpus 0), the
 # load client (h2load) in the client namespace pinned to CPU 1. Cases: GET of a 13-byte file at
 # 16 connections x 32 streams and at 4 x 1, a 16 KiB file at 16 x 8, a 1 MiB file at 4 x 1, a
-# POST echo of 64 KiB at 16 x 4, and idle HTTP/2 connections held open (tools/bench/idle_conns.c).
+# POST echo of 64 KiB at 16 x 4, idle HTTP/2 connections held open (tools/bench/idle_conns.c), and
+# idle connections that each made one request first (GET /static/13b.bin; idle_conns -r).
 # Per case and server:
 #   - requests/s, bytes/s and errors from an h2load run with a duration (-D) after a warm-up;
 #   - over the same run, read from /proc during the measured window only: the server's CPU
@@ -18,11 +30,17 @@
 #     busy share (when the client's core is saturated, requests/s cannot rank servers);
 #   - p50/p99/p99.9 latency from h2load's per-request log, in a separate run (the log costs h2load
 #     about half of what it can drive);
+#   - the benchmark's own CPU per request: the server's, h2load's (utime+stime) and every CPU's irq
+#     and softirq time, which leaves out other processes on a shared machine (machine CPU does
+#     not), and the share of the machine those other processes took (others);
+#   - server, machine and bench CPU per request over h2o's in the same round and case (a ratio per
+#     round, then its median), when h2o runs;
 #   - for sluice, from its /metrics before and after: system allocations per request and response
 #     body bytes copied per byte served;
-#   - idle connections, right after the server starts (before any load: later its allocator would
-#     reuse what earlier connections freed): the server's resident memory (VmRSS of its processes)
-#     before and after, per connection; for sluice over AF_XDP also the UMEM frames held, derived from its counters as
+#   - idle connections, on a fresh server (before any load: later its allocator would reuse what
+#     earlier connections freed; the server is started anew for the second idle case): the
+#     server's resident memory (VmRSS of its processes) before and after, per connection, and over
+#     h2o's; for sluice over AF_XDP also the UMEM frames held, derived from its counters as
 #     (rx_packets - refilled) + (tx_packets - completions).
 # Each case runs ROUNDS times, the servers interleaved (their order rotating per round), each
 # server started afresh per round; the median is reported with min-max. A case a server cannot
@@ -61,31 +79,59 @@ if [ $QUICK = 1 ]; then
 else
     ROUNDS=${BENCH_ROUNDS:-3} TP_MS=2500 TP_WARM_MS=500 LAT_MS=1500 LAT_WARM_MS=500 IDLE_N=10000
 fi
-read -ra SERVERS <<<"${BENCH_SERVERS:-sluice-xdp sluice-socket h2o nghttpd nginx}"
+ALL_SERVERS="sluice-xdp sluice-xdp-native sluice-socket sluice-socket-native h2o nghttpd nginx"
+read -ra SERVERS <<<"${BENCH_SERVERS:-$ALL_SERVERS}"
 # id|label|method|path|connections|streams per connection
-CASES=(
+ALL_CASES=(
     "small-16x32|13 B, 16 conns x 32 streams|GET|/static/13b.bin|16|32"
     "small-4x1|13 B, 4 conns x 1 stream (latency)|GET|/static/13b.bin|4|1"
     "16k-16x8|16 KiB, 16 x 8|GET|/static/16k.bin|16|8"
     "1m-4x1|1 MiB, 4 x 1|GET|/static/1m.bin|4|1"
     "echo64k-16x4|POST echo 64 KiB, 16 x 4|POST|/echo|16|4"
 )
-IDLE_CASE=idle
+# id|label|the one request each connection makes before it goes quiet (empty: none)
+ALL_IDLE_CASES=(
+    "idle|$IDLE_N idle HTTP/2 connections|"
+    "idle1|$IDLE_N idle HTTP/2 connections after one request (GET /static/13b.bin)|/static/13b.bin"
+)
+for s in "${SERVERS[@]}"; do
+    case " $ALL_SERVERS " in *" $s "*) ;; *) echo "http.sh: error: BENCH_SERVERS: no server '$s' (servers: $ALL_SERVERS)" >&2; exit 2 ;; esac
+done
+CASES=()
+IDLE_CASES=()
+read -ra wanted <<<"${BENCH_CASES:-}"
+for c in "${ALL_CASES[@]}"; do [ ${#wanted[@]} = 0 ] || [[ " ${wanted[*]} " == *" ${c%%|*} "* ]] && CASES+=("$c"); done
+for c in "${ALL_IDLE_CASES[@]}"; do [ ${#wanted[@]} = 0 ] || [[ " ${wanted[*]} " == *" ${c%%|*} "* ]] && IDLE_CASES+=("$c"); done
+for w in "${wanted[@]}"; do
+    [[ " $(printf '%s ' "${ALL_CASES[@]%%|*}" "${ALL_IDLE_CASES[@]%%|*}")" == *" $w "* ]] ||
+        { echo "http.sh: error: BENCH_CASES: no case '$w' (cases: $(printf '%s ' "${ALL_CASES[@]%%|*}" "${ALL_IDLE_CASES[@]%%|*}"))" >&2; exit 2; }
+done
+if [ ${#SERVERS[@]} = 0 ] || [ $(( ${#CASES[@]} + ${#IDLE_CASES[@]} )) = 0 ]; then
+    echo "http.sh: error: nothing selected (BENCH_SERVERS, BENCH_CASES)" >&2
+    exit 2
+fi
 
 port_of() {
     case $1 in
     sluice-xdp) echo 80 ;;
+    sluice-xdp-native) echo 81 ;;
     sluice-socket) echo 8080 ;;
+    sluice-socket-native) echo 8084 ;;
     h2o) echo 8081 ;;
     nghttpd) echo 8082 ;;
     nginx) echo 8083 ;;
     esac
 }
 
+# the [http] h2 session a sluice server runs: named, so that a change of sluice's default does not
+# change what a row measures
+h2_of() { case $1 in *-native) echo native ;; *) echo nghttp2 ;; esac; }
+is_xdp() { case $1 in sluice-xdp*) true ;; *) false ;; esac; }
+
 # The run time follows from the settings: each load case is two h2load runs (throughput, latency)
-# plus ~0.3 s of setup; a server start, the idle case and the stop take ~3 s plus ~0.25 ms per idle
-# connection.
-per_server_ms=$(( ${#CASES[@]} * (TP_MS + TP_WARM_MS + LAT_MS + LAT_WARM_MS + 300) + 3000 + IDLE_N / 4 ))
+# plus ~0.3 s of setup; a server start and stop take ~2 s, an idle case ~1 s plus ~0.25 ms per idle
+# connection (the second idle case starts the server anew).
+per_server_ms=$(( ${#CASES[@]} * (TP_MS + TP_WARM_MS + LAT_MS + LAT_WARM_MS + 300) + 2000 * (${#IDLE_CASES[@]} > 1 ? ${#IDLE_CASES[@]} : 1) + ${#IDLE_CASES[@]} * (1000 + IDLE_N / 4) ))
 EXPECTED_S=$(( ROUNDS * ${#SERVERS[@]} * per_server_ms / 1000 + 10 ))
 
 WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
@@ -142,6 +188,11 @@ head -c 16384 /dev/urandom >"$WORK/www/static/16k.bin"
 head -c $((1 << 20)) /dev/urandom >"$WORK/www/static/1m.bin"
 head -c 65536 /dev/urandom >"$WORK/post-64k.bin"
 chmod -R a+rX "$WORK"
+
+for h2 in nghttp2 native; do
+    printf '# sluice-server for tools/bench/http.sh: the HTTP/2 session (options on the command line)\n[http]\nh2 = %s\n' \
+        $h2 >"$OUT/sluice-$h2.conf"
+done
 
 cat >"$OUT/h2o.conf" <<EOF
 # h2o for tools/bench/http.sh: cleartext HTTP/2 on port $(port_of h2o), one thread, the bench's bodies
@@ -214,16 +265,16 @@ start_server() { # start_server NAME: in the server namespace on CPU 0; returns 
     port=$(port_of "$name")
     SERVER_NAME=$name
     case $name in
-    sluice-xdp)
+    sluice-xdp | sluice-xdp-native)
         in_srv "$AGENT" load --dev "$DEV" >>"$log" 2>&1 || return 1
         XDP_LOADED=1
         in_srv "$AGENT" service add --dev "$DEV" --addr $SRV4 --port "$port" >>"$log" 2>&1 || return 1
-        "${SRV[@]}" taskset -c 0 "$SERVER" --dev "$DEV" --workers 1 --cpus 0 --http "$port" --static "$WORK/www/static" \
-            --drain-ms 1000 >>"$log" 2>&1 &
+        "${SRV[@]}" taskset -c 0 "$SERVER" --config "$OUT/sluice-$(h2_of "$name").conf" --dev "$DEV" --workers 1 \
+            --cpus 0 --http "$port" --static "$WORK/www/static" --drain-ms 1000 >>"$log" 2>&1 &
         ;;
-    sluice-socket)
-        "${SRV[@]}" taskset -c 0 "$SERVER" --datapath socket --workers 1 --cpus 0 --http "$port" \
-            --static "$WORK/www/static" --drain-ms 1000 >>"$log" 2>&1 &
+    sluice-socket | sluice-socket-native)
+        "${SRV[@]}" taskset -c 0 "$SERVER" --config "$OUT/sluice-$(h2_of "$name").conf" --datapath socket --workers 1 \
+            --cpus 0 --http "$port" --static "$WORK/www/static" --drain-ms 1000 >>"$log" 2>&1 &
         ;;
     h2o) "${SRV[@]}" taskset -c 0 h2o -c "$OUT/h2o.conf" >>"$log" 2>&1 & ;;
     nghttpd) "${SRV[@]}" taskset -c 0 nghttpd --no-tls -n 1 -d "$WORK/www" -a $SRV4 "$port" >>"$log" 2>&1 & ;;
@@ -269,17 +320,21 @@ server_pids() { # the server's process and its children (nginx's worker, h2o's h
     cat /proc/"$SERVER_PID"/task/*/children 2>/dev/null
 }
 
-# snapshot: "time busy total cpu0_busy cpu0_total cpu1_busy cpu1_total server_ticks" (busy: user,
-# nice, system, irq, softirq; total adds idle, iowait and steal)
+# snapshot: "time busy total cpu0_busy cpu0_total cpu1_busy cpu1_total server_ticks load_ticks
+# irq_softirq" (busy: user, nice, system, irq, softirq; total adds idle, iowait and steal;
+# load_ticks: h2load's utime+stime, -1 once it has ended; irq_softirq: of every CPU)
 snapshot() {
-    local t ticks=0 p v
+    local t ticks=0 lticks=-1 p v
     t=$(date +%s.%N)
     for p in $(server_pids); do
         v=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null) && ticks=$((ticks + ${v:-0}))
     done
-    awk -v t="$t" -v ticks="$ticks" '
-        /^cpu[0-9]* / { b = $2 + $3 + $4 + $7 + $8; s[$1] = b; tot[$1] = b + $5 + $6 + $9 }
-        END { printf "%s %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", t, s["cpu"], tot["cpu"], s["cpu0"], tot["cpu0"], s["cpu1"], tot["cpu1"], ticks }' /proc/stat
+    if [ -n "$LOAD_PID" ]; then
+        v=$(awk '{ sub(/^.*\) /, ""); print ($1 == "Z" ? -1 : $12 + $13) }' "/proc/$LOAD_PID/stat" 2>/dev/null) && lticks=${v:--1}
+    fi
+    awk -v t="$t" -v ticks="$ticks" -v lticks="$lticks" '
+        /^cpu[0-9]* / { b = $2 + $3 + $4 + $7 + $8; s[$1] = b; tot[$1] = b + $5 + $6 + $9; irq[$1] = $7 + $8 }
+        END { printf "%s %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", t, s["cpu"], tot["cpu"], s["cpu0"], tot["cpu0"], s["cpu1"], tot["cpu1"], ticks, lticks, irq["cpu"] }' /proc/stat
 }
 
 server_rss_kb() {
@@ -306,6 +361,13 @@ is_sluice() { case $SERVER_NAME in sluice-*) true ;; *) false ;; esac }
 
 ms_to_s() { awk -v m="$1" 'BEGIN { printf "%.3f", m / 1000 }'; }
 
+sleep_until() { # sleep_until NS: until date +%s%N reaches NS
+    local now
+    now=$(date +%s%N)
+    [ "$1" -gt "$now" ] && sleep "$(awk -v d=$(($1 - now)) 'BEGIN { printf "%.3f", d / 1e9 }')"
+    return 0
+}
+
 # h2load_args CASE-LINE fields: sets H2LOAD_ARGS and URL
 h2load_args() { # method path conns streams
     URL=http://$SRV4:$(port_of "$SERVER_NAME")$2
@@ -324,15 +386,18 @@ parse_h2load() {
 
 # measure_tp ROUND CASE-ID METHOD PATH CONNS STREAMS: one throughput run, one JSON line in RAW
 measure_tp() {
-    local round=$1 id=$2 out=$WORK/h2load.out m0="" m1="" s0 s1 fig
+    local round=$1 id=$2 out=$WORK/h2load.out m0="" m1="" s0 s1 fig t0
     shift 2
     h2load_args "$@"
     is_sluice && m0=$(sluice_metrics)
+    t0=$(date +%s%N)
     "${CLI[@]}" taskset -c 1 h2load "${H2LOAD_ARGS[@]}" -D "${TP_MS}ms" --warm-up-time "${TP_WARM_MS}ms" "$URL" >"$out" 2>&1 &
     LOAD_PID=$!
-    sleep "$(ms_to_s $((TP_WARM_MS + 150)))"
+    # deadlines from the start, not sleeps in a row: on a busy machine the snapshots themselves take
+    # a while, and the window must close before h2load does
+    sleep_until $((t0 + (TP_WARM_MS + 150) * 1000000))
     s0=$(snapshot)
-    sleep "$(ms_to_s $((TP_MS - 300)))"
+    sleep_until $((t0 + (TP_WARM_MS + TP_MS - 400) * 1000000))
     s1=$(snapshot)
     wait "$LOAD_PID"
     LOAD_PID=""
@@ -347,14 +412,24 @@ measure_tp() {
         split(s0, a, " "); split(s1, b, " ")
         win = b[1] - a[1]
         busy = (b[2] - a[2]) / tick; srv = (b[8] - a[8]) / tick
+        # what the benchmark itself used: server, h2load, and the softirq of the traffic between them
+        # (not attributable to a process); the rest of the busy time is other work on the machine
+        own = srv + (b[9] - a[9]) / tick + (b[10] - a[10]) / tick
+        other = (b[3] - a[3]) ? ((b[2] - a[2]) / tick - own) / ((b[3] - a[3]) / tick) : 0
         c0 = (b[5] - a[5]) ? (b[4] - a[4]) / (b[5] - a[5]) : 0
         c1 = (b[7] - a[7]) ? (b[6] - a[6]) / (b[7] - a[7]) : 0
         errors = err + (done - ok)
         printf "{\"server\":\"%s\",\"case\":\"%s\",\"round\":%d,\"kind\":\"throughput\",\"rps\":%s,\"bytes_per_s\":%.0f,", server, case_id, round, rps, bytes / dur
         printf "\"requests\":%d,\"errors\":%d,\"window_s\":%.3f,", done, errors, win
-        if (rps > 0 && win > 0)
-            printf "\"server_cpu_us_per_req\":%.3f,\"machine_cpu_us_per_req\":%.3f,", srv / win / rps * 1e6, busy / win / rps * 1e6
+        # h2load had ended before the window closed (a very busy machine): the window holds idle
+        # time, its CPU figures would be too low and are left out
+        if (a[9] < 0 || b[9] < 0)
+            printf "\"window_late\":true,"
+        else if (rps > 0 && win > 0)
+            printf "\"server_cpu_us_per_req\":%.3f,\"machine_cpu_us_per_req\":%.3f,\"bench_cpu_us_per_req\":%.3f,", srv / win / rps * 1e6, busy / win / rps * 1e6, own / win / rps * 1e6
         printf "\"cpu0_busy\":%.3f,\"cpu1_busy\":%.3f", c0, c1
+        if (a[9] >= 0 && b[9] >= 0)
+            printf ",\"other_busy\":%.3f", other
         if (m0 != "" && m1 != "") {
             split(m0, p, " "); split(m1, q, " ")
             if (q[1] > p[1]) printf ",\"allocs_per_req\":%.4f", (q[2] - p[2]) / (q[1] - p[1])
@@ -391,12 +466,14 @@ measure_lat() {
         }' >>"$RAW"
 }
 
-# measure_idle ROUND: IDLE_N idle HTTP/2 connections; resident memory before and after
+# measure_idle ROUND CASE-ID [PATH]: IDLE_N idle HTTP/2 connections (each having made one request,
+# GET PATH, when PATH is given); resident memory before and after
 measure_idle() {
-    local round=$1 out=$WORK/idle.out rss0 rss1 m0="0 0 0 0 0" m1="0 0 0 0 0" ready="" i
+    local round=$1 id=$2 out=$WORK/idle.out rss0 rss1 m0="0 0 0 0 0" m1="0 0 0 0 0" ready="" i req=()
+    [ -n "${3:-}" ] && req=(-r "$3")
     rss0=$(server_rss_kb)
-    [ "$SERVER_NAME" = sluice-xdp ] && m0=$(sluice_metrics)
-    "${CLI[@]}" taskset -c 1 "$IDLE" $SRV4 "$(port_of "$SERVER_NAME")" "$IDLE_N" 256 60 >"$out" 2>&1 &
+    is_xdp "$SERVER_NAME" && m0=$(sluice_metrics)
+    "${CLI[@]}" taskset -c 1 "$IDLE" "${req[@]}" $SRV4 "$(port_of "$SERVER_NAME")" "$IDLE_N" 256 60 >"$out" 2>&1 &
     IDLE_PID=$!
     for i in $(seq 700); do
         ready=$(sed -n 's/^ready open=\([0-9]*\) failed=\([0-9]*\) seconds=\([0-9.]*\)$/\1 \2 \3/p' "$out")
@@ -406,17 +483,17 @@ measure_idle() {
     done
     sleep 1 # let the server finish with the last ones
     rss1=$(server_rss_kb)
-    [ "$SERVER_NAME" = sluice-xdp ] && m1=$(sluice_metrics)
+    is_xdp "$SERVER_NAME" && m1=$(sluice_metrics)
     stop_pid "$IDLE_PID"
     IDLE_PID=""
-    cp "$out" "$LOGS/idle-$SERVER_NAME-r$round.txt"
+    cp "$out" "$LOGS/$id-$SERVER_NAME-r$round.txt"
     [ -n "$ready" ] || { note "$SERVER_NAME: idle_conns did not report: $(head -c 300 "$out")"; ready="0 $IDLE_N 0"; }
-    awk -v server="$SERVER_NAME" -v round="$round" -v n="$IDLE_N" -v ready="$ready" -v rss0="$rss0" -v rss1="$rss1" \
-        -v m0="$m0" -v m1="$m1" -v end_open="$(sed -n 's/^end open=//p' "$out")" -v xdp="$([ "$SERVER_NAME" = sluice-xdp ] && echo 1)" '
+    awk -v server="$SERVER_NAME" -v case_id="$id" -v round="$round" -v n="$IDLE_N" -v ready="$ready" -v rss0="$rss0" -v rss1="$rss1" \
+        -v m0="$m0" -v m1="$m1" -v end_open="$(sed -n 's/^end open=//p' "$out")" -v xdp="$(is_xdp "$SERVER_NAME" && echo 1)" '
     BEGIN {
         split(ready, r, " "); split(m0, p, " "); split(m1, q, " ")
         open = r[1]; if (end_open == "") end_open = 0
-        printf "{\"server\":\"%s\",\"case\":\"idle\",\"round\":%d,\"kind\":\"idle\",\"connections\":%d,\"open\":%d,", server, round, n, open
+        printf "{\"server\":\"%s\",\"case\":\"%s\",\"round\":%d,\"kind\":\"idle\",\"connections\":%d,\"open\":%d,", server, case_id, round, n, open
         printf "\"open_at_end\":%d,\"open_seconds\":%s,\"errors\":%d,\"rss_before_kb\":%d,\"rss_after_kb\":%d", end_open, r[3], n - end_open, rss0, rss1
         if (open > 0) printf ",\"bytes_per_idle_conn\":%.0f", (rss1 - rss0) * 1024 / open
         if (xdp) printf ",\"umem_frames_held_delta\":%d", q[5] - p[5]
@@ -430,14 +507,14 @@ record_na() { # record_na SERVER CASE REASON
 
 # ---- the run -----------------------------------------------------------------------------------------
 START=$(date +%s)
-note "HTTP servers: ${SERVERS[*]}; ${#CASES[@]} load cases + $IDLE_N idle connections; $ROUNDS round(s);" \
+note "HTTP servers: ${SERVERS[*]}; ${#CASES[@]} load case(s) + ${#IDLE_CASES[@]} idle case(s) of $IDLE_N connections; $ROUNDS round(s);" \
     "h2load ${TP_MS} ms (+${TP_WARM_MS} ms warm-up) per throughput run, ${LAT_MS} ms (+${LAT_WARM_MS} ms) per latency run;" \
     "expected run time ~$(( (EXPECTED_S + 59) / 60 )) min ($EXPECTED_S s)"
 topo_up $TOPO || die "the topology did not come up"
 
 declare -A NA
 for s in "${SERVERS[@]}"; do
-    for c in "${CASES[@]}" "$IDLE_CASE"; do
+    for c in "${CASES[@]}" "${IDLE_CASES[@]}"; do
         id=${c%%|*}
         if ! server_installed "$s"; then
             NA[$s $id]="$s is not installed"
@@ -453,18 +530,33 @@ for round in $(seq "$ROUNDS"); do
     order=()
     for i in "${!SERVERS[@]}"; do order+=("${SERVERS[$(((i + round - 1) % ${#SERVERS[@]}))]}"); done
     for s in "${order[@]}"; do
-        if [ -n "${NA[$s small-16x32]:-}" ] && [ "${NA[$s small-16x32]}" = "$s is not installed" ]; then continue; fi
+        server_installed "$s" || continue
         if ! start_server "$s"; then
             stop_server
-            for c in "${CASES[@]}" "$IDLE_CASE"; do NA[$s ${c%%|*}]="did not start (see http-logs/$s.log)"; done
+            for c in "${CASES[@]}" "${IDLE_CASES[@]}"; do NA[$s ${c%%|*}]="did not start (see http-logs/$s.log)"; done
             continue
         fi
-        # idle connections first, on the fresh server: after the load cases its allocator would hand
-        # them memory the earlier connections freed, and the resident size would not move
-        if [ -z "${NA[$s $IDLE_CASE]:-}" ]; then
-            measure_idle "$round"
-            sleep 1 # the server closes them (reset by the client) before the load starts
-        fi
+        # idle connections first, each case on a fresh server: after the load cases (or the other
+        # idle case) its allocator would hand them memory the earlier connections freed, and the
+        # resident size would not move
+        fresh=1
+        for c in "${IDLE_CASES[@]}"; do
+            IFS='|' read -r id _ req <<<"$c"
+            [ -n "${NA[$s $id]:-}" ] && continue
+            if [ $fresh = 0 ]; then
+                stop_server
+                if ! start_server "$s"; then
+                    stop_server
+                    for lc in "${CASES[@]}"; do NA[$s ${lc%%|*}]="did not start again (see http-logs/$s.log)"; done
+                    NA[$s $id]="did not start again (see http-logs/$s.log)"
+                    break
+                fi
+            fi
+            measure_idle "$round" "$id" "$req"
+            fresh=0
+            sleep 1 # the server closes them (reset by the client) before the next case
+        done
+        [ -n "$SERVER_PID" ] || continue # a restart failed: its cases are n/a
         for c in "${CASES[@]}"; do
             IFS='|' read -r id _ method path conns streams <<<"$c"
             [ -n "${NA[$s $id]:-}" ] && continue
@@ -483,8 +575,11 @@ for key in "${!NA[@]}"; do record_na "${key%% *}" "${key#* }" "${NA[$key]}"; don
 ELAPSED=$(( $(date +%s) - START ))
 
 # ---- figures: JSON, markdown, plots -------------------------------------------------------------------
-cases_json=$(printf '%s\n' "${CASES[@]}" "$IDLE_CASE|$IDLE_N idle HTTP/2 connections|||$IDLE_N|0" |
-    jq -R 'split("|") | {id: .[0], label: .[1], method: .[2], path: .[3], connections: (.[4] | tonumber), streams: (.[5] | tonumber)}' | jq -s .)
+cases_json=$( (printf '%s\n' "${CASES[@]}" | jq -R 'split("|") | {id: .[0], label: .[1], kind: "load", method: .[2], path: .[3],
+                                                          connections: (.[4] | tonumber), streams: (.[5] | tonumber)}'
+               printf '%s\n' "${IDLE_CASES[@]}" | jq -R --argjson n "$IDLE_N" 'split("|") | {id: .[0], label: .[1], kind: "idle",
+                                                          request: (if .[2] == "" then null else "GET \(.[2])" end), connections: $n, streams: 0}'
+             ) | jq -s 'map(select(.id != null and .id != ""))')
 jq -s --argjson cases "$cases_json" --argjson servers "$(printf '%s\n' "${SERVERS[@]}" | jq -R . | jq -s .)" \
     --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname -r)" --arg cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
     --argjson cpus "$(nproc)" --argjson rounds "$ROUNDS" --argjson quick "$QUICK" --argjson elapsed "$ELAPSED" \
@@ -494,6 +589,10 @@ jq -s --argjson cases "$cases_json" --argjson servers "$(printf '%s\n' "${SERVER
     def stat: sort | {median: (if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end),
                        min: (if length == 0 then null else min end), max: (if length == 0 then null else max end), runs: .};
     def fig($rows; $k): [$rows[] | .[$k] | select(. != null)] | if length == 0 then null else stat end;
+    # $k of each row over $base'"'"'s $k in the same round (h2o'"'"'s, run in the same round and case)
+    def vs($rows; $base; $k): [ $rows[] as $x | ($base[] | select(.round == $x.round) | .[$k]) as $b
+                                | if $x[$k] != null and $b != null and $b != 0 then $x[$k] / $b else empty end ]
+                              | if length == 0 then null else stat end;
     . as $all
     | {meta: {date: $date, kernel: $kernel, cpu: $cpu, cpus: $cpus, rounds: $rounds, quick: ($quick == 1), elapsed_s: $elapsed,
               throughput_run_ms: $tp_ms, throughput_warmup_ms: $tp_warm_ms, latency_run_ms: $lat_ms, latency_warmup_ms: $lat_warm_ms,
@@ -506,17 +605,24 @@ jq -s --argjson cases "$cases_json" --argjson servers "$(printf '%s\n' "${SERVER
                   | ($rows | map(select(.kind == "throughput"))) as $tp
                   | ($rows | map(select(.kind == "latency"))) as $lat
                   | ($rows | map(select(.kind == "idle"))) as $idle
+                  | ($all | map(select(.server == "h2o" and .case == $c.id))) as $h2o
                   | {server: $s, case: $c.id}
                     + (if $na != null then {na: $na} else
                        {rps: fig($tp; "rps"), bytes_per_s: fig($tp; "bytes_per_s"),
                         server_cpu_us_per_req: fig($tp; "server_cpu_us_per_req"), machine_cpu_us_per_req: fig($tp; "machine_cpu_us_per_req"),
-                        cpu0_busy: fig($tp; "cpu0_busy"), cpu1_busy: fig($tp; "cpu1_busy"),
+                        bench_cpu_us_per_req: fig($tp; "bench_cpu_us_per_req"),
+                        cpu0_busy: fig($tp; "cpu0_busy"), cpu1_busy: fig($tp; "cpu1_busy"), other_busy: fig($tp; "other_busy"),
                         errors: ((($tp + $lat + $idle) | map(.errors) | add) // null),
+                        late_windows: ($tp | map(select(.window_late)) | length),
                         allocs_per_req: fig($tp; "allocs_per_req"), copied_per_byte: fig($tp; "copied_per_byte"),
                         p50_us: fig($lat; "p50_us"), p99_us: fig($lat; "p99_us"), p999_us: fig($lat; "p999_us"),
                         rps_with_log: fig($lat; "rps_with_log"),
                         bytes_per_idle_conn: fig($idle; "bytes_per_idle_conn"), idle_open: fig($idle; "open_at_end"),
-                        umem_frames_held_delta: fig($idle; "umem_frames_held_delta")}
+                        umem_frames_held_delta: fig($idle; "umem_frames_held_delta"),
+                        server_cpu_vs_h2o: vs($tp; $h2o | map(select(.kind == "throughput")); "server_cpu_us_per_req"),
+                        machine_cpu_vs_h2o: vs($tp; $h2o | map(select(.kind == "throughput")); "machine_cpu_us_per_req"),
+                        bench_cpu_vs_h2o: vs($tp; $h2o | map(select(.kind == "throughput")); "bench_cpu_us_per_req"),
+                        idle_memory_vs_h2o: vs($idle; $h2o | map(select(.kind == "idle")); "bytes_per_idle_conn")}
                        | with_entries(select(.value != null)) end) ],
        runs: [ .[] | select(.kind != "na") ]}' "$RAW" >"$OUT/http.json" || die "could not aggregate $RAW"
 
@@ -530,29 +636,39 @@ jq -r '
     . as $d
     | "Placement: \(.meta.placement). \(.meta.rounds) round(s) per case, servers interleaved; median (min–max). " +
       "Throughput runs \(.meta.throughput_run_ms) ms after \(.meta.throughput_warmup_ms) ms of warm-up; latency from separate runs with h2load --log-file (\(.meta.latency_run_ms) ms). " +
-      "CPU figures are µs per request over the measured window; \"machine\" counts the busy time of every CPU (including softirq and anything else running). " +
-      "Cores: busy share of CPU 0 (server) / CPU 1 (h2load, and the veth receive softirq of what it sends).",
-      "",
-      "| case | server | requests/s | MB/s | p50 / p99 / p99.9 µs | server CPU µs/req | machine CPU µs/req | CPU0 / CPU1 busy | errors | allocs/req | copied B/B |",
-      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-      ( .cases[] | select(.id != "idle") as $c | $d.results[] | select(.case == $c.id)
-        | if .na then "| \($c.label) | \(.server) | n/a: \(.na) | | | | | | | | |"
-          else "| \($c.label) | \(.server) | \(mm(.rps)) | \(if .bytes_per_s then n(.bytes_per_s.median / 1e6) else "–" end) | \(lat(.)) | \(mm(.server_cpu_us_per_req)) | \(mm(.machine_cpu_us_per_req)) | \(pct(.cpu0_busy)) / \(pct(.cpu1_busy)) | \(.errors // "–") | \(if .allocs_per_req then n(.allocs_per_req.median) else "–" end) | \(if .copied_per_byte then n(.copied_per_byte.median) else "–" end) |" end ),
-      "",
-      "| idle connections | server | held open | memory per idle connection (B, VmRSS delta) | UMEM frames held (delta) | errors |",
-      "|---|---|---:|---:|---:|---:|",
-      ( .cases[] | select(.id == "idle") as $c | $d.results[] | select(.case == "idle")
-        | if .na then "| \($c.connections) | \(.server) | n/a: \(.na) | | | |"
-          else "| \($c.connections) | \(.server) | \(mm(.idle_open)) | \(mm(.bytes_per_idle_conn)) | \(if .umem_frames_held_delta then mm(.umem_frames_held_delta) else "–" end) | \(.errors // "–") |" end )
+      "CPU figures are µs per request over the measured window; \"machine\" counts the busy time of every CPU (including softirq and anything else running); " +
+      "\"bench\" counts only the server, h2load and every CPU'"'"'s irq and softirq time, what machine would be without other work on the machine. " +
+      "Cores: busy share of CPU 0 (server) / CPU 1 (h2load, and the veth receive softirq of what it sends); others: the share of the machine that other processes took. " +
+      "x h2o: the figure over h2o'"'"'s in the same round (a ratio per round, then its median).",
+      ( if any(.cases[]; .kind == "load") then
+        "",
+        "| case | server | requests/s | MB/s | p50 / p99 / p99.9 µs | server CPU µs/req | x h2o | machine CPU µs/req | x h2o | bench CPU µs/req | x h2o | CPU0 / CPU1 busy | others | errors | allocs/req | copied B/B |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ( .cases[] | select(.kind == "load") as $c | $d.results[] | select(.case == $c.id)
+          | if .na then "| \($c.label) | \(.server) | n/a: \(.na) | | | | | | | | | | | | | |"
+            else "| \($c.label) | \(.server) | \(mm(.rps)) | \(if .bytes_per_s then n(.bytes_per_s.median / 1e6) else "–" end) | \(lat(.)) | \(mm(.server_cpu_us_per_req)) | \(mm(.server_cpu_vs_h2o)) | \(mm(.machine_cpu_us_per_req)) | \(mm(.machine_cpu_vs_h2o)) | \(mm(.bench_cpu_us_per_req)) | \(mm(.bench_cpu_vs_h2o)) | \(pct(.cpu0_busy)) / \(pct(.cpu1_busy)) | \(pct(.other_busy)) | \(.errors // "–") | \(if .allocs_per_req then n(.allocs_per_req.median) else "–" end) | \(if .copied_per_byte then n(.copied_per_byte.median) else "–" end) |" end )
+        else empty end ),
+      ( [ .results[] | select((.late_windows // 0) > 0) | "\(.server) \(.case): \(.late_windows)" ]
+        | if length > 0 then "", "Throughput runs whose CPU figures were left out (h2load ended before the measured window closed: a busy machine): \(join(", "))" else empty end ),
+      ( if any(.cases[]; .kind == "idle") then
+        "",
+        "| idle connections | server | held open | memory per idle connection (B, VmRSS delta) | x h2o | UMEM frames held (delta) | errors |",
+        "|---|---|---:|---:|---:|---:|---:|",
+        ( .cases[] | select(.kind == "idle") as $c | $d.results[] | select(.case == $c.id)
+          | if .na then "| \($c.label) | \(.server) | n/a: \(.na) | | | | |"
+            else "| \($c.label) | \(.server) | \(mm(.idle_open)) | \(mm(.bytes_per_idle_conn)) | \(mm(.idle_memory_vs_h2o)) | \(if .umem_frames_held_delta then mm(.umem_frames_held_delta) else "–" end) | \(.errors // "–") |" end )
+        else empty end )
 ' "$OUT/http.json" >"$OUT/http.md" || die "could not write $OUT/http.md"
 
 # plots: requests/s per case and server (median, min-max bars), and the latency percentiles
 plot_data() { # plot_data JQ-FIELD: rows of cases, per server columns "median min max"
-    jq -r --arg f "$1" '. as $d | .cases[] | select(.id != "idle") | .id as $c
+    jq -r --arg f "$1" '. as $d | .cases[] | select(.kind == "load") | .id as $c
         | [$c] + [ $d.servers[] as $s | ($d.results[] | select(.server == $s and .case == $c) | .[$f]) as $v
                    | if $v == null then "NaN", "NaN", "NaN" else $v.median, $v.min, $v.max end ] | @tsv' "$OUT/http.json"
 }
-if command -v gnuplot >/dev/null; then
+if [ ${#CASES[@]} = 0 ]; then
+    note "no load case selected: no plots"
+elif command -v gnuplot >/dev/null; then
     plot_data rps >"$WORK/rps.tsv"
     for f in p50_us p99_us p999_us; do plot_data $f >"$WORK/$f.tsv"; done
     servers_gp=${SERVERS[*]}

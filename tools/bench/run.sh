@@ -1,80 +1,115 @@
 #!/bin/sh
-# run.sh — the benchmark harness (`make bench`, `make bench QUICK=1`): micro-benchmarks (XDP
-# program, TCP engine, router, HTTP/1.1 head parser, HPACK, HTTP/2 layer in memory), the datapath
-# comparison (tools/bench/datapath.sh), HTTP/2 servers side by side (tools/bench/http.sh) and the isolation
-# stream-prefix steering buys (tools/bench/isolation.sh), each in a topology of its own. Results go to results/<date>/ (results.md; http.json and h2_bench.json with
-# every figure; PNG plots) and stdout.
+# run.sh — the benchmark harness (`make bench`, `make bench QUICK=1`, `make bench-h2`): micro-benchmarks
+# (XDP program, TCP engine, router, HTTP/1.1 head parser, HPACK, HTTP/2 layer in memory), the datapath
+# comparison (tools/bench/datapath.sh), HTTP/2 servers side by side (tools/bench/http.sh) and the
+# isolation stream-prefix steering buys (tools/bench/isolation.sh), each in a topology of its own.
+# Results go to results/<date>/ (results.md; http.json and h2_bench.json with every figure; PNG
+# plots) and stdout.
 #
-#   tools/bench/run.sh BUILD_DIR [--quick]
+#   tools/bench/run.sh BUILD_DIR [--quick | --h2]
 #
 # --quick: shorter runs, one round of the comparisons, 2,000 idle connections instead of 10,000;
-# about 2 minutes instead of about 10. Figures from a quick run are for checking the harness, not
+# about 4 minutes instead of about 16.5. Figures from a quick run are for checking the harness, not
 # for quoting.
+# --h2: only our HTTP/2 session against nghttp2's: the HTTP/2 layer in memory (h2_bench), then
+# http.sh's 13 B 16x32 case and idle connections after one request, for sluice over AF_XDP and
+# over sockets with each session and for h2o, 5 rounds (BENCH_SERVERS, BENCH_CASES and
+# BENCH_ROUNDS still override, see http.sh); about 5 minutes.
 set -eu
 
 BUILD=${1:-build}
-QUICK=""
+MODE=full
 case "${2:-}" in
 "") ;;
---quick) QUICK=--quick ;;
-*) echo "usage: run.sh BUILD_DIR [--quick]" >&2; exit 2 ;;
+--quick) MODE=quick ;;
+--h2) MODE=h2 ;;
+*) echo "usage: run.sh BUILD_DIR [--quick | --h2]" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")/../.."
 OUT=results/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"
 
-if [ -n "$QUICK" ]; then
+case $MODE in
+quick)
     XDP_RUNS=200000 TCP_MIB=256 ROUTER_S=0.2 H1_HEADS=100000 HPACK_BLOCKS=20000 H2_REQS=50000 DP_ROUNDS=1 DP_MIB=128 DP_RR_S=2 ISO_ROUNDS=1 ISO_S=4
-    EXPECT="about 2.5 minutes"
-else
+    EXPECT="about 4 minutes"
+    ;;
+h2)
+    H2_REQS=200000
+    EXPECT="about 5 minutes"
+    ;;
+*)
     XDP_RUNS=1000000 TCP_MIB=1024 ROUTER_S=1 H1_HEADS=500000 HPACK_BLOCKS=200000 H2_REQS=200000 DP_ROUNDS=3 DP_MIB=512 DP_RR_S=5 ISO_ROUNDS=3 ISO_S=8
-    EXPECT="about 11.5 minutes"
-fi
+    EXPECT="about 16.5 minutes"
+    ;;
+esac
 START=$(date +%s)
-echo "run.sh: ${QUICK:+quick mode, }expected total run time $EXPECT (micro-benchmarks, datapath, HTTP servers); results in $OUT" >&2
+echo "run.sh: $MODE mode, expected total run time $EXPECT; results in $OUT" >&2
 
-{
-    echo "# sluice benchmarks, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -r)${QUICK:+ (quick mode: short runs, one round)}"
-    echo
-    echo "## XDP steering program, BPF_PROG_TEST_RUN mean over $XDP_RUNS runs"
-    echo
-    "$BUILD/tools/xdp_bench" "$XDP_RUNS"
-    echo
-    echo "## TCP engine, two engines back to back in memory on one core ($TCP_MIB MiB bulk, 64 B request/response)"
-    echo
-    "$BUILD/tools/tcp_bench" "$TCP_MIB"
-    echo
-    echo "## Compiled router (sluice-routegen), time per lookup by number of routes, best of 5 runs"
-    echo
-    "$BUILD/tools/router_bench" "$ROUTER_S"
-    echo
-    echo "## HTTP/1.1 request head parser: ours (server/http/h1_parse.c) against http-parser, in memory (pinned to CPU 1)"
-    echo
-    taskset -c 1 "$BUILD/tools/h1_parse_bench" "$H1_HEADS"
-    echo
-    echo "## HPACK: ours (server/h2/hpack.c) against nghttp2's inflater and deflater, in memory (pinned to CPU 1)"
-    echo
-    taskset -c 1 "$BUILD/tools/hpack_bench" "$HPACK_BLOCKS"
-    echo
-    echo "## HTTP/2 layer in memory: an nghttp2 client session against our glue and against nghttp2 alone (pinned to CPU 1)"
+h2_layer() {
+    echo "## HTTP/2 layer in memory: an nghttp2 client session against our session, our nghttp2 glue and nghttp2 alone (pinned to CPU 1)"
     echo
     taskset -c 1 "$BUILD/tools/h2_bench" "$H2_REQS" "$OUT/h2_bench.json"
-    echo
-    echo "## Datapath: sluice over AF_XDP against sluice over kernel sockets (server on CPU 0, client on CPU 1; $DP_MIB MiB bulk)"
-    echo
-    tools/bench/datapath.sh "$BUILD" "$OUT" "$DP_ROUNDS" "$DP_MIB" "$DP_RR_S"
-    echo
-    echo "## HTTP/2 servers: sluice over AF_XDP, sluice over kernel sockets, h2o, nghttpd, nginx"
-    echo
-    tools/bench/http.sh "$BUILD" "$OUT" $QUICK
-    echo
-    echo "## Stream-prefix steering: a light route's latency beside a loaded heavy route, steered apart or hashed"
-    echo
-    tools/bench/isolation.sh "$BUILD" "$OUT" "$ISO_ROUNDS" "$ISO_S"
-} | tee "$OUT/results.md"
+}
+
+if [ $MODE = h2 ]; then
+    {
+        echo "# sluice HTTP/2 sessions, native against nghttp2, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -r)"
+        echo
+        h2_layer
+        echo
+        echo "## HTTP/2 servers: sluice (native and nghttp2 sessions) over AF_XDP and over kernel sockets, h2o"
+        echo
+        BENCH_SERVERS=${BENCH_SERVERS:-sluice-xdp sluice-xdp-native sluice-socket sluice-socket-native h2o} \
+            BENCH_CASES=${BENCH_CASES:-small-16x32 idle1} BENCH_ROUNDS=${BENCH_ROUNDS:-5} \
+            tools/bench/http.sh "$BUILD" "$OUT"
+    } | tee "$OUT/results.md"
+    NEEDED="h2_bench.json http.json"
+else
+    QUICK=""
+    [ $MODE = quick ] && QUICK=--quick
+    {
+        echo "# sluice benchmarks, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -r)${QUICK:+ (quick mode: short runs, one round)}"
+        echo
+        echo "## XDP steering program, BPF_PROG_TEST_RUN mean over $XDP_RUNS runs"
+        echo
+        "$BUILD/tools/xdp_bench" "$XDP_RUNS"
+        echo
+        echo "## TCP engine, two engines back to back in memory on one core ($TCP_MIB MiB bulk, 64 B request/response)"
+        echo
+        "$BUILD/tools/tcp_bench" "$TCP_MIB"
+        echo
+        echo "## Compiled router (sluice-routegen), time per lookup by number of routes, best of 5 runs"
+        echo
+        "$BUILD/tools/router_bench" "$ROUTER_S"
+        echo
+        echo "## HTTP/1.1 request head parser: ours (server/http/h1_parse.c) against http-parser, in memory (pinned to CPU 1)"
+        echo
+        taskset -c 1 "$BUILD/tools/h1_parse_bench" "$H1_HEADS"
+        echo
+        echo "## HPACK: ours (server/h2/hpack.c) against nghttp2's inflater and deflater, in memory (pinned to CPU 1)"
+        echo
+        taskset -c 1 "$BUILD/tools/hpack_bench" "$HPACK_BLOCKS"
+        echo
+        h2_layer
+        echo
+        echo "## Datapath: sluice over AF_XDP against sluice over kernel sockets (server on CPU 0, client on CPU 1; $DP_MIB MiB bulk)"
+        echo
+        tools/bench/datapath.sh "$BUILD" "$OUT" "$DP_ROUNDS" "$DP_MIB" "$DP_RR_S"
+        echo
+        echo "## HTTP/2 servers: sluice (nghttp2 and native sessions) over AF_XDP and over kernel sockets, h2o, nghttpd, nginx"
+        echo
+        tools/bench/http.sh "$BUILD" "$OUT" $QUICK
+        echo
+        echo "## Stream-prefix steering: a light route's latency beside a loaded heavy route, steered apart or hashed"
+        echo
+        tools/bench/isolation.sh "$BUILD" "$OUT" "$ISO_ROUNDS" "$ISO_S"
+    } | tee "$OUT/results.md"
+    NEEDED="h2_bench.json datapath.md http.json isolation.md"
+fi
 echo
 # the pipeline's status is tee's: a part that failed shows as a missing output
-for f in h2_bench.json datapath.md http.json isolation.md; do
+for f in $NEEDED; do
     [ -s "$OUT/$f" ] || { echo "run.sh: error: $OUT/$f is missing: a benchmark failed (see above)" >&2; exit 1; }
 done
-echo "run.sh: done in $(( $(date +%s) - START )) s; results: $OUT/results.md, $OUT/http.json, $OUT/http-throughput.png, $OUT/http-latency.png"
+echo "run.sh: done in $(( $(date +%s) - START )) s; results: $OUT/results.md, $OUT/http.json, $OUT/h2_bench.json, $OUT/http-*.png"
