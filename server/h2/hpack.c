@@ -550,8 +550,8 @@ enum hpack_result hpack_decode(struct hpack_decoder *d, const uint8_t *in, size_
                 continue;
             }
             ref_copy(t, &r, out + em.used, true);
-            f = (struct hpack_field){out + em.used, r.name_len, out + em.used + r.name_len, r.value_len,
-                                     false};
+            f = (struct hpack_field){
+                out + em.used, r.name_len, out + em.used + r.name_len, r.value_len, false, !r.slot, !r.slot};
             goto emitted;
         }
         if ((*p & 0xe0) == 0x20) { /* dynamic table size update (RFC 7541 §6.3) */
@@ -596,6 +596,7 @@ enum hpack_result hpack_decode(struct hpack_decoder *d, const uint8_t *in, size_
             if (insert && !table_add(t, dst, (uint32_t)n, dst + n, (uint32_t)v))
                 goto nomem;
             f.name = dst;
+            f.name_static = idx && !r.slot;
             f.name_len = (uint32_t)n;
             f.value = dst + n;
             f.value_len = (uint32_t)v;

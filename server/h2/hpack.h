@@ -57,6 +57,8 @@ struct hpack_field {
     const uint8_t *value;
     uint32_t value_len;
     bool never_indexed; /* sent as "never indexed" (RFC 7541 §6.2.3): an intermediary keeps it so */
+    bool name_static;   /* the name is the static table's (RFC 7541 Appendix A): valid lowercase, unchecked */
+    bool value_static;  /* and so is the value */
 };
 
 enum hpack_result {

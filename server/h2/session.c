@@ -600,7 +600,8 @@ static int on_field(void *ctx, const struct hpack_field *f)
     struct http_request *req = r->st ? &r->st->req : NULL;
     uint8_t bit = 0;
 
-    if (!field_name_ok(f->name, f->name_len) || !field_value_ok(f->value, f->value_len)) {
+    if ((!f->name_static && !field_name_ok(f->name, f->name_len)) ||
+        (!f->value_static && !field_value_ok(f->value, f->value_len))) {
         r->malformed = true;
         return 0;
     }
@@ -721,7 +722,8 @@ static void headers_complete(struct http_conn *hc, uint32_t id, const uint8_t *b
 {
     struct h2_conn *h = h2_of(hc);
     struct http_worker *hw = hc->hw;
-    struct http_stream *st = find_stream(hc, id);
+    struct http_stream *st =
+        id <= (uint32_t)h->last_id ? find_stream(hc, id) : NULL; /* a new one is in no list */
     struct block_read r = {.hc = hc, .content_length = UINT64_MAX};
     struct http_buf *out = NULL;
     enum hpack_result res;

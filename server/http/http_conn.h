@@ -78,6 +78,7 @@ struct http_stream {
     struct http_buf *req_buf; /* HTTP/1.1: the request line and headers its strings point into */
     void *proto_state;        /* the protocol's own state of the stream, when kept outside (HTTP/2) */
     struct http_stream *next; /* free list, or the connection's list of streams */
+    struct http_stream *prev; /* in the connection's list: unlinked in O(1) however many streams it has */
     /* last, and not cleared for a new stream (http_stream_new): used only up to nresp, arena_used.
      * Protocol-neutral until the protocol encodes them (HPACK, or an HTTP/1.1 head). */
     struct http_header resp[HTTP_MAX_RESP_HEADERS];

@@ -168,6 +168,9 @@ struct http_stream *http_stream_new(struct http_conn *hc, int32_t id)
     st->conn = hc;
     st->id = id;
     st->next = hc->streams;
+    st->prev = NULL;
+    if (hc->streams)
+        hc->streams->prev = st;
     hc->streams = st;
     hc->nstreams++;
     return st;
@@ -178,12 +181,12 @@ void http_stream_free(struct http_stream *st)
     struct http_conn *hc = st->conn;
     struct http_worker *hw = hc->hw;
 
-    for (struct http_stream **link = &hc->streams; *link; link = &(*link)->next) {
-        if (*link == st) {
-            *link = st->next;
-            break;
-        }
-    }
+    if (st->prev)
+        st->prev->next = st->next;
+    else
+        hc->streams = st->next;
+    if (st->next)
+        st->next->prev = st->prev;
     hc->nstreams--;
     /* the client went away before the answer was complete: a handler still at work must know */
     if (!st->aborted && st->req.on_abort && (!st->responded || !http_body_done(&st->body)))
