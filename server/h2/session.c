@@ -87,6 +87,8 @@ struct h2_conn {
     uint32_t preface_left;
     /* a header block joined across frames or pieces (HEADERS, then CONTINUATION until END_HEADERS) */
     struct http_buf *block;
+    uint8_t *block_big; /* instead, past one pool buffer */
+    uint32_t block_len;
     uint32_t block_id;
     uint16_t block_frames;
     bool in_block;
@@ -399,6 +401,12 @@ static void stream_close(struct http_stream *st)
     s->closed = true;
 }
 
+/* 5.1: a stream the client has not opened yet (we open none: every even one is idle), or 0. */
+static bool stream_idle(const struct h2_conn *h, uint32_t id)
+{
+    return !id || !(id & 1) || id > (uint32_t)h->last_id;
+}
+
 /* A stream error (5.4.2): RST_STREAM, and the stream is gone. */
 static void stream_error(struct http_conn *hc, struct http_stream *st, uint32_t id, uint32_t code)
 {
@@ -566,6 +574,9 @@ struct block_read {
     bool malformed;
     bool regular_seen;
     bool too_many;
+    bool authority_required; /* :scheme is http or https: :authority or host must say it (8.3.1) */
+    bool has_host;
+    bool path_asterisk;
     uint8_t pseudo;
     uint64_t content_length;
 };
@@ -623,6 +634,12 @@ static int on_field(void *ctx, const struct hpack_field *f)
             return 0;
         }
         r->pseudo |= bit;
+        if (bit == PSEUDO_SCHEME)
+            r->authority_required = VALUE_IS(f, "http") || VALUE_IS(f, "https");
+        /* 8.3.1: an absolute path (origin-form), or '*' for OPTIONS (checked once the method is known) */
+        if (bit == PSEUDO_PATH && (!f->value_len || (f->value[0] != '/' && !VALUE_IS(f, "*"))))
+            r->malformed = true;
+        r->path_asterisk |= bit == PSEUDO_PATH && VALUE_IS(f, "*");
         if (!req)
             return 0;
         if (bit == PSEUDO_METHOD) {
@@ -633,14 +650,13 @@ static int on_field(void *ctx, const struct hpack_field *f)
 
             req->path = (struct http_str){v, q ? (size_t)(q - v) : f->value_len};
             req->query = q ? (struct http_str){q + 1, f->value_len - (size_t)(q - v) - 1} : HTTP_STR("");
-            if (!f->value_len)
-                r->malformed = true; /* 8.3.1 */
         } else if (bit == PSEUDO_AUTHORITY) {
             req->authority = str_of(f->value, f->value_len);
         }
         return 0;
     }
     r->regular_seen = true;
+    r->has_host |= NAME_IS(f, "host");
     if (connection_specific(f)) {
         r->malformed = true;
         return 0;
@@ -726,6 +742,7 @@ static void headers_complete(struct http_conn *hc, uint32_t id, const uint8_t *b
         id <= (uint32_t)h->last_id ? find_stream(hc, id) : NULL; /* a new one is in no list */
     struct block_read r = {.hc = hc, .content_length = UINT64_MAX};
     struct http_buf *out = NULL;
+    uint8_t none[1]; /* the output of a block decoded only for the table's sake: nothing is kept */
     enum hpack_result res;
     bool fresh = false;
 
@@ -751,7 +768,7 @@ static void headers_complete(struct http_conn *hc, uint32_t id, const uint8_t *b
         }
     }
     r.st = fresh ? st : NULL;
-    res = hpack_decode(&h->dec, block, len, out ? out->data : NULL, out ? HTTP_BUF_SIZE : 0,
+    res = hpack_decode(&h->dec, block, len, out ? out->data : none, out ? HTTP_BUF_SIZE : 0,
                        cfg_of(hc)->max_header_list_size, on_field, &r);
     if (r.trailers && out)
         http_buf_put(hw, out);
@@ -784,6 +801,10 @@ static void headers_complete(struct http_conn *hc, uint32_t id, const uint8_t *b
             r.malformed = true;
         if (end_stream && r.content_length != UINT64_MAX && r.content_length != 0)
             r.malformed = true; /* 8.1.1: content-length says a body, END_STREAM says none */
+        if (!connect && r.authority_required && !(r.pseudo & PSEUDO_AUTHORITY) && !r.has_host)
+            r.malformed = true;
+        if (r.path_asterisk && st->req.method != METHOD_OPTIONS)
+            r.malformed = true;
     }
     if (r.malformed && res == HPACK_OK) {
         stream_error(hc, st, id, H2_PROTOCOL_ERROR);
@@ -925,7 +946,7 @@ static void frame_begin(struct http_conn *hc)
     case H2_DATA: {
         struct http_stream *st;
 
-        if (!id || id > (uint32_t)h->last_id) { /* 6.1: stream 0, or idle */
+        if (stream_idle(h, id)) { /* 6.1: stream 0, or idle */
             conn_error(hc, H2_PROTOCOL_ERROR);
             return;
         }
@@ -992,7 +1013,11 @@ static void frame_begin(struct http_conn *hc)
             conn_error(hc, H2_PROTOCOL_ERROR);
             return;
         }
-        if (len != 5) {
+        if (len != 5) { /* 6.3; on an idle stream no RST_STREAM may go (6.4): the connection ends */
+            if (stream_idle(h, id)) {
+                conn_error(hc, H2_FRAME_SIZE_ERROR);
+                return;
+            }
             stream_error(hc, find_stream(hc, id), id, H2_FRAME_SIZE_ERROR);
             h->phase = IN_PAD; /* skip it */
             h->pad = len;
@@ -1003,7 +1028,7 @@ static void frame_begin(struct http_conn *hc)
             flood(hc, &hc->hw->stats.h2_priority_flood);
         break;
     case H2_RST_STREAM:
-        if (!id || id > (uint32_t)h->last_id) {
+        if (stream_idle(h, id)) { /* 6.4 */
             conn_error(hc, H2_PROTOCOL_ERROR);
             return;
         }
@@ -1125,32 +1150,55 @@ static void data_bytes(struct http_conn *hc, const uint8_t *p, uint32_t n)
 }
 
 /* Field block bytes: kept in the block buffer, unless the whole block is decoded in place. */
+/* Field block bytes, joined: in one pool buffer, or past 16 KiB (a large cookie) in one block of the
+ * worker's size classes, up to max_header_list_size (a block within it is answered, 431 at worst). */
 static void block_bytes(struct http_conn *hc, const uint8_t *p, uint32_t n)
 {
     struct h2_conn *h = h2_of(hc);
+    uint32_t max = cfg_of(hc)->max_header_list_size;
 
-    if (!h->block && !(h->block = http_buf_get(hc->hw))) {
-        conn_error(hc, H2_INTERNAL_ERROR);
-        return;
-    }
-    if (h->block->len + n > HTTP_BUF_SIZE || h->block->len + n > cfg_of(hc)->max_header_list_size) {
+    if (h->block_len + n > max) {
         flood(hc, &hc->hw->stats.h2_continuation_flood);
         return;
     }
-    memcpy(h->block->data + h->block->len, p, n);
-    h->block->len += n;
+    if (!h->block_big && !h->block && !(h->block = http_buf_get(hc->hw))) {
+        conn_error(hc, H2_INTERNAL_ERROR);
+        return;
+    }
+    if (!h->block_big && h->block_len + n > HTTP_BUF_SIZE) {
+        if (!(h->block_big = http_mem_alloc(hc->hw->mem_pool, max))) {
+            conn_error(hc, H2_INTERNAL_ERROR);
+            return;
+        }
+        memcpy(h->block_big, h->block->data, h->block_len);
+        http_buf_put(hc->hw, h->block);
+        h->block = NULL;
+    }
+    memcpy((h->block_big ? h->block_big : h->block->data) + h->block_len, p, n);
+    h->block_len += n;
+}
+
+static void block_release(struct http_conn *hc)
+{
+    struct h2_conn *h = h2_of(hc);
+
+    if (h->block)
+        http_buf_put(hc->hw, h->block);
+    if (h->block_big)
+        http_mem_free(hc->hw->mem_pool, h->block_big);
+    h->block = NULL;
+    h->block_big = NULL;
+    h->block_len = 0;
 }
 
 static void block_end(struct http_conn *hc)
 {
     struct h2_conn *h = h2_of(hc);
-    struct http_buf *b = h->block;
+    const uint8_t *block = h->block_big ? h->block_big : h->block ? h->block->data : (const uint8_t *)"";
 
     h->in_block = false;
-    h->block = NULL;
-    headers_complete(hc, h->block_id, b ? b->data : NULL, b ? b->len : 0, h->block_end_stream);
-    if (b)
-        http_buf_put(hc->hw, b);
+    headers_complete(hc, h->block_id, block, h->block_len, h->block_end_stream);
+    block_release(hc);
 }
 
 /* The fixed-size payload of a control frame is in scratch (its first 8 bytes for GOAWAY). */
@@ -1207,9 +1255,13 @@ static void control_done(struct http_conn *hc)
         h2s_of(st)->send_window += inc;
         break;
     }
-    case H2_PRIORITY:
-        if ((h2_get32(h->scratch) & 0x7fffffff) == h->id)
-            stream_error(hc, find_stream(hc, h->id), h->id, H2_PROTOCOL_ERROR);
+    case H2_PRIORITY: /* 5.3.1: a stream cannot depend on itself; no RST_STREAM on an idle one (6.4) */
+        if ((h2_get32(h->scratch) & 0x7fffffff) == h->id) {
+            if (stream_idle(h, h->id))
+                conn_error(hc, H2_PROTOCOL_ERROR);
+            else
+                stream_error(hc, find_stream(hc, h->id), h->id, H2_PROTOCOL_ERROR);
+        }
         break;
     default:
         break;
@@ -1277,7 +1329,7 @@ static void payload_bytes(struct http_conn *hc, const uint8_t *p, uint32_t n)
     case H2_HEADERS:
     case H2_CONTINUATION:
         /* a whole block in this piece, in one frame, with nothing joined before: decoded in place */
-        if (!h->block && n == h->left && (h->flags & H2_FLAG_END_HEADERS)) {
+        if (!h->block_len && n == h->left && (h->flags & H2_FLAG_END_HEADERS)) {
             h->in_block = false;
             h->block_whole = true;
             headers_complete(hc, h->block_id, p, n, h->block_end_stream);
@@ -1554,6 +1606,20 @@ static bool output_blocked(const struct http_conn *hc)
     return false;
 }
 
+/* Done: after a connection error (its GOAWAY went out), after a GOAWAY either way once no stream is
+ * left (6.8), or once the client closed its side and every response that can still finish is out. */
+static void shutdown_if_done(struct http_conn *hc)
+{
+    struct h2_conn *h = h2_of(hc);
+
+    if (h->ctl || h->abort)
+        return;
+    if ((hc->closing && (h->goaway_error || !h->open_streams)) ||
+        ((h->goaway_received || h->goaway_sent) && !h->open_streams) ||
+        (app_eof(hc->ac) && !can_still_finish(hc)))
+        app_shutdown(hc->ac);
+}
+
 static void output_frames(struct http_conn *hc)
 {
     struct h2_conn *h = h2_of(hc);
@@ -1589,14 +1655,7 @@ static void output_frames(struct http_conn *hc)
     if (out_room(hc) <= H2_FRAME_HEADER && output_pending(hc))
         want_room(hc);
 out:
-    if (h->ctl)
-        return;
-    /* done: after a connection error (its GOAWAY went out), after a GOAWAY once nothing is in
-     * flight, or once the client closed its side and every response that can still finish is out */
-    if ((hc->closing && (h->goaway_error || !hc->nstreams)) ||
-        ((h->goaway_received || h->goaway_sent) && !hc->nstreams) ||
-        (app_eof(hc->ac) && !can_still_finish(hc)))
-        app_shutdown(hc->ac);
+    shutdown_if_done(hc);
 }
 
 /* Write what can go; output that cannot, and does not move, is bounded by the send timeout (a
@@ -1623,6 +1682,8 @@ static void call_end(struct http_conn *hc)
     h->in_call = false;
     if (h->abort)
         app_abort(hc->ac);
+    else
+        shutdown_if_done(hc); /* streams the call ended may have been the last ones */
 }
 
 static void h2_conn_output(struct http_conn *hc)
@@ -1824,11 +1885,10 @@ static void h2_conn_end(struct http_conn *hc)
 
     hpack_decoder_free(&h->dec);
     hpack_encoder_free(&h->enc);
-    if (h->block)
-        http_buf_put(hc->hw, h->block);
+    block_release(hc);
     if (h->ctl)
         http_buf_put(hc->hw, h->ctl);
-    h->block = h->ctl = NULL;
+    h->ctl = NULL;
 }
 
 static void h2_conn_drain(struct http_conn *hc)

@@ -65,8 +65,8 @@
  *                                 but 125 net of completed streams, no GOAWAY
  *   defence/continuation-frames   a field block in HEADERS + 31 CONTINUATION: response; one in 33
  *                                 frames: GOAWAY (max_continuations: 32 frames per block)
- *   defence/continuation-bytes    a 20 KB field block in HEADERS + CONTINUATION: GOAWAY (what the
- *                                 server joins is bounded by 16 KiB and max_header_list_size)
+ *   defence/continuation-bytes    a field block past 64 KiB in HEADERS + 5 CONTINUATION, never ended:
+ *                                 GOAWAY (what the server joins is bounded by max_header_list_size)
  *   defence/empty-data            16 empty DATA without END_STREAM: PING answered; 17: GOAWAY
  *                                 (max_empty_frames)
  *   defence/empty-fragments       empty HEADERS + 15 empty CONTINUATION, then the block: response;
@@ -78,6 +78,8 @@
  *   defence/concurrency-refused   SETTINGS_MAX_CONCURRENT_STREAMS + 10 POSTs without their bodies:
  *                                 RST_STREAM REFUSED_STREAM on the last 10 and no GOAWAY; the bodies
  *                                 sent, the others echoed; a new request answered
+ *   defence/large-block           a 20 KB field block (within max_header_list_size) in HEADERS +
+ *                                 CONTINUATION: answered (431 at most), the connection goes on
  *   defence/hpack-bomb-431        a 4000-octet value indexed, then a block of enough 1-octet references
  *                                 to it to pass SETTINGS_MAX_HEADER_LIST_SIZE: :status 431; a request
  *                                 using the entry once: 200 (the connection and its table go on)
@@ -2662,7 +2664,6 @@ static void case_hpack_huffman_eos(struct h2c *c)
 #define MAX_PRIORITY_FRAMES 100 /* max_priority_frames: PRIORITY frames, as many again per stream opened */
 #define MAX_WINDOW_UPDATES  100 /* max_window_update_frames: WINDOW_UPDATEs before we were sent any DATA */
 #define HEADER_LIST_SIZE    65536 /* max_header_list_size, when the server's SETTINGS do not say it */
-#define BLOCK_JOIN_MAX      16384 /* field block bytes joined across frames (one pool buffer) */
 #define CANCELS_PER_WRITE   50    /* rapid-reset: cancelled streams per write, each write acknowledged */
 #define NET_ROUNDS          125   /* rapid-reset-net: rounds of 2 cancelled streams and 1 completed one */
 #define EXTRA_STREAMS       10    /* concurrency-refused: streams past SETTINGS_MAX_CONCURRENT_STREAMS */
@@ -2863,11 +2864,13 @@ static void case_defence_continuation_bytes(struct h2c *c)
     static struct hblock blk;
     blk.len = 0;
     hb_request(&blk, "GET", opt.path);
-    hb_dummies(&blk, BLOCK_JOIN_MAX / DUMMY_VALUE_LEN + 1); /* ~20 KB: two frames under 16 KiB each */
+    hb_dummies(&blk, 3); /* 12 KB: under a frame's 16 KiB; six of them pass the limit */
     struct wire_batch *b = batch();
-    wb_block(b, 1, FLAG_END_STREAM, &blk, 2, false);
+    wb_frame(b, FT_HEADERS, FLAG_END_STREAM, 1, blk.buf, blk.len);
+    for (int i = 0; i < 5; i++) /* the same bytes again: the limit is hit before anything is decoded */
+        wb_frame(b, FT_CONTINUATION, 0, 1, blk.buf, blk.len);
     char what[100];
-    snprintf(what, sizeof(what), "%zu bytes of field block in HEADERS and one CONTINUATION", blk.len);
+    snprintf(what, sizeof(what), "%zu bytes of field block in HEADERS and 5 CONTINUATION", 6 * blk.len);
     send_expect_calm(c, b, what);
 }
 
@@ -2988,6 +2991,20 @@ static void case_defence_concurrency_refused(struct h2c *c)
 /* A field block of references to one large dynamic table entry decodes to far more than it weighs:
  * past SETTINGS_MAX_HEADER_LIST_SIZE the request is answered 431, and the connection goes on with its
  * table in step. */
+static void case_defence_large_block(struct h2c *c)
+{
+    static struct hblock blk;
+    blk.len = 0;
+    hb_request(&blk, "GET", opt.path);
+    hb_dummies(&blk, 5); /* 20 KB: within SETTINGS_MAX_HEADER_LIST_SIZE, past one 16 KiB frame */
+    struct wire_batch *b = batch();
+    wb_block(b, 1, FLAG_END_STREAM, &blk, 2, true);
+    wb_send(c, b);
+    REQUIRE(expect_response(c, 1, -1, -1));
+    send_get(c, 3, opt.path);
+    expect_ok(c, 3);
+}
+
 static void case_defence_hpack_bomb(struct h2c *c)
 {
     static char value[BOMB_VALUE_LEN];
@@ -3449,7 +3466,7 @@ static const struct h2_case cases[] = {
      "PING answered, no GOAWAY", case_defence_rapid_reset_net, CASE_DEFENCE | CASE_FLOOD},
     {"defence/continuation-frames", "sends a field block in 32 frames, then one in 33",
      "response; then GOAWAY ENHANCE_YOUR_CALM", case_defence_continuation_frames, CASE_DEFENCE | CASE_FLOOD},
-    {"defence/continuation-bytes", "sends a 20 KB field block in HEADERS and CONTINUATION",
+    {"defence/continuation-bytes", "sends a field block past 64 KiB in HEADERS and CONTINUATIONs",
      "GOAWAY ENHANCE_YOUR_CALM", case_defence_continuation_bytes, CASE_DEFENCE | CASE_FLOOD},
     {"defence/empty-data", "sends 16 empty DATA frames, then 17",
      "PING answered; then GOAWAY ENHANCE_YOUR_CALM", case_defence_empty_data, CASE_DEFENCE | CASE_FLOOD},
@@ -3462,6 +3479,8 @@ static const struct h2_case cases[] = {
     {"defence/concurrency-refused", "opens 10 streams past SETTINGS_MAX_CONCURRENT_STREAMS",
      "RST_STREAM REFUSED_STREAM on the 10; the others answered", case_defence_concurrency_refused,
      CASE_DEFENCE},
+    {"defence/large-block", "sends a 20 KB field block, within SETTINGS_MAX_HEADER_LIST_SIZE, in two frames",
+     "a response (431 at most), the connection kept", case_defence_large_block, CASE_DEFENCE},
     {"defence/hpack-bomb-431", "references a 4 KB table entry past SETTINGS_MAX_HEADER_LIST_SIZE",
      ":status 431; the connection goes on", case_defence_hpack_bomb, CASE_DEFENCE},
     {"defence/goaway-last-stream",
