@@ -101,8 +101,9 @@ static bool in_server;  /* a server call is running: its allocations are counted
 static uint64_t allocs; /* malloc/calloc/realloc calls while in_server */
 
 #if COUNT_ALLOCS
-/* glibc's own allocator under its internal names: the shim below forwards to it, so memory from
- * either side may be freed by the other (glibc documents replacing malloc this way). */
+/* glibc lets a program replace malloc, free, calloc and realloc ("Replacing malloc" in its manual),
+ * and exports its own under these names: the shim forwards to them, so every block still comes from
+ * glibc's allocator and the functions it leaves alone (posix_memalign...) stay compatible. */
 void *__libc_malloc(size_t size);
 void *__libc_calloc(size_t n, size_t size);
 void *__libc_realloc(void *ptr, size_t size);

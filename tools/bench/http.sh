@@ -12,6 +12,9 @@
 #                  nghttpd nginx
 #   BENCH_CASES    case ids, of: small-16x32 small-4x1 16k-16x8 1m-4x1 echo64k-16x4 idle idle1
 #   BENCH_ROUNDS   rounds (default 3, 1 with --quick)
+#   BENCH_TRIES    throughput runs at most per case, server and round (default 3): a run during
+#                  which other processes took more than BENCH_QUIET of the machine (default 0.1)
+#                  is made again, and the quietest one is kept
 # e.g. the native session against nghttp2's and h2o's (what `make bench-h2` runs):
 #   BENCH_SERVERS="sluice-xdp sluice-xdp-native sluice-socket sluice-socket-native h2o" \
 #   BENCH_CASES="small-16x32 idle1" BENCH_ROUNDS=5 tools/bench/http.sh build results/h2
@@ -79,6 +82,7 @@ if [ $QUICK = 1 ]; then
 else
     ROUNDS=${BENCH_ROUNDS:-3} TP_MS=2500 TP_WARM_MS=500 LAT_MS=1500 LAT_WARM_MS=500 IDLE_N=10000
 fi
+TRIES=${BENCH_TRIES:-3} QUIET=${BENCH_QUIET:-0.1}
 ALL_SERVERS="sluice-xdp sluice-xdp-native sluice-socket sluice-socket-native h2o nghttpd nginx"
 read -ra SERVERS <<<"${BENCH_SERVERS:-$ALL_SERVERS}"
 # id|label|method|path|connections|streams per connection
@@ -384,8 +388,26 @@ parse_h2load() {
         END { printf "%s %s %s %s %s\n", rps == "" ? -1 : rps, b == "" ? 0 : b, done == "" ? 0 : done, ok == "" ? 0 : ok, err == "" ? -1 : err }' "$1"
 }
 
-# measure_tp ROUND CASE-ID METHOD PATH CONNS STREAMS: one throughput run, one JSON line in RAW
+# measure_tp ROUND CASE-ID METHOD PATH CONNS STREAMS: one throughput run, one JSON line in RAW; on
+# a shared machine, run again (up to BENCH_TRIES runs in all) while other processes took more than
+# BENCH_QUIET of the machine, and keep the quietest run
 measure_tp() {
+    local try line other best="" best_other=2
+    for try in $(seq "$TRIES"); do
+        tp_run "$@" >"$WORK/tp.json" # not in a subshell: LOAD_PID is the cleanup's to stop
+        line=$(jq -c --argjson n "$try" '. + {attempt: $n}' "$WORK/tp.json")
+        other=$(jq -r '.other_busy // 1' <<<"$line")
+        if awk -v o="$other" -v b="$best_other" 'BEGIN { exit !(o < b) }'; then
+            best=$line best_other=$other
+        fi
+        awk -v o="$other" -v q="$QUIET" 'BEGIN { exit !(o <= q) }' && break
+        [ "$try" -lt "$TRIES" ] && note "$SERVER_NAME $2 round $1: other processes took $other of the machine: again"
+    done
+    echo "$best" >>"$RAW"
+}
+
+# tp_run ROUND CASE-ID METHOD PATH CONNS STREAMS: one throughput run, its JSON line on stdout
+tp_run() {
     local round=$1 id=$2 out=$WORK/h2load.out m0="" m1="" s0 s1 fig t0
     shift 2
     h2load_args "$@"
@@ -437,7 +459,7 @@ measure_tp() {
             if (q[3] > p[3]) printf ",\"copied_per_byte\":%.4f", (q[4] - p[4]) / (q[3] - p[3])
         }
         printf "}\n"
-    }' >>"$RAW"
+    }'
 }
 
 # measure_lat ROUND CASE-ID METHOD PATH CONNS STREAMS: percentiles from h2load's per-request log
