@@ -296,7 +296,17 @@ start_server() { # start_server NAME: in the server namespace on CPU 0; returns 
 }
 
 stop_server() {
-    [ -n "$SERVER_PID" ] && stop_pid "$SERVER_PID"
+    local kids p
+    if [ -n "$SERVER_PID" ]; then
+        # its children too (h2o's): one still holding the listening socket would answer the next
+        # start's check, and that server could not bind
+        kids=$(cat /proc/"$SERVER_PID"/task/*/children 2>/dev/null)
+        stop_pid "$SERVER_PID"
+        for p in $kids; do
+            kill -TERM "$p" 2>/dev/null || continue
+            timeout 10 tail --pid="$p" -f /dev/null 2>/dev/null || kill -KILL "$p" 2>/dev/null
+        done
+    fi
     SERVER_PID=""
     if [ $XDP_LOADED = 1 ]; then
         in_srv "$AGENT" unload --dev "$DEV" >/dev/null 2>&1 || in_srv "$AGENT" unload --dev "$DEV" --force >/dev/null 2>&1
@@ -567,11 +577,17 @@ for round in $(seq "$ROUNDS"); do
             [ -n "${NA[$s $id]:-}" ] && continue
             if [ $fresh = 0 ]; then
                 stop_server
+                # a start right after a stop sometimes finds the previous one's state (its port, the
+                # XDP attachment) not gone yet: one more try after a pause
                 if ! start_server "$s"; then
                     stop_server
-                    for lc in "${CASES[@]}"; do NA[$s ${lc%%|*}]="did not start again (see http-logs/$s.log)"; done
-                    NA[$s $id]="did not start again (see http-logs/$s.log)"
-                    break
+                    sleep 2
+                    if ! start_server "$s"; then
+                        stop_server
+                        for lc in "${CASES[@]}"; do NA[$s ${lc%%|*}]="did not start again (see http-logs/$s.log)"; done
+                        NA[$s $id]="did not start again (see http-logs/$s.log)"
+                        break
+                    fi
                 fi
             fi
             measure_idle "$round" "$id" "$req"
