@@ -204,12 +204,12 @@ fuzzobj = $(patsubst %.c,$(BUILD)/fuzzobj/%.o,$(1))
 # tcp_fuzz: the engine alone; h2_fuzz: the HTTP input path (server/h2 with both HTTP/2 sessions,
 # server/http, the router compiled from server/sluice.routes) over an in-memory transport;
 # h2_diff_fuzz: our HTTP/2 session against the nghttp2 one on the same client bytes. --wrap=http_dispatch
-# lets it record the requests each session hands the router (the server has no such hook);
-# --wrap=hpack_decode is a TEMPORARY shim past a known bug (see h2_diff_fuzz.c).
+# lets it record the requests each session hands the router (the server has no such hook).
+# --wrap=hpack_decode: a TEMPORARY shim past a known bug of the native session (see h2_diff_fuzz.c).
 tcp_fuzz_SRCS      := tests/fuzz/tcp_fuzz.c $(NET_SRCS)
 tcp_fuzz_LIBS      := -lpthread
 h2_fuzz_SRCS       := tests/fuzz/h2_fuzz.c $(HTTP_SRCS) server/app/app.c common/err.c $(BUILD)/gen/server/sluice.routes.c
-h2_fuzz_LIBS       := -lnghttp2 -lhttp_parser -lcrypto
+h2_fuzz_LIBS       := -Wl,--wrap=hpack_decode -lnghttp2 -lhttp_parser -lcrypto
 h2_diff_fuzz_SRCS  := tests/fuzz/h2_diff_fuzz.c $(HTTP_SRCS) server/app/app.c common/err.c $(BUILD)/gen/server/sluice.routes.c
 h2_diff_fuzz_LIBS  := -Wl,--wrap=http_dispatch,--wrap=hpack_decode -lnghttp2 -lcrypto
 # h1_fuzz: the HTTP/1.1 framing alone (server/http/h1_parse.c); h1_diff_fuzz: the same against

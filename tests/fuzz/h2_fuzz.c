@@ -53,6 +53,7 @@
 #include "common/err.h"
 #include "http/http.h"
 #include "h2/h2.h"
+#include "h2/hpack.h"
 #include "http/http_worker.h"
 #include "http/handlers/metrics.h"
 #include "http/handlers/static_file.h"
@@ -117,6 +118,23 @@ static unsigned in_u16(struct input *in)
 }
 
 /* ---- failing ---------------------------------------------------------------------------------------- */
+
+static int current_impl; /* the implementation the input runs against: impls[] */
+
+/*
+ * TEMPORARY: bugs of the native session this target and h2_diff_fuzz.c found, not fixed yet (the
+ * numbers are h2_diff_fuzz.c's known_native_bugs). Each is let through where its check would fail, so
+ * that fuzzing goes on past it; remove the case with the fix (the regress_native_* seeds of
+ * tests/fuzz/corpus/h2diff/ and regress_h2_fin_with_open_stream here then hold it):
+ *   1  after the client's FIN a response that can never finish keeps the connection open;
+ *   3  hpack_decode gets NULL for an empty block or output (UBSan: NULL + 0), see the shim below;
+ *   4  RST_STREAM on an even (idle) stream.
+ */
+static bool known_native_bug(int bug)
+{
+    (void)bug;
+    return current_impl == 0;
+}
 
 static bool trace;
 
@@ -226,6 +244,25 @@ static void workers_init(void)
     }
     metrics_set_writer(metrics_writer, workers[0][0]);
     make_static_dir();
+}
+
+/* TEMPORARY (native bug 3): hpack_decode gets pointers that are not NULL (-Wl,--wrap=hpack_decode). */
+enum hpack_result __real_hpack_decode(struct hpack_decoder *d, const uint8_t *in, size_t len, uint8_t *out,
+                                      size_t out_cap, uint32_t max_list_size,
+                                      int (*on_field)(void *ctx, const struct hpack_field *f), void *ctx);
+enum hpack_result __wrap_hpack_decode(struct hpack_decoder *d, const uint8_t *in, size_t len, uint8_t *out,
+                                      size_t out_cap, uint32_t max_list_size,
+                                      int (*on_field)(void *ctx, const struct hpack_field *f), void *ctx);
+
+enum hpack_result __wrap_hpack_decode(struct hpack_decoder *d, const uint8_t *in, size_t len, uint8_t *out,
+                                      size_t out_cap, uint32_t max_list_size,
+                                      int (*on_field)(void *ctx, const struct hpack_field *f), void *ctx)
+{
+    static const uint8_t none[1];
+    static uint8_t nowhere[1];
+
+    return __real_hpack_decode(d, in ? in : none, len, out ? out : nowhere, out ? out_cap : 0, max_list_size,
+                               on_field, ctx);
 }
 
 /* ---- the transport (struct app_io) ------------------------------------------------------------------ */
@@ -588,6 +625,8 @@ static void frame_begin(void)
     case NGHTTP2_HEADERS:
     case NGHTTP2_RST_STREAM:
     case NGHTTP2_CONTINUATION:
+        if (out.type == NGHTTP2_RST_STREAM && known_native_bug(4))
+            break;
         CHECK(out.sid & 1, "frame type %u on stream %u: not a client stream", out.type, out.sid);
         CHECK(!cl.strict || out.sid <= cl.max_stream, "frame type %u on stream %u the client never opened",
               out.type, out.sid);
@@ -752,6 +791,16 @@ static void client_received(const uint8_t *data, size_t len)
     }
     if (out.h2)
         h2_output(data, len);
+}
+
+/* A response that began and neither ended nor was reset (after the client's FIN it can only wait for
+ * request body or window that cannot come). */
+static bool response_unfinished(void)
+{
+    for (int i = 0; i < cl.nstreams; i++)
+        if (cl.streams[i].headers && !cl.streams[i].ended && !cl.streams[i].reset)
+            return true;
+    return false;
 }
 
 /* ---- the connection ---------------------------------------------------------------------------------- */
@@ -944,6 +993,7 @@ static void check_pools(int m, int w)
 /* One input against implementation m. */
 static void run_input(int m, const uint8_t *data, size_t size)
 {
+    current_impl = m;
     struct input in = {data, data + size};
     unsigned cfg = in_u8(&in);
     int start = cfg & 3, w = cfg >> 6 & 1, connections = 1;
@@ -1032,7 +1082,7 @@ static void run_input(int m, const uint8_t *data, size_t size)
         if (!had && !wanted && !fake.out_len) {
             /* quiet: the built-in handlers answer at once, so after the client's FIN nothing can
              * still finish and the server must end the connection */
-            CHECK(!fake.open || !fake.fin || fake.shut,
+            CHECK(!fake.open || !fake.fin || fake.shut || (response_unfinished() && known_native_bug(1)),
                   "the client half-closed, nothing moves, and the server keeps the connection open");
             break;
         }
