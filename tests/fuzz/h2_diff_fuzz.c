@@ -2146,7 +2146,7 @@ static bool nghttp2_done_after_goaway(const struct diff_ctx *d)
     if (!stopped)
         return false;
     for (int k = 0; k < s->nculprits; k++)
-        if (s->culprits[k].after_goaway && s->culprits[k].type != NGHTTP2_GOAWAY)
+        if (s->culprits[k].after_goaway)
             return true;
     return false;
 }
@@ -2193,6 +2193,21 @@ static bool nghttp2_connect_content_length(const struct diff_ctx *d)
     return m && len == 7 && !memcmp(m, "CONNECT", 7) && has_field(r, "content-length");
 }
 
+/* A response whose body ended with nothing left to send while a window it needs is empty: we send the
+ * empty DATA with END_STREAM (6.9.1 allows it), nghttp2 defers DATA until the window opens. */
+static bool nghttp2_defers_empty_end(const struct diff_ctx *d)
+{
+    const struct stream_out *a = &sides[0].streams[d->slot], *b = &sides[1].streams[d->slot];
+    int64_t conn = 65535 + (int64_t)cl.conn_wu, stream;
+
+    if (d->slot <= 0 || !a->ended || b->ended || a->data != b->data || a->hash != b->hash)
+        return false;
+    for (int slot = 1; slot < NSLOTS; slot++)
+        conn -= (int64_t)sides[1].streams[slot].data;
+    stream = (int64_t)cl.initial_window + (int64_t)cl.wu[d->slot] - (int64_t)b->data;
+    return conn <= 0 || stream <= 0;
+}
+
 /* PINGs after the client's GOAWAY, in the readable that brought it, with nothing in flight: nghttp2
  * stops reading at the GOAWAY, we answer them. */
 static bool nghttp2_pings_after_goaway(const struct diff_ctx *d)
@@ -2211,6 +2226,21 @@ static bool nghttp2_stops_at_goaway(const struct diff_ctx *d)
     return d->slot > 0 && cl.after_goaway[d->slot] && !b->headers && !b->rst &&
            !sides[1].requests[d->slot].dispatched &&
            (sides[1].end == END_CLOSED_EARLY || sides[1].end == END_CLOSED);
+}
+
+/* The same, for the connection: nghttp2 closed at the GOAWAY, we went on with the streams after it. */
+static bool nghttp2_stopped_at_goaway(const struct diff_ctx *d)
+{
+    const struct side *t = &sides[1];
+    bool stopped = false;
+
+    (void)d;
+    for (int k = 0; k < t->nculprits && !stopped; k++)
+        stopped = t->end == END_CLOSED_EARLY && t->culprits[k].type == NGHTTP2_GOAWAY;
+    for (int slot = 1; slot < NSLOTS && stopped; slot++)
+        if (cl.after_goaway[slot] && (sides[0].streams[slot].headers || sides[0].streams[slot].rst))
+            return true;
+    return false;
 }
 
 /* DATA whose padding does not fit: no room for Pad Length (4.2), or Pad Length past the payload (6.1). */
@@ -2272,6 +2302,25 @@ static bool stream_or_connection_error(const struct diff_ctx *d)
                 if (o->far[j].sid == s->culprits[k].sid && o->far[j].code == s->goaway_code)
                     return true;
         }
+    }
+    return false;
+}
+
+/* A stream over SETTINGS_MAX_CONCURRENT_STREAMS once the client acknowledged it: nghttp2 ends the
+ * connection (PROTOCOL_ERROR), we refuse the stream (REFUSED_STREAM). */
+static bool nghttp2_concurrency_connection_error(const struct diff_ctx *d)
+{
+    const struct side *t = &sides[1];
+
+    (void)d;
+    if (t->end != END_GOAWAY || t->goaway_code != NGHTTP2_PROTOCOL_ERROR)
+        return false;
+    for (int k = 0; k < t->nculprits; k++) {
+        int slot = slot_of(t->culprits[k].sid);
+
+        if (t->culprits[k].type == NGHTTP2_HEADERS && slot > 0 &&
+            sides[0].streams[slot].rst == NGHTTP2_REFUSED_STREAM + 1)
+            return true;
     }
     return false;
 }
@@ -2372,6 +2421,10 @@ static const struct difference {
      "CONNECT with a content-length its DATA does not match: malformed, a stream error PROTOCOL_ERROR, as we "
      "answer; nghttp2 does not check content-length on CONNECT and dispatches it (its deviation)"},
     {REQUEST, nghttp2_connect_content_length, "RFC 9113 8.1.1", "the same: the request nghttp2 dispatched"},
+    {STREAM, nghttp2_defers_empty_end, "RFC 9113 6.9.1",
+     "a response body that ended with nothing left to send while the connection or stream window is empty: "
+     "we send the empty DATA with END_STREAM, which 6.9.1 allows; nghttp2 holds DATA until the window "
+     "opens"},
     {CONNECTION, nghttp2_pings_after_goaway, "RFC 9113 6.8",
      "PINGs after the client's GOAWAY in the readable that brought it, nothing in flight: nghttp2 stops "
      "reading at the GOAWAY, we answer them"},
@@ -2380,6 +2433,8 @@ static const struct difference {
      "in flight before: we read and serve it (6.8 stops the GOAWAY's sender from accepting streams, not "
      "from opening them); nghttp2 stops reading at the GOAWAY and closes"},
     {REQUEST, nghttp2_stops_at_goaway, "RFC 9113 6.8", "the same: the request we dispatched"},
+    {CONNECTION, nghttp2_stopped_at_goaway, "RFC 9113 6.8",
+     "the same: the connection goes on with our streams"},
     {CONNECTION, nghttp2_skips_padding_check, "RFC 9113 4.2, 6.1",
      "DATA on a closed stream whose padding does not fit (no room for Pad Length, or Pad Length past the "
      "payload): a connection error, as we answer; nghttp2 drops DATA on a stream it closed before it "
@@ -2391,6 +2446,11 @@ static const struct difference {
      "a frame on a stream the server reset: 5.1 says it MUST be ignored (the client may have sent it "
      "before it saw the RST_STREAM), as we do; nghttp2 1.52 still holds the closed stream and makes it a "
      "connection error STREAM_CLOSED (its deviation)"},
+    {CONNECTION, nghttp2_concurrency_connection_error, "RFC 9113 5.1.2, 5.4.1",
+     "a stream over SETTINGS_MAX_CONCURRENT_STREAMS: a stream error PROTOCOL_ERROR or REFUSED_STREAM "
+     "(5.1.2); "
+     "we refuse it (REFUSED_STREAM: the client may retry), nghttp2 makes it a connection error "
+     "PROTOCOL_ERROR once the client acknowledged the setting"},
     {CONNECTION, stream_or_connection_error, "RFC 9113 5.4.1, 5.1",
      "a stream error on one side is a connection error with the same code on the other: an endpoint may "
      "treat any stream error as a connection error (nghttp2 does, for frames on a stream the client "
