@@ -77,7 +77,7 @@ TEST_BINS  := tests/steer_test tests/xsk_holder tests/xsk_meta tests/netem tests
               tests/h1_probe tests/h1_parse_test tests/hpack_test tests/h2_flood
 BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns tools/h1_parse_bench \
               tools/hpack_bench
-FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz fuzz/h1_fuzz fuzz/h1_diff_fuzz fuzz/hpack_fuzz
+FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz fuzz/h2_diff_fuzz fuzz/h1_fuzz fuzz/h1_diff_fuzz fuzz/hpack_fuzz
 GEN_BINS   := tools/hpack_huffgen
 
 sluice-agent_SRCS     := $(AGENT_SRCS)
@@ -223,12 +223,16 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 $(WARN) -D_GNU_SOURCE $(INCLUDES) -fno-omit-fra
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -MMD -MP
 fuzzobj = $(patsubst %.c,$(BUILD)/fuzzobj/%.o,$(1))
 
-# tcp_fuzz: the engine alone; h2_fuzz: the HTTP input path (server/h2, server/http, the router
-# compiled from server/sluice.routes) over an in-memory transport.
-tcp_fuzz_SRCS := tests/fuzz/tcp_fuzz.c $(NET_SRCS)
-tcp_fuzz_LIBS := -lpthread
-h2_fuzz_SRCS  := tests/fuzz/h2_fuzz.c $(HTTP_SRCS) server/app/app.c common/err.c $(BUILD)/gen/server/sluice.routes.c $(HPACK_GEN)
-h2_fuzz_LIBS  := -lnghttp2 -lhttp_parser -lcrypto
+# tcp_fuzz: the engine alone; h2_fuzz: the HTTP input path (server/h2 with both HTTP/2 sessions,
+# server/http, the router compiled from server/sluice.routes) over an in-memory transport;
+# h2_diff_fuzz: our HTTP/2 session against the nghttp2 one on the same client bytes. --wrap=http_dispatch
+# lets it record the requests each session hands the router (the server has no such hook).
+tcp_fuzz_SRCS      := tests/fuzz/tcp_fuzz.c $(NET_SRCS)
+tcp_fuzz_LIBS      := -lpthread
+h2_fuzz_SRCS       := tests/fuzz/h2_fuzz.c $(HTTP_SRCS) server/app/app.c common/err.c $(BUILD)/gen/server/sluice.routes.c $(HPACK_GEN)
+h2_fuzz_LIBS       := -lnghttp2 -lhttp_parser -lcrypto
+h2_diff_fuzz_SRCS  := tests/fuzz/h2_diff_fuzz.c $(HTTP_SRCS) server/app/app.c common/err.c $(BUILD)/gen/server/sluice.routes.c $(HPACK_GEN)
+h2_diff_fuzz_LIBS  := -Wl,--wrap=http_dispatch -lnghttp2 -lcrypto
 # h1_fuzz: the HTTP/1.1 framing alone (server/http/h1_parse.c); h1_diff_fuzz: the same against
 # Debian's http-parser, every disagreement either a listed strictness difference or a crash
 h1_fuzz_SRCS      := tests/fuzz/h1_fuzz.c tests/fuzz/h1_stream.c server/http/h1_parse.c

@@ -1,8 +1,11 @@
 /*
- * h2_fuzz.c — libFuzzer target for the HTTP input path: server/h2 (the nghttp2 glue) and
- * server/http (HTTP/1.1, dispatch, pools, the built-in handlers) with the router compiled from
- * server/sluice.routes, run as sluice-server runs them (http_worker_new, app_http_ops) over an
- * in-memory transport (struct app_io) instead of TCP.
+ * h2_fuzz.c — libFuzzer target for the HTTP input path: server/h2 (both HTTP/2 implementations:
+ * our session, h2_native_ops, and the nghttp2 glue, h2_nghttp2_ops) and server/http (HTTP/1.1,
+ * dispatch, pools, the built-in handlers) with the router compiled from server/sluice.routes, run as
+ * sluice-server runs them (http_worker_new, app_http_ops) over an in-memory transport (struct app_io)
+ * instead of TCP. Every input runs twice, once against each implementation (H2_FUZZ_IMPL=native or
+ * nghttp2 runs only that one, for triage), so that every seed and regress_* reproducer holds both to
+ * the checks below; tests/fuzz/h2_diff_fuzz.c compares the two with each other.
  *
  * An input is a client: one byte of configuration, then records that write bytes or whole frames
  * to the server (each write one segment, so input arrives cut where the input says), read the
@@ -20,11 +23,13 @@
  *     within the flow-control credit the client gave, nothing after a GOAWAY for an error.
  *     HTTP/1.1: responses http-parser accepts (not checked once the client sent a HEAD: the parser
  *     cannot tell which response has no body);
- *   - leaves pool objects out (connections, streams, body buffers, nghttp2 blocks) once its
+ * *   - leaves pool objects out (connections, streams, body buffers, size-class blocks) once its
  *     connection is closed (http_worker_in_use), or an app slot taken.
  * Work per input is bounded: at most OUT_BUDGET bytes of output a connection, a bounded drain.
- * The workers (one with the default http_config, one with tight limits) live across inputs; every
- * input ends with its connections closed and the pools checked empty.
+ * The workers (per implementation one with the default http_config, one with tight limits) live
+ * across inputs; every input ends with its connections closed and the pools checked empty. The
+ * native session reads the clock only from its app_table (now_ns), which stays 0 here: an input
+ * runs the same every time.
  *
  * Seed corpus: H2_FUZZ_WRITE_SEEDS=DIR h2_fuzz writes the seeds of write_seeds() to DIR and exits;
  * tests/fuzz/corpus/h2/ holds them plus regress_* reproducers of bugs found. H2_FUZZ_TRACE=1 prints
@@ -48,6 +53,7 @@
 #include "common/err.h"
 #include "http/http.h"
 #include "h2/h2.h"
+#include "h2/hpack.h"
 #include "http/http_worker.h"
 #include "http/handlers/metrics.h"
 #include "http/handlers/static_file.h"
@@ -113,6 +119,8 @@ static unsigned in_u16(struct input *in)
 
 /* ---- failing ---------------------------------------------------------------------------------------- */
 
+static int current_impl; /* the implementation the input runs against: impls[] */
+
 static bool trace;
 
 static void tracef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -150,9 +158,16 @@ static void fail(const char *file, int line, const char *fmt, ...)
 
 /* ---- the workers ------------------------------------------------------------------------------------ */
 
+/* The implementations, in the order inputs run through them. */
+static const struct {
+    const char *name;
+    const struct http_proto_ops *ops;
+} impls[2] = {{"native", &h2_native_ops}, {"nghttp2", &h2_nghttp2_ops}};
+
 static struct http_config default_config, tight_config;
-static struct http_worker *workers[2];
-static struct app_table tables[2];
+static struct http_worker *workers[2][2]; /* [implementation][tight limits] */
+static struct app_table tables[2][2];
+static bool impl_skipped[2]; /* H2_FUZZ_IMPL named the other one */
 
 static void metrics_writer(struct http_request *req, void *ctx)
 {
@@ -204,13 +219,15 @@ static void workers_init(void)
     tight_config.max_streams = 3; /* fewer than max_concurrent_streams: streams get refused */
     tight_config.max_body_backlog = 4096;
     tight_config.max_buffers = 5;
-    for (int i = 0; i < 2; i++) {
-        workers[i] = http_worker_new(i ? &tight_config : &default_config, MAX_CONNS, &h2_nghttp2_ops);
-        CHECK(workers[i], "http_worker_new: %s", strerror(errno));
-        CHECK(!app_table_init(&tables[i], MAX_CONNS, &service, 1), "app_table_init");
-        tables[i].http = workers[i];
+    for (int m = 0; m < 2; m++) {
+        for (int i = 0; i < 2; i++) {
+            workers[m][i] = http_worker_new(i ? &tight_config : &default_config, MAX_CONNS, impls[m].ops);
+            CHECK(workers[m][i], "http_worker_new: %s", strerror(errno));
+            CHECK(!app_table_init(&tables[m][i], MAX_CONNS, &service, 1), "app_table_init");
+            tables[m][i].http = workers[m][i];
+        }
     }
-    metrics_set_writer(metrics_writer, workers[0]);
+    metrics_set_writer(metrics_writer, workers[0][0]);
     make_static_dir();
 }
 
@@ -915,27 +932,31 @@ static void op_frame(struct input *in, unsigned arg)
     client_write(buf, 9 + len, arg & 16);
 }
 
-static void check_pools(int w)
+static void check_pools(int m, int w)
 {
     struct http_worker_usage u;
 
-    http_worker_in_use(workers[w], &u);
+    http_worker_in_use(workers[m][w], &u);
     CHECK(!u.conns && !u.streams && !u.bufs && !u.mem_blocks,
-          "after the close, still in use: %u connections, %u streams, %u buffers, %llu nghttp2 blocks",
-          u.conns, u.streams, u.bufs, (unsigned long long)u.mem_blocks);
-    CHECK(tables[w].open == 0, "after the close, %u app slots still taken", tables[w].open);
+          "%s: after the close, still in use: %u connections, %u streams, %u buffers, %llu pool blocks",
+          impls[m].name, u.conns, u.streams, u.bufs, (unsigned long long)u.mem_blocks);
+    CHECK(tables[m][w].open == 0, "%s: after the close, %u app slots still taken", impls[m].name,
+          tables[m][w].open);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* One input against implementation m. */
+static void run_input(int m, const uint8_t *data, size_t size)
 {
+    current_impl = m;
     struct input in = {data, data + size};
     unsigned cfg = in_u8(&in);
     int start = cfg & 3, w = cfg >> 6 & 1, connections = 1;
     size_t room = room_sizes[cfg >> 2 & 3], sendbuf = sendbuf_sizes[cfg >> 4 & 3];
+    struct app_table *table = &tables[m][w];
 
-    tracef("input: start %d, room %zu, send buffer %zu, %s limits\n", start, room, sendbuf,
-           w ? "tight" : "default");
-    conn_open(&tables[w], start, room, sendbuf);
+    tracef("input (%s): start %d, room %zu, send buffer %zu, %s limits\n", impls[m].name, start, room,
+           sendbuf, w ? "tight" : "default");
+    conn_open(table, start, room, sendbuf);
     while (in.p < in.end) {
         unsigned op = in_u8(&in), arg = op >> 3;
 
@@ -978,9 +999,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case OP_RESET:
             client_reset();
-            check_pools(w);
+            check_pools(m, w);
             if (connections++ < MAX_CONNECTIONS_PER_INPUT)
-                conn_open(&tables[w], start, room, sendbuf);
+                conn_open(table, start, room, sendbuf);
             break;
         case OP_LIMITS:
             if (fake.open) {
@@ -1021,8 +1042,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     client_reset();
-    check_pools(w);
+    check_pools(m, w);
     drop_segs();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    for (int m = 0; m < 2; m++)
+        if (!impl_skipped[m])
+            run_input(m, data, size);
     return 0;
 }
 
@@ -1541,11 +1569,14 @@ static void write_seeds(const char *dir)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    const char *seeds = getenv("H2_FUZZ_WRITE_SEEDS");
+    const char *seeds = getenv("H2_FUZZ_WRITE_SEEDS"), *only = getenv("H2_FUZZ_IMPL");
 
     (void)argc;
     (void)argv;
     trace = getenv("H2_FUZZ_TRACE") != NULL;
+    for (int m = 0; m < 2 && only && *only; m++)
+        impl_skipped[m] = strcmp(only, impls[m].name) != 0;
+    CHECK(!impl_skipped[0] || !impl_skipped[1], "H2_FUZZ_IMPL=%s: native or nghttp2", only);
     if (seeds) {
         write_seeds(seeds);
         exit(0);

@@ -1,12 +1,14 @@
 #!/bin/sh
 # run_fuzz.sh — bounded runs of libFuzzer targets, for tests/run.sh: TARGET tcp (the TCP engine,
 # tests/fuzz/tcp_fuzz.c, the default), h2 (the HTTP/2 and HTTP/1.1 input path, tests/fuzz/h2_fuzz.c),
-# h1 (the HTTP/1.1 framing, tests/fuzz/h1_fuzz.c) or h1_diff (the same against http-parser,
-# tests/fuzz/h1_diff_fuzz.c) or hpack (the HPACK decoder against nghttp2's, tests/fuzz/hpack_fuzz.c).
+# h2_diff (our HTTP/2 session against nghttp2's, tests/fuzz/h2_diff_fuzz.c), h1 (the HTTP/1.1
+# framing, tests/fuzz/h1_fuzz.c), h1_diff (the same against http-parser, tests/fuzz/h1_diff_fuzz.c) or
+# hpack (the HPACK decoder against nghttp2's, tests/fuzz/hpack_fuzz.c).
 # For each TARGET in turn: the committed corpus (tests/fuzz/corpus/SEEDS/) first (regression seeds),
-# then SECONDS of new inputs, with tests/fuzz/SEEDS.dict; SEEDS is TARGET, but h1 for h1_diff (one
-# input format); TARGET:N runs that target N seconds instead of SECONDS. Works on a copy of the corpus
-# in a temporary directory, so the repository is never modified. Prints one line per target:
+# then SECONDS of new inputs, with tests/fuzz/SEEDS.dict when there is one; SEEDS is TARGET, but h1 for
+# h1_diff (one input format) and h2diff for h2_diff; TARGET:N runs that target N seconds instead of
+# SECONDS. Works on a copy of the corpus in a temporary directory, so the repository is never
+# modified. Prints one line per target:
 #   ok - TARGET_fuzz: N runs in S s, no crash
 #   not ok - TARGET_fuzz: <crash|leak|timeout|oom> in <kept reproducer path>
 # and exits non-zero when one failed.
@@ -29,8 +31,9 @@ run_target() {
     case $TARGET in
     tcp | h2 | h1 | hpack) SEEDS=$TARGET ;;
     h1_diff) SEEDS=h1 ;;
+    h2_diff) SEEDS=h2diff ;;
     *)
-        echo "not ok - fuzz: unknown target $TARGET (tcp, h2, h1, h1_diff or hpack)"
+        echo "not ok - fuzz: unknown target $TARGET (tcp, h2, h2_diff, h1, h1_diff or hpack)"
         return 1
         ;;
     esac
@@ -43,9 +46,12 @@ run_target() {
     mkdir "$WORK/corpus"
     cp "tests/fuzz/corpus/$SEEDS"/* "$WORK/corpus/"
 
+    DICT=
+    [ -f "tests/fuzz/$SEEDS.dict" ] && DICT=-dict="tests/fuzz/$SEEDS.dict"
+
     start=$(date +%s)
     "$BIN" -max_total_time="$SECS" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
-        -dict="tests/fuzz/$SEEDS.dict" -artifact_prefix="$WORK/" "$WORK/corpus" >"$WORK/log" 2>&1
+        ${DICT:+"$DICT"} -artifact_prefix="$WORK/" "$WORK/corpus" >"$WORK/log" 2>&1
     status=$?
     elapsed=$(($(date +%s) - start))
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$WORK/log" | tail -n 1)
