@@ -6,7 +6,8 @@
  * of a control frame cut across two pieces are gathered in 9 + 8 bytes of the connection, DATA
  * payloads go to the handler's on_body as slices of the received pieces (never copied), and a
  * header block is decoded in place when it lies whole in one piece; only a block split across
- * pieces or CONTINUATION frames is joined, in one pool buffer (server/h2/hpack.c decodes it).
+ * pieces or CONTINUATION frames is joined, in one pool buffer (past 16 KiB, up to
+ * max_header_list_size, in one size-class block; server/h2/hpack.c decodes it).
  * Decoded request strings are copied once, into the stream's pool buffer (st->req_buf), where the
  * request's slices point.
  *
@@ -22,7 +23,10 @@
  * decoded for the table's sake but nothing is kept, and the request is answered 431), floods of
  * frames that make no progress (empty frames in a row, PRIORITY and WINDOW_UPDATE beyond what
  * the streams opened and the data sent explain), more streams than SETTINGS_MAX_CONCURRENT_STREAMS
- * (REFUSED_STREAM for the extra ones) and a fair share of the worker's stream pool per connection.
+ * (REFUSED_STREAM for the extra ones), a fair share of the worker's stream pool per connection, and
+ * an address whose connections flooded too often lately (flood_source_strikes). Output that cannot
+ * move (a client that reads nothing, or keeps its windows shut) is reported to the app layer, whose
+ * send timeout resets it.
  *
  * Nothing here is allocated per request or per frame: stream and connection state live in slabs
  * beside the core's (one slot per slot), HPACK tables in blocks of the worker's size-class pool
