@@ -330,12 +330,17 @@ static struct h2_source *source_of(const struct http_conn *hc)
     return &h2_worker_of(hc->hw)->sources[h % SOURCES];
 }
 
-/* Its strikes in the current window (the slot is taken over when another address had it). */
+/* Its strikes in the current window (the slot is taken over when another address had it). A transport
+ * that gives no address (all zero: in-memory tests and benches) is no source: it is never struck. */
 static uint32_t source_strikes(const struct http_conn *hc, bool strike)
 {
+    static const uint8_t unknown[16];
     struct h2_source *s = source_of(hc);
     uint64_t now = now_of(hc);
     bool current = !memcmp(s->addr, hc->ac->peer, 16) && now - s->since <= SOURCE_WINDOW_NS;
+
+    if (!memcmp(hc->ac->peer, unknown, 16))
+        return 0;
 
     if (strike && !current) {
         memcpy(s->addr, hc->ac->peer, 16);
