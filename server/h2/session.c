@@ -490,7 +490,8 @@ static void stream_check_done(struct http_stream *st)
 
 /*
  * RFC 9113 8.2.1: a field name holds no 0x00-0x20, no uppercase, no 0x7f-0xff and no colon (but a
- * pseudo-header's first); a value no NUL, CR or LF, and no whitespace at either end. Checked eight
+ * pseudo-header's first); a value no NUL, CR or LF, and no whitespace at either end; nor, as RFC 9110
+ * 5.5's field-value and nghttp2 have it, any other control byte but HTAB. Checked eight
  * bytes at a time (every request's every field goes through here): a word has a bad byte when one of
  * the classic zero-byte tests below finds one, the tail byte by byte against the same tables.
  */
@@ -498,7 +499,7 @@ static void stream_check_done(struct http_stream *st)
 #define HIGHS 0x8080808080808080ull
 
 static const uint8_t name_byte_ok[256] = {['!' ... '9'] = 1, [';' ... '@'] = 1, ['[' ... '~'] = 1};
-static const uint8_t value_byte_bad[256] = {[0] = 1, ['\r'] = 1, ['\n'] = 1};
+static const uint8_t value_byte_bad[256] = {[0 ... 8] = 1, [10 ... 31] = 1, [0x7f] = 1};
 
 /* Whether a byte is below n (n <= 128), for the bytes below 0x80: exact as a whole, not per byte. */
 static inline uint64_t word_has_below(uint64_t x, uint8_t n)
@@ -558,7 +559,7 @@ static bool field_value_ok(const uint8_t *v, uint32_t len)
     for (; i + 8 <= len; i += 8) {
         uint64_t x = load64(v + i);
 
-        bad |= word_has(x, 0) | word_has(x, '\r') | word_has(x, '\n');
+        bad |= word_has_below(x, '\t') | word_has_between(x, '\t', ' ') | word_has(x, 0x7f);
     }
     for (; i < len; i++)
         bad_tail |= value_byte_bad[v[i]];
