@@ -934,8 +934,11 @@ static void frame_begin(struct http_conn *hc)
     h->prefix_len = 0;
     h->scratch_len = 0;
     h->phase = IN_PAYLOAD;
-    /* 4.2: nothing larger than we allow; 3.4: the client's first frame is its SETTINGS */
-    if (len > cfg->max_frame_size) {
+    /* 4.2: nothing larger than we allow, and room for the fields the flags announce (6.1, 6.2: checked
+     * before the stream's state, as nghttp2 does); 3.4: the client's first frame is its SETTINGS */
+    if (len > cfg->max_frame_size ||
+        ((type == H2_DATA || type == H2_HEADERS) &&
+         len < (flags & H2_FLAG_PADDED ? 1u : 0u) + (type == H2_HEADERS && (flags & H2_FLAG_PRIORITY) ? 5u : 0u))) {
         conn_error(hc, H2_FRAME_SIZE_ERROR);
         return;
     }
