@@ -938,7 +938,8 @@ static void frame_begin(struct http_conn *hc)
      * before the stream's state, as nghttp2 does); 3.4: the client's first frame is its SETTINGS */
     if (len > cfg->max_frame_size ||
         ((type == H2_DATA || type == H2_HEADERS) &&
-         len < (flags & H2_FLAG_PADDED ? 1u : 0u) + (type == H2_HEADERS && (flags & H2_FLAG_PRIORITY) ? 5u : 0u))) {
+         len < (flags & H2_FLAG_PADDED ? 1u : 0u) +
+                   (type == H2_HEADERS && (flags & H2_FLAG_PRIORITY) ? 5u : 0u))) {
         conn_error(hc, H2_FRAME_SIZE_ERROR);
         return;
     }
