@@ -68,6 +68,10 @@ expect_land() {
         ok "$label"
     else
         not_ok "$label" "worker $worker served $((after - before)) of $n: $(head -c 200 "$WORK/land.err")"
+        # what steering did, to tell a late route from a lost hand-off in a run that cannot be repeated
+        cli curl -sS --http2-prior-knowledge "$URL/metrics" |
+            grep -E '^sluice_(http_requests|afxdp_steer|tcp_hold|tcp_handoffs)[a-z_]*\{' | grep -v ' 0$' | sed 's/^/# /'
+        agent stats --dev "$DEV" 2>&1 | grep -E 'prefix|redirect|overload|flow' | sed 's/^/# agent: /'
     fi
 }
 
