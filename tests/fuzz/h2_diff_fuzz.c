@@ -2190,6 +2190,27 @@ static bool nghttp2_defers_empty_end(const struct diff_ctx *d)
     return conn <= 0 || stream <= 0;
 }
 
+/* The client's GOAWAY found us with nothing in flight, so we closed (6.8), while nghttp2 still held a
+ * stream's empty END_STREAM DATA for a window (nghttp2_defers_empty_end) and read on. */
+static bool done_at_goaway_while_nghttp2_holds_end(const struct diff_ctx *d)
+{
+    const struct side *s = &sides[0];
+    bool at_goaway = false;
+
+    (void)d;
+    for (int k = 0; k < s->nculprits && !at_goaway; k++)
+        at_goaway = s->end == END_CLOSED_EARLY && s->culprits[k].type == NGHTTP2_GOAWAY;
+    if (!at_goaway)
+        return false;
+    for (int slot = 1; slot < NSLOTS; slot++) {
+        struct diff_ctx held = {slot, "held end"};
+
+        if (nghttp2_defers_empty_end(&held))
+            return true;
+    }
+    return false;
+}
+
 /* PINGs after the client's GOAWAY, in the readable that brought it, with nothing in flight: nghttp2
  * stops reading at the GOAWAY, we answer them. */
 static bool nghttp2_pings_after_goaway(const struct diff_ctx *d)
@@ -2410,6 +2431,10 @@ static const struct difference {
      "a response body that ended with nothing left to send while the connection or stream window is empty: "
      "we send the empty DATA with END_STREAM, which 6.9.1 allows; nghttp2 holds DATA until the window "
      "opens"},
+    {CONNECTION, done_at_goaway_while_nghttp2_holds_end, "RFC 9113 6.8, 6.9.1",
+     "the client's GOAWAY with nothing in flight for us (we had sent a body's empty END_STREAM DATA at an "
+     "empty window, as 6.9.1 allows): we close; nghttp2 still holds that DATA, so a stream is in flight "
+     "and it reads on"},
     {CONNECTION, nghttp2_pings_after_goaway, "RFC 9113 6.8",
      "PINGs after the client's GOAWAY in the readable that brought it, nothing in flight: nghttp2 stops "
      "reading at the GOAWAY, we answer them"},
