@@ -254,25 +254,19 @@ static bool table_add(struct hpack_table *t, const uint8_t *name, uint32_t n, co
 /* ---- Huffman decoding (RFC 7541 §5.2) ----------------------------------------------------------- */
 
 /*
- * One loop, three uses (count, decode into a buffer, decode into the ring): each nibble, high then low,
- * moves the state machine and hands the symbol it completes, if any, to EMIT. A string is good when no
- * nibble completes EOS and the state after the last one accepts the end (the padding is 0-7 one bits).
+ * One loop, three uses (count, decode into a buffer, decode into the ring): each byte moves the state
+ * machine and hands the symbols it completes, if any, to EMIT. A string is good when no byte completes
+ * EOS and the state after the last one accepts the end (the padding is 0-7 one bits).
  */
 #define HUFF_LOOP(src, len, EMIT)                                                                            \
     do {                                                                                                     \
-        const struct hpack_huffdec *t_ = hpack_huffdec_table[0];                                             \
         unsigned row_ = 0, flags_ = HPACK_HUFFDEC_ACCEPT;                                                    \
         for (uint32_t i_ = 0; i_ < (len); i_++) {                                                            \
-            const struct hpack_huffdec *e_ = &t_[row_ + ((src)[i_] >> 4)];                                   \
+            const struct hpack_huffdec *e_ = &hpack_huffdec_table[row_][(src)[i_]];                          \
             if (e_->flags & HPACK_HUFFDEC_FAIL)                                                              \
                 return -1;                                                                                   \
-            if (e_->flags & HPACK_HUFFDEC_SYM)                                                               \
-                EMIT(e_->sym);                                                                               \
-            e_ = &t_[e_->next + ((src)[i_] & 15)];                                                           \
-            if (e_->flags & HPACK_HUFFDEC_FAIL)                                                              \
-                return -1;                                                                                   \
-            if (e_->flags & HPACK_HUFFDEC_SYM)                                                               \
-                EMIT(e_->sym);                                                                               \
+            for (unsigned k_ = 0; k_ < (e_->flags & HPACK_HUFFDEC_NSYMS); k_++)                              \
+                EMIT(e_->sym[k_]);                                                                           \
             row_ = e_->next;                                                                                 \
             flags_ = e_->flags;                                                                              \
         }                                                                                                    \
@@ -303,26 +297,25 @@ static int64_t huff_decode(const uint8_t *src, uint32_t len, uint8_t *dst)
 }
 
 /*
- * huff_decode for a dst with room for one byte more than the longest possible result: each nibble
- * stores its entry's symbol whether or not it completes one (the pointer moves only if it does), and
- * failure is looked at once, at the end (a failing entry leads to the root and emits nothing), so the
- * loop has no branch but its own. The common case: out has room to spare.
+ * huff_decode for a dst with room for two bytes more than the longest possible result
+ * (HUFF_FAST_SPARE): each byte stores both of its entry's symbol slots whether or not it completes
+ * them (the pointer moves by the number it does), and failure is looked at once, at the end (a failing
+ * entry leads to the root and emits nothing), so the loop has no branch but its own. The common case:
+ * out has room to spare.
  */
+#define HUFF_FAST_SPARE 2
+
 static int64_t huff_decode_fast(const uint8_t *src, uint32_t len, uint8_t *dst)
 {
-    const struct hpack_huffdec *t = hpack_huffdec_table[0];
     uint8_t *o = dst;
     unsigned row = 0, flags = HPACK_HUFFDEC_ACCEPT, seen = 0;
 
     for (uint32_t i = 0; i < len; i++) {
-        const struct hpack_huffdec *e = &t[row + (src[i] >> 4)];
+        const struct hpack_huffdec *e = &hpack_huffdec_table[row][src[i]];
 
-        *o = e->sym;
-        o += e->flags & HPACK_HUFFDEC_SYM;
-        seen |= e->flags;
-        e = &t[e->next + (src[i] & 15)];
-        *o = e->sym;
-        o += e->flags & HPACK_HUFFDEC_SYM;
+        o[0] = e->sym[0];
+        o[1] = e->sym[1];
+        o += e->flags & HPACK_HUFFDEC_NSYMS;
         seen |= e->flags;
         row = e->next;
         flags = e->flags;
@@ -417,7 +410,7 @@ static int64_t put_str(const struct str *s, uint8_t *dst, size_t room)
         copy(dst, s->p, s->len);
         return s->len;
     }
-    if ((uint64_t)s->len * 8 / 5 < room) /* every code is 5 bits or more; one byte spare */
+    if ((uint64_t)s->len * 8 / 5 + HUFF_FAST_SPARE <= room) /* every code is 5 bits or more */
         return huff_decode_fast(s->p, s->len, dst);
     if ((n = huff_count(s->p, s->len)) < 0)
         return -1;
