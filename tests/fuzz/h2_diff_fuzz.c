@@ -905,6 +905,7 @@ static struct {
     bool wu_zero_on[NSLOTS];   /* a WINDOW_UPDATE of 0 on it */
     bool after_goaway[NSLOTS]; /* its HEADERS came after a GOAWAY of the client's */
     bool priority_on[NSLOTS];  /* a PRIORITY frame named it (as the stream or its parent) */
+    bool reset_on[NSLOTS];     /* the client sent RST_STREAM on it */
 } cl;
 
 static struct bytes cl_frame; /* the payload of the HEADERS or CONTINUATION being sent */
@@ -1029,6 +1030,8 @@ static void client_frame_begin(void)
         break;
     case NGHTTP2_RST_STREAM:
         cl.resets++;
+        if (slot_of(cl.sid) > 0)
+            cl.reset_on[slot_of(cl.sid)] = true;
         break;
     case NGHTTP2_GOAWAY:
         cl.goaways++;
@@ -2095,6 +2098,15 @@ static bool nghttp2_ignores_wu0_closed(const struct diff_ctx *d)
            (!b->rst || b->rst == NGHTTP2_STREAM_CLOSED + 1);
 }
 
+/* A frame on a stream the client reset: we answer the stream error STREAM_CLOSED 5.1 requires; nghttp2
+ * drops frames on a stream it no longer holds (it keeps a closed one only while RFC 7540's priority
+ * tree needs it). */
+static bool nghttp2_forgot_client_reset(const struct diff_ctx *d)
+{
+    return d->slot > 0 && cl.reset_on[d->slot] && sides[0].streams[d->slot].rst == NGHTTP2_STREAM_CLOSED + 1 &&
+           !sides[1].streams[d->slot].rst;
+}
+
 /* nghttp2's max_settings (32 entries per SETTINGS frame, its fix of CVE-2020-11080). */
 static bool nghttp2_max_settings(const struct diff_ctx *d)
 {
@@ -2412,6 +2424,10 @@ static const struct difference {
     {STREAM, nghttp2_ignores_wu0_closed, "RFC 9113 6.9",
      "WINDOW_UPDATE with an increment of 0 on a closed stream: the stream error PROTOCOL_ERROR 6.9 names, as "
      "we answer; nghttp2 drops frames on a stream it forgot before it reads them"},
+    {STREAM, nghttp2_forgot_client_reset, "RFC 9113 5.1",
+     "a frame other than PRIORITY on a stream the client reset: the stream error STREAM_CLOSED 5.1 requires, "
+     "as we answer; nghttp2 drops frames on a stream it no longer holds (it keeps a closed stream only "
+     "while RFC 7540's priority tree needs it)"},
     {CONNECTION, nghttp2_max_settings, "RFC 9113 10.5",
      "a SETTINGS frame of more than 32 entries: ENHANCE_YOUR_CALM from nghttp2 (its max_settings, the fix "
      "of CVE-2020-11080); we apply them (each costs nothing kept)"},
