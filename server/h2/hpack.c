@@ -431,6 +431,7 @@ struct ref {
     const uint8_t *name, *value; /* static entries only */
     const struct hpack_slot *slot;
     uint32_t name_len, value_len;
+    uint8_t static_index; /* static entries only */
 };
 
 static bool lookup(const struct hpack_table *t, uint32_t idx, struct ref *r)
@@ -440,8 +441,12 @@ static bool lookup(const struct hpack_table *t, uint32_t idx, struct ref *r)
     if (idx <= HPACK_STATIC_COUNT) {
         const struct hpack_static_entry *s = &hpack_static_table[idx];
 
-        *r = (struct ref){(const uint8_t *)s->name, (const uint8_t *)s->value, NULL, s->name_len,
-                          s->value_len};
+        *r = (struct ref){(const uint8_t *)s->name,
+                          (const uint8_t *)s->value,
+                          NULL,
+                          s->name_len,
+                          s->value_len,
+                          (uint8_t)idx};
         return true;
     }
     if (idx - HPACK_STATIC_COUNT > t->_count) /* RFC 7541 §2.3.3: past both tables */
@@ -542,9 +547,20 @@ enum hpack_result hpack_decode(struct hpack_decoder *d, const uint8_t *in, size_
                 ret = HPACK_LIST_TOO_LARGE;
                 continue;
             }
-            ref_copy(t, &r, out + em.used, true);
-            f = (struct hpack_field){
-                out + em.used, r.name_len, out + em.used + r.name_len, r.value_len, false, !r.slot, !r.slot};
+            if (r.slot) {
+                ref_copy(t, &r, out + em.used, true);
+                f = (struct hpack_field){.name = out + em.used,
+                                         .name_len = r.name_len,
+                                         .value = out + em.used + r.name_len,
+                                         .value_len = r.value_len};
+            } else { /* the static table's strings live forever: no copy (out's room is taken all the same) */
+                f = (struct hpack_field){.name = r.name,
+                                         .name_len = r.name_len,
+                                         .value = r.value,
+                                         .value_len = r.value_len,
+                                         .name_index = r.static_index,
+                                         .value_static = true};
+            }
             goto emitted;
         }
         if ((*p & 0xe0) == 0x20) { /* dynamic table size update (RFC 7541 §6.3) */
@@ -572,7 +588,7 @@ enum hpack_result hpack_decode(struct hpack_decoder *d, const uint8_t *in, size_
 
             if (idx) {
                 n = r.name_len <= room ? (int64_t)r.name_len : NOFIT;
-                if (n >= 0)
+                if (n >= 0 && r.slot)
                     ref_copy(t, &r, dst, false);
             } else {
                 n = put_str(&name, dst, room);
@@ -586,10 +602,10 @@ enum hpack_result hpack_decode(struct hpack_decoder *d, const uint8_t *in, size_
                 p = rep;
                 continue;
             }
-            if (insert && !table_add(t, dst, (uint32_t)n, dst + n, (uint32_t)v))
+            f.name = idx && !r.slot ? r.name : dst; /* a static name is not copied, as above */
+            f.name_index = idx && !r.slot ? r.static_index : 0;
+            if (insert && !table_add(t, f.name, (uint32_t)n, dst + n, (uint32_t)v))
                 goto nomem;
-            f.name = dst;
-            f.name_static = idx && !r.slot;
             f.name_len = (uint32_t)n;
             f.value = dst + n;
             f.value_len = (uint32_t)v;

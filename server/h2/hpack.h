@@ -7,7 +7,8 @@
  *
  * Where it sits: the session joins a HEADERS frame and its CONTINUATIONs into one contiguous block
  * and decodes it with one hpack_decode call into the stream's request buffer: each field comes out
- * through on_field with its name and value copied into that buffer, so they outlive the frames. A
+ * through on_field with its name and value copied into that buffer, so they outlive the frames (a
+ * name or value the static table holds is not copied: it points there, and lives forever). A
  * response's fields are encoded straight into the HEADERS frame being built:
  *
  *     n  = hpack_encode_block_start(&enc, out, cap);                  cap >= HPACK_BLOCK_START_MAX
@@ -50,15 +51,17 @@ struct hpack_alloc {
     void *ctx;
 };
 
-/* A decoded field: name and value are in the caller's out buffer (not NUL-terminated). */
+/* A decoded field: name and value are in the caller's out buffer or, when name_index or value_static
+ * says so, in the static table (not NUL-terminated either way). */
 struct hpack_field {
     const uint8_t *name;
     uint32_t name_len;
     const uint8_t *value;
     uint32_t value_len;
     bool never_indexed; /* sent as "never indexed" (RFC 7541 §6.2.3): an intermediary keeps it so */
-    bool name_static;   /* the name is the static table's (RFC 7541 Appendix A): valid lowercase, unchecked */
-    bool value_static;  /* and so is the value */
+    uint8_t name_index; /* the name is the static table's entry name_index (RFC 7541 Appendix A; 0: it is
+                           not): valid lowercase, needs no check, and tells the name without comparing */
+    bool value_static;  /* the value is that entry's too */
 };
 
 enum hpack_result {

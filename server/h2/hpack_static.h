@@ -18,6 +18,18 @@ struct hpack_static_entry {
     uint8_t value_len;
 };
 
+/* The static indexes (the first of a name's entries) a request's reader tells fields by. */
+enum hpack_static_name {
+    HPACK_STATIC_AUTHORITY = 1,
+    HPACK_STATIC_METHOD = 2, /* and 3 */
+    HPACK_STATIC_PATH = 4,   /* and 5 */
+    HPACK_STATIC_SCHEME = 6, /* and 7 */
+    HPACK_STATIC_STATUS = 8, /* to 14 */
+    HPACK_STATIC_CONTENT_LENGTH = 28,
+    HPACK_STATIC_HOST = 38,
+    HPACK_STATIC_TRANSFER_ENCODING = 57,
+};
+
 /* Indexed 1-61 as on the wire; entry 0 is empty. */
 extern const struct hpack_static_entry hpack_static_table[HPACK_STATIC_COUNT + 1];
 

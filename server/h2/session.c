@@ -43,6 +43,7 @@
 
 #include "h2/h2_frame.h"
 #include "h2/hpack.h"
+#include "h2/hpack_static.h"
 #include "http/http_conn.h"
 #include "http/http_mem.h"
 
@@ -609,13 +610,44 @@ static bool connection_specific(const struct hpack_field *f)
     }
 }
 
+/* Which pseudo-header field f is (0: none we take); a name from the static table by its index. */
+static uint8_t pseudo_bit(const struct hpack_field *f)
+{
+    switch (f->name_index) {
+    case 0:
+        break;
+    case HPACK_STATIC_AUTHORITY:
+        return PSEUDO_AUTHORITY;
+    case HPACK_STATIC_METHOD:
+    case HPACK_STATIC_METHOD + 1:
+        return PSEUDO_METHOD;
+    case HPACK_STATIC_PATH:
+    case HPACK_STATIC_PATH + 1:
+        return PSEUDO_PATH;
+    case HPACK_STATIC_SCHEME:
+    case HPACK_STATIC_SCHEME + 1:
+        return PSEUDO_SCHEME;
+    default: /* :status */
+        return 0;
+    }
+    if (NAME_IS(f, ":method"))
+        return PSEUDO_METHOD;
+    if (NAME_IS(f, ":scheme"))
+        return PSEUDO_SCHEME;
+    if (NAME_IS(f, ":path"))
+        return PSEUDO_PATH;
+    if (NAME_IS(f, ":authority"))
+        return PSEUDO_AUTHORITY;
+    return 0;
+}
+
 static int on_field(void *ctx, const struct hpack_field *f)
 {
     struct block_read *r = ctx;
     struct http_request *req = r->st ? &r->st->req : NULL;
-    uint8_t bit = 0;
+    uint8_t bit;
 
-    if ((!f->name_static && !field_name_ok(f->name, f->name_len)) ||
+    if ((!f->name_index && !field_name_ok(f->name, f->name_len)) ||
         (!f->value_static && !field_value_ok(f->value, f->value_len))) {
         r->malformed = true;
         return 0;
@@ -625,14 +657,7 @@ static int on_field(void *ctx, const struct hpack_field *f)
             r->malformed = true;
             return 0;
         }
-        if (NAME_IS(f, ":method"))
-            bit = PSEUDO_METHOD;
-        else if (NAME_IS(f, ":scheme"))
-            bit = PSEUDO_SCHEME;
-        else if (NAME_IS(f, ":path"))
-            bit = PSEUDO_PATH;
-        else if (NAME_IS(f, ":authority"))
-            bit = PSEUDO_AUTHORITY;
+        bit = pseudo_bit(f);
         if (!bit || (r->pseudo & bit)) { /* unknown (:protocol included: RFC 8441 is off), or twice */
             r->malformed = true;
             return 0;
@@ -660,12 +685,13 @@ static int on_field(void *ctx, const struct hpack_field *f)
         return 0;
     }
     r->regular_seen = true;
-    r->has_host |= NAME_IS(f, "host");
-    if (connection_specific(f)) {
+    r->has_host |= f->name_index ? f->name_index == HPACK_STATIC_HOST : NAME_IS(f, "host");
+    if (f->name_index ? f->name_index == HPACK_STATIC_TRANSFER_ENCODING : connection_specific(f)) {
         r->malformed = true;
         return 0;
     }
-    if (NAME_IS(f, "content-length") && !r->trailers) {
+    if ((f->name_index ? f->name_index == HPACK_STATIC_CONTENT_LENGTH : NAME_IS(f, "content-length")) &&
+        !r->trailers) {
         uint64_t n = 0;
 
         if (!f->value_len)

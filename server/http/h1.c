@@ -168,6 +168,17 @@ static bool h1_leave(struct http_conn *hc)
  * Answer status and close, while no byte of a response head went out: a request the framing
  * refused, or one no stream or buffer is left for. After that the only honest end is a reset.
  */
+/* The rest of a 100 Continue the transport did not take: nothing else may go out before it. True
+ * once it is all out. */
+static bool continue_flush(struct http_conn *hc)
+{
+    struct h1_conn *h = h1_of(hc);
+    const char *rest = CONTINUE_100 + sizeof(CONTINUE_100) - 1 - h->continue_left;
+
+    h->continue_left -= (uint8_t)app_write(hc->ac, rest, h->continue_left);
+    return !h->continue_left;
+}
+
 static void refuse(struct http_conn *hc, int status)
 {
     struct h1_conn *h = h1_of(hc);
@@ -180,7 +191,8 @@ static void refuse(struct http_conn *hc, int status)
                  "%s\r\n%d %s\n",
                  status, text, body, status == 503 ? "retry-after: " RETRY_AFTER "\r\n" : "", status, text);
 
-    if (h->head_written) {
+    /* a refusal cut into the head of a response, or into a 100 Continue, would garble both */
+    if (h->head_written || (h->continue_left && !continue_flush(hc))) {
         h1_abort(hc);
         return;
     }
@@ -551,14 +563,9 @@ static void output(struct http_conn *hc)
 
     if (h->error) /* refused: the refusal was the last thing written */
         return;
-    if (h->continue_left) {
-        const char *rest = CONTINUE_100 + sizeof(CONTINUE_100) - 1 - h->continue_left;
-
-        h->continue_left -= (uint8_t)app_write(ac, rest, h->continue_left);
-        if (h->continue_left) {
-            app_want_writable(ac);
-            return;
-        }
+    if (h->continue_left && !continue_flush(hc)) {
+        app_want_writable(ac);
+        return;
     }
     if (!st || !st->responded)
         return;

@@ -876,6 +876,11 @@ static struct {
     uint32_t max_settings;       /* the most entries in one SETTINGS */
     uint32_t max_frame_len;      /* the longest frame */
     bool bad_settings_value;     /* a SETTINGS value RFC 9113 6.5.2 makes an error */
+    uint32_t settings_begun;     /* SETTINGS frames (not ACKs) begun */
+    bool no_prio_known;          /* SETTINGS_NO_RFC7540_PRIORITIES is fixed: by an entry, or 0 by the
+                                    first SETTINGS ending without one (RFC 9218 2.1) */
+    uint32_t no_prio;            /* its value then */
+    bool no_prio_changed;        /* an entry changed it after that */
     uint32_t resets;             /* RST_STREAM frames */
     uint32_t empty_frames;       /* empty DATA, HEADERS or CONTINUATION without END_* */
     uint32_t priority_frames;    /* PRIORITY frames */
@@ -1018,6 +1023,8 @@ static void client_frame_begin(void)
     case NGHTTP2_SETTINGS:
         if (!(cl.flags & NGHTTP2_FLAG_ACK) && cl.len / 6 > cl.max_settings)
             cl.max_settings = cl.len / 6;
+        if (!(cl.flags & NGHTTP2_FLAG_ACK) && cl.settings_begun++ && !cl.no_prio_known)
+            cl.no_prio_known = true; /* the first one ended without the entry: 0 */
         if ((cl.flags & NGHTTP2_FLAG_ACK) && !cl.len) {
             cl.acks++;
             for (int i = 0; i < 2; i++) {
@@ -1175,9 +1182,13 @@ static void client_setting(const uint8_t *e)
         if (v < 16384 || v > 16777215)
             cl.bad_settings_value = true;
         break;
+    case 9: /* NO_RFC7540_PRIORITIES */
+        cl.no_prio_changed |= cl.no_prio_known && v != cl.no_prio;
+        cl.no_prio_known = true;
+        cl.no_prio = v;
+        /* fall through */
     case NGHTTP2_SETTINGS_ENABLE_PUSH:
     case 8: /* ENABLE_CONNECT_PROTOCOL */
-    case 9: /* NO_RFC7540_PRIORITIES */
         if (v > 1)
             cl.bad_settings_value = true;
         break;
@@ -2103,8 +2114,8 @@ static bool nghttp2_ignores_wu0_closed(const struct diff_ctx *d)
  * tree needs it). */
 static bool nghttp2_forgot_client_reset(const struct diff_ctx *d)
 {
-    return d->slot > 0 && cl.reset_on[d->slot] && sides[0].streams[d->slot].rst == NGHTTP2_STREAM_CLOSED + 1 &&
-           !sides[1].streams[d->slot].rst;
+    return d->slot > 0 && cl.reset_on[d->slot] &&
+           sides[0].streams[d->slot].rst == NGHTTP2_STREAM_CLOSED + 1 && !sides[1].streams[d->slot].rst;
 }
 
 /* nghttp2's max_settings (32 entries per SETTINGS frame, its fix of CVE-2020-11080). */
@@ -2286,6 +2297,14 @@ static bool settings_ack(const struct cframe *f)
 }
 
 /* nghttp2 ended the connection for a SETTINGS ACK it had no SETTINGS outstanding for. */
+/* SETTINGS_NO_RFC7540_PRIORITIES changed after the client's first SETTINGS: RFC 9218 2.1 lets the
+ * receiver make it a connection error PROTOCOL_ERROR; nghttp2 does, we take the new value. */
+static bool nghttp2_priorities_setting_changed(const struct diff_ctx *d)
+{
+    (void)d;
+    return sides[1].end == END_GOAWAY && sides[1].goaway_code == NGHTTP2_PROTOCOL_ERROR && cl.no_prio_changed;
+}
+
 static bool nghttp2_unexpected_ack(const struct diff_ctx *d)
 {
     const struct side *s = &sides[1];
@@ -2465,6 +2484,10 @@ static const struct difference {
      "DATA on a closed stream whose padding does not fit (no room for Pad Length, or Pad Length past the "
      "payload): a connection error, as we answer; nghttp2 drops DATA on a stream it closed before it "
      "reads the padding, and goes on (its deviation)"},
+    {CONNECTION, nghttp2_priorities_setting_changed, "RFC 9218 2.1",
+     "SETTINGS_NO_RFC7540_PRIORITIES changed after the client's first SETTINGS (absent there: 0): the "
+     "receiver MAY make it a connection error PROTOCOL_ERROR, as nghttp2 does; we ignore the setting (we "
+     "use no RFC 7540 priorities either way)"},
     {CONNECTION, nghttp2_unexpected_ack, "RFC 9113 6.5.3",
      "a SETTINGS ACK with none of the server's SETTINGS unacknowledged: nghttp2 makes it a connection "
      "error PROTOCOL_ERROR; 6.5.3 names no error for it, and we ignore it"},

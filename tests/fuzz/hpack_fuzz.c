@@ -66,8 +66,12 @@ static const struct difference {
 
 /* ---- the decoders ------------------------------------------------------------------------------------ */
 
+/* where its strings are: the decoder's out buffer, a store here, or the static table */
 struct field {
-    uint32_t name_off, name_len, value_off, value_len;
+    const uint8_t *name;
+    uint32_t name_len;
+    const uint8_t *value;
+    uint32_t value_len;
     bool never;
 };
 
@@ -75,7 +79,6 @@ struct fields {
     size_t n;
     int stop_after; /* on_field asks to stop after this many (0: never) */
     struct field f[MAX_FIELDS];
-    uint8_t *base; /* where name_off and value_off count from */
 };
 
 static uint8_t out_full[OUT_CAP], out_lim[OUT_CAP], out_fail[OUT_CAP], ng_store[OUT_CAP];
@@ -87,8 +90,7 @@ static int collect(void *ctx, const struct hpack_field *f)
 
     if (s->n == MAX_FIELDS)
         abort(); /* cannot happen: a field takes one byte of input at least */
-    s->f[s->n++] = (struct field){(uint32_t)(f->name - s->base), f->name_len, (uint32_t)(f->value - s->base),
-                                  f->value_len, f->never_indexed};
+    s->f[s->n++] = (struct field){f->name, f->name_len, f->value, f->value_len, f->never_indexed};
     return s->stop_after && s->n == (size_t)s->stop_after;
 }
 
@@ -124,7 +126,6 @@ static int ng_inflate(nghttp2_hd_inflater *inf, const uint8_t *in, size_t len)
     size_t used = 0;
 
     fn.n = 0;
-    fn.base = ng_store;
     for (;;) {
         nghttp2_nv nv;
         int flags = 0;
@@ -139,7 +140,7 @@ static int ng_inflate(nghttp2_hd_inflater *inf, const uint8_t *in, size_t len)
                 abort();
             memcpy(ng_store + used, nv.name, nv.namelen);
             memcpy(ng_store + used + nv.namelen, nv.value, nv.valuelen);
-            fn.f[fn.n++] = (struct field){(uint32_t)used, (uint32_t)nv.namelen, (uint32_t)(used + nv.namelen),
+            fn.f[fn.n++] = (struct field){ng_store + used, (uint32_t)nv.namelen, ng_store + used + nv.namelen,
                                           (uint32_t)nv.valuelen, !!(nv.flags & NGHTTP2_NV_FLAG_NO_INDEX)};
             used += nv.namelen + nv.valuelen;
         }
@@ -157,16 +158,15 @@ static bool same_field(const struct fields *a, size_t i, const struct fields *b,
     const struct field *x = &a->f[i], *y = &b->f[j];
 
     return x->name_len == y->name_len && x->value_len == y->value_len && x->never == y->never &&
-           !memcmp(a->base + x->name_off, b->base + y->name_off, x->name_len) &&
-           !memcmp(a->base + x->value_off, b->base + y->value_off, x->value_len);
+           !memcmp(x->name, y->name, x->name_len) && !memcmp(x->value, y->value, x->value_len);
 }
 
 static void print_field(const struct fields *s, size_t i)
 {
     const struct field *f = &s->f[i];
 
-    fprintf(stderr, "    %zu: '%.*s' = '%.*s'%s\n", i, (int)f->name_len, (const char *)s->base + f->name_off,
-            (int)f->value_len, (const char *)s->base + f->value_off, f->never ? " (never indexed)" : "");
+    fprintf(stderr, "    %zu: '%.*s' = '%.*s'%s\n", i, (int)f->name_len, (const char *)f->name,
+            (int)f->value_len, (const char *)f->value, f->never ? " (never indexed)" : "");
 }
 
 static void fail(const struct block_ctx *c, const char *what, int ours, int theirs)
@@ -246,8 +246,6 @@ static void encode_ops(const uint8_t *data, size_t size)
         abort();
     hpack_encoder_init(&e, &plain);
     hpack_decoder_init(&d, 4096, &plain);
-    fn.base = ng_store;
-    ff.base = out_full;
     while (data < end) {
         uint8_t op = *data++;
         size_t n, w, nf = op & 15;
@@ -265,7 +263,6 @@ static void encode_ops(const uint8_t *data, size_t size)
             continue;
         }
         n = hpack_encode_block_start(&e, out, HPACK_BLOCK_START_MAX);
-        want.base = want_store;
         for (size_t i = 0; i < nf && data < end; i++) {
             const char *name = enc_names[*data++ % COUNT(enc_names)];
             size_t nlen = strlen(name), vlen = data < end ? *data++ : 0;
@@ -284,8 +281,8 @@ static void encode_ops(const uint8_t *data, size_t size)
                 enc_fail("a field does not fit 64 KiB", block);
             memcpy(want_store + want_used, name, nlen);
             memcpy(want_store + want_used + nlen, data, vlen);
-            want.f[want.n++] = (struct field){(uint32_t)want_used, (uint32_t)nlen,
-                                              (uint32_t)(want_used + nlen), (uint32_t)vlen,
+            want.f[want.n++] = (struct field){want_store + want_used, (uint32_t)nlen,
+                                              want_store + want_used + nlen, (uint32_t)vlen,
                                               !strcmp(name, "set-cookie") || !strcmp(name, "authorization") ||
                                                   !strcmp(name, "proxy-authorization")};
             want_used += nlen + vlen;
@@ -355,9 +352,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hpack_decoder_init(&full, max_table, &plain);
     hpack_decoder_init(&lim, max_table, &plain);
     hpack_decoder_init(&fal, max_table, &failing_alloc);
-    ff.base = out_full;
-    fl.base = out_lim;
-    fx.base = out_fail;
 
     for (int index = 0; size > 0; index++) {
         size_t len = data[0];
