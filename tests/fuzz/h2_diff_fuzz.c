@@ -911,7 +911,10 @@ static struct {
     bool after_goaway[NSLOTS]; /* its HEADERS came after a GOAWAY of the client's */
     bool priority_on[NSLOTS];  /* a PRIORITY frame named it (as the stream or its parent) */
     bool reset_on[NSLOTS];     /* the client sent RST_STREAM on it */
+    bool held_end_at_goaway;   /* at its first GOAWAY, nghttp2 held an empty END_STREAM DATA we had sent */
 } cl;
+
+static void note_held_end_at_goaway(void);
 
 static struct bytes cl_frame; /* the payload of the HEADERS or CONTINUATION being sent */
 static struct bytes cl_block; /* the field block being sent */
@@ -1041,7 +1044,8 @@ static void client_frame_begin(void)
             cl.reset_on[slot_of(cl.sid)] = true;
         break;
     case NGHTTP2_GOAWAY:
-        cl.goaways++;
+        if (!cl.goaways++)
+            note_held_end_at_goaway();
         break;
     case NGHTTP2_PING:
         cl.pings_after_goaway += cl.goaways && !(cl.flags & NGHTTP2_FLAG_ACK);
@@ -2070,11 +2074,15 @@ static bool header_list_over_limit(const struct diff_ctx *d)
 }
 
 /* The fields of a request past one 16 KiB pool buffer (where we keep them, as an HTTP/1.1 head):
- * ours answers 431 though the list is within SETTINGS_MAX_HEADER_LIST_SIZE; nghttp2 keeps them. */
+ * ours answers 431 though the list is within SETTINGS_MAX_HEADER_LIST_SIZE (or, when the client's
+ * next frame on the stream resets it before the 431 went out, STREAM_CLOSED); nghttp2 keeps them, or
+ * resets the stream for a malformed field we did not read. */
 static bool native_fields_over_buffer(const struct diff_ctx *d)
 {
+    const struct stream_out *a = &sides[0].streams[d->slot];
+
     return d->slot > 0 && cl.list_seen[d->slot] && cl.list_bytes[d->slot] > HTTP_BUF_SIZE &&
-           sides[0].streams[d->slot].status == 431;
+           (a->status == 431 || (!a->status && a->rst == NGHTTP2_STREAM_CLOSED + 1));
 }
 
 /* nghttp2 judges a field block as it decodes each fragment (and a trailer HEADERS by its flags at
@@ -2213,6 +2221,17 @@ static bool nghttp2_defers_empty_end(const struct diff_ctx *d)
     return conn <= 0 || stream <= 0;
 }
 
+/* At the client's first GOAWAY, as the servers' output stands then (a later WINDOW_UPDATE may
+ * release what nghttp2 held). */
+static void note_held_end_at_goaway(void)
+{
+    for (int slot = 1; slot < NSLOTS && !cl.held_end_at_goaway; slot++) {
+        struct diff_ctx held = {slot, "held end"};
+
+        cl.held_end_at_goaway = nghttp2_defers_empty_end(&held);
+    }
+}
+
 /* The client's GOAWAY found us with nothing in flight, so we closed (6.8), while nghttp2 still held a
  * stream's empty END_STREAM DATA for a window (nghttp2_defers_empty_end) and read on. */
 static bool done_at_goaway_while_nghttp2_holds_end(const struct diff_ctx *d)
@@ -2223,15 +2242,7 @@ static bool done_at_goaway_while_nghttp2_holds_end(const struct diff_ctx *d)
     (void)d;
     for (int k = 0; k < s->nculprits && !at_goaway; k++)
         at_goaway = s->end == END_CLOSED_EARLY && s->culprits[k].type == NGHTTP2_GOAWAY;
-    if (!at_goaway)
-        return false;
-    for (int slot = 1; slot < NSLOTS; slot++) {
-        struct diff_ctx held = {slot, "held end"};
-
-        if (nghttp2_defers_empty_end(&held))
-            return true;
-    }
-    return false;
+    return at_goaway && cl.held_end_at_goaway;
 }
 
 /* PINGs after the client's GOAWAY, in the readable that brought it, with nothing in flight: nghttp2
@@ -2417,7 +2428,9 @@ static const struct difference {
      "PROTOCOL_ERROR on the other (a list one did not read to its end may also be malformed)"},
     {STREAM, native_fields_over_buffer, "RFC 9113 6.5.2, 10.5.1; RFC 6585 5",
      "a request whose field names and values take more than one 16 KiB pool buffer (the same bound as an "
-     "HTTP/1.1 head): ours answers 431; SETTINGS_MAX_HEADER_LIST_SIZE is advisory and nghttp2 keeps them"},
+     "HTTP/1.1 head): ours answers 431 (unless a later frame on the stream resets it first: STREAM_CLOSED); "
+     "SETTINGS_MAX_HEADER_LIST_SIZE is advisory and nghttp2 keeps them (or resets the stream for a malformed "
+     "field past where we stopped reading)"},
     {STREAM, nghttp2_counts_pseudo_headers, "RFC 6585 5",
      "more than max_headers fields counting the pseudo-header fields: nghttp2's glue answers 431 (it keeps "
      "max_headers * 2 strings for all fields), we count the regular fields only"},
