@@ -2086,12 +2086,13 @@ static bool native_fields_over_buffer(const struct diff_ctx *d)
 }
 
 /* nghttp2 judges a field block as it decodes each fragment (and a trailer HEADERS by its flags at
- * once); we judge a block when it has ended. This one never ended. */
+ * once); we judge a block when it has ended. This one never ended. nghttp2's reset may also have
+ * come before the response its handler had made went out, which ours sent. */
 static bool nghttp2_judges_unended_block(const struct diff_ctx *d)
 {
     const struct stream_out *a = &sides[0].streams[d->slot], *b = &sides[1].streams[d->slot];
 
-    return d->slot > 0 && cl.block_open[d->slot] && b->rst && !a->rst && a->status == b->status;
+    return d->slot > 0 && cl.block_open[d->slot] && b->rst && !a->rst && (a->status == b->status || !b->status);
 }
 
 /* DATA on a stream the client never opened, below one it did: implicitly closed (5.1.1), STREAM_CLOSED
