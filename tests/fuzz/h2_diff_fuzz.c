@@ -911,6 +911,7 @@ static struct {
     bool after_goaway[NSLOTS]; /* its HEADERS came after a GOAWAY of the client's */
     bool priority_on[NSLOTS];  /* a PRIORITY frame named it (as the stream or its parent) */
     bool reset_on[NSLOTS];     /* the client sent RST_STREAM on it */
+    bool ended_on[NSLOTS];     /* the client sent END_STREAM on it */
     bool held_end_at_goaway;   /* at its first GOAWAY, nghttp2 held an empty END_STREAM DATA we had sent */
 } cl;
 
@@ -1014,6 +1015,9 @@ static void client_frame_begin(void)
         cl.empty_frames++;
     if (cl.type == NGHTTP2_HEADERS || cl.type == NGHTTP2_CONTINUATION)
         cl.in_block = !(cl.flags & NGHTTP2_FLAG_END_HEADERS);
+    if ((cl.type == NGHTTP2_HEADERS || cl.type == NGHTTP2_DATA) && (cl.flags & NGHTTP2_FLAG_END_STREAM) &&
+        slot_of(cl.sid) > 0)
+        cl.ended_on[slot_of(cl.sid)] = true;
     if (cl.type == NGHTTP2_HEADERS && slot_of(cl.sid) > 0) {
         cl.after_goaway[slot_of(cl.sid)] |= cl.goaways > 0;
         cl.headers_on[slot_of(cl.sid)] = true;
@@ -2074,15 +2078,15 @@ static bool header_list_over_limit(const struct diff_ctx *d)
 }
 
 /* The fields of a request past one 16 KiB pool buffer (where we keep them, as an HTTP/1.1 head):
- * ours answers 431 though the list is within SETTINGS_MAX_HEADER_LIST_SIZE (or, when the client's
- * next frame on the stream resets it before the 431 went out, STREAM_CLOSED); nghttp2 keeps them, or
- * resets the stream for a malformed field we did not read. */
+ * ours answers 431 though the list is within SETTINGS_MAX_HEADER_LIST_SIZE (or resets the stream, when
+ * the client's next frame on it is a stream error before the 431 went out) and dispatches nothing;
+ * nghttp2 keeps them, or resets the stream for a malformed field we did not read. */
 static bool native_fields_over_buffer(const struct diff_ctx *d)
 {
     const struct stream_out *a = &sides[0].streams[d->slot];
 
     return d->slot > 0 && cl.list_seen[d->slot] && cl.list_bytes[d->slot] > HTTP_BUF_SIZE &&
-           (a->status == 431 || (!a->status && a->rst == NGHTTP2_STREAM_CLOSED + 1));
+           (a->status == 431 || (!a->status && a->rst)) && !sides[0].requests[d->slot].dispatched;
 }
 
 /* nghttp2 judges a field block as it decodes each fragment (and a trailer HEADERS by its flags at
@@ -2092,7 +2096,8 @@ static bool nghttp2_judges_unended_block(const struct diff_ctx *d)
 {
     const struct stream_out *a = &sides[0].streams[d->slot], *b = &sides[1].streams[d->slot];
 
-    return d->slot > 0 && cl.block_open[d->slot] && b->rst && !a->rst && (a->status == b->status || !b->status);
+    return d->slot > 0 && cl.block_open[d->slot] && b->rst && !a->rst &&
+           (a->status == b->status || !b->status);
 }
 
 /* DATA on a stream the client never opened, below one it did: implicitly closed (5.1.1), STREAM_CLOSED
@@ -2118,13 +2123,15 @@ static bool nghttp2_ignores_wu0_closed(const struct diff_ctx *d)
            (!b->rst || b->rst == NGHTTP2_STREAM_CLOSED + 1);
 }
 
-/* A frame on a stream the client reset: we answer the stream error STREAM_CLOSED 5.1 requires; nghttp2
- * drops frames on a stream it no longer holds (it keeps a closed one only while RFC 7540's priority
- * tree needs it). */
-static bool nghttp2_forgot_client_reset(const struct diff_ctx *d)
+/* A frame on a stream the client reset, or ended and got its whole response on: we answer the stream
+ * error STREAM_CLOSED 5.1 requires; nghttp2 drops frames on a stream it no longer holds (it keeps a
+ * closed one only while RFC 7540's priority tree needs it). */
+static bool nghttp2_forgot_closed_stream(const struct diff_ctx *d)
 {
-    return d->slot > 0 && cl.reset_on[d->slot] &&
-           sides[0].streams[d->slot].rst == NGHTTP2_STREAM_CLOSED + 1 && !sides[1].streams[d->slot].rst;
+    const struct stream_out *a = &sides[0].streams[d->slot];
+
+    return d->slot > 0 && (cl.reset_on[d->slot] || (cl.ended_on[d->slot] && a->ended)) &&
+           a->rst == NGHTTP2_STREAM_CLOSED + 1 && !sides[1].streams[d->slot].rst;
 }
 
 /* nghttp2's max_settings (32 entries per SETTINGS frame, its fix of CVE-2020-11080). */
@@ -2182,12 +2189,16 @@ static bool glue_misses_lower_stream(const struct diff_ctx *d)
     if (s->end != END_GOAWAY || s->goaway_code != NGHTTP2_PROTOCOL_ERROR || t->end == END_RESET)
         return false;
     for (int k = 0; k < s->nculprits; k++) {
-        bool theirs = false; /* nghttp2 ended in the same readable, not for the block */
+        bool theirs = false, later_size = false; /* nghttp2 ended in the same readable, for the block? */
 
-        for (int j = 0; j < t->nculprits; j++)
+        for (int j = 0; j < t->nculprits; j++) {
             theirs |= same_frame(&t->culprits[j], &s->culprits[k]) && t->end == END_GOAWAY &&
                       t->goaway_code != NGHTTP2_COMPRESSION_ERROR;
-        if (s->culprits[k].skipped && !theirs)
+            /* not when its FRAME_SIZE_ERROR is a later frame's: it went past the block, ignoring it */
+            later_size |= theirs && !same_frame(&t->culprits[j], &s->culprits[k]) &&
+                          size_fault(&t->culprits[j]) && t->goaway_code == NGHTTP2_FRAME_SIZE_ERROR;
+        }
+        if (s->culprits[k].skipped && (!theirs || later_size))
             return true;
     }
     return false;
@@ -2429,9 +2440,10 @@ static const struct difference {
      "PROTOCOL_ERROR on the other (a list one did not read to its end may also be malformed)"},
     {STREAM, native_fields_over_buffer, "RFC 9113 6.5.2, 10.5.1; RFC 6585 5",
      "a request whose field names and values take more than one 16 KiB pool buffer (the same bound as an "
-     "HTTP/1.1 head): ours answers 431 (unless a later frame on the stream resets it first: STREAM_CLOSED); "
+     "HTTP/1.1 head): ours answers 431 (unless a later frame on the stream is a stream error first); "
      "SETTINGS_MAX_HEADER_LIST_SIZE is advisory and nghttp2 keeps them (or resets the stream for a malformed "
      "field past where we stopped reading)"},
+    {REQUEST, native_fields_over_buffer, "RFC 9113 6.5.2", "the same: the request nghttp2 dispatched"},
     {STREAM, nghttp2_counts_pseudo_headers, "RFC 6585 5",
      "more than max_headers fields counting the pseudo-header fields: nghttp2's glue answers 431 (it keeps "
      "max_headers * 2 strings for all fields), we count the regular fields only"},
@@ -2457,8 +2469,9 @@ static const struct difference {
     {STREAM, nghttp2_ignores_wu0_closed, "RFC 9113 6.9",
      "WINDOW_UPDATE with an increment of 0 on a closed stream: the stream error PROTOCOL_ERROR 6.9 names, as "
      "we answer; nghttp2 drops frames on a stream it forgot before it reads them"},
-    {STREAM, nghttp2_forgot_client_reset, "RFC 9113 5.1",
-     "a frame other than PRIORITY on a stream the client reset: the stream error STREAM_CLOSED 5.1 requires, "
+    {STREAM, nghttp2_forgot_closed_stream, "RFC 9113 5.1",
+     "a frame other than PRIORITY on a stream the client reset, or ended and had its whole response on: the "
+     "stream error STREAM_CLOSED 5.1 requires, "
      "as we answer; nghttp2 drops frames on a stream it no longer holds (it keeps a closed stream only "
      "while RFC 7540's priority tree needs it)"},
     {CONNECTION, nghttp2_max_settings, "RFC 9113 10.5",
