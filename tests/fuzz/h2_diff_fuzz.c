@@ -260,8 +260,10 @@ struct cframe {
     uint32_t word;     /* its first 4 payload bytes (GOAWAY: the last stream id), when whole */
 };
 
-#define MAX_CULPRITS 64
-#define MAX_FAR      16
+#define MAX_CULPRITS                                                                                         \
+    4096 /* frames of one readable kept (a flood of small frames must not push the culprit out) */
+#define PRINT_CULPRITS 64 /* of them printed */
+#define MAX_FAR        16
 
 struct far_rst {
     uint32_t sid, code;
@@ -2566,7 +2568,7 @@ static void print_side(FILE *f, const struct side *s)
                 s->violation_type, s->violation_sid);
     if (s->nculprits) {
         fprintf(f, "    ended by one of the frames of that readable:");
-        for (int k = 0; k < s->nculprits; k++)
+        for (int k = 0; k < s->nculprits && k < PRINT_CULPRITS; k++)
             fprintf(f, " [type %u flags 0x%02x stream %u%s length %u]", s->culprits[k].type,
                     s->culprits[k].flags, s->culprits[k].sid, s->culprits[k].idle ? " (idle)" : "",
                     s->culprits[k].len);
