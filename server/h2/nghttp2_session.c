@@ -290,6 +290,22 @@ static struct http_str str_of(nghttp2_rcbuf *rc)
     return (struct http_str){(const char *)v.base, v.len};
 }
 
+/* A request trailer field (nghttp2 has validated it): after the header fields, within max_headers. */
+static int keep_trailer(struct http_stream *st, nghttp2_rcbuf *name, nghttp2_rcbuf *value)
+{
+    struct http_request *req = &st->req;
+
+    if (req->nheaders + req->ntrailers == st->conn->hw->cfg->max_headers || !keep_rcbuf(st, name) ||
+        !keep_rcbuf(st, value)) {
+        st->conn->hw->stats.trailers_dropped++; /* RFC 9110 6.5.1 lets a recipient discard them */
+        return 0;
+    }
+    req->trailers = st->req_headers + req->nheaders;
+    req->trailers[req->ntrailers].name = str_of(name);
+    req->trailers[req->ntrailers++].value = str_of(value);
+    return 0;
+}
+
 static int on_header(nghttp2_session *s, const nghttp2_frame *frame, nghttp2_rcbuf *name,
                      nghttp2_rcbuf *value, uint8_t flags, void *user)
 {
@@ -299,8 +315,10 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *frame, nghttp2_rcb
 
     (void)flags;
     (void)user;
+    if (st && frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_HEADERS)
+        return keep_trailer(st, name, value);
     if (!st || frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
-        return 0; /* trailers, or a refused stream: nghttp2 has validated them, nothing to keep */
+        return 0; /* a refused stream: nghttp2 has validated its fields, nothing to keep */
     req = &st->req;
     if (!keep_rcbuf(st, name) || !keep_rcbuf(st, value) ||
         (n.ptr[0] != ':' && req->nheaders == st->conn->hw->cfg->max_headers)) {

@@ -571,7 +571,8 @@ enum {
     PSEUDO_AUTHORITY = 8,
 };
 
-/* What decoding one field block found: the request it fills (NULL for trailers and refused streams). */
+/* What decoding one field block found: the request it fills, with its header fields or its trailers
+ * (NULL for refused streams and blocks on streams already closed). */
 struct block_read {
     struct http_conn *hc;
     struct http_stream *st;
@@ -709,6 +710,17 @@ static int on_field(void *ctx, const struct hpack_field *f)
     }
     if (!req)
         return 0;
+    if (r->trailers) { /* after the header fields, in the same array and bound */
+        if (req->nheaders + req->ntrailers == cfg_of(r->hc)->max_headers) {
+            r->hc->hw->stats.trailers_dropped++; /* RFC 9110 6.5.1 lets a recipient discard them */
+            return 0;
+        }
+        req->trailers = r->st->req_headers + req->nheaders;
+        req->trailers[req->ntrailers].name = str_of(f->name, f->name_len);
+        req->trailers[req->ntrailers].value = str_of(f->value, f->value_len);
+        req->ntrailers++;
+        return 0;
+    }
     if (req->nheaders == cfg_of(r->hc)->max_headers) {
         r->too_many = true;
         return 1; /* the rest is decoded for the table's sake only */
@@ -797,11 +809,16 @@ static void headers_complete(struct http_conn *hc, uint32_t id, const uint8_t *b
             fresh = true;
         }
     }
-    r.st = fresh ? st : NULL;
+    /* the request's trailers are kept with it (a block on a stream already half-closed is not theirs) */
+    r.st = fresh || (r.trailers && !h2s_of(st)->end_stream_in) ? st : NULL;
     res = hpack_decode(&h->dec, block, len, out ? out->data : none, out ? HTTP_BUF_SIZE : 0,
                        cfg_of(hc)->max_header_list_size, on_field, &r);
-    if (r.trailers && out)
-        http_buf_put(hw, out);
+    if (r.trailers && out) {
+        if (r.st && st->req.ntrailers)
+            st->trailer_buf = out; /* their strings */
+        else
+            http_buf_put(hw, out);
+    }
     if (res == HPACK_ERR_COMPRESSION || res == HPACK_ERR_NOMEM) {
         conn_error(hc, res == HPACK_ERR_NOMEM ? H2_INTERNAL_ERROR : H2_COMPRESSION_ERROR);
         return;

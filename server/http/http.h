@@ -44,6 +44,11 @@ struct http_request {
     struct http_str authority;
     struct http_header *headers;
     uint32_t nheaders;
+    /* The request's trailer fields (HTTP/2; RFC 9110 6.5), known when on_body is called with last set.
+     * They share max_headers with the header fields: the ones past it are dropped (RFC 9110 6.5.1 lets a
+     * recipient discard trailers) and counted (trailers_dropped). */
+    struct http_header *trailers;
+    uint32_t ntrailers;
     uint64_t content_length; /* UINT64_MAX when the client did not say */
     struct router_match route;
     int http_version; /* 20 or 11 */
@@ -69,6 +74,8 @@ struct http_request {
 struct http_str http_param(const struct http_request *req, const char *name);
 /* The first request header called name (lowercase), or an empty slice with ptr NULL. */
 struct http_str http_header(const struct http_request *req, const char *name);
+/* The same among the request's trailer fields. */
+struct http_str http_trailer(const struct http_request *req, const char *name);
 
 /*
  * Add a response header before answering. The name must be lowercase; both strings are copied

@@ -75,10 +75,11 @@ struct http_stream {
     uint32_t arena_used;
     struct http_body body;
     uint64_t body_kept;       /* request body bytes on_body kept, not yet released */
-    struct http_buf *req_buf; /* HTTP/1.1: the request line and headers its strings point into */
-    void *proto_state;        /* the protocol's own state of the stream, when kept outside (HTTP/2) */
-    struct http_stream *next; /* free list, or the connection's list of streams */
-    struct http_stream *prev; /* in the connection's list: unlinked in O(1) however many streams it has */
+    struct http_buf *req_buf; /* the request's header fields' strings (the request line's too, HTTP/1.1) */
+    struct http_buf *trailer_buf; /* HTTP/2: the request trailer fields' strings */
+    void *proto_state;            /* the protocol's own state of the stream, when kept outside (HTTP/2) */
+    struct http_stream *next;     /* free list, or the connection's list of streams */
+    struct http_stream *prev;     /* in the connection's list: unlinked in O(1) however many streams it has */
     /* last, and not cleared for a new stream (http_stream_new): used only up to nresp, arena_used.
      * Protocol-neutral until the protocol encodes them (HPACK, or an HTTP/1.1 head). */
     struct http_header resp[HTTP_MAX_RESP_HEADERS];
@@ -157,6 +158,7 @@ struct http_conn {
     X(protocol_errors, "connections ended for a protocol error (GOAWAY or 400)")                             \
     X(streams_reset, "streams reset by either side")                                                         \
     X(header_limit, "requests refused: too many or too large headers")                                       \
+    X(trailers_dropped, "request trailer fields dropped: past max_headers with the header fields")           \
     X(pool_exhausted, "requests refused: no stream or buffer left in the pools")                             \
     X(body_bytes_in, "request body bytes received")                                                          \
     X(body_bytes_out, "response body bytes sent")                                                            \

@@ -24,14 +24,24 @@ struct http_str http_param(const struct http_request *req, const char *name)
     return (struct http_str){"", 0};
 }
 
-struct http_str http_header(const struct http_request *req, const char *name)
+static struct http_str find_field(const struct http_header *fields, uint32_t n, const char *name)
 {
     size_t len = strlen(name);
 
-    for (uint32_t i = 0; i < req->nheaders; i++)
-        if (req->headers[i].name.len == len && !strncasecmp(req->headers[i].name.ptr, name, len))
-            return req->headers[i].value;
+    for (uint32_t i = 0; i < n; i++)
+        if (fields[i].name.len == len && !strncasecmp(fields[i].name.ptr, name, len))
+            return fields[i].value;
     return (struct http_str){NULL, 0};
+}
+
+struct http_str http_header(const struct http_request *req, const char *name)
+{
+    return find_field(req->headers, req->nheaders, name);
+}
+
+struct http_str http_trailer(const struct http_request *req, const char *name)
+{
+    return find_field(req->trailers, req->ntrailers, name);
 }
 
 const char *http_status_text(int status)

@@ -135,6 +135,14 @@ body_sha() {
     if [ "$got" = "$want" ]; then ok "$label"; else not_ok "$label" "SHA-256 $got, expected $want"; fi
 }
 
+# request_trailers LABEL URL: nghttp sends two trailer fields after a body to URL/echo; they must come
+# back as response trailers, after x-echo-bytes, in the HEADERS frame that ends the stream
+request_trailers() {
+    expect "$1" 0 "recv \(stream_id=[0-9]+\) x-echo-bytes: 100000 .*x-sum: 42 .*x-other: a b .*END_STREAM" \
+        cli bash -c "nghttp -v -H 'te: trailers' --trailer 'x-sum: 42' --trailer 'x-other: a b' -d '$WORK/up-100000' '$2/echo' |
+            grep -aE 'recv \(stream_id=[0-9]+\) x-|recv HEADERS|END_STREAM' | tr '\n' ' '"
+}
+
 # conformance LABEL SUITE_ARGS...: the HTTP/2 conformance suite (tests/http/h2_conformance.c) against
 # the server on $PORT; every case is one check, "LABEL CASE"
 conformance() {
@@ -212,6 +220,13 @@ run_checks() {
     expect "$dp: HTTP/2 response trailers: a HEADERS frame that ends the stream after the DATA" 0 \
         "x-echo-bytes: 100000 .*END_STREAM" \
         cli bash -c "nghttp -v -H 'te: trailers' -d '$WORK/up-100000' '$url/echo' | grep -aE 'x-echo-bytes|recv HEADERS|END_STREAM' | tr '\n' ' '"
+    request_trailers "$dp: HTTP/2 request trailers reach the handler (/echo sends them back as response trailers)" "$url"
+    # past max_headers (64, the header fields included) trailer fields are dropped and counted
+    expect "$dp: HTTP/2 request trailers past max_headers: the first kept, the request answered" 0 "x-t1: 1 .*END_STREAM" \
+        cli bash -c "nghttp -v -H 'te: trailers' $(for i in $(seq 70); do printf -- "--trailer 'x-t%d: %d' " "$i" "$i"; done) \
+            -d '$WORK/up-100000' '$url/echo' | grep -aE 'recv \(stream_id=[0-9]+\) x-t1:|END_STREAM' | tr '\n' ' '"
+    expect "$dp: /metrics counts the dropped trailer fields" 0 'sluice_http_trailers_dropped_total\{worker="[01]"\} [1-9]' \
+        cli curl -sS "${h2[@]}" "$url/metrics"
     expect "$dp: HTTP/1.1 response trailers in the last chunk" 0 '^0\|x-echo-bytes: 100000\|\|$' \
         cli bash -c "curl -sS --http1.1 --raw -H 'te: trailers' -H 'Transfer-Encoding: chunked' --data-binary '@$WORK/up-100000' '$url/echo' | tr -d '\r' | tail -n 3 | tr '\n' '|'"
 
@@ -282,6 +297,7 @@ for dp in $DATAPATHS; do
         printf '[http]\nh2 = nghttp2\n' >"$WORK/nghttp2.conf"
         start_server socket-nghttp2 --datapath socket --http $PORT --config "$WORK/nghttp2.conf"
         conformance "socket: h2 conformance (nghttp2)"
+        request_trailers "socket: HTTP/2 request trailers reach the handler (nghttp2 session)" "http://$SRV4:$PORT"
         stop_server socket-nghttp2 "stopped"
         ;;
     xdp)
