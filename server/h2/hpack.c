@@ -499,6 +499,11 @@ uint32_t hpack_decoder_table_count(const struct hpack_decoder *d)
     return d->_table._count;
 }
 
+uint32_t hpack_decoder_out_used(const struct hpack_decoder *d)
+{
+    return d->_out_used;
+}
+
 /* What is being decoded, and how much of it has been emitted. */
 struct emission {
     uint8_t *out;
@@ -646,6 +651,7 @@ enum hpack_result hpack_decode(struct hpack_decoder *d, const uint8_t *in, size_
             ret = HPACK_LIST_TOO_LARGE;
         }
     }
+    d->_out_used = (uint32_t)em.used;
     return ret;
 
 compression_error:

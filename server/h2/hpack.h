@@ -117,6 +117,7 @@ struct hpack_decoder {
     struct hpack_table _table;
     uint32_t _settings_max; /* our SETTINGS_HEADER_TABLE_SIZE: no size update may go above it */
     bool _broken;           /* a connection error was returned: every later call fails */
+    uint32_t _out_used;     /* bytes of out the last hpack_decode took */
 };
 
 /* max_table_size: the SETTINGS_HEADER_TABLE_SIZE we advertise (the protocol's default is 4096). *a is
@@ -153,6 +154,9 @@ uint32_t hpack_decoder_table_count(const struct hpack_decoder *d);
 enum hpack_result hpack_decode(struct hpack_decoder *d, const uint8_t *in, size_t len, uint8_t *out,
                                size_t out_cap, uint32_t max_list_size,
                                int (*on_field)(void *ctx, const struct hpack_field *f), void *ctx);
+
+/* Bytes of out the last hpack_decode that did not fail took: what follows is free for another block. */
+uint32_t hpack_decoder_out_used(const struct hpack_decoder *d);
 
 /* ---- encoder ------------------------------------------------------------------------------------ */
 

@@ -63,9 +63,10 @@ struct h2_stream {
     uint64_t body_received; /* against content-length (RFC 9113 8.1.1) */
     bool end_stream_in;     /* half-closed (remote) */
     bool headers_out;
-    bool end_stream_out; /* half-closed (local) */
-    bool body_out;       /* the body is out, its trailers not yet */
-    bool closed;         /* reset by either side, or both ends done: freed by reap */
+    bool end_stream_out;   /* half-closed (local) */
+    bool body_out;         /* the body is out, its trailers not yet */
+    bool closed;           /* reset by either side, or both ends done: freed by reap */
+    uint16_t req_buf_used; /* bytes of st->req_buf its header fields took: its trailers' go after */
 };
 
 /* Where the input state machine is: what the next bytes are. */
@@ -691,8 +692,7 @@ static int on_field(void *ctx, const struct hpack_field *f)
         r->malformed = true;
         return 0;
     }
-    if ((f->name_index ? f->name_index == HPACK_STATIC_CONTENT_LENGTH : NAME_IS(f, "content-length")) &&
-        !r->trailers) {
+    if (f->name_index ? f->name_index == HPACK_STATIC_CONTENT_LENGTH : NAME_IS(f, "content-length")) {
         uint64_t n = 0;
 
         if (!f->value_len)
@@ -783,14 +783,17 @@ static void headers_complete(struct http_conn *hc, uint32_t id, const uint8_t *b
     struct http_stream *st =
         id <= (uint32_t)h->last_id ? find_stream(hc, id) : NULL; /* a new one is in no list */
     struct block_read r = {.hc = hc, .content_length = UINT64_MAX};
-    struct http_buf *out = NULL;
-    uint8_t none[1]; /* the output of a block decoded only for the table's sake: nothing is kept */
+    uint8_t none[1], *out = none; /* a block decoded only for the table's sake: nothing is kept */
+    size_t out_cap = 0;
     enum hpack_result res;
-    bool fresh = false;
 
-    if (st) { /* trailers (8.1): the end of the request, no pseudo-header; decoded aside to be checked */
+    if (st) { /* trailers (8.1): the end of the request, no pseudo-header; after its header fields */
         r.trailers = true;
-        out = http_buf_get(hw);
+        if (!h2s_of(st)->end_stream_in) { /* else not the request's: the stream is reset already */
+            r.st = st;
+            out = st->req_buf->data + h2s_of(st)->req_buf_used;
+            out_cap = HTTP_BUF_SIZE - h2s_of(st)->req_buf_used;
+        }
     } else if (id > (uint32_t)h->last_id) {
         h->last_id = (int32_t)id;
         h->streams_opened++;
@@ -800,25 +803,20 @@ static void headers_complete(struct http_conn *hc, uint32_t id, const uint8_t *b
         } else if (!stream_allowed(hc)) {
             hw->stats.h2_refused_streams++;
             stream_error(hc, NULL, id, H2_REFUSED_STREAM);
-        } else if (!(st = stream_open(hc, id)) || !(out = st->req_buf = http_buf_get(hw))) {
+        } else if (!(st = stream_open(hc, id)) || !(st->req_buf = http_buf_get(hw))) {
             if (st)
                 stream_close(st);
             st = NULL;
             stream_error(hc, NULL, id, H2_REFUSED_STREAM); /* out of streams or buffers: retry elsewhere */
         } else {
-            fresh = true;
+            r.st = st;
+            out = st->req_buf->data;
+            out_cap = HTTP_BUF_SIZE;
         }
     }
-    /* the request's trailers are kept with it (a block on a stream already half-closed is not theirs) */
-    r.st = fresh || (r.trailers && !h2s_of(st)->end_stream_in) ? st : NULL;
-    res = hpack_decode(&h->dec, block, len, out ? out->data : none, out ? HTTP_BUF_SIZE : 0,
-                       cfg_of(hc)->max_header_list_size, on_field, &r);
-    if (r.trailers && out) {
-        if (r.st && st->req.ntrailers)
-            st->trailer_buf = out; /* their strings */
-        else
-            http_buf_put(hw, out);
-    }
+    res = hpack_decode(&h->dec, block, len, out, out_cap, cfg_of(hc)->max_header_list_size, on_field, &r);
+    if (r.st && !r.trailers)
+        h2s_of(st)->req_buf_used = (uint16_t)hpack_decoder_out_used(&h->dec);
     if (res == HPACK_ERR_COMPRESSION || res == HPACK_ERR_NOMEM) {
         conn_error(hc, res == HPACK_ERR_NOMEM ? H2_INTERNAL_ERROR : H2_COMPRESSION_ERROR);
         return;
@@ -831,8 +829,14 @@ static void headers_complete(struct http_conn *hc, uint32_t id, const uint8_t *b
             stream_error(hc, st, id, H2_PROTOCOL_ERROR);
             return;
         }
-        if (st->req.content_length != UINT64_MAX && h2s_of(st)->body_received != st->req.content_length) {
-            stream_error(hc, st, id, H2_PROTOCOL_ERROR);
+        if (res == HPACK_LIST_TOO_LARGE) { /* past max_header_list_size, or the request's buffer */
+            hw->stats.header_limit++;
+            stream_error(hc, st, id, H2_ENHANCE_YOUR_CALM);
+            return;
+        }
+        if ((st->req.content_length != UINT64_MAX && h2s_of(st)->body_received != st->req.content_length) ||
+            (r.content_length != UINT64_MAX && h2s_of(st)->body_received != r.content_length)) {
+            stream_error(hc, st, id, H2_PROTOCOL_ERROR); /* 8.1.1, a content-length trailer included */
             return;
         }
         body_end(st);

@@ -75,11 +75,10 @@ struct http_stream {
     uint32_t arena_used;
     struct http_body body;
     uint64_t body_kept;       /* request body bytes on_body kept, not yet released */
-    struct http_buf *req_buf; /* the request's header fields' strings (the request line's too, HTTP/1.1) */
-    struct http_buf *trailer_buf; /* HTTP/2: the request trailer fields' strings */
-    void *proto_state;            /* the protocol's own state of the stream, when kept outside (HTTP/2) */
-    struct http_stream *next;     /* free list, or the connection's list of streams */
-    struct http_stream *prev;     /* in the connection's list: unlinked in O(1) however many streams it has */
+    struct http_buf *req_buf; /* the request's fields' strings (the request line's too, HTTP/1.1) */
+    void *proto_state;        /* the protocol's own state of the stream, when kept outside (HTTP/2) */
+    struct http_stream *next; /* free list, or the connection's list of streams */
+    struct http_stream *prev; /* in the connection's list: unlinked in O(1) however many streams it has */
     /* last, and not cleared for a new stream (http_stream_new): used only up to nresp, arena_used.
      * Protocol-neutral until the protocol encodes them (HPACK, or an HTTP/1.1 head). */
     struct http_header resp[HTTP_MAX_RESP_HEADERS];

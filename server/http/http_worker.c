@@ -195,8 +195,6 @@ void http_stream_free(struct http_stream *st)
     http_body_clear(hw, &st->body);
     if (st->req_buf)
         http_buf_put(hw, st->req_buf);
-    if (st->trailer_buf)
-        http_buf_put(hw, st->trailer_buf);
     st->next = hw->free_streams;
     hw->free_streams = st;
     hw->streams_used--;

@@ -2121,6 +2121,14 @@ static void case_trailers_connection_field(struct h2c *c)
     expect_stream_error(c, 1, E(PROTOCOL_ERROR));
 }
 
+static void case_trailers_content_length_disagrees(struct h2c *c)
+{
+    send_post(c, 1, false);
+    send_data(c, 1, false, "test", 4);
+    send_trailers(c, 1, "content-length", "5");
+    expect_stream_error(c, 1, E(PROTOCOL_ERROR));
+}
+
 static void case_data_after_trailers(struct h2c *c)
 {
     send_post(c, 1, false);
@@ -3350,6 +3358,8 @@ static const struct h2_case cases[] = {
      case_trailers_uppercase, 0},
     {"8.1/trailers-connection", "sends connection in trailers", STREAM_ERR("PROTOCOL_ERROR"),
      case_trailers_connection_field, 0},
+    {"8.1/trailers-content-length-disagrees", "sends 4 octets of DATA, then content-length 5 in trailers",
+     STREAM_ERR("PROTOCOL_ERROR"), case_trailers_content_length_disagrees, 0},
     {"8.1/trailers-then-data", "sends DATA after trailers", STREAM_ERR("STREAM_CLOSED"),
      case_data_after_trailers, 0},
     {"8.1.1", "sends content-length 1 with 4 octets of DATA", STREAM_ERR("PROTOCOL_ERROR"),
