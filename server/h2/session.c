@@ -1573,10 +1573,12 @@ static bool write_data(struct http_conn *hc, struct http_stream *st)
     n = room - H2_FRAME_HEADER;
     if (n > avail)
         n = (size_t)avail;
+    /* a window may be below 0 (SETTINGS_INITIAL_WINDOW_SIZE lowered, 6.9.2): then only an empty
+     * END_STREAM may go */
     if ((int64_t)n > s->send_window)
-        n = (size_t)s->send_window;
+        n = s->send_window > 0 ? (size_t)s->send_window : 0;
     if ((int64_t)n > h->send_window)
-        n = (size_t)h->send_window;
+        n = h->send_window > 0 ? (size_t)h->send_window : 0;
     if (n > h->peer_max_frame)
         n = h->peer_max_frame;
     end = st->body.ended && n == avail;

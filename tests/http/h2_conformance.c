@@ -1793,6 +1793,21 @@ static void case_negative_window(struct h2c *c)
     expect_data_frame(c, 1, 1);
 }
 
+/* The body ends while the stream's window is below 0: an empty END_STREAM may go at once (6.9.1) or
+ * once the window is above 0 again, never a byte past the body */
+static void case_negative_window_body_ends(struct h2c *c)
+{
+    c->auto_window_update = false;
+    REQUIRE(settings_sync(c, 1, S_INITIAL_WINDOW_SIZE, 3u));
+    send_post(c, 1, false);
+    send_data(c, 1, false, "abc", 3);
+    REQUIRE(expect_data_frame(c, 1, 3));                     /* the echo: the window is 0 */
+    REQUIRE(settings_sync(c, 1, S_INITIAL_WINDOW_SIZE, 2u)); /* 0 + (2 - 3) = -1 */
+    send_data(c, 1, true, "", 0);
+    send_window_update(c, 1, 2); /* -1 + 2 = 1 */
+    expect_echo(c, 1, "abc", 3);
+}
+
 static void case_initial_window_change_overflows_stream(struct h2c *c)
 {
     send_post(c, 1, false);                                /* stays open: the echo waits for the body */
@@ -3313,6 +3328,8 @@ static const struct h2_case cases[] = {
     {"6.9.2", "changes SETTINGS_INITIAL_WINDOW_SIZE after HEADERS", "DATA of 1 octet",
      case_initial_window_change_after_headers, 0},
     {"6.9.2", "makes a stream window negative", "DATA of 1 octet once positive", case_negative_window, 0},
+    {"6.9.2/body-ends", "makes a stream window negative, then ends the request body", "the echo, ended",
+     case_negative_window_body_ends, 0},
     {"6.9.2", "changes SETTINGS_INITIAL_WINDOW_SIZE so a window passes 2^31-1",
      CONN_ERR("FLOW_CONTROL_ERROR"), case_initial_window_change_overflows_stream, 0},
 
