@@ -906,15 +906,16 @@ static struct {
     uint64_t list_size[NSLOTS];   /* RFC 9113 6.5.2: name + value + 32 per field */
     uint64_t list_bytes[NSLOTS];  /* name + value per field */
     bool list_seen[NSLOTS];
-    uint64_t max_list_size;    /* the largest list of any block */
-    bool headers_on[NSLOTS];   /* a HEADERS named the stream */
-    bool block_open[NSLOTS];   /* a field block on it began and has not ended */
-    bool wu_zero_on[NSLOTS];   /* a WINDOW_UPDATE of 0 on it */
-    bool after_goaway[NSLOTS]; /* its HEADERS came after a GOAWAY of the client's */
-    bool priority_on[NSLOTS];  /* a PRIORITY frame named it (as the stream or its parent) */
-    bool reset_on[NSLOTS];     /* the client sent RST_STREAM on it */
-    bool ended_on[NSLOTS];     /* the client sent END_STREAM on it */
-    bool held_end_at_goaway;   /* at its first GOAWAY, nghttp2 held an empty END_STREAM DATA we had sent */
+    uint64_t max_list_size;           /* the largest list of any block */
+    bool headers_on[NSLOTS];          /* a HEADERS named the stream */
+    bool block_open[NSLOTS];          /* a field block on it began and has not ended */
+    bool wu_zero_on[NSLOTS];          /* a WINDOW_UPDATE of 0 on it */
+    bool after_goaway[NSLOTS];        /* its HEADERS came after a GOAWAY of the client's */
+    bool priority_on[NSLOTS];         /* a PRIORITY frame named it (as the stream or its parent) */
+    bool reset_on[NSLOTS];            /* the client sent RST_STREAM on it */
+    bool ended_on[NSLOTS];            /* the client sent END_STREAM on it */
+    bool framed_after_goaway[NSLOTS]; /* a frame on it came after a GOAWAY of the client's */
+    bool held_end_at_goaway; /* at its first GOAWAY, nghttp2 held an empty END_STREAM DATA we had sent */
 } cl;
 
 static void note_held_end_at_goaway(void);
@@ -1017,6 +1018,8 @@ static void client_frame_begin(void)
         cl.empty_frames++;
     if (cl.type == NGHTTP2_HEADERS || cl.type == NGHTTP2_CONTINUATION)
         cl.in_block = !(cl.flags & NGHTTP2_FLAG_END_HEADERS);
+    if (cl.goaways && slot_of(cl.sid) > 0)
+        cl.framed_after_goaway[slot_of(cl.sid)] = true;
     if ((cl.type == NGHTTP2_HEADERS || cl.type == NGHTTP2_DATA) && (cl.flags & NGHTTP2_FLAG_END_STREAM) &&
         slot_of(cl.sid) > 0)
         cl.ended_on[slot_of(cl.sid)] = true;
@@ -2268,6 +2271,14 @@ static bool nghttp2_pings_after_goaway(const struct diff_ctx *d)
            (sides[1].end == END_CLOSED || sides[1].end == END_CLOSED_EARLY);
 }
 
+/* A stream error of ours for a frame that came after the client's GOAWAY: nghttp2, with nothing in
+ * flight, stopped reading at the GOAWAY and never saw it. */
+static bool nghttp2_unread_after_goaway(const struct diff_ctx *d)
+{
+    return d->slot > 0 && cl.framed_after_goaway[d->slot] && sides[0].streams[d->slot].rst &&
+           !sides[1].streams[d->slot].rst && !sides[1].streams[d->slot].headers;
+}
+
 /* A stream the client opened after its GOAWAY, read by us and not by nghttp2, which stops reading at
  * the GOAWAY when nothing is in flight (what came with it in the same readable included). */
 static bool nghttp2_stops_at_goaway(const struct diff_ctx *d)
@@ -2507,6 +2518,9 @@ static const struct difference {
      "in flight before: we read and serve it (6.8 stops the GOAWAY's sender from accepting streams, not "
      "from opening them); nghttp2 stops reading at the GOAWAY and closes"},
     {REQUEST, nghttp2_stops_at_goaway, "RFC 9113 6.8", "the same: the request we dispatched"},
+    {STREAM, nghttp2_unread_after_goaway, "RFC 9113 6.8",
+     "a frame after the client's GOAWAY that is a stream error (a PRIORITY of the wrong size, say): we read "
+     "and answer it; nghttp2, with nothing in flight, stopped reading at the GOAWAY"},
     {CONNECTION, nghttp2_stopped_at_goaway, "RFC 9113 6.8",
      "the same: the connection goes on with our streams"},
     {CONNECTION, nghttp2_skips_padding_check, "RFC 9113 4.2, 6.1",
