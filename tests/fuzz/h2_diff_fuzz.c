@@ -915,6 +915,7 @@ static struct {
     bool reset_on[NSLOTS];            /* the client sent RST_STREAM on it */
     bool ended_on[NSLOTS];            /* the client sent END_STREAM on it */
     bool framed_after_goaway[NSLOTS]; /* a frame on it came after a GOAWAY of the client's */
+    bool trailers_on[NSLOTS];         /* a second HEADERS on it: trailers */
     bool held_end_at_goaway; /* at its first GOAWAY, nghttp2 held an empty END_STREAM DATA we had sent */
 } cl;
 
@@ -1024,6 +1025,7 @@ static void client_frame_begin(void)
         slot_of(cl.sid) > 0)
         cl.ended_on[slot_of(cl.sid)] = true;
     if (cl.type == NGHTTP2_HEADERS && slot_of(cl.sid) > 0) {
+        cl.trailers_on[slot_of(cl.sid)] |= cl.headers_on[slot_of(cl.sid)];
         cl.after_goaway[slot_of(cl.sid)] |= cl.goaways > 0;
         cl.headers_on[slot_of(cl.sid)] = true;
         cl.block_open[slot_of(cl.sid)] = true;
@@ -2271,6 +2273,15 @@ static bool nghttp2_pings_after_goaway(const struct diff_ctx *d)
            (sides[1].end == END_CLOSED || sides[1].end == END_CLOSED_EARLY);
 }
 
+/* Trailers past max_header_list_size or the request's buffer: we reset the stream ENHANCE_YOUR_CALM
+ * without reading the rest; nghttp2 has no bound on trailers and judges every field (a malformed one:
+ * PROTOCOL_ERROR). */
+static bool native_trailers_over_bound(const struct diff_ctx *d)
+{
+    return d->slot > 0 && cl.trailers_on[d->slot] &&
+           sides[0].streams[d->slot].rst == NGHTTP2_ENHANCE_YOUR_CALM + 1;
+}
+
 /* A stream error of ours for a frame that came after the client's GOAWAY: nghttp2, with nothing in
  * flight, stopped reading at the GOAWAY and never saw it. */
 static bool nghttp2_unread_after_goaway(const struct diff_ctx *d)
@@ -2518,6 +2529,10 @@ static const struct difference {
      "in flight before: we read and serve it (6.8 stops the GOAWAY's sender from accepting streams, not "
      "from opening them); nghttp2 stops reading at the GOAWAY and closes"},
     {REQUEST, nghttp2_stops_at_goaway, "RFC 9113 6.8", "the same: the request we dispatched"},
+    {STREAM, native_trailers_over_bound, "RFC 9113 10.5.1; RFC 9110 6.5.1",
+     "request trailers past max_header_list_size or the request's 16 KiB buffer: we reset the stream "
+     "ENHANCE_YOUR_CALM; nghttp2 bounds no trailers and judges each field (PROTOCOL_ERROR for a malformed "
+     "one past where we stopped)"},
     {STREAM, nghttp2_unread_after_goaway, "RFC 9113 6.8",
      "a frame after the client's GOAWAY that is a stream error (a PRIORITY of the wrong size, say): we read "
      "and answer it; nghttp2, with nothing in flight, stopped reading at the GOAWAY"},
