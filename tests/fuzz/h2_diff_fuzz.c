@@ -2171,8 +2171,12 @@ static bool nghttp2_done_after_goaway(const struct diff_ctx *d)
         return false;
     for (int k = 0; k < t->nculprits && !stopped; k++) /* nghttp2 closed at a GOAWAY */
         stopped = t->end == END_CLOSED_EARLY && t->culprits[k].type == NGHTTP2_GOAWAY;
+    /* or in a readable that began no frame (the GOAWAY came in an earlier one) */
+    stopped |= !t->nculprits && t->end == END_CLOSED_EARLY && cl.goaways;
     if (!stopped)
         return false;
+    if (!s->nculprits && cl.goaways) /* our error was in bytes that began no frame: all after the GOAWAY */
+        return true;
     for (int k = 0; k < s->nculprits; k++)
         if (s->culprits[k].after_goaway)
             return true;
