@@ -2392,7 +2392,8 @@ static bool stream_or_connection_error(const struct diff_ctx *d)
 }
 
 /* A stream over SETTINGS_MAX_CONCURRENT_STREAMS once the client acknowledged it: nghttp2 ends the
- * connection (PROTOCOL_ERROR), we refuse the stream (REFUSED_STREAM). */
+ * connection (PROTOCOL_ERROR) at its HEADERS, we refuse the stream (REFUSED_STREAM) once its block has
+ * ended (one that never ends gets no verdict from us). */
 static bool nghttp2_concurrency_connection_error(const struct diff_ctx *d)
 {
     const struct side *t = &sides[1];
@@ -2404,7 +2405,8 @@ static bool nghttp2_concurrency_connection_error(const struct diff_ctx *d)
         int slot = slot_of(t->culprits[k].sid);
 
         if (t->culprits[k].type == NGHTTP2_HEADERS && slot > 0 &&
-            sides[0].streams[slot].rst == NGHTTP2_REFUSED_STREAM + 1)
+            (sides[0].streams[slot].rst == NGHTTP2_REFUSED_STREAM + 1 ||
+             (cl.block_open[slot] && !sides[0].streams[slot].rst && !sides[0].streams[slot].headers)))
             return true;
     }
     return false;
