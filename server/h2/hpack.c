@@ -899,9 +899,11 @@ static uint32_t table_find_name(const struct hpack_table *t, const uint8_t *name
  * :status and accept-encoding have entries with values; they follow each other. */
 static uint32_t static_find_field(uint32_t sidx, const uint8_t *value, uint32_t v)
 {
-    const char *name = hpack_static_table[sidx].name;
+    const struct hpack_static_entry *first = &hpack_static_table[sidx];
 
-    for (uint32_t i = sidx; i <= HPACK_STATIC_COUNT && !strcmp(hpack_static_table[i].name, name); i++)
+    for (uint32_t i = sidx; i <= HPACK_STATIC_COUNT && hpack_static_table[i].name_len == first->name_len &&
+                            !memcmp(hpack_static_table[i].name, first->name, first->name_len);
+         i++)
         if (hpack_static_table[i].value_len == v && v && !memcmp(hpack_static_table[i].value, value, v))
             return i;
     return 0;
