@@ -2255,17 +2255,22 @@ static void note_held_end_at_goaway(void)
     }
 }
 
-/* The client's GOAWAY found us with nothing in flight, so we closed (6.8), while nghttp2 still held a
- * stream's empty END_STREAM DATA for a window (nghttp2_defers_empty_end) and read on. */
+/* After the client's GOAWAY we had nothing in flight, so we closed (6.8), while nghttp2 still held a
+ * stream's empty END_STREAM DATA for a window (nghttp2_defers_empty_end) and read on: held at the
+ * GOAWAY, or at the end (our END_STREAM went after the GOAWAY). */
 static bool done_at_goaway_while_nghttp2_holds_end(const struct diff_ctx *d)
 {
-    const struct side *s = &sides[0];
-    bool at_goaway = false;
+    bool held = cl.held_end_at_goaway;
 
     (void)d;
-    for (int k = 0; k < s->nculprits && !at_goaway; k++)
-        at_goaway = s->end == END_CLOSED_EARLY && s->culprits[k].type == NGHTTP2_GOAWAY;
-    return at_goaway && cl.held_end_at_goaway;
+    if (sides[0].end != END_CLOSED_EARLY || !cl.goaways)
+        return false;
+    for (int slot = 1; slot < NSLOTS && !held; slot++) {
+        struct diff_ctx at_end = {slot, "held end"};
+
+        held = nghttp2_defers_empty_end(&at_end);
+    }
+    return held;
 }
 
 /* PINGs after the client's GOAWAY, in the readable that brought it, with nothing in flight: nghttp2
