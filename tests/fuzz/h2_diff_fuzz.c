@@ -2482,6 +2482,7 @@ static const struct difference {
     {STREAM, nghttp2_counts_pseudo_headers, "RFC 6585 5",
      "more than max_headers fields counting the pseudo-header fields: nghttp2's glue answers 431 (it keeps "
      "max_headers * 2 strings for all fields), we count the regular fields only"},
+    {REQUEST, nghttp2_counts_pseudo_headers, "RFC 6585 5", "the same: the request we dispatched"},
     {CONNECTION, reused_or_closed, "RFC 9113 5.1, 5.1.1",
      "HEADERS on a stream the client had used and that is closed: STREAM_CLOSED for a frame on a closed "
      "stream (5.1, nghttp2's) or PROTOCOL_ERROR for an identifier below the last one (5.1.1, ours when it "
