@@ -626,26 +626,6 @@ static const struct app_io fake_io = {
 
 /* ---- the client's frame reader of a server's output ---------------------------------------------------- */
 
-static const char *const error_names[] = {"NO_ERROR",
-                                          "PROTOCOL_ERROR",
-                                          "INTERNAL_ERROR",
-                                          "FLOW_CONTROL_ERROR",
-                                          "SETTINGS_TIMEOUT",
-                                          "STREAM_CLOSED",
-                                          "FRAME_SIZE_ERROR",
-                                          "REFUSED_STREAM",
-                                          "CANCEL",
-                                          "COMPRESSION_ERROR",
-                                          "CONNECT_ERROR",
-                                          "ENHANCE_YOUR_CALM",
-                                          "INADEQUATE_SECURITY",
-                                          "HTTP_1_1_REQUIRED"};
-
-static const char *error_name(uint32_t code)
-{
-    return code < COUNT(error_names) ? error_names[code] : "(unknown code)";
-}
-
 /* A rule of RFC 9113 the server's output broke: kept (the first one), and compared at the end, so
  * that a known one can be let through while fuzzing goes on. */
 static void violation(struct side *s, uint8_t type, uint32_t sid, const char *what)
@@ -795,7 +775,8 @@ static void out_frame_end(struct side *s)
             s->goaway_last = be32(p) & 0x7fffffff;
             s->goaway_code = be32(p + 4);
         }
-        tracef("  %s < GOAWAY last stream %u, %s\n", s->name, be32(p) & 0x7fffffff, error_name(be32(p + 4)));
+        tracef("  %s < GOAWAY last stream %u, %s\n", s->name, be32(p) & 0x7fffffff,
+               nghttp2_http2_strerror(be32(p + 4)));
         break;
     case NGHTTP2_WINDOW_UPDATE:
         CHECK(len == 4, "%s: WINDOW_UPDATE of %zu bytes", s->name, len);
@@ -2602,7 +2583,7 @@ static void print_side(FILE *f, const struct side *s)
 {
     fprintf(f, "  %s: connection %s", s->name, end_names[s->end]);
     if (s->goaway)
-        fprintf(f, " (GOAWAY %s, last stream %u)", error_name(s->goaway_code), s->goaway_last);
+        fprintf(f, " (GOAWAY %s, last stream %u)", nghttp2_http2_strerror(s->goaway_code), s->goaway_last);
     fprintf(f, ", %u PING ACKs\n", s->pings_acked);
     if (s->violation)
         fprintf(f, "    its output breaks a rule: %s (frame type %u, stream %u)\n", s->violation,
@@ -2627,7 +2608,7 @@ static void print_side(FILE *f, const struct side *s)
             fprintf(f, " %d, %llu body bytes (hash %016llx)%s", o->status, (unsigned long long)o->data,
                     (unsigned long long)o->hash, o->ended ? ", ended" : ", not ended");
         if (o->rst)
-            fprintf(f, " RST_STREAM %s", error_name(o->rst - 1));
+            fprintf(f, " RST_STREAM %s", nghttp2_http2_strerror(o->rst - 1));
         if (s->overran[slot])
             fprintf(f, " [client overran its window]");
         fputc('\n', f);

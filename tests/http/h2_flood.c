@@ -602,6 +602,23 @@ static void report_noread(struct far_end *fe, bool blocked, uint64_t blocked_byt
 /* ------------------------------------------------------------------------------------------------ */
 /* The attacks. Each gets its connection open, its count and its end time.                         */
 
+/* The common start: the connection opened and past its handshake, r watching it. */
+static void attack_start(struct run *r, struct h2c *c)
+{
+    conn_start(c, 0);
+    handshake(c);
+    run_init(r, c);
+}
+
+/* After a flood of frames: how many went out, and whether the connection still answers a PING when
+ * the server neither said GOAWAY nor closed it. */
+static void report_frames_sent(struct run *r)
+{
+    printf("frames_sent=%" PRIu64 "\n", r->units);
+    if (!r->goaway && !conn_gone(r))
+        printf("alive=%d\n", alive(r));
+}
+
 struct attack {
     const char *name;
     void (*run)(uint64_t count, int64_t end);
@@ -615,9 +632,7 @@ static void attack_hpack_bomb(uint64_t count, int64_t end)
 {
     struct h2c *c = conn_new();
     struct run r;
-    conn_start(c, 0);
-    handshake(c);
-    run_init(&r, c);
+    attack_start(&r, c);
 
     /* Stream 1 puts the field in the table (literal with incremental indexing, new name): entry 62. */
     static char value[BOMB_FIELD_LEN];
@@ -685,9 +700,7 @@ static void attack_rapid_reset(uint64_t count, int64_t end)
     struct h2c *c = conn_new();
     struct run r;
     struct batch *b = batch_new();
-    conn_start(c, 0);
-    handshake(c);
-    run_init(&r, c);
+    attack_start(&r, c);
     r.cancelled_streams = true;
 
     struct hblock get = {.len = 0};
@@ -724,9 +737,7 @@ static void attack_continuation(uint64_t count, int64_t end)
     struct h2c *c = conn_new();
     struct run r;
     struct batch *b = batch_new();
-    conn_start(c, 0);
-    handshake(c);
-    run_init(&r, c);
+    attack_start(&r, c);
 
     struct hblock *h = calloc(1, sizeof(*h));
     if (!h)
@@ -809,9 +820,7 @@ static void attack_priority(uint64_t count, int64_t end)
     struct h2c *c = conn_new();
     struct run r;
     struct batch *b = batch_new();
-    conn_start(c, 0);
-    handshake(c);
-    run_init(&r, c);
+    attack_start(&r, c);
     for (uint32_t i = 0; i < 100; i++) {
         uint8_t p[5];
         put32(p, 0);
@@ -819,9 +828,7 @@ static void attack_priority(uint64_t count, int64_t end)
         batch_add(b, FT_PRIORITY, 0, 3 + 2 * i, p, sizeof(p));
     }
     flood_batches(&r, b, b->frames, count, end);
-    printf("frames_sent=%" PRIu64 "\n", r.units);
-    if (!r.goaway && !conn_gone(&r))
-        printf("alive=%d\n", alive(&r));
+    report_frames_sent(&r);
     report_end(&r);
     free(b);
     run_free(&r);
@@ -833,9 +840,7 @@ static void attack_window_update(uint64_t count, int64_t end)
     struct h2c *c = conn_new();
     struct run r;
     struct batch *b = batch_new();
-    conn_start(c, 0);
-    handshake(c);
-    run_init(&r, c);
+    attack_start(&r, c);
     uint8_t one[4];
     put32(one, 1);
     for (int i = 0; i < 100; i++)
@@ -844,9 +849,7 @@ static void attack_window_update(uint64_t count, int64_t end)
     if (count > MAX_WINDOW / 2)
         count = MAX_WINDOW / 2;
     flood_batches(&r, b, b->frames, count, end);
-    printf("frames_sent=%" PRIu64 "\n", r.units);
-    if (!r.goaway && !conn_gone(&r))
-        printf("alive=%d\n", alive(&r));
+    report_frames_sent(&r);
     report_end(&r);
     free(b);
     run_free(&r);
@@ -858,9 +861,7 @@ static void attack_empty_data(uint64_t count, int64_t end)
     struct h2c *c = conn_new();
     struct run r;
     struct batch *b = batch_new();
-    conn_start(c, 0);
-    handshake(c);
-    run_init(&r, c);
+    attack_start(&r, c);
     struct hblock post = {.len = 0};
     request_block(&post, "POST", "/echo");
     stream_get(c, 1);
@@ -868,9 +869,7 @@ static void attack_empty_data(uint64_t count, int64_t end)
     for (int i = 0; i < 64; i++)
         batch_add(b, FT_DATA, 0, 1, NULL, 0);
     flood_batches(&r, b, b->frames, count, end);
-    printf("frames_sent=%" PRIu64 "\n", r.units);
-    if (!r.goaway && !conn_gone(&r))
-        printf("alive=%d\n", alive(&r));
+    report_frames_sent(&r);
     report_answers(&r);
     report_end(&r);
     free(b);
@@ -883,18 +882,14 @@ static void attack_empty_headers(uint64_t count, int64_t end)
     struct h2c *c = conn_new();
     struct run r;
     struct batch *b = batch_new();
-    conn_start(c, 0);
-    handshake(c);
-    run_init(&r, c);
+    attack_start(&r, c);
     stream_get(c, 1);
     send_frame(c, FT_HEADERS, FLAG_END_STREAM, 1, NULL, 0);
     r.units = 1;
     for (int i = 0; i < 64; i++)
         batch_add(b, FT_CONTINUATION, 0, 1, NULL, 0);
     flood_batches(&r, b, b->frames, count, end);
-    printf("frames_sent=%" PRIu64 "\n", r.units);
-    if (!r.goaway && !conn_gone(&r))
-        printf("alive=%d\n", alive(&r));
+    report_frames_sent(&r);
     report_answers(&r);
     report_end(&r);
     free(b);
@@ -1024,9 +1019,7 @@ static void attack_concurrency(uint64_t count, int64_t end)
     struct run r;
     struct batch *b = batch_new();
     (void)end;
-    conn_start(c, 0);
-    handshake(c);
-    run_init(&r, c);
+    attack_start(&r, c);
     if (count > MAX_STREAMS / 2)
         count = MAX_STREAMS / 2;
     struct hblock get = {.len = 0};
@@ -1067,9 +1060,7 @@ static void attack_trailers(uint64_t count, int64_t end)
     static const char body[] = "a body with trailers after it";
     (void)count;
     (void)end;
-    conn_start(c, 0);
-    handshake(c);
-    run_init(&r, c);
+    attack_start(&r, c);
 
     struct hblock post = {.len = 0}, trailers = {.len = 0}, bad = {.len = 0};
     request_block(&post, "POST", "/echo");
