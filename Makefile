@@ -61,7 +61,9 @@ HTTP_SRCS   := server/http/http_worker.c server/http/http_mem.c server/http/requ
                server/http/h1.c server/http/h1_parse.c server/http/handlers/healthz.c server/http/handlers/bytes.c \
                server/http/handlers/echo.c server/http/handlers/static_file.c server/http/handlers/metrics.c \
                server/router/method.c $(HPACK_SRCS)
-SERVER_SRCS := server/main.c server/config.c server/sched/worker.c server/sched/server_metrics.c server/sched/inbox.c \
+# TLS over either datapath's transport: a layer between the services and app_io (server/tls/tls.h)
+TLS_SRCS    := server/tls/tls_conn.c server/tls/tls_context.c server/tls/tls_ticket.c
+SERVER_SRCS := $(TLS_SRCS) server/main.c server/config.c server/sched/worker.c server/sched/server_metrics.c server/sched/inbox.c \
                server/afxdp/xdp_steer.c server/afxdp/umem.c server/afxdp/xsk_port.c server/afxdp/xdp_worker.c \
                server/sock/sock_worker.c $(APP_SRCS) $(HTTP_SRCS) $(NET_SRCS) $(COMMON_SRCS)
 AGENT_SRCS  := agent/main.c agent/attach.c agent/probe.c agent/service.c agent/route.c agent/workers.c \
@@ -74,7 +76,7 @@ LIBBPF := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 BINS       := bin/sluice-agent bin/sluice-server bin/sluice-routegen
 TEST_BINS  := tests/steer_test tests/xsk_holder tests/xsk_meta tests/netem tests/tcp_test tests/tap_server \
               tests/kernel_client tests/tcp_script_test tests/router_test tests/h2_conformance tests/stream_cat \
-              tests/h1_probe tests/h1_parse_test tests/hpack_test tests/h2_flood
+              tests/h1_probe tests/h1_parse_test tests/hpack_test tests/h2_flood tests/ticket_test
 BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns tools/h1_parse_bench \
               tools/hpack_bench
 FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz fuzz/h2_diff_fuzz fuzz/h1_fuzz fuzz/h1_diff_fuzz fuzz/hpack_fuzz
@@ -83,7 +85,7 @@ GEN_BINS   := tools/hpack_huffgen
 sluice-agent_SRCS     := $(AGENT_SRCS)
 sluice-agent_LIBS     := $(LIBBPF)
 sluice-server_SRCS    := $(SERVER_SRCS)
-sluice-server_LIBS    := -lxdp $(LIBBPF) -lnghttp2 -linih -lcrypto -lpthread
+sluice-server_LIBS    := -lxdp $(LIBBPF) -lnghttp2 -linih -lssl -lcrypto -lpthread
 sluice-server_OBJS    := $(BUILD)/gen/server/sluice.routes.o $(HPACK_GEN:.c=.o)
 sluice-routegen_SRCS  := tools/routegen/routegen.c server/router/method.c common/err.c
 
@@ -106,7 +108,7 @@ kernel_client_LIBS    := -lcrypto -lpthread
 router_test_SRCS      := tests/router/router_test.c server/router/method.c tests/lib/check.c
 router_test_OBJS      := $(BUILD)/gen/tests/router/test.routes.o
 # the HTTP/2 conformance client and the flood client of tests/http/h2_flood_test.sh: raw frames
-# (tests/http/h2_wire.c); libnghttp2 only to decode the server's field blocks
+# (tests/http/h2_wire.c, cleartext or over OpenSSL's TLS); libnghttp2 only to decode the server's field blocks
 h2_conformance_SRCS   := tests/http/h2_conformance.c tests/http/h2_wire.c
 h2_conformance_LIBS   := -lnghttp2
 h2_flood_SRCS         := tests/http/h2_flood.c tests/http/h2_wire.c
@@ -114,11 +116,15 @@ h2_flood_LIBS         := -lnghttp2
 stream_cat_SRCS       := tests/http/stream_cat.c
 # the HTTP/1.x raw-socket client of tests/http/h1_strict_test.sh
 h1_probe_SRCS         := tests/http/h1_probe.c
+# the malformed-TLS-handshake probe (truncated, random, oversized and refused ClientHellos)
 h1_parse_test_SRCS    := tests/http/h1_parse_test.c server/http/h1_parse.c tests/lib/check.c
 # hpack_test: RFC 7541's examples, and against libnghttp2's deflater and inflater
 hpack_test_SRCS       := tests/h2/hpack_test.c tests/lib/check.c $(HPACK_SRCS)
 hpack_test_OBJS       := $(HPACK_GEN:.c=.o)
 hpack_test_LIBS       := -lnghttp2
+# ticket_test: TLS session ticket keys: the key file, rotation, resumption between OpenSSL peers in memory
+ticket_test_SRCS      := tests/tls/ticket_test.c server/tls/tls_ticket.c tests/lib/check.c common/err.c
+ticket_test_LIBS      := -lssl -lcrypto -lpthread
 
 xdp_bench_SRCS        := tools/bench/xdp_bench.c tests/bpf/packets.c common/hpack_huffman.c $(COMMON_SRCS)
 xdp_bench_LIBS        := $(LIBBPF)

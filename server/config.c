@@ -25,6 +25,7 @@ enum setting_kind {
     SET_CHOICE,  /* one of choices[], stored as its index into an enum */
     SET_CPUS,    /* comma-separated CPU numbers */
     SET_SERVICE, /* a port serving service */
+    SET_SNI,     /* [tls] sni = NAME CERT KEY, one more certificate each time */
 };
 
 struct setting {
@@ -45,6 +46,7 @@ struct setting {
 static const char *const datapaths[] = {"xdp", "socket", NULL};          /* enum config_datapath */
 static const char *const zerocopy_modes[] = {"auto", "on", "off", NULL}; /* enum xsk_zerocopy */
 static const char *const h2_impls[] = {"native", "nghttp2", NULL};       /* enum http_h2 */
+static const char *const tls_versions[] = {"TLSv1.2", "TLSv1.3", NULL};  /* enum tls_min_version */
 
 static const struct setting settings[] = {
     {"server", "datapath", "datapath", "D", SET_CHOICE, AT(datapath), 0, 0, false, datapaths, NULL,
@@ -161,6 +163,34 @@ static const struct setting settings[] = {
     {"http", "flood_source_strikes", NULL, NULL, SET_U32, AT(server.http.flood_source_strikes), 1, 1u << 20,
      false, NULL, NULL,
      "HTTP/2 connections from one address ended for a flood in 60 s before its new ones are refused"},
+    {"tls", "port", "https", "PORT", SET_U16, AT(tls.port), 1, 65535, false, NULL, NULL,
+     "serve HTTP/2 (ALPN h2) and HTTP/1.1 over TLS on PORT, with the same routes as --http"},
+    {"tls", "cert", "cert", "FILE", SET_STRING, AT(tls.cert), 0, 0, false, NULL, NULL,
+     "the default certificate chain (PEM), for clients whose SNI has no certificate of its own"},
+    {"tls", "key", "key", "FILE", SET_STRING, AT(tls.key), 0, 0, false, NULL, NULL,
+     "the default certificate's private key (PEM)"},
+    {"tls", "sni", NULL, NULL, SET_SNI, 0, 0, 0, false, NULL, NULL,
+     "`NAME CERT KEY`: the certificate for SNI NAME (*.domain for one label more); repeat the key for more"},
+    {"tls", "min_version", NULL, NULL, SET_CHOICE, AT(tls.min_version), 0, 0, false, tls_versions, NULL,
+     "the oldest protocol accepted: TLSv1.2 or TLSv1.3 (TLS 1.3 is always the newest)"},
+    {"tls", "ciphersuites", NULL, NULL, SET_STRING, AT(tls.ciphersuites), 0, 0, false, NULL, NULL,
+     "TLS 1.3 cipher suites, OpenSSL's syntax (default: OpenSSL's)"},
+    {"tls", "ciphers", NULL, NULL, SET_STRING, AT(tls.ciphers), 0, 0, false, NULL, NULL,
+     "TLS 1.2 ciphers, OpenSSL's syntax (default: ECDHE with AES-GCM or ChaCha20-Poly1305)"},
+    {"tls", "groups", NULL, NULL, SET_STRING, AT(tls.groups), 0, 0, false, NULL, NULL,
+     "key exchange groups (default: X25519:P-256:P-384)"},
+    {"tls", "ticket_key_file", "ticket-key-file", "FILE", SET_STRING, AT(tls.ticket_key_file), 0, 0, false,
+     NULL, NULL,
+     "session ticket keys shared with the next server process (created if missing; default: in memory)"},
+    {"tls", "ticket_rotate_hours", NULL, NULL, SET_U32, AT(tls.ticket_rotate_hours), 1, 8760, false, NULL,
+     NULL, "a new ticket key this often; tickets stay valid twice as long"},
+    {"tls", "max_early_data", "max-early-data", "BYTES", SET_U32, AT(tls.max_early_data), 0,
+     TLS_MAX_EARLY_DATA_LIMIT, false, NULL, NULL,
+     "TLS 1.3 0-RTT bytes accepted on resumption, 0: none (early requests: safe methods only, else 425)"},
+    {"tls", "handshake_timeout_ms", NULL, NULL, SET_U32, AT(tls.handshake_timeout_ms), 100, 600000, false,
+     NULL, NULL, "longest a TLS handshake may take before the connection is reset"},
+    {"tls", "small_record_bytes", NULL, NULL, SET_U32, AT(tls.small_record_bytes), 0, 1u << 30, false, NULL,
+     NULL, "bytes a connection sends in one-segment records before full 16 KiB ones"},
     {"services", "echo", "echo", "PORT", SET_SERVICE, 0, 1, 65535, false, NULL, &app_echo_ops,
      "serve echo on PORT"},
     {"services", "sink", "sink", "PORT", SET_SERVICE, 0, 1, 65535, false, NULL, &app_sink_ops,
@@ -253,6 +283,29 @@ static const char *keep_string(const char *v, const char *where, struct err *e)
     return s;
 }
 
+/* `NAME CERT KEY`, separated by blanks. */
+static int parse_sni(const char *v, struct tls_config *tls, const char *where, struct err *e)
+{
+    char copy[1024], *save = NULL, *name, *cert, *key;
+    const char *kept[3];
+
+    if (tls->nsni == TLS_MAX_SNI)
+        return ERR(e, EXIT_STATUS_USAGE, 0, "%s: at most %d SNI certificates", where, TLS_MAX_SNI);
+    if (strlen(v) >= sizeof(copy))
+        return ERR(e, EXIT_STATUS_USAGE, 0, "%s: value too long", where);
+    strcpy(copy, v);
+    name = strtok_r(copy, " \t", &save);
+    cert = name ? strtok_r(NULL, " \t", &save) : NULL;
+    key = cert ? strtok_r(NULL, " \t", &save) : NULL;
+    if (!key || strtok_r(NULL, " \t", &save) || strlen(name) > 253)
+        return ERR(e, EXIT_STATUS_USAGE, 0, "%s: bad value '%s': expected `NAME CERT KEY`", where, v);
+    if (!(kept[0] = keep_string(name, where, e)) || !(kept[1] = keep_string(cert, where, e)) ||
+        !(kept[2] = keep_string(key, where, e)))
+        return -1;
+    tls->sni[tls->nsni++] = (struct tls_sni_cert){kept[0], kept[1], kept[2]};
+    return 0;
+}
+
 /* Apply one setting; where names its origin for the error ("--workers", "FILE:LINE: [http] port"). */
 static int apply(const struct setting *s, const char *v, struct config *cfg, bool from_file,
                  const char *where, struct err *e)
@@ -305,11 +358,14 @@ static int apply(const struct setting *s, const char *v, struct config *cfg, boo
             }
         }
         return ERR(e, EXIT_STATUS_USAGE, 0, "%s: bad value '%s': expected %s", where, v,
-                   s->choices == datapaths  ? "xdp or socket"
-                   : s->choices == h2_impls ? "native or nghttp2"
-                                            : "auto, on or off");
+                   s->choices == datapaths      ? "xdp or socket"
+                   : s->choices == h2_impls     ? "native or nghttp2"
+                   : s->choices == tls_versions ? "TLSv1.2 or TLSv1.3"
+                                                : "auto, on or off");
     case SET_CPUS:
         return parse_cpus(v, &cfg->server, where, e);
+    case SET_SNI:
+        return parse_sni(v, &cfg->tls, where, e);
     }
     return ERR(e, EXIT_STATUS_FAILURE, 0, "%s: setting of unknown kind", where);
 }
@@ -371,7 +427,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
         }
     }
     ERR(fs->e, EXIT_STATUS_USAGE, 0,
-        "%s:%d: unknown section [%s] (expected server, xdp, tcp, http, services or routes)", fs->path,
+        "%s:%d: unknown section [%s] (expected server, xdp, tcp, http, tls, services or routes)", fs->path,
         fs->line, section);
     fs->error_line = fs->line;
     return 1;
@@ -480,6 +536,7 @@ static void config_defaults(struct config *cfg)
     srv->tcp.max_conns = 16384;
     srv->tcp.max_time_wait = 16384;
     http_config_default(&srv->http);
+    tls_config_default(&cfg->tls);
 }
 
 void config_print_settings(FILE *out)
@@ -516,8 +573,24 @@ static int check(struct config *config, struct err *e)
                    "--dev is for the xdp datapath; the socket datapath listens on all addresses");
     cfg->datapath = xdp ? &xdp_datapath : &sock_datapath;
     cfg->datapath_cfg = xdp ? &config->xdp : NULL;
+    if (config->tls.port) {
+        for (int i = 0; i < cfg->nservices; i++)
+            if (cfg->services[i].port == config->tls.port)
+                return ERR(e, EXIT_STATUS_USAGE, 0, "--https: port %u is already %s's", config->tls.port,
+                           cfg->services[i].ops->name);
+        if (cfg->nservices == APP_MAX_SERVICES)
+            return ERR(e, EXIT_STATUS_USAGE, 0, "--https: at most %d services", APP_MAX_SERVICES);
+        if (!config->tls.cert && !config->tls.nsni)
+            return ERR(e, EXIT_STATUS_USAGE, 0,
+                       "--https needs a certificate: --cert FILE --key FILE, or [tls] sni");
+        if (!config->tls.cert != !config->tls.key)
+            return ERR(e, EXIT_STATUS_USAGE, 0, "--cert and --key go together");
+        cfg->services[cfg->nservices++] =
+            (struct app_service){.port = config->tls.port, .ops = &app_http_ops, .layer = &tls_layer};
+    }
     if (!cfg->nservices)
-        return ERR(e, EXIT_STATUS_USAGE, 0, "no service to serve: give --http, --echo, --sink or --source");
+        return ERR(e, EXIT_STATUS_USAGE, 0,
+                   "no service to serve: give --http, --https, --echo, --sink or --source");
     if (cfg->tcp.rto_min_ms > cfg->tcp.rto_max_ms)
         return ERR(e, EXIT_STATUS_USAGE, 0, "[tcp] rto_min_ms %u is above rto_max_ms %u", cfg->tcp.rto_min_ms,
                    cfg->tcp.rto_max_ms);

@@ -1,6 +1,6 @@
 /*
  * config.h — sluice-server's settings: the config file (INI, sections [server] [xdp] [tcp] [http]
- * [services]) and the command-line options that override it, both read through one table of
+ * [tls] [services]) and the command-line options that override it, both read through one table of
  * settings in config.c, which is also where each setting's limits and help text live.
  *
  * This is the one place that knows every datapath: it parses their settings beside the
@@ -16,6 +16,7 @@
 #include "common/err.h"
 #include "sched/worker.h"
 #include "sock/sock_worker.h"
+#include "tls/tls.h"
 
 enum config_datapath { CONFIG_DATAPATH_XDP, CONFIG_DATAPATH_SOCKET }; /* --datapath's choices, in order */
 
@@ -23,6 +24,7 @@ struct config {
     enum config_datapath datapath;
     struct server_config server; /* what server_start takes; datapath_cfg points into this struct */
     struct xdp_config xdp;       /* [xdp] and --dev */
+    struct tls_config tls;       /* [tls], --https: its service's layer_config is set by main, once loaded */
 };
 
 /* Defaults, then --config FILE if given, then every other option; checks the combination. */

@@ -47,6 +47,7 @@ SUITES=(
     "agent|600|root|tests/agent/agent_test.sh $BUILD|sluice-agent's every command against the kernel, in a namespace topology"
     "h1parse|120|user|$BUILD/tests/h1_parse_test|HTTP/1.1 request framing: heads, chunked bodies, smuggling probes (tests/http/h1_parse_test.c)"
     "hpack|120|user|$BUILD/tests/hpack_test|HPACK: RFC 7541 examples, against libnghttp2's deflater and inflater (tests/h2/hpack_test.c)"
+    "tls-ticket|120|user|$BUILD/tests/ticket_test|TLS session ticket keys: key file, rotation, resumption across contexts (tests/tls/ticket_test.c)"
     "fuzz-h1|300|fuzz|tests/fuzz/run_fuzz.sh $BUILD 30 h1 h1_diff|HTTP/1.1 framing under libFuzzer, alone and against http-parser, 30 s each"
     "router|120|user|$BUILD/tests/router_test|compiled router: matching, precedence, dispatch (tests/router/router_test.c)"
     "routegen|120|user|tests/router/routegen_test.sh $BUILD|sluice-routegen: golden outputs and errors"

@@ -104,6 +104,7 @@ static void *xdp_worker_run(void *arg)
         w->loops++;
         tcp_engine_begin(&x->engine, now);
         rx = receive_batch(x);
+        app_table_flush(&w->apps);
         tcp_engine_flush(&x->engine);
         tx = transmit_batch(x);
         x->stats.completions += umem_complete(u, &x->cache, 256);

@@ -11,6 +11,9 @@
 #include <openssl/evp.h>
 
 #define SLOT_NONE UINT32_MAX
+/* a layer's readable_again calls the service at most this often per readable: a busy connection
+ * yields to the others after this many buffers */
+#define APP_READABLE_ROUNDS 16
 
 int app_table_init(struct app_table *t, uint32_t nslots, const struct app_service *services, int nservices)
 {
@@ -32,8 +35,21 @@ int app_table_init(struct app_table *t, uint32_t nslots, const struct app_servic
     t->stalled =
         (struct app_deadlines){SLOT_NONE, SLOT_NONE, (uint64_t)APP_SEND_TIMEOUT_MS_DEFAULT * 1000000};
     t->linger_max_bytes = APP_LINGER_MAX_BYTES_DEFAULT;
+    t->handshaking = (struct app_deadlines){SLOT_NONE, SLOT_NONE, 0};
     memcpy(t->services, services, sizeof(*services) * (size_t)nservices);
     t->nservices = nservices;
+    for (int i = 0; i < nservices; i++) {
+        if (!services[i].layer)
+            continue;
+        t->layer_state[i] = services[i].layer->worker_new(services[i].layer_config, nslots);
+        if (!t->layer_state[i]) {
+            int saved = errno;
+
+            app_table_destroy(t);
+            errno = saved;
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -41,21 +57,32 @@ void app_table_destroy(struct app_table *t)
 {
     for (uint32_t i = 0; i < t->nslots; i++)
         EVP_MD_CTX_free(t->slots[i].md);
+    for (int i = 0; i < t->nservices; i++)
+        if (t->layer_state[i])
+            t->services[i].layer->worker_free(t->layer_state[i]);
     free(t->slots);
     memset(t, 0, sizeof(*t));
 }
 
-static const struct app_ops *ops_for(const struct app_table *t, uint16_t port)
+void app_table_flush(struct app_table *t)
+{
+    for (int i = 0; i < t->nservices; i++)
+        if (t->layer_state[i])
+            t->services[i].layer->flush(t->layer_state[i]);
+}
+
+static int service_of(const struct app_table *t, uint16_t port)
 {
     for (int i = 0; i < t->nservices; i++)
         if (t->services[i].port == port)
-            return t->services[i].ops;
-    return NULL;
+            return i;
+    return -1;
 }
 
 struct app_conn *app_open(struct app_table *t, uint16_t port, const struct app_io *io, void *transport)
 {
-    const struct app_ops *ops = ops_for(t, port);
+    int service = service_of(t, port);
+    const struct app_ops *ops = service < 0 ? NULL : t->services[service].ops;
     struct app_conn *ac;
     void *md;
 
@@ -72,6 +99,16 @@ struct app_conn *app_open(struct app_table *t, uint16_t port, const struct app_i
     ac->transport = transport;
     ac->ops = ops;
     ac->table = t;
+    ac->deadline_prev = ac->deadline_next = SLOT_NONE;
+    if (t->services[service].layer) {
+        ac->layer = t->services[service].layer;
+        if (ac->layer->open(t->layer_state[service], ac)) {
+            ac->next_free = t->free_head;
+            t->free_head = (uint32_t)(ac - t->slots);
+            t->stats.refused++;
+            return NULL;
+        }
+    }
     t->open++;
     t->stats.accepted++;
     if (ops->open)
@@ -110,7 +147,7 @@ void app_output_waits(struct app_conn *ac, bool waits, bool progressed)
 {
     struct app_table *t = ac->table;
 
-    if (ac->shut || !t->stalled.ns)
+    if (ac->shut || ac->handshaking || !t->stalled.ns)
         return;
     if (ac->stalled && (!waits || progressed)) {
         deadline_unlink(t, &t->stalled, ac);
@@ -120,6 +157,25 @@ void app_output_waits(struct app_conn *ac, bool waits, bool progressed)
         deadline_append(t, &t->stalled, ac);
         ac->stalled = true;
     }
+}
+
+void app_handshake_started(struct app_conn *ac, uint32_t timeout_ms)
+{
+    struct app_table *t = ac->table;
+
+    if (!timeout_ms || ac->handshaking || ac->shut)
+        return;
+    t->handshaking.ns = (uint64_t)timeout_ms * 1000000;
+    deadline_append(t, &t->handshaking, ac);
+    ac->handshaking = true;
+}
+
+void app_handshake_done(struct app_conn *ac)
+{
+    if (!ac->handshaking)
+        return;
+    deadline_unlink(ac->table, &ac->table->handshaking, ac);
+    ac->handshaking = false;
 }
 
 /* After the shutdown the service is done with the input: throw it away, so a client still writing
@@ -153,8 +209,13 @@ static void linger_discard(struct app_conn *ac)
  * (and none coming that would call readable again): the discarding starts once it has returned. */
 void app_readable(struct app_conn *ac)
 {
-    if (!ac->shut)
+    if (ac->layer && (!ac->layer->readable(ac) || !ac->transport))
+        return;
+    for (int round = 0; round < APP_READABLE_ROUNDS && !ac->shut; round++) {
         ac->ops->readable(ac);
+        if (!ac->transport || !ac->layer || !ac->layer->readable_again(ac))
+            break;
+    }
     if (ac->transport && ac->shut)
         linger_discard(ac);
 }
@@ -182,10 +243,16 @@ void app_table_expire(struct app_table *t, uint64_t now)
         t->stats.send_timeout++;
         app_abort(&t->slots[t->stalled.head]);
     }
+    while (t->handshaking.head != SLOT_NONE && t->slots[t->handshaking.head].deadline_ns <= now) {
+        t->stats.handshake_timeout++;
+        app_abort(&t->slots[t->handshaking.head]);
+    }
 }
 
 void app_writable(struct app_conn *ac)
 {
+    if (ac->layer && (!ac->layer->writable(ac) || !ac->transport))
+        return;
     if (ac->ops->writable)
         ac->ops->writable(ac);
     if (ac->transport && ac->shut)
@@ -196,11 +263,15 @@ void app_closed(struct app_table *t, struct app_conn *ac, int error)
 {
     if (ac->ops->closed)
         ac->ops->closed(ac, error);
+    if (ac->layer)
+        ac->layer->closed(ac);
     if (ac->shut)
         deadline_unlink(t, &t->lingering, ac);
     else if (ac->stalled)
         deadline_unlink(t, &t->stalled, ac);
-    ac->stalled = false;
+    else if (ac->handshaking)
+        deadline_unlink(t, &t->handshaking, ac);
+    ac->stalled = ac->handshaking = false;
     switch (error) {
     case 0:
         t->stats.closed_ok++;
@@ -236,6 +307,7 @@ void app_shutdown(struct app_conn *ac)
         return;
     if (ac->stalled) /* from here the lingering bounds it */
         deadline_unlink(ac->table, &ac->table->stalled, ac);
+    app_handshake_done(ac);
     ac->stalled = false;
     ac->shut = true;
     deadline_append(ac->table, &ac->table->lingering, ac);

@@ -51,9 +51,41 @@ struct app_io {
     void (*want_writable)(void *transport); /* call the service's writable when room opens */
 };
 
+/*
+ * A layer between a service and the datapath's transport (TLS, server/tls/): for a service that
+ * names one, app_open lets the layer wrap the connection, so the service reads and writes through
+ * the layer's app_io while the datapath keeps calling app_readable/app_writable/app_closed with
+ * the same app_conn. The layer hears of them first: its readable and writable return false when
+ * the service has nothing to hear yet (a handshake in progress).
+ */
+struct app_conn;
+
+struct app_layer {
+    const char *name;
+    /* A worker's state for the layer, from the service's layer_config; NULL with errno on failure. */
+    void *(*worker_new)(const void *layer_config, uint32_t nslots);
+    void (*worker_free)(void *state);
+    /* Wrap ac (its io and transport are the datapath's): nonzero refuses the connection. */
+    int (*open)(void *state, struct app_conn *ac);
+    bool (*readable)(struct app_conn *ac);
+    /* After the service's readable: true when it has more to read that no readable would announce
+     * (bytes the layer holds itself); the service is called again, a bounded number of times. */
+    bool (*readable_again)(struct app_conn *ac);
+    bool (*writable)(struct app_conn *ac);
+    void (*closed)(struct app_conn *ac); /* after the service's closed: release the connection's state */
+    /* The datapath is about to transmit: what the services wrote since is put on its transports (TLS
+     * gathers a batch's small writes into whole records). */
+    void (*flush)(void *state);
+};
+
+/* What the layer agreed with the client that the service must know (TLS's ALPN). */
+enum app_alpn { APP_ALPN_NONE, APP_ALPN_H2, APP_ALPN_HTTP11 };
+
 struct app_service {
     uint16_t port;
     const struct app_ops *ops;
+    const struct app_layer *layer; /* NULL: the service reads the datapath's transport itself */
+    const void *layer_config;
 };
 
 struct app_conn {
@@ -70,12 +102,18 @@ struct app_conn {
     void *md;    /* sink: a hash context, kept by the slot across connections */
     void *proto; /* http: the connection's protocol state */
     uint32_t next_free;
-    /* on one of the table's deadline lists (stalled, then lingering once shut), oldest first */
+    /* on one of the table's deadline lists (handshaking, stalled, then lingering once shut), oldest first */
     uint32_t deadline_prev, deadline_next;
     uint64_t deadline_ns;
     bool stalled; /* on the stalled list: output waits with no progress since deadline_ns - send timeout */
+    bool handshaking;  /* on the handshaking list: its layer's handshake has not finished (no stall counts) */
     uint8_t peer[16];  /* the client's address, IPv4 mapped into IPv6 (::ffff:a.b.c.d); zero if unknown */
     uint64_t lingered; /* bytes discarded since the shutdown */
+    const struct app_layer *layer; /* the service's layer, when it has one */
+    void *layer_conn;              /* the layer's state of this connection */
+    enum app_alpn alpn;            /* set by the layer before the service reads a byte */
+    bool early; /* the bytes the service reads now came before the client's handshake finished
+                   (TLS 0-RTT early data): they may be a replay */
 };
 
 struct app_ops {
@@ -100,7 +138,8 @@ struct app_ops {
     X(linger_bytes, "bytes read and discarded after the service shut the connection")                        \
     X(linger_timeout, "lingering connections reset: the client neither closed nor stopped in linger_ms")     \
     X(linger_limit, "lingering connections reset: the client sent more than linger_max_bytes")               \
-    X(send_timeout, "connections reset: output waited send_timeout_ms without progress")
+    X(send_timeout, "connections reset: output waited send_timeout_ms without progress")                     \
+    X(handshake_timeout, "connections reset: their layer's handshake (TLS) did not finish in time")
 
 struct app_stats {
 #define APP_STATS_FIELD(name, help) uint64_t name;
@@ -125,15 +164,22 @@ struct app_table {
     struct http_worker *http; /* the worker's HTTP layer, when it serves HTTP */
     uint64_t now_ns;          /* the worker loop's clock, set by app_table_expire */
     uint64_t linger_max_bytes;
-    struct app_deadlines lingering; /* shut connections, in the order of their deadlines */
-    struct app_deadlines stalled;   /* connections whose output waits, likewise */
+    struct app_deadlines lingering;      /* shut connections, in the order of their deadlines */
+    struct app_deadlines stalled;        /* connections whose output waits, likewise */
+    struct app_deadlines handshaking;    /* connections whose layer has not finished its handshake */
+    void *layer_state[APP_MAX_SERVICES]; /* each service's layer's state for this worker */
     struct app_stats stats;
 };
 
 int app_table_init(struct app_table *t, uint32_t nslots, const struct app_service *services, int nservices);
 void app_table_destroy(struct app_table *t);
-/* The worker's clock moved to now: reset the lingering and stalled connections whose time is up. */
+/* The worker's clock moved to now: reset the lingering, stalled and handshaking connections whose
+ * time is up. */
 void app_table_expire(struct app_table *t, uint64_t now);
+
+/* Before the datapath transmits a batch (and at the end of worker_tick): the layers put what the
+ * services wrote on the transports. */
+void app_table_flush(struct app_table *t);
 
 /* A new connection on local port; NULL when no service runs there or no slot is free. */
 struct app_conn *app_open(struct app_table *t, uint16_t port, const struct app_io *io, void *transport);
@@ -154,6 +200,10 @@ size_t app_write(struct app_conn *ac, const void *data, size_t len);
  * peer's flow-control window is closed), and whether it sent some since it last said so: output
  * that waits send_timeout with no progress resets the connection (counted send_timeout). */
 void app_output_waits(struct app_conn *ac, bool waits, bool progressed);
+/* A layer's handshake started (bounded by timeout_ms, the same for all of the table's connections)
+ * or finished. */
+void app_handshake_started(struct app_conn *ac, uint32_t timeout_ms);
+void app_handshake_done(struct app_conn *ac);
 
 static inline int app_peek(struct app_conn *ac, struct iovec *iov, int max)
 {

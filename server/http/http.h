@@ -52,6 +52,10 @@ struct http_request {
     uint64_t content_length; /* UINT64_MAX when the client did not say */
     struct router_match route;
     int http_version; /* 20 or 11 */
+    /* The request arrived in TLS 0-RTT early data, before the client's handshake finished: an attacker
+     * may replay it. Only safe methods get here (GET, HEAD, OPTIONS); others are answered 425 Too Early
+     * (RFC 8470) before any handler runs. */
+    bool early;
 
     /*
      * Set by a handler that wants the request body: called with each chunk as it arrives, last

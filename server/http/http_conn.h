@@ -157,6 +157,8 @@ struct http_conn {
     X(protocol_errors, "connections ended for a protocol error (GOAWAY or 400)")                             \
     X(streams_reset, "streams reset by either side")                                                         \
     X(header_limit, "requests refused: too many or too large headers")                                       \
+    X(too_early, "requests in TLS 0-RTT early data with an unsafe method, answered 425 Too Early")           \
+    X(early_requests, "requests in TLS 0-RTT early data given to handlers (safe methods)")                   \
     X(trailers_dropped, "request trailer fields dropped: past max_headers with the header fields")           \
     X(pool_exhausted, "requests refused: no stream or buffer left in the pools")                             \
     X(body_bytes_in, "request body bytes received")                                                          \

@@ -222,8 +222,33 @@ int http_conn_upgrade(struct http_conn *hc, const struct http_upgrade *up)
     return install(hc, hc->hw->h2, up);
 }
 
+/* A connection whose TLS ALPN chose h2 must open with the client preface; anything else is a
+ * connection error (RFC 9113 3.4), answered by closing, since the client may not speak HTTP/2 at all. */
+static int preface_error_start(struct http_conn *hc, const struct http_upgrade *up)
+{
+    (void)up;
+    hc->hw->stats.protocol_errors++;
+    app_shutdown(hc->ac);
+    return 0;
+}
+
+static void preface_error_input(struct http_conn *hc)
+{
+    (void)hc;
+}
+
+static const struct http_proto_ops preface_error_ops = {
+    .name = "h2-preface-error",
+    .start = preface_error_start,
+    .input = preface_error_input,
+    .output = preface_error_input,
+    .drain = preface_error_input,
+    .end = preface_error_input,
+};
+
 /*
- * Prior knowledge is the client preface; anything that stops matching it is HTTP/1.1. What matches
+ * Prior knowledge is the client preface; anything that stops matching it is HTTP/1.1 (unless TLS's
+ * ALPN chose one of them: then it is that one). What matches
  * is consumed as it comes (hc->preface_seen): otherwise a client that sends part of it and its FIN
  * would never be seen to end (the transport's eof waits for every byte to be read). The protocol
  * chosen is handed those bytes from the constant (its start, or h1.c's replay). NULL: undecided.
@@ -233,14 +258,20 @@ static const struct http_proto_ops *detect(struct http_conn *hc)
     struct app_conn *ac = hc->ac;
     struct iovec iov[4];
     size_t seen = hc->preface_seen, took = 0;
-    int n = app_peek(ac, iov, 4);
+    int n;
+
+    if (ac->alpn == APP_ALPN_HTTP11)
+        return &h1_proto_ops;
+    n = app_peek(ac, iov, 4);
 
     for (int i = 0; i < n && seen < HTTP_H2_PREFACE_LEN; i++) {
         size_t take =
             iov[i].iov_len < HTTP_H2_PREFACE_LEN - seen ? iov[i].iov_len : HTTP_H2_PREFACE_LEN - seen;
 
         if (memcmp(iov[i].iov_base, &HTTP_H2_PREFACE[seen], take))
-            return &h1_proto_ops; /* what matched in this call is still in the transport */
+            return ac->alpn == APP_ALPN_H2
+                       ? &preface_error_ops
+                       : &h1_proto_ops; /* what matched in this call is still in the transport */
         seen += take;
         took += take;
     }
@@ -248,7 +279,9 @@ static const struct http_proto_ops *detect(struct http_conn *hc)
     hc->preface_seen = (uint8_t)seen;
     if (seen == HTTP_H2_PREFACE_LEN)
         return hc->hw->h2;
-    return app_eof(ac) && seen ? &h1_proto_ops : NULL;
+    if (app_eof(ac) && seen)
+        return ac->alpn == APP_ALPN_H2 ? &preface_error_ops : &h1_proto_ops;
+    return NULL;
 }
 
 static void detect_input(struct http_conn *hc)

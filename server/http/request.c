@@ -489,6 +489,15 @@ void http_dispatch(struct http_stream *st)
 
     hw->stats.requests++;
     st->head_only = req->method == METHOD_HEAD;
+    req->early = st->conn->ac->early;
+    if (req->early && req->method != METHOD_GET && req->method != METHOD_HEAD &&
+        req->method != METHOD_OPTIONS) {
+        hw->stats.too_early++;
+        http_respond_error(req, 425);
+        return;
+    }
+    if (req->early)
+        hw->stats.early_requests++;
     if (!req->path.ptr) /* CONNECT has no :path (RFC 9113 8.5): no route has it, so 404 */
         req->path = (struct http_str){"", 0};
     router_match(req->method, req->path.ptr, req->path.len, &req->route);

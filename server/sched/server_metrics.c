@@ -1,6 +1,6 @@
 /*
  * server_metrics.c — the server's /metrics writer: every counter of every worker (HTTP layer,
- * services, then the datapath's own: TCP engine, AF_XDP socket and the steering program's counters
+ * services, TLS, then the datapath's own: TCP engine, AF_XDP socket and the steering program's counters
  * from the pinned `stats` map, or the kernel-socket datapath's) in Prometheus text format, one
  * metric name at a time with a sample per worker. The datapath writes its families through the
  * struct metrics_sink passed to its table's write_metrics (datapath.h), so it never sees HTTP.
@@ -16,6 +16,7 @@
 #include "http/http_worker.h"
 #include "http/handlers/metrics.h"
 #include "sched/worker.h"
+#include "tls/tls.h"
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
@@ -52,6 +53,15 @@ static void h2_frames_by_code(struct http_request *req, const struct server *srv
                 metrics_line(req, "%s{worker=\"%u\",code=\"%s\"} %" PRIu64 "\n", name, i,
                              h2_error_label(code), v);
         }
+}
+
+/* The worker's TLS counters, when a service runs over TLS. */
+static const struct tls_stats *tls_stats_of(const struct worker *w)
+{
+    for (int i = 0; i < w->apps.nservices; i++)
+        if (w->apps.services[i].layer == &tls_layer)
+            return tls_worker_stats(w->apps.layer_state[i]);
+    return NULL;
 }
 
 static void write_metrics(struct http_request *req, void *ctx)
@@ -97,6 +107,14 @@ static void write_metrics(struct http_request *req, void *ctx)
     WORKER_SAMPLES("sluice_app_" #name "_total", LOAD(w->apps.stats.name));
     APP_COUNTERS(APP_METRIC)
 #undef APP_METRIC
+
+    if (tls_stats_of(&srv->workers[0])) {
+#define TLS_METRIC(name, help)                                                                               \
+    family(req, "sluice_tls_" #name "_total", "counter", help);                                              \
+    WORKER_SAMPLES("sluice_tls_" #name "_total", tls_stats_of(w) ? LOAD(tls_stats_of(w)->name) : 0);
+        TLS_COUNTERS(TLS_METRIC)
+#undef TLS_METRIC
+    }
 
     srv->cfg.datapath->write_metrics(srv, &sink);
 #undef WORKER_SAMPLES

@@ -36,6 +36,7 @@ bool worker_tick(struct worker *w, uint64_t now)
                 w->apps.slots[i].ops->drain(&w->apps.slots[i]);
             else if (w->apps.slots[i].transport)
                 app_shutdown(&w->apps.slots[i]);
+        app_table_flush(&w->apps); /* what draining wrote (GOAWAY), before the next batch */
         if (srv->cfg.datapath->worker_stop_listening)
             srv->cfg.datapath->worker_stop_listening(w);
     }

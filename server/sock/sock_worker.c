@@ -460,6 +460,7 @@ static void *sock_worker_run(void *arg)
             if (c->fd >= 0 && c->ac && (events[i].events & EPOLLOUT))
                 conn_flush(w, c);
         }
+        app_table_flush(&w->apps);
         flush_dirty(w);
         if (worker_tick(w, worker_now_ns()))
             break;
