@@ -507,7 +507,10 @@ static void value_text(const struct setting *s, const struct config *d, char *bu
         snprintf(buf, size, "%u", *(const uint32_t *)field);
         break;
     case SET_U16:
-        snprintf(buf, size, "%u", *(const uint16_t *)field);
+        if (!*(const uint16_t *)field && s->min) /* a port not set */
+            snprintf(buf, size, "none");
+        else
+            snprintf(buf, size, "%u", *(const uint16_t *)field);
         break;
     case SET_BOOL:
         snprintf(buf, size, "%s", *(const bool *)field ? "true" : "false");
