@@ -33,9 +33,9 @@
 #define FULL_RECORD     16384
 #define RECORD_OVERHEAD 32 /* header 5, TLS 1.2's explicit nonce 8, tag 16, TLS 1.3's type 1; rounded up */
 #define OVERFLOW_MAX    (64u << 10)
-#define HANDSHAKE_IN_BASE                                                                                    \
-    (20u << 10) /* a real ClientHello is a few KiB; what exceeds this with the                               \
-                   early data allowed is an attack */
+/* A real ClientHello is a few KiB: more than this before we answer (besides the early data allowed)
+ * is an attack. */
+#define HANDSHAKE_IN_BASE (20u << 10)
 
 enum tls_state {
     TLS_EARLY,     /* reading 0-RTT early data (or learning there is none) */
@@ -206,11 +206,11 @@ static int bio_read(BIO *b, char *buf, int len)
     }
     if (got) {
         tc->lower->consume(tc->lower_t, got);
-        if (tc->state != TLS_OPEN) {
-            if (!tc->first_byte_seen) {
-                tc->first_byte_seen = true;
-                tc->first_byte = (uint8_t)buf[0];
-            }
+        if (!tc->first_byte_seen) {
+            tc->first_byte_seen = true;
+            tc->first_byte = (uint8_t)buf[0];
+        }
+        if (!tc->wrote) { /* no answer yet: all of it is the ClientHello (and early data read with it) */
             tc->handshake_in += (uint32_t)got;
             if (tc->handshake_in > tc->w->handshake_in_max) {
                 tc->hello_too_long = true;
