@@ -76,7 +76,7 @@ LIBBPF := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 BINS       := bin/sluice-agent bin/sluice-server bin/sluice-routegen
 TEST_BINS  := tests/steer_test tests/xsk_holder tests/xsk_meta tests/netem tests/tcp_test tests/tap_server \
               tests/kernel_client tests/tcp_script_test tests/router_test tests/h2_conformance tests/stream_cat \
-              tests/h1_probe tests/h1_parse_test tests/hpack_test tests/h2_flood tests/ticket_test
+              tests/h1_probe tests/h1_parse_test tests/hpack_test tests/h2_flood tests/tls_probe tests/ticket_test
 BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns tools/h1_parse_bench \
               tools/hpack_bench
 FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz fuzz/h2_diff_fuzz fuzz/h1_fuzz fuzz/h1_diff_fuzz fuzz/hpack_fuzz
@@ -110,13 +110,15 @@ router_test_OBJS      := $(BUILD)/gen/tests/router/test.routes.o
 # the HTTP/2 conformance client and the flood client of tests/http/h2_flood_test.sh: raw frames
 # (tests/http/h2_wire.c, cleartext or over OpenSSL's TLS); libnghttp2 only to decode the server's field blocks
 h2_conformance_SRCS   := tests/http/h2_conformance.c tests/http/h2_wire.c
-h2_conformance_LIBS   := -lnghttp2
+h2_conformance_LIBS   := -lnghttp2 -lssl -lcrypto
 h2_flood_SRCS         := tests/http/h2_flood.c tests/http/h2_wire.c
-h2_flood_LIBS         := -lnghttp2
+h2_flood_LIBS         := -lnghttp2 -lssl -lcrypto
 stream_cat_SRCS       := tests/http/stream_cat.c
 # the HTTP/1.x raw-socket client of tests/http/h1_strict_test.sh
 h1_probe_SRCS         := tests/http/h1_probe.c
 # the malformed-TLS-handshake probe (truncated, random, oversized and refused ClientHellos)
+tls_probe_SRCS        := tests/tls/tls_probe.c
+tls_probe_LIBS        := -lssl -lcrypto -lpthread
 h1_parse_test_SRCS    := tests/http/h1_parse_test.c server/http/h1_parse.c tests/lib/check.c
 # hpack_test: RFC 7541's examples, and against libnghttp2's deflater and inflater
 hpack_test_SRCS       := tests/h2/hpack_test.c tests/lib/check.c $(HPACK_SRCS)

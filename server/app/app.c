@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <openssl/evp.h>
 
 #define SLOT_NONE UINT32_MAX
@@ -17,6 +18,8 @@
 
 int app_table_init(struct app_table *t, uint32_t nslots, const struct app_service *services, int nservices)
 {
+    struct timespec now;
+
     memset(t, 0, sizeof(*t));
     if (nservices > APP_MAX_SERVICES) {
         errno = EINVAL;
@@ -36,6 +39,9 @@ int app_table_init(struct app_table *t, uint32_t nslots, const struct app_servic
         (struct app_deadlines){SLOT_NONE, SLOT_NONE, (uint64_t)APP_SEND_TIMEOUT_MS_DEFAULT * 1000000};
     t->linger_max_bytes = APP_LINGER_MAX_BYTES_DEFAULT;
     t->handshaking = (struct app_deadlines){SLOT_NONE, SLOT_NONE, 0};
+    /* deadlines set before the worker's first app_table_expire count from now, not from boot */
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    t->now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
     memcpy(t->services, services, sizeof(*services) * (size_t)nservices);
     t->nservices = nservices;
     for (int i = 0; i < nservices; i++) {

@@ -4,7 +4,7 @@
 # working on server/h2. (tests/http/http_test.sh runs the same suite on both datapaths in the test
 # topology; that is the copy tests/run.sh counts.)
 #
-#   tests/http/conformance.sh BUILD_DIR [--h2 native|nghttp2] [-- SUITE OPTIONS...]
+#   tests/http/conformance.sh BUILD_DIR [--h2 native|nghttp2] [--tls] [-- SUITE OPTIONS...]
 #
 # Starts `BUILD_DIR/bin/sluice-server --datapath socket --http PORT` (PORT: H2_CONFORMANCE_PORT,
 # default 20580) with a config file of one key, [http] h2 = the --h2 implementation (default native,
@@ -18,10 +18,15 @@
 # the defaults this server runs with); those that end in a flood connect from 127.0.0.10-29, one
 # address each, so that the server's per-address flood budget (flood_source_strikes) refuses none of
 # the cases after them. The nghttp2 session has none of these limits: it runs the RFC cases only.
+#
+# --tls runs the suite over TLS instead (h2_conformance --tls: TLS 1.3, ALPN h2, every case): the
+# server also gets `--https TLS_PORT --cert --key` (TLS_PORT: H2_CONFORMANCE_TLS_PORT, default 20581)
+# with a self-signed P-256 certificate for CN=localhost, made here by openssl in a temporary
+# directory that the trap removes.
 set -u
 
 usage() {
-    echo "usage: $0 BUILD_DIR [--h2 native|nghttp2] [-- SUITE OPTIONS...]" >&2
+    echo "usage: $0 BUILD_DIR [--h2 native|nghttp2] [--tls] [-- SUITE OPTIONS...]" >&2
     exit 2
 }
 
@@ -29,12 +34,17 @@ BUILD=${1:-}
 [ -n "$BUILD" ] || usage
 shift
 H2=native
+TLS=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --h2)
         [ $# -ge 2 ] && [[ $2 =~ ^(native|nghttp2)$ ]] || usage
         H2=$2
         shift 2
+        ;;
+    --tls)
+        TLS=1
+        shift
         ;;
     --)
         shift
@@ -49,12 +59,17 @@ cd "$(dirname "$0")/../.." || exit 1
 SERVER=$BUILD/bin/sluice-server
 SUITE=$BUILD/tests/h2_conformance
 PORT=${H2_CONFORMANCE_PORT:-20580}
+TLS_PORT=${H2_CONFORMANCE_TLS_PORT:-20581}
 LOG=$(mktemp /tmp/h2conf.XXXXXX)
 CONF=$(mktemp /tmp/h2conf-cfg.XXXXXX)
+CERT_DIR=""
 SERVER_PID=""
+SERVER_ARGS=(--http "$PORT")
 SUITE_ARGS=()
+SUITE_PORT=$PORT
+LABEL=$H2
 if [ "$H2" = native ]; then
-    SUITE_ARGS=(--defences --flood-sources "$(seq -s, -f '127.0.0.%g' 10 29)")
+    SUITE_ARGS+=(--defences --flood-sources "$(seq -s, -f '127.0.0.%g' 10 29)")
 fi
 printf '[http]\nh2 = %s\n' "$H2" >"$CONF"
 
@@ -65,8 +80,21 @@ stop_server() { # SIGTERM, then at most 10 s for the drain; sets SERVER_STATUS
     SERVER_STATUS=$STOP_STATUS
     SERVER_PID=""
 }
-trap 'stop_server; rm -f "$LOG" "$CONF"' EXIT
+trap 'stop_server; rm -f "$LOG" "$CONF"; [ -z "$CERT_DIR" ] || rm -rf "$CERT_DIR"' EXIT
 trap 'exit 130' INT TERM
+
+if [ "$TLS" = 1 ]; then
+    CERT_DIR=$(mktemp -d /tmp/h2conf-tls.XXXXXX)
+    if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+        -keyout "$CERT_DIR/key.pem" -out "$CERT_DIR/cert.pem" >"$CERT_DIR/openssl.log" 2>&1; then
+        echo "not ok - h2 conformance ($H2, TLS): openssl could not make a certificate: $(head -n 3 "$CERT_DIR/openssl.log" | tr '\n' '|')"
+        exit 1
+    fi
+    SERVER_ARGS+=(--https "$TLS_PORT" --cert "$CERT_DIR/cert.pem" --key "$CERT_DIR/key.pem")
+    SUITE_PORT=$TLS_PORT
+    SUITE_ARGS+=(--tls)
+    LABEL="$H2, TLS"
+fi
 
 for f in "$SERVER" "$SUITE"; do
     if [ ! -x "$f" ]; then
@@ -75,7 +103,7 @@ for f in "$SERVER" "$SUITE"; do
     fi
 done
 
-"$SERVER" --datapath socket --workers 2 --http "$PORT" --config "$CONF" >"$LOG" 2>&1 &
+"$SERVER" --datapath socket --workers 2 "${SERVER_ARGS[@]}" --config "$CONF" >"$LOG" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 100); do # 10 s at most
     grep -q ready "$LOG" && break
@@ -83,18 +111,18 @@ for _ in $(seq 100); do # 10 s at most
     sleep 0.1
 done
 if ! grep -q ready "$LOG"; then
-    echo "not ok - h2 conformance ($H2): sluice-server did not get ready on port $PORT: $(head -n 3 "$LOG" | tr '\n' '|')"
+    echo "not ok - h2 conformance ($LABEL): sluice-server did not get ready (${SERVER_ARGS[*]}): $(head -n 3 "$LOG" | tr '\n' '|')"
     exit 1
 fi
 
-"$SUITE" --host 127.0.0.1 --port "$PORT" "${SUITE_ARGS[@]}" "$@"
+"$SUITE" --host 127.0.0.1 --port "$SUITE_PORT" "${SUITE_ARGS[@]}" "$@"
 status=$?
 
 stop_server
 if [ "$SERVER_STATUS" = 0 ]; then
-    echo "ok - h2 conformance ($H2): sluice-server stopped cleanly after the suite"
+    echo "ok - h2 conformance ($LABEL): sluice-server stopped cleanly after the suite"
 else
-    echo "not ok - h2 conformance ($H2): sluice-server stopped with status $SERVER_STATUS: $(grep -i -m 2 -E 'error|fail' "$LOG" | tr '\n' '|')"
+    echo "not ok - h2 conformance ($LABEL): sluice-server stopped with status $SERVER_STATUS: $(grep -i -m 2 -E 'error|fail' "$LOG" | tr '\n' '|')"
     status=1
 fi
 exit $status

@@ -1,12 +1,19 @@
 /*
  * h2_conformance.c — an HTTP/2 conformance suite of our own: a client that speaks raw frames to a
- * server under test (cleartext, prior knowledge) and checks, one case per rule, that it answers as
- * RFC 9113 (HTTP/2) and RFC 7541 (HPACK) require.
+ * server under test (cleartext with prior knowledge, or TLS with ALPN h2) and checks, one case per
+ * rule, that it answers as RFC 9113 (HTTP/2) and RFC 7541 (HPACK) require.
  *
  *   h2_conformance --host ADDR --port PORT [--timeout SEC] [--only SUBSTRING] [--list] [--verbose]
  *                  [--path /healthz] [--echo-path /echo] [--bytes-path-prefix /bytes/]
  *                  [--authority HOST:PORT] [--echo-mode echo|any]
- *                  [--defences] [--flood-sources ADDR[,ADDR...]]
+ *                  [--defences] [--flood-sources ADDR[,ADDR...]] [--tls [--sni NAME]]
+ *
+ * --tls runs every case over its own TLS 1.3 connection that negotiated ALPN h2 (certificate not
+ * verified: test servers use self-signed ones; --sni NAME sends that server name, none by default;
+ * requests then carry :scheme https). A case's "the connection closes" is met by a TLS close_notify,
+ * a bare TCP FIN, a fatal TLS alert or a reset alike, as in cleartext by a FIN or a reset. One case
+ * runs only over TLS: 3.4/alpn-h2-http1-request, an HTTP/1.1 request where ALPN said h2 (an invalid
+ * preface: 3.4 connection error, the close, a GOAWAY PROTOCOL_ERROR optional, no HTTP/1.1 reply).
  *
  * It judges sluice's HTTP/2 server (tests/http/conformance.sh runs it against sluice-server) and was
  * calibrated against nghttpd and h2o (tests/http/h2_reference.sh). Coverage follows h2spec's 146
@@ -120,6 +127,10 @@
  *     8.3.1/1   answers an empty :path with 404.
  *     8.5/1     answers CONNECT with :scheme and :path with 404.
  *     hpack-4.2/3 accepts a dynamic table size update after the first field of a block.
+ *
+ *   Over --tls (nghttpd with a self-signed certificate; h2o with listen: ssl:) each fails the same
+ *   cases as in cleartext; h2o also fails 3.4/alpn-h2-http1-request: it waits for all 24 octets of
+ *   the preface before comparing them, so the 18-octet HTTP/1.1 request leaves it waiting.
  */
 #include <signal.h>
 #include <stdarg.h>
@@ -147,6 +158,8 @@ static struct options {
     const char *authority;
     bool echo_any; /* --echo-mode any: any complete response to the echo path passes */
     bool defences; /* --defences: run the defence cases too */
+    bool tls;      /* --tls: every connection TLS 1.3 with ALPN h2 (--sni: the server name sent) */
+    const char *sni;
     bool verbose;
     bool list;
     const char *only;
@@ -694,6 +707,57 @@ static void case_preface_byte_by_byte(struct h2c *c)
     REQUIRE(await_handshake(c));
     send_get(c, 1, opt.path);
     expect_ok(c, 1);
+}
+
+/* On a TLS connection whose ALPN said h2 the preface is still required (RFC 9113 3.4): an HTTP/1.1
+ * request there is an invalid preface, a connection error, and never an HTTP/1.1 exchange (a server
+ * that falls back to HTTP/1.1 on ALPN h2 would answer it with "HTTP/1.1 400" or worse, a response). */
+static void case_tls_http1_request(struct h2c *c)
+{
+    static const char request[] = "GET / HTTP/1.1\r\n\r\n";
+    send_raw(c, request, sizeof(request) - 1);
+    int64_t deadline = deadline_after_timeout();
+    for (;;) {
+        enum ev ev = pump(c, deadline);
+        if (ev == EV_CLOSED)
+            break;
+        if (ev == EV_TIMEOUT) {
+            /* 18 octets, fewer than the preface's 24: its first already differs ('G', not 'P'). */
+            fail("expected the connection to close, got it still open after %.1f s%s%s (does the server wait "
+                 "for all 24 octets of the preface before comparing them?)",
+                 opt.timeout_ms / 1000.0, c->last[0] ? "; last frame " : "", c->last);
+            return;
+        }
+        if (ev == EV_BAD) {
+            fail("expected the connection to close, got %s", got(c, ev));
+            return;
+        }
+        /* The server's SETTINGS may precede the verdict (it can send its preface at once); a GOAWAY
+         * must say PROTOCOL_ERROR; a response means it took the bytes as a request. */
+        if (c->ftype == FT_GOAWAY && c->goaway_code != PROTOCOL_ERROR) {
+            fail("expected the close, a GOAWAY PROTOCOL_ERROR before it at most, got %s", c->last);
+            return;
+        }
+        if (c->ftype == FT_HEADERS || c->ftype == FT_DATA || c->ftype == FT_PUSH_PROMISE) {
+            fail("expected the close, got %s", c->last);
+            return;
+        }
+    }
+    /* Bytes left that no frame holds: "HTTP/1.1 400 ..." read as a frame header claims megabytes. */
+    size_t rest = c->rlen - c->roff;
+    if (rest > 0) {
+        char text[64];
+        size_t n = 0;
+        for (size_t i = 0; i < rest && n + 1 < sizeof(text); i++) {
+            uint8_t b = c->rbuf[c->roff + i];
+            text[n++] = b >= 0x20 && b < 0x7f ? (char)b : '.';
+        }
+        text[n] = '\0';
+        fail(
+            "expected the close without an HTTP/1.1 reply, got %zu bytes that are no HTTP/2 frame before it: "
+            "\"%s\"",
+            rest, text);
+    }
 }
 
 /* ---- 4.1 Frame format ---- */
@@ -2287,7 +2351,7 @@ static void case_pseudo_after_regular(struct h2c *c)
 {
     struct hblock b = {.len = 0};
     hb_field(&b, ":method", "GET");
-    hb_field(&b, ":scheme", "http");
+    hb_field(&b, ":scheme", wire_scheme());
     hb_field(&b, "x-test", "ok");
     hb_field(&b, ":path", opt.path);
     hb_field(&b, ":authority", opt.authority);
@@ -2306,14 +2370,15 @@ static void send_request_fields(struct h2c *c, uint32_t stream, const char *cons
 
 static void case_empty_path(struct h2c *c)
 {
-    const char *f[] = {":method", "GET", ":scheme", "http", ":path", "", ":authority", opt.authority, NULL};
+    const char *f[] = {":method", "GET",        ":scheme",     wire_scheme(), ":path",
+                       "",        ":authority", opt.authority, NULL};
     send_request_fields(c, 1, f);
     expect_stream_error(c, 1, E(PROTOCOL_ERROR));
 }
 
 static void case_missing_method(struct h2c *c)
 {
-    const char *f[] = {":scheme", "http", ":path", opt.path, ":authority", opt.authority, NULL};
+    const char *f[] = {":scheme", wire_scheme(), ":path", opt.path, ":authority", opt.authority, NULL};
     send_request_fields(c, 1, f);
     expect_stream_error(c, 1, E(PROTOCOL_ERROR));
 }
@@ -2327,7 +2392,7 @@ static void case_missing_scheme(struct h2c *c)
 
 static void case_missing_path(struct h2c *c)
 {
-    const char *f[] = {":method", "GET", ":scheme", "http", ":authority", opt.authority, NULL};
+    const char *f[] = {":method", "GET", ":scheme", wire_scheme(), ":authority", opt.authority, NULL};
     send_request_fields(c, 1, f);
     expect_stream_error(c, 1, E(PROTOCOL_ERROR));
 }
@@ -2340,7 +2405,7 @@ static void case_duplicate_method(struct h2c *c)
 
 static void case_duplicate_scheme(struct h2c *c)
 {
-    send_get_with(c, 1, ":scheme", "http");
+    send_get_with(c, 1, ":scheme", wire_scheme());
     expect_stream_error(c, 1, E(PROTOCOL_ERROR));
 }
 
@@ -2372,7 +2437,7 @@ static void case_push_promise_from_client(struct h2c *c)
 
 static void case_connect_with_scheme_and_path(struct h2c *c)
 {
-    const char *f[] = {":method", "CONNECT",    ":scheme",     "http", ":path",
+    const char *f[] = {":method", "CONNECT",    ":scheme",     wire_scheme(), ":path",
                        "/",       ":authority", opt.authority, NULL};
     send_request_fields(c, 1, f);
     expect_stream_error(c, 1, E(PROTOCOL_ERROR));
@@ -2579,7 +2644,7 @@ static void case_hpack_size_update_after_field(struct h2c *c)
     struct hblock b = {.len = 0};
     hb_field(&b, ":method", "GET");
     hb_size_update(&b, 0);
-    hb_field(&b, ":scheme", "http");
+    hb_field(&b, ":scheme", wire_scheme());
     hb_field(&b, ":path", opt.path);
     hb_field(&b, ":authority", opt.authority);
     send_headers(c, 1, FLAG_END_STREAM | FLAG_END_HEADERS, &b);
@@ -3097,6 +3162,7 @@ static void case_defence_goaway_last_stream(struct h2c *c)
 #define CASE_RAW        1u /* the case does the connection preface itself */
 #define CASE_DEFENCE    2u /* a defence case: run only with --defences */
 #define CASE_FLOOD      4u /* a flood may end its connection: from the next --flood-sources address */
+#define CASE_TLS        8u /* about what TLS negotiated: run only with --tls */
 #define MAX_UNREACHABLE 5  /* cases in a row without a connection or handshake: the server is gone */
 
 struct h2_case {
@@ -3118,6 +3184,9 @@ static const struct h2_case cases[] = {
      case_preface_without_settings, CASE_RAW},
     {"3.4", "sends the preface one byte at a time", "handshake and response", case_preface_byte_by_byte,
      CASE_RAW},
+    {"3.4/alpn-h2-http1-request", "sends an HTTP/1.1 request on a TLS connection that negotiated h2",
+     CONN_ERR("PROTOCOL_ERROR") ": the close (GOAWAY optional), no HTTP/1.1 reply", case_tls_http1_request,
+     CASE_RAW | CASE_TLS},
 
     {"4.1", "sends a frame of unknown type", "ignored; PING answered", case_unknown_frame_type, 0},
     {"4.1", "sends PING with undefined flags", "flags ignored; PING answered", case_undefined_flags_ping, 0},
@@ -3540,7 +3609,7 @@ static void usage(FILE *f)
         f,
         "usage: " PROG " --host ADDR --port PORT [--timeout SEC] [--only SUBSTRING] [--list] [--verbose]\n"
         "       [--path /healthz] [--echo-path /echo] [--bytes-path-prefix /bytes/] [--authority HOST:PORT]\n"
-        "       [--echo-mode echo|any] [--defences] [--flood-sources ADDR[,ADDR...]]\n");
+        "       [--echo-mode echo|any] [--defences] [--flood-sources ADDR[,ADDR...]] [--tls [--sni NAME]]\n");
 }
 
 /* "10.77.0.10,10.77.0.11": kept as given (h2_wire resolves each when it connects). */
@@ -3594,12 +3663,16 @@ static void parse_options(int argc, char **argv)
             opt.echo_any = strcmp(v, "any") == 0;
         else if (strcmp(a, "--flood-sources") == 0 && v)
             parse_flood_sources(v);
+        else if (strcmp(a, "--sni") == 0 && v)
+            opt.sni = v;
         else {
             takes_value = false;
             if (strcmp(a, "--list") == 0)
                 opt.list = true;
             else if (strcmp(a, "--defences") == 0)
                 opt.defences = true;
+            else if (strcmp(a, "--tls") == 0)
+                opt.tls = true;
             else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0)
                 opt.verbose = true;
             else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -3619,6 +3692,11 @@ static void parse_options(int argc, char **argv)
         usage(stderr);
         exit(2);
     }
+    if (opt.sni && !opt.tls) {
+        fprintf(stderr, PROG ": --sni needs --tls\n");
+        usage(stderr);
+        exit(2);
+    }
     if (!opt.authority) {
         static char authority[300];
         snprintf(authority, sizeof(authority), strchr(opt.host, ':') ? "[%s]:%s" : "%s:%s", opt.host,
@@ -3634,7 +3712,9 @@ int main(int argc, char **argv)
     h2_wire.timeout_ms = opt.timeout_ms;
     h2_wire.verbose = opt.verbose;
     h2_wire.authority = opt.authority;
-    signal(SIGPIPE, SIG_IGN);
+    h2_wire.tls = opt.tls;
+    h2_wire.sni = opt.sni;
+    signal(SIGPIPE, SIG_IGN); /* a write to a closed connection fails, TLS's included (OpenSSL uses write) */
     int passed = 0, failed = 0, skipped = 0, unreachable_in_row = 0;
     int64_t start = now_ms();
     for (size_t i = 0; i < NCASES; i++) {
@@ -3643,6 +3723,8 @@ int main(int argc, char **argv)
         if (opt.only && !strstr(name, opt.only))
             continue;
         if ((cases[i].flags & CASE_DEFENCE) && !opt.defences)
+            continue;
+        if ((cases[i].flags & CASE_TLS) && !opt.tls)
             continue;
         if (opt.list) {
             printf("%s\n", name);
@@ -3687,7 +3769,7 @@ int main(int argc, char **argv)
     }
     wb_free(&flood_batch);
     if (!opt.list)
-        fprintf(stderr, PROG ": %d passed, %d failed, %d skipped against %s port %s in %.1f s\n", passed,
-                failed, skipped, opt.host, opt.port, (now_ms() - start) / 1000.0);
+        fprintf(stderr, PROG ": %d passed, %d failed, %d skipped against %s port %s%s in %.1f s\n", passed,
+                failed, skipped, opt.host, opt.port, opt.tls ? " (TLS)" : "", (now_ms() - start) / 1000.0);
     return failed ? 1 : 0;
 }

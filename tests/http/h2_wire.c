@@ -1,6 +1,7 @@
 /*
  * h2_wire.c — the raw-frame HTTP/2 client of the test tools (see h2_wire.h): writing frames and
- * field blocks by hand, reading the server's frames back with the bookkeeping each needs.
+ * field blocks by hand, reading the server's frames back with the bookkeeping each needs, over the
+ * socket itself or over TLS (the transports below: one code path above them).
  *
  * Test code, never part of the server: it may allocate freely, but it never waits without bound.
  */
@@ -17,6 +18,9 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #define RBUF_MAX (64u << 20) /* unread bytes buffered from the server, at most */
 
@@ -124,6 +128,206 @@ bool set_bad(struct h2c *c, const char *fmt, ...)
     return false;
 }
 
+/* ------------------------------------------------------------------------------------------------ */
+/* Transports: how bytes cross the connection. Both speak recv(2) and send(2)'s language, so that   */
+/* reading, writing and the close have one code path above them whatever the transport:            */
+/* > 0 bytes; 0 from recv: the peer closed; -1 with errno EAGAIN (nothing now), ECONNRESET or EPIPE  */
+/* (a reset) or another (the connection failed).                                                   */
+
+struct wire_io {
+    /* After the TCP connect, before the first byte: false, err says why. */
+    bool (*start)(struct h2c *c, const char *host, const char *port, char *err, size_t err_size);
+    ssize_t (*recv)(struct h2c *c, void *buf, size_t len);
+    ssize_t (*send)(struct h2c *c, const void *buf, size_t len);
+    /* Bytes read from the socket already and not yet returned: poll() cannot see them. */
+    bool (*pending)(struct h2c *c);
+    void (*close)(struct h2c *c);
+};
+
+static bool tcp_start(struct h2c *c, const char *host, const char *port, char *err, size_t err_size)
+{
+    (void)c, (void)host, (void)port, (void)err, (void)err_size;
+    return true;
+}
+
+static ssize_t tcp_recv(struct h2c *c, void *buf, size_t len)
+{
+    return recv(c->fd, buf, len, 0);
+}
+
+static ssize_t tcp_send(struct h2c *c, const void *buf, size_t len)
+{
+    return send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static bool tcp_pending(struct h2c *c)
+{
+    (void)c;
+    return false;
+}
+
+static void tcp_close(struct h2c *c)
+{
+    (void)c;
+}
+
+static const struct wire_io tcp_io = {tcp_start, tcp_recv, tcp_send, tcp_pending, tcp_close};
+
+/*
+ * TLS 1.3 over the same non-blocking socket. One client context for the process: no certificate
+ * verification (the servers under test use self-signed certificates), ALPN h2 only. A TCP FIN
+ * without close_notify counts as a close like close_notify itself (SSL_OP_IGNORE_UNEXPECTED_EOF),
+ * as the cases judge "the server closed", not how politely. Partial writes and a moving write buffer
+ * let conn_try_write report what a record took, as send() would, and retry from a new pointer.
+ * OpenSSL writes with write(2), not send(MSG_NOSIGNAL): the tools ignore SIGPIPE (they do anyway).
+ */
+static const unsigned char alpn_h2[] = {2, 'h', '2'};
+
+static SSL_CTX *tls_ctx(void)
+{
+    static SSL_CTX *ctx;
+    if (ctx)
+        return ctx;
+    ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
+        !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) ||
+        SSL_CTX_set_alpn_protos(ctx, alpn_h2, sizeof(alpn_h2)) != 0) {
+        fprintf(stderr, "%s: cannot set up an OpenSSL client context\n", h2_wire.prog);
+        exit(2);
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    return ctx;
+}
+
+/* The last OpenSSL error as text ("sslv3 alert handshake failure"), "" when there is none. */
+static void tls_error_text(char *out, size_t size)
+{
+    unsigned long e = ERR_peek_last_error();
+    out[0] = '\0';
+    if (e != 0)
+        ERR_error_string_n(e, out, size);
+}
+
+/* An OpenSSL call that did not succeed (ret), in recv(2)'s language. */
+static ssize_t tls_failed(struct h2c *c, int ret)
+{
+    int saved = errno;
+    switch (SSL_get_error(c->_tls, ret)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        errno = EAGAIN; /* a record not whole yet, a ticket only, or a full socket */
+        return -1;
+    case SSL_ERROR_ZERO_RETURN: /* close_notify, or a bare FIN (SSL_OP_IGNORE_UNEXPECTED_EOF) */
+        if (!c->tls_note[0])
+            snprintf(c->tls_note, sizeof(c->tls_note), "%s",
+                     SSL_get_shutdown(c->_tls) & SSL_RECEIVED_SHUTDOWN ? "close_notify" : "TCP FIN");
+        return 0;
+    case SSL_ERROR_SYSCALL: /* the socket failed: errno says how (ECONNRESET, EPIPE) */
+        errno = saved != 0 ? saved : EIO;
+        return -1;
+    default: /* a fatal alert from the server, or a record we cannot accept: the session is over */
+        if (!c->tls_note[0])
+            tls_error_text(c->tls_note, sizeof(c->tls_note));
+        errno = EPROTO;
+        return -1;
+    }
+}
+
+static bool tls_start(struct h2c *c, const char *host, const char *port, char *err, size_t err_size)
+{
+    c->_tls = SSL_new(tls_ctx());
+    if (!c->_tls || !SSL_set_fd(c->_tls, c->fd) ||
+        (h2_wire.sni && !SSL_set_tlsext_host_name(c->_tls, h2_wire.sni))) {
+        snprintf(err, err_size, "expected an OpenSSL session, got none (out of memory?)");
+        return false;
+    }
+    int64_t deadline = now_ms() + h2_wire.timeout_ms;
+    for (;;) {
+        ERR_clear_error();
+        errno = 0;
+        int r = SSL_connect(c->_tls);
+        if (r == 1)
+            break;
+        int e = SSL_get_error(c->_tls, r);
+        int64_t wait = deadline - now_ms();
+        if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && wait > 0) {
+            struct pollfd pfd = {.fd = c->fd, .events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT};
+            poll(&pfd, 1, (int)wait);
+            continue;
+        }
+        char why[160];
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+            snprintf(why, sizeof(why), "no handshake within %.1f s", h2_wire.timeout_ms / 1000.0);
+        else if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN)
+            snprintf(why, sizeof(why), "the connection %s", errno ? strerror(errno) : "closed");
+        else
+            tls_error_text(why, sizeof(why));
+        snprintf(err, err_size, "expected a TLS 1.3 handshake with %s port %s, got %s", host, port, why);
+        return false;
+    }
+    const unsigned char *alpn = NULL;
+    unsigned alpn_len = 0;
+    SSL_get0_alpn_selected(c->_tls, &alpn, &alpn_len);
+    if (alpn_len != 2 || memcmp(alpn, "h2", 2) != 0) {
+        snprintf(err, err_size, "expected ALPN h2 from %s port %s, got %s%.*s%s", host, port,
+                 alpn_len ? "\"" : "no protocol selected", (int)alpn_len, alpn_len ? (const char *)alpn : "",
+                 alpn_len ? "\"" : "");
+        return false;
+    }
+    return true;
+}
+
+static ssize_t tls_recv(struct h2c *c, void *buf, size_t len)
+{
+    size_t n = 0;
+    ERR_clear_error();
+    errno = 0;
+    int r = SSL_read_ex(c->_tls, buf, len, &n);
+    return r == 1 ? (ssize_t)n : tls_failed(c, r);
+}
+
+static ssize_t tls_send(struct h2c *c, const void *buf, size_t len)
+{
+    size_t n = 0;
+    if (len == 0)
+        return 0;
+    ERR_clear_error();
+    errno = 0;
+    int r = SSL_write_ex(c->_tls, buf, len, &n);
+    if (r == 1)
+        return (ssize_t)n;
+    ssize_t f = tls_failed(c, r);
+    if (f == 0) { /* we cannot write after our own close_notify; the peer's allows it (TLS 1.3) */
+        errno = EPIPE;
+        f = -1;
+    }
+    return f;
+}
+
+/* Decrypted bytes OpenSSL holds (a record larger than the read): the socket shows nothing more. */
+static bool tls_pending(struct h2c *c)
+{
+    return SSL_pending(c->_tls) > 0;
+}
+
+static void tls_close(struct h2c *c)
+{
+    if (!c->_tls)
+        return;
+    /* A close_notify while the connection is sound, as a polite client sends: one try, no wait. */
+    if (SSL_is_init_finished(c->_tls) && !c->peer_closed && !c->write_failed) {
+        ERR_clear_error();
+        SSL_shutdown(c->_tls);
+    }
+    SSL_free(c->_tls);
+    ERR_clear_error();
+    c->_tls = NULL;
+}
+
+static const struct wire_io tls_io = {tls_start, tls_recv, tls_send, tls_pending, tls_close};
+
 /* Read what is there (non-blocking) into rbuf. Returns false when the connection is closed. */
 static bool read_some(struct h2c *c)
 {
@@ -150,7 +354,7 @@ static bool read_some(struct h2c *c)
         }
     }
     for (;;) {
-        ssize_t n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
+        ssize_t n = c->_io->recv(c, c->rbuf + c->rlen, c->rcap - c->rlen);
         if (n > 0) {
             c->rlen += (size_t)n;
             return true;
@@ -159,7 +363,8 @@ static bool read_some(struct h2c *c)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return true;
-        /* 0: orderly close; ECONNRESET and friends: reset. Both are "closed", told apart in peer_reset. */
+        /* 0: orderly close (FIN, close_notify); ECONNRESET: reset; EPROTO: TLS ended it (an alert). All
+         * are "closed", a reset told apart in peer_reset. */
         if (n < 0 && errno == ECONNRESET)
             c->peer_reset = true;
         c->peer_closed = true;
@@ -172,7 +377,7 @@ ssize_t conn_try_write(struct h2c *c, const void *data, size_t len)
     if (c->write_failed)
         return -1;
     for (;;) {
-        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = c->_io->send(c, data, len);
         if (n >= 0) {
             c->bytes_sent += (uint64_t)n;
             return n;
@@ -409,10 +614,15 @@ void hb_size_update(struct hblock *b, uint64_t size)
     hb_int(b, 0x20, 5, size);
 }
 
+const char *wire_scheme(void)
+{
+    return h2_wire.tls ? "https" : "http";
+}
+
 void hb_request(struct hblock *b, const char *method, const char *path)
 {
     hb_field(b, ":method", method);
-    hb_field(b, ":scheme", "http");
+    hb_field(b, ":scheme", wire_scheme());
     hb_field(b, ":path", path);
     hb_field(b, ":authority", h2_wire.authority);
 }
@@ -742,6 +952,10 @@ enum ev pump(struct h2c *c, int64_t deadline)
         }
         if (c->peer_closed)
             return EV_CLOSED;
+        if (c->_io->pending(c)) { /* already off the socket: poll() would not wake for it */
+            read_some(c);
+            continue;
+        }
         int64_t wait = deadline - now_ms();
         if (wait <= 0)
             return EV_TIMEOUT;
@@ -763,7 +977,8 @@ const char *got(struct h2c *c, enum ev ev)
         snprintf(buf, sizeof(buf), "%s", c->last);
         break;
     case EV_CLOSED:
-        snprintf(buf, sizeof(buf), "the connection closed%s%s", c->last[0] ? " after " : "", c->last);
+        snprintf(buf, sizeof(buf), "the connection closed%s%s%s%s%s", c->last[0] ? " after " : "", c->last,
+                 c->tls_note[0] ? " (TLS: " : "", c->tls_note, c->tls_note[0] ? ")" : "");
         break;
     case EV_TIMEOUT:
         snprintf(buf, sizeof(buf), "nothing more within %.1f s%s%s", h2_wire.timeout_ms / 1000.0,
@@ -801,6 +1016,7 @@ bool h2c_open_from(struct h2c *c, const char *host, const char *port, const char
 {
     memset(c, 0, sizeof(*c));
     c->fd = -1;
+    c->_io = h2_wire.tls ? &tls_io : &tcp_io;
     c->auto_window_update = true;
     c->header_table_size = 4096;
     c->initial_window = DEFAULT_WINDOW;
@@ -855,11 +1071,13 @@ bool h2c_open_from(struct h2c *c, const char *host, const char *port, const char
                  source ? " from " : "", source ? source : "", strerror(err));
         return false;
     }
-    return true;
+    return c->_io->start(c, host, port, errbuf, err_size);
 }
 
 void conn_close(struct h2c *c)
 {
+    if (c->_io) /* NULL: never opened (a zeroed struct) */
+        c->_io->close(c);
     if (c->fd >= 0)
         close(c->fd);
     for (size_t i = 0; i < c->nstreams; i++)

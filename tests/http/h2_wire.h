@@ -1,11 +1,18 @@
 /*
  * h2_wire.h — the raw-frame HTTP/2 client the HTTP/2 test tools share (tests/http/h2_conformance.c,
- * tests/http/h2_flood.c): one cleartext connection with prior knowledge, frames built by hand (any
- * type, flags, length and stream, the reserved bit included), field blocks encoded by hand, and the
- * server's frames read back one at a time with the bookkeeping every frame needs (SETTINGS and PING
- * acknowledged, flow-control windows given back, responses recorded per stream). Frames can also be
- * gathered into one write (a flood arrives at once), and a connection can come from a chosen local
- * address (a server that budgets floods per client address then sees a client of its own).
+ * tests/http/h2_flood.c): one connection, cleartext with prior knowledge or (h2_wire.tls) TLS 1.3
+ * with ALPN h2; frames built by hand (any type, flags, length and stream, the reserved bit
+ * included), field blocks encoded by hand, and the server's frames read back one at a time with the
+ * bookkeeping every frame needs (SETTINGS and PING acknowledged, flow-control windows given back,
+ * responses recorded per stream). Frames can also be gathered into one write (a flood arrives at
+ * once), and a connection can come from a chosen local address (a server that budgets floods per
+ * client address then sees a client of its own).
+ *
+ * Over TLS every read, write and close goes through an OpenSSL session instead of the socket (one
+ * code path: a transport table in h2_wire.c); the closes mean what they mean in cleartext: a TLS
+ * close_notify, a bare TCP FIN and a fatal TLS alert all make the connection "closed", a TCP reset
+ * "closed" and peer_reset. The server's certificate is not verified (test certificates are
+ * self-signed).
  *
  * Only responses are decoded with libnghttp2's HPACK inflater, never with its session, so that the
  * client can send anything. It is test code: it never lets a server make it wait without bound
@@ -31,6 +38,8 @@ struct h2_wire_opts {
     int timeout_ms;        /* the longest a write may block, and a connect may take */
     bool verbose;          /* every frame sent and received, on stderr */
     const char *authority; /* the :authority of hb_request */
+    bool tls;              /* TLS 1.3 with ALPN h2 (the certificate unverified) instead of cleartext */
+    const char *sni;       /* with tls: the server name sent (NULL: none) */
 };
 extern struct h2_wire_opts h2_wire;
 
@@ -118,13 +127,19 @@ struct stream_rec {
 
 enum ev { EV_FRAME, EV_CLOSED, EV_TIMEOUT, EV_BAD };
 
+struct wire_io;
+struct ssl_st;
+
 struct h2c {
-    int fd;
-    bool peer_closed;    /* the server closed (read returned 0) or reset the connection */
-    bool peer_reset;     /* ... and it was a reset (ECONNRESET, or EPIPE once the reset was reported) */
-    bool write_failed;   /* a write failed: the server is going away; reads will tell */
-    uint64_t bytes_sent; /* bytes the socket took */
-    uint8_t *rbuf;       /* bytes read but not yet parsed: rbuf[roff, rlen) */
+    int fd;                    /* the TCP socket (over TLS too: poll it, never read or write it) */
+    const struct wire_io *_io; /* how bytes cross it: the socket itself, or _tls over it */
+    struct ssl_st *_tls;       /* the TLS session when h2_wire.tls, else NULL */
+    char tls_note[160];        /* how TLS saw the end: close_notify, TCP FIN, or the alert or error */
+    bool peer_closed;          /* the server closed (read returned 0) or reset the connection */
+    bool peer_reset;           /* ... and it was a reset (ECONNRESET, or EPIPE once the reset was reported) */
+    bool write_failed;         /* a write failed: the server is going away; reads will tell */
+    uint64_t bytes_sent;       /* bytes the connection took (over TLS: before encryption) */
+    uint8_t *rbuf;             /* bytes read but not yet parsed: rbuf[roff, rlen) */
     size_t roff, rlen, rcap;
 
     /* The frame pump() returned last. */
@@ -158,9 +173,10 @@ struct h2c {
 };
 
 /*
- * Connect to host:port (within h2_wire.timeout_ms); rcvbuf > 0 sets SO_RCVBUF before the connect, so
- * that the window the handshake offers is that small. false: err says why (the connection is still
- * fit for conn_close).
+ * Connect to host:port (within h2_wire.timeout_ms; with h2_wire.tls the TLS handshake too, within as
+ * much again, and it must select ALPN h2); rcvbuf > 0 sets SO_RCVBUF before the connect, so that the
+ * window the handshake offers is that small. false: err says why (the connection is still fit for
+ * conn_close).
  */
 bool h2c_open(struct h2c *c, const char *host, const char *port, int rcvbuf, char *err, size_t err_size);
 /* The same from a local address of our choosing (source: a numeric address, NULL for the system's
@@ -234,7 +250,9 @@ void hb_field(struct hblock *b, const char *name, const char *value);
 void hb_indexed(struct hblock *b, uint64_t index);
 /* Dynamic table size update (RFC 7541 6.3). */
 void hb_size_update(struct hblock *b, uint64_t size);
-/* :method, :scheme http, :path, :authority h2_wire.authority. */
+/* "https" over TLS, else "http": the :scheme of the requests. */
+const char *wire_scheme(void);
+/* :method, :scheme wire_scheme(), :path, :authority h2_wire.authority. */
 void hb_request(struct hblock *b, const char *method, const char *path);
 
 /* HEADERS (the stream gets its record) and CONTINUATION holding b. */
