@@ -389,7 +389,7 @@ static void make_static_dir(void)
 
 static void workers_init(void)
 {
-    static const struct app_service service = {PORT, &app_http_ops};
+    static const struct app_service service = {.port = PORT, .ops = &app_http_ops};
     struct http_config *strict = &configs[1], *pools = &configs[2];
 
     for (int c = 0; c < 3; c++)

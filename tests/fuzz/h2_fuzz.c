@@ -208,7 +208,7 @@ static void make_static_dir(void)
 
 static void workers_init(void)
 {
-    static const struct app_service service = {PORT, &app_http_ops};
+    static const struct app_service service = {.port = PORT, .ops = &app_http_ops};
 
     http_config_default(&default_config);
     http_config_default(&tight_config);

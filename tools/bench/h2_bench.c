@@ -562,7 +562,7 @@ static void json_stat(FILE *f, const char *name, struct stat3 s)
 
 int main(int argc, char **argv)
 {
-    static const struct app_service service = {PORT, &app_http_ops};
+    static const struct app_service service = {.port = PORT, .ops = &app_http_ops};
     uint64_t requests = argc > 1 ? strtoull(argv[1], NULL, 10) : 200000;
     struct result res[NKINDS][ROUNDS];
     struct stat3 native_ratio = {0};
