@@ -7,7 +7,8 @@
 #   make check      the quick loop: sanitizer build without bench and fuzz binaries, every suite but
 #                   fuzzing, the ones that need no root first
 #   make demo       the end-to-end demo in a throw-away namespace topology
-#   make bench      the benchmark harness; make bench-h2 only its HTTP/2 session comparison
+#   make bench      the benchmark harness; make bench-h2 only its HTTP/2 session comparison,
+#                   make bench-tls only its TLS cases
 #   make fmt        clang-format every C file in place; make fmt-check only reports (CI runs it)
 #   make clean      remove build/
 #
@@ -62,7 +63,7 @@ HTTP_SRCS   := server/http/http_worker.c server/http/http_mem.c server/http/requ
                server/http/handlers/echo.c server/http/handlers/static_file.c server/http/handlers/metrics.c \
                server/router/method.c $(HPACK_SRCS)
 # TLS over either datapath's transport: a layer between the services and app_io (server/tls/tls.h)
-TLS_SRCS    := server/tls/tls_conn.c server/tls/tls_context.c server/tls/tls_ticket.c
+TLS_SRCS    := server/tls/tls_conn.c server/tls/tls_context.c server/tls/tls_ticket.c server/tls/tls_record.c
 SERVER_SRCS := $(TLS_SRCS) server/main.c server/config.c server/sched/worker.c server/sched/server_metrics.c server/sched/inbox.c \
                server/afxdp/xdp_steer.c server/afxdp/umem.c server/afxdp/xsk_port.c server/afxdp/xdp_worker.c \
                server/sock/sock_worker.c $(APP_SRCS) $(HTTP_SRCS) $(NET_SRCS) $(COMMON_SRCS)
@@ -166,7 +167,7 @@ AGENT    := $(BUILD)/bin/sluice-agent
 SERVER   := $(BUILD)/bin/sluice-server
 ROUTEGEN := $(BUILD)/bin/sluice-routegen
 
-.PHONY: all tests deps test check demo bench bench-h2 fmt fmt-check clean
+.PHONY: all tests deps test check demo bench bench-h2 bench-tls fmt fmt-check clean
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS) # the tests load the objects too: keep them and their skeletons
 .DEFAULT_GOAL := all
 
@@ -278,13 +279,17 @@ check: deps
 demo: deps all
 	tools/demo.sh $(BUILD)
 
-# make bench QUICK=1: the harness's --quick mode (about 4 minutes instead of about 16.5)
+# make bench QUICK=1: the harness's --quick mode (about 5.5 minutes instead of about 22)
 bench: deps all
 	tools/bench/run.sh $(BUILD) $(if $(filter 1,$(QUICK)),--quick)
 
 # make bench-h2: only our HTTP/2 session against nghttp2's and h2o (run.sh --h2, about 5 minutes)
 bench-h2: deps all
 	tools/bench/run.sh $(BUILD) --h2
+
+# make bench-tls: only the TLS cases, sluice against h2o and nginx (run.sh --tls, about 4 minutes)
+bench-tls: deps all
+	tools/bench/run.sh $(BUILD) --tls
 
 FMT_FILES = $(shell git ls-files '*.c' '*.h')
 

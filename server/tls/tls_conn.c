@@ -28,8 +28,11 @@
 
 #include "tls/tls.h"
 #include "tls/tls_internal.h"
+#include "tls/tls_record.h"
 
-#define BUF_CAP         TLS_MAX_EARLY_DATA_LIMIT /* a pooled plaintext buffer, either way */
+/* A pooled plaintext buffer, either way: what the service has not consumed yet (a frame it waits to
+ * see whole, up to 16 KiB) plus one record opened behind it. */
+#define BUF_CAP         (2 * 16384 + 1024)
 #define FULL_RECORD     16384
 #define RECORD_OVERHEAD 32 /* header 5, TLS 1.2's explicit nonce 8, tag 16, TLS 1.3's type 1; rounded up */
 #define OVERFLOW_MAX    (64u << 10)
@@ -68,7 +71,13 @@ struct tls_conn {
     bool first_byte_seen;
     uint8_t first_byte;
     uint64_t sent; /* plaintext bytes, for the record size */
-    uint8_t *ovf;  /* OpenSSL's output the transport had no room for */
+    bool own;      /* TLS 1.3 records are ours (tls_record.c): the SSL is gone */
+    bool span_ovf; /* the sink's last span was in the overflow buffer */
+    struct tls_record_key rx_key, tx_key;
+    uint8_t secret_rx[TLS_RECORD_MAX_SECRET], secret_tx[TLS_RECORD_MAX_SECRET]; /* from OpenSSL's key log */
+    uint8_t secret_rx_len, secret_tx_len;
+    uint32_t tickets_sent; /* records OpenSSL sealed with the application key: where our seq starts */
+    uint8_t *ovf;          /* OpenSSL's output the transport had no room for */
     uint32_t ovf_off, ovf_len, ovf_cap;
 };
 
@@ -142,7 +151,8 @@ static size_t lower_write(struct tls_conn *tc, const uint8_t *p, size_t len)
     return done;
 }
 
-static int overflow_append(struct tls_conn *tc, const uint8_t *p, size_t len)
+/* Room for len more bytes at the overflow buffer's end. */
+static int overflow_reserve(struct tls_conn *tc, size_t len)
 {
     if (tc->ovf_off) {
         memmove(tc->ovf, tc->ovf + tc->ovf_off, tc->ovf_len);
@@ -162,9 +172,48 @@ static int overflow_append(struct tls_conn *tc, const uint8_t *p, size_t len)
         tc->ovf = n;
         tc->ovf_cap = cap;
     }
+    tc->lower->want_writable(tc->lower_t);
+    return 0;
+}
+
+static int overflow_append(struct tls_conn *tc, const uint8_t *p, size_t len)
+{
+    if (overflow_reserve(tc, len))
+        return -1;
     memcpy(tc->ovf + tc->ovf_len, p, len);
     tc->ovf_len += (uint32_t)len;
     return 0;
+}
+
+/* Our sealed records go into the transport's transmit buffers, or (when it is full) after what
+ * already waits in the overflow buffer. */
+static uint8_t *sink_span(void *ctx, size_t *room)
+{
+    struct tls_conn *tc = ctx;
+
+    if (!tc->ovf_len) {
+        uint8_t *dst = tc->lower->reserve(tc->lower_t, room);
+
+        if (dst) {
+            tc->span_ovf = false;
+            return dst;
+        }
+    }
+    if (overflow_reserve(tc, 4096))
+        return NULL;
+    tc->span_ovf = true;
+    *room = tc->ovf_cap - tc->ovf_len;
+    return tc->ovf + tc->ovf_len;
+}
+
+static void sink_commit(void *ctx, size_t n)
+{
+    struct tls_conn *tc = ctx;
+
+    if (tc->span_ovf)
+        tc->ovf_len += (uint32_t)n;
+    else
+        tc->lower->commit(tc->lower_t, n);
 }
 
 static void overflow_flush(struct tls_conn *tc)
@@ -236,8 +285,6 @@ static int bio_write(BIO *b, const char *buf, int len)
         done = lower_write(tc, (const uint8_t *)buf, (size_t)len);
     if (done < (size_t)len && overflow_append(tc, (const uint8_t *)buf + done, (size_t)len - done))
         return -1;
-    if (tc->ovf_len)
-        tc->lower->want_writable(tc->lower_t);
     return len;
 }
 
@@ -299,6 +346,58 @@ void tls_conn_early_replayed(SSL *ssl)
 
     if (tc)
         tc->w->stats.early_replayed++;
+}
+
+static int hex_value(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* "LABEL <client random> <secret>", hex (NSS's key log format) */
+static void keep_secret(const char *line, size_t label_len, uint8_t *out, uint8_t *out_len)
+{
+    const char *hex = strchr(line + label_len + 1, ' ');
+    size_t n = 0;
+
+    if (!hex)
+        return;
+    for (hex++; hex[0] && hex[1] && n < TLS_RECORD_MAX_SECRET; hex += 2) {
+        int hi = hex_value(hex[0]), lo = hex_value(hex[1]);
+
+        if (hi < 0 || lo < 0)
+            return;
+        out[n++] = (uint8_t)(hi << 4 | lo);
+    }
+    *out_len = (uint8_t)n;
+}
+
+void tls_conn_keylog(const SSL *ssl, const char *line)
+{
+    static const char server[] = "SERVER_TRAFFIC_SECRET_0", client[] = "CLIENT_TRAFFIC_SECRET_0";
+    struct tls_conn *tc = SSL_get_app_data(ssl);
+
+    if (!tc)
+        return;
+    if (!strncmp(line, server, sizeof(server) - 1))
+        keep_secret(line, sizeof(server) - 1, tc->secret_tx, &tc->secret_tx_len);
+    else if (!strncmp(line, client, sizeof(client) - 1))
+        keep_secret(line, sizeof(client) - 1, tc->secret_rx, &tc->secret_rx_len);
+}
+
+/* The NewSessionTickets OpenSSL sends after its Finished are sealed with the application key: our
+ * first record's sequence number follows them. */
+static void on_message(int write_p, int version, int content_type, const void *buf, size_t len, SSL *ssl,
+                       void *arg)
+{
+    struct tls_conn *tc = arg;
+
+    (void)version, (void)ssl;
+    if (write_p && content_type == SSL3_RT_HANDSHAKE && len &&
+        *(const uint8_t *)buf == SSL3_MT_NEWSESSION_TICKET)
+        tc->tickets_sent++;
 }
 
 void tls_conn_info(const SSL *ssl, int where, int ret)
@@ -400,6 +499,32 @@ static enum app_alpn alpn_of(SSL *ssl)
     return APP_ALPN_NONE;
 }
 
+/* TLS 1.3 with a suite tls_record.c seals: the records are ours from here, and the SSL (its
+ * buffers, its handshake state) is freed. Anything else stays with OpenSSL's record layer. */
+static void take_over(struct tls_conn *tc)
+{
+    const SSL_CIPHER *cipher = SSL_get_current_cipher(tc->ssl);
+    uint16_t suite = cipher ? SSL_CIPHER_get_protocol_id(cipher) : 0;
+
+    if (SSL_version(tc->ssl) != TLS1_3_VERSION || !tls_record_suite_supported(suite) || !tc->secret_rx_len ||
+        !tc->secret_tx_len || SSL_has_pending(tc->ssl) ||
+        tls_record_key_init(&tc->rx_key, suite, tc->secret_rx, tc->secret_rx_len, 0, false)) {
+        SSL_set_read_ahead(tc->ssl, 1);
+        return;
+    }
+    if (tls_record_key_init(&tc->tx_key, suite, tc->secret_tx, tc->secret_tx_len, tc->tickets_sent, true)) {
+        tls_record_key_free(&tc->rx_key);
+        SSL_set_read_ahead(tc->ssl, 1);
+        return;
+    }
+    OPENSSL_cleanse(tc->secret_rx, sizeof(tc->secret_rx));
+    OPENSSL_cleanse(tc->secret_tx, sizeof(tc->secret_tx));
+    tc->own = true;
+    tc->w->stats.own_records++;
+    SSL_free(tc->ssl);
+    tc->ssl = NULL;
+}
+
 static void established(struct tls_conn *tc)
 {
     struct tls_stats *st = &tc->w->stats;
@@ -432,6 +557,7 @@ static void established(struct tls_conn *tc)
         break;
     }
     ac->early = tc->early_left > 0;
+    take_over(tc);
 }
 
 /* Read early data into rx; false when it failed. */
@@ -486,6 +612,110 @@ static void handshake_step(struct tls_conn *tc)
 
 /* ---- the service's transport (struct app_io) --------------------------------------------------- */
 
+/* Our records: an alert to the client, sealed as it ends the connection. */
+static void own_alert(struct tls_conn *tc, uint8_t level, uint8_t description)
+{
+    const uint8_t alert[2] = {level, description};
+    const struct tls_sink sink = {sink_span, sink_commit, tc};
+
+    if (!tls_record_seal(&tc->tx_key, TLS_CT_ALERT, alert, sizeof(alert), &sink))
+        tc->w->stats.alerts_sent++;
+}
+
+static void own_broken(struct tls_conn *tc, uint8_t alert)
+{
+    tc->w->stats.bad_records++;
+    own_alert(tc, SSL3_AL_FATAL, alert);
+    tc->rd_eof = true;
+    tc->state = TLS_FAILED;
+}
+
+/* A handshake message after the handshake: only KeyUpdate (RFC 8446 4.6.3) is a client's to send. */
+static void own_post_handshake(struct tls_conn *tc, const uint8_t *m, size_t len)
+{
+    static const uint8_t update_not_requested[5] = {SSL3_MT_KEY_UPDATE, 0, 0, 1, 0};
+    const struct tls_sink sink = {sink_span, sink_commit, tc};
+
+    if (len != 5 || m[0] != SSL3_MT_KEY_UPDATE || m[1] || m[2] || m[3] != 1 || m[4] > 1) {
+        own_broken(tc, SSL_AD_UNEXPECTED_MESSAGE);
+        return;
+    }
+    if (tls_record_key_update(&tc->rx_key)) {
+        own_broken(tc, SSL_AD_INTERNAL_ERROR);
+        return;
+    }
+    tc->w->stats.key_updates++;
+    if (m[4] && (tls_record_seal(&tc->tx_key, TLS_CT_HANDSHAKE, update_not_requested, 5, &sink) ||
+                 tls_record_key_update(&tc->tx_key)))
+        own_broken(tc, SSL_AD_INTERNAL_ERROR);
+}
+
+/* Open the whole records the transport holds into rx, straight from where they lie. */
+static void own_fill(struct tls_conn *tc)
+{
+    while (!tc->rd_eof) {
+        struct iovec iov[64];
+        int n = tc->lower->peek(tc->lower_t, iov, 64);
+        uint8_t header[TLS_RECORD_HEADER], type;
+        size_t avail = 0, got = 0, plain;
+        int len;
+
+        for (int i = 0; i < n; i++) {
+            size_t take = iov[i].iov_len < sizeof(header) - got ? iov[i].iov_len : sizeof(header) - got;
+
+            memcpy(header + got, iov[i].iov_base, take);
+            got += take;
+            avail += iov[i].iov_len;
+        }
+        if (got < sizeof(header)) {
+            if (tc->lower->eof(tc->lower_t))
+                tc->rd_eof = true; /* the client's FIN without close_notify: the end all the same */
+            return;
+        }
+        len = tls_record_length(header);
+        if (len < 0) {
+            own_broken(tc, SSL_AD_DECODE_ERROR);
+            return;
+        }
+        if (avail < sizeof(header) + (size_t)len)
+            return; /* the rest of it is on its way */
+        if (BUF_CAP - tc->rx_off - tc->rx_len < (size_t)len && tc->rx_off) {
+            memmove(tc->rx, tc->rx + tc->rx_off, tc->rx_len);
+            tc->rx_off = 0;
+        }
+        if (BUF_CAP - tc->rx_off - tc->rx_len < (size_t)len)
+            return; /* the service consumes first */
+        if (tls_record_open(&tc->rx_key, header, iov, n, sizeof(header), (size_t)len,
+                            tc->rx + tc->rx_off + tc->rx_len, &plain, &type)) {
+            own_broken(tc, SSL_AD_BAD_RECORD_MAC);
+            return;
+        }
+        tc->lower->consume(tc->lower_t, sizeof(header) + (size_t)len);
+        switch (type) {
+        case TLS_CT_APPLICATION_DATA:
+            tc->rx_len += (uint32_t)plain;
+            tc->fresh |= plain > 0;
+            break;
+        case TLS_CT_ALERT: {
+            const uint8_t *alert = tc->rx + tc->rx_off + tc->rx_len;
+
+            tc->rd_eof = true;
+            if (plain == 2 && alert[1] == SSL3_AD_CLOSE_NOTIFY)
+                tc->w->stats.close_notify_received++;
+            else
+                tc->state = TLS_FAILED;
+            return;
+        }
+        case TLS_CT_HANDSHAKE:
+            own_post_handshake(tc, tc->rx + tc->rx_off + tc->rx_len, plain);
+            break;
+        default:
+            own_broken(tc, SSL_AD_UNEXPECTED_MESSAGE);
+            return;
+        }
+    }
+}
+
 /* Decrypt what the transport holds into rx, as far as rx has room; early data is consumed first. */
 static void fill(struct tls_conn *tc)
 {
@@ -493,6 +723,12 @@ static void fill(struct tls_conn *tc)
         return;
     if (!tc->rx && !(tc->rx = buf_get(tc->w)))
         return;
+    if (tc->own) {
+        own_fill(tc);
+        if (!tc->rx_len)
+            rx_release(tc);
+        return;
+    }
     if (tc->rx_off && BUF_CAP - tc->rx_off - tc->rx_len < 4096) {
         memmove(tc->rx, tc->rx + tc->rx_off, tc->rx_len);
         tc->rx_off = 0;
@@ -591,7 +827,15 @@ static bool seal(struct tls_conn *tc, size_t len)
 
         if (chunk > len - off)
             chunk = len - off;
-        r = SSL_write(tc->ssl, tc->tx + off, (int)chunk);
+        if (tc->own) {
+            const struct tls_sink sink = {sink_span, sink_commit, tc};
+
+            r = tls_record_seal(&tc->tx_key, TLS_CT_APPLICATION_DATA, tc->tx + off, chunk, &sink)
+                    ? -1
+                    : (int)chunk;
+        } else {
+            r = SSL_write(tc->ssl, tc->tx + off, (int)chunk);
+        }
         if (r <= 0) { /* reset from the flush, outside the service's own calls */
             ERR_clear_error();
             tc->state = TLS_FAILED;
@@ -665,8 +909,10 @@ static void tls_shutdown(void *t)
         return;
     tx_flush(tc);
     tc->shut = true;
-    if (tc->state == TLS_OPEN) {
-        SSL_shutdown(tc->ssl); /* our close_notify; the client's is not awaited */
+    if (tc->state == TLS_OPEN && tc->own) {
+        own_alert(tc, SSL3_AL_WARNING, SSL3_AD_CLOSE_NOTIFY); /* the client's is not awaited */
+    } else if (tc->state == TLS_OPEN) {
+        SSL_shutdown(tc->ssl);
         ERR_clear_error();
     }
     if (tc->ovf_len)
@@ -739,6 +985,10 @@ static void layer_worker_free(void *state)
 
     for (uint32_t i = 0; i < w->nslots; i++) {
         SSL_free(w->conns[i].ssl);
+        if (w->conns[i].own) {
+            tls_record_key_free(&w->conns[i].rx_key);
+            tls_record_key_free(&w->conns[i].tx_key);
+        }
         free(w->conns[i].ovf);
         free(w->conns[i].rx);
         free(w->conns[i].tx);
@@ -778,6 +1028,8 @@ static int layer_open(void *state, struct app_conn *ac)
     BIO_set_data(bio, tc);
     SSL_set_bio(tc->ssl, bio, bio);
     SSL_set_app_data(tc->ssl, tc);
+    SSL_set_msg_callback(tc->ssl, on_message);
+    SSL_set_msg_callback_arg(tc->ssl, tc);
     SSL_set_accept_state(tc->ssl);
     tc->state = w->cfg->max_early_data ? TLS_EARLY : TLS_HANDSHAKE;
     ac->io = &tls_io;
@@ -829,6 +1081,12 @@ static void layer_closed(struct app_conn *ac)
 
     SSL_free(tc->ssl); /* and the BIO */
     tc->ssl = NULL;
+    if (tc->own) {
+        tls_record_key_free(&tc->rx_key);
+        tls_record_key_free(&tc->tx_key);
+        tc->own = false;
+    }
+    tc->ac = NULL;
     rx_release(tc);
     tc->tx_len = 0;
     buf_put(tc->w, &tc->tx);
@@ -845,9 +1103,9 @@ static void layer_flush(void *state)
         struct tls_conn *tc = &w->conns[w->to_flush[i]];
 
         tc->tx_listed = false;
-        if (tc->ssl)
+        if (tc->ac)
             tx_flush(tc);
-        if (tc->ssl && tc->abort_pending)
+        if (tc->ac && tc->abort_pending)
             app_abort(tc->ac);
     }
     w->nto_flush = 0;

@@ -172,7 +172,10 @@ static SSL_CTX *context_new(struct tls_server *s, const char *cert, const char *
                                  SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
     /* idle connections keep no record buffers: a client holding many connections costs little */
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_read_ahead(ctx, 1);
+    /* record by record while handshaking: the records after the client's Finished are ours to
+     * open (tls_record.c), and OpenSSL must not have read them ahead */
+    SSL_CTX_set_read_ahead(ctx, 0);
+    SSL_CTX_set_keylog_callback(ctx, tls_conn_keylog);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF); /* tickets are stateless */
     SSL_CTX_set_num_tickets(ctx, 2);
     if (SSL_CTX_set_cipher_list(ctx, cfg->ciphers ? cfg->ciphers : DEFAULT_CIPHERS) != 1) {

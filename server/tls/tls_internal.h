@@ -19,6 +19,7 @@ void tls_conn_failed_sni(SSL *ssl);
 void tls_conn_failed_alpn(SSL *ssl);
 void tls_conn_early_replayed(SSL *ssl);
 void tls_conn_info(const SSL *ssl, int where, int ret); /* SSL_CTX_set_info_callback */
+void tls_conn_keylog(const SSL *ssl, const char *line); /* SSL_CTX_set_keylog_callback: the traffic secrets */
 
 uint64_t tls_now_ns(void);
 
