@@ -2,15 +2,16 @@
 # http.sh — HTTP/2 servers side by side: sluice over AF_XDP and over kernel sockets, each with
 # nghttp2's session ([http] h2 = nghttp2: sluice-xdp, sluice-socket) and with ours (h2 = native:
 # sluice-xdp-native, sluice-socket-native), h2o, nghttpd and nginx, each serving the same bodies
-# over cleartext HTTP/2 (prior knowledge) with one worker, in a topology of its own ("bnch",
-# tools/topology.sh). Part of `make bench` (run.sh).
+# over cleartext HTTP/2 (prior knowledge) and over TLS 1.3 with one worker, in a topology of its own
+# ("bnch", tools/topology.sh). Part of `make bench` (run.sh); `make bench-tls` runs only its TLS cases.
 #
 #   tools/bench/http.sh BUILD_DIR OUT_DIR [--quick]
 #
 # Selection, from the environment (space-separated; unset: all):
 #   BENCH_SERVERS  servers, of: sluice-xdp sluice-xdp-native sluice-socket sluice-socket-native h2o
 #                  nghttpd nginx
-#   BENCH_CASES    case ids, of: small-16x32 small-4x1 16k-16x8 1m-4x1 echo64k-16x4 idle idle1
+#   BENCH_CASES    case ids, of: small-16x32 small-4x1 16k-16x8 1m-4x1 echo64k-16x4 idle idle1, and
+#                  over TLS: tls-hs-full tls-hs-resumed tls-small-16x32 tls-1m-4x1
 #   BENCH_ROUNDS   rounds (default 3, 1 with --quick)
 #   BENCH_TRIES    throughput runs at most per case, server and round (default 3): a run during
 #                  which other processes took more than BENCH_QUIET of the machine (default 0.1)
@@ -18,12 +19,42 @@
 # e.g. the native session against nghttp2's and h2o's (what `make bench-h2` runs):
 #   BENCH_SERVERS="sluice-xdp sluice-xdp-native sluice-socket sluice-socket-native h2o" \
 #   BENCH_CASES="small-16x32 idle1" BENCH_ROUNDS=5 tools/bench/http.sh build results/h2
+# or TLS alone (what `make bench-tls` runs):
+#   BENCH_SERVERS="sluice-xdp-native sluice-socket-native h2o nginx" \
+#   BENCH_CASES="tls-hs-full tls-hs-resumed tls-small-16x32 tls-1m-4x1" tools/bench/http.sh build results/tls
 #
 # Every server runs in the server namespace pinned to CPU 0 (taskset; sluice also --cpus 0), the
 # load client (h2load) in the client namespace pinned to CPU 1. Cases: GET of a 13-byte file at
 # 16 connections x 32 streams and at 4 x 1, a 16 KiB file at 16 x 8, a 1 MiB file at 4 x 1, a
 # POST echo of 64 KiB at 16 x 4, idle HTTP/2 connections held open (tools/bench/idle_conns.c), and
 # idle connections that each made one request first (GET /static/13b.bin; idle_conns -r).
+# TLS cases (a second port per server, when one is selected; nghttpd serves one port, cleartext here):
+# every server has the same ECDSA P-256 self-signed certificate, made per run, and TLS 1.3 with
+# X25519 (sluice: [tls] min_version and groups; h2o: minimum-version, the private key in-process
+# (neverbleed: OFF, as nginx and sluice sign), no OCSP fetch; nginx: ssl_protocols, ssl_ecdh_curve),
+# and every client offers only TLS_AES_128_GCM_SHA256 and X25519, so all agree on the same
+# parameters (checked once per server with openssl s_client, with a resumption, before the runs):
+#   - tls-hs-full: full handshakes per second, one GET of 13 B over h2 each: h2load runs back to
+#     back, each a burst of 200 new connections (-n 200 -c 200: every h2load client is a fresh TLS
+#     object, so nothing resumes) that each make one request and close. Not h2load -D (a client
+#     keeps its one connection), nor h2load reconnecting (it resumes, below), nor one run of
+#     -n N -c N with a large N (one burst: it measures listen backlogs and SYN retransmissions, not
+#     handshakes; 200 is below every server's backlog, nginx's 511 the least), nor openssl s_time
+#     -new (one connection at a time per process, HTTP/1.0 without ALPN, and its client costs no
+#     less per handshake than h2load's);
+#   - tls-hs-resumed: resumed handshakes per second, one GET of 13 B over HTTP/1.1 each: h2load
+#     --h1 -H 'Connection: close' -n 1600 -c 16, back to back: the server closes after each
+#     response and h2load reconnects with the same TLS object (SSL_clear keeps its session), which
+#     offers the ticket it was sent; all but the first handshake of each client per run resume
+#     (sluice's counters: 99%). Not -D (h2load 1.52 hangs reconnecting at its end); h2load never
+#     sets a session of its own (no SSL_set_session), so this is its only way to resume;
+#   - in both, the measured window is whole h2load runs (hs_run), its handshakes the requests those
+#     runs completed, so handshakes/s and CPU per handshake (the CPU columns' "req") come from the
+#     same window; for sluice also the share of handshakes resumed (its /metrics). A full handshake
+#     costs the client (h2load, OpenSSL 3) two to three times what it costs a server, so with one
+#     core each the client's core sets the full handshakes/s (see CPU0 / CPU1 busy): server CPU
+#     per handshake, not handshakes/s, is what ranks the servers there;
+#   - tls-small-16x32 and tls-1m-4x1: the 13 B and 1 MiB cases above, over TLS (h2 by ALPN).
 # Per case and server:
 #   - requests/s, bytes/s and errors from an h2load run with a duration (-D) after a warm-up;
 #   - over the same run, read from /proc during the measured window only: the server's CPU
@@ -36,8 +67,8 @@
 #   - the benchmark's own CPU per request: the server's, h2load's (utime+stime) and every CPU's irq
 #     and softirq time, which leaves out other processes on a shared machine (machine CPU does
 #     not), and the share of the machine those other processes took (others);
-#   - server, machine and bench CPU per request over h2o's in the same round and case (a ratio per
-#     round, then its median), when h2o runs;
+#   - requests/s, server, machine and bench CPU per request over h2o's in the same round and case
+#     (a ratio per round, then its median), when h2o runs;
 #   - for sluice, from its /metrics before and after: system allocations per request and response
 #     body bytes copied per byte served;
 #   - idle connections, on a fresh server (before any load: later its allocator would reuse what
@@ -92,6 +123,11 @@ ALL_CASES=(
     "16k-16x8|16 KiB, 16 x 8|GET|/static/16k.bin|16|8"
     "1m-4x1|1 MiB, 4 x 1|GET|/static/1m.bin|4|1"
     "echo64k-16x4|POST echo 64 KiB, 16 x 4|POST|/echo|16|4"
+    # over TLS (ids tls-*; the handshake cases: connections per h2load run, see the top)
+    "tls-hs-full|TLS: full handshakes, 1 GET of 13 B each (h2, bursts of 200 conns)|GET|/static/13b.bin|200|1"
+    "tls-hs-resumed|TLS: resumed handshakes, 1 GET of 13 B each (HTTP/1.1, 16 conns)|GET|/static/13b.bin|16|1"
+    "tls-small-16x32|TLS: 13 B, 16 conns x 32 streams|GET|/static/13b.bin|16|32"
+    "tls-1m-4x1|TLS: 1 MiB, 4 x 1|GET|/static/1m.bin|4|1"
 )
 # id|label|the one request each connection makes before it goes quiet (empty: none)
 ALL_IDLE_CASES=(
@@ -126,6 +162,25 @@ port_of() {
     nginx) echo 8083 ;;
     esac
 }
+tls_port_of() {
+    case $1 in
+    sluice-xdp) echo 443 ;;
+    sluice-xdp-native) echo 444 ;;
+    sluice-socket) echo 8443 ;;
+    sluice-socket-native) echo 8447 ;;
+    h2o) echo 8444 ;;
+    nginx) echo 8446 ;;
+    esac
+}
+is_tls_case() { case $1 in tls-*) true ;; *) false ;; esac; }
+is_hs_case() { case $1 in tls-hs-*) true ;; *) false ;; esac; }
+# TLS is set up (certificate, second ports) only when a TLS case runs
+TLS=0
+for c in "${CASES[@]}"; do is_tls_case "${c%%|*}" && TLS=1; done
+# what every TLS client offers: one cipher suite and one group, so that all servers agree on the same
+TLS_SUITE=TLS_AES_128_GCM_SHA256
+TLS_GROUP=X25519
+TLS_H2LOAD=("--tls13-ciphers=$TLS_SUITE" "--groups=$TLS_GROUP")
 
 # the [http] h2 session a sluice server runs: named, so that a change of sluice's default does not
 # change what a row measures
@@ -133,9 +188,12 @@ h2_of() { case $1 in *-native) echo native ;; *) echo nghttp2 ;; esac; }
 is_xdp() { case $1 in sluice-xdp*) true ;; *) false ;; esac; }
 
 # The run time follows from the settings: each load case is two h2load runs (throughput, latency)
-# plus ~0.3 s of setup; a server start and stop take ~2 s, an idle case ~1 s plus ~0.25 ms per idle
-# connection (the second idle case starts the server anew).
-per_server_ms=$(( ${#CASES[@]} * (TP_MS + TP_WARM_MS + LAT_MS + LAT_WARM_MS + 300) + 2000 * (${#IDLE_CASES[@]} > 1 ? ${#IDLE_CASES[@]} : 1) + ${#IDLE_CASES[@]} * (1000 + IDLE_N / 4) ))
+# plus ~0.3 s of setup, a handshake case one run of h2load runs (no latency run) plus ~0.8 s (the last
+# h2load run ends after the deadline; sluice's counters); a server start and stop take ~2 s, an idle
+# case ~1 s plus ~0.25 ms per idle connection (the second idle case starts the server anew).
+HS_CASES=0
+for c in "${CASES[@]}"; do is_hs_case "${c%%|*}" && HS_CASES=$((HS_CASES + 1)); done
+per_server_ms=$(( (${#CASES[@]} - HS_CASES) * (TP_MS + TP_WARM_MS + LAT_MS + LAT_WARM_MS + 300) + HS_CASES * (TP_MS + TP_WARM_MS + 800) + 2000 * (${#IDLE_CASES[@]} > 1 ? ${#IDLE_CASES[@]} : 1) + ${#IDLE_CASES[@]} * (1000 + IDLE_N / 4) ))
 EXPECTED_S=$(( ROUNDS * ${#SERVERS[@]} * per_server_ms / 1000 + 10 ))
 
 WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
@@ -170,7 +228,13 @@ stop_pid() { # stop_pid PID: SIGTERM, then SIGKILL after 10 s; reaps it
 }
 
 cleanup() {
-    [ -n "$LOAD_PID" ] && stop_pid "$LOAD_PID"
+    local kids p
+    if [ -n "$LOAD_PID" ]; then
+        # a handshake case's loop, then the h2load run it was waiting for
+        kids=$(cat /proc/"$LOAD_PID"/task/*/children 2>/dev/null)
+        stop_pid "$LOAD_PID"
+        for p in $kids; do stop_pid "$p"; done
+    fi
     [ -n "$IDLE_PID" ] && stop_pid "$IDLE_PID"
     [ -n "$SERVER_PID" ] && stop_pid "$SERVER_PID"
     LOAD_PID="" IDLE_PID="" SERVER_PID=""
@@ -196,10 +260,29 @@ chmod -R a+rX "$WORK"
 for h2 in nghttp2 native; do
     printf '# sluice-server for tools/bench/http.sh: the HTTP/2 session (options on the command line)\n[http]\nh2 = %s\n' \
         $h2 >"$OUT/sluice-$h2.conf"
+    [ $TLS = 1 ] && printf '[tls]\nmin_version = TLSv1.3\ngroups = X25519\n' >>"$OUT/sluice-$h2.conf"
 done
+# the one certificate every server presents over TLS: ECDSA P-256, self-signed, made per run
+CERT=$WORK/cert.pem
+KEY=$WORK/key.pem
+if [ $TLS = 1 ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$KEY" -out "$CERT" -days 2 \
+        -subj /CN=sluice.bench -addext "subjectAltName=DNS:sluice.bench,IP:$SRV4" >"$LOGS/openssl-req.log" 2>&1 ||
+        die "could not make the TLS certificate: $(tail -n 2 "$LOGS/openssl-req.log")"
+fi
 
+h2o_tls_listen=""
+[ $TLS = 1 ] && h2o_tls_listen="listen:
+  host: $SRV4
+  port: $(tls_port_of h2o)
+  ssl:
+    certificate-file: $CERT
+    key-file: $KEY
+    minimum-version: TLSv1.3
+    neverbleed: OFF
+    ocsp-update-interval: 0"
 cat >"$OUT/h2o.conf" <<EOF
-# h2o for tools/bench/http.sh: cleartext HTTP/2 on port $(port_of h2o), one thread, the bench's bodies
+# h2o for tools/bench/http.sh: cleartext HTTP/2 on port $(port_of h2o)$([ $TLS = 1 ] && echo " and TLS on $(tls_port_of h2o)"), one thread, the bench's bodies
 num-threads: 1
 max-connections: 20000
 http2-idle-timeout: 600
@@ -208,6 +291,7 @@ error-log: $LOGS/h2o-error.log
 listen:
   host: $SRV4
   port: $(port_of h2o)
+$h2o_tls_listen
 hosts:
   default:
     paths:
@@ -221,7 +305,7 @@ hosts:
 EOF
 
 {
-    echo "# nginx for tools/bench/http.sh: cleartext HTTP/2 (prior knowledge) on port $(port_of nginx), one worker"
+    echo "# nginx for tools/bench/http.sh: cleartext HTTP/2 (prior knowledge) on port $(port_of nginx)$([ $TLS = 1 ] && echo " and TLS on $(tls_port_of nginx)"), one worker"
     echo "worker_processes 1;"
     echo "daemon off;"
     echo "user root;"
@@ -237,6 +321,13 @@ EOF
     echo "    keepalive_timeout 600s;"
     echo "    server {"
     echo "        listen $SRV4:$(port_of nginx) http2;"
+    if [ $TLS = 1 ]; then
+        echo "        listen $SRV4:$(tls_port_of nginx) ssl http2;"
+        echo "        ssl_certificate $CERT;"
+        echo "        ssl_certificate_key $KEY;"
+        echo "        ssl_protocols TLSv1.3;"
+        echo "        ssl_ecdh_curve X25519;"
+    fi
     echo "        root $WORK/www;"
     if [ -e $NGINX_ECHO_MODULE ]; then
         echo "        location /echo { client_max_body_size 2m; client_body_buffer_size 2m; echo_read_request_body; echo_request_body; }"
@@ -248,6 +339,7 @@ EOF
 # n/a SERVER CASE: why SERVER cannot serve CASE (empty when it can)
 na_reason() {
     case "$1 $2" in
+    "nghttpd tls-"*) echo "nghttpd serves one port, cleartext here" ;;
     "nghttpd echo64k-16x4") echo "nghttpd serves files only: it has no request-body echo" ;;
     "h2o echo64k-16x4") h2o --version 2>/dev/null | grep -q 'mruby: YES' || echo "this h2o is built without mruby (the echo is an mruby handler)" ;;
     "nginx echo64k-16x4") [ -e $NGINX_ECHO_MODULE ] || echo "no echo module ($NGINX_ECHO_MODULE, package libnginx-mod-http-echo)" ;;
@@ -265,20 +357,24 @@ server_installed() {
 }
 
 start_server() { # start_server NAME: in the server namespace on CPU 0; returns 1 if it does not come up
-    local name=$1 port log=$LOGS/$1.log i code
+    local name=$1 port log=$LOGS/$1.log i code tls=()
     port=$(port_of "$name")
     SERVER_NAME=$name
+    [ $TLS = 1 ] && tls=(--https "$(tls_port_of "$name")" --cert "$CERT" --key "$KEY")
     case $name in
     sluice-xdp | sluice-xdp-native)
         in_srv "$AGENT" load --dev "$DEV" >>"$log" 2>&1 || return 1
         XDP_LOADED=1
         in_srv "$AGENT" service add --dev "$DEV" --addr $SRV4 --port "$port" >>"$log" 2>&1 || return 1
+        if [ $TLS = 1 ]; then
+            in_srv "$AGENT" service add --dev "$DEV" --addr $SRV4 --port "$(tls_port_of "$name")" --tls >>"$log" 2>&1 || return 1
+        fi
         "${SRV[@]}" taskset -c 0 "$SERVER" --config "$OUT/sluice-$(h2_of "$name").conf" --dev "$DEV" --workers 1 \
-            --cpus 0 --http "$port" --static "$WORK/www/static" --drain-ms 1000 >>"$log" 2>&1 &
+            --cpus 0 --http "$port" "${tls[@]}" --static "$WORK/www/static" --drain-ms 1000 >>"$log" 2>&1 &
         ;;
     sluice-socket | sluice-socket-native)
         "${SRV[@]}" taskset -c 0 "$SERVER" --config "$OUT/sluice-$(h2_of "$name").conf" --datapath socket --workers 1 \
-            --cpus 0 --http "$port" --static "$WORK/www/static" --drain-ms 1000 >>"$log" 2>&1 &
+            --cpus 0 --http "$port" "${tls[@]}" --static "$WORK/www/static" --drain-ms 1000 >>"$log" 2>&1 &
         ;;
     h2o) "${SRV[@]}" taskset -c 0 h2o -c "$OUT/h2o.conf" >>"$log" 2>&1 & ;;
     nghttpd) "${SRV[@]}" taskset -c 0 nghttpd --no-tls -n 1 -d "$WORK/www" -a $SRV4 "$port" >>"$log" 2>&1 & ;;
@@ -316,16 +412,44 @@ stop_server() {
 
 # check_case SERVER CASE-LINE: the server answers the case's request with the right body
 check_case() {
-    local url got want
+    local url got want proto=(--http2-prior-knowledge)
     url=http://$SRV4:$(port_of "$1")$4
+    if is_tls_case "$2"; then
+        url=https://$SRV4:$(tls_port_of "$1")$4
+        proto=(-k --http2) # h2 by ALPN; the resumed handshakes' requests are HTTP/1.1
+        [ "$2" = tls-hs-resumed ] && proto=(-k --http1.1)
+    fi
     if [ "$3" = POST ]; then
-        got=$(in_cli curl -s -m 10 --http2-prior-knowledge --data-binary "@$WORK/post-64k.bin" "$url" | sha256sum)
+        got=$(in_cli curl -s -m 10 "${proto[@]}" --data-binary "@$WORK/post-64k.bin" "$url" | sha256sum)
         want=$(sha256sum <"$WORK/post-64k.bin")
     else
-        got=$(in_cli curl -s -m 10 --http2-prior-knowledge "$url" | sha256sum)
+        got=$(in_cli curl -s -m 10 "${proto[@]}" "$url" | sha256sum)
         want=$(sha256sum <"$WORK/www$4")
     fi
     [ "$got" = "$want" ]
+}
+
+# check_tls SERVER: the TLS parameters the server agrees with a client offering what the bench's
+# clients offer (openssl s_client), and that it resumes a session from its ticket; prints why not
+# (empty when all is as expected) and logs what it saw to http-logs/SERVER-tls.txt
+check_tls() {
+    local addr log=$LOGS/$1-tls.txt sess=$WORK/tls.sess seen req=$'GET /static/13b.bin HTTP/1.1\r\nHost: sluice.bench\r\nConnection: close\r\n\r\n'
+    addr=$SRV4:$(tls_port_of "$1")
+    local sc=(timeout 10 openssl s_client -connect "$addr" -ciphersuites "$TLS_SUITE" -groups "$TLS_GROUP")
+    in_cli "${sc[@]}" -alpn h2,http/1.1 </dev/null >"$log" 2>&1
+    seen="$(sed -n 's/^New, \(TLSv1\.[0-9]\), Cipher is \(.*\)$/\1 \2/p' "$log" | head -1)"
+    seen+=" $(sed -n 's/^Server Temp Key: \([^,]*\),.*/\1/p' "$log" | head -1)"
+    seen+=" $(sed -n 's/^ALPN protocol: //p' "$log" | head -1)"
+    rm -f "$sess"
+    # a request, read to the end (-ign_eof), so that the session holds the ticket sent after the handshake
+    printf '%s' "$req" | in_cli "${sc[@]}" -alpn http/1.1 -ign_eof -sess_out "$sess" >>"$log" 2>&1
+    printf '%s' "$req" | in_cli "${sc[@]}" -alpn http/1.1 -ign_eof -sess_in "$sess" >"$log.resumed" 2>&1
+    cat "$log.resumed" >>"$log"
+    grep -q '^Reused, TLSv1\.3' "$log.resumed" && seen+=" resumed" || seen+=" not-resumed"
+    rm -f "$log.resumed"
+    echo "check_tls $1: $seen" >>"$log"
+    [ "$seen" = "TLSv1.3 $TLS_SUITE $TLS_GROUP h2 resumed" ] ||
+        echo "TLS: wanted TLSv1.3 $TLS_SUITE $TLS_GROUP h2 and a resumption, saw: $seen (see http-logs/$1-tls.txt)"
 }
 
 # ---- measuring -------------------------------------------------------------------------------------
@@ -336,15 +460,22 @@ server_pids() { # the server's process and its children (nginx's worker, h2o's h
 
 # snapshot: "time busy total cpu0_busy cpu0_total cpu1_busy cpu1_total server_ticks load_ticks
 # irq_softirq" (busy: user, nice, system, irq, softirq; total adds idle, iowait and steal;
-# load_ticks: h2load's utime+stime, -1 once it has ended; irq_softirq: of every CPU)
+# load_ticks: h2load's utime+stime, -1 once it has ended; for the handshake cases' loop of h2load
+# runs, the loop's with its children's, ended (cutime+cstime) and running; irq_softirq: of every CPU)
 snapshot() {
-    local t ticks=0 lticks=-1 p v
+    local t ticks=0 lticks=-1 p v kids
     t=$(date +%s.%N)
     for p in $(server_pids); do
         v=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null) && ticks=$((ticks + ${v:-0}))
     done
     if [ -n "$LOAD_PID" ]; then
-        v=$(awk '{ sub(/^.*\) /, ""); print ($1 == "Z" ? -1 : $12 + $13) }' "/proc/$LOAD_PID/stat" 2>/dev/null) && lticks=${v:--1}
+        v=$(awk '{ sub(/^.*\) /, ""); print ($1 == "Z" ? -1 : $12 + $13 + $14 + $15) }' "/proc/$LOAD_PID/stat" 2>/dev/null) && lticks=${v:--1}
+        if [ "$lticks" -ge 0 ]; then
+            kids=$(cat /proc/"$LOAD_PID"/task/*/children 2>/dev/null)
+            for p in $kids; do
+                v=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$p/stat" 2>/dev/null) && lticks=$((lticks + ${v:-0}))
+            done
+        fi
     fi
     awk -v t="$t" -v ticks="$ticks" -v lticks="$lticks" '
         /^cpu[0-9]* / { b = $2 + $3 + $4 + $7 + $8; s[$1] = b; tot[$1] = b + $5 + $6 + $9; irq[$1] = $7 + $8 }
@@ -359,7 +490,8 @@ server_rss_kb() {
     echo $sum
 }
 
-# sluice_metrics: "requests allocs body_out body_copied umem_frames_held" summed over workers
+# sluice_metrics: "requests allocs body_out body_copied umem_frames_held tls_handshakes tls_resumed"
+# summed over workers
 sluice_metrics() {
     in_cli curl -s -m 5 --http2-prior-knowledge "http://$SRV4:$(port_of "$SERVER_NAME")/metrics" | awk '
         /^sluice_http_requests_total/ { r += $2 }
@@ -368,8 +500,10 @@ sluice_metrics() {
         /^sluice_http_body_bytes_copied_total/ { c += $2 }
         /^sluice_afxdp_rx_packets_total/ { f += $2 } /^sluice_afxdp_refilled_total/ { f -= $2 }
         /^sluice_afxdp_tx_packets_total/ { f += $2 } /^sluice_afxdp_completions_total/ { f -= $2 }
-        END { printf "%.0f %.0f %.0f %.0f %.0f\n", r, a, o, c, f }'
+        /^sluice_tls_handshakes_total/ { h += $2 } /^sluice_tls_resumed_total/ { u += $2 }
+        END { printf "%.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", r, a, o, c, f, h, u }'
 }
+
 
 is_sluice() { case $SERVER_NAME in sluice-*) true ;; *) false ;; esac }
 
@@ -382,11 +516,15 @@ sleep_until() { # sleep_until NS: until date +%s%N reaches NS
     return 0
 }
 
-# h2load_args CASE-LINE fields: sets H2LOAD_ARGS and URL
-h2load_args() { # method path conns streams
-    URL=http://$SRV4:$(port_of "$SERVER_NAME")$2
-    H2LOAD_ARGS=(-c "$3" -m "$4")
-    [ "$1" = POST ] && H2LOAD_ARGS+=(-d "$WORK/post-64k.bin")
+# h2load_args CASE-ID and the case line's fields: sets H2LOAD_ARGS and URL
+h2load_args() { # id method path conns streams
+    URL=http://$SRV4:$(port_of "$SERVER_NAME")$3
+    H2LOAD_ARGS=(-c "$4" -m "$5")
+    if is_tls_case "$1"; then
+        URL=https://$SRV4:$(tls_port_of "$SERVER_NAME")$3
+        H2LOAD_ARGS+=("${TLS_H2LOAD[@]}")
+    fi
+    [ "$2" = POST ] && H2LOAD_ARGS+=(-d "$WORK/post-64k.bin")
 }
 
 # h2load's summary lines: "rps bytes_total requests_done succeeded errors"
@@ -404,7 +542,8 @@ parse_h2load() {
 measure_tp() {
     local try line other best="" best_other=2
     for try in $(seq "$TRIES"); do
-        tp_run "$@" >"$WORK/tp.json" # not in a subshell: LOAD_PID is the cleanup's to stop
+        # not in a subshell: LOAD_PID is the cleanup's to stop
+        if is_hs_case "$2"; then hs_run "$@" >"$WORK/tp.json"; else tp_run "$@" >"$WORK/tp.json"; fi
         line=$(jq -c --argjson n "$try" '. + {attempt: $n}' "$WORK/tp.json")
         other=$(jq -r '.other_busy // 1' <<<"$line")
         if awk -v o="$other" -v b="$best_other" 'BEGIN { exit !(o < b) }'; then
@@ -420,7 +559,7 @@ measure_tp() {
 tp_run() {
     local round=$1 id=$2 out=$WORK/h2load.out m0="" m1="" s0 s1 fig t0
     shift 2
-    h2load_args "$@"
+    h2load_args "$id" "$@"
     is_sluice && m0=$(sluice_metrics)
     t0=$(date +%s%N)
     "${CLI[@]}" taskset -c 1 h2load "${H2LOAD_ARGS[@]}" -D "${TP_MS}ms" --warm-up-time "${TP_WARM_MS}ms" "$URL" >"$out" 2>&1 &
@@ -436,10 +575,78 @@ tp_run() {
     is_sluice && m1=$(sluice_metrics)
     fig=$(parse_h2load "$out")
     cp "$out" "$LOGS/h2load-$SERVER_NAME-$id-r$round.txt"
+    tp_record "$round" "$id" "$fig" "$s0" "$s1" "$m0" "$m1"
+}
+
+# hs_run ROUND CASE-ID METHOD PATH CONNS STREAMS: one run of a handshake case (tls-hs-full: h2load
+# runs of CONNS new connections with one request each; tls-hs-resumed: h2load runs of CONNS
+# connections that reconnect after each request, resuming; see the top), its JSON line on stdout.
+# h2load runs back to back; the measured window is whole runs (a run's connections all open at its
+# start: a window that cut one would count it wrongly), from the first run that starts after the
+# warm-up to the last that starts before the window would close, and its handshakes are the
+# requests those runs completed (one per connection)
+hs_run() {
+    local round=$1 id=$2 path=$4 conns=$5 out=$WORK/hs.out m0="" m1="" s0 s1 fig t0 from_us to_us args
+    URL=https://$SRV4:$(tls_port_of "$SERVER_NAME")$path
+    if [ "$id" = tls-hs-full ]; then
+        args=(-n "$conns" -c "$conns" -m 1)
+    else
+        args=(--h1 -H 'Connection: close' -n $((conns * 100)) -c "$conns")
+    fi
+    is_sluice && m0=$(sluice_metrics)
+    : >"$out"
+    t0=$(date +%s%N)
+    from_us=$((t0 / 1000 + TP_WARM_MS * 1000))
+    to_us=$((t0 / 1000 + (TP_WARM_MS + TP_MS - 400) * 1000))
+    # the loop pins itself to CPU 1, and its h2load runs inherit that; it snapshots itself as the
+    # load (LOAD_PID: its ended runs are its cutime); -N: a connection quiet for 5 s fails, so that
+    # every run ends
+    (
+        taskset -cp 1 "$BASHPID" >/dev/null
+        LOAD_PID=$BASHPID
+        inside=0
+        while :; do
+            now=${EPOCHREALTIME/./}
+            if [ $inside = 0 ] && [ "$now" -ge $from_us ]; then
+                echo "window-start $(snapshot)" >>"$out"
+                inside=1
+            elif [ $inside = 1 ] && [ "$now" -ge $to_us ]; then
+                echo "window-end $(snapshot)" >>"$out"
+                break
+            fi
+            echo "h2load run" >>"$out"
+            "${CLI[@]}" h2load "${TLS_H2LOAD[@]}" -N 5s "${args[@]}" "$URL" >>"$out" 2>&1
+        done
+    ) &
+    LOAD_PID=$!
+    wait "$LOAD_PID"
+    LOAD_PID=""
+    is_sluice && m1=$(sluice_metrics)
+    cp "$out" "$LOGS/h2load-$SERVER_NAME-$id-r$round.txt"
+    # over every run: "rps bytes requests_done succeeded errors" as parse_h2load's (rps and bytes
+    # unused), a run without a summary (h2load failed outright) counting as an error; and the
+    # requests that the runs within the window completed
+    fig=$(awk '/^h2load run$/ { runs++ } /^requests:/ { sums++; done += $6; ok += $8; err += $10 + $12 + $14; if (inside) hs += $8 }
+               /^window-start / { inside = 1 } /^window-end / { inside = 0 }
+               END { printf "-1 0 %d %d %d %d\n", done, ok, err + runs - sums, hs }' "$out")
+    # a window never closed (the loop was stopped) has no figures: as an h2load that ended early
+    s0=$(sed -n 's/^window-start //p' "$out")
+    s1=$(sed -n 's/^window-end //p' "$out")
+    [ -n "$s0" ] && [ -n "$s1" ] || s0="0 0 0 0 0 0 0 0 -1 0" s1="0 0 0 0 0 0 0 0 -1 0"
+    tp_record "$round" "$id" "$fig" "$s0" "$s1" "$m0" "$m1"
+}
+
+# tp_record ROUND CASE-ID "rps bytes done ok errors [handshakes]" SNAPSHOT0 SNAPSHOT1 METRICS0 METRICS1:
+# a throughput run's JSON line on stdout; with handshakes (the handshake cases: completed within the
+# window), requests/s is handshakes per second of the window, and for sluice the share of
+# handshakes resumed is added
+tp_record() {
+    local round=$1 id=$2 s0=$4 s1=$5 m0=$6 m1=$7
     # shellcheck disable=SC2086
-    set -- $fig
+    set -- $3
     awk -v server="$SERVER_NAME" -v case_id="$id" -v round="$round" -v tick="$TICK" -v dur="$(ms_to_s "$TP_MS")" \
-        -v rps="$1" -v bytes="$2" -v done="$3" -v ok="$4" -v err="$5" -v s0="$s0" -v s1="$s1" -v m0="$m0" -v m1="$m1" '
+        -v rps="$1" -v bytes="$2" -v done="$3" -v ok="$4" -v err="$5" -v s0="$s0" -v s1="$s1" -v m0="$m0" -v m1="$m1" \
+        -v hs="${6:-}" '
     BEGIN {
         split(s0, a, " "); split(s1, b, " ")
         win = b[1] - a[1]
@@ -451,7 +658,10 @@ tp_run() {
         c0 = (b[5] - a[5]) ? (b[4] - a[4]) / (b[5] - a[5]) : 0
         c1 = (b[7] - a[7]) ? (b[6] - a[6]) / (b[7] - a[7]) : 0
         errors = err + (done - ok)
-        printf "{\"server\":\"%s\",\"case\":\"%s\",\"round\":%d,\"kind\":\"throughput\",\"rps\":%s,\"bytes_per_s\":%.0f,", server, case_id, round, rps, bytes / dur
+        if (hs != "") rps = win > 0 ? hs / win : -1
+        printf "{\"server\":\"%s\",\"case\":\"%s\",\"round\":%d,\"kind\":\"throughput\",\"rps\":%.2f,", server, case_id, round, rps
+        if (hs != "") printf "\"handshakes\":%d,", hs
+        else printf "\"bytes_per_s\":%.0f,", bytes / dur
         printf "\"requests\":%d,\"errors\":%d,\"window_s\":%.3f,", done, errors, win
         # h2load had ended before the window closed (a very busy machine): the window holds idle
         # time, its CPU figures would be too low and are left out
@@ -467,6 +677,7 @@ tp_run() {
             if (q[1] > p[1]) printf ",\"allocs_per_req\":%.4f", (q[2] - p[2]) / (q[1] - p[1])
             printf ",\"body_bytes_out\":%.0f,\"body_bytes_copied\":%.0f", q[3] - p[3], q[4] - p[4]
             if (q[3] > p[3]) printf ",\"copied_per_byte\":%.4f", (q[4] - p[4]) / (q[3] - p[3])
+            if (hs != "" && q[6] > p[6]) printf ",\"tls_resumed_share\":%.4f", (q[7] - p[7]) / (q[6] - p[6])
         }
         printf "}\n"
     }'
@@ -476,7 +687,7 @@ tp_run() {
 measure_lat() {
     local round=$1 id=$2 out=$WORK/h2load-lat.out log=$WORK/h2load.log fig
     shift 2
-    h2load_args "$@"
+    h2load_args "$id" "$@"
     rm -f "$log"
     "${CLI[@]}" taskset -c 1 h2load "${H2LOAD_ARGS[@]}" -D "${LAT_MS}ms" --warm-up-time "${LAT_WARM_MS}ms" \
         --log-file="$log" "$URL" >"$out" 2>&1 &
@@ -543,6 +754,12 @@ note "HTTP servers: ${SERVERS[*]}; ${#CASES[@]} load case(s) + ${#IDLE_CASES[@]}
     "h2load ${TP_MS} ms (+${TP_WARM_MS} ms warm-up) per throughput run, ${LAT_MS} ms (+${LAT_WARM_MS} ms) per latency run;" \
     "expected run time ~$(( (EXPECTED_S + 59) / 60 )) min ($EXPECTED_S s)"
 topo_up $TOPO || die "the topology did not come up"
+# the handshake cases open a few thousand connections a second from the client namespace, and the
+# full ones close first (TIME-WAIT on the client's side): room for them, in that namespace only
+if [ $TLS = 1 ]; then
+    in_cli sysctl -q -w net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1 >/dev/null ||
+        die "could not set the client namespace's port range and tcp_tw_reuse"
+fi
 
 declare -A NA
 for s in "${SERVERS[@]}"; do
@@ -595,15 +812,25 @@ for round in $(seq "$ROUNDS"); do
             sleep 1 # the server closes them (reset by the client) before the next case
         done
         [ -n "$SERVER_PID" ] || continue # a restart failed: its cases are n/a
+        tls_checked=0
         for c in "${CASES[@]}"; do
             IFS='|' read -r id _ method path conns streams <<<"$c"
             [ -n "${NA[$s $id]:-}" ] && continue
+            if [ "$round" = 1 ] && is_tls_case "$id" && [ $tls_checked = 0 ]; then
+                tls_checked=1
+                r=$(check_tls "$s")
+                if [ -n "$r" ]; then
+                    note "$s: $r"
+                    for tc in "${CASES[@]}"; do is_tls_case "${tc%%|*}" && NA[$s ${tc%%|*}]=$r; done
+                    continue
+                fi
+            fi
             if [ "$round" = 1 ] && ! check_case "$s" "$id" "$method" "$path"; then
                 NA[$s $id]="the response body did not match (checked with curl before the runs)"
                 continue
             fi
             measure_tp "$round" "$id" "$method" "$path" "$conns" "$streams"
-            measure_lat "$round" "$id" "$method" "$path" "$conns" "$streams"
+            is_hs_case "$id" || measure_lat "$round" "$id" "$method" "$path" "$conns" "$streams"
         done
         stop_server
         note "round $round/$ROUNDS: $s done ($(( $(date +%s) - START )) s)"
@@ -614,7 +841,8 @@ ELAPSED=$(( $(date +%s) - START ))
 
 # ---- figures: JSON, markdown, plots -------------------------------------------------------------------
 cases_json=$( (printf '%s\n' "${CASES[@]}" | jq -R 'split("|") | {id: .[0], label: .[1], kind: "load", method: .[2], path: .[3],
-                                                          connections: (.[4] | tonumber), streams: (.[5] | tonumber)}'
+                                                          connections: (.[4] | tonumber), streams: (.[5] | tonumber),
+                                                          tls: (.[0] | startswith("tls-")), handshakes: (.[0] | startswith("tls-hs-"))}'
                printf '%s\n' "${IDLE_CASES[@]}" | jq -R --argjson n "$IDLE_N" 'split("|") | {id: .[0], label: .[1], kind: "idle",
                                                           request: (if .[2] == "" then null else "GET \(.[2])" end), connections: $n, streams: 0}'
              ) | jq -s 'map(select(.id != null and .id != ""))')
@@ -655,8 +883,10 @@ jq -s --argjson cases "$cases_json" --argjson servers "$(printf '%s\n' "${SERVER
                         allocs_per_req: fig($tp; "allocs_per_req"), copied_per_byte: fig($tp; "copied_per_byte"),
                         p50_us: fig($lat; "p50_us"), p99_us: fig($lat; "p99_us"), p999_us: fig($lat; "p999_us"),
                         rps_with_log: fig($lat; "rps_with_log"),
+                        tls_resumed_share: fig($tp; "tls_resumed_share"),
                         bytes_per_idle_conn: fig($idle; "bytes_per_idle_conn"), idle_open: fig($idle; "open_at_end"),
                         umem_frames_held_delta: fig($idle; "umem_frames_held_delta"),
+                        rps_vs_h2o: vs($tp; $h2o | map(select(.kind == "throughput")); "rps"),
                         server_cpu_vs_h2o: vs($tp; $h2o | map(select(.kind == "throughput")); "server_cpu_us_per_req"),
                         machine_cpu_vs_h2o: vs($tp; $h2o | map(select(.kind == "throughput")); "machine_cpu_us_per_req"),
                         bench_cpu_vs_h2o: vs($tp; $h2o | map(select(.kind == "throughput")); "bench_cpu_us_per_req"),
@@ -678,13 +908,19 @@ jq -r '
       "\"bench\" counts only the server, h2load and every CPU'"'"'s irq and softirq time, what machine would be without other work on the machine. " +
       "Cores: busy share of CPU 0 (server) / CPU 1 (h2load, and the veth receive softirq of what it sends); others: the share of the machine that other processes took. " +
       "x h2o: the figure over h2o'"'"'s in the same round (a ratio per round, then its median).",
+      ( if any(.cases[]; .handshakes) then
+        "TLS handshake cases: requests/s is handshakes/s and the CPU figures are per handshake (each connection makes one request); " +
+        "when CPU1 (the client'"'"'s) is the busier core, handshakes/s is the client'"'"'s limit and server CPU per handshake ranks the servers." +
+        ([ .results[] | select(.tls_resumed_share) | "\(.server) \(.case) \((.tls_resumed_share.median * 1000 | round) / 10)%" ]
+         | if length > 0 then " Handshakes resumed, from sluice'"'"'s counters: \(join(", "))." else "" end)
+        else empty end ),
       ( if any(.cases[]; .kind == "load") then
         "",
-        "| case | server | requests/s | MB/s | p50 / p99 / p99.9 µs | server CPU µs/req | x h2o | machine CPU µs/req | x h2o | bench CPU µs/req | x h2o | CPU0 / CPU1 busy | others | errors | allocs/req | copied B/B |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| case | server | requests/s | x h2o | MB/s | p50 / p99 / p99.9 µs | server CPU µs/req | x h2o | machine CPU µs/req | x h2o | bench CPU µs/req | x h2o | CPU0 / CPU1 busy | others | errors | allocs/req | copied B/B |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ( .cases[] | select(.kind == "load") as $c | $d.results[] | select(.case == $c.id)
-          | if .na then "| \($c.label) | \(.server) | n/a: \(.na) | | | | | | | | | | | | | |"
-            else "| \($c.label) | \(.server) | \(mm(.rps)) | \(if .bytes_per_s then n(.bytes_per_s.median / 1e6) else "–" end) | \(lat(.)) | \(mm(.server_cpu_us_per_req)) | \(mm(.server_cpu_vs_h2o)) | \(mm(.machine_cpu_us_per_req)) | \(mm(.machine_cpu_vs_h2o)) | \(mm(.bench_cpu_us_per_req)) | \(mm(.bench_cpu_vs_h2o)) | \(pct(.cpu0_busy)) / \(pct(.cpu1_busy)) | \(pct(.other_busy)) | \(.errors // "–") | \(if .allocs_per_req then n(.allocs_per_req.median) else "–" end) | \(if .copied_per_byte then n(.copied_per_byte.median) else "–" end) |" end )
+          | if .na then "| \($c.label) | \(.server) | n/a: \(.na) | | | | | | | | | | | | | | |"
+            else "| \($c.label) | \(.server) | \(mm(.rps)) | \(mm(.rps_vs_h2o)) | \(if .bytes_per_s then n(.bytes_per_s.median / 1e6) else "–" end) | \(lat(.)) | \(mm(.server_cpu_us_per_req)) | \(mm(.server_cpu_vs_h2o)) | \(mm(.machine_cpu_us_per_req)) | \(mm(.machine_cpu_vs_h2o)) | \(mm(.bench_cpu_us_per_req)) | \(mm(.bench_cpu_vs_h2o)) | \(pct(.cpu0_busy)) / \(pct(.cpu1_busy)) | \(pct(.other_busy)) | \(.errors // "–") | \(if .allocs_per_req then n(.allocs_per_req.median) else "–" end) | \(if .copied_per_byte then n(.copied_per_byte.median) else "–" end) |" end )
         else empty end ),
       ( [ .results[] | select((.late_windows // 0) > 0) | "\(.server) \(.case): \(.late_windows)" ]
         | if length > 0 then "", "Throughput runs whose CPU figures were left out (h2load ended before the measured window closed: a busy machine): \(join(", "))" else empty end ),

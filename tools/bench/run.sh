@@ -1,20 +1,23 @@
 #!/bin/sh
-# run.sh — the benchmark harness (`make bench`, `make bench QUICK=1`, `make bench-h2`): micro-benchmarks
-# (XDP program, TCP engine, router, HTTP/1.1 head parser, HPACK, HTTP/2 layer in memory), the datapath
-# comparison (tools/bench/datapath.sh), HTTP/2 servers side by side (tools/bench/http.sh) and the
-# isolation stream-prefix steering buys (tools/bench/isolation.sh), each in a topology of its own.
-# Results go to results/<date>/ (results.md; http.json and h2_bench.json with every figure; PNG
-# plots) and stdout.
+# run.sh — the benchmark harness (`make bench`, `make bench QUICK=1`, `make bench-h2`, `make bench-tls`):
+# micro-benchmarks (XDP program, TCP engine, router, HTTP/1.1 head parser, HPACK, HTTP/2 layer in
+# memory), the datapath comparison (tools/bench/datapath.sh), HTTP/2 servers side by side over
+# cleartext and TLS (tools/bench/http.sh) and the isolation stream-prefix steering buys
+# (tools/bench/isolation.sh), each in a topology of its own. Results go to results/<date>/
+# (results.md; http.json and h2_bench.json with every figure; PNG plots) and stdout.
 #
-#   tools/bench/run.sh BUILD_DIR [--quick | --h2]
+#   tools/bench/run.sh BUILD_DIR [--quick | --h2 | --tls]
 #
 # --quick: shorter runs, one round of the comparisons, 2,000 idle connections instead of 10,000;
-# about 4 minutes instead of about 16.5. Figures from a quick run are for checking the harness, not
+# about 5.5 minutes instead of about 22. Figures from a quick run are for checking the harness, not
 # for quoting.
 # --h2: only our HTTP/2 session against nghttp2's: the HTTP/2 layer in memory (h2_bench), then
 # http.sh's 13 B 16x32 case and idle connections after one request, for sluice over AF_XDP and
 # over sockets with each session and for h2o, 5 rounds (BENCH_SERVERS, BENCH_CASES and
 # BENCH_ROUNDS still override, see http.sh); about 5 minutes.
+# --tls: only http.sh's TLS cases (full and resumed handshakes per second, 13 B at 16x32 and 1 MiB
+# at 4x1 over TLS 1.3) for sluice over AF_XDP and over sockets (native session), h2o and nginx,
+# 3 rounds (BENCH_SERVERS, BENCH_CASES and BENCH_ROUNDS still override); about 4 minutes.
 set -eu
 
 BUILD=${1:-build}
@@ -23,7 +26,8 @@ case "${2:-}" in
 "") ;;
 --quick) MODE=quick ;;
 --h2) MODE=h2 ;;
-*) echo "usage: run.sh BUILD_DIR [--quick | --h2]" >&2; exit 2 ;;
+--tls) MODE=tls ;;
+*) echo "usage: run.sh BUILD_DIR [--quick | --h2 | --tls]" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")/../.."
 OUT=results/$(date +%Y%m%d-%H%M%S)
@@ -32,15 +36,18 @@ mkdir -p "$OUT"
 case $MODE in
 quick)
     XDP_RUNS=200000 TCP_MIB=256 ROUTER_S=0.2 H1_HEADS=100000 HPACK_BLOCKS=20000 H2_REQS=50000 DP_ROUNDS=1 DP_MIB=128 DP_RR_S=2 ISO_ROUNDS=1 ISO_S=4
-    EXPECT="about 4 minutes"
+    EXPECT="about 5.5 minutes"
     ;;
 h2)
     H2_REQS=200000
     EXPECT="about 5 minutes"
     ;;
+tls)
+    EXPECT="about 4 minutes"
+    ;;
 *)
     XDP_RUNS=1000000 TCP_MIB=1024 ROUTER_S=1 H1_HEADS=500000 HPACK_BLOCKS=200000 H2_REQS=200000 DP_ROUNDS=3 DP_MIB=512 DP_RR_S=5 ISO_ROUNDS=3 ISO_S=8
-    EXPECT="about 16.5 minutes"
+    EXPECT="about 22 minutes"
     ;;
 esac
 START=$(date +%s)
@@ -65,6 +72,17 @@ if [ $MODE = h2 ]; then
             tools/bench/http.sh "$BUILD" "$OUT"
     } | tee "$OUT/results.md"
     NEEDED="h2_bench.json http.json"
+elif [ $MODE = tls ]; then
+    {
+        echo "# sluice over TLS against h2o and nginx, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -r), $(openssl version)"
+        echo
+        echo "## HTTPS servers: sluice (native session) over AF_XDP and over kernel sockets, h2o, nginx; TLS 1.3, X25519, ECDSA P-256"
+        echo
+        BENCH_SERVERS=${BENCH_SERVERS:-sluice-xdp-native sluice-socket-native h2o nginx} \
+            BENCH_CASES=${BENCH_CASES:-tls-hs-full tls-hs-resumed tls-small-16x32 tls-1m-4x1} BENCH_ROUNDS=${BENCH_ROUNDS:-3} \
+            tools/bench/http.sh "$BUILD" "$OUT"
+    } | tee "$OUT/results.md"
+    NEEDED="http.json"
 else
     QUICK=""
     [ $MODE = quick ] && QUICK=--quick
@@ -97,7 +115,7 @@ else
         echo
         tools/bench/datapath.sh "$BUILD" "$OUT" "$DP_ROUNDS" "$DP_MIB" "$DP_RR_S"
         echo
-        echo "## HTTP/2 servers: sluice (nghttp2 and native sessions) over AF_XDP and over kernel sockets, h2o, nghttpd, nginx"
+        echo "## HTTP/2 servers: sluice (nghttp2 and native sessions) over AF_XDP and over kernel sockets, h2o, nghttpd, nginx; cleartext and TLS"
         echo
         tools/bench/http.sh "$BUILD" "$OUT" $QUICK
         echo
@@ -112,4 +130,4 @@ echo
 for f in $NEEDED; do
     [ -s "$OUT/$f" ] || { echo "run.sh: error: $OUT/$f is missing: a benchmark failed (see above)" >&2; exit 1; }
 done
-echo "run.sh: done in $(( $(date +%s) - START )) s; results: $OUT/results.md, $OUT/http.json, $OUT/h2_bench.json, $OUT/http-*.png"
+echo "run.sh: done in $(( $(date +%s) - START )) s; results: $OUT/results.md, $OUT/http.json$([ $MODE = tls ] || echo ", $OUT/h2_bench.json"), $OUT/http-*.png"
