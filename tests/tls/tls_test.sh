@@ -346,7 +346,11 @@ check_steering() { # 9, xdp only
 }
 
 check_loss() { # 10
-    local dp=$1 url=$2 turl=$3 n=$((4 << 20)) up=$((3 << 20)) ref meta
+    local dp=$1 url=$2 turl=$3 n=$((4 << 20)) up=$((3 << 20)) ref meta size
+    local -A refs
+    for size in 0 1 16385 $((1 << 20)) $((16 << 20)); do # references over cleartext, before the loss
+        refs[$size]=$(cli curl -sS --fail --http2-prior-knowledge "$url/bytes/$size" | sha)
+    done
     ref=$(cli curl -sS --fail --http2-prior-knowledge "$url/bytes/$n" | sha)
     head -c $up /dev/urandom >"$WORK/up-loss"
     nsenter --net=/run/netns/$TOPO-cli -- "$NETEM" "$CLI_DEV" 20000 10000 >"$WORK/netem.log" 2>&1 &
@@ -355,6 +359,10 @@ check_loss() { # 10
     check "$dp: 2% loss and 1% duplication injected" grep -q ready "$WORK/netem.log"
     meta=$(fetch 2 "$turl/bytes/$n")
     body_check "$dp: under loss, 4 MiB download over https HTTP/2: SHA-256 as over cleartext" "$ref" $n 2 "$meta"
+    for size in "${!refs[@]}"; do
+        meta=$(fetch 2 "$turl/bytes/$size")
+        body_check "$dp: under loss, $size B download over https HTTP/2: SHA-256 as over cleartext" "${refs[$size]}" $size 2 "$meta"
+    done
     meta=$(fetch 2 --data-binary "@$WORK/up-loss" "$turl/echo")
     body_check "$dp: under loss, 3 MiB upload over https HTTP/2: SHA-256 back" "$(sha <"$WORK/up-loss")" $up 2 "$meta"
     meta=$(fetch 1.1 "$turl/bytes/$n")
