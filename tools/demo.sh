@@ -10,7 +10,8 @@
 # SHA-256, and 100 echo connections), HTTP/2 and HTTP/1.1 over the same AF_XDP sockets to curl,
 # nghttp and h2load, stream-prefix steering (connections moved to the worker their :path is routed
 # to, then the route changed live with the bpftool lines the agent prints and new connections
-# following it), the server's /metrics, the agent's per-worker counters, and a clean stop and unload.
+# following it), HTTPS (TLS 1.3 with ALPN h2, resumption, connections steered by their SNI before
+# the handshake), the server's /metrics, the agent's per-worker counters, and a clean stop and unload.
 set -eu
 
 BUILD=${1:-build}
@@ -66,8 +67,9 @@ step "the kernel's view: bpftool prog show / bpftool net show (driver = native X
 bpftool prog show id "$PROG_ID"
 srv bpftool net show dev "$DEV" | sed -n '1,3p'
 
-step "services: TCP ports 80 (steered by stream prefix), 7 (echo), 9 (sink), 19 (source) on 10.77.0.1 belong to sluice"
+step "services: TCP ports 80 and 443 (TLS; both steered by stream prefix), 7 (echo), 9 (sink), 19 (source) on 10.77.0.1 belong to sluice"
 agent service add --dev "$DEV" --addr 10.77.0.1 --port 80 --steer
+agent service add --dev "$DEV" --addr 10.77.0.1 --port 443 --tls --steer
 for port in 7 9 19; do agent service add --dev "$DEV" --addr 10.77.0.1 --port $port; done
 agent service list --dev "$DEV"
 
@@ -92,9 +94,11 @@ cli curl -sS --max-time 1 http://10.77.0.1:80/ 2>&1 | head -1 || true
 step "sluice-server: two workers serving HTTP, echo, sink and source from AF_XDP sockets"
 STATIC=$(mktemp -d)
 printf '<!doctype html><title>sluice</title><p>served from a mapped file, zero-copy\n' >"$STATIC/index.html"
-echo "$ sluice-server --dev $DEV --workers 2 --http 80 --static $STATIC --echo 7 --sink 9 --source 19"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=demo.example \
+    -addext "subjectAltName=DNS:demo.example,DNS:a.example" -keyout "$SCRATCH/key.pem" -out "$SCRATCH/cert.pem" 2>/dev/null
+echo "$ sluice-server --dev $DEV --workers 2 --http 80 --https 443 --cert cert.pem --key key.pem --static $STATIC --echo 7 --sink 9 --source 19"
 nsenter --net=/run/netns/$TOPO-srv -- "$SERVER" --dev "$DEV" --workers 2 --http 80 --static "$STATIC" \
-    --echo 7 --sink 9 --source 19 >"$SERVER_LOG" 2>&1 &
+    --https 443 --cert "$SCRATCH/cert.pem" --key "$SCRATCH/key.pem" --echo 7 --sink 9 --source 19 >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 50); do grep -q ready "$SERVER_LOG" && break; sleep 0.1; done
 cat "$SERVER_LOG"
@@ -145,9 +149,31 @@ echo "$ curl --http2-prior-knowledge http://10.77.0.1/bytes/13     (x5)"
 five_connections
 agent route list --dev "$DEV"
 
+step "HTTPS over AF_XDP: TLS 1.3 with ALPN h2, tickets, and connections steered by their SNI"
+echo "$ openssl s_client -connect 10.77.0.1:443 -alpn h2 -sess_out S; then -sess_in S   (resumption from a ticket)"
+(sleep 0.5) | # the tickets come after the handshake: s_client stays for them
+    cli openssl s_client -connect 10.77.0.1:443 -servername demo.example -alpn h2 -sess_out "$SCRATCH/sess" 2>/dev/null |
+    grep -E '^(New|Reused),|ALPN protocol'
+cli openssl s_client -connect 10.77.0.1:443 -servername demo.example -alpn h2 -sess_in "$SCRATCH/sess" </dev/null 2>/dev/null |
+    grep -E '^(New|Reused),'
+echo "$ curl -k --http2 https://10.77.0.1/bytes/1000000 | sha256sum    (against the same over cleartext)"
+echo "https $(cli curl -sSk --http2 https://10.77.0.1/bytes/1000000 | sha256sum | cut -c1-16)… http $(cli curl -sS --http2-prior-knowledge http://10.77.0.1/bytes/1000000 | sha256sum | cut -c1-16)…"
+echo "$ h2load -n 100000 -c 16 -m 32 https://10.77.0.1/bytes/13"
+cli h2load -n 100000 -c 16 -m 32 https://10.77.0.1/bytes/13 | grep -E '^(TLS Protocol|finished|requests)'
+handshakes() { # TLS handshakes each worker has done so far, "w0 w1"
+    cli curl -sS --http2-prior-knowledge http://10.77.0.1/metrics |
+        sed -n 's/^sluice_tls_handshakes_total{worker="\([01]\)"} \([0-9]*\)$/\2/p' | tr '\n' ' '
+}
+agent route add --dev "$DEV" --kind sni --prefix a.example --worker 1
+read -r -a b <<<"$(handshakes)"
+echo "$ curl -k https://a.example/healthz     (x5, new connections: XDP reads the ClientHello's SNI)"
+for _ in 1 2 3 4 5; do cli curl -sSk -o /dev/null --resolve a.example:443:10.77.0.1 https://a.example/healthz; done
+read -r -a a <<<"$(handshakes)"
+echo "  handshakes: worker 0 $((a[0] - b[0])), worker 1 $((a[1] - b[1]))"
+
 echo "$ curl http://10.77.0.1/metrics   (an excerpt)"
 cli curl -sS --http2-prior-knowledge http://10.77.0.1/metrics |
-    grep -E '^sluice_(http_requests_total|http_h2_connections_total|http_body_bytes_copied_total|tcp_segs_in_total|afxdp_rx_packets_total|afxdp_steer_moved_in_total|afxdp_steer_latency_ns_total|steer_redirects_total|steer_prefix_routed_total)'
+    grep -E '^sluice_(http_requests_total|http_h2_connections_total|http_body_bytes_copied_total|tcp_segs_in_total|afxdp_rx_packets_total|afxdp_steer_moved_in_total|afxdp_steer_latency_ns_total|steer_redirects_total|steer_prefix_routed_total|tls_handshakes_total|tls_resumed_total|tls_own_records_total)'
 
 step "counters: every packet ends in exactly one verdict; service packets were redirected per worker"
 agent stats --dev "$DEV"
