@@ -74,7 +74,7 @@ void tls_config_default(struct tls_config *cfg);
     X(fail_other, "handshakes failed for another reason")                                                    \
     X(fail_eof, "connections closed by the client before the handshake finished")                            \
     X(alerts_sent, "TLS alerts sent")                                                                        \
-    X(own_records, "TLS 1.3 connections whose records sluice seals and opens itself after the handshake")    \
+    X(own_records, "TLS connections whose records sluice seals and opens itself after the handshake")        \
     X(key_updates, "TLS 1.3 KeyUpdate messages from clients")                                                \
     X(close_notify_received, "TLS close_notify alerts received")                                             \
     X(bad_records, "TLS connections ended after the handshake: a record failed to decrypt or parse")

@@ -3,9 +3,12 @@
  * app_layer that wraps a TLS port's connections, and the app_io the service reads and writes
  * through.
  *
- * OpenSSL reads and writes through a BIO of ours over the datapath's app_io: records are copied
+ * OpenSSL does the handshake through a BIO of ours over the datapath's app_io: records are copied
  * from where the transport holds them into OpenSSL's record buffer, and written from OpenSSL's
- * into the transport's transmit buffers (the one copy each way besides the cipher's). Plaintext
+ * into the transport's transmit buffers. Once the handshake is done, an AEAD suite's records are
+ * ours (tls_record.c): opened from the transport straight into the plaintext buffer, sealed from
+ * it straight into the transmit buffers, the cipher the only writer; other suites stay with
+ * OpenSSL's record layer and its extra copy each way. Plaintext
  * waits in pooled buffers, held only while it waits: on the way in until the service consumes it,
  * on the way out until a record is full or the datapath transmits its batch (the layer's flush),
  * so the many small writes of a response become whole records. writable() promises only what the
@@ -499,21 +502,50 @@ static enum app_alpn alpn_of(SSL *ssl)
     return APP_ALPN_NONE;
 }
 
-/* TLS 1.3 with a suite tls_record.c seals: the records are ours from here, and the SSL (its
- * buffers, its handshake state) is freed. Anything else stays with OpenSSL's record layer. */
+/* TLS 1.3's keys from the traffic secrets; our sequence follows the tickets OpenSSL sealed. */
+static int keys_tls13(struct tls_conn *tc, const SSL_CIPHER *cipher)
+{
+    uint16_t suite = SSL_CIPHER_get_protocol_id(cipher);
+
+    if (!tls_record_suite_supported(suite) || !tc->secret_rx_len || !tc->secret_tx_len ||
+        tls_record_key_init(&tc->rx_key, suite, tc->secret_rx, tc->secret_rx_len, 0, false))
+        return -1;
+    if (tls_record_key_init(&tc->tx_key, suite, tc->secret_tx, tc->secret_tx_len, tc->tickets_sent, true)) {
+        tls_record_key_free(&tc->rx_key);
+        return -1;
+    }
+    return 0;
+}
+
+/* TLS 1.2's from the session's master secret; each side's Finished was its record 0. */
+static int keys_tls12(struct tls_conn *tc, const SSL_CIPHER *cipher)
+{
+    uint8_t master[TLS_RECORD_MAX_SECRET], client_random[32], server_random[32];
+    const EVP_MD *prf = SSL_CIPHER_get_handshake_digest(cipher);
+    size_t master_len = SSL_SESSION_get_master_key(SSL_get_session(tc->ssl), master, sizeof(master));
+    int r;
+
+    if (!tls_record_tls12_supported(SSL_CIPHER_get_cipher_nid(cipher)) || !prf || !master_len ||
+        SSL_get_client_random(tc->ssl, client_random, 32) != 32 ||
+        SSL_get_server_random(tc->ssl, server_random, 32) != 32)
+        return -1;
+    r = tls_record_keys_tls12(SSL_CIPHER_get_cipher_nid(cipher), prf, master, master_len, client_random,
+                              server_random, 1, &tc->rx_key, &tc->tx_key);
+    OPENSSL_cleanse(master, sizeof(master));
+    return r;
+}
+
+/* An AEAD suite tls_record.c seals: the records are ours from here, and the SSL (its buffers, its
+ * handshake state) is freed. Anything else stays with OpenSSL's record layer. */
 static void take_over(struct tls_conn *tc)
 {
     const SSL_CIPHER *cipher = SSL_get_current_cipher(tc->ssl);
-    uint16_t suite = cipher ? SSL_CIPHER_get_protocol_id(cipher) : 0;
+    int version = SSL_version(tc->ssl);
 
-    if (SSL_version(tc->ssl) != TLS1_3_VERSION || !tls_record_suite_supported(suite) || !tc->secret_rx_len ||
-        !tc->secret_tx_len || SSL_has_pending(tc->ssl) ||
-        tls_record_key_init(&tc->rx_key, suite, tc->secret_rx, tc->secret_rx_len, 0, false)) {
-        SSL_set_read_ahead(tc->ssl, 1);
-        return;
-    }
-    if (tls_record_key_init(&tc->tx_key, suite, tc->secret_tx, tc->secret_tx_len, tc->tickets_sent, true)) {
-        tls_record_key_free(&tc->rx_key);
+    if (!cipher || SSL_has_pending(tc->ssl) ||
+        (version == TLS1_3_VERSION   ? keys_tls13(tc, cipher)
+         : version == TLS1_2_VERSION ? keys_tls12(tc, cipher)
+                                     : -1)) {
         SSL_set_read_ahead(tc->ssl, 1);
         return;
     }
@@ -657,7 +689,7 @@ static void own_fill(struct tls_conn *tc)
         struct iovec iov[64];
         int n = tc->lower->peek(tc->lower_t, iov, 64);
         uint8_t header[TLS_RECORD_HEADER], type;
-        size_t avail = 0, got = 0, plain;
+        size_t avail = 0, got = 0, plain, room;
         int len;
 
         for (int i = 0; i < n; i++) {
@@ -672,18 +704,19 @@ static void own_fill(struct tls_conn *tc)
                 tc->rd_eof = true; /* the client's FIN without close_notify: the end all the same */
             return;
         }
-        len = tls_record_length(header);
+        len = tls_record_length(&tc->rx_key, header);
         if (len < 0) {
             own_broken(tc, SSL_AD_DECODE_ERROR);
             return;
         }
         if (avail < sizeof(header) + (size_t)len)
             return; /* the rest of it is on its way */
-        if (BUF_CAP - tc->rx_off - tc->rx_len < (size_t)len && tc->rx_off) {
+        room = tls_record_plain_max(&tc->rx_key, (size_t)len);
+        if (BUF_CAP - tc->rx_off - tc->rx_len < room && tc->rx_off) {
             memmove(tc->rx, tc->rx + tc->rx_off, tc->rx_len);
             tc->rx_off = 0;
         }
-        if (BUF_CAP - tc->rx_off - tc->rx_len < (size_t)len)
+        if (BUF_CAP - tc->rx_off - tc->rx_len < room)
             return; /* the service consumes first */
         if (tls_record_open(&tc->rx_key, header, iov, n, sizeof(header), (size_t)len,
                             tc->rx + tc->rx_off + tc->rx_len, &plain, &type)) {
@@ -706,8 +739,11 @@ static void own_fill(struct tls_conn *tc)
                 tc->state = TLS_FAILED;
             return;
         }
-        case TLS_CT_HANDSHAKE:
-            own_post_handshake(tc, tc->rx + tc->rx_off + tc->rx_len, plain);
+        case TLS_CT_HANDSHAKE: /* TLS 1.2: a renegotiation, which we do not do */
+            if (tc->rx_key.tls12)
+                own_broken(tc, SSL_AD_UNEXPECTED_MESSAGE);
+            else
+                own_post_handshake(tc, tc->rx + tc->rx_off + tc->rx_len, plain);
             break;
         default:
             own_broken(tc, SSL_AD_UNEXPECTED_MESSAGE);
