@@ -59,6 +59,8 @@ struct tls_conn {
     enum tls_state state;
     uint8_t *rx; /* plaintext not consumed yet, from the worker's pool */
     uint32_t rx_off, rx_len;
+    uint8_t *frag; /* a record gathered from more pieces than one peek shows, when it comes so */
+    uint32_t frag_len;
     uint8_t *tx; /* plaintext written, not sealed yet */
     uint32_t tx_len;
     bool tx_listed;      /* on the worker's list of connections to flush (kept across the slot's reuse) */
@@ -682,15 +684,52 @@ static void own_post_handshake(struct tls_conn *tc, const uint8_t *m, size_t len
         own_broken(tc, SSL_AD_INTERNAL_ERROR);
 }
 
+/* Move the next bytes of a record that lies in more pieces than one peek shows (tiny segments)
+ * into frag, the rare case that costs a copy: 1 when it is whole there, 0 when more must come, -1
+ * when it is no record. */
+static int frag_fill(struct tls_conn *tc, const struct iovec *iov, int n)
+{
+    size_t took = 0;
+    int len = 0;
+
+    if (!tc->frag && !(tc->frag = buf_get(tc->w)))
+        return -1;
+    for (int i = 0; i < n && len >= 0; i++) {
+        const uint8_t *p = iov[i].iov_base;
+        size_t have = iov[i].iov_len, want = 1;
+
+        while (have && want && len >= 0) {
+            if (tc->frag_len >= TLS_RECORD_HEADER)
+                len = tls_record_length(&tc->rx_key, tc->frag);
+            want = tc->frag_len < TLS_RECORD_HEADER ? TLS_RECORD_HEADER - tc->frag_len
+                   : len >= 0                       ? TLS_RECORD_HEADER + (size_t)len - tc->frag_len
+                                                    : 0;
+            if (want > have)
+                want = have;
+            memcpy(tc->frag + tc->frag_len, p, want);
+            tc->frag_len += (uint32_t)want;
+            p += want;
+            have -= want;
+            took += want;
+        }
+    }
+    tc->lower->consume(tc->lower_t, took);
+    if (tc->frag_len < TLS_RECORD_HEADER)
+        return 0;
+    len = tls_record_length(&tc->rx_key, tc->frag);
+    return len < 0 ? -1 : tc->frag_len == TLS_RECORD_HEADER + (size_t)len;
+}
+
 /* Open the whole records the transport holds into rx, straight from where they lie. */
 static void own_fill(struct tls_conn *tc)
 {
     while (!tc->rd_eof) {
-        struct iovec iov[64];
-        int n = tc->lower->peek(tc->lower_t, iov, 64);
+        struct iovec iov[64], whole;
+        int n = tc->lower->peek(tc->lower_t, iov, 64), nrec = n, len = -1;
         uint8_t header[TLS_RECORD_HEADER], type;
-        size_t avail = 0, got = 0, plain, room;
-        int len;
+        size_t avail = 0, got = 0, plain, room, skip = sizeof(header);
+        const struct iovec *rec = iov;
+        bool in_view;
 
         for (int i = 0; i < n; i++) {
             size_t take = iov[i].iov_len < sizeof(header) - got ? iov[i].iov_len : sizeof(header) - got;
@@ -699,18 +738,39 @@ static void own_fill(struct tls_conn *tc)
             got += take;
             avail += iov[i].iov_len;
         }
-        if (got < sizeof(header)) {
-            if (tc->lower->eof(tc->lower_t))
-                tc->rd_eof = true; /* the client's FIN without close_notify: the end all the same */
-            return;
+        if (got == sizeof(header))
+            len = tls_record_length(&tc->rx_key, header);
+        in_view = len >= 0 && avail >= sizeof(header) + (size_t)len;
+        if (!tc->frag && !in_view) {
+            if (got == sizeof(header) && len < 0) {
+                own_broken(tc, SSL_AD_DECODE_ERROR);
+                return;
+            }
+            if (n < 64) { /* the rest is on its way, or the client ended (a cut record ends it too) */
+                tc->rd_eof = tc->lower->eof(tc->lower_t);
+                return;
+            }
         }
-        len = tls_record_length(&tc->rx_key, header);
-        if (len < 0) {
-            own_broken(tc, SSL_AD_DECODE_ERROR);
-            return;
+        if (tc->frag || !in_view) {
+            int r = frag_fill(tc, iov, n);
+
+            if (r < 0) {
+                own_broken(tc, SSL_AD_DECODE_ERROR);
+                return;
+            }
+            if (!r && n == 64)
+                continue; /* what this peek showed is in frag now: look further */
+            if (!r) {
+                tc->rd_eof = tc->lower->eof(tc->lower_t);
+                return;
+            }
+            memcpy(header, tc->frag, sizeof(header));
+            len = tls_record_length(&tc->rx_key, header);
+            whole = (struct iovec){tc->frag + sizeof(header), (size_t)len};
+            rec = &whole;
+            nrec = 1;
+            skip = 0;
         }
-        if (avail < sizeof(header) + (size_t)len)
-            return; /* the rest of it is on its way */
         room = tls_record_plain_max(&tc->rx_key, (size_t)len);
         if (BUF_CAP - tc->rx_off - tc->rx_len < room && tc->rx_off) {
             memmove(tc->rx, tc->rx + tc->rx_off, tc->rx_len);
@@ -718,12 +778,17 @@ static void own_fill(struct tls_conn *tc)
         }
         if (BUF_CAP - tc->rx_off - tc->rx_len < room)
             return; /* the service consumes first */
-        if (tls_record_open(&tc->rx_key, header, iov, n, sizeof(header), (size_t)len,
+        if (tls_record_open(&tc->rx_key, header, rec, nrec, skip, (size_t)len,
                             tc->rx + tc->rx_off + tc->rx_len, &plain, &type)) {
             own_broken(tc, SSL_AD_BAD_RECORD_MAC);
             return;
         }
-        tc->lower->consume(tc->lower_t, sizeof(header) + (size_t)len);
+        if (rec == &whole) {
+            tc->frag_len = 0;
+            buf_put(tc->w, &tc->frag);
+        } else {
+            tc->lower->consume(tc->lower_t, sizeof(header) + (size_t)len);
+        }
         switch (type) {
         case TLS_CT_APPLICATION_DATA:
             tc->rx_len += (uint32_t)plain;
@@ -1028,6 +1093,7 @@ static void layer_worker_free(void *state)
         free(w->conns[i].ovf);
         free(w->conns[i].rx);
         free(w->conns[i].tx);
+        free(w->conns[i].frag);
     }
     while (w->free_bufs) {
         void *b = w->free_bufs;
@@ -1124,8 +1190,9 @@ static void layer_closed(struct app_conn *ac)
     }
     tc->ac = NULL;
     rx_release(tc);
-    tc->tx_len = 0;
+    tc->tx_len = tc->frag_len = 0;
     buf_put(tc->w, &tc->tx);
+    buf_put(tc->w, &tc->frag);
     free(tc->ovf);
     tc->ovf = NULL;
     ac->layer_conn = NULL;
