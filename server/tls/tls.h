@@ -75,6 +75,8 @@ void tls_config_default(struct tls_config *cfg);
     X(fail_eof, "connections closed by the client before the handshake finished")                            \
     X(alerts_sent, "TLS alerts sent")                                                                        \
     X(own_records, "TLS connections whose records sluice seals and opens itself after the handshake")        \
+    X(gathered_records,                                                                                      \
+      "TLS records that came in more pieces than one look shows (tiny segments), gathered with a copy")      \
     X(key_updates, "TLS 1.3 KeyUpdate messages from clients")                                                \
     X(close_notify_received, "TLS close_notify alerts received")                                             \
     X(bad_records, "TLS connections ended after the handshake: a record failed to decrypt or parse")

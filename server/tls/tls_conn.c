@@ -784,6 +784,7 @@ static void own_fill(struct tls_conn *tc)
             return;
         }
         if (rec == &whole) {
+            tc->w->stats.gathered_records++;
             tc->frag_len = 0;
             buf_put(tc->w, &tc->frag);
         } else {

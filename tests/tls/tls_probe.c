@@ -23,19 +23,37 @@
  *                      alert handshake_failure (40) or the close
  *   bad-sni            with --bad-sni NAME, a TLS 1.3 ClientHello naming NAME: alert unrecognized_name
  *                      (112) or the close (skipped without the option)
+ *   alpn-mismatch      a TLS 1.3 ClientHello whose ALPN offers "foo/1" alone: alert
+ *                      no_application_protocol (120) or the close
  *   others-go-on       while prefix-fin runs (either selects both), another thread opens a full TLS
  *                      connection (ALPN http/1.1, --sni NAME if given) every 100 ms, 5 at least, sends
  *                      "GET /healthz HTTP/1.1" and must read an "HTTP/1.1 200" status line: all of
  *                      them, within 5 s each
  *
+ * Only with --only (it needs a server that offers 0-RTT, and a handshake that succeeds):
+ *   replay             a 0-RTT replay. A full TLS 1.3 connection (ALPN http/1.1) gets a session whose
+ *                      ticket allows early data; a resumption of it with "GET /healthz?replay" as
+ *                      early data is written by OpenSSL on a memory BIO pair and its first flight
+ *                      (ClientHello and early data) captured, never answered; those very bytes go out
+ *                      on two new connections, one after the other, each read for 2 s and closed. The
+ *                      server should serve the first copy's request and refuse the second's early data
+ *                      (its ClientHello random was seen): that shows in its counters only, which the
+ *                      caller compares (tests/tls/tls_test.sh); here, both copies must be answered
+ *                      with a ServerHello. Then a fresh 0-RTT connection with the same session must
+ *                      have its early data (GET /healthz) accepted and answered "HTTP/1.1 200". Two
+ *                      lines: "replay: sent one 0-RTT flight twice", "replay: a fresh 0-RTT connection
+ *                      with the same ticket is still accepted". Requests made: 3 at most (the first
+ *                      connection's, the first copy's, the fresh 0-RTT one's).
+ *
  * --sni NAME is the server name of the ClientHellos that should be acceptable but for what each
  * attack breaks (none by default); --bad-sni NAME the one a server must refuse.
  *
- * Output: one line per attack, "ok - NAME", "not ok - NAME: why" or "skip - NAME: why", a summary on
- * stderr; exit status 0 when nothing failed, 1 when something did, 2 for bad usage or a setup
- * failure (OpenSSL would not build a ClientHello). Test code: every wait is bounded (5 s per reply,
- * 30 s for prefix-fin, which also stops after 3 failing offsets, 50 s for the whole run), and it
- * talks only to HOST PORT. Certificates are never verified.
+ * Output: one line per attack, "ok - NAME", "not ok - NAME: why" or "skip - NAME: why" (an attack of
+ * parts: "ok - NAME: part" or "not ok - NAME: part: why" for each), a summary on stderr; exit status 0
+ * when nothing failed, 1 when something did, 2 for bad usage or a setup failure (OpenSSL would not
+ * build a ClientHello). Test code: every wait is bounded (5 s per reply, 30 s for prefix-fin, which
+ * also stops after 3 failing offsets, 50 s for the whole run), and it talks only to HOST PORT.
+ * Certificates are never verified.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -76,10 +94,17 @@
 #define REPLY_BUF              32768 /* bytes of a reply kept while its records are parsed */
 #define HUGE_EXTENSIONS        65535 /* huge-client-hello: the extension block, as large as its length allows */
 #define GREASE_EXTENSION       0x1a1a /* RFC 8701: a server must ignore it */
+#define EXT_ALPN               16     /* RFC 7301 3.1 */
 #define EXT_SUPPORTED_VERSIONS 43     /* RFC 8446 4.2.1: its absence means TLS 1.2 or older */
+#define REPLAY_READ_MS         2000   /* replay: how long each copy of the flight is read */
 
 enum { CT_ALERT = 21, CT_HANDSHAKE = 22 };
-enum { ALERT_HANDSHAKE_FAILURE = 40, ALERT_PROTOCOL_VERSION = 70, ALERT_UNRECOGNIZED_NAME = 112 };
+enum {
+    ALERT_HANDSHAKE_FAILURE = 40,
+    ALERT_PROTOCOL_VERSION = 70,
+    ALERT_UNRECOGNIZED_NAME = 112,
+    ALERT_NO_APPLICATION_PROTOCOL = 120,
+};
 
 static struct options {
     const char *host, *port, *bad_sni, *sni, *only;
@@ -131,6 +156,23 @@ static void die(const char *fmt, ...)
 
 static char attack_fail[768];
 static char attack_skip[256];
+static const char *attack_name; /* the running attack's */
+static unsigned attack_parts;   /* lines it printed for its parts itself */
+static int passed, failed, skipped;
+
+/* A line of its own for a part of the running attack: passed when why is NULL. */
+static void part(const char *what, const char *why)
+{
+    if (why) {
+        printf("not ok - %s: %s: %s\n", attack_name, what, why);
+        failed++;
+    } else {
+        printf("ok - %s: %s\n", attack_name, what);
+        passed++;
+    }
+    fflush(stdout);
+    attack_parts++;
+}
 
 static bool fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static bool fail(const char *fmt, ...)
@@ -473,7 +515,8 @@ static bool hello_has_ext(const struct hello *h, uint16_t type)
 /*
  * The first flight of an OpenSSL client configured by the arguments, captured on a memory BIO pair:
  * versions min..max, suites13 (TLS 1.3 suites, NULL: the default), list12 (TLS 1.2 and older, NULL:
- * the default), sni (NULL: none), ALPN h2 and http/1.1. Dies when OpenSSL will not build it.
+ * the default), sni (NULL: none), alpn (the protocol list, in its wire format; NULL: h2 and http/1.1).
+ * Dies when OpenSSL will not build it.
  */
 static void openssl_die(const char *what) __attribute__((noreturn));
 static void openssl_die(const char *what)
@@ -485,23 +528,25 @@ static void openssl_die(const char *what)
 }
 
 static void make_hello(struct hello *h, const char *what, int min, int max, const char *suites13,
-                       const char *list12, const char *sni)
+                       const char *list12, const char *sni, const char *alpn)
 {
-    static const unsigned char alpn[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+    if (!alpn)
+        alpn = "\x02h2\x08http/1.1";
     memset(h, 0, sizeof(*h));
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     SSL *ssl;
     BIO *inner, *net;
     if (!ctx || !SSL_CTX_set_min_proto_version(ctx, min) || !SSL_CTX_set_max_proto_version(ctx, max) ||
         (suites13 && !SSL_CTX_set_ciphersuites(ctx, suites13)) ||
-        (list12 && !SSL_CTX_set_cipher_list(ctx, list12)) || SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn)))
+        (list12 && !SSL_CTX_set_cipher_list(ctx, list12)))
         openssl_die(what);
     if (min < TLS1_2_VERSION)
         SSL_CTX_set_security_level(ctx, 0); /* OpenSSL 3 offers TLS 1.0 at level 0 only */
     if (!(ssl = SSL_new(ctx)) || !BIO_new_bio_pair(&inner, 0, &net, 0))
         openssl_die(what);
     SSL_set_bio(ssl, inner, inner); /* ssl owns inner now */
-    if (sni && !SSL_set_tlsext_host_name(ssl, sni))
+    if ((sni && !SSL_set_tlsext_host_name(ssl, sni)) ||
+        SSL_set_alpn_protos(ssl, (const unsigned char *)alpn, (unsigned)strlen(alpn)))
         openssl_die(what);
     SSL_set_connect_state(ssl);
     int ret = SSL_do_handshake(ssl); /* writes the first flight into the pair, then wants the reply */
@@ -728,7 +773,7 @@ static void expect_refusal(const struct hello *h, unsigned want, const char *wha
 static void attack_tls10_only(void)
 {
     struct hello h;
-    make_hello(&h, "TLS 1.0", TLS1_VERSION, TLS1_VERSION, NULL, "DEFAULT:@SECLEVEL=0", opt.sni);
+    make_hello(&h, "TLS 1.0", TLS1_VERSION, TLS1_VERSION, NULL, "DEFAULT:@SECLEVEL=0", opt.sni, NULL);
     if (h.legacy_version != 0x0301 || hello_has_ext(&h, EXT_SUPPORTED_VERSIONS))
         die("OpenSSL's TLS 1.0 ClientHello says 0x%04x%s", h.legacy_version,
             hello_has_ext(&h, EXT_SUPPORTED_VERSIONS) ? " and has supported_versions" : "");
@@ -739,7 +784,8 @@ static void attack_tls10_only(void)
 static void attack_unknown_cipher(void)
 {
     struct hello h;
-    make_hello(&h, "CCM_8 only", TLS1_3_VERSION, TLS1_3_VERSION, "TLS_AES_128_CCM_8_SHA256", NULL, opt.sni);
+    make_hello(&h, "CCM_8 only", TLS1_3_VERSION, TLS1_3_VERSION, "TLS_AES_128_CCM_8_SHA256", NULL, opt.sni,
+               NULL);
     /* OpenSSL adds the renegotiation SCSV (0x00ff), no cipher suite but a signal: leave it out. */
     static const uint16_t ccm8[] = {0x1305};
     hello_set_suites(&h, ccm8, 1);
@@ -757,10 +803,20 @@ static void attack_bad_sni(void)
         return;
     }
     struct hello h;
-    make_hello(&h, "bad SNI", TLS1_3_VERSION, TLS1_3_VERSION, NULL, NULL, opt.bad_sni);
+    make_hello(&h, "bad SNI", TLS1_3_VERSION, TLS1_3_VERSION, NULL, NULL, opt.bad_sni, NULL);
     char what[300];
     snprintf(what, sizeof(what), "a ClientHello naming \"%s\"", opt.bad_sni);
     expect_refusal(&h, ALERT_UNRECOGNIZED_NAME, what);
+    free(h.buf);
+}
+
+static void attack_alpn_mismatch(void)
+{
+    struct hello h;
+    make_hello(&h, "ALPN foo/1", TLS1_3_VERSION, TLS1_3_VERSION, NULL, NULL, opt.sni, "\005foo/1");
+    if (!hello_has_ext(&h, EXT_ALPN) || !hello_has_ext(&h, EXT_SUPPORTED_VERSIONS))
+        die("OpenSSL's ClientHello offering foo/1 has no ALPN or no supported_versions extension");
+    expect_refusal(&h, ALERT_NO_APPLICATION_PROTOCOL, "a ClientHello whose ALPN offers foo/1 alone");
     free(h.buf);
 }
 
@@ -776,6 +832,18 @@ static struct others {
     char first[400];
 } others;
 
+/* A client context for whole connections: ALPN http/1.1, versions from min up; certificates are not
+ * verified (test certificates are self-signed). */
+static SSL_CTX *client_ctx_new(int min)
+{
+    static const unsigned char alpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx || !SSL_CTX_set_min_proto_version(ctx, min) || SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn)))
+        die("cannot set up an OpenSSL client context");
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    return ctx;
+}
+
 /* After an OpenSSL call returned ret: wait (by deadline) for what it wants. false: it failed. */
 static bool ssl_wait(SSL *ssl, int fd, int ret, int64_t deadline)
 {
@@ -787,46 +855,88 @@ static bool ssl_wait(SSL *ssl, int fd, int ret, int64_t deadline)
     return wait > 0 && poll(&pfd, 1, wait) == 1;
 }
 
-/* One GET /healthz over a new TLS connection: true when its status line says HTTP/1.1 200. */
-static bool healthz_once(char *why, size_t size)
+static const char healthz_request[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+/* One request over a new TLS connection (--sni NAME if given), and what came back. */
+struct https_get {
+    SSL_CTX *ctx;
+    const char *request;
+    SSL_SESSION *resume; /* a session to resume; NULL: a full handshake */
+    bool early;          /* the request goes as 0-RTT early data (resuming), and must be accepted */
+    bool whole;          /* read until the server closes (the request says Connection: close), not
+                          * only the status line: every NewSessionTicket before it has been read */
+    /* the answer */
+    int early_status;     /* SSL_get_early_data_status() once the handshake is done */
+    SSL_SESSION *session; /* with whole: the session at the end, of the last ticket; the caller frees it */
+};
+
+/* OpenSSL's reason for the failure of a call that returned ret, or what it was waiting for. */
+static void ssl_why(SSL *ssl, int ret, const char *what, char *why, size_t size)
 {
-    static const char request[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    int e = SSL_get_error(ssl, ret);
+    char text[160] = "";
+    if (ERR_peek_last_error() != 0)
+        ERR_error_string_n(ERR_peek_last_error(), text, sizeof(text));
+    snprintf(why, size, "%s: %s", what,
+             text[0]                                                 ? text
+             : e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? "no progress within 5 s"
+                                                                     : "the connection closed");
+}
+
+/* g->request over a new connection: true when the answer's status line says HTTP/1.1 200 (and, for
+ * g->early, the early data was accepted), within 5 s. */
+static bool https_get(struct https_get *g, char *why, size_t size)
+{
     int64_t deadline = now_ms() + REPLY_WAIT_MS;
+    size_t len = strlen(g->request), got_len = 0, n;
+    char got[256], rest[4096];
     bool ok = false;
-    char got[256];
-    size_t got_len = 0, n;
+    SSL *ssl = NULL;
     int r;
+
+    g->early_status = SSL_EARLY_DATA_NOT_SENT;
+    g->session = NULL;
     int fd = tcp_connect(min64(deadline, now_ms() + CONNECT_WAIT_MS), why, size);
     if (fd < 0)
         return false;
-    SSL *ssl = SSL_new(others.ctx);
-    if (!ssl || !SSL_set_fd(ssl, fd) || (opt.sni && !SSL_set_tlsext_host_name(ssl, opt.sni))) {
+    ssl = SSL_new(g->ctx);
+    if (!ssl || !SSL_set_fd(ssl, fd) || (opt.sni && !SSL_set_tlsext_host_name(ssl, opt.sni)) ||
+        (g->resume && !SSL_set_session(ssl, g->resume))) {
         snprintf(why, size, "no OpenSSL session");
         goto Exit;
     }
-    while ((r = SSL_connect(ssl)) != 1) {
+    /* early data: OpenSSL writes the ClientHello and the request at once, then finishes the handshake */
+    while (g->early && (r = SSL_write_early_data(ssl, g->request, len, &n)) != 1) {
         if (!ssl_wait(ssl, fd, r, deadline)) {
-            int e = SSL_get_error(ssl, r);
-            char text[160] = "";
-            if (ERR_peek_last_error() != 0)
-                ERR_error_string_n(ERR_peek_last_error(), text, sizeof(text));
-            snprintf(why, size, "the TLS handshake failed: %s",
-                     text[0]                                                 ? text
-                     : e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? "no handshake within 5 s"
-                                                                             : "the connection closed");
+            ssl_why(ssl, r, "the early data could not be written", why, size);
             goto Exit;
         }
     }
-    while ((r = SSL_write_ex(ssl, request, sizeof(request) - 1, &n)) != 1) {
+    while ((r = SSL_connect(ssl)) != 1) {
+        if (!ssl_wait(ssl, fd, r, deadline)) {
+            ssl_why(ssl, r, "the TLS handshake failed", why, size);
+            goto Exit;
+        }
+    }
+    g->early_status = SSL_get_early_data_status(ssl);
+    if (g->early && g->early_status != SSL_EARLY_DATA_ACCEPTED) {
+        snprintf(why, size, "the server %s the early data",
+                 g->early_status == SSL_EARLY_DATA_REJECTED ? "rejected" : "did not take");
+        goto Exit;
+    }
+    while (!g->early && (r = SSL_write_ex(ssl, g->request, len, &n)) != 1) {
         if (!ssl_wait(ssl, fd, r, deadline)) {
             snprintf(why, size, "the request could not be written");
             goto Exit;
         }
     }
-    while (got_len < sizeof(got) - 1 && !memchr(got, '\n', got_len)) {
-        r = SSL_read_ex(ssl, got + got_len, sizeof(got) - 1 - got_len, &n);
+    /* the status line into got; with whole, the rest (unread) until the close */
+    while (g->whole || (got_len < sizeof(got) - 1 && !memchr(got, '\n', got_len))) {
+        bool head = got_len < sizeof(got) - 1;
+        r = head ? SSL_read_ex(ssl, got + got_len, sizeof(got) - 1 - got_len, &n)
+                 : SSL_read_ex(ssl, rest, sizeof(rest), &n);
         if (r == 1)
-            got_len += n;
+            got_len += head ? n : 0;
         else if (!ssl_wait(ssl, fd, r, deadline))
             break;
     }
@@ -839,12 +949,23 @@ static bool healthz_once(char *why, size_t size)
         snprintf(why, size, "expected an \"HTTP/1.1 200\" status line within 5 s, got \"%.80s\"%s", got,
                  got_len ? "" : " (nothing)");
     }
+    if (g->whole)
+        g->session = SSL_get1_session(ssl);
+    /* our close_notify: freed without one, an SSL marks its session not resumable */
+    SSL_shutdown(ssl);
 Exit:
     if (ssl)
         SSL_free(ssl);
     ERR_clear_error(); /* this thread's queue: OpenSSL keeps one per thread */
     close(fd);
     return ok;
+}
+
+/* One GET /healthz over a new TLS connection: true when its status line says HTTP/1.1 200. */
+static bool healthz_once(char *why, size_t size)
+{
+    struct https_get g = {.ctx = others.ctx, .request = healthz_request};
+    return https_get(&g, why, size);
 }
 
 static void *others_main(void *arg)
@@ -875,12 +996,7 @@ static void *others_main(void *arg)
 
 static void others_start(void)
 {
-    static const unsigned char alpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-    others.ctx = SSL_CTX_new(TLS_client_method());
-    if (!others.ctx || !SSL_CTX_set_min_proto_version(others.ctx, TLS1_2_VERSION) ||
-        SSL_CTX_set_alpn_protos(others.ctx, alpn, sizeof(alpn)))
-        die("cannot set up an OpenSSL client context");
-    SSL_CTX_set_verify(others.ctx, SSL_VERIFY_NONE, NULL); /* test certificates are self-signed */
+    others.ctx = client_ctx_new(TLS1_2_VERSION);
     atomic_store(&others.stop, false);
     if (pthread_create(&others.thread, NULL, others_main, NULL) != 0)
         die("pthread_create failed");
@@ -900,22 +1016,202 @@ static void others_verdict(void)
         note("others-go-on: %u connections, the slowest %lld ms", others.runs, (long long)others.slowest_ms);
 }
 
+/* ---- replay: one 0-RTT flight sent twice ------------------------------------------------------- */
+
+/*
+ * The first flight of a connection resuming sess with request as 0-RTT early data: the ClientHello
+ * and the early data records, as OpenSSL writes them into a memory BIO pair that never gets an
+ * answer. Its length in *len; NULL when OpenSSL would not write it (why says why). The SSL resumes a
+ * copy of sess: freed in the middle of its handshake, an SSL marks its session not resumable.
+ */
+static uint8_t *capture_early_flight(SSL_CTX *ctx, SSL_SESSION *sess, const char *request, size_t *len,
+                                     char *why, size_t size)
+{
+    SSL *ssl = SSL_new(ctx);
+    SSL_SESSION *copy = SSL_SESSION_dup(sess);
+    BIO *inner = NULL, *net = NULL;
+    uint8_t *flight = NULL;
+    size_t n = 0;
+
+    if (!ssl || !copy || !BIO_new_bio_pair(&inner, 0, &net, 0)) {
+        snprintf(why, size, "no OpenSSL session or BIO pair");
+        goto Exit;
+    }
+    SSL_set_bio(ssl, inner, inner); /* ssl owns inner now */
+    if ((opt.sni && !SSL_set_tlsext_host_name(ssl, opt.sni)) || !SSL_set_session(ssl, copy)) {
+        snprintf(why, size, "OpenSSL would not take the session or the server name");
+        goto Exit;
+    }
+    SSL_set_connect_state(ssl);
+    if (SSL_write_early_data(ssl, request, strlen(request), &n) != 1 || n != strlen(request)) {
+        char text[160] = "no error given";
+        if (ERR_peek_last_error() != 0)
+            ERR_error_string_n(ERR_peek_last_error(), text, sizeof(text));
+        snprintf(why, size, "OpenSSL would not write the early data: %s", text);
+        goto Exit;
+    }
+    *len = BIO_ctrl_pending(net);
+    if (*len == 0 || !(flight = malloc(*len)) || BIO_read(net, flight, (int)*len) != (int)*len) {
+        snprintf(why, size, "no first flight to capture (%zu bytes)", *len);
+        free(flight);
+        flight = NULL;
+    }
+Exit:
+    BIO_free(net);
+    SSL_free(ssl);
+    SSL_SESSION_free(copy);
+    ERR_clear_error();
+    return flight;
+}
+
+/* What one copy of the flight got back within REPLAY_READ_MS. */
+struct copy_answer {
+    size_t bytes;
+    uint8_t head[6]; /* the first record's header and the first byte of its body */
+    bool closed;
+};
+
+/* The flight on a new connection, read for REPLAY_READ_MS or until the server closes, then closed.
+ * false: no connection, or the flight could not be sent (why says why). */
+static bool send_flight(const uint8_t *flight, size_t len, struct copy_answer *a, char *why, size_t size)
+{
+    int64_t deadline = now_ms() + REPLAY_READ_MS;
+    uint8_t buf[4096];
+    int err, fd = tcp_connect(now_ms() + CONNECT_WAIT_MS, why, size);
+
+    memset(a, 0, sizeof(*a));
+    if (fd < 0)
+        return false;
+    if ((err = send_all(fd, flight, len, deadline)) != 0) {
+        snprintf(why, size, "the flight could not be sent: %s", strerror(err));
+        close(fd);
+        return false;
+    }
+    for (;;) {
+        int64_t wait = deadline - now_ms();
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int ready = poll(&pfd, 1, wait > 0 ? (int)wait : 0);
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready <= 0)
+            break;
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0) {
+            a->closed = true;
+            break;
+        }
+        for (size_t i = 0; i < (size_t)n && a->bytes + i < sizeof(a->head); i++)
+            a->head[a->bytes + i] = buf[i];
+        a->bytes += (size_t)n;
+    }
+    close(fd);
+    return true;
+}
+
+static bool copy_has_server_hello(const struct copy_answer *a)
+{
+    return a->bytes >= sizeof(a->head) && a->head[0] == CT_HANDSHAKE && a->head[5] == 2;
+}
+
+/* "a ServerHello (260 bytes in all), then the connection still open", for messages. */
+static const char *copy_text(const struct copy_answer *a)
+{
+    static char buf[160];
+    const char *first = copy_has_server_hello(a)   ? "a ServerHello"
+                        : a->bytes == 0            ? "nothing"
+                        : a->head[0] == CT_ALERT   ? "an alert"
+                        : record_names[a->head[0]] ? record_names[a->head[0]]
+                                                   : "bytes that are no TLS record";
+    snprintf(buf, sizeof(buf), "%s (%zu bytes in all), then %s", first, a->bytes,
+             a->closed ? "the close" : "the connection still open");
+    return buf;
+}
+
+static void attack_replay(void)
+{
+    static const char replay_request[] =
+        "GET /healthz?replay HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    SSL_CTX *ctx = client_ctx_new(TLS1_3_VERSION);
+    struct https_get first = {.ctx = ctx, .request = healthz_request, .whole = true};
+    struct https_get fresh = {.ctx = ctx, .request = healthz_request, .early = true, .whole = true};
+    struct copy_answer copies[2];
+    uint8_t *flight = NULL;
+    size_t flight_len = 0;
+    bool sent = true;
+    char why[400];
+
+    /* a session whose ticket allows early data */
+    if (!https_get(&first, why, sizeof(why))) {
+        fail("a first TLS 1.3 connection for a session: %s", why);
+        goto Exit;
+    }
+    if (!first.session || !SSL_SESSION_is_resumable(first.session)) {
+        fail("a first TLS 1.3 connection for a session: the server sent no ticket");
+        goto Exit;
+    }
+    if (SSL_SESSION_get_max_early_data(first.session) == 0) {
+        fail("the server offers no early data");
+        goto Exit;
+    }
+    note("replay: a session whose ticket allows %u bytes of early data",
+         SSL_SESSION_get_max_early_data(first.session));
+
+    /* one flight, captured, sent twice */
+    flight = capture_early_flight(ctx, first.session, replay_request, &flight_len, why, sizeof(why));
+    if (!flight) {
+        fail("%s", why);
+        goto Exit;
+    }
+    note("replay: a first flight of %zu bytes (ClientHello and early data)", flight_len);
+    for (int i = 0; i < 2 && sent; i++) {
+        if (!(sent = send_flight(flight, flight_len, &copies[i], why, sizeof(why))))
+            break;
+        note("replay: copy %d got %s", i + 1, copy_text(&copies[i]));
+    }
+    if (!sent) {
+        part("sent one 0-RTT flight twice", why);
+    } else if (!copy_has_server_hello(&copies[0]) || !copy_has_server_hello(&copies[1])) {
+        char text[300];
+        snprintf(text, sizeof(text), "expected a ServerHello to each copy; the first got %s",
+                 copy_text(&copies[0]));
+        snprintf(text + strlen(text), sizeof(text) - strlen(text), ", the second %s", copy_text(&copies[1]));
+        part("sent one 0-RTT flight twice", text);
+    } else {
+        part("sent one 0-RTT flight twice", NULL);
+    }
+
+    /* a genuine 0-RTT connection with the same session: a ClientHello of its own */
+    fresh.resume = first.session;
+    part("a fresh 0-RTT connection with the same ticket is still accepted",
+         https_get(&fresh, why, sizeof(why)) ? NULL : why);
+    SSL_SESSION_free(fresh.session);
+Exit:
+    free(flight);
+    SSL_SESSION_free(first.session);
+    SSL_CTX_free(ctx);
+}
+
 /* ---- main ----------------------------------------------------------------------------------------- */
 
 struct attack {
     const char *name;
     void (*run)(void);
+    bool on_request; /* run only when --only names it */
 };
 
 static const struct attack attacks[] = {
-    {"prefix-fin", attack_prefix_fin},
-    {"others-go-on", others_verdict}, /* started before prefix-fin, judged after it */
-    {"prefix-open", attack_prefix_open},
-    {"random-bytes", attack_random_bytes},
-    {"huge-client-hello", attack_huge_client_hello},
-    {"tls10-only", attack_tls10_only},
-    {"unknown-cipher", attack_unknown_cipher},
-    {"bad-sni", attack_bad_sni},
+    {"prefix-fin", attack_prefix_fin, false},
+    {"others-go-on", others_verdict, false}, /* started before prefix-fin, judged after it */
+    {"prefix-open", attack_prefix_open, false},
+    {"random-bytes", attack_random_bytes, false},
+    {"huge-client-hello", attack_huge_client_hello, false},
+    {"tls10-only", attack_tls10_only, false},
+    {"unknown-cipher", attack_unknown_cipher, false},
+    {"bad-sni", attack_bad_sni, false},
+    {"alpn-mismatch", attack_alpn_mismatch, false},
+    {"replay", attack_replay, true},
 };
 #define NATTACKS (sizeof(attacks) / sizeof(attacks[0]))
 
@@ -924,14 +1220,18 @@ static void usage(FILE *f)
     fprintf(f, "usage: " PROG " HOST PORT [--bad-sni NAME] [--sni NAME] [--only NAME] [--verbose]\n"
                "attacks:");
     for (size_t i = 0; i < NATTACKS; i++)
-        fprintf(f, " %s", attacks[i].name);
+        fprintf(f, " %s%s", attacks[i].name, attacks[i].on_request ? " (only when --only names it)" : "");
     fputc('\n', f);
 }
 
 static bool selected(const char *name)
 {
-    if (!opt.only)
-        return true;
+    if (!opt.only) {
+        for (size_t i = 0; i < NATTACKS; i++)
+            if (!strcmp(attacks[i].name, name))
+                return !attacks[i].on_request;
+        return false;
+    }
     /* others-go-on runs beside prefix-fin: either name selects both */
     bool pair = !strcmp(name, "prefix-fin") || !strcmp(name, "others-go-on");
     bool only_pair = !strcmp(opt.only, "prefix-fin") || !strcmp(opt.only, "others-go-on");
@@ -990,14 +1290,15 @@ int main(int argc, char **argv)
 
     int64_t start = now_ms();
     run_deadline = start + BUDGET_MS;
-    make_hello(&hello13, "TLS 1.3", TLS1_3_VERSION, TLS1_3_VERSION, NULL, NULL, opt.sni);
+    make_hello(&hello13, "TLS 1.3", TLS1_3_VERSION, TLS1_3_VERSION, NULL, NULL, opt.sni, NULL);
     if (selected("prefix-fin"))
         others_start();
-    int passed = 0, failed = 0, skipped = 0;
     for (size_t i = 0; i < NATTACKS; i++) {
         if (!selected(attacks[i].name))
             continue;
         attack_fail[0] = attack_skip[0] = '\0';
+        attack_name = attacks[i].name;
+        attack_parts = 0;
         /* others-go-on is judged even when the time ran out: its thread must be joined */
         if (now_ms() >= run_deadline && attacks[i].run != others_verdict)
             fail("not run: the run's %d s are spent", BUDGET_MS / 1000);
@@ -1009,7 +1310,7 @@ int main(int argc, char **argv)
         } else if (attack_skip[0]) {
             printf("skip - %s: %s\n", attacks[i].name, attack_skip);
             skipped++;
-        } else {
+        } else if (attack_parts == 0) { /* an attack of parts has printed its lines */
             printf("ok - %s\n", attacks[i].name);
             passed++;
         }

@@ -12,17 +12,21 @@
 # that replace the default one by one under SIGHUP. Per datapath, four servers in turn:
 #   main      the default pair, both SNI names, ticket key file 1, 0-RTT up to 16 KiB: handshakes
 #             and ALPN for both versions; resumption for both versions, spread over both workers;
-#             0-RTT (GET served, POST 425); bodies of 0 B to 64 MiB each way by SHA-256 (downloads
-#             against the same server's cleartext /bytes/N); nghttp; h2load 100k requests; the
-#             HTTP/2 conformance suite over TLS (when h2_conformance has --tls); SNI; on xdp SNI
-#             steering (sni routes: a.example -> worker 1, b.example -> worker 0); 2% loss and 1%
-#             duplication (tests/afxdp/netem.c on the client's veth); three certificate reloads
-#             under load, then a reload from a broken file; a clean stop with a download in flight
+#             0-RTT (GET served, POST 425); a 0-RTT flight replayed (tests/tls/tls_probe --only
+#             replay: the first copy served early, the second refused early data, by the counters);
+#             KeyUpdate, requested and not, between requests on one s_client connection; bodies of
+#             0 B to 64 MiB each way by SHA-256 (downloads against the same server's cleartext
+#             /bytes/N); nghttp; h2load 100k requests; the HTTP/2 conformance suite over TLS (when
+#             h2_conformance has --tls); SNI; on xdp SNI steering (sni routes: a.example -> worker 1,
+#             b.example -> worker 0); 2% loss and 1% duplication (tests/afxdp/netem.c on the
+#             client's veth); three certificate reloads under load, then a reload from a broken
+#             file; a clean stop with a download in flight
 #   restart   ticket key file 1 again: the main server's sessions resume; handshake_timeout_ms 1000:
 #             a silent client and one that sends half a ClientHello are reset after it
 #   rekeyed   ticket key file 2: the same sessions get a full handshake that succeeds
 #   sni-only  [tls] sni lines and no default pair: an unknown name gets an alert and is counted;
-#             tests/tls/tls_probe's malformed handshakes (when built), then the server still serves
+#             tests/tls/tls_probe's malformed handshakes (when built; its ALPN mismatch counted),
+#             then the server still serves
 # Each server stops on SIGTERM with exit status 0 (on xdp: every UMEM frame returned) and no
 # sanitizer report in its log (the test build runs under ASan). Needs root.
 set -u
@@ -132,6 +136,12 @@ metric() {
     echo "${v:-0}"
 }
 metric_sum() { echo $(($(metric "$1" 0) + $(metric "$1" 1))); }
+
+# metrics_snapshot: every sample, in one cleartext request (which counts itself in
+# sluice_http_requests_total: a request is counted as it is dispatched, before /metrics renders)
+metrics_snapshot() { cli curl -sS --max-time 10 --http2-prior-knowledge "http://$SRV4:$PORT/metrics"; }
+# sample_sum NAME SNAPSHOT: NAME's samples in SNAPSHOT (metrics_snapshot's output), summed over the workers
+sample_sum() { printf '%s\n' "$2" | awk -v n="$1" 'index($0, n "{") == 1 { s += $2 } END { print s + 0 }'; }
 
 # sclient ARGS...: openssl s_client to the TLS port, from the client namespace, bounded to 10 s;
 # stdin is the caller's (a request file with Connection: close and -ign_eof: it ends when the server
@@ -249,8 +259,119 @@ check_early_data() { # 3
     like "$dp: the POST after the handshake (no 0-RTT) is answered 200" "^HTTP/1.1 200" "$out"
 }
 
+check_replay() { # 3b: one 0-RTT flight sent twice; the server tells by its counters
+    local dp=$1 before after status d
+    if [ ! -x "$TLS_PROBE" ]; then
+        skip "$dp: 0-RTT replay (tls_probe --only replay)" "$TLS_PROBE is not built"
+        return
+    fi
+    before=$(metrics_snapshot)
+    cli "$TLS_PROBE" $SRV4 "$TPORT" --only replay >"$WORK/replay-$dp.log" 2>&1
+    status=$?
+    after=$(metrics_snapshot)
+    grep -E '^(ok|not ok|skip) - ' "$WORK/replay-$dp.log" | sed "s/^\(ok\|not ok\|skip\) - /\1 - $dp: tls_probe /"
+    if [ $status -ne 0 ] && ! grep -q '^not ok - ' "$WORK/replay-$dp.log"; then
+        not_ok "$dp: tls_probe --only replay ran to the end" "exit $status: $(tail -n 2 "$WORK/replay-$dp.log" | tr '\n' '|')"
+    fi
+    # Early requests: the first copy's (served, though its handshake never finishes: the probe sends
+    # no Finished) and the fresh 0-RTT connection's; the second copy's early data is refused.
+    d=$(($(sample_sum sluice_http_early_requests_total "$after") - $(sample_sum sluice_http_early_requests_total "$before")))
+    check "$dp: replay: sluice_http_early_requests_total +$d (want +2: the first copy, the fresh 0-RTT connection)" test $d -eq 2
+    d=$(($(sample_sum sluice_tls_early_replayed_total "$after") - $(sample_sum sluice_tls_early_replayed_total "$before")))
+    check "$dp: replay: sluice_tls_early_replayed_total +$d (want +1: the second copy)" test $d -eq 1
+    # Requests: the probe makes 3 (the first connection's GET /healthz, the first copy's early GET,
+    # the fresh 0-RTT GET); the second copy none, as its early data is refused and its handshake never
+    # finishes (it is closed by the probe after 2 s). The second snapshot counts itself: 3 + 1.
+    # (sluice_tls_early_accepted_total and _rejected_total count at the end of a handshake: the copies
+    # never reach it.)
+    d=$(($(sample_sum sluice_http_requests_total "$after") - $(sample_sum sluice_http_requests_total "$before")))
+    check "$dp: replay: sluice_http_requests_total +$d (want +4: 3 of the probe's and the second snapshot; none for the second copy)" test $d -eq 4
+}
+
+check_key_update() { # 3c: KeyUpdate (RFC 8446 4.6.3) between requests on one TLS 1.3 connection
+    local dp=$1 before d out n
+    before=$(metric_sum sluice_tls_key_updates_total)
+    # s_client's interactive commands: a line "K" sends a KeyUpdate with update_requested (the server
+    # answers with its own and changes its sending key), "k" one without; each must come in a read of
+    # its own, hence the sleeps; end of input ends s_client, after the last answer came
+    out=$({
+        printf 'GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n' $SRV4
+        sleep 1
+        printf 'K\n'
+        sleep 1
+        printf 'GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n' $SRV4
+        sleep 1
+        printf 'k\n'
+        sleep 1
+        printf 'GET /healthz HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' $SRV4
+        sleep 1
+    } | sclient -tls1_3 -alpn http/1.1)
+    n=$(printf '%s\n' "$out" | grep -ac '^HTTP/1.1 200')
+    if [ "$n" -eq 3 ]; then
+        ok "$dp: s_client: a request, K (update_requested), a request, k (not requested), a request: three HTTP/1.1 200"
+    else
+        not_ok "$dp: s_client: a request, K (update_requested), a request, k (not requested), a request: three HTTP/1.1 200" \
+            "$n of them: $(printf '%s\n' "$out" | grep -aE 'KEYUPDATE|HTTP/|error|alert|closed' | head -6 | tr '\n' '|')"
+    fi
+    d=$(($(metric_sum sluice_tls_key_updates_total) - before))
+    check "$dp: sluice_tls_key_updates_total counted both KeyUpdates (+$d)" test $d -eq 2
+}
+
+# A request whose TLS record comes one byte a segment (TCP_NODELAY, a pause between sends): on
+# AF_XDP each segment is a piece of its own, more than one look at the transport shows, so the
+# record is gathered before it is opened (sluice_tls_gathered_records_total).
+check_tiny_segments() {
+    local dp=$1 before d
+    cat >"$WORK/tiny.py" <<'EOF'
+import socket, ssl, sys, time
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+ctx.set_alpn_protocols(["http/1.1"])
+s = socket.create_connection((host, port), timeout=10)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+t = ctx.wrap_bio(inc, out)
+while True:
+    try:
+        t.do_handshake()
+        break
+    except ssl.SSLWantReadError:
+        s.sendall(out.read())
+        inc.write(s.recv(65536))
+s.sendall(out.read())
+body = bytes(range(256)) * (n // 256)
+t.write(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+wire = out.read()
+for i in range(len(wire)):  # one byte a segment: the record lies in more pieces than one peek shows
+    s.send(wire[i:i + 1])
+    time.sleep(0.0005)
+resp = b""
+while True:
+    data = s.recv(65536)
+    if not data:
+        break
+    inc.write(data)
+    try:
+        while True:
+            chunk = t.read(65536)
+            if not chunk:
+                break
+            resp += chunk
+    except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+        pass
+print("sent %d bytes in %d segments, echo %s" % (len(wire), len(wire), "intact" if resp.endswith(body) else "WRONG"))
+EOF
+    before=$(metric_sum sluice_tls_gathered_records_total)
+    expect "$dp: a record sent one byte a segment is opened, its request answered" 0 "echo intact" \
+        cli timeout 30 python3 "$WORK/tiny.py" $SRV4 "$TPORT" 2048
+    d=$(($(metric_sum sluice_tls_gathered_records_total) - before))
+    if [ "$dp" = xdp ]; then
+        check "$dp: ... gathered from its pieces (sluice_tls_gathered_records_total +$d)" test $d -ge 1
+    fi
+}
+
 check_bodies() { # 4
-    local dp=$1 url=$2 turl=$3 n meta ref size v
+    local dp=$1 url=$2 turl=$3 n meta ref size v cipher
     for v in 2 1.1; do
         expect "$dp: curl --http$v over https: /healthz" 0 "^\\|$v 200$" \
             cli curl -sS -k "--http$v" -w "|%{http_version} %{http_code}" "$turl/healthz"
@@ -265,6 +386,12 @@ check_bodies() { # 4
             meta=$(fetch $v "$turl/bytes/$n")
             body_check "$dp: GET /bytes/$n over https HTTP/$v: same SHA-256 and length as cleartext" "$ref" $n $v "$meta"
         done
+        # TLS 1.2's records are sealed by sluice too (AES-GCM with its explicit nonce, ChaCha20-Poly1305)
+        for cipher in ECDHE-ECDSA-AES128-GCM-SHA256 ECDHE-ECDSA-CHACHA20-POLY1305; do
+            [ "$n" -le $((1 << 20)) ] || continue
+            meta=$(fetch 2 --tls-max 1.2 --ciphers "$cipher" "$turl/bytes/$n")
+            body_check "$dp: GET /bytes/$n over TLS 1.2 $cipher HTTP/2: same SHA-256 and length" "$ref" $n 2 "$meta"
+        done
     done
     rm -f "$WORK/dl" "$WORK/ref"
     for size in $UPLOADS; do
@@ -272,6 +399,8 @@ check_bodies() { # 4
             meta=$(fetch $v --data-binary "@$WORK/up-$size" "$turl/echo")
             body_check "$dp: POST $size B to /echo over https HTTP/$v: SHA-256 back" "$(sha <"$WORK/up-$size")" "$size" $v "$meta"
         done
+        meta=$(fetch 1.1 --tls-max 1.2 --data-binary "@$WORK/up-$size" "$turl/echo")
+        body_check "$dp: POST $size B to /echo over TLS 1.2 HTTP/1.1: SHA-256 back" "$(sha <"$WORK/up-$size")" "$size" 1.1 "$meta"
     done
     rm -f "$WORK/dl"
 }
@@ -525,12 +654,16 @@ check_sni_only() { # 8 without a default pair, and 11
         skip "$dp: malformed handshakes (tls_probe)" "$TLS_PROBE is not built"
         return
     fi
+    before=$(metric_sum sluice_tls_fail_alpn_total)
     cli "$TLS_PROBE" $SRV4 "$TPORT" --bad-sni unknown.example --sni a.example >"$WORK/probe-$dp.log" 2>&1
     status=$?
     grep -E '^(ok|not ok|skip) - ' "$WORK/probe-$dp.log" | sed "s/^\(ok\|not ok\|skip\) - /\1 - $dp: tls_probe /"
     if [ $status -ne 0 ] && ! grep -q '^not ok - ' "$WORK/probe-$dp.log"; then
         not_ok "$dp: tls_probe ran to the end" "exit $status: $(grep -v -E '^(ok|not ok|skip) - ' "$WORK/probe-$dp.log" | tail -n 2 | tr '\n' '|')"
     fi
+    # only alpn-mismatch offers no protocol of ours; the other attacks fail before ALPN, or offer h2
+    d=$(($(metric_sum sluice_tls_fail_alpn_total) - before))
+    check "$dp: tls_probe's alpn-mismatch counted in sluice_tls_fail_alpn_total (+$d)" test $d -eq 1
     expect "$dp: after tls_probe, the server still serves over TLS" 0 "^\\|2 200$" \
         cli curl -sS -k --http2 --max-time 10 --resolve "a.example:$TPORT:$SRV4" -w "|%{http_version} %{http_code}" "https://a.example:$TPORT/healthz"
     check "$dp: after tls_probe, the server is still running" kill -0 "$SERVER_PID"
@@ -548,7 +681,10 @@ run_datapath() {
     check_handshakes "$dp"
     check_resumption "$dp"
     check_early_data "$dp"
+    check_replay "$dp"
+    check_key_update "$dp"
     check_bodies "$dp" "$url" "$turl"
+    check_tiny_segments "$dp"
     check_h2_clients "$dp" "$turl"
     check_conformance "$dp"
     check_sni "$dp"
