@@ -3,9 +3,10 @@
  *
  * A service with a TLS port ([tls] port, --https) is an app_service whose layer is tls_layer
  * (app.h): the connection's datapath transport carries records, the service reads and writes
- * plaintext through the layer's app_io. The per-connection part (tls_conn.c) drives OpenSSL over a
- * BIO of its own that reads records where the transport holds them and writes records straight into
- * its transmit buffers. The process-wide part (tls_context.c) holds the certificates chosen by SNI,
+ * plaintext through the layer's app_io. The per-connection part (tls_conn.c) drives OpenSSL's
+ * handshake over a BIO of its own on the transport, then seals and opens the records itself
+ * (tls_record.c) straight between the transport's buffers and the plaintext the service reads and
+ * writes. The process-wide part (tls_context.c) holds the certificates chosen by SNI,
  * ALPN, protocol and cipher settings, 0-RTT and the session ticket keys (tls_ticket.c); SIGHUP
  * reloads the certificates (tls_server_reload) while connections go on.
  */

@@ -1298,10 +1298,26 @@ static void deliver_readable(struct side *s)
     note_culprits(s);
 }
 
-/* Both sides had their readable: the frames pending start over (with the one still coming). */
+/* A side left bytes unread beyond the frame still coming (it stopped reading while the client did not
+ * read its output): it judges those frames at a later readable, so they stay its culprits until then. */
+static bool side_lags(void)
+{
+    size_t current = cl.hd_len == 9 && cl.left ? 9 + (size_t)(cl.len - cl.left) : cl.hd_len;
+
+    for (int i = 0; i < 2; i++)
+        if (sides[i].open && !sides[i].ended_early && input_left(&sides[i]) > current)
+            return true;
+    return false;
+}
+
+/* Both sides had their readable: the frames pending start over (with the one still coming), unless a
+ * side has yet to read some of them. */
 static void pending_delivered(void)
 {
     bool in_frame = cl.hd_len == 9 && cl.left;
+
+    if (side_lags())
+        return;
 
     if (in_frame && cl.cur_pending >= 0) {
         cl.pending[0] = cl.pending[cl.cur_pending];
@@ -2131,13 +2147,16 @@ static bool nghttp2_max_settings(const struct diff_ctx *d)
 }
 
 /* nghttp2's glue keeps max_headers * 2 strings per stream, pseudo-header fields' too: more than
- * max_headers fields in all (fewer regular ones) get its 431. */
+ * max_headers fields in all (fewer regular ones) get its 431, or nothing at all when the client's next
+ * frame on the stream reset it before that 431 went out (and the request was never dispatched). */
 static bool nghttp2_counts_pseudo_headers(const struct diff_ctx *d)
 {
     const struct http_config *c = sides[0].hw->cfg;
+    const struct stream_out *b = &sides[1].streams[d->slot];
 
     return d->slot > 0 && cl.list_seen[d->slot] && cl.list_all[d->slot] > c->max_headers &&
-           sides[1].streams[d->slot].status == 431 && sides[0].streams[d->slot].status != 431;
+           (b->status == 431 || (!b->status && b->rst && !sides[1].requests[d->slot].dispatched)) &&
+           sides[0].streams[d->slot].status != 431;
 }
 
 /* After the client's GOAWAY nghttp2 reads nothing more of what would start something (with nothing in
