@@ -386,11 +386,16 @@ check_bodies() { # 4
             meta=$(fetch $v "$turl/bytes/$n")
             body_check "$dp: GET /bytes/$n over https HTTP/$v: same SHA-256 and length as cleartext" "$ref" $n $v "$meta"
         done
-        # TLS 1.2's records are sealed by sluice too (AES-GCM with its explicit nonce, ChaCha20-Poly1305)
-        for cipher in ECDHE-ECDSA-AES128-GCM-SHA256 ECDHE-ECDSA-CHACHA20-POLY1305; do
+        # every AEAD suite's records are sealed by sluice: TLS 1.3's other two (the default is
+        # AES-256-GCM), TLS 1.2's AES-GCM with its explicit nonce and ChaCha20-Poly1305
+        for cipher in TLS_AES_128_GCM_SHA256 TLS_CHACHA20_POLY1305_SHA256 ECDHE-ECDSA-AES128-GCM-SHA256 \
+            ECDHE-ECDSA-CHACHA20-POLY1305; do
             [ "$n" -le $((1 << 20)) ] || continue
-            meta=$(fetch 2 --tls-max 1.2 --ciphers "$cipher" "$turl/bytes/$n")
-            body_check "$dp: GET /bytes/$n over TLS 1.2 $cipher HTTP/2: same SHA-256 and length" "$ref" $n 2 "$meta"
+            case $cipher in
+            TLS_*) meta=$(fetch 2 --tlsv1.3 --tls13-ciphers "$cipher" "$turl/bytes/$n") ;;
+            *) meta=$(fetch 2 --tls-max 1.2 --ciphers "$cipher" "$turl/bytes/$n") ;;
+            esac
+            body_check "$dp: GET /bytes/$n with $cipher over HTTP/2: same SHA-256 and length" "$ref" $n 2 "$meta"
         done
     done
     rm -f "$WORK/dl" "$WORK/ref"
