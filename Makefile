@@ -8,7 +8,7 @@
 #                   fuzzing, the ones that need no root first
 #   make demo       the end-to-end demo in a throw-away namespace topology
 #   make bench      the benchmark harness; make bench-h2 only its HTTP/2 session comparison,
-#                   make bench-tls only its TLS cases
+#                   make bench-tls only its TLS cases; make profile: where the CPU goes for bulk, by perf
 #   make fmt        clang-format every C file in place; make fmt-check only reports (CI runs it)
 #   make clean      remove build/
 #
@@ -167,7 +167,7 @@ AGENT    := $(BUILD)/bin/sluice-agent
 SERVER   := $(BUILD)/bin/sluice-server
 ROUTEGEN := $(BUILD)/bin/sluice-routegen
 
-.PHONY: all tests deps test check demo bench bench-h2 bench-tls fmt fmt-check clean
+.PHONY: all tests deps test check demo bench bench-h2 bench-tls profile fmt fmt-check clean
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS) # the tests load the objects too: keep them and their skeletons
 .DEFAULT_GOAL := all
 
@@ -290,6 +290,10 @@ bench-h2: deps all
 # make bench-tls: only the TLS cases, sluice against h2o and nginx (run.sh --tls, about 4 minutes)
 bench-tls: deps all
 	tools/bench/run.sh $(BUILD) --tls
+
+# make profile: perf over both CPUs while sluice sends bulk over AF_XDP and over sockets (tools/bench/profile.sh)
+profile: deps all
+	tools/bench/profile.sh $(BUILD)
 
 FMT_FILES = $(shell git ls-files '*.c' '*.h')
 
