@@ -74,15 +74,16 @@ for dp in xdp socket; do
         port=8080
         args=(--datapath socket)
     fi
-    in_srv taskset -c 0 "$SERVER" "${args[@]}" --workers 1 --cpus 0 --http $port --static "$WORK/www" \
-        >"$OUT/server-$dp.log" 2>&1 &
+    # nsenter itself, not the in_srv function: $! must be the server, which the stop below signals
+    nsenter --net="/run/netns/$TOPO-srv" -- taskset -c 0 "$SERVER" "${args[@]}" --workers 1 --cpus 0 \
+        --http $port --static "$WORK/www" >"$OUT/server-$dp.log" 2>&1 &
     SERVER_PID=$!
     topo_server_ready "$SERVER_PID" "$OUT/server-$dp.log" || { echo "profile.sh: error: sluice-server ($dp) did not start: $(tail -n 2 "$OUT/server-$dp.log")" >&2; exit 1; }
     for c in "1m 4 1" "16k 16 8"; do
         read -r file conns streams <<<"$c"
         name=$dp-$file
-        in_cli taskset -c 1 h2load -D $((PERF_SECONDS + 3)) -c "$conns" -m "$streams" \
-            "http://$SRV4:$port/static/$file.bin" >"$OUT/h2load-$name.log" 2>&1 &
+        nsenter --net="/run/netns/$TOPO-cli" -- taskset -c 1 h2load -D $((PERF_SECONDS + 3)) -c "$conns" \
+            -m "$streams" "http://$SRV4:$port/static/$file.bin" >"$OUT/h2load-$name.log" 2>&1 &
         LOAD_PID=$!
         sleep 2
         perf record -a -g -e cpu-clock -F 2000 -o "$OUT/perf-$name.data" -- sleep "$PERF_SECONDS" >/dev/null 2>&1
