@@ -1151,7 +1151,7 @@ static __always_inline int steer_decide(struct xdp_md *ctx, const struct steer_p
 }
 
 /* The entry: parse L2-L4 into a steer_pkt, then decide; each ends in one verdict counter. */
-SEC("xdp")
+SEC("xdp.frags")
 int sluice_steer(struct xdp_md *ctx)
 {
     struct steer_pkt pkt = {};

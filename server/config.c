@@ -85,7 +85,7 @@ static const struct setting settings[] = {
      NULL, "TIME-WAIT entries per worker, 104 bytes each, apart from connections; when full the oldest goes"},
     {"tcp", "max_half_open", NULL, NULL, SET_U32, AT(server.tcp.max_half_open), 1, 1u << 20, false, NULL,
      NULL, "connections per worker in SYN-RECEIVED"},
-    {"tcp", "mtu", NULL, NULL, SET_U16, AT(server.tcp.mtu), 576, 9000, false, NULL, NULL,
+    {"tcp", "mtu", NULL, NULL, SET_U16, AT(server.tcp.mtu), 576, 65535, false, NULL, NULL,
      "IP MTU of the link; the MSS offered follows from it"},
     {"tcp", "rcv_buf", NULL, NULL, SET_U32, AT(server.tcp.rcv_buf), 4096, 1u << 30, false, NULL, NULL,
      "receive buffer (window) per connection, bytes"},

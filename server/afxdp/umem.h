@@ -42,6 +42,8 @@ struct umem {
     _Atomic int64_t in_fill;       /* given to the kernel through the fill ring, not yet seen in an RX ring */
     _Atomic int64_t in_tx;         /* placed in a TX ring, completion not yet consumed */
     _Atomic uint64_t fill_starved; /* refills that found no free frame */
+    uint32_t sockets;              /* bound to it so far (the first one's bind sets the modes) */
+    int sg_refused;                /* errno of the first bind's refusal of XDP_USE_SG, or 0 */
 };
 
 void umem_config_default(struct umem_config *cfg);

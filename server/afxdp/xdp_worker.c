@@ -42,9 +42,17 @@ static uint32_t receive_batch(struct xdp_worker *x)
 
     for (uint32_t i = 0; i < n; i++) {
         const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->port.rx, idx + i);
+        uint32_t frame = (uint32_t)(d->addr / u->cfg.frame_size);
+        bool more = d->options & XDP_PKT_CONTD;
 
-        xdp_steer_input(x, (uint32_t)(d->addr / u->cfg.frame_size), (uint32_t)(d->addr % u->cfg.frame_size),
-                        d->len);
+        /* a packet larger than a frame came in pieces: our MSS asked for none, so it goes, whole */
+        if (more || x->rx_in_chain) {
+            frame_put(&x->cache, frame, FRAME_OWN_HELD);
+            x->stats.rx_chains_dropped += !x->rx_in_chain;
+            x->rx_in_chain = more;
+            continue;
+        }
+        xdp_steer_input(x, frame, (uint32_t)(d->addr % u->cfg.frame_size), d->len);
     }
     if (n) {
         xsk_ring_cons__release(&x->port.rx, n);
@@ -70,15 +78,19 @@ static uint32_t transmit_batch(struct xdp_worker *x)
     }
     got = xsk_ring_prod__reserve(&x->port.tx, n, &idx);
     if (got < n) {
+        uint32_t fit = xsk_prod_nb_free(&x->port.tx, n);
+
         x->stats.tx_ring_full++;
-        got = xsk_ring_prod__reserve(&x->port.tx, xsk_prod_nb_free(&x->port.tx, n), &idx);
+        while (fit && e->tx[fit - 1].more)
+            fit--; /* a packet's frames go in together */
+        got = fit ? xsk_ring_prod__reserve(&x->port.tx, fit, &idx) : 0;
     }
     for (uint32_t i = 0; i < got; i++) {
         struct xdp_desc *d = xsk_ring_prod__tx_desc(&x->port.tx, idx + i);
 
         d->addr = umem_addr(u, e->tx[i].frame, e->tx[i].off);
         d->len = e->tx[i].len;
-        d->options = 0;
+        d->options = e->tx[i].more ? XDP_PKT_CONTD : 0;
     }
     if (got) {
         xsk_ring_prod__submit(&x->port.tx, got);
@@ -171,6 +183,7 @@ static int xdp_worker_init(struct worker *w, struct err *e)
         .tx_size = xs->cfg.ring_size,
         .zerocopy = xs->cfg.zerocopy,
     };
+    struct tcp_config tcp;
     int fd;
 
     if (!x)
@@ -181,12 +194,15 @@ static int xdp_worker_init(struct worker *w, struct err *e)
     frame_cache_init(&x->cache, &xs->umem.pool);
     if (inbox_init(&x->inbox, sizeof(struct xdp_steer_msg), e))
         return -1;
-    if (tcp_engine_init(&x->engine, &srv->cfg.tcp, &x->cache, &app_tcp_callbacks, &w->apps, worker_now_ns()))
+    /* the socket before the engine: whether segments may be sent as frame chains is the socket's */
+    if (xsk_port_open(&x->port, &xs->umem, &pcfg, xs->mode_note, sizeof(xs->mode_note), e))
+        return -1;
+    tcp = srv->cfg.tcp;
+    tcp.tx_frags_max = x->port.multi_buffer ? TCP_SEG_FRAMES_MAX : 1;
+    if (tcp_engine_init(&x->engine, &tcp, &x->cache, &app_tcp_callbacks, &w->apps, worker_now_ns()))
         return ERR(e, EXIT_STATUS_FAILURE, errno, "worker %u: cannot set up its TCP engine", w->index);
     for (int i = 0; i < srv->cfg.nservices; i++)
         tcp_listen(&x->engine, srv->cfg.services[i].port);
-    if (xsk_port_open(&x->port, &xs->umem, &pcfg, xs->mode_note, sizeof(xs->mode_note), e))
-        return -1;
     fd = x->port.fd;
     if (bpf_map_update_elem(xs->pins.xsks, &w->index, &fd, BPF_ANY))
         return ERR(e, EXIT_STATUS_FAILURE, errno, "cannot register worker %u's socket in the xsks map",

@@ -26,6 +26,7 @@
     X(rx_packets, "frames taken from the RX ring")                                                           \
     X(tx_packets, "frames placed in the TX ring")                                                            \
     X(tx_ring_full, "times the TX ring had no room for everything the engine emitted")                       \
+    X(rx_chains_dropped, "packets received in more than one frame (larger than the MSS offered): dropped")   \
     X(completions, "TX completions this worker consumed (for any worker's frames)")                          \
     X(refilled, "frames this worker gave to the fill ring")                                                  \
     X(steer_moved_out, "connections handed to the worker their route names")                                 \
@@ -85,6 +86,7 @@ struct xdp_worker {
     struct inbox inbox; /* struct xdp_steer_msg: connections and frames other workers hand to this one */
     struct xdp_move moves[XDP_RX_BATCH];
     uint32_t nmoves;
+    bool rx_in_chain; /* the RX ring's last descriptor said the packet goes on in the next */
     uint64_t next_publish_ns;
     struct xdp_worker_stats stats;
 };

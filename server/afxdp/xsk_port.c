@@ -48,7 +48,12 @@ int xsk_port_open(struct xsk_port *p, struct umem *u, const struct xsk_port_conf
     int ret;
 
     memset(p, 0, sizeof(*p));
-    ret = try_open(p, u, cfg, bind_flags_for(cfg->zerocopy) | XDP_USE_NEED_WAKEUP);
+    /* the sockets sharing the UMEM share the first one's bind: its flags are its alone to give */
+    ret = try_open(p, u, cfg, bind_flags_for(cfg->zerocopy) | XDP_USE_NEED_WAKEUP | XDP_USE_SG);
+    if (!u->sockets && (ret == -EINVAL || ret == -EOPNOTSUPP)) { /* before Linux 6.6, or the driver's */
+        u->sg_refused = -ret;
+        ret = try_open(p, u, cfg, bind_flags_for(cfg->zerocopy) | XDP_USE_NEED_WAKEUP);
+    }
     if (ret) {
         if (ret == -ENODEV || ret == -ENXIO)
             return ERR(e, EXIT_STATUS_NO_DEVICE, -ret, "no device %s for AF_XDP", cfg->ifname);
@@ -58,10 +63,14 @@ int xsk_port_open(struct xsk_port *p, struct umem *u, const struct xsk_port_conf
     p->fd = xsk_socket__fd(p->xsk);
     if (getsockopt(p->fd, SOL_XDP, XDP_OPTIONS, &opts, &optlen) == 0 && (opts.flags & XDP_OPTIONS_ZEROCOPY))
         p->zerocopy = true;
-    snprintf(mode_note, note_len, "%s",
+    u->sockets++;
+    p->multi_buffer = !u->sg_refused;
+    snprintf(mode_note, note_len, "%s, %s%s%s",
              p->zerocopy                   ? "zero-copy mode"
              : cfg->zerocopy == XSK_ZC_OFF ? "copy mode (requested)"
-                                           : "copy mode (the driver has no zero-copy support)");
+                                           : "copy mode (the driver has no zero-copy support)",
+             p->multi_buffer ? "multi-buffer" : "single-buffer (multi-buffer refused: ",
+             p->multi_buffer ? "" : strerror(u->sg_refused), p->multi_buffer ? "" : ")");
     return 0;
 }
 

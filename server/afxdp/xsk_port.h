@@ -16,6 +16,14 @@
 #include "common/err.h"
 #include "afxdp/umem.h"
 
+/* Multi-buffer (Linux 6.6), newer than the distribution's UAPI headers may be. */
+#ifndef XDP_USE_SG
+#define XDP_USE_SG (1 << 4)
+#endif
+#ifndef XDP_PKT_CONTD
+#define XDP_PKT_CONTD (1 << 0)
+#endif
+
 enum xsk_zerocopy { XSK_ZC_AUTO, XSK_ZC_ON, XSK_ZC_OFF };
 
 struct xsk_port {
@@ -24,6 +32,7 @@ struct xsk_port {
     struct xsk_ring_prod tx;
     int fd;
     bool zerocopy;
+    bool multi_buffer; /* XDP_USE_SG: a packet may span frames, chained with XDP_PKT_CONTD */
     uint64_t rx_packets;
     uint64_t tx_packets;
     uint64_t tx_kicks;
@@ -40,7 +49,8 @@ struct xsk_port_config {
 
 /*
  * Open a socket on cfg->queue of cfg->ifname over u. The first call binds the UMEM (mode chosen
- * per cfg->zerocopy; *mode_note explains it); later calls share it.
+ * per cfg->zerocopy, multi-buffer when the kernel and driver take it; *mode_note explains both);
+ * later calls share it, and its modes.
  */
 int xsk_port_open(struct xsk_port *p, struct umem *u, const struct xsk_port_config *cfg, char *mode_note,
                   size_t note_len, struct err *e);

@@ -25,6 +25,8 @@
 
 /* Room kept in front of outgoing payload for Ethernet + VLAN + IPv6 + TCP with options. */
 #define FRAME_TX_HEADROOM 128
+/* Room the kernel keeps in front of a received frame's data (XDP_PACKET_HEADROOM). */
+#define FRAME_RX_HEADROOM 256
 
 #define FRAME_CACHE_SIZE  512 /* frames a worker keeps locally */
 #define FRAME_CACHE_BATCH 128 /* frames moved between a cache and the pool at a time */

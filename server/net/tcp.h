@@ -60,6 +60,7 @@ struct tcp_config {
     uint32_t challenge_ack_limit; /* RFC 5961 challenge ACKs per second, per engine */
     uint32_t initial_cwnd;        /* segments, RFC 6928 */
     uint32_t tx_max;              /* frames an engine emits per flush before the caller drains them */
+    uint32_t tx_frags_max;        /* frames one segment may span (1 unless the datapath sends chains) */
     uint32_t hold_ms;             /* longest a connection waits, held, for steering to place it */
     uint64_t secret[2];           /* keys the ISN generator and the connection hash */
 };
@@ -130,10 +131,15 @@ struct tcp_stats {
     uint64_t parse[PKT_RESULT_COUNT];
 };
 
+/* Frames a segment spans at most: the kernel builds a copy-mode skb of at most 17 (MAX_SKB_FRAGS). */
+#define TCP_SEG_FRAMES_MAX 16
+
+/* One frame to transmit; `more` when the next entry continues the same packet (a frame chain). */
 struct tcp_tx {
     uint32_t frame;
     uint16_t off;
     uint16_t len;
+    bool more;
 };
 
 /* Compact TIME-WAIT entries (tcp_time_wait.c): a slab with a hash of its own and one FIFO. */

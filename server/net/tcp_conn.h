@@ -259,6 +259,14 @@ bool tcp_emit_header_only(struct tcp_engine *e, const struct pkt_tuple *t, const
 void tcp_challenge_ack(struct tcp_engine *e, struct tcp_conn *c);
 /* Whether the rate limit lets one more challenge ACK go (counted as sent, or as limited). */
 bool tcp_challenge_allowed(struct tcp_engine *e);
+/* The MSS this engine offers on a connection of family (tcp_engine.c). */
+uint16_t tcp_mss_offered(const struct tcp_engine *e, uint8_t family);
+
+/* Payload bytes a send frame holds, after the headroom its headers are written into. */
+static inline uint32_t tcp_frame_payload_max(const struct tcp_engine *e)
+{
+    return e->frames->pool->frame_size - FRAME_TX_HEADROOM;
+}
 uint32_t tcp_ts_now(const struct tcp_engine *e, const struct tcp_conn *c);
 
 /* ---- tcp_cc.c ---------------------------------------------------------------------------------- */

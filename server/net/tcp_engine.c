@@ -40,6 +40,7 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->challenge_ack_limit = 1000;
     cfg->initial_cwnd = 10;
     cfg->tx_max = 1024;
+    cfg->tx_frags_max = 1;
     cfg->hold_ms = 1000;
     cfg->secret[0] = 0x0123456789abcdefull;
     cfg->secret[1] = 0xfedcba9876543210ull;
@@ -100,7 +101,8 @@ int tcp_engine_init(struct tcp_engine *e, const struct tcp_config *cfg, struct f
     uint32_t nbuckets = 1;
 
     memset(e, 0, sizeof(*e));
-    if (!cfg->max_conns || cfg->mtu < 576 || !cfg->tx_max || cfg->max_conns > (1u << 24) ||
+    if (!cfg->max_conns || cfg->mtu < 576 || !cfg->tx_max || !cfg->tx_frags_max ||
+        cfg->tx_frags_max > TCP_SEG_FRAMES_MAX || cfg->max_conns > (1u << 24) ||
         cfg->max_time_wait > (1u << 24)) {
         errno = EINVAL;
         return -1;
@@ -368,9 +370,31 @@ void tcp_conn_table_remove(struct tcp_engine *e, struct tcp_conn *c)
     }
 }
 
-static uint16_t mss_for(const struct tcp_config *cfg, uint8_t family)
+static uint32_t min_u32(uint32_t a, uint32_t b)
 {
-    return (uint16_t)(cfg->mtu - (family == PKT_IPV6 ? PKT_IPV6_LEN : PKT_IPV4_LEN) - PKT_TCP_LEN);
+    return a < b ? a : b;
+}
+
+/*
+ * The MSS we offer: what the link's MTU allows, and no more than a frame holds, so that every
+ * segment is received into one frame (after the kernel's headroom, the largest link header and
+ * every TCP option). Received chains are dropped (xdp_worker.c): a segment is read where it lies.
+ */
+uint16_t tcp_mss_offered(const struct tcp_engine *e, uint8_t family)
+{
+    uint32_t ip = family == PKT_IPV6 ? PKT_IPV6_LEN : PKT_IPV4_LEN;
+    uint32_t by_frame = e->frames->pool->frame_size - FRAME_RX_HEADROOM - PKT_ETH_LEN - PKT_VLAN_LEN - ip -
+                        PKT_TCP_LEN - PKT_TCP_OPTS_MAX;
+
+    return (uint16_t)min_u32(e->cfg.mtu - ip - PKT_TCP_LEN, by_frame);
+}
+
+/* The largest segment we send, before the peer's MSS: the MTU's, within tx_frags_max frames. */
+static uint16_t mss_sendable(const struct tcp_engine *e, uint8_t family)
+{
+    uint32_t ip = family == PKT_IPV6 ? PKT_IPV6_LEN : PKT_IPV4_LEN;
+
+    return (uint16_t)min_u32(e->cfg.mtu - ip - PKT_TCP_LEN, e->cfg.tx_frags_max * tcp_frame_payload_max(e));
 }
 
 /* Smallest shift that lets the receive buffer be advertised in 16 bits (RFC 7323 2.2). */
@@ -428,7 +452,7 @@ static struct tcp_conn *tcp_conn_alloc(struct tcp_engine *e, const struct pkt_tu
     c->snd_una = c->snd_nxt = c->snd_max = c->iss;
     c->high_sack = c->iss;   /* not 0: sequence comparisons only hold within 2^31 of snd_una */
     c->snd_end = c->iss + 1; /* the SYN takes the ISN; data starts after it */
-    c->mss = mss_for(&e->cfg, t->family);
+    c->mss = mss_sendable(e, t->family);
     c->last_recv_us = e->now_us;
     tcp_conn_table_insert(e, c);
     return c;
@@ -695,6 +719,7 @@ uint8_t *tcp_write_reserve(struct tcp_conn *c, size_t *room)
     struct tcp_engine *e = c->engine;
     struct frame_pool *pool = tcp_conn_pool(e);
     size_t space = tcp_writable(c);
+    uint32_t fill = min_u32(c->mss, tcp_frame_payload_max(e)); /* a frame's share of a segment */
     struct frame_meta *m;
     uint32_t tail;
 
@@ -707,8 +732,8 @@ uint8_t *tcp_write_reserve(struct tcp_conn *c, size_t *room)
     tail = c->sndq.count ? c->sndq.tail : FRAME_NONE;
     if (tail != FRAME_NONE) {
         m = frame_meta(pool, tail);
-        if (!(m->flags & FRAME_F_SENT) && !frame_in_tx(pool, tail) && m->len < c->mss) {
-            *room = c->mss - m->len;
+        if (!(m->flags & FRAME_F_SENT) && !frame_in_tx(pool, tail) && m->len < fill) {
+            *room = fill - m->len;
             if (*room > space)
                 *room = space;
             return frame_data(pool, tail) + m->off + m->len;
@@ -725,7 +750,7 @@ uint8_t *tcp_write_reserve(struct tcp_conn *c, size_t *room)
     m->len = 0;
     m->seq = c->snd_end;
     tcp_fq_push(pool, &c->sndq, tail);
-    *room = c->mss < space ? c->mss : space;
+    *room = fill < space ? fill : space;
     return frame_data(pool, tail) + m->off;
 }
 

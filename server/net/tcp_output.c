@@ -104,8 +104,7 @@ static uint8_t build_options(const struct tcp_engine *e, const struct tcp_conn *
 
     *sack_short = false;
     if (syn) {
-        uint16_t mss = (uint16_t)(e->cfg.mtu - (c->tuple.family == PKT_IPV6 ? PKT_IPV6_LEN : PKT_IPV4_LEN) -
-                                  PKT_TCP_LEN);
+        uint16_t mss = tcp_mss_offered(e, c->tuple.family);
 
         o[n++] = OPT_MSS;
         o[n++] = 4;
@@ -165,14 +164,15 @@ static bool tx_room(struct tcp_engine *e)
     return false;
 }
 
-static void tx_emit(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len)
+/* Lend frame to the TX list; more when the next entry continues the same packet. */
+static void tx_emit(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len, bool more)
 {
     frame_lend_tx(tcp_conn_pool(e), frame);
     e->tx[e->ntx].frame = frame;
     e->tx[e->ntx].off = (uint16_t)off;
     e->tx[e->ntx].len = (uint16_t)len;
+    e->tx[e->ntx].more = more;
     e->ntx++;
-    e->stats.segs_out++;
 }
 
 /* Everything that an ACK-carrying segment tells the peer. */
@@ -199,7 +199,8 @@ bool tcp_emit_header_only(struct tcp_engine *e, const struct pkt_tuple *t, const
         return false;
     }
     len = pkt_write_headers(frame_data(pool, frame), t, link, seg);
-    tx_emit(e, frame, 0, len);
+    tx_emit(e, frame, 0, len, false);
+    e->stats.segs_out++;
     frame_put(e->frames, frame, FRAME_OWN_HELD);
     return true;
 }
@@ -277,12 +278,25 @@ static uint32_t data_option_room(const struct tcp_conn *c, uint32_t len)
     return len >= seg ? 0 : seg - len < PKT_TCP_OPTS_MAX ? seg - len : PKT_TCP_OPTS_MAX;
 }
 
-/* Send one send-queue frame as it is; the frame stays queued until acknowledged. */
-static void send_frame(struct tcp_engine *e, struct tcp_conn *c, uint32_t frame, bool retransmission)
+/* The partial sum of a payload piece placed at byte offset at of the segment (RFC 1071 2(B)). */
+static uint32_t csum_at(uint32_t sum, uint32_t at)
+{
+    uint16_t folded = csum_fold(sum);
+
+    return at & 1 ? (uint16_t)(folded << 8 | folded >> 8) : folded;
+}
+
+/*
+ * Send nframes send-queue frames from the first on as one segment, as they are: headers in front
+ * of the first one's payload, the others chained after it. The frames stay queued until
+ * acknowledged. Returns the last frame sent.
+ */
+static uint32_t send_segment(struct tcp_engine *e, struct tcp_conn *c, uint32_t first, uint32_t nframes,
+                             bool retransmission)
 {
     struct frame_pool *pool = tcp_conn_pool(e);
-    struct frame_meta *m = frame_meta(pool, frame);
-    uint8_t *payload = frame_data(pool, frame) + m->off;
+    struct frame_meta *m = frame_meta(pool, first);
+    uint8_t *payload = frame_data(pool, first) + m->off;
     uint8_t opts[PKT_TCP_OPTS_MAX];
     struct pkt_segment seg = {
         .seq = m->seq,
@@ -290,34 +304,54 @@ static void send_frame(struct tcp_engine *e, struct tcp_conn *c, uint32_t frame,
         .flags = TCP_ACK,
         .ip_id = e->ip_id++,
         .options = opts,
-        .payload_len = m->len,
     };
-    uint32_t hlen;
+    uint32_t hlen, f = first, last = first;
     bool ack_owed = c->ack_need == ACK_NOW, sack_short;
 
-    if (!(m->flags & FRAME_F_CSUM)) {
-        m->csum = csum_partial(payload, m->len, 0);
-        m->flags |= FRAME_F_CSUM;
+    for (uint32_t i = 0; i < nframes; i++, f = frame_meta(pool, f)->next) {
+        struct frame_meta *fm = frame_meta(pool, f);
+
+        if (!(fm->flags & FRAME_F_CSUM)) {
+            fm->csum = csum_partial(frame_data(pool, f) + fm->off, fm->len, 0);
+            fm->flags |= FRAME_F_CSUM;
+        }
+        seg.payload_sum += csum_at(fm->csum, seg.payload_len);
+        seg.payload_len += fm->len;
+        last = f;
     }
-    seg.payload_sum = m->csum;
-    if (m->seq + m->len == c->snd_end) {
+    if (m->seq + seg.payload_len == c->snd_end) {
         seg.flags |= TCP_PSH;
         if (c->flags & CONN_F_FIN_QUEUED)
             seg.flags |= TCP_FIN;
     }
-    seg.options_len = build_options(e, c, opts, false, data_option_room(c, m->len), &sack_short);
+    seg.options_len = build_options(e, c, opts, false, data_option_room(c, seg.payload_len), &sack_short);
     seg.wnd = window_field(e, c, false);
     hlen = pkt_headers_len(&c->tuple, &c->link) + seg.options_len;
     pkt_write_headers(payload - hlen, &c->tuple, &c->link, &seg);
-    tx_emit(e, frame, m->off - hlen, hlen + m->len);
-    m->flags |= FRAME_F_SENT;
-    if (retransmission)
-        m->flags |= FRAME_F_RETRANS;
-    m->sent_us = (uint32_t)e->now_us;
-    e->stats.bytes_out += m->len;
+    f = first;
+    for (uint32_t i = 0; i < nframes; i++, f = frame_meta(pool, f)->next) {
+        struct frame_meta *fm = frame_meta(pool, f);
+
+        if (i == 0)
+            tx_emit(e, f, fm->off - hlen, hlen + fm->len, nframes > 1);
+        else
+            tx_emit(e, f, fm->off, fm->len, i + 1 < nframes);
+        fm->flags |= FRAME_F_SENT;
+        if (retransmission)
+            fm->flags |= FRAME_F_RETRANS;
+        fm->sent_us = (uint32_t)e->now_us;
+    }
+    e->stats.segs_out++;
+    e->stats.bytes_out += seg.payload_len;
     ack_sent(e, c);
     if (ack_owed && sack_short)
         c->ack_need = ACK_NOW; /* the peer is owed every block: a pure ACK follows the data (tcp_output) */
+    return last;
+}
+
+static void send_frame(struct tcp_engine *e, struct tcp_conn *c, uint32_t frame, bool retransmission)
+{
+    send_segment(e, c, frame, 1, retransmission);
 }
 
 /* Copy the part of frame beyond `at` into a new frame queued right after it. */
@@ -447,12 +481,40 @@ static void send_tail_probe(struct tcp_engine *e, struct tcp_conn *c)
     }
 }
 
+/*
+ * Frames that may follow f (len bytes going) in the same segment: whole, of the same kind (new data
+ * or retransmission), within the MSS, the peer's window, the congestion window and the TX list.
+ * Returns the segment's frame count and adds the followers' bytes to *len.
+ */
+static uint32_t segment_frames(struct tcp_engine *e, struct tcp_conn *c, uint32_t f, uint32_t *len,
+                               uint32_t wnd_end, uint32_t pipe, bool retransmission)
+{
+    struct frame_pool *pool = tcp_conn_pool(e);
+    uint32_t n = 1;
+
+    if (*len != frame_meta(pool, f)->len)
+        return 1; /* cut short by the window: nothing fits after it */
+    for (uint32_t g = frame_meta(pool, f)->next; g != FRAME_NONE && n < e->cfg.tx_frags_max;
+         g = frame_meta(pool, g)->next) {
+        const struct frame_meta *gm = frame_meta(pool, g);
+        uint32_t seg = *len + gm->len;
+
+        if (seg > c->mss || (gm->flags & FRAME_F_SACKED) || seq_lt(gm->seq, c->snd_max) != retransmission ||
+            seq_gt(gm->seq + gm->len, wnd_end) || (pipe && pipe + seg > c->cwnd) || frame_in_tx(pool, g) ||
+            e->ntx + n >= e->cfg.tx_max || (!retransmission && nagle_holds(e, c, gm)))
+            break;
+        *len = seg;
+        n++;
+    }
+    return n;
+}
+
 static void send_queued(struct tcp_engine *e, struct tcp_conn *c)
 {
     struct frame_pool *pool = tcp_conn_pool(e);
     uint32_t wnd_end = c->snd_una + c->snd_wnd;
     bool nothing_in_flight = c->snd_una == c->snd_max;
-    uint32_t pipe, f;
+    uint32_t pipe, f, last, nframes;
 
     if (c->snd_una == c->snd_max && c->last_send_us && e->now_us - c->last_send_us > c->rto_us)
         tcp_cc_idle_restart(e, c);
@@ -488,11 +550,13 @@ static void send_queued(struct tcp_engine *e, struct tcp_conn *c)
             tcp_conn_mark_retry(e, c);
             break;
         }
-        send_frame(e, c, f, retransmission);
+        nframes = segment_frames(e, c, f, &len, wnd_end, pipe, retransmission);
+        last = send_segment(e, c, f, nframes, retransmission);
         if (retransmission)
             e->stats.retrans_rto++;
         pipe += len;
         advance_snd_nxt(c, m, len);
+        f = last;
     }
 
     if ((c->flags & CONN_F_FIN_QUEUED) && c->snd_nxt == c->snd_end && seq_leq(c->snd_una, c->snd_end)) {

@@ -134,24 +134,40 @@ static void transmit(struct sim *s, int from, struct tcp_engine *e, struct frame
 {
     struct sim_host *h = &s->host[from];
 
+    static uint8_t chain[TCP_SEG_FRAMES_MAX * 4096]; /* a packet sent as a frame chain, gathered */
+    uint32_t chained = 0;
+
     for (uint32_t i = 0; i < e->ntx; i++) {
         struct tcp_tx *tx = &e->tx[i];
         uint8_t *frame = frame_data(&h->pool, tx->frame) + tx->off;
+        uint32_t len = tx->len;
         struct sim_link *l = &s->link[from];
-        bool keep = !s->hook || s->hook(s->hook_ctx, from, frame, tx->len);
+        bool keep;
 
+        if (tx->more || chained) {
+            memcpy(chain + chained, frame, tx->len);
+            chained += tx->len;
+            frame_put(cache, tx->frame, FRAME_OWN_TX);
+            if (tx->more)
+                continue;
+            frame = chain;
+            len = chained;
+            chained = 0;
+        }
+        keep = !s->hook || s->hook(s->hook_ctx, from, frame, len);
         s->sent[from]++;
-        trace(s, from, frame, tx->len);
+        trace(s, from, frame, len);
         if (keep && !chance(s, l->loss_ppm)) {
-            wire_put(s, from, frame, tx->len, chance(s, l->reorder_ppm) ? l->reorder_ns : 0);
+            wire_put(s, from, frame, len, chance(s, l->reorder_ppm) ? l->reorder_ns : 0);
             if (chance(s, l->dup_ppm)) {
                 s->duplicated[from]++;
-                wire_put(s, from, frame, tx->len, sim_rand(s) % (l->delay_ns + 1));
+                wire_put(s, from, frame, len, sim_rand(s) % (l->delay_ns + 1));
             }
         } else {
             s->dropped[from]++;
         }
-        frame_put(cache, tx->frame, FRAME_OWN_TX); /* the copy onto the wire completes the TX */
+        if (frame != chain)
+            frame_put(cache, tx->frame, FRAME_OWN_TX); /* the copy onto the wire completes the TX */
     }
     tcp_tx_consumed(e, e->ntx);
 }
@@ -165,7 +181,7 @@ static void deliver(struct sim *s, struct sim_packet *p)
         s->dropped[!p->to]++;
         return;
     }
-    frame = frame_alloc(&h->cache);
+    frame = p->len <= h->pool.frame_size ? frame_alloc(&h->cache) : FRAME_NONE;
     if (frame == FRAME_NONE) {
         s->dropped[!p->to]++; /* the receiver is out of frames: as a full RX ring would */
         return;
