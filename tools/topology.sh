@@ -1,7 +1,8 @@
 #!/bin/sh
 # topology.sh — the test topology: a server and a client network namespace joined by a veth pair.
 #
-#   tools/topology.sh up   [NAME]        (re)create it; idempotent
+#   tools/topology.sh up   [NAME]        (re)create it; idempotent; TOPO_MTU sets both ends' MTU
+#                                        (default 1500; up to 65535 on veth)
 #   tools/topology.sh down [NAME]        remove it; leaves nothing behind, fine if absent
 #   tools/topology.sh exec NAME srv|cli CMD...   run CMD in a namespace
 #   tools/topology.sh show [NAME]        print the names and addresses, shell-sourceable
@@ -56,7 +57,7 @@ up() {
         ip -n "$ns" link set lo up
         ip -n "$ns" addr add "$ip4/24" dev "$if"
         ip -n "$ns" addr add "$ip6/64" dev "$if" nodad
-        ip -n "$ns" link set "$if" up
+        ip -n "$ns" link set "$if" mtu "${TOPO_MTU:-1500}" up
     done
     # The client's kernel would leave TCP checksums for "hardware" to fill in (veth offload), and
     # XDP hands the server's AF_XDP sockets the frame as it is: make the client compute them.

@@ -11,8 +11,9 @@
 # in both directions, clients aborting mid-transfer, connections to a port that is not a service
 # and to a service nobody serves, a server restart under the loaded agent, 50,000 HTTP/1.0 requests
 # from ab (apache2-utils) on fresh connections against one worker with 1,024 connection slots (the
-# server closes first, so TIME-WAIT must not hold slots: issue 12), and after every server run the
-# server's own check that every UMEM frame came back. Needs root.
+# server closes first, so TIME-WAIT must not hold slots: issue 12), the transfers again at MTU 9000
+# (with loss) and 65000 with segments sent as frame chains (issue 15), and after every server run
+# the server's own check that every UMEM frame came back. Needs root.
 set -u
 
 BUILD=${1:?usage: datapath_test.sh BUILD_DIR}
@@ -153,3 +154,43 @@ check "metrics: TIME-WAIT entries within [tcp] max_time_wait" test "${held:-9999
 check "metrics: few connection slots in use (ab's and curl's)" test "${conns:-9999}" -le 16
 check "metrics: no SYN dropped at the connection limit" test "${syn_dropped:-1}" -eq 0
 stop_server third
+
+# ---- jumbo frames: segments of up to the link's MTU, sent as chains of UMEM frames (issue 15) ----
+# Both ends of the veth at MTU 9000, then 65000: the kernel client offers an MSS to match, and the
+# engine sends each segment as up to 16 frames (XDP_USE_SG, XDP_PKT_CONTD). The segments' average
+# size, from the engine's own counters, shows that they were that large.
+set_mtu() {
+    ip -n "$TOPO-srv" link set "$DEV" mtu "$1" && ip -n "$TOPO-cli" link set "$CLI_DEV" mtu "$1"
+    printf '[tcp]\nmtu = %s\n' "$1" >"$LOGS/mtu$1.conf"
+}
+# avg_segment NAME: payload bytes per data segment the server sent, over every worker (its stop report)
+avg_segment() {
+    awk '$1 == "tcp_bytes_out" { b += $2 } $1 == "tcp_segs_out" { s += $2 } END { printf "%d", s ? b / s : 0 }' \
+        "$LOGS/server-$1.log"
+}
+set_mtu 9000
+start_server mtu9000 --workers 2 --echo 7 --sink 9 --source 19 --config "$LOGS/mtu9000.conf"
+expect "MTU 9000: the start-up line says multi-buffer" 0 "multi-buffer" cat "$LOGS/server-mtu9000.log"
+expect "MTU 9000: echo byte-exact" 0 "" client echo --addr $SRV4 --port 7 --conns 50 --bytes 200000
+expect "MTU 9000: 256 MiB upload, SHA-256 checked (IPv4)" 0 "" client upload --addr $SRV4 --port 9 --bytes $BIG
+expect "MTU 9000: 256 MiB download, every byte checked (IPv4)" 0 "" client download --addr $SRV4 --port 19 --bytes $BIG --seed 11
+expect "MTU 9000: 256 MiB download, every byte checked (IPv6)" 0 "" client download --addr $SRV6 --port 19 --bytes $BIG --seed 12
+start_netem
+expect "MTU 9000: 256 MiB upload under loss (IPv4)" 0 "" client upload --addr $SRV4 --port 9 --bytes $BIG
+expect "MTU 9000: 256 MiB download under loss (IPv4)" 0 "" client download --addr $SRV4 --port 19 --bytes $BIG --seed 13
+expect "MTU 9000: 256 MiB upload under loss (IPv6)" 0 "" client upload --addr $SRV6 --port 9 --bytes $BIG
+expect "MTU 9000: 256 MiB download under loss (IPv6)" 0 "" client download --addr $SRV6 --port 19 --bytes $BIG --seed 14
+stop_netem
+stop_server mtu9000
+seg=$(avg_segment mtu9000)
+echo "# MTU 9000: $seg payload bytes per segment sent"
+check "MTU 9000: segments sent larger than one frame holds (avg $seg B)" test "$seg" -gt 4000
+
+set_mtu 65000
+start_server mtu65000 --workers 2 --echo 7 --sink 9 --source 19 --config "$LOGS/mtu65000.conf"
+expect "MTU 65000: 64 MiB download, every byte checked (IPv4)" 0 "" client download --addr $SRV4 --port 19 --bytes $((64 << 20)) --seed 15
+expect "MTU 65000: 64 MiB upload, SHA-256 checked (IPv6)" 0 "" client upload --addr $SRV6 --port 9 --bytes $((64 << 20))
+stop_server mtu65000
+seg=$(avg_segment mtu65000)
+echo "# MTU 65000: $seg payload bytes per segment sent"
+check "MTU 65000: segments of more than 4 frames (avg $seg B)" test "$seg" -gt 16000
