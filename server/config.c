@@ -59,6 +59,10 @@ static const struct setting settings[] = {
      "CPU of each worker, comma-separated (default: worker i on CPU i mod CPUs)"},
     {"server", "busy_poll", "busy-poll", NULL, SET_BOOL, AT(server.busy_poll), 0, 0, false, NULL, NULL,
      "spin instead of sleeping in poll()"},
+    {"server", "poll_spin_us", "poll-spin-us", "US", SET_U32, AT(server.poll_spin_us), 0, 10000, false, NULL,
+     NULL,
+     "AF_XDP: before sleeping, spin up to this long for more packets, adapting to how often they come; "
+     "0: never"},
     {"server", "drain_ms", "drain-ms", "MS", SET_U32, AT(server.drain_ms), 0, 600000, false, NULL, NULL,
      "on stop, how long open connections may take to finish"},
     {"server", "linger_ms", "linger-ms", "MS", SET_U32, AT(server.linger_ms), 0, 600000, false, NULL, NULL,

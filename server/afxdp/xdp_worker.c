@@ -102,6 +102,49 @@ static uint32_t transmit_batch(struct xdp_worker *x)
     return got;
 }
 
+/*
+ * Adaptive spinning ([server] poll_spin_us): an idle loop goes on for spin_ns after its last work
+ * before it sleeps. A spin that ends in sleep was wasted, and halves spin_ns; a sleep that more work
+ * ended within poll_spin_us would have been caught by spinning, and doubles it (from an eighth of
+ * the maximum). Packets arriving more often than poll_spin_us keep the worker awake, and a worker
+ * whose traffic stops is asleep within one spin.
+ */
+static bool keep_spinning(struct xdp_worker *x, uint64_t now)
+{
+    if (now - x->last_work_ns < x->spin_ns)
+        return true;
+    if (x->spin_ns) {
+        x->stats.spin_ns += x->spin_ns;
+        x->spin_ns /= 2;
+    }
+    return false;
+}
+
+static void spin_woken(struct xdp_worker *x, uint64_t slept_ns, bool work)
+{
+    uint64_t max = (uint64_t)x->worker->srv->cfg.poll_spin_us * 1000;
+
+    if (work && slept_ns < max)
+        x->spin_ns = x->spin_ns ? (x->spin_ns * 2 < max ? x->spin_ns * 2 : max) : max / 8;
+}
+
+/* Sleep until packets, a hand-off or the engine's next deadline. */
+static void sleep_for_work(struct xdp_worker *x, uint64_t now, uint64_t deadline)
+{
+    struct pollfd pfd[2] = {{.fd = x->port.fd, .events = POLLIN}, {.fd = x->inbox.wake_fd, .events = POLLIN}};
+    uint64_t wait_ms = (deadline - now) / 1000000;
+    int ready;
+
+    x->worker->polls++;
+    x->stats.syscalls++;
+    ready = poll(pfd, 2, wait_ms > MAX_SLEEP_MS ? MAX_SLEEP_MS : wait_ms ? (int)wait_ms : 1);
+    if (pfd[1].revents & POLLIN) {
+        inbox_clear_wake(&x->inbox);
+        x->stats.syscalls++;
+    }
+    spin_woken(x, worker_now_ns() - now, ready > 0);
+}
+
 /* The thread body (datapath_ops.worker_run). */
 static void *xdp_worker_run(void *arg)
 {
@@ -110,7 +153,7 @@ static void *xdp_worker_run(void *arg)
     struct umem *u = &x->server->umem;
 
     for (;;) {
-        uint64_t now = worker_now_ns(), deadline;
+        uint64_t now = worker_now_ns(), deadline, kicks = x->port.tx_kicks;
         uint32_t rx, tx;
 
         w->loops++;
@@ -119,29 +162,27 @@ static void *xdp_worker_run(void *arg)
         app_table_flush(&w->apps);
         tcp_engine_flush(&x->engine);
         tx = transmit_batch(x);
+        x->stats.syscalls += x->port.tx_kicks - kicks;
         x->stats.completions += umem_complete(u, &x->cache, 256);
         x->stats.refilled += umem_refill(u, &x->cache);
         if (now >= x->next_publish_ns) {
             x->next_publish_ns = now + PUBLISH_NS;
             publish(x, true, w->draining); /* overload while draining: XDP sheds new connections */
+            x->stats.syscalls++;
         }
         if (worker_tick(w, now))
             break;
-        if (rx || tx || x->engine.ntx || w->srv->cfg.busy_poll || x->engine.dirty ||
-            xsk_port_tx_pending(&x->port) || inbox_pending(&x->inbox))
+        if (rx || tx) {
+            x->last_work_ns = now;
+            continue;
+        }
+        if (x->engine.ntx || w->srv->cfg.busy_poll || x->engine.dirty || xsk_port_tx_pending(&x->port) ||
+            inbox_pending(&x->inbox) || keep_spinning(x, now))
             continue;
 
         deadline = tcp_engine_next_deadline(&x->engine);
-        if (deadline > now) {
-            struct pollfd pfd[2] = {{.fd = x->port.fd, .events = POLLIN},
-                                    {.fd = x->inbox.wake_fd, .events = POLLIN}};
-            uint64_t wait_ms = (deadline - now) / 1000000;
-
-            w->polls++;
-            poll(pfd, 2, wait_ms > MAX_SLEEP_MS ? MAX_SLEEP_MS : wait_ms ? (int)wait_ms : 1);
-            if (pfd[1].revents & POLLIN)
-                inbox_clear_wake(&x->inbox);
-        }
+        if (deadline > now)
+            sleep_for_work(x, now, deadline);
     }
     return NULL;
 }

@@ -28,6 +28,8 @@
     X(tx_ring_full, "times the TX ring had no room for everything the engine emitted")                       \
     X(rx_chains_dropped, "packets received in more than one frame (larger than the MSS offered): dropped")   \
     X(completions, "TX completions this worker consumed (for any worker's frames)")                          \
+    X(syscalls, "system calls the worker loop made: TX kicks, sleeps in poll, wake-ups, map updates")        \
+    X(spin_ns, "time spent spinning for packets that did not come before sleeping, ns")                       \
     X(refilled, "frames this worker gave to the fill ring")                                                  \
     X(steer_moved_out, "connections handed to the worker their route names")                                 \
     X(steer_moved_in, "connections taken over from the worker that did their handshake")                     \
@@ -87,6 +89,8 @@ struct xdp_worker {
     struct xdp_move moves[XDP_RX_BATCH];
     uint32_t nmoves;
     bool rx_in_chain; /* the RX ring's last descriptor said the packet goes on in the next */
+    uint64_t last_work_ns; /* when the loop last had packets or hand-offs to process */
+    uint64_t spin_ns;      /* how long it spins now before sleeping: adapts within [0, poll_spin_us] */
     uint64_t next_publish_ns;
     struct xdp_worker_stats stats;
 };

@@ -36,6 +36,7 @@ struct server_config {
     int cpus[SLUICE_MAX_WORKERS]; /* CPU of each worker */
     uint32_t ncpus;               /* CPUs the operator listed; 0: worker i on CPU i mod CPUs */
     bool busy_poll;
+    uint32_t poll_spin_us;     /* longest a worker spins for more work before it sleeps (adaptive) */
     uint32_t drain_ms;         /* how long a stopping server lets connections finish */
     uint32_t linger_ms;        /* lingering close (app.h): how long, and how many bytes, input is */
     uint32_t linger_max_bytes; /* discarded after a service shut a connection */
