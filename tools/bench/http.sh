@@ -69,8 +69,9 @@
 # waits on round trips), at 64 h2load's core is, as in the handshake cases, so server CPU per
 # connection is what ranks the servers when CPU1 is at 100%. Measured as the handshake cases are
 # (hs_run: whole h2load runs, their CPU over the connections they made), except that connections/s
-# are over the runs' own time (each run's req/s), leaving out the ~0.1 s h2load takes to start
-# between runs (rps_window in http.json keeps the window's). Per run also, over the same window:
+# are over the runs' own time (each run's req/s), leaving out the time between runs (h2load's exit
+# and start, 0.05-0.25 s a run in the check runs on a busy VM; rps_window in http.json keeps the
+# window's). Per run also, over the same window:
 # connections per request (the client namespace's TCP ActiveOpens over the requests completed: 1
 # when every connection made one request; well under 1 means the server kept them alive),
 # connections per second per busy server core (over CPU0's busy share), and at its end the
@@ -680,7 +681,7 @@ hs_run() {
     connrate)
         URL=http://$SRV4:$(h1_port_of "$SERVER_NAME")$path
         tls=()
-        # runs of ~0.4 s at 20k connections/s, h2load starting between them (see the top)
+        # runs of ~0.4 s at 20k connections/s; the time between runs is left out (see the top)
         args=(--h1 -H 'Connection: close' -n $((conns * 125)) -c "$conns")
         # the previous server's TIME-WAIT out of the namespaces' shared buckets (see the top)
         in_srv ss -K state time-wait >/dev/null 2>&1
@@ -765,7 +766,7 @@ tp_record() {
         c1 = (b[7] - a[7]) ? (b[6] - a[6]) / (b[7] - a[7]) : 0
         errors = err + (done - ok)
         if (hs != "") rps = win > 0 ? hs / win : -1
-        # connrate: per second of the runs themselves, h2load starting between them (~0.1 s) left out
+        # connrate: per second of the runs themselves, the time between them left out (see the top)
         if (hs_time != "") { rps_window = rps; rps = hs_time > 0 ? hs / hs_time : -1 }
         # the requests (handshakes, connections) that the CPU of the window went to
         nreq = hs != "" ? hs : rps * win
