@@ -3,15 +3,17 @@
 # nghttp2's session ([http] h2 = nghttp2: sluice-xdp, sluice-socket) and with ours (h2 = native:
 # sluice-xdp-native, sluice-socket-native), h2o, nghttpd and nginx, each serving the same bodies
 # over cleartext HTTP/2 (prior knowledge) and over TLS 1.3 with one worker, in a topology of its own
-# ("bnch", tools/topology.sh). Part of `make bench` (run.sh); `make bench-tls` runs only its TLS cases.
+# ("bnch", tools/topology.sh), and their connection rate over HTTP/1.1. Part of `make bench` (run.sh);
+# `make bench-tls` runs only its TLS cases.
 #
 #   tools/bench/http.sh BUILD_DIR OUT_DIR [--quick]
 #
 # Selection, from the environment (space-separated; unset: all):
 #   BENCH_SERVERS  servers, of: sluice-xdp sluice-xdp-native sluice-socket sluice-socket-native h2o
 #                  nghttpd nginx
-#   BENCH_CASES    case ids, of: small-16x32 small-4x1 16k-16x8 1m-4x1 echo64k-16x4 idle idle1, and
-#                  over TLS: tls-hs-full tls-hs-resumed tls-small-16x32 tls-1m-4x1
+#   BENCH_CASES    case ids, of: small-16x32 small-4x1 16k-16x8 1m-4x1 echo64k-16x4 idle idle1,
+#                  over TLS: tls-hs-full tls-hs-resumed tls-small-16x32 tls-1m-4x1, and the
+#                  connection rate over cleartext HTTP/1.1: connrate
 #   BENCH_ROUNDS   rounds (default 3, 1 with --quick)
 #   BENCH_TRIES    throughput runs at most per case, server and round (default 3): a run during
 #                  which other processes took more than BENCH_QUIET of the machine (default 0.1)
@@ -22,6 +24,9 @@
 # or TLS alone (what `make bench-tls` runs):
 #   BENCH_SERVERS="sluice-xdp-native sluice-socket-native h2o nginx" \
 #   BENCH_CASES="tls-hs-full tls-hs-resumed tls-small-16x32 tls-1m-4x1" tools/bench/http.sh build results/tls
+# or the connection rate alone:
+#   BENCH_SERVERS="sluice-xdp-native sluice-socket-native h2o nginx" BENCH_CASES=connrate \
+#   tools/bench/http.sh build results/connrate
 #
 # Every server runs in the server namespace pinned to CPU 0 (taskset; sluice also --cpus 0), the
 # load client (h2load) in the client namespace pinned to CPU 1. Cases: GET of a 13-byte file at
@@ -55,6 +60,38 @@
 #     core each the client's core sets the full handshakes/s (see CPU0 / CPU1 busy): server CPU
 #     per handshake, not handshakes/s, is what ranks the servers there;
 #   - tls-small-16x32 and tls-1m-4x1: the 13 B and 1 MiB cases above, over TLS (h2 by ALPN).
+# Connection rate (connrate): new TCP connections per second, each making one request (GET of 13 B,
+# cleartext HTTP/1.1 with Connection: close) that the SERVER closes, so that the server pays for the
+# setup and the teardown and holds the TIME-WAIT (sluice over AF_XDP as compact entries, the kernel
+# servers as the kernel's): h2load --h1 -H 'Connection: close' -n 8000 -c 64, back to back, as
+# tls-hs-resumed (h2load closes once it has read a response saying close, and reconnects; not -D,
+# which hangs reconnecting at its end). 64 connections: at 16 neither core was busy (each connection
+# waits on round trips), at 64 h2load's core is, as in the handshake cases, so server CPU per
+# connection is what ranks the servers when CPU1 is at 100%. Measured as the handshake cases are
+# (hs_run: whole h2load runs, their CPU over the connections they made), except that connections/s
+# are over the runs' own time (each run's req/s), leaving out the time between runs (h2load's exit
+# and start, 0.05-0.25 s a run in the check runs on a busy VM; rps_window in http.json keeps the
+# window's). Per run also, over the same window:
+# connections per request (the client namespace's TCP ActiveOpens over the requests completed: 1
+# when every connection made one request; well under 1 means the server kept them alive),
+# connections per second per busy server core (over CPU0's busy share), and at its end the
+# TIME-WAIT held by the server (the kernel's in the server namespace; over AF_XDP sluice's
+# sluice_tcp_time_wait) and by the client (the side that closed first holds it); for sluice over
+# AF_XDP also the share of SYNs that found their tuple still in TIME-WAIT (the client's ports come
+# round within seconds) and the entries dropped early, for the kernel servers the TIME-WAITs the
+# kernel did not keep (TCPTimeWaitOverflow). What a fair run needs, set here: sluice's [tcp]
+# max_time_wait is the server namespace's net.ipv4.tcp_max_tw_buckets, so that it holds as many
+# TIME-WAIT entries as the kernel servers may (its max_conns, 16384, and the socket datapath's
+# listen backlog, 4096, are far above 64 connections); the kernel's TIME-WAIT is cleared in both
+# namespaces (ss -K) before each run, as the server namespace's buckets are shared and would still
+# hold the previous server's (sluice over AF_XDP starts each round with an empty table); the
+# client namespace's ports are 1024-65000 with tcp_tw_reuse. nginx 1.22 speaks only HTTP/2 on a
+# cleartext `http2` listener, so it gets a second, HTTP/1.1 listener (port 8085) when connrate
+# runs; the others serve HTTP/1.1 on their cleartext port; nghttpd has no HTTP/1.1 (n/a). The
+# kernel servers set connections up and tear them down largely in softirq, part of it on the
+# client's core (veth receives on the sender's CPU), which is not their process's CPU, nor CPU0's:
+# across datapaths compare machine or bench CPU per connection; server CPU, and connections per
+# busy server core, within one.
 # Per case and server:
 #   - requests/s, bytes/s and errors from an h2load run with a duration (-D) after a warm-up;
 #   - over the same run, read from /proc during the measured window only: the server's CPU
@@ -128,6 +165,8 @@ ALL_CASES=(
     "tls-hs-resumed|TLS: resumed handshakes, 1 GET of 13 B each (HTTP/1.1, 16 conns)|GET|/static/13b.bin|16|1"
     "tls-small-16x32|TLS: 13 B, 16 conns x 32 streams|GET|/static/13b.bin|16|32"
     "tls-1m-4x1|TLS: 1 MiB, 4 x 1|GET|/static/1m.bin|4|1"
+    # connections per second (HTTP/1.1, the server closing; connections per h2load run: see the top)
+    "connrate|connection rate: 1 GET of 13 B per connection, server closing (HTTP/1.1, 64 conns)|GET|/static/13b.bin|64|1"
 )
 # id|label|the one request each connection makes before it goes quiet (empty: none)
 ALL_IDLE_CASES=(
@@ -172,11 +211,17 @@ tls_port_of() {
     nginx) echo 8446 ;;
     esac
 }
+# the cleartext HTTP/1.1 port (connrate): nginx's cleartext http2 listener speaks HTTP/2 only
+h1_port_of() { case $1 in nginx) echo 8085 ;; *) port_of "$1" ;; esac; }
 is_tls_case() { case $1 in tls-*) true ;; *) false ;; esac; }
-is_hs_case() { case $1 in tls-hs-*) true ;; *) false ;; esac; }
-# TLS is set up (certificate, second ports) only when a TLS case runs
-TLS=0
-for c in "${CASES[@]}"; do is_tls_case "${c%%|*}" && TLS=1; done
+# cases measured per connection, with h2load runs back to back (hs_run): the TLS handshakes and connrate
+is_conn_case() { case $1 in tls-hs-* | connrate) true ;; *) false ;; esac; }
+# TLS is set up (certificate, second ports) only when a TLS case runs, connrate's settings only with it
+TLS=0 CONNRATE=0
+for c in "${CASES[@]}"; do
+    is_tls_case "${c%%|*}" && TLS=1
+    [ "${c%%|*}" = connrate ] && CONNRATE=1
+done
 # what every TLS client offers: one cipher suite and one group, so that all servers agree on the same
 TLS_SUITE=TLS_AES_128_GCM_SHA256
 TLS_GROUP=X25519
@@ -188,11 +233,12 @@ h2_of() { case $1 in *-native) echo native ;; *) echo nghttp2 ;; esac; }
 is_xdp() { case $1 in sluice-xdp*) true ;; *) false ;; esac; }
 
 # The run time follows from the settings: each load case is two h2load runs (throughput, latency)
-# plus ~0.3 s of setup, a handshake case one run of h2load runs (no latency run) plus ~0.8 s (the last
-# h2load run ends after the deadline; sluice's counters); a server start and stop take ~2 s, an idle
-# case ~1 s plus ~0.25 ms per idle connection (the second idle case starts the server anew).
+# plus ~0.3 s of setup, a handshake case or connrate one run of h2load runs (no latency run) plus
+# ~0.8 s (the last h2load run ends after the deadline; sluice's counters); a server start and stop
+# take ~2 s, an idle case ~1 s plus ~0.25 ms per idle connection (the second idle case starts the
+# server anew).
 HS_CASES=0
-for c in "${CASES[@]}"; do is_hs_case "${c%%|*}" && HS_CASES=$((HS_CASES + 1)); done
+for c in "${CASES[@]}"; do is_conn_case "${c%%|*}" && HS_CASES=$((HS_CASES + 1)); done
 per_server_ms=$(( (${#CASES[@]} - HS_CASES) * (TP_MS + TP_WARM_MS + LAT_MS + LAT_WARM_MS + 300) + HS_CASES * (TP_MS + TP_WARM_MS + 800) + 2000 * (${#IDLE_CASES[@]} > 1 ? ${#IDLE_CASES[@]} : 1) + ${#IDLE_CASES[@]} * (1000 + IDLE_N / 4) ))
 EXPECTED_S=$(( ROUNDS * ${#SERVERS[@]} * per_server_ms / 1000 + 10 ))
 
@@ -305,7 +351,7 @@ hosts:
 EOF
 
 {
-    echo "# nginx for tools/bench/http.sh: cleartext HTTP/2 (prior knowledge) on port $(port_of nginx)$([ $TLS = 1 ] && echo " and TLS on $(tls_port_of nginx)"), one worker"
+    echo "# nginx for tools/bench/http.sh: cleartext HTTP/2 (prior knowledge) on port $(port_of nginx)$([ $TLS = 1 ] && echo " and TLS on $(tls_port_of nginx)")$([ $CONNRATE = 1 ] && echo ", HTTP/1.1 on $(h1_port_of nginx)"), one worker"
     echo "worker_processes 1;"
     echo "daemon off;"
     echo "user root;"
@@ -321,6 +367,7 @@ EOF
     echo "    keepalive_timeout 600s;"
     echo "    server {"
     echo "        listen $SRV4:$(port_of nginx) http2;"
+    [ $CONNRATE = 1 ] && echo "        listen $SRV4:$(h1_port_of nginx);"
     if [ $TLS = 1 ]; then
         echo "        listen $SRV4:$(tls_port_of nginx) ssl http2;"
         echo "        ssl_certificate $CERT;"
@@ -340,6 +387,7 @@ EOF
 na_reason() {
     case "$1 $2" in
     "nghttpd tls-"*) echo "nghttpd serves one port, cleartext here" ;;
+    "nghttpd connrate") echo "nghttpd speaks HTTP/2 only: no HTTP/1.1 request to close the connection after" ;;
     "nghttpd echo64k-16x4") echo "nghttpd serves files only: it has no request-body echo" ;;
     "h2o echo64k-16x4") h2o --version 2>/dev/null | grep -q 'mruby: YES' || echo "this h2o is built without mruby (the echo is an mruby handler)" ;;
     "nginx echo64k-16x4") [ -e $NGINX_ECHO_MODULE ] || echo "no echo module ($NGINX_ECHO_MODULE, package libnginx-mod-http-echo)" ;;
@@ -410,15 +458,20 @@ stop_server() {
     fi
 }
 
-# check_case SERVER CASE-LINE: the server answers the case's request with the right body
+# check_case SERVER CASE-ID METHOD PATH: the server answers the case's request with the right body
+# (and for connrate, says it closes); prints why not, empty when it does
 check_case() {
-    local url got want proto=(--http2-prior-knowledge)
+    local url got want head=$WORK/check-head.txt proto=(--http2-prior-knowledge)
     url=http://$SRV4:$(port_of "$1")$4
     if is_tls_case "$2"; then
         url=https://$SRV4:$(tls_port_of "$1")$4
         proto=(-k --http2) # h2 by ALPN; the resumed handshakes' requests are HTTP/1.1
         [ "$2" = tls-hs-resumed ] && proto=(-k --http1.1)
+    elif [ "$2" = connrate ]; then
+        url=http://$SRV4:$(h1_port_of "$1")$4
+        proto=(--http1.1 -H 'Connection: close' -D "$head")
     fi
+    rm -f "$head"
     if [ "$3" = POST ]; then
         got=$(in_cli curl -s -m 10 "${proto[@]}" --data-binary "@$WORK/post-64k.bin" "$url" | sha256sum)
         want=$(sha256sum <"$WORK/post-64k.bin")
@@ -426,7 +479,11 @@ check_case() {
         got=$(in_cli curl -s -m 10 "${proto[@]}" "$url" | sha256sum)
         want=$(sha256sum <"$WORK/www$4")
     fi
-    [ "$got" = "$want" ]
+    if [ "$got" != "$want" ]; then
+        echo "the response body did not match (checked with curl before the runs)"
+    elif [ "$2" = connrate ] && ! grep -qi '^connection: *close' "$head"; then
+        echo "the response to Connection: close did not say close (checked with curl before the runs)"
+    fi
 }
 
 # check_tls SERVER: the TLS parameters the server agrees with a client offering what the bench's
@@ -490,8 +547,9 @@ server_rss_kb() {
     echo $sum
 }
 
-# sluice_metrics: "requests allocs body_out body_copied umem_frames_held tls_handshakes tls_resumed"
-# summed over workers
+# sluice_metrics: "requests allocs body_out body_copied umem_frames_held tls_handshakes tls_resumed
+# accepted time_wait_entered time_wait_dropped time_wait_reused time_wait_held" summed over workers
+# (accepted: by the TCP engine over AF_XDP, by accept() over sockets; TIME-WAIT: the engine's only)
 sluice_metrics() {
     in_cli curl -s -m 5 --http2-prior-knowledge "http://$SRV4:$(port_of "$SERVER_NAME")/metrics" | awk '
         /^sluice_http_requests_total/ { r += $2 }
@@ -501,7 +559,10 @@ sluice_metrics() {
         /^sluice_afxdp_rx_packets_total/ { f += $2 } /^sluice_afxdp_refilled_total/ { f -= $2 }
         /^sluice_afxdp_tx_packets_total/ { f += $2 } /^sluice_afxdp_completions_total/ { f -= $2 }
         /^sluice_tls_handshakes_total/ { h += $2 } /^sluice_tls_resumed_total/ { u += $2 }
-        END { printf "%.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", r, a, o, c, f, h, u }'
+        /^sluice_tcp_conns_accepted_total/ || /^sluice_sock_accepted_total/ { ac += $2 }
+        /^sluice_tcp_time_wait_entered_total/ { te += $2 } /^sluice_tcp_time_wait_dropped_total/ { td += $2 }
+        /^sluice_tcp_time_wait_reused_total/ { tr += $2 } $1 ~ /^sluice_tcp_time_wait([{]|$)/ { th += $2 }
+        END { printf "%.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", r, a, o, c, f, h, u, ac, te, td, tr, th }'
 }
 
 
@@ -543,7 +604,7 @@ measure_tp() {
     local try line other best="" best_other=2
     for try in $(seq "$TRIES"); do
         # not in a subshell: LOAD_PID is the cleanup's to stop
-        if is_hs_case "$2"; then hs_run "$@" >"$WORK/tp.json"; else tp_run "$@" >"$WORK/tp.json"; fi
+        if is_conn_case "$2"; then hs_run "$@" >"$WORK/tp.json"; else tp_run "$@" >"$WORK/tp.json"; fi
         line=$(jq -c --argjson n "$try" '. + {attempt: $n}' "$WORK/tp.json")
         other=$(jq -r '.other_busy // 1' <<<"$line")
         if awk -v o="$other" -v b="$best_other" 'BEGIN { exit !(o < b) }'; then
@@ -553,6 +614,10 @@ measure_tp() {
         [ "$try" -lt "$TRIES" ] && note "$SERVER_NAME $2 round $1: other processes took $other of the machine: again"
     done
     echo "$best" >>"$RAW"
+    # connrate: a server that kept its connections alive made fewer connections than requests
+    jq -e '(.conns_per_req // 1) < 0.99' <<<"$best" >/dev/null &&
+        note "$SERVER_NAME $2 round $1: $(jq -r .conns_per_req <<<"$best") connections per request: the server did not close every connection"
+    return 0
 }
 
 # tp_run ROUND CASE-ID METHOD PATH CONNS STREAMS: one throughput run, its JSON line on stdout
@@ -578,21 +643,51 @@ tp_run() {
     tp_record "$round" "$id" "$fig" "$s0" "$s1" "$m0" "$m1"
 }
 
-# hs_run ROUND CASE-ID METHOD PATH CONNS STREAMS: one run of a handshake case (tls-hs-full: h2load
-# runs of CONNS new connections with one request each; tls-hs-resumed: h2load runs of CONNS
-# connections that reconnect after each request, resuming; see the top), its JSON line on stdout.
+# net_snapshot: "active_opens client_time_wait server_time_wait server_tw_overflow": the client
+# namespace's TCP ActiveOpens (connections it made) and TIME-WAIT sockets, the server namespace's
+# TIME-WAIT sockets and TcpExt TCPTimeWaitOverflow (TIME-WAITs the kernel did not keep: its
+# tcp_max_tw_buckets reached)
+net_snapshot() {
+    local prog ctw srv
+    # shellcheck disable=SC2016 # an awk program
+    prog='
+        FILENAME ~ /snmp$/ && /^Tcp:/ { if (!th) { for (i = 2; i <= NF; i++) h[$i] = i; th = 1 } else ao = $h["ActiveOpens"] }
+        FILENAME ~ /netstat$/ && /^TcpExt:/ { if (!eh) { for (i = 2; i <= NF; i++) e[$i] = i; eh = 1 } else ov = $e["TCPTimeWaitOverflow"] }
+        FILENAME ~ /sockstat$/ && /^TCP:/ { for (i = 2; i < NF; i++) if ($i == "tw") tw = $(i + 1) }
+        END { printf "%.0f %.0f %.0f\n", ao, tw, ov }'
+    ctw=$("${CLI[@]}" awk "$prog" /proc/net/snmp /proc/net/netstat /proc/net/sockstat 2>/dev/null)
+    srv=$("${SRV[@]}" awk "$prog" /proc/net/snmp /proc/net/netstat /proc/net/sockstat 2>/dev/null)
+    # shellcheck disable=SC2086
+    set -- ${ctw:-0 0 0} ${srv:-0 0 0}
+    echo "$1 $2 $5 $6"
+}
+
+# hs_run ROUND CASE-ID METHOD PATH CONNS STREAMS: one run of a case measured per connection
+# (tls-hs-full: h2load runs of CONNS new connections with one request each; tls-hs-resumed: h2load
+# runs of CONNS connections that reconnect after each request, resuming; connrate: the same over
+# cleartext HTTP/1.1, the server closing; see the top), its JSON line on stdout.
 # h2load runs back to back; the measured window is whole runs (a run's connections all open at its
 # start: a window that cut one would count it wrongly), from the first run that starts after the
-# warm-up to the last that starts before the window would close, and its handshakes are the
-# requests those runs completed (one per connection)
+# warm-up to the last that starts before the window would close, and its handshakes (connections)
+# are the requests those runs completed (one per connection); the namespaces' TCP counters
+# (net_snapshot) are read just outside the window's CPU snapshots, while no h2load runs
 hs_run() {
-    local round=$1 id=$2 path=$4 conns=$5 out=$WORK/hs.out m0="" m1="" s0 s1 fig t0 from_us to_us args
+    local round=$1 id=$2 path=$4 conns=$5 out=$WORK/hs.out m0="" m1="" s0 s1 n0 n1 fig t0 from_us to_us args tls=()
     URL=https://$SRV4:$(tls_port_of "$SERVER_NAME")$path
-    if [ "$id" = tls-hs-full ]; then
-        args=(-n "$conns" -c "$conns" -m 1)
-    else
-        args=(--h1 -H 'Connection: close' -n $((conns * 100)) -c "$conns")
-    fi
+    tls=("${TLS_H2LOAD[@]}")
+    case $id in
+    tls-hs-full) args=(-n "$conns" -c "$conns" -m 1) ;;
+    tls-hs-resumed) args=(--h1 -H 'Connection: close' -n $((conns * 100)) -c "$conns") ;;
+    connrate)
+        URL=http://$SRV4:$(h1_port_of "$SERVER_NAME")$path
+        tls=()
+        # runs of ~0.4 s at 20k connections/s; the time between runs is left out (see the top)
+        args=(--h1 -H 'Connection: close' -n $((conns * 125)) -c "$conns")
+        # the previous server's TIME-WAIT out of the namespaces' shared buckets (see the top)
+        in_srv ss -K state time-wait >/dev/null 2>&1
+        in_cli ss -K state time-wait >/dev/null 2>&1
+        ;;
+    esac
     is_sluice && m0=$(sluice_metrics)
     : >"$out"
     t0=$(date +%s%N)
@@ -608,14 +703,16 @@ hs_run() {
         while :; do
             now=${EPOCHREALTIME/./}
             if [ $inside = 0 ] && [ "$now" -ge $from_us ]; then
+                echo "window-net-start $(net_snapshot)" >>"$out"
                 echo "window-start $(snapshot)" >>"$out"
                 inside=1
             elif [ $inside = 1 ] && [ "$now" -ge $to_us ]; then
                 echo "window-end $(snapshot)" >>"$out"
+                echo "window-net-end $(net_snapshot)" >>"$out"
                 break
             fi
             echo "h2load run" >>"$out"
-            "${CLI[@]}" h2load "${TLS_H2LOAD[@]}" -N 5s "${args[@]}" "$URL" >>"$out" 2>&1
+            "${CLI[@]}" h2load "${tls[@]}" -N 5s "${args[@]}" "$URL" >>"$out" 2>&1
         done
     ) &
     LOAD_PID=$!
@@ -624,29 +721,39 @@ hs_run() {
     is_sluice && m1=$(sluice_metrics)
     cp "$out" "$LOGS/h2load-$SERVER_NAME-$id-r$round.txt"
     # over every run: "rps bytes requests_done succeeded errors" as parse_h2load's (rps and bytes
-    # unused), a run without a summary (h2load failed outright) counting as an error; and the
-    # requests that the runs within the window completed
-    fig=$(awk '/^h2load run$/ { runs++ } /^requests:/ { sums++; done += $6; ok += $8; err += $10 + $12 + $14; if (inside) hs += $8 }
+    # unused), a run without a summary (h2load failed outright) counting as an error; the requests
+    # that the runs within the window completed; for connrate also those runs' own time (from each
+    # run's req/s: succeeded over its duration), which leaves out the time between runs
+    fig=$(awk -v runtime="$([ "$id" = connrate ] && echo 1)" '
+               /^h2load run$/ { runs++; r = 0 }
+               /^finished in/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^req\/s/) r = $i; gsub(/,/, "", r) }
+               /^requests:/ { sums++; done += $6; ok += $8; err += $10 + $12 + $14; if (inside) { hs += $8; if (r > 0) t += $8 / r } }
                /^window-start / { inside = 1 } /^window-end / { inside = 0 }
-               END { printf "-1 0 %d %d %d %d\n", done, ok, err + runs - sums, hs }' "$out")
+               END { printf "-1 0 %d %d %d %d", done, ok, err + runs - sums, hs; if (runtime) printf " %.6f", t; printf "\n" }' "$out")
     # a window never closed (the loop was stopped) has no figures: as an h2load that ended early
     s0=$(sed -n 's/^window-start //p' "$out")
     s1=$(sed -n 's/^window-end //p' "$out")
     [ -n "$s0" ] && [ -n "$s1" ] || s0="0 0 0 0 0 0 0 0 -1 0" s1="0 0 0 0 0 0 0 0 -1 0"
-    tp_record "$round" "$id" "$fig" "$s0" "$s1" "$m0" "$m1"
+    n0=$(sed -n 's/^window-net-start //p' "$out")
+    n1=$(sed -n 's/^window-net-end //p' "$out")
+    tp_record "$round" "$id" "$fig" "$s0" "$s1" "$m0" "$m1" "$n0" "$n1"
 }
 
-# tp_record ROUND CASE-ID "rps bytes done ok errors [handshakes]" SNAPSHOT0 SNAPSHOT1 METRICS0 METRICS1:
-# a throughput run's JSON line on stdout; with handshakes (the handshake cases: completed within the
-# window), requests/s is handshakes per second of the window, and for sluice the share of
-# handshakes resumed is added
+# tp_record ROUND CASE-ID "rps bytes done ok errors [handshakes]" SNAPSHOT0 SNAPSHOT1 METRICS0 METRICS1
+# [NET0 NET1]: a throughput run's JSON line on stdout; with handshakes (the cases measured per
+# connection: completed within the window), requests/s is handshakes per second of the window
+# (connrate, with the runs' own time as a 7th figure: connections per second of those runs), and
+# for sluice the share of handshakes resumed is added; with net_snapshot's NET0 and NET1,
+# connections per request and the TIME-WAIT each side holds (and for sluice over AF_XDP its
+# TIME-WAIT counters)
 tp_record() {
-    local round=$1 id=$2 s0=$4 s1=$5 m0=$6 m1=$7
+    local round=$1 id=$2 s0=$4 s1=$5 m0=$6 m1=$7 n0=${8:-} n1=${9:-} unit=handshakes
+    [ "$id" = connrate ] && unit=connections
     # shellcheck disable=SC2086
     set -- $3
     awk -v server="$SERVER_NAME" -v case_id="$id" -v round="$round" -v tick="$TICK" -v dur="$(ms_to_s "$TP_MS")" \
         -v rps="$1" -v bytes="$2" -v done="$3" -v ok="$4" -v err="$5" -v s0="$s0" -v s1="$s1" -v m0="$m0" -v m1="$m1" \
-        -v hs="${6:-}" '
+        -v hs="${6:-}" -v hs_time="${7:-}" -v unit="$unit" -v n0="$n0" -v n1="$n1" -v xdp="$(is_xdp "$SERVER_NAME" && echo 1)" '
     BEGIN {
         split(s0, a, " "); split(s1, b, " ")
         win = b[1] - a[1]
@@ -659,16 +766,25 @@ tp_record() {
         c1 = (b[7] - a[7]) ? (b[6] - a[6]) / (b[7] - a[7]) : 0
         errors = err + (done - ok)
         if (hs != "") rps = win > 0 ? hs / win : -1
+        # connrate: per second of the runs themselves, the time between them left out (see the top)
+        if (hs_time != "") { rps_window = rps; rps = hs_time > 0 ? hs / hs_time : -1 }
+        # the requests (handshakes, connections) that the CPU of the window went to
+        nreq = hs != "" ? hs : rps * win
         printf "{\"server\":\"%s\",\"case\":\"%s\",\"round\":%d,\"kind\":\"throughput\",\"rps\":%.2f,", server, case_id, round, rps
-        if (hs != "") printf "\"handshakes\":%d,", hs
-        else printf "\"bytes_per_s\":%.0f,", bytes / dur
+        if (hs != "") {
+            printf "\"%s\":%d,", unit, hs
+            if (hs_time != "") printf "\"runs_s\":%.3f,\"rps_window\":%.2f,", hs_time, rps_window
+            # connections per second of CPU0 busy (the window counts both)
+            if (hs_time != "" && win > 0 && c0 > 0) printf "\"rps_per_server_core\":%.2f,", hs / win / c0
+        } else
+            printf "\"bytes_per_s\":%.0f,", bytes / dur
         printf "\"requests\":%d,\"errors\":%d,\"window_s\":%.3f,", done, errors, win
         # h2load had ended before the window closed (a very busy machine): the window holds idle
         # time, its CPU figures would be too low and are left out
         if (a[9] < 0 || b[9] < 0)
             printf "\"window_late\":true,"
         else if (rps > 0 && win > 0)
-            printf "\"server_cpu_us_per_req\":%.3f,\"machine_cpu_us_per_req\":%.3f,\"bench_cpu_us_per_req\":%.3f,", srv / win / rps * 1e6, busy / win / rps * 1e6, own / win / rps * 1e6
+            printf "\"server_cpu_us_per_req\":%.3f,\"machine_cpu_us_per_req\":%.3f,\"bench_cpu_us_per_req\":%.3f,", srv / nreq * 1e6, busy / nreq * 1e6, own / nreq * 1e6
         printf "\"cpu0_busy\":%.3f,\"cpu1_busy\":%.3f", c0, c1
         if (a[9] >= 0 && b[9] >= 0)
             printf ",\"other_busy\":%.3f", other
@@ -678,6 +794,18 @@ tp_record() {
             printf ",\"body_bytes_out\":%.0f,\"body_bytes_copied\":%.0f", q[3] - p[3], q[4] - p[4]
             if (q[3] > p[3]) printf ",\"copied_per_byte\":%.4f", (q[4] - p[4]) / (q[3] - p[3])
             if (hs != "" && q[6] > p[6]) printf ",\"tls_resumed_share\":%.4f", (q[7] - p[7]) / (q[6] - p[6])
+            if (hs != "" && done > 0) printf ",\"server_accepted_per_req\":%.4f", (q[8] - p[8]) / done
+            if (hs != "" && xdp) {
+                printf ",\"time_wait_entered\":%.0f,\"time_wait_dropped\":%.0f", q[9] - p[9], q[10] - p[10]
+                if (q[8] > p[8]) printf ",\"time_wait_reused_share\":%.4f", (q[11] - p[11]) / (q[8] - p[8])
+            }
+        }
+        if (n0 != "" && n1 != "") {
+            split(n0, x, " "); split(n1, y, " ")
+            if (hs > 0) printf ",\"conns_per_req\":%.4f", (y[1] - x[1]) / hs
+            # TIME-WAIT at the end of the window: over AF_XDP sluice holds it, not the kernel
+            printf ",\"client_time_wait\":%d,\"server_time_wait\":%d", y[2], (xdp && m1 != "") ? q[12] : y[3]
+            printf ",\"server_tw_overflow\":%d", y[4] - x[4]
         }
         printf "}\n"
     }'
@@ -755,10 +883,20 @@ note "HTTP servers: ${SERVERS[*]}; ${#CASES[@]} load case(s) + ${#IDLE_CASES[@]}
     "expected run time ~$(( (EXPECTED_S + 59) / 60 )) min ($EXPECTED_S s)"
 topo_up $TOPO || die "the topology did not come up"
 # the handshake cases open a few thousand connections a second from the client namespace, and the
-# full ones close first (TIME-WAIT on the client's side): room for them, in that namespace only
-if [ $TLS = 1 ]; then
+# full ones close first (TIME-WAIT on the client's side), connrate tens of thousands: room for
+# them, in that namespace only
+if [ $TLS = 1 ] || [ $CONNRATE = 1 ]; then
     in_cli sysctl -q -w net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1 >/dev/null ||
         die "could not set the client namespace's port range and tcp_tw_reuse"
+fi
+# connrate: sluice keeps as many TIME-WAIT entries as the kernel servers may (see the top)
+if [ $CONNRATE = 1 ]; then
+    tw_buckets=$(in_srv sysctl -n net.ipv4.tcp_max_tw_buckets) || die "could not read the server namespace's tcp_max_tw_buckets"
+    [ "$tw_buckets" -le 1048576 ] || tw_buckets=1048576 # [tcp] max_time_wait's highest
+    for h2 in nghttp2 native; do
+        printf '[tcp]\n# as many as the kernel servers keep: net.ipv4.tcp_max_tw_buckets of the server namespace\nmax_time_wait = %s\n' \
+            "$tw_buckets" >>"$OUT/sluice-$h2.conf"
+    done
 fi
 
 declare -A NA
@@ -825,12 +963,15 @@ for round in $(seq "$ROUNDS"); do
                     continue
                 fi
             fi
-            if [ "$round" = 1 ] && ! check_case "$s" "$id" "$method" "$path"; then
-                NA[$s $id]="the response body did not match (checked with curl before the runs)"
-                continue
+            if [ "$round" = 1 ]; then
+                r=$(check_case "$s" "$id" "$method" "$path")
+                if [ -n "$r" ]; then
+                    NA[$s $id]=$r
+                    continue
+                fi
             fi
             measure_tp "$round" "$id" "$method" "$path" "$conns" "$streams"
-            is_hs_case "$id" || measure_lat "$round" "$id" "$method" "$path" "$conns" "$streams"
+            is_conn_case "$id" || measure_lat "$round" "$id" "$method" "$path" "$conns" "$streams"
         done
         stop_server
         note "round $round/$ROUNDS: $s done ($(( $(date +%s) - START )) s)"
@@ -842,7 +983,8 @@ ELAPSED=$(( $(date +%s) - START ))
 # ---- figures: JSON, markdown, plots -------------------------------------------------------------------
 cases_json=$( (printf '%s\n' "${CASES[@]}" | jq -R 'split("|") | {id: .[0], label: .[1], kind: "load", method: .[2], path: .[3],
                                                           connections: (.[4] | tonumber), streams: (.[5] | tonumber),
-                                                          tls: (.[0] | startswith("tls-")), handshakes: (.[0] | startswith("tls-hs-"))}'
+                                                          tls: (.[0] | startswith("tls-")), handshakes: (.[0] | startswith("tls-hs-")),
+                                                          per_connection: (.[0] | startswith("tls-hs-") or . == "connrate")}'
                printf '%s\n' "${IDLE_CASES[@]}" | jq -R --argjson n "$IDLE_N" 'split("|") | {id: .[0], label: .[1], kind: "idle",
                                                           request: (if .[2] == "" then null else "GET \(.[2])" end), connections: $n, streams: 0}'
              ) | jq -s 'map(select(.id != null and .id != ""))')
@@ -884,6 +1026,11 @@ jq -s --argjson cases "$cases_json" --argjson servers "$(printf '%s\n' "${SERVER
                         p50_us: fig($lat; "p50_us"), p99_us: fig($lat; "p99_us"), p999_us: fig($lat; "p999_us"),
                         rps_with_log: fig($lat; "rps_with_log"),
                         tls_resumed_share: fig($tp; "tls_resumed_share"),
+                        conns_per_req: fig($tp; "conns_per_req"), server_accepted_per_req: fig($tp; "server_accepted_per_req"),
+                        server_time_wait: fig($tp; "server_time_wait"), client_time_wait: fig($tp; "client_time_wait"),
+                        server_tw_overflow: fig($tp; "server_tw_overflow"), time_wait_reused_share: fig($tp; "time_wait_reused_share"),
+                        time_wait_dropped: fig($tp; "time_wait_dropped"), rps_per_server_core: fig($tp; "rps_per_server_core"),
+                        rps_per_server_core_vs_h2o: vs($tp; $h2o | map(select(.kind == "throughput")); "rps_per_server_core"),
                         bytes_per_idle_conn: fig($idle; "bytes_per_idle_conn"), idle_open: fig($idle; "open_at_end"),
                         umem_frames_held_delta: fig($idle; "umem_frames_held_delta"),
                         rps_vs_h2o: vs($tp; $h2o | map(select(.kind == "throughput")); "rps"),
@@ -913,6 +1060,17 @@ jq -r '
         "when CPU1 (the client'"'"'s) is the busier core, handshakes/s is the client'"'"'s limit and server CPU per handshake ranks the servers." +
         ([ .results[] | select(.tls_resumed_share) | "\(.server) \(.case) \((.tls_resumed_share.median * 1000 | round) / 10)%" ]
          | if length > 0 then " Handshakes resumed, from sluice'"'"'s counters: \(join(", "))." else "" end)
+        else empty end ),
+      ( if any(.cases[]; .id == "connrate") then
+        "Connection rate (connrate): requests/s is connections/s (over h2load'"'"'s runs, not the time it takes to start between them) and the CPU figures are per connection (one request each, the server closing); " +
+        "the kernel servers'"'"' TCP setup and teardown runs largely in softirq, part of it on CPU1, not in their process nor on CPU0: across datapaths compare machine or bench CPU. Per server, medians:",
+        ( .results[] | select(.case == "connrate" and .conns_per_req)
+          | "- \(.server): \(mm(.rps_per_server_core)) connections/s per busy server core (over CPU0'"'"'s busy share)" +
+            (if .rps_per_server_core_vs_h2o then ", x h2o \(mm(.rps_per_server_core_vs_h2o))" else "" end) +
+            "; \(n(.conns_per_req.median)) connections per request (the client'"'"'s TCP active opens over the requests completed)" +
+            "; TIME-WAIT held by the server / the client at the end: \(.server_time_wait.median // "–" | tostring) / \(.client_time_wait.median // "–" | tostring)" +
+            (if .time_wait_reused_share then "; SYNs that found their tuple in TIME-WAIT \((.time_wait_reused_share.median * 1000 | round) / 10)%, entries dropped early \(.time_wait_dropped.median)" else "" end) +
+            (if (.server_tw_overflow.median // 0) > 0 then "; TIME-WAITs the kernel did not keep (overflow) \(.server_tw_overflow.median)" else "" end) )
         else empty end ),
       ( if any(.cases[]; .kind == "load") then
         "",

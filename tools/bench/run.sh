@@ -2,9 +2,10 @@
 # run.sh — the benchmark harness (`make bench`, `make bench QUICK=1`, `make bench-h2`, `make bench-tls`):
 # micro-benchmarks (XDP program, TCP engine, router, HTTP/1.1 head parser, HPACK, HTTP/2 layer in
 # memory), the datapath comparison (tools/bench/datapath.sh), HTTP/2 servers side by side over
-# cleartext and TLS (tools/bench/http.sh) and the isolation stream-prefix steering buys
-# (tools/bench/isolation.sh), each in a topology of its own. Results go to results/<date>/
-# (results.md; http.json and h2_bench.json with every figure; PNG plots) and stdout.
+# cleartext and TLS and their connection rate over HTTP/1.1 (tools/bench/http.sh), and the
+# isolation stream-prefix steering buys (tools/bench/isolation.sh), each in a topology of its own.
+# Results go to results/<date>/ (results.md; http.json and h2_bench.json with every figure; PNG
+# plots) and stdout.
 #
 #   tools/bench/run.sh BUILD_DIR [--quick | --h2 | --tls]
 #
@@ -115,7 +116,7 @@ else
         echo
         tools/bench/datapath.sh "$BUILD" "$OUT" "$DP_ROUNDS" "$DP_MIB" "$DP_RR_S"
         echo
-        echo "## HTTP/2 servers: sluice (nghttp2 and native sessions) over AF_XDP and over kernel sockets, h2o, nghttpd, nginx; cleartext and TLS"
+        echo "## HTTP/2 servers: sluice (nghttp2 and native sessions) over AF_XDP and over kernel sockets, h2o, nghttpd, nginx; cleartext and TLS; connection rate over HTTP/1.1"
         echo
         tools/bench/http.sh "$BUILD" "$OUT" $QUICK
         echo
