@@ -94,16 +94,24 @@ static void forward(struct xdp_worker *x, uint32_t target, uint32_t frame, uint3
     x->stats.steer_forwarded++;
 }
 
-void xdp_steer_input(struct xdp_worker *x, uint32_t frame, uint32_t off, uint32_t len)
+void xdp_steer_input(struct xdp_worker *x, const struct tcp_rx_chain *chain)
 {
-    uint8_t *packet = frame_data(&x->server->umem.pool, frame) + off;
+    const struct tcp_rx_piece *first = &chain->piece[0];
+    uint8_t *packet = frame_data(&x->server->umem.pool, first->frame) + first->off;
     uint32_t target;
     enum tcp_steer steer = xdp_steer_read(x, packet, &target);
     struct tcp_conn *c;
 
-    switch (tcp_input_steered(&x->engine, frame, off, len, steer, &c)) {
+    switch (tcp_input_steered_chain(&x->engine, chain, steer, &c)) {
     case TCP_STEERED_FOREIGN:
-        forward(x, target, frame, off, len);
+        if (chain->n == 1) {
+            forward(x, target, first->frame, first->off, first->len);
+            break;
+        }
+        /* a chain met in the moment a connection moves: the peer sends it again to the new owner */
+        for (uint32_t i = 0; i < chain->n; i++)
+            frame_put(&x->cache, chain->piece[i].frame, FRAME_OWN_HELD);
+        x->stats.steer_chains_dropped++;
         break;
     case TCP_STEERED_MOVABLE:
         for (uint32_t i = 0; i < x->nmoves; i++)

@@ -30,7 +30,7 @@ struct xdp_steer_msg {
 /* What the steering program's metadata in front of packet says; *target is the worker it names. */
 enum tcp_steer xdp_steer_read(struct xdp_worker *x, uint8_t *packet, uint32_t *target);
 /* A received frame into the engine as the steering program placed it (RX batch). */
-void xdp_steer_input(struct xdp_worker *x, uint32_t frame, uint32_t off, uint32_t len);
+void xdp_steer_input(struct xdp_worker *x, const struct tcp_rx_chain *chain);
 /* Connections the batch found routed elsewhere go to their worker's inbox (before the flush). */
 void xdp_steer_moves(struct xdp_worker *x);
 /* Connections and frames other workers handed over; returns how many messages were taken. */

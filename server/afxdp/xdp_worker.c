@@ -42,17 +42,32 @@ static uint32_t receive_batch(struct xdp_worker *x)
 
     for (uint32_t i = 0; i < n; i++) {
         const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->port.rx, idx + i);
-        uint32_t frame = (uint32_t)(d->addr / u->cfg.frame_size);
+        struct tcp_rx_chain *chain = &x->rx_chain;
         bool more = d->options & XDP_PKT_CONTD;
 
-        /* a packet larger than a frame came in pieces: our MSS asked for none, so it goes, whole */
-        if (more || x->rx_in_chain) {
-            frame_put(&x->cache, frame, FRAME_OWN_HELD);
-            x->stats.rx_chains_dropped += !x->rx_in_chain;
-            x->rx_in_chain = more;
-            continue;
+        /* a packet in several frames comes whole to the engine, even across batches */
+        if (chain->n < TCP_SEG_FRAMES_MAX && !x->rx_chain_overflow) {
+            chain->piece[chain->n++] =
+                (struct tcp_rx_piece){(uint32_t)(d->addr / u->cfg.frame_size),
+                                      (uint16_t)(d->addr % u->cfg.frame_size), (uint16_t)d->len};
+        } else {
+            frame_put(&x->cache, (uint32_t)(d->addr / u->cfg.frame_size), FRAME_OWN_HELD);
+            if (!x->rx_chain_overflow) {
+                for (uint32_t k = 0; k < chain->n; k++)
+                    frame_put(&x->cache, chain->piece[k].frame, FRAME_OWN_HELD);
+                chain->n = 0;
+                x->rx_chain_overflow = true;
+                x->stats.rx_chains_dropped++;
+            }
         }
-        xdp_steer_input(x, frame, (uint32_t)(d->addr % u->cfg.frame_size), d->len);
+        if (more)
+            continue;
+        if (chain->n) {
+            x->stats.rx_chains += chain->n > 1;
+            xdp_steer_input(x, chain);
+        }
+        chain->n = 0;
+        x->rx_chain_overflow = false;
     }
     if (n) {
         xsk_ring_cons__release(&x->port.rx, n);
@@ -239,7 +254,7 @@ static int xdp_worker_init(struct worker *w, struct err *e)
     if (xsk_port_open(&x->port, &xs->umem, &pcfg, xs->mode_note, sizeof(xs->mode_note), e))
         return -1;
     tcp = srv->cfg.tcp;
-    tcp.tx_frags_max = x->port.multi_buffer ? TCP_SEG_FRAMES_MAX : 1;
+    tcp.frags_max = x->port.multi_buffer ? TCP_SEG_FRAMES_MAX : 1;
     if (tcp_engine_init(&x->engine, &tcp, &x->cache, &app_tcp_callbacks, &w->apps, worker_now_ns()))
         return ERR(e, EXIT_STATUS_FAILURE, errno, "worker %u: cannot set up its TCP engine", w->index);
     for (int i = 0; i < srv->cfg.nservices; i++)
@@ -278,9 +293,16 @@ static int xdp_server_check_frames(struct server *srv, struct err *e)
     uint64_t cached = 0, held = 0, pending = 0, free_frames, owned_none = 0, owned_held = 0, owned_tx = 0;
     int64_t in_fill, in_tx;
 
-    /* connections and frames still on their way between workers */
-    for (uint32_t i = 0; i < srv->cfg.nworkers; i++)
-        xdp_steer_drain_at_stop(srv->workers[i].dp);
+    /* connections and frames still on their way between workers, and packets the RX rings showed
+     * only in part */
+    for (uint32_t i = 0; i < srv->cfg.nworkers; i++) {
+        struct xdp_worker *x = srv->workers[i].dp;
+
+        xdp_steer_drain_at_stop(x);
+        for (uint32_t k = 0; k < x->rx_chain.n; k++)
+            frame_put(&x->cache, x->rx_chain.piece[k].frame, FRAME_OWN_HELD);
+        x->rx_chain.n = 0;
+    }
     /* the kernel may still be completing the last transmissions */
     for (int tries = 0; tries < 100 && atomic_load(&u->in_tx) > 0; tries++) {
         umem_complete(u, &x0->cache, 256);

@@ -26,16 +26,18 @@
     X(rx_packets, "frames taken from the RX ring")                                                           \
     X(tx_packets, "frames placed in the TX ring")                                                            \
     X(tx_ring_full, "times the TX ring had no room for everything the engine emitted")                       \
-    X(rx_chains_dropped, "packets received in more than one frame (larger than the MSS offered): dropped")   \
+    X(rx_chains, "packets received in more than one frame (multi-buffer)")                                   \
+    X(rx_chains_dropped, "packets received in more frames than a segment may span: dropped")                 \
     X(completions, "TX completions this worker consumed (for any worker's frames)")                          \
     X(syscalls, "system calls the worker loop made: TX kicks, sleeps in poll, wake-ups, map updates")        \
-    X(spin_ns, "time spent spinning for packets that did not come before sleeping, ns")                       \
+    X(spin_ns, "time spent spinning for packets that did not come before sleeping, ns")                      \
     X(refilled, "frames this worker gave to the fill ring")                                                  \
     X(steer_moved_out, "connections handed to the worker their route names")                                 \
     X(steer_moved_in, "connections taken over from the worker that did their handshake")                     \
     X(steer_forwarded, "frames of a connection that moved away, forwarded to its new worker")                \
     X(steer_forwarded_in, "frames forwarded here by a connection's old worker")                              \
     X(steer_pinned, "connections routed elsewhere after the application had them: they stay")                \
+    X(steer_chains_dropped, "multi-frame packets of a connection that just moved away: dropped, resent")     \
     X(steer_inbox_full, "hand-offs or forwards refused by a full inbox (connection kept, frame dropped)")    \
     X(steer_import_failed, "connections handed over that found no slot here: dropped")                       \
     X(steer_flow_gone, "flow entries gone (LRU) when a hand-off went to update them")                        \
@@ -88,9 +90,10 @@ struct xdp_worker {
     struct inbox inbox; /* struct xdp_steer_msg: connections and frames other workers hand to this one */
     struct xdp_move moves[XDP_RX_BATCH];
     uint32_t nmoves;
-    bool rx_in_chain; /* the RX ring's last descriptor said the packet goes on in the next */
-    uint64_t last_work_ns; /* when the loop last had packets or hand-offs to process */
-    uint64_t spin_ns;      /* how long it spins now before sleeping: adapts within [0, poll_spin_us] */
+    struct tcp_rx_chain rx_chain; /* a packet whose frames the RX ring has shown in part */
+    bool rx_chain_overflow;       /* ... in more frames than it may have: dropped to its end */
+    uint64_t last_work_ns;        /* when the loop last had packets or hand-offs to process */
+    uint64_t spin_ns;             /* how long it spins now before sleeping: adapts within [0, poll_spin_us] */
     uint64_t next_publish_ns;
     struct xdp_worker_stats stats;
 };

@@ -28,6 +28,17 @@ static inline uint16_t csum_finish(uint32_t sum)
     return (uint16_t)~csum_fold(sum);
 }
 
+/*
+ * The partial sum of bytes placed at offset at of a larger sum (RFC 1071 2(B): at an odd offset,
+ * their 16-bit words straddle the larger one's, which swaps the bytes of their sum), folded.
+ */
+static inline uint32_t csum_at(uint32_t sum, uint32_t at)
+{
+    uint16_t folded = csum_fold(sum);
+
+    return at & 1 ? (uint16_t)(folded << 8 | folded >> 8) : folded;
+}
+
 /* Partial sum of the TCP pseudo-header: addresses (4 or 16 bytes each), protocol, TCP length. */
 uint32_t csum_pseudo(const uint8_t *saddr, const uint8_t *daddr, int addr_len, uint8_t proto, uint32_t len);
 

@@ -120,7 +120,13 @@ static bool is_ipv6_extension(uint8_t next)
 
 enum pkt_result pkt_parse(const uint8_t *data, uint32_t len, struct pkt *p)
 {
-    uint32_t l3, l4, l4_len;
+    return pkt_parse_chain(data, len, 0, 0, p);
+}
+
+enum pkt_result pkt_parse_chain(const uint8_t *data, uint32_t first, uint32_t more, uint32_t more_sum,
+                                struct pkt *p)
+{
+    uint32_t l3, l4, l4_len, len = first + more;
     uint16_t ethertype;
     uint32_t sum;
     int addr_len;
@@ -147,7 +153,7 @@ enum pkt_result pkt_parse(const uint8_t *data, uint32_t len, struct pkt *p)
         const uint8_t *ip = data + l3;
         uint32_t ihl, tot_len;
 
-        if (len < l3 + PKT_IPV4_LEN)
+        if (first < l3 + PKT_IPV4_LEN)
             return PKT_TRUNCATED;
         if (ip[0] >> 4 != 4)
             return PKT_BAD_HEADER;
@@ -155,8 +161,8 @@ enum pkt_result pkt_parse(const uint8_t *data, uint32_t len, struct pkt *p)
         tot_len = get16(ip + 2);
         if (ihl < PKT_IPV4_LEN || tot_len < ihl)
             return PKT_BAD_HEADER;
-        if (len < l3 + tot_len)
-            return PKT_TRUNCATED;
+        if (len < l3 + tot_len || (more && len != l3 + tot_len) || first < l3 + ihl)
+            return PKT_TRUNCATED; /* a chain ends where the packet does: no padding in pieces */
         if (csum_fold(csum_partial(ip, ihl, 0)) != 0xffff)
             return PKT_BAD_IP_CSUM;
         if (get16(ip + 6) & 0x3fff) /* MF or a fragment offset */
@@ -173,12 +179,12 @@ enum pkt_result pkt_parse(const uint8_t *data, uint32_t len, struct pkt *p)
         const uint8_t *ip6 = data + l3;
         uint32_t payload_len;
 
-        if (len < l3 + PKT_IPV6_LEN)
+        if (first < l3 + PKT_IPV6_LEN)
             return PKT_TRUNCATED;
         if (ip6[0] >> 4 != 6)
             return PKT_BAD_HEADER;
         payload_len = get16(ip6 + 4);
-        if (len < l3 + PKT_IPV6_LEN + payload_len)
+        if (len < l3 + PKT_IPV6_LEN + payload_len || (more && len != l3 + PKT_IPV6_LEN + payload_len))
             return PKT_TRUNCATED;
         if (ip6[6] != IPPROTO_TCP_)
             return is_ipv6_extension(ip6[6]) ? PKT_IPV6_EXT : PKT_NOT_TCP;
@@ -196,13 +202,19 @@ enum pkt_result pkt_parse(const uint8_t *data, uint32_t len, struct pkt *p)
         const uint8_t *th = data + l4;
         uint32_t doff;
 
-        if (l4_len < PKT_TCP_LEN)
+        if (l4_len < PKT_TCP_LEN || first < l4 + PKT_TCP_LEN)
             return PKT_TRUNCATED;
         doff = (uint32_t)(th[12] >> 4) * 4;
         if (doff < PKT_TCP_LEN || doff > l4_len)
             return PKT_BAD_HEADER;
+        if (first < l4 + doff)
+            return PKT_TRUNCATED; /* the headers of a chain are all in its first piece */
         sum = csum_pseudo(p->tuple.raddr, p->tuple.laddr, addr_len, IPPROTO_TCP_, l4_len);
-        if (csum_fold(csum_partial(th, l4_len, sum)) != 0xffff)
+        if (!more)
+            sum = csum_partial(th, l4_len, sum);
+        else
+            sum = csum_fold(csum_partial(th, first - l4, sum)) + csum_at(more_sum, first - l4);
+        if (csum_fold(sum) != 0xffff)
             return PKT_BAD_TCP_CSUM;
         p->tuple.rport = get16(th);
         p->tuple.lport = get16(th + 2);

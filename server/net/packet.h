@@ -97,6 +97,14 @@ enum pkt_result {
 
 enum pkt_result pkt_parse(const uint8_t *data, uint32_t len, struct pkt *p);
 
+/*
+ * pkt_parse for a packet received in pieces: first bytes at data (every header among them), then
+ * more bytes elsewhere whose csum_partial, as if they began at an even offset, is more_sum.
+ * payload_len counts all of them; payload_off is in the first piece.
+ */
+enum pkt_result pkt_parse_chain(const uint8_t *data, uint32_t first, uint32_t more, uint32_t more_sum,
+                                struct pkt *p);
+
 /* Parse the TCP options area; false when it is malformed. */
 bool pkt_parse_tcp_options(const uint8_t *opt, uint32_t len, struct tcp_opts *o);
 

@@ -60,7 +60,7 @@ struct tcp_config {
     uint32_t challenge_ack_limit; /* RFC 5961 challenge ACKs per second, per engine */
     uint32_t initial_cwnd;        /* segments, RFC 6928 */
     uint32_t tx_max;              /* frames an engine emits per flush before the caller drains them */
-    uint32_t tx_frags_max;        /* frames one segment may span (1 unless the datapath sends chains) */
+    uint32_t frags_max;           /* frames one segment may span, either way (1 unless the datapath chains) */
     uint32_t hold_ms;             /* longest a connection waits, held, for steering to place it */
     uint64_t secret[2];           /* keys the ISN generator and the connection hash */
 };
@@ -210,6 +210,19 @@ void tcp_engine_begin(struct tcp_engine *e, uint64_t now_ns);
 /* Hand a received frame to the engine, which keeps it (queued payload) or releases it. */
 void tcp_input(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len);
 
+/* A packet received in pieces (multi-buffer), in order; the first holds every header. */
+struct tcp_rx_chain {
+    uint32_t n;
+    struct tcp_rx_piece {
+        uint32_t frame;
+        uint16_t off;
+        uint16_t len;
+    } piece[TCP_SEG_FRAMES_MAX];
+};
+
+/* tcp_input for a chain: every frame of it belongs to the engine from here on. */
+void tcp_input_chain(struct tcp_engine *e, const struct tcp_rx_chain *chain);
+
 /* Generate the segments everything since the last flush calls for, into e->tx. */
 void tcp_engine_flush(struct tcp_engine *e);
 
@@ -307,6 +320,8 @@ enum tcp_steered {
 };
 
 /* tcp_input for a frame the steering program placed as steer says. */
+enum tcp_steered tcp_input_steered_chain(struct tcp_engine *e, const struct tcp_rx_chain *chain,
+                                         enum tcp_steer steer, struct tcp_conn **conn);
 enum tcp_steered tcp_input_steered(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len,
                                    enum tcp_steer steer, struct tcp_conn **conn);
 

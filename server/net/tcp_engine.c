@@ -40,7 +40,7 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->challenge_ack_limit = 1000;
     cfg->initial_cwnd = 10;
     cfg->tx_max = 1024;
-    cfg->tx_frags_max = 1;
+    cfg->frags_max = 1;
     cfg->hold_ms = 1000;
     cfg->secret[0] = 0x0123456789abcdefull;
     cfg->secret[1] = 0xfedcba9876543210ull;
@@ -101,8 +101,8 @@ int tcp_engine_init(struct tcp_engine *e, const struct tcp_config *cfg, struct f
     uint32_t nbuckets = 1;
 
     memset(e, 0, sizeof(*e));
-    if (!cfg->max_conns || cfg->mtu < 576 || !cfg->tx_max || !cfg->tx_frags_max ||
-        cfg->tx_frags_max > TCP_SEG_FRAMES_MAX || cfg->max_conns > (1u << 24) ||
+    if (!cfg->max_conns || cfg->mtu < 576 || !cfg->tx_max || !cfg->frags_max ||
+        cfg->frags_max > TCP_SEG_FRAMES_MAX || cfg->max_conns > (1u << 24) ||
         cfg->max_time_wait > (1u << 24)) {
         errno = EINVAL;
         return -1;
@@ -376,25 +376,25 @@ static uint32_t min_u32(uint32_t a, uint32_t b)
 }
 
 /*
- * The MSS we offer: what the link's MTU allows, and no more than a frame holds, so that every
- * segment is received into one frame (after the kernel's headroom, the largest link header and
- * every TCP option). Received chains are dropped (xdp_worker.c): a segment is read where it lies.
+ * The MSS we offer: what the link's MTU allows, and no more than frags_max frames hold, so that
+ * every segment is received whole (after the kernel's headroom in each frame, the largest link
+ * header and every TCP option).
  */
 uint16_t tcp_mss_offered(const struct tcp_engine *e, uint8_t family)
 {
     uint32_t ip = family == PKT_IPV6 ? PKT_IPV6_LEN : PKT_IPV4_LEN;
-    uint32_t by_frame = e->frames->pool->frame_size - FRAME_RX_HEADROOM - PKT_ETH_LEN - PKT_VLAN_LEN - ip -
-                        PKT_TCP_LEN - PKT_TCP_OPTS_MAX;
+    uint32_t by_frame = e->cfg.frags_max * (e->frames->pool->frame_size - FRAME_RX_HEADROOM) - PKT_ETH_LEN -
+                        PKT_VLAN_LEN - ip - PKT_TCP_LEN - PKT_TCP_OPTS_MAX;
 
     return (uint16_t)min_u32(e->cfg.mtu - ip - PKT_TCP_LEN, by_frame);
 }
 
-/* The largest segment we send, before the peer's MSS: the MTU's, within tx_frags_max frames. */
+/* The largest segment we send, before the peer's MSS: the MTU's, within frags_max frames. */
 static uint16_t mss_sendable(const struct tcp_engine *e, uint8_t family)
 {
     uint32_t ip = family == PKT_IPV6 ? PKT_IPV6_LEN : PKT_IPV4_LEN;
 
-    return (uint16_t)min_u32(e->cfg.mtu - ip - PKT_TCP_LEN, e->cfg.tx_frags_max * tcp_frame_payload_max(e));
+    return (uint16_t)min_u32(e->cfg.mtu - ip - PKT_TCP_LEN, e->cfg.frags_max * tcp_frame_payload_max(e));
 }
 
 /* Smallest shift that lets the receive buffer be advertised in 16 bits (RFC 7323 2.2). */

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "net/checksum.h"
 #include "net/tcp_conn.h"
 
 #define PAWS_IDLE_MS (24ull * 24 * 3600 * 1000) /* RFC 7323 5.5: ts_recent is invalid after 24 days */
@@ -595,8 +596,33 @@ static bool paws_reject(struct tcp_engine *e, struct tcp_conn *c, const struct p
     return true;
 }
 
-/* Returns true when the frame was queued as payload. */
-static bool segment_arrives(struct tcp_engine *e, struct tcp_conn *c, const struct pkt *p, uint32_t frame)
+/*
+ * The payload of a chain, piece by piece, each as the segment it would have been alone (the FIN on
+ * the last): every piece is queued or released here.
+ */
+static void receive_chain(struct tcp_engine *e, struct tcp_conn *c, const struct pkt *p,
+                          const struct tcp_rx_chain *chain)
+{
+    struct pkt piece = *p;
+    uint32_t seq = p->seq;
+
+    for (uint32_t i = 0; i < chain->n; i++) {
+        const struct tcp_rx_piece *pc = &chain->piece[i];
+        bool live = c->state != TCP_CLOSED && !(c->flags & CONN_F_ZOMBIE);
+
+        piece.seq = seq;
+        piece.payload_off = pc->off;
+        piece.payload_len = pc->len;
+        piece.flags = i + 1 < chain->n ? (uint8_t)(p->flags & ~TCP_FIN) : p->flags;
+        if (!live || !receive_data(e, c, &piece, pc->frame))
+            frame_put(e->frames, pc->frame, FRAME_OWN_HELD);
+        seq += pc->len;
+    }
+}
+
+/* Returns true when the chain's frames were taken (queued as payload, or released by receive_chain). */
+static bool segment_arrives(struct tcp_engine *e, struct tcp_conn *c, const struct pkt *p,
+                            const struct tcp_rx_chain *chain)
 {
     uint32_t seg_len = p->payload_len + !!(p->flags & TCP_SYN) + !!(p->flags & TCP_FIN);
 
@@ -655,8 +681,12 @@ static bool segment_arrives(struct tcp_engine *e, struct tcp_conn *c, const stru
     case TCP_ESTABLISHED:
     case TCP_FIN_WAIT_1:
     case TCP_FIN_WAIT_2:
+        if (chain->n > 1) {
+            receive_chain(e, c, p, chain);
+            return true;
+        }
         if (p->payload_len || (p->flags & TCP_FIN))
-            return receive_data(e, c, p, frame);
+            return receive_data(e, c, p, chain->piece[0].frame);
         return false;
     case TCP_TIME_WAIT:
         if (p->flags & TCP_FIN) { /* our ACK of the peer's FIN was lost: say it again, wait 2 MSL again */
@@ -671,31 +701,57 @@ static bool segment_arrives(struct tcp_engine *e, struct tcp_conn *c, const stru
     }
 }
 
-/* Parse a received frame into p; false (frame released, counted) when it is no TCP segment of ours. */
-static bool parse_frame(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len, struct pkt *p)
+static void release_chain(struct tcp_engine *e, const struct tcp_rx_chain *chain)
+{
+    for (uint32_t i = 0; i < chain->n; i++)
+        frame_put(e->frames, chain->piece[i].frame, FRAME_OWN_HELD);
+}
+
+/*
+ * Parse a received packet into p; false (frames released, counted) when it is no TCP segment of
+ * ours. For a chain, *payload gets the pieces of its payload: the first piece's part after the
+ * headers, then the others whole.
+ */
+static bool parse_frame(struct tcp_engine *e, const struct tcp_rx_chain *chain, struct pkt *p,
+                        struct tcp_rx_chain *payload)
 {
     struct frame_pool *pool = tcp_conn_pool(e);
-    enum pkt_result result;
+    const struct tcp_rx_piece *first = &chain->piece[0];
+    uint32_t more = 0, more_sum = 0;
+    enum pkt_result result = PKT_OK;
 
-    if (off >= pool->frame_size || len > pool->frame_size - off)
-        result = PKT_TRUNCATED;
-    else
-        result = pkt_parse(frame_data(pool, frame) + off, len, p);
+    for (uint32_t i = 0; i < chain->n && result == PKT_OK; i++) {
+        const struct tcp_rx_piece *pc = &chain->piece[i];
+
+        if (pc->off >= pool->frame_size || pc->len > pool->frame_size - pc->off || (i && !pc->len))
+            result = PKT_TRUNCATED;
+        else if (i) {
+            more_sum += csum_at(csum_partial(frame_data(pool, pc->frame) + pc->off, pc->len, 0), more);
+            more += pc->len;
+        }
+    }
+    if (result == PKT_OK)
+        result = pkt_parse_chain(frame_data(pool, first->frame) + first->off, first->len, more, more_sum, p);
     e->stats.parse[result]++;
     if (result != PKT_OK) {
         e->stats.parse_errors++;
-        frame_put(e->frames, frame, FRAME_OWN_HELD);
+        release_chain(e, chain);
         return false;
     }
-    p->payload_off = (uint16_t)(p->payload_off + off);
+    payload->n = chain->n;
+    memcpy(payload->piece, chain->piece, chain->n * sizeof(chain->piece[0]));
+    payload->piece[0].off = (uint16_t)(first->off + p->payload_off);
+    payload->piece[0].len = (uint16_t)(first->len - p->payload_off);
+    p->payload_off = payload->piece[0].off;
     return true;
 }
 
 /* The segment p to its connection, or to the listener; returns the connection it ended on, if any. */
-static struct tcp_conn *input_segment(struct tcp_engine *e, const struct pkt *p, uint32_t frame)
+static struct tcp_conn *input_segment(struct tcp_engine *e, const struct pkt *p,
+                                      const struct tcp_rx_chain *payload)
 {
     struct tcp_conn *c = tcp_conn_lookup(e, &p->tuple);
-    bool kept = false;
+    bool taken = false;
 
     e->stats.segs_in++;
     /* TIME-WAIT is a compact entry (tcp_time_wait.c), judged only when no connection has the tuple. A
@@ -703,20 +759,37 @@ static struct tcp_conn *input_segment(struct tcp_engine *e, const struct pkt *p,
      * waits for TX room for its last ACK: a new SYN is answered as in TIME-WAIT, and the client's retry
      * meets the entry */
     if (c)
-        kept = segment_arrives(e, c, p, frame);
+        taken = segment_arrives(e, c, p, payload);
     else if (!tcp_time_wait_input(e, p))
         c = no_connection(e, p);
-    if (!kept)
-        frame_put(e->frames, frame, FRAME_OWN_HELD);
+    if (!taken)
+        release_chain(e, payload);
     return c && c->state != TCP_CLOSED && !(c->flags & CONN_F_ZOMBIE) ? c : NULL;
+}
+
+static void one_frame(struct tcp_rx_chain *chain, uint32_t frame, uint32_t off, uint32_t len)
+{
+    chain->n = 1;
+    chain->piece[0].frame = frame;
+    chain->piece[0].off = (uint16_t)off;
+    chain->piece[0].len = (uint16_t)len;
+}
+
+void tcp_input_chain(struct tcp_engine *e, const struct tcp_rx_chain *chain)
+{
+    struct tcp_rx_chain payload;
+    struct pkt p;
+
+    if (parse_frame(e, chain, &p, &payload))
+        input_segment(e, &p, &payload);
 }
 
 void tcp_input(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len)
 {
-    struct pkt p;
+    struct tcp_rx_chain chain;
 
-    if (parse_frame(e, frame, off, len, &p))
-        input_segment(e, &p, frame);
+    one_frame(&chain, frame, off, len);
+    tcp_input_chain(e, &chain);
 }
 
 /* Keep c from the application until it is placed, or hold_ms from the first hold. */
@@ -728,19 +801,20 @@ static void hold(struct tcp_engine *e, struct tcp_conn *c)
     tcp_conn_set_timer(e, c, TIMER_HOLD, engine_now_ms(e) + e->cfg.hold_ms);
 }
 
-enum tcp_steered tcp_input_steered(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len,
-                                   enum tcp_steer steer, struct tcp_conn **conn)
+enum tcp_steered tcp_input_steered_chain(struct tcp_engine *e, const struct tcp_rx_chain *chain,
+                                         enum tcp_steer steer, struct tcp_conn **conn)
 {
+    struct tcp_rx_chain payload;
     struct tcp_conn *c;
     struct pkt p;
 
     *conn = NULL;
-    if (!parse_frame(e, frame, off, len, &p))
+    if (!parse_frame(e, chain, &p, &payload))
         return TCP_STEERED_DONE;
-    /* routed away, and the connection left already: the segment is the new owner's */
+    /* routed away, and the connection left already: the segment is the new owner's, untouched */
     if (steer == TCP_STEER_MOVE && !tcp_conn_lookup(e, &p.tuple))
         return TCP_STEERED_FOREIGN;
-    c = input_segment(e, &p, frame);
+    c = input_segment(e, &p, &payload);
     if (!c)
         return TCP_STEERED_DONE;
     switch (steer) {
@@ -758,4 +832,13 @@ enum tcp_steered tcp_input_steered(struct tcp_engine *e, uint32_t frame, uint32_
         return TCP_STEERED_MOVABLE;
     }
     return TCP_STEERED_DONE;
+}
+
+enum tcp_steered tcp_input_steered(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len,
+                                   enum tcp_steer steer, struct tcp_conn **conn)
+{
+    struct tcp_rx_chain chain;
+
+    one_frame(&chain, frame, off, len);
+    return tcp_input_steered_chain(e, &chain, steer, conn);
 }

@@ -278,14 +278,6 @@ static uint32_t data_option_room(const struct tcp_conn *c, uint32_t len)
     return len >= seg ? 0 : seg - len < PKT_TCP_OPTS_MAX ? seg - len : PKT_TCP_OPTS_MAX;
 }
 
-/* The partial sum of a payload piece placed at byte offset at of the segment (RFC 1071 2(B)). */
-static uint32_t csum_at(uint32_t sum, uint32_t at)
-{
-    uint16_t folded = csum_fold(sum);
-
-    return at & 1 ? (uint16_t)(folded << 8 | folded >> 8) : folded;
-}
-
 /*
  * Send nframes send-queue frames from the first on as one segment, as they are: headers in front
  * of the first one's payload, the others chained after it. The frames stay queued until
@@ -494,7 +486,7 @@ static uint32_t segment_frames(struct tcp_engine *e, struct tcp_conn *c, uint32_
 
     if (*len != frame_meta(pool, f)->len)
         return 1; /* cut short by the window: nothing fits after it */
-    for (uint32_t g = frame_meta(pool, f)->next; g != FRAME_NONE && n < e->cfg.tx_frags_max;
+    for (uint32_t g = frame_meta(pool, f)->next; g != FRAME_NONE && n < e->cfg.frags_max;
          g = frame_meta(pool, g)->next) {
         const struct frame_meta *gm = frame_meta(pool, g);
         uint32_t seg = *len + gm->len;

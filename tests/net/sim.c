@@ -172,6 +172,30 @@ static void transmit(struct sim *s, int from, struct tcp_engine *e, struct frame
     tcp_tx_consumed(e, e->ntx);
 }
 
+/* p in frames of s->rx_piece bytes, to tcp_input_chain; dropped whole when frames run out. */
+static void deliver_chain(struct sim *s, struct sim_packet *p)
+{
+    struct sim_host *h = &s->host[p->to];
+    struct tcp_rx_chain chain = {0};
+
+    for (uint32_t at = 0; at < p->len; at += s->rx_piece) {
+        uint32_t len = p->len - at < s->rx_piece ? p->len - at : s->rx_piece;
+        uint32_t frame = chain.n < TCP_SEG_FRAMES_MAX ? frame_alloc(&h->cache) : FRAME_NONE;
+
+        if (frame == FRAME_NONE) {
+            for (uint32_t i = 0; i < chain.n; i++)
+                frame_put(&h->cache, chain.piece[i].frame, FRAME_OWN_HELD);
+            s->dropped[!p->to]++;
+            return;
+        }
+        memcpy(frame_data(&h->pool, frame), p->data + at, len);
+        chain.piece[chain.n++] = (struct tcp_rx_piece){frame, 0, (uint16_t)len};
+    }
+    s->delivered[!p->to]++;
+    s->chained[!p->to]++;
+    tcp_input_chain(&h->engine, &chain);
+}
+
 static void deliver(struct sim *s, struct sim_packet *p)
 {
     struct sim_host *h = &s->host[p->to];
@@ -179,6 +203,10 @@ static void deliver(struct sim *s, struct sim_packet *p)
 
     if (!h->up) {
         s->dropped[!p->to]++;
+        return;
+    }
+    if (s->rx_piece && p->len > s->rx_piece && !(p->to == SIM_SERVER && s->steer)) {
+        deliver_chain(s, p);
         return;
     }
     frame = p->len <= h->pool.frame_size ? frame_alloc(&h->cache) : FRAME_NONE;

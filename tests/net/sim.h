@@ -74,7 +74,10 @@ struct sim {
     int nworkers;
     sim_steer_hook steer;
     void *steer_ctx;
-    uint64_t sent[2], dropped[2], duplicated[2], delivered[2];
+    /* when set, a packet longer than this arrives as a chain of frames this long at most, as a
+     * multi-buffer AF_XDP socket receives it (tcp_input_chain) */
+    uint32_t rx_piece;
+    uint64_t sent[2], dropped[2], duplicated[2], delivered[2], chained[2];
 };
 
 /* Both hosts' engines get cfg[i] and the same callbacks (ctx told apart by tcp_conn_user). */

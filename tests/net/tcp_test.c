@@ -328,6 +328,9 @@ static void print_stats(void)
 
 /* ---- transfers ------------------------------------------------------------------------------- */
 
+/* When set, transfer() runs both engines at this MTU with segments sent and received as frame chains. */
+static uint16_t chained_mtu;
+
 static void transfer(int family, uint64_t up, uint64_t down, int nconns, const struct sim_link *link,
                      uint64_t seed)
 {
@@ -336,7 +339,13 @@ static void transfer(int family, uint64_t up, uint64_t down, int nconns, const s
     bool done;
 
     configs(cfg);
+    for (int i = 0; chained_mtu && i < 2; i++) {
+        cfg[i].mtu = chained_mtu;
+        cfg[i].frags_max = TCP_SEG_FRAMES_MAX;
+    }
     CHECK(world_init(seed, cfg, 65536) == 0);
+    if (chained_mtu)
+        W->sim.rx_piece = W->sim.host[0].pool.frame_size - FRAME_RX_HEADROOM;
     if (link) {
         W->sim.link[0] = *link;
         W->sim.link[1] = *link;
@@ -358,6 +367,11 @@ static void transfer(int family, uint64_t up, uint64_t down, int nconns, const s
     CHECK(frames_accounted(SIM_SERVER));
     CHECK(frames_accounted(SIM_CLIENT));
     CHECKF(sim_frames_in_use(&W->sim, SIM_SERVER) == 0, "%u frames in use", sim_frames_in_use(&W->sim, 0));
+    if (chained_mtu) /* both ways, segments of several frames went out and came in */
+        CHECKF(W->sim.chained[SIM_SERVER] > 100 && W->sim.chained[SIM_CLIENT] > 100,
+               "chains received: %llu by the client, %llu by the server",
+               (unsigned long long)W->sim.chained[SIM_SERVER],
+               (unsigned long long)W->sim.chained[SIM_CLIENT]);
     finish_world();
 }
 
@@ -403,6 +417,17 @@ static void test_bulk_lossy_ipv6(void)
         .delay_ns = 200000, .loss_ppm = 50000, .dup_ppm = 10000, .reorder_ppm = 20000, .reorder_ns = 300000};
 
     transfer(PKT_IPV6, 8 << 20, 8 << 20, 1, &l, 6);
+}
+
+/* MTU 9000 over 2 KiB frames: every full segment is a chain of 6 frames both ways, under loss */
+static void test_bulk_lossy_chained_frames(void)
+{
+    struct sim_link l = LOSSY_10G_LINK;
+
+    chained_mtu = 9000;
+    transfer(PKT_IPV4, 32 << 20, 32 << 20, 2, &l, 21);
+    transfer(PKT_IPV6, 8 << 20, 8 << 20, 1, &l, 22);
+    chained_mtu = 0;
 }
 
 static void test_thousands_of_connections(void)
@@ -666,6 +691,7 @@ int main(int argc, char **argv)
         T(test_empty_exchange),
         T(test_bulk_clean_4mib),
         T(test_bulk_lossy_ipv6),
+        T(test_bulk_lossy_chained_frames),
         T(test_thousands_of_connections),
         T(test_server_closes_first_beyond_max_conns),
         T(test_bulk_lossy_64mib_each_way),
