@@ -101,7 +101,7 @@ int tcp_engine_init(struct tcp_engine *e, const struct tcp_config *cfg, struct f
 
     memset(e, 0, sizeof(*e));
     if (!cfg->max_conns || cfg->mtu < 576 || !cfg->tx_max || cfg->max_conns > (1u << 24) ||
-        cfg->max_time_wait > (1u << 24)) {
+        cfg->max_time_wait > (1u << 24) || (unsigned)cfg->congestion >= TCP_CC_COUNT) {
         errno = EINVAL;
         return -1;
     }
