@@ -37,6 +37,7 @@ struct tcp_conn;
 
 /* Congestion control: how a sender grows and cuts its window (tcp_cc.c's table, one file each). */
 enum tcp_congestion {
+    TCP_CC_CUBIC,   /* RFC 9438, the default as in Linux */
     TCP_CC_NEWRENO, /* RFC 5681, RFC 6582 */
     TCP_CC_COUNT,
 };
@@ -71,7 +72,7 @@ struct tcp_config {
     uint64_t secret[2];             /* keys the ISN generator and the connection hash */
 };
 
-/* Sensible defaults: MTU 1500, 256 KiB buffers, timestamps/SACK/window scaling on, keepalive off. */
+/* Sensible defaults: MTU 1500, 256 KiB buffers, timestamps/SACK/window scaling on, keepalive off, CUBIC. */
 void tcp_config_default(struct tcp_config *cfg);
 
 struct tcp_callbacks {

@@ -13,6 +13,7 @@
 #define CLOCK_GRANULARITY_US 1000
 
 static const struct tcp_cc_ops *const cc_table[TCP_CC_COUNT] = {
+    [TCP_CC_CUBIC] = &tcp_cc_cubic,
     [TCP_CC_NEWRENO] = &tcp_cc_newreno,
 };
 

@@ -95,6 +95,17 @@ enum tcp_conn_timer {
     TIMER_COUNT,
 };
 
+/* CUBIC's state (tcp_cc_cubic.c): windows in bytes, K in 2^-10 s. */
+struct tcp_cc_cubic {
+    uint64_t epoch_us;   /* when the current congestion avoidance stage began; 0: not begun */
+    uint32_t w_max;      /* the window at the last congestion event, lowered by fast convergence */
+    uint32_t cwnd_prior; /* the window when ssthresh was last set */
+    uint32_t k;          /* from the epoch until W_cubic is back at w_max */
+    uint32_t w_est;      /* the window Reno would have now, had it run since the epoch */
+    uint32_t est_acked;  /* bytes acknowledged toward w_est's next segment */
+    uint32_t grow_rem;   /* cwnd's growth short of a whole byte, in bytes times cwnd */
+};
+
 struct tcp_conn {
     struct pkt_tuple tuple;
     struct pkt_link link;
@@ -161,6 +172,7 @@ struct tcp_conn {
         struct {
             uint32_t acked_ca; /* bytes acknowledged toward the next congestion-avoidance increase */
         } newreno;
+        struct tcp_cc_cubic cubic;
     } cc_state;
 
     struct frame_queue rcvq;
@@ -285,7 +297,7 @@ struct tcp_cc_ops {
     void (*on_idle)(struct tcp_conn *c);
 };
 
-extern const struct tcp_cc_ops tcp_cc_newreno;
+extern const struct tcp_cc_ops tcp_cc_newreno, tcp_cc_cubic;
 
 void tcp_cc_init(struct tcp_engine *e, struct tcp_conn *c);
 void tcp_cc_rtt_sample(struct tcp_engine *e, struct tcp_conn *c, uint32_t rtt_us);

@@ -39,6 +39,7 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->time_wait_ms = 60000;
     cfg->challenge_ack_limit = 1000;
     cfg->initial_cwnd = 10;
+    cfg->congestion = TCP_CC_CUBIC;
     cfg->tx_max = 1024;
     cfg->hold_ms = 1000;
     cfg->secret[0] = 0x0123456789abcdefull;
