@@ -51,7 +51,8 @@ BPF_SKELS := $(BPF_PROGS:%=$(BUILD)/bpf/%.skel.h)
 COMMON_SRCS := common/err.c common/addr.c common/args.c maps/pins.c
 NET_SRCS    := server/net/tcp_handoff.c server/net/frame.c server/net/checksum.c server/net/packet.c server/net/timer_wheel.c \
                server/net/isn.c server/net/tcp_engine.c server/net/tcp_input.c server/net/tcp_output.c \
-               server/net/tcp_cc.c server/net/tcp_timer.c server/net/tcp_time_wait.c
+               server/net/tcp_cc.c server/net/tcp_cc_newreno.c server/net/tcp_cc_cubic.c \
+               server/net/tcp_timer.c server/net/tcp_time_wait.c
 APP_SRCS    := server/app/app.c server/app/tcp_io.c server/app/echo_service.c server/app/sink_service.c \
                server/app/source_service.c
 # HPACK (RFC 7541) of the native HTTP/2 codec. Its Huffman decoder's state machine is generated at build

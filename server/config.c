@@ -47,6 +47,7 @@ static const char *const datapaths[] = {"xdp", "socket", NULL};          /* enum
 static const char *const zerocopy_modes[] = {"auto", "on", "off", NULL}; /* enum xsk_zerocopy */
 static const char *const h2_impls[] = {"native", "nghttp2", NULL};       /* enum http_h2 */
 static const char *const tls_versions[] = {"TLSv1.2", "TLSv1.3", NULL};  /* enum tls_min_version */
+static const char *const congestions[] = {"cubic", "newreno", NULL};     /* enum tcp_congestion */
 
 static const struct setting settings[] = {
     {"server", "datapath", "datapath", "D", SET_CHOICE, AT(datapath), 0, 0, false, datapaths, NULL,
@@ -97,6 +98,8 @@ static const struct setting settings[] = {
      "send buffer per connection, bytes"},
     {"tcp", "initial_cwnd", NULL, NULL, SET_U32, AT(server.tcp.initial_cwnd), 1, 64, false, NULL, NULL,
      "initial congestion window, segments"},
+    {"tcp", "congestion", NULL, NULL, SET_CHOICE, AT(server.tcp.congestion), 0, 0, false, congestions, NULL,
+     "congestion control of what the server sends: cubic (RFC 9438) or newreno (RFC 5681)"},
     {"tcp", "timestamps", NULL, NULL, SET_BOOL, AT(server.tcp.timestamps), 0, 0, false, NULL, NULL,
      "RFC 7323 timestamps when the peer offers them"},
     {"tcp", "sack", NULL, NULL, SET_BOOL, AT(server.tcp.sack), 0, 0, false, NULL, NULL,
@@ -310,6 +313,20 @@ static int parse_sni(const char *v, struct tls_config *tls, const char *where, s
     return 0;
 }
 
+/* "a, b or c": the values a choice takes, for its error */
+static const char *choices_text(const char *const *choices, char *buf, size_t size)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; choices[i] && len < size; i++) {
+        const char *sep = !i ? "" : choices[i + 1] ? ", " : " or ";
+
+        len += (size_t)snprintf(buf + len, size - len, "%s%s", sep, choices[i]);
+    }
+    return buf;
+}
+
 /* Apply one setting; where names its origin for the error ("--workers", "FILE:LINE: [http] port"). */
 static int apply(const struct setting *s, const char *v, struct config *cfg, bool from_file,
                  const char *where, struct err *e)
@@ -354,7 +371,9 @@ static int apply(const struct setting *s, const char *v, struct config *cfg, boo
         *(const char **)field = kept;
         return 0;
     }
-    case SET_CHOICE:
+    case SET_CHOICE: {
+        char expected[96];
+
         for (int i = 0; s->choices[i]; i++) {
             if (!strcmp(v, s->choices[i])) {
                 *(int *)field = i; /* the enums behind choices are int-sized, in this order */
@@ -362,10 +381,8 @@ static int apply(const struct setting *s, const char *v, struct config *cfg, boo
             }
         }
         return ERR(e, EXIT_STATUS_USAGE, 0, "%s: bad value '%s': expected %s", where, v,
-                   s->choices == datapaths      ? "xdp or socket"
-                   : s->choices == h2_impls     ? "native or nghttp2"
-                   : s->choices == tls_versions ? "TLSv1.2 or TLSv1.3"
-                                                : "auto, on or off");
+                   choices_text(s->choices, expected, sizeof(expected)));
+    }
     case SET_CPUS:
         return parse_cpus(v, &cfg->server, where, e);
     case SET_SNI:

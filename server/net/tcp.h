@@ -35,6 +35,13 @@
 
 struct tcp_conn;
 
+/* Congestion control: how a sender grows and cuts its window (tcp_cc.c's table, one file each). */
+enum tcp_congestion {
+    TCP_CC_CUBIC,   /* RFC 9438, the default as in Linux */
+    TCP_CC_NEWRENO, /* RFC 5681, RFC 6582 */
+    TCP_CC_COUNT,
+};
+
 struct tcp_config {
     uint16_t mtu;            /* IP MTU of the link; the MSS we offer follows from it */
     uint32_t rcv_buf;        /* payload bytes a connection buffers for the application (window) */
@@ -56,16 +63,17 @@ struct tcp_config {
     uint32_t keepalive_idle_ms; /* 0: no keepalive */
     uint32_t keepalive_intvl_ms;
     uint32_t keepalive_probes;
-    uint32_t time_wait_ms;        /* 2 MSL */
-    uint32_t challenge_ack_limit; /* RFC 5961 challenge ACKs per second, per engine */
-    uint32_t initial_cwnd;        /* segments, RFC 6928 */
-    uint32_t tx_max;              /* frames an engine emits per flush before the caller drains them */
-    uint32_t frags_max;           /* frames one segment may span, either way (1 unless the datapath chains) */
-    uint32_t hold_ms;             /* longest a connection waits, held, for steering to place it */
-    uint64_t secret[2];           /* keys the ISN generator and the connection hash */
+    uint32_t time_wait_ms;          /* 2 MSL */
+    uint32_t challenge_ack_limit;   /* RFC 5961 challenge ACKs per second, per engine */
+    uint32_t initial_cwnd;          /* segments, RFC 6928 */
+    enum tcp_congestion congestion; /* of the connections this engine sends on */
+    uint32_t tx_max;                /* frames an engine emits per flush before the caller drains them */
+    uint32_t frags_max; /* frames one segment may span, either way (1 unless the datapath chains) */
+    uint32_t hold_ms;   /* longest a connection waits, held, for steering to place it */
+    uint64_t secret[2]; /* keys the ISN generator and the connection hash */
 };
 
-/* Sensible defaults: MTU 1500, 256 KiB buffers, timestamps/SACK/window scaling on, keepalive off. */
+/* Sensible defaults: MTU 1500, 256 KiB buffers, timestamps/SACK/window scaling on, keepalive off, CUBIC. */
 void tcp_config_default(struct tcp_config *cfg);
 
 struct tcp_callbacks {

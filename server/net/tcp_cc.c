@@ -1,14 +1,26 @@
 /*
- * tcp_cc.c — round-trip time, retransmission timeout and congestion control.
+ * tcp_cc.c — round-trip time, retransmission timeout, loss recovery and the congestion-control table.
  *
  * RTT and RTO per RFC 6298 (µs resolution, 1 ms clock granularity, Karn's rule applied by the
- * caller), NewReno congestion control per RFC 5681 with appropriate byte counting (RFC 3465, L =
- * 2 SMSS) and idle restart, and loss recovery that counts the pipe as RFC 6675 does when the peer
- * sends SACKs; without SACK, duplicate ACKs stand in for SACKed segments as in RFC 6582.
+ * caller); slow start per RFC 5681 with appropriate byte counting (RFC 3465, L = 2 SMSS), the loss
+ * window and idle restart; loss recovery that counts the pipe as RFC 6675 does when the peer sends
+ * SACKs; without SACK, duplicate ACKs stand in for SACKed segments as in RFC 6582. How cwnd grows in
+ * congestion avoidance and how far it is cut is the connection's controller's (struct tcp_cc_ops):
+ * tcp_cc_newreno.c, tcp_cc_cubic.c.
  */
 #include "net/tcp_conn.h"
 
 #define CLOCK_GRANULARITY_US 1000
+
+static const struct tcp_cc_ops *const cc_table[TCP_CC_COUNT] = {
+    [TCP_CC_CUBIC] = &tcp_cc_cubic,
+    [TCP_CC_NEWRENO] = &tcp_cc_newreno,
+};
+
+static const struct tcp_cc_ops *cc_ops(const struct tcp_conn *c)
+{
+    return cc_table[c->cc];
+}
 
 static uint32_t max_u32(uint32_t a, uint32_t b)
 {
@@ -20,6 +32,7 @@ void tcp_cc_init(struct tcp_engine *e, struct tcp_conn *c)
     c->rto_us = e->cfg.rto_initial_ms * 1000;
     c->cwnd = e->cfg.initial_cwnd * c->mss;
     c->ssthresh = UINT32_MAX / 2;
+    c->cc = (uint8_t)e->cfg.congestion;
 }
 
 void tcp_cc_rtt_sample(struct tcp_engine *e, struct tcp_conn *c, uint32_t rtt_us)
@@ -94,15 +107,10 @@ void tcp_cc_on_ack(struct tcp_engine *e, struct tcp_conn *c, uint32_t acked)
         }
         return;
     }
-    if (c->cwnd < c->ssthresh) {
+    if (c->cwnd < c->ssthresh)
         c->cwnd += acked < 2u * c->mss ? acked : 2u * c->mss;
-    } else {
-        c->acked_ca += acked;
-        if (c->acked_ca >= c->cwnd) {
-            c->acked_ca -= c->cwnd;
-            c->cwnd += c->mss;
-        }
-    }
+    else
+        cc_ops(c)->cong_avoid(e, c, acked);
     if (c->cwnd > (1u << 30))
         c->cwnd = 1u << 30;
 }
@@ -110,7 +118,7 @@ void tcp_cc_on_ack(struct tcp_engine *e, struct tcp_conn *c, uint32_t acked)
 /* Fast retransmit (RFC 5681 3.2) and the start of recovery. */
 static void enter_recovery(struct tcp_engine *e, struct tcp_conn *c)
 {
-    c->ssthresh = max_u32(flight_size(c) / 2, 2u * c->mss);
+    c->ssthresh = cc_ops(c)->ssthresh(c, flight_size(c));
     c->cwnd = c->ssthresh;
     c->recover = c->snd_max;
     c->flags |= CONN_F_IN_RECOVERY;
@@ -173,10 +181,10 @@ void tcp_cc_rack_detect(struct tcp_engine *e, struct tcp_conn *c)
 
 void tcp_cc_on_rto(struct tcp_engine *e, struct tcp_conn *c)
 {
-    if (!(c->flags & CONN_F_AFTER_RTO)) /* the first RTO of an episode halves; backed-off ones do not */
-        c->ssthresh = max_u32(flight_size(c) / 2, 2u * c->mss);
+    if (!(c->flags & CONN_F_AFTER_RTO)) /* the first RTO of an episode cuts; backed-off ones do not */
+        c->ssthresh = cc_ops(c)->ssthresh(c, flight_size(c));
     c->cwnd = c->mss; /* loss window, RFC 5681 3.1 */
-    c->acked_ca = 0;
+    cc_ops(c)->on_rto(c);
     c->flags &= ~(uint32_t)(CONN_F_IN_RECOVERY | CONN_F_TLP_SENT);
     c->flags |= CONN_F_AFTER_RTO;
     c->recover = c->snd_max;
@@ -223,4 +231,6 @@ void tcp_cc_idle_restart(struct tcp_engine *e, struct tcp_conn *c)
 
     if (c->cwnd > iw)
         c->cwnd = iw;
+    if (cc_ops(c)->on_idle)
+        cc_ops(c)->on_idle(c);
 }

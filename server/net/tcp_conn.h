@@ -95,6 +95,17 @@ enum tcp_conn_timer {
     TIMER_COUNT,
 };
 
+/* CUBIC's state (tcp_cc_cubic.c): windows in bytes, K in 2^-10 s. */
+struct tcp_cc_cubic {
+    uint64_t epoch_us;   /* when the current congestion avoidance stage began; 0: not begun */
+    uint32_t w_max;      /* the window at the last congestion event, lowered by fast convergence */
+    uint32_t cwnd_prior; /* the window when ssthresh was last set */
+    uint32_t k;          /* from the epoch until W_cubic is back at w_max */
+    uint32_t w_est;      /* the window Reno would have now, had it run since the epoch */
+    uint32_t est_acked;  /* bytes acknowledged toward w_est's next segment */
+    uint32_t grow_rem;   /* cwnd's growth short of a whole byte, in bytes times cwnd */
+};
+
 struct tcp_conn {
     struct pkt_tuple tuple;
     struct pkt_link link;
@@ -104,6 +115,7 @@ struct tcp_conn {
     uint8_t ack_need; /* enum ack_need */
     uint8_t events;   /* enum tcp_conn_event, pending */
     uint8_t probes;   /* keepalive probes sent without an answer */
+    uint8_t cc;       /* enum tcp_congestion: the controller that grows and cuts cwnd */
     uint32_t flags;   /* enum tcp_conn_flag */
     uint16_t mss;     /* payload bytes per segment we send (options excluded) */
     uint32_t index;   /* slot in the engine's slab */
@@ -150,13 +162,18 @@ struct tcp_conn {
     uint32_t cwnd;
     uint32_t ssthresh;
     uint32_t recover;      /* snd_max when recovery began */
-    uint32_t acked_ca;     /* bytes acknowledged toward the next congestion-avoidance increase */
     uint32_t sacked;       /* bytes in sndq marked SACKED */
     uint32_t high_sack;    /* highest sequence the peer SACKed */
     uint32_t rack_xmit_us; /* when the latest-sent segment known to have arrived was sent (RFC 8985) */
     uint32_t dupacks;
     uint64_t last_send_us;
     uint64_t last_recv_us;
+    union { /* the controller's own state, all-zero to begin with */
+        struct {
+            uint32_t acked_ca; /* bytes acknowledged toward the next congestion-avoidance increase */
+        } newreno;
+        struct tcp_cc_cubic cubic;
+    } cc_state;
 
     struct frame_queue rcvq;
     struct frame_queue ooo;
@@ -270,6 +287,25 @@ static inline uint32_t tcp_frame_payload_max(const struct tcp_engine *e)
 uint32_t tcp_ts_now(const struct tcp_engine *e, const struct tcp_conn *c);
 
 /* ---- tcp_cc.c ---------------------------------------------------------------------------------- */
+
+/*
+ * A congestion controller: its rules for cwnd and ssthresh, one row of tcp_cc.c's table per enum
+ * tcp_congestion. Everything else is shared: slow start, loss detection, recovery and the pipe,
+ * the RTO, the loss window and the restart window.
+ */
+struct tcp_cc_ops {
+    /* New data acknowledged in congestion avoidance: cwnd >= ssthresh, not in recovery. */
+    void (*cong_avoid)(const struct tcp_engine *e, struct tcp_conn *c, uint32_t acked);
+    /* Congestion (a loss found, or the first RTO of an episode) with flight bytes outstanding: the
+     * new ssthresh, at least 2 SMSS. cwnd becomes it, or the loss window after an RTO. */
+    uint32_t (*ssthresh)(struct tcp_conn *c, uint32_t flight);
+    /* The RTO fired: cwnd is one segment, and slow start begins again. */
+    void (*on_rto)(struct tcp_conn *c);
+    /* Sending again after idle, cwnd cut to the restart window (RFC 5681 4.1); NULL: nothing to do. */
+    void (*on_idle)(struct tcp_conn *c);
+};
+
+extern const struct tcp_cc_ops tcp_cc_newreno, tcp_cc_cubic;
 
 void tcp_cc_init(struct tcp_engine *e, struct tcp_conn *c);
 void tcp_cc_rtt_sample(struct tcp_engine *e, struct tcp_conn *c, uint32_t rtt_us);

@@ -39,6 +39,7 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->time_wait_ms = 60000;
     cfg->challenge_ack_limit = 1000;
     cfg->initial_cwnd = 10;
+    cfg->congestion = TCP_CC_CUBIC;
     cfg->tx_max = 1024;
     cfg->frags_max = 1;
     cfg->hold_ms = 1000;
@@ -103,7 +104,7 @@ int tcp_engine_init(struct tcp_engine *e, const struct tcp_config *cfg, struct f
     memset(e, 0, sizeof(*e));
     if (!cfg->max_conns || cfg->mtu < 576 || !cfg->tx_max || !cfg->frags_max ||
         cfg->frags_max > TCP_SEG_FRAMES_MAX || cfg->max_conns > (1u << 24) ||
-        cfg->max_time_wait > (1u << 24)) {
+        cfg->max_time_wait > (1u << 24) || (unsigned)cfg->congestion >= TCP_CC_COUNT) {
         errno = EINVAL;
         return -1;
     }

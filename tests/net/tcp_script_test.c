@@ -2006,15 +2006,17 @@ static void test_fast_retransmit_with_sack_resends_holes(void)
  * RFC 8985 7 and 6.2: with SACK and an RTT sample, the retransmission timer first fires as a tail
  * loss probe, two RTTs (at least 10 ms) after the flight left, sending the last segment again. The
  * peer, which got only that, SACKs it: RACK then judges every segment sent before it lost, and
- * recovery resends them at once, within the halved window, long before an RTO.
+ * recovery resends them at once, within the reduced window (resent of the ten segments: half for
+ * NewReno, 0.7 for CUBIC), long before an RTO.
  */
-static void test_tail_loss_probe_then_rack(void)
+static void tail_loss_probe_then_rack(enum tcp_congestion congestion, int resent)
 {
     struct tcp_config cfg = test_config();
     const struct seen *sg;
     uint32_t first, s[11];
     struct peer p;
 
+    cfg.congestion = congestion;
     CHECK(script_init(&cfg));
     peer_init(&p, PKT_IPV4, 47002, 0xa100, OFFER_MSS | OFFER_WS | OFFER_SACK);
     CHECK(handshake(&p));
@@ -2032,18 +2034,28 @@ static void test_tail_loss_probe_then_rack(void)
     p.sack[0][0] = s[9];
     p.sack[0][1] = s[10];
     peer_ack(&p);
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < resent; i++) {
         EXPECT(sg, TCP_ACK, s[i], p.snd_nxt, 1460);
         CHECK(payload_is_server_stream(sg, (uint32_t)i * 1460));
     }
     EXPECT_NONE();
-    CHECK(stats()->retrans_fast == 5 && stats()->rto_expired == 0);
+    CHECK(stats()->retrans_fast == (uint64_t)resent && stats()->rto_expired == 0);
     p.nsack = 0;
     p.rcv_nxt = s[10];
     peer_ack(&p);
     EXPECT_NONE();
     CHECK(tcp_engine_frames_held(server()) == 0);
     FINISH();
+}
+
+static void test_tail_loss_probe_then_rack(void)
+{
+    tail_loss_probe_then_rack(TCP_CC_NEWRENO, 5);
+}
+
+static void test_tail_loss_probe_then_rack_cubic(void)
+{
+    tail_loss_probe_then_rack(TCP_CC_CUBIC, 7);
 }
 
 /* ---- the receiver's SACK blocks (RFC 2018 4) ----------------------------------------------------- */
@@ -3012,6 +3024,7 @@ int main(int argc, char **argv)
         T(test_fast_retransmit_after_three_dupacks),
         T(test_fast_retransmit_with_sack_resends_holes),
         T(test_tail_loss_probe_then_rack),
+        T(test_tail_loss_probe_then_rack_cubic),
         T(test_sack_blocks_with_timestamps),
         T(test_sack_blocks_without_timestamps),
         T(test_sack_blocks_never_push_data_past_mtu),

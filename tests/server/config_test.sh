@@ -50,6 +50,8 @@ bad "not a power of two" "$CONF:2: \[xdp\] ring: bad value '1000': expected a po
 bad "frame size other than 2048 or 4096" "$CONF:2: \[xdp\] frame_size: bad value '3000'" "[xdp]\nframe_size = 3000\n"
 bad "bad choice" "$CONF:2: \[server\] datapath: bad value 'dpdk': expected xdp or socket" "[server]\ndatapath = dpdk\n"
 bad "bad zerocopy mode" "$CONF:2: \[xdp\] zerocopy: bad value 'maybe': expected auto, on or off" "[xdp]\nzerocopy = maybe\n"
+bad "bad congestion control" "$CONF:2: \[tcp\] congestion: bad value 'bogus': expected cubic or newreno$" \
+    "[tcp]\ncongestion = bogus\n"
 bad "bad boolean" "$CONF:3: \[server\] busy_poll: bad value 'sometimes': expected true or false" \
     "$S""busy_poll = sometimes\n"
 bad "bad CPU list" "$CONF:3: \[server\] cpus: bad CPU 'x'" "$S""cpus = 0,x\n"
@@ -106,7 +108,7 @@ expect "the file's HTTP/2 settings reach the client" 0 \
     bash -c "nghttp -nv http://127.0.0.1:20701/healthz | tr '\n' ' '"
 stop
 
-start "[server]\ndatapath = socket\nworkers = 1\n[http]\nport = 20702\n[services]\necho = 20703\n" --http 20701
+start "[server]\ndatapath = socket\nworkers = 1\n[tcp]\ncongestion = newreno\n[http]\nport = 20702\n[services]\necho = 20703\n" --http 20701
 expect "an option overrides the file's port" 0 "^ok$" curl -sS --max-time 5 --http2-prior-knowledge http://127.0.0.1:20701/healthz
 expect "the file's port is not served" 7 "" curl -sS --max-time 5 http://127.0.0.1:20702/healthz
 expect "the file's other services are" 0 "" bash -c "exec 3<>/dev/tcp/127.0.0.1/20703"
