@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -126,8 +127,13 @@ static uint32_t transmit_batch(struct xdp_worker *x)
  */
 static bool keep_spinning(struct xdp_worker *x, uint64_t now)
 {
-    if (now - x->last_work_ns < x->spin_ns)
+    if (now - x->last_work_ns < x->spin_ns) {
+        /* the softirq work our transmissions raise (the peer's receive, over veth) may be left to
+         * ksoftirqd on this CPU: spinning must not starve it */
+        sched_yield();
+        x->stats.syscalls++;
         return true;
+    }
     if (x->spin_ns) {
         x->stats.spin_ns += x->spin_ns;
         x->spin_ns /= 2;

@@ -2,7 +2,7 @@
 # http_test.sh — sluice-server's HTTP/2 and HTTP/1.1 against real clients (curl, nghttp, h2load and
 # raw bytes from bash), on both datapaths, in a topology of its own.
 #
-#   tests/http/http_test.sh BUILD_DIR [socket|xdp]...    (default: both)
+#   tests/http/http_test.sh BUILD_DIR [socket|xdp|xdp-mtu9000]...    (default: all three)
 #
 # The server runs in the server namespace; every client runs in the client namespace and reaches it
 # over the veth. On the xdp datapath the agent loads the steering program on the server's veth and
@@ -18,12 +18,14 @@
 # nghttp2), the reference the native codec is held to. The suite's flood cases connect from
 # addresses of their own (10.77.0.10-29, added to the client's veth): the server refuses an address
 # whose connections it ended for floods flood_source_strikes times in 60 s, which would fail the
-# checks after them. Needs root.
+# checks after them. xdp-mtu9000 is the xdp run again with both ends of the veth at MTU 9000 and
+# the server's [tcp] mtu to match: segments both ways span several UMEM frames (multi-buffer).
+# Needs root.
 set -u
 
 BUILD=${1:?usage: http_test.sh BUILD_DIR [socket|xdp]...}
 shift
-DATAPATHS=${*:-socket xdp}
+DATAPATHS=${*:-socket xdp xdp-mtu9000}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/tests/lib/tap.sh"
 # shellcheck source=tests/lib/topo.sh
@@ -300,21 +302,30 @@ for dp in $DATAPATHS; do
         request_trailers "socket: HTTP/2 request trailers reach the handler (nghttp2 session)" "http://$SRV4:$PORT"
         stop_server socket-nghttp2 "stopped"
         ;;
-    xdp)
+    xdp | xdp-mtu9000)
         PORT=80
+        mtu=1500
+        [ "$dp" = xdp-mtu9000 ] && mtu=9000
+        srv ip link set "$DEV" mtu $mtu
+        cli ip link set "$TOPO-c" mtu $mtu
+        printf '[tcp]\nmtu = %s\n' $mtu >"$WORK/$dp.conf"
         agent load --dev "$DEV" >/dev/null
         agent service add --dev "$DEV" --addr $SRV4 --port $PORT >/dev/null
-        start_server xdp --dev "$DEV" --http $PORT
-        run_checks xdp
-        expect "xdp: /metrics has the steering program's counters" 0 'sluice_steer_redirects_total\{worker="[01]"\} [1-9]' \
+        start_server "$dp" --dev "$DEV" --http $PORT --config "$WORK/$dp.conf"
+        run_checks "$dp"
+        expect "$dp: /metrics has the steering program's counters" 0 'sluice_steer_redirects_total\{worker="[01]"\} [1-9]' \
             cli curl -sS --http2-prior-knowledge "http://$SRV4:$PORT/metrics"
+        if [ $mtu = 9000 ]; then
+            expect "$dp: packets came in as frame chains" 0 'sluice_afxdp_rx_chains_total\{worker="[01]"\} [1-9]' \
+                cli curl -sS --http2-prior-knowledge "http://$SRV4:$PORT/metrics"
+        fi
         begin_drain_check
-        stop_server xdp "every frame returned"
-        end_drain_check xdp
+        stop_server "$dp" "every frame returned"
+        end_drain_check "$dp"
         agent unload --dev "$DEV" >/dev/null
         ;;
     *)
-        not_ok "datapath $dp" "expected socket or xdp"
+        not_ok "datapath $dp" "expected socket, xdp or xdp-mtu9000"
         ;;
     esac
 done
