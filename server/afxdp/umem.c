@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define HUGE_PAGE (2u << 20)
@@ -42,16 +43,10 @@ static void *map_region(size_t size, bool *huge, char *note, size_t note_len)
 
 int umem_create(struct umem *u, const struct umem_config *cfg, char *note, size_t note_len, struct err *e)
 {
-    struct xsk_umem_config ucfg = {
-        .fill_size = cfg->fill_size,
-        .comp_size = cfg->comp_size,
-        .frame_size = cfg->frame_size,
-        .frame_headroom = 0,
-        .flags = 0,
-    };
     int ret;
 
     memset(u, 0, sizeof(*u));
+    u->fd = -1;
     u->cfg = *cfg;
     u->size = (size_t)cfg->nframes * cfg->frame_size;
     u->area = map_region(u->size, &u->hugepages, note, note_len);
@@ -64,14 +59,26 @@ int umem_create(struct umem *u, const struct umem_config *cfg, char *note, size_
             cfg->frame_size);
         goto fail;
     }
-    ret = xsk_umem__create(&u->xsk_umem, u->area, u->size, &u->fill, &u->comp, &ucfg);
+    u->fd = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
+    if (u->fd < 0) {
+        ERR(e, err_status_for_errno(errno), errno, "cannot open an AF_XDP socket");
+        goto fail;
+    }
+    /* room for TX metadata, so that the kernel may be asked to checksum (Linux 6.8; older ones say EINVAL) */
+    ret = xsk_rings_register_umem(u->fd, u->area, u->size, cfg->frame_size, XSK_TX_META_LEN);
+    if (ret == -EINVAL) {
+        u->tx_meta_refused = EINVAL;
+        ret = xsk_rings_register_umem(u->fd, u->area, u->size, cfg->frame_size, 0);
+    }
+    if (!ret)
+        ret = xsk_rings_map_fill_comp(u->fd, cfg->fill_size, cfg->comp_size, &u->fill, &u->comp, u->maps);
     if (ret) {
-        ERR(e, err_status_for_errno(-ret), -ret,
-            "cannot register the UMEM with the kernel (xsk_umem__create)");
+        ERR(e, err_status_for_errno(-ret), -ret, "cannot register the UMEM with the kernel");
         goto fail;
     }
     pthread_mutex_init(&u->fill_lock, NULL);
     pthread_mutex_init(&u->comp_lock, NULL);
+    u->registered = true;
     return 0;
 fail:
     umem_destroy(u);
@@ -80,11 +87,13 @@ fail:
 
 void umem_destroy(struct umem *u)
 {
-    if (u->xsk_umem) {
-        xsk_umem__delete(u->xsk_umem);
+    if (u->registered) {
         pthread_mutex_destroy(&u->fill_lock);
         pthread_mutex_destroy(&u->comp_lock);
     }
+    xsk_rings_unmap(u->maps, 2);
+    if (u->fd >= 0)
+        close(u->fd);
     if (u->pool.meta)
         frame_pool_destroy(&u->pool);
     if (u->area)

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <xdp/xsk.h>
 
+#include "afxdp/xsk_rings.h"
 #include "common/err.h"
 #include "net/frame.h"
 
@@ -34,7 +35,10 @@ struct umem {
     size_t size;
     bool hugepages;
     struct frame_pool pool;
-    struct xsk_umem *xsk_umem;
+    int fd;              /* the socket the UMEM is registered on: also the first worker's */
+    bool registered;     /* with the kernel, its fill and completion rings mapped */
+    int tx_meta_refused; /* errno of the kernel's refusal of TX metadata room, or 0 */
+    struct xsk_ring_map maps[2];
     pthread_mutex_t fill_lock;
     struct xsk_ring_prod fill;
     pthread_mutex_t comp_lock;

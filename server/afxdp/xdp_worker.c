@@ -361,7 +361,7 @@ static void xdp_worker_print_stats(struct worker *w, FILE *out)
         fprintf(out, "  xdp_%-24s %llu\n", #name, (unsigned long long)x->stats.name);
     XDP_WORKER_COUNTERS(PRINT)
 #undef PRINT
-    if (x->port.xsk && xsk_port_kernel_stats(&x->port, &ks) == 0)
+    if (x->port.rx.ring && xsk_port_kernel_stats(&x->port, &ks) == 0)
         fprintf(
             out,
             "  xsk_rx_dropped %llu rx_ring_full %llu fill_ring_empty %llu rx_invalid %llu tx_invalid %llu\n",

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <linux/if_link.h>
 #include <linux/if_xdp.h>
 
@@ -13,18 +14,11 @@
 #define SOL_XDP 283
 #endif
 
+/* The first socket binds the UMEM's own (with flags); the others share it. */
 static int try_open(struct xsk_port *p, struct umem *u, const struct xsk_port_config *cfg,
                     uint16_t bind_flags)
 {
-    struct xsk_socket_config scfg = {
-        .rx_size = cfg->rx_size,
-        .tx_size = cfg->tx_size,
-        .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
-        .bind_flags = bind_flags,
-    };
-
-    return xsk_socket__create_shared(&p->xsk, cfg->ifname, cfg->queue, u->xsk_umem, &p->rx, &p->tx, &u->fill,
-                                     &u->comp, &scfg);
+    return xsk_rings_bind(p->fd, cfg->ifname, cfg->queue, bind_flags, u->sockets ? u->fd : -1);
 }
 
 /* The kernel's own choice when neither flag is given: zero-copy if the driver supports it, else copy. */
@@ -48,6 +42,15 @@ int xsk_port_open(struct xsk_port *p, struct umem *u, const struct xsk_port_conf
     int ret;
 
     memset(p, 0, sizeof(*p));
+    p->fd = u->sockets ? socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0) : u->fd;
+    if (p->fd < 0)
+        return ERR(e, err_status_for_errno(errno), errno, "cannot open an AF_XDP socket");
+    p->owns_fd = u->sockets > 0;
+    ret = xsk_rings_map_rx_tx(p->fd, cfg->rx_size, cfg->tx_size, &p->rx, &p->tx, p->maps);
+    if (ret) {
+        xsk_port_close(p);
+        return ERR(e, err_status_for_errno(-ret), -ret, "cannot set up the rings of an AF_XDP socket");
+    }
     /* the sockets sharing the UMEM share the first one's bind: its flags are its alone to give */
     ret = try_open(p, u, cfg, bind_flags_for(cfg->zerocopy) | XDP_USE_NEED_WAKEUP | XDP_USE_SG);
     if (!u->sockets && (ret == -EINVAL || ret == -EOPNOTSUPP)) { /* before Linux 6.6, or the driver's */
@@ -55,12 +58,12 @@ int xsk_port_open(struct xsk_port *p, struct umem *u, const struct xsk_port_conf
         ret = try_open(p, u, cfg, bind_flags_for(cfg->zerocopy) | XDP_USE_NEED_WAKEUP);
     }
     if (ret) {
+        xsk_port_close(p);
         if (ret == -ENODEV || ret == -ENXIO)
             return ERR(e, EXIT_STATUS_NO_DEVICE, -ret, "no device %s for AF_XDP", cfg->ifname);
         return ERR(e, err_status_for_errno(-ret), -ret, "cannot bind an AF_XDP socket to %s queue %u%s",
                    cfg->ifname, cfg->queue, cfg->zerocopy == XSK_ZC_ON ? " in zero-copy mode" : "");
     }
-    p->fd = xsk_socket__fd(p->xsk);
     if (getsockopt(p->fd, SOL_XDP, XDP_OPTIONS, &opts, &optlen) == 0 && (opts.flags & XDP_OPTIONS_ZEROCOPY))
         p->zerocopy = true;
     u->sockets++;
@@ -76,8 +79,9 @@ int xsk_port_open(struct xsk_port *p, struct umem *u, const struct xsk_port_conf
 
 void xsk_port_close(struct xsk_port *p)
 {
-    if (p->xsk)
-        xsk_socket__delete(p->xsk);
+    xsk_rings_unmap(p->maps, 2);
+    if (p->owns_fd && p->fd >= 0)
+        close(p->fd);
     memset(p, 0, sizeof(*p));
 }
 

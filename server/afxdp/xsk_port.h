@@ -27,10 +27,11 @@
 enum xsk_zerocopy { XSK_ZC_AUTO, XSK_ZC_ON, XSK_ZC_OFF };
 
 struct xsk_port {
-    struct xsk_socket *xsk;
     struct xsk_ring_cons rx;
     struct xsk_ring_prod tx;
+    struct xsk_ring_map maps[2];
     int fd;
+    bool owns_fd; /* not the UMEM's own socket, which umem_destroy closes */
     bool zerocopy;
     bool multi_buffer; /* XDP_USE_SG: a packet may span frames, chained with XDP_PKT_CONTD */
     uint64_t rx_packets;

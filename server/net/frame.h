@@ -23,8 +23,13 @@
 
 #define FRAME_NONE UINT32_MAX
 
-/* Room kept in front of outgoing payload for Ethernet + VLAN + IPv6 + TCP with options. */
-#define FRAME_TX_HEADROOM 128
+/*
+ * Room kept in front of every byte transmitted for the metadata a datapath may pass with it
+ * (AF_XDP TX metadata: a checksum request), and in front of outgoing payload for that and Ethernet
+ * + VLAN + IPv6 + TCP with options.
+ */
+#define FRAME_TX_META     32
+#define FRAME_TX_HEADROOM (FRAME_TX_META + 128)
 /* Room the kernel keeps in front of a received frame's data (XDP_PACKET_HEADROOM). */
 #define FRAME_RX_HEADROOM 256
 

@@ -198,8 +198,8 @@ bool tcp_emit_header_only(struct tcp_engine *e, const struct pkt_tuple *t, const
         e->stats.frames_exhausted++;
         return false;
     }
-    len = pkt_write_headers(frame_data(pool, frame), t, link, seg);
-    tx_emit(e, frame, 0, len, false);
+    len = pkt_write_headers(frame_data(pool, frame) + FRAME_TX_META, t, link, seg);
+    tx_emit(e, frame, FRAME_TX_META, len, false);
     e->stats.segs_out++;
     frame_put(e->frames, frame, FRAME_OWN_HELD);
     return true;
