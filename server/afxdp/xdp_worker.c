@@ -107,6 +107,15 @@ static uint32_t transmit_batch(struct xdp_worker *x)
         d->addr = umem_addr(u, e->tx[i].frame, e->tx[i].off);
         d->len = e->tx[i].len;
         d->options = e->tx[i].more ? XDP_PKT_CONTD : 0;
+        if (e->tx[i].csum_start) { /* the kernel sums from the TCP header on, into its checksum field */
+            struct xsk_tx_meta *meta =
+                (struct xsk_tx_meta *)(frame_data(&u->pool, e->tx[i].frame) + e->tx[i].off - XSK_TX_META_LEN);
+
+            meta->flags = XSK_TXMD_FLAGS_CHECKSUM;
+            meta->csum_start = e->tx[i].csum_start;
+            meta->csum_offset = 16;
+            d->options |= XDP_TX_METADATA;
+        }
     }
     if (got) {
         xsk_ring_prod__submit(&x->port.tx, got);
@@ -232,6 +241,24 @@ static int xdp_server_init(struct server *srv, const void *cfg, struct err *e)
     return umem_create(&xs->umem, &xs->cfg.umem, xs->umem_note, sizeof(xs->umem_note), e);
 }
 
+/*
+ * Whether the kernel computes data segments' TCP checksums: in copy mode it does, for a frame with
+ * TX metadata (Linux 6.8), as for any CHECKSUM_PARTIAL skb; a zero-copy driver may not, and which
+ * ones do is not probed here.
+ */
+static bool csum_offload(const struct xdp_server *xs, const struct xsk_port *p, char *note, size_t len)
+{
+    if (xs->umem.tx_meta_refused)
+        snprintf(note, len, "TCP checksums in software (TX metadata refused: %s)",
+                 strerror(xs->umem.tx_meta_refused));
+    else if (p->zerocopy)
+        snprintf(note, len,
+                 "TCP checksums in software (zero-copy: the driver's checksum offload is not probed)");
+    else
+        snprintf(note, len, "TCP checksums by the kernel (TX metadata)");
+    return !xs->umem.tx_meta_refused && !p->zerocopy;
+}
+
 /* The worker's engine, socket and its registration in `xsks`. */
 static int xdp_worker_init(struct worker *w, struct err *e)
 {
@@ -261,6 +288,7 @@ static int xdp_worker_init(struct worker *w, struct err *e)
         return -1;
     tcp = srv->cfg.tcp;
     tcp.frags_max = x->port.multi_buffer ? TCP_SEG_FRAMES_MAX : 1;
+    tcp.csum_offload = csum_offload(xs, &x->port, xs->csum_note, sizeof(xs->csum_note));
     if (tcp_engine_init(&x->engine, &tcp, &x->cache, &app_tcp_callbacks, &w->apps, worker_now_ns()))
         return ERR(e, EXIT_STATUS_FAILURE, errno, "worker %u: cannot set up its TCP engine", w->index);
     for (int i = 0; i < srv->cfg.nservices; i++)
@@ -286,8 +314,8 @@ static void xdp_describe(struct server *srv, char *buf, size_t len)
 {
     struct xdp_server *xs = srv->dp;
 
-    snprintf(buf, len, "%s queue %u, AF_XDP %s, UMEM %zu MiB %s", xs->cfg.ifname, xs->cfg.queue,
-             xs->mode_note, xs->umem.size >> 20, xs->umem_note);
+    snprintf(buf, len, "%s queue %u, AF_XDP %s, %s, UMEM %zu MiB %s", xs->cfg.ifname, xs->cfg.queue,
+             xs->mode_note, xs->csum_note, xs->umem.size >> 20, xs->umem_note);
 }
 
 /* Every frame is free, in the fill ring, held by a connection or on its way through TX. */

@@ -76,6 +76,7 @@ struct xdp_server {
     struct pins pins;
     char umem_note[160]; /* for the start-up line: huge pages, or why not */
     char mode_note[96];  /* for the start-up line: zero-copy or copy mode */
+    char csum_note[96];  /* for the start-up line: who computes TCP checksums, and why */
 };
 
 struct worker;

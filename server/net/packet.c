@@ -291,6 +291,10 @@ uint32_t pkt_write_headers(uint8_t *hdr, const struct pkt_tuple *t, const struct
     if (seg->options_len)
         memcpy(th + PKT_TCP_LEN, seg->options, seg->options_len);
     sum = csum_pseudo(t->laddr, t->raddr, addr_len, IPPROTO_TCP_, tcp_len);
+    if (seg->csum_offload) { /* the pseudo-header's sum: the device adds the rest (CHECKSUM_PARTIAL) */
+        put16(th + 16, csum_fold(sum));
+        return (uint32_t)(th - hdr) + PKT_TCP_LEN + seg->options_len;
+    }
     sum = csum_partial(th, PKT_TCP_LEN + seg->options_len, sum);
     sum = csum_fold(sum) + csum_fold(seg->payload_sum);
     put16(th + 16, csum_finish(sum));

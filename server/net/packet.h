@@ -119,6 +119,7 @@ struct pkt_segment {
     uint8_t options_len;
     uint32_t payload_len;
     uint32_t payload_sum; /* csum_partial of the payload */
+    bool csum_offload;    /* the TCP checksum is left to the device: payload_sum is not needed */
 };
 
 /* Bytes of Ethernet + IP + TCP headers (without options) for a tuple and link. */
@@ -126,7 +127,9 @@ uint32_t pkt_headers_len(const struct pkt_tuple *t, const struct pkt_link *link)
 
 /*
  * Write Ethernet, IP and TCP headers (with options and checksums) for a segment into hdr, which
- * is immediately followed by the payload. Returns the number of header bytes written.
+ * is immediately followed by the payload. Returns the number of header bytes written. With
+ * seg->csum_offload the TCP checksum field gets the pseudo-header's sum, for a device to finish
+ * from the TCP header on (Linux's CHECKSUM_PARTIAL).
  */
 uint32_t pkt_write_headers(uint8_t *hdr, const struct pkt_tuple *t, const struct pkt_link *link,
                            const struct pkt_segment *seg);

@@ -69,6 +69,7 @@ struct tcp_config {
     enum tcp_congestion congestion; /* of the connections this engine sends on */
     uint32_t tx_max;                /* frames an engine emits per flush before the caller drains them */
     uint32_t frags_max; /* frames one segment may span, either way (1 unless the datapath chains) */
+    bool csum_offload;  /* data segments' TCP checksums are left to the datapath (tcp_tx.csum_start) */
     uint32_t hold_ms;   /* longest a connection waits, held, for steering to place it */
     uint64_t secret[2]; /* keys the ISN generator and the connection hash */
 };
@@ -148,6 +149,7 @@ struct tcp_tx {
     uint16_t off;
     uint16_t len;
     bool more;
+    uint8_t csum_start; /* with csum_offload: the TCP header's offset from off, where summing starts */
 };
 
 /* Compact TIME-WAIT entries (tcp_time_wait.c): a slab with a hash of its own and one FIFO. */

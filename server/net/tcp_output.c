@@ -172,6 +172,7 @@ static void tx_emit(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t
     e->tx[e->ntx].off = (uint16_t)off;
     e->tx[e->ntx].len = (uint16_t)len;
     e->tx[e->ntx].more = more;
+    e->tx[e->ntx].csum_start = 0;
     e->ntx++;
 }
 
@@ -300,14 +301,17 @@ static uint32_t send_segment(struct tcp_engine *e, struct tcp_conn *c, uint32_t 
     uint32_t hlen, f = first, last = first;
     bool ack_owed = c->ack_need == ACK_NOW, sack_short;
 
+    seg.csum_offload = e->cfg.csum_offload;
     for (uint32_t i = 0; i < nframes; i++, f = frame_meta(pool, f)->next) {
         struct frame_meta *fm = frame_meta(pool, f);
 
-        if (!(fm->flags & FRAME_F_CSUM)) {
-            fm->csum = csum_partial(frame_data(pool, f) + fm->off, fm->len, 0);
-            fm->flags |= FRAME_F_CSUM;
+        if (!seg.csum_offload) {
+            if (!(fm->flags & FRAME_F_CSUM)) {
+                fm->csum = csum_partial(frame_data(pool, f) + fm->off, fm->len, 0);
+                fm->flags |= FRAME_F_CSUM;
+            }
+            seg.payload_sum += csum_at(fm->csum, seg.payload_len);
         }
-        seg.payload_sum += csum_at(fm->csum, seg.payload_len);
         seg.payload_len += fm->len;
         last = f;
     }
@@ -324,10 +328,13 @@ static uint32_t send_segment(struct tcp_engine *e, struct tcp_conn *c, uint32_t 
     for (uint32_t i = 0; i < nframes; i++, f = frame_meta(pool, f)->next) {
         struct frame_meta *fm = frame_meta(pool, f);
 
-        if (i == 0)
-            tx_emit(e, f, fm->off - hlen, hlen + fm->len, nframes > 1);
-        else
+        if (i) {
             tx_emit(e, f, fm->off, fm->len, i + 1 < nframes);
+        } else {
+            tx_emit(e, f, fm->off - hlen, hlen + fm->len, nframes > 1);
+            if (seg.csum_offload)
+                e->tx[e->ntx - 1].csum_start = (uint8_t)(hlen - PKT_TCP_LEN - seg.options_len);
+        }
         fm->flags |= FRAME_F_SENT;
         if (retransmission)
             fm->flags |= FRAME_F_RETRANS;

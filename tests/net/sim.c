@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/checksum.h"
 #include "net/packet.h"
 
 struct sim_packet {
@@ -135,7 +136,7 @@ static void transmit(struct sim *s, int from, struct tcp_engine *e, struct frame
     struct sim_host *h = &s->host[from];
 
     static uint8_t chain[TCP_SEG_FRAMES_MAX * 4096]; /* a packet sent as a frame chain, gathered */
-    uint32_t chained = 0;
+    uint32_t chained = 0, csum_start = 0;
 
     for (uint32_t i = 0; i < e->ntx; i++) {
         struct tcp_tx *tx = &e->tx[i];
@@ -144,7 +145,9 @@ static void transmit(struct sim *s, int from, struct tcp_engine *e, struct frame
         struct sim_link *l = &s->link[from];
         bool keep;
 
-        if (tx->more || chained) {
+        if (tx->more || chained || tx->csum_start) {
+            if (!chained)
+                csum_start = tx->csum_start;
             memcpy(chain + chained, frame, tx->len);
             chained += tx->len;
             frame_put(cache, tx->frame, FRAME_OWN_TX);
@@ -153,6 +156,12 @@ static void transmit(struct sim *s, int from, struct tcp_engine *e, struct frame
             frame = chain;
             len = chained;
             chained = 0;
+            if (csum_start) { /* the checksum offload, as Linux's skb_checksum_help finishes it */
+                uint16_t sum = csum_finish(csum_partial(chain + csum_start, len - csum_start, 0));
+
+                chain[csum_start + 16] = (uint8_t)(sum >> 8);
+                chain[csum_start + 17] = (uint8_t)sum;
+            }
         }
         keep = !s->hook || s->hook(s->hook_ctx, from, frame, len);
         s->sent[from]++;
@@ -168,6 +177,7 @@ static void transmit(struct sim *s, int from, struct tcp_engine *e, struct frame
         }
         if (frame != chain)
             frame_put(cache, tx->frame, FRAME_OWN_TX); /* the copy onto the wire completes the TX */
+        csum_start = 0;
     }
     tcp_tx_consumed(e, e->ntx);
 }

@@ -330,6 +330,8 @@ static void print_stats(void)
 
 /* When set, transfer() runs both engines at this MTU with segments sent and received as frame chains. */
 static uint16_t chained_mtu;
+/* When set, transfer()'s engines leave data segments' TCP checksums to the wire (sim.c finishes them). */
+static bool csum_offloaded;
 
 static void transfer(int family, uint64_t up, uint64_t down, int nconns, const struct sim_link *link,
                      uint64_t seed)
@@ -343,6 +345,7 @@ static void transfer(int family, uint64_t up, uint64_t down, int nconns, const s
         cfg[i].mtu = chained_mtu;
         cfg[i].frags_max = TCP_SEG_FRAMES_MAX;
     }
+    cfg[0].csum_offload = cfg[1].csum_offload = csum_offloaded;
     CHECK(world_init(seed, cfg, 65536) == 0);
     if (chained_mtu)
         W->sim.rx_piece = W->sim.host[0].pool.frame_size - FRAME_RX_HEADROOM;
@@ -366,6 +369,9 @@ static void transfer(int family, uint64_t up, uint64_t down, int nconns, const s
     CHECKF(W->sim.host[1].engine.nconns == 0, "%u client connections left", W->sim.host[1].engine.nconns);
     CHECK(frames_accounted(SIM_SERVER));
     CHECK(frames_accounted(SIM_CLIENT));
+    for (int h = 0; h < 2; h++) /* the wire corrupts nothing: every checksum the engines wrote holds */
+        CHECKF(W->sim.host[h].engine.stats.parse[PKT_BAD_TCP_CSUM] == 0, "host %d: %llu bad TCP checksums", h,
+               (unsigned long long)W->sim.host[h].engine.stats.parse[PKT_BAD_TCP_CSUM]);
     CHECKF(sim_frames_in_use(&W->sim, SIM_SERVER) == 0, "%u frames in use", sim_frames_in_use(&W->sim, 0));
     if (chained_mtu) /* both ways, segments of several frames went out and came in */
         CHECKF(W->sim.chained[SIM_SERVER] > 100 && W->sim.chained[SIM_CLIENT] > 100,
@@ -428,6 +434,20 @@ static void test_bulk_lossy_chained_frames(void)
     transfer(PKT_IPV4, 32 << 20, 32 << 20, 2, &l, 21);
     transfer(PKT_IPV6, 8 << 20, 8 << 20, 1, &l, 22);
     chained_mtu = 0;
+}
+
+/* The TCP checksums of data left to the device: what the engine writes lets it finish them right
+ * (the receiving engine checks every one), chained or not, IPv4 and IPv6 */
+static void test_bulk_lossy_checksum_offload(void)
+{
+    struct sim_link l = LOSSY_10G_LINK;
+
+    csum_offloaded = true;
+    transfer(PKT_IPV4, 8 << 20, 8 << 20, 1, &l, 23);
+    chained_mtu = 9000;
+    transfer(PKT_IPV6, 8 << 20, 8 << 20, 1, &l, 24);
+    chained_mtu = 0;
+    csum_offloaded = false;
 }
 
 static void test_thousands_of_connections(void)
@@ -845,6 +865,7 @@ int main(int argc, char **argv)
         T(test_bulk_clean_4mib),
         T(test_bulk_lossy_ipv6),
         T(test_bulk_lossy_chained_frames),
+        T(test_bulk_lossy_checksum_offload),
         T(test_thousands_of_connections),
         T(test_server_closes_first_beyond_max_conns),
         T(test_bulk_lossy_64mib_each_way),
