@@ -218,6 +218,7 @@ queue_metric() {
     awk -v m="sluice_afxdp_queue_rx_packets_total{worker=\"$1\",queue=\"$2\"}" '$1 == m { print $2 }'
 }
 in_cli curl -s --max-time 10 "http://$SRV4/metrics" >"$LOGS/metrics-queues.txt"
+echo "# 2 queues, after the echo: $(grep '^sluice_afxdp_queue_rx_packets_total' "$LOGS/metrics-queues.txt" | tr '\n' ' ')"
 for w in 0 1; do
     for q in 0 1; do
         n=$(queue_metric $w $q <"$LOGS/metrics-queues.txt")
