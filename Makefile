@@ -66,7 +66,7 @@ HTTP_SRCS   := server/http/http_worker.c server/http/http_mem.c server/http/requ
 # TLS over either datapath's transport: a layer between the services and app_io (server/tls/tls.h)
 TLS_SRCS    := server/tls/tls_conn.c server/tls/tls_context.c server/tls/tls_ticket.c server/tls/tls_record.c
 SERVER_SRCS := $(TLS_SRCS) server/main.c server/config.c server/sched/worker.c server/sched/server_metrics.c server/sched/inbox.c \
-               server/afxdp/xdp_steer.c server/afxdp/umem.c server/afxdp/xsk_rings.c server/afxdp/xsk_port.c server/afxdp/xdp_worker.c \
+               server/afxdp/xdp_steer.c server/afxdp/umem.c server/afxdp/xsk_port.c server/afxdp/xdp_worker.c \
                server/sock/sock_worker.c $(APP_SRCS) $(HTTP_SRCS) $(NET_SRCS) $(COMMON_SRCS)
 AGENT_SRCS  := agent/main.c agent/attach.c agent/probe.c agent/service.c agent/route.c agent/workers.c \
                agent/stats.c common/hpack_huffman.c agent/routes_config.c $(COMMON_SRCS)

@@ -56,8 +56,11 @@ int agent_require_dev(const char *dev, const char *cmd, struct err *e);
 /* require root, then open the interface's pins (see pins_open) */
 int agent_open_pins(struct pins *p, const char *dev, struct err *e);
 
-/* Which `xsks` slots hold an AF_XDP socket, read by running the probe program once. */
-int agent_probe_xsks(int xsks_fd, __u64 *present, struct err *e);
+/* Which `xsks` slots hold an AF_XDP socket, read by running the probe program once: bit q of
+ * queues[w] is set when worker w has a socket on receive queue q. */
+int agent_probe_xsks(int xsks_fd, __u32 queues[SLUICE_MAX_WORKERS], struct err *e);
+/* queues (a bit per queue) as "0-3,6" into buf, "-" when none. */
+void agent_queue_list(__u32 queues, char *buf, size_t len);
 
 /* route.c, shared with `load --config`: a route's key from its kind ("path", "sni") and prefix text */
 int route_build_key(const char *kind, const char *prefix, struct route_key *key, struct err *e);

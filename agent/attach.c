@@ -57,7 +57,8 @@ static const char status_help[] =
     "usage: sluice-agent status [--dev DEVICE]\n"
     "\n"
     "Show, for DEVICE or every device sluice is loaded on: the program id, the attach mode, the\n"
-    "pinned maps with their ids and entry counts, the workers and the ABI version.\n"
+    "pinned maps with their ids and entry counts, the workers and the ABI version. Without --dev,\n"
+    "a device whose pins cannot be read (another ABI) is listed with the reason.\n"
     "exit status: 0 shown, 3 not root, 6 not loaded\n";
 
 static const char *mode_name(__u32 mode)
@@ -349,26 +350,24 @@ int cmd_unload(int argc, char **argv, struct err *e)
         return ERR(e, EXIT_STATUS_STATE, 0, "sluice is not loaded on %s (%s is missing)", dev, dir);
 
     if (!force) {
-        __u64 present = 0;
+        __u32 queues[SLUICE_MAX_WORKERS];
+        char list[3 * SLUICE_MAX_WORKERS + 1] = "";
+        size_t n = 0;
 
         if (pins_open(&p, dev, e))
             return -1;
-        if (agent_probe_xsks(p.xsks, &present, e)) {
+        if (agent_probe_xsks(p.xsks, queues, e)) {
             pins_close(&p);
             return -1;
         }
         pins_close(&p);
-        if (present) {
-            char list[3 * SLUICE_MAX_WORKERS + 1] = "";
-            size_t n = 0;
-
-            for (int i = 0; i < SLUICE_MAX_WORKERS; i++)
-                if (present & (1ull << i))
-                    n += snprintf(list + n, sizeof(list) - n, "%s%d", n ? "," : "", i);
+        for (int i = 0; i < SLUICE_MAX_WORKERS; i++)
+            if (queues[i])
+                n += snprintf(list + n, sizeof(list) - n, "%s%d", n ? "," : "", i);
+        if (n)
             return ERR(e, EXIT_STATUS_BUSY, 0,
                        "a server holds AF_XDP sockets of workers %s on %s; stop it first or use --force",
                        list, dev);
-        }
     }
 
     /* the link first: removing its only reference detaches the program before maps disappear */
@@ -510,12 +509,13 @@ int cmd_status(int argc, char **argv, struct err *e)
         return show_device(dev, e) ? -1 : EXIT_STATUS_OK;
     d = opendir(SLUICE_PIN_ROOT);
     while (d && (de = readdir(d))) {
+        struct err why = {0};
+
         if (de->d_name[0] == '.')
             continue;
-        if (show_device(de->d_name, e)) {
-            closedir(d);
-            return -1;
-        }
+        /* one device's pins of another ABI (another build's agent) do not hide the others */
+        if (show_device(de->d_name, &why))
+            printf("%s\n  not shown: %s\n", de->d_name, why.msg);
         shown++;
     }
     if (d)

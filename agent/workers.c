@@ -1,9 +1,10 @@
 /*
  * workers.c — `workers`: the server's workers as the maps see them.
  *
- * The server writes each worker's state into `workers` and its AF_XDP socket into `xsks`; this
- * shows both side by side (the socket column comes from the kernel through the xsks probe), so an
- * operator sees a worker that claims to be live without a socket, or the reverse.
+ * The server writes each worker's state into `workers` and its AF_XDP sockets, one per receive queue
+ * it serves, into `xsks`; this shows both side by side (the queues column comes from the kernel
+ * through the xsks probe), so an operator sees a worker that claims to be live without a socket, one
+ * missing a queue, or the reverse.
  */
 #include <errno.h>
 #include <bpf/bpf.h>
@@ -13,8 +14,9 @@
 static const char workers_help[] =
     "usage: sluice-agent workers --dev DEVICE\n"
     "\n"
-    "List the worker slots in use: live flag, whether an AF_XDP socket is registered in xsks,\n"
-    "the overload flag, the owning server pid and its open connections.\n"
+    "List the worker slots in use: live flag, the receive queues on which it has an AF_XDP socket\n"
+    "registered in xsks ('-': none), the overload flag, the owning server pid and its open\n"
+    "connections.\n"
     "exit status: 0 shown, 2 bad option, 3 not root, 6 not loaded\n";
 
 int cmd_workers(int argc, char **argv, struct err *e)
@@ -25,7 +27,7 @@ int cmd_workers(int argc, char **argv, struct err *e)
         {NULL, 0, NULL, 0},
     };
     const char *dev = NULL;
-    __u64 sockets = 0;
+    __u32 queues[SLUICE_MAX_WORKERS];
     struct pins p;
     int c, shown = 0;
 
@@ -42,23 +44,24 @@ int cmd_workers(int argc, char **argv, struct err *e)
     }
     if (agent_require_dev(dev, "workers", e) || agent_open_pins(&p, dev, e))
         return -1;
-    if (agent_probe_xsks(p.xsks, &sockets, e)) {
+    if (agent_probe_xsks(p.xsks, queues, e)) {
         pins_close(&p);
         return -1;
     }
-    printf("%-7s %-5s %-7s %-9s %-8s %s\n", "WORKER", "LIVE", "SOCKET", "OVERLOAD", "PID", "CONNECTIONS");
+    printf("%-7s %-5s %-7s %-9s %-8s %s\n", "WORKER", "LIVE", "QUEUES", "OVERLOAD", "PID", "CONNECTIONS");
     for (__u32 i = 0; i < SLUICE_MAX_WORKERS; i++) {
         struct worker_state ws = {0};
-        bool socket = sockets & (1ull << i);
+        char list[3 * SLUICE_MAX_QUEUES + 1];
 
         if (bpf_map_lookup_elem(p.workers, &i, &ws)) {
             pins_close(&p);
             return ERR(e, EXIT_STATUS_FAILURE, errno, "cannot read worker %u", i);
         }
-        if (!ws.live && !ws.pid && !socket)
+        if (!ws.live && !ws.pid && !queues[i])
             continue;
-        printf("%-7u %-5s %-7s %-9s %-8u %u\n", i, ws.live ? "yes" : "no", socket ? "yes" : "no",
-               ws.overload ? "yes" : "no", ws.pid, ws.load);
+        agent_queue_list(queues[i], list, sizeof(list));
+        printf("%-7u %-5s %-7s %-9s %-8u %u\n", i, ws.live ? "yes" : "no", list, ws.overload ? "yes" : "no",
+               ws.pid, ws.load);
         shown++;
     }
     if (!shown)

@@ -4,7 +4,8 @@
  * It parses Ethernet (one optional 802.1Q/802.1ad tag), IPv4 (options allowed) or IPv6, and TCP,
  * and decides, in this order:
  *   - not TCP to a configured service            -> XDP_PASS: the kernel keeps ARP, ICMP, SSH, ...
- *   - a flow entry whose owner is live           -> redirect to the owner's AF_XDP socket
+ *   - a flow entry whose owner is live           -> redirect to the owner's AF_XDP socket on the
+ *                                                   packet's receive queue (xsks: (queue, worker))
  *   - a SYN without a flow                       -> rendezvous-hash a live, not overloaded worker,
  *                                                   insert the flow, redirect
  *   - anything else without a flow               -> redirect to the hashed worker, which resets it
@@ -156,9 +157,14 @@ static long pick_consider(__u32 index, void *ctx)
     return 0;
 }
 
-static __always_inline int redirect_to(__u32 worker, struct sluice_stats *st, __u64 *verdict)
+/* To worker's socket on the queue the packet arrived on: the kernel takes it on no other. */
+static __always_inline int redirect_to(struct xdp_md *ctx, __u32 worker, struct sluice_stats *st,
+                                       __u64 *verdict)
 {
-    if (bpf_redirect_map(&xsks, worker, XDP_DROP) != XDP_REDIRECT) {
+    __u32 queue = ctx->rx_queue_index;
+
+    if (queue >= SLUICE_MAX_QUEUES || worker >= SLUICE_MAX_WORKERS ||
+        bpf_redirect_map(&xsks, SLUICE_XSKS_KEY(queue, worker), XDP_DROP) != XDP_REDIRECT) {
         st->drop_no_socket++;
         return XDP_DROP;
     }
@@ -1077,7 +1083,7 @@ static __always_inline int steer_to_owner(struct xdp_md *ctx, const struct steer
         prefix_segment(ctx, fv, pkt, st);
     if (fv->state == FLOW_AWAIT_PREFIX || fv->target != fv->worker)
         add_meta(ctx, fv, st);
-    return redirect_to(worker, st, &st->redirect_flow);
+    return redirect_to(ctx, worker, st, &st->redirect_flow);
 }
 
 /* No live owner: the rendezvous-hashed worker; a SYN skips overloaded ones and inserts its flow. */
@@ -1097,7 +1103,7 @@ static __always_inline int steer_by_hash(struct xdp_md *ctx, const struct steer_
         return XDP_DROP;
     }
     if (!is_syn)
-        return redirect_to(p.worker, st, &st->redirect_no_flow);
+        return redirect_to(ctx, p.worker, st, &st->redirect_no_flow);
 
     {
         struct flow_value nv = {
@@ -1112,7 +1118,7 @@ static __always_inline int steer_by_hash(struct xdp_md *ctx, const struct steer_
         else if (nv.state == FLOW_AWAIT_PREFIX)
             add_meta(ctx, &nv, st); /* the owner holds the connection back until the route is known */
     }
-    return redirect_to(p.worker, st, &st->redirect_syn);
+    return redirect_to(ctx, p.worker, st, &st->redirect_syn);
 }
 
 /* A parsed segment's verdict: only a non-service one is passed (see the top of the file for why). */

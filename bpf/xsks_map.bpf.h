@@ -12,7 +12,7 @@
 
 struct {
     __uint(type, BPF_MAP_TYPE_XSKMAP);
-    __uint(max_entries, SLUICE_MAX_WORKERS);
+    __uint(max_entries, SLUICE_XSKS_SLOTS); /* SLUICE_XSKS_KEY(queue, worker) */
     __type(key, __u32);
     __type(value, __u32);
 } xsks SEC(".maps");

@@ -8,25 +8,27 @@
  */
 #include "bpf/xsks_map.bpf.h"
 
-__u64 xsks_present; /* bit i set: slot i holds a socket */
+/* Bit q of xsks_queues[w] set: worker w has a socket on queue q (slot SLUICE_XSKS_KEY(q, w)). */
+__u32 xsks_queues[SLUICE_MAX_WORKERS];
+
+_Static_assert(SLUICE_MAX_QUEUES <= 32, "a worker's queues are bits of a __u32");
 
 /* One slot per bpf_loop iteration: the verifier checks the body once instead of every path. */
-static long probe_slot(__u32 index, void *ctx)
+static long probe_slot(__u32 slot, void *ctx __attribute__((unused)))
 {
-    __u64 *mask = ctx;
+    __u32 worker = slot % SLUICE_MAX_WORKERS, queue = slot / SLUICE_MAX_WORKERS;
 
-    if (bpf_map_lookup_elem(&xsks, &index))
-        *mask |= 1ull << (index & (SLUICE_MAX_WORKERS - 1));
+    if (bpf_map_lookup_elem(&xsks, &slot))
+        xsks_queues[worker & (SLUICE_MAX_WORKERS - 1)] |= 1u << (queue & (SLUICE_MAX_QUEUES - 1));
     return 0;
 }
 
 SEC("xdp")
 int sluice_xsks_probe(struct xdp_md *ctx __attribute__((unused)))
 {
-    __u64 mask = 0;
-
-    bpf_loop(SLUICE_MAX_WORKERS, probe_slot, &mask, 0);
-    xsks_present = mask;
+    for (__u32 w = 0; w < SLUICE_MAX_WORKERS; w++)
+        xsks_queues[w] = 0;
+    bpf_loop(SLUICE_XSKS_SLOTS, probe_slot, NULL, 0);
     return XDP_PASS;
 }
 

@@ -16,8 +16,9 @@
 
 #include <linux/types.h>
 
-/* 2: flow_value gained target and the prefix parser's place; route_stats; prefix/meta counters */
-#define SLUICE_ABI_VERSION 2
+/* 2: flow_value gained target and the prefix parser's place; route_stats; prefix/meta counters
+ * 3: xsks keyed by (receive queue, worker): SLUICE_XSKS_KEY, SLUICE_MAX_QUEUES */
+#define SLUICE_ABI_VERSION 3
 
 /* Pins live at SLUICE_PIN_ROOT/<ifname>/<map name>; the attachment is the bpf_link pinned as "link". */
 #define SLUICE_PIN_ROOT        "/sys/fs/bpf/sluice"
@@ -31,8 +32,10 @@
 #define SLUICE_MAP_META        "meta"
 #define SLUICE_MAP_ROUTE_STATS "route_stats"
 
-/* Limits. SLUICE_MAX_WORKERS bounds the XSKMAP and the route target bitmask (one bit per worker). */
+/* Limits. SLUICE_MAX_WORKERS bounds the route target bitmask (one bit per worker); the XSKMAP has a
+ * slot per (receive queue, worker), queues 0 to SLUICE_MAX_QUEUES - 1 (see `xsks` below). */
 #define SLUICE_MAX_WORKERS      64
+#define SLUICE_MAX_QUEUES       16
 #define SLUICE_MAX_SERVICES     1024
 #define SLUICE_MAX_FLOWS        262144
 #define SLUICE_MAX_ROUTES       4096
@@ -187,9 +190,19 @@ struct route_counters {
     __u64 handoffs;    /* of those, connections whose target was another worker than the owner */
 };
 
+/*
+ * xsks: XSKMAP, the AF_XDP socket that worker w has bound to the device's receive queue q sits at
+ * SLUICE_XSKS_KEY(q, w). The kernel delivers a redirected frame only to a socket bound to the queue
+ * the frame arrived on (any other is a drop), so the program redirects a packet of queue
+ * rx_queue_index to its worker's socket on that queue; each worker has one on every queue it
+ * serves. Written by the server, read by the agent through bpf/xsks_probe.bpf.c.
+ */
+#define SLUICE_XSKS_SLOTS              (SLUICE_MAX_QUEUES * SLUICE_MAX_WORKERS)
+#define SLUICE_XSKS_KEY(queue, worker) ((queue)*SLUICE_MAX_WORKERS + (worker))
+
 /* workers: index -> state of the server's worker with that index. Written by the server. */
 struct worker_state {
-    __u32 live;     /* the worker's AF_XDP socket is registered in `xsks` and it accepts flows */
+    __u32 live;     /* the worker's AF_XDP sockets are registered in `xsks` and it accepts flows */
     __u32 overload; /* new connections are shed in XDP while set */
     __u32 pid;      /* server process that owns the worker */
     __u32 load;     /* open connections, for operators and future balancing */
@@ -210,7 +223,7 @@ struct worker_state {
     X(redirect_flow, "existing flow: redirected to its owner")                                               \
     X(redirect_syn, "SYN without a flow: worker hashed, flow inserted, redirected")                          \
     X(redirect_no_flow, "non-SYN without a flow: redirected to the hashed worker, which resets it")          \
-    X(drop_no_socket, "chosen worker has no AF_XDP socket registered: dropped")                              \
+    X(drop_no_socket, "chosen worker has no AF_XDP socket on the packet's receive queue: dropped")           \
     X(drop_no_worker, "no live worker for a service packet: dropped")                                        \
     X(drop_overload, "SYN shed because every live worker is overloaded: dropped")                            \
     X(drop_bad_tcp, "TCP header length invalid on a service port: dropped")

@@ -74,8 +74,11 @@ static const struct setting settings[] = {
      false, NULL, NULL,
      "how long output may wait on a client that reads nothing (or opens no window) before a reset, 0: "
      "forever"},
-    {"xdp", "queue", "queue", "Q", SET_U32, AT(xdp.queue), 0, 1023, false, NULL, NULL,
-     "interface queue to bind"},
+    {"xdp", "queue", "queue", "Q", SET_U32, AT(xdp.queue), 0, SLUICE_MAX_QUEUES - 1, false, NULL, NULL,
+     "first interface queue to bind"},
+    {"xdp", "queues", "queues", "N", SET_U32, AT(xdp.queues), 1, SLUICE_MAX_QUEUES, false, NULL, NULL,
+     "interface queues to bind from queue on, a socket per worker on each (default: every RX queue the "
+     "device has)"},
     {"xdp", "frames", "frames", "N", SET_U32, AT(xdp.umem.nframes), 1024, 1u << 22, false, NULL, NULL,
      "UMEM frames"},
     {"xdp", "frame_size", "frame-size", "B", SET_U32, AT(xdp.umem.frame_size), 2048, 4096, true, NULL, NULL,
@@ -575,6 +578,8 @@ void config_print_settings(FILE *out)
         value_text(s, &d, def, sizeof(def));
         if (s->offset == AT(server.nworkers) && s->kind == SET_U32)
             snprintf(def, sizeof(def), "one per online CPU");
+        if (s->offset == AT(xdp.queues) && s->kind == SET_U32)
+            snprintf(def, sizeof(def), "every RX queue");
         if (s->kind == SET_U32 || s->kind == SET_U16 || s->kind == SET_SERVICE)
             snprintf(range, sizeof(range), " %u..%u%s", s->min, s->max, s->pow2 ? ", a power of two" : "");
         fprintf(out, "[%s] %s%s (default %s)%s%s: %s\n", s->section, s->key, range, def,

@@ -2,7 +2,9 @@
 # topology.sh — the test topology: a server and a client network namespace joined by a veth pair.
 #
 #   tools/topology.sh up   [NAME]        (re)create it; idempotent; TOPO_MTU sets both ends' MTU
-#                                        (default 1500; up to 65535 on veth)
+#                                        (default 1500; up to 65535 on veth), TOPO_QUEUES both ends'
+#                                        RX and TX queues (default 1; veth delivers a packet on the
+#                                        receiver's RX queue of the sender's TX queue)
 #   tools/topology.sh down [NAME]        remove it; leaves nothing behind, fine if absent
 #   tools/topology.sh exec NAME srv|cli CMD...   run CMD in a namespace
 #   tools/topology.sh show [NAME]        print the names and addresses, shell-sourceable
@@ -26,6 +28,9 @@ name=${1:-sl}
 case "$name" in
 *[!a-z0-9]* | "") echo "topology.sh: error: NAME must be lowercase letters and digits: '$name'" >&2; exit 2 ;;
 esac
+case "${TOPO_QUEUES:-1}" in
+*[!0-9]* | "" | 0) echo "topology.sh: error: TOPO_QUEUES must be a number of queues, 1 or more: '$TOPO_QUEUES'" >&2; exit 2 ;;
+esac
 [ ${#name} -le 10 ] || { echo "topology.sh: error: NAME '$name' is longer than 10 characters" >&2; exit 2; }
 
 SRV_NS=$name-srv
@@ -48,7 +53,9 @@ up() {
     down
     ip netns add "$SRV_NS"
     ip netns add "$CLI_NS"
-    ip link add "$SRV_IF" type veth peer name "$CLI_IF"
+    q=${TOPO_QUEUES:-1}
+    ip link add "$SRV_IF" numrxqueues "$q" numtxqueues "$q" type veth peer name "$CLI_IF" \
+        numrxqueues "$q" numtxqueues "$q"
     ip link set "$SRV_IF" netns "$SRV_NS"
     ip link set "$CLI_IF" netns "$CLI_NS"
     for side in srv cli; do

@@ -1,6 +1,6 @@
 /*
  * umem.c — mapping the shared packet region, registering it, and the locked fill/completion rings
- * (see umem.h).
+ * of each queue (see umem.h).
  */
 #include "afxdp/umem.h"
 
@@ -9,6 +9,14 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <linux/if_xdp.h>
+
+#ifndef SOL_XDP
+#define SOL_XDP 283
+#endif
+#ifndef AF_XDP
+#define AF_XDP 44
+#endif
 
 #define HUGE_PAGE (2u << 20)
 
@@ -41,72 +49,172 @@ static void *map_region(size_t size, bool *huge, char *note, size_t note_len)
     return mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 }
 
-int umem_create(struct umem *u, const struct umem_config *cfg, char *note, size_t note_len, struct err *e)
+int xsk_ring_map(int fd, uint64_t pgoff, uint32_t entries, void *ring, bool producer, struct xsk_map *m)
 {
+    struct xdp_mmap_offsets offs;
+    socklen_t optlen = sizeof(offs);
+    const struct xdp_ring_offset *off;
+    struct xsk_ring_prod r; /* xsk_ring_prod and xsk_ring_cons have one layout (DEFINE_XSK_RING) */
+    size_t esize;
+
+    if (getsockopt(fd, SOL_XDP, XDP_MMAP_OFFSETS, &offs, &optlen))
+        return -errno;
+    switch (pgoff) {
+    case XDP_PGOFF_RX_RING:
+        off = &offs.rx, esize = sizeof(struct xdp_desc);
+        break;
+    case XDP_PGOFF_TX_RING:
+        off = &offs.tx, esize = sizeof(struct xdp_desc);
+        break;
+    case XDP_UMEM_PGOFF_FILL_RING:
+        off = &offs.fr, esize = sizeof(__u64);
+        break;
+    default:
+        off = &offs.cr, esize = sizeof(__u64);
+        break;
+    }
+    m->len = off->desc + entries * esize;
+    m->addr = mmap(NULL, m->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, (off_t)pgoff);
+    if (m->addr == MAP_FAILED) {
+        m->addr = NULL;
+        return -errno;
+    }
+    r.mask = entries - 1;
+    r.size = entries;
+    r.producer = (__u32 *)((char *)m->addr + off->producer);
+    r.consumer = (__u32 *)((char *)m->addr + off->consumer);
+    r.flags = (__u32 *)((char *)m->addr + off->flags);
+    r.ring = (char *)m->addr + off->desc;
+    r.cached_prod = *r.producer;
+    /* a producer's cached_cons runs a ring's size ahead of the consumer (see xsk_prod_nb_free) */
+    r.cached_cons = *r.consumer + (producer ? entries : 0);
+    memcpy(ring, &r, sizeof(r));
+    return 0;
+}
+
+void xsk_ring_unmap(struct xsk_map *m)
+{
+    if (m->addr)
+        munmap(m->addr, m->len);
+    m->addr = NULL;
+}
+
+int umem_queue_rings(struct umem *u, struct umem_queue *q, int fd)
+{
+    int ret;
+
+    if (setsockopt(fd, SOL_XDP, XDP_UMEM_FILL_RING, &u->cfg.fill_size, sizeof(u->cfg.fill_size)) ||
+        setsockopt(fd, SOL_XDP, XDP_UMEM_COMPLETION_RING, &u->cfg.comp_size, sizeof(u->cfg.comp_size)))
+        return -errno;
+    ret = xsk_ring_map(fd, XDP_UMEM_PGOFF_FILL_RING, u->cfg.fill_size, &q->fill, true, &q->fill_map);
+    if (!ret)
+        ret =
+            xsk_ring_map(fd, XDP_UMEM_PGOFF_COMPLETION_RING, u->cfg.comp_size, &q->comp, false, &q->comp_map);
+    if (ret) {
+        xsk_ring_unmap(&q->fill_map);
+        return ret;
+    }
+    q->fd = fd;
+    return 0;
+}
+
+#define REFILL_BATCH 64
+
+int umem_create(struct umem *u, const struct umem_config *cfg, uint32_t nqueues, char *note, size_t note_len,
+                struct err *e)
+{
+    /* room for TX metadata in front of every TX descriptor, so that the kernel may be asked to
+     * checksum (Linux 6.8; libxdp 1.3.1 cannot ask, and the distribution's struct lacks the field) */
+    struct umem_reg {
+        uint64_t addr;
+        uint64_t len;
+        uint32_t chunk_size;
+        uint32_t headroom;
+        uint32_t flags;
+        uint32_t tx_metadata_len;
+    } reg = {
+        .len = (size_t)cfg->nframes * cfg->frame_size,
+        .chunk_size = cfg->frame_size,
+        .flags = UMEM_TX_METADATA_LEN_FLAG,
+        .tx_metadata_len = UMEM_TX_META_LEN,
+    };
     int ret;
 
     memset(u, 0, sizeof(*u));
     u->fd = -1;
+    if (!nqueues || nqueues > SLUICE_MAX_QUEUES)
+        return ERR(e, EXIT_STATUS_USAGE, 0, "%u queues: a UMEM serves 1 to %d", nqueues, SLUICE_MAX_QUEUES);
+    u->nqueues = nqueues;
+    for (uint32_t i = 0; i < nqueues; i++) {
+        struct umem_queue *q = &u->queues[i];
+
+        /* the frames kept in fill rings stay what one queue had: more queues share them out */
+        q->fill_target = cfg->fill_size / nqueues;
+        if (q->fill_target < 2 * REFILL_BATCH)
+            q->fill_target = 2 * REFILL_BATCH < cfg->fill_size ? 2 * REFILL_BATCH : cfg->fill_size;
+        q->fd = -1;
+        pthread_mutex_init(&q->fill_lock, NULL);
+        pthread_mutex_init(&q->comp_lock, NULL);
+    }
     u->cfg = *cfg;
-    u->size = (size_t)cfg->nframes * cfg->frame_size;
+    u->size = reg.len;
     u->area = map_region(u->size, &u->hugepages, note, note_len);
     if (u->area == MAP_FAILED) {
         u->area = NULL;
-        return ERR(e, EXIT_STATUS_FAILURE, errno, "cannot map a %zu MiB UMEM", u->size >> 20);
+        ERR(e, EXIT_STATUS_FAILURE, errno, "cannot map a %zu MiB UMEM", u->size >> 20);
+        goto fail;
     }
     if (frame_pool_init(&u->pool, u->area, cfg->frame_size, cfg->nframes)) {
         ERR(e, EXIT_STATUS_USAGE, errno, "bad UMEM geometry: %u frames of %u bytes", cfg->nframes,
             cfg->frame_size);
         goto fail;
     }
+    reg.addr = (uintptr_t)u->area;
     u->fd = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
-    if (u->fd < 0) {
-        ERR(e, err_status_for_errno(errno), errno, "cannot open an AF_XDP socket");
-        goto fail;
-    }
-    /* room for TX metadata, so that the kernel may be asked to checksum (Linux 6.8; older ones say EINVAL) */
-    ret = xsk_rings_register_umem(u->fd, u->area, u->size, cfg->frame_size, XSK_TX_META_LEN);
-    if (ret == -EINVAL) {
+    ret = u->fd < 0 ? -1 : setsockopt(u->fd, SOL_XDP, XDP_UMEM_REG, &reg, sizeof(reg));
+    if (ret && u->fd >= 0 && errno == EINVAL) { /* a kernel before 6.8: no TX metadata */
         u->tx_meta_refused = EINVAL;
-        ret = xsk_rings_register_umem(u->fd, u->area, u->size, cfg->frame_size, 0);
+        reg.flags = reg.tx_metadata_len = 0;
+        ret = setsockopt(u->fd, SOL_XDP, XDP_UMEM_REG, &reg, sizeof(reg));
     }
-    if (!ret)
-        ret = xsk_rings_map_fill_comp(u->fd, cfg->fill_size, cfg->comp_size, &u->fill, &u->comp, u->maps);
     if (ret) {
-        ERR(e, err_status_for_errno(-ret), -ret, "cannot register the UMEM with the kernel");
+        ERR(e, err_status_for_errno(errno), errno, "cannot register the UMEM with the kernel (XDP_UMEM_REG)");
         goto fail;
     }
-    pthread_mutex_init(&u->fill_lock, NULL);
-    pthread_mutex_init(&u->comp_lock, NULL);
-    u->registered = true;
+    ret = umem_queue_rings(u, &u->queues[0], u->fd);
+    if (ret) {
+        ERR(e, err_status_for_errno(-ret), -ret, "cannot set up the UMEM's fill and completion rings");
+        goto fail;
+    }
     return 0;
 fail:
     umem_destroy(u);
     return -1;
 }
 
+/* After every socket is closed: the rings' mappings, the registration, the region. */
 void umem_destroy(struct umem *u)
 {
-    if (u->registered) {
-        pthread_mutex_destroy(&u->fill_lock);
-        pthread_mutex_destroy(&u->comp_lock);
+    for (uint32_t i = 0; i < u->nqueues; i++) {
+        xsk_ring_unmap(&u->queues[i].fill_map);
+        xsk_ring_unmap(&u->queues[i].comp_map);
+        pthread_mutex_destroy(&u->queues[i].fill_lock);
+        pthread_mutex_destroy(&u->queues[i].comp_lock);
     }
-    xsk_rings_unmap(u->maps, 2);
-    if (u->fd >= 0)
+    if (u->area && u->fd >= 0) /* (a UMEM never created is all zeros) */
         close(u->fd);
     if (u->pool.meta)
         frame_pool_destroy(&u->pool);
     if (u->area)
         munmap(u->area, u->size);
     memset(u, 0, sizeof(*u));
+    u->fd = -1;
 }
 
-#define REFILL_BATCH 64
-
-uint32_t umem_refill(struct umem *u, struct frame_cache *cache)
+uint32_t umem_refill(struct umem *u, struct umem_queue *q, struct frame_cache *cache)
 {
     uint32_t frames[REFILL_BATCH], n = 0, idx;
-    int64_t want = (int64_t)u->cfg.fill_size - atomic_load_explicit(&u->in_fill, memory_order_relaxed);
+    int64_t want = (int64_t)q->fill_target - atomic_load_explicit(&q->in_fill, memory_order_relaxed);
 
     if (want < REFILL_BATCH / 2)
         return 0; /* the ring is nearly full: top it up in batches, not frame by frame */
@@ -123,36 +231,49 @@ uint32_t umem_refill(struct umem *u, struct frame_cache *cache)
     }
     if (!n)
         return 0;
-    pthread_mutex_lock(&u->fill_lock);
-    if (xsk_ring_prod__reserve(&u->fill, n, &idx) != n) {
-        pthread_mutex_unlock(&u->fill_lock);
+    pthread_mutex_lock(&q->fill_lock);
+    if (xsk_ring_prod__reserve(&q->fill, n, &idx) != n) {
+        pthread_mutex_unlock(&q->fill_lock);
         for (uint32_t i = 0; i < n; i++)
             frame_put(cache, frames[i], FRAME_OWN_HELD);
         return 0;
     }
     for (uint32_t i = 0; i < n; i++)
-        *xsk_ring_prod__fill_addr(&u->fill, idx + i) = umem_addr(u, frames[i], 0);
-    xsk_ring_prod__submit(&u->fill, n);
-    atomic_fetch_add_explicit(&u->in_fill, n, memory_order_relaxed);
-    pthread_mutex_unlock(&u->fill_lock);
+        *xsk_ring_prod__fill_addr(&q->fill, idx + i) = umem_addr(u, frames[i], 0);
+    xsk_ring_prod__submit(&q->fill, n);
+    atomic_fetch_add_explicit(&q->in_fill, n, memory_order_relaxed);
+    pthread_mutex_unlock(&q->fill_lock);
     return n;
 }
 
-uint32_t umem_complete(struct umem *u, struct frame_cache *cache, uint32_t max)
+uint32_t umem_complete(struct umem *u, struct umem_queue *q, struct frame_cache *cache, uint32_t max)
 {
     uint32_t frames[256], n, idx;
 
+    /* a glance without the lock: every worker passes by every queue's ring, most often empty */
+    if (__atomic_load_n(q->comp.producer, __ATOMIC_ACQUIRE) ==
+        __atomic_load_n(q->comp.consumer, __ATOMIC_RELAXED))
+        return 0;
     if (max > 256)
         max = 256;
-    pthread_mutex_lock(&u->comp_lock);
-    n = xsk_ring_cons__peek(&u->comp, max, &idx);
+    pthread_mutex_lock(&q->comp_lock);
+    n = xsk_ring_cons__peek(&q->comp, max, &idx);
     for (uint32_t i = 0; i < n; i++)
-        frames[i] = (uint32_t)(*xsk_ring_cons__comp_addr(&u->comp, idx + i) / u->cfg.frame_size);
+        frames[i] = (uint32_t)(*xsk_ring_cons__comp_addr(&q->comp, idx + i) / u->cfg.frame_size);
     if (n)
-        xsk_ring_cons__release(&u->comp, n);
-    pthread_mutex_unlock(&u->comp_lock);
+        xsk_ring_cons__release(&q->comp, n);
+    pthread_mutex_unlock(&q->comp_lock);
     for (uint32_t i = 0; i < n; i++)
         frame_put(cache, frames[i], FRAME_OWN_TX);
     atomic_fetch_sub_explicit(&u->in_tx, n, memory_order_relaxed);
+    return n;
+}
+
+int64_t umem_in_fill(struct umem *u)
+{
+    int64_t n = 0;
+
+    for (uint32_t i = 0; i < u->nqueues; i++)
+        n += atomic_load(&u->queues[i].in_fill);
     return n;
 }

@@ -33,31 +33,31 @@ static void publish(struct xdp_worker *x, bool live, bool overload)
     bpf_map_update_elem(x->server->pins.workers, &w->index, &ws, BPF_ANY);
 }
 
-/* Returns the frames and hand-off messages taken. */
-static uint32_t receive_batch(struct xdp_worker *x)
+/* One socket's; returns the frames and hand-off messages taken. */
+static uint32_t receive_batch(struct xdp_worker *x, struct xsk_port *p)
 {
     struct umem *u = &x->server->umem;
-    uint32_t idx, n = xsk_ring_cons__peek(&x->port.rx, XDP_RX_BATCH, &idx);
+    uint32_t idx, n = xsk_ring_cons__peek(&p->rx, XDP_RX_BATCH, &idx);
     /* after the peek: a connection moved here is in before any packet that came straight here */
     uint32_t handed = xdp_steer_inbox(x);
 
     for (uint32_t i = 0; i < n; i++) {
-        const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->port.rx, idx + i);
-        struct tcp_rx_chain *chain = &x->rx_chain;
+        const struct xdp_desc *d = xsk_ring_cons__rx_desc(&p->rx, idx + i);
+        struct tcp_rx_chain *chain = &p->rx_chain;
         bool more = d->options & XDP_PKT_CONTD;
 
         /* a packet in several frames comes whole to the engine, even across batches */
-        if (chain->n < TCP_SEG_FRAMES_MAX && !x->rx_chain_overflow) {
+        if (chain->n < TCP_SEG_FRAMES_MAX && !p->rx_chain_overflow) {
             chain->piece[chain->n++] =
                 (struct tcp_rx_piece){(uint32_t)(d->addr / u->cfg.frame_size),
                                       (uint16_t)(d->addr % u->cfg.frame_size), (uint16_t)d->len};
         } else {
             frame_put(&x->cache, (uint32_t)(d->addr / u->cfg.frame_size), FRAME_OWN_HELD);
-            if (!x->rx_chain_overflow) {
+            if (!p->rx_chain_overflow) {
                 for (uint32_t k = 0; k < chain->n; k++)
                     frame_put(&x->cache, chain->piece[k].frame, FRAME_OWN_HELD);
                 chain->n = 0;
-                x->rx_chain_overflow = true;
+                p->rx_chain_overflow = true;
                 x->stats.rx_chains_dropped++;
             }
         }
@@ -68,12 +68,13 @@ static uint32_t receive_batch(struct xdp_worker *x)
             xdp_steer_input(x, chain);
         }
         chain->n = 0;
-        x->rx_chain_overflow = false;
+        p->rx_chain_overflow = false;
     }
     if (n) {
-        xsk_ring_cons__release(&x->port.rx, n);
-        atomic_fetch_sub_explicit(&u->in_fill, n, memory_order_relaxed);
+        xsk_ring_cons__release(&p->rx, n);
+        atomic_fetch_sub_explicit(&p->uq->in_fill, n, memory_order_relaxed);
         x->stats.rx_packets += n;
+        p->rx_packets += n;
     }
     xdp_steer_moves(x); /* before the flush: the ACK the input owes goes out from the new worker */
     return n + handed;
@@ -83,47 +84,48 @@ static uint32_t transmit_batch(struct xdp_worker *x)
 {
     struct tcp_engine *e = &x->engine;
     struct umem *u = &x->server->umem;
+    struct xsk_port *p = x->tx_port;
     uint32_t idx, n = e->ntx, got = 0;
 
     /* descriptors left in the ring by an earlier kick the kernel pushed back on must be kicked
      * again even when nothing new is to be sent: their frames hold retransmissions back */
     if (!n) {
-        if (xsk_port_tx_pending(&x->port))
-            xsk_port_kick_tx(&x->port);
+        if (xsk_port_tx_pending(p))
+            xsk_port_kick_tx(p);
         return 0;
     }
-    got = xsk_ring_prod__reserve(&x->port.tx, n, &idx);
+    got = xsk_ring_prod__reserve(&p->tx, n, &idx);
     if (got < n) {
-        uint32_t fit = xsk_prod_nb_free(&x->port.tx, n);
+        uint32_t fit = xsk_prod_nb_free(&p->tx, n);
 
         x->stats.tx_ring_full++;
         while (fit && e->tx[fit - 1].more)
             fit--; /* a packet's frames go in together */
-        got = fit ? xsk_ring_prod__reserve(&x->port.tx, fit, &idx) : 0;
+        got = fit ? xsk_ring_prod__reserve(&p->tx, fit, &idx) : 0;
     }
     for (uint32_t i = 0; i < got; i++) {
-        struct xdp_desc *d = xsk_ring_prod__tx_desc(&x->port.tx, idx + i);
+        struct xdp_desc *d = xsk_ring_prod__tx_desc(&p->tx, idx + i);
 
         d->addr = umem_addr(u, e->tx[i].frame, e->tx[i].off);
         d->len = e->tx[i].len;
         d->options = e->tx[i].more ? XDP_PKT_CONTD : 0;
         if (e->tx[i].csum_start) { /* the kernel sums from the TCP header on, into its checksum field */
-            struct xsk_tx_meta *meta =
-                (struct xsk_tx_meta *)(frame_data(&u->pool, e->tx[i].frame) + e->tx[i].off - XSK_TX_META_LEN);
+            struct umem_tx_meta *meta = (struct umem_tx_meta *)(frame_data(&u->pool, e->tx[i].frame) +
+                                                                e->tx[i].off - UMEM_TX_META_LEN);
 
-            meta->flags = XSK_TXMD_FLAGS_CHECKSUM;
+            meta->flags = UMEM_TXMD_FLAGS_CHECKSUM;
             meta->csum_start = e->tx[i].csum_start;
             meta->csum_offset = 16;
             d->options |= XDP_TX_METADATA;
         }
     }
     if (got) {
-        xsk_ring_prod__submit(&x->port.tx, got);
+        xsk_ring_prod__submit(&p->tx, got);
         atomic_fetch_add_explicit(&u->in_tx, got, memory_order_relaxed);
         tcp_tx_consumed(e, got);
         x->stats.tx_packets += got;
     }
-    xsk_port_kick_tx(&x->port); /* also when nothing fit: the kernel must drain the ring to make room */
+    xsk_port_kick_tx(p); /* also when nothing fit: the kernel must drain the ring to make room */
     return got;
 }
 
@@ -158,17 +160,21 @@ static void spin_woken(struct xdp_worker *x, uint64_t slept_ns, bool work)
         x->spin_ns = x->spin_ns ? (x->spin_ns * 2 < max ? x->spin_ns * 2 : max) : max / 8;
 }
 
-/* Sleep until packets, a hand-off or the engine's next deadline. */
+/* Sleep until packets on any of its sockets, a hand-off or the engine's next deadline. */
 static void sleep_for_work(struct xdp_worker *x, uint64_t now, uint64_t deadline)
 {
-    struct pollfd pfd[2] = {{.fd = x->port.fd, .events = POLLIN}, {.fd = x->inbox.wake_fd, .events = POLLIN}};
+    struct pollfd pfd[SLUICE_MAX_QUEUES + 1];
     uint64_t wait_ms = (deadline - now) / 1000000;
+    uint32_t n = x->nports;
     int ready;
 
+    for (uint32_t i = 0; i < n; i++)
+        pfd[i] = (struct pollfd){.fd = x->ports[i].fd, .events = POLLIN};
+    pfd[n] = (struct pollfd){.fd = x->inbox.wake_fd, .events = POLLIN};
     x->worker->polls++;
     x->stats.syscalls++;
-    ready = poll(pfd, 2, wait_ms > MAX_SLEEP_MS ? MAX_SLEEP_MS : wait_ms ? (int)wait_ms : 1);
-    if (pfd[1].revents & POLLIN) {
+    ready = poll(pfd, n + 1, wait_ms > MAX_SLEEP_MS ? MAX_SLEEP_MS : wait_ms ? (int)wait_ms : 1);
+    if (pfd[n].revents & POLLIN) {
         inbox_clear_wake(&x->inbox);
         x->stats.syscalls++;
     }
@@ -183,18 +189,23 @@ static void *xdp_worker_run(void *arg)
     struct umem *u = &x->server->umem;
 
     for (;;) {
-        uint64_t now = worker_now_ns(), deadline, kicks = x->port.tx_kicks;
-        uint32_t rx, tx;
+        uint64_t now = worker_now_ns(), deadline, kicks = x->tx_port->tx_kicks;
+        uint32_t rx = 0, tx;
 
         w->loops++;
         tcp_engine_begin(&x->engine, now);
-        rx = receive_batch(x);
+        for (uint32_t i = 0; i < x->nports; i++)
+            rx += receive_batch(x, &x->ports[i]);
         app_table_flush(&w->apps);
         tcp_engine_flush(&x->engine);
         tx = transmit_batch(x);
-        x->stats.syscalls += x->port.tx_kicks - kicks;
-        x->stats.completions += umem_complete(u, &x->cache, 256);
-        x->stats.refilled += umem_refill(u, &x->cache);
+        x->stats.syscalls += x->tx_port->tx_kicks - kicks;
+        /* every queue's rings, whichever worker's frames they hold: the locks are taken per batch,
+         * and a worker that sleeps leaves no queue without frames to receive into */
+        for (uint32_t i = 0; i < u->nqueues; i++) {
+            x->stats.completions += umem_complete(u, &u->queues[i], &x->cache, 256);
+            x->stats.refilled += umem_refill(u, &u->queues[i], &x->cache);
+        }
         if (now >= x->next_publish_ns) {
             x->next_publish_ns = now + PUBLISH_NS;
             publish(x, true, w->draining); /* overload while draining: XDP sheds new connections */
@@ -206,7 +217,7 @@ static void *xdp_worker_run(void *arg)
             x->last_work_ns = now;
             continue;
         }
-        if (x->engine.ntx || w->srv->cfg.busy_poll || x->engine.dirty || xsk_port_tx_pending(&x->port) ||
+        if (x->engine.ntx || w->srv->cfg.busy_poll || x->engine.dirty || xsk_port_tx_pending(x->tx_port) ||
             inbox_pending(&x->inbox) || keep_spinning(x, now))
             continue;
 
@@ -226,6 +237,36 @@ void xdp_config_default(struct xdp_config *cfg)
     umem_config_default(&cfg->umem);
 }
 
+/* The queues served: [xdp] queue on, [xdp] queues of them or every RX queue the device has. The
+ * steering program keys `xsks` by queue id, so every one must be below SLUICE_MAX_QUEUES. */
+static int choose_queues(struct xdp_server *xs, struct err *e)
+{
+    const char *dev = xs->cfg.ifname, *how;
+    uint32_t first = xs->cfg.queue, have = xsk_port_rx_queues(dev, &how), n = xs->cfg.queues;
+
+    if (have && first >= have)
+        return ERR(e, EXIT_STATUS_USAGE, 0, "[xdp] queue %u: %s has %u RX queue%s (%s)", first, dev, have,
+                   have == 1 ? "" : "s", how);
+    if (!n)
+        n = have ? have - first : 1;
+    if (have && first + n > have)
+        return ERR(e, EXIT_STATUS_USAGE, 0, "[xdp] queues %u from queue %u: %s has %u RX queue%s (%s)", n,
+                   first, dev, have, have == 1 ? "" : "s", how);
+    if (first + n > SLUICE_MAX_QUEUES)
+        return ERR(e, EXIT_STATUS_USAGE, 0,
+                   "%s: queues %u to %u are more than the steering program serves (queues 0 to %d, "
+                   "SLUICE_MAX_QUEUES); set [xdp] queues (--queues) or give the device fewer (ethtool -L)",
+                   dev, first, first + n - 1, SLUICE_MAX_QUEUES - 1);
+    xs->nqueues = n;
+    if (xs->cfg.queues)
+        snprintf(xs->queue_note, sizeof(xs->queue_note), "[xdp] queues");
+    else if (have)
+        snprintf(xs->queue_note, sizeof(xs->queue_note), "every RX queue: %u by %s", have, how);
+    else
+        snprintf(xs->queue_note, sizeof(xs->queue_note), "RX queues unknown: one");
+    return 0;
+}
+
 /* Map the UMEM and open the pins of cfg->ifname. */
 static int xdp_server_init(struct server *srv, const void *cfg, struct err *e)
 {
@@ -236,9 +277,9 @@ static int xdp_server_init(struct server *srv, const void *cfg, struct err *e)
     srv->dp = xs;
     xs->cfg = *(const struct xdp_config *)cfg;
     xs->pins.workers = xs->pins.xsks = -1;
-    if (pins_open(&xs->pins, xs->cfg.ifname, e))
+    if (pins_open(&xs->pins, xs->cfg.ifname, e) || choose_queues(xs, e))
         return -1;
-    return umem_create(&xs->umem, &xs->cfg.umem, xs->umem_note, sizeof(xs->umem_note), e);
+    return umem_create(&xs->umem, &xs->cfg.umem, xs->nqueues, xs->umem_note, sizeof(xs->umem_note), e);
 }
 
 /*
@@ -259,7 +300,7 @@ static bool csum_offload(const struct xdp_server *xs, const struct xsk_port *p, 
     return !xs->umem.tx_meta_refused && !p->zerocopy;
 }
 
-/* The worker's engine, socket and its registration in `xsks`. */
+/* The worker's engine, its socket on each queue served and their registration in `xsks`. */
 static int xdp_worker_init(struct worker *w, struct err *e)
 {
     struct server *srv = w->srv;
@@ -267,13 +308,11 @@ static int xdp_worker_init(struct worker *w, struct err *e)
     struct xdp_worker *x = calloc(1, sizeof(*x));
     struct xsk_port_config pcfg = {
         .ifname = xs->cfg.ifname,
-        .queue = xs->cfg.queue,
         .rx_size = xs->cfg.ring_size,
         .tx_size = xs->cfg.ring_size,
         .zerocopy = xs->cfg.zerocopy,
     };
     struct tcp_config tcp;
-    int fd;
 
     if (!x)
         return ERR(e, EXIT_STATUS_FAILURE, ENOMEM, "worker %u: cannot allocate its AF_XDP state", w->index);
@@ -283,42 +322,60 @@ static int xdp_worker_init(struct worker *w, struct err *e)
     frame_cache_init(&x->cache, &xs->umem.pool);
     if (inbox_init(&x->inbox, sizeof(struct xdp_steer_msg), e))
         return -1;
-    /* the socket before the engine: whether segments may be sent as frame chains is the socket's */
-    if (xsk_port_open(&x->port, &xs->umem, &pcfg, xs->mode_note, sizeof(xs->mode_note), e))
-        return -1;
+    /* the sockets before the engine: whether segments may be sent as frame chains is the socket's */
+    for (; x->nports < xs->nqueues; x->nports++) {
+        pcfg.queue = xs->cfg.queue + x->nports;
+        pcfg.uq = &xs->umem.queues[x->nports];
+        if (xsk_port_open(&x->ports[x->nports], &xs->umem, &pcfg, xs->mode_note, sizeof(xs->mode_note), e))
+            return -1;
+    }
+    /* the workers spread over the queues' TX rings, and so over their completion rings */
+    x->tx_port = &x->ports[w->index % x->nports];
     tcp = srv->cfg.tcp;
-    tcp.frags_max = x->port.multi_buffer ? TCP_SEG_FRAMES_MAX : 1;
-    tcp.csum_offload = csum_offload(xs, &x->port, xs->csum_note, sizeof(xs->csum_note));
+    tcp.frags_max = x->tx_port->multi_buffer ? TCP_SEG_FRAMES_MAX : 1;
+    tcp.csum_offload = csum_offload(xs, x->tx_port, xs->csum_note, sizeof(xs->csum_note));
     if (tcp_engine_init(&x->engine, &tcp, &x->cache, &app_tcp_callbacks, &w->apps, worker_now_ns()))
         return ERR(e, EXIT_STATUS_FAILURE, errno, "worker %u: cannot set up its TCP engine", w->index);
     for (int i = 0; i < srv->cfg.nservices; i++)
         tcp_listen(&x->engine, srv->cfg.services[i].port);
-    fd = x->port.fd;
-    if (bpf_map_update_elem(xs->pins.xsks, &w->index, &fd, BPF_ANY))
-        return ERR(e, EXIT_STATUS_FAILURE, errno, "cannot register worker %u's socket in the xsks map",
-                   w->index);
+    for (uint32_t i = 0; i < x->nports; i++) {
+        __u32 slot = SLUICE_XSKS_KEY(x->ports[i].queue, w->index);
+        int fd = x->ports[i].fd;
+
+        if (bpf_map_update_elem(xs->pins.xsks, &slot, &fd, BPF_ANY))
+            return ERR(e, EXIT_STATUS_FAILURE, errno,
+                       "cannot register worker %u's socket on queue %u in the xsks map", w->index,
+                       x->ports[i].queue);
+    }
     return 0; /* the worker marks itself live in `workers` from its first loop */
 }
 
-/* Give the kernel frames to receive into before any worker is marked live. */
+/* Give the kernel frames to receive into on every queue before any worker is marked live. */
 static void xdp_server_prefill(struct server *srv)
 {
     struct xdp_server *xs = srv->dp;
     struct xdp_worker *x0 = srv->workers[0].dp;
 
-    while (umem_refill(&xs->umem, &x0->cache))
-        ;
+    for (uint32_t i = 0; i < xs->umem.nqueues; i++)
+        while (umem_refill(&xs->umem, &xs->umem.queues[i], &x0->cache))
+            ;
 }
 
 static void xdp_describe(struct server *srv, char *buf, size_t len)
 {
     struct xdp_server *xs = srv->dp;
 
-    snprintf(buf, len, "%s queue %u, AF_XDP %s, %s, UMEM %zu MiB %s", xs->cfg.ifname, xs->cfg.queue,
+    char queues[32];
+
+    if (xs->nqueues == 1)
+        snprintf(queues, sizeof(queues), "queue %u", xs->cfg.queue);
+    else
+        snprintf(queues, sizeof(queues), "queues %u-%u", xs->cfg.queue, xs->cfg.queue + xs->nqueues - 1);
+    snprintf(buf, len, "%s %s (%s), AF_XDP %s, %s, UMEM %zu MiB %s", xs->cfg.ifname, queues, xs->queue_note,
              xs->mode_note, xs->csum_note, xs->umem.size >> 20, xs->umem_note);
 }
 
-/* Every frame is free, in the fill ring, held by a connection or on its way through TX. */
+/* Every frame is free, in a fill ring, held by a connection or on its way through TX. */
 static int xdp_server_check_frames(struct server *srv, struct err *e)
 {
     struct xdp_server *xs = srv->dp;
@@ -333,16 +390,21 @@ static int xdp_server_check_frames(struct server *srv, struct err *e)
         struct xdp_worker *x = srv->workers[i].dp;
 
         xdp_steer_drain_at_stop(x);
-        for (uint32_t k = 0; k < x->rx_chain.n; k++)
-            frame_put(&x->cache, x->rx_chain.piece[k].frame, FRAME_OWN_HELD);
-        x->rx_chain.n = 0;
+        for (uint32_t q = 0; q < x->nports; q++) {
+            struct tcp_rx_chain *chain = &x->ports[q].rx_chain;
+
+            for (uint32_t k = 0; k < chain->n; k++)
+                frame_put(&x->cache, chain->piece[k].frame, FRAME_OWN_HELD);
+            chain->n = 0;
+        }
     }
     /* the kernel may still be completing the last transmissions */
     for (int tries = 0; tries < 100 && atomic_load(&u->in_tx) > 0; tries++) {
-        umem_complete(u, &x0->cache, 256);
+        for (uint32_t i = 0; i < u->nqueues; i++)
+            umem_complete(u, &u->queues[i], &x0->cache, 256);
         usleep(1000);
     }
-    in_fill = atomic_load(&u->in_fill);
+    in_fill = umem_in_fill(u);
     in_tx = atomic_load(&u->in_tx);
     free_frames = frame_pool_free_count(&u->pool);
     for (uint32_t i = 0; i < srv->cfg.nworkers; i++) {
@@ -389,13 +451,22 @@ static void xdp_worker_print_stats(struct worker *w, FILE *out)
         fprintf(out, "  xdp_%-24s %llu\n", #name, (unsigned long long)x->stats.name);
     XDP_WORKER_COUNTERS(PRINT)
 #undef PRINT
-    if (x->port.rx.ring && xsk_port_kernel_stats(&x->port, &ks) == 0)
-        fprintf(
-            out,
-            "  xsk_rx_dropped %llu rx_ring_full %llu fill_ring_empty %llu rx_invalid %llu tx_invalid %llu\n",
-            (unsigned long long)ks.rx_dropped, (unsigned long long)ks.rx_ring_full,
-            (unsigned long long)ks.fill_ring_empty, (unsigned long long)ks.rx_invalid,
-            (unsigned long long)ks.tx_invalid);
+    /* per socket: what it received on its queue, and the kernel's drop counters */
+    for (uint32_t i = 0; i < x->nports; i++) {
+        struct xsk_port *p = &x->ports[i];
+
+        char name[32];
+
+        snprintf(name, sizeof(name), "xsk_queue%u_rx_packets", p->queue);
+        fprintf(out, "  %-28s %llu\n", name, (unsigned long long)p->rx_packets);
+        if (xsk_port_kernel_stats(p, &ks) == 0)
+            fprintf(out,
+                    "  xsk_queue%u rx_dropped %llu rx_ring_full %llu fill_ring_empty %llu rx_invalid %llu "
+                    "tx_invalid %llu\n",
+                    p->queue, (unsigned long long)ks.rx_dropped, (unsigned long long)ks.rx_ring_full,
+                    (unsigned long long)ks.fill_ring_empty, (unsigned long long)ks.rx_invalid,
+                    (unsigned long long)ks.tx_invalid);
+    }
 }
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
@@ -430,6 +501,15 @@ static void xdp_write_metrics(struct server *srv, const struct metrics_sink *sin
     XDP_WORKER_COUNTERS(XDP_METRIC)
 #undef XDP_METRIC
 #undef WORKER_SAMPLES
+    sink->family(sink->ctx, "sluice_afxdp_queue_rx_packets_total", "counter",
+                 "frames taken from the RX ring of the worker's socket on the device queue");
+    for (uint32_t i = 0; i < srv->cfg.nworkers; i++) {
+        struct xdp_worker *x = srv->workers[i].dp;
+
+        for (uint32_t q = 0; q < x->nports; q++)
+            sink->sample_queue(sink->ctx, "sluice_afxdp_queue_rx_packets_total", i, x->ports[q].queue,
+                               LOAD(x->ports[q].rx_packets));
+    }
     if (pins_read_stats(&xs->pins, &bpf, &e))
         return;
 #define BPF_METRIC(name, help)                                                                               \
@@ -445,7 +525,7 @@ static void xdp_write_metrics(struct server *srv, const struct metrics_sink *sin
             sink->sample(sink->ctx, "sluice_steer_redirects_total", i, bpf.redirect_by_worker[i]);
 }
 
-/* Deregister from `workers` and `xsks`, close the socket, release the engine's frames. */
+/* Deregister from `workers` and `xsks`, close the sockets, release the engine's frames. */
 static void xdp_worker_release(struct worker *w)
 {
     struct xdp_server *xs = w->srv->dp;
@@ -454,11 +534,16 @@ static void xdp_worker_release(struct worker *w)
 
     if (xs && xs->pins.workers >= 0) {
         bpf_map_update_elem(xs->pins.workers, &w->index, &none, BPF_ANY);
-        bpf_map_delete_elem(xs->pins.xsks, &w->index);
+        for (uint32_t i = 0; i < xs->nqueues; i++) {
+            __u32 slot = SLUICE_XSKS_KEY(xs->cfg.queue + i, w->index);
+
+            bpf_map_delete_elem(xs->pins.xsks, &slot);
+        }
     }
     if (!x)
         return;
-    xsk_port_close(&x->port);
+    for (uint32_t i = 0; i < x->nports; i++)
+        xsk_port_close(&x->ports[i], &xs->umem);
     if (x->engine.conns)
         xdp_steer_drain_at_stop(x); /* when the frame check did not run (a failed start) */
     if (x->engine.conns)

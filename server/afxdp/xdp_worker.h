@@ -1,12 +1,14 @@
 /*
  * xdp_worker.h — the AF_XDP datapath: its settings, its server-wide state (the shared UMEM, the
- * pinned maps) and a worker's state (its socket, its TCP engine, its frame cache, its inbox), and
- * `xdp_datapath`, the one table through which the scheduler reaches all of it (sched/datapath.h).
+ * pinned maps) and a worker's state (its sockets, one per device queue served, its TCP engine, its
+ * frame cache, its inbox), and `xdp_datapath`, the one table through which the scheduler reaches
+ * all of it (sched/datapath.h).
  *
- * The loop: RX batch -> tcp_input -> (services run from the engine's callbacks during flush) ->
- * TX batch -> completions -> fill ring -> sleep in poll() until packets or the engine's next
- * deadline. Nothing in it allocates memory or takes a lock but the two batch-level ring locks of
- * the shared UMEM (umem.c). The worker's state in the pinned `workers` map is published from here.
+ * The loop: RX batch of each socket -> tcp_input -> (services run from the engine's callbacks
+ * during flush) -> TX batch on its one transmitting socket -> every queue's completions and fill
+ * ring -> sleep in poll() until packets or the engine's next deadline. Nothing in it allocates
+ * memory or takes a lock but the batch-level ring locks of the shared UMEM (umem.c). The worker's
+ * state in the pinned `workers` map is published from here.
  */
 #ifndef SLUICE_AFXDP_XDP_WORKER_H
 #define SLUICE_AFXDP_XDP_WORKER_H
@@ -31,7 +33,7 @@
     X(completions, "TX completions this worker consumed (for any worker's frames)")                          \
     X(syscalls, "system calls the worker loop made: TX kicks, sleeps in poll, wake-ups, map updates")        \
     X(spin_ns, "time spent spinning for packets that did not come before sleeping, ns")                      \
-    X(refilled, "frames this worker gave to the fill ring")                                                  \
+    X(refilled, "frames this worker gave to the fill rings")                                                 \
     X(steer_moved_out, "connections handed to the worker their route names")                                 \
     X(steer_moved_in, "connections taken over from the worker that did their handshake")                     \
     X(steer_forwarded, "frames of a connection that moved away, forwarded to its new worker")                \
@@ -61,7 +63,8 @@ struct xdp_move {
 /* The [xdp] settings (and --dev): config.c fills one, server_init copies it. */
 struct xdp_config {
     const char *ifname; /* the device the agent loaded */
-    uint32_t queue;
+    uint32_t queue;     /* the first device queue served */
+    uint32_t queues;    /* how many, from queue on; 0: every RX queue the device has */
     uint32_t ring_size; /* RX and TX ring entries per socket */
     enum xsk_zerocopy zerocopy;
     struct umem_config umem;
@@ -74,6 +77,8 @@ struct xdp_server {
     struct xdp_config cfg;
     struct umem umem;
     struct pins pins;
+    uint32_t nqueues;    /* queues served: cfg.queue to cfg.queue + nqueues - 1 */
+    char queue_note[96]; /* for the start-up line: how many queues, and who said so */
     char umem_note[160]; /* for the start-up line: huge pages, or why not */
     char mode_note[96];  /* for the start-up line: zero-copy or copy mode */
     char csum_note[96];  /* for the start-up line: who computes TCP checksums, and why */
@@ -87,14 +92,14 @@ struct xdp_worker {
     struct xdp_server *server;
     struct frame_cache cache;
     struct tcp_engine engine;
-    struct xsk_port port;
+    struct xsk_port ports[SLUICE_MAX_QUEUES]; /* ports[i] on device queue cfg.queue + i */
+    uint32_t nports;
+    struct xsk_port *tx_port; /* the one it transmits on: ports[worker index % nports] */
     struct inbox inbox; /* struct xdp_steer_msg: connections and frames other workers hand to this one */
     struct xdp_move moves[XDP_RX_BATCH];
     uint32_t nmoves;
-    struct tcp_rx_chain rx_chain; /* a packet whose frames the RX ring has shown in part */
-    bool rx_chain_overflow;       /* ... in more frames than it may have: dropped to its end */
-    uint64_t last_work_ns;        /* when the loop last had packets or hand-offs to process */
-    uint64_t spin_ns;             /* how long it spins now before sleeping: adapts within [0, poll_spin_us] */
+    uint64_t last_work_ns; /* when the loop last had packets or hand-offs to process */
+    uint64_t spin_ns;      /* how long it spins now before sleeping: adapts within [0, poll_spin_us] */
     uint64_t next_publish_ns;
     struct xdp_worker_stats stats;
 };

@@ -36,6 +36,8 @@ struct worker;
 struct metrics_sink {
     void (*family)(void *ctx, const char *name, const char *type, const char *help);
     void (*sample)(void *ctx, const char *name, uint32_t worker, uint64_t value);
+    /* A sample of one worker's socket on one device queue: labelled worker and queue. */
+    void (*sample_queue)(void *ctx, const char *name, uint32_t worker, uint32_t queue, uint64_t value);
     void *ctx;
 };
 

@@ -39,6 +39,11 @@ static void sink_sample(void *ctx, const char *name, uint32_t worker, uint64_t v
         metrics_line(ctx, "%s{worker=\"%u\"} %" PRIu64 "\n", name, worker, value);
 }
 
+static void sink_sample_queue(void *ctx, const char *name, uint32_t worker, uint32_t queue, uint64_t value)
+{
+    metrics_line(ctx, "%s{worker=\"%u\",queue=\"%u\"} %" PRIu64 "\n", name, worker, queue, value);
+}
+
 /* One sample per worker and error code that occurred (codes never sent stay out of the output). */
 static void h2_frames_by_code(struct http_request *req, const struct server *srv, uint32_t n,
                               const char *name, const char *help, bool rst)
@@ -68,7 +73,8 @@ static void write_metrics(struct http_request *req, void *ctx)
 {
     struct server *srv = ctx;
     uint32_t n = srv->cfg.nworkers;
-    struct metrics_sink sink = {.family = sink_family, .sample = sink_sample, .ctx = req};
+    struct metrics_sink sink = {
+        .family = sink_family, .sample = sink_sample, .sample_queue = sink_sample_queue, .ctx = req};
 
 #define WORKER_SAMPLES(metric, expr)                                                                         \
     for (uint32_t i = 0; i < n; i++) {                                                                       \

@@ -12,8 +12,9 @@
 # and to a service nobody serves, a server restart under the loaded agent, 50,000 HTTP/1.0 requests
 # from ab (apache2-utils) on fresh connections against one worker with 1,024 connection slots (the
 # server closes first, so TIME-WAIT must not hold slots: issue 12), the transfers again at MTU 9000
-# (with loss) and 65000 with segments sent as frame chains (issue 15), and after every server run
-# the server's own check that every UMEM frame came back. Needs root.
+# (with loss) and 65000 with segments sent as frame chains (issue 15), on a 2-queue veth a socket per
+# (worker, queue) with echo and the IPv4 transfers again (with loss), packets counted on both queues,
+# and after every server run the server's own check that every UMEM frame came back. Needs root.
 set -u
 
 BUILD=${1:?usage: datapath_test.sh BUILD_DIR}
@@ -99,7 +100,7 @@ done
 
 # ---- a first server: the transfers -----------------------------------------------------------
 start_server first
-expect "workers shows both sockets" 0 "^1 +yes +yes +no" agent workers --dev "$DEV"
+expect "workers shows both sockets" 0 "^1 +yes +0 +no" agent workers --dev "$DEV"
 expect "200 concurrent echo connections byte-exact" 0 "" client echo --addr $SRV4 --port 7 --conns 200 --bytes 200000
 expect "echo over IPv6" 0 "" client echo --addr $SRV6 --port 7 --conns 50 --bytes 100000
 expect "256 MiB upload, SHA-256 checked (IPv4)" 0 "" client upload --addr $SRV4 --port 9 --bytes $BIG
@@ -119,7 +120,7 @@ expect "workers: sockets gone after the stop" 0 "no workers registered" agent wo
 
 # ---- a restart under the same agent, then loss and duplication --------------------------------
 start_server second
-expect "workers: sockets back after the restart" 0 "^0 +yes +yes +no" agent workers --dev "$DEV"
+expect "workers: sockets back after the restart" 0 "^0 +yes +0 +no" agent workers --dev "$DEV"
 expect "new connections work after the restart" 0 "" client echo --addr $SRV4 --port 7 --conns 20 --bytes 20000
 start_netem
 expect "echo under 2% loss and 1% duplication" 0 "" client echo --addr $SRV4 --port 7 --conns 50 --bytes 200000
@@ -194,3 +195,49 @@ stop_server mtu65000
 seg=$(avg_segment mtu65000)
 echo "# MTU 65000: $seg payload bytes per segment sent"
 check "MTU 65000: segments of more than 4 frames (avg $seg B)" test "$seg" -gt 16000
+
+# ---- a 2-queue veth: a socket per (worker, queue), XDP redirecting by the receive queue ---------
+# The topology again with two RX and two TX queues on each end. veth delivers a packet on the
+# server's RX queue numbered as the client's TX queue, which the client's kernel picks per
+# connection (a hash of the socket, as no XPS map is set), so many connections use both queues; a
+# transfer's one connection uses one. The server binds every RX queue the device has (the default)
+# and counts what each worker's socket on each queue received, in its stop report and in /metrics.
+reset_state
+TOPO_QUEUES=2 topo_up $TOPO
+agent load --dev "$DEV" >/dev/null
+for port in 7 9 19 80; do
+    agent service add --dev "$DEV" --addr $SRV4 --port "$port" >/dev/null
+done
+start_server queues --workers 2 --echo 7 --sink 9 --source 19 --http 80
+expect "2 queues: the start-up line names both" 0 "queues 0-1 \\(every RX queue: 2 by ethtool" cat "$LOGS/server-queues.log"
+expect "2 queues: workers shows worker 0's sockets on both" 0 "^0 +yes +0-1 +no" agent workers --dev "$DEV"
+expect "2 queues: workers shows worker 1's sockets on both" 0 "^1 +yes +0-1 +no" agent workers --dev "$DEV"
+expect "2 queues: 200 concurrent echo connections byte-exact" 0 "" client echo --addr $SRV4 --port 7 --conns 200 --bytes 200000
+# queue_metric WORKER QUEUE: that socket's received frames, from the /metrics text on stdin
+queue_metric() {
+    awk -v m="sluice_afxdp_queue_rx_packets_total{worker=\"$1\",queue=\"$2\"}" '$1 == m { print $2 }'
+}
+in_cli curl -s --max-time 10 "http://$SRV4/metrics" >"$LOGS/metrics-queues.txt"
+echo "# 2 queues, after the echo: $(grep '^sluice_afxdp_queue_rx_packets_total' "$LOGS/metrics-queues.txt" | tr '\n' ' ')"
+for w in 0 1; do
+    for q in 0 1; do
+        n=$(queue_metric $w $q <"$LOGS/metrics-queues.txt")
+        check "2 queues: /metrics counts frames of worker $w on queue $q after the echo (${n:-none})" test "${n:-0}" -gt 0
+    done
+done
+expect "2 queues: 256 MiB upload, SHA-256 checked (IPv4)" 0 "" client upload --addr $SRV4 --port 9 --bytes $BIG
+expect "2 queues: 256 MiB download, every byte checked (IPv4)" 0 "" client download --addr $SRV4 --port 19 --bytes $BIG --seed 16
+start_netem
+expect "2 queues: echo under loss" 0 "" client echo --addr $SRV4 --port 7 --conns 50 --bytes 200000
+expect "2 queues: 256 MiB upload under loss (IPv4)" 0 "" client upload --addr $SRV4 --port 9 --bytes $BIG
+expect "2 queues: 256 MiB download under loss (IPv4)" 0 "" client download --addr $SRV4 --port 19 --bytes $BIG --seed 17
+stop_netem
+stop_server queues
+# queue_rx QUEUE: frames received on QUEUE over both workers (the stop report's xsk_queueN_rx_packets)
+queue_rx() {
+    awk -v m="xsk_queue$1_rx_packets" '$1 == m { n += $2 } END { printf "%d", n }' "$LOGS/server-queues.log"
+}
+rx0=$(queue_rx 0) rx1=$(queue_rx 1)
+echo "# 2 queues: frames received on queue 0: $rx0, on queue 1: $rx1"
+check "2 queues: frames arrived on queue 0 ($rx0)" test "$rx0" -gt 1000
+check "2 queues: frames arrived on queue 1 ($rx1)" test "$rx1" -gt 1000

@@ -107,7 +107,7 @@ expect "bpftool prog show names the program" 0 "sluice_steer" bpftool prog show 
 for m in services flows routes workers xsks stats route_stats meta link; do
     check "pinned $m" test -e "$PINS/$m"
 done
-expect "status shows program, mode and ABI" 0 "abi +2" agent status --dev "$DEV"
+expect "status shows program, mode and ABI" 0 "abi +3" agent status --dev "$DEV"
 expect "status shows the prefix decisions" 0 "prefix +0 decided: routed 0" agent status --dev "$DEV"
 check "the parser's scratch map is not pinned" test ! -e "$PINS/prefix_scratch"
 expect "status shows the program id" 0 "program +id $PROG_ID sluice_steer, link id [0-9]+, native mode" \
@@ -309,7 +309,7 @@ coproc HOLDER { exec nsenter --net=/run/netns/$TOPO-srv "$HOLDER_BIN" "$DEV" 2; 
 HELD_PID=$HOLDER_PID
 read -r -t 10 READY <&"${HOLDER[0]}"
 check "socket holder registered" test "${READY:-}" = ready
-expect "workers shows the socket" 0 "^2 +yes +yes +no +[0-9]+" agent workers --dev "$DEV"
+expect "workers shows the socket on queue 0" 0 "^2 +yes +0 +no +[0-9]+" agent workers --dev "$DEV"
 expect "status counts the live worker" 0 "workers +1 live" agent status --dev "$DEV"
 expect "unload refused while a socket is held" 7 "holds AF_XDP sockets of workers 2" agent unload --dev "$DEV"
 check "refused unload kept the link" test -e "$PINS/link"
@@ -317,6 +317,18 @@ kill "$HELD_PID"
 wait "$HELD_PID" 2>/dev/null
 HELD_PID=""
 expect "workers after the holder stopped" 0 "no workers registered" agent workers --dev "$DEV"
+# xsks holds a slot per (receive queue, worker): a socket on queue 3 alone is still the worker's
+coproc HOLDER { exec nsenter --net=/run/netns/$TOPO-srv "$HOLDER_BIN" "$DEV" 5 3; }
+HELD_PID=$HOLDER_PID
+read -r -t 10 READY <&"${HOLDER[0]}"
+check "socket holder registered on queue 3" test "${READY:-}" = ready
+expect "workers shows the socket on queue 3" 0 "^5 +yes +3 +no +[0-9]+" agent workers --dev "$DEV"
+expect "unload refused while a socket is held on queue 3" 7 "holds AF_XDP sockets of workers 5" \
+    agent unload --dev "$DEV"
+kill "$HELD_PID"
+wait "$HELD_PID" 2>/dev/null
+HELD_PID=""
+expect "workers after the queue 3 holder stopped" 0 "no workers registered" agent workers --dev "$DEV"
 
 # ---- unload -----------------------------------------------------------------------------------
 expect "unload" 0 "unloaded sluice from $DEV" agent unload --dev "$DEV"
@@ -388,7 +400,9 @@ HELD_PID=""
 # ---- ABI mismatch -----------------------------------------------------------------------------
 agent load --dev "$DEV" >/dev/null
 bpftool map update pinned "$PINS/meta" key hex 00 00 00 00 value hex 63 00 00 00 $(printf '00 %.0s' $(seq 20))
-expect "status refuses another ABI" 6 "ABI version 99, this build speaks 2" agent status --dev "$DEV"
+expect "status refuses another ABI" 6 "ABI version 99, this build speaks 3" agent status --dev "$DEV"
+expect "status of every device lists one of another ABI with the reason" 0 \
+    "not shown: maps pinned for $DEV have ABI version 99" agent status
 expect "load refuses another ABI" 6 "ABI version 99" agent load --dev "$DEV"
 expect "service add refuses another ABI" 6 "ABI version 99" \
     agent service add --dev "$DEV" --addr 10.77.0.1 --port 80

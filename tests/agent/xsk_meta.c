@@ -45,6 +45,7 @@ static int run(const char *dev, __u32 worker, __u32 target, int want, struct pin
     size_t size = (size_t)XSK_META_FRAMES * XSK_META_FRAME_SIZE;
     void *area;
     __u32 idx;
+    __u32 slot = SLUICE_XSKS_KEY(0, worker);
     int fd, got = 0, ret = 1;
     time_t until = time(NULL) + 10;
 
@@ -62,7 +63,7 @@ static int run(const char *dev, __u32 worker, __u32 target, int want, struct pin
         *xsk_ring_prod__fill_addr(&fill, idx + i) = (__u64)i * XSK_META_FRAME_SIZE;
     xsk_ring_prod__submit(&fill, XSK_META_FRAMES);
     fd = xsk_socket__fd(xsk);
-    if (bpf_map_update_elem(p->xsks, &worker, &fd, BPF_ANY) ||
+    if (bpf_map_update_elem(p->xsks, &slot, &fd, BPF_ANY) ||
         bpf_map_update_elem(p->workers, &worker, &live, BPF_ANY) ||
         bpf_map_update_elem(p->workers, &target, &busy, BPF_ANY)) {
         fprintf(stderr, "xsk_meta: error: cannot register the workers: %s\n", strerror(errno));

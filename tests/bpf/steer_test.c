@@ -4,8 +4,9 @@
  * The steering program is loaded from its skeleton (not pinned, not attached) and fed crafted
  * frames (tests/bpf/packets.c). Each case asserts the verdict, which single verdict counter moved,
  * the worker a redirect went to (from the per-worker counters) and what changed in `flows`.
- * Workers' sockets are real AF_XDP sockets placed in `xsks`; test runs never deliver frames, so the
- * sockets need not be bound. Needs root (CAP_BPF, CAP_NET_ADMIN).
+ * Workers' sockets are real AF_XDP sockets placed in `xsks` (on queue 0 unless a case says otherwise:
+ * a test run's frame arrives on queue 0 unless it names a device and queue); test runs never deliver
+ * frames, so the sockets need not be bound. Needs root (CAP_BPF, CAP_NET_ADMIN).
  *
  * The stream-prefix cases feed first bytes captured from real clients (tests/bpf/fixtures/, see its
  * README) and crafted HTTP/2, HTTP/1.1 and TLS inputs, and check the decision written to the flow,
@@ -14,6 +15,9 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -42,6 +46,7 @@
 static struct steer *skel;
 static int xsk_fd[SLUICE_MAX_WORKERS];
 static int ncpus;
+static __u32 run_ifindex, run_queue; /* the device and receive queue test runs claim (0: none, 0) */
 
 /* ---- fixture ---------------------------------------------------------------------------------- */
 
@@ -69,18 +74,19 @@ static int set_worker(__u32 i, bool live, bool overload, bool with_socket)
 {
     struct worker_state ws = {.live = live, .overload = overload, .pid = live ? (__u32)getpid() : 0};
     int xsks = bpf_map__fd(skel->maps.xsks);
+    __u32 slot = SLUICE_XSKS_KEY(0, i);
 
     if (bpf_map_update_elem(bpf_map__fd(skel->maps.workers), &i, &ws, BPF_ANY))
         return -1;
     if (!with_socket) {
-        bpf_map_delete_elem(xsks, &i);
+        bpf_map_delete_elem(xsks, &slot);
         return 0;
     }
     if (xsk_fd[i] < 0)
         xsk_fd[i] = socket(AF_XDP, SOCK_RAW, 0);
     if (xsk_fd[i] < 0)
         return -1;
-    return bpf_map_update_elem(xsks, &i, &xsk_fd[i], BPF_ANY);
+    return bpf_map_update_elem(xsks, &slot, &xsk_fd[i], BPF_ANY);
 }
 
 static void reset(void)
@@ -99,10 +105,10 @@ static void reset(void)
             bpf_map_update_elem(bpf_map__fd(skel->maps.route_stats), &id, none, BPF_ANY);
         free(none);
     }
-    for (__u32 i = 0; i < SLUICE_MAX_WORKERS; i++) {
+    for (__u32 i = 0; i < SLUICE_MAX_WORKERS; i++)
         bpf_map_update_elem(bpf_map__fd(skel->maps.workers), &i, &none, BPF_ANY);
+    for (__u32 i = 0; i < SLUICE_XSKS_SLOTS; i++)
         bpf_map_delete_elem(bpf_map__fd(skel->maps.xsks), &i);
-    }
     bpf_map_update_elem(bpf_map__fd(skel->maps.stats), &k, zero, BPF_ANY);
     free(zero);
 }
@@ -161,7 +167,9 @@ static int run(const struct pkt_spec *spec, struct outcome *out)
 {
     unsigned char frame[PKT_MAX], output[PKT_MAX + 256];
     size_t len = pkt_build(spec, frame);
-    struct xdp_md ctx_in = {.data_end = (__u32)len}, ctx_out = {0};
+    struct xdp_md ctx_in = {
+        .data_end = (__u32)len, .ingress_ifindex = run_ifindex, .rx_queue_index = run_queue};
+    struct xdp_md ctx_out = {0};
     LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len, .data_out = output,
                 .data_size_out = sizeof(output), .ctx_in = &ctx_in, .ctx_size_in = sizeof(ctx_in),
                 .ctx_out = &ctx_out, .ctx_size_out = sizeof(ctx_out), .repeat = 1);
@@ -552,6 +560,60 @@ static void test_live_worker_without_socket(void)
     CHECK(add_service(SERVICE_V4, 80, 0) == 0);
     CHECK(set_worker(5, true, false, false) == 0);
     EXPECT(&s, XDP_DROP, "drop_no_socket", -1);
+}
+
+/* Inside the test's own network namespace, on a device with SLUICE_MAX_QUEUES + 1 receive queues. */
+static void queue_cases(void)
+{
+    struct pkt_spec s = v4(TH_SYN);
+    int xsks = bpf_map__fd(skel->maps.xsks), w = expected_worker(&s, 0xf);
+
+    CHECK(system("ip link add sq numrxqueues 17 numtxqueues 17 type veth peer name sqp") == 0);
+    run_ifindex = if_nametoindex("sq");
+    CHECK(run_ifindex != 0);
+    /* workers 0-3 have sockets on queue 0 only: a frame of queue 1 has nowhere to go */
+    CHECK(setup_default() == 0);
+    run_queue = 1;
+    EXPECT(&s, XDP_DROP, "drop_no_socket", -1);
+    /* with their sockets on queue 1 too, it goes to the hashed worker's */
+    CHECK(setup_default() == 0);
+    for (__u32 i = 0; i < 4; i++) {
+        __u32 slot = SLUICE_XSKS_KEY(1, i);
+
+        CHECK(bpf_map_update_elem(xsks, &slot, &xsk_fd[i], BPF_ANY) == 0);
+    }
+    EXPECT(&s, XDP_REDIRECT, "redirect_syn", w);
+    /* the flow's later frames on queue 1 follow it; on queue 0 too, while the socket is there */
+    s.tcp_flags = TH_ACK;
+    EXPECT(&s, XDP_REDIRECT, "redirect_flow", w);
+    run_queue = 0;
+    EXPECT(&s, XDP_REDIRECT, "redirect_flow", w);
+    for (__u32 i = 0; i < 4; i++) {
+        __u32 slot = SLUICE_XSKS_KEY(0, i);
+
+        CHECK(bpf_map_delete_elem(xsks, &slot) == 0);
+    }
+    EXPECT(&s, XDP_DROP, "drop_no_socket", -1);
+    /* a queue past SLUICE_MAX_QUEUES has no slot at all */
+    run_queue = SLUICE_MAX_QUEUES;
+    EXPECT(&s, XDP_DROP, "drop_no_socket", -1);
+}
+
+/* xsks is keyed by (receive queue, worker): a frame goes to its worker's socket on its queue. */
+static void test_redirect_by_receive_queue(void)
+{
+    int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+
+    CHECK(home >= 0);
+    if (unshare(CLONE_NEWNET)) {
+        close(home);
+        CHECKF(false, "unshare: %s", strerror(errno));
+    }
+    queue_cases();
+    run_ifindex = run_queue = 0;
+    /* the namespace, and the device in it, go when the test leaves */
+    CHECKF(setns(home, CLONE_NEWNET) == 0, "setns: %s", strerror(errno));
+    close(home);
 }
 
 static void test_all_overloaded_sheds_syn(void)
@@ -2125,6 +2187,7 @@ int main(int argc, char **argv)
         T(test_tcp_doff_past_end),
         T(test_no_live_worker),
         T(test_live_worker_without_socket),
+        T(test_redirect_by_receive_queue),
         T(test_all_overloaded_sheds_syn),
         T(test_overloaded_still_gets_segments),
         T(test_syn_inserts_flow),

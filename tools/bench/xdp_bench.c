@@ -47,10 +47,11 @@ static int setup(struct steer *skel, int *xsk)
         return -1;
     for (__u32 i = 0; i < WORKERS; i++) {
         struct worker_state ws = {.live = 1};
+        __u32 slot = SLUICE_XSKS_KEY(0, i); /* test runs' frames arrive on queue 0 */
 
         xsk[i] = socket(AF_XDP, SOCK_RAW, 0);
         if (xsk[i] < 0 || bpf_map_update_elem(bpf_map__fd(skel->maps.workers), &i, &ws, BPF_ANY) ||
-            bpf_map_update_elem(bpf_map__fd(skel->maps.xsks), &i, &xsk[i], BPF_ANY))
+            bpf_map_update_elem(bpf_map__fd(skel->maps.xsks), &slot, &xsk[i], BPF_ANY))
             return -1;
     }
     if (addr_parse("10.1.0.2", flow.saddr, &family) || addr_parse("10.0.0.1", flow.daddr, &family))
