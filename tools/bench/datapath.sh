@@ -19,15 +19,20 @@
 # topology turns its checksum offload off, and with it GSO through the veth: uploads).
 #
 # Measured per run, from /proc: the server process's CPU (utime and stime apart), the client's
-# (bash's `times` over it: utime and stime), every CPU's busy time and irq+softirq time, CPU 0's and
-# CPU 1's busy share, and the packets through the veth in each direction (/proc/net/dev of the
-# server's namespace: skbs, so a GSO packet or a multi-buffer chain is one). Reported:
+# (bash's `times` over it: utime and stime), the ksoftirqd threads', every CPU's busy time, CPU 0's
+# and CPU 1's busy share, and the packets through the veth in each direction (/proc/net/dev of the
+# server's namespace: skbs, so a GSO packet or a multi-buffer chain is one). This kernel counts
+# CPU time by ticks without IRQ_TIME_ACCOUNTING: a tick in softirq goes to the softirq column of
+# /proc/stat AND to the stime of the process it interrupted, so the softirq that runs in the
+# server's or the client's system calls (over veth the receive runs in softirq on the SENDER's CPU,
+# in its send call) is their stime, and only ksoftirqd's is apart. Reported:
 #   - machine CPU per byte: every CPU's busy time (includes other processes on a shared machine);
-#   - server CPU per byte: sluice-server's utime+stime;
-#   - transfer CPU: the server's CPU, the client's kernel time (stime) and every CPU's irq and
-#     softirq (over veth the receive runs in softirq on the SENDER's CPU): what the transfer costs
-#     the machine, less the client's own user-space checking (it generates the expected stream and
-#     computes two SHA-256s per byte, which no real client does) and less other processes;
+#   - server CPU per byte: sluice-server's utime+stime (with the softirq its sends run: over veth
+#     the client's TCP receive of what it sends);
+#   - transfer CPU: the server's CPU, the client's kernel time (stime) and ksoftirqd's: what the
+#     transfer costs the machine, less the client's own user-space checking (it generates the
+#     expected stream and computes two SHA-256s per byte, which no real client does) and less other
+#     processes (softirq that a tick finds in the idle loop or in another process is missed);
 #   - kernel CPU: transfer CPU less sluice's user time: the kernel's part alone (copy-mode AF_XDP
 #     transmit and receive, veth, the client's TCP; over sockets also the server's TCP);
 #   - packets per second (data direction) and transfer CPU per packet;
@@ -88,11 +93,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# cpu_snapshot: "busy irq_softirq cpu0_busy cpu0_total cpu1_busy cpu1_total" in ticks (busy: user,
-# nice, system, irq, softirq, steal; total adds idle and iowait)
+# cpu_snapshot: "busy ksoftirqd cpu0_busy cpu0_total cpu1_busy cpu1_total" in ticks (busy: user,
+# nice, system, irq, softirq, steal; total adds idle and iowait; ksoftirqd: its threads' utime+stime)
+KSOFTIRQD=$(pgrep '^ksoftirqd/' | sed 's|^|/proc/|; s|$|/stat|' | tr '\n' ' ')
 cpu_snapshot() {
-    awk '/^cpu[01]? / { b = $2 + $3 + $4 + $7 + $8 + $9; s[$1] = b; t[$1] = b + $5 + $6; q[$1] = $7 + $8 }
-         END { printf "%.0f %.0f %.0f %.0f %.0f %.0f\n", s["cpu"], q["cpu"], s["cpu0"], t["cpu0"], s["cpu1"], t["cpu1"] }' /proc/stat
+    # shellcheck disable=SC2086 # the ksoftirqd threads' stat files
+    awk 'FILENAME == "/proc/stat" && /^cpu[01]? / { b = $2 + $3 + $4 + $7 + $8 + $9; s[$1] = b; t[$1] = b + $5 + $6 }
+         FILENAME != "/proc/stat" { sub(/^.*\) /, ""); k += $12 + $13 }
+         END { printf "%.0f %.0f %.0f %.0f %.0f %.0f\n", s["cpu"], k, s["cpu0"], t["cpu0"], s["cpu1"], t["cpu1"] }' /proc/stat $KSOFTIRQD
 }
 
 process_cpu() { # "utime stime" of a process, in ticks
@@ -141,7 +149,7 @@ secs() { # secs 1m2.345s: seconds
 }
 
 # measure DATAPATH CASE MTU ROUND CLIENT-ARGS...: one run; appends to RAW "datapath case mtu round
-# units seconds busy irq cpu0_busy cpu0_total cpu1_busy cpu1_total server_utime server_stime (ticks)
+# units seconds busy ksoftirqd cpu0_busy cpu0_total cpu1_busy cpu1_total server_utime server_stime (ticks)
 # client_user client_sys (s) rx_packets tx_packets (the server's end)"
 measure() {
     local dp=$1 case=$2 mtu=$3 round=$4 out c0 c1 s0 s1 p0 p1 units u s
@@ -228,8 +236,8 @@ function at(a, b, ppb) { return (a == "" ? 0 : a) * ppb + b }
     if (!(key in n)) { n[key] = 0; if (c != "rr") { kk = dp " " c; keys[kk, ++nkeys[kk]] = key } }
     k = ++n[key]
     units = $5; s = $6
-    busy = $7 / tick; irq = $8 / tick; su = $13 / tick; ss = $14 / tick; cu = $15; cs = $16
-    transfer = su + ss + cs + irq; kernel = transfer - su
+    busy = $7 / tick; ksirq = $8 / tick; su = $13 / tick; ss = $14 / tick; cu = $15; cs = $16
+    transfer = su + ss + cs + ksirq; kernel = transfer - su
     val[key, k, "cpu0"] = $10 > 0 ? $9 / $10 : 0; val[key, k, "cpu1"] = $12 > 0 ? $11 / $12 : 0
     val[key, k, "client"] = s > 0 ? (cu + cs) / s : 0
     if (c == "rr") {
@@ -267,7 +275,7 @@ END {
     printf "\n\n"
 
     print "MTU sweep (median over the rounds, min-max for MB/s). ns/B: CPU ns per byte moved; machine: every CPU'"'"'s busy time (other processes included);"
-    print "server: sluice-server'"'"'s; transfer: the server'"'"'s + the client'"'"'s kernel time + every CPU'"'"'s irq/softirq (the client'"'"'s own checking and other processes left out);"
+    print "server: sluice-server'"'"'s; transfer: the server'"'"'s + the client'"'"'s kernel time + ksoftirqd'"'"'s (the client'"'"'s own checking and other processes left out);"
     print "kernel: transfer less sluice'"'"'s user time. B/packet and packets/s: the data direction through the veth (skbs); acks/packet: the other direction'"'"'s over it;"
     print "ns/packet: transfer CPU per data packet. Client: the client process'"'"'s share of its core; CPU0 (server) / CPU1 (client) busy."
     print ""
