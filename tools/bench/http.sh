@@ -1212,6 +1212,8 @@ set style data histogram
 set style histogram errorbars gap 2 lw 1
 set style fill solid 0.8 border -1
 set key outside right top
+# the case ids (CASE@MTU at other MTUs) at a slant, so that long ones do not run into each other
+set xtics rotate by 30 right
 set grid ytics
 set logscale y
 set ylabel "requests/s (log scale; median, bars min-max)"
