@@ -3,8 +3,9 @@
 # nghttp2's session ([http] h2 = nghttp2: sluice-xdp, sluice-socket) and with ours (h2 = native:
 # sluice-xdp-native, sluice-socket-native), h2o, nghttpd and nginx, each serving the same bodies
 # over cleartext HTTP/2 (prior knowledge) and over TLS 1.3 with one worker, in a topology of its own
-# ("bnch", tools/topology.sh), and their connection rate over HTTP/1.1. Part of `make bench` (run.sh);
-# `make bench-tls` runs only its TLS cases.
+# ("bnch", tools/topology.sh), and their connection rate over HTTP/1.1, at one or more link MTUs.
+# Part of `make bench` (run.sh); `make bench-tls` runs only its TLS cases, `make bench-mtu` only the
+# bulk cases at MTU 1500, 9000 and 65000.
 #
 #   tools/bench/http.sh BUILD_DIR OUT_DIR [--quick]
 #
@@ -14,6 +15,11 @@
 #   BENCH_CASES    case ids, of: small-16x32 small-4x1 16k-16x8 1m-4x1 echo64k-16x4 idle idle1,
 #                  over TLS: tls-hs-full tls-hs-resumed tls-small-16x32 tls-1m-4x1, and the
 #                  connection rate over cleartext HTTP/1.1: connrate
+#   BENCH_MTU      link MTUs (default 1500), e.g. "1500 9000 65000": at each, both ends of the veth
+#                  are set to it, sluice gets [tcp] mtu to match, every other server runs unchanged
+#                  on that link
+#   BENCH_MTU_CASES  the cases that run at every MTU of BENCH_MTU (default: every selected case);
+#                  the others run at the first MTU of BENCH_MTU only
 #   BENCH_ROUNDS   rounds (default 3, 1 with --quick)
 #   BENCH_TRIES    throughput runs at most per case, server and round (default 3): a run during
 #                  which other processes took more than BENCH_QUIET of the machine (default 0.1)
@@ -27,6 +33,25 @@
 # or the connection rate alone:
 #   BENCH_SERVERS="sluice-xdp-native sluice-socket-native h2o nginx" BENCH_CASES=connrate \
 #   tools/bench/http.sh build results/connrate
+# or the bulk cases at three MTUs (what `make bench-mtu` runs):
+#   BENCH_SERVERS="sluice-xdp-native sluice-socket-native h2o" BENCH_CASES="16k-16x8 1m-4x1 echo64k-16x4" \
+#   BENCH_MTU="1500 9000 65000" tools/bench/http.sh build results/mtu
+#
+# MTUs: a case run at an MTU other than 1500 is labelled CASE@MTU (1m-4x1@9000) in the tables, the
+# JSON (whose cases, results and runs also carry "mtu") and the plots, each MTU's rows next to each
+# other. Each round runs every MTU, in an order rotating per round, and at each MTU every server
+# (their order rotating too), each started afresh: servers and MTUs are interleaved, and one
+# server's rows at two MTUs are minutes apart at most. The MTU changes only between servers (none
+# running, no XDP program attached). What the link carries at a given MTU differs by server: over
+# AF_XDP sluice sends segments of up to the MTU (above ~3.8 KB as chains of 4 KiB UMEM frames,
+# multi-buffer: one skb each) but offers an MSS of at most one receive frame (~3.7 KB), so what it
+# receives (the POST bodies) comes in segments of ~3.7 KB at any MTU above that; the kernel servers
+# send GSO packets of up to 64 KB through the veth at any MTU, and the client's segments are cut to
+# the MTU (the topology turns the client's checksum offload off, and GSO through the veth with it).
+# The packets through the veth per request, both ways (the server end's /proc/net/dev: skbs), are
+# reported with each throughput run ("veth packets/req"), which with tools/bench/datapath.sh's fit
+# (a ns per packet + b ns per byte, the copy-mode floor) splits a gap between servers into its
+# per-packet and per-byte parts.
 #
 # Every server runs in the server namespace pinned to CPU 0 (taskset; sluice also --cpus 0), the
 # load client (h2load) in the client namespace pinned to CPU 1. Cases: GET of a 13-byte file at
@@ -101,6 +126,7 @@
 #     busy share (when the client's core is saturated, requests/s cannot rank servers);
 #   - p50/p99/p99.9 latency from h2load's per-request log, in a separate run (the log costs h2load
 #     about half of what it can drive);
+#   - the packets through the veth per request, in (client to server) and out (server to client);
 #   - the benchmark's own CPU per request: the server's, h2load's (utime+stime) and every CPU's irq
 #     and softirq time, which leaves out other processes on a shared machine (machine CPU does
 #     not), and the share of the machine those other processes took (others);
@@ -114,7 +140,7 @@
 #     h2o's; for sluice over AF_XDP also the UMEM frames held, derived from its counters as
 #     (rx_packets - refilled) + (tx_packets - completions).
 # Each case runs ROUNDS times, the servers interleaved (their order rotating per round), each
-# server started afresh per round; the median is reported with min-max. A case a server cannot
+# server started afresh per round and MTU; the median is reported with min-max. A case a server cannot
 # serve (nghttpd has no POST echo) is "n/a" with the reason. Writes OUT_DIR/http.md (tables),
 # OUT_DIR/http.json (every figure, every run), OUT_DIR/http-throughput.png and
 # OUT_DIR/http-latency.png (gnuplot), and prints the tables. Every process it starts is stopped
@@ -189,6 +215,25 @@ if [ ${#SERVERS[@]} = 0 ] || [ $(( ${#CASES[@]} + ${#IDLE_CASES[@]} )) = 0 ]; th
     echo "http.sh: error: nothing selected (BENCH_SERVERS, BENCH_CASES)" >&2
     exit 2
 fi
+# the MTUs: the first one given runs every case, the others BENCH_MTU_CASES'; shown in ascending order
+read -ra MTUS <<<"${BENCH_MTU:-1500}"
+[ ${#MTUS[@]} -gt 0 ] || { echo "http.sh: error: BENCH_MTU is empty" >&2; exit 2; }
+for m in "${MTUS[@]}"; do
+    case $m in *[!0-9]* | "") echo "http.sh: error: BENCH_MTU: '$m' is not a number" >&2; exit 2 ;; esac
+    # sluice's [tcp] mtu takes 576-65535, the veth up to 65535
+    if [ "$m" -lt 576 ] || [ "$m" -gt 65535 ]; then echo "http.sh: error: BENCH_MTU: $m is outside 576-65535" >&2; exit 2; fi
+done
+FIRST_MTU=${MTUS[0]}
+mapfile -t MTUS < <(printf '%s\n' "${MTUS[@]}" | sort -nu)
+read -ra MTU_CASES <<<"${BENCH_MTU_CASES:-}"
+for w in "${MTU_CASES[@]}"; do
+    [[ " $(printf '%s ' "${ALL_CASES[@]%%|*}" "${ALL_IDLE_CASES[@]%%|*}")" == *" $w "* ]] ||
+        { echo "http.sh: error: BENCH_MTU_CASES: no case '$w'" >&2; exit 2; }
+done
+runs_at() { # runs_at CASE-ID MTU: whether the case runs at that MTU
+    [ "$2" = "$FIRST_MTU" ] || [ ${#MTU_CASES[@]} = 0 ] || [[ " ${MTU_CASES[*]} " == *" $1 "* ]]
+}
+mtu_suffix() { [ "$1" = 1500 ] || echo "@$1"; } # the case id's label at an MTU: none at 1500
 
 port_of() {
     case $1 in
@@ -236,11 +281,19 @@ is_xdp() { case $1 in sluice-xdp*) true ;; *) false ;; esac; }
 # plus ~0.3 s of setup, a handshake case or connrate one run of h2load runs (no latency run) plus
 # ~0.8 s (the last h2load run ends after the deadline; sluice's counters); a server start and stop
 # take ~2 s, an idle case ~1 s plus ~0.25 ms per idle connection (the second idle case starts the
-# server anew).
-HS_CASES=0
-for c in "${CASES[@]}"; do is_conn_case "${c%%|*}" && HS_CASES=$((HS_CASES + 1)); done
-per_server_ms=$(( (${#CASES[@]} - HS_CASES) * (TP_MS + TP_WARM_MS + LAT_MS + LAT_WARM_MS + 300) + HS_CASES * (TP_MS + TP_WARM_MS + 800) + 2000 * (${#IDLE_CASES[@]} > 1 ? ${#IDLE_CASES[@]} : 1) + ${#IDLE_CASES[@]} * (1000 + IDLE_N / 4) ))
-EXPECTED_S=$(( ROUNDS * ${#SERVERS[@]} * per_server_ms / 1000 + 10 ))
+# server anew); every server starts once per MTU that has a case.
+EXPECTED_MS=0
+for m in "${MTUS[@]}"; do
+    nl=0 nh=0 ni=0
+    for c in "${CASES[@]}"; do
+        runs_at "${c%%|*}" "$m" || continue
+        if is_conn_case "${c%%|*}"; then nh=$((nh + 1)); else nl=$((nl + 1)); fi
+    done
+    for c in "${IDLE_CASES[@]}"; do runs_at "${c%%|*}" "$m" && ni=$((ni + 1)); done
+    [ $((nl + nh + ni)) = 0 ] && continue
+    EXPECTED_MS=$(( EXPECTED_MS + nl * (TP_MS + TP_WARM_MS + LAT_MS + LAT_WARM_MS + 300) + nh * (TP_MS + TP_WARM_MS + 800) + 2000 * (ni > 1 ? ni : 1) + ni * (1000 + IDLE_N / 4) ))
+done
+EXPECTED_S=$(( ROUNDS * ${#SERVERS[@]} * EXPECTED_MS / 1000 + 10 ))
 
 WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
 RAW=$OUT/http-runs.jsonl
@@ -303,11 +356,17 @@ head -c $((1 << 20)) /dev/urandom >"$WORK/www/static/1m.bin"
 head -c 65536 /dev/urandom >"$WORK/post-64k.bin"
 chmod -R a+rX "$WORK"
 
-for h2 in nghttp2 native; do
-    printf '# sluice-server for tools/bench/http.sh: the HTTP/2 session (options on the command line)\n[http]\nh2 = %s\n' \
-        $h2 >"$OUT/sluice-$h2.conf"
-    [ $TLS = 1 ] && printf '[tls]\nmin_version = TLSv1.3\ngroups = X25519\n' >>"$OUT/sluice-$h2.conf"
-done
+# sluice's configuration files, one per session and MTU (sluice_conf writes them: the [tcp] section
+# waits for connrate's setting, read once the topology is up)
+sluice_conf() { # sluice_conf H2 MTU [TCP-LINES]: writes $OUT/sluice-H2-mtuMTU.conf
+    {
+        printf '# sluice-server for tools/bench/http.sh: the HTTP/2 session and the link MTU (options on the command line)\n'
+        printf '[http]\nh2 = %s\n' "$1"
+        [ $TLS = 1 ] && printf '[tls]\nmin_version = TLSv1.3\ngroups = X25519\n'
+        printf '[tcp]\n# the link MTU (both ends of the veth)\nmtu = %s\n' "$2"
+        [ -n "${3:-}" ] && printf '%s\n' "$3"
+    } >"$OUT/sluice-$1-mtu$2.conf"
+}
 # the one certificate every server presents over TLS: ECDSA P-256, self-signed, made per run
 CERT=$WORK/cert.pem
 KEY=$WORK/key.pem
@@ -417,11 +476,11 @@ start_server() { # start_server NAME: in the server namespace on CPU 0; returns 
         if [ $TLS = 1 ]; then
             in_srv "$AGENT" service add --dev "$DEV" --addr $SRV4 --port "$(tls_port_of "$name")" --tls >>"$log" 2>&1 || return 1
         fi
-        "${SRV[@]}" taskset -c 0 "$SERVER" --config "$OUT/sluice-$(h2_of "$name").conf" --dev "$DEV" --workers 1 \
+        "${SRV[@]}" taskset -c 0 "$SERVER" --config "$OUT/sluice-$(h2_of "$name")-mtu$MTU.conf" --dev "$DEV" --workers 1 \
             --cpus 0 --http "$port" "${tls[@]}" --static "$WORK/www/static" --drain-ms 1000 >>"$log" 2>&1 &
         ;;
     sluice-socket | sluice-socket-native)
-        "${SRV[@]}" taskset -c 0 "$SERVER" --config "$OUT/sluice-$(h2_of "$name").conf" --datapath socket --workers 1 \
+        "${SRV[@]}" taskset -c 0 "$SERVER" --config "$OUT/sluice-$(h2_of "$name")-mtu$MTU.conf" --datapath socket --workers 1 \
             --cpus 0 --http "$port" "${tls[@]}" --static "$WORK/www/static" --drain-ms 1000 >>"$log" 2>&1 &
         ;;
     h2o) "${SRV[@]}" taskset -c 0 h2o -c "$OUT/h2o.conf" >>"$log" 2>&1 & ;;
@@ -456,6 +515,12 @@ stop_server() {
         in_srv "$AGENT" unload --dev "$DEV" >/dev/null 2>&1 || in_srv "$AGENT" unload --dev "$DEV" --force >/dev/null 2>&1
         XDP_LOADED=0
     fi
+}
+
+set_mtu() { # set_mtu MTU: both ends of the veth, between servers (none running, no XDP program attached)
+    [ "$1" = "$MTU" ] && return 0
+    ip -n "$TOPO-srv" link set "$DEV" mtu "$1" && ip -n "$TOPO-cli" link set "$TOPO-c" mtu "$1" || return 1
+    MTU=$1
 }
 
 # check_case SERVER CASE-ID METHOD PATH: the server answers the case's request with the right body
@@ -516,9 +581,10 @@ server_pids() { # the server's process and its children (nginx's worker, h2o's h
 }
 
 # snapshot: "time busy total cpu0_busy cpu0_total cpu1_busy cpu1_total server_ticks load_ticks
-# irq_softirq" (busy: user, nice, system, irq, softirq; total adds idle, iowait and steal;
+# irq_softirq veth_rx veth_tx" (busy: user, nice, system, irq, softirq; total adds idle, iowait and steal;
 # load_ticks: h2load's utime+stime, -1 once it has ended; for the handshake cases' loop of h2load
-# runs, the loop's with its children's, ended (cutime+cstime) and running; irq_softirq: of every CPU)
+# runs, the loop's with its children's, ended (cutime+cstime) and running; irq_softirq: of every CPU;
+# veth_rx, veth_tx: the packets the server's end of the veth received and sent, /proc/net/dev)
 snapshot() {
     local t ticks=0 lticks=-1 p v kids
     t=$(date +%s.%N)
@@ -536,7 +602,10 @@ snapshot() {
     fi
     awk -v t="$t" -v ticks="$ticks" -v lticks="$lticks" '
         /^cpu[0-9]* / { b = $2 + $3 + $4 + $7 + $8; s[$1] = b; tot[$1] = b + $5 + $6 + $9; irq[$1] = $7 + $8 }
-        END { printf "%s %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", t, s["cpu"], tot["cpu"], s["cpu0"], tot["cpu0"], s["cpu1"], tot["cpu1"], ticks, lticks, irq["cpu"] }' /proc/stat
+        END { printf "%s %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f ", t, s["cpu"], tot["cpu"], s["cpu0"], tot["cpu0"], s["cpu1"], tot["cpu1"], ticks, lticks, irq["cpu"] }' /proc/stat
+    # shellcheck disable=SC2016 # an awk program; a long count may follow the name's colon unspaced
+    "${SRV[@]}" awk -v dev="$DEV" '{ sub(/^ */, ""); i = index($0, ":") } i && substr($0, 1, i - 1) == dev { split(substr($0, i + 1), v, " "); r = v[2]; x = v[10] }
+        END { printf "%.0f %.0f\n", r, x }' /proc/net/dev
 }
 
 server_rss_kb() {
@@ -611,7 +680,7 @@ measure_tp() {
             best=$line best_other=$other
         fi
         awk -v o="$other" -v q="$QUIET" 'BEGIN { exit !(o <= q) }' && break
-        [ "$try" -lt "$TRIES" ] && note "$SERVER_NAME $2 round $1: other processes took $other of the machine: again"
+        [ "$try" -lt "$TRIES" ] && note "$SERVER_NAME $2$(mtu_suffix "$MTU") round $1: other processes took $other of the machine: again"
     done
     echo "$best" >>"$RAW"
     # connrate: a server that kept its connections alive made fewer connections than requests
@@ -639,7 +708,7 @@ tp_run() {
     LOAD_PID=""
     is_sluice && m1=$(sluice_metrics)
     fig=$(parse_h2load "$out")
-    cp "$out" "$LOGS/h2load-$SERVER_NAME-$id-r$round.txt"
+    cp "$out" "$LOGS/h2load-$SERVER_NAME-$id$(mtu_suffix "$MTU")-r$round.txt"
     tp_record "$round" "$id" "$fig" "$s0" "$s1" "$m0" "$m1"
 }
 
@@ -719,7 +788,7 @@ hs_run() {
     wait "$LOAD_PID"
     LOAD_PID=""
     is_sluice && m1=$(sluice_metrics)
-    cp "$out" "$LOGS/h2load-$SERVER_NAME-$id-r$round.txt"
+    cp "$out" "$LOGS/h2load-$SERVER_NAME-$id$(mtu_suffix "$MTU")-r$round.txt"
     # over every run: "rps bytes requests_done succeeded errors" as parse_h2load's (rps and bytes
     # unused), a run without a summary (h2load failed outright) counting as an error; the requests
     # that the runs within the window completed; for connrate also those runs' own time (from each
@@ -733,7 +802,7 @@ hs_run() {
     # a window never closed (the loop was stopped) has no figures: as an h2load that ended early
     s0=$(sed -n 's/^window-start //p' "$out")
     s1=$(sed -n 's/^window-end //p' "$out")
-    [ -n "$s0" ] && [ -n "$s1" ] || s0="0 0 0 0 0 0 0 0 -1 0" s1="0 0 0 0 0 0 0 0 -1 0"
+    [ -n "$s0" ] && [ -n "$s1" ] || s0="0 0 0 0 0 0 0 0 -1 0 0 0" s1="0 0 0 0 0 0 0 0 -1 0 0 0"
     n0=$(sed -n 's/^window-net-start //p' "$out")
     n1=$(sed -n 's/^window-net-end //p' "$out")
     tp_record "$round" "$id" "$fig" "$s0" "$s1" "$m0" "$m1" "$n0" "$n1"
@@ -751,7 +820,7 @@ tp_record() {
     [ "$id" = connrate ] && unit=connections
     # shellcheck disable=SC2086
     set -- $3
-    awk -v server="$SERVER_NAME" -v case_id="$id" -v round="$round" -v tick="$TICK" -v dur="$(ms_to_s "$TP_MS")" \
+    awk -v server="$SERVER_NAME" -v case_id="$id$(mtu_suffix "$MTU")" -v mtu="$MTU" -v round="$round" -v tick="$TICK" -v dur="$(ms_to_s "$TP_MS")" \
         -v rps="$1" -v bytes="$2" -v done="$3" -v ok="$4" -v err="$5" -v s0="$s0" -v s1="$s1" -v m0="$m0" -v m1="$m1" \
         -v hs="${6:-}" -v hs_time="${7:-}" -v unit="$unit" -v n0="$n0" -v n1="$n1" -v xdp="$(is_xdp "$SERVER_NAME" && echo 1)" '
     BEGIN {
@@ -770,7 +839,7 @@ tp_record() {
         if (hs_time != "") { rps_window = rps; rps = hs_time > 0 ? hs / hs_time : -1 }
         # the requests (handshakes, connections) that the CPU of the window went to
         nreq = hs != "" ? hs : rps * win
-        printf "{\"server\":\"%s\",\"case\":\"%s\",\"round\":%d,\"kind\":\"throughput\",\"rps\":%.2f,", server, case_id, round, rps
+        printf "{\"server\":\"%s\",\"case\":\"%s\",\"mtu\":%d,\"round\":%d,\"kind\":\"throughput\",\"rps\":%.2f,", server, case_id, mtu, round, rps
         if (hs != "") {
             printf "\"%s\":%d,", unit, hs
             if (hs_time != "") printf "\"runs_s\":%.3f,\"rps_window\":%.2f,", hs_time, rps_window
@@ -786,6 +855,8 @@ tp_record() {
         else if (rps > 0 && win > 0)
             printf "\"server_cpu_us_per_req\":%.3f,\"machine_cpu_us_per_req\":%.3f,\"bench_cpu_us_per_req\":%.3f,", srv / nreq * 1e6, busy / nreq * 1e6, own / nreq * 1e6
         printf "\"cpu0_busy\":%.3f,\"cpu1_busy\":%.3f", c0, c1
+        # the packets through the veth (skbs: a GSO packet or a multi-buffer chain is one)
+        if (nreq > 0 && win > 0) printf ",\"veth_in_per_req\":%.3f,\"veth_out_per_req\":%.3f", (b[11] - a[11]) / nreq, (b[12] - a[12]) / nreq
         if (a[9] >= 0 && b[9] >= 0)
             printf ",\"other_busy\":%.3f", other
         if (m0 != "" && m1 != "") {
@@ -826,12 +897,12 @@ measure_lat() {
     # shellcheck disable=SC2086
     set -- $fig
     # log lines: start time (µs since the epoch), status, duration (µs)
-    awk '{ print $3 }' "$log" 2>/dev/null | sort -n | awk -v server="$SERVER_NAME" -v case_id="$id" -v round="$round" \
+    awk '{ print $3 }' "$log" 2>/dev/null | sort -n | awk -v server="$SERVER_NAME" -v case_id="$id$(mtu_suffix "$MTU")" -v mtu="$MTU" -v round="$round" \
         -v rps="$1" -v err="$5" -v done="$3" -v ok="$4" '
         { d[NR] = $1 }
         function pct(p,    i) { i = int(p * NR + 0.999999); if (i < 1) i = 1; if (i > NR) i = NR; return d[i] }
         END {
-            printf "{\"server\":\"%s\",\"case\":\"%s\",\"round\":%d,\"kind\":\"latency\",\"logged\":%d,\"rps_with_log\":%s,\"errors\":%d", server, case_id, round, NR, rps, err + (done - ok)
+            printf "{\"server\":\"%s\",\"case\":\"%s\",\"mtu\":%d,\"round\":%d,\"kind\":\"latency\",\"logged\":%d,\"rps_with_log\":%s,\"errors\":%d", server, case_id, mtu, round, NR, rps, err + (done - ok)
             if (NR > 0) printf ",\"p50_us\":%d,\"p99_us\":%d,\"p999_us\":%d", pct(0.5), pct(0.99), pct(0.999)
             printf "}\n"
         }' >>"$RAW"
@@ -857,14 +928,14 @@ measure_idle() {
     is_xdp "$SERVER_NAME" && m1=$(sluice_metrics)
     stop_pid "$IDLE_PID"
     IDLE_PID=""
-    cp "$out" "$LOGS/$id-$SERVER_NAME-r$round.txt"
+    cp "$out" "$LOGS/$id$(mtu_suffix "$MTU")-$SERVER_NAME-r$round.txt"
     [ -n "$ready" ] || { note "$SERVER_NAME: idle_conns did not report: $(head -c 300 "$out")"; ready="0 $IDLE_N 0"; }
-    awk -v server="$SERVER_NAME" -v case_id="$id" -v round="$round" -v n="$IDLE_N" -v ready="$ready" -v rss0="$rss0" -v rss1="$rss1" \
+    awk -v server="$SERVER_NAME" -v case_id="$id$(mtu_suffix "$MTU")" -v mtu="$MTU" -v round="$round" -v n="$IDLE_N" -v ready="$ready" -v rss0="$rss0" -v rss1="$rss1" \
         -v m0="$m0" -v m1="$m1" -v end_open="$(sed -n 's/^end open=//p' "$out")" -v xdp="$(is_xdp "$SERVER_NAME" && echo 1)" '
     BEGIN {
         split(ready, r, " "); split(m0, p, " "); split(m1, q, " ")
         open = r[1]; if (end_open == "") end_open = 0
-        printf "{\"server\":\"%s\",\"case\":\"%s\",\"round\":%d,\"kind\":\"idle\",\"connections\":%d,\"open\":%d,", server, case_id, round, n, open
+        printf "{\"server\":\"%s\",\"case\":\"%s\",\"mtu\":%d,\"round\":%d,\"kind\":\"idle\",\"connections\":%d,\"open\":%d,", server, case_id, mtu, round, n, open
         printf "\"open_at_end\":%d,\"open_seconds\":%s,\"errors\":%d,\"rss_before_kb\":%d,\"rss_after_kb\":%d", end_open, r[3], n - end_open, rss0, rss1
         if (open > 0) printf ",\"bytes_per_idle_conn\":%.0f", (rss1 - rss0) * 1024 / open
         if (xdp) printf ",\"umem_frames_held_delta\":%d", q[5] - p[5]
@@ -873,15 +944,16 @@ measure_idle() {
 }
 
 record_na() { # record_na SERVER CASE REASON
-    jq -cn --arg s "$1" --arg c "$2" --arg r "$3" '{server: $s, case: $c, kind: "na", reason: $r}' >>"$RAW"
+    jq -cn --arg s "$1" --arg c "$2" --arg r "$3" '{server: $s, case: $c, mtu: ($c | split("@") | .[1] // "1500" | tonumber), kind: "na", reason: $r}' >>"$RAW"
 }
 
 # ---- the run -----------------------------------------------------------------------------------------
 START=$(date +%s)
-note "HTTP servers: ${SERVERS[*]}; ${#CASES[@]} load case(s) + ${#IDLE_CASES[@]} idle case(s) of $IDLE_N connections; $ROUNDS round(s);" \
+note "HTTP servers: ${SERVERS[*]}; ${#CASES[@]} load case(s) + ${#IDLE_CASES[@]} idle case(s) of $IDLE_N connections; MTU ${MTUS[*]}$([ ${#MTUS[@]} -gt 1 ] && [ ${#MTU_CASES[@]} -gt 0 ] && echo " (at $FIRST_MTU every case, at the others ${MTU_CASES[*]})"); $ROUNDS round(s);" \
     "h2load ${TP_MS} ms (+${TP_WARM_MS} ms warm-up) per throughput run, ${LAT_MS} ms (+${LAT_WARM_MS} ms) per latency run;" \
     "expected run time ~$(( (EXPECTED_S + 59) / 60 )) min ($EXPECTED_S s)"
-topo_up $TOPO || die "the topology did not come up"
+TOPO_MTU=${MTUS[0]} topo_up $TOPO || die "the topology did not come up"
+MTU=${MTUS[0]}
 # the handshake cases open a few thousand connections a second from the client namespace, and the
 # full ones close first (TIME-WAIT on the client's side), connrate tens of thousands: room for
 # them, in that namespace only
@@ -890,107 +962,132 @@ if [ $TLS = 1 ] || [ $CONNRATE = 1 ]; then
         die "could not set the client namespace's port range and tcp_tw_reuse"
 fi
 # connrate: sluice keeps as many TIME-WAIT entries as the kernel servers may (see the top)
+tcp_lines=""
 if [ $CONNRATE = 1 ]; then
     tw_buckets=$(in_srv sysctl -n net.ipv4.tcp_max_tw_buckets) || die "could not read the server namespace's tcp_max_tw_buckets"
     [ "$tw_buckets" -le 1048576 ] || tw_buckets=1048576 # [tcp] max_time_wait's highest
-    for h2 in nghttp2 native; do
-        printf '[tcp]\n# as many as the kernel servers keep: net.ipv4.tcp_max_tw_buckets of the server namespace\nmax_time_wait = %s\n' \
-            "$tw_buckets" >>"$OUT/sluice-$h2.conf"
-    done
+    tcp_lines=$(printf '# as many as the kernel servers keep: net.ipv4.tcp_max_tw_buckets of the server namespace\nmax_time_wait = %s\n' "$tw_buckets")
 fi
+for m in "${MTUS[@]}"; do
+    for h2 in nghttp2 native; do sluice_conf $h2 "$m" "$tcp_lines"; done
+done
 
+# NA["SERVER CASE-ID@MTU"] (no suffix at 1500): why the server has no figure for the case at that MTU
 declare -A NA
-for s in "${SERVERS[@]}"; do
-    for c in "${CASES[@]}" "${IDLE_CASES[@]}"; do
-        id=${c%%|*}
-        if ! server_installed "$s"; then
-            NA[$s $id]="$s is not installed"
-        else
-            r=$(na_reason "$s" "$id")
-            [ -n "$r" ] && NA[$s $id]=$r
-        fi
+for m in "${MTUS[@]}"; do
+    sfx=$(mtu_suffix "$m")
+    for s in "${SERVERS[@]}"; do
+        for c in "${CASES[@]}" "${IDLE_CASES[@]}"; do
+            id=${c%%|*}
+            runs_at "$id" "$m" || continue
+            if ! server_installed "$s"; then
+                NA[$s $id$sfx]="$s is not installed"
+            else
+                r=$(na_reason "$s" "$id")
+                [ -n "$r" ] && NA[$s $id$sfx]=$r
+            fi
+        done
     done
 done
 
 for round in $(seq "$ROUNDS"); do
-    # rotate the order per round so that no server always runs first (or right after another)
-    order=()
-    for i in "${!SERVERS[@]}"; do order+=("${SERVERS[$(((i + round - 1) % ${#SERVERS[@]}))]}"); done
-    for s in "${order[@]}"; do
-        server_installed "$s" || continue
-        if ! start_server "$s"; then
-            stop_server
-            for c in "${CASES[@]}" "${IDLE_CASES[@]}"; do NA[$s ${c%%|*}]="did not start (see http-logs/$s.log)"; done
-            continue
-        fi
-        # idle connections first, each case on a fresh server: after the load cases (or the other
-        # idle case) its allocator would hand them memory the earlier connections freed, and the
-        # resident size would not move
-        fresh=1
-        for c in "${IDLE_CASES[@]}"; do
-            IFS='|' read -r id _ req <<<"$c"
-            [ -n "${NA[$s $id]:-}" ] && continue
-            if [ $fresh = 0 ]; then
+    # rotate the orders per round so that no MTU or server always runs first (or right after another)
+    for mi in "${!MTUS[@]}"; do
+        m=${MTUS[$(((mi + round - 1) % ${#MTUS[@]}))]}
+        sfx=$(mtu_suffix "$m")
+        load_cases=() idle_cases=()
+        for c in "${CASES[@]}"; do runs_at "${c%%|*}" "$m" && load_cases+=("$c"); done
+        for c in "${IDLE_CASES[@]}"; do runs_at "${c%%|*}" "$m" && idle_cases+=("$c"); done
+        [ $((${#load_cases[@]} + ${#idle_cases[@]})) = 0 ] && continue
+        set_mtu "$m" || die "could not set the veth's MTU to $m"
+        order=()
+        for i in "${!SERVERS[@]}"; do order+=("${SERVERS[$(((i + round - 1) % ${#SERVERS[@]}))]}"); done
+        for s in "${order[@]}"; do
+            server_installed "$s" || continue
+            if ! start_server "$s"; then
                 stop_server
-                # a start right after a stop sometimes finds the previous one's state (its port, the
-                # XDP attachment) not gone yet: one more try after a pause
-                if ! start_server "$s"; then
+                for c in "${load_cases[@]}" "${idle_cases[@]}"; do NA[$s ${c%%|*}$sfx]="did not start at MTU $m (see http-logs/$s.log)"; done
+                continue
+            fi
+            # idle connections first, each case on a fresh server: after the load cases (or the other
+            # idle case) its allocator would hand them memory the earlier connections freed, and the
+            # resident size would not move
+            fresh=1
+            for c in "${idle_cases[@]}"; do
+                IFS='|' read -r id _ req <<<"$c"
+                [ -n "${NA[$s $id$sfx]:-}" ] && continue
+                if [ $fresh = 0 ]; then
                     stop_server
-                    sleep 2
+                    # a start right after a stop sometimes finds the previous one's state (its port, the
+                    # XDP attachment) not gone yet: one more try after a pause
                     if ! start_server "$s"; then
                         stop_server
-                        for lc in "${CASES[@]}"; do NA[$s ${lc%%|*}]="did not start again (see http-logs/$s.log)"; done
-                        NA[$s $id]="did not start again (see http-logs/$s.log)"
-                        break
+                        sleep 2
+                        if ! start_server "$s"; then
+                            stop_server
+                            for lc in "${load_cases[@]}"; do NA[$s ${lc%%|*}$sfx]="did not start again (see http-logs/$s.log)"; done
+                            NA[$s $id$sfx]="did not start again (see http-logs/$s.log)"
+                            break
+                        fi
                     fi
                 fi
-            fi
-            measure_idle "$round" "$id" "$req"
-            fresh=0
-            sleep 1 # the server closes them (reset by the client) before the next case
-        done
-        [ -n "$SERVER_PID" ] || continue # a restart failed: its cases are n/a
-        tls_checked=0
-        for c in "${CASES[@]}"; do
-            IFS='|' read -r id _ method path conns streams <<<"$c"
-            [ -n "${NA[$s $id]:-}" ] && continue
-            if [ "$round" = 1 ] && is_tls_case "$id" && [ $tls_checked = 0 ]; then
-                tls_checked=1
-                r=$(check_tls "$s")
-                if [ -n "$r" ]; then
-                    note "$s: $r"
-                    for tc in "${CASES[@]}"; do is_tls_case "${tc%%|*}" && NA[$s ${tc%%|*}]=$r; done
-                    continue
+                measure_idle "$round" "$id" "$req"
+                fresh=0
+                sleep 1 # the server closes them (reset by the client) before the next case
+            done
+            [ -n "$SERVER_PID" ] || continue # a restart failed: its cases are n/a
+            tls_checked=0
+            for c in "${load_cases[@]}"; do
+                IFS='|' read -r id _ method path conns streams <<<"$c"
+                [ -n "${NA[$s $id$sfx]:-}" ] && continue
+                if [ "$round" = 1 ] && is_tls_case "$id" && [ $tls_checked = 0 ]; then
+                    tls_checked=1
+                    r=$(check_tls "$s")
+                    if [ -n "$r" ]; then
+                        note "$s: $r"
+                        for tc in "${load_cases[@]}"; do is_tls_case "${tc%%|*}" && NA[$s ${tc%%|*}$sfx]=$r; done
+                        continue
+                    fi
                 fi
-            fi
-            if [ "$round" = 1 ]; then
-                r=$(check_case "$s" "$id" "$method" "$path")
-                if [ -n "$r" ]; then
-                    NA[$s $id]=$r
-                    continue
+                if [ "$round" = 1 ]; then
+                    r=$(check_case "$s" "$id" "$method" "$path")
+                    if [ -n "$r" ]; then
+                        NA[$s $id$sfx]=$r
+                        continue
+                    fi
                 fi
-            fi
-            measure_tp "$round" "$id" "$method" "$path" "$conns" "$streams"
-            is_conn_case "$id" || measure_lat "$round" "$id" "$method" "$path" "$conns" "$streams"
+                measure_tp "$round" "$id" "$method" "$path" "$conns" "$streams"
+                is_conn_case "$id" || measure_lat "$round" "$id" "$method" "$path" "$conns" "$streams"
+            done
+            stop_server
+            note "round $round/$ROUNDS, MTU $m: $s done ($(($(date +%s) - START)) s)"
         done
-        stop_server
-        note "round $round/$ROUNDS: $s done ($(( $(date +%s) - START )) s)"
     done
 done
 for key in "${!NA[@]}"; do record_na "${key%% *}" "${key#* }" "${NA[$key]}"; done
 ELAPSED=$(( $(date +%s) - START ))
 
 # ---- figures: JSON, markdown, plots -------------------------------------------------------------------
-cases_json=$( (printf '%s\n' "${CASES[@]}" | jq -R 'split("|") | {id: .[0], label: .[1], kind: "load", method: .[2], path: .[3],
-                                                          connections: (.[4] | tonumber), streams: (.[5] | tonumber),
-                                                          tls: (.[0] | startswith("tls-")), handshakes: (.[0] | startswith("tls-hs-")),
-                                                          per_connection: (.[0] | startswith("tls-hs-") or . == "connrate")}'
-               printf '%s\n' "${IDLE_CASES[@]}" | jq -R --argjson n "$IDLE_N" 'split("|") | {id: .[0], label: .[1], kind: "idle",
-                                                          request: (if .[2] == "" then null else "GET \(.[2])" end), connections: $n, streams: 0}'
+# a case per (case, MTU) it ran at: id CASE@MTU (no suffix at 1500), base CASE, mtu; each case's MTUs together
+case_lines() { # case_lines CASE-LINE...: each line at every MTU it runs at, the MTU's suffix on its id and the MTU last
+    local c m
+    for c in "$@"; do
+        for m in "${MTUS[@]}"; do runs_at "${c%%|*}" "$m" && printf '%s%s|%s|%s\n' "${c%%|*}" "$(mtu_suffix "$m")" "${c#*|}" "$m"; done
+    done
+    return 0
+}
+cases_json=$( (case_lines "${CASES[@]}" | jq -R 'split("|") | (.[0] | split("@") | .[0]) as $base
+                                             | {id: .[0], base: $base, mtu: (.[6] | tonumber), label: .[1], kind: "load", method: .[2], path: .[3],
+                                                connections: (.[4] | tonumber), streams: (.[5] | tonumber),
+                                                tls: ($base | startswith("tls-")), handshakes: ($base | startswith("tls-hs-")),
+                                                per_connection: ($base | startswith("tls-hs-") or . == "connrate")}'
+               case_lines "${IDLE_CASES[@]}" | jq -R --argjson n "$IDLE_N" 'split("|") | {id: .[0], base: (.[0] | split("@") | .[0]), mtu: (.[3] | tonumber),
+                                                label: .[1], kind: "idle", request: (if .[2] == "" then null else "GET \(.[2])" end), connections: $n, streams: 0}'
              ) | jq -s 'map(select(.id != null and .id != ""))')
 jq -s --argjson cases "$cases_json" --argjson servers "$(printf '%s\n' "${SERVERS[@]}" | jq -R . | jq -s .)" \
     --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname -r)" --arg cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
     --argjson cpus "$(nproc)" --argjson rounds "$ROUNDS" --argjson quick "$QUICK" --argjson elapsed "$ELAPSED" \
+    --argjson mtus "$(printf '%s\n' "${MTUS[@]}" | jq -s .)" \
     --arg h2load "$(h2load --version 2>/dev/null | head -1)" --arg h2o "$(h2o --version 2>/dev/null | head -1)" \
     --arg nginx "$(nginx -v 2>&1 | head -1)" --arg nghttpd "$(nghttpd --version 2>/dev/null | head -1)" \
     --argjson tp_ms "$TP_MS" --argjson tp_warm_ms "$TP_WARM_MS" --argjson lat_ms "$LAT_MS" --argjson lat_warm_ms "$LAT_WARM_MS" '
@@ -1002,10 +1099,10 @@ jq -s --argjson cases "$cases_json" --argjson servers "$(printf '%s\n' "${SERVER
                                 | if $x[$k] != null and $b != null and $b != 0 then $x[$k] / $b else empty end ]
                               | if length == 0 then null else stat end;
     . as $all
-    | {meta: {date: $date, kernel: $kernel, cpu: $cpu, cpus: $cpus, rounds: $rounds, quick: ($quick == 1), elapsed_s: $elapsed,
+    | {meta: {date: $date, kernel: $kernel, cpu: $cpu, cpus: $cpus, rounds: $rounds, quick: ($quick == 1), elapsed_s: $elapsed, mtus: $mtus,
               throughput_run_ms: $tp_ms, throughput_warmup_ms: $tp_warm_ms, latency_run_ms: $lat_ms, latency_warmup_ms: $lat_warm_ms,
               versions: {h2load: $h2load, h2o: $h2o, nginx: $nginx, nghttpd: $nghttpd},
-              placement: "server on CPU 0, h2load on CPU 1, veth between two network namespaces"},
+              placement: "server on CPU 0, h2load on CPU 1, veth between two network namespaces (MTU: both ends; sluice [tcp] mtu to match)"},
        cases: $cases, servers: $servers,
        results: [ $servers[] as $s | $cases[] as $c
                   | ($all | map(select(.server == $s and .case == $c.id))) as $rows
@@ -1014,12 +1111,13 @@ jq -s --argjson cases "$cases_json" --argjson servers "$(printf '%s\n' "${SERVER
                   | ($rows | map(select(.kind == "latency"))) as $lat
                   | ($rows | map(select(.kind == "idle"))) as $idle
                   | ($all | map(select(.server == "h2o" and .case == $c.id))) as $h2o
-                  | {server: $s, case: $c.id}
+                  | {server: $s, case: $c.id, mtu: $c.mtu}
                     + (if $na != null then {na: $na} else
                        {rps: fig($tp; "rps"), bytes_per_s: fig($tp; "bytes_per_s"),
                         server_cpu_us_per_req: fig($tp; "server_cpu_us_per_req"), machine_cpu_us_per_req: fig($tp; "machine_cpu_us_per_req"),
                         bench_cpu_us_per_req: fig($tp; "bench_cpu_us_per_req"),
                         cpu0_busy: fig($tp; "cpu0_busy"), cpu1_busy: fig($tp; "cpu1_busy"), other_busy: fig($tp; "other_busy"),
+                        veth_in_per_req: fig($tp; "veth_in_per_req"), veth_out_per_req: fig($tp; "veth_out_per_req"),
                         errors: ((($tp + $lat + $idle) | map(.errors) | add) // null),
                         late_windows: ($tp | map(select(.window_late)) | length),
                         allocs_per_req: fig($tp; "allocs_per_req"), copied_per_byte: fig($tp; "copied_per_byte"),
@@ -1054,18 +1152,20 @@ jq -r '
       "CPU figures are µs per request over the measured window; \"machine\" counts the busy time of every CPU (including softirq and anything else running); " +
       "\"bench\" counts only the server, h2load and every CPU'"'"'s irq and softirq time, what machine would be without other work on the machine. " +
       "Cores: busy share of CPU 0 (server) / CPU 1 (h2load, and the veth receive softirq of what it sends); others: the share of the machine that other processes took. " +
-      "x h2o: the figure over h2o'"'"'s in the same round (a ratio per round, then its median).",
+      "x h2o: the figure over h2o'"'"'s in the same round and MTU (a ratio per round, then its median). " +
+      "MTU: both ends of the veth (sluice'"'"'s [tcp] mtu to match; case ids CASE@MTU above 1500); veth packets/req: the skbs through the veth per request, " +
+      "in (client to server) / out (server to client).",
       ( if any(.cases[]; .handshakes) then
         "TLS handshake cases: requests/s is handshakes/s and the CPU figures are per handshake (each connection makes one request); " +
         "when CPU1 (the client'"'"'s) is the busier core, handshakes/s is the client'"'"'s limit and server CPU per handshake ranks the servers." +
         ([ .results[] | select(.tls_resumed_share) | "\(.server) \(.case) \((.tls_resumed_share.median * 1000 | round) / 10)%" ]
          | if length > 0 then " Handshakes resumed, from sluice'"'"'s counters: \(join(", "))." else "" end)
         else empty end ),
-      ( if any(.cases[]; .id == "connrate") then
+      ( if any(.cases[]; .base == "connrate") then
         "Connection rate (connrate): requests/s is connections/s (over h2load'"'"'s runs, not the time it takes to start between them) and the CPU figures are per connection (one request each, the server closing); " +
         "the kernel servers'"'"' TCP setup and teardown runs largely in softirq, part of it on CPU1, not in their process nor on CPU0: across datapaths compare machine or bench CPU. Per server, medians:",
-        ( .results[] | select(.case == "connrate" and .conns_per_req)
-          | "- \(.server): \(mm(.rps_per_server_core)) connections/s per busy server core (over CPU0'"'"'s busy share)" +
+        ( .results[] | select((.case | split("@") | .[0]) == "connrate" and .conns_per_req)
+          | "- \(.server)\(if .mtu != 1500 then " (MTU \(.mtu))" else "" end): \(mm(.rps_per_server_core)) connections/s per busy server core (over CPU0'"'"'s busy share)" +
             (if .rps_per_server_core_vs_h2o then ", x h2o \(mm(.rps_per_server_core_vs_h2o))" else "" end) +
             "; \(n(.conns_per_req.median)) connections per request (the client'"'"'s TCP active opens over the requests completed)" +
             "; TIME-WAIT held by the server / the client at the end: \(.server_time_wait.median // "–" | tostring) / \(.client_time_wait.median // "–" | tostring)" +
@@ -1074,21 +1174,21 @@ jq -r '
         else empty end ),
       ( if any(.cases[]; .kind == "load") then
         "",
-        "| case | server | requests/s | x h2o | MB/s | p50 / p99 / p99.9 µs | server CPU µs/req | x h2o | machine CPU µs/req | x h2o | bench CPU µs/req | x h2o | CPU0 / CPU1 busy | others | errors | allocs/req | copied B/B |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| case | MTU | server | requests/s | x h2o | MB/s | p50 / p99 / p99.9 µs | server CPU µs/req | x h2o | machine CPU µs/req | x h2o | bench CPU µs/req | x h2o | CPU0 / CPU1 busy | others | veth packets/req in / out | errors | allocs/req | copied B/B |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ( .cases[] | select(.kind == "load") as $c | $d.results[] | select(.case == $c.id)
-          | if .na then "| \($c.label) | \(.server) | n/a: \(.na) | | | | | | | | | | | | | | |"
-            else "| \($c.label) | \(.server) | \(mm(.rps)) | \(mm(.rps_vs_h2o)) | \(if .bytes_per_s then n(.bytes_per_s.median / 1e6) else "–" end) | \(lat(.)) | \(mm(.server_cpu_us_per_req)) | \(mm(.server_cpu_vs_h2o)) | \(mm(.machine_cpu_us_per_req)) | \(mm(.machine_cpu_vs_h2o)) | \(mm(.bench_cpu_us_per_req)) | \(mm(.bench_cpu_vs_h2o)) | \(pct(.cpu0_busy)) / \(pct(.cpu1_busy)) | \(pct(.other_busy)) | \(.errors // "–") | \(if .allocs_per_req then n(.allocs_per_req.median) else "–" end) | \(if .copied_per_byte then n(.copied_per_byte.median) else "–" end) |" end )
+          | if .na then "| \($c.label) | \($c.mtu) | \(.server) | n/a: \(.na) | | | | | | | | | | | | | | | |"
+            else "| \($c.label) | \($c.mtu) | \(.server) | \(mm(.rps)) | \(mm(.rps_vs_h2o)) | \(if .bytes_per_s then n(.bytes_per_s.median / 1e6) else "–" end) | \(lat(.)) | \(mm(.server_cpu_us_per_req)) | \(mm(.server_cpu_vs_h2o)) | \(mm(.machine_cpu_us_per_req)) | \(mm(.machine_cpu_vs_h2o)) | \(mm(.bench_cpu_us_per_req)) | \(mm(.bench_cpu_vs_h2o)) | \(pct(.cpu0_busy)) / \(pct(.cpu1_busy)) | \(pct(.other_busy)) | \(if .veth_in_per_req then "\(n(.veth_in_per_req.median)) / \(n(.veth_out_per_req.median))" else "–" end) | \(.errors // "–") | \(if .allocs_per_req then n(.allocs_per_req.median) else "–" end) | \(if .copied_per_byte then n(.copied_per_byte.median) else "–" end) |" end )
         else empty end ),
       ( [ .results[] | select((.late_windows // 0) > 0) | "\(.server) \(.case): \(.late_windows)" ]
         | if length > 0 then "", "Throughput runs whose CPU figures were left out (h2load ended before the measured window closed: a busy machine): \(join(", "))" else empty end ),
       ( if any(.cases[]; .kind == "idle") then
         "",
-        "| idle connections | server | held open | memory per idle connection (B, VmRSS delta) | x h2o | UMEM frames held (delta) | errors |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| idle connections | MTU | server | held open | memory per idle connection (B, VmRSS delta) | x h2o | UMEM frames held (delta) | errors |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
         ( .cases[] | select(.kind == "idle") as $c | $d.results[] | select(.case == $c.id)
-          | if .na then "| \($c.label) | \(.server) | n/a: \(.na) | | | | |"
-            else "| \($c.label) | \(.server) | \(mm(.idle_open)) | \(mm(.bytes_per_idle_conn)) | \(mm(.idle_memory_vs_h2o)) | \(if .umem_frames_held_delta then mm(.umem_frames_held_delta) else "–" end) | \(.errors // "–") |" end )
+          | if .na then "| \($c.label) | \($c.mtu) | \(.server) | n/a: \(.na) | | | | |"
+            else "| \($c.label) | \($c.mtu) | \(.server) | \(mm(.idle_open)) | \(mm(.bytes_per_idle_conn)) | \(mm(.idle_memory_vs_h2o)) | \(if .umem_frames_held_delta then mm(.umem_frames_held_delta) else "–" end) | \(.errors // "–") |" end )
         else empty end )
 ' "$OUT/http.json" >"$OUT/http.md" || die "could not write $OUT/http.md"
 
@@ -1112,6 +1212,8 @@ set style data histogram
 set style histogram errorbars gap 2 lw 1
 set style fill solid 0.8 border -1
 set key outside right top
+# the case ids (CASE@MTU at other MTUs) at a slant, so that long ones do not run into each other
+set xtics rotate by 30 right
 set grid ytics
 set logscale y
 set ylabel "requests/s (log scale; median, bars min-max)"

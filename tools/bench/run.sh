@@ -1,17 +1,20 @@
 #!/bin/sh
-# run.sh — the benchmark harness (`make bench`, `make bench QUICK=1`, `make bench-h2`, `make bench-tls`):
-# micro-benchmarks (XDP program, TCP engine, router, HTTP/1.1 head parser, HPACK, HTTP/2 layer in
-# memory), the datapath comparison (tools/bench/datapath.sh), HTTP/2 servers side by side over
-# cleartext and TLS and their connection rate over HTTP/1.1 (tools/bench/http.sh), and the
-# isolation stream-prefix steering buys (tools/bench/isolation.sh), each in a topology of its own.
-# Results go to results/<date>/ (results.md; http.json and h2_bench.json with every figure; PNG
-# plots) and stdout.
+# run.sh — the benchmark harness (`make bench`, `make bench QUICK=1`, `make bench-h2`, `make bench-tls`,
+# `make bench-mtu`): micro-benchmarks (XDP program, TCP engine, router, HTTP/1.1 head parser, HPACK,
+# HTTP/2 layer in memory), the datapath comparison with its MTU sweep (tools/bench/datapath.sh: the
+# copy-mode floor), HTTP/2 servers side by side over cleartext and TLS and their connection rate over
+# HTTP/1.1 (tools/bench/http.sh), and the isolation stream-prefix steering buys
+# (tools/bench/isolation.sh), each in a topology of its own. Results go to results/<date>/
+# (results.md; http.json and h2_bench.json with every figure; PNG plots) and stdout.
 #
-#   tools/bench/run.sh BUILD_DIR [--quick | --h2 | --tls]
+#   tools/bench/run.sh BUILD_DIR [--quick | --h2 | --tls | --mtu]
 #
-# --quick: shorter runs, one round of the comparisons, 2,000 idle connections instead of 10,000;
-# about 5.5 minutes instead of about 22. Figures from a quick run are for checking the harness, not
-# for quoting.
+# The full run: http.sh's bulk cases (16k-16x8, 1m-4x1, echo64k-16x4) at link MTU 1500, 9000 and
+# 65000, every other case at 1500 only (BENCH_MTU, BENCH_MTU_CASES; the MTUs interleaved within each
+# round); datapath.sh's upload and download at MTU 1500, 4000, 9000, 16000, 32000 and 65000 (DP_MTUS).
+# About 40 minutes, of which http.sh ~33 (its MTU 9000 and 65000 cases ~12) and datapath.sh ~3.
+# --quick: shorter runs, one round of the comparisons, 2,000 idle connections instead of 10,000, the
+# same MTUs; about 9 minutes. Figures from a quick run are for checking the harness, not for quoting.
 # --h2: only our HTTP/2 session against nghttp2's: the HTTP/2 layer in memory (h2_bench), then
 # http.sh's 13 B 16x32 case and idle connections after one request, for sluice over AF_XDP and
 # over sockets with each session and for h2o, 5 rounds (BENCH_SERVERS, BENCH_CASES and
@@ -19,6 +22,11 @@
 # --tls: only http.sh's TLS cases (full and resumed handshakes per second, 13 B at 16x32 and 1 MiB
 # at 4x1 over TLS 1.3) for sluice over AF_XDP and over sockets (native session), h2o and nginx,
 # 3 rounds (BENCH_SERVERS, BENCH_CASES and BENCH_ROUNDS still override); about 4 minutes.
+# --mtu: only http.sh's bulk cases (16 KiB at 16x8, 1 MiB at 4x1, the 64 KiB POST echo at 16x4) at
+# link MTU 1500, 9000 and 65000, for sluice over AF_XDP and over sockets (native session) and h2o,
+# 3 rounds, the MTUs and servers interleaved (BENCH_SERVERS, BENCH_CASES, BENCH_MTU and BENCH_ROUNDS
+# still override); about 8 minutes. The copy-mode floor it compares with is datapath.sh's MTU sweep
+# (part of the full run; alone: tools/bench/datapath.sh BUILD_DIR OUT_DIR).
 set -eu
 
 BUILD=${1:-build}
@@ -28,16 +36,20 @@ case "${2:-}" in
 --quick) MODE=quick ;;
 --h2) MODE=h2 ;;
 --tls) MODE=tls ;;
-*) echo "usage: run.sh BUILD_DIR [--quick | --h2 | --tls]" >&2; exit 2 ;;
+--mtu) MODE=mtu ;;
+*) echo "usage: run.sh BUILD_DIR [--quick | --h2 | --tls | --mtu]" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")/../.."
 OUT=results/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"
 
+# the bulk cases, and the MTUs they run at (the full run and --mtu)
+BULK_CASES="16k-16x8 1m-4x1 echo64k-16x4"
+BULK_MTUS="1500 9000 65000"
 case $MODE in
 quick)
     XDP_RUNS=200000 TCP_MIB=256 ROUTER_S=0.2 H1_HEADS=100000 HPACK_BLOCKS=20000 H2_REQS=50000 DP_ROUNDS=1 DP_MIB=128 DP_RR_S=2 ISO_ROUNDS=1 ISO_S=4
-    EXPECT="about 5.5 minutes"
+    EXPECT="about 9 minutes"
     ;;
 h2)
     H2_REQS=200000
@@ -46,9 +58,12 @@ h2)
 tls)
     EXPECT="about 4 minutes"
     ;;
+mtu)
+    EXPECT="about 8 minutes"
+    ;;
 *)
     XDP_RUNS=1000000 TCP_MIB=1024 ROUTER_S=1 H1_HEADS=500000 HPACK_BLOCKS=200000 H2_REQS=200000 DP_ROUNDS=3 DP_MIB=512 DP_RR_S=5 ISO_ROUNDS=3 ISO_S=8
-    EXPECT="about 22 minutes"
+    EXPECT="about 40 minutes"
     ;;
 esac
 START=$(date +%s)
@@ -84,6 +99,17 @@ elif [ $MODE = tls ]; then
             tools/bench/http.sh "$BUILD" "$OUT"
     } | tee "$OUT/results.md"
     NEEDED="http.json"
+elif [ $MODE = mtu ]; then
+    {
+        echo "# sluice's bulk transfers at link MTU 1500, 9000 and 65000, against h2o, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -r)"
+        echo
+        echo "## HTTP/2 bulk: sluice (native session) over AF_XDP (multi-buffer above ~3.8 KB) and over kernel sockets, h2o; every server on the same link"
+        echo
+        BENCH_SERVERS=${BENCH_SERVERS:-sluice-xdp-native sluice-socket-native h2o} \
+            BENCH_CASES=${BENCH_CASES:-$BULK_CASES} BENCH_MTU=${BENCH_MTU:-$BULK_MTUS} BENCH_ROUNDS=${BENCH_ROUNDS:-3} \
+            tools/bench/http.sh "$BUILD" "$OUT"
+    } | tee "$OUT/results.md"
+    NEEDED="http.json"
 else
     QUICK=""
     [ $MODE = quick ] && QUICK=--quick
@@ -112,13 +138,13 @@ else
         echo
         h2_layer
         echo
-        echo "## Datapath: sluice over AF_XDP against sluice over kernel sockets (server on CPU 0, client on CPU 1; $DP_MIB MiB bulk)"
+        echo "## Datapath: sluice over AF_XDP against sluice over kernel sockets (server on CPU 0, client on CPU 1; $DP_MIB MiB bulk), and the MTU sweep: the copy-mode floor"
         echo
         tools/bench/datapath.sh "$BUILD" "$OUT" "$DP_ROUNDS" "$DP_MIB" "$DP_RR_S"
         echo
-        echo "## HTTP/2 servers: sluice (nghttp2 and native sessions) over AF_XDP and over kernel sockets, h2o, nghttpd, nginx; cleartext and TLS; connection rate over HTTP/1.1"
+        echo "## HTTP/2 servers: sluice (nghttp2 and native sessions) over AF_XDP and over kernel sockets, h2o, nghttpd, nginx; cleartext and TLS; connection rate over HTTP/1.1; the bulk cases at MTU ${BENCH_MTU:-$BULK_MTUS}"
         echo
-        tools/bench/http.sh "$BUILD" "$OUT" $QUICK
+        BENCH_MTU=${BENCH_MTU:-$BULK_MTUS} BENCH_MTU_CASES=${BENCH_MTU_CASES:-$BULK_CASES} tools/bench/http.sh "$BUILD" "$OUT" $QUICK
         echo
         echo "## Stream-prefix steering: a light route's latency beside a loaded heavy route, steered apart or hashed"
         echo
@@ -131,4 +157,4 @@ echo
 for f in $NEEDED; do
     [ -s "$OUT/$f" ] || { echo "run.sh: error: $OUT/$f is missing: a benchmark failed (see above)" >&2; exit 1; }
 done
-echo "run.sh: done in $(( $(date +%s) - START )) s; results: $OUT/results.md, $OUT/http.json$([ $MODE = tls ] || echo ", $OUT/h2_bench.json"), $OUT/http-*.png"
+echo "run.sh: done in $(( $(date +%s) - START )) s; results: $OUT/results.md, $OUT/http.json$(case $MODE in tls | mtu) ;; *) echo ", $OUT/h2_bench.json" ;; esac), $OUT/http-*.png"
