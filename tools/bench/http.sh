@@ -10,8 +10,9 @@
 #   tools/bench/http.sh BUILD_DIR OUT_DIR [--quick]
 #
 # Selection, from the environment (space-separated; unset: all):
-#   BENCH_SERVERS  servers, of: sluice-xdp sluice-xdp-native sluice-socket sluice-socket-native h2o
-#                  nghttpd nginx
+#   BENCH_SERVERS  servers, of: sluice-xdp sluice-xdp-native sluice-xdp-spin sluice-socket
+#                  sluice-socket-native h2o nghttpd nginx (sluice-xdp-spin: sluice-xdp-native with
+#                  [server] poll_spin_us = BENCH_SPIN_US, default 50: what spinning buys and costs)
 #   BENCH_CASES    case ids, of: small-16x32 small-4x1 16k-16x8 1m-4x1 echo64k-16x4 idle idle1,
 #                  over TLS: tls-hs-full tls-hs-resumed tls-small-16x32 tls-1m-4x1, and the
 #                  connection rate over cleartext HTTP/1.1: connrate
@@ -177,7 +178,8 @@ else
     ROUNDS=${BENCH_ROUNDS:-3} TP_MS=2500 TP_WARM_MS=500 LAT_MS=1500 LAT_WARM_MS=500 IDLE_N=10000
 fi
 TRIES=${BENCH_TRIES:-3} QUIET=${BENCH_QUIET:-0.1}
-ALL_SERVERS="sluice-xdp sluice-xdp-native sluice-socket sluice-socket-native h2o nghttpd nginx"
+SPIN_US=${BENCH_SPIN_US:-50}
+ALL_SERVERS="sluice-xdp sluice-xdp-native sluice-xdp-spin sluice-socket sluice-socket-native h2o nghttpd nginx"
 read -ra SERVERS <<<"${BENCH_SERVERS:-$ALL_SERVERS}"
 # id|label|method|path|connections|streams per connection
 ALL_CASES=(
@@ -239,6 +241,7 @@ port_of() {
     case $1 in
     sluice-xdp) echo 80 ;;
     sluice-xdp-native) echo 81 ;;
+    sluice-xdp-spin) echo 82 ;;
     sluice-socket) echo 8080 ;;
     sluice-socket-native) echo 8084 ;;
     h2o) echo 8081 ;;
@@ -250,6 +253,7 @@ tls_port_of() {
     case $1 in
     sluice-xdp) echo 443 ;;
     sluice-xdp-native) echo 444 ;;
+    sluice-xdp-spin) echo 445 ;;
     sluice-socket) echo 8443 ;;
     sluice-socket-native) echo 8447 ;;
     h2o) echo 8444 ;;
@@ -274,7 +278,7 @@ TLS_H2LOAD=("--tls13-ciphers=$TLS_SUITE" "--groups=$TLS_GROUP")
 
 # the [http] h2 session a sluice server runs: named, so that a change of sluice's default does not
 # change what a row measures
-h2_of() { case $1 in *-native) echo native ;; *) echo nghttp2 ;; esac; }
+h2_of() { case $1 in *-native | *-spin) echo native ;; *) echo nghttp2 ;; esac; }
 is_xdp() { case $1 in sluice-xdp*) true ;; *) false ;; esac; }
 
 # The run time follows from the settings: each load case is two h2load runs (throughput, latency)
@@ -469,7 +473,7 @@ start_server() { # start_server NAME: in the server namespace on CPU 0; returns 
     SERVER_NAME=$name
     [ $TLS = 1 ] && tls=(--https "$(tls_port_of "$name")" --cert "$CERT" --key "$KEY")
     case $name in
-    sluice-xdp | sluice-xdp-native)
+    sluice-xdp | sluice-xdp-native | sluice-xdp-spin)
         in_srv "$AGENT" load --dev "$DEV" >>"$log" 2>&1 || return 1
         XDP_LOADED=1
         in_srv "$AGENT" service add --dev "$DEV" --addr $SRV4 --port "$port" >>"$log" 2>&1 || return 1
@@ -477,7 +481,8 @@ start_server() { # start_server NAME: in the server namespace on CPU 0; returns 
             in_srv "$AGENT" service add --dev "$DEV" --addr $SRV4 --port "$(tls_port_of "$name")" --tls >>"$log" 2>&1 || return 1
         fi
         "${SRV[@]}" taskset -c 0 "$SERVER" --config "$OUT/sluice-$(h2_of "$name")-mtu$MTU.conf" --dev "$DEV" --workers 1 \
-            --cpus 0 --http "$port" "${tls[@]}" --static "$WORK/www/static" --drain-ms 1000 >>"$log" 2>&1 &
+            --cpus 0 --http "$port" "${tls[@]}" --static "$WORK/www/static" --drain-ms 1000 \
+            --poll-spin-us "$([ "$name" = sluice-xdp-spin ] && echo "$SPIN_US" || echo 0)" >>"$log" 2>&1 &
         ;;
     sluice-socket | sluice-socket-native)
         "${SRV[@]}" taskset -c 0 "$SERVER" --config "$OUT/sluice-$(h2_of "$name")-mtu$MTU.conf" --datapath socket --workers 1 \
@@ -617,7 +622,8 @@ server_rss_kb() {
 }
 
 # sluice_metrics: "requests allocs body_out body_copied umem_frames_held tls_handshakes tls_resumed
-# accepted time_wait_entered time_wait_dropped time_wait_reused time_wait_held" summed over workers
+# accepted time_wait_entered time_wait_dropped time_wait_reused time_wait_held syscalls" summed over
+# workers (syscalls: the AF_XDP worker loop's)
 # (accepted: by the TCP engine over AF_XDP, by accept() over sockets; TIME-WAIT: the engine's only)
 sluice_metrics() {
     in_cli curl -s -m 5 --http2-prior-knowledge "http://$SRV4:$(port_of "$SERVER_NAME")/metrics" | awk '
@@ -631,7 +637,8 @@ sluice_metrics() {
         /^sluice_tcp_conns_accepted_total/ || /^sluice_sock_accepted_total/ { ac += $2 }
         /^sluice_tcp_time_wait_entered_total/ { te += $2 } /^sluice_tcp_time_wait_dropped_total/ { td += $2 }
         /^sluice_tcp_time_wait_reused_total/ { tr += $2 } $1 ~ /^sluice_tcp_time_wait([{]|$)/ { th += $2 }
-        END { printf "%.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", r, a, o, c, f, h, u, ac, te, td, tr, th }'
+        /^sluice_afxdp_syscalls_total/ { sc += $2 }
+        END { printf "%.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", r, a, o, c, f, h, u, ac, te, td, tr, th, sc }'
 }
 
 
@@ -862,6 +869,7 @@ tp_record() {
         if (m0 != "" && m1 != "") {
             split(m0, p, " "); split(m1, q, " ")
             if (q[1] > p[1]) printf ",\"allocs_per_req\":%.4f", (q[2] - p[2]) / (q[1] - p[1])
+            if (xdp && q[1] > p[1]) printf ",\"syscalls_per_req\":%.4f", (q[13] - p[13]) / (q[1] - p[1])
             printf ",\"body_bytes_out\":%.0f,\"body_bytes_copied\":%.0f", q[3] - p[3], q[4] - p[4]
             if (q[3] > p[3]) printf ",\"copied_per_byte\":%.4f", (q[4] - p[4]) / (q[3] - p[3])
             if (hs != "" && q[6] > p[6]) printf ",\"tls_resumed_share\":%.4f", (q[7] - p[7]) / (q[6] - p[6])
@@ -1120,7 +1128,7 @@ jq -s --argjson cases "$cases_json" --argjson servers "$(printf '%s\n' "${SERVER
                         veth_in_per_req: fig($tp; "veth_in_per_req"), veth_out_per_req: fig($tp; "veth_out_per_req"),
                         errors: ((($tp + $lat + $idle) | map(.errors) | add) // null),
                         late_windows: ($tp | map(select(.window_late)) | length),
-                        allocs_per_req: fig($tp; "allocs_per_req"), copied_per_byte: fig($tp; "copied_per_byte"),
+                        allocs_per_req: fig($tp; "allocs_per_req"), syscalls_per_req: fig($tp; "syscalls_per_req"), copied_per_byte: fig($tp; "copied_per_byte"),
                         p50_us: fig($lat; "p50_us"), p99_us: fig($lat; "p99_us"), p999_us: fig($lat; "p999_us"),
                         rps_with_log: fig($lat; "rps_with_log"),
                         tls_resumed_share: fig($tp; "tls_resumed_share"),
@@ -1174,11 +1182,11 @@ jq -r '
         else empty end ),
       ( if any(.cases[]; .kind == "load") then
         "",
-        "| case | MTU | server | requests/s | x h2o | MB/s | p50 / p99 / p99.9 µs | server CPU µs/req | x h2o | machine CPU µs/req | x h2o | bench CPU µs/req | x h2o | CPU0 / CPU1 busy | others | veth packets/req in / out | errors | allocs/req | copied B/B |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| case | MTU | server | requests/s | x h2o | MB/s | p50 / p99 / p99.9 µs | server CPU µs/req | x h2o | machine CPU µs/req | x h2o | bench CPU µs/req | x h2o | CPU0 / CPU1 busy | others | veth packets/req in / out | errors | allocs/req | syscalls/req | copied B/B |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ( .cases[] | select(.kind == "load") as $c | $d.results[] | select(.case == $c.id)
           | if .na then "| \($c.label) | \($c.mtu) | \(.server) | n/a: \(.na) | | | | | | | | | | | | | | | |"
-            else "| \($c.label) | \($c.mtu) | \(.server) | \(mm(.rps)) | \(mm(.rps_vs_h2o)) | \(if .bytes_per_s then n(.bytes_per_s.median / 1e6) else "–" end) | \(lat(.)) | \(mm(.server_cpu_us_per_req)) | \(mm(.server_cpu_vs_h2o)) | \(mm(.machine_cpu_us_per_req)) | \(mm(.machine_cpu_vs_h2o)) | \(mm(.bench_cpu_us_per_req)) | \(mm(.bench_cpu_vs_h2o)) | \(pct(.cpu0_busy)) / \(pct(.cpu1_busy)) | \(pct(.other_busy)) | \(if .veth_in_per_req then "\(n(.veth_in_per_req.median)) / \(n(.veth_out_per_req.median))" else "–" end) | \(.errors // "–") | \(if .allocs_per_req then n(.allocs_per_req.median) else "–" end) | \(if .copied_per_byte then n(.copied_per_byte.median) else "–" end) |" end )
+            else "| \($c.label) | \($c.mtu) | \(.server) | \(mm(.rps)) | \(mm(.rps_vs_h2o)) | \(if .bytes_per_s then n(.bytes_per_s.median / 1e6) else "–" end) | \(lat(.)) | \(mm(.server_cpu_us_per_req)) | \(mm(.server_cpu_vs_h2o)) | \(mm(.machine_cpu_us_per_req)) | \(mm(.machine_cpu_vs_h2o)) | \(mm(.bench_cpu_us_per_req)) | \(mm(.bench_cpu_vs_h2o)) | \(pct(.cpu0_busy)) / \(pct(.cpu1_busy)) | \(pct(.other_busy)) | \(if .veth_in_per_req then "\(n(.veth_in_per_req.median)) / \(n(.veth_out_per_req.median))" else "–" end) | \(.errors // "–") | \(if .allocs_per_req then n(.allocs_per_req.median) else "–" end) | \(if .syscalls_per_req then n(.syscalls_per_req.median) else "–" end) | \(if .copied_per_byte then n(.copied_per_byte.median) else "–" end) |" end )
         else empty end ),
       ( [ .results[] | select((.late_windows // 0) > 0) | "\(.server) \(.case): \(.late_windows)" ]
         | if length > 0 then "", "Throughput runs whose CPU figures were left out (h2load ended before the measured window closed: a busy machine): \(join(", "))" else empty end ),
