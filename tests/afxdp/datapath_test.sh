@@ -14,7 +14,8 @@
 # server closes first, so TIME-WAIT must not hold slots: issue 12), the transfers again at MTU 9000
 # (with loss) and 65000 with segments sent as frame chains (issue 15), on a 2-queue veth a socket per
 # (worker, queue) with echo and the IPv4 transfers again (with loss), packets counted on both queues,
-# and after every server run the server's own check that every UMEM frame came back. Needs root.
+# adaptive spinning (it spins under load, an idle server is back below 1% of a core), and after
+# every server run the server's own check that every UMEM frame came back. Needs root.
 set -u
 
 BUILD=${1:?usage: datapath_test.sh BUILD_DIR}
@@ -241,3 +242,21 @@ rx0=$(queue_rx 0) rx1=$(queue_rx 1)
 echo "# 2 queues: frames received on queue 0: $rx0, on queue 1: $rx1"
 check "2 queues: frames arrived on queue 0 ($rx0)" test "$rx0" -gt 1000
 check "2 queues: frames arrived on queue 1 ($rx1)" test "$rx1" -gt 1000
+
+# ---- adaptive spinning: it spins under load, and an idle server sleeps (issue 15) ----------------
+# [server] poll_spin_us at its maximum: during a load of short echo rounds the workers spin (their
+# idle spinning is counted), and a second after the load stops each sleeps in poll() again: the
+# server's CPU over the next 2 s (utime + stime, from /proc) stays below 1% of a core.
+start_server spin --workers 2 --echo 7 --http 80 --poll-spin-us 10000
+expect "spin: 3 s of 64-byte request/response rounds on 16 connections" 0 "" client rr --addr $SRV4 --port 7 --conns 16 --bytes 64 --seconds 3
+sleep 1
+ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"; }
+t0=$(ticks)
+sleep 2
+t1=$(ticks)
+hz=$(getconf CLK_TCK)
+echo "# spin: $((t1 - t0)) ticks of CPU (of $((2 * hz))) in the 2 s after the load"
+check "spin: an idle server's CPU below 1% a second after the load ($((t1 - t0)) ticks in 2 s)" test $((t1 - t0)) -lt $((2 * hz / 100 + 1))
+in_cli curl -s --max-time 10 "http://$SRV4/metrics" >"$LOGS/metrics-spin.txt"
+check "spin: the workers spun for packets under load" grep -Eq '^sluice_afxdp_spin_ns_total\{worker="[01]"\} [1-9]' "$LOGS/metrics-spin.txt"
+stop_server spin
