@@ -11,13 +11,6 @@
 #include <unistd.h>
 #include <linux/if_xdp.h>
 
-#ifndef SOL_XDP
-#define SOL_XDP 283
-#endif
-#ifndef AF_XDP
-#define AF_XDP 44
-#endif
-
 #define HUGE_PAGE (2u << 20)
 
 void umem_config_default(struct umem_config *cfg)

@@ -77,6 +77,14 @@ struct umem {
     int tx_meta_refused;           /* errno of the kernel's refusal of TX metadata room, or 0 */
 };
 
+/* AF_XDP's socket family and level, for C libraries that do not name them. */
+#ifndef SOL_XDP
+#define SOL_XDP 283
+#endif
+#ifndef AF_XDP
+#define AF_XDP 44
+#endif
+
 /* TX metadata (Linux 6.8, 6.11), newer than the distribution's UAPI headers may be. */
 #ifndef XDP_TX_METADATA
 #define XDP_TX_METADATA (1 << 1) /* xdp_desc.options: metadata precedes this descriptor's data */

@@ -25,13 +25,6 @@
 #include <linux/if_xdp.h>
 #include <linux/sockios.h>
 
-#ifndef SOL_XDP
-#define SOL_XDP 283
-#endif
-#ifndef AF_XDP
-#define AF_XDP 44
-#endif
-
 /* The kernel's own choice when neither flag is given: zero-copy if the driver supports it, else copy. */
 static uint16_t bind_flags_for(enum xsk_zerocopy zc)
 {

@@ -75,6 +75,15 @@ stop_server() {
     fi
 }
 
+# lossy_transfers PREFIX SEED: with netem on, 256 MiB each way over IPv4 and IPv6 (downloads from
+# seeds SEED and SEED+1), every byte checked
+lossy_transfers() {
+    expect "${1}256 MiB upload under loss (IPv4)" 0 "" client upload --addr $SRV4 --port 9 --bytes $BIG
+    expect "${1}256 MiB download under loss (IPv4)" 0 "" client download --addr $SRV4 --port 19 --bytes $BIG --seed "$2"
+    expect "${1}256 MiB upload under loss (IPv6)" 0 "" client upload --addr $SRV6 --port 9 --bytes $BIG
+    expect "${1}256 MiB download under loss (IPv6)" 0 "" client download --addr $SRV6 --port 19 --bytes $BIG --seed $(($2 + 1))
+}
+
 start_netem() { # drop and duplicate on the client's veth, both directions
     nsenter --net=/run/netns/$TOPO-cli -- "$NETEM" "$CLI_DEV" 20000 10000 >"$LOGS/netem.log" 2>&1 &
     NETEM_PID=$!
@@ -125,10 +134,7 @@ expect "workers: sockets back after the restart" 0 "^0 +yes +0 +no" agent worker
 expect "new connections work after the restart" 0 "" client echo --addr $SRV4 --port 7 --conns 20 --bytes 20000
 start_netem
 expect "echo under 2% loss and 1% duplication" 0 "" client echo --addr $SRV4 --port 7 --conns 50 --bytes 200000
-expect "256 MiB upload under loss (IPv4)" 0 "" client upload --addr $SRV4 --port 9 --bytes $BIG
-expect "256 MiB download under loss (IPv4)" 0 "" client download --addr $SRV4 --port 19 --bytes $BIG --seed 9
-expect "256 MiB upload under loss (IPv6)" 0 "" client upload --addr $SRV6 --port 9 --bytes $BIG
-expect "256 MiB download under loss (IPv6)" 0 "" client download --addr $SRV6 --port 19 --bytes $BIG --seed 10
+lossy_transfers "" 9
 stop_netem
 stop_server second
 
@@ -178,10 +184,7 @@ expect "MTU 9000: 256 MiB upload, SHA-256 checked (IPv4)" 0 "" client upload --a
 expect "MTU 9000: 256 MiB download, every byte checked (IPv4)" 0 "" client download --addr $SRV4 --port 19 --bytes $BIG --seed 11
 expect "MTU 9000: 256 MiB download, every byte checked (IPv6)" 0 "" client download --addr $SRV6 --port 19 --bytes $BIG --seed 12
 start_netem
-expect "MTU 9000: 256 MiB upload under loss (IPv4)" 0 "" client upload --addr $SRV4 --port 9 --bytes $BIG
-expect "MTU 9000: 256 MiB download under loss (IPv4)" 0 "" client download --addr $SRV4 --port 19 --bytes $BIG --seed 13
-expect "MTU 9000: 256 MiB upload under loss (IPv6)" 0 "" client upload --addr $SRV6 --port 9 --bytes $BIG
-expect "MTU 9000: 256 MiB download under loss (IPv6)" 0 "" client download --addr $SRV6 --port 19 --bytes $BIG --seed 14
+lossy_transfers "MTU 9000: " 13
 stop_netem
 stop_server mtu9000
 seg=$(avg_segment mtu9000)
