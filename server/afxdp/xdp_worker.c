@@ -110,12 +110,12 @@ static uint32_t transmit_batch(struct xdp_worker *x)
         d->len = e->tx[i].len;
         d->options = e->tx[i].more ? XDP_PKT_CONTD : 0;
         if (e->tx[i].csum_start) { /* the kernel sums from the TCP header on, into its checksum field */
-            struct umem_tx_meta *meta = (struct umem_tx_meta *)(frame_data(&u->pool, e->tx[i].frame) +
-                                                                e->tx[i].off - UMEM_TX_META_LEN);
+            struct umem_tx_meta meta = {
+                .flags = UMEM_TXMD_FLAGS_CHECKSUM, .csum_start = e->tx[i].csum_start, .csum_offset = 16};
 
-            meta->flags = UMEM_TXMD_FLAGS_CHECKSUM;
-            meta->csum_start = e->tx[i].csum_start;
-            meta->csum_offset = 16;
+            /* right before the data, wherever the headers made that start: not 8-byte aligned */
+            memcpy(frame_data(&u->pool, e->tx[i].frame) + e->tx[i].off - UMEM_TX_META_LEN, &meta,
+                   sizeof(meta));
             d->options |= XDP_TX_METADATA;
         }
     }
