@@ -31,7 +31,7 @@
     X(rx_chains, "packets received in more than one frame (multi-buffer)")                                   \
     X(rx_chains_dropped, "packets received in more frames than a segment may span: dropped")                 \
     X(completions, "TX completions this worker consumed (for any worker's frames)")                          \
-    X(syscalls, "system calls the worker loop made: TX kicks, sleeps in poll, wake-ups, map updates")        \
+    X(syscalls, "system calls the worker loop made: TX kicks, polls, wake-ups, map updates, spin yields")    \
     X(spin_ns, "time spent spinning for packets that did not come before sleeping, ns")                      \
     X(refilled, "frames this worker gave to the fill rings")                                                 \
     X(steer_moved_out, "connections handed to the worker their route names")                                 \

@@ -41,9 +41,7 @@ struct xsk_port {
     struct tcp_rx_chain rx_chain; /* a packet whose frames this RX ring has shown in part */
     bool rx_chain_overflow;       /* ... in more frames than it may have: dropped to its end */
     uint64_t rx_packets;
-    uint64_t tx_packets;
     uint64_t tx_kicks;
-    uint64_t tx_ring_full; /* submissions that found the TX ring full */
 };
 
 struct xsk_port_config {
