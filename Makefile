@@ -63,6 +63,7 @@ HPACK_GEN   := $(BUILD)/gen/server/h2/hpack_huffdec.c
 HTTP_SRCS   := server/http/http_worker.c server/http/http_mem.c server/http/request.c server/h2/nghttp2_session.c server/h2/session.c \
                server/http/h1.c server/http/h1_parse.c server/http/handlers/healthz.c server/http/handlers/bytes.c \
                server/http/handlers/echo.c server/http/handlers/static_file.c server/http/handlers/metrics.c \
+               server/http/handlers/sleep.c server/http/handlers/sha256.c \
                server/router/method.c $(HPACK_SRCS)
 # TLS over either datapath's transport: a layer between the services and app_io (server/tls/tls.h)
 TLS_SRCS    := server/tls/tls_conn.c server/tls/tls_context.c server/tls/tls_ticket.c server/tls/tls_record.c

@@ -76,6 +76,8 @@ struct http_request {
 
 /* Params captured by the route, by name; an empty slice when absent. */
 struct http_str http_param(const struct http_request *req, const char *name);
+/* A decimal number of at most max (a param, a query value): false for anything else, overflow included. */
+bool http_str_u64(struct http_str s, uint64_t max, uint64_t *out);
 /* The first request header called name (lowercase), or an empty slice with ptr NULL. */
 struct http_str http_header(const struct http_request *req, const char *name);
 /* The same among the request's trailer fields. */

@@ -24,6 +24,23 @@ struct http_str http_param(const struct http_request *req, const char *name)
     return (struct http_str){"", 0};
 }
 
+bool http_str_u64(struct http_str s, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (!s.len || s.len > 20)
+        return false;
+    for (size_t i = 0; i < s.len; i++) {
+        if (s.ptr[i] < '0' || s.ptr[i] > '9' || v > (UINT64_MAX - 9) / 10)
+            return false;
+        v = v * 10 + (uint64_t)(s.ptr[i] - '0');
+    }
+    if (v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
 static struct http_str find_field(const struct http_header *fields, uint32_t n, const char *name)
 {
     size_t len = strlen(name);

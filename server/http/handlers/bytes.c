@@ -12,23 +12,6 @@
 
 #define BYTES_MAX (1ull << 34) /* 16 GiB: beyond is a typo, not a test */
 
-static bool parse_u64(struct http_str s, uint64_t max, uint64_t *out)
-{
-    uint64_t v = 0;
-
-    if (!s.len || s.len > 20)
-        return false;
-    for (size_t i = 0; i < s.len; i++) {
-        if (s.ptr[i] < '0' || s.ptr[i] > '9' || v > (UINT64_MAX - 9) / 10)
-            return false;
-        v = v * 10 + (uint64_t)(s.ptr[i] - '0');
-    }
-    if (v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
 /* The value of name=... in a query string, or an empty slice. */
 static struct http_str query_value(struct http_str q, const char *name)
 {
@@ -54,8 +37,8 @@ int handler_bytes(struct http_request *req)
     struct http_str seed_text = query_value(req->query, "seed");
     uint64_t n, seed = 0;
 
-    if (!parse_u64(http_param(req, "n"), BYTES_MAX, &n) ||
-        (seed_text.len && !parse_u64(seed_text, UINT64_MAX, &seed))) {
+    if (!http_str_u64(http_param(req, "n"), BYTES_MAX, &n) ||
+        (seed_text.len && !http_str_u64(seed_text, UINT64_MAX, &seed))) {
         http_respond_error(req, 400);
         return HANDLER_DONE;
     }
