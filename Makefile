@@ -60,7 +60,7 @@ APP_SRCS    := server/app/app.c server/app/tcp_io.c server/app/echo_service.c se
 # time from the one code table (common/hpack_huffman.c) by tools/gen/hpack_huffgen.c, never committed.
 HPACK_SRCS  := server/h2/hpack.c server/h2/hpack_static.c common/hpack_huffman.c
 HPACK_GEN   := $(BUILD)/gen/server/h2/hpack_huffdec.c
-HTTP_SRCS   := server/http/http_worker.c server/http/http_mem.c server/http/request.c server/h2/nghttp2_session.c server/h2/session.c \
+HTTP_SRCS   := server/http/http_worker.c server/http/http_mem.c server/http/request.c server/http/http_offload.c server/h2/nghttp2_session.c server/h2/session.c \
                server/http/h1.c server/http/h1_parse.c server/http/handlers/healthz.c server/http/handlers/bytes.c \
                server/http/handlers/echo.c server/http/handlers/static_file.c server/http/handlers/metrics.c \
                server/http/handlers/sleep.c server/http/handlers/sha256.c \
@@ -214,7 +214,7 @@ $(HPACK_GEN): $(BUILD)/tools/hpack_huffgen
 # each with its router_* symbols renamed router_*_N so that they do not collide; in a sanitizer build
 # ASan's ODR indicators for them (__odr_asan.NAME) are renamed along (objcopy skips absent symbols).
 # Static pattern rules: open ones would also "make" routes_1000.d, an included dependency file.
-ROUTER_SYMBOLS     := router_match router_dispatch router_route_count router_route_names
+ROUTER_SYMBOLS     := router_match router_dispatch router_dispatch_offloaded router_route_count router_route_names
 ROUTER_BENCH_SETS  := $(ROUTER_BENCH_SIZES:%=$(BUILD)/gen/bench/routes_%)
 
 $(ROUTER_BENCH_SETS:%=%.routes): $(BUILD)/gen/bench/routes_%.routes: tools/bench/router_routes.sh

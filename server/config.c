@@ -74,6 +74,19 @@ static const struct setting settings[] = {
      false, NULL, NULL,
      "how long output may wait on a client that reads nothing (or opens no window) before a reset, 0: "
      "forever"},
+    {"offload", "max_threads", "offload-threads", "N", SET_U32, AT(server.offload.max_threads), 0,
+     OFFLOAD_MAX_THREADS, false, NULL, NULL,
+     "most threads of the pool that runs handlers routed `offload`; 0: no pool, they run on the workers"},
+    {"offload", "min_threads", NULL, NULL, SET_U32, AT(server.offload.min_threads), 1, OFFLOAD_MAX_THREADS, false,
+     NULL, NULL, "threads the offload pool keeps however idle"},
+    {"offload", "queue_max", NULL, NULL, SET_U32, AT(server.offload.queue_max), 1, 1u << 20, false, NULL, NULL,
+     "offloaded requests waiting for a thread; beyond, a request is answered 503 with Retry-After"},
+    {"offload", "grow_wait_us", NULL, NULL, SET_U32, AT(server.offload.grow_wait_us), 1, 10000000, false, NULL,
+     NULL, "a request that waited this long for a thread adds one (up to max_threads)"},
+    {"offload", "shrink_idle_ms", NULL, NULL, SET_U32, AT(server.offload.shrink_idle_ms), 1, 3600000, false,
+     NULL, NULL, "a thread idle this long leaves (down to min_threads)"},
+    {"offload", "cpus", NULL, NULL, SET_CPUS, AT(server.offload.cpus), 0, 0, false, NULL, NULL,
+     "CPUs the offload threads run on, comma-separated (default: any)"},
     {"xdp", "queue", "queue", "Q", SET_U32, AT(xdp.queue), 0, SLUICE_MAX_QUEUES - 1, false, NULL, NULL,
      "first interface queue to bind"},
     {"xdp", "queues", "queues", "N", SET_U32, AT(xdp.queues), 1, SLUICE_MAX_QUEUES, false, NULL, NULL,
@@ -230,7 +243,7 @@ static int parse_bool(const char *v, bool *out)
     return -1;
 }
 
-static int parse_cpus(const char *v, struct server_config *cfg, const char *where, struct err *e)
+static int parse_cpus(const char *v, int *cpus, uint32_t cap, uint32_t *ncpus, const char *where, struct err *e)
 {
     const char *p = v;
     uint32_t n = 0;
@@ -241,7 +254,7 @@ static int parse_cpus(const char *v, struct server_config *cfg, const char *wher
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         uint32_t cpu;
 
-        if (!len || len >= sizeof(item) || n == SLUICE_MAX_WORKERS)
+        if (!len || len >= sizeof(item) || n == cap)
             return ERR(e, EXIT_STATUS_USAGE, 0,
                        "%s: bad value '%s': expected CPU numbers separated by commas", where, v);
         memcpy(item, p, len);
@@ -249,12 +262,12 @@ static int parse_cpus(const char *v, struct server_config *cfg, const char *wher
         if (args_u32(item, "CPU", 0, CPU_SETSIZE - 1, &cpu, e))
             return ERR(e, EXIT_STATUS_USAGE, 0, "%s: bad CPU '%s': expected a number below %d", where, item,
                        CPU_SETSIZE);
-        cfg->cpus[n++] = (int)cpu;
+        cpus[n++] = (int)cpu;
         if (!comma)
             break;
         p = comma + 1;
     }
-    cfg->ncpus = n;
+    *ncpus = n;
     return 0;
 }
 
@@ -387,7 +400,9 @@ static int apply(const struct setting *s, const char *v, struct config *cfg, boo
                    choices_text(s->choices, expected, sizeof(expected)));
     }
     case SET_CPUS:
-        return parse_cpus(v, &cfg->server, where, e);
+        if (s->offset == AT(server.offload.cpus))
+            return parse_cpus(v, cfg->server.offload.cpus, OFFLOAD_MAX_CPUS, &cfg->server.offload.ncpus, where, e);
+        return parse_cpus(v, cfg->server.cpus, SLUICE_MAX_WORKERS, &cfg->server.ncpus, where, e);
     case SET_SNI:
         return parse_sni(v, &cfg->tls, where, e);
     }
@@ -563,6 +578,11 @@ static void config_defaults(struct config *cfg)
     srv->tcp.max_conns = 16384;
     srv->tcp.max_time_wait = 16384;
     http_config_default(&srv->http);
+    srv->offload = (struct offload_config){.min_threads = OFFLOAD_MIN_THREADS_DEFAULT,
+                                           .max_threads = OFFLOAD_MAX_THREADS_DEFAULT,
+                                           .queue_max = OFFLOAD_QUEUE_MAX_DEFAULT,
+                                           .grow_wait_us = OFFLOAD_GROW_WAIT_US_DEFAULT,
+                                           .shrink_idle_ms = OFFLOAD_SHRINK_IDLE_MS_DEFAULT};
     tls_config_default(&cfg->tls);
 }
 
@@ -623,6 +643,9 @@ static int check(struct config *config, struct err *e)
     if (cfg->tcp.rto_min_ms > cfg->tcp.rto_max_ms)
         return ERR(e, EXIT_STATUS_USAGE, 0, "[tcp] rto_min_ms %u is above rto_max_ms %u", cfg->tcp.rto_min_ms,
                    cfg->tcp.rto_max_ms);
+    if (cfg->offload.max_threads && cfg->offload.min_threads > cfg->offload.max_threads)
+        return ERR(e, EXIT_STATUS_USAGE, 0, "[offload] min_threads %u is above max_threads %u",
+                   cfg->offload.min_threads, cfg->offload.max_threads);
     if (cfg->tcp.max_half_open > cfg->tcp.max_conns)
         cfg->tcp.max_half_open = cfg->tcp.max_conns;
     for (uint32_t i = 0; i < cfg->nworkers; i++)

@@ -163,7 +163,7 @@ static void spin_woken(struct xdp_worker *x, uint64_t slept_ns, bool work)
 /* Sleep until packets on any of its sockets, a hand-off or the engine's next deadline. */
 static void sleep_for_work(struct xdp_worker *x, uint64_t now, uint64_t deadline)
 {
-    struct pollfd pfd[SLUICE_MAX_QUEUES + 1];
+    struct pollfd pfd[SLUICE_MAX_QUEUES + 2];
     uint64_t wait_ms = (deadline - now) / 1000000;
     uint32_t n = x->nports;
     int ready;
@@ -171,9 +171,14 @@ static void sleep_for_work(struct xdp_worker *x, uint64_t now, uint64_t deadline
     for (uint32_t i = 0; i < n; i++)
         pfd[i] = (struct pollfd){.fd = x->ports[i].fd, .events = POLLIN};
     pfd[n] = (struct pollfd){.fd = x->inbox.wake_fd, .events = POLLIN};
+    pfd[n + 1] = (struct pollfd){.fd = x->worker->offload_fd, .events = POLLIN}; /* -1: ignored */
     x->worker->polls++;
     x->stats.syscalls++;
-    ready = poll(pfd, n + 1, wait_ms > MAX_SLEEP_MS ? MAX_SLEEP_MS : wait_ms ? (int)wait_ms : 1);
+    ready = poll(pfd, n + 2, wait_ms > MAX_SLEEP_MS ? MAX_SLEEP_MS : wait_ms ? (int)wait_ms : 1);
+    if (pfd[n + 1].revents & POLLIN) {
+        worker_offload_woken(x->worker);
+        x->stats.syscalls++;
+    }
     if (pfd[n].revents & POLLIN) {
         inbox_clear_wake(&x->inbox);
         x->stats.syscalls++;
@@ -196,6 +201,7 @@ static void *xdp_worker_run(void *arg)
         tcp_engine_begin(&x->engine, now);
         for (uint32_t i = 0; i < x->nports; i++)
             rx += receive_batch(x, &x->ports[i]);
+        worker_reap_offloaded(w);
         app_table_flush(&w->apps);
         tcp_engine_flush(&x->engine);
         tx = transmit_batch(x);

@@ -35,6 +35,7 @@ struct http_header {
 };
 
 struct http_stream;
+struct http_offload_job;
 
 struct http_request {
     enum method method;
@@ -71,7 +72,8 @@ struct http_request {
     void (*on_drain)(struct http_request *req, size_t n);
     void *user; /* the handler's per-request state */
 
-    struct http_stream *_stream; /* private: the protocol's side of the request */
+    struct http_stream *_stream;  /* private: the protocol's side of the request */
+    struct http_offload_job *_job; /* private: set on the offload pool's copy of the request */
 };
 
 /* Params captured by the route, by name; an empty slice when absent. */
@@ -128,6 +130,16 @@ void http_body_release(struct http_request *req, size_t n);
 
 /* Reset the request (RST_STREAM, or close the HTTP/1.1 connection). */
 void http_reset(struct http_request *req);
+
+/*
+ * Run fn(req, ctx) on the offload pool instead of this worker, for work that blocks or takes long
+ * (a route marked `offload` in the routes file does this for its handler). fn sees a copy of the
+ * request (no body) and answers with http_add_header and http_respond, http_respond_owned,
+ * http_respond_copy, http_respond_generated or http_respond_error (not a stream); its answer goes
+ * out from the worker. When the pool is full the request is answered 503 with Retry-After; without
+ * a pool fn runs here and now. Returns HANDLER_DONE (or what fn returned when it ran here).
+ */
+int http_offload(struct http_request *req, int (*fn)(struct http_request *req, void *ctx), void *ctx);
 
 /* The reason phrase of a status code ("Not Found"). */
 const char *http_status_text(int status);

@@ -98,6 +98,12 @@ void http_worker_destroy(struct http_worker *hw)
     free(hw);
 }
 
+void http_worker_set_offload(struct http_worker *hw, struct offload_pool *pool, uint32_t submitter)
+{
+    hw->offload = pool;
+    hw->offload_submitter = submitter;
+}
+
 const struct http_stats *http_worker_stats(const struct http_worker *hw)
 {
     return &hw->stats;

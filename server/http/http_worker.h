@@ -23,6 +23,15 @@ struct http_worker *http_worker_new(const struct http_config *cfg, uint32_t max_
                                     const struct http_proto_ops *h2);
 void http_worker_destroy(struct http_worker *hw);
 
+struct offload_pool;
+struct offload_job;
+/* Offloaded handlers of this worker go to pool, as its submitter number submitter (http_offload.c). */
+void http_worker_set_offload(struct http_worker *hw, struct offload_pool *pool, uint32_t submitter);
+/* A job of this worker came back from the pool (offload_reap): answer its request, free it. */
+void http_offload_finish(struct offload_job *job);
+/* The same at stop, the worker's connections gone: free the job, answer nothing. */
+void http_offload_drop(struct offload_job *job);
+
 const struct http_stats *http_worker_stats(const struct http_worker *hw);
 /* System allocations made by the HTTP layer so far (nghttp2's pool growth and body buffers). */
 uint64_t http_worker_system_allocs(const struct http_worker *hw);

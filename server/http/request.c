@@ -171,7 +171,11 @@ bool http_add_header(struct http_request *req, const char *name, const char *val
     size_t name_len = strlen(name);
     const char *n, *v;
 
-    if (st->responded || !field_ok(name, name_len, value, value_len))
+    if (!field_ok(name, name_len, value, value_len))
+        return false;
+    if (req->_job)
+        return http_offload_add_header(req->_job, name, name_len, value, value_len);
+    if (st->responded)
         return false;
     n = arena_copy(st, name, name_len);
     v = n ? arena_copy(st, value, value_len) : NULL;
@@ -184,7 +188,7 @@ bool http_add_trailer(struct http_request *req, const char *name, const char *va
     size_t name_len = strlen(name);
     const char *n, *v;
 
-    if (!st->responded || st->body.kind != BODY_QUEUE || st->body.ended || st->head_only ||
+    if (req->_job || !st->responded || st->body.kind != BODY_QUEUE || st->body.ended || st->head_only ||
         st->nresp + st->ntrailers == HTTP_MAX_RESP_HEADERS || !field_ok(name, name_len, value, value_len))
         return false;
     n = arena_copy(st, name, name_len);
@@ -341,6 +345,10 @@ void http_respond_owned(struct http_request *req, int status, const char *conten
 {
     struct http_stream *st = req->_stream;
 
+    if (req->_job) {
+        http_offload_respond(req->_job, status, content_type, body, len, release, false);
+        return;
+    }
     if (!body_begin(st, len ? BODY_MEMORY : BODY_NONE, len)) {
         if (release)
             release(body, len);
@@ -358,6 +366,10 @@ void http_respond_generated(struct http_request *req, int status, const char *co
 {
     struct http_stream *st = req->_stream;
 
+    if (req->_job) {
+        http_offload_respond_generated(req->_job, status, content_type, len, generate, ctx);
+        return;
+    }
     if (!body_begin(st, len ? BODY_GENERATED : BODY_NONE, len))
         return;
     st->body.generate = generate;
@@ -370,6 +382,10 @@ void http_respond_stream(struct http_request *req, int status, const char *conte
 {
     struct http_stream *st = req->_stream;
 
+    if (req->_job) {
+        http_offload_unsupported(req->_job);
+        return;
+    }
     if (!body_begin(st, length == 0 ? BODY_NONE : BODY_QUEUE, length))
         return;
     respond(st, status, content_type);
@@ -412,6 +428,10 @@ void http_respond_copy(struct http_request *req, int status, const char *content
 {
     struct http_stream *st = req->_stream;
 
+    if (req->_job) {
+        http_offload_respond(req->_job, status, content_type, body, len, NULL, true);
+        return;
+    }
     if (!body_begin(st, len ? BODY_QUEUE : BODY_NONE, len))
         return;
     if (queue(st, body, len) < len) {
@@ -444,6 +464,8 @@ size_t http_stream_write(struct http_request *req, const void *data, size_t len)
     struct http_stream *st = req->_stream;
     size_t done;
 
+    if (req->_job)
+        return 0;
     if (st->body.kind != BODY_QUEUE || st->body.ended)
         return 0;
     done = queue(st, data, len);
@@ -456,6 +478,8 @@ void http_stream_end(struct http_request *req)
 {
     struct http_stream *st = req->_stream;
 
+    if (req->_job)
+        return;
     if (st->body.ended)
         return;
     st->body.ended = true;
@@ -464,13 +488,15 @@ void http_stream_end(struct http_request *req)
 
 size_t http_stream_queued(const struct http_request *req)
 {
-    return req->_stream->body.queued;
+    return req->_job ? 0 : req->_stream->body.queued;
 }
 
 void http_body_release(struct http_request *req, size_t n)
 {
     struct http_stream *st = req->_stream;
 
+    if (req->_job)
+        return;
     if (n > st->body_kept)
         n = st->body_kept;
     st->body_kept -= n;
@@ -481,6 +507,10 @@ void http_reset(struct http_request *req)
 {
     struct http_stream *st = req->_stream;
 
+    if (req->_job) {
+        http_offload_reset(req->_job);
+        return;
+    }
     st->aborted = true;
     st->conn->ops->reset(st);
 }

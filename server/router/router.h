@@ -74,6 +74,15 @@ void router_match(enum method method, const char *path, size_t len, struct route
  * -1 for a route number out of range. */
 int router_dispatch(int route, struct http_request *req);
 
+/* Generated: the part of an offloaded route's chain after `offload` (its later middlewares, then its
+ * handler), called from a pool thread with the pool's copy of the request; -1 for a route that is not
+ * offloaded. */
+int router_dispatch_offloaded(int route, struct http_request *req);
+
+/* The server's (server/http/http_offload.c): where router_dispatch stops for a route marked `offload`; it
+ * hands the request to the offload pool and returns HANDLER_DONE (or answers 503 when the pool is full). */
+int router_offload(int route, struct http_request *req);
+
 /* Generated: the number of routes and each route's "METHODS pattern" text, for logs and metrics. */
 extern const int router_route_count;
 extern const char *const router_route_names[];

@@ -69,6 +69,34 @@ static const struct tls_stats *tls_stats_of(const struct worker *w)
     return NULL;
 }
 
+/* The offload pool's figures: server-wide, no worker label. */
+static void offload_metrics(struct http_request *req, const struct offload_pool *pool)
+{
+    struct offload_stats s;
+
+    offload_pool_stats(pool, &s);
+    const struct {
+        const char *name, *type, *help;
+        uint64_t value;
+    } rows[] = {
+        {"sluice_offload_threads", "gauge", "offload pool threads running", s.threads},
+        {"sluice_offload_threads_busy", "gauge", "offload pool threads running a job now", s.busy},
+        {"sluice_offload_queued", "gauge", "offloaded jobs waiting for a thread", s.queued},
+        {"sluice_offload_submitted_total", "counter", "jobs handed to the offload pool", s.submitted},
+        {"sluice_offload_completed_total", "counter", "jobs the offload pool ran", s.completed},
+        {"sluice_offload_rejected_total", "counter", "jobs refused: the queue was at queue_max", s.rejected},
+        {"sluice_offload_stolen_total", "counter", "jobs a thread took from another deque than its own", s.stolen},
+        {"sluice_offload_grown_total", "counter", "threads started beyond min_threads", s.grown},
+        {"sluice_offload_shrunk_total", "counter", "threads that left after idling", s.shrunk},
+        {"sluice_offload_wait_ns_total", "counter", "time jobs waited for a thread, summed", s.wait_ns},
+    };
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        family(req, rows[i].name, rows[i].type, rows[i].help);
+        metrics_line(req, "%s %" PRIu64 "\n", rows[i].name, rows[i].value);
+    }
+}
+
 static void write_metrics(struct http_request *req, void *ctx)
 {
     struct server *srv = ctx;
@@ -121,6 +149,9 @@ static void write_metrics(struct http_request *req, void *ctx)
         TLS_COUNTERS(TLS_METRIC)
 #undef TLS_METRIC
     }
+
+    if (srv->offload)
+        offload_metrics(req, srv->offload);
 
     srv->cfg.datapath->write_metrics(srv, &sink);
 #undef WORKER_SAMPLES

@@ -45,6 +45,17 @@ bool worker_tick(struct worker *w, uint64_t now)
     return atomic_load_explicit(&srv->stop, memory_order_relaxed);
 }
 
+void worker_offload_woken(struct worker *w)
+{
+    offload_clear_wake(w->srv->offload, w->index);
+}
+
+void worker_reap_offloaded(struct worker *w)
+{
+    if (w->srv->offload)
+        offload_reap(w->srv->offload, w->index, http_offload_finish);
+}
+
 /* A CPU outside the machine (or the cpuset) is EINVAL: the operator's --cpus, so a usage error. */
 static int pin_to_cpu(struct worker *w, int cpu, struct err *e)
 {
@@ -64,18 +75,28 @@ static void release(struct server *srv)
 {
     const struct datapath_ops *dp = srv->cfg.datapath;
 
+    /* the workers' threads are gone: the pool finishes what it holds, then the connections close
+     * (their requests let go of their jobs), then the jobs are freed, answered to no one */
+    if (srv->offload)
+        offload_pool_stop(srv->offload);
+
     for (uint32_t i = 0; i < srv->cfg.nworkers; i++) {
         struct worker *w = &srv->workers[i];
 
         if (!w->srv)
             continue;
         dp->worker_release(w);
+        if (srv->offload)
+            offload_reap(srv->offload, i, http_offload_drop);
         if (w->apps.http)
             http_worker_destroy(w->apps.http);
         if (w->apps.slots)
             app_table_destroy(&w->apps);
     }
     dp->server_release(srv);
+    if (srv->offload)
+        offload_pool_free(srv->offload);
+    srv->offload = NULL;
 }
 
 static void join_all(struct server *srv)
@@ -102,6 +123,9 @@ int server_start(struct server *srv, const struct server_config *cfg, struct err
     memset(srv, 0, sizeof(*srv));
     srv->cfg = *cfg;
     srv->cfg.datapath_cfg = NULL; /* the datapath keeps what it needs of it */
+    if (serves_http(cfg) && cfg->offload.max_threads &&
+        offload_pool_start(&srv->offload, &cfg->offload, cfg->nworkers, e))
+        return -1;
     if (dp->server_init(srv, cfg->datapath_cfg, e))
         goto fail;
     for (uint32_t i = 0; i < cfg->nworkers; i++) {
@@ -109,6 +133,7 @@ int server_start(struct server *srv, const struct server_config *cfg, struct err
 
         w->index = i;
         w->srv = srv;
+        w->offload_fd = -1;
         if (app_table_init(&w->apps, cfg->tcp.max_conns, cfg->services, cfg->nservices)) {
             ERR(e, EXIT_STATUS_FAILURE, errno, "worker %u: cannot allocate %u connection slots", i,
                 cfg->tcp.max_conns);
@@ -123,6 +148,10 @@ int server_start(struct server *srv, const struct server_config *cfg, struct err
                                   srv->cfg.http.h2 == HTTP_H2_NATIVE ? &h2_native_ops : &h2_nghttp2_ops))) {
             ERR(e, EXIT_STATUS_FAILURE, errno, "worker %u: cannot set up its HTTP layer", i);
             goto fail;
+        }
+        if (w->apps.http && srv->offload) {
+            http_worker_set_offload(w->apps.http, srv->offload, i);
+            w->offload_fd = offload_wake_fd(srv->offload, i);
         }
         if (dp->worker_init(w, e))
             goto fail;

@@ -26,6 +26,7 @@
 #include "http/http_config.h"
 #include "maps/sluice_maps.h"
 #include "net/tcp.h"
+#include "offload/offload.h"
 #include "sched/datapath.h"
 
 struct server_config {
@@ -43,6 +44,7 @@ struct server_config {
     uint32_t send_timeout_ms;  /* output that waits this long without progress resets (app.h); 0: never */
     struct tcp_config tcp;     /* the engine's; max_conns also bounds every datapath's connections */
     struct http_config http;
+    struct offload_config offload; /* max_threads 0: no pool, offloaded handlers run on the workers */
     struct app_service services[APP_MAX_SERVICES];
     int nservices;
 };
@@ -60,12 +62,14 @@ struct worker {
     uint64_t loops;
     uint64_t polls;
     _Atomic bool drained; /* no connection left (TIME-WAIT aside), or the drain time is up */
+    int offload_fd;       /* readable when offloaded jobs of this worker are done; -1: no pool */
     void *dp;             /* the datapath's state of this worker (datapath.h), NULL before its init */
 };
 
 struct server {
     struct server_config cfg;
     void *dp; /* the datapath's server-wide state (datapath.h), NULL before its init */
+    struct offload_pool *offload; /* NULL without one */
     struct worker workers[SLUICE_MAX_WORKERS];
     _Atomic bool draining;
     _Atomic bool stop;
@@ -89,6 +93,14 @@ int server_stop(struct server *srv, FILE *stats, struct err *e);
 bool worker_tick(struct worker *w, uint64_t now_ns);
 
 uint64_t worker_now_ns(void);
+
+/*
+ * Offloaded jobs: a datapath polls w->offload_fd with its sockets and calls worker_offload_woken when it
+ * is readable; on every loop, before it flushes what the services wrote, it calls worker_reap_offloaded,
+ * which answers the requests whose jobs came back (one atomic load when none did).
+ */
+void worker_offload_woken(struct worker *w);
+void worker_reap_offloaded(struct worker *w);
 
 /* Make /metrics report this server (server/sched/server_metrics.c). */
 void server_metrics_register(struct server *srv);

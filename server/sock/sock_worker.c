@@ -22,6 +22,7 @@
 
 #define CONN_NONE     UINT32_MAX
 #define LISTENER_TAG  (1ull << 63)
+#define OFFLOAD_TAG   (1ull << 62) /* w->offload_fd: offloaded jobs came back */
 #define EVENTS_BATCH  64
 #define MAX_SLEEP_MS  100
 #define BUFS_PER_GROW 64
@@ -452,6 +453,10 @@ static void *sock_worker_run(void *arg)
                 accept_all(w, (int)(tag & ~LISTENER_TAG));
                 continue;
             }
+            if (tag == OFFLOAD_TAG) {
+                worker_offload_woken(w);
+                continue;
+            }
             c = &s->conns[tag];
             if (c->fd < 0 || !c->ac)
                 continue;
@@ -460,6 +465,7 @@ static void *sock_worker_run(void *arg)
             if (c->fd >= 0 && c->ac && (events[i].events & EPOLLOUT))
                 conn_flush(w, c);
         }
+        worker_reap_offloaded(w);
         app_table_flush(&w->apps);
         flush_dirty(w);
         if (worker_tick(w, worker_now_ns()))
@@ -508,6 +514,9 @@ static int sock_worker_init(struct worker *w, struct err *e)
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (s->epfd < 0)
         return ERR(e, EXIT_STATUS_FAILURE, errno, "worker %u: epoll_create1", w->index);
+    if (w->offload_fd >= 0 &&
+        epoll_ctl(s->epfd, EPOLL_CTL_ADD, w->offload_fd, &(struct epoll_event){.events = EPOLLIN, .data.u64 = OFFLOAD_TAG}))
+        return ERR(e, EXIT_STATUS_FAILURE, errno, "worker %u: epoll_ctl", w->index);
     s->max_conns = cfg->tcp.max_conns;
     s->conns = calloc(s->max_conns, sizeof(*s->conns));
     if (!s->conns)

@@ -109,6 +109,7 @@ error_case "NUL byte" 'GET /a\x00b h\n' "1: bad byte 0x00 in column 7 (printable
 error_case "line too long" "GET /$(printf 'a%.0s' $(seq 4092)) h\n" "1: line too long: 4099 bytes (at most 4096)"
 error_case "missing handler" 'GET /a\n' "1: missing handler $FIELDS"
 error_case "missing path and handler" '  GET  # nothing else\n' "1: missing path and handler $FIELDS"
+error_case "offload twice" 'GET /a h offload,auth,offload\n' "1: offload twice in 'offload,auth,offload'"
 error_case "extra field" 'GET /a h auth extra\n' "1: unexpected field 'extra' after the middlewares"
 error_case "every bad line is reported" 'GET /a h\nGETS /b h\nGET /c h\nGET c h\n' \
     "2: unknown method 'GETS' (expected GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS or *)" \

@@ -20,6 +20,10 @@
  *               At most ROUTER_MAX_PARAMS captures, each name at most once.
  *   HANDLER     [a-z_][a-z0-9_]*, called as handler_NAME(req).
  *   MIDDLEWARE  the same, called as middleware_NAME(req) in order while they return HANDLER_NEXT.
+ *               The name `offload` is reserved: what follows it in the chain (the middlewares after it
+ *               and the handler) runs on the offload pool, never on a worker: router_dispatch calls
+ *               router_offload(route, req) there, and the pool's thread later calls
+ *               router_dispatch_offloaded(route, req) to run the rest. At most once per route.
  *
  * Matching: at each segment a literal beats ':param' beats '*wildcard', with backtracking (with
  * "/user/new" and "/user/:id/edit", "/user/new/edit" is the param route). The first pattern in that
@@ -73,7 +77,8 @@ static const char usage[] =
     "              captures\n"
     "  HANDLER     [a-z_][a-z0-9_]*, called as handler_NAME(req)\n"
     "  MIDDLEWARE  [a-z_][a-z0-9_]*, called as middleware_NAME(req), in order, while each returns\n"
-    "              HANDLER_NEXT\n"
+    "              HANDLER_NEXT; 'offload' (at most once) runs the rest of the chain on the offload\n"
+    "              pool (router_offload, then router_dispatch_offloaded from a pool thread)\n"
     "At each segment a literal beats :param beats *wildcard, with backtracking; the first pattern\n"
     "with a route for the method wins, HEAD using GET's when the pattern has no HEAD route. A\n"
     "trailing slash is significant. Lines are at most 4096 bytes.\n"
@@ -92,6 +97,7 @@ struct route {
     char *handler;
     char **middlewares;
     int nmiddlewares;
+    int offload_at; /* index of `offload` in middlewares, -1 without */
 };
 
 struct trie_node;
@@ -303,6 +309,11 @@ static int parse_middlewares(struct routegen *g, int line, const char *field, st
         if (!is_identifier(item, len))
             return LINE_ERR(e, g, line, "bad middleware name '%.*s' (expected [a-z_][a-z0-9_]*)", (int)len,
                             item);
+        if (len == 7 && !memcmp(item, "offload", 7)) {
+            if (r->offload_at >= 0)
+                return LINE_ERR(e, g, line, "offload twice in '%s'", field);
+            r->offload_at = r->nmiddlewares;
+        }
         r->middlewares = xrealloc(r->middlewares, (r->nmiddlewares + 1) * sizeof(*r->middlewares));
         r->middlewares[r->nmiddlewares++] = xstrndup(item, len);
         if (item[len] == '\0')
@@ -373,7 +384,7 @@ static int parse_line(struct routegen *g, int line, char *text, size_t len, stru
 {
     char *fields[4];
     int nfields = 0;
-    struct route r = {.line = line};
+    struct route r = {.line = line, .offload_at = -1};
     char *comment = memchr(text, '#', len);
 
     if (comment)
@@ -655,7 +666,8 @@ static void emit_declarations(struct routegen *g, FILE *out, bool middlewares)
 
         names = xrealloc(names, (n + count) * sizeof(*names));
         for (int j = 0; j < count; j++)
-            names[n++] = middlewares ? r->middlewares[j] : r->handler;
+            if (!middlewares || j != r->offload_at) /* router.h declares router_offload */
+                names[n++] = middlewares ? r->middlewares[j] : r->handler;
     }
     if (n > 0)
         qsort(names, n, sizeof(*names), compare_strings);
@@ -707,27 +719,62 @@ static void emit_matcher(struct routegen *g, FILE *out)
           out);
 }
 
-static void emit_dispatch(struct routegen *g, FILE *out)
+/* Middlewares [from, to) of r as calls that return unless they let the chain go on. */
+static void emit_middlewares(FILE *out, const struct route *r, int from, int to)
 {
-    bool any_middleware = false;
+    for (int j = from; j < to; j++)
+        fprintf(out, "        if ((ret = middleware_%s(req)) != HANDLER_NEXT)\n            return ret;\n",
+                r->middlewares[j]);
+}
 
-    for (int i = 0; i < g->nroutes; i++)
-        any_middleware |= g->routes[i].nmiddlewares > 0;
-    fputs("\nint router_dispatch(int route, struct http_request *req)\n{\n", out);
-    fputs(any_middleware ? "    int ret;\n\n" : g->nroutes == 0 ? "    (void)req;\n" : "", out);
+/*
+ * router_dispatch runs each route's chain up to `offload` (all of it without); router_dispatch_offloaded
+ * runs the rest of an offloaded route's chain, on a pool thread. Routes not in a function's part are
+ * -1 there, as an unknown route is.
+ */
+static void emit_dispatch_function(struct routegen *g, FILE *out, bool offloaded)
+{
+    bool any_call = false, any_case = false;
+
+    for (int i = 0; i < g->nroutes; i++) {
+        const struct route *r = &g->routes[i];
+        int from = offloaded ? r->offload_at + 1 : 0, to = r->offload_at >= 0 && !offloaded ? r->offload_at
+                                                                                             : r->nmiddlewares;
+
+        if (offloaded && r->offload_at < 0)
+            continue;
+        any_case = true;
+        any_call |= to > from;
+    }
+    fprintf(out, "\nint router_dispatch%s(int route, struct http_request *req)\n{\n", offloaded ? "_offloaded" : "");
+    fputs(any_call ? "    int ret;\n\n" : !any_case ? "    (void)req;\n" : "", out);
     fputs("    switch (route) {\n", out);
     for (int i = 0; i < g->nroutes; i++) {
         const struct route *r = &g->routes[i];
 
+        if (offloaded && r->offload_at < 0)
+            continue;
         fprintf(out, "    case %d: // ", i);
         put_route_name(out, r, false); /* the line number keeps a final '\\' from joining lines */
         fprintf(out, " (line %d)\n", r->line);
-        for (int j = 0; j < r->nmiddlewares; j++)
-            fprintf(out, "        if ((ret = middleware_%s(req)) != HANDLER_NEXT)\n            return ret;\n",
-                    r->middlewares[j]);
+        if (offloaded) {
+            emit_middlewares(out, r, r->offload_at + 1, r->nmiddlewares);
+        } else if (r->offload_at >= 0) {
+            emit_middlewares(out, r, 0, r->offload_at);
+            fprintf(out, "        return router_offload(%d, req);\n", i);
+            continue;
+        } else {
+            emit_middlewares(out, r, 0, r->nmiddlewares);
+        }
         fprintf(out, "        return handler_%s(req);\n", r->handler);
     }
     fputs("    default:\n        return -1;\n    }\n}\n", out);
+}
+
+static void emit_dispatch(struct routegen *g, FILE *out)
+{
+    emit_dispatch_function(g, out, false);
+    emit_dispatch_function(g, out, true);
 }
 
 /* The routes file's name in the first comment, unable to end it early. */

@@ -3,7 +3,7 @@
  *
  * A worker submits a job; a pool thread runs it, then calls the job's done, which hands it back to
  * the worker (the http layer pushes it into the worker's inbox: only the worker touches the
- * connection). Each submitter (a worker, by index) owns a Chase–Lev deque (sched/deque.h) it pushes
+ * connection). Each submitter (a worker, by index) owns a Chase–Lev deque (offload/deque.h) it pushes
  * to, and each pool thread owns one; a thread takes from its own, then steals from the tops of the
  * others', so no lock is taken on the way in or out. Idle threads sleep and a submit wakes one.
  *
