@@ -63,11 +63,12 @@ HPACK_GEN   := $(BUILD)/gen/server/h2/hpack_huffdec.c
 HTTP_SRCS   := server/http/http_worker.c server/http/http_mem.c server/http/request.c server/http/http_offload.c server/h2/nghttp2_session.c server/h2/session.c \
                server/http/h1.c server/http/h1_parse.c server/http/handlers/healthz.c server/http/handlers/bytes.c \
                server/http/handlers/echo.c server/http/handlers/static_file.c server/http/handlers/metrics.c \
-               server/http/handlers/sleep.c server/http/handlers/sha256.c \
+               server/http/handlers/sleep.c server/http/handlers/sha256.c server/http/rate_limit.c \
                server/router/method.c $(HPACK_SRCS)
 # TLS over either datapath's transport: a layer between the services and app_io (server/tls/tls.h)
 TLS_SRCS    := server/tls/tls_conn.c server/tls/tls_context.c server/tls/tls_ticket.c server/tls/tls_record.c
 SERVER_SRCS := $(TLS_SRCS) server/main.c server/config.c server/sched/worker.c server/sched/server_metrics.c server/sched/inbox.c \
+               server/sched/breaker.c \
                server/afxdp/xdp_steer.c server/afxdp/umem.c server/afxdp/xsk_port.c server/afxdp/xdp_worker.c \
                server/sock/sock_worker.c $(APP_SRCS) $(HTTP_SRCS) $(NET_SRCS) $(COMMON_SRCS)
 AGENT_SRCS  := agent/main.c agent/attach.c agent/probe.c agent/service.c agent/route.c agent/workers.c \
@@ -80,7 +81,8 @@ LIBBPF := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 BINS       := bin/sluice-agent bin/sluice-server bin/sluice-routegen
 TEST_BINS  := tests/steer_test tests/xsk_holder tests/xsk_meta tests/netem tests/tcp_test tests/tap_server \
               tests/kernel_client tests/tcp_script_test tests/router_test tests/h2_conformance tests/stream_cat \
-              tests/h1_probe tests/h1_parse_test tests/hpack_test tests/h2_flood tests/tls_probe tests/ticket_test
+              tests/h1_probe tests/h1_parse_test tests/hpack_test tests/h2_flood tests/tls_probe tests/ticket_test \
+              tests/rate_limit_test tests/breaker_test
 BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns tools/h1_parse_bench \
               tools/hpack_bench
 FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz fuzz/h2_diff_fuzz fuzz/h1_fuzz fuzz/h1_diff_fuzz fuzz/hpack_fuzz
@@ -131,6 +133,11 @@ hpack_test_LIBS       := -lnghttp2
 # ticket_test: TLS session ticket keys: the key file, rotation, resumption between OpenSSL peers in memory
 ticket_test_SRCS      := tests/tls/ticket_test.c server/tls/tls_ticket.c tests/lib/check.c common/err.c
 ticket_test_LIBS      := -lssl -lcrypto -lpthread
+# rate_limit_test, breaker_test: the overload limits of issue 16 on a fake clock, with threads
+rate_limit_test_SRCS  := tests/http/rate_limit_test.c server/http/rate_limit.c tests/lib/check.c common/err.c
+rate_limit_test_LIBS  := -lpthread
+breaker_test_SRCS     := tests/sched/breaker_test.c server/sched/breaker.c tests/lib/check.c
+breaker_test_LIBS     := -lpthread
 
 xdp_bench_SRCS        := tools/bench/xdp_bench.c tests/bpf/packets.c common/hpack_huffman.c $(COMMON_SRCS)
 xdp_bench_LIBS        := $(LIBBPF)
