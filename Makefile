@@ -68,7 +68,7 @@ HTTP_SRCS   := server/http/http_worker.c server/http/http_mem.c server/http/requ
 # TLS over either datapath's transport: a layer between the services and app_io (server/tls/tls.h)
 TLS_SRCS    := server/tls/tls_conn.c server/tls/tls_context.c server/tls/tls_ticket.c server/tls/tls_record.c
 SERVER_SRCS := $(TLS_SRCS) server/main.c server/config.c server/sched/worker.c server/sched/server_metrics.c server/sched/inbox.c \
-               server/sched/breaker.c \
+               server/offload/breaker.c \
                server/afxdp/xdp_steer.c server/afxdp/umem.c server/afxdp/xsk_port.c server/afxdp/xdp_worker.c \
                server/sock/sock_worker.c $(APP_SRCS) $(HTTP_SRCS) $(NET_SRCS) $(COMMON_SRCS)
 AGENT_SRCS  := agent/main.c agent/attach.c agent/probe.c agent/service.c agent/route.c agent/workers.c \
@@ -136,7 +136,7 @@ ticket_test_LIBS      := -lssl -lcrypto -lpthread
 # rate_limit_test, breaker_test: the overload limits of issue 16 on a fake clock, with threads
 rate_limit_test_SRCS  := tests/http/rate_limit_test.c server/http/rate_limit.c tests/lib/check.c common/err.c
 rate_limit_test_LIBS  := -lpthread
-breaker_test_SRCS     := tests/sched/breaker_test.c server/sched/breaker.c tests/lib/check.c
+breaker_test_SRCS     := tests/offload/breaker_test.c server/offload/breaker.c tests/lib/check.c
 breaker_test_LIBS     := -lpthread
 
 xdp_bench_SRCS        := tools/bench/xdp_bench.c tests/bpf/packets.c common/hpack_huffman.c $(COMMON_SRCS)
@@ -221,7 +221,7 @@ $(HPACK_GEN): $(BUILD)/tools/hpack_huffgen
 # each with its router_* symbols renamed router_*_N so that they do not collide; in a sanitizer build
 # ASan's ODR indicators for them (__odr_asan.NAME) are renamed along (objcopy skips absent symbols).
 # Static pattern rules: open ones would also "make" routes_1000.d, an included dependency file.
-ROUTER_SYMBOLS     := router_match router_dispatch router_dispatch_offloaded router_route_count router_route_names
+ROUTER_SYMBOLS     := router_match router_dispatch router_dispatch_offloaded router_route_count router_route_names router_route_offloaded
 ROUTER_BENCH_SETS  := $(ROUTER_BENCH_SIZES:%=$(BUILD)/gen/bench/routes_%)
 
 $(ROUTER_BENCH_SETS:%=%.routes): $(BUILD)/gen/bench/routes_%.routes: tools/bench/router_routes.sh

@@ -77,14 +77,26 @@ static const struct setting settings[] = {
     {"offload", "max_threads", "offload-threads", "N", SET_U32, AT(server.offload.max_threads), 0,
      OFFLOAD_MAX_THREADS, false, NULL, NULL,
      "most threads of the pool that runs handlers routed `offload`; 0: no pool, they run on the workers"},
-    {"offload", "min_threads", NULL, NULL, SET_U32, AT(server.offload.min_threads), 1, OFFLOAD_MAX_THREADS, false,
-     NULL, NULL, "threads the offload pool keeps however idle"},
-    {"offload", "queue_max", NULL, NULL, SET_U32, AT(server.offload.queue_max), 1, 1u << 20, false, NULL, NULL,
-     "offloaded requests waiting for a thread; beyond, a request is answered 503 with Retry-After"},
-    {"offload", "grow_wait_us", NULL, NULL, SET_U32, AT(server.offload.grow_wait_us), 1, 10000000, false, NULL,
-     NULL, "a request that waited this long for a thread adds one (up to max_threads)"},
+    {"offload", "min_threads", NULL, NULL, SET_U32, AT(server.offload.min_threads), 1, OFFLOAD_MAX_THREADS,
+     false, NULL, NULL, "threads the offload pool keeps however idle"},
+    {"offload", "queue_max", NULL, NULL, SET_U32, AT(server.offload.queue_max), 1, 1u << 20, false, NULL,
+     NULL, "offloaded requests waiting for a thread; beyond, a request is answered 503 with Retry-After"},
+    {"offload", "grow_wait_us", NULL, NULL, SET_U32, AT(server.offload.grow_wait_us), 1, 10000000, false,
+     NULL, NULL, "a request that waited this long for a thread adds one (up to max_threads)"},
     {"offload", "shrink_idle_ms", NULL, NULL, SET_U32, AT(server.offload.shrink_idle_ms), 1, 3600000, false,
      NULL, NULL, "a thread idle this long leaves (down to min_threads)"},
+    {"offload", "slow_ms", NULL, NULL, SET_U32, AT(server.offload_slow_ms), 1, 3600000, false, NULL, NULL,
+     "an offloaded handler that runs longer counts as a failure for its route's breaker, as a 5xx does"},
+    {"offload", "breaker_failures", NULL, NULL, SET_U32, AT(server.breaker.failures), 0, BREAKER_FAILURES_MAX,
+     false, NULL, NULL,
+     "failures of an offloaded route within breaker_window_ms that open its breaker (503 at once); 0: no "
+     "breakers"},
+    {"offload", "breaker_window_ms", NULL, NULL, SET_U32, AT(server.breaker.window_ms), 1, 3600000, false,
+     NULL, NULL, "the window breaker_failures are counted in"},
+    {"offload", "breaker_open_ms", NULL, NULL, SET_U32, AT(server.breaker.open_ms), 1, 3600000, false, NULL,
+     NULL, "how long an open breaker refuses before requests probe the route again"},
+    {"offload", "breaker_probes", NULL, NULL, SET_U32, AT(server.breaker.probes), 1, 1000, false, NULL, NULL,
+     "requests let through to probe a route after breaker_open_ms; that many successes close the breaker"},
     {"offload", "cpus", NULL, NULL, SET_CPUS, AT(server.offload.cpus), 0, 0, false, NULL, NULL,
      "CPUs the offload threads run on, comma-separated (default: any)"},
     {"xdp", "queue", "queue", "Q", SET_U32, AT(xdp.queue), 0, SLUICE_MAX_QUEUES - 1, false, NULL, NULL,
@@ -167,6 +179,17 @@ static const struct setting settings[] = {
      false, NULL, NULL, "request body bytes a handler may hold before input pauses"},
     {"http", "max_buffers", NULL, NULL, SET_U32, AT(server.http.max_buffers), 16, 1u << 22, false, NULL, NULL,
      "16 KiB pool buffers per worker"},
+    {"http", "rate_limit_rps", NULL, NULL, SET_U32, AT(server.http.rate_limit.rps), 0, 1000000, false, NULL,
+     NULL,
+     "requests per second a client address may make, beyond which it is answered 429 with Retry-After; 0: "
+     "no limit"},
+    {"http", "rate_limit_burst", NULL, NULL, SET_U32, AT(server.http.rate_limit.burst), 1, 1000000, false,
+     NULL, NULL, "requests a client may make at once after a quiet spell"},
+    {"http", "rate_limit_clients", NULL, NULL, SET_U32, AT(server.http.rate_limit.slots), RATE_LIMIT_WAYS,
+     RATE_LIMIT_SLOTS_MAX, true, NULL, NULL,
+     "client addresses the rate limit tracks at once (about 40 bytes each), a power of two; beyond, the "
+     "idlest "
+     "is forgotten"},
     {"http", "h2", NULL, NULL, SET_CHOICE, AT(server.http.h2), 0, 0, false, h2_impls, NULL,
      "the HTTP/2 implementation: native (ours) or nghttp2 (the reference)"},
     {"http", "rapid_reset_budget", NULL, NULL, SET_U32, AT(server.http.rapid_reset_budget), 1, 1u << 20,
@@ -243,7 +266,8 @@ static int parse_bool(const char *v, bool *out)
     return -1;
 }
 
-static int parse_cpus(const char *v, int *cpus, uint32_t cap, uint32_t *ncpus, const char *where, struct err *e)
+static int parse_cpus(const char *v, int *cpus, uint32_t cap, uint32_t *ncpus, const char *where,
+                      struct err *e)
 {
     const char *p = v;
     uint32_t n = 0;
@@ -401,7 +425,8 @@ static int apply(const struct setting *s, const char *v, struct config *cfg, boo
     }
     case SET_CPUS:
         if (s->offset == AT(server.offload.cpus))
-            return parse_cpus(v, cfg->server.offload.cpus, OFFLOAD_MAX_CPUS, &cfg->server.offload.ncpus, where, e);
+            return parse_cpus(v, cfg->server.offload.cpus, OFFLOAD_MAX_CPUS, &cfg->server.offload.ncpus,
+                              where, e);
         return parse_cpus(v, cfg->server.cpus, SLUICE_MAX_WORKERS, &cfg->server.ncpus, where, e);
     case SET_SNI:
         return parse_sni(v, &cfg->tls, where, e);
@@ -583,6 +608,11 @@ static void config_defaults(struct config *cfg)
                                            .queue_max = OFFLOAD_QUEUE_MAX_DEFAULT,
                                            .grow_wait_us = OFFLOAD_GROW_WAIT_US_DEFAULT,
                                            .shrink_idle_ms = OFFLOAD_SHRINK_IDLE_MS_DEFAULT};
+    srv->offload_slow_ms = OFFLOAD_SLOW_MS_DEFAULT;
+    srv->breaker = (struct breaker_config){.failures = BREAKER_FAILURES_DEFAULT,
+                                           .window_ms = BREAKER_WINDOW_MS_DEFAULT,
+                                           .open_ms = BREAKER_OPEN_MS_DEFAULT,
+                                           .probes = BREAKER_PROBES_DEFAULT};
     tls_config_default(&cfg->tls);
 }
 

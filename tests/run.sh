@@ -49,7 +49,7 @@ SUITES=(
     "hpack|120|user|$BUILD/tests/hpack_test|HPACK: RFC 7541 examples, against libnghttp2's deflater and inflater (tests/h2/hpack_test.c)"
     "tls-ticket|120|user|$BUILD/tests/ticket_test|TLS session ticket keys: key file, rotation, resumption across contexts (tests/tls/ticket_test.c)"
     "fuzz-h1|300|fuzz|tests/fuzz/run_fuzz.sh $BUILD 30 h1 h1_diff|HTTP/1.1 framing under libFuzzer, alone and against http-parser, 30 s each"
-    "limits|120|user|tests/lib/run_each.sh $BUILD/tests/rate_limit_test $BUILD/tests/breaker_test|overload limits on a fake clock: per-client rate limit, per-route breaker, with threads (tests/http/rate_limit_test.c, tests/sched/breaker_test.c)"
+    "limits|120|user|tests/lib/run_each.sh $BUILD/tests/rate_limit_test $BUILD/tests/breaker_test|overload limits on a fake clock: per-client rate limit, per-route breaker, with threads (tests/http/rate_limit_test.c, tests/offload/breaker_test.c)"
     "router|120|user|$BUILD/tests/router_test|compiled router: matching, precedence, dispatch (tests/router/router_test.c)"
     "routegen|120|user|tests/router/routegen_test.sh $BUILD|sluice-routegen: golden outputs and errors"
     "afxdp|900|root|tests/afxdp/datapath_test.sh $BUILD|sluice-server over AF_XDP against kernel clients, with loss, in a topology"

@@ -72,7 +72,7 @@ struct http_request {
     void (*on_drain)(struct http_request *req, size_t n);
     void *user; /* the handler's per-request state */
 
-    struct http_stream *_stream;  /* private: the protocol's side of the request */
+    struct http_stream *_stream;   /* private: the protocol's side of the request */
     struct http_offload_job *_job; /* private: set on the offload pool's copy of the request */
 };
 

@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "http/rate_limit.h"
+
 /* The HTTP/2 implementation ([http] h2), in the order of its config choices. */
 enum http_h2 {
     HTTP_H2_NATIVE,  /* ours: server/h2/session.c */
@@ -32,6 +34,7 @@ struct http_config {
     uint32_t max_priority_frames;      /* PRIORITY frames, and as many again per stream opened */
     uint32_t max_window_update_frames; /* WINDOW_UPDATE frames, and 10 more per DATA frame sent */
     uint32_t flood_source_strikes; /* floods from one address in 60 s before its connections are refused */
+    struct rate_limit_config rate_limit; /* requests per second per client address, 429 beyond; rps 0: none */
 };
 
 void http_config_default(struct http_config *cfg);

@@ -171,11 +171,13 @@ struct http_conn {
     X(h2_empty_frame_flood, "HTTP/2 connections ended for too many empty frames in a row")                   \
     X(h2_priority_flood, "HTTP/2 connections ended for too many PRIORITY frames")                            \
     X(h2_window_update_flood, "HTTP/2 connections ended for too many WINDOW_UPDATE frames")                  \
-    X(h2_source_refused, "HTTP/2 connections refused: their source's connections flooded too often lately") \
+    X(h2_source_refused, "HTTP/2 connections refused: their source's connections flooded too often lately")  \
     X(offloaded, "requests handed to the offload pool")                                                      \
-    X(offload_shed, "requests answered 503 with Retry-After: the offload pool's queue was full")           \
-    X(offload_abandoned, "offloaded requests whose client went away before the pool answered")            \
-    X(offload_unanswered, "offloaded handlers that gave no answer the pool can carry: answered 500")
+    X(offload_shed, "requests answered 503 with Retry-After: the offload pool's queue was full")             \
+    X(offload_abandoned, "offloaded requests whose client went away before the pool answered")               \
+    X(offload_unanswered, "offloaded handlers that gave no answer the pool can carry: answered 500")         \
+    X(offload_breaker_refused, "offloaded requests answered 503 at once: their route's breaker was open")    \
+    X(rate_limited, "requests answered 429 with Retry-After: their client was over [http] rate_limit_rps")
 
 struct http_stats {
 #define HTTP_STATS_FIELD(name, help) uint64_t name;
@@ -208,6 +210,9 @@ struct http_worker {
     struct offload_pool *offload;
     uint32_t offload_submitter;
     uint32_t offload_in_flight; /* jobs submitted whose answer has not come back */
+    struct breaker *breakers;   /* per route, NULL for none */
+    uint64_t offload_slow_ns;
+    struct rate_limit *rate_limit; /* NULL: no per-client limit */
 };
 
 /* ---- http_worker.c ---------------------------------------------------------------------------- */
@@ -222,13 +227,15 @@ void http_stream_free(struct http_stream *st);
 int http_conn_upgrade(struct http_conn *hc, const struct http_upgrade *up);
 
 /* ---- http_offload.c: a handler's calls on the pool's copy of a request (req->_job set) ------------- */
-bool http_offload_add_header(struct http_offload_job *job, const char *name, size_t name_len, const char *value,
-                             size_t value_len);
+bool http_offload_add_header(struct http_offload_job *job, const char *name, size_t name_len,
+                             const char *value, size_t value_len);
 /* copy: the body is copied into memory the job owns (http_respond_copy) */
-void http_offload_respond(struct http_offload_job *job, int status, const char *content_type, const void *body,
-                          size_t len, void (*release)(const void *body, size_t len), bool copy);
+void http_offload_respond(struct http_offload_job *job, int status, const char *content_type,
+                          const void *body, size_t len, void (*release)(const void *body, size_t len),
+                          bool copy);
 void http_offload_respond_generated(struct http_offload_job *job, int status, const char *content_type,
-                                    uint64_t len, void (*generate)(void *ctx, uint64_t offset, uint8_t *dst, size_t n),
+                                    uint64_t len,
+                                    void (*generate)(void *ctx, uint64_t offset, uint8_t *dst, size_t n),
                                     void *ctx);
 void http_offload_unsupported(struct http_offload_job *job); /* streaming and the like: answered 500 */
 void http_offload_reset(struct http_offload_job *job);

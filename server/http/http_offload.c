@@ -21,8 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include "http/http_conn.h"
 #include "http/http_worker.h"
+#include "offload/breaker.h"
 #include "offload/offload.h"
 
 enum job_body { JOB_BODY_MEMORY, JOB_BODY_GENERATED };
@@ -39,6 +42,8 @@ struct http_offload_job {
     int (*fn)(struct http_request *req, void *ctx);
     void *ctx;
     struct http_request view; /* the pool's copy: what fn sees */
+    int route;                /* the route whose breaker hears how it went; -1: none */
+    uint64_t run_ns;          /* how long fn ran */
 
     /* the answer, written by the pool's thread, read by the worker after offload_reap */
     bool answered;
@@ -62,8 +67,8 @@ struct http_offload_job {
 
 /* ---- the pool's side: what a handler's calls do on the copy --------------------------------------- */
 
-bool http_offload_add_header(struct http_offload_job *job, const char *name, size_t name_len, const char *value,
-                             size_t value_len)
+bool http_offload_add_header(struct http_offload_job *job, const char *name, size_t name_len,
+                             const char *value, size_t value_len)
 {
     struct job_field *f;
 
@@ -71,8 +76,8 @@ bool http_offload_add_header(struct http_offload_job *job, const char *name, siz
         job->arena_used + name_len + value_len > sizeof(job->arena))
         return false;
     f = &job->fields[job->nfields++];
-    *f = (struct job_field){(uint16_t)job->arena_used, (uint16_t)name_len, (uint16_t)(job->arena_used + name_len),
-                            (uint16_t)value_len};
+    *f = (struct job_field){(uint16_t)job->arena_used, (uint16_t)name_len,
+                            (uint16_t)(job->arena_used + name_len), (uint16_t)value_len};
     memcpy(job->arena + f->name_off, name, name_len);
     memcpy(job->arena + f->value_off, value, value_len);
     job->arena_used += (uint32_t)(name_len + value_len);
@@ -85,8 +90,9 @@ static void free_copy(const void *body, size_t len)
     free((void *)body);
 }
 
-void http_offload_respond(struct http_offload_job *job, int status, const char *content_type, const void *body,
-                          size_t len, void (*release)(const void *body, size_t len), bool copy)
+void http_offload_respond(struct http_offload_job *job, int status, const char *content_type,
+                          const void *body, size_t len, void (*release)(const void *body, size_t len),
+                          bool copy)
 {
     if (job->answered) {
         if (release)
@@ -115,7 +121,8 @@ void http_offload_respond(struct http_offload_job *job, int status, const char *
 }
 
 void http_offload_respond_generated(struct http_offload_job *job, int status, const char *content_type,
-                                    uint64_t len, void (*generate)(void *ctx, uint64_t offset, uint8_t *dst, size_t n),
+                                    uint64_t len,
+                                    void (*generate)(void *ctx, uint64_t offset, uint8_t *dst, size_t n),
                                     void *ctx)
 {
     if (job->answered)
@@ -139,11 +146,21 @@ void http_offload_reset(struct http_offload_job *job)
     job->reset = true;
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void job_run(struct offload_job *base)
 {
     struct http_offload_job *job = (struct http_offload_job *)base;
+    uint64_t start = now_ns();
 
     job->fn(&job->view, job->ctx);
+    job->run_ns = now_ns() - start;
 }
 
 /* ---- the worker's side ------------------------------------------------------------------------------ */
@@ -168,8 +185,8 @@ static struct http_str put_str(char **at, struct http_str s)
 /* The job for req, its copy made: NULL when memory is short. */
 static struct http_offload_job *job_new(struct http_request *req)
 {
-    size_t size = req->nheaders * sizeof(struct http_header) + str_size(req->method_name) + str_size(req->path) +
-                  str_size(req->query) + str_size(req->authority);
+    size_t size = req->nheaders * sizeof(struct http_header) + str_size(req->method_name) +
+                  str_size(req->path) + str_size(req->query) + str_size(req->authority);
     struct http_offload_job *job;
     struct http_request *v;
     char *at;
@@ -213,38 +230,65 @@ static void job_abandoned(struct http_request *req)
     job->hw->stats.offload_abandoned++;
 }
 
-static void shed(struct http_worker *hw, struct http_request *req)
+/* 503 with Retry-After: the client may come back in seconds */
+static void unavailable(struct http_request *req, uint32_t seconds)
 {
     char text[16];
-    int n = snprintf(text, sizeof(text), "%u", offload_retry_after_s(hw->offload));
+    int n = snprintf(text, sizeof(text), "%u", seconds);
 
-    hw->stats.offload_shed++;
     http_add_header(req, "retry-after", text, (size_t)n);
     http_respond_error(req, 503);
+}
+
+static void shed(struct http_worker *hw, struct http_request *req)
+{
+    hw->stats.offload_shed++;
+    unavailable(req, offload_retry_after_s(hw->offload));
+}
+
+/* The route's breaker, when routes have them and req came through one */
+static struct breaker *breaker_of(const struct http_worker *hw, const struct http_request *req)
+{
+    if (!hw->breakers || req->route.result != ROUTER_FOUND || req->route.route < 0 ||
+        req->route.route >= router_route_count)
+        return NULL;
+    return &hw->breakers[req->route.route];
 }
 
 int http_offload(struct http_request *req, int (*fn)(struct http_request *req, void *ctx), void *ctx)
 {
     struct http_worker *hw;
     struct http_offload_job *job;
+    struct breaker *b;
+    uint64_t now;
 
     if (req->_job) /* already on the pool */
         return fn(req, ctx);
     hw = req->_stream->conn->hw;
     if (!hw->offload)
         return fn(req, ctx);
-    job = job_new(req);
-    if (!job) {
-        shed(hw, req);
+    b = breaker_of(hw, req);
+    now = b ? now_ns() : 0;
+    if (b && !breaker_allow(b, now)) {
+        hw->stats.offload_breaker_refused++;
+        unavailable(req, breaker_retry_after_s(b, now));
         return HANDLER_DONE;
     }
-    job->hw = hw;
-    job->live = req;
-    job->fn = fn;
-    job->ctx = ctx;
-    job->base.run = job_run;
-    if (!offload_submit(hw->offload, hw->offload_submitter, &job->base)) {
+    job = job_new(req);
+    if (job) {
+        job->hw = hw;
+        job->live = req;
+        job->route = b ? req->route.route : -1;
+        job->fn = fn;
+        job->ctx = ctx;
+        job->base.run = job_run;
+    }
+    if (!job || !offload_submit(hw->offload, hw->offload_submitter, &job->base)) {
         free(job);
+        /* the handler did not run: no failure of its own, but a breaker that let it through must hear
+         * an outcome, or a half-open one would wait for this probe for ever */
+        if (b)
+            breaker_record(b, true, now);
         shed(hw, req);
         return HANDLER_DONE;
     }
@@ -290,7 +334,8 @@ static void answer(struct http_offload_job *job)
         http_add_header(req, name, job->arena + f->value_off, f->value_len);
     }
     if (job->body_kind == JOB_BODY_GENERATED)
-        http_respond_generated(req, job->status, job->content_type, job->len, job->generate, job->generate_ctx);
+        http_respond_generated(req, job->status, job->content_type, job->len, job->generate,
+                               job->generate_ctx);
     else
         http_respond_owned(req, job->status, job->content_type, job->body, job->len, job->release);
     job->release = NULL; /* the response has it now */
@@ -308,8 +353,15 @@ void http_offload_drop(struct offload_job *base)
 void http_offload_finish(struct offload_job *base)
 {
     struct http_offload_job *job = (struct http_offload_job *)base;
+    struct http_worker *hw = job->hw;
 
-    job->hw->offload_in_flight--;
+    hw->offload_in_flight--;
+    if (job->route >= 0) {
+        bool ok =
+            job->answered && !job->unsupported && job->status < 500 && job->run_ns <= hw->offload_slow_ns;
+
+        breaker_record(&hw->breakers[job->route], ok, now_ns());
+    }
     if (job->live)
         answer(job);
     else if (job->release)

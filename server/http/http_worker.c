@@ -40,6 +40,8 @@ void http_config_default(struct http_config *cfg)
     cfg->max_priority_frames = 100;
     cfg->max_window_update_frames = 100;
     cfg->flood_source_strikes = 4;
+    cfg->rate_limit = (struct rate_limit_config){
+        .rps = RATE_LIMIT_RPS_DEFAULT, .burst = RATE_LIMIT_BURST_DEFAULT, .slots = RATE_LIMIT_SLOTS_DEFAULT};
 }
 
 struct http_worker *http_worker_new(const struct http_config *cfg, uint32_t max_conns,
@@ -98,10 +100,18 @@ void http_worker_destroy(struct http_worker *hw)
     free(hw);
 }
 
-void http_worker_set_offload(struct http_worker *hw, struct offload_pool *pool, uint32_t submitter)
+void http_worker_set_offload(struct http_worker *hw, struct offload_pool *pool, uint32_t submitter,
+                             struct breaker *breakers, uint32_t slow_ms)
 {
     hw->offload = pool;
     hw->offload_submitter = submitter;
+    hw->breakers = breakers;
+    hw->offload_slow_ns = (uint64_t)slow_ms * 1000000;
+}
+
+void http_worker_set_rate_limit(struct http_worker *hw, struct rate_limit *rl)
+{
+    hw->rate_limit = rl;
 }
 
 const struct http_stats *http_worker_stats(const struct http_worker *hw)

@@ -25,8 +25,15 @@ void http_worker_destroy(struct http_worker *hw);
 
 struct offload_pool;
 struct offload_job;
-/* Offloaded handlers of this worker go to pool, as its submitter number submitter (http_offload.c). */
-void http_worker_set_offload(struct http_worker *hw, struct offload_pool *pool, uint32_t submitter);
+struct breaker;
+struct rate_limit;
+/* Offloaded handlers of this worker go to pool, as its submitter number submitter (http_offload.c);
+ * breakers: one per route (router_route_count), shared by the workers, NULL for none; a job that ran
+ * longer than slow_ms counts as a failure for its route's breaker, as a 5xx answer does. */
+void http_worker_set_offload(struct http_worker *hw, struct offload_pool *pool, uint32_t submitter,
+                             struct breaker *breakers, uint32_t slow_ms);
+/* Requests are counted against their client's rate in rl (shared by the workers); over it, 429. */
+void http_worker_set_rate_limit(struct http_worker *hw, struct rate_limit *rl);
 /* A job of this worker came back from the pool (offload_reap): answer its request, free it. */
 void http_offload_finish(struct offload_job *job);
 /* The same at stop, the worker's connections gone: free the job, answer nothing. */

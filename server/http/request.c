@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "http/http_conn.h"
 
@@ -100,6 +101,8 @@ const char *http_status_text(int status)
         return "URI Too Long";
     case 425:
         return "Too Early";
+    case 429:
+        return "Too Many Requests";
     case 431:
         return "Request Header Fields Too Large";
     case 500:
@@ -529,6 +532,25 @@ static void allow_header(struct http_stream *st, uint32_t allow)
     http_add_header(&st->req, "allow", text, n);
 }
 
+/* The client is over its rate ([http] rate_limit_rps): answered 429 with Retry-After. */
+static bool over_rate(struct http_worker *hw, struct http_stream *st)
+{
+    struct timespec ts;
+    uint32_t wait;
+    char text[16];
+    int n;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (rate_limit_take(hw->rate_limit, st->conn->ac->peer,
+                        (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec, &wait))
+        return false;
+    hw->stats.rate_limited++;
+    n = snprintf(text, sizeof(text), "%u", wait);
+    http_add_header(&st->req, "retry-after", text, (size_t)n);
+    http_respond_error(&st->req, 429);
+    return true;
+}
+
 void http_dispatch(struct http_stream *st)
 {
     struct http_request *req = &st->req;
@@ -545,6 +567,8 @@ void http_dispatch(struct http_stream *st)
     }
     if (req->early)
         hw->stats.early_requests++;
+    if (hw->rate_limit && over_rate(hw, st))
+        return;
     if (!req->path.ptr) /* CONNECT has no :path (RFC 9113 8.5): no route has it, so 404 */
         req->path = (struct http_str){"", 0};
     router_match(req->method, req->path.ptr, req->path.len, &req->route);

@@ -32,6 +32,7 @@
 #define OFFLOAD_QUEUE_MAX_DEFAULT      1024
 #define OFFLOAD_GROW_WAIT_US_DEFAULT   2000
 #define OFFLOAD_SHRINK_IDLE_MS_DEFAULT 2000
+#define OFFLOAD_SLOW_MS_DEFAULT        10000 /* a handler slower than this failed, for its breaker */
 
 /* Embedded at the start of the caller's job struct; the pool never allocates one. */
 struct offload_job {

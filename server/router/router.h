@@ -86,6 +86,8 @@ int router_offload(int route, struct http_request *req);
 /* Generated: the number of routes and each route's "METHODS pattern" text, for logs and metrics. */
 extern const int router_route_count;
 extern const char *const router_route_names[];
+/* Generated: 1 for each route marked `offload`, 0 for the others. */
+extern const unsigned char router_route_offloaded[];
 
 /* Method names as they appear in a request line or :method; METHOD_OTHER if unknown. */
 enum method method_parse(const char *name, size_t len);

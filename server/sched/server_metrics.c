@@ -69,6 +69,34 @@ static const struct tls_stats *tls_stats_of(const struct worker *w)
     return NULL;
 }
 
+/* Each offloaded route's breaker, labelled with the route. */
+static void breaker_metrics(struct http_request *req, struct breaker *breakers)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } families[] = {
+        {"sluice_offload_breaker_state", "gauge",
+         "an offloaded route's breaker: 0 closed, 1 open, 2 half-open"},
+        {"sluice_offload_breaker_opened_total", "counter", "times an offloaded route's breaker opened"},
+        {"sluice_offload_breaker_refused_total", "counter", "requests an open breaker answered 503 at once"},
+    };
+    uint64_t now = worker_now_ns();
+
+    for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+        family(req, families[f].name, families[f].type, families[f].help);
+        for (int r = 0; r < router_route_count; r++) {
+            struct breaker_stats s;
+            uint64_t v;
+
+            if (!router_route_offloaded[r])
+                continue;
+            breaker_stats(&breakers[r], &s);
+            v = f == 0 ? (uint64_t)breaker_state(&breakers[r], now) : f == 1 ? s.opened : s.refused;
+            metrics_line(req, "%s{route=\"%s\"} %" PRIu64 "\n", families[f].name, router_route_names[r], v);
+        }
+    }
+}
+
 /* The offload pool's figures: server-wide, no worker label. */
 static void offload_metrics(struct http_request *req, const struct offload_pool *pool)
 {
@@ -85,7 +113,8 @@ static void offload_metrics(struct http_request *req, const struct offload_pool 
         {"sluice_offload_submitted_total", "counter", "jobs handed to the offload pool", s.submitted},
         {"sluice_offload_completed_total", "counter", "jobs the offload pool ran", s.completed},
         {"sluice_offload_rejected_total", "counter", "jobs refused: the queue was at queue_max", s.rejected},
-        {"sluice_offload_stolen_total", "counter", "jobs a thread took from another deque than its own", s.stolen},
+        {"sluice_offload_stolen_total", "counter", "jobs a thread took from another deque than its own",
+         s.stolen},
         {"sluice_offload_grown_total", "counter", "threads started beyond min_threads", s.grown},
         {"sluice_offload_shrunk_total", "counter", "threads that left after idling", s.shrunk},
         {"sluice_offload_wait_ns_total", "counter", "time jobs waited for a thread, summed", s.wait_ns},
@@ -152,6 +181,19 @@ static void write_metrics(struct http_request *req, void *ctx)
 
     if (srv->offload)
         offload_metrics(req, srv->offload);
+    if (srv->breakers)
+        breaker_metrics(req, srv->breakers);
+    if (srv->cfg.http.rate_limit.rps) {
+        struct rate_limit_stats s;
+
+        rate_limit_stats(&srv->rate_limit, &s);
+        family(req, "sluice_rate_limit_clients", "gauge",
+               "client addresses the per-client rate limit tracks now");
+        metrics_line(req, "sluice_rate_limit_clients %" PRIu64 "\n", s.tracked);
+        family(req, "sluice_rate_limit_forgotten_total", "counter",
+               "clients the rate limit forgot to make room for another (the idlest)");
+        metrics_line(req, "sluice_rate_limit_forgotten_total %" PRIu64 "\n", s.replaced);
+    }
 
     srv->cfg.datapath->write_metrics(srv, &sink);
 #undef WORKER_SAMPLES

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -97,6 +98,11 @@ static void release(struct server *srv)
     if (srv->offload)
         offload_pool_free(srv->offload);
     srv->offload = NULL;
+    for (int i = 0; srv->breakers && i < router_route_count; i++)
+        breaker_destroy(&srv->breakers[i]);
+    free(srv->breakers);
+    srv->breakers = NULL;
+    rate_limit_destroy(&srv->rate_limit);
 }
 
 static void join_all(struct server *srv)
@@ -126,6 +132,17 @@ int server_start(struct server *srv, const struct server_config *cfg, struct err
     if (serves_http(cfg) && cfg->offload.max_threads &&
         offload_pool_start(&srv->offload, &cfg->offload, cfg->nworkers, e))
         return -1;
+    if (srv->offload && cfg->breaker.failures) {
+        srv->breakers = calloc((size_t)router_route_count, sizeof(*srv->breakers));
+        if (!srv->breakers) {
+            ERR(e, EXIT_STATUS_FAILURE, ENOMEM, "cannot allocate the routes' breakers");
+            goto fail;
+        }
+        for (int i = 0; i < router_route_count; i++)
+            breaker_init(&srv->breakers[i], &cfg->breaker);
+    }
+    if (serves_http(cfg) && rate_limit_init(&srv->rate_limit, &cfg->http.rate_limit, e))
+        goto fail;
     if (dp->server_init(srv, cfg->datapath_cfg, e))
         goto fail;
     for (uint32_t i = 0; i < cfg->nworkers; i++) {
@@ -150,9 +167,11 @@ int server_start(struct server *srv, const struct server_config *cfg, struct err
             goto fail;
         }
         if (w->apps.http && srv->offload) {
-            http_worker_set_offload(w->apps.http, srv->offload, i);
+            http_worker_set_offload(w->apps.http, srv->offload, i, srv->breakers, cfg->offload_slow_ms);
             w->offload_fd = offload_wake_fd(srv->offload, i);
         }
+        if (w->apps.http && cfg->http.rate_limit.rps)
+            http_worker_set_rate_limit(w->apps.http, &srv->rate_limit);
         if (dp->worker_init(w, e))
             goto fail;
     }

@@ -26,6 +26,7 @@
 #include "http/http_config.h"
 #include "maps/sluice_maps.h"
 #include "net/tcp.h"
+#include "offload/breaker.h"
 #include "offload/offload.h"
 #include "sched/datapath.h"
 
@@ -45,6 +46,8 @@ struct server_config {
     struct tcp_config tcp;     /* the engine's; max_conns also bounds every datapath's connections */
     struct http_config http;
     struct offload_config offload; /* max_threads 0: no pool, offloaded handlers run on the workers */
+    struct breaker_config breaker; /* each offloaded route's; failures 0: none */
+    uint32_t offload_slow_ms;      /* an offloaded handler that runs longer fails, for its breaker */
     struct app_service services[APP_MAX_SERVICES];
     int nservices;
 };
@@ -68,8 +71,10 @@ struct worker {
 
 struct server {
     struct server_config cfg;
-    void *dp; /* the datapath's server-wide state (datapath.h), NULL before its init */
+    void *dp;                     /* the datapath's server-wide state (datapath.h), NULL before its init */
     struct offload_pool *offload; /* NULL without one */
+    struct breaker *breakers;     /* one per route, with the pool and breaker.failures set */
+    struct rate_limit rate_limit; /* per client address, shared by the workers ([http] rate_limit_rps) */
     struct worker workers[SLUICE_MAX_WORKERS];
     _Atomic bool draining;
     _Atomic bool stop;

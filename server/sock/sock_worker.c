@@ -514,8 +514,8 @@ static int sock_worker_init(struct worker *w, struct err *e)
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (s->epfd < 0)
         return ERR(e, EXIT_STATUS_FAILURE, errno, "worker %u: epoll_create1", w->index);
-    if (w->offload_fd >= 0 &&
-        epoll_ctl(s->epfd, EPOLL_CTL_ADD, w->offload_fd, &(struct epoll_event){.events = EPOLLIN, .data.u64 = OFFLOAD_TAG}))
+    if (w->offload_fd >= 0 && epoll_ctl(s->epfd, EPOLL_CTL_ADD, w->offload_fd,
+                                        &(struct epoll_event){.events = EPOLLIN, .data.u64 = OFFLOAD_TAG}))
         return ERR(e, EXIT_STATUS_FAILURE, errno, "worker %u: epoll_ctl", w->index);
     s->max_conns = cfg->tcp.max_conns;
     s->conns = calloc(s->max_conns, sizeof(*s->conns));

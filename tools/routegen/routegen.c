@@ -738,15 +738,16 @@ static void emit_dispatch_function(struct routegen *g, FILE *out, bool offloaded
 
     for (int i = 0; i < g->nroutes; i++) {
         const struct route *r = &g->routes[i];
-        int from = offloaded ? r->offload_at + 1 : 0, to = r->offload_at >= 0 && !offloaded ? r->offload_at
-                                                                                             : r->nmiddlewares;
+        int from = offloaded ? r->offload_at + 1 : 0,
+            to = r->offload_at >= 0 && !offloaded ? r->offload_at : r->nmiddlewares;
 
         if (offloaded && r->offload_at < 0)
             continue;
         any_case = true;
         any_call |= to > from;
     }
-    fprintf(out, "\nint router_dispatch%s(int route, struct http_request *req)\n{\n", offloaded ? "_offloaded" : "");
+    fprintf(out, "\nint router_dispatch%s(int route, struct http_request *req)\n{\n",
+            offloaded ? "_offloaded" : "");
     fputs(any_call ? "    int ret;\n\n" : !any_case ? "    (void)req;\n" : "", out);
     fputs("    switch (route) {\n", out);
     for (int i = 0; i < g->nroutes; i++) {
@@ -812,6 +813,10 @@ static void emit(struct routegen *g, FILE *out)
         fputs("\",\n", out);
     }
     fputs("    NULL,\n};\n", out);
+    fputs("\nconst unsigned char router_route_offloaded[] = {", out);
+    for (int i = 0; i < g->nroutes; i++)
+        fprintf(out, "%s%d", i ? ", " : "", g->routes[i].offload_at >= 0);
+    fputs(g->nroutes ? "};\n" : "0};\n", out);
 }
 
 /* Through a temporary file beside the output, renamed into place: a failed run leaves nothing. */

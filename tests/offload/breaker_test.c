@@ -1,5 +1,5 @@
 /*
- * breaker_test.c — the circuit breaker of offloaded routes (server/sched/breaker.h) on a fake clock:
+ * breaker_test.c — the circuit breaker of offloaded routes (server/offload/breaker.h) on a fake clock:
  * opening on N failures within the window and not when they are spread wider, refusing while open
  * with its Retry-After, half-open letting only `probes` through, closing on their successes,
  * reopening on a probe's failure, stale outcomes ignored, and threads calling allow and record at
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "tests/lib/check.h"
-#include "sched/breaker.h"
+#include "offload/breaker.h"
 
 #define NS_PER_MS 1000000ull
 #define NS_PER_S  1000000000ull

@@ -2,7 +2,7 @@
  * breaker.c — the circuit breaker of an offloaded route (see breaker.h). Every call takes the
  * breaker's mutex for a few comparisons; it never blocks otherwise, allocates or reads a clock.
  */
-#include "sched/breaker.h"
+#include "offload/breaker.h"
 
 #include <string.h>
 
