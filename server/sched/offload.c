@@ -206,7 +206,7 @@ static int offload_start_locked(struct offload_pool *p, struct offload_slot *s, 
 /* A job waited too long: start one more thread, unless one is starting already or we are at the top. */
 static void offload_grow(struct offload_pool *p)
 {
-    bool no = false;
+    bool no = false, started = false;
     struct offload_slot *s = NULL;
 
     if (atomic_load_explicit(&p->threads, memory_order_relaxed) >= p->cfg.max_threads ||
@@ -217,6 +217,7 @@ static void offload_grow(struct offload_pool *p)
     pthread_mutex_lock(&p->lock);
     if (!atomic_load_explicit(&p->stopping, memory_order_relaxed) &&
         atomic_load_explicit(&p->threads, memory_order_relaxed) < p->cfg.max_threads) {
+        /* the lowest slot not running: submits wake low slots first, so high ones are the ones to leave */
         for (uint32_t i = 0; i < p->cfg.max_threads && !s; i++)
             if (p->slots[i].state != OFFLOAD_SLOT_RUNNING)
                 s = &p->slots[i];
@@ -225,14 +226,13 @@ static void offload_grow(struct offload_pool *p)
         pthread_join(s->tid, NULL); /* it has marked itself and is returning: a short wait */
         s->state = OFFLOAD_SLOT_FREE;
     }
+    /* none free: a thread counted out by offload_leave has not marked its slot yet; a later job grows */
     if (s && offload_start_locked(p, s, true) == 0) {
         atomic_fetch_add_explicit(&p->grown, 1, memory_order_relaxed);
-        s = NULL; /* the new thread clears growing once it runs */
-    } else {
-        s = &p->slots[0]; /* nothing started: clear it here */
+        started = true;
     }
     pthread_mutex_unlock(&p->lock);
-    if (s)
+    if (!started) /* else the new thread clears growing once it runs */
         atomic_store_explicit(&p->growing, false, memory_order_release);
 }
 
@@ -253,14 +253,14 @@ static bool offload_leave(struct offload_pool *p)
 static struct offload_job *offload_take(struct offload_pool *p, struct offload_slot *s, uint32_t *next,
                                         bool *stolen)
 {
-    struct offload_job *job = deque_pop(&s->dq);
+    /* relaxed looks first, here and below: most deques are empty, and a pop or a steal costs a fence */
+    struct offload_job *job = deque_size_hint(&s->dq) ? deque_pop(&s->dq) : NULL;
 
     *stolen = false;
     for (uint32_t i = 0; !job && i < p->ndeques; i++) {
         uint32_t k = (*next + i) % p->ndeques;
         struct deque *d = p->deques[k];
 
-        /* a relaxed look first: most deques are empty, and a steal costs a full fence */
         if (d == &s->dq || deque_size_hint(d) == 0)
             continue;
         job = deque_steal(d);
@@ -308,9 +308,6 @@ static void offload_run(struct offload_pool *p, struct offload_job *job, bool st
         atomic_fetch_add_explicit(&p->stolen, 1, memory_order_relaxed);
     if (wait > p->grow_wait_ns)
         offload_grow(p);
-    /* more waiting than the submits woke threads for (a burst, or a sleeper that saw work itself) */
-    if (atomic_load_explicit(&p->queued, memory_order_relaxed) > 0)
-        offload_wake_one(p);
     atomic_fetch_add_explicit(&p->busy, 1, memory_order_relaxed);
     job->run(job);
     job->done(job); /* the job is the caller's again: not touched after this */
@@ -494,9 +491,12 @@ int offload_pool_start(struct offload_pool **out, const struct offload_config *c
 
 bool offload_submit(struct offload_pool *p, uint32_t submitter, struct offload_job *job)
 {
-    struct offload_submitter *sub = &p->subs[submitter];
+    struct offload_submitter *sub;
     uint32_t q = atomic_load_explicit(&p->queued, memory_order_relaxed);
 
+    if (submitter >= p->nsubmitters)
+        return false; /* a caller's bug; nowhere to count it */
+    sub = &p->subs[submitter];
     if (atomic_load_explicit(&p->stopping, memory_order_relaxed))
         goto refused;
     do {

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -158,6 +159,8 @@ static void *thief_main(void *arg)
             n++;
         } else if (done) {
             break; /* the owner drained the deque before saying done: nothing can appear now */
+        } else {
+            sched_yield(); /* two CPUs may be all we have: let the owner push */
         }
     }
     r->stolen[t->id] = n;
@@ -180,7 +183,11 @@ static void test_owner_against_two_thieves(void)
         CHECK(pthread_create(&tid[i], NULL, thief_main, &th[i]) == 0);
     for (uint64_t i = 0; i < RACE_ITEMS; i++) {
         while (!deque_push(&r.d, ITEM(i))) {
-            full++;
+            /* full: give the thieves a moment, then take one back ourselves */
+            if (++full % 8 != 0) {
+                sched_yield();
+                continue;
+            }
             if ((p = deque_pop(&r.d))) {
                 race_take(&r, p);
                 popped++;

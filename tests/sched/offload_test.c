@@ -272,7 +272,7 @@ static void test_sizing_follows_step_load(void)
     struct timespec tick;
     struct err e;
     uint32_t peak = 0, refused = 0;
-    uint64_t sum_threads = 0, samples = 0, t0, t_idle, t_min = 0;
+    uint64_t sum_threads = 0, sum_busy = 0, samples = 0, t0, t_idle, t_min = 0, t_peak = 0;
     size_t n = 0;
 
     CHECK(t);
@@ -286,8 +286,12 @@ static void test_sizing_follows_step_load(void)
         for (int k = 0; k < STEP_RATE / 1000; k++)
             refused += !offload_submit(pool, 0, &t[n++].job);
         offload_pool_stats(pool, &st);
-        peak = st.threads > peak ? st.threads : peak;
+        if (st.threads > peak) {
+            peak = st.threads;
+            t_peak = now_ns() - t0;
+        }
         sum_threads += st.threads;
+        sum_busy += st.busy;
         samples++;
         tick.tv_nsec += 1000000;
         if (tick.tv_nsec >= 1000000000) {
@@ -297,12 +301,12 @@ static void test_sizing_follows_step_load(void)
         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &tick, NULL);
     }
     offload_pool_stats(pool, &st);
-    printf(
-        "# step: %d jobs/s of %d us for %llu ms: threads peaked at %u (mean %.1f, %llu started), mean wait "
-        "%llu us, %u refused\n",
-        STEP_RATE, STEP_JOB_US, (unsigned long long)((now_ns() - t0) / 1000000), peak,
-        (double)sum_threads / (double)samples, (unsigned long long)st.grown,
-        (unsigned long long)(st.completed ? st.wait_ns / st.completed / 1000 : 0), refused);
+    printf("# step: %d jobs/s of %d us for %llu ms: threads peaked at %u after %llu ms (mean %.1f threads, "
+           "%.1f busy; %llu started), mean wait %llu us, %u refused\n",
+           STEP_RATE, STEP_JOB_US, (unsigned long long)((now_ns() - t0) / 1000000), peak,
+           (unsigned long long)(t_peak / 1000000), (double)sum_threads / (double)samples,
+           (double)sum_busy / (double)samples, (unsigned long long)st.grown,
+           (unsigned long long)(st.completed ? st.wait_ns / st.completed / 1000 : 0), refused);
     /* the load stops: drain, then the idle threads leave after shrink_idle_ms */
     WAIT_UNTIL((offload_pool_stats(pool, &st), st.queued == 0 && st.busy == 0), 10000);
     t_idle = now_ns();
