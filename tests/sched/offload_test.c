@@ -385,7 +385,8 @@ static void test_retry_after_grows_with_queue(void)
     CHECK(tjobs_bad(t, 1041) == 0);
     free(t);
     CHECK(r0 == 1);
-    CHECKF(r1 >= 1 && r1 <= 3 && r2 > r1 && r2 >= 4 && r2 <= 12, "%u then %u", r1, r2);
+    /* at most 200 jobs/s (5 ms each on one thread): 1000 queued is at least 5 s; slower when loaded */
+    CHECKF(r1 >= 1 && r2 > r1 && r2 >= 5 && r2 <= 60, "%u then %u", r1, r2);
 }
 
 int main(int argc, char **argv)
