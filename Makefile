@@ -60,15 +60,17 @@ APP_SRCS    := server/app/app.c server/app/tcp_io.c server/app/echo_service.c se
 # time from the one code table (common/hpack_huffman.c) by tools/gen/hpack_huffgen.c, never committed.
 HPACK_SRCS  := server/h2/hpack.c server/h2/hpack_static.c common/hpack_huffman.c
 HPACK_GEN   := $(BUILD)/gen/server/h2/hpack_huffdec.c
-HTTP_SRCS   := server/http/http_worker.c server/http/http_mem.c server/http/request.c server/http/http_offload.c server/h2/nghttp2_session.c server/h2/session.c \
+# the offload pool (issue 16): threads that run slow handlers, fed through work-stealing deques, and
+# the breakers of offloaded routes; the HTTP layer submits to it
+OFFLOAD_SRCS := server/offload/deque.c server/offload/offload.c server/offload/breaker.c
+HTTP_SRCS   := $(OFFLOAD_SRCS) server/http/rate_limit.c server/http/http_worker.c server/http/http_mem.c server/http/request.c server/http/http_offload.c server/h2/nghttp2_session.c server/h2/session.c \
                server/http/h1.c server/http/h1_parse.c server/http/handlers/healthz.c server/http/handlers/bytes.c \
                server/http/handlers/echo.c server/http/handlers/static_file.c server/http/handlers/metrics.c \
-               server/http/handlers/sleep.c server/http/handlers/sha256.c server/http/rate_limit.c \
+               server/http/handlers/sleep.c server/http/handlers/sha256.c \
                server/router/method.c $(HPACK_SRCS)
 # TLS over either datapath's transport: a layer between the services and app_io (server/tls/tls.h)
 TLS_SRCS    := server/tls/tls_conn.c server/tls/tls_context.c server/tls/tls_ticket.c server/tls/tls_record.c
 SERVER_SRCS := $(TLS_SRCS) server/main.c server/config.c server/sched/worker.c server/sched/server_metrics.c server/sched/inbox.c \
-               server/offload/breaker.c \
                server/afxdp/xdp_steer.c server/afxdp/umem.c server/afxdp/xsk_port.c server/afxdp/xdp_worker.c \
                server/sock/sock_worker.c $(APP_SRCS) $(HTTP_SRCS) $(NET_SRCS) $(COMMON_SRCS)
 AGENT_SRCS  := agent/main.c agent/attach.c agent/probe.c agent/service.c agent/route.c agent/workers.c \
@@ -82,7 +84,9 @@ BINS       := bin/sluice-agent bin/sluice-server bin/sluice-routegen
 TEST_BINS  := tests/steer_test tests/xsk_holder tests/xsk_meta tests/netem tests/tcp_test tests/tap_server \
               tests/kernel_client tests/tcp_script_test tests/router_test tests/h2_conformance tests/stream_cat \
               tests/h1_probe tests/h1_parse_test tests/hpack_test tests/h2_flood tests/tls_probe tests/ticket_test \
-              tests/rate_limit_test tests/breaker_test
+              tests/rate_limit_test tests/breaker_test tests/deque_test tests/offload_test
+# the same tests again in a ThreadSanitizer build of their own (TSAN_CFLAGS below), under $(BUILD)/tsan/
+TSAN_BINS  := tests/deque_test tests/offload_test
 BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns tools/h1_parse_bench \
               tools/hpack_bench
 FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz fuzz/h2_diff_fuzz fuzz/h1_fuzz fuzz/h1_diff_fuzz fuzz/hpack_fuzz
@@ -138,6 +142,11 @@ rate_limit_test_SRCS  := tests/http/rate_limit_test.c server/http/rate_limit.c t
 rate_limit_test_LIBS  := -lpthread
 breaker_test_SRCS     := tests/offload/breaker_test.c server/offload/breaker.c tests/lib/check.c
 breaker_test_LIBS     := -lpthread
+# deque_test, offload_test: the offload pool's deque and the pool itself (also built with TSan, below)
+deque_test_SRCS       := tests/offload/deque_test.c server/offload/deque.c tests/lib/check.c common/err.c
+deque_test_LIBS       := -lpthread
+offload_test_SRCS     := tests/offload/offload_test.c $(OFFLOAD_SRCS) tests/lib/check.c common/err.c
+offload_test_LIBS     := -lpthread
 
 xdp_bench_SRCS        := tools/bench/xdp_bench.c tests/bpf/packets.c common/hpack_huffman.c $(COMMON_SRCS)
 xdp_bench_LIBS        := $(LIBBPF)
@@ -182,7 +191,7 @@ ROUTEGEN := $(BUILD)/bin/sluice-routegen
 .DEFAULT_GOAL := all
 
 all: tests $(addprefix $(BUILD)/,$(BENCH_BINS) $(FUZZ_BINS))
-tests: $(BPF_OBJS) $(addprefix $(BUILD)/,$(BINS) $(TEST_BINS))
+tests: $(BPF_OBJS) $(addprefix $(BUILD)/,$(BINS) $(TEST_BINS)) $(addprefix $(BUILD)/tsan/,$(TSAN_BINS))
 
 deps:
 	@tools/deps.sh
@@ -235,6 +244,24 @@ $(ROUTER_BENCH_SIZES:%=$(BUILD)/gen/bench/router_%.o): $(BUILD)/gen/bench/router
 	$(OBJCOPY) $(foreach s,$(ROUTER_SYMBOLS) $(ROUTER_SYMBOLS:%=__odr_asan.%),--redefine-sym $(s)=$(s)_$*) $< $@
 
 .SECONDARY: $(HPACK_GEN) $(BUILD)/gen/server/sluice.routes.c $(BUILD)/gen/tests/router/test.routes.c $(foreach s,$(ROUTER_BENCH_SETS),$(s).routes $(s).c $(s).o)
+
+# ThreadSanitizer build of the tests of concurrent code (TSAN_BINS): their own objects, whatever
+# SANITIZE says (TSan cannot be mixed with ASan), in $(BUILD)/tsan/. -Wno-tsan: TSan does not model
+# atomic_thread_fence, and GCC says so; the pool's fences order atomics against atomics (the deque's
+# pop against steal, a submit against a thread going to sleep), while every hand-off of plain data goes
+# through a release store and an acquire load, which TSan does check.
+TSAN_CFLAGS := -std=gnu11 -g -O1 $(WARN) -Wno-tsan -D_GNU_SOURCE $(INCLUDES) -fno-omit-frame-pointer \
+               -fsanitize=thread -MMD -MP
+tsanobj = $(patsubst %.c,$(BUILD)/tsan/obj/%.o,$(1))
+
+$(BUILD)/tsan/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(TSAN_CFLAGS) -c $< -o $@
+
+$(foreach b,$(TSAN_BINS),$(eval $(BUILD)/tsan/$(b): $$(call tsanobj,$$($(notdir $(b))_SRCS))))
+$(addprefix $(BUILD)/tsan/,$(TSAN_BINS)):
+	@mkdir -p $(@D)
+	$(CC) -fsanitize=thread $(filter %.o,$^) $($(@F)_LIBS) -o $@
 
 # libFuzzer targets: always clang, with their own objects (coverage-instrumented, sanitized), whatever
 # $(CC) and SANITIZE say. UBSan findings abort so that libFuzzer reports them as crashes.
@@ -322,4 +349,4 @@ clean:
 	rm -rf build
 
 # Dependency files of this build's own objects only (build/ and build/san/ are separate builds).
--include $(shell find $(BUILD)/obj $(BUILD)/fuzzobj $(BUILD)/bpf $(BUILD)/gen -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/fuzzobj $(BUILD)/tsan/obj $(BUILD)/bpf $(BUILD)/gen -name '*.d' 2>/dev/null)

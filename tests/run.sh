@@ -50,6 +50,7 @@ SUITES=(
     "tls-ticket|120|user|$BUILD/tests/ticket_test|TLS session ticket keys: key file, rotation, resumption across contexts (tests/tls/ticket_test.c)"
     "fuzz-h1|300|fuzz|tests/fuzz/run_fuzz.sh $BUILD 30 h1 h1_diff|HTTP/1.1 framing under libFuzzer, alone and against http-parser, 30 s each"
     "limits|120|user|tests/lib/run_each.sh $BUILD/tests/rate_limit_test $BUILD/tests/breaker_test|overload limits on a fake clock: per-client rate limit, per-route breaker, with threads (tests/http/rate_limit_test.c, tests/offload/breaker_test.c)"
+    "offload|120|user|tests/offload/offload_test.sh $BUILD|offload pool: the Chase–Lev deque against thieves, jobs run once, queue bound, stop, sizing under a step load, Retry-After; again under ThreadSanitizer (tests/offload/)"
     "router|120|user|$BUILD/tests/router_test|compiled router: matching, precedence, dispatch (tests/router/router_test.c)"
     "routegen|120|user|tests/router/routegen_test.sh $BUILD|sluice-routegen: golden outputs and errors"
     "afxdp|900|root|tests/afxdp/datapath_test.sh $BUILD|sluice-server over AF_XDP against kernel clients, with loss, in a topology"

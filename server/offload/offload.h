@@ -1,10 +1,11 @@
 /*
  * offload.h — the offload pool: threads, never the pinned workers, that run slow handlers.
  *
- * A worker submits a job; a pool thread runs it, then calls the job's done, which hands it back to
- * the worker (the http layer pushes it into the worker's inbox: only the worker touches the
- * connection). Each submitter (a worker, by index) owns a Chase–Lev deque (offload/deque.h) it pushes
- * to, and each pool thread owns one; a thread takes from its own, then steals from the tops of the
+ * A worker submits a job; a pool thread runs it, then hands it back: through the job's done if it
+ * has one, else into its submitter's completion inbox (a lock-free list and an eventfd the worker
+ * polls beside its sockets), which the worker empties with offload_reap; only the worker touches the
+ * connection the job answers. Each submitter (a worker, by index) owns a Chase–Lev deque (offload/deque.h) it
+ * pushes to, and each pool thread owns one; a thread takes from its own, then steals from the tops of the
  * others', so no lock is taken on the way in or out. Idle threads sleep and a submit wakes one.
  *
  * The pool sizes itself between min_threads and max_threads from the measured queue wait: a job
@@ -36,10 +37,14 @@
 
 /* Embedded at the start of the caller's job struct; the pool never allocates one. */
 struct offload_job {
-    void (*run)(struct offload_job *job);  /* on a pool thread */
-    void (*done)(struct offload_job *job); /* on the same thread right after run: hand the job back */
-    uint64_t submit_ns;                    /* CLOCK_MONOTONIC, set by offload_submit */
-    uint64_t start_ns;                     /* set when a thread takes the job */
+    void (*run)(struct offload_job *job); /* on a pool thread */
+    /* on the same thread right after run: hand the job back; NULL: into the submitter's completion
+     * inbox (offload_reap) */
+    void (*done)(struct offload_job *job);
+    uint64_t submit_ns;            /* CLOCK_MONOTONIC, set by offload_submit */
+    uint64_t start_ns;             /* set when a thread takes the job */
+    uint32_t submitter;            /* set by offload_submit */
+    struct offload_job *next_done; /* the completion inbox's link */
 };
 
 struct offload_config {
@@ -78,7 +83,18 @@ uint32_t offload_queued(const struct offload_pool *pool);
  * measured completion rate, rounded up. */
 uint32_t offload_retry_after_s(const struct offload_pool *pool);
 void offload_pool_stats(const struct offload_pool *pool, struct offload_stats *out);
-/* Run what is queued, join every thread, free the pool. */
+
+/* The submitter's completion inbox: an eventfd, readable once a job came back to an empty inbox. */
+int offload_wake_fd(const struct offload_pool *pool, uint32_t submitter);
+/* After the fd was seen readable: clear it (before offload_reap, so no job goes unannounced). */
+void offload_clear_wake(struct offload_pool *pool, uint32_t submitter);
+/* From the submitter's thread: finish(job) for each job in its completion inbox, oldest first; how
+ * many. One atomic load when the inbox is empty. */
+uint32_t offload_reap(struct offload_pool *pool, uint32_t submitter, void (*finish)(struct offload_job *job));
+
+/* Run what is queued and join every thread; jobs without done wait in the completion inboxes. */
 void offload_pool_stop(struct offload_pool *pool);
+/* After offload_pool_stop and the last offload_reap: free the pool. */
+void offload_pool_free(struct offload_pool *pool);
 
 #endif

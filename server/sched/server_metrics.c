@@ -15,6 +15,7 @@
 #include "http/http_conn.h"
 #include "http/http_worker.h"
 #include "http/handlers/metrics.h"
+#include "router/router.h"
 #include "sched/worker.h"
 #include "tls/tls.h"
 

@@ -7,6 +7,7 @@
 
 #include "h2/h2.h"
 #include "http/http_worker.h"
+#include "router/router.h"
 
 #include <errno.h>
 #include <sched.h>
