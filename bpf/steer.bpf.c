@@ -138,7 +138,8 @@ struct pick_cand {
 };
 
 struct pick {
-    __u64 mask; /* workers eligible */
+    __u64 mask;     /* workers eligible */
+    __u64 stale_ns; /* heartbeats older than this (bpf_ktime_get_ns, CLOCK_MONOTONIC) are stale */
     __u32 hash;
     __u32 ncand;      /* candidates in cand[]: live, not overloaded; cand[0] scores highest */
     __u32 nlive;      /* live workers of the mask, overloaded or not */
@@ -175,7 +176,8 @@ static long pick_consider(__u32 index, void *ctx)
     }
     if (ws->overload)
         return 0;
-    c.busy_pct = ws->busy_pct;
+    /* a worker blocked in a handler publishes nothing: its silence is its load */
+    c.busy_pct = ws->heartbeat_ns && ws->heartbeat_ns < p->stale_ns ? 100 : ws->busy_pct;
     c.queue = ws->queue;
     c.conns = ws->load;
     c._pad = 0;
@@ -188,6 +190,13 @@ static long pick_consider(__u32 index, void *ctx)
     if (p->ncand < 2)
         p->ncand++;
     return 0;
+}
+
+static __always_inline __u64 pick_stale_ns(void)
+{
+    __u64 now = bpf_ktime_get_ns();
+
+    return now > SLUICE_STALE_MS * 1000000ull ? now - SLUICE_STALE_MS * 1000000ull : 0;
 }
 
 /* a is clearly less loaded than b: by busy share, then queue, then open connections. */
@@ -969,6 +978,7 @@ static __always_inline int route_target(__u64 mask, const struct flow_key *fk, s
         return worker_is_live(w) ? (int)w : -1;
     }
     p.hash = flow_hash(fk);
+    p.stale_ns = pick_stale_ns();
     bpf_loop(SLUICE_MAX_WORKERS, pick_consider, &p, 0);
     if (p.ncand)
         return (int)pick_choose(&p, st);
@@ -1156,7 +1166,7 @@ static __always_inline int steer_by_hash(struct xdp_md *ctx, const struct steer_
                                          const struct service_value *sv, struct sluice_stats *st)
 {
     int is_syn = pkt->th->syn && !pkt->th->ack;
-    struct pick p = {.mask = ~0ull, .hash = flow_hash(&pkt->fk)};
+    struct pick p = {.mask = ~0ull, .hash = flow_hash(&pkt->fk), .stale_ns = pick_stale_ns()};
     __u32 worker;
 
     bpf_loop(SLUICE_MAX_WORKERS, pick_consider, &p, 0);

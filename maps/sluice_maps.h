@@ -211,8 +211,11 @@ struct route_counters {
  * busy_pct, then queue, then open connections. overload takes a worker out of the choice for new
  * connections; when it is set on every live worker a SYN is shed (stats drop_overload). The server
  * sets it while draining and while busy_pct is past its [server] shed_busy_pct, with hysteresis.
+ * A worker whose heartbeat is older than SLUICE_STALE_MS (non-zero: it has published) counts as
+ * 100% busy in that choice: it is blocked, and cannot say so.
  */
 #define SLUICE_PUBLISH_MS 100
+#define SLUICE_STALE_MS   (4 * SLUICE_PUBLISH_MS)
 
 struct worker_state {
     __u32 live;         /* the worker's AF_XDP sockets are registered in `xsks` and it accepts flows */

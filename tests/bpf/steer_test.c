@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -1091,6 +1092,41 @@ static void test_queue_then_connections(void)
         first = hash_choices(&s, 0xf, &second);
         CHECK(set_load((__u32)first, 0, 0, 29) == 0 && set_load((__u32)second, 0, 0, 20) == 0);
         EXPECT(&s, XDP_REDIRECT, "redirect_syn", first); /* 29: within the band */
+    }
+}
+
+static __u64 monotonic_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
+/* A worker that stopped publishing (blocked in a handler) counts as fully busy; a fresh one does not. */
+static void test_stale_heartbeat_counts_as_busy(void)
+{
+    int fd = bpf_map__fd(skel->maps.workers);
+    struct pkt_spec s = v4(TH_SYN);
+    struct worker_state ws;
+    __u32 w0 = 0;
+
+    reset();
+    CHECK(add_service(SERVICE_V4, 80, 0) == 0);
+    CHECK(set_worker(0, true, false, true) == 0 && set_worker(1, true, false, true) == 0);
+    CHECK(set_load(1, 50, 0, 0) == 0);
+    CHECK(bpf_map_lookup_elem(fd, &w0, &ws) == 0);
+    ws.heartbeat_ns = monotonic_ns() - (SLUICE_STALE_MS + 100) * 1000000ull; /* idle, but silent */
+    CHECK(bpf_map_update_elem(fd, &w0, &ws, BPF_ANY) == 0);
+    for (int i = 0; i < 20; i++) {
+        s.sport = (__u16)(28000 + i);
+        EXPECT(&s, XDP_REDIRECT, "redirect_syn", 1);
+    }
+    ws.heartbeat_ns = monotonic_ns(); /* it published again: idle, so it wins its share back */
+    CHECK(bpf_map_update_elem(fd, &w0, &ws, BPF_ANY) == 0);
+    for (int i = 0; i < 20; i++) {
+        s.sport = (__u16)(28100 + i);
+        EXPECT(&s, XDP_REDIRECT, "redirect_syn", 0);
     }
 }
 
@@ -2398,6 +2434,7 @@ int main(int argc, char **argv)
         T(test_equal_loads_keep_hash),
         T(test_only_two_choices),
         T(test_queue_then_connections),
+        T(test_stale_heartbeat_counts_as_busy),
         T(test_all_busy_and_overloaded_shed),
         T(test_every_packet_counted_once),
         T(test_h2_curl_fixture),
