@@ -179,16 +179,21 @@ stop_sleepers() {
     done
     SLEEP_PID0="" SLEEP_PID1=""
 }
-# sleeper WORKER COUNT: one connection sending COUNT requests for /sleep/300 (worker 0's route) or
-# /sleep/310 (worker 1's), one after the other, bounded by timeout; its PID in SLEEP_PIDn. HTTP/1.1
-# keep-alive: curl 7.88 fails the second request of a reused HTTP/2 connection, and nghttp would send
-# them all at once (the worker would block for their sum without publishing in between)
+# sleeper WORKER COUNT: two clients, each sending COUNT requests for /sleep/300 (worker 0's route)
+# or /sleep/310 (worker 1's) one after the other, bounded by timeout; their PIDs in SLEEP_PIDn.
+# HTTP/1.1 keep-alive: curl 7.88 fails the second request of a reused HTTP/2 connection, and nghttp
+# would send them all at once (the worker would block for their sum without publishing in between).
+# Two, because curl sometimes opens a new connection between requests (seen, not yet explained),
+# and one client alone would leave the worker idle meanwhile.
 sleeper() {
-    local urls="" i
+    local urls="" i pids=""
     for i in $(seq "$2"); do urls="$urls $URL/sleep/3${1}0"; done
-    # shellcheck disable=SC2086
-    timeout 30 nsenter --net=/run/netns/$TOPO-cli -- curl -s --http1.1 $urls >/dev/null &
-    eval "SLEEP_PID$1=\$!"
+    for i in 1 2; do
+        # shellcheck disable=SC2086
+        timeout 30 nsenter --net=/run/netns/$TOPO-cli -- curl -s --http1.1 $urls >/dev/null 2>&1 &
+        pids="$pids $!"
+    done
+    eval "SLEEP_PID$1=\$pids"
 }
 # worker_field WORKER COLUMN: a column of `sluice-agent workers` (4 OVERLOAD, 7 BUSY)
 worker_field() { agent workers --dev "$DEV" | awk -v w="$1" -v c="$2" '$1 == w { print $c }'; }
