@@ -6,8 +6,9 @@
  *   - not TCP to a configured service            -> XDP_PASS: the kernel keeps ARP, ICMP, SSH, ...
  *   - a flow entry whose owner is live           -> redirect to the owner's AF_XDP socket on the
  *                                                   packet's receive queue (xsks: (queue, worker))
- *   - a SYN without a flow                       -> rendezvous-hash a live, not overloaded worker,
- *                                                   insert the flow, redirect
+ *   - a SYN without a flow                       -> the less loaded of the two best rendezvous-
+ *                                                   hashed live, not overloaded workers; insert
+ *                                                   the flow, redirect; every one overloaded: drop
  *   - anything else without a flow               -> redirect to the hashed worker, which resets it
  * For a steering service (SERVICE_F_STEER) the flow starts in FLOW_AWAIT_PREFIX: the first payload
  * bytes (HTTP/2 :path, HTTP/1.1 request-target or TLS SNI, parsed by prefix_step below) are looked
@@ -116,45 +117,108 @@ static __always_inline int worker_is_live(__u32 worker)
 }
 
 /*
- * The live worker with the highest rendezvous score. For a SYN, overloaded workers are skipped
- * so that XDP sheds new connections before user space spends a cycle on them. The scan runs
- * under bpf_loop so the verifier checks one iteration instead of unrolling 64 of them.
+ * The choice of a worker among those of a mask (every worker for a new flow, a route's group for a
+ * decision): power of two choices over rendezvous hashing. The scan keeps the two live, not
+ * overloaded workers with the highest rendezvous scores for the 4-tuple (the hash's first and
+ * second choice) and the best-scored live one whatever its overload; pick_choose then gives the
+ * connection to the second choice only when it is clearly less loaded (the load each worker
+ * publishes in `workers`: busy share, then queue, then open connections), so an idle system keeps
+ * the pure hash's placement and a busy worker's share of new connections goes to its neighbours.
+ * Overloaded workers are skipped so that XDP sheds new connections before user space spends a
+ * cycle on them. The scan runs under bpf_loop so the verifier checks one iteration instead of
+ * unrolling 64 of them.
  */
-enum pick_result { PICK_NONE_LIVE, PICK_ALL_OVERLOADED, PICK_OK };
-
-struct pick {
-    __u64 mask; /* workers eligible: all for a new flow, a route's group for a decision */
-    __u32 hash;
-    __u32 skip_overloaded;
-    __u32 result; /* enum pick_result */
-    __u32 best_score;
+struct pick_cand {
     __u32 worker;
+    __u32 score;
+    __u32 busy_pct;
+    __u32 queue;
+    __u32 conns;
     __u32 _pad;
 };
+
+struct pick {
+    __u64 mask;     /* workers eligible */
+    __u64 stale_ns; /* heartbeats older than this (bpf_ktime_get_ns, CLOCK_MONOTONIC) are stale */
+    __u32 hash;
+    __u32 ncand;      /* candidates in cand[]: live, not overloaded; cand[0] scores highest */
+    __u32 nlive;      /* live workers of the mask, overloaded or not */
+    __u32 any_worker; /* the best-scored of those */
+    __u32 any_score;
+    __u32 _pad;
+    struct pick_cand cand[2];
+};
+
+/*
+ * Loads closer than these bands are equal, so that noise does not move placements off the hash:
+ * busy shares are a 100 ms window's, published up to 100 ms ago; connection counts differ by
+ * chance. Queues (requests waiting) are compared exactly: any wait is a worker behind its work.
+ */
+#define PICK_BUSY_BAND  10 /* percentage points */
+#define PICK_CONNS_BAND 4  /* connections, plus a quarter of the lower count */
 
 static long pick_consider(__u32 index, void *ctx)
 {
     struct pick *p = ctx;
     struct worker_state *ws;
-    __u32 score;
+    struct pick_cand c;
 
     if (!(p->mask & (1ull << (index & 63))))
         return 0;
     ws = bpf_map_lookup_elem(&workers, &index);
     if (!ws || !ws->live)
         return 0;
-    if (p->skip_overloaded && ws->overload) {
-        if (p->result == PICK_NONE_LIVE)
-            p->result = PICK_ALL_OVERLOADED;
+    c.worker = index;
+    c.score = flow_hash_score(p->hash, index);
+    if (!p->nlive++ || c.score > p->any_score) {
+        p->any_worker = index;
+        p->any_score = c.score;
+    }
+    if (ws->overload)
         return 0;
+    /* a worker blocked in a handler publishes nothing: its silence is its load */
+    c.busy_pct = ws->heartbeat_ns && ws->heartbeat_ns < p->stale_ns ? 100 : ws->busy_pct;
+    c.queue = ws->queue;
+    c.conns = ws->load;
+    c._pad = 0;
+    if (!p->ncand || c.score > p->cand[0].score) {
+        p->cand[1] = p->cand[0];
+        p->cand[0] = c;
+    } else if (p->ncand == 1 || c.score > p->cand[1].score) {
+        p->cand[1] = c;
     }
-    score = flow_hash_score(p->hash, index);
-    if (p->result != PICK_OK || score > p->best_score) {
-        p->result = PICK_OK;
-        p->best_score = score;
-        p->worker = index;
-    }
+    if (p->ncand < 2)
+        p->ncand++;
     return 0;
+}
+
+static __always_inline __u64 pick_stale_ns(void)
+{
+    __u64 now = bpf_ktime_get_ns();
+
+    return now > SLUICE_STALE_MS * 1000000ull ? now - SLUICE_STALE_MS * 1000000ull : 0;
+}
+
+/* a is clearly less loaded than b: by busy share, then queue, then open connections. */
+static __always_inline int pick_less_loaded(const struct pick_cand *a, const struct pick_cand *b)
+{
+    if (a->busy_pct + PICK_BUSY_BAND <= b->busy_pct)
+        return 1;
+    if (b->busy_pct + PICK_BUSY_BAND <= a->busy_pct)
+        return 0;
+    if (a->queue != b->queue)
+        return a->queue < b->queue;
+    return b->conns > a->conns + a->conns / 4 + PICK_CONNS_BAND;
+}
+
+/* Of the two best-scored candidates (ncand > 0), the less loaded; the first on a tie. */
+static __always_inline __u32 pick_choose(const struct pick *p, struct sluice_stats *st)
+{
+    if (p->ncand > 1 && pick_less_loaded(&p->cand[1], &p->cand[0])) {
+        st->steer_least_loaded++;
+        return p->cand[1].worker;
+    }
+    return p->cand[0].worker;
 }
 
 /* To worker's socket on the queue the packet arrived on: the kernel takes it on no other. */
@@ -899,8 +963,12 @@ static __always_inline __u32 single_bit_index(__u64 mask)
     return i;
 }
 
-/* The route's worker, or the live one of its group the 4-tuple's rendezvous hash picks; -1: none live. */
-static __always_inline int route_target(__u64 mask, const struct flow_key *fk)
+/*
+ * The route's worker, or the one of its group the two choices pick (see pick_consider); -1: none
+ * live. The connection is already open, so when every live member is overloaded it is not shed:
+ * the hash's first choice among them takes it.
+ */
+static __always_inline int route_target(__u64 mask, const struct flow_key *fk, struct sluice_stats *st)
 {
     struct pick p = {.mask = mask};
 
@@ -910,8 +978,11 @@ static __always_inline int route_target(__u64 mask, const struct flow_key *fk)
         return worker_is_live(w) ? (int)w : -1;
     }
     p.hash = flow_hash(fk);
+    p.stale_ns = pick_stale_ns();
     bpf_loop(SLUICE_MAX_WORKERS, pick_consider, &p, 0);
-    return p.result == PICK_OK ? (int)p.worker : -1;
+    if (p.ncand)
+        return (int)pick_choose(&p, st);
+    return p.nlive ? (int)p.any_worker : -1;
 }
 
 static __always_inline void decide_default(struct flow_value *fv, __u32 reason, struct sluice_stats *st)
@@ -952,7 +1023,7 @@ static __always_inline void decide_key(struct flow_value *fv, const struct flow_
         return;
     }
     route_id = rv->route_id;
-    target = route_target(rv->workers, fk);
+    target = route_target(rv->workers, fk, st);
     fv->state = FLOW_ROUTED;
     fv->route_id = route_id;
     rc = bpf_map_lookup_elem(&route_stats, &route_id);
@@ -1086,29 +1157,35 @@ static __always_inline int steer_to_owner(struct xdp_md *ctx, const struct steer
     return redirect_to(ctx, worker, st, &st->redirect_flow);
 }
 
-/* No live owner: the rendezvous-hashed worker; a SYN skips overloaded ones and inserts its flow. */
+/*
+ * No live owner. A SYN takes the less loaded of its two best-scored live, not overloaded workers
+ * (pick_consider) and inserts its flow, or is shed when every live worker is overloaded; any other
+ * segment goes to the best-scored live worker, overloaded or not, which resets it.
+ */
 static __always_inline int steer_by_hash(struct xdp_md *ctx, const struct steer_pkt *pkt,
                                          const struct service_value *sv, struct sluice_stats *st)
 {
     int is_syn = pkt->th->syn && !pkt->th->ack;
-    struct pick p = {.mask = ~0ull, .hash = flow_hash(&pkt->fk), .skip_overloaded = is_syn};
+    struct pick p = {.mask = ~0ull, .hash = flow_hash(&pkt->fk), .stale_ns = pick_stale_ns()};
+    __u32 worker;
 
     bpf_loop(SLUICE_MAX_WORKERS, pick_consider, &p, 0);
-    if (p.result == PICK_ALL_OVERLOADED) {
-        st->drop_overload++;
-        return XDP_DROP;
-    }
-    if (p.result != PICK_OK) {
+    if (!p.nlive) {
         st->drop_no_worker++;
         return XDP_DROP;
     }
     if (!is_syn)
-        return redirect_to(ctx, p.worker, st, &st->redirect_no_flow);
+        return redirect_to(ctx, p.any_worker, st, &st->redirect_no_flow);
+    if (!p.ncand) {
+        st->drop_overload++;
+        return XDP_DROP;
+    }
+    worker = pick_choose(&p, st);
 
     {
         struct flow_value nv = {
-            .worker = p.worker,
-            .target = p.worker,
+            .worker = worker,
+            .target = worker,
             .state = (sv->flags & SERVICE_F_STEER) ? FLOW_AWAIT_PREFIX : FLOW_HASHED,
             .created_ns = bpf_ktime_get_ns(),
         };
@@ -1118,7 +1195,7 @@ static __always_inline int steer_by_hash(struct xdp_md *ctx, const struct steer_
         else if (nv.state == FLOW_AWAIT_PREFIX)
             add_meta(ctx, &nv, st); /* the owner holds the connection back until the route is known */
     }
-    return redirect_to(ctx, p.worker, st, &st->redirect_syn);
+    return redirect_to(ctx, worker, st, &st->redirect_syn);
 }
 
 /* A parsed segment's verdict: only a non-service one is passed (see the top of the file for why). */

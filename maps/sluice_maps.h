@@ -17,8 +17,9 @@
 #include <linux/types.h>
 
 /* 2: flow_value gained target and the prefix parser's place; route_stats; prefix/meta counters
- * 3: xsks keyed by (receive queue, worker): SLUICE_XSKS_KEY, SLUICE_MAX_QUEUES */
-#define SLUICE_ABI_VERSION 3
+ * 3: xsks keyed by (receive queue, worker): SLUICE_XSKS_KEY, SLUICE_MAX_QUEUES
+ * 4: worker_state gained busy_pct and queue (the published load); stats counter steer_least_loaded */
+#define SLUICE_ABI_VERSION 4
 
 /* Pins live at SLUICE_PIN_ROOT/<ifname>/<map name>; the attachment is the bpf_link pinned as "link". */
 #define SLUICE_PIN_ROOT        "/sys/fs/bpf/sluice"
@@ -200,13 +201,30 @@ struct route_counters {
 #define SLUICE_XSKS_SLOTS              (SLUICE_MAX_QUEUES * SLUICE_MAX_WORKERS)
 #define SLUICE_XSKS_KEY(queue, worker) ((queue)*SLUICE_MAX_WORKERS + (worker))
 
-/* workers: index -> state of the server's worker with that index. Written by the server. */
+/*
+ * workers: index -> state of the server's worker with that index. Written by the server: by each
+ * worker's own thread, from its loop, every SLUICE_PUBLISH_MS or so (never per packet), so a worker
+ * blocked in a handler publishes nothing until it returns; heartbeat_ns says when it last did.
+ *
+ * The load (busy_pct, queue, load) orders XDP's choice between a new connection's two best
+ * rendezvous candidates (bpf/steer.bpf.c, "power of two choices"): the less loaded one wins, by
+ * busy_pct, then queue, then open connections. overload takes a worker out of the choice for new
+ * connections; when it is set on every live worker a SYN is shed (stats drop_overload). The server
+ * sets it while draining and while busy_pct is past its [server] shed_busy_pct, with hysteresis.
+ * A worker whose heartbeat is older than SLUICE_STALE_MS (non-zero: it has published) counts as
+ * 100% busy in that choice: it is blocked, and cannot say so.
+ */
+#define SLUICE_PUBLISH_MS 100
+#define SLUICE_STALE_MS   (4 * SLUICE_PUBLISH_MS)
+
 struct worker_state {
-    __u32 live;     /* the worker's AF_XDP sockets are registered in `xsks` and it accepts flows */
-    __u32 overload; /* new connections are shed in XDP while set */
-    __u32 pid;      /* server process that owns the worker */
-    __u32 load;     /* open connections, for operators and future balancing */
-    __u64 heartbeat_ns;
+    __u32 live;         /* the worker's AF_XDP sockets are registered in `xsks` and it accepts flows */
+    __u32 overload;     /* new connections are shed in XDP while set */
+    __u32 pid;          /* server process that owns the worker */
+    __u32 load;         /* open connections */
+    __u64 heartbeat_ns; /* CLOCK_MONOTONIC of the last publication */
+    __u32 busy_pct;     /* share of the last publication period not spent waiting for input, 0..100 */
+    __u32 queue;        /* requests waiting on the worker's behalf (offload jobs) */
 };
 
 /*
@@ -243,6 +261,7 @@ struct worker_state {
     X(vlan_tagged, "packets that carried an 802.1Q/802.1ad tag")                                             \
     X(flow_owner_gone, "flow owner no longer live: flow re-hashed")                                          \
     X(flow_insert_failed, "flow table update failed")                                                        \
+    X(steer_least_loaded, "new flow or group decision given to its second choice, the less loaded")          \
     SLUICE_PREFIX_DECISION_COUNTERS(X)                                                                       \
     X(prefix_handoffs, "decisions whose target is another worker than the owner: hand-off due")              \
     X(prefix_awaiting_more, "segment parsed, key not complete yet: the flow waits for the next one")         \

@@ -66,6 +66,11 @@ static const struct setting settings[] = {
      "0: never"},
     {"server", "drain_ms", "drain-ms", "MS", SET_U32, AT(server.drain_ms), 0, 600000, false, NULL, NULL,
      "on stop, how long open connections may take to finish"},
+    {"server", "shed_busy_pct", "shed-busy-pct", "PCT", SET_U32, AT(server.shed_busy_pct), 1, 100, false,
+     NULL, NULL,
+     "AF_XDP: a worker busy (not waiting for input) this share of its last 100 ms or more publishes "
+     "overload, and XDP gives new connections to the others, or sheds their SYNs when all are; it clears "
+     "10 points below; 100: never"},
     {"server", "linger_ms", "linger-ms", "MS", SET_U32, AT(server.linger_ms), 0, 600000, false, NULL, NULL,
      "after the server closes a connection, how long it reads and discards what the client still sends"},
     {"server", "linger_max_bytes", NULL, NULL, SET_U32, AT(server.linger_max_bytes), 0, 1u << 30, false, NULL,
@@ -595,6 +600,7 @@ static void config_defaults(struct config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     xdp_config_default(&cfg->xdp);
     srv->drain_ms = 2000;
+    srv->shed_busy_pct = 90;
     srv->linger_ms = APP_LINGER_MS_DEFAULT;
     srv->linger_max_bytes = APP_LINGER_MAX_BYTES_DEFAULT;
     srv->send_timeout_ms = APP_SEND_TIMEOUT_MS_DEFAULT;

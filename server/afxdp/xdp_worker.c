@@ -17,19 +17,51 @@
 #include "afxdp/xdp_steer.h"
 
 #define MAX_SLEEP_MS 100 /* wake at least this often: completions and the fill ring need tending */
-#define PUBLISH_NS   100000000ull
+#define PUBLISH_NS   (SLUICE_PUBLISH_MS * 1000000ull)
+#define SHED_BAND    10 /* percentage points below [server] shed_busy_pct at which overload clears */
 
-static void publish(struct xdp_worker *x, bool live, bool overload)
+/*
+ * Whether the worker is past its load threshold: busy_pct at or above [server] shed_busy_pct sets
+ * it, and it clears only once busy_pct is SHED_BAND points below (half the threshold when that is
+ * lower), so that a worker hovering at the threshold does not flap between shedding and not.
+ */
+static bool past_threshold(const struct xdp_worker *x, uint32_t busy_pct)
+{
+    uint32_t shed = x->worker->srv->cfg.shed_busy_pct;
+    uint32_t band = shed / 2 < SHED_BAND ? shed / 2 : SHED_BAND;
+
+    if (shed >= 100)
+        return false;
+    return x->overloaded ? busy_pct + band >= shed : busy_pct >= shed;
+}
+
+/*
+ * The worker's entry in `workers`, with its load over the period since the last call: the busy
+ * share (the period less the time of iterations that found nothing to do: poll() sleeps, spins
+ * and empty busy polls) and the requests waiting on its behalf. A worker blocked in a handler
+ * publishes nothing until it returns, and then a busy share near 100. Draining is overload too:
+ * XDP sheds new connections.
+ */
+static void publish(struct xdp_worker *x, uint64_t now, bool live, bool draining)
 {
     struct worker *w = x->worker;
+    uint64_t period = now - x->window_ns, busy = period > x->idle_ns ? period - x->idle_ns : 0;
+    uint32_t busy_pct = period ? (uint32_t)(busy * 100 / period) : 0;
+    bool overload = draining || past_threshold(x, busy_pct);
     struct worker_state ws = {
         .live = live,
         .overload = overload,
         .pid = live ? (uint32_t)getpid() : 0,
         .load = w->apps.open,
-        .heartbeat_ns = worker_now_ns(),
+        .heartbeat_ns = now,
+        .busy_pct = busy_pct,
+        .queue = atomic_load_explicit(&w->queue_depth, memory_order_relaxed),
     };
 
+    x->window_ns = now;
+    x->idle_ns = 0;
+    __atomic_store_n(&x->busy_pct, busy_pct, __ATOMIC_RELAXED);
+    __atomic_store_n(&x->overloaded, (uint32_t)(overload && !draining), __ATOMIC_RELAXED);
     bpf_map_update_elem(x->server->pins.workers, &w->index, &ws, BPF_ANY);
 }
 
@@ -193,11 +225,16 @@ static void *xdp_worker_run(void *arg)
     struct xdp_worker *x = w->dp;
     struct umem *u = &x->server->umem;
 
+    x->window_ns = x->iter_ns = worker_now_ns();
     for (;;) {
         uint64_t now = worker_now_ns(), deadline, kicks = x->tx_port->tx_kicks;
         uint32_t rx = 0, tx;
+        bool pending;
 
         w->loops++;
+        if (x->iter_idle) /* the previous iteration, its sleep included, was waiting for input */
+            x->idle_ns += now - x->iter_ns;
+        x->iter_ns = now;
         tcp_engine_begin(&x->engine, now);
         for (uint32_t i = 0; i < x->nports; i++)
             rx += receive_batch(x, &x->ports[i]);
@@ -214,17 +251,20 @@ static void *xdp_worker_run(void *arg)
         }
         if (now >= x->next_publish_ns) {
             x->next_publish_ns = now + PUBLISH_NS;
-            publish(x, true, w->draining); /* overload while draining: XDP sheds new connections */
+            publish(x, now, true, w->draining);
             x->stats.syscalls++;
         }
         if (worker_tick(w, now))
             break;
+        x->iter_idle = false;
         if (rx || tx) {
             x->last_work_ns = now;
             continue;
         }
-        if (x->engine.ntx || w->srv->cfg.busy_poll || x->engine.dirty || xsk_port_tx_pending(x->tx_port) ||
-            inbox_pending(&x->inbox) || keep_spinning(x, now))
+        pending =
+            x->engine.ntx || x->engine.dirty || xsk_port_tx_pending(x->tx_port) || inbox_pending(&x->inbox);
+        x->iter_idle = !pending; /* a spin or an empty busy poll is time waiting for input, too */
+        if (pending || w->srv->cfg.busy_poll || keep_spinning(x, now))
             continue;
 
         deadline = tcp_engine_next_deadline(&x->engine);
@@ -501,6 +541,14 @@ static void xdp_write_metrics(struct server *srv, const struct metrics_sink *sin
     sink->family(sink->ctx, "sluice_tcp_time_wait", "gauge",
                  "compact TIME-WAIT entries, at most [tcp] max_time_wait, apart from the connection slots");
     WORKER_SAMPLES("sluice_tcp_time_wait", engine.tw.count)
+    sink->family(sink->ctx, "sluice_afxdp_busy_percent", "gauge",
+                 "share of the last publication period the worker was not waiting for input, as published "
+                 "to XDP in `workers`");
+    WORKER_SAMPLES("sluice_afxdp_busy_percent", busy_pct)
+    sink->family(sink->ctx, "sluice_afxdp_overload", "gauge",
+                 "1 while the worker publishes overload for being past [server] shed_busy_pct (XDP gives "
+                 "new connections to others, or sheds them)");
+    WORKER_SAMPLES("sluice_afxdp_overload", overloaded)
 #define XDP_METRIC(name, help)                                                                               \
     sink->family(sink->ctx, "sluice_afxdp_" #name "_total", "counter", help);                                \
     WORKER_SAMPLES("sluice_afxdp_" #name "_total", stats.name)

@@ -8,7 +8,8 @@
  * during flush) -> TX batch on its one transmitting socket -> every queue's completions and fill
  * ring -> sleep in poll() until packets or the engine's next deadline. Nothing in it allocates
  * memory or takes a lock but the batch-level ring locks of the shared UMEM (umem.c). The worker's
- * state in the pinned `workers` map is published from here.
+ * state in the pinned `workers` map (live, load, overload) is published from here, every
+ * SLUICE_PUBLISH_MS: one map update per period, never per packet.
  */
 #ifndef SLUICE_AFXDP_XDP_WORKER_H
 #define SLUICE_AFXDP_XDP_WORKER_H
@@ -101,6 +102,14 @@ struct xdp_worker {
     uint64_t last_work_ns; /* when the loop last had packets or hand-offs to process */
     uint64_t spin_ns;      /* how long it spins now before sleeping: adapts within [0, poll_spin_us] */
     uint64_t next_publish_ns;
+    /* the load it publishes (publish() in xdp_worker.c): the busy share over the period since the
+     * last publication, measured as the period less the iterations that found nothing to do */
+    uint64_t iter_ns;    /* when the current loop iteration began */
+    bool iter_idle;      /* the last iteration found no work: it slept, spun or polled empty */
+    uint64_t idle_ns;    /* idle time since window_ns */
+    uint64_t window_ns;  /* the last publication */
+    uint32_t busy_pct;   /* as published; /metrics reads it */
+    uint32_t overloaded; /* the overload flag as published (1: XDP sheds, 0: not) */
     struct xdp_worker_stats stats;
 };
 

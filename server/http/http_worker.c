@@ -109,6 +109,11 @@ void http_worker_set_offload(struct http_worker *hw, struct offload_pool *pool, 
     hw->offload_slow_ns = (uint64_t)slow_ms * 1000000;
 }
 
+uint32_t http_worker_offload_in_flight(const struct http_worker *hw)
+{
+    return hw->offload_in_flight;
+}
+
 void http_worker_set_rate_limit(struct http_worker *hw, struct rate_limit *rl)
 {
     hw->rate_limit = rl;

@@ -32,6 +32,8 @@ struct rate_limit;
  * longer than slow_ms counts as a failure for its route's breaker, as a 5xx answer does. */
 void http_worker_set_offload(struct http_worker *hw, struct offload_pool *pool, uint32_t submitter,
                              struct breaker *breakers, uint32_t slow_ms);
+/* Offloaded requests of this worker not answered yet: its load, as steering sees it. */
+uint32_t http_worker_offload_in_flight(const struct http_worker *hw);
 /* Requests are counted against their client's rate in rl (shared by the workers); over it, 429. */
 void http_worker_set_rate_limit(struct http_worker *hw, struct rate_limit *rl);
 /* A job of this worker came back from the pool (offload_reap): answer its request, free it. */

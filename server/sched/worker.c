@@ -28,6 +28,9 @@ bool worker_tick(struct worker *w, uint64_t now)
 {
     struct server *srv = w->srv;
 
+    if (w->apps.http)
+        atomic_store_explicit(&w->queue_depth, http_worker_offload_in_flight(w->apps.http),
+                              memory_order_relaxed);
     app_table_expire(&w->apps, now);
     if (!w->draining && atomic_load_explicit(&srv->draining, memory_order_relaxed)) {
         /* each service finishes what is in flight (HTTP/2: GOAWAY, then the open streams), then FIN */

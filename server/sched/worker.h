@@ -43,6 +43,8 @@ struct server_config {
     uint32_t linger_ms;        /* lingering close (app.h): how long, and how many bytes, input is */
     uint32_t linger_max_bytes; /* discarded after a service shut a connection */
     uint32_t send_timeout_ms;  /* output that waits this long without progress resets (app.h); 0: never */
+    uint32_t shed_busy_pct;    /* AF_XDP: a worker busier than this publishes overload (XDP sheds its
+                                  SYNs); 100: never */
     struct tcp_config tcp;     /* the engine's; max_conns also bounds every datapath's connections */
     struct http_config http;
     struct offload_config offload; /* max_threads 0: no pool, offloaded handlers run on the workers */
@@ -66,7 +68,10 @@ struct worker {
     uint64_t polls;
     _Atomic bool drained; /* no connection left (TIME-WAIT aside), or the drain time is up */
     int offload_fd;       /* readable when offloaded jobs of this worker are done; -1: no pool */
-    void *dp;             /* the datapath's state of this worker (datapath.h), NULL before its init */
+    /* requests waiting on this worker's behalf (offload jobs); published for steering (`workers`
+     * map, queue): written by whoever queues and runs them, read by the datapath's publisher */
+    _Atomic uint32_t queue_depth;
+    void *dp; /* the datapath's state of this worker (datapath.h), NULL before its init */
 };
 
 struct server {

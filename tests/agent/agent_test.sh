@@ -15,6 +15,7 @@ set -u
 
 BUILD=${1:?usage: agent_test.sh BUILD_DIR}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ABI=$(sed -n 's/^#define SLUICE_ABI_VERSION \([0-9]*\).*/\1/p' "$ROOT/maps/sluice_maps.h") # this build's
 . "$ROOT/tests/lib/tap.sh"
 # shellcheck source=tests/lib/topo.sh
 . "$ROOT/tests/lib/topo.sh"
@@ -107,7 +108,7 @@ expect "bpftool prog show names the program" 0 "sluice_steer" bpftool prog show 
 for m in services flows routes workers xsks stats route_stats meta link; do
     check "pinned $m" test -e "$PINS/$m"
 done
-expect "status shows program, mode and ABI" 0 "abi +3" agent status --dev "$DEV"
+expect "status shows program, mode and ABI" 0 "abi +$ABI" agent status --dev "$DEV"
 expect "status shows the prefix decisions" 0 "prefix +0 decided: routed 0" agent status --dev "$DEV"
 check "the parser's scratch map is not pinned" test ! -e "$PINS/prefix_scratch"
 expect "status shows the program id" 0 "program +id $PROG_ID sluice_steer, link id [0-9]+, native mode" \
@@ -310,6 +311,9 @@ HELD_PID=$HOLDER_PID
 read -r -t 10 READY <&"${HOLDER[0]}"
 check "socket holder registered" test "${READY:-}" = ready
 expect "workers shows the socket on queue 0" 0 "^2 +yes +0 +no +[0-9]+" agent workers --dev "$DEV"
+# the holder publishes no load and no heartbeat: 0 connections, 0% busy, queue 0, never published
+expect "workers shows the published load" 0 "^2 +yes +0 +no +[0-9]+ +0 +0% +0 +-$" agent workers --dev "$DEV"
+expect "workers names the load columns" 0 "^WORKER .* CONNECTIONS +BUSY +QUEUE +PUBLISHED$" agent workers --dev "$DEV"
 expect "status counts the live worker" 0 "workers +1 live" agent status --dev "$DEV"
 expect "unload refused while a socket is held" 7 "holds AF_XDP sockets of workers 2" agent unload --dev "$DEV"
 check "refused unload kept the link" test -e "$PINS/link"
@@ -400,7 +404,7 @@ HELD_PID=""
 # ---- ABI mismatch -----------------------------------------------------------------------------
 agent load --dev "$DEV" >/dev/null
 bpftool map update pinned "$PINS/meta" key hex 00 00 00 00 value hex 63 00 00 00 $(printf '00 %.0s' $(seq 20))
-expect "status refuses another ABI" 6 "ABI version 99, this build speaks 3" agent status --dev "$DEV"
+expect "status refuses another ABI" 6 "ABI version 99, this build speaks $ABI" agent status --dev "$DEV"
 expect "status of every device lists one of another ABI with the reason" 0 \
     "not shown: maps pinned for $DEV have ABI version 99" agent status
 expect "load refuses another ABI" 6 "ABI version 99" agent load --dev "$DEV"

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -87,6 +88,20 @@ static int set_worker(__u32 i, bool live, bool overload, bool with_socket)
     if (xsk_fd[i] < 0)
         return -1;
     return bpf_map_update_elem(xsks, &slot, &xsk_fd[i], BPF_ANY);
+}
+
+/* Worker i's published load: busy share, requests waiting, open connections (live, overload kept). */
+static int set_load(__u32 i, __u32 busy_pct, __u32 queue, __u32 conns)
+{
+    int fd = bpf_map__fd(skel->maps.workers);
+    struct worker_state ws;
+
+    if (bpf_map_lookup_elem(fd, &i, &ws))
+        return -1;
+    ws.busy_pct = busy_pct;
+    ws.queue = queue;
+    ws.load = conns;
+    return bpf_map_update_elem(fd, &i, &ws, BPF_ANY);
 }
 
 static void reset(void)
@@ -970,6 +985,171 @@ static void test_worker_leaving_moves_only_its_flows(void)
         else
             CHECKF(after[f] != 1, "flow %d stayed on the departed worker", f);
     }
+}
+
+/* ---- load-aware choice: power of two choices over the published load ------------------------- */
+
+/* The rendezvous hash's first and second choice over the workers in mask (second -1: only one). */
+static int hash_choices(const struct pkt_spec *s, __u64 mask, int *second)
+{
+    int first = expected_worker(s, mask);
+
+    *second = first >= 0 ? expected_worker(s, mask & ~(1ull << first)) : -1;
+    return first;
+}
+
+/* Worker 0 busy: every new flow goes to worker 1, those the hash prefers 0 for counted as second choices. */
+static void test_busy_worker_loses_new_flows(void)
+{
+    struct pkt_spec s = v4(TH_SYN);
+    int second, preferred0 = 0;
+
+    reset();
+    CHECK(add_service(SERVICE_V4, 80, 0) == 0);
+    CHECK(set_worker(0, true, false, true) == 0 && set_worker(1, true, false, true) == 0);
+    CHECK(set_load(0, 95, 0, 3) == 0 && set_load(1, 5, 0, 3) == 0);
+    for (int i = 0; i < 40; i++) {
+        struct flow_value fv;
+        int first;
+
+        s.sport = (__u16)(21000 + i);
+        first = hash_choices(&s, 0x3, &second);
+        EXPECT(&s, XDP_REDIRECT, "redirect_syn", 1);
+        CHECKF(last.delta.steer_least_loaded == (first == 0), "steer_least_loaded %llu, hash's first %d",
+               (unsigned long long)last.delta.steer_least_loaded, first);
+        CHECK(lookup_flow(&s, &fv) == 0 && fv.worker == 1);
+        preferred0 += first == 0;
+    }
+    CHECKF(preferred0 > 5, "only %d of 40 flows hashed to worker 0 first", preferred0);
+    /* existing flows stay where they are when the load turns */
+    CHECK(set_load(0, 0, 0, 3) == 0 && set_load(1, 100, 0, 3) == 0);
+    s.tcp_flags = TH_ACK;
+    for (int i = 0; i < 40; i++) {
+        s.sport = (__u16)(21000 + i);
+        EXPECT(&s, XDP_REDIRECT, "redirect_flow", 1);
+    }
+}
+
+/* Equal loads, and loads within the bands, keep the pure hash's placement: nothing moves. */
+static void test_equal_loads_keep_hash(void)
+{
+    static const __u32 busy[4] = {40, 40, 40, 40}, near_busy[4] = {0, 9, 3, 5};
+    static const __u32 conns[4] = {10, 10, 10, 10}, near_conns[4] = {10, 14, 12, 8};
+    struct pkt_spec s = v4(TH_SYN);
+
+    for (int round = 0; round < 2; round++) {
+        CHECK(setup_default() == 0);
+        for (__u32 w = 0; w < 4; w++)
+            CHECK(set_load(w, round ? near_busy[w] : busy[w], 2, round ? near_conns[w] : conns[w]) == 0);
+        for (int i = 0; i < 100; i++) {
+            s.sport = (__u16)(22000 + i);
+            s.src = i % 2 ? "10.1.0.2" : "10.1.0.3";
+            EXPECT(&s, XDP_REDIRECT, "redirect_syn", expected_worker(&s, 0xf));
+            CHECK(last.delta.steer_least_loaded == 0);
+        }
+    }
+}
+
+/* Only the hash's two best are compared: an idle third worker does not draw the flow. */
+static void test_only_two_choices(void)
+{
+    struct pkt_spec s = v4(TH_SYN);
+
+    CHECK(setup_default() == 0);
+    for (int i = 0; i < 40; i++) {
+        int first, second;
+
+        s.sport = (__u16)(23000 + i);
+        first = hash_choices(&s, 0xf, &second);
+        for (__u32 w = 0; w < 4; w++)
+            CHECK(set_load(w, (int)w == first ? 90 : (int)w == second ? 60 : 0, 0, 0) == 0);
+        EXPECT(&s, XDP_REDIRECT, "redirect_syn", second);
+        CHECK(last.delta.steer_least_loaded == 1);
+    }
+}
+
+/* Busy shares within the band: the queue decides, then (within its band) the open connections. */
+static void test_queue_then_connections(void)
+{
+    struct pkt_spec s = v4(TH_SYN);
+
+    for (int i = 0; i < 20; i++) {
+        int first, second;
+
+        s.sport = (__u16)(24000 + i);
+        CHECK(setup_default() == 0);
+        first = hash_choices(&s, 0xf, &second);
+        CHECK(set_load((__u32)first, 50, 1, 0) == 0 && set_load((__u32)second, 55, 0, 0) == 0);
+        EXPECT(&s, XDP_REDIRECT, "redirect_syn", second); /* a request waits on the first */
+
+        s.sport = (__u16)(25000 + i);
+        CHECK(setup_default() == 0);
+        first = hash_choices(&s, 0xf, &second);
+        CHECK(set_load((__u32)first, 20, 0, 30) == 0 && set_load((__u32)second, 25, 0, 20) == 0);
+        EXPECT(&s, XDP_REDIRECT, "redirect_syn", second); /* 30 > 20 + 5 + 4 connections */
+        CHECK(set_load((__u32)first, 20, 0, 29) == 0);
+        s.sport = (__u16)(26000 + i);
+        first = hash_choices(&s, 0xf, &second);
+        CHECK(set_load((__u32)first, 0, 0, 29) == 0 && set_load((__u32)second, 0, 0, 20) == 0);
+        EXPECT(&s, XDP_REDIRECT, "redirect_syn", first); /* 29: within the band */
+    }
+}
+
+static __u64 monotonic_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
+/* A worker that stopped publishing (blocked in a handler) counts as fully busy; a fresh one does not. */
+static void test_stale_heartbeat_counts_as_busy(void)
+{
+    int fd = bpf_map__fd(skel->maps.workers);
+    struct pkt_spec s = v4(TH_SYN);
+    struct worker_state ws;
+    __u32 w0 = 0;
+
+    reset();
+    CHECK(add_service(SERVICE_V4, 80, 0) == 0);
+    CHECK(set_worker(0, true, false, true) == 0 && set_worker(1, true, false, true) == 0);
+    CHECK(set_load(1, 50, 0, 0) == 0);
+    CHECK(bpf_map_lookup_elem(fd, &w0, &ws) == 0);
+    ws.heartbeat_ns = monotonic_ns() - (SLUICE_STALE_MS + 100) * 1000000ull; /* idle, but silent */
+    CHECK(bpf_map_update_elem(fd, &w0, &ws, BPF_ANY) == 0);
+    for (int i = 0; i < 20; i++) {
+        s.sport = (__u16)(28000 + i);
+        EXPECT(&s, XDP_REDIRECT, "redirect_syn", 1);
+    }
+    ws.heartbeat_ns = monotonic_ns(); /* it published again: idle, so it wins its share back */
+    CHECK(bpf_map_update_elem(fd, &w0, &ws, BPF_ANY) == 0);
+    for (int i = 0; i < 20; i++) {
+        s.sport = (__u16)(28100 + i);
+        EXPECT(&s, XDP_REDIRECT, "redirect_syn", 0);
+    }
+}
+
+/* Loaded past the threshold, both workers publish overload: SYNs are shed, other segments are not. */
+static void test_all_busy_and_overloaded_shed(void)
+{
+    struct pkt_spec s = v4(TH_SYN);
+
+    reset();
+    CHECK(add_service(SERVICE_V4, 80, 0) == 0);
+    CHECK(set_worker(0, true, true, true) == 0 && set_worker(1, true, true, true) == 0);
+    CHECK(set_load(0, 100, 3, 8) == 0 && set_load(1, 97, 0, 2) == 0);
+    for (int i = 0; i < 10; i++) {
+        s.sport = (__u16)(27000 + i);
+        EXPECT(&s, XDP_DROP, "drop_overload", -1);
+    }
+    CHECK(count_flows() == 0);
+    s.tcp_flags = TH_ACK; /* not a new connection: to the hash's choice, which resets it */
+    EXPECT(&s, XDP_REDIRECT, "redirect_no_flow", expected_worker(&s, 0x3));
+    /* one of them recovers (below its threshold): it takes every new connection */
+    CHECK(set_worker(1, true, false, true) == 0 && set_load(1, 70, 0, 2) == 0);
+    s.tcp_flags = TH_SYN;
+    EXPECT(&s, XDP_REDIRECT, "redirect_syn", 1);
 }
 
 /* ---- bookkeeping ------------------------------------------------------------------------------ */
@@ -2068,6 +2248,43 @@ static void test_group_none_live(void)
     EXPECT_DECISION(&s, x.b, x.n, 0, owner, "prefix_target_not_live");
 }
 
+/* A group decision takes the less loaded of the group's two best: worker 1 busy, its share goes to 3. */
+static void test_group_prefers_less_loaded(void)
+{
+    struct pkt_spec s = v4(TH_ACK);
+    struct bytes x;
+    int moved = 0;
+
+    CHECK(setup_steer() == 0);
+    CHECK(load_fixture("h2_curl.bin", &x) == 0);
+    CHECK(add_route(ROUTE_PATH, "/heavy", 0xaull, 5) == 0); /* workers 1 and 3 */
+    for (int i = 0; i < 40; i++) {
+        int owner;
+
+        s.sport = (__u16)(32000 + i);
+        CHECK(set_load(1, 0, 0, 0) == 0);
+        owner = open_conn(&s); /* while every worker is idle: the owner is the hash's */
+        CHECK(owner == expected_worker(&s, 0xf));
+        CHECK(set_load(1, 90, 0, 0) == 0);
+        EXPECT_DECISION(&s, x.b, x.n, 0, owner, "prefix_routed");
+        CHECKF(flow_of(&s).target == 3, "target %u", flow_of(&s).target);
+        moved += (int)last.delta.steer_least_loaded;
+        CHECK(last.delta.steer_least_loaded == (expected_worker(&s, 0xa) == 1));
+    }
+    CHECKF(moved > 5, "only %d of 40 decisions went to the second choice", moved);
+    /* every member overloaded: the connection is open already, so the hash's first choice takes it */
+    CHECK(set_worker(1, true, true, true) == 0 && set_worker(3, true, true, true) == 0);
+    for (int i = 0; i < 10; i++) {
+        int owner;
+
+        s.sport = (__u16)(32100 + i);
+        owner = open_conn(&s);
+        CHECK(owner == 0 || owner == 2);
+        EXPECT_DECISION(&s, x.b, x.n, 0, owner, "prefix_routed");
+        CHECKF(flow_of(&s).target == (__u32)expected_worker(&s, 0xa), "target %u", flow_of(&s).target);
+    }
+}
+
 static void test_route_counters(void)
 {
     struct pkt_spec s = v4(TH_ACK);
@@ -2213,6 +2430,12 @@ int main(int argc, char **argv)
         T(test_hash_spreads_evenly),
         T(test_worker_joining_moves_few_flows),
         T(test_worker_leaving_moves_only_its_flows),
+        T(test_busy_worker_loses_new_flows),
+        T(test_equal_loads_keep_hash),
+        T(test_only_two_choices),
+        T(test_queue_then_connections),
+        T(test_stale_heartbeat_counts_as_busy),
+        T(test_all_busy_and_overloaded_shed),
         T(test_every_packet_counted_once),
         T(test_h2_curl_fixture),
         T(test_h2_nghttp_fixture),
@@ -2277,6 +2500,7 @@ int main(int argc, char **argv)
         T(test_target_not_live),
         T(test_group_hashing),
         T(test_group_none_live),
+        T(test_group_prefers_less_loaded),
         T(test_route_counters),
         T(test_live_route_change),
         T(test_ipv6_decision),
