@@ -12,6 +12,11 @@
 #   - shedding: a pool of one thread and a queue of 8 under 64 concurrent /sleep/200: every request is
 #     answered, 200 or 503 with Retry-After, and the counters add up to what the client sent;
 #   - a request cancelled (RST_STREAM) while it runs on the pool is counted, and nothing breaks;
+#   - a route's breaker: 3 runs slower than slow_ms open it (503 with Retry-After at once, state in
+#     /metrics), after breaker_open_ms 2 probes that succeed close it again;
+#   - per client: at [http] rate_limit_rps 5 with a burst of 10, one client's 40 requests in a row get
+#     10 to 15 answers 200 and the rest 429 with Retry-After (counted), while another address of the
+#     client's namespace is still served;
 #   - overload at 3x the pool's capacity with the default settings (16 threads of GET /sleep/5: 3200
 #     requests/s; h2load sends 9600/s) for OFFLOAD_OVERLOAD_S seconds (30 on the AF_XDP datapath, 5 on
 #     sockets): every request gets a response (200 or 503), none times out, the server's counters add
@@ -200,6 +205,44 @@ abandoned() {
     if [ "$code" = 200 ]; then ok "$dp: then GET /sleep/1 is 200"; else not_ok "$dp: then GET /sleep/1 is 200" "got $code"; fi
 }
 
+# breaker DP: slow_ms 50, 3 failures open it for 1 s, 2 probes close it
+breaker() {
+    local dp=$1 codes="" hdr state i
+    for i in 1 2 3; do codes="$codes $(cli curl -sS -m 5 -o /dev/null -w '%{http_code}' --http2-prior-knowledge "$URL/sleep/100" 2>&1)"; done
+    hdr=$(cli curl -sS -m 5 -D - -o /dev/null --http2-prior-knowledge "$URL/sleep/1" 2>&1 | tr -d '\r')
+    state=$(metrics | sed -n 's|^sluice_offload_breaker_state{route="GET /sleep/:ms"} ||p')
+    if [ "$codes" = " 200 200 200" ] && grep -q '^HTTP/2 503' <<<"$hdr" && grep -Eq '^retry-after: [1-9]' <<<"$hdr" && [ "$state" = 1 ]; then
+        ok "$dp: three runs over slow_ms open the route's breaker: 503 with Retry-After at once, state open"
+    else
+        not_ok "$dp: three runs over slow_ms open the route's breaker" "slow ones:$codes; then: $(head -1 <<<"$hdr"), $(grep retry-after <<<"$hdr"); state ${state:-none}"
+    fi
+    if [ "$(cli curl -sS -m 5 -o /dev/null -w '%{http_code}' --http2-prior-knowledge "$URL/sha256/1" 2>&1)" = 200 ]; then ok "$dp: another offloaded route is not affected"; else not_ok "$dp: another offloaded route is not affected" "GET /sha256/1 not 200"; fi
+    sleep 1.1
+    codes=""
+    for i in 1 2 3; do codes="$codes $(cli curl -sS -m 5 -o /dev/null -w '%{http_code}' --http2-prior-knowledge "$URL/sleep/1" 2>&1)"; done
+    state=$(metrics | sed -n 's|^sluice_offload_breaker_state{route="GET /sleep/:ms"} ||p')
+    if [ "$codes" = " 200 200 200" ] && [ "$state" = 0 ]; then ok "$dp: after breaker_open_ms, two probes close it again"; else not_ok "$dp: after breaker_open_ms, two probes close it again" "codes:$codes, state ${state:-none}"; fi
+}
+
+# rate_limited DP: 5 requests/s and a burst of 10 per client address
+rate_limited() {
+    local dp=$1 out ok2 s4 before after hdr code
+    before=$(metric sluice_http_rate_limited_total)
+    out=$(cli h2load -n 40 -c 1 -m 1 "$URL/healthz" 2>&1)
+    ok2=$(h2load_field "$out" 2xx)
+    s4=$(h2load_field "$out" 4xx)
+    after=$(metric sluice_http_rate_limited_total)
+    if [ "$ok2" -ge 10 ] && [ "$ok2" -le 15 ] && [ $((ok2 + s4)) = 40 ] && [ "$((after - before))" = "$s4" ]; then
+        ok "$dp: 40 requests in a row at 5/s and a burst of 10: $ok2 answered, $s4 refused 429 and counted"
+    else
+        not_ok "$dp: 40 requests in a row at 5/s and a burst of 10: 10 to 15 answered, the rest 429 and counted" "2xx ${ok2:-?}, 4xx ${s4:-?}, counted $((after - before))"
+    fi
+    hdr=$(cli curl -sS -m 5 -D - -o /dev/null --http2-prior-knowledge "$URL/healthz" 2>&1 | tr -d '\r')
+    if grep -q '^HTTP/2 429' <<<"$hdr" && grep -Eq '^retry-after: [1-9]' <<<"$hdr"; then ok "$dp: a limited request is 429 with Retry-After"; else not_ok "$dp: a limited request is 429 with Retry-After" "$(head -3 <<<"$hdr" | tr '\n' '|')"; fi
+    code=$(cli curl -sS -m 5 -o /dev/null -w '%{http_code}' --interface 10.77.0.3 --http2-prior-knowledge "$URL/healthz" 2>&1)
+    if [ "$code" = 200 ]; then ok "$dp: another client address is served meanwhile"; else not_ok "$dp: another client address is served meanwhile" "got $code"; fi
+}
+
 # overload DP SECONDS: 9600 requests/s of /sleep/5 (64 clients x 150/s, up to 32 streams each: more
 # than the pool's queue and threads hold) against the defaults' 3200/s
 overload() {
@@ -238,9 +281,11 @@ overload() {
 
 printf '[offload]\nmax_threads = 1\nmin_threads = 1\nqueue_max = 8\n' >"$WORK/small.conf"
 printf '[offload]\nmax_threads = 0\n' >"$WORK/nopool.conf"
+printf '[offload]\nslow_ms = 50\nbreaker_failures = 3\nbreaker_open_ms = 1000\nbreaker_probes = 2\n[http]\nrate_limit_rps = 5\nrate_limit_burst = 10\n' >"$WORK/limits.conf"
 
 topo_down $TOPO
 topo_up $TOPO >/dev/null
+cli ip addr add 10.77.0.3/24 dev $TOPO-c # a second client address, for the per-client limit
 for dp in $DATAPATHS; do
     case $dp in
     socket)
@@ -272,6 +317,10 @@ for dp in $DATAPATHS; do
     start_server "$dp-small" 1 --config "$WORK/small.conf" "${ARGS[@]}"
     shedding "$dp"
     stop_server "$dp-small" "$STOPPED"
+    start_server "$dp-limits" 1 --config "$WORK/limits.conf" "${ARGS[@]}"
+    breaker "$dp"
+    rate_limited "$dp"
+    stop_server "$dp-limits" "$STOPPED"
     start_server "$dp-nopool" 1 --config "$WORK/nopool.conf" "${ARGS[@]}"
     isolation_without_pool "$dp"
     stop_server "$dp-nopool" "$STOPPED"
