@@ -40,13 +40,14 @@ static bool past_threshold(const struct xdp_worker *x, uint32_t busy_pct)
  * share (the period less the time of iterations that found nothing to do: poll() sleeps, spins
  * and empty busy polls) and the requests waiting on its behalf. A worker blocked in a handler
  * publishes nothing until it returns, and then a busy share near 100. Draining is overload too:
- * XDP sheds new connections.
+ * XDP sheds new connections. A period much shorter than PUBLISH_NS (the first one, when the loop
+ * starts: a few microseconds, all of them "busy") says nothing yet, and publishes an idle worker.
  */
 static void publish(struct xdp_worker *x, uint64_t now, bool live, bool draining)
 {
     struct worker *w = x->worker;
     uint64_t period = now - x->window_ns, busy = period > x->idle_ns ? period - x->idle_ns : 0;
-    uint32_t busy_pct = period ? (uint32_t)(busy * 100 / period) : 0;
+    uint32_t busy_pct = period >= PUBLISH_NS / 4 ? (uint32_t)(busy * 100 / period) : 0;
     bool overload = draining || past_threshold(x, busy_pct);
     struct worker_state ws = {
         .live = live,

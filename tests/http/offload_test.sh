@@ -83,7 +83,8 @@ stop_server() {
     fi
 }
 
-metrics() { cli curl -sS -m 5 --http2-prior-knowledge "$URL/metrics" 2>/dev/null; }
+# from an address of its own, so that scrapes count against no client's rate limit but their own
+metrics() { cli curl -sS -m 5 --interface 10.77.0.4 --http2-prior-knowledge "$URL/metrics" 2>/dev/null; }
 # metric NAME: the sum of NAME's samples over workers
 metric() { metrics | awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $NF } END { print s + 0 }'; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status"; }
@@ -103,8 +104,9 @@ h2load_field() {
 
 handlers() {
     local dp=$1 body want
-    body=$(cli curl -sS -m 10 --http2-prior-knowledge "$URL/sleep/50" 2>&1)
-    if [ "$body" = "slept 50 ms" ]; then ok "$dp: GET /sleep/50 over HTTP/2"; else not_ok "$dp: GET /sleep/50 over HTTP/2" "got '$body'"; fi
+    # right after "ready", within one SYN retransmission time: a fresh worker sheds no SYN
+    body=$(cli curl -sS -m 10 --connect-timeout 0.7 --http2-prior-knowledge "$URL/sleep/50" 2>&1)
+    if [ "$body" = "slept 50 ms" ]; then ok "$dp: GET /sleep/50 over HTTP/2, connected at once after ready"; else not_ok "$dp: GET /sleep/50 over HTTP/2, connected at once after ready" "got '$body'"; fi
     body=$(cli curl -sS -m 10 --http1.1 "$URL/sleep/1" 2>&1)
     if [ "$body" = "slept 1 ms" ]; then ok "$dp: GET /sleep/1 over HTTP/1.1"; else not_ok "$dp: GET /sleep/1 over HTTP/1.1" "got '$body'"; fi
     want=$("$STREAM_CAT" $((8 << 20)) 0 | sha256sum | cut -d' ' -f1)
@@ -120,11 +122,19 @@ handlers() {
 # healthz_beside_sleeps DP LABEL N: N streams of GET /sleep/1000 in flight on the one worker, then 20
 # GETs of /healthz; sets how long /healthz took and whether the sleeps were all still out
 healthz_beside_sleeps() {
-    local out t0 t1 bg
+    local out t0 t1 bg before
+    [ "$2" = pool ] && before=$(metric sluice_http_offloaded_total)
     nsenter --net=/run/netns/$TOPO-cli -- timeout 60 h2load -n "$3" -c 1 -m "$3" "$URL/sleep/1000" >"$WORK/sleeps-$2.txt" 2>&1 &
     bg=$!
     BG_PIDS+=("$bg")
-    sleep 0.5
+    if [ "$2" = pool ]; then
+        for _ in $(seq 30); do # until all are on the pool
+            [ "$(metric sluice_http_offloaded_total)" -ge $((before + $3)) ] && break
+            sleep 0.1
+        done
+    else
+        sleep 1 # the worker sleeps their 4 s one after the other; /metrics would wait too
+    fi
     t0=$(date +%s%N)
     out=$(cli h2load -n 20 -c 1 -m 1 "$URL/healthz" 2>&1)
     t1=$(date +%s%N)
@@ -175,14 +185,19 @@ shedding() {
     else
         not_ok "$dp: counters add up" "offloaded $off (client 2xx $ok2), shed $shed (client 5xx $s5)"
     fi
-    # a 503's Retry-After: fill the queue, then ask
-    nsenter --net=/run/netns/$TOPO-cli -- timeout 30 h2load -n 32 -c 1 -m 32 "$URL/sleep/500" >/dev/null 2>&1 &
+    # a 503's Retry-After: a client that keeps the queue full (each 503 is followed by another request),
+    # then ask, a few times if a take left a place for an instant
+    nsenter --net=/run/netns/$TOPO-cli -- timeout 30 h2load -n 3000 -c 1 -m 32 "$URL/sleep/200" >/dev/null 2>&1 &
     BG_PIDS+=("$!")
     for _ in $(seq 30); do # until the queue is full
-        [ "$(metric sluice_offload_queued)" -ge 7 ] && break
+        [ "$(metric sluice_offload_queued)" -ge 8 ] && break
         sleep 0.1
     done
-    hdr=$(cli curl -sS -m 10 -D - -o /dev/null --http2-prior-knowledge "$URL/sleep/1" 2>&1 | tr -d '\r')
+    for _ in 1 2 3 4 5; do
+        hdr=$(cli curl -sS -m 10 -D - -o /dev/null --http2-prior-knowledge "$URL/sleep/1" 2>&1 | tr -d '\r')
+        grep -q '^HTTP/2 503' <<<"$hdr" && break
+    done
+    kill -TERM "${BG_PIDS[@]}" 2>/dev/null
     wait "${BG_PIDS[@]}" 2>/dev/null
     BG_PIDS=()
     if grep -q '^HTTP/2 503' <<<"$hdr" && grep -Eq '^retry-after: [1-9][0-9]*$' <<<"$hdr"; then
@@ -205,21 +220,22 @@ abandoned() {
     if [ "$code" = 200 ]; then ok "$dp: then GET /sleep/1 is 200"; else not_ok "$dp: then GET /sleep/1 is 200" "got $code"; fi
 }
 
-# breaker DP: slow_ms 50, 3 failures open it for 1 s, 2 probes close it
+# breaker DP: slow_ms 50, 3 failures open it for 1 s, 2 probes close it (from the second address: the
+# first one's rate limit is rate_limited's)
 breaker() {
     local dp=$1 codes="" hdr state i
-    for i in 1 2 3; do codes="$codes $(cli curl -sS -m 5 -o /dev/null -w '%{http_code}' --http2-prior-knowledge "$URL/sleep/100" 2>&1)"; done
-    hdr=$(cli curl -sS -m 5 -D - -o /dev/null --http2-prior-knowledge "$URL/sleep/1" 2>&1 | tr -d '\r')
+    for i in 1 2 3; do codes="$codes $(cli curl --interface 10.77.0.3 -sS -m 5 -o /dev/null -w '%{http_code}' --http2-prior-knowledge "$URL/sleep/100" 2>&1)"; done
+    hdr=$(cli curl --interface 10.77.0.3 -sS -m 5 -D - -o /dev/null --http2-prior-knowledge "$URL/sleep/1" 2>&1 | tr -d '\r')
     state=$(metrics | sed -n 's|^sluice_offload_breaker_state{route="GET /sleep/:ms"} ||p')
     if [ "$codes" = " 200 200 200" ] && grep -q '^HTTP/2 503' <<<"$hdr" && grep -Eq '^retry-after: [1-9]' <<<"$hdr" && [ "$state" = 1 ]; then
         ok "$dp: three runs over slow_ms open the route's breaker: 503 with Retry-After at once, state open"
     else
         not_ok "$dp: three runs over slow_ms open the route's breaker" "slow ones:$codes; then: $(head -1 <<<"$hdr"), $(grep retry-after <<<"$hdr"); state ${state:-none}"
     fi
-    if [ "$(cli curl -sS -m 5 -o /dev/null -w '%{http_code}' --http2-prior-knowledge "$URL/sha256/1" 2>&1)" = 200 ]; then ok "$dp: another offloaded route is not affected"; else not_ok "$dp: another offloaded route is not affected" "GET /sha256/1 not 200"; fi
+    if [ "$(cli curl --interface 10.77.0.3 -sS -m 5 -o /dev/null -w '%{http_code}' --http2-prior-knowledge "$URL/sha256/1" 2>&1)" = 200 ]; then ok "$dp: another offloaded route is not affected"; else not_ok "$dp: another offloaded route is not affected" "GET /sha256/1 not 200"; fi
     sleep 1.1
     codes=""
-    for i in 1 2 3; do codes="$codes $(cli curl -sS -m 5 -o /dev/null -w '%{http_code}' --http2-prior-knowledge "$URL/sleep/1" 2>&1)"; done
+    for i in 1 2 3; do codes="$codes $(cli curl --interface 10.77.0.3 -sS -m 5 -o /dev/null -w '%{http_code}' --http2-prior-knowledge "$URL/sleep/1" 2>&1)"; done
     state=$(metrics | sed -n 's|^sluice_offload_breaker_state{route="GET /sleep/:ms"} ||p')
     if [ "$codes" = " 200 200 200" ] && [ "$state" = 0 ]; then ok "$dp: after breaker_open_ms, two probes close it again"; else not_ok "$dp: after breaker_open_ms, two probes close it again" "codes:$codes, state ${state:-none}"; fi
 }
@@ -286,6 +302,7 @@ printf '[offload]\nslow_ms = 50\nbreaker_failures = 3\nbreaker_open_ms = 1000\nb
 topo_down $TOPO
 topo_up $TOPO >/dev/null
 cli ip addr add 10.77.0.3/24 dev $TOPO-c # a second client address, for the per-client limit
+cli ip addr add 10.77.0.4/24 dev $TOPO-c # and one for /metrics
 for dp in $DATAPATHS; do
     case $dp in
     socket)
@@ -318,8 +335,8 @@ for dp in $DATAPATHS; do
     shedding "$dp"
     stop_server "$dp-small" "$STOPPED"
     start_server "$dp-limits" 1 --config "$WORK/limits.conf" "${ARGS[@]}"
-    breaker "$dp"
     rate_limited "$dp"
+    breaker "$dp"
     stop_server "$dp-limits" "$STOPPED"
     start_server "$dp-nopool" 1 --config "$WORK/nopool.conf" "${ARGS[@]}"
     isolation_without_pool "$dp"
