@@ -51,7 +51,7 @@ BPF_SKELS := $(BPF_PROGS:%=$(BUILD)/bpf/%.skel.h)
 
 COMMON_SRCS := common/err.c common/addr.c common/args.c maps/pins.c
 NET_SRCS    := server/net/tcp_handoff.c server/net/frame.c server/net/checksum.c server/net/packet.c server/net/timer_wheel.c \
-               server/net/isn.c server/net/tcp_engine.c server/net/tcp_input.c server/net/tcp_output.c \
+               server/net/isn.c common/siphash.c server/net/tcp_engine.c server/net/tcp_input.c server/net/tcp_output.c \
                server/net/tcp_cc.c server/net/tcp_cc_newreno.c server/net/tcp_cc_cubic.c \
                server/net/tcp_timer.c server/net/tcp_time_wait.c
 APP_SRCS    := server/app/app.c server/app/tcp_io.c server/app/echo_service.c server/app/sink_service.c \
@@ -63,7 +63,7 @@ HPACK_GEN   := $(BUILD)/gen/server/h2/hpack_huffdec.c
 # the offload pool (issue 16): threads that run slow handlers, fed through work-stealing deques, and
 # the breakers of offloaded routes; the HTTP layer submits to it
 OFFLOAD_SRCS := server/offload/deque.c server/offload/offload.c server/offload/breaker.c
-HTTP_SRCS   := $(OFFLOAD_SRCS) server/http/rate_limit.c server/http/http_worker.c server/http/http_mem.c server/http/request.c server/http/http_offload.c server/h2/nghttp2_session.c server/h2/session.c \
+HTTP_SRCS   := $(OFFLOAD_SRCS) server/http/rate_limit.c common/siphash.c server/http/http_worker.c server/http/http_mem.c server/http/request.c server/http/http_offload.c server/h2/nghttp2_session.c server/h2/session.c \
                server/http/h1.c server/http/h1_parse.c server/http/handlers/healthz.c server/http/handlers/bytes.c \
                server/http/handlers/echo.c server/http/handlers/static_file.c server/http/handlers/metrics.c \
                server/http/handlers/sleep.c server/http/handlers/sha256.c \
@@ -138,7 +138,7 @@ hpack_test_LIBS       := -lnghttp2
 ticket_test_SRCS      := tests/tls/ticket_test.c server/tls/tls_ticket.c tests/lib/check.c common/err.c
 ticket_test_LIBS      := -lssl -lcrypto -lpthread
 # rate_limit_test, breaker_test: the overload limits of issue 16 on a fake clock, with threads
-rate_limit_test_SRCS  := tests/http/rate_limit_test.c server/http/rate_limit.c tests/lib/check.c common/err.c
+rate_limit_test_SRCS  := tests/http/rate_limit_test.c server/http/rate_limit.c common/siphash.c tests/lib/check.c common/err.c
 rate_limit_test_LIBS  := -lpthread
 breaker_test_SRCS     := tests/offload/breaker_test.c server/offload/breaker.c tests/lib/check.c
 breaker_test_LIBS     := -lpthread
@@ -174,7 +174,7 @@ ROUTER_BENCH_SIZES    := 10 100 1000
 router_bench_OBJS     := $(ROUTER_BENCH_SIZES:%=$(BUILD)/gen/bench/router_%.o)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
-bin_objs = $(call obj,$($(1)_SRCS)) $($(1)_OBJS)
+bin_objs = $(call obj,$(sort $($(1)_SRCS))) $($(1)_OBJS) # sorted: each once, however many lists name it
 
 LINKED := $(addprefix $(BUILD)/,$(BINS) $(TEST_BINS) $(BENCH_BINS) $(GEN_BINS))
 $(foreach b,$(BINS) $(TEST_BINS) $(BENCH_BINS) $(GEN_BINS),$(eval $(BUILD)/$(b): $$(call bin_objs,$(notdir $(b)))))

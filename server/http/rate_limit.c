@@ -12,54 +12,20 @@
 #include <string.h>
 #include <sys/random.h>
 
-#define NS_PER_S    1000000000ull
-#define TOKEN       NS_PER_S /* one request, in nanotokens */
-#define ALL_WAYS    ((uint8_t)((1u << RATE_LIMIT_WAYS) - 1))
-#define ROTL(x, b)  (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIP_ROUND() /* SipHash's round over v0..v3 */                                                        \
-    do {                                                                                                     \
-        v0 += v1;                                                                                            \
-        v1 = ROTL(v1, 13);                                                                                   \
-        v1 ^= v0;                                                                                            \
-        v0 = ROTL(v0, 32);                                                                                   \
-        v2 += v3;                                                                                            \
-        v3 = ROTL(v3, 16);                                                                                   \
-        v3 ^= v2;                                                                                            \
-        v0 += v3;                                                                                            \
-        v3 = ROTL(v3, 21);                                                                                   \
-        v3 ^= v0;                                                                                            \
-        v2 += v1;                                                                                            \
-        v1 = ROTL(v1, 17);                                                                                   \
-        v1 ^= v2;                                                                                            \
-        v2 = ROTL(v2, 32);                                                                                   \
-    } while (0)
+#include "common/siphash.h"
+
+#define NS_PER_S 1000000000ull
+#define TOKEN    NS_PER_S /* one request, in nanotokens */
+#define ALL_WAYS ((uint8_t)((1u << RATE_LIMIT_WAYS) - 1))
 
 _Static_assert(RATE_LIMIT_WAYS <= 8, "a set's used slots are one byte of bits");
 _Static_assert(sizeof(struct rate_limit_set) % 64 == 0, "sets are whole cache lines");
 
-/* SipHash-1-3 of the 16-byte address under the table's key (the same hash server/net/isn.c keys the
- * connection table with: a client cannot choose addresses that share a set without the key). */
+/* SipHash-1-3 of the 16-byte address under the table's key (as server/net/isn.c keys the connection
+ * table): a client cannot choose addresses that share a set without the key. */
 static uint64_t addr_hash(const uint64_t k[2], const uint8_t addr[RATE_LIMIT_ADDR_LEN])
 {
-    uint64_t v0 = k[0] ^ 0x736f6d6570736575ull, v1 = k[1] ^ 0x646f72616e646f6dull;
-    uint64_t v2 = k[0] ^ 0x6c7967656e657261ull, v3 = k[1] ^ 0x7465646279746573ull;
-    uint64_t m;
-
-    for (int i = 0; i < RATE_LIMIT_ADDR_LEN; i += 8) {
-        memcpy(&m, addr + i, 8);
-        v3 ^= m;
-        SIP_ROUND();
-        v0 ^= m;
-    }
-    m = (uint64_t)RATE_LIMIT_ADDR_LEN << 56;
-    v3 ^= m;
-    SIP_ROUND();
-    v0 ^= m;
-    v2 ^= 0xff;
-    SIP_ROUND();
-    SIP_ROUND();
-    SIP_ROUND();
-    return v0 ^ v1 ^ v2 ^ v3;
+    return siphash(k, addr, RATE_LIMIT_ADDR_LEN, 1, 3);
 }
 
 int rate_limit_init(struct rate_limit *rl, const struct rate_limit_config *cfg, struct err *e)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# isolation.sh — what stream-prefix steering buys: a light route's latency while a heavy route is
-# loaded, with steering on (the heavy route pinned to its own worker) and off (connections hashed).
+# isolation.sh — a light route's latency while a heavy route is loaded: what stream-prefix steering
+# buys (the heavy route pinned to its own worker, or connections hashed), and what the offload pool
+# buys (a slow handler beside the light route on the same worker, on the pool or on the worker).
 #
 #   tools/bench/isolation.sh BUILD_DIR OUT_DIR [ROUNDS] [SECONDS]
 #
@@ -12,7 +13,12 @@
 # --steer; the SYN's hash spreads both kinds over both workers. Each mode runs ROUNDS times (default
 # 3, interleaved), SECONDS each (default 8); the median is reported with min-max. On two cores the
 # clients share the CPUs with the workers, so the absolute figures are noisy: the ratio between
-# the modes, measured side by side, is the result. Writes OUT_DIR/isolation.md and prints it.
+# the modes, measured side by side, is the result.
+# The offload part: one worker (CPU 0), the same light probe, and as the heavy load h2load's 1
+# connection x 64 streams of GET /sleep/5, a handler that blocks its thread for 5 ms and is routed
+# `offload`: "offloaded" runs it on the pool (the default [offload] settings), "inline" with the pool
+# disabled (--offload-threads 0) on the worker itself, "unloaded" is the light probe alone.
+# Writes OUT_DIR/isolation.md and prints it.
 set -eu
 
 BUILD=${1:?usage: isolation.sh BUILD_DIR OUT_DIR [ROUNDS] [SECONDS]}
@@ -42,8 +48,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# setup MODE: the agent's service (with or without steering) and a fresh two-worker server
+# setup MODE: the agent's service (with or without steering) and a fresh server: two workers for the
+# steering modes, one for the offload modes
 setup() {
+    local args=(--workers 2 --cpus 0,1)
     in_srv "$AGENT" unload --dev "$DEV" --force >/dev/null 2>&1 || true
     in_srv "$AGENT" load --dev "$DEV" >/dev/null
     if [ "$1" = steered ]; then
@@ -53,7 +61,11 @@ setup() {
     else
         in_srv "$AGENT" service add --dev "$DEV" --addr $ADDR --port 80 >/dev/null
     fi
-    nsenter --net=/run/netns/$TOPO-srv -- "$SERVER" --dev "$DEV" --workers 2 --cpus 0,1 --http 80 \
+    case $1 in
+    unloaded | offloaded) args=(--workers 1 --cpus 0) ;;
+    inline) args=(--workers 1 --cpus 0 --offload-threads 0) ;;
+    esac
+    nsenter --net=/run/netns/$TOPO-srv -- "$SERVER" --dev "$DEV" "${args[@]}" --http 80 \
         >"$WORK/server-$1.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 100); do
@@ -86,12 +98,17 @@ percentiles() {
 one() {
     local mode=$1 round=$2 log=$WORK/light-$1-$2.log heavy=$WORK/heavy-$1-$2.txt
     setup "$mode"
-    in_cli h2load -D $((SECS + 2)) -c 8 -m 8 "$URL/bytes/1000000" >"$heavy" 2>&1 &
+    case $mode in
+    steered | hashed) in_cli h2load -D $((SECS + 2)) -c 8 -m 8 "$URL/bytes/1000000" >"$heavy" 2>&1 & ;;
+    offloaded | inline) in_cli h2load -D $((SECS + 2)) -c 1 -m 64 "$URL/sleep/5" >"$heavy" 2>&1 & ;;
+    unloaded) true & ;;
+    esac
     HEAVY_PID=$!
     sleep 1
     in_cli h2load -D "$SECS" -c 4 -m 1 --log-file "$log" "$URL/healthz" >"$WORK/light-$mode-$round.txt" 2>&1
     wait "$HEAVY_PID" || true
     HEAVY_PID=""
+    [ -s "$heavy" ] || echo "finished in 0s, 0 req/s" >"$heavy"
     stop_server
     echo "$mode $(percentiles "$log") $(sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' "$heavy")" >>"$WORK/raw"
 }
@@ -109,9 +126,9 @@ median() {
 
 topo_down $TOPO >/dev/null 2>&1
 topo_up $TOPO >/dev/null
-echo "isolation: $ROUNDS rounds x 2 modes x ${SECS}s, about $((ROUNDS * 2 * (SECS + 6))) s" >&2
+echo "isolation: $ROUNDS rounds x 5 modes x ${SECS}s, about $((ROUNDS * 5 * (SECS + 6))) s" >&2
 for round in $(seq "$ROUNDS"); do
-    for mode in steered hashed; do
+    for mode in steered hashed unloaded offloaded inline; do
         one "$mode" "$round"
     done
 done
@@ -128,4 +145,17 @@ done
     echo
     awk -v s="$(median steered 3)" -v h="$(median hashed 3)" 'BEGIN {
         if (s > 0 && h > 0) printf "light p99, hashed / steered: %.2fx\n", h / s }'
+    echo
+    echo "The same light route beside a slow handler on one worker (CPU 0): GET /sleep/5, 1 connection x 64"
+    echo "streams, on the offload pool (offloaded) or on the worker (inline: --offload-threads 0), and alone"
+    echo "(unloaded). Median of $ROUNDS runs (min-max), µs; heavy req/s: /sleep/5 answered per second."
+    echo
+    echo "| mode | light p50 | light p99 | light p99.9 | light requests | heavy req/s |"
+    echo "|---|---|---|---|---|---|"
+    for mode in unloaded offloaded inline; do
+        echo "| $mode | $(summary $mode 2) | $(summary $mode 3) | $(summary $mode 4) | $(summary $mode 5) | $(summary $mode 6) |"
+    done
+    echo
+    awk -v u="$(median unloaded 3)" -v o="$(median offloaded 3)" -v i="$(median inline 3)" 'BEGIN {
+        if (u > 0 && o > 0 && i > 0) printf "light p99 over unloaded: offloaded %.2fx (goal: at most 2x), inline %.2fx\n", o / u, i / u }'
 } | tee "$OUT/isolation.md"
