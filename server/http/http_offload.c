@@ -84,6 +84,20 @@ bool http_offload_add_header(struct http_offload_job *job, const char *name, siz
     return true;
 }
 
+/* The handler's first answer is the one (a second is ignored, as on a worker): false for a second. */
+static bool answer_begins(struct http_offload_job *job, int status, const char *content_type,
+                          enum job_body kind, uint64_t len)
+{
+    if (job->answered)
+        return false;
+    job->answered = true;
+    job->status = status;
+    job->content_type = content_type;
+    job->body_kind = kind;
+    job->len = len;
+    return true;
+}
+
 static void free_copy(const void *body, size_t len)
 {
     (void)len;
@@ -94,16 +108,11 @@ void http_offload_respond(struct http_offload_job *job, int status, const char *
                           const void *body, size_t len, void (*release)(const void *body, size_t len),
                           bool copy)
 {
-    if (job->answered) {
+    if (!answer_begins(job, status, content_type, JOB_BODY_MEMORY, len)) {
         if (release)
             release(body, len);
         return;
     }
-    job->answered = true;
-    job->status = status;
-    job->content_type = content_type;
-    job->body_kind = JOB_BODY_MEMORY;
-    job->len = len;
     if (copy && len) {
         void *mine = malloc(len); /* the pool's slow path; the worker frees it once sent */
 
@@ -125,13 +134,8 @@ void http_offload_respond_generated(struct http_offload_job *job, int status, co
                                     void (*generate)(void *ctx, uint64_t offset, uint8_t *dst, size_t n),
                                     void *ctx)
 {
-    if (job->answered)
+    if (!answer_begins(job, status, content_type, JOB_BODY_GENERATED, len))
         return;
-    job->answered = true;
-    job->status = status;
-    job->content_type = content_type;
-    job->body_kind = JOB_BODY_GENERATED;
-    job->len = len;
     job->generate = generate;
     job->generate_ctx = ctx;
 }

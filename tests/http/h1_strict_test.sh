@@ -74,28 +74,6 @@ reset_state() {
 trap 'reset_state; if [ -n "${H1_STRICT_KEEP:-}" ]; then echo "# kept $WORK"; else rm -rf "$WORK"; fi' EXIT
 trap 'exit 130' INT TERM
 
-# start_server LABEL WORKERS ARGS...: sluice-server in the server namespace; passes once it is ready
-start_server() {
-    local label=$1 workers=$2 log=$WORK/server-$1.log
-    shift 2
-    nsenter --net=/run/netns/$TOPO-srv -- "$SERVER" --workers "$workers" --drain-ms 2000 "$@" >"$log" 2>&1 &
-    SERVER_PID=$!
-    if topo_server_ready "$SERVER_PID" "$log"; then ok "$label: server started"; else not_ok "$label: server started" "$(head -3 "$log" | tr '\n' '|')"; fi
-}
-
-# stop_server LABEL WANT: SIGTERM; passes when it exits 0 and its log matches WANT
-stop_server() {
-    local label=$1 want=$2 log=$WORK/server-$1.log status
-    stop_pid "$SERVER_PID" 20
-    status=$STOP_STATUS
-    SERVER_PID=""
-    if [ "$status" = 0 ] && grep -q "$want" "$log"; then
-        ok "$label: server stopped cleanly"
-    else
-        not_ok "$label: server stopped cleanly" "exit $status: $(grep -i -E 'error|runtime|leak' "$log" | head -3 | tr '\n' '|')"
-    fi
-}
-
 # ---- the probe and what its output says ------------------------------------------------------------
 
 # probe REQUEST [OPTION...]: one exchange on a fresh connection; its output is in $OUT
@@ -417,24 +395,24 @@ for dp in $DATAPATHS; do
     socket)
         PORT=8080
         URL=http://$SRV4:$PORT
-        start_server socket 2 --datapath socket --http $PORT
+        topo_start_server socket 2 --datapath socket --http $PORT
         run_checks socket
-        stop_server socket "stopped"
-        start_server socket-16 1 --config "$CONF" --datapath socket --http $PORT
+        topo_stop_server socket "stopped"
+        topo_start_server socket-16 1 --config "$CONF" --datapath socket --http $PORT
         exhaustion socket
-        stop_server socket-16 "stopped"
+        topo_stop_server socket-16 "stopped"
         ;;
     xdp)
         PORT=80
         URL=http://$SRV4:$PORT
         agent load --dev "$DEV" >/dev/null
         agent service add --dev "$DEV" --addr $SRV4 --port $PORT >/dev/null
-        start_server xdp 2 --dev "$DEV" --http $PORT
+        topo_start_server xdp 2 --dev "$DEV" --http $PORT
         run_checks xdp
-        stop_server xdp "every frame returned"
-        start_server xdp-16 1 --config "$CONF" --dev "$DEV" --http $PORT
+        topo_stop_server xdp "every frame returned"
+        topo_start_server xdp-16 1 --config "$CONF" --dev "$DEV" --http $PORT
         exhaustion xdp
-        stop_server xdp-16 "every frame returned"
+        topo_stop_server xdp-16 "every frame returned"
         agent unload --dev "$DEV" >/dev/null
         ;;
     *)

@@ -60,29 +60,6 @@ reset_state() {
 trap 'reset_state; if [ -n "${OFFLOAD_KEEP:-}" ]; then echo "# kept $WORK"; else rm -rf "$WORK"; fi' EXIT
 trap 'exit 130' INT TERM
 
-# start_server LABEL WORKERS ARGS...: sluice-server in the server namespace; passes once it is ready
-start_server() {
-    local label=$1 workers=$2 log=$WORK/server-$1.log
-    shift 2
-    # a small ASan quarantine, so that the resident set says what the server keeps, not what ASan holds back
-    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4 \
-        nsenter --net=/run/netns/$TOPO-srv -- "$SERVER" --workers "$workers" --drain-ms 2000 "$@" >"$log" 2>&1 &
-    SERVER_PID=$!
-    if topo_server_ready "$SERVER_PID" "$log"; then ok "$label: server started"; else not_ok "$label: server started" "$(head -3 "$log" | tr '\n' '|')"; fi
-}
-
-# stop_server LABEL WANT: SIGTERM; passes when it exits 0 and its log matches WANT
-stop_server() {
-    local label=$1 want=$2 log=$WORK/server-$1.log
-    stop_pid "$SERVER_PID" 20
-    SERVER_PID=""
-    if [ "$STOP_STATUS" = 0 ] && grep -q "$want" "$log"; then
-        ok "$label: server stopped cleanly"
-    else
-        not_ok "$label: server stopped cleanly" "exit $STOP_STATUS: $(grep -i -E 'error|runtime|leak' "$log" | head -3 | tr '\n' '|')"
-    fi
-}
-
 # from an address of its own, so that scrapes count against no client's rate limit but their own
 metrics() { cli curl -sS -m 5 --interface 10.77.0.4 --http2-prior-knowledge "$URL/metrics" 2>/dev/null; }
 # metric NAME: the sum of NAME's samples over workers
@@ -325,21 +302,21 @@ for dp in $DATAPATHS; do
         ;;
     esac
     URL=http://$SRV4:$PORT
-    start_server "$dp" 1 "${ARGS[@]}"
+    topo_start_server "$dp" 1 "${ARGS[@]}"
     handlers "$dp"
     isolation "$dp"
     abandoned "$dp"
     overload "$dp" "$SECS"
-    stop_server "$dp" "$STOPPED"
-    start_server "$dp-small" 1 --config "$WORK/small.conf" "${ARGS[@]}"
+    topo_stop_server "$dp" "$STOPPED"
+    topo_start_server "$dp-small" 1 --config "$WORK/small.conf" "${ARGS[@]}"
     shedding "$dp"
-    stop_server "$dp-small" "$STOPPED"
-    start_server "$dp-limits" 1 --config "$WORK/limits.conf" "${ARGS[@]}"
+    topo_stop_server "$dp-small" "$STOPPED"
+    topo_start_server "$dp-limits" 1 --config "$WORK/limits.conf" "${ARGS[@]}"
     rate_limited "$dp"
     breaker "$dp"
-    stop_server "$dp-limits" "$STOPPED"
-    start_server "$dp-nopool" 1 --config "$WORK/nopool.conf" "${ARGS[@]}"
+    topo_stop_server "$dp-limits" "$STOPPED"
+    topo_start_server "$dp-nopool" 1 --config "$WORK/nopool.conf" "${ARGS[@]}"
     isolation_without_pool "$dp"
-    stop_server "$dp-nopool" "$STOPPED"
+    topo_stop_server "$dp-nopool" "$STOPPED"
     [ "$dp" = xdp ] && agent unload --dev "$DEV" >/dev/null
 done

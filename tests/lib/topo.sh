@@ -17,6 +17,12 @@
 #   agent ARGS...         sluice-agent ARGS in the server namespace
 #   topo_server_ready PID LOG   wait up to 10 s for the server PID to print "ready" to LOG; fails
 #                         when it did not (it exited, or is still not ready)
+#   topo_start_server LABEL WORKERS ARGS...   for suites (tests/lib/tap.sh): $SERVER --workers
+#                         WORKERS ARGS in the server namespace, its output in $WORK/server-LABEL.log,
+#                         its PID in SERVER_PID, with a small ASan quarantine (the resident set then
+#                         says what the server keeps); an ok line once it is ready, not ok if not
+#   topo_stop_server LABEL WANT   SIGTERM, SIGKILL 20 s later; ok when it exited 0 and its log
+#                         matches WANT (e.g. "every frame returned")
 # The suite's own clean-up (its servers, by PID; its scratch files) stays in the suite, around
 # topo_down. A command started in the background, to be stopped by PID later, is started with
 # `nsenter --net=/run/netns/$TOPO-srv -- CMD &` itself: `in_srv CMD &` would make $! a subshell.
@@ -51,6 +57,26 @@ topo_down() {
     rm -rf "/sys/fs/bpf/sluice/$dev" || true
     rmdir /sys/fs/bpf/sluice 2>/dev/null || true
     "$TOPO_TOOL" down "$name" || true
+}
+
+topo_start_server() {
+    local label=$1 workers=$2 log=$WORK/server-$1.log
+    shift 2
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4 \
+        nsenter --net=/run/netns/$TOPO-srv -- "$SERVER" --workers "$workers" --drain-ms 2000 "$@" >"$log" 2>&1 &
+    SERVER_PID=$!
+    if topo_server_ready "$SERVER_PID" "$log"; then ok "$label: server started"; else not_ok "$label: server started" "$(head -3 "$log" | tr '\n' '|')"; fi
+}
+
+topo_stop_server() {
+    local label=$1 want=$2 log=$WORK/server-$1.log
+    stop_pid "$SERVER_PID" 20
+    SERVER_PID=""
+    if [ "$STOP_STATUS" = 0 ] && grep -q "$want" "$log"; then
+        ok "$label: server stopped cleanly"
+    else
+        not_ok "$label: server stopped cleanly" "exit $STOP_STATUS: $(grep -i -E 'error|runtime|leak' "$log" | head -3 | tr '\n' '|')"
+    fi
 }
 
 topo_server_ready() {
