@@ -16,6 +16,7 @@
  * measured drain rate; with no pool (max_threads 0) offloaded handlers run on the worker, as every
  * other handler does.
  */
+#include <stdalign.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +63,7 @@ struct http_offload_job {
     struct job_field fields[HTTP_MAX_RESP_HEADERS];
     char arena[HTTP_ARENA_SIZE];
 
-    char copy[]; /* the request's strings and header array, for view */
+    alignas(struct http_header) char copy[]; /* the request's header array, then its strings, for view */
 };
 
 /* ---- the pool's side: what a handler's calls do on the copy --------------------------------------- */
@@ -203,7 +204,7 @@ static struct http_offload_job *job_new(struct http_request *req)
     memset(job, 0, sizeof(*job));
     v = &job->view;
     *v = *req;
-    v->headers = (struct http_header *)job->copy; /* first: aligned as the allocation is */
+    v->headers = (struct http_header *)job->copy; /* first, where copy is aligned for it */
     at = job->copy + req->nheaders * sizeof(struct http_header);
     for (uint32_t i = 0; i < req->nheaders; i++) {
         v->headers[i].name = put_str(&at, req->headers[i].name);
