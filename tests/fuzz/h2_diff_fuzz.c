@@ -961,23 +961,42 @@ static void client_windows_moved(bool by_settings)
     }
 }
 
+/* An empty frame like the one before it, its header's facts all the same: it tells the rows nothing
+ * more. Once the readable's list is half full such repeats are not kept, so that a flood of them (empty
+ * DATA, empty SETTINGS) leaves room for the frames after it. */
+static bool repeats_last_empty(const struct cframe *f)
+{
+    const struct cframe *p;
+
+    if (cl.npending < MAX_CULPRITS / 2 || f->len)
+        return false;
+    p = &cl.pending[cl.npending - 1];
+    return p->type == f->type && p->flags == f->flags && p->sid == f->sid && !p->len && p->idle == f->idle &&
+           p->opener == f->opener && p->in_block == f->in_block && p->after_goaway == f->after_goaway &&
+           p->skipped == f->skipped;
+}
+
 static void client_frame_begin(void)
 {
-    cl.cur_pending = cl.npending < MAX_CULPRITS ? cl.npending : -1;
-    if (cl.npending < MAX_CULPRITS)
-        cl.pending[cl.npending++] = (struct cframe){
-            .type = cl.type,
-            .flags = cl.flags,
-            .sid = cl.sid,
-            .len = cl.len,
-            .idle = cl.sid && (!(cl.sid & 1) || cl.sid > highest_headers),
-            .first = -1,
-            .opener = !cl.frames,
-            .in_block = cl.in_block,
-            .after_goaway = cl.goaways > 0,
-            .skipped = cl.type == NGHTTP2_HEADERS && (cl.sid & 1) && cl.sid < highest_headers &&
-                       !(slot_of(cl.sid) > 0 && cl.headers_on[slot_of(cl.sid)]),
-        };
+    struct cframe f = {
+        .type = cl.type,
+        .flags = cl.flags,
+        .sid = cl.sid,
+        .len = cl.len,
+        .idle = cl.sid && (!(cl.sid & 1) || cl.sid > highest_headers),
+        .first = -1,
+        .opener = !cl.frames,
+        .in_block = cl.in_block,
+        .after_goaway = cl.goaways > 0,
+        .skipped = cl.type == NGHTTP2_HEADERS && (cl.sid & 1) && cl.sid < highest_headers &&
+                   !(slot_of(cl.sid) > 0 && cl.headers_on[slot_of(cl.sid)]),
+    };
+
+    cl.cur_pending = -1;
+    if (cl.npending < MAX_CULPRITS && !repeats_last_empty(&f)) {
+        cl.cur_pending = cl.npending;
+        cl.pending[cl.npending++] = f;
+    }
     cl.frames++;
     if (cl.len > cl.max_frame_len)
         cl.max_frame_len = cl.len;
@@ -2160,7 +2179,8 @@ static bool nghttp2_counts_pseudo_headers(const struct diff_ctx *d)
 }
 
 /* After the client's GOAWAY nghttp2 reads nothing more of what would start something (with nothing in
- * flight it closes): an error in what followed the GOAWAY is ours alone. */
+ * flight it closes, its session_is_closing): an error in what followed the GOAWAY is ours alone. It
+ * still checks each frame's length at its header, so it may end with FRAME_SIZE_ERROR for a later frame. */
 static bool nghttp2_done_after_goaway(const struct diff_ctx *d)
 {
     const struct side *s = &sides[0], *t = &sides[1];
@@ -2169,8 +2189,10 @@ static bool nghttp2_done_after_goaway(const struct diff_ctx *d)
     (void)d;
     if (s->end != END_GOAWAY)
         return false;
-    for (int k = 0; k < t->nculprits && !stopped; k++) /* nghttp2 closed at a GOAWAY */
-        stopped = t->end == END_CLOSED_EARLY && t->culprits[k].type == NGHTTP2_GOAWAY;
+    for (int k = 0; k < t->nculprits && !stopped; k++) /* nghttp2 closed at a GOAWAY, or at a size */
+        stopped = (t->end == END_CLOSED_EARLY && t->culprits[k].type == NGHTTP2_GOAWAY) ||
+                  (t->end == END_GOAWAY && t->goaway_code == NGHTTP2_FRAME_SIZE_ERROR &&
+                   t->culprits[k].after_goaway && size_fault(&t->culprits[k]));
     /* or in a readable that began no frame (the GOAWAY came in an earlier one) */
     stopped |= !t->nculprits && t->end == END_CLOSED_EARLY && cl.goaways;
     if (!stopped)
@@ -2515,7 +2537,8 @@ static const struct difference {
      "of CVE-2020-11080); we apply them (each costs nothing kept)"},
     {CONNECTION, nghttp2_done_after_goaway, "RFC 9113 6.8",
      "frames after the client's GOAWAY, one of them an error: nghttp2 has nothing in flight and closes "
-     "without reading them; we still read them and answer the error"},
+     "without reading them, or reads only their lengths (FRAME_SIZE_ERROR for a later one); we still "
+     "read them and answer the error"},
     {CONNECTION, glue_misses_lower_stream, "RFC 9113 5.1.1",
      "HEADERS opening a stream identifier below the last one: a connection error PROTOCOL_ERROR, as we "
      "answer; nghttp2's glue checks against nghttp2's last processed stream, which a refused or reset "
