@@ -329,7 +329,8 @@ static void offload_run(struct offload_pool *p, struct offload_job *job, bool st
     if (wait > p->grow_wait_ns)
         offload_grow(p);
     atomic_fetch_add_explicit(&p->busy, 1, memory_order_relaxed);
-    job->run(job);
+    if (!atomic_load_explicit(&p->stopping, memory_order_relaxed)) /* else handed back unrun */
+        job->run(job);
     if (job->done)
         job->done(job); /* the job is the caller's again: not touched after this */
     else

@@ -92,7 +92,9 @@ void offload_clear_wake(struct offload_pool *pool, uint32_t submitter);
  * many. One atomic load when the inbox is empty. */
 uint32_t offload_reap(struct offload_pool *pool, uint32_t submitter, void (*finish)(struct offload_job *job));
 
-/* Run what is queued and join every thread; jobs without done wait in the completion inboxes. */
+/* Let the running jobs finish, hand every job not begun back without running it (its run is not
+ * called: the server stops, nobody waits for its answer), and join every thread; jobs without done
+ * wait in the completion inboxes. A stop takes as long as the longest job running, not the queue. */
 void offload_pool_stop(struct offload_pool *pool);
 /* After offload_pool_stop and the last offload_reap: free the pool. */
 void offload_pool_free(struct offload_pool *pool);

@@ -108,6 +108,22 @@ static int tjobs_bad(struct tjob *t, size_t n)
     return bad;
 }
 
+/* After a stop: each job handed back once, and either run once before that or not run at all; *unrun
+ * counts the latter. */
+static int tjobs_bad_at_stop(struct tjob *t, size_t n, int *unrun)
+{
+    int bad = 0;
+
+    *unrun = 0;
+    for (size_t i = 0; i < n; i++) {
+        int runs = atomic_load(&t[i].runs), before = atomic_load(&t[i].done_before_run);
+
+        *unrun += runs == 0;
+        bad += atomic_load(&t[i].dones) != 1 || runs > 1 || (runs == 1 && before != 0);
+    }
+    return bad;
+}
+
 static void test_bad_config_refused(void)
 {
     struct offload_pool *pool;
@@ -201,7 +217,7 @@ static void test_queue_max_refuses(void)
     _Atomic bool gate = false;
     struct offload_stats st;
     struct err e;
-    int accepted = 0;
+    int accepted = 0, unrun;
 
     CHECK(t);
     CHECK(offload_pool_start(&pool, &cfg, 1, &e) == 0);
@@ -212,16 +228,16 @@ static void test_queue_max_refuses(void)
         accepted += offload_submit(pool, 0, &t[i].job);
     offload_pool_stats(pool, &st);
     atomic_store(&gate, true);
-    offload_pool_stop(pool); /* runs the 8 queued */
+    offload_pool_stop(pool); /* hands back the 8 queued, run or not */
     offload_pool_free(pool);
     CHECKF(accepted == 8, "%d accepted", accepted);
     CHECK(st.queued == 8 && st.rejected == 1 && st.submitted == 9);
     CHECK(atomic_load(&t[9].runs) == 0 && atomic_load(&t[9].dones) == 0);
-    CHECK(tjobs_bad(t, 9) == 0);
+    CHECK(atomic_load(&t[0].runs) == 1 && tjobs_bad_at_stop(t, 9, &unrun) == 0);
     free(t);
 }
 
-/* ---- stop runs what is queued --------------------------------------------------------------------- */
+/* ---- stop hands back what is queued, unrun ----------------------------------------------------------- */
 
 static _Atomic bool *release_gate;
 
@@ -233,7 +249,7 @@ static void *release_later(void *arg)
     return NULL;
 }
 
-static void test_stop_runs_queued(void)
+static void test_stop_hands_back_queued(void)
 {
     struct offload_pool *pool;
     struct offload_config cfg = config(1, 2, 1024);
@@ -242,21 +258,24 @@ static void test_stop_runs_queued(void)
     pthread_t tid;
     struct err e;
     uint32_t queued;
+    int unrun;
 
     CHECK(t);
     CHECK(offload_pool_start(&pool, &cfg, 1, &e) == 0);
     t[0].gate = &gate;
     for (int i = 0; i < 501; i++)
         CHECK(offload_submit(pool, 0, &t[i].job));
+    CHECK(WAIT_UNTIL(offload_queued(pool) <= 500, 5000)); /* the thread holds t[0] at its gate */
     queued = offload_queued(pool);
     release_gate = &gate;
     CHECK(pthread_create(&tid, NULL, release_later, NULL) == 0);
-    offload_pool_stop(pool); /* waits for the gate, then runs the rest */
+    offload_pool_stop(pool); /* waits for the gate, then hands back the rest */
     offload_pool_free(pool);
     pthread_join(tid, NULL);
-    printf("# stop with %u jobs queued: all run\n", queued);
     CHECK(queued >= 499);
-    CHECK(tjobs_bad(t, 501) == 0);
+    CHECK(atomic_load(&t[0].runs) == 1 && tjobs_bad_at_stop(t, 501, &unrun) == 0);
+    printf("# stop with %u jobs queued: %d handed back without running\n", queued, unrun);
+    CHECKF(unrun >= 450, "only %d of %u queued jobs were not run", unrun, queued);
     free(t);
 }
 
@@ -360,6 +379,7 @@ static void test_retry_after_grows_with_queue(void)
     _Atomic bool gate = false;
     struct err e;
     uint32_t r0, r1, r2, q1, q2;
+    int unrun;
 
     CHECK(t);
     atomic_store(&skip_sleep, false);
@@ -388,7 +408,7 @@ static void test_retry_after_grows_with_queue(void)
     offload_pool_free(pool);
     printf("# retry-after: %u s with no rate known; %u s for %u queued, %u s for %u queued (~200 jobs/s)\n",
            r0, r1, q1, r2, q2);
-    CHECK(tjobs_bad(t, 1041) == 0);
+    CHECK(tjobs_bad(t, 41) == 0 && tjobs_bad_at_stop(t + 41, 1000, &unrun) == 0);
     free(t);
     CHECK(r0 == 1);
     /* at most 200 jobs/s (5 ms each on one thread): 1000 queued is at least 5 s; slower when loaded */
@@ -401,7 +421,7 @@ int main(int argc, char **argv)
         CHECK_CASE(test_bad_config_refused),
         CHECK_CASE(test_every_job_once),
         CHECK_CASE(test_queue_max_refuses),
-        CHECK_CASE(test_stop_runs_queued),
+        CHECK_CASE(test_stop_hands_back_queued),
         CHECK_CASE(test_sizing_follows_step_load),
         CHECK_CASE(test_idle_pool_sleeps),
         CHECK_CASE(test_retry_after_grows_with_queue),
