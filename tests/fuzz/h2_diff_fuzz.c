@@ -961,19 +961,21 @@ static void client_windows_moved(bool by_settings)
     }
 }
 
-/* An empty frame like the one before it, its header's facts all the same: it tells the rows nothing
- * more. Once the readable's list is half full such repeats are not kept, so that a flood of them (empty
- * DATA, empty SETTINGS) leaves room for the frames after it. */
-static bool repeats_last_empty(const struct cframe *f)
+/* A frame like the one before it, its header's facts all the same, where nothing of its payload matters
+ * to the rows (empty, a CONTINUATION, DATA without padding): it tells them nothing more. Once the
+ * readable's list is half full such repeats are not kept, so that a flood of them (empty DATA or
+ * SETTINGS, a field block cut into thousands of CONTINUATIONs) leaves room for the frames after it. */
+static bool repeats_last(const struct cframe *f)
 {
     const struct cframe *p;
 
-    if (cl.npending < MAX_CULPRITS / 2 || f->len)
+    if (cl.npending < MAX_CULPRITS / 2 || (f->len && f->type != NGHTTP2_CONTINUATION &&
+                                           (f->type != NGHTTP2_DATA || (f->flags & NGHTTP2_FLAG_PADDED))))
         return false;
     p = &cl.pending[cl.npending - 1];
-    return p->type == f->type && p->flags == f->flags && p->sid == f->sid && !p->len && p->idle == f->idle &&
-           p->opener == f->opener && p->in_block == f->in_block && p->after_goaway == f->after_goaway &&
-           p->skipped == f->skipped;
+    return (p->whole || !p->len) && p->type == f->type && p->flags == f->flags && p->sid == f->sid &&
+           p->len == f->len && p->idle == f->idle && p->opener == f->opener && p->in_block == f->in_block &&
+           p->after_goaway == f->after_goaway && p->skipped == f->skipped;
 }
 
 static void client_frame_begin(void)
@@ -993,7 +995,7 @@ static void client_frame_begin(void)
     };
 
     cl.cur_pending = -1;
-    if (cl.npending < MAX_CULPRITS && !repeats_last_empty(&f)) {
+    if (cl.npending < MAX_CULPRITS && !repeats_last(&f)) {
         cl.cur_pending = cl.npending;
         cl.pending[cl.npending++] = f;
     }
