@@ -22,8 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <time.h>
-
 #include "http/http_conn.h"
 #include "http/http_worker.h"
 #include "offload/breaker.h"
@@ -44,7 +42,7 @@ struct http_offload_job {
     void *ctx;
     struct http_request view; /* the pool's copy: what fn sees */
     int route;                /* the route whose breaker hears how it went; -1: none */
-    uint64_t run_ns;          /* how long fn ran */
+    const uint64_t *now_ns;   /* the worker loop's clock (its app table's): the breaker's time */
 
     /* the answer, written by the pool's thread, read by the worker after offload_reap */
     bool answered;
@@ -151,21 +149,11 @@ void http_offload_reset(struct http_offload_job *job)
     job->reset = true;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void job_run(struct offload_job *base)
 {
     struct http_offload_job *job = (struct http_offload_job *)base;
-    uint64_t start = now_ns();
 
     job->fn(&job->view, job->ctx);
-    job->run_ns = now_ns() - start;
 }
 
 /* ---- the worker's side ------------------------------------------------------------------------------ */
@@ -273,7 +261,7 @@ int http_offload(struct http_request *req, int (*fn)(struct http_request *req, v
     if (!hw->offload)
         return fn(req, ctx);
     b = breaker_of(hw, req);
-    now = b ? now_ns() : 0;
+    now = req->_stream->conn->ac->table->now_ns;
     if (b && !breaker_allow(b, now)) {
         hw->stats.offload_breaker_refused++;
         unavailable(req, breaker_retry_after_s(b, now));
@@ -284,6 +272,7 @@ int http_offload(struct http_request *req, int (*fn)(struct http_request *req, v
         job->hw = hw;
         job->live = req;
         job->route = b ? req->route.route : -1;
+        job->now_ns = &req->_stream->conn->ac->table->now_ns;
         job->fn = fn;
         job->ctx = ctx;
         job->base.run = job_run;
@@ -362,10 +351,10 @@ void http_offload_finish(struct offload_job *base)
 
     hw->offload_in_flight--;
     if (job->route >= 0) {
-        bool ok =
-            job->answered && !job->unsupported && job->status < 500 && job->run_ns <= hw->offload_slow_ns;
+        bool ok = job->answered && !job->unsupported && job->status < 500 &&
+                  job->base.end_ns - job->base.start_ns <= hw->offload_slow_ns;
 
-        breaker_record(&hw->breakers[job->route], ok, now_ns());
+        breaker_record(&hw->breakers[job->route], ok, *job->now_ns);
     }
     if (job->live)
         answer(job);

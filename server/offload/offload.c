@@ -329,14 +329,17 @@ static void offload_run(struct offload_pool *p, struct offload_job *job, bool st
     if (wait > p->grow_wait_ns)
         offload_grow(p);
     atomic_fetch_add_explicit(&p->busy, 1, memory_order_relaxed);
-    if (!atomic_load_explicit(&p->stopping, memory_order_relaxed)) /* else handed back unrun */
+    if (!atomic_load_explicit(&p->stopping, memory_order_relaxed)) { /* else handed back unrun */
         job->run(job);
+        now = offload_now_ns();
+    }
+    job->end_ns = now;
     if (job->done)
         job->done(job); /* the job is the caller's again: not touched after this */
     else
         offload_return(p, job);
     atomic_fetch_sub_explicit(&p->busy, 1, memory_order_relaxed);
-    offload_count_completion(p, offload_now_ns());
+    offload_count_completion(p, now);
 }
 
 /* Any job in any deque? Relaxed looks, good after the caller's full fence. */

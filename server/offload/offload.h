@@ -43,6 +43,7 @@ struct offload_job {
     void (*done)(struct offload_job *job);
     uint64_t submit_ns;            /* CLOCK_MONOTONIC, set by offload_submit */
     uint64_t start_ns;             /* set when a thread takes the job */
+    uint64_t end_ns;               /* set when its run returned (start_ns when a stop handed it back unrun) */
     uint32_t submitter;            /* set by offload_submit */
     struct offload_job *next_done; /* the completion inbox's link */
 };

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# offload_test.sh — slow handlers on the offload pool and overload (issue 16), against sluice-server on
+# offload_http_test.sh — slow handlers on the offload pool and overload (issue 16), against sluice-server on
 # both datapaths, in a topology of its own, with curl and h2load as clients.
 #
-#   tests/http/offload_test.sh BUILD_DIR [socket|xdp]...    (default: both)
+#   tests/http/offload_http_test.sh BUILD_DIR [socket|xdp]...    (default: both)
 #
 # What it holds the server to:
 #   - GET /sleep/:ms and GET /sha256/:mib answer from the pool (the digest checked against stream_cat's);
@@ -25,7 +25,7 @@
 # Servers run in the server namespace, clients in the client namespace. Needs root.
 set -u
 
-BUILD=${1:?usage: offload_test.sh BUILD_DIR [socket|xdp]...}
+BUILD=${1:?usage: offload_http_test.sh BUILD_DIR [socket|xdp]...}
 shift
 DATAPATHS=${*:-socket xdp}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
