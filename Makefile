@@ -24,11 +24,10 @@ SANITIZE ?= 0
 CC      ?= cc
 CLANG   ?= clang
 BPFTOOL ?= bpftool
-OBJCOPY ?= objcopy
 
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 WARN      := -Wall -Wextra -Werror
-INCLUDES  := -I. -Iserver -I$(BUILD)
+INCLUDES  := -I. -Iinclude -Iserver -I$(BUILD)
 
 CFLAGS  := -std=gnu11 -g $(WARN) -D_GNU_SOURCE $(INCLUDES) -MMD -MP
 ifeq ($(SANITIZE),1)
@@ -70,9 +69,11 @@ HTTP_SRCS   := $(OFFLOAD_SRCS) server/http/rate_limit.c common/siphash.c server/
                server/router/method.c $(HPACK_SRCS)
 # TLS over either datapath's transport: a layer between the services and app_io (server/tls/tls.h)
 TLS_SRCS    := server/tls/tls_conn.c server/tls/tls_context.c server/tls/tls_ticket.c server/tls/tls_record.c
-SERVER_SRCS := $(TLS_SRCS) server/main.c server/config.c server/sched/worker.c server/sched/server_metrics.c server/sched/inbox.c \
+# libsluice: everything of the server but its main and its routes (include/sluice/ is its public API)
+LIB_SRCS    := $(TLS_SRCS) server/sluice_main.c server/config.c server/sched/worker.c server/sched/server_metrics.c server/sched/inbox.c \
                server/afxdp/xdp_steer.c server/afxdp/umem.c server/afxdp/xsk_port.c server/afxdp/xdp_worker.c \
                server/sock/sock_worker.c $(APP_SRCS) $(HTTP_SRCS) $(NET_SRCS) $(COMMON_SRCS)
+SERVER_SRCS := server/main.c $(LIB_SRCS)
 AGENT_SRCS  := agent/main.c agent/attach.c agent/probe.c agent/service.c agent/route.c agent/workers.c \
                agent/stats.c common/hpack_huffman.c agent/routes_config.c $(COMMON_SRCS)
 
@@ -95,7 +96,8 @@ GEN_BINS   := tools/hpack_huffgen
 sluice-agent_SRCS     := $(AGENT_SRCS)
 sluice-agent_LIBS     := $(LIBBPF)
 sluice-server_SRCS    := $(SERVER_SRCS)
-sluice-server_LIBS    := -lxdp $(LIBBPF) -lnghttp2 -linih -lssl -lcrypto -lpthread
+LIB_LIBS              := -lxdp $(LIBBPF) -lnghttp2 -linih -lssl -lcrypto -lpthread
+sluice-server_LIBS    := $(LIB_LIBS)
 sluice-server_OBJS    := $(BUILD)/gen/server/sluice.routes.o $(HPACK_GEN:.c=.o)
 sluice-routegen_SRCS  := tools/routegen/routegen.c server/router/method.c common/err.c
 
@@ -171,7 +173,7 @@ idle_conns_SRCS       := tools/bench/idle_conns.c
 # router_bench links three generated routers (see below)
 router_bench_SRCS     := tools/bench/router_bench.c server/router/method.c
 ROUTER_BENCH_SIZES    := 10 100 1000
-router_bench_OBJS     := $(ROUTER_BENCH_SIZES:%=$(BUILD)/gen/bench/router_%.o)
+router_bench_OBJS     := $(ROUTER_BENCH_SIZES:%=$(BUILD)/gen/bench/routes_%.o)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 bin_objs = $(call obj,$(sort $($(1)_SRCS))) $($(1)_OBJS) # sorted: each once, however many lists name it
@@ -227,10 +229,8 @@ $(HPACK_GEN): $(BUILD)/tools/hpack_huffgen
 	$< $@
 
 # router_bench links three generated routers (10, 100, 1000 routes from tools/bench/router_routes.sh),
-# each with its router_* symbols renamed router_*_N so that they do not collide; in a sanitizer build
-# ASan's ODR indicators for them (__odr_asan.NAME) are renamed along (objcopy skips absent symbols).
-# Static pattern rules: open ones would also "make" routes_1000.d, an included dependency file.
-ROUTER_SYMBOLS     := router_match router_dispatch router_dispatch_offloaded router_route_count router_route_names router_route_offloaded
+# each named bench_router_N. Static pattern rules: open ones would also "make" routes_1000.d, an included
+# dependency file.
 ROUTER_BENCH_SETS  := $(ROUTER_BENCH_SIZES:%=$(BUILD)/gen/bench/routes_%)
 
 $(ROUTER_BENCH_SETS:%=%.routes): $(BUILD)/gen/bench/routes_%.routes: tools/bench/router_routes.sh
@@ -238,10 +238,7 @@ $(ROUTER_BENCH_SETS:%=%.routes): $(BUILD)/gen/bench/routes_%.routes: tools/bench
 	sh tools/bench/router_routes.sh $* > $@
 
 $(ROUTER_BENCH_SETS:%=%.c): $(BUILD)/gen/bench/routes_%.c: $(BUILD)/gen/bench/routes_%.routes $(ROUTEGEN)
-	$(ROUTEGEN) $< $@
-
-$(ROUTER_BENCH_SIZES:%=$(BUILD)/gen/bench/router_%.o): $(BUILD)/gen/bench/router_%.o: $(BUILD)/gen/bench/routes_%.o
-	$(OBJCOPY) $(foreach s,$(ROUTER_SYMBOLS) $(ROUTER_SYMBOLS:%=__odr_asan.%),--redefine-sym $(s)=$(s)_$*) $< $@
+	$(ROUTEGEN) --name bench_router_$* $< $@
 
 .SECONDARY: $(HPACK_GEN) $(BUILD)/gen/server/sluice.routes.c $(BUILD)/gen/tests/router/test.routes.c $(foreach s,$(ROUTER_BENCH_SETS),$(s).routes $(s).c $(s).o)
 

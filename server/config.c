@@ -690,17 +690,18 @@ static int check(struct config *config, struct err *e)
     return 0;
 }
 
-int config_load(int argc, char **argv, struct config *cfg, struct err *e)
+int config_load(int argc, char **argv, const char *program, const char *default_config, struct config *cfg,
+                struct err *e)
 {
     struct option opts[NSETTINGS + 4];
-    const char *config_path = NULL;
+    const char *config_path = default_config;
     int c;
 
     config_defaults(cfg);
     build_options(opts);
     /* first pass: only --config, --help and --settings, so the file comes before the overrides */
     optind = 1;
-    while ((c = args_getopt(argc, argv, opts, "sluice-server", e)) != -1) {
+    while ((c = args_getopt(argc, argv, opts, program, e)) != -1) {
         if (c == '?')
             return -1;
         if (c == OPT_HELP) {
@@ -717,7 +718,7 @@ int config_load(int argc, char **argv, struct config *cfg, struct err *e)
     if (config_path && load_file(config_path, cfg, e))
         return -1;
     optind = 1;
-    while ((c = args_getopt(argc, argv, opts, "sluice-server", e)) != -1) {
+    while ((c = args_getopt(argc, argv, opts, program, e)) != -1) {
         char where[64];
 
         if (c < OPT_SETTING_BASE)

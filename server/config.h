@@ -27,8 +27,10 @@ struct config {
     struct tls_config tls;       /* [tls], --https: its service's layer_config is set by main, once loaded */
 };
 
-/* Defaults, then --config FILE if given, then every other option; checks the combination. */
-int config_load(int argc, char **argv, struct config *cfg, struct err *e);
+/* Defaults, then --config FILE if given (else default_config, when not NULL), then every other option;
+ * checks the combination. program names the command in messages about its arguments. */
+int config_load(int argc, char **argv, const char *program, const char *default_config, struct config *cfg,
+                struct err *e);
 
 /* --help: the options, generated from the settings table. */
 void config_print_usage(FILE *out);

@@ -1,100 +1,15 @@
 /*
- * main.c — sluice-server: settings (config.c), signals and the life cycle around the worker pool.
- *
- * On the xdp datapath it runs beside the steering program the agent loaded on --dev: the datapath
- * opens that device's pinned maps (and says so clearly when there are none). It starts the workers
- * (server/sched/worker.c) on the datapath config.c picked, which register their sockets, and on
- * SIGINT or SIGTERM drains connections, deregisters and releases everything, printing its counters. With
- * TLS, SIGHUP reloads the certificates and this thread rotates the session ticket keys. All signals
- * are taken by this thread with sigwait, so workers are never interrupted.
+ * main.c — sluice-server: the library's entry point (server/sluice_main.c) with the built-in routes
+ * of server/sluice.routes, the app every test, benchmark and the demo run. An app built against an
+ * installed libsluice has a main like this one (examples/hello/).
  */
-#include <errno.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#include "sluice/sluice.h"
 
-#include "config.h"
-#include "http/handlers/static_file.h"
-#include "sched/worker.h"
-#include "tls/tls.h"
-
-/* The next signal; meanwhile, once a minute, the TLS session ticket keys are rotated when due. */
-static int wait_signal(const sigset_t *signals, struct tls_server *tls)
-{
-    const struct timespec minute = {60, 0};
-
-    for (;;) {
-        struct err e = {0};
-        int sig = tls ? sigtimedwait(signals, NULL, &minute) : sigwaitinfo(signals, NULL);
-
-        if (sig > 0)
-            return sig;
-        if (tls && errno == EAGAIN && tls_server_tick(tls, &e))
-            err_print(stderr, "sluice-server: ticket keys", &e);
-    }
-}
+extern const struct router app_router;
 
 int main(int argc, char **argv)
 {
-    static struct server srv;
-    static struct config cfg;
-    struct tls_server *tls = NULL;
-    struct err e = {0};
-    sigset_t signals;
-    int sig;
+    static const struct sluice_app app = {.name = "sluice-server", .router = &app_router};
 
-    if (config_load(argc, argv, &cfg, &e)) {
-        err_print(stderr, "sluice-server", &e);
-        return e.status;
-    }
-    if (cfg.datapath == CONFIG_DATAPATH_XDP && geteuid() != 0) {
-        fprintf(stderr,
-                "sluice-server: error: must be run as root (needs CAP_BPF, CAP_NET_ADMIN, CAP_NET_RAW)\n");
-        return EXIT_STATUS_PERMISSION;
-    }
-    if (cfg.server.http.static_dir && static_file_open_dir(cfg.server.http.static_dir, &e)) {
-        err_print(stderr, "sluice-server", &e);
-        return e.status;
-    }
-    if (cfg.tls.port && !(tls = tls_server_new(&cfg.tls, &e))) {
-        err_print(stderr, "sluice-server", &e);
-        return e.status;
-    }
-    for (int i = 0; i < cfg.server.nservices; i++)
-        if (cfg.server.services[i].layer == &tls_layer)
-            cfg.server.services[i].layer_config = tls;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &signals, NULL); /* inherited by the workers */
-    if (server_start(&srv, &cfg.server, &e)) {
-        err_print(stderr, "sluice-server", &e);
-        tls_server_free(tls);
-        return e.status;
-    }
-    printf("sluice-server: ready\n");
-    fflush(stdout);
-    while ((sig = wait_signal(&signals, tls)) == SIGHUP) {
-        if (!tls)
-            continue;
-        if (tls_server_reload(tls, &e)) {
-            err_print(stderr, "sluice-server: SIGHUP: kept the certificates in use", &e);
-            continue;
-        }
-        printf("sluice-server: SIGHUP: certificates reloaded\n");
-        fflush(stdout);
-    }
-    printf("sluice-server: %s: draining connections, then stopping\n", strsignal(sig));
-    fflush(stdout);
-    if (server_stop(&srv, stdout, &e)) {
-        err_print(stderr, "sluice-server", &e);
-        tls_server_free(tls);
-        return e.status;
-    }
-    tls_server_free(tls);
-    printf("sluice-server: stopped%s\n", cfg.datapath == CONFIG_DATAPATH_XDP ? ", every frame returned" : "");
-    return EXIT_STATUS_OK;
+    return sluice_main(argc, argv, &app);
 }

@@ -43,7 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http/http.h"
+#include "sluice/http.h"
 
 /*
  * Every way a request can be refused, defined once: the enum, the /metrics label and the status each

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "http/rate_limit.h"
+#include "sluice/router.h"
 
 /* The HTTP/2 implementation ([http] h2), in the order of its config choices. */
 enum http_h2 {
@@ -16,6 +17,7 @@ enum http_h2 {
 };
 
 struct http_config {
+    const struct router *router;     /* the app's routes (sluice-routegen); required */
     int h2;                          /* enum http_h2 */
     uint32_t max_concurrent_streams; /* SETTINGS_MAX_CONCURRENT_STREAMS */
     uint32_t initial_window_size;    /* SETTINGS_INITIAL_WINDOW_SIZE, and the connection window */

@@ -18,7 +18,7 @@
 
 #include "app/app.h"
 #include "http/h1.h"
-#include "http/http.h"
+#include "sluice/http.h"
 #include "http/http_config.h"
 
 #define HTTP_BUF_SIZE         16384 /* one pool buffer */

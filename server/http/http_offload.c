@@ -243,7 +243,7 @@ static void shed(struct http_worker *hw, struct http_request *req)
 static struct breaker *breaker_of(const struct http_worker *hw, const struct http_request *req)
 {
     if (!hw->breakers || req->route.result != ROUTER_FOUND || req->route.route < 0 ||
-        req->route.route >= router_route_count)
+        req->route.route >= hw->cfg->router->route_count)
         return NULL;
     return &hw->breakers[req->route.route];
 }
@@ -295,7 +295,7 @@ int http_offload(struct http_request *req, int (*fn)(struct http_request *req, v
 
 static int run_route(struct http_request *req, void *ctx)
 {
-    return router_dispatch_offloaded((int)(intptr_t)ctx, req);
+    return req->_job->hw->cfg->router->dispatch_offloaded((int)(intptr_t)ctx, req);
 }
 
 int router_offload(int route, struct http_request *req)

@@ -568,10 +568,10 @@ void http_dispatch(struct http_stream *st)
         return;
     if (!req->path.ptr) /* CONNECT has no :path (RFC 9113 8.5): no route has it, so 404 */
         req->path = (struct http_str){"", 0};
-    router_match(req->method, req->path.ptr, req->path.len, &req->route);
+    hw->cfg->router->match(req->method, req->path.ptr, req->path.len, &req->route);
     switch (req->route.result) {
     case ROUTER_FOUND:
-        router_dispatch(req->route.route, req);
+        hw->cfg->router->dispatch(req->route.route, req);
         break;
     case ROUTER_METHOD_NOT_ALLOWED:
         hw->stats.method_not_allowed++;

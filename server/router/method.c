@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "router/router.h"
+#include "sluice/router.h"
 
 enum method method_parse(const char *name, size_t len)
 {

@@ -15,7 +15,7 @@
 #include "http/http_conn.h"
 #include "http/http_worker.h"
 #include "http/handlers/metrics.h"
-#include "router/router.h"
+#include "sluice/router.h"
 #include "sched/worker.h"
 #include "tls/tls.h"
 
@@ -71,7 +71,7 @@ static const struct tls_stats *tls_stats_of(const struct worker *w)
 }
 
 /* Each offloaded route's breaker, labelled with the route. */
-static void breaker_metrics(struct http_request *req, struct breaker *breakers)
+static void breaker_metrics(struct http_request *req, const struct router *router, struct breaker *breakers)
 {
     static const struct {
         const char *name, *type, *help;
@@ -85,15 +85,15 @@ static void breaker_metrics(struct http_request *req, struct breaker *breakers)
 
     for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
         family(req, families[f].name, families[f].type, families[f].help);
-        for (int r = 0; r < router_route_count; r++) {
+        for (int r = 0; r < router->route_count; r++) {
             struct breaker_stats s;
             uint64_t v;
 
-            if (!router_route_offloaded[r])
+            if (!router->route_offloaded[r])
                 continue;
             breaker_stats(&breakers[r], &s);
             v = f == 0 ? (uint64_t)breaker_state(&breakers[r], now) : f == 1 ? s.opened : s.refused;
-            metrics_line(req, "%s{route=\"%s\"} %" PRIu64 "\n", families[f].name, router_route_names[r], v);
+            metrics_line(req, "%s{route=\"%s\"} %" PRIu64 "\n", families[f].name, router->route_names[r], v);
         }
     }
 }
@@ -183,7 +183,7 @@ static void write_metrics(struct http_request *req, void *ctx)
     if (srv->offload)
         offload_metrics(req, srv->offload);
     if (srv->breakers)
-        breaker_metrics(req, srv->breakers);
+        breaker_metrics(req, srv->cfg.http.router, srv->breakers);
     if (srv->cfg.http.rate_limit.rps) {
         struct rate_limit_stats s;
 

@@ -7,7 +7,7 @@
 
 #include "h2/h2.h"
 #include "http/http_worker.h"
-#include "router/router.h"
+#include "sluice/router.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -102,7 +102,7 @@ static void release(struct server *srv)
     if (srv->offload)
         offload_pool_free(srv->offload);
     srv->offload = NULL;
-    for (int i = 0; srv->breakers && i < router_route_count; i++)
+    for (int i = 0; srv->breakers && i < srv->cfg.http.router->route_count; i++)
         breaker_destroy(&srv->breakers[i]);
     free(srv->breakers);
     srv->breakers = NULL;
@@ -133,16 +133,18 @@ int server_start(struct server *srv, const struct server_config *cfg, struct err
     memset(srv, 0, sizeof(*srv));
     srv->cfg = *cfg;
     srv->cfg.datapath_cfg = NULL; /* the datapath keeps what it needs of it */
+    if (serves_http(cfg) && !cfg->http.router)
+        return ERR(e, EXIT_STATUS_USAGE, 0, "an HTTP service needs the app's routes (struct http_config's router)");
     if (serves_http(cfg) && cfg->offload.max_threads &&
         offload_pool_start(&srv->offload, &cfg->offload, cfg->nworkers, e))
         return -1;
     if (srv->offload && cfg->breaker.failures) {
-        srv->breakers = calloc((size_t)router_route_count, sizeof(*srv->breakers));
+        srv->breakers = calloc((size_t)cfg->http.router->route_count, sizeof(*srv->breakers));
         if (!srv->breakers) {
             ERR(e, EXIT_STATUS_FAILURE, ENOMEM, "cannot allocate the routes' breakers");
             goto fail;
         }
-        for (int i = 0; i < router_route_count; i++)
+        for (int i = 0; i < cfg->http.router->route_count; i++)
             breaker_init(&srv->breakers[i], &cfg->breaker);
     }
     if (serves_http(cfg) && rate_limit_init(&srv->rate_limit, &cfg->http.rate_limit, e))

@@ -45,9 +45,11 @@
 #include "h2/hpack.h"
 #include "http/handlers/metrics.h"
 #include "http/handlers/static_file.h"
-#include "http/http.h"
+#include "sluice/http.h"
 #include "http/http_conn.h"
 #include "http/http_worker.h"
+
+extern const struct router app_router; /* server/sluice.routes, compiled */
 
 #define PORT        80
 #define OUT_CAP     (256u << 10) /* the transport's send buffer: the client empties it after each write */
@@ -392,8 +394,10 @@ static void workers_init(void)
     static const struct app_service service = {.port = PORT, .ops = &app_http_ops};
     struct http_config *strict = &configs[1], *pools = &configs[2];
 
-    for (int c = 0; c < 3; c++)
+    for (int c = 0; c < 3; c++) {
         http_config_default(&configs[c]);
+        configs[c].router = &app_router;
+    }
     /* strict: the protocol's limits close by, the pools ample */
     strict->max_concurrent_streams = 3;
     strict->initial_window_size = 65535; /* the default: no window to grow, none before the ACK */

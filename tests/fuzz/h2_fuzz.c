@@ -51,12 +51,14 @@
 
 #include "app/app.h"
 #include "common/err.h"
-#include "http/http.h"
+#include "sluice/http.h"
 #include "h2/h2.h"
 #include "h2/hpack.h"
 #include "http/http_worker.h"
 #include "http/handlers/metrics.h"
 #include "http/handlers/static_file.h"
+
+extern const struct router app_router; /* server/sluice.routes, compiled */
 
 #define PORT                      80
 #define MAX_CONNS                 2
@@ -212,6 +214,7 @@ static void workers_init(void)
 
     http_config_default(&default_config);
     http_config_default(&tight_config);
+    default_config.router = tight_config.router = &app_router;
     tight_config.max_concurrent_streams = 4;
     tight_config.initial_window_size = 65535;
     tight_config.max_header_list_size = 1024;

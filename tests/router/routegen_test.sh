@@ -39,7 +39,7 @@ for routes in tests/router/golden/*.routes; do
     "$ROUTEGEN" "$routes" "$out.again"
     check "golden $name: the same input gives the same bytes" cmp "$out" "$out.again"
     check "golden $name: output compiles with -Wall -Wextra -Werror" \
-        "${CC:-cc}" -std=gnu11 -Wall -Wextra -Werror -Iserver -fsyntax-only "$out"
+        "${CC:-cc}" -std=gnu11 -Wall -Wextra -Werror -Iinclude -fsyntax-only "$out"
 done
 
 # ---- problems with a routes file ---------------------------------------------------------------

@@ -1,5 +1,5 @@
 /*
- * router_test.c — the compiled router (server/router/router.h) as the server sees it.
+ * router_test.c — the compiled router (include/sluice/router.h) as the server sees it.
  *
  * Linked with the C that sluice-routegen generates from tests/router/test.routes at build time
  * ($(BUILD)/gen/tests/router/test.routes.c), so these tests check the generator through its output.
@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "tests/lib/check.h"
-#include "router/router.h"
+#include "sluice/router.h"
+
+extern const struct router app_router; /* tests/router/test.routes, compiled */
 
 #define ALLOW(m)  (1u << METHOD_##m)
 #define ALLOW_ALL ((1u << METHOD_COUNT) - 1)
@@ -84,7 +86,7 @@ static const struct router_match *lookup_bytes(enum method method, const char *p
     path_copy = malloc(len ? len : 1);
     memcpy(path_copy, path, len);
     memset(&match, 0xa5, sizeof(match)); /* whatever the caller had there must not leak through */
-    router_match(method, path_copy, len, &match);
+    app_router.match(method, path_copy, len, &match);
     return &match;
 }
 
@@ -96,15 +98,15 @@ static const struct router_match *lookup(enum method method, const char *path)
 /* The route's index, from its "METHODS pattern" name, so that tests read by route, not by number. */
 static int route_named(const char *name)
 {
-    for (int i = 0; i < router_route_count; i++)
-        if (strcmp(router_route_names[i], name) == 0)
+    for (int i = 0; i < app_router.route_count; i++)
+        if (strcmp(app_router.route_names[i], name) == 0)
             return i;
     return -2;
 }
 
 static const char *route_name(int route)
 {
-    return route >= 0 && route < router_route_count ? router_route_names[route] : "(none)";
+    return route >= 0 && route < app_router.route_count ? app_router.route_names[route] : "(none)";
 }
 
 static const char *result_name(enum router_result r)
@@ -179,12 +181,12 @@ static void test_method_names(void)
 
 static void test_route_table(void)
 {
-    CHECKF(router_route_count == 24, "%d routes", router_route_count);
-    CHECK(strcmp(router_route_names[0], "GET /") == 0);
-    CHECK(strcmp(router_route_names[4], "GET,POST /users") == 0);
-    CHECK(strcmp(router_route_names[16], "* /any") == 0);
-    CHECK(strcmp(router_route_names[20], "GET /odd/\"q\"/back\\slash/it's") == 0);
-    CHECK(router_route_names[router_route_count] == NULL);
+    CHECKF(app_router.route_count == 24, "%d routes", app_router.route_count);
+    CHECK(strcmp(app_router.route_names[0], "GET /") == 0);
+    CHECK(strcmp(app_router.route_names[4], "GET,POST /users") == 0);
+    CHECK(strcmp(app_router.route_names[16], "* /any") == 0);
+    CHECK(strcmp(app_router.route_names[20], "GET /odd/\"q\"/back\\slash/it's") == 0);
+    CHECK(app_router.route_names[app_router.route_count] == NULL);
 }
 
 static void test_literals(void)
@@ -444,8 +446,8 @@ static void test_length_is_the_path(void)
 /* Each route is found by a path made from its own pattern: nothing is shadowed or lost. */
 static void test_every_route_reachable(void)
 {
-    for (int i = 0; i < router_route_count; i++) {
-        const char *name = router_route_names[i];
+    for (int i = 0; i < app_router.route_count; i++) {
+        const char *name = app_router.route_names[i];
         const char *pattern = strchr(name, ' ') + 1;
         enum method method = name[0] == '*' ? METHOD_GET : method_parse(name, strcspn(name, ", "));
         char path[256];
@@ -474,7 +476,7 @@ static int dispatch(const char *path, enum method method, struct http_request *r
     const struct router_match *m = lookup(method, path);
 
     memset(req, 0, sizeof(*req));
-    return m->result == ROUTER_FOUND ? router_dispatch(m->route, req) : -100;
+    return m->result == ROUTER_FOUND ? app_router.dispatch(m->route, req) : -100;
 }
 
 static void test_dispatch_order(void)
@@ -507,10 +509,10 @@ static void test_dispatch_results(void)
 {
     struct http_request req = {.handler_result = -22};
 
-    CHECKF(router_dispatch(route_named("GET /health"), &req) == -22, "%s", req.trace); /* the handler's */
+    CHECKF(app_router.dispatch(route_named("GET /health"), &req) == -22, "%s", req.trace); /* the handler's */
     memset(&req, 0, sizeof(req));
-    CHECK(router_dispatch(-1, &req) == -1);
-    CHECK(router_dispatch(router_route_count, &req) == -1);
+    CHECK(app_router.dispatch(-1, &req) == -1);
+    CHECK(app_router.dispatch(app_router.route_count, &req) == -1);
     CHECKF(req.trace[0] == '\0', "%s", req.trace);
 }
 

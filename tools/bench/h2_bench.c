@@ -56,6 +56,8 @@
 #include "h2/h2.h"
 #include "http/http_worker.h"
 
+extern const struct router app_router; /* server/sluice.routes, compiled */
+
 #define PORT      80
 #define IN_FLIGHT 32
 #define ROUNDS    5
@@ -578,6 +580,7 @@ int main(int argc, char **argv)
         return 1;
     }
     http_config_default(&config);
+    config.router = &app_router;
     for (int k = 0; k < NKINDS; k++) {
         if (!kinds[k].ops)
             continue;

@@ -2,8 +2,7 @@
  * router_bench.c — lookups per second of the generated router, for 10, 100 and 1000 routes.
  *
  * The three route sets come from tools/bench/router_routes.sh, each compiled by sluice-routegen and
- * linked here under names of its own (objcopy --redefine-sym router_match=router_match_N and the
- * like; see the Makefile). The lookups are derived from each set's compiled route names, so they
+ * linked here under a name of its own (sluice-routegen --name bench_router_N; see the Makefile). The lookups are derived from each set's compiled route names, so they
  * cannot drift from the routes: 4096 per set, routes picked at random, half of them matching paths
  * (captures filled with varying values), half misses: a segment too many (404 after the whole
  * walk), a changed byte (404 on the way) or a method without a route (405, which explores every
@@ -24,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "router/router.h"
+#include "sluice/router.h"
 
 #define LOOKUPS    4096
 #define MAX_PATH   256
@@ -32,15 +31,7 @@
 #define REPEATS    5
 #define HOT_ROUTES 10 /* the "same paths" column: lookups for the first 10 routes only, in every set */
 
-typedef void match_fn(enum method method, const char *path, size_t len, struct router_match *out);
-
-#define ROUTE_SET(n)                                                                                         \
-    match_fn router_match_##n;                                                                               \
-    extern const int router_route_count_##n;                                                                 \
-    extern const char *const router_route_names_##n[];
-ROUTE_SET(10)
-ROUTE_SET(100)
-ROUTE_SET(1000)
+extern const struct router bench_router_10, bench_router_100, bench_router_1000;
 
 /* The generated dispatchers call these; the bench never dispatches, but they must link. */
 #define STUB(kind, name)                                                                                     \
@@ -61,16 +52,10 @@ STUB(middleware, audit)
 
 struct route_set {
     int size;
-    match_fn *match;
-    const int *count;
-    const char *const *names;
+    const struct router *router;
 };
 
-static const struct route_set sets[] = {
-    {10, router_match_10, &router_route_count_10, router_route_names_10},
-    {100, router_match_100, &router_route_count_100, router_route_names_100},
-    {1000, router_match_1000, &router_route_count_1000, router_route_names_1000},
-};
+static const struct route_set sets[] = {{10, &bench_router_10}, {100, &bench_router_100}, {1000, &bench_router_1000}};
 
 struct lookup {
     enum method method;
@@ -141,8 +126,8 @@ static void path_for(const char *pattern, uint32_t seed, struct lookup *l)
 
 static void linear_compile(const struct route_set *set, struct linear_route *routes)
 {
-    for (int i = 0; i < *set->count; i++) {
-        const char *name = set->names[i], *pattern = strchr(name, ' ') + 1;
+    for (int i = 0; i < set->router->route_count; i++) {
+        const char *name = set->router->route_names[i], *pattern = strchr(name, ' ') + 1;
         struct linear_route *r = &routes[i];
 
         r->methods = 0;
@@ -221,7 +206,7 @@ static double time_router(const struct route_set *set, const struct lookups *lis
 
         do {
             for (int i = 0; i < list->n; i++) {
-                set->match(list->v[i].method, list->v[i].path, list->v[i].len, &m);
+                set->router->match(list->v[i].method, list->v[i].path, list->v[i].len, &m);
                 sink += m.route;
             }
             done += list->n;
@@ -275,7 +260,7 @@ static int make_lookups(const struct route_set *set, int span, struct lookups *f
 {
     for (int i = 0; i < LOOKUPS; i++) {
         int route = (int)(next_random() % (uint32_t)span);
-        const char *name = set->names[route];
+        const char *name = set->router->route_names[route];
         struct lookup l = {.method = name[0] == '*' ? METHOD_GET : method_parse(name, strcspn(name, ", "))};
         struct router_match m;
 
@@ -292,7 +277,7 @@ static int make_lookups(const struct route_set *set, int span, struct lookups *f
             l.method = METHOD_OPTIONS;
             break;
         }
-        set->match(l.method, l.path, l.len, &m);
+        set->router->match(l.method, l.path, l.len, &m);
         if (i % 6 < 3 && (m.result != ROUTER_FOUND || m.route != route)) {
             fprintf(stderr, "router_bench: %.*s for route %d (%s) gives %d route %d\n", l.len, l.path, route,
                     name, m.result, m.route);
@@ -315,11 +300,11 @@ static int make_lookups(const struct route_set *set, int span, struct lookups *f
 static int bench_set(const struct route_set *set, double seconds)
 {
     struct lookups found = {0}, missed = {0}, mixed = {0}, hot = {0};
-    struct linear_route *linear = calloc(*set->count, sizeof(*linear));
+    struct linear_route *linear = calloc(set->router->route_count, sizeof(*linear));
     int n404 = 0, n405 = 0, hot404 = 0, hot405 = 0, ret = -1;
 
-    if (*set->count != set->size) {
-        fprintf(stderr, "router_bench: the %d-route set has %d routes\n", set->size, *set->count);
+    if (set->router->route_count != set->size) {
+        fprintf(stderr, "router_bench: the %d-route set has %d routes\n", set->size, set->router->route_count);
         goto Exit;
     }
     if (make_lookups(set, set->size, &found, &missed, &mixed, &n404, &n405) < 0 ||

@@ -1,8 +1,10 @@
 /*
- * routegen.c — sluice-routegen: compiles a routes file into the C router of server/router/router.h.
+ * routegen.c — sluice-routegen: compiles a routes file into the C router of include/sluice/router.h.
  *
- *   sluice-routegen ROUTES_FILE OUTPUT.c
+ *   sluice-routegen [--name NAME] ROUTES_FILE OUTPUT.c
  *
+ * The output defines one `const struct router NAME` (app_router by default), everything else in it
+ * static, so that an app's router and the ones a benchmark links side by side never collide.
  * It runs at build time (a Makefile rule turns X.routes into $(BUILD)/gen/X.routes.c); its output is
  * never committed, and tests/router/routegen_test.sh pins it with golden files.
  *
@@ -21,9 +23,9 @@
  *   HANDLER     [a-z_][a-z0-9_]*, called as handler_NAME(req).
  *   MIDDLEWARE  the same, called as middleware_NAME(req) in order while they return HANDLER_NEXT.
  *               The name `offload` is reserved: what follows it in the chain (the middlewares after it
- *               and the handler) runs on the offload pool, never on a worker: router_dispatch calls
- *               router_offload(route, req) there, and the pool's thread later calls
- *               router_dispatch_offloaded(route, req) to run the rest. At most once per route.
+ *               and the handler) runs on the offload pool, never on a worker: the router's dispatch
+ *               calls router_offload(route, req) there, and the pool's thread later calls its
+ *               dispatch_offloaded(route, req) to run the rest. At most once per route.
  *
  * Matching: at each segment a literal beats ':param' beats '*wildcard', with backtracking (with
  * "/user/new" and "/user/:id/edit", "/user/new/edit" is the param route). The first pattern in that
@@ -53,7 +55,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
-#include "router/router.h"
+#include "sluice/router.h"
 
 #define PROG            "sluice-routegen"
 #define ROUTES_MAX_LINE 4096 /* bytes, newline excluded */
@@ -61,12 +63,14 @@
 #define NO_ROUTE        (-1)
 
 static const char usage[] =
-    "usage: " PROG " ROUTES_FILE OUTPUT.c\n"
+    "usage: " PROG " [--name NAME] ROUTES_FILE OUTPUT.c\n"
     "\n"
-    "Compiles a routes file into C implementing server/router/router.h: router_match (a byte trie\n"
-    "written as code, no loop over routes), router_dispatch (each route's middlewares, then its\n"
-    "handler, as direct calls), router_route_count and router_route_names. OUTPUT.c is written\n"
-    "(through a temporary file renamed into place) only when the whole routes file is valid.\n"
+    "Compiles a routes file into C implementing <sluice/router.h> (include/sluice/router.h here):\n"
+    "one `const struct router NAME` (default app_router) whose match walks a byte trie\n"
+    "written as code, no loop over routes, and whose dispatch calls each route's middlewares, then\n"
+    "its handler, as direct calls; the route count and names for logs and metrics. An app passes\n"
+    "&NAME to sluice_main. OUTPUT.c is written (through a temporary file renamed into place) only\n"
+    "when the whole routes file is valid.\n"
     "\n"
     "routes file: one route a line, fields separated by spaces or tabs, '#' starts a comment:\n"
     "  METHODS PATH HANDLER [MIDDLEWARE,MIDDLEWARE,...]\n"
@@ -78,7 +82,7 @@ static const char usage[] =
     "  HANDLER     [a-z_][a-z0-9_]*, called as handler_NAME(req)\n"
     "  MIDDLEWARE  [a-z_][a-z0-9_]*, called as middleware_NAME(req), in order, while each returns\n"
     "              HANDLER_NEXT; 'offload' (at most once) runs the rest of the chain on the offload\n"
-    "              pool (router_offload, then router_dispatch_offloaded from a pool thread)\n"
+    "              pool (router_offload, then the router's dispatch_offloaded from a pool thread)\n"
     "At each segment a literal beats :param beats *wildcard, with backtracking; the first pattern\n"
     "with a route for the method wins, HEAD using GET's when the pattern has no HEAD route. A\n"
     "trailing slash is significant. Lines are at most 4096 bytes.\n"
@@ -127,6 +131,7 @@ struct trie_node {
 
 struct routegen {
     const char *routes_path;
+    const char *name; /* of the generated struct router */
     struct route *routes;
     int nroutes;
     struct trie_node *root;
@@ -681,7 +686,7 @@ static void emit_declarations(struct routegen *g, FILE *out, bool middlewares)
 static void emit_matcher(struct routegen *g, FILE *out)
 {
     if (g->nroutes == 0) {
-        fputs("\nvoid router_match(enum method method, const char *path, size_t len, struct router_match "
+        fputs("\nstatic void route_match(enum method method, const char *path, size_t len, struct router_match "
               "*out)\n"
               "{\n    (void)method;\n    (void)path;\n    (void)len;\n"
               "    out->result = ROUTER_NOT_FOUND;\n    out->route = -1;\n    out->allow = 0;\n"
@@ -709,7 +714,8 @@ static void emit_matcher(struct routegen *g, FILE *out)
         fprintf(out, "static bool match_%d(struct router_search *s, const char *p);\n", i);
     for (int i = 0; i < g->nfunctions; i++)
         emit_function(g, out, i);
-    fputs("\nvoid router_match(enum method method, const char *path, size_t len, struct router_match *out)\n"
+    fputs("\nstatic void route_match(enum method method, const char *path, size_t len, struct router_match "
+          "*out)\n"
           "{\n    struct router_search s = {method, path + len, out};\n\n"
           "    out->route = -1;\n    out->allow = 0;\n    out->nparams = 0;\n"
           "    if (match_0(&s, path)) {\n        out->result = ROUTER_FOUND;\n"
@@ -746,7 +752,7 @@ static void emit_dispatch_function(struct routegen *g, FILE *out, bool offloaded
         any_case = true;
         any_call |= to > from;
     }
-    fprintf(out, "\nint router_dispatch%s(int route, struct http_request *req)\n{\n",
+    fprintf(out, "\nstatic int route_dispatch%s(int route, struct http_request *req)\n{\n",
             offloaded ? "_offloaded" : "");
     fputs(any_call ? "    int ret;\n\n" : !any_case ? "    (void)req;\n" : "", out);
     fputs("    switch (route) {\n", out);
@@ -793,10 +799,10 @@ static void emit(struct routegen *g, FILE *out)
         out,
         " */\n"
         "/*\n"
-        " * The router for %d route%s (server/router/router.h): router_match walks a byte trie written as\n"
-        " * code, router_dispatch calls a route's middlewares and handler.\n"
+        " * The router for %d route%s (include/sluice/router.h): match walks a byte trie written as code,\n"
+        " * dispatch calls a route's middlewares and handler.\n"
         " */\n"
-        "#include <stdbool.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"router/router.h\"\n",
+        "#include <stdbool.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"sluice/router.h\"\n",
         g->nroutes, g->nroutes == 1 ? "" : "s");
     if (g->nroutes > 0) {
         fputs("\n/* Defined by the server. */\n", out);
@@ -805,18 +811,27 @@ static void emit(struct routegen *g, FILE *out)
     }
     emit_matcher(g, out);
     emit_dispatch(g, out);
-    fprintf(out, "\nconst int router_route_count = %d;\n\nconst char *const router_route_names[] = {\n",
-            g->nroutes);
+    fputs("\nstatic const char *const route_names[] = {\n", out);
     for (int i = 0; i < g->nroutes; i++) {
         fputs("    \"", out);
         put_route_name(out, &g->routes[i], true);
         fputs("\",\n", out);
     }
     fputs("    NULL,\n};\n", out);
-    fputs("\nconst unsigned char router_route_offloaded[] = {", out);
+    fputs("\nstatic const unsigned char route_offloaded[] = {", out);
     for (int i = 0; i < g->nroutes; i++)
         fprintf(out, "%s%d", i ? ", " : "", g->routes[i].offload_at >= 0);
     fputs(g->nroutes ? "};\n" : "0};\n", out);
+    fprintf(out,
+            "\nconst struct router %s = {\n"
+            "    .match = route_match,\n"
+            "    .dispatch = route_dispatch,\n"
+            "    .dispatch_offloaded = route_dispatch_offloaded,\n"
+            "    .route_count = %d,\n"
+            "    .route_names = route_names,\n"
+            "    .route_offloaded = route_offloaded,\n"
+            "};\n",
+            g->name, g->nroutes);
 }
 
 /* Through a temporary file beside the output, renamed into place: a failed run leaves nothing. */
@@ -892,6 +907,19 @@ int main(int argc, char **argv)
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         fputs(usage, stdout);
         return EXIT_STATUS_OK;
+    }
+    g.name = "app_router";
+    if (argc >= 3 && strcmp(argv[1], "--name") == 0) {
+        /* the generated file's own static names start with route_, router_ or match_ */
+        if (!is_identifier(argv[2], strlen(argv[2])) || strncmp(argv[2], "route_", 6) == 0 ||
+            strncmp(argv[2], "router_", 7) == 0 || strncmp(argv[2], "match_", 6) == 0) {
+            fprintf(stderr, PROG ": error: --name '%s': expected [a-z_][a-z0-9_]* not starting with route_, router_ or match_\n",
+                    argv[2]);
+            return EXIT_STATUS_USAGE;
+        }
+        g.name = argv[2];
+        argv += 2;
+        argc -= 2;
     }
     for (int i = 1; i < argc; i++)
         if (argv[i][0] == '-') {

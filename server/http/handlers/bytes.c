@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/http.h"
+#include "sluice/http.h"
 #include "common/stream.h"
 
 #define BYTES_MAX (1ull << 34) /* 16 GiB: beyond is a typo, not a test */

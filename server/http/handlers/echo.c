@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "http/http.h"
+#include "sluice/http.h"
 
 static size_t echo_body(struct http_request *req, const uint8_t *data, size_t len, bool last)
 {

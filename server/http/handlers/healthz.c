@@ -2,7 +2,7 @@
  * healthz.c — GET /healthz: 200 "ok" while the worker runs. Load balancers and the tests poll it;
  * it touches nothing but the response.
  */
-#include "http/http.h"
+#include "sluice/http.h"
 
 int handler_healthz(struct http_request *req)
 {

@@ -6,7 +6,7 @@
 #ifndef SLUICE_HTTP_METRICS_H
 #define SLUICE_HTTP_METRICS_H
 
-#include "http/http.h"
+#include "sluice/http.h"
 
 void metrics_set_writer(void (*write)(struct http_request *req, void *ctx), void *ctx);
 void metrics_line(struct http_request *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

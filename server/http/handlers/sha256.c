@@ -11,7 +11,7 @@
 #include <stdio.h>
 
 #include "common/stream.h"
-#include "http/http.h"
+#include "sluice/http.h"
 
 #define SHA256_MAX_MIB 1024
 #define SHA256_CHUNK   (64u << 10)

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "http/http.h"
+#include "sluice/http.h"
 
 #define SLEEP_MAX_MS 60000
 

@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http/http.h"
+#include "sluice/http.h"
 
 #define PATH_MAX_DECODED      1024
 #define STATIC_CACHE_ENTRIES  64

@@ -2,7 +2,7 @@
  * http.h — what a handler sees: the request view and the response builder, the same over HTTP/2
  * and HTTP/1.1, over AF_XDP and over kernel sockets.
  *
- * A handler (routed by the compiled router, server/router/router.h) reads the request's method,
+ * A handler (routed by the compiled router, include/sluice/router.h) reads the request's method,
  * path, params and headers, may receive the body in chunks as they arrive, and answers with one of
  * the http_respond* calls — now, or later from the same worker (a handler that returns without
  * answering keeps the request open until it does, or until the client goes away, which on_abort
@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "router/router.h"
+#include "sluice/router.h"
 
 struct http_str {
     const char *ptr;

@@ -1,0 +1,110 @@
+/*
+ * sluice_main.c — the library's entry point (include/sluice/sluice.h): settings (config.c), signals
+ * and the life cycle around the worker pool, for sluice-server (server/main.c) and every app.
+ *
+ * On the xdp datapath it runs beside the steering program the agent loaded on --dev: the datapath
+ * opens that device's pinned maps (and says so clearly when there are none). It starts the workers
+ * (server/sched/worker.c) on the datapath config.c picked, which register their sockets, and on
+ * SIGINT or SIGTERM drains connections, deregisters and releases everything, printing its counters. With
+ * TLS, SIGHUP reloads the certificates and this thread rotates the session ticket keys. All signals
+ * are taken by this thread with sigwait, so workers are never interrupted.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "sluice/sluice.h"
+#include "http/handlers/static_file.h"
+#include "sched/worker.h"
+#include "tls/tls.h"
+
+/* The next signal; meanwhile, once a minute, the TLS session ticket keys are rotated when due. */
+static int wait_signal(const char *name, const sigset_t *signals, struct tls_server *tls)
+{
+    const struct timespec minute = {60, 0};
+
+    for (;;) {
+        struct err e = {0};
+        int sig = tls ? sigtimedwait(signals, NULL, &minute) : sigwaitinfo(signals, NULL);
+
+        if (sig > 0)
+            return sig;
+        if (tls && errno == EAGAIN && tls_server_tick(tls, &e)) {
+            char prefix[128];
+
+            snprintf(prefix, sizeof(prefix), "%s: ticket keys", name);
+            err_print(stderr, prefix, &e);
+        }
+    }
+}
+
+int sluice_main(int argc, char **argv, const struct sluice_app *app)
+{
+    static struct server srv;
+    static struct config cfg;
+    const char *name = app->name ? app->name : "sluice";
+    struct tls_server *tls = NULL;
+    struct err e = {0};
+    sigset_t signals;
+    int sig;
+
+    if (config_load(argc, argv, name, app->config_file, &cfg, &e)) {
+        err_print(stderr, name, &e);
+        return e.status;
+    }
+    cfg.server.http.router = app->router;
+    if (cfg.datapath == CONFIG_DATAPATH_XDP && geteuid() != 0) {
+        fprintf(stderr, "%s: error: must be run as root (needs CAP_BPF, CAP_NET_ADMIN, CAP_NET_RAW)\n", name);
+        return EXIT_STATUS_PERMISSION;
+    }
+    if (cfg.server.http.static_dir && static_file_open_dir(cfg.server.http.static_dir, &e)) {
+        err_print(stderr, name, &e);
+        return e.status;
+    }
+    if (cfg.tls.port && !(tls = tls_server_new(&cfg.tls, &e))) {
+        err_print(stderr, name, &e);
+        return e.status;
+    }
+    for (int i = 0; i < cfg.server.nservices; i++)
+        if (cfg.server.services[i].layer == &tls_layer)
+            cfg.server.services[i].layer_config = tls;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL); /* inherited by the workers */
+    if (server_start(&srv, &cfg.server, &e)) {
+        err_print(stderr, name, &e);
+        tls_server_free(tls);
+        return e.status;
+    }
+    printf("%s: ready\n", name);
+    fflush(stdout);
+    while ((sig = wait_signal(name, &signals, tls)) == SIGHUP) {
+        if (!tls)
+            continue;
+        if (tls_server_reload(tls, &e)) {
+            char prefix[128];
+
+            snprintf(prefix, sizeof(prefix), "%s: SIGHUP: kept the certificates in use", name);
+            err_print(stderr, prefix, &e);
+            continue;
+        }
+        printf("%s: SIGHUP: certificates reloaded\n", name);
+        fflush(stdout);
+    }
+    printf("%s: %s: draining connections, then stopping\n", name, strsignal(sig));
+    fflush(stdout);
+    if (server_stop(&srv, stdout, &e)) {
+        err_print(stderr, name, &e);
+        tls_server_free(tls);
+        return e.status;
+    }
+    tls_server_free(tls);
+    printf("%s: stopped%s\n", name, cfg.datapath == CONFIG_DATAPATH_XDP ? ", every frame returned" : "");
+    return EXIT_STATUS_OK;
+}
