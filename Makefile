@@ -62,7 +62,7 @@ HPACK_GEN   := $(BUILD)/gen/server/h2/hpack_huffdec.c
 # the offload pool (issue 16): threads that run slow handlers, fed through work-stealing deques, and
 # the breakers of offloaded routes; the HTTP layer submits to it
 OFFLOAD_SRCS := server/offload/deque.c server/offload/offload.c server/offload/breaker.c
-HTTP_SRCS   := $(OFFLOAD_SRCS) server/http/rate_limit.c common/siphash.c server/http/http_worker.c server/http/http_mem.c server/http/request.c server/http/http_offload.c server/h2/nghttp2_session.c server/h2/session.c \
+HTTP_SRCS   := $(OFFLOAD_SRCS) server/http/rate_limit.c common/siphash.c server/http/http_worker.c server/http/http_mem.c server/http/request.c server/http/http_offload.c server/http/grpc.c server/net/timer_wheel.c server/h2/nghttp2_session.c server/h2/session.c \
                server/http/h1.c server/http/h1_parse.c server/http/handlers/healthz.c server/http/handlers/bytes.c \
                server/http/handlers/echo.c server/http/handlers/static_file.c server/http/handlers/metrics.c \
                server/http/handlers/sleep.c server/http/handlers/sha256.c \

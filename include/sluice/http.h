@@ -7,7 +7,7 @@
  * the http_respond* calls — now, or later from the same worker (a handler that returns without
  * answering keeps the request open until it does, or until the client goes away, which on_abort
  * reports). Strings are slices (pointer + length) into buffers the request owns; nothing here is
- * copied unless a call says so.
+ * copied unless a call says so. gRPC over these calls is in <sluice/grpc.h>.
  *
  * Response bodies come from: memory that outlives the response (static data), bytes copied into
  * the server's pool buffers, a mapped file, or a stream the handler writes as it goes. Each body
@@ -118,10 +118,12 @@ void http_stream_end(struct http_request *req);
 size_t http_stream_queued(const struct http_request *req);
 
 /*
- * Add a trailer field to a streamed response (after http_respond_stream, before http_stream_end): sent
- * after the body (HTTP/2: a HEADERS frame that ends the stream, as gRPC's grpc-status; HTTP/1.1: in
- * the last chunk of a chunked body, and dropped when the body is not chunked). The strings are copied
- * into the response header arena. Returns false when it is full or the field is invalid.
+ * Add a trailer field to the response: before answering (with any of the http_respond* calls, from an
+ * offloaded handler too), or to a streamed response until http_stream_end. Sent after the body (HTTP/2:
+ * a HEADERS frame that ends the stream, as gRPC's grpc-status; HTTP/1.1: in the last chunk of a chunked
+ * body, and dropped when the body is not chunked); a response without a body carries them in its one
+ * HEADERS frame (gRPC's trailers-only form). The strings are copied into the response header arena,
+ * which headers and trailers share. Returns false when it is full or the field is invalid.
  */
 bool http_add_trailer(struct http_request *req, const char *name, const char *value, size_t value_len);
 
@@ -134,12 +136,20 @@ void http_reset(struct http_request *req);
 /*
  * Run fn(req, ctx) on the offload pool instead of this worker, for work that blocks or takes long
  * (a route marked `offload` in the routes file does this for its handler). fn sees a copy of the
- * request (no body) and answers with http_add_header and http_respond, http_respond_owned,
- * http_respond_copy, http_respond_generated or http_respond_error (not a stream); its answer goes
- * out from the worker. When the pool is full the request is answered 503 with Retry-After; without
- * a pool fn runs here and now. Returns HANDLER_DONE (or what fn returned when it ran here).
+ * request, submitted once its body has arrived (http_request_body), and answers with http_add_header,
+ * http_add_trailer and http_respond, http_respond_owned, http_respond_copy, http_respond_generated or
+ * http_respond_error (not a stream); its answer goes out from the worker. When the pool is full the request
+ * is answered 503 with Retry-After; without a pool fn runs here and now. Returns HANDLER_DONE (or what fn
+ * returned when it ran here).
  */
 int http_offload(struct http_request *req, int (*fn)(struct http_request *req, void *ctx), void *ctx);
+
+/*
+ * The whole request body of an offloaded request, for its handler on the pool: the worker collects it
+ * before the pool runs the handler (at most [http] max_body_backlog bytes; a larger body is answered 413).
+ * Elsewhere an empty slice: handlers on a worker read the body with on_body.
+ */
+struct http_str http_request_body(const struct http_request *req);
 
 /* The reason phrase of a status code ("Not Found"). */
 const char *http_status_text(int status);

@@ -514,10 +514,12 @@ static void h2_stream_respond(struct http_stream *st)
     nghttp2_nv nva[HTTP_MAX_RESP_HEADERS + 1];
     nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_body};
     char *status = st->arena + st->arena_used;
+    uint32_t nfields;
 
     if (st->arena_used + 4 > sizeof(st->arena)) {
         st->arena_used = 0; /* the headers added will not fit with it: answer bare */
         st->nresp = 0;
+        st->ntrailers = 0;
         status = st->arena;
     }
     status[0] = (char)('0' + st->status / 100 % 10);
@@ -526,11 +528,13 @@ static void h2_stream_respond(struct http_stream *st)
     st->arena_used += 4;
     nva[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7, 3,
                           NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
-    for (uint32_t i = 0; i < st->nresp; i++)
+    /* without a body the trailer fields go in the one HEADERS frame (gRPC's trailers-only form) */
+    nfields = st->nresp + (st->body.kind == BODY_NONE ? st->ntrailers : 0);
+    for (uint32_t i = 0; i < nfields; i++)
         nva[i + 1] = (nghttp2_nv){(uint8_t *)st->resp[i].name.ptr, (uint8_t *)st->resp[i].value.ptr,
                                   st->resp[i].name.len, st->resp[i].value.len,
                                   NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
-    if (nghttp2_submit_response(h->session, st->id, nva, st->nresp + 1,
+    if (nghttp2_submit_response(h->session, st->id, nva, nfields + 1,
                                 st->body.kind == BODY_NONE ? NULL : &prd)) {
         nghttp2_submit_rst_stream(h->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
     }

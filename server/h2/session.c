@@ -1545,9 +1545,13 @@ static bool write_fields(struct http_conn *hc, struct http_stream *st, int statu
     return true;
 }
 
+/* A response without a body carries its trailer fields in its one HEADERS frame, which ends the stream
+ * (gRPC's trailers-only form): a second HEADERS after an empty head would say no more. */
 static bool write_headers(struct http_conn *hc, struct http_stream *st)
 {
-    if (!write_fields(hc, st, st->status, 0, st->nresp, st->body.kind == BODY_NONE))
+    bool bodiless = st->body.kind == BODY_NONE;
+
+    if (!write_fields(hc, st, st->status, 0, st->nresp + (bodiless ? st->ntrailers : 0), bodiless))
         return false;
     h2s_of(st)->headers_out = true;
     return true;

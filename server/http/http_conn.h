@@ -20,6 +20,7 @@
 #include "http/h1.h"
 #include "sluice/http.h"
 #include "http/http_config.h"
+#include "net/timer_wheel.h"
 
 #define HTTP_BUF_SIZE         16384 /* one pool buffer */
 #define HTTP_MAX_RESP_HEADERS 16
@@ -68,6 +69,7 @@ struct http_stream {
     bool responded;
     bool head_only; /* a HEAD request: the body is never sent */
     bool aborted;
+    bool grpc; /* content-type application/grpc (grpc.c) */
     int status;
     struct http_header *req_headers; /* config.max_headers entries */
     uint32_t nresp;
@@ -79,6 +81,7 @@ struct http_stream {
     void *proto_state;        /* the protocol's own state of the stream, when kept outside (HTTP/2) */
     struct http_stream *next; /* free list, or the connection's list of streams */
     struct http_stream *prev; /* in the connection's list: unlinked in O(1) however many streams it has */
+    struct timer deadline;    /* a gRPC request's grpc-timeout, on the worker's wheel (grpc.c) */
     /* last, and not cleared for a new stream (http_stream_new): used only up to nresp, arena_used.
      * Protocol-neutral until the protocol encodes them (HPACK, or an HTTP/1.1 head). */
     struct http_header resp[HTTP_MAX_RESP_HEADERS];
@@ -177,7 +180,18 @@ struct http_conn {
     X(offload_abandoned, "offloaded requests whose client went away before the pool answered")               \
     X(offload_unanswered, "offloaded handlers that gave no answer the pool can carry: answered 500")         \
     X(offload_breaker_refused, "offloaded requests answered 503 at once: their route's breaker was open")    \
-    X(rate_limited, "requests answered 429 with Retry-After: their client was over [http] rate_limit_rps")
+    X(rate_limited, "requests answered 429 with Retry-After: their client was over [http] rate_limit_rps")   \
+    X(grpc_requests, "gRPC requests (content-type application/grpc) dispatched")                             \
+    X(grpc_unimplemented, "gRPC requests the library answered UNIMPLEMENTED: no route (404, 405)")           \
+    X(grpc_resource_exhausted,                                                                               \
+      "gRPC requests the library answered RESOURCE_EXHAUSTED: rate limit, offload pool or breaker, size")    \
+    X(grpc_internal, "gRPC requests the library answered INTERNAL (400, 500, a handler without an answer)")  \
+    X(grpc_unavailable, "gRPC requests the library answered UNAVAILABLE (425 Too Early)")                    \
+    X(grpc_other_status, "gRPC requests the library answered another status (UNKNOWN for an unmapped one)")  \
+    X(grpc_deadline_exceeded, "gRPC requests answered DEADLINE_EXCEEDED: their grpc-timeout passed first")   \
+    X(grpc_deadline_reset,                                                                                   \
+      "gRPC requests past their deadline reset (RST_STREAM CANCEL): no trailers could follow")               \
+    X(grpc_timeout_malformed, "gRPC requests whose grpc-timeout was malformed (ignored: no deadline)")
 
 struct http_stats {
 #define HTTP_STATS_FIELD(name, help) uint64_t name;
@@ -213,6 +227,9 @@ struct http_worker {
     struct breaker *breakers;   /* per route, NULL for none */
     uint64_t offload_slow_ns;
     struct rate_limit *rate_limit; /* NULL: no per-client limit */
+    /* gRPC deadlines (grpc-timeout) of this worker's streams, in milliseconds of the worker loop's clock:
+     * O(1) to arm and cancel, advanced by http_worker_tick */
+    struct timer_wheel deadlines;
 };
 
 /* ---- http_worker.c ---------------------------------------------------------------------------- */
@@ -240,6 +257,20 @@ void http_offload_respond_generated(struct http_offload_job *job, int status, co
 void http_offload_unsupported(struct http_offload_job *job); /* streaming and the like: answered 500 */
 void http_offload_reset(struct http_offload_job *job);
 
+/* ---- http_offload.c, continued --------------------------------------------------------------------- */
+bool http_offload_add_trailer(struct http_offload_job *job, const char *name, size_t name_len,
+                              const char *value, size_t value_len);
+struct http_str http_offload_body(const struct http_offload_job *job);
+
+/* ---- grpc.c ------------------------------------------------------------------------------------ */
+/* The library answers status (404, 429, 503...) to a gRPC request: HTTP 200 with the grpc-status it maps
+ * to, trailers-only, counted. */
+void grpc_library_error(struct http_request *req, int status);
+/* Arm st's deadline from its grpc-timeout (none, or malformed: nothing armed). */
+void grpc_deadline_arm(struct http_stream *st);
+/* The wheel's callback: st's deadline passed. */
+void grpc_deadline_fire(struct timer *t, void *ctx);
+
 /* ---- request.c -------------------------------------------------------------------------------- */
 /* Route the request in st and call its handler (or answer 404/405). */
 void http_dispatch(struct http_stream *st);
@@ -250,5 +281,8 @@ bool http_body_done(const struct http_body *b);
 void http_body_write(struct http_stream *st, size_t n);
 void http_body_clear(struct http_worker *hw, struct http_body *b);
 void http_count_status(struct http_worker *hw, int status);
+/* http_stream_write of several pieces, the protocol told once after all are queued (so an on_drain it
+ * calls cannot come between them); false when not all fit the worker's buffers. */
+bool http_stream_writev(struct http_request *req, const struct iovec *iov, int n);
 
 #endif

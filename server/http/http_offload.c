@@ -8,9 +8,13 @@
  * route params, in one allocation) and the handler answers into the job: its status, its response
  * headers and a body that outlives it (static data, memory it hands over, a copy made into the job,
  * or a generator the worker calls later). The worker gets the job back through the pool's
- * completion inbox (offload_reap) and answers the live request with it. A client that goes away
- * meanwhile (on_abort) only detaches the job from its request; the job still runs and its answer is
- * dropped. Request bodies are not given to offloaded handlers.
+ * completion inbox (offload_reap) and answers the live request with it, trailer fields included (a
+ * gRPC answer's grpc-status). A client that goes away meanwhile (on_abort), or a gRPC deadline that
+ * passes, only detaches the job from its request; the job still runs and its answer is dropped.
+ *
+ * A request with a body is submitted once the body has arrived whole: the worker collects it into the
+ * job (at most [http] max_body_backlog bytes, 413 beyond), and the handler reads it with
+ * http_request_body. Collecting is the slow path's copy; nothing is submitted before it ends.
  *
  * When the pool is full the request is answered 503 with a Retry-After computed from the pool's
  * measured drain rate; with no pool (max_threads 0) offloaded handlers run on the worker, as every
@@ -32,6 +36,7 @@ enum job_body { JOB_BODY_MEMORY, JOB_BODY_GENERATED };
 struct job_field {
     uint16_t name_off, name_len;
     uint16_t value_off, value_len;
+    bool trailer;
 };
 
 struct http_offload_job {
@@ -43,6 +48,9 @@ struct http_offload_job {
     struct http_request view; /* the pool's copy: what fn sees */
     int route;                /* the route whose breaker hears how it went; -1: none */
     const uint64_t *now_ns;   /* the worker loop's clock (its app table's): the breaker's time */
+    bool collecting;          /* not submitted yet: the worker collects the request body into it */
+    uint8_t *req_body;        /* the request body (malloc'd, grown by doubling), req_body_len bytes */
+    size_t req_body_len, req_body_cap;
 
     /* the answer, written by the pool's thread, read by the worker after offload_reap */
     bool answered;
@@ -66,8 +74,8 @@ struct http_offload_job {
 
 /* ---- the pool's side: what a handler's calls do on the copy --------------------------------------- */
 
-bool http_offload_add_header(struct http_offload_job *job, const char *name, size_t name_len,
-                             const char *value, size_t value_len)
+static bool add_field(struct http_offload_job *job, const char *name, size_t name_len, const char *value,
+                      size_t value_len, bool trailer)
 {
     struct job_field *f;
 
@@ -76,11 +84,29 @@ bool http_offload_add_header(struct http_offload_job *job, const char *name, siz
         return false;
     f = &job->fields[job->nfields++];
     *f = (struct job_field){(uint16_t)job->arena_used, (uint16_t)name_len,
-                            (uint16_t)(job->arena_used + name_len), (uint16_t)value_len};
+                            (uint16_t)(job->arena_used + name_len), (uint16_t)value_len, trailer};
     memcpy(job->arena + f->name_off, name, name_len);
     memcpy(job->arena + f->value_off, value, value_len);
     job->arena_used += (uint32_t)(name_len + value_len);
     return true;
+}
+
+bool http_offload_add_header(struct http_offload_job *job, const char *name, size_t name_len,
+                             const char *value, size_t value_len)
+{
+    return add_field(job, name, name_len, value, value_len, false);
+}
+
+bool http_offload_add_trailer(struct http_offload_job *job, const char *name, size_t name_len,
+                              const char *value, size_t value_len)
+{
+    return add_field(job, name, name_len, value, value_len, true);
+}
+
+struct http_str http_offload_body(const struct http_offload_job *job)
+{
+    return job->req_body ? (struct http_str){(const char *)job->req_body, job->req_body_len}
+                         : (struct http_str){"", 0};
 }
 
 /* The handler's first answer is the one (a second is ignored, as on a worker): false for a second. */
@@ -215,12 +241,20 @@ static struct http_offload_job *job_new(struct http_request *req)
     return job;
 }
 
+static void job_unrun(struct http_offload_job *job);
+
+/* The client went away, or the request's gRPC deadline passed: a job on the pool runs on, its answer
+ * dropped; one still collecting the body is freed here. */
 static void job_abandoned(struct http_request *req)
 {
     struct http_offload_job *job = req->user;
 
-    job->live = NULL;
     job->hw->stats.offload_abandoned++;
+    if (job->collecting) {
+        job_unrun(job);
+        return;
+    }
+    job->live = NULL;
 }
 
 /* 503 with Retry-After: the client may come back in seconds */
@@ -248,6 +282,86 @@ static struct breaker *breaker_of(const struct http_worker *hw, const struct htt
     return &hw->breakers[req->route.route];
 }
 
+static void job_free(struct http_offload_job *job)
+{
+    free(job->req_body);
+    free(job);
+}
+
+/* A job that will not run (not submitted, or refused): its breaker, if one let it through, must hear an
+ * outcome though the handler did not fail, or a half-open one would wait for this probe for ever. */
+static void job_unrun(struct http_offload_job *job)
+{
+    if (job->route >= 0)
+        breaker_record(&job->hw->breakers[job->route], true, *job->now_ns);
+    job_free(job);
+}
+
+static void submit(struct http_offload_job *job)
+{
+    struct http_request *req = job->live;
+    struct http_worker *hw = job->hw;
+
+    job->collecting = false;
+    req->on_body = NULL;
+    if (!offload_submit(hw->offload, hw->offload_submitter, &job->base)) {
+        req->user = NULL;
+        req->on_abort = NULL;
+        job_unrun(job);
+        shed(hw, req);
+        return;
+    }
+    hw->stats.offloaded++;
+    hw->offload_in_flight++;
+}
+
+/* Room for len more body bytes in job: false when the body is over the bound or memory is short. */
+static bool body_room(struct http_offload_job *job, size_t len, bool *too_large)
+{
+    size_t cap = job->req_body_cap ? job->req_body_cap : 4096;
+    uint8_t *grown;
+
+    *too_large = len > job->hw->cfg->max_body_backlog - job->req_body_len;
+    if (*too_large)
+        return false;
+    if (job->req_body_len + len <= job->req_body_cap)
+        return true;
+    while (cap < job->req_body_len + len)
+        cap *= 2;
+    grown = realloc(job->req_body, cap);
+    if (!grown)
+        return false;
+    job->req_body = grown;
+    job->req_body_cap = cap;
+    return true;
+}
+
+/* The request body, into the job, until it ends: then the job goes to the pool. */
+static size_t job_collect(struct http_request *req, const uint8_t *data, size_t len, bool last)
+{
+    struct http_offload_job *job = req->user;
+    struct http_worker *hw = job->hw;
+    bool too_large;
+
+    if (!body_room(job, len, &too_large)) {
+        req->on_body = NULL;
+        req->on_abort = NULL;
+        req->user = NULL;
+        job_unrun(job);
+        if (too_large)
+            http_respond_error(req, 413);
+        else
+            shed(hw, req);
+        return len;
+    }
+    if (len)
+        memcpy(job->req_body + job->req_body_len, data, len);
+    job->req_body_len += len;
+    if (last)
+        submit(job);
+    return len;
+}
+
 int http_offload(struct http_request *req, int (*fn)(struct http_request *req, void *ctx), void *ctx)
 {
     struct http_worker *hw;
@@ -268,28 +382,27 @@ int http_offload(struct http_request *req, int (*fn)(struct http_request *req, v
         return HANDLER_DONE;
     }
     job = job_new(req);
-    if (job) {
-        job->hw = hw;
-        job->live = req;
-        job->route = b ? req->route.route : -1;
-        job->now_ns = &req->_stream->conn->ac->table->now_ns;
-        job->fn = fn;
-        job->ctx = ctx;
-        job->base.run = job_run;
-    }
-    if (!job || !offload_submit(hw->offload, hw->offload_submitter, &job->base)) {
-        free(job);
-        /* the handler did not run: no failure of its own, but a breaker that let it through must hear
-         * an outcome, or a half-open one would wait for this probe for ever */
+    if (!job) {
         if (b)
             breaker_record(b, true, now);
         shed(hw, req);
         return HANDLER_DONE;
     }
-    hw->stats.offloaded++;
-    hw->offload_in_flight++;
+    job->hw = hw;
+    job->live = req;
+    job->route = b ? req->route.route : -1;
+    job->now_ns = &req->_stream->conn->ac->table->now_ns;
+    job->fn = fn;
+    job->ctx = ctx;
+    job->base.run = job_run;
     req->user = job;
     req->on_abort = job_abandoned;
+    if (req->_stream->request_done) {
+        submit(job);
+    } else {
+        job->collecting = true;
+        req->on_body = job_collect;
+    }
     return HANDLER_DONE;
 }
 
@@ -325,7 +438,10 @@ static void answer(struct http_offload_job *job)
 
         memcpy(name, job->arena + f->name_off, f->name_len);
         name[f->name_len] = '\0';
-        http_add_header(req, name, job->arena + f->value_off, f->value_len);
+        if (f->trailer)
+            http_add_trailer(req, name, job->arena + f->value_off, f->value_len);
+        else
+            http_add_header(req, name, job->arena + f->value_off, f->value_len);
     }
     if (job->body_kind == JOB_BODY_GENERATED)
         http_respond_generated(req, job->status, job->content_type, job->len, job->generate,
@@ -341,7 +457,7 @@ void http_offload_drop(struct offload_job *base)
 
     if (job->release)
         job->release(job->body, job->len);
-    free(job);
+    job_free(job);
 }
 
 void http_offload_finish(struct offload_job *base)
@@ -360,5 +476,5 @@ void http_offload_finish(struct offload_job *base)
         answer(job);
     else if (job->release)
         job->release(job->body, job->len);
-    free(job);
+    job_free(job);
 }

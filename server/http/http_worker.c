@@ -54,6 +54,7 @@ struct http_worker *http_worker_new(const struct http_config *cfg, uint32_t max_
     hw->cfg = cfg;
     hw->h2 = h2;
     hw->max_conns = max_conns;
+    timer_wheel_init(&hw->deadlines, 0); /* the first tick moves it to the loop's clock */
     hw->mem_pool = http_mem_new();
     hw->conns = calloc(max_conns, sizeof(*hw->conns));
     hw->streams = calloc(cfg->max_streams, sizeof(*hw->streams));
@@ -112,6 +113,11 @@ void http_worker_set_offload(struct http_worker *hw, struct offload_pool *pool, 
 uint32_t http_worker_offload_in_flight(const struct http_worker *hw)
 {
     return hw->offload_in_flight;
+}
+
+void http_worker_tick(struct http_worker *hw, uint64_t now_ns)
+{
+    timer_wheel_advance(&hw->deadlines, now_ns / 1000000, grpc_deadline_fire, hw);
 }
 
 void http_worker_set_rate_limit(struct http_worker *hw, struct rate_limit *rl)
@@ -209,6 +215,7 @@ void http_stream_free(struct http_stream *st)
     if (st->next)
         st->next->prev = st->prev;
     hc->nstreams--;
+    timer_cancel(&hw->deadlines, &st->deadline);
     /* the client went away before the answer was complete: a handler still at work must know */
     if (!st->aborted && st->req.on_abort && (!st->responded || !http_body_done(&st->body)))
         st->req.on_abort(&st->req);

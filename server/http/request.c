@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "http/http_conn.h"
+#include "sluice/grpc.h"
 
 struct http_str http_param(const struct http_request *req, const char *name)
 {
@@ -144,11 +145,14 @@ static const char *arena_copy(struct http_stream *st, const char *s, size_t len)
     return dst;
 }
 
+/* A header field goes before the trailer fields added so far (resp[] keeps headers, then trailers):
+ * they move up one, a few small copies at most, on a header added after a trailer. */
 static bool add_resp(struct http_stream *st, const char *name, size_t name_len, const char *value,
                      size_t value_len)
 {
-    if (st->nresp == HTTP_MAX_RESP_HEADERS)
+    if (st->nresp + st->ntrailers == HTTP_MAX_RESP_HEADERS)
         return false;
+    memmove(&st->resp[st->nresp + 1], &st->resp[st->nresp], st->ntrailers * sizeof(st->resp[0]));
     st->resp[st->nresp++] = (struct http_header){{name, name_len}, {value, value_len}};
     return true;
 }
@@ -190,8 +194,13 @@ bool http_add_trailer(struct http_request *req, const char *name, const char *va
     size_t name_len = strlen(name);
     const char *n, *v;
 
-    if (req->_job || !st->responded || st->body.kind != BODY_QUEUE || st->body.ended || st->head_only ||
-        st->nresp + st->ntrailers == HTTP_MAX_RESP_HEADERS || !field_ok(name, name_len, value, value_len))
+    if (!field_ok(name, name_len, value, value_len))
+        return false;
+    if (req->_job)
+        return http_offload_add_trailer(req->_job, name, name_len, value, value_len);
+    /* before any answer (they go with whatever body it has), or while a streamed body is still open */
+    if ((st->responded && (st->body.kind != BODY_QUEUE || st->body.ended)) || st->head_only ||
+        st->nresp + st->ntrailers == HTTP_MAX_RESP_HEADERS)
         return false;
     n = arena_copy(st, name, name_len);
     v = n ? arena_copy(st, value, value_len) : NULL;
@@ -449,8 +458,14 @@ void http_respond_copy(struct http_request *req, int status, const char *content
 void http_respond_error(struct http_request *req, int status)
 {
     char text[64];
-    int len = snprintf(text, sizeof(text), "%d %s\n", status, http_status_text(status));
+    int len;
 
+    /* a gRPC client reads its answer in grpc-status, and an HTTP error page would only say "unknown" */
+    if (grpc_is_request(req)) {
+        grpc_library_error(req, status);
+        return;
+    }
+    len = snprintf(text, sizeof(text), "%d %s\n", status, http_status_text(status));
     http_respond_copy(req, status, "text/plain; charset=utf-8", text, (size_t)len);
 }
 
@@ -474,6 +489,22 @@ size_t http_stream_write(struct http_request *req, const void *data, size_t len)
     if (done)
         resume(st);
     return done;
+}
+
+bool http_stream_writev(struct http_request *req, const struct iovec *iov, int n)
+{
+    struct http_stream *st = req->_stream;
+    size_t want = 0, done = 0;
+
+    if (req->_job || st->body.kind != BODY_QUEUE || st->body.ended)
+        return false;
+    for (int i = 0; i < n; i++) {
+        want += iov[i].iov_len;
+        done += queue(st, iov[i].iov_base, iov[i].iov_len);
+    }
+    if (done)
+        resume(st);
+    return done == want;
 }
 
 void http_stream_end(struct http_request *req)
@@ -517,6 +548,11 @@ void http_reset(struct http_request *req)
     st->conn->ops->reset(st);
 }
 
+struct http_str http_request_body(const struct http_request *req)
+{
+    return req->_job ? http_offload_body(req->_job) : (struct http_str){"", 0};
+}
+
 /* ---- routing ------------------------------------------------------------------------------------ */
 
 static void allow_header(struct http_stream *st, uint32_t allow)
@@ -555,6 +591,9 @@ void http_dispatch(struct http_stream *st)
 
     hw->stats.requests++;
     st->head_only = req->method == METHOD_HEAD;
+    st->grpc = grpc_is_request(req);
+    if (st->grpc)
+        hw->stats.grpc_requests++;
     req->early = st->conn->ac->early;
     if (req->early && req->method != METHOD_GET && req->method != METHOD_HEAD &&
         req->method != METHOD_OPTIONS) {
@@ -571,6 +610,8 @@ void http_dispatch(struct http_stream *st)
     hw->cfg->router->match(req->method, req->path.ptr, req->path.len, &req->route);
     switch (req->route.result) {
     case ROUTER_FOUND:
+        if (st->grpc) /* before the handler, which may answer at once (and cancel it) */
+            grpc_deadline_arm(st);
         hw->cfg->router->dispatch(req->route.route, req);
         break;
     case ROUTER_METHOD_NOT_ALLOWED:

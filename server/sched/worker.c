@@ -32,6 +32,8 @@ bool worker_tick(struct worker *w, uint64_t now)
         atomic_store_explicit(&w->queue_depth, http_worker_offload_in_flight(w->apps.http),
                               memory_order_relaxed);
     app_table_expire(&w->apps, now);
+    if (w->apps.http)
+        http_worker_tick(w->apps.http, now);
     if (!w->draining && atomic_load_explicit(&srv->draining, memory_order_relaxed)) {
         /* each service finishes what is in flight (HTTP/2: GOAWAY, then the open streams), then FIN */
         w->draining = true;
@@ -134,7 +136,8 @@ int server_start(struct server *srv, const struct server_config *cfg, struct err
     srv->cfg = *cfg;
     srv->cfg.datapath_cfg = NULL; /* the datapath keeps what it needs of it */
     if (serves_http(cfg) && !cfg->http.router)
-        return ERR(e, EXIT_STATUS_USAGE, 0, "an HTTP service needs the app's routes (struct http_config's router)");
+        return ERR(e, EXIT_STATUS_USAGE, 0,
+                   "an HTTP service needs the app's routes (struct http_config's router)");
     if (serves_http(cfg) && cfg->offload.max_threads &&
         offload_pool_start(&srv->offload, &cfg->offload, cfg->nworkers, e))
         return -1;

@@ -438,6 +438,7 @@ static void *sock_worker_run(void *arg)
     struct worker *w = arg;
     struct sock_worker *s = w->dp;
     struct epoll_event events[EVENTS_BATCH];
+    bool stop;
 
     for (;;) {
         int n = epoll_wait(s->epfd, events, EVENTS_BATCH, w->srv->cfg.busy_poll ? 0 : MAX_SLEEP_MS);
@@ -466,9 +467,11 @@ static void *sock_worker_run(void *arg)
                 conn_flush(w, c);
         }
         worker_reap_offloaded(w);
+        /* the tick may answer (a gRPC deadline): flushed now, not after the next wait */
+        stop = worker_tick(w, worker_now_ns());
         app_table_flush(&w->apps);
         flush_dirty(w);
-        if (worker_tick(w, worker_now_ns()))
+        if (stop)
             break;
     }
     return NULL;
