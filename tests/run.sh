@@ -53,6 +53,7 @@ SUITES=(
     "offload|120|user|tests/offload/offload_test.sh $BUILD|offload pool: the Chase–Lev deque against thieves, jobs run once, queue bound, stop, sizing under a step load, Retry-After; again under ThreadSanitizer (tests/offload/)"
     "router|120|user|$BUILD/tests/router_test|compiled router: matching, precedence, dispatch (tests/router/router_test.c)"
     "routegen|120|user|tests/router/routegen_test.sh $BUILD|sluice-routegen: golden outputs and errors"
+    "docs|60|user|tests/docs/handlers_doc_test.sh $BUILD|docs/handlers.md: every C example compiles, its routes file compiles with sluice-routegen and names only defined handlers"
     "afxdp|900|root|tests/afxdp/datapath_test.sh $BUILD|sluice-server over AF_XDP against kernel clients, with loss, in a topology"
     "config|120|user|tests/server/config_test.sh $BUILD|sluice-server's config file and options, on 127.0.0.1"
     "http|900|root|tests/http/http_test.sh $BUILD|HTTP/2 and HTTP/1.1 against curl, nghttp, h2load on both datapaths, in a topology"
