@@ -188,7 +188,8 @@ AGENT    := $(BUILD)/bin/sluice-agent
 SERVER   := $(BUILD)/bin/sluice-server
 ROUTEGEN := $(BUILD)/bin/sluice-routegen
 
-.PHONY: all tests deps test check demo bench bench-h2 bench-tls bench-mtu profile fmt fmt-check clean
+.PHONY: all tests deps test check demo bench bench-h2 bench-tls bench-mtu profile fmt fmt-check clean lib install \
+        uninstall
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS) # the tests load the objects too: keep them and their skeletons
 .DEFAULT_GOAL := all
 
@@ -294,6 +295,70 @@ $(addprefix $(BUILD)/,$(FUZZ_BINS)):
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) $(filter %.o,$^) $($(@F)_LIBS) -o $@
 
+# ---- the library and its installation -------------------------------------------------------------
+
+# libsluice: the static archive from this build's objects, the shared library from position-independent
+# copies of them ($(BUILD)/picobj/), exporting only packaging/libsluice.map's symbols. An app links
+# either with `pkg-config --libs sluice` (the shared one, found through an rpath) and passes its router to
+# sluice_main (include/sluice/sluice.h).
+VERSION    := 0.1.0
+SO_MAJOR   := 0
+LIB_A      := $(BUILD)/lib/libsluice.a
+LIB_SO     := $(BUILD)/lib/libsluice.so.$(VERSION)
+LIB_OBJS   := $(call obj,$(sort $(LIB_SRCS))) $(HPACK_GEN:.c=.o)
+picobj      = $(patsubst %.c,$(BUILD)/picobj/%.o,$(1))
+
+$(BUILD)/picobj/%.o: %.c | $(BPF_SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -c $< -o $@
+
+$(LIB_A): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+$(LIB_SO): $(call picobj,$(sort $(LIB_SRCS)) $(HPACK_GEN)) packaging/libsluice.map
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,libsluice.so.$(SO_MAJOR) -Wl,--version-script=packaging/libsluice.map -Wl,-z,defs \
+		$(LDFLAGS) $(filter %.o,$^) $(LIB_LIBS) -o $@
+
+lib: $(LIB_A) $(LIB_SO)
+
+# make install PREFIX=/usr/local DESTDIR=: the library (static and shared, versioned soname), the public
+# headers (include/sluice/), the programs, sluice.pc and the systemd units; make uninstall removes them.
+# A sanitizer build (SANITIZE=1) installs a sanitized library, whose sluice.pc links the sanitizers.
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+HEADERS    := $(wildcard include/sluice/*.h)
+PROGRAMS   := sluice-agent sluice-server sluice-routegen
+UNITS      := sluice-agent@.service sluice-server.service
+PC_PRIVATE := $(LIB_LIBS)
+FILL_IN     = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@BINDIR@|$(PREFIX)/bin|g' \
+                  -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+                  -e 's|@PRIVATE_LIBS@|$(PC_PRIVATE)|g' \
+                  -e 's|@SANITIZE_LIBS@|$(if $(filter 1,$(SANITIZE)),-fsanitize=address$(comma)undefined)|g'
+
+install: lib $(addprefix $(BUILD)/bin/,$(PROGRAMS))
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include/sluice \
+		$(DESTDIR)$(UNITDIR)
+	install -m 755 $(addprefix $(BUILD)/bin/,$(PROGRAMS)) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libsluice.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libsluice.so.$(SO_MAJOR)
+	ln -sf libsluice.so.$(SO_MAJOR) $(DESTDIR)$(LIBDIR)/libsluice.so
+	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/sluice/
+	$(FILL_IN) packaging/sluice.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/sluice.pc
+	$(foreach u,$(UNITS),$(FILL_IN) packaging/$(u).in > $(DESTDIR)$(UNITDIR)/$(u) &&) true
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(PROGRAMS)) $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) \
+		$(addprefix $(DESTDIR)$(LIBDIR)/,libsluice.a libsluice.so libsluice.so.$(SO_MAJOR) \
+		libsluice.so.$(VERSION) pkgconfig/sluice.pc) \
+		$(addprefix $(DESTDIR)$(PREFIX)/include/sluice/,$(notdir $(HEADERS)))
+	-rmdir $(DESTDIR)$(PREFIX)/include/sluice 2>/dev/null
+
 # ---- running ----------------------------------------------------------------------------------------
 
 # The tests run the sanitizer build; tests/run.sh prints the one summary line and sets the status.
@@ -346,4 +411,4 @@ clean:
 	rm -rf build
 
 # Dependency files of this build's own objects only (build/ and build/san/ are separate builds).
--include $(shell find $(BUILD)/obj $(BUILD)/fuzzobj $(BUILD)/tsan/obj $(BUILD)/bpf $(BUILD)/gen -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/picobj $(BUILD)/fuzzobj $(BUILD)/tsan/obj $(BUILD)/bpf $(BUILD)/gen -name '*.d' 2>/dev/null)

@@ -164,7 +164,7 @@ static const struct setting settings[] = {
     {"tcp", "steer_hold_ms", NULL, NULL, SET_U32, AT(server.tcp.hold_ms), 1, 60000, false, NULL, NULL,
      "longest a connection of a steered service waits for its route before it is served where it is"},
     {"http", "port", "http", "PORT", SET_SERVICE, 0, 1, 65535, false, NULL, &app_http_ops,
-     "serve HTTP/2 and HTTP/1.1 on PORT (routes compiled from server/sluice.routes)"},
+     "serve HTTP/2 and HTTP/1.1 on PORT (the app's compiled routes)"},
     {"http", "static_dir", "static", "DIR", SET_STRING, AT(server.http.static_dir), 0, 0, false, NULL, NULL,
      "the directory GET /static/* serves"},
     {"http", "max_concurrent_streams", NULL, NULL, SET_U32, AT(server.http.max_concurrent_streams), 1,
@@ -490,7 +490,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
     }
     for (size_t i = 0; i < NSETTINGS; i++) {
         if (!strcmp(settings[i].section, section)) {
-            ERR(fs->e, EXIT_STATUS_USAGE, 0, "%s: unknown key (see sluice-server --settings)", where);
+            ERR(fs->e, EXIT_STATUS_USAGE, 0, "%s: unknown key (see --settings)", where);
             fs->error_line = fs->line;
             return 1;
         }
@@ -540,11 +540,10 @@ static void build_options(struct option *opts)
     opts[n] = (struct option){NULL, 0, NULL, 0};
 }
 
-void config_print_usage(FILE *out)
+void config_print_usage(FILE *out, const char *program)
 {
-    fputs("usage: sluice-server --dev DEVICE [options]\n"
-          "       sluice-server --datapath socket [options]\n"
-          "\n"
+    fprintf(out, "usage: %s --dev DEVICE [options]\n       %s --datapath socket [options]\n", program, program);
+    fputs("\n"
           "Serve TCP from AF_XDP sockets on DEVICE, where `sluice-agent load --dev DEVICE` attached the\n"
           "steering program and `sluice-agent service add` named the ports that reach us; or, with\n"
           "--datapath socket, from ordinary kernel sockets (no XDP, no root needed for ports >= 1024).\n"
@@ -705,7 +704,7 @@ int config_load(int argc, char **argv, const char *program, const char *default_
         if (c == '?')
             return -1;
         if (c == OPT_HELP) {
-            config_print_usage(stdout);
+            config_print_usage(stdout, program);
             exit(EXIT_STATUS_OK);
         }
         if (c == OPT_SETTINGS) {

@@ -33,7 +33,7 @@ int config_load(int argc, char **argv, const char *program, const char *default_
                 struct err *e);
 
 /* --help: the options, generated from the settings table. */
-void config_print_usage(FILE *out);
+void config_print_usage(FILE *out, const char *program);
 
 /* --settings: every config file key with its section, range and default, one a line (the README
  * documents each; tests/server/config_test.sh checks that it does). */

@@ -53,6 +53,7 @@ SUITES=(
     "offload|120|user|tests/offload/offload_test.sh $BUILD|offload pool: the Chase–Lev deque against thieves, jobs run once, queue bound, stop, sizing under a step load, Retry-After; again under ThreadSanitizer (tests/offload/)"
     "router|120|user|$BUILD/tests/router_test|compiled router: matching, precedence, dispatch (tests/router/router_test.c)"
     "routegen|120|user|tests/router/routegen_test.sh $BUILD|sluice-routegen: golden outputs and errors"
+    "docs|60|user|tests/docs/handlers_doc_test.sh $BUILD|docs/handlers.md: every C example compiles, its routes file compiles with sluice-routegen and names only defined handlers"
     "afxdp|900|root|tests/afxdp/datapath_test.sh $BUILD|sluice-server over AF_XDP against kernel clients, with loss, in a topology"
     "config|120|user|tests/server/config_test.sh $BUILD|sluice-server's config file and options, on 127.0.0.1"
     "http|900|root|tests/http/http_test.sh $BUILD|HTTP/2 and HTTP/1.1 against curl, nghttp, h2load on both datapaths, in a topology"
@@ -60,6 +61,7 @@ SUITES=(
     "tls|900|root|tests/tls/tls_test.sh $BUILD|TLS 1.3/1.2 on both datapaths: s_client, curl, nghttp, h2load, resumption, 0-RTT, SNI, reload, loss, malformed handshakes, in a topology"
     "h2flood|180|user|tests/http/h2_flood_test.sh $BUILD|HTTP/2 flood defences of the native codec (HPACK bomb, rapid reset, CONTINUATION, control floods, zero window, concurrency, trailers, reconnecting sources) against sluice-server on 127.0.0.1"
     "offload-http|900|root|tests/http/offload_http_test.sh $BUILD|slow handlers on the offload pool and overload (503 Retry-After) on both datapaths, with curl and h2load, in a topology"
+    "framework|900|root|tests/framework/framework_test.sh $BUILD|sluice as a framework: make install/uninstall (DESTDIR too), examples/hello and examples/grpc-echo built out of the tree with pkg-config sluice, run on both datapaths against curl and a python3-grpcio client, in a topology"
     "steer|600|root|tests/steer/steer_test.sh $BUILD|stream-prefix steering and load-aware steering (two choices, SYN shedding) end to end with real clients, in a topology"
 )
 

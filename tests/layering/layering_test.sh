@@ -10,7 +10,9 @@
 #   - afxdp/ and sock/ (the datapaths) reach net/, app/, sched/, common/ and maps/ only;
 #   - http/ and h2/ never reach a datapath, however indirectly;
 #   - no folder of server/ includes one that includes it back (no cycle in the folder graph);
-#   - no two source files of server/ share a name (h2_frame.c, not a second frame.c).
+#   - no two source files of server/ share a name (h2_frame.c, not a second frame.c);
+#   - include/sluice/ (the public API an app builds against, "sluice/http.h" from include/) includes
+#     nothing but itself, or an installed app could not compile.
 # Subfolders count as their top folder (http/handlers/ is http/); server/'s own files (main.c,
 # config.c) are the application on top and count as "server". The last case proves the check can
 # fail: it plants an include of afxdp/ in a copy of server/http/ and expects a complaint.
@@ -25,18 +27,20 @@ edges() {
     local root=$1 f line inc to from
     while IFS= read -r f; do
         from=${f#server/}
-        case $from in */*) from=${from%%/*} ;; *) from=server ;; esac
+        case $from in include/*) from=include ;; */*) from=${from%%/*} ;; *) from=server ;; esac
         while IFS=: read -r line inc; do
             inc=${inc#*\"}
             inc=${inc%%\"*}
             to=${inc%%/*}
             [ "$to" = "$inc" ] && to=server
-            if [ ! -e "$root/$inc" ] && [ ! -e "$root/server/$inc" ] && [[ $inc != bpf/*.skel.h ]]; then
+            [ -e "$root/include/$inc" ] && to=include
+            if [ ! -e "$root/$inc" ] && [ ! -e "$root/server/$inc" ] && [ ! -e "$root/include/$inc" ] &&
+                [[ $inc != bpf/*.skel.h ]]; then
                 to="?"
             fi
             [ "$to" = "$from" ] || echo "$from $to $f:$line"
         done < <(grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$root/$f")
-    done < <(cd "$root" && find server common maps -name '*.[ch]' | sort)
+    done < <(cd "$root" && find server common maps include -name '*.[ch]' | sort)
 }
 
 # reaches EDGES FROM TO: does a path of edges lead from folder FROM to folder TO? Prints the path
@@ -92,6 +96,7 @@ check_tree() {
     report "no two source files of server/ share a name" \
         "$(cd "$root" && find server -name '*.[ch]' | awk -F/ '{ n[$NF] = n[$NF] " " $0; c[$NF]++ } END { for (f in c) if (c[f] > 1) print f ":" n[f] }')"
     report "net/ includes only common/ and maps/" "$(only "$edges" net common maps)"
+    report "include/ (the public API) includes nothing of sluice but itself" "$(only "$edges" include)"
     report "common/ and maps/ include nothing of server/" \
         "$(only "$edges" common maps; only "$edges" maps common)"
     for f in afxdp sock; do
@@ -121,7 +126,7 @@ status=$((failures > 0))
 # The check must be able to fail: the same tree with server/http/ including a datapath.
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-cp -r server common maps "$scratch"/
+cp -r server common maps include "$scratch"/
 http_file=$(cd "$scratch" && ls server/http/*.c | head -1)
 sed -i '0,/^#include "/s//#include "afxdp\/xdp_worker.h"\n&/' "$scratch/$http_file"
 if check_tree "$scratch" | grep -q '^not ok - http/ reaches no datapath'; then

@@ -56,7 +56,7 @@ bad "bad boolean" "$CONF:3: \[server\] busy_poll: bad value 'sometimes': expecte
     "$S""busy_poll = sometimes\n"
 bad "bad CPU list" "$CONF:3: \[server\] cpus: bad CPU 'x'" "$S""cpus = 0,x\n"
 bad "empty CPU in the list" "$CONF:3: \[server\] cpus: bad value '0,,1'" "$S""cpus = 0,,1\n"
-bad "unknown key" "$CONF:4: \[http\] prot: unknown key \(see sluice-server --settings\)" "$S[http]\nprot = 80\n"
+bad "unknown key" "$CONF:4: \[http\] prot: unknown key \(see --settings\)" "$S[http]\nprot = 80\n"
 bad "unknown section" "$CONF:4: unknown section \[htpp\]" "$S[htpp]\nport = 80\n"
 bad "line without =" "$CONF:4: malformed line" "$S[http]\nport 80\n"
 bad "unterminated section" "$CONF:1: malformed line" "[server\n"
