@@ -98,8 +98,8 @@ enum grpc_status grpc_reader_feed(struct grpc_reader *r, const uint8_t *data, si
                 break;
             if (r->_prefix[0] & 1) /* we announce no grpc-encoding, so a client should not compress */
                 return GRPC_STATUS_UNIMPLEMENTED;
-            r->_need = (size_t)r->_prefix[1] << 24 | (size_t)r->_prefix[2] << 16 | (size_t)r->_prefix[3] << 8 |
-                       r->_prefix[4];
+            r->_need = (size_t)r->_prefix[1] << 24 | (size_t)r->_prefix[2] << 16 |
+                       (size_t)r->_prefix[3] << 8 | r->_prefix[4];
             if (r->_need > r->max)
                 return GRPC_STATUS_RESOURCE_EXHAUSTED;
             r->_len = 0;
