@@ -85,7 +85,7 @@ BINS       := bin/sluice-agent bin/sluice-server bin/sluice-routegen
 TEST_BINS  := tests/steer_test tests/xsk_holder tests/xsk_meta tests/netem tests/tcp_test tests/tap_server \
               tests/kernel_client tests/tcp_script_test tests/router_test tests/h2_conformance tests/stream_cat \
               tests/h1_probe tests/h1_parse_test tests/hpack_test tests/h2_flood tests/tls_probe tests/ticket_test \
-              tests/rate_limit_test tests/breaker_test tests/deque_test tests/offload_test
+              tests/rate_limit_test tests/breaker_test tests/deque_test tests/offload_test tests/grpc_test
 # the same tests again in a ThreadSanitizer build of their own (TSAN_CFLAGS below), under $(BUILD)/tsan/
 TSAN_BINS  := tests/deque_test tests/offload_test
 BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns tools/h1_parse_bench \
@@ -144,6 +144,11 @@ rate_limit_test_SRCS  := tests/http/rate_limit_test.c server/http/rate_limit.c c
 rate_limit_test_LIBS  := -lpthread
 breaker_test_SRCS     := tests/offload/breaker_test.c server/offload/breaker.c tests/lib/check.c
 breaker_test_LIBS     := -lpthread
+# grpc_test: gRPC's message reader and status mapping (server/http/grpc.c), in memory; it links the HTTP
+# layer grpc.c is built on, as the HTTP/2 fuzzers do
+grpc_test_SRCS        := tests/http/grpc_test.c tests/lib/check.c $(HTTP_SRCS) server/app/app.c common/err.c
+grpc_test_OBJS        := $(BUILD)/gen/server/sluice.routes.o $(HPACK_GEN:.c=.o)
+grpc_test_LIBS        := -lnghttp2 -lcrypto -lpthread
 # deque_test, offload_test: the offload pool's deque and the pool itself (also built with TSan, below)
 deque_test_SRCS       := tests/offload/deque_test.c server/offload/deque.c tests/lib/check.c common/err.c
 deque_test_LIBS       := -lpthread
