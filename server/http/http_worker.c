@@ -115,9 +115,12 @@ uint32_t http_worker_offload_in_flight(const struct http_worker *hw)
     return hw->offload_in_flight;
 }
 
-void http_worker_tick(struct http_worker *hw, uint64_t now_ns)
+bool http_worker_tick(struct http_worker *hw, uint64_t now_ns)
 {
+    uint64_t answered = hw->stats.grpc_deadline_exceeded;
+
     timer_wheel_advance(&hw->deadlines, now_ns / 1000000, grpc_deadline_fire, hw);
+    return hw->stats.grpc_deadline_exceeded != answered;
 }
 
 void http_worker_set_rate_limit(struct http_worker *hw, struct rate_limit *rl)

@@ -6,6 +6,7 @@
 #ifndef SLUICE_HTTP_WORKER_H
 #define SLUICE_HTTP_WORKER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "http/http_config.h"
@@ -36,8 +37,9 @@ void http_worker_set_offload(struct http_worker *hw, struct offload_pool *pool, 
 uint32_t http_worker_offload_in_flight(const struct http_worker *hw);
 /* Requests are counted against their client's rate in rl (shared by the workers); over it, 429. */
 void http_worker_set_rate_limit(struct http_worker *hw, struct rate_limit *rl);
-/* The worker loop's clock moved to now_ns (worker_tick): gRPC deadlines that passed are answered. */
-void http_worker_tick(struct http_worker *hw, uint64_t now_ns);
+/* The worker loop's clock moved to now_ns (worker_tick): gRPC deadlines that passed are answered. True
+ * when that wrote something (the layers' flush puts it on the transports). */
+bool http_worker_tick(struct http_worker *hw, uint64_t now_ns);
 /* A job of this worker came back from the pool (offload_reap): answer its request, free it. */
 void http_offload_finish(struct offload_job *job);
 /* The same at stop, the worker's connections gone: free the job, answer nothing. */

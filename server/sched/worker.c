@@ -32,8 +32,10 @@ bool worker_tick(struct worker *w, uint64_t now)
         atomic_store_explicit(&w->queue_depth, http_worker_offload_in_flight(w->apps.http),
                               memory_order_relaxed);
     app_table_expire(&w->apps, now);
-    if (w->apps.http)
-        http_worker_tick(w->apps.http, now);
+    /* answers to gRPC deadlines go through the layers (TLS) now: the datapath sees output pending and
+     * transmits before it sleeps */
+    if (w->apps.http && http_worker_tick(w->apps.http, now))
+        app_table_flush(&w->apps);
     if (!w->draining && atomic_load_explicit(&srv->draining, memory_order_relaxed)) {
         /* each service finishes what is in flight (HTTP/2: GOAWAY, then the open streams), then FIN */
         w->draining = true;
