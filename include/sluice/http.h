@@ -65,7 +65,9 @@ struct http_request {
      * lets the client send more (flow control).
      */
     size_t (*on_body)(struct http_request *req, const uint8_t *data, size_t len, bool last);
-    /* Set by a handler that answers later: the client went away first. The request is gone after. */
+    /* Set by a handler that answers later: the client went away first, or a gRPC request's deadline
+     * passed (<sluice/grpc.h>: the library answers it). Either way the handler stops and makes no more
+     * calls on req, which is gone, or no longer the handler's, after. */
     void (*on_abort)(struct http_request *req);
     /* Set by a handler streaming a response: n queued bytes just went out (an echo releases as many
      * request body bytes, so the client's window follows what was sent back). */
