@@ -31,11 +31,14 @@
 # warm-up; over a window inside it, the server's utime+stime (/proc/PID/stat) and every CPU's busy
 # time, per call; calls per second per server core (1 s over the server CPU per call: what one
 # core of that server would serve), each core's busy share and the share of the machine other
-# processes took (a run during which they took more than BENCH_QUIET, 0.1, is made again, BENCH_TRIES
-# runs in all, 3, the quietest kept); p50/p99/p99.9 from a separate run with h2load's per-request log. Each round
-# starts every server afresh, in an order rotating per round; ROUNDS rounds (BENCH_ROUNDS, default
-# 3, 1 with --quick), median and min-max; ratios to gRPC-Go are per round, then their median. The
-# goal: at least 3x gRPC-Go's calls per second per server core and at most 0.3x its p99.
+# processes took (a run during which they took more than BENCH_QUIET, 0.1, is made again,
+# BENCH_TRIES runs in all, 3, the quietest kept); p50/p99/p99.9 from a separate run with h2load's
+# per-request log. Each round starts every server afresh, in an order rotating per round; ROUNDS
+# rounds (BENCH_ROUNDS, default 3, 1 with --quick), median and min-max; ratios to gRPC-Go are per
+# round, then their median. The goal: at least 3x gRPC-Go's calls per second per server core and
+# at most 0.3x its p99. With 512 calls in flight p99 is mostly queueing (in flight over calls/s):
+# when h2load's CPU 1 is near 100%, calls/s and p99 are the client's limit; CPU per call is the
+# server's figure.
 # Writes OUT_DIR/grpc.md (the table), OUT_DIR/grpc.json (every run) and OUT_DIR/grpc-logs/, and
 # prints the table. Every process it starts is stopped by PID; the topology is removed on every
 # exit path. Needs root.
@@ -60,7 +63,7 @@ TRIES=${BENCH_TRIES:-3} QUIET=${BENCH_QUIET:-0.1}
 METHOD_PATH=/sluice.echo.Echo/Unary
 CONNS=16
 STREAMS=${GRPC_STREAMS:-32}
-PAYLOAD=1024
+PAYLOAD=1024 # the request body's prefix below is written for this size
 [ -x "$ROOT/$BUILD/bin/sluice-agent" ] || { echo "grpc.sh: error: $BUILD/bin/sluice-agent is missing: build first (make all)" >&2; exit 1; }
 AGENT=$(realpath "$ROOT/$BUILD/bin/sluice-agent")
 GRPC_ECHO=${GRPC_ECHO:-$ROOT/$BUILD/examples/grpc-echo/grpc-echo}
