@@ -9,7 +9,8 @@
 #   make demo       the end-to-end demo in a throw-away namespace topology
 #   make bench      the benchmark harness; make bench-h2 only its HTTP/2 session comparison,
 #                   make bench-tls only its TLS cases, make bench-mtu only its bulk cases at MTU 1500,
-#                   9000 and 65000; make profile: where the CPU goes for bulk, by perf
+#                   9000 and 65000, make bench-grpc only its gRPC case (grpc-echo against gRPC-Go);
+#                   make profile: where the CPU goes for bulk, by perf
 #   make fmt        clang-format every C file in place; make fmt-check only reports (CI runs it)
 #   make clean      remove build/
 #
@@ -193,8 +194,8 @@ AGENT    := $(BUILD)/bin/sluice-agent
 SERVER   := $(BUILD)/bin/sluice-server
 ROUTEGEN := $(BUILD)/bin/sluice-routegen
 
-.PHONY: all tests deps test check demo bench bench-h2 bench-tls bench-mtu profile fmt fmt-check clean lib install \
-        uninstall
+.PHONY: all tests deps test check demo bench bench-h2 bench-tls bench-mtu bench-grpc profile fmt fmt-check clean \
+        lib install uninstall examples
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS) # the tests load the objects too: keep them and their skeletons
 .DEFAULT_GOAL := all
 
@@ -364,6 +365,16 @@ uninstall:
 		$(addprefix $(DESTDIR)$(PREFIX)/include/sluice/,$(notdir $(HEADERS)))
 	-rmdir $(DESTDIR)$(PREFIX)/include/sluice 2>/dev/null
 
+# make examples: the example apps as a user builds them, against this build installed into
+# $(BUILD)/prefix, each into $(BUILD)/examples/NAME/ (the benchmark runs grpc-echo from there)
+EXAMPLES        := hello grpc-echo
+EXAMPLES_PREFIX := $(abspath $(BUILD))/prefix
+
+examples:
+	$(MAKE) install PREFIX=$(EXAMPLES_PREFIX)
+	$(foreach e,$(EXAMPLES),PKG_CONFIG_PATH=$(EXAMPLES_PREFIX)/lib/pkgconfig \
+		$(MAKE) -C examples/$(e) O=$(abspath $(BUILD))/examples/$(e) &&) true
+
 # ---- running ----------------------------------------------------------------------------------------
 
 # The tests run the sanitizer build; tests/run.sh prints the one summary line and sets the status.
@@ -383,13 +394,18 @@ check: deps
 demo: deps all
 	tools/demo.sh $(BUILD)
 
-# make bench QUICK=1: the harness's --quick mode (about 9 minutes instead of about 40)
-bench: deps all
+# make bench QUICK=1: the harness's --quick mode (about 10 minutes instead of about 42)
+bench: deps all examples
 	tools/bench/run.sh $(BUILD) $(if $(filter 1,$(QUICK)),--quick)
 
 # make bench-h2: only our HTTP/2 session against nghttp2's and h2o (run.sh --h2, about 5 minutes)
 bench-h2: deps all
 	tools/bench/run.sh $(BUILD) --h2
+
+# make bench-grpc: only gRPC unary echo, examples/grpc-echo (GRPC_ECHO=path to override) against a
+# gRPC-Go server that tools/bench/grpc.sh builds into $(BUILD)/bench/ (run.sh --grpc, about 2 minutes)
+bench-grpc: deps all examples
+	tools/bench/run.sh $(BUILD) --grpc
 
 # make bench-tls: only the TLS cases, sluice against h2o and nginx (run.sh --tls, about 4 minutes)
 bench-tls: deps all

@@ -104,6 +104,17 @@ else
     not_ok "libsluice.so exports the public API only" "$(grep -Ev '^(sluice_|http_|grpc_|handler_|method_|router_offload)' <<<"$EXPORTS" | head -5 | tr '\n' ' ')"
 fi
 
+# the units as systemd reads them (the template as one instance): ExecStart paths exist, keys known
+if command -v systemd-analyze >/dev/null; then
+    mkdir -p "$WORK/units"
+    cp "$PREFIX/lib/systemd/system/sluice-agent@.service" "$WORK/units/sluice-agent@lo.service"
+    cp "$PREFIX/lib/systemd/system/sluice-server.service" "$WORK/units/"
+    expect "the systemd units pass systemd-analyze verify" 0 "" \
+        bash -c "out=\$(systemd-analyze verify '$WORK/units/sluice-agent@lo.service' '$WORK/units/sluice-server.service' 2>&1); echo \"\$out\"; [ -z \"\$out\" ]"
+else
+    skip "the systemd units pass systemd-analyze verify" "no systemd-analyze on this machine"
+fi
+
 # ---- the examples, built out of the tree --------------------------------------------------------------
 export PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig
 build_example() {
@@ -156,7 +167,8 @@ hello_cases() {
 
 grpc_cases() {
     local dp=$1 out
-    out=$(cli python3 "$ROOT/tests/grpc/grpc_client.py" --target "$SRV4:$PORT" 2>&1)
+    # Debian's python3, whose python3-grpcio this is: another python3 may come first in PATH
+    out=$(cli /usr/bin/python3 "$ROOT/tests/grpc/grpc_client.py" --target "$SRV4:$PORT" 2>&1)
     if ! grep -q '^ok - ' <<<"$out"; then
         not_ok "grpc-echo over $dp: the gRPC client ran" "$(first_lines "$out")"
         return

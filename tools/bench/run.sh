@@ -1,20 +1,22 @@
 #!/bin/sh
 # run.sh — the benchmark harness (`make bench`, `make bench QUICK=1`, `make bench-h2`, `make bench-tls`,
-# `make bench-mtu`): micro-benchmarks (XDP program, TCP engine, router, HTTP/1.1 head parser, HPACK,
-# HTTP/2 layer in memory), the datapath comparison with its MTU sweep (tools/bench/datapath.sh: the
-# copy-mode floor), HTTP/2 servers side by side over cleartext and TLS and their connection rate over
-# HTTP/1.1 (tools/bench/http.sh), and the isolation stream-prefix steering buys
+# `make bench-mtu`, `make bench-grpc`): micro-benchmarks (XDP program, TCP engine, router, HTTP/1.1
+# head parser, HPACK, HTTP/2 layer in memory), the datapath comparison with its MTU sweep
+# (tools/bench/datapath.sh: the copy-mode floor), HTTP/2 servers side by side over cleartext and TLS
+# and their connection rate over HTTP/1.1 (tools/bench/http.sh), gRPC unary echo, sluice's
+# grpc-echo against gRPC-Go (tools/bench/grpc.sh), and the isolation stream-prefix steering buys
 # (tools/bench/isolation.sh), each in a topology of its own. Results go to results/<date>/
-# (results.md; http.json and h2_bench.json with every figure; PNG plots) and stdout.
+# (results.md; http.json, grpc.json and h2_bench.json with every figure; PNG plots) and stdout.
 #
-#   tools/bench/run.sh BUILD_DIR [--quick | --h2 | --tls | --mtu]
+#   tools/bench/run.sh BUILD_DIR [--quick | --h2 | --tls | --mtu | --grpc]
 #
 # The full run: http.sh's bulk cases (16k-16x8, 1m-4x1, echo64k-16x4) at link MTU 1500, 9000 and
 # 65000, every other case at 1500 only (BENCH_MTU, BENCH_MTU_CASES; the MTUs interleaved within each
 # round); datapath.sh's upload and download at MTU 1500, 4000, 9000, 16000, 32000 and 65000 (DP_MTUS).
-# About 40 minutes, of which http.sh ~33 (its MTU 9000 and 65000 cases ~12) and datapath.sh ~3.
+# About 42 minutes, of which http.sh ~33 (its MTU 9000 and 65000 cases ~12), datapath.sh ~3 and
+# grpc.sh ~2.
 # --quick: shorter runs, one round of the comparisons, 2,000 idle connections instead of 10,000, the
-# same MTUs; about 9 minutes. Figures from a quick run are for checking the harness, not for quoting.
+# same MTUs; about 10 minutes. Figures from a quick run are for checking the harness, not for quoting.
 # --h2: only our HTTP/2 session against nghttp2's: the HTTP/2 layer in memory (h2_bench), then
 # http.sh's 13 B 16x32 case and idle connections after one request, for sluice over AF_XDP and
 # over sockets with each session and for h2o, 5 rounds (BENCH_SERVERS, BENCH_CASES and
@@ -27,6 +29,10 @@
 # 3 rounds, the MTUs and servers interleaved (BENCH_SERVERS, BENCH_CASES, BENCH_MTU and BENCH_ROUNDS
 # still override); about 8 minutes. The copy-mode floor it compares with is datapath.sh's MTU sweep
 # (part of the full run; alone: tools/bench/datapath.sh BUILD_DIR OUT_DIR).
+# --grpc: only grpc.sh, gRPC unary echo with a 1 KiB payload at 16 connections x 32 streams, sluice's
+# examples/grpc-echo over sockets and over AF_XDP against a gRPC-Go server built from Debian's
+# packages, 3 rounds (BENCH_ROUNDS overrides; GRPC_ECHO names the grpc-echo binary, default
+# BUILD_DIR/examples/grpc-echo/grpc-echo: without it gRPC-Go is measured alone); about 2 minutes.
 set -eu
 
 BUILD=${1:-build}
@@ -37,7 +43,8 @@ case "${2:-}" in
 --h2) MODE=h2 ;;
 --tls) MODE=tls ;;
 --mtu) MODE=mtu ;;
-*) echo "usage: run.sh BUILD_DIR [--quick | --h2 | --tls | --mtu]" >&2; exit 2 ;;
+--grpc) MODE=grpc ;;
+*) echo "usage: run.sh BUILD_DIR [--quick | --h2 | --tls | --mtu | --grpc]" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")/../.."
 OUT=results/$(date +%Y%m%d-%H%M%S)
@@ -49,7 +56,7 @@ BULK_MTUS="1500 9000 65000"
 case $MODE in
 quick)
     XDP_RUNS=200000 TCP_MIB=256 ROUTER_S=0.2 H1_HEADS=100000 HPACK_BLOCKS=20000 H2_REQS=50000 DP_ROUNDS=1 DP_MIB=128 DP_RR_S=2 ISO_ROUNDS=1 ISO_S=4
-    EXPECT="about 9 minutes"
+    EXPECT="about 10 minutes"
     ;;
 h2)
     H2_REQS=200000
@@ -61,9 +68,12 @@ tls)
 mtu)
     EXPECT="about 8 minutes"
     ;;
+grpc)
+    EXPECT="about 2 minutes"
+    ;;
 *)
     XDP_RUNS=1000000 TCP_MIB=1024 ROUTER_S=1 H1_HEADS=500000 HPACK_BLOCKS=200000 H2_REQS=200000 DP_ROUNDS=3 DP_MIB=512 DP_RR_S=5 ISO_ROUNDS=3 ISO_S=8
-    EXPECT="about 40 minutes"
+    EXPECT="about 42 minutes"
     ;;
 esac
 START=$(date +%s)
@@ -110,6 +120,15 @@ elif [ $MODE = mtu ]; then
             tools/bench/http.sh "$BUILD" "$OUT"
     } | tee "$OUT/results.md"
     NEEDED="http.json"
+elif [ $MODE = grpc ]; then
+    {
+        echo "# sluice's grpc-echo against gRPC-Go, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -r)"
+        echo
+        echo "## gRPC unary echo: sluice's grpc-echo over AF_XDP and over kernel sockets, gRPC-Go"
+        echo
+        tools/bench/grpc.sh "$BUILD" "$OUT"
+    } | tee "$OUT/results.md"
+    NEEDED="grpc.md"
 else
     QUICK=""
     [ $MODE = quick ] && QUICK=--quick
@@ -146,15 +165,25 @@ else
         echo
         BENCH_MTU=${BENCH_MTU:-$BULK_MTUS} BENCH_MTU_CASES=${BENCH_MTU_CASES:-$BULK_CASES} tools/bench/http.sh "$BUILD" "$OUT" $QUICK
         echo
+        echo "## gRPC unary echo: sluice's grpc-echo over AF_XDP and over kernel sockets, gRPC-Go"
+        echo
+        # a failed gRPC case (a server failing its checks) leaves no grpc.md, reported at the end, and
+        # does not stop the parts after it
+        tools/bench/grpc.sh "$BUILD" "$OUT" $QUICK || true
+        echo
         echo "## Stream-prefix steering: a light route's latency beside a loaded heavy route, steered apart or hashed"
         echo
         tools/bench/isolation.sh "$BUILD" "$OUT" "$ISO_ROUNDS" "$ISO_S"
     } | tee "$OUT/results.md"
-    NEEDED="h2_bench.json datapath.md http.json isolation.md"
+    NEEDED="h2_bench.json datapath.md http.json grpc.md isolation.md"
 fi
 echo
 # the pipeline's status is tee's: a part that failed shows as a missing output
 for f in $NEEDED; do
     [ -s "$OUT/$f" ] || { echo "run.sh: error: $OUT/$f is missing: a benchmark failed (see above)" >&2; exit 1; }
 done
-echo "run.sh: done in $(( $(date +%s) - START )) s; results: $OUT/results.md, $OUT/http.json$(case $MODE in tls | mtu) ;; *) echo ", $OUT/h2_bench.json" ;; esac), $OUT/http-*.png"
+if [ $MODE = grpc ]; then
+    echo "run.sh: done in $(( $(date +%s) - START )) s; results: $OUT/results.md, $OUT/grpc.json"
+else
+    echo "run.sh: done in $(( $(date +%s) - START )) s; results: $OUT/results.md, $OUT/http.json$(case $MODE in tls | mtu) ;; *) echo ", $OUT/h2_bench.json" ;; esac), $OUT/http-*.png$([ $MODE = full ] || [ $MODE = quick ] && echo ", $OUT/grpc.json")"
+fi
