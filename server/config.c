@@ -542,7 +542,8 @@ static void build_options(struct option *opts)
 
 void config_print_usage(FILE *out, const char *program)
 {
-    fprintf(out, "usage: %s --dev DEVICE [options]\n       %s --datapath socket [options]\n", program, program);
+    fprintf(out, "usage: %s --dev DEVICE [options]\n       %s --datapath socket [options]\n", program,
+            program);
     fputs("\n"
           "Serve TCP from AF_XDP sockets on DEVICE, where `sluice-agent load --dev DEVICE` attached the\n"
           "steering program and `sluice-agent service add` named the ports that reach us; or, with\n"

@@ -28,9 +28,9 @@
 #include "sluice/router.h"
 
 struct sluice_app {
-    const char *name;             /* in messages ("hello: ready"); NULL: "sluice" */
-    const struct router *router;  /* the app's routes, from sluice-routegen; required */
-    const char *config_file;      /* read when no --config is given (missing: an error); NULL: none */
+    const char *name;            /* in messages ("hello: ready"); NULL: "sluice" */
+    const struct router *router; /* the app's routes, from sluice-routegen; required */
+    const char *config_file;     /* read when no --config is given (missing: an error); NULL: none */
 };
 
 /* Run the server until SIGINT or SIGTERM; returns the process's exit status, sluice-server's: 0 after

@@ -2,13 +2,13 @@
  * router_bench.c — lookups per second of the generated router, for 10, 100 and 1000 routes.
  *
  * The three route sets come from tools/bench/router_routes.sh, each compiled by sluice-routegen and
- * linked here under a name of its own (sluice-routegen --name bench_router_N; see the Makefile). The lookups are derived from each set's compiled route names, so they
- * cannot drift from the routes: 4096 per set, routes picked at random, half of them matching paths
- * (captures filled with varying values), half misses: a segment too many (404 after the whole
- * walk), a changed byte (404 on the way) or a method without a route (405, which explores every
- * alternative). The router classifies them; each class is timed on its own, then the mix, then a
- * mix over the first 10 routes only, and for reference the mix through a loop over the routes, as
- * a table-driven router would do. The generated matcher does the same work per lookup whatever the
+ * linked here under a name of its own (sluice-routegen --name bench_router_N; see the Makefile). The lookups
+ * are derived from each set's compiled route names, so they cannot drift from the routes: 4096 per set,
+ * routes picked at random, half of them matching paths (captures filled with varying values), half misses: a
+ * segment too many (404 after the whole walk), a changed byte (404 on the way) or a method without a route
+ * (405, which explores every alternative). The router classifies them; each class is timed on its own, then
+ * the mix, then a mix over the first 10 routes only, and for reference the mix through a loop over the
+ * routes, as a table-driven router would do. The generated matcher does the same work per lookup whatever the
  * number of routes: with the same paths in every set ("first 10 routes only") its time stays flat.
  * Spread over all routes, its time also grows with the code it touches (about 145 B of text per
  * route: caches and branch predictors), far less than the loop's, which grows with the routes.
@@ -55,7 +55,8 @@ struct route_set {
     const struct router *router;
 };
 
-static const struct route_set sets[] = {{10, &bench_router_10}, {100, &bench_router_100}, {1000, &bench_router_1000}};
+static const struct route_set sets[] = {
+    {10, &bench_router_10}, {100, &bench_router_100}, {1000, &bench_router_1000}};
 
 struct lookup {
     enum method method;
@@ -304,7 +305,8 @@ static int bench_set(const struct route_set *set, double seconds)
     int n404 = 0, n405 = 0, hot404 = 0, hot405 = 0, ret = -1;
 
     if (set->router->route_count != set->size) {
-        fprintf(stderr, "router_bench: the %d-route set has %d routes\n", set->size, set->router->route_count);
+        fprintf(stderr, "router_bench: the %d-route set has %d routes\n", set->size,
+                set->router->route_count);
         goto Exit;
     }
     if (make_lookups(set, set->size, &found, &missed, &mixed, &n404, &n405) < 0 ||

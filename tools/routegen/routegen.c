@@ -686,12 +686,13 @@ static void emit_declarations(struct routegen *g, FILE *out, bool middlewares)
 static void emit_matcher(struct routegen *g, FILE *out)
 {
     if (g->nroutes == 0) {
-        fputs("\nstatic void route_match(enum method method, const char *path, size_t len, struct router_match "
-              "*out)\n"
-              "{\n    (void)method;\n    (void)path;\n    (void)len;\n"
-              "    out->result = ROUTER_NOT_FOUND;\n    out->route = -1;\n    out->allow = 0;\n"
-              "    out->nparams = 0;\n}\n",
-              out);
+        fputs(
+            "\nstatic void route_match(enum method method, const char *path, size_t len, struct router_match "
+            "*out)\n"
+            "{\n    (void)method;\n    (void)path;\n    (void)len;\n"
+            "    out->result = ROUTER_NOT_FOUND;\n    out->route = -1;\n    out->allow = 0;\n"
+            "    out->nparams = 0;\n}\n",
+            out);
         return;
     }
     fputs("\n/* One lookup: the method and the end of the path never change; out collects captures and "
@@ -913,7 +914,9 @@ int main(int argc, char **argv)
         /* the generated file's own static names start with route_, router_ or match_ */
         if (!is_identifier(argv[2], strlen(argv[2])) || strncmp(argv[2], "route_", 6) == 0 ||
             strncmp(argv[2], "router_", 7) == 0 || strncmp(argv[2], "match_", 6) == 0) {
-            fprintf(stderr, PROG ": error: --name '%s': expected [a-z_][a-z0-9_]* not starting with route_, router_ or match_\n",
+            fprintf(stderr,
+                    PROG ": error: --name '%s': expected [a-z_][a-z0-9_]* not starting with route_, router_ "
+                         "or match_\n",
                     argv[2]);
             return EXIT_STATUS_USAGE;
         }
