@@ -897,6 +897,7 @@ static struct {
     bool wu_zero_on[NSLOTS];          /* a WINDOW_UPDATE of 0 on it */
     bool after_goaway[NSLOTS];        /* its HEADERS came after a GOAWAY of the client's */
     bool priority_on[NSLOTS];         /* a PRIORITY frame named it (as the stream or its parent) */
+    bool bad_priority_on[NSLOTS];     /* a PRIORITY frame of a length other than 5 on it */
     bool reset_on[NSLOTS];            /* the client sent RST_STREAM on it */
     bool ended_on[NSLOTS];            /* the client sent END_STREAM on it */
     bool framed_after_goaway[NSLOTS]; /* a frame on it came after a GOAWAY of the client's */
@@ -1069,8 +1070,10 @@ static void client_frame_begin(void)
         break;
     case NGHTTP2_PRIORITY:
         cl.priority_frames++;
-        if (slot_of(cl.sid) > 0)
+        if (slot_of(cl.sid) > 0) {
             cl.priority_on[slot_of(cl.sid)] = true;
+            cl.bad_priority_on[slot_of(cl.sid)] |= cl.len != 5;
+        }
         break;
     case NGHTTP2_WINDOW_UPDATE:
         cl.window_updates++;
@@ -2163,6 +2166,18 @@ static bool nghttp2_forgot_closed_stream(const struct diff_ctx *d)
            a->rst == NGHTTP2_STREAM_CLOSED + 1 && !sides[1].streams[d->slot].rst;
 }
 
+/* A PRIORITY of the wrong length on a stream the client reset, or ended and got its whole response on: we
+ * answer the stream error FRAME_SIZE_ERROR 6.3 requires; nghttp2 drops frames on a stream it no longer
+ * holds, before their length is looked at. */
+static bool nghttp2_forgot_bad_priority(const struct diff_ctx *d)
+{
+    const struct stream_out *a = &sides[0].streams[d->slot];
+
+    return d->slot > 0 && cl.bad_priority_on[d->slot] &&
+           (cl.reset_on[d->slot] || (cl.ended_on[d->slot] && a->ended)) &&
+           a->rst == NGHTTP2_FRAME_SIZE_ERROR + 1 && !sides[1].streams[d->slot].rst;
+}
+
 /* nghttp2's max_settings (32 entries per SETTINGS frame, its fix of CVE-2020-11080). */
 static bool nghttp2_max_settings(const struct diff_ctx *d)
 {
@@ -2538,6 +2553,10 @@ static const struct difference {
      "stream error STREAM_CLOSED 5.1 requires, "
      "as we answer; nghttp2 drops frames on a stream it no longer holds (it keeps a closed stream only "
      "while RFC 7540's priority tree needs it)"},
+    {STREAM, nghttp2_forgot_bad_priority, "RFC 9113 6.3, 5.1",
+     "a PRIORITY frame of a length other than 5 on a stream the client reset, or ended and had its whole "
+     "response on: the stream error FRAME_SIZE_ERROR 6.3 requires, as we answer; nghttp2 drops frames on a "
+     "stream it no longer holds before it reads their length"},
     {CONNECTION, nghttp2_max_settings, "RFC 9113 10.5",
      "a SETTINGS frame of more than 32 entries: ENHANCE_YOUR_CALM from nghttp2 (its max_settings, the fix "
      "of CVE-2020-11080); we apply them (each costs nothing kept)"},
