@@ -202,7 +202,8 @@ int server_start(struct server *srv, const struct server_config *cfg, struct err
             goto fail;
     }
     dp->describe(srv, about, sizeof(about));
-    printf("sluice-server: %u worker%s on %s\n", cfg->nworkers, cfg->nworkers == 1 ? "" : "s", about);
+    printf("%s: %u worker%s on %s\n", program_invocation_short_name, cfg->nworkers,
+           cfg->nworkers == 1 ? "" : "s", about);
     return 0;
 fail:
     join_all(srv);

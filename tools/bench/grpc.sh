@@ -201,7 +201,7 @@ start_server() { # start_server NAME: in the server namespace on CPU 0; returns 
     SERVER_PID=$!
     for i in $(seq 100); do
         kill -0 "$SERVER_PID" 2>/dev/null || break
-        sed -n '/^---- start/,$p' "$log" | grep -q ': ready' && return 0
+        tac "$log" | sed '/^---- start/q' | grep -q ': ready' && return 0 # this start's lines only
         sleep 0.1
     done
     note "$name did not come up: $(tail -n 3 "$log" | tr '\n' '|')"
