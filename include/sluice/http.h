@@ -93,6 +93,11 @@ struct http_str http_trailer(const struct http_request *req, const char *name);
  */
 bool http_add_header(struct http_request *req, const char *name, const char *value, size_t value_len);
 
+/*
+ * The http_respond* calls: status, then content_type, which must outlive the response (a string
+ * literal: it is encoded when the head goes out, not copied; NULL for none), then the body.
+ */
+
 /* Answer with a body that stays valid until the response is sent (static data, a mapped file). */
 void http_respond(struct http_request *req, int status, const char *content_type, const void *body,
                   size_t len);

@@ -14,7 +14,8 @@
  * tools/routegen/routegen.c (and `sluice-routegen --help`).
  *
  * The generated file calls functions by name, declared here by convention:
- *     int handler_NAME(struct http_request *req);      returns HANDLER_DONE or an error
+ *     int handler_NAME(struct http_request *req);      returns HANDLER_DONE (the value is not an
+ *                                                       error channel: a handler answers, now or later)
  *     int middleware_NAME(struct http_request *req);   returns HANDLER_NEXT to continue the chain
  * struct http_request is the server's (server/http/); the router never looks inside it.
  */
