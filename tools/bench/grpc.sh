@@ -97,25 +97,8 @@ LOAD_PID=""
 XDP_LOADED=0
 FAILED=()
 
-SRV=(nsenter "--net=/run/netns/$TOPO-srv" --)
-CLI=(nsenter "--net=/run/netns/$TOPO-cli" --)
-# shellcheck source=tests/lib/topo.sh
-. "$ROOT/tests/lib/topo.sh" # in_srv, in_cli, topo_up, topo_down
-note() { echo "grpc.sh: $*" >&2; }
-die() {
-    echo "grpc.sh: error: $*" >&2
-    exit 1
-}
-
-stop_pid() { # stop_pid PID: SIGTERM, then SIGKILL after 10 s; reaps it
-    local pid=$1
-    kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-    if ! timeout 10 tail --pid="$pid" -f /dev/null 2>/dev/null; then
-        kill -KILL "$pid" 2>/dev/null
-    fi
-    wait "$pid" 2>/dev/null
-    return 0
-}
+BENCH_NAME=grpc.sh
+. "$ROOT/tools/bench/bench_lib.sh" # SRV, CLI, note, die, stop_pid, sleep_until, topo.sh
 
 cleanup() {
     [ -n "$LOAD_PID" ] && stop_pid "$LOAD_PID"
@@ -244,13 +227,6 @@ snapshot() {
     awk -v t="$t" -v ticks="${ticks:-0}" -v lticks="${lticks:--1}" '
         /^cpu[0-9]* / { b = $2 + $3 + $4 + $7 + $8; s[$1] = b; tot[$1] = b + $5 + $6 + $9; irq[$1] = $7 + $8 }
         END { printf "%s %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", t, s["cpu"], tot["cpu"], s["cpu0"], tot["cpu0"], s["cpu1"], tot["cpu1"], ticks, lticks, irq["cpu"] }' /proc/stat
-}
-
-sleep_until() { # sleep_until NS: until date +%s%N reaches NS
-    local now
-    now=$(date +%s%N)
-    [ "$1" -gt "$now" ] && sleep "$(awk -v d=$(($1 - now)) 'BEGIN { printf "%.3f", d / 1e9 }')"
-    return 0
 }
 
 # h2load_check FILE [CALLS]: h2load's summary as "rps done" when every call was answered 2xx

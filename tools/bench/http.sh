@@ -308,27 +308,8 @@ LOAD_PID=""
 IDLE_PID=""
 XDP_LOADED=0
 
-# Commands started in the background run as "${SRV[@]}" / "${CLI[@]}" CMD &, not through a shell
-# function: nsenter and taskset exec, so $! is then the process itself and can be stopped by PID.
-SRV=(nsenter "--net=/run/netns/$TOPO-srv" --)
-CLI=(nsenter "--net=/run/netns/$TOPO-cli" --)
-# shellcheck source=tests/lib/topo.sh
-. "$ROOT/tests/lib/topo.sh" # in_srv, in_cli, topo_up, topo_down
-note() { echo "http.sh: $*" >&2; }
-die() {
-    echo "http.sh: error: $*" >&2
-    exit 1
-}
-
-stop_pid() { # stop_pid PID: SIGTERM, then SIGKILL after 10 s; reaps it
-    local pid=$1
-    kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-    if ! timeout 10 tail --pid="$pid" -f /dev/null 2>/dev/null; then
-        kill -KILL "$pid" 2>/dev/null
-    fi
-    wait "$pid" 2>/dev/null
-    return 0
-}
+BENCH_NAME=http.sh
+. "$ROOT/tools/bench/bench_lib.sh" # SRV, CLI, note, die, stop_pid, sleep_until, topo.sh
 
 cleanup() {
     local kids p
@@ -645,13 +626,6 @@ sluice_metrics() {
 is_sluice() { case $SERVER_NAME in sluice-*) true ;; *) false ;; esac }
 
 ms_to_s() { awk -v m="$1" 'BEGIN { printf "%.3f", m / 1000 }'; }
-
-sleep_until() { # sleep_until NS: until date +%s%N reaches NS
-    local now
-    now=$(date +%s%N)
-    [ "$1" -gt "$now" ] && sleep "$(awk -v d=$(($1 - now)) 'BEGIN { printf "%.3f", d / 1e9 }')"
-    return 0
-}
 
 # h2load_args CASE-ID and the case line's fields: sets H2LOAD_ARGS and URL
 h2load_args() { # id method path conns streams
