@@ -406,9 +406,13 @@ int http_offload(struct http_request *req, int (*fn)(struct http_request *req, v
     return HANDLER_DONE;
 }
 
+/* The rest of an offloaded route's chain: on a pool thread (the job's copy of the request), or on the
+ * worker itself when there is no pool. */
 static int run_route(struct http_request *req, void *ctx)
 {
-    return req->_job->hw->cfg->router->dispatch_offloaded((int)(intptr_t)ctx, req);
+    const struct http_worker *hw = req->_job ? req->_job->hw : req->_stream->conn->hw;
+
+    return hw->cfg->router->dispatch_offloaded((int)(intptr_t)ctx, req);
 }
 
 int router_offload(int route, struct http_request *req)
