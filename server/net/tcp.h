@@ -100,7 +100,9 @@ struct tcp_callbacks {
     X(conns_accepted, "handshakes completed and accepted by the application")                                \
     X(conns_refused, "handshakes the application refused")                                                   \
     X(conns_closed, "connections whose slot was freed: CLOSED, or TIME-WAIT handed to a compact entry")      \
-    X(syn_dropped_limit, "SYNs dropped: connection or half-open limit reached")                              \
+    X(syn_dropped_limit, "SYNs dropped: connection limit reached")                                           \
+    X(half_open_evicted,                                                                                     \
+      "SYN-RECEIVED connections dropped for a new SYN: the oldest, when max_half_open were")                 \
     X(syn_dropped_no_frame, "SYNs dropped: no frame for the SYN-ACK")                                        \
     X(rst_sent, "resets sent")                                                                               \
     X(rst_received, "acceptable resets received")                                                            \
@@ -179,6 +181,7 @@ struct tcp_engine {
     uint32_t free_conn; /* free-list head of the slab */
     uint32_t nconns;
     uint32_t nhalf_open;
+    uint32_t half_open_oldest, half_open_newest; /* slot indices, UINT32_MAX when none (tcp_half_open_add) */
 
     struct tcp_time_wait_table tw;
 

@@ -120,9 +120,10 @@ struct tcp_conn {
     uint16_t mss;     /* payload bytes per segment we send (options excluded) */
     uint32_t index;   /* slot in the engine's slab */
     uint32_t hash_next;
-    struct tcp_conn *list_next;   /* dirty or retry list (never both: see tcp_conn_mark_dirty) */
-    struct tcp_conn *zombie_next; /* zombie list */
-    struct tcp_engine *engine;    /* the engine whose slab holds this connection */
+    uint32_t half_open_prev, half_open_next; /* in SYN-RECEIVED: the engine's list by age (slot indices) */
+    struct tcp_conn *list_next;              /* dirty or retry list (never both: see tcp_conn_mark_dirty) */
+    struct tcp_conn *zombie_next;            /* zombie list */
+    struct tcp_engine *engine;               /* the engine whose slab holds this connection */
     void *user;
 
     /* send sequence space */
@@ -204,6 +205,11 @@ void tcp_conn_set_timer(struct tcp_engine *e, struct tcp_conn *c, enum tcp_conn_
 /* Put the wheel entry at the earliest deadline after deadline_ms[] changed directly. */
 void tcp_conn_rearm(struct tcp_engine *e, struct tcp_conn *c);
 void tcp_conn_clear_timer(struct tcp_engine *e, struct tcp_conn *c, enum tcp_conn_timer which);
+/* SYN-RECEIVED connections, in the order they entered it: nhalf_open counts them, and a SYN that finds
+ * max_half_open of them evicts the oldest (a flood's spoofed SYN, most likely: a real client's handshake
+ * completes within a round trip) instead of being refused itself. */
+void tcp_half_open_add(struct tcp_engine *e, struct tcp_conn *c);
+void tcp_half_open_remove(struct tcp_engine *e, struct tcp_conn *c);
 /* A connection in SYN-RECEIVED for the SYN p. */
 struct tcp_conn *tcp_conn_create(struct tcp_engine *e, const struct pkt *p);
 /* Adopt what the peer's SYN (or SYN-ACK) says: options, its ISN, its window. */

@@ -131,7 +131,33 @@ int tcp_engine_init(struct tcp_engine *e, const struct tcp_config *cfg, struct f
         e->conns[i].hash_next = i + 1 < cfg->max_conns ? i + 1 : UINT32_MAX;
     }
     e->free_conn = 0;
+    e->half_open_oldest = e->half_open_newest = UINT32_MAX;
     return 0;
+}
+
+void tcp_half_open_add(struct tcp_engine *e, struct tcp_conn *c)
+{
+    c->half_open_prev = e->half_open_newest;
+    c->half_open_next = UINT32_MAX;
+    if (e->half_open_newest != UINT32_MAX)
+        e->conns[e->half_open_newest].half_open_next = c->index;
+    else
+        e->half_open_oldest = c->index;
+    e->half_open_newest = c->index;
+    e->nhalf_open++;
+}
+
+void tcp_half_open_remove(struct tcp_engine *e, struct tcp_conn *c)
+{
+    if (c->half_open_prev != UINT32_MAX)
+        e->conns[c->half_open_prev].half_open_next = c->half_open_next;
+    else
+        e->half_open_oldest = c->half_open_next;
+    if (c->half_open_next != UINT32_MAX)
+        e->conns[c->half_open_next].half_open_prev = c->half_open_prev;
+    else
+        e->half_open_newest = c->half_open_prev;
+    e->nhalf_open--;
 }
 
 static void tcp_conn_release_frames(struct tcp_engine *e, struct tcp_conn *c)
@@ -509,7 +535,7 @@ struct tcp_conn *tcp_conn_create(struct tcp_engine *e, const struct pkt *p)
     c->ts_offset = (uint32_t)(tcp_isn(e->cfg.secret, &p->tuple, 0) * 2654435761u);
     tcp_conn_negotiated(e, c, p);
     c->snd_wl2 = c->iss;
-    e->nhalf_open++;
+    tcp_half_open_add(e, c);
     return c;
 }
 
@@ -548,7 +574,7 @@ void tcp_conn_finish(struct tcp_engine *e, struct tcp_conn *c, int error, bool n
     if (c->flags & CONN_F_ZOMBIE)
         return;
     if (c->state == TCP_SYN_RECEIVED)
-        e->nhalf_open--;
+        tcp_half_open_remove(e, c);
     tcp_conn_table_remove(e, c);
     timer_cancel(&e->wheel, &c->timer);
     c->state = TCP_CLOSED;

@@ -51,7 +51,7 @@ bool tcp_conn_export(struct tcp_conn *c, struct tcp_handoff *h)
     timer_cancel(&e->wheel, &c->timer);
     tcp_conn_table_remove(e, c);
     if (c->state == TCP_SYN_RECEIVED)
-        e->nhalf_open--;
+        tcp_half_open_remove(e, c);
     memcpy(h->tcb, c, sizeof(*c));
     tcp_conn_slot_free(e, c);
     e->stats.handoffs_out++;
@@ -91,7 +91,7 @@ struct tcp_conn *tcp_conn_import(struct tcp_engine *e, const struct tcp_handoff 
     if (tcp_time_wait_forget(e, &c->tuple))
         e->stats.time_wait_reused++;
     if (c->state == TCP_SYN_RECEIVED)
-        e->nhalf_open++;
+        tcp_half_open_add(e, c);
     tcp_conn_rearm(e, c);
     /* events held back (accept, readable) and any ACK owed go out at the next flush */
     tcp_conn_mark_dirty(e, c);

@@ -51,7 +51,12 @@ static struct tcp_conn *no_connection(struct tcp_engine *e, const struct pkt *p)
         tcp_send_reset_for(e, p);
         return NULL;
     }
-    if (e->nconns >= e->cfg.max_conns || e->nhalf_open >= e->cfg.max_half_open) {
+    if (e->nhalf_open >= e->cfg.max_half_open && e->half_open_oldest != UINT32_MAX) {
+        /* not answered: a spoofed source gets nothing, a real one's retransmitted SYN finds no state */
+        tcp_conn_finish(e, &e->conns[e->half_open_oldest], ETIMEDOUT, true);
+        e->stats.half_open_evicted++;
+    }
+    if (e->nconns >= e->cfg.max_conns) {
         e->stats.syn_dropped_limit++; /* the client retries its SYN; no state is kept */
         return NULL;
     }
@@ -508,7 +513,7 @@ static void syn_sent(struct tcp_engine *e, struct tcp_conn *c, const struct pkt 
     tcp_conn_negotiated(e, c, p);
     if (!ack_ok) { /* simultaneous open (RFC 9293 3.5) */
         c->state = TCP_SYN_RECEIVED;
-        e->nhalf_open++;
+        tcp_half_open_add(e, c);
         c->flags |= CONN_F_RESEND_SYNACK;
         tcp_conn_mark_dirty(e, c);
         return;
@@ -563,7 +568,7 @@ static bool syn_received(struct tcp_engine *e, struct tcp_conn *c, const struct 
     }
     /* the handshake is complete */
     c->state = established_state(c);
-    e->nhalf_open--;
+    tcp_half_open_remove(e, c);
     c->snd_una = p->ack;
     c->snd_wnd = (uint32_t)p->wnd << c->snd_wscale;
     c->max_snd_wnd = c->snd_wnd;

@@ -963,6 +963,45 @@ static void test_half_open_dropped_after_syn_retries(void)
     FINISH();
 }
 
+/*
+ * A SYN flood fills the half-open table (spoofed sources never complete the handshake): each new SYN
+ * evicts the oldest SYN-RECEIVED connection, silently, so a real client still gets its SYN-ACK and
+ * completes, however many spoofed SYNs came first. The evicted one's late ACK finds nothing (reset).
+ */
+static void test_full_half_open_table_evicts_the_oldest(void)
+{
+    struct tcp_config cfg = test_config();
+    struct peer spoofed[40], real;
+    const struct seen *sg;
+
+    cfg.max_half_open = 4;
+    CHECK(script_init(&cfg));
+    for (int i = 0; i < 40; i++) {
+        peer_init(&spoofed[i], PKT_IPV4, (uint16_t)(41000 + i), 0x10000u * (uint32_t)(i + 1), OFFER_ALL);
+        peer_send(&spoofed[i], TCP_SYN, spoofed[i].iss, 0, 0);
+        EXPECT(sg, TCP_SYN | TCP_ACK, ANY, spoofed[i].iss + 1, 0);
+        learn_synack(&spoofed[i], sg);
+        CHECKF(server()->nhalf_open == (uint32_t)(i < 4 ? i + 1 : 4), "%u half-open after %d SYNs",
+               server()->nhalf_open, i + 1);
+    }
+    CHECKF(stats()->half_open_evicted == 36, "%llu evicted", (unsigned long long)stats()->half_open_evicted);
+    CHECK(stats()->syn_dropped_limit == 0);
+    CHECK(gone(&spoofed[0]) && gone(&spoofed[35]));
+    CHECK_STATE(&spoofed[36], TCP_SYN_RECEIVED);
+    CHECK_STATE(&spoofed[39], TCP_SYN_RECEIVED);
+
+    peer_init(&real, PKT_IPV6, 42000, 0x7000, OFFER_ALL);
+    CHECK(handshake(&real));
+    CHECK_STATE(&real, TCP_ESTABLISHED);
+    CHECK(S.app.accepted == 1 && stats()->half_open_evicted == 37 && server()->nhalf_open == 3);
+    CHECK(gone(&spoofed[36]));
+
+    peer_ack(&spoofed[0]); /* the oldest, long evicted, completes at last */
+    EXPECT_SEG(TCP_RST, spoofed[0].rcv_nxt, 0, 0);
+    CHECK(S.app.accepted == 1);
+    FINISH();
+}
+
 /* The third segment of the handshake acknowledges something we never sent: reset it, keep waiting. */
 static void test_handshake_bad_ack_gets_reset(void)
 {
@@ -2990,6 +3029,7 @@ int main(int argc, char **argv)
         T(test_duplicate_syn_gets_synack_again),
         T(test_synack_retransmission_backs_off),
         T(test_half_open_dropped_after_syn_retries),
+        T(test_full_half_open_table_evicts_the_oldest),
         T(test_handshake_bad_ack_gets_reset),
         T(test_no_connection_ack_gets_reset_at_its_ack),
         T(test_no_connection_without_ack_gets_reset_ack),
