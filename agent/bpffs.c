@@ -132,7 +132,7 @@ static int check_bpffs(struct err *e)
     netns_name(ns, sizeof(ns));
     return ERR(e, EXIT_STATUS_STATE, 0,
                BPFFS_DIR " here is private to this command's mount namespace (ip netns exec?), pins would "
-               "vanish when it exits; run it as `nsenter --net=/run/netns/%s sluice-agent ...`",
+                         "vanish when it exits; run it as `nsenter --net=/run/netns/%s sluice-agent ...`",
                ns);
 }
 

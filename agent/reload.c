@@ -52,12 +52,13 @@ static int check_maps(struct steer *skel, struct pins *p, struct err *e)
         if (info.type != (__u32)bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
             info.value_size != bpf_map__value_size(map) || info.max_entries != bpf_map__max_entries(map) ||
             info.map_flags != bpf_map__map_flags(map))
-            return ERR(e, EXIT_STATUS_STATE, 0,
-                       "pinned map %s on %s (type %u, key %u, value %u, %u entries, flags %#x) differs from "
-                       "this build's (%u, %u, %u, %u, %#x) though the ABI version is the same; unload and load",
-                       pins_map_names[i], p->ifname, info.type, info.key_size, info.value_size, info.max_entries,
-                       info.map_flags, (__u32)bpf_map__type(map), bpf_map__key_size(map), bpf_map__value_size(map),
-                       bpf_map__max_entries(map), bpf_map__map_flags(map));
+            return ERR(
+                e, EXIT_STATUS_STATE, 0,
+                "pinned map %s on %s (type %u, key %u, value %u, %u entries, flags %#x) differs from "
+                "this build's (%u, %u, %u, %u, %#x) though the ABI version is the same; unload and load",
+                pins_map_names[i], p->ifname, info.type, info.key_size, info.value_size, info.max_entries,
+                info.map_flags, (__u32)bpf_map__type(map), bpf_map__key_size(map), bpf_map__value_size(map),
+                bpf_map__max_entries(map), bpf_map__map_flags(map));
     }
     return 0;
 }
@@ -102,7 +103,9 @@ int cmd_reload(int argc, char **argv, struct err *e)
     link_fd = bpf_obj_get(path);
     if (link_fd < 0) {
         if (errno == ENOENT)
-            ERR(e, EXIT_STATUS_STATE, 0, "no program attached on %s (maps pinned without a link): nothing to reload; `load` attaches one",
+            ERR(e, EXIT_STATUS_STATE, 0,
+                "no program attached on %s (maps pinned without a link): nothing to reload; `load` attaches "
+                "one",
                 dev);
         else
             ERR(e, err_status_for_errno(errno), errno, "cannot open the pinned link %s", path);
@@ -113,8 +116,8 @@ int cmd_reload(int argc, char **argv, struct err *e)
         goto out;
     }
     if (link.type != BPF_LINK_TYPE_XDP || link.xdp.ifindex != (__u32)ifindex) {
-        ERR(e, EXIT_STATUS_STATE, 0, "the link pinned at %s is not attached to %s (ifindex %u, not %d)", path, dev,
-            link.xdp.ifindex, ifindex);
+        ERR(e, EXIT_STATUS_STATE, 0, "the link pinned at %s is not attached to %s (ifindex %u, not %d)", path,
+            dev, link.xdp.ifindex, ifindex);
         goto out;
     }
     old_fd = bpf_prog_get_fd_by_id(link.prog_id);
@@ -132,7 +135,8 @@ int cmd_reload(int argc, char **argv, struct err *e)
         goto out;
     if (steer__load(skel)) {
         ERR(e, err_status_for_errno(errno), errno,
-            "cannot load the new steering program against the maps pinned for %s (run with -v for the verifier log)",
+            "cannot load the new steering program against the maps pinned for %s (run with -v for the "
+            "verifier log)",
             dev);
         goto out;
     }
@@ -144,8 +148,8 @@ int cmd_reload(int argc, char **argv, struct err *e)
             int errnum = errno;
 
             if (errnum == EPERM)
-                ERR(e, EXIT_STATUS_STATE, 0, "the program on %s changed while reloading (another reload?); nothing swapped",
-                    dev);
+                ERR(e, EXIT_STATUS_STATE, 0,
+                    "the program on %s changed while reloading (another reload?); nothing swapped", dev);
             else
                 ERR(e, err_status_for_errno(errnum), errnum, "cannot swap the program on %s", dev);
             goto out;
@@ -153,11 +157,13 @@ int cmd_reload(int argc, char **argv, struct err *e)
     }
     meta.loaded_at = (__u64)time(NULL); /* the program's load time; every other field stays */
     if (bpf_map_update_elem(p.meta, &zero, &meta, BPF_ANY))
-        fprintf(stderr, "sluice-agent: warning: cannot record the reload time in the meta map: %s\n", strerror(errno));
+        fprintf(stderr, "sluice-agent: warning: cannot record the reload time in the meta map: %s\n",
+                strerror(errno));
     len = sizeof(prog);
     bpf_obj_get_info_by_fd(new_fd, &prog, &len);
-    printf("reloaded sluice_steer on %s: program id %u -> %u (link id %u, %s mode), every map kept (ABI %u)\n", dev,
-           link.prog_id, prog.id, link.id, agent_mode_name(meta.attach_mode), SLUICE_ABI_VERSION);
+    printf(
+        "reloaded sluice_steer on %s: program id %u -> %u (link id %u, %s mode), every map kept (ABI %u)\n",
+        dev, link.prog_id, prog.id, link.id, agent_mode_name(meta.attach_mode), SLUICE_ABI_VERSION);
     ret = EXIT_STATUS_OK;
 out:
     steer__destroy(skel);
