@@ -104,9 +104,7 @@ int cmd_reload(int argc, char **argv, struct err *e)
     if (link_fd < 0) {
         if (errno == ENOENT)
             ERR(e, EXIT_STATUS_STATE, 0,
-                "no program attached on %s (maps pinned without a link): nothing to reload; `load` attaches "
-                "one",
-                dev);
+                "no program attached on %s (maps pinned without a link); `load` attaches one", dev);
         else
             ERR(e, err_status_for_errno(errno), errno, "cannot open the pinned link %s", path);
         goto out;

@@ -118,6 +118,9 @@ expect "refused load attached nothing" 0 "" srv ip link show dev "$DEV"
 if printf '%s' "$OUT" | grep -q xdp; then not_ok "refused load attached no XDP program" "$OUT"; else ok "refused load attached no XDP program"; fi
 expect "ip netns exec status refused" 6 "$HINT" ip netns exec "$TOPO-srv" "$AGENT" status
 expect "ip netns exec service list refused" 6 "$HINT" ip netns exec "$TOPO-srv" "$AGENT" service list --dev "$DEV"
+expect "ip netns exec with a shell between refused" 6 "$HINT" \
+    ip netns exec "$TOPO-srv" sh -c "'$AGENT' load --dev $DEV; exit \$?"
+check "refused load through a shell left no pins" test ! -e "$PINS"
 # a namespace of its own whose BPF filesystem is gone, with nobody else in it: refused too
 expect "own mount namespace without the parent's bpffs refused" 6 "$HINT" srv unshare -m --propagation private \
     sh -c "umount /sys/fs/bpf 2>/dev/null; exec '$AGENT' status"
