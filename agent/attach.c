@@ -45,7 +45,8 @@ static const char load_help[] =
     "(at the start of a line or after a space). The file is checked whole first: a mistake is\n"
     "reported as FILE:LINE: problem, with exit status 2, and nothing is loaded or changed.\n"
     "exit status: 0 loaded, 2 bad option or config, 3 not root, 4 BPF/XDP unavailable,\n"
-    "             5 no such device, 6 already loaded or another XDP program attached\n";
+    "             5 no such device, 6 already loaded, another XDP program attached, or a BPF\n"
+    "             filesystem private to this command (`ip netns exec`: use `nsenter --net`)\n";
 
 static const char unload_help[] =
     "usage: sluice-agent unload --dev DEVICE [--force]\n"

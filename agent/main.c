@@ -37,7 +37,8 @@ static const char usage[] =
     "\n"
     "exit status: 0 ok, 1 failure, 2 bad usage or value, 3 not permitted (needs root),\n"
     "             4 BPF unavailable, 5 no such device, 6 wrong state (not loaded, already loaded,\n"
-    "             ABI mismatch, entry exists or missing), 7 busy (a server holds sockets)\n";
+    "             ABI mismatch, entry exists or missing, a BPF filesystem that would vanish with\n"
+    "             the command: `ip netns exec`), 7 busy (a server holds sockets)\n";
 
 static const struct agent_command commands[] = {
     {"load", cmd_load},       {"unload", cmd_unload}, {"reload", cmd_reload},   {"status", cmd_status},

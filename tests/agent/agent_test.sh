@@ -507,5 +507,7 @@ expect "unload of maps without a link" 0 "unloaded" agent unload --dev "$DEV"
 agent load --dev "$DEV" >/dev/null
 srv ip link del "$DEV"
 expect "status after the device vanished" 0 "device gone" agent status --dev "$DEV"
+check "status --json after the device vanished" jq_status --dev "$DEV" '.devices[0].program | .device_gone and (.attached | not)'
+expect "reload after the device vanished" 5 "device '$DEV' not found" agent reload --dev "$DEV"
 expect "unload after the device vanished" 0 "unloaded" agent unload --dev "$DEV"
 check "nothing pinned after all" test ! -e "$PINS"
