@@ -496,6 +496,17 @@ check "status --json lists a device of another ABI with its error" jq_status \
     ".devices[] | select(.dev == \"$DEV\") | .error | test(\"ABI version 99\")"
 expect "unload --force clears another ABI" 0 "unloaded" agent unload --dev "$DEV" --force
 
+# ---- a pinned map of another shape under the same ABI version: reload refuses, changing nothing ---
+expect "load for the map check" 0 "program id" agent load --dev "$DEV"
+PROG_ID=$(printf '%s' "$OUT" | sed -n 's/.*program id \([0-9]*\).*/\1/p')
+ROUTES_SHAPE=$(bpftool -j map show pinned "$PINS/routes" | jq -r '"\(.bytes_key) \(.bytes_value)"')
+rm -f "$PINS/routes"
+bpftool map create "$PINS/routes" type lpm_trie key ${ROUTES_SHAPE% *} value ${ROUTES_SHAPE#* } entries 16 name routes flags 1
+expect "reload refuses a pinned map of another shape" 6 "pinned map routes on $DEV .*16 entries.* differs from this build's" \
+    agent reload --dev "$DEV"
+check "the refused reload kept the program" jq_status --dev "$DEV" ".devices[0].program.id == ${PROG_ID:-0}"
+expect "unload after the map check" 0 "unloaded" agent unload --dev "$DEV" --force
+
 # ---- maps pinned without a link: nothing to reload -----------------------------------------------
 agent load --dev "$DEV" >/dev/null
 rm -f "$PINS/link"
