@@ -76,7 +76,8 @@ LIB_SRCS    := $(TLS_SRCS) server/sluice_main.c server/config.c server/sched/wor
                server/sock/sock_worker.c $(APP_SRCS) $(HTTP_SRCS) $(NET_SRCS) $(COMMON_SRCS)
 SERVER_SRCS := server/main.c $(LIB_SRCS)
 AGENT_SRCS  := agent/main.c agent/attach.c agent/probe.c agent/service.c agent/route.c agent/workers.c \
-               agent/stats.c common/hpack_huffman.c agent/routes_config.c $(COMMON_SRCS)
+               agent/stats.c common/hpack_huffman.c agent/routes_config.c agent/bpffs.c agent/reload.c \
+               $(COMMON_SRCS)
 
 # ---- binaries: each is a list of sources (NAME_SRCS) and libraries (NAME_LIBS), linked by one rule ---
 

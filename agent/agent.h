@@ -2,7 +2,7 @@
  * agent.h — what sluice-agent's subcommands share: their entry points, option parsing that turns
  * every bad argument into one struct err, and access to an interface's pins.
  *
- * Each subcommand lives in its own file (attach.c: load/unload/status, service.c, route.c,
+ * Each subcommand lives in its own file (attach.c: load/unload/status, reload.c, service.c, route.c,
  * workers.c, stats.c) and returns an exit status or -1 with e filled; main.c prints and exits.
  */
 #ifndef SLUICE_AGENT_H
@@ -21,6 +21,7 @@ extern bool agent_verbose;
 
 int cmd_load(int argc, char **argv, struct err *e);
 int cmd_unload(int argc, char **argv, struct err *e);
+int cmd_reload(int argc, char **argv, struct err *e);
 int cmd_status(int argc, char **argv, struct err *e);
 int cmd_service(int argc, char **argv, struct err *e);
 int cmd_route(int argc, char **argv, struct err *e);
@@ -53,8 +54,27 @@ __u32 agent_next_id(int fd, size_t key_size, size_t value_size);
 int agent_require_root(struct err *e);
 int agent_require_dev(const char *dev, const char *cmd, struct err *e);
 
-/* require root, then open the interface's pins (see pins_open) */
+/*
+ * bpffs.c: refuse (exit status 6, with the `nsenter --net` hint) a BPF filesystem at /sys/fs/bpf
+ * that will not outlive this command (one `ip netns exec` leaves it to mount in a private mount
+ * namespace; the rule is at the top of bpffs.c), then make sure one is mounted (pins_ensure_bpffs).
+ * Every command that reads or writes pins calls it first, before anything is mounted or changed.
+ */
+int agent_ensure_bpffs(struct err *e);
+
+/* require root, check the BPF filesystem (agent_ensure_bpffs), then open the interface's pins */
 int agent_open_pins(struct pins *p, const char *dev, struct err *e);
+
+/* attach.c, shared with reload.c: point every shared map of the steering object at its pin under
+ * dev's folder, so that loading reuses what is pinned (and pins what is not). */
+struct bpf_object;
+int agent_set_pin_paths(struct bpf_object *obj, const char *dev, struct err *e);
+
+/* "native", "generic" or "none" for an enum sluice_attach_mode */
+const char *agent_mode_name(__u32 mode);
+
+/* s as a JSON string, quoted and escaped */
+void agent_json_string(FILE *out, const char *s);
 
 /* Which `xsks` slots hold an AF_XDP socket, read by running the probe program once: bit q of
  * queues[w] is set when worker w has a socket on receive queue q. */

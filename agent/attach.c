@@ -6,7 +6,8 @@
  * from a config file's [routes] section (checked whole before anything is touched), attaches through a
  * bpf_link in the requested XDP mode and pins the link, so the attachment outlives the agent. unload removes
  * the link pin (which detaches) and every map pin, refusing while a server's AF_XDP sockets sit in `xsks`
- * unless forced.
+ * unless forced. status reads a device's facts once, then prints them as text or as JSON. Each command
+ * checks first that the BPF filesystem will outlive it (bpffs.c); reload.c swaps the program in place.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -44,7 +45,8 @@ static const char load_help[] =
     "(at the start of a line or after a space). The file is checked whole first: a mistake is\n"
     "reported as FILE:LINE: problem, with exit status 2, and nothing is loaded or changed.\n"
     "exit status: 0 loaded, 2 bad option or config, 3 not root, 4 BPF/XDP unavailable,\n"
-    "             5 no such device, 6 already loaded or another XDP program attached\n";
+    "             5 no such device, 6 already loaded, another XDP program attached, or a BPF\n"
+    "             filesystem private to this command (`ip netns exec`: use `nsenter --net`)\n";
 
 static const char unload_help[] =
     "usage: sluice-agent unload --dev DEVICE [--force]\n"
@@ -54,14 +56,21 @@ static const char unload_help[] =
     "exit status: 0 unloaded, 2 bad option, 3 not root, 6 not loaded, 7 a server holds sockets\n";
 
 static const char status_help[] =
-    "usage: sluice-agent status [--dev DEVICE]\n"
+    "usage: sluice-agent status [--dev DEVICE] [--json]\n"
     "\n"
     "Show, for DEVICE or every device sluice is loaded on: the program id, the attach mode, the\n"
     "pinned maps with their ids and entry counts, the workers and the ABI version. Without --dev,\n"
     "a device whose pins cannot be read (another ABI) is listed with the reason.\n"
+    "--json prints the same facts as one JSON object, {\"devices\":[...]}, a device each:\n"
+    "  {\"dev\", \"abi\", \"program\": {\"attached\", \"id\", \"name\", \"link_id\", \"mode\", \"ifindex\",\n"
+    "   \"device_gone\"}, \"maps\": {NAME: {\"id\", \"entries\", \"max_entries\"} or {\"id\", \"slots\"}},\n"
+    "   \"workers\": {\"live\"}, \"prefix\": {\"decided\", one per decision, \"handoffs\",\n"
+    "   \"awaiting_more\"}, \"metadata\": {\"added\", \"failed\"}}\n"
+    "or, for a device that cannot be read, {\"dev\", \"error\"}. A program without a pinned link\n"
+    "is {\"attached\": false, \"link\": false}.\n"
     "exit status: 0 shown, 3 not root, 6 not loaded\n";
 
-static const char *mode_name(__u32 mode)
+const char *agent_mode_name(__u32 mode)
 {
     switch (mode) {
     case SLUICE_ATTACH_NATIVE:
@@ -148,6 +157,24 @@ static bool is_shared_map(const char *name)
     return false;
 }
 
+int agent_set_pin_paths(struct bpf_object *obj, const char *dev, struct err *e)
+{
+    char path[PATH_MAX];
+    struct bpf_map *map;
+
+    bpf_object__for_each_map(map, obj)
+    {
+        if (bpf_map__is_internal(map) || !is_shared_map(bpf_map__name(map)))
+            continue;
+        if (pins_path(path, sizeof(path), dev, bpf_map__name(map), e))
+            return -1;
+        if (bpf_map__set_pin_path(map, path))
+            return ERR(e, EXIT_STATUS_FAILURE, errno, "cannot set the pin path of map %s",
+                       bpf_map__name(map));
+    }
+    return 0;
+}
+
 /* Write the config's routes with fresh ids; a path route is written with its Huffman key. */
 static int seed_routes(int routes_fd, const struct routes_config *rc, struct err *e)
 {
@@ -191,7 +218,6 @@ int cmd_load(int argc, char **argv, struct err *e)
     struct routes_config routes = {0};
     char dir[PATH_MAX], path[PATH_MAX], why[160];
     struct steer *skel = NULL;
-    struct bpf_map *map;
     struct sluice_meta meta = {.abi_version = SLUICE_ABI_VERSION, .max_workers = SLUICE_MAX_WORKERS};
     bool dir_created = false, maps_pinned = false;
     int ifindex, link_fd = -1, c, ret = -1;
@@ -232,7 +258,7 @@ int cmd_load(int argc, char **argv, struct err *e)
         return ERR(e, EXIT_STATUS_NO_DEVICE, 0, "device '%s' not found", dev);
     if (config && routes_config_read(config, &routes, e))
         return -1; /* before anything is created: a bad file changes nothing */
-    if (pins_ensure_bpffs(e) || refuse_if_loaded(dev, e))
+    if (agent_ensure_bpffs(e) || refuse_if_loaded(dev, e))
         goto out;
 
     if (mkdir(SLUICE_PIN_ROOT, 0700) < 0 && errno != EEXIST) {
@@ -251,15 +277,8 @@ int cmd_load(int argc, char **argv, struct err *e)
         ERR(e, err_status_for_errno(errno), errno, "cannot open the steering program");
         goto out;
     }
-    bpf_object__for_each_map(map, skel->obj)
-    {
-        if (bpf_map__is_internal(map) || !is_shared_map(bpf_map__name(map)))
-            continue;
-        if (pins_path(path, sizeof(path), dev, bpf_map__name(map), e) || bpf_map__set_pin_path(map, path)) {
-            ERR(e, EXIT_STATUS_FAILURE, errno, "cannot set the pin path of map %s", bpf_map__name(map));
-            goto out;
-        }
-    }
+    if (agent_set_pin_paths(skel->obj, dev, e))
+        goto out;
     if (steer__load(skel)) {
         int errnum = errno;
 
@@ -296,7 +315,8 @@ int cmd_load(int argc, char **argv, struct err *e)
     }
     bpf_obj_get_info_by_fd(bpf_program__fd(skel->progs.sluice_steer), &info, &info_len);
     printf("loaded sluice_steer (program id %u, ABI %u) on %s (ifindex %d) in %s mode%s%s%s\n", info.id,
-           SLUICE_ABI_VERSION, dev, ifindex, mode_name(got), why[0] ? " (" : "", why, why[0] ? ")" : "");
+           SLUICE_ABI_VERSION, dev, ifindex, agent_mode_name(got), why[0] ? " (" : "", why,
+           why[0] ? ")" : "");
     printf("maps pinned under %s\n", dir);
     if (config)
         printf("seeded %zu route%s from %s\n", routes.count, routes.count == 1 ? "" : "s", config);
@@ -344,7 +364,7 @@ int cmd_unload(int argc, char **argv, struct err *e)
         }
     }
     if (agent_require_dev(dev, "unload", e) || agent_require_root(e) ||
-        pins_path(dir, sizeof(dir), dev, NULL, e) || pins_ensure_bpffs(e))
+        pins_path(dir, sizeof(dir), dev, NULL, e) || agent_ensure_bpffs(e))
         return -1;
     if (!path_exists(dir))
         return ERR(e, EXIT_STATUS_STATE, 0, "sluice is not loaded on %s (%s is missing)", dev, dir);
@@ -388,49 +408,67 @@ int cmd_unload(int argc, char **argv, struct err *e)
     return EXIT_STATUS_OK;
 }
 
-static void show_map(const char *name, int fd)
+/* What `status` says about one device, read once and then printed as text or JSON. */
+struct map_status {
+    const char *name;
+    int errnum;   /* 0, or why its info could not be read */
+    bool counted; /* a hash or trie: entries counted; else an array of max_entries slots */
+    __u32 id, entries, max_entries;
+};
+
+struct device_status {
+    const char *dev;
+    struct sluice_meta meta;
+    bool linked; /* a pinned link */
+    __u32 link_id, prog_id, ifindex;
+    char prog_name[BPF_OBJ_NAME_LEN];
+    struct map_status maps[PINS_NR_MAPS];
+    __u32 live_workers;
+    bool have_stats;
+    struct sluice_stats stats;
+};
+
+static void read_map(const char *name, int fd, struct map_status *m)
 {
     struct bpf_map_info info = {};
-    __u32 len = sizeof(info), entries = 0;
+    __u32 len = sizeof(info);
     char key[sizeof(struct route_key)], next[sizeof(struct route_key)];
     void *prev = NULL;
 
+    memset(m, 0, sizeof(*m));
+    m->name = name;
     if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
-        printf("  %-9s (unreadable: %s)\n", name, strerror(errno));
+        m->errnum = errno;
         return;
     }
-    if (info.type == BPF_MAP_TYPE_HASH || info.type == BPF_MAP_TYPE_LRU_HASH ||
-        info.type == BPF_MAP_TYPE_LPM_TRIE) {
-        while (info.key_size <= sizeof(key) && bpf_map_get_next_key(fd, prev, next) == 0) {
-            memcpy(key, next, info.key_size);
-            prev = key;
-            entries++;
-        }
-        printf("  %-9s id %-5u %u of %u entries\n", name, info.id, entries, info.max_entries);
-    } else {
-        printf("  %-9s id %-5u %u slots\n", name, info.id, info.max_entries);
+    m->id = info.id;
+    m->max_entries = info.max_entries;
+    m->counted = info.type == BPF_MAP_TYPE_HASH || info.type == BPF_MAP_TYPE_LRU_HASH ||
+                 info.type == BPF_MAP_TYPE_LPM_TRIE;
+    while (m->counted && info.key_size <= sizeof(key) && bpf_map_get_next_key(fd, prev, next) == 0) {
+        memcpy(key, next, info.key_size);
+        prev = key;
+        m->entries++;
     }
 }
 
-static int show_device(const char *dev, struct err *e)
+static int read_device(const char *dev, struct device_status *ds, struct err *e)
 {
     struct pins p;
-    struct sluice_meta meta;
-    struct sluice_stats stats;
     struct bpf_link_info link = {};
     struct bpf_prog_info prog = {};
-    __u32 len, live = 0;
+    __u32 len;
     char path[PATH_MAX];
     int link_fd, *fds[PINS_NR_MAPS];
 
+    memset(ds, 0, sizeof(*ds));
+    ds->dev = dev;
     if (pins_open(&p, dev, e))
         return -1;
-    if (pins_read_meta(p.meta, &meta, e)) {
+    if (pins_read_meta(p.meta, &ds->meta, e)) {
         pins_close(&p);
         return -1;
     }
-    printf("%s\n", dev);
-    printf("  abi       %u\n", meta.abi_version);
     if (pins_path(path, sizeof(path), dev, SLUICE_PIN_LINK, e) == 0 && (link_fd = bpf_obj_get(path)) >= 0) {
         len = sizeof(link);
         bpf_obj_get_info_by_fd(link_fd, &link, &len);
@@ -444,39 +482,130 @@ static int show_device(const char *dev, struct err *e)
                 close(prog_fd);
             }
         }
-        printf("  program   id %u %s, link id %u, %s mode on ifindex %u%s\n", link.prog_id, prog.name,
-               link.id, mode_name(meta.attach_mode), link.xdp.ifindex,
-               link.xdp.ifindex ? "" : " (device gone: detached)");
-    } else {
-        printf("  program   not attached (maps pinned without a link)\n");
+        ds->linked = true;
+        ds->link_id = link.id;
+        ds->prog_id = link.prog_id;
+        ds->ifindex = link.xdp.ifindex;
+        memcpy(ds->prog_name, prog.name, sizeof(ds->prog_name));
     }
-    printf("  maps\n");
     pins_fds(&p, fds);
     for (size_t i = 0; i < PINS_NR_MAPS; i++)
-        show_map(pins_map_names[i], *fds[i]);
+        read_map(pins_map_names[i], *fds[i], &ds->maps[i]);
     for (__u32 i = 0; i < SLUICE_MAX_WORKERS; i++) {
         struct worker_state ws;
 
         if (bpf_map_lookup_elem(p.workers, &i, &ws) == 0 && ws.live)
-            live++;
+            ds->live_workers++;
     }
-    printf("  workers   %u live (see `sluice-agent workers --dev %s`)\n", live, dev);
-    if (pins_read_stats(&p, &stats, e) == 0) {
-        __u64 decided = 0;
+    ds->have_stats = pins_read_stats(&p, &ds->stats, e) == 0;
+    pins_close(&p);
+    return 0;
+}
 
-#define SUM_DECISION(name, help) decided += stats.name;
-        SLUICE_PREFIX_DECISION_COUNTERS(SUM_DECISION)
+static __u64 prefix_decided(const struct sluice_stats *s)
+{
+    __u64 decided = 0;
+
+#define SUM_DECISION(name, help) decided += s->name;
+    SLUICE_PREFIX_DECISION_COUNTERS(SUM_DECISION)
 #undef SUM_DECISION
-        printf("  prefix    %llu decided:", (unsigned long long)decided);
+    return decided;
+}
+
+static void print_device_text(const struct device_status *ds)
+{
+    const struct sluice_stats *s = &ds->stats;
+
+    printf("%s\n", ds->dev);
+    printf("  abi       %u\n", ds->meta.abi_version);
+    if (ds->linked)
+        printf("  program   id %u %s, link id %u, %s mode on ifindex %u%s\n", ds->prog_id, ds->prog_name,
+               ds->link_id, agent_mode_name(ds->meta.attach_mode), ds->ifindex,
+               ds->ifindex ? "" : " (device gone: detached)");
+    else
+        printf("  program   not attached (maps pinned without a link)\n");
+    printf("  maps\n");
+    for (size_t i = 0; i < PINS_NR_MAPS; i++) {
+        const struct map_status *m = &ds->maps[i];
+
+        if (m->errnum)
+            printf("  %-9s (unreadable: %s)\n", m->name, strerror(m->errnum));
+        else if (m->counted)
+            printf("  %-9s id %-5u %u of %u entries\n", m->name, m->id, m->entries, m->max_entries);
+        else
+            printf("  %-9s id %-5u %u slots\n", m->name, m->id, m->max_entries);
+    }
+    printf("  workers   %u live (see `sluice-agent workers --dev %s`)\n", ds->live_workers, ds->dev);
+    if (!ds->have_stats)
+        return;
+    printf("  prefix    %llu decided:", (unsigned long long)prefix_decided(s));
 #define PRINT_DECISION(name, help)                                                                           \
-    printf(" %s %llu", &#name[sizeof("prefix_") - 1], (unsigned long long)stats.name);
+    printf(" %s %llu", &#name[sizeof("prefix_") - 1], (unsigned long long)s->name);
+    SLUICE_PREFIX_DECISION_COUNTERS(PRINT_DECISION)
+#undef PRINT_DECISION
+    printf("; %llu hand-offs, %llu awaiting more, metadata %llu added %llu failed\n",
+           (unsigned long long)s->prefix_handoffs, (unsigned long long)s->prefix_awaiting_more,
+           (unsigned long long)s->meta_added, (unsigned long long)s->meta_failed);
+}
+
+/* One device as a JSON object: the facts of print_device_text, under the same names. */
+static void print_device_json(const struct device_status *ds)
+{
+    const struct sluice_stats *s = &ds->stats;
+
+    printf("{\"dev\":");
+    agent_json_string(stdout, ds->dev);
+    printf(",\"abi\":%u,\"program\":", ds->meta.abi_version);
+    if (ds->linked) {
+        printf("{\"attached\":%s,\"id\":%u,\"name\":", ds->ifindex ? "true" : "false", ds->prog_id);
+        agent_json_string(stdout, ds->prog_name);
+        printf(",\"link_id\":%u,\"mode\":\"%s\",\"ifindex\":%u,\"device_gone\":%s}", ds->link_id,
+               agent_mode_name(ds->meta.attach_mode), ds->ifindex, ds->ifindex ? "false" : "true");
+    } else {
+        printf("{\"attached\":false,\"link\":false}");
+    }
+    printf(",\"maps\":{");
+    for (size_t i = 0; i < PINS_NR_MAPS; i++) {
+        const struct map_status *m = &ds->maps[i];
+
+        printf("%s\"%s\":", i ? "," : "", m->name);
+        if (m->errnum) {
+            printf("{\"error\":");
+            agent_json_string(stdout, strerror(m->errnum));
+            printf("}");
+        } else if (m->counted) {
+            printf("{\"id\":%u,\"entries\":%u,\"max_entries\":%u}", m->id, m->entries, m->max_entries);
+        } else {
+            printf("{\"id\":%u,\"slots\":%u}", m->id, m->max_entries);
+        }
+    }
+    printf("},\"workers\":{\"live\":%u}", ds->live_workers);
+    if (ds->have_stats) {
+        printf(",\"prefix\":{\"decided\":%llu", (unsigned long long)prefix_decided(s));
+#define PRINT_DECISION(name, help)                                                                           \
+    printf(",\"%s\":%llu", &#name[sizeof("prefix_") - 1], (unsigned long long)s->name);
         SLUICE_PREFIX_DECISION_COUNTERS(PRINT_DECISION)
 #undef PRINT_DECISION
-        printf("; %llu hand-offs, %llu awaiting more, metadata %llu added %llu failed\n",
-               (unsigned long long)stats.prefix_handoffs, (unsigned long long)stats.prefix_awaiting_more,
-               (unsigned long long)stats.meta_added, (unsigned long long)stats.meta_failed);
+        printf(",\"handoffs\":%llu,\"awaiting_more\":%llu},\"metadata\":{\"added\":%llu,\"failed\":%llu}",
+               (unsigned long long)s->prefix_handoffs, (unsigned long long)s->prefix_awaiting_more,
+               (unsigned long long)s->meta_added, (unsigned long long)s->meta_failed);
     }
-    pins_close(&p);
+    printf("}");
+}
+
+/* One device, as text or as a JSON object (after sep); a device that cannot be read is an error. */
+static int show_device(const char *dev, bool json, const char *sep, struct err *e)
+{
+    struct device_status ds;
+
+    if (read_device(dev, &ds, e))
+        return -1;
+    if (json) {
+        fputs(sep, stdout);
+        print_device_json(&ds);
+    } else {
+        print_device_text(&ds);
+    }
     return 0;
 }
 
@@ -484,10 +613,12 @@ int cmd_status(int argc, char **argv, struct err *e)
 {
     static const struct option opts[] = {
         {"dev", required_argument, NULL, 'd'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *dev = NULL;
+    bool json = false;
     struct dirent *de;
     DIR *d;
     int c, shown = 0;
@@ -497,25 +628,44 @@ int cmd_status(int argc, char **argv, struct err *e)
         case 'd':
             dev = optarg;
             break;
+        case 'j':
+            json = true;
+            break;
         case 'h':
             return agent_help(status_help);
         default:
             return -1;
         }
     }
-    if (agent_require_root(e) || pins_ensure_bpffs(e))
+    if (agent_require_root(e) || agent_ensure_bpffs(e))
         return -1;
-    if (dev)
-        return show_device(dev, e) ? -1 : EXIT_STATUS_OK;
+    if (dev) {
+        /* read whole before printing: a failure prints nothing but the error */
+        if (show_device(dev, json, "{\"devices\":[", e))
+            return -1;
+        if (json)
+            printf("]}\n");
+        return EXIT_STATUS_OK;
+    }
     d = opendir(SLUICE_PIN_ROOT);
     while (d && (de = readdir(d))) {
         struct err why = {0};
+        const char *sep = shown ? "," : "{\"devices\":[";
 
         if (de->d_name[0] == '.')
             continue;
         /* one device's pins of another ABI (another build's agent) do not hide the others */
-        if (show_device(de->d_name, &why))
-            printf("%s\n  not shown: %s\n", de->d_name, why.msg);
+        if (show_device(de->d_name, json, sep, &why)) {
+            if (json) {
+                printf("%s{\"dev\":", sep);
+                agent_json_string(stdout, de->d_name);
+                printf(",\"error\":");
+                agent_json_string(stdout, why.msg);
+                printf("}");
+            } else {
+                printf("%s\n  not shown: %s\n", de->d_name, why.msg);
+            }
+        }
         shown++;
     }
     if (d)
@@ -523,5 +673,7 @@ int cmd_status(int argc, char **argv, struct err *e)
     if (!shown)
         return ERR(e, EXIT_STATUS_STATE, 0, "sluice is not loaded on any device (nothing under %s)",
                    SLUICE_PIN_ROOT);
+    if (json)
+        printf("]}\n");
     return EXIT_STATUS_OK;
 }

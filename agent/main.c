@@ -25,6 +25,7 @@ static const char usage[] =
     "commands:\n"
     "  load      attach the XDP steering program to a device and pin its maps\n"
     "  unload    detach the program and remove every pin of a device\n"
+    "  reload    swap in this build's XDP program through the pinned link, keeping every map\n"
     "  status    program, attach mode, maps, workers and ABI version\n"
     "  service   add, delete or list services (address + port served by sluice)\n"
     "  route     add, delete or list stream-prefix routes\n"
@@ -36,11 +37,12 @@ static const char usage[] =
     "\n"
     "exit status: 0 ok, 1 failure, 2 bad usage or value, 3 not permitted (needs root),\n"
     "             4 BPF unavailable, 5 no such device, 6 wrong state (not loaded, already loaded,\n"
-    "             ABI mismatch, entry exists or missing), 7 busy (a server holds sockets)\n";
+    "             ABI mismatch, entry exists or missing, a BPF filesystem that would vanish with\n"
+    "             the command: `ip netns exec`), 7 busy (a server holds sockets)\n";
 
 static const struct agent_command commands[] = {
-    {"load", cmd_load},   {"unload", cmd_unload},   {"status", cmd_status}, {"service", cmd_service},
-    {"route", cmd_route}, {"workers", cmd_workers}, {"stats", cmd_stats},
+    {"load", cmd_load},       {"unload", cmd_unload}, {"reload", cmd_reload},   {"status", cmd_status},
+    {"service", cmd_service}, {"route", cmd_route},   {"workers", cmd_workers}, {"stats", cmd_stats},
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -108,9 +110,30 @@ int agent_require_dev(const char *dev, const char *cmd, struct err *e)
 
 int agent_open_pins(struct pins *p, const char *dev, struct err *e)
 {
-    if (agent_require_root(e))
+    int *fds[PINS_NR_MAPS];
+
+    pins_fds(p, fds); /* closed fds before the checks too, so that pins_close after a failure is safe */
+    for (size_t i = 0; i < PINS_NR_MAPS; i++)
+        *fds[i] = -1;
+    if (agent_require_root(e) || agent_ensure_bpffs(e))
         return -1;
     return pins_open(p, dev, e);
+}
+
+void agent_json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
 }
 
 int main(int argc, char **argv)

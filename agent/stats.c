@@ -45,7 +45,9 @@ static void print_json(const char *dev, const struct sluice_stats *s)
 {
     const char *sep = "";
 
-    printf("{\"dev\":\"%s\",\"counters\":{", dev);
+    printf("{\"dev\":");
+    agent_json_string(stdout, dev);
+    printf(",\"counters\":{");
 #define PRINT_COUNTER(name, help)                                                                            \
     printf("%s\"%s\":%llu", sep, #name, (unsigned long long)s->name);                                        \
     sep = ",";

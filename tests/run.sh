@@ -45,6 +45,7 @@ SUITES=(
     "net-script|600|user|$BUILD/tests/tcp_script_test|TCP engine: scripted segment-by-segment RFC cases (tests/net/tcp_script_test.c)"
     "bpf|300|root|$BUILD/tests/steer_test|XDP steering program through BPF_PROG_TEST_RUN (tests/bpf/steer_test.c)"
     "agent|600|root|tests/agent/agent_test.sh $BUILD|sluice-agent's every command against the kernel, in a namespace topology"
+    "agent-reload|300|root|tests/agent/reload_test.sh $BUILD|sluice-agent reload under load: the XDP program swapped twice while h2load and curl (a connection per request) run against sluice-server on AF_XDP, with 0 failed requests and every map kept, in a topology"
     "h1parse|120|user|$BUILD/tests/h1_parse_test|HTTP/1.1 request framing: heads, chunked bodies, smuggling probes (tests/http/h1_parse_test.c)"
     "hpack|120|user|$BUILD/tests/hpack_test|HPACK: RFC 7541 examples, against libnghttp2's deflater and inflater (tests/h2/hpack_test.c)"
     "tls-ticket|120|user|$BUILD/tests/ticket_test|TLS session ticket keys: key file, rotation, resumption across contexts (tests/tls/ticket_test.c)"

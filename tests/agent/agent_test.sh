@@ -10,7 +10,11 @@
 # section (good and bad files, errors naming FILE:LINE), workers, stats under real
 # traffic from the client namespace, unload refusing while a socket is held, unload leaving no
 # program, link or pin, and every documented bad input failing with its status and changing
-# nothing. Cleans up on every exit path. Needs root.
+# nothing; `status --json` parsed by jq; `reload` swapping the program while every map (and its
+# contents) stays, and refusing when nothing is loaded, nothing is attached or the ABI differs;
+# the agent refusing, before changing anything, a BPF filesystem private to its command's mount
+# namespace (`ip netns exec`), while `nsenter --net` and `unshare -m` keep working. Reload under
+# real load is tests/agent/reload_test.sh. Cleans up on every exit path. Needs root.
 set -u
 
 BUILD=${1:?usage: agent_test.sh BUILD_DIR}
@@ -69,7 +73,7 @@ topo_up $TOPO
 
 # ---- help and usage ---------------------------------------------------------------------------
 expect "help lists every command" 0 "status +program" agent --help
-for cmd in load unload status service route workers stats; do
+for cmd in load unload reload status service route workers stats; do
     expect "$cmd --help" 0 "usage: sluice-agent $cmd" agent $cmd --help
 done
 expect "no command is a usage error" 2 "usage:" agent
@@ -82,6 +86,9 @@ expect "bad --mode" 2 "bad --mode 'turbo'" agent load --dev "$DEV" --mode turbo
 expect "missing device" 5 "device 'nosuch0' not found" agent load --dev nosuch0
 expect "device name with a slash" 2 "not a valid interface name" agent load --dev a/b
 expect "status before load" 6 "not loaded" agent status --dev "$DEV"
+expect "reload before load" 6 "not loaded on $DEV" agent reload --dev "$DEV"
+expect "reload needs --dev" 2 "needs --dev" agent reload
+expect "reload of a missing device" 5 "device 'nosuch0' not found" agent reload --dev nosuch0
 expect "unload before load" 6 "not loaded on $DEV" agent unload --dev "$DEV"
 expect "service before load" 6 "not loaded on $DEV" agent service list --dev "$DEV"
 
@@ -100,6 +107,27 @@ check "refused load left no pins" test ! -e "$PINS"
 srv bpftool net detach xdp dev "$DEV"
 rm -f "$OTHER_PROG"
 
+# ---- ip netns exec: a BPF filesystem that would vanish with the command is refused --------------
+# `ip netns exec` runs the agent in a mount namespace of its own with a fresh /sys and no BPF
+# filesystem: pins made there would go (and the program detach) when it exits (agent/bpffs.c).
+HINT="private to this command's mount namespace .*nsenter --net=/run/netns/$TOPO-srv sluice-agent"
+expect "ip netns exec load refused with the nsenter hint" 6 "$HINT" ip netns exec "$TOPO-srv" "$AGENT" load --dev "$DEV"
+check "the refusal is one line" test "$(printf '%s\n' "$OUT" | wc -l)" -eq 1
+check "refused load left no pins" test ! -e "$PINS"
+expect "refused load attached nothing" 0 "" srv ip link show dev "$DEV"
+if printf '%s' "$OUT" | grep -q xdp; then not_ok "refused load attached no XDP program" "$OUT"; else ok "refused load attached no XDP program"; fi
+expect "ip netns exec status refused" 6 "$HINT" ip netns exec "$TOPO-srv" "$AGENT" status
+expect "ip netns exec service list refused" 6 "$HINT" ip netns exec "$TOPO-srv" "$AGENT" service list --dev "$DEV"
+expect "ip netns exec with a shell between refused" 6 "$HINT" \
+    ip netns exec "$TOPO-srv" sh -c "'$AGENT' load --dev $DEV; exit \$?"
+check "refused load through a shell left no pins" test ! -e "$PINS"
+# a namespace of its own whose BPF filesystem is gone, with nobody else in it: refused too
+expect "own mount namespace without the parent's bpffs refused" 6 "$HINT" srv unshare -m --propagation private \
+    sh -c "umount /sys/fs/bpf 2>/dev/null; exec '$AGENT' status"
+# ... but a namespace shared with another process outlives the command (a container): allowed
+expect "own mount namespace shared with another process allowed" 6 "not loaded on any device" \
+    srv unshare -m --propagation private sh -c "umount /sys/fs/bpf 2>/dev/null; sleep 2 & exec '$AGENT' status"
+
 # ---- load, status, pins -----------------------------------------------------------------------
 expect "load in native mode" 0 "in native mode" agent load --dev "$DEV"
 PROG_ID=$(printf '%s' "$OUT" | sed -n 's/.*program id \([0-9]*\).*/\1/p')
@@ -116,6 +144,26 @@ expect "status shows the program id" 0 "program +id $PROG_ID sluice_steer, link 
 LINK_ID=$(printf '%s' "$OUT" | sed -n 's/.*link id \([0-9]*\).*/\1/p')
 expect "status lists the maps" 0 "routes +id [0-9]+ +0 of 4096 entries" agent status --dev "$DEV"
 expect "status without --dev shows loaded devices" 0 "^$DEV$" agent status
+expect "unshare -m sees the same BPF filesystem: allowed" 0 "program +id $PROG_ID" srv unshare -m --propagation private \
+    "$AGENT" status --dev "$DEV"
+expect "ip netns exec status refused while loaded" 6 "$HINT" ip netns exec "$TOPO-srv" "$AGENT" status --dev "$DEV"
+
+# ---- status --json: the same facts, one object ----------------------------------------------------
+jq_status() { # jq_status [--dev DEV] FILTER: FILTER applied to `status --json`, jq -e
+    local filter=${*: -1}
+    agent status "${@:1:$#-1}" --json | jq -e "$filter"
+}
+check "status --json parses" jq_status --dev "$DEV" '.devices | length == 1'
+check "status --json: dev, abi" jq_status --dev "$DEV" ".devices[0].dev == \"$DEV\" and .devices[0].abi == $ABI"
+check "status --json: program id, name, link id, mode" jq_status --dev "$DEV" \
+    ".devices[0].program | .attached and .id == $PROG_ID and .name == \"sluice_steer\" and .link_id == $LINK_ID and .mode == \"native\" and (.device_gone | not)"
+check "status --json: every map" jq_status --dev "$DEV" \
+    '.devices[0].maps | keys == (["flows","meta","route_stats","routes","services","stats","workers","xsks"])'
+check "status --json: routes 0 of 4096 entries, meta 1 slot" jq_status --dev "$DEV" \
+    '.devices[0].maps | .routes.entries == 0 and .routes.max_entries == 4096 and .meta.slots == 1'
+check "status --json: workers and prefix counters" jq_status --dev "$DEV" \
+    '.devices[0] | .workers.live == 0 and .prefix.decided == 0 and .prefix.routed == 0 and .metadata.failed == 0'
+check "status --json without --dev lists the device" jq_status ".devices | map(.dev) | index(\"$DEV\") != null"
 expect "second load refused" 6 "already loaded on $DEV" agent load --dev "$DEV"
 expect "workers: none registered" 0 "no workers registered" agent workers --dev "$DEV"
 
@@ -199,6 +247,35 @@ check "route del: the Huffman key is gone too" test "$(lookup_id $HUF_KEY)" = 2
 check "no entry left of /heavy" test "$(bpftool map dump pinned "$PINS/routes" | grep -c '"/heavy"')" -eq 0
 expect "route del" 0 "deleted sni route 'api.example.com'" \
     agent route del --dev "$DEV" --kind sni --prefix api.example.com
+
+# ---- reload: a new program through the pinned link, every map kept -----------------------------
+agent service add --dev "$DEV" --addr 10.77.0.1 --port 8081 >/dev/null
+agent route add --dev "$DEV" --prefix /kept --worker 4 >/dev/null
+maps_state() { # the maps' ids and contents (meta without its load time)
+    agent status --dev "$DEV" --json | jq -c '.devices[0].maps | map_values(.id)'
+    for m in services routes workers; do bpftool map dump pinned "$PINS/$m"; done
+    bpftool map dump pinned "$PINS/meta" | grep -v loaded_at
+}
+MAPS_BEFORE=$(maps_state)
+expect "reload swaps the program" 0 "reloaded sluice_steer on $DEV: program id $PROG_ID -> [0-9]+ \\(link id $LINK_ID, native mode\\), every map kept" \
+    agent reload --dev "$DEV"
+NEW_PROG_ID=$(printf '%s' "$OUT" | sed -n 's/.* -> \([0-9]*\) .*/\1/p')
+check "reload: a new program id ($PROG_ID -> $NEW_PROG_ID)" test -n "$NEW_PROG_ID" -a "$NEW_PROG_ID" != "$PROG_ID"
+check "reload: the link runs the new program" jq_status --dev "$DEV" \
+    ".devices[0].program | .id == ${NEW_PROG_ID:-0} and .link_id == $LINK_ID and .mode == \"native\""
+expect "reload: bpftool link shows the new program" 0 "prog $NEW_PROG_ID" bpftool link show id "$LINK_ID"
+expect "reload: still attached in driver mode" 0 "driver id $NEW_PROG_ID" srv bpftool net show dev "$DEV"
+MAPS_AFTER=$(maps_state)
+if [ "$MAPS_BEFORE" = "$MAPS_AFTER" ]; then ok "reload kept every map and its contents"; else
+    not_ok "reload kept every map and its contents" "$(diff <(echo "$MAPS_BEFORE") <(echo "$MAPS_AFTER") | head -5 | tr '\n' '|')"
+fi
+check "reload: the old program is released" gone_within 5 bpftool prog show id "$PROG_ID"
+expect "reload twice" 0 "program id $NEW_PROG_ID -> " agent reload --dev "$DEV"
+PROG_ID=$(printf '%s' "$OUT" | sed -n 's/.* -> \([0-9]*\) .*/\1/p')
+expect "ip netns exec reload refused" 6 "$HINT" ip netns exec "$TOPO-srv" "$AGENT" reload --dev "$DEV"
+check "refused reload changed nothing" jq_status --dev "$DEV" ".devices[0].program.id == ${PROG_ID:-0}"
+agent route del --dev "$DEV" --prefix /kept >/dev/null
+agent service del --dev "$DEV" --addr 10.77.0.1 --port 8081 >/dev/null
 
 # ---- bad input changes nothing ----------------------------------------------------------------
 BEFORE=$(snapshot)
@@ -392,6 +469,8 @@ expect "unload after --config" 0 "unloaded" agent unload --dev "$DEV"
 # ---- generic mode and forced unload -----------------------------------------------------------
 expect "load in generic mode" 0 "in generic mode \\(requested\\)" agent load --dev "$DEV" --mode generic
 expect "ip link shows generic XDP" 0 "xdpgeneric" srv ip link show dev "$DEV"
+expect "reload keeps generic mode" 0 "generic mode\\), every map kept" agent reload --dev "$DEV"
+expect "ip link still shows generic XDP after reload" 0 "xdpgeneric" srv ip link show dev "$DEV"
 coproc HOLDER { exec nsenter --net=/run/netns/$TOPO-srv "$HOLDER_BIN" "$DEV" 0; }
 HELD_PID=$HOLDER_PID
 read -r -t 10 READY <&"${HOLDER[0]}"
@@ -411,11 +490,35 @@ expect "load refuses another ABI" 6 "ABI version 99" agent load --dev "$DEV"
 expect "service add refuses another ABI" 6 "ABI version 99" \
     agent service add --dev "$DEV" --addr 10.77.0.1 --port 80
 expect "unload refuses another ABI" 6 "ABI version 99" agent unload --dev "$DEV"
+expect "reload refuses another ABI in one line" 6 "^sluice-agent: error: maps pinned for $DEV have ABI version 99" agent reload --dev "$DEV"
+check "refused reload: one line" test "$(printf '%s\n' "$OUT" | wc -l)" -eq 1
+check "status --json lists a device of another ABI with its error" jq_status \
+    ".devices[] | select(.dev == \"$DEV\") | .error | test(\"ABI version 99\")"
 expect "unload --force clears another ABI" 0 "unloaded" agent unload --dev "$DEV" --force
+
+# ---- a pinned map of another shape under the same ABI version: reload refuses, changing nothing ---
+expect "load for the map check" 0 "program id" agent load --dev "$DEV"
+PROG_ID=$(printf '%s' "$OUT" | sed -n 's/.*program id \([0-9]*\).*/\1/p')
+ROUTES_SHAPE=$(bpftool -j map show pinned "$PINS/routes" | jq -r '"\(.bytes_key) \(.bytes_value)"')
+rm -f "$PINS/routes"
+bpftool map create "$PINS/routes" type lpm_trie key ${ROUTES_SHAPE% *} value ${ROUTES_SHAPE#* } entries 16 name routes flags 1
+expect "reload refuses a pinned map of another shape" 6 "pinned map routes on $DEV .*16 entries.* differs from this build's" \
+    agent reload --dev "$DEV"
+check "the refused reload kept the program" jq_status --dev "$DEV" ".devices[0].program.id == ${PROG_ID:-0}"
+expect "unload after the map check" 0 "unloaded" agent unload --dev "$DEV" --force
+
+# ---- maps pinned without a link: nothing to reload -----------------------------------------------
+agent load --dev "$DEV" >/dev/null
+rm -f "$PINS/link"
+expect "reload without a link refused" 6 "no program attached on $DEV" agent reload --dev "$DEV"
+check "status --json: not attached" jq_status --dev "$DEV" '.devices[0].program.attached == false'
+expect "unload of maps without a link" 0 "unloaded" agent unload --dev "$DEV"
 
 # ---- device removed while loaded --------------------------------------------------------------
 agent load --dev "$DEV" >/dev/null
 srv ip link del "$DEV"
 expect "status after the device vanished" 0 "device gone" agent status --dev "$DEV"
+check "status --json after the device vanished" jq_status --dev "$DEV" '.devices[0].program | .device_gone and (.attached | not)'
+expect "reload after the device vanished" 5 "device '$DEV' not found" agent reload --dev "$DEV"
 expect "unload after the device vanished" 0 "unloaded" agent unload --dev "$DEV"
 check "nothing pinned after all" test ! -e "$PINS"

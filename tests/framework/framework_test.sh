@@ -78,6 +78,7 @@ if make_install install PREFIX=/opt/sluice DESTDIR="$WORK/stage"; then
         bash -c "grep -q '^prefix=/opt/sluice$' '$WORK/stage/opt/sluice/lib/pkgconfig/sluice.pc' &&
                  grep -q 'ExecStart=/opt/sluice/bin/sluice-agent load --dev %i' '$WORK/stage/opt/sluice/lib/systemd/system/sluice-agent@.service' &&
                  grep -q 'ExecStop=/opt/sluice/bin/sluice-agent unload --dev %i' '$WORK/stage/opt/sluice/lib/systemd/system/sluice-agent@.service' &&
+                 grep -q 'ExecReload=/opt/sluice/bin/sluice-agent reload --dev %i' '$WORK/stage/opt/sluice/lib/systemd/system/sluice-agent@.service' &&
                  ! grep -rq '$WORK' '$WORK/stage'"
     if make_install uninstall PREFIX=/opt/sluice DESTDIR="$WORK/stage" && [ -z "$(installed_files "$WORK/stage")" ]; then
         ok "uninstall removes every installed file"
