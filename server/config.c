@@ -214,6 +214,22 @@ static const struct setting settings[] = {
     {"http", "flood_source_strikes", NULL, NULL, SET_U32, AT(server.http.flood_source_strikes), 1, 1u << 20,
      false, NULL, NULL,
      "HTTP/2 connections from one address ended for a flood in 60 s before its new ones are refused"},
+    {"http", "preface_timeout_ms", NULL, NULL, SET_U32, AT(server.http.preface_timeout_ms), 0, 3600000, false,
+     NULL, NULL,
+     "longest an HTTP/2 client may take to send its preface and first SETTINGS (from the connection's start, "
+     "or TLS's handshake end), then it is closed; 0: forever"},
+    {"http", "request_head_timeout_ms", NULL, NULL, SET_U32, AT(server.http.request_head_timeout_ms), 0,
+     3600000, false, NULL, NULL,
+     "longest an HTTP/1.1 request head may take from its first byte (the first request's: from the "
+     "connection's start), then the connection is closed; 0: forever"},
+    {"http", "body_timeout_ms", NULL, NULL, SET_U32, AT(server.http.body_timeout_ms), 0, 3600000, false, NULL,
+     NULL,
+     "longest a request body may pause while it is wanted: then HTTP/1.1 answers 408 (if nothing was yet) "
+     "and closes, HTTP/2 resets the stream (RST_STREAM CANCEL); 0: forever"},
+    {"http", "idle_timeout_ms", NULL, NULL, SET_U32, AT(server.http.idle_timeout_ms), 0, 3600000, false, NULL,
+     NULL,
+     "longest a connection may wait with no request in flight before it is closed (HTTP/2: GOAWAY NO_ERROR "
+     "first); 0: forever"},
     {"tls", "port", "https", "PORT", SET_U16, AT(tls.port), 1, 65535, false, NULL, NULL,
      "serve HTTP/2 (ALPN h2) and HTTP/1.1 over TLS on PORT, with the same routes as --http"},
     {"tls", "cert", "cert", "FILE", SET_STRING, AT(tls.cert), 0, 0, false, NULL, NULL,

@@ -176,12 +176,19 @@ void app_handshake_started(struct app_conn *ac, uint32_t timeout_ms)
     ac->handshaking = true;
 }
 
-void app_handshake_done(struct app_conn *ac)
+static void handshake_unlink(struct app_conn *ac)
 {
     if (!ac->handshaking)
         return;
     deadline_unlink(ac->table, &ac->table->handshaking, ac);
     ac->handshaking = false;
+}
+
+void app_handshake_done(struct app_conn *ac)
+{
+    handshake_unlink(ac);
+    if (ac->ops->ready && !ac->shut)
+        ac->ops->ready(ac);
 }
 
 /* After the shutdown the service is done with the input: throw it away, so a client still writing
@@ -313,7 +320,7 @@ void app_shutdown(struct app_conn *ac)
         return;
     if (ac->stalled) /* from here the lingering bounds it */
         deadline_unlink(ac->table, &ac->table->stalled, ac);
-    app_handshake_done(ac);
+    handshake_unlink(ac);
     ac->stalled = false;
     ac->shut = true;
     deadline_append(ac->table, &ac->table->lingering, ac);

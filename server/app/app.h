@@ -124,6 +124,8 @@ struct app_ops {
     void (*closed)(struct app_conn *ac, int error); /* the transport is gone */
     void (*drain)(struct app_conn *ac);             /* the server stops: finish what is in flight, then close;
                                                        NULL: app_shutdown at once */
+    void (*ready)(struct app_conn *ac); /* its layer's handshake is done (TLS: ac->alpn is set): the
+                                           service's own deadlines may start; NULL: nothing to do */
 };
 
 #define APP_COUNTERS(X)                                                                                      \
@@ -201,7 +203,7 @@ size_t app_write(struct app_conn *ac, const void *data, size_t len);
  * that waits send_timeout with no progress resets the connection (counted send_timeout). */
 void app_output_waits(struct app_conn *ac, bool waits, bool progressed);
 /* A layer's handshake started (bounded by timeout_ms, the same for all of the table's connections)
- * or finished. */
+ * or finished (the service hears its ready). */
 void app_handshake_started(struct app_conn *ac, uint32_t timeout_ms);
 void app_handshake_done(struct app_conn *ac);
 

@@ -201,6 +201,7 @@ static int settings_end(nghttp2_session *s, struct http_conn *hc, const nghttp2_
     if (!h->settings_reading) /* the HTTP2-Settings of an upgrade: no stream had a window yet */
         return 0;
     h->settings_reading = false;
+    http_conn_settled(hc); /* a SETTINGS frame from the client: the preface deadline is met */
     for (size_t i = 0; i < f->niv; i++)
         if (f->iv[i].settings_id == NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE &&
             (int64_t)h->settings_max_window + f->iv[i].value - h->settings_window > NGHTTP2_MAX_WINDOW_SIZE)
@@ -354,6 +355,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *frame, nghttp2_rcb
 static void body_end(struct http_stream *st)
 {
     st->request_done = true;
+    http_stream_body_wait(st); /* no more body to wait for */
     if (st->req.on_body)
         st->req.on_body(&st->req, NULL, 0, true);
 }
@@ -405,6 +407,8 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
     }
     if (done)
         nghttp2_session_consume(s, id, done);
+    if (len)
+        http_stream_body_wait(st); /* the body moved: body_timeout_ms from now */
     return 0;
 }
 
@@ -571,6 +575,20 @@ static void h2_stream_reset(struct http_stream *st)
     struct h2_conn *h = h2_of(hc);
 
     nghttp2_submit_rst_stream(h->session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
+    if (!h->in_session)
+        h2_conn_output(hc);
+}
+
+/* body_timeout_ms passed with no DATA: RST_STREAM, NO_ERROR once the response is complete, else
+ * CANCEL (as the native session, session.c's h2_stream_body_timeout says why). */
+static void h2_stream_body_timeout(struct http_stream *st)
+{
+    struct http_conn *hc = st->conn;
+    struct h2_conn *h = h2_of(hc);
+    bool answered = st->responded && st->body.ended && !http_body_available(&st->body);
+
+    nghttp2_submit_rst_stream(h->session, NGHTTP2_FLAG_NONE, st->id,
+                              answered ? NGHTTP2_NO_ERROR : NGHTTP2_CANCEL);
     if (!h->in_session)
         h2_conn_output(hc);
 }
@@ -932,4 +950,5 @@ const struct http_proto_ops h2_nghttp2_ops = {
     .reset = h2_stream_reset,
     .consumed = h2_stream_consumed,
     .stream_free = h2_stream_free,
+    .body_timeout = h2_stream_body_timeout,
 };

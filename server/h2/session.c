@@ -735,6 +735,7 @@ static void body_end(struct http_stream *st)
 {
     h2s_of(st)->end_stream_in = true;
     st->request_done = true;
+    http_stream_body_wait(st); /* no more body to wait for */
     if (st->req.on_body)
         st->req.on_body(&st->req, NULL, 0, true);
     stream_check_done(st);
@@ -1099,6 +1100,8 @@ static void frame_begin(struct http_conn *hc)
             conn_error(hc, H2_FRAME_SIZE_ERROR);
             return;
         }
+        if (!h->settings_seen && !(flags & H2_FLAG_ACK))
+            http_conn_settled(hc); /* the preface deadline is met */
         h->settings_seen = true;
         break;
     case H2_PUSH_PROMISE: /* 8.4: a client never pushes */
@@ -1202,6 +1205,8 @@ static void data_bytes(struct http_conn *hc, const uint8_t *p, uint32_t n)
     }
     if (done)
         release_stream(st, (uint32_t)done);
+    if (n)
+        http_stream_body_wait(st); /* the body moved: body_timeout_ms from now */
 }
 
 /* Field block bytes: kept in the block buffer, unless the whole block is decoded in place. */
@@ -1814,6 +1819,24 @@ static void h2_stream_reset(struct http_stream *st)
     h2_conn_output(hc);
 }
 
+/*
+ * body_timeout_ms passed with no DATA on a stream whose request body is wanted: RST_STREAM. NO_ERROR
+ * when our response is complete (RFC 9113 8.1: the server asks the client to stop sending a request it
+ * no longer needs, and the client keeps the response); otherwise CANCEL (7: the stream is no longer
+ * needed), as the handler heard on_abort. Not PROTOCOL_ERROR: the client broke no rule of the protocol,
+ * it was only slow; and not a 408 response, after which the stream would still wait for a request body
+ * that may never end (RST_STREAM ends it at once, and frees its slot of max_concurrent_streams).
+ */
+static void h2_stream_body_timeout(struct http_stream *st)
+{
+    struct http_conn *hc = st->conn;
+    struct h2_stream *s = h2s_of(st);
+
+    if (!s->closed)
+        stream_error(hc, st, (uint32_t)st->id, s->end_stream_out ? H2_NO_ERROR : H2_CANCEL);
+    h2_conn_output(hc);
+}
+
 static void h2_stream_free(struct http_stream *st)
 {
     (void)st; /* nothing held outside the slot */
@@ -1976,4 +1999,5 @@ const struct http_proto_ops h2_native_ops = {
     .reset = h2_stream_reset,
     .consumed = h2_stream_consumed,
     .stream_free = h2_stream_free,
+    .body_timeout = h2_stream_body_timeout,
 };

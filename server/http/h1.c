@@ -232,6 +232,8 @@ static void deliver(struct http_conn *hc, const uint8_t *data, size_t len)
     }
     if (st->body_kept > hc->hw->cfg->max_body_backlog)
         h->wait_backlog = true;
+    if (len)
+        http_stream_body_wait(st); /* the body moved: body_timeout_ms from now */
 }
 
 static void request_complete(struct http_conn *hc)
@@ -241,6 +243,7 @@ static void request_complete(struct http_conn *hc)
 
     /* one request at a time: the next waits until this one's response is out */
     st->request_done = true;
+    http_stream_body_wait(st); /* no more body to wait for */
     h->wait_response = true;
     if (!h->upgrade_h2c && st->req.on_body)
         st->req.on_body(&st->req, NULL, 0, true); /* may complete the response */
@@ -345,6 +348,9 @@ static size_t head_input(struct http_conn *hc, const uint8_t *in, size_t len)
             return 0;
         }
         h->scan = (struct h1_head_scan){0};
+        /* request_head_timeout_ms from this first byte (from the connection's start for its first
+         * request): the bytes that follow, however they trickle, buy no more time (slowloris) */
+        http_conn_wait(hc, HTTP_WAIT_HEAD);
     }
     take = len < limit - b->len ? len : limit - b->len;
     if (!b->len) {
@@ -682,6 +688,26 @@ static void h1_stream_reset(struct http_stream *st)
     h1_abort(st->conn);
 }
 
+/* body_timeout_ms passed with no body byte: 408 Request Timeout with connection: close (RFC 9110
+ * 15.5.9) while nothing was answered; after an answer, a FIN if all of it is in the transport (the
+ * client has it whole), else a reset (a cut answer must not look complete). */
+static void h1_stream_body_timeout(struct http_stream *st)
+{
+    struct http_conn *hc = st->conn;
+    struct h1_conn *h = h1_of(hc);
+
+    h->keep_alive = false;
+    if (!st->responded) {
+        refuse(hc, 408); /* refuse resets instead if a head went out already */
+        return;
+    }
+    hc->closing = true;
+    if (!h->out && !h->chunked_response && http_body_done(&st->body))
+        app_shutdown(hc->ac);
+    else
+        h1_abort(hc);
+}
+
 static void h1_stream_free(struct http_stream *st)
 {
     (void)st; /* what the request holds (its head buffer) is the core's to release */
@@ -720,4 +746,5 @@ const struct http_proto_ops h1_proto_ops = {
     .reset = h1_stream_reset,
     .consumed = h1_stream_consumed,
     .stream_free = h1_stream_free,
+    .body_timeout = h1_stream_body_timeout,
 };

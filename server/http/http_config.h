@@ -37,7 +37,18 @@ struct http_config {
     uint32_t max_window_update_frames; /* WINDOW_UPDATE frames, and 10 more per DATA frame sent */
     uint32_t flood_source_strikes; /* floods from one address in 60 s before its connections are refused */
     struct rate_limit_config rate_limit; /* requests per second per client address, 429 beyond; rps 0: none */
+    /* slow and silent clients (http_worker.c), in milliseconds of the worker loop's clock; 0: none */
+    uint32_t preface_timeout_ms;      /* an HTTP/2 connection's client preface and first SETTINGS */
+    uint32_t request_head_timeout_ms; /* an HTTP/1.1 request head, from its first byte (or the connection's
+                                         start) */
+    uint32_t body_timeout_ms;         /* a request body that stops arriving while it is wanted */
+    uint32_t idle_timeout_ms;         /* a connection with no request in flight */
 };
+
+#define HTTP_PREFACE_TIMEOUT_MS_DEFAULT      10000
+#define HTTP_REQUEST_HEAD_TIMEOUT_MS_DEFAULT 10000
+#define HTTP_BODY_TIMEOUT_MS_DEFAULT         60000
+#define HTTP_IDLE_TIMEOUT_MS_DEFAULT         60000
 
 void http_config_default(struct http_config *cfg);
 

@@ -82,6 +82,7 @@ struct http_stream {
     struct http_stream *next; /* free list, or the connection's list of streams */
     struct http_stream *prev; /* in the connection's list: unlinked in O(1) however many streams it has */
     struct timer deadline;    /* a gRPC request's grpc-timeout, on the worker's wheel (grpc.c) */
+    struct timer body_timer;  /* body_timeout_ms since the request body last moved (http_stream_body_wait) */
     /* last, and not cleared for a new stream (http_stream_new): used only up to nresp, arena_used.
      * Protocol-neutral until the protocol encodes them (HPACK, or an HTTP/1.1 head). */
     struct http_header resp[HTTP_MAX_RESP_HEADERS];
@@ -128,6 +129,18 @@ struct http_proto_ops {
     void (*consumed)(struct http_stream *st, size_t n); /* the handler released n request body bytes */
     void (*stream_free)(struct http_stream *st);        /* st goes back to the pool (after its on_abort):
                                                            release what the protocol holds for it */
+    /* No byte of st's request body came for body_timeout_ms while it was wanted; a handler that had not
+     * ended its answer heard on_abort already. End the request as the protocol can (HTTP/1.1: 408 if
+     * nothing was answered yet, then close; HTTP/2: RST_STREAM). */
+    void (*body_timeout)(struct http_stream *st);
+};
+
+/* What a connection's one deadline (struct http_conn's wait_timer) waits for; all zero is none. */
+enum http_wait {
+    HTTP_WAIT_NONE, /* a request is in flight (its handler, its body or its answer has the time it needs) */
+    HTTP_WAIT_HEAD, /* a request head, or the first bytes: request_head_timeout_ms */
+    HTTP_WAIT_PREFACE, /* HTTP/2's client preface and first SETTINGS: preface_timeout_ms */
+    HTTP_WAIT_IDLE,    /* the next request, none in flight: idle_timeout_ms */
 };
 
 struct http_conn {
@@ -142,6 +155,11 @@ struct http_conn {
         struct h1_conn h1;
     } proto;           /* the state of the protocol ops belongs to, if it keeps it here (HTTP/1.1) */
     void *proto_state; /* or where it keeps it (HTTP/2: a slot of its own slab), set by its start */
+    /* the one deadline a slow or silent client meets (enum http_wait), on the worker's conn_deadlines */
+    uint8_t wait;
+    uint64_t wait_since_ms; /* when the head or preface wait began: the connection's start, or a head's first
+                               byte */
+    struct timer wait_timer;
     struct http_conn *next_free;
 };
 
@@ -191,7 +209,13 @@ struct http_conn {
     X(grpc_deadline_exceeded, "gRPC requests answered DEADLINE_EXCEEDED: their grpc-timeout passed first")   \
     X(grpc_deadline_reset,                                                                                   \
       "gRPC requests past their deadline reset (RST_STREAM CANCEL): no trailers could follow")               \
-    X(grpc_timeout_malformed, "gRPC requests whose grpc-timeout was malformed (ignored: no deadline)")
+    X(grpc_timeout_malformed, "gRPC requests whose grpc-timeout was malformed (ignored: no deadline)")       \
+    X(preface_timeout,                                                                                       \
+      "HTTP/2 connections closed: no client preface and first SETTINGS in preface_timeout_ms")               \
+    X(request_head_timeout,                                                                                  \
+      "HTTP/1.1 connections closed: a request head (or the first bytes) took over request_head_timeout_ms")  \
+    X(body_timeout, "requests ended: no request body byte came in body_timeout_ms (408, or RST_STREAM)")     \
+    X(idle_timeout, "connections closed: no request in idle_timeout_ms (HTTP/2: GOAWAY NO_ERROR first)")
 
 struct http_stats {
 #define HTTP_STATS_FIELD(name, help) uint64_t name;
@@ -230,6 +254,10 @@ struct http_worker {
     /* gRPC deadlines (grpc-timeout) of this worker's streams, in milliseconds of the worker loop's clock:
      * O(1) to arm and cancel, advanced by http_worker_tick */
     struct timer_wheel deadlines;
+    /* slow and silent clients, on the same clock: each connection's one wait (enum http_wait), and each
+     * request body that is wanted (body_timeout_ms since it last moved) */
+    struct timer_wheel conn_deadlines;
+    struct timer_wheel body_deadlines;
 };
 
 /* ---- http_worker.c ---------------------------------------------------------------------------- */
@@ -242,6 +270,15 @@ void http_stream_free(struct http_stream *st);
  * stream is its stream 1 (not dispatched yet). -1: HTTP/2 refused (the settings); hc has the
  * caller's table back, its state all zero, and up's stream is untouched. */
 int http_conn_upgrade(struct http_conn *hc, const struct http_upgrade *up);
+/* The connection now waits for what (HTTP_WAIT_NONE: nothing, its deadline is cancelled). A head or
+ * preface wait that goes on (or turns from one into the other) keeps counting from when it began, so
+ * that no byte a client sends buys it more time; O(1), nothing allocated. */
+void http_conn_wait(struct http_conn *hc, enum http_wait what);
+/* HTTP/2: the client's first SETTINGS came (after its preface): the preface deadline is met. */
+void http_conn_settled(struct http_conn *hc);
+/* st's request body moved (or the request was dispatched, or its body ended): its body deadline is
+ * body_timeout_ms from now while more is to come, none once the request is complete. O(1). */
+void http_stream_body_wait(struct http_stream *st);
 
 /* ---- http_offload.c: a handler's calls on the pool's copy of a request (req->_job set) ------------- */
 bool http_offload_add_header(struct http_offload_job *job, const char *name, size_t name_len,

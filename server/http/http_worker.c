@@ -7,6 +7,12 @@
  * with prior knowledge (the 24-byte client preface) or HTTP/1.1 (anything else), and that
  * protocol's table is installed. HTTP/1.1 may later ask for HTTP/2's (h2c, http_conn_upgrade).
  *
+ * Slow and silent clients meet deadlines kept here, on the worker's timer wheels (O(1) to arm and
+ * cancel, nothing allocated, no system call: the time is the worker loop's, from the app table): a
+ * connection waits for one thing at a time (enum http_wait: its first bytes or a request head, HTTP/2's
+ * preface and first SETTINGS, or its next request), and a request body that is wanted must keep
+ * moving. The protocols say when what they wait for changes; the deadlines themselves are the core's.
+ *
  * In a sanitizer build an object back in its pool is poisoned but for its free-list link, so that
  * ASan reports a use after free that the pool would otherwise hide.
  */
@@ -42,6 +48,10 @@ void http_config_default(struct http_config *cfg)
     cfg->flood_source_strikes = 4;
     cfg->rate_limit = (struct rate_limit_config){
         .rps = RATE_LIMIT_RPS_DEFAULT, .burst = RATE_LIMIT_BURST_DEFAULT, .slots = RATE_LIMIT_SLOTS_DEFAULT};
+    cfg->preface_timeout_ms = HTTP_PREFACE_TIMEOUT_MS_DEFAULT;
+    cfg->request_head_timeout_ms = HTTP_REQUEST_HEAD_TIMEOUT_MS_DEFAULT;
+    cfg->body_timeout_ms = HTTP_BODY_TIMEOUT_MS_DEFAULT;
+    cfg->idle_timeout_ms = HTTP_IDLE_TIMEOUT_MS_DEFAULT;
 }
 
 struct http_worker *http_worker_new(const struct http_config *cfg, uint32_t max_conns,
@@ -55,6 +65,8 @@ struct http_worker *http_worker_new(const struct http_config *cfg, uint32_t max_
     hw->h2 = h2;
     hw->max_conns = max_conns;
     timer_wheel_init(&hw->deadlines, 0); /* the first tick moves it to the loop's clock */
+    timer_wheel_init(&hw->conn_deadlines, 0);
+    timer_wheel_init(&hw->body_deadlines, 0);
     hw->mem_pool = http_mem_new();
     hw->conns = calloc(max_conns, sizeof(*hw->conns));
     hw->streams = calloc(cfg->max_streams, sizeof(*hw->streams));
@@ -115,12 +127,21 @@ uint32_t http_worker_offload_in_flight(const struct http_worker *hw)
     return hw->offload_in_flight;
 }
 
+static void conn_deadline_fire(struct timer *t, void *ctx);
+static void body_deadline_fire(struct timer *t, void *ctx);
+
 bool http_worker_tick(struct http_worker *hw, uint64_t now_ns)
 {
-    uint64_t answered = hw->stats.grpc_deadline_exceeded;
+    const struct http_stats *s = &hw->stats;
+    uint64_t answered = s->grpc_deadline_exceeded + s->preface_timeout + s->request_head_timeout +
+                        s->body_timeout + s->idle_timeout;
 
     timer_wheel_advance(&hw->deadlines, now_ns / 1000000, grpc_deadline_fire, hw);
-    return hw->stats.grpc_deadline_exceeded != answered;
+    timer_wheel_advance(&hw->conn_deadlines, now_ns / 1000000, conn_deadline_fire, hw);
+    timer_wheel_advance(&hw->body_deadlines, now_ns / 1000000, body_deadline_fire, hw);
+    return s->grpc_deadline_exceeded + s->preface_timeout + s->request_head_timeout + s->body_timeout +
+               s->idle_timeout !=
+           answered;
 }
 
 void http_worker_set_rate_limit(struct http_worker *hw, struct rate_limit *rl)
@@ -203,6 +224,10 @@ struct http_stream *http_stream_new(struct http_conn *hc, int32_t id)
         hc->streams->prev = st;
     hc->streams = st;
     hc->nstreams++;
+    /* a request is in flight: what it needs is bounded by its own deadlines (body, send timeout), and
+     * HTTP/2's preface wait, which an h2c upgrade's stream 1 does not end */
+    if (hc->wait == HTTP_WAIT_IDLE || hc->wait == HTTP_WAIT_HEAD)
+        http_conn_wait(hc, HTTP_WAIT_NONE);
     return st;
 }
 
@@ -219,6 +244,7 @@ void http_stream_free(struct http_stream *st)
         st->next->prev = st->prev;
     hc->nstreams--;
     timer_cancel(&hw->deadlines, &st->deadline);
+    timer_cancel(&hw->body_deadlines, &st->body_timer);
     /* the client went away before the answer was complete: a handler still at work must know */
     if (!st->aborted && st->req.on_abort && (!st->responded || !http_body_done(&st->body)))
         st->req.on_abort(&st->req);
@@ -230,6 +256,133 @@ void http_stream_free(struct http_stream *st)
     hw->free_streams = st;
     hw->streams_used--;
     ASAN_POISON_MEMORY_REGION(st, offsetof(struct http_stream, next));
+    /* the last request is over: the connection is idle until the next one (http_closed cancels this
+     * for a connection that is going) */
+    if (!hc->nstreams && hc->wait == HTTP_WAIT_NONE && !hc->closing && hc->ac && !hc->ac->shut)
+        http_conn_wait(hc, HTTP_WAIT_IDLE);
+}
+
+/* ---- deadlines of slow and silent clients ------------------------------------------------------ */
+
+static uint64_t conn_now_ms(const struct http_conn *hc)
+{
+    return hc->ac->table->now_ns / 1000000;
+}
+
+static uint32_t wait_ms(const struct http_config *cfg, enum http_wait what)
+{
+    switch (what) {
+    case HTTP_WAIT_HEAD:
+        return cfg->request_head_timeout_ms;
+    case HTTP_WAIT_PREFACE:
+        return cfg->preface_timeout_ms;
+    case HTTP_WAIT_IDLE:
+        return cfg->idle_timeout_ms;
+    default:
+        return 0;
+    }
+}
+
+void http_conn_wait(struct http_conn *hc, enum http_wait what)
+{
+    struct http_worker *hw = hc->hw;
+    bool began = hc->wait == HTTP_WAIT_HEAD || hc->wait == HTTP_WAIT_PREFACE;
+    uint32_t ms = wait_ms(hw->cfg, what);
+
+    if (what == hc->wait && timer_armed(&hc->wait_timer))
+        return; /* a wait that goes on keeps its deadline: no byte buys more time */
+    if (!began || (what != HTTP_WAIT_HEAD && what != HTTP_WAIT_PREFACE))
+        hc->wait_since_ms = conn_now_ms(hc);
+    hc->wait = (uint8_t)what;
+    if (!ms) {
+        timer_cancel(&hw->conn_deadlines, &hc->wait_timer);
+        return;
+    }
+    timer_arm(&hw->conn_deadlines, &hc->wait_timer, hc->wait_since_ms + ms);
+}
+
+void http_conn_settled(struct http_conn *hc)
+{
+    if (hc->wait == HTTP_WAIT_PREFACE)
+        http_conn_wait(hc, hc->nstreams ? HTTP_WAIT_NONE : HTTP_WAIT_IDLE);
+}
+
+/*
+ * The connection's wait ran out: it is closed as the server's stop would close it (its protocol's
+ * drain), which with nothing in flight is at once: HTTP/2 says GOAWAY NO_ERROR first (RFC 9113 6.8:
+ * the client knows no request of it was dropped), HTTP/1.1 closes (as nginx does when its
+ * client_header_timeout or keepalive_timeout passes; a 408 is optional, RFC 9110 15.5.9, and would
+ * meet a client that may have sent no request at all). A connection already shut is the lingering
+ * close's to bound.
+ */
+static void conn_deadline_fire(struct timer *t, void *ctx)
+{
+    struct http_conn *hc = (struct http_conn *)((char *)t - offsetof(struct http_conn, wait_timer));
+    struct http_worker *hw = ctx;
+    enum http_wait what = hc->wait;
+
+    hc->wait = HTTP_WAIT_NONE;
+    if (!hc->ac || hc->ac->shut)
+        return;
+    if (what == HTTP_WAIT_IDLE)
+        hw->stats.idle_timeout++;
+    else if (what == HTTP_WAIT_PREFACE || hc->preface_seen || hc->ac->alpn == APP_ALPN_H2)
+        hw->stats.preface_timeout++; /* undecided, but what came was the preface's start */
+    else
+        hw->stats.request_head_timeout++;
+    hc->ops->drain(hc);
+}
+
+static uint64_t stream_now_ms(const struct http_stream *st)
+{
+    return conn_now_ms(st->conn);
+}
+
+void http_stream_body_wait(struct http_stream *st)
+{
+    struct http_worker *hw = st->conn->hw;
+    uint32_t ms = hw->cfg->body_timeout_ms;
+
+    if (!ms || st->request_done || st->aborted) {
+        timer_cancel(&hw->body_deadlines, &st->body_timer);
+        return;
+    }
+    timer_arm(&hw->body_deadlines, &st->body_timer, stream_now_ms(st) + ms);
+}
+
+/*
+ * No request body byte came for body_timeout_ms. While any request of the connection holds body bytes
+ * its handler has not released, the client may be held back by us (HTTP/1.1 stops reading past the
+ * backlog, HTTP/2 withholds WINDOW_UPDATE): then the clock starts again. Otherwise the handler, unless
+ * it ended its answer, hears on_abort (as for a gRPC deadline, grpc.c) and the protocol ends the
+ * request (its body_timeout).
+ */
+static void body_deadline_fire(struct timer *t, void *ctx)
+{
+    struct http_stream *st = (struct http_stream *)((char *)t - offsetof(struct http_stream, body_timer));
+    struct http_conn *hc = st->conn;
+    struct http_worker *hw = ctx;
+    struct http_request *req = &st->req;
+
+    if (st->request_done || st->aborted || !hc->ac || hc->ac->shut)
+        return;
+    for (const struct http_stream *o = hc->streams; o; o = o->next)
+        if (o->body_kept) {
+            http_stream_body_wait(st);
+            return;
+        }
+    hw->stats.body_timeout++;
+    if (!st->responded || !st->body.ended) {
+        void (*on_abort)(struct http_request *) = req->on_abort;
+
+        req->on_abort = NULL;
+        req->on_body = NULL;
+        req->on_drain = NULL;
+        if (on_abort)
+            on_abort(req);
+        req->user = NULL;
+    }
+    hc->ops->body_timeout(st);
 }
 
 /* ---- protocols ------------------------------------------------------------------------------- */
@@ -241,8 +394,12 @@ static int install(struct http_conn *hc, const struct http_proto_ops *ops, const
 
     memset(&hc->proto, 0, sizeof(hc->proto));
     hc->ops = ops;
-    if (!ops->start(hc, up))
+    if (!ops->start(hc, up)) {
+        if (ops ==
+            hc->hw->h2) /* its preface (the rest of it, or all of it after an h2c upgrade) and SETTINGS */
+            http_conn_wait(hc, HTTP_WAIT_PREFACE);
         return 0;
+    }
     memset(&hc->proto, 0, sizeof(hc->proto));
     hc->ops = prev;
     return -1;
@@ -375,6 +532,18 @@ static void http_open(struct app_conn *ac)
     hc->ops = &detect_ops;
     ac->proto = hc;
     hw->stats.connections++;
+    if (!ac->layer) /* else once its handshake is done (http_ready) */
+        http_conn_wait(hc, HTTP_WAIT_HEAD);
+}
+
+/* The layer's handshake is done (TLS): the first bytes are due, HTTP/2's preface if ALPN chose h2. A
+ * connection that already chose its protocol (requests in TLS 0-RTT early data) keeps its own wait. */
+static void http_ready(struct app_conn *ac)
+{
+    struct http_conn *hc = ac->proto;
+
+    if (hc && hc->ops == &detect_ops)
+        http_conn_wait(hc, ac->alpn == APP_ALPN_H2 ? HTTP_WAIT_PREFACE : HTTP_WAIT_HEAD);
 }
 
 static void http_readable(struct app_conn *ac)
@@ -410,6 +579,8 @@ static void http_closed(struct app_conn *ac, int error)
     hc->ops->end(hc);
     while (hc->streams)
         http_stream_free(hc->streams);
+    timer_cancel(&hw->conn_deadlines, &hc->wait_timer);
+    hc->wait = HTTP_WAIT_NONE;
     ac->proto = NULL;
     hc->ac = NULL;
     hc->next_free = hw->free_conns;
@@ -425,4 +596,5 @@ const struct app_ops app_http_ops = {
     .writable = http_writable,
     .closed = http_closed,
     .drain = http_drain,
+    .ready = http_ready,
 };

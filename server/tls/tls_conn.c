@@ -565,7 +565,6 @@ static void established(struct tls_conn *tc)
     struct app_conn *ac = tc->ac;
 
     tc->state = TLS_OPEN;
-    app_handshake_done(ac);
     st->handshakes++;
     if (SSL_session_reused(tc->ssl))
         st->resumed++;
@@ -591,6 +590,7 @@ static void established(struct tls_conn *tc)
         break;
     }
     ac->early = tc->early_left > 0;
+    app_handshake_done(ac); /* the service's ready reads the ALPN */
     take_over(tc);
 }
 
