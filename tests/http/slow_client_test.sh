@@ -19,6 +19,7 @@
 #   - a TLS connection that never sends its ClientHello: reset (sluice_app_handshake_timeout_total);
 #   - within the deadlines: four requests 360 ms apart on one connection, and a body sent a byte every
 #     200 ms (3 s in all), over HTTP/1.1 and HTTP/2: served in full, no counter moves.
+# The HTTP/2 cases run again on the socket datapath with [http] h2 = nghttp2 (the reference session).
 #
 # Servers run in the server namespace, clients in the client namespace. Needs root, python3, openssl.
 set -u
@@ -95,6 +96,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
     not_ok "a self-signed certificate" "$(tail -2 "$WORK/openssl.log" | tr '\n' '|')"
 printf '[http]\npreface_timeout_ms = %s\nrequest_head_timeout_ms = %s\nbody_timeout_ms = %s\nidle_timeout_ms = %s\n[tls]\nhandshake_timeout_ms = %s\n' \
     "$DEADLINE" "$DEADLINE" "$DEADLINE" "$DEADLINE" "$DEADLINE" >"$WORK/slow.conf"
+{ printf '[http]\nh2 = nghttp2\n'; sed 1d "$WORK/slow.conf"; } >"$WORK/slow-nghttp2.conf"
+declare -A WANT=([h2-no-settings]=sluice_http_preface_timeout_total [h2-partial-preface]=sluice_http_preface_timeout_total
+    [h2-idle]=sluice_http_idle_timeout_total [h2-body-stall]=sluice_http_body_timeout_total)
 
 topo_down $TOPO
 topo_up $TOPO >/dev/null
@@ -136,5 +140,13 @@ for dp in $DATAPATHS; do
     slow "$dp" tls-h1-silent $TPORT sluice_http_request_head_timeout_total
     slow "$dp" tls-h2-silent $TPORT sluice_http_preface_timeout_total
     topo_stop_server "$dp" "$STOPPED"
+    if [ "$dp" = socket ]; then # the HTTP/2 deadlines again with nghttp2's session ([http] h2 = nghttp2)
+        topo_start_server "$dp-nghttp2" 1 --config "$WORK/slow-nghttp2.conf" "${ARGS[@]}"
+        for c in h2-no-settings h2-partial-preface h2-idle h2-body-stall; do
+            slow "$dp-nghttp2" $c $PORT "${WANT[$c]}"
+        done
+        for c in h2-keepalive h2-body-steady; do slow "$dp-nghttp2" $c $PORT ""; done
+        topo_stop_server "$dp-nghttp2" "$STOPPED"
+    fi
     [ "$dp" = xdp ] && agent unload --dev "$DEV" >/dev/null
 done
