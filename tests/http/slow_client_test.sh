@@ -71,11 +71,11 @@ counters() {
 # every other deadline counter stay, or with - none may move
 slow() {
     local dp=$1 case=$2 port=$3 want=$4 before after out rc i=0 wrong=""
-    before=($(counters))
+    read -ra before <<<"$(counters)"
     out=$(cli "$PY" "$CLIENT" "$case" $SRV4 "$port" "$DEADLINE" 2>&1)
     rc=$?
     sleep 0.2 # a scrape right after: what the worker counted is out (the client saw its effect already)
-    after=($(counters))
+    read -ra after <<<"$(counters)"
     for c in "${COUNTERS[@]}"; do
         local d=$((after[i] - before[i])) expect=0
         [ "$c" = "$want" ] && expect=1
