@@ -49,6 +49,14 @@ bool worker_tick(struct worker *w, uint64_t now)
         if (srv->cfg.datapath->worker_stop_listening)
             srv->cfg.datapath->worker_stop_listening(w);
     }
+    if (w->draining && w->apps.open && now >= w->drain_deadline_ns) {
+        /* drain_ms is over: what is still open (a client gone silent, or too slow) is reset, through
+         * its service, which lets go of its state (HTTP/2's HPACK tables, a handler's request) */
+        for (uint32_t i = 0; i < w->apps.nslots; i++)
+            if (w->apps.slots[i].transport)
+                app_abort(&w->apps.slots[i]);
+        app_table_flush(&w->apps);
+    }
     if (w->draining && (w->apps.open == 0 || now >= w->drain_deadline_ns))
         atomic_store(&w->drained, true);
     return atomic_load_explicit(&srv->stop, memory_order_relaxed);
