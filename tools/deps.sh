@@ -8,7 +8,7 @@ set -eu
 PACKAGES="make gcc clang clang-format llvm libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev pkg-config
 iproute2 iputils-ping util-linux ethtool libclang-rt-14-dev libnghttp2-dev libssl-dev libhttp-parser-dev libinih-dev nghttp2-client nghttp2-server h2o curl jq
 nginx-light gnuplot-nox apache2-utils python3 linux-perf golang-go golang-google-grpc-dev golang-google-protobuf-dev
-python3-grpcio protobuf-c-compiler libprotobuf-c-dev"
+python3-grpcio protobuf-c-compiler libprotobuf-c-dev bpftrace systemtap-sdt-dev"
 
 missing=""
 for pkg in $PACKAGES; do
