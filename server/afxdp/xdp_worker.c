@@ -63,6 +63,7 @@ static void publish(struct xdp_worker *x, uint64_t now, bool live, bool draining
     x->idle_ns = 0;
     __atomic_store_n(&x->busy_pct, busy_pct, __ATOMIC_RELAXED);
     __atomic_store_n(&x->overloaded, (uint32_t)(overload && !draining), __ATOMIC_RELAXED);
+    __atomic_store_n(&x->cached, x->cache.nfree, __ATOMIC_RELAXED);
     bpf_map_update_elem(x->server->pins.workers, &w->index, &ws, BPF_ANY);
 }
 
@@ -518,6 +519,18 @@ static void xdp_worker_print_stats(struct worker *w, FILE *out)
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
+/* The region's frames that are neither on the pool's free list nor in a worker's cache: what a
+ * leak would make grow (tools/soak.sh watches it). */
+static uint64_t umem_frames_in_use(struct server *srv)
+{
+    struct xdp_server *xs = srv->dp;
+    uint64_t free_frames = frame_pool_free_count(&xs->umem.pool);
+
+    for (uint32_t i = 0; i < srv->cfg.nworkers; i++)
+        free_frames += __atomic_load_n(&((struct xdp_worker *)srv->workers[i].dp)->cached, __ATOMIC_RELAXED);
+    return free_frames < xs->umem.cfg.nframes ? xs->umem.cfg.nframes - free_frames : 0;
+}
+
 /* The TCP engine's and the sockets' counters of every worker, then the steering program's from the
  * pinned `stats` map (read while the other workers run: see server_metrics.c). */
 static void xdp_write_metrics(struct server *srv, const struct metrics_sink *sink)
@@ -556,6 +569,11 @@ static void xdp_write_metrics(struct server *srv, const struct metrics_sink *sin
     XDP_WORKER_COUNTERS(XDP_METRIC)
 #undef XDP_METRIC
 #undef WORKER_SAMPLES
+    sink->family(
+        sink->ctx, "sluice_afxdp_umem_frames_in_use", "gauge",
+        "UMEM frames not free: in fill, RX or TX rings, or held by connections (workers' caches as of "
+        "their last publication)");
+    sink->sample(sink->ctx, "sluice_afxdp_umem_frames_in_use", METRICS_NO_WORKER, umem_frames_in_use(srv));
     sink->family(sink->ctx, "sluice_afxdp_queue_rx_packets_total", "counter",
                  "frames taken from the RX ring of the worker's socket on the device queue");
     for (uint32_t i = 0; i < srv->cfg.nworkers; i++) {

@@ -110,6 +110,7 @@ struct xdp_worker {
     uint64_t window_ns;  /* the last publication */
     uint32_t busy_pct;   /* as published; /metrics reads it */
     uint32_t overloaded; /* the overload flag as published (1: XDP sheds, 0: not) */
+    uint32_t cached;     /* frames in its cache at the last publication; /metrics reads it */
     struct xdp_worker_stats stats;
 };
 
