@@ -66,6 +66,12 @@ static const struct setting settings[] = {
      "0: never"},
     {"server", "drain_ms", "drain-ms", "MS", SET_U32, AT(server.drain_ms), 0, 600000, false, NULL, NULL,
      "on stop, how long open connections may take to finish"},
+    {"server", "pid_file", "pid-file", "FILE", SET_STRING, AT(pid_file), 0, 0, false, NULL, NULL,
+     "once ready, the server writes its pid there (and removes it on exit unless a newer generation's is "
+     "there)"},
+    {"server", "takeover", "takeover", NULL, SET_BOOL, AT(takeover), 0, 0, false, NULL, NULL,
+     "take over from the server whose pid is in pid_file: once ready, it tells that one to take no new "
+     "connections and finish its open ones (kernel sockets: needs net.ipv4.tcp_migrate_req = 1)"},
     {"server", "shed_busy_pct", "shed-busy-pct", "PCT", SET_U32, AT(server.shed_busy_pct), 1, 100, false,
      NULL, NULL,
      "AF_XDP: a worker busy (not waiting for input) this share of its last 100 ms or more publishes "
@@ -672,6 +678,10 @@ static int check(struct config *config, struct err *e)
     if (!xdp && config->xdp.ifname)
         return ERR(e, EXIT_STATUS_USAGE, 0,
                    "--dev is for the xdp datapath; the socket datapath listens on all addresses");
+    if (xdp && config->takeover)
+        return ERR(e, EXIT_STATUS_USAGE, 0,
+                   "--takeover works on the socket datapath only: on AF_XDP a device queue takes one UMEM, "
+                   "which two server processes cannot share yet");
     cfg->datapath = xdp ? &xdp_datapath : &sock_datapath;
     cfg->datapath_cfg = xdp ? &config->xdp : NULL;
     if (config->tls.port) {

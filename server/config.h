@@ -25,6 +25,8 @@ struct config {
     struct server_config server; /* what server_start takes; datapath_cfg points into this struct */
     struct xdp_config xdp;       /* [xdp] and --dev */
     struct tls_config tls;       /* [tls], --https: its service's layer_config is set by main, once loaded */
+    const char *pid_file;        /* written once ready; NULL: none */
+    bool takeover;               /* take over from the server whose pid is in pid_file (takeover.h) */
 };
 
 /* Defaults, then --config FILE if given (else default_config, when not NULL), then every other option;

@@ -56,6 +56,7 @@ SUITES=(
     "router|120|user|$BUILD/tests/router_test|compiled router: matching, precedence, dispatch (tests/router/router_test.c)"
     "routegen|120|user|tests/router/routegen_test.sh $BUILD|sluice-routegen: golden outputs and errors"
     "docs|60|user|tests/docs/handlers_doc_test.sh $BUILD|docs/handlers.md: every C example compiles, its routes file compiles with sluice-routegen and names only defined handlers"
+    "takeover|180|root|tests/server/takeover_test.sh $BUILD|server takeover on the socket datapath: a second generation (--takeover) replaces the first under h2load, curl and bare connects, with 0 failed requests; the old one exits by itself; the refusals, in a topology"
     "soak|420|root|tools/soak.sh --seconds 120 $BUILD|soak: two minutes of mixed load (HTTP/1.1, HTTP/2, TLS, downloads and uploads, a connection per request) over AF_XDP with 1% loss and duplication, a route change every 10 s and a program reload halfway; no request fails, nothing grows without bound (tools/soak.sh)"
     "afxdp|900|root|tests/afxdp/datapath_test.sh $BUILD|sluice-server over AF_XDP against kernel clients, with loss, in a topology"
     "config|120|user|tests/server/config_test.sh $BUILD|sluice-server's config file and options, on 127.0.0.1"

@@ -253,7 +253,7 @@ static void *xdp_worker_run(void *arg)
         }
         if (now >= x->next_publish_ns) {
             x->next_publish_ns = now + PUBLISH_NS;
-            publish(x, now, true, w->draining);
+            publish(x, now, true, w->draining || w->handed_over);
             x->stats.syscalls++;
         }
         if (worker_tick(w, now))

@@ -36,6 +36,14 @@ bool worker_tick(struct worker *w, uint64_t now)
      * transmits before it sleeps */
     if (w->apps.http && http_worker_tick(w->apps.http, now))
         app_table_flush(&w->apps);
+    if (!w->handed_over && atomic_load_explicit(&srv->handing_over, memory_order_relaxed)) {
+        /* no GOAWAY: the connections carry on as they are until their clients close them */
+        w->handed_over = true;
+        if (srv->cfg.datapath->worker_stop_listening)
+            srv->cfg.datapath->worker_stop_listening(w);
+    }
+    if (w->handed_over)
+        atomic_store_explicit(&w->settled, w->apps.open == 0, memory_order_relaxed);
     if (!w->draining && atomic_load_explicit(&srv->draining, memory_order_relaxed)) {
         /* each service finishes what is in flight (HTTP/2: GOAWAY, then the open streams), then FIN */
         w->draining = true;
@@ -233,6 +241,19 @@ static void print_stats(struct server *srv, FILE *out)
         APP_COUNTERS(PRINT)
 #undef PRINT
     }
+}
+
+void server_hand_over(struct server *srv)
+{
+    atomic_store(&srv->handing_over, true);
+}
+
+bool server_settled(struct server *srv)
+{
+    for (uint32_t i = 0; i < srv->cfg.nworkers; i++)
+        if (!atomic_load(&srv->workers[i].settled))
+            return false;
+    return true;
 }
 
 int server_stop(struct server *srv, FILE *stats, struct err *e)

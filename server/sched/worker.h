@@ -67,6 +67,8 @@ struct worker {
     uint64_t loops;
     uint64_t polls;
     _Atomic bool drained; /* no connection left (TIME-WAIT aside), or the drain time is up */
+    bool handed_over;     /* it took the server's hand-over: it stopped taking new connections */
+    _Atomic bool settled; /* handed over, and no connection left open */
     int offload_fd;       /* readable when offloaded jobs of this worker are done; -1: no pool */
     /* requests waiting on this worker's behalf (offload jobs); published for steering (`workers`
      * map, queue): written by whoever queues and runs them, read by the datapath's publisher */
@@ -81,6 +83,7 @@ struct server {
     struct breaker *breakers;     /* one per route, with the pool and breaker.failures set */
     struct rate_limit rate_limit; /* per client address, shared by the workers ([http] rate_limit_rps) */
     struct worker workers[SLUICE_MAX_WORKERS];
+    _Atomic bool handing_over; /* a new generation took over (takeover.h): take no new connections */
     _Atomic bool draining;
     _Atomic bool stop;
 };
@@ -95,6 +98,13 @@ int server_start(struct server *srv, const struct server_config *cfg, struct err
  * own check, AF_XDP's that every UMEM frame is accounted for; a failed check is the returned error).
  */
 int server_stop(struct server *srv, FILE *stats, struct err *e);
+
+/*
+ * The hand-over to a new server generation (takeover.h): every worker stops taking new connections
+ * and serves its open ones on. server_settled says when none is left; server_stop follows.
+ */
+void server_hand_over(struct server *srv);
+bool server_settled(struct server *srv);
 
 /*
  * Called by a datapath loop once per iteration with the time: runs the drain when the server is
