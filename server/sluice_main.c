@@ -84,6 +84,7 @@ int sluice_main(int argc, char **argv, const struct sluice_app *app)
     const char *name = app->name ? app->name : "sluice";
     struct tls_server *tls = NULL;
     struct takeover old = {.pidfd = -1};
+    int handed = 0;
     struct err e = {0};
     sigset_t signals;
     int sig;
@@ -125,7 +126,8 @@ int sluice_main(int argc, char **argv, const struct sluice_app *app)
         tls_server_free(tls);
         return e.status;
     }
-    if ((cfg.pid_file && pid_file_write(cfg.pid_file, &e)) || (cfg.takeover && takeover_signal(&old, &e))) {
+    if ((cfg.pid_file && pid_file_write(cfg.pid_file, &e)) ||
+        (cfg.takeover && (handed = takeover_signal(&old, &e)) < 0)) {
         err_print(stderr, name, &e);
         takeover_release(&old);
         server_stop(&srv, NULL, &e);
@@ -134,8 +136,9 @@ int sluice_main(int argc, char **argv, const struct sluice_app *app)
         return EXIT_STATUS_STATE;
     }
     if (cfg.takeover)
-        printf("%s: took over from pid %d: it serves its open connections until they close\n", name,
-               (int)old.pid);
+        printf(handed ? "%s: pid %d had exited: nothing to take over\n"
+                      : "%s: took over from pid %d: it serves its open connections until they close\n",
+               name, (int)old.pid);
     printf("%s: ready\n", name);
     fflush(stdout);
     while ((sig = wait_signal(name, &signals, tls)) == SIGHUP || sig == SIGUSR2) {

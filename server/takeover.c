@@ -79,8 +79,9 @@ int takeover_signal(struct takeover *t, struct err *e)
     int ret = 0;
 
     if (pidfd_send_signal(t->pidfd, SIGUSR2, NULL, 0))
-        ret = ERR(e, EXIT_STATUS_STATE, errno, "--takeover: cannot signal the running server (pid %d)",
-                  (int)t->pid);
+        ret = errno == ESRCH ? 1
+                             : ERR(e, EXIT_STATUS_STATE, errno,
+                                   "--takeover: cannot signal the running server (pid %d)", (int)t->pid);
     takeover_release(t);
     return ret;
 }

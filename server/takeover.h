@@ -29,7 +29,8 @@ struct takeover {
  * queued on the old listeners would be reset when they close. */
 int takeover_prepare(struct takeover *t, const char *pid_file, bool sockets, struct err *e);
 
-/* Once the new generation is ready (its pid file written): SIGUSR2 to the old one. Releases t. */
+/* Once the new generation is ready (its pid file written): SIGUSR2 to the old one; 1 when it had
+ * exited meanwhile (nothing to hand over). Releases t. */
 int takeover_signal(struct takeover *t, struct err *e);
 
 void takeover_release(struct takeover *t);
