@@ -70,8 +70,9 @@ static const struct setting settings[] = {
      "once ready, the server writes its pid there (and removes it on exit unless a newer generation's is "
      "there)"},
     {"server", "takeover", "takeover", NULL, SET_BOOL, AT(takeover), 0, 0, false, NULL, NULL,
-     "take over from the server whose pid is in pid_file: once ready, it tells that one to take no new "
-     "connections and finish its open ones (kernel sockets: needs net.ipv4.tcp_migrate_req = 1)"},
+     "take over from the server whose pid is in pid_file: serve its listening sockets, and once ready tell "
+     "it "
+     "to take no new connections and finish its open ones (socket datapath)"},
     {"server", "shed_busy_pct", "shed-busy-pct", "PCT", SET_U32, AT(server.shed_busy_pct), 1, 100, false,
      NULL, NULL,
      "AF_XDP: a worker busy (not waiting for input) this share of its last 100 ms or more publishes "

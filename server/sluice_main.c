@@ -84,6 +84,7 @@ int sluice_main(int argc, char **argv, const struct sluice_app *app)
     const char *name = app->name ? app->name : "sluice";
     struct tls_server *tls = NULL;
     struct takeover old = {.pidfd = -1};
+    struct takeover_offer offer = {.sock = -1, .stop = -1};
     int handed = 0;
     struct err e = {0};
     sigset_t signals;
@@ -106,7 +107,7 @@ int sluice_main(int argc, char **argv, const struct sluice_app *app)
         err_print(stderr, name, &e);
         return e.status;
     }
-    if (cfg.takeover && takeover_prepare(&old, cfg.pid_file, cfg.datapath == CONFIG_DATAPATH_SOCKET, &e)) {
+    if (cfg.takeover && takeover_prepare(&old, cfg.pid_file, &cfg.server.inherit, &e)) {
         err_print(stderr, name, &e);
         tls_server_free(tls);
         return e.status;
@@ -126,10 +127,11 @@ int sluice_main(int argc, char **argv, const struct sluice_app *app)
         tls_server_free(tls);
         return e.status;
     }
-    if ((cfg.pid_file && pid_file_write(cfg.pid_file, &e)) ||
-        (cfg.takeover && (handed = takeover_signal(&old, &e)) < 0)) {
+    if (cfg.pid_file && (pid_file_write(cfg.pid_file, &e) || takeover_offer_start(&offer, &srv, &e) ||
+                         (cfg.takeover && (handed = takeover_signal(&old, &e)) < 0))) {
         err_print(stderr, name, &e);
         takeover_release(&old);
+        takeover_offer_stop(&offer);
         server_stop(&srv, NULL, &e);
         pid_file_remove(cfg.pid_file);
         tls_server_free(tls);
@@ -143,6 +145,7 @@ int sluice_main(int argc, char **argv, const struct sluice_app *app)
     fflush(stdout);
     while ((sig = wait_signal(name, &signals, tls)) == SIGHUP || sig == SIGUSR2) {
         if (sig == SIGUSR2) {
+            takeover_offer_stop(&offer); /* before the workers close the sockets it offers */
             hand_over(name, &srv, &signals);
             break;
         }
@@ -161,6 +164,7 @@ int sluice_main(int argc, char **argv, const struct sluice_app *app)
     printf("%s: %s: draining connections, then stopping\n", name,
            sig == SIGUSR2 ? "hand-over" : strsignal(sig));
     fflush(stdout);
+    takeover_offer_stop(&offer);
     pid_file_remove(cfg.pid_file);
     if (server_stop(&srv, stdout, &e)) {
         err_print(stderr, name, &e);

@@ -30,6 +30,18 @@
 #include "offload/offload.h"
 #include "sched/datapath.h"
 
+/*
+ * Listening sockets handed from one server generation to the next (takeover.h), each with its port.
+ * The new generation serves these very sockets: none is closed while the other still takes
+ * connections, so no connection queued on one is lost. At most what one SCM_RIGHTS message carries.
+ */
+#define SERVER_MAX_INHERITED 253
+struct listen_fds {
+    int n;
+    int fd[SERVER_MAX_INHERITED];
+    uint16_t port[SERVER_MAX_INHERITED];
+};
+
 struct server_config {
     const struct datapath_ops *datapath;
     /* the datapath's own settings, for its server_init (AF_XDP: struct xdp_config) */
@@ -52,6 +64,7 @@ struct server_config {
     uint32_t offload_slow_ms;      /* an offloaded handler that runs longer fails, for its breaker */
     struct app_service services[APP_MAX_SERVICES];
     int nservices;
+    struct listen_fds inherit; /* kernel sockets: the listeners taken over; the datapath owns them */
 };
 
 struct server;

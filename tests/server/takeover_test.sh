@@ -4,17 +4,16 @@
 #
 #   tests/server/takeover_test.sh BUILD_DIR
 #
-# In a topology of its own, with net.ipv4.tcp_migrate_req on in the server's namespace. The first
-# generation runs with a pid file; h2load keeps long-lived HTTP/2 connections busy while a client
+# In a topology of its own. The first generation runs with a pid file; h2load keeps long-lived HTTP/2 connections busy while a client
 # opens a new connection per request (curl, HTTP/1.1 and HTTP/2 in turn) and another one as fast as it
 # can (a tight loop of kernel TCP connects, to catch connections queued on the old listeners when they
-# close). A third of the way in, a second generation starts with --takeover: it writes the pid file
-# and signals the first, which takes no new connection from then on and serves its open ones until
+# close). A third of the way in, a second generation starts with --takeover: it takes the first one's
+# listening sockets, writes the pid file and signals the first, which takes no new connection from then on and serves its open ones until
 # their clients close them. Checked: 0 failed, errored or timed-out requests in h2load, every curl and
 # connect succeeded, new connections are served by the new generation (its request counter, and the
 # old one's stays), the old generation exits 0 by itself once h2load's connections close, the pid file
 # names the new one. Then the refusals: --takeover without a pid file, with a pid file naming no
-# process, with tcp_migrate_req off, on the xdp datapath. Needs root.
+# process or one that offers no sockets, on the xdp datapath. Needs root.
 set -u
 
 BUILD=${1:?usage: takeover_test.sh BUILD_DIR}
@@ -57,7 +56,6 @@ requests() { awk '$1 ~ /^sluice_http_requests_total/ { s += $NF } END { print s 
 
 reset_state
 topo_up $TOPO >/dev/null
-srv sysctl -qw net.ipv4.tcp_migrate_req=1
 
 # ---- the first generation, under load ----
 start "$WORK/gen1.log" --drain-ms 60000
@@ -126,15 +124,15 @@ check "the pid file still names the new generation" test "$(cat "$PIDFILE" 2>/de
 check "the new generation serves on" cli curl -sS --fail -m 5 -o /dev/null "$URL/healthz"
 
 # ---- refusals ----
-expect "--takeover without --pid-file is refused" 2 "needs --pid-file" "$SERVER" --datapath socket --http 8081 --takeover
+expect "--takeover without --pid-file is refused" 2 "needs --pid-file" timeout 10 "$SERVER" --datapath socket --http 8081 --takeover
 echo 999999999 >"$WORK/stale.pid"
 expect "--takeover from a pid file naming no process is refused" 6 "is not running" \
-    srv "$SERVER" --datapath socket --http 8081 --takeover --pid-file "$WORK/stale.pid"
-srv sysctl -qw net.ipv4.tcp_migrate_req=0
-expect "--takeover with tcp_migrate_req off is refused" 6 "tcp_migrate_req = 1" \
-    srv "$SERVER" --datapath socket --http 8081 --takeover --pid-file "$PIDFILE"
+    timeout 10 nsenter --net=/run/netns/$TOPO-srv -- "$SERVER" --datapath socket --http 8081 --takeover --pid-file "$WORK/stale.pid"
+echo $$ >"$WORK/not-a-server.pid"
+expect "--takeover from a process that offers no listening sockets is refused" 6 "offers no listening sockets" \
+    timeout 10 nsenter --net=/run/netns/$TOPO-srv -- "$SERVER" --datapath socket --http 8081 --takeover --pid-file "$WORK/not-a-server.pid"
 expect "--takeover on the xdp datapath is refused" 2 "socket datapath only" \
-    "$SERVER" --dev $TOPO-s --http 8081 --takeover --pid-file "$PIDFILE"
+    timeout 10 "$SERVER" --dev $TOPO-s --http 8081 --takeover --pid-file "$PIDFILE"
 
 stop_pid "$GEN2" 30
 GEN2=""
