@@ -1,17 +1,17 @@
 /*
- * takeover.c — the pid file and the hand-over signal between server generations (see takeover.h).
+ * takeover.c — between server generations (see takeover.h): the pid file, the running one's offer of
+ * its listening sockets on the control socket, the successor's taking of them, and the hand-over signal.
  */
 #include "takeover.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
-#include <stddef.h>
 #include <sys/eventfd.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
@@ -191,6 +191,9 @@ static void *offer_run(void *arg)
             continue;
         if (!getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) && (cred.uid == 0 || cred.uid == geteuid()))
             send_listeners(c, &o->fds);
+        else
+            fprintf(stderr, "takeover: refused the listening sockets to pid %d of another user (uid %u)\n",
+                    (int)cred.pid, (unsigned)cred.uid);
         close(c);
     }
     return NULL;
