@@ -4,16 +4,18 @@
 #
 #   tests/server/takeover_test.sh BUILD_DIR
 #
-# In a topology of its own. The first generation runs with a pid file; h2load keeps long-lived HTTP/2 connections busy while a client
-# opens a new connection per request (curl, HTTP/1.1 and HTTP/2 in turn) and another one as fast as it
-# can (a tight loop of kernel TCP connects, to catch connections queued on the old listeners when they
-# close). A third of the way in, a second generation starts with --takeover: it takes the first one's
-# listening sockets, writes the pid file and signals the first, which takes no new connection from then on and serves its open ones until
-# their clients close them. Checked: 0 failed, errored or timed-out requests in h2load, every curl and
-# connect succeeded, new connections are served by the new generation (its request counter, and the
-# old one's stays), the old generation exits 0 by itself once h2load's connections close, the pid file
-# names the new one. Then the refusals: --takeover without a pid file, with a pid file naming no
-# process or one that offers no sockets, on the xdp datapath. Needs root.
+# In a topology of its own. The first generation runs with a pid file, a cleartext and a TLS port.
+# h2load keeps long-lived HTTP/2 connections busy (cleartext and TLS) while a client opens a new
+# connection per request (curl, HTTP/1.1 and HTTP/2 in turn) and another one connects as fast as it
+# can (a tight loop of kernel TCP connects, to catch connections queued on the listeners when the
+# first generation lets go of them). A third of the way in, a second generation starts with
+# --takeover: it takes the first one's listening sockets, writes the pid file and signals the first,
+# which takes no new connection from then on and serves its open ones until their clients close
+# them. Checked: 0 failed, errored or timed-out requests in both h2loads, every curl and connect
+# succeeded, new connections are served by the new generation (its request counter, from a fresh
+# start), the old generation exits 0 by itself once h2load's connections close, the pid file names
+# the new one. Then the refusals: --takeover without a pid file, with a pid file naming no process
+# or one that offers no sockets, on the xdp datapath. Needs root.
 set -u
 
 BUILD=${1:?usage: takeover_test.sh BUILD_DIR}
@@ -25,6 +27,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TOPO=stko
 SRV4=10.77.0.1
 PORT=8080
+TPORT=8443
 URL=http://$SRV4:$PORT
 SERVER=$(realpath "$ROOT/$BUILD/bin/sluice-server")
 WORK=$(mktemp -d)
@@ -49,13 +52,17 @@ start() {
     local log=$1
     shift
     ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4 nsenter --net=/run/netns/$TOPO-srv -- \
-        "$SERVER" --datapath socket --http $PORT --workers 2 --pid-file "$PIDFILE" "$@" >"$log" 2>&1 &
+        "$SERVER" --datapath socket --http $PORT --https $TPORT --cert "$WORK/cert.pem" --key "$WORK/key.pem" \
+        --workers 2 --pid-file "$PIDFILE" "$@" >"$log" 2>&1 &
     STARTED=$!
 }
 requests() { awk '$1 ~ /^sluice_http_requests_total/ { s += $NF } END { print s + 0 }' <<<"$1"; }
 
 reset_state
 topo_up $TOPO >/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=takeover.test \
+    -keyout "$WORK/key.pem" -out "$WORK/cert.pem" >"$WORK/openssl.log" 2>&1 ||
+    not_ok "a self-signed certificate" "$(tail -2 "$WORK/openssl.log" | tr '\n' '|')"
 
 # ---- the first generation, under load ----
 start "$WORK/gen1.log" --drain-ms 60000
@@ -64,6 +71,8 @@ if topo_server_ready "$GEN1" "$WORK/gen1.log"; then ok "first generation started
 check "its pid file names it" test "$(cat "$PIDFILE" 2>/dev/null)" = "$GEN1"
 
 cli h2load -D "$LOAD_S" -c 8 -m 4 --rps 100 "$URL/bytes/1000" >"$WORK/h2load.log" 2>&1 &
+LOADS+=($!)
+cli h2load -D "$LOAD_S" -c 4 -m 4 --rps 50 "https://$SRV4:$TPORT/bytes/1000" >"$WORK/h2load-tls.log" 2>&1 &
 LOADS+=($!)
 cli bash -c "end=\$((SECONDS + $LOAD_S)); while [ \$SECONDS -lt \$end ]; do
         curl -sS --fail --max-time 10 --http2-prior-knowledge -o /dev/null $URL/bytes/100; echo \$?
@@ -100,6 +109,9 @@ LOADS=()
 SUMMARY=$(grep '^requests:' "$WORK/h2load.log")
 echo "# h2load: $SUMMARY"
 expect "h2load across the takeover: 0 failed, 0 errored, 0 timeout" 0 " 0 failed, 0 errored, 0 timeout" cat "$WORK/h2load.log"
+echo "# h2load over TLS: $(grep '^requests:' "$WORK/h2load-tls.log")"
+expect "h2load over TLS across the takeover: 0 failed, 0 errored, 0 timeout" 0 " [1-9][0-9]* succeeded, 0 failed, 0 errored, 0 timeout" \
+    cat "$WORK/h2load-tls.log"
 CURLS=$(wc -l <"$WORK/curl.log")
 CURL_FAILED=$(grep -vc '^0$' "$WORK/curl.log")
 if [ "$CURLS" -gt 0 ] && [ "$CURL_FAILED" = 0 ]; then ok "curl across the takeover: $CURLS new connections, none failed"; else
