@@ -71,9 +71,9 @@ static int clear_sources(int fd, struct err *e)
 int cmd_sources(int argc, char **argv, struct err *e)
 {
     static const struct option opts[] = {
-        {"dev", required_argument, NULL, 'd'},  {"cap", required_argument, NULL, 'c'},
-        {"top", required_argument, NULL, 't'},  {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+        {"dev", required_argument, NULL, 'd'}, {"cap", required_argument, NULL, 'c'},
+        {"top", required_argument, NULL, 't'}, {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
     };
     const char *dev = NULL;
     bool json = false, set = false;

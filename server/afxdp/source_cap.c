@@ -19,7 +19,8 @@ int source_cap_open(struct source_cap *sc, const struct pins *p, struct err *e)
     sc->skel = source_release__open();
     if (!sc->skel)
         return ERR(e, err_status_for_errno(errno), errno, "cannot open the per-source release program");
-    if (bpf_map__reuse_fd(sc->skel->maps.flows, p->flows) || bpf_map__reuse_fd(sc->skel->maps.sources, p->sources))
+    if (bpf_map__reuse_fd(sc->skel->maps.flows, p->flows) ||
+        bpf_map__reuse_fd(sc->skel->maps.sources, p->sources))
         return ERR(e, EXIT_STATUS_FAILURE, errno,
                    "cannot point the per-source release program at %s's pinned flows and sources maps",
                    p->ifname);
