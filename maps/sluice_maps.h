@@ -305,8 +305,9 @@ struct sluice_stats {
  *
  * Limits, by design: an entry the LRU evicts (more than SLUICE_MAX_SOURCES sources) starts again
  * at 0, and so does every source when the agent changes the cap (it clears the map); a counted
- * flow the flows LRU evicts before its end keeps its count until its source entry goes; flows
- * opened while the cap was 0 are not counted.
+ * flow the flows LRU evicts before its end, or whose server never ended it (killed; the SYN never
+ * reached a worker), keeps its count until its source entry goes; flows opened while the cap was
+ * 0 are not counted.
  */
 struct source_key {
     __u8 addr[16]; /* IPv4 in addr[0..3], the rest zero */

@@ -49,6 +49,7 @@ static struct tcp_conn *no_connection(struct tcp_engine *e, const struct pkt *p)
     if (!listening(e, p->tuple.lport)) {
         e->stats.not_listening++;
         tcp_send_reset_for(e, p);
+        tcp_tuple_ended(e, &p->tuple);
         return NULL;
     }
     if (e->nhalf_open >= e->cfg.max_half_open && e->half_open_oldest != UINT32_MAX) {
