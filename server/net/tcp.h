@@ -217,7 +217,8 @@ void tcp_listen(struct tcp_engine *e, uint16_t port);
  * Have fn called with the tuple of every connection whose slot is freed (closed, reset, timed out,
  * TIME-WAIT handed to a compact entry; whether the application had it or not; not a hand-off to
  * another engine) and of every SYN dropped for want of a slot or refused for want of a listener:
- * the moments a tuple stops holding anything here. The AF_XDP datapath gives the flow's per-source count back then (xdp_worker.c).
+ * the moments a tuple stops holding anything here. The AF_XDP datapath gives the flow's per-source count back
+ * then (xdp_worker.c).
  */
 void tcp_engine_on_end(struct tcp_engine *e, void (*fn)(void *ctx, const struct pkt_tuple *t), void *ctx);
 
