@@ -11,7 +11,8 @@ against sluice-server with a per-source connection cap of N (sluice-agent load
 2. closes one of the N; a new connection from ADDR must connect again (a few 1 s tries: the server
    gives the count back when its side of the closed connection ends); prints "phase2 done", waits
    (at most 30 s) for DIR/end, closes everything.
-Every outcome is one "key: value" line on stdout, for the suite to judge.
+Addresses are IPv4 or IPv6 (all of one family). Every outcome is one "key: value" line on stdout,
+for the suite to judge.
 """
 import os
 import socket
@@ -20,7 +21,7 @@ import time
 
 
 def connect(server, port, src, timeout):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(socket.AF_INET6 if ":" in server else socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(timeout)
     s.bind((src, 0))
     try:
