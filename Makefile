@@ -45,7 +45,7 @@ BPF_CFLAGS := -O2 -g -target bpf $(WARN) -I. $(if $(MULTIARCH),-I/usr/include/$(
 
 # ---- sources, by module ---------------------------------------------------------------------------
 
-BPF_PROGS := steer xsks_probe netem
+BPF_PROGS := steer xsks_probe source_release netem
 BPF_OBJS  := $(BPF_PROGS:%=$(BUILD)/bpf/%.bpf.o)
 BPF_SKELS := $(BPF_PROGS:%=$(BUILD)/bpf/%.skel.h)
 
@@ -72,12 +72,12 @@ HTTP_SRCS   := $(OFFLOAD_SRCS) server/http/rate_limit.c common/siphash.c server/
 TLS_SRCS    := server/tls/tls_conn.c server/tls/tls_context.c server/tls/tls_ticket.c server/tls/tls_record.c
 # libsluice: everything of the server but its main and its routes (include/sluice/ is its public API)
 LIB_SRCS    := $(TLS_SRCS) server/sluice_main.c server/takeover.c server/config.c server/sched/worker.c server/sched/server_metrics.c server/sched/inbox.c \
-               server/afxdp/xdp_steer.c server/afxdp/umem.c server/afxdp/xsk_port.c server/afxdp/xdp_worker.c \
+               server/afxdp/xdp_steer.c server/afxdp/source_cap.c server/afxdp/umem.c server/afxdp/xsk_port.c server/afxdp/xdp_worker.c \
                server/sock/sock_worker.c $(APP_SRCS) $(HTTP_SRCS) $(NET_SRCS) $(COMMON_SRCS)
 SERVER_SRCS := server/main.c $(LIB_SRCS)
 AGENT_SRCS  := agent/main.c agent/attach.c agent/probe.c agent/service.c agent/route.c agent/workers.c \
                agent/stats.c common/hpack_huffman.c agent/routes_config.c agent/bpffs.c agent/reload.c \
-               $(COMMON_SRCS)
+               agent/sources.c $(COMMON_SRCS)
 
 # ---- binaries: each is a list of sources (NAME_SRCS) and libraries (NAME_LIBS), linked by one rule ---
 

@@ -67,6 +67,7 @@ SUITES=(
     "offload-http|900|root|tests/http/offload_http_test.sh $BUILD|slow handlers on the offload pool and overload (503 Retry-After) on both datapaths, with curl and h2load, in a topology"
     "slow-clients|300|root|tests/http/slow_client_test.sh $BUILD|slow and silent clients (issue 18): the TLS handshake, HTTP/2 preface, HTTP/1.1 head (slowloris), request body and idle deadlines fire with their outcome and counter, and steady clients are not cut, on both datapaths, in a topology"
     "framework|900|root|tests/framework/framework_test.sh $BUILD|sluice as a framework: make install/uninstall (DESTDIR too), examples/hello and examples/grpc-echo built out of the tree with pkg-config sluice, run on both datapaths against curl and a python3-grpcio client, in a topology"
+    "source-cap|120|root|tests/steer/source_cap_test.sh $BUILD|the per-source connection cap (issue 18): N kernel TCP connections from one address held, the N+1th dropped in XDP and counted, another address served, the count given back on close, over IPv4 and IPv6, against sluice-server on AF_XDP, in a topology"
     "steer|600|root|tests/steer/steer_test.sh $BUILD|stream-prefix steering and load-aware steering (two choices, SYN shedding) end to end with real clients, in a topology"
 )
 
