@@ -70,10 +70,12 @@ HTTP_SRCS   := $(OFFLOAD_SRCS) server/http/rate_limit.c common/siphash.c server/
                server/router/method.c $(HPACK_SRCS)
 # TLS over either datapath's transport: a layer between the services and app_io (server/tls/tls.h)
 TLS_SRCS    := server/tls/tls_conn.c server/tls/tls_context.c server/tls/tls_ticket.c server/tls/tls_record.c
+# the access log (issue 19): workers' records in per-worker rings, a logger thread that formats and writes them
+LOG_SRCS    := server/log/access_log.c server/log/access_format.c
 # libsluice: everything of the server but its main and its routes (include/sluice/ is its public API)
 LIB_SRCS    := $(TLS_SRCS) server/sluice_main.c server/takeover.c server/config.c server/sched/worker.c server/sched/server_metrics.c server/sched/inbox.c \
                server/afxdp/xdp_steer.c server/afxdp/source_cap.c server/afxdp/umem.c server/afxdp/xsk_port.c server/afxdp/xdp_worker.c \
-               server/sock/sock_worker.c $(APP_SRCS) $(HTTP_SRCS) $(NET_SRCS) $(COMMON_SRCS)
+               server/sock/sock_worker.c $(APP_SRCS) $(HTTP_SRCS) $(LOG_SRCS) $(NET_SRCS) $(COMMON_SRCS)
 SERVER_SRCS := server/main.c $(LIB_SRCS)
 AGENT_SRCS  := agent/main.c agent/attach.c agent/probe.c agent/service.c agent/route.c agent/workers.c \
                agent/stats.c common/hpack_huffman.c agent/routes_config.c agent/bpffs.c agent/reload.c \
