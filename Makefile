@@ -89,9 +89,10 @@ BINS       := bin/sluice-agent bin/sluice-server bin/sluice-routegen
 TEST_BINS  := tests/steer_test tests/xsk_holder tests/xsk_meta tests/netem tests/tcp_test tests/tap_server \
               tests/kernel_client tests/tcp_script_test tests/router_test tests/h2_conformance tests/stream_cat \
               tests/h1_probe tests/h1_parse_test tests/hpack_test tests/h2_flood tests/tls_probe tests/ticket_test \
-              tests/rate_limit_test tests/breaker_test tests/deque_test tests/offload_test tests/grpc_test
+              tests/rate_limit_test tests/breaker_test tests/deque_test tests/offload_test tests/grpc_test \
+              tests/access_log_test
 # the same tests again in a ThreadSanitizer build of their own (TSAN_CFLAGS below), under $(BUILD)/tsan/
-TSAN_BINS  := tests/deque_test tests/offload_test
+TSAN_BINS  := tests/deque_test tests/offload_test tests/access_log_test
 BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns tools/h1_parse_bench \
               tools/hpack_bench
 FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz fuzz/h2_diff_fuzz fuzz/h1_fuzz fuzz/h1_diff_fuzz fuzz/hpack_fuzz
@@ -156,6 +157,9 @@ grpc_test_LIBS        := -lnghttp2 -lcrypto -lpthread
 # deque_test, offload_test: the offload pool's deque and the pool itself (also built with TSan, below)
 deque_test_SRCS       := tests/offload/deque_test.c server/offload/deque.c tests/lib/check.c common/err.c
 deque_test_LIBS       := -lpthread
+# access_log_test: the access log's formats, its rings and its logger thread against a producer (also TSan)
+access_log_test_SRCS  := tests/log/access_log_test.c $(LOG_SRCS) tests/lib/check.c common/err.c
+access_log_test_LIBS  := -lpthread
 offload_test_SRCS     := tests/offload/offload_test.c $(OFFLOAD_SRCS) tests/lib/check.c common/err.c
 offload_test_LIBS     := -lpthread
 
