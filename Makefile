@@ -94,7 +94,7 @@ TEST_BINS  := tests/steer_test tests/xsk_holder tests/xsk_meta tests/netem tests
 # the same tests again in a ThreadSanitizer build of their own (TSAN_CFLAGS below), under $(BUILD)/tsan/
 TSAN_BINS  := tests/deque_test tests/offload_test tests/access_log_test
 BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns tools/h1_parse_bench \
-              tools/hpack_bench
+              tools/hpack_bench tools/access_log_bench
 FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz fuzz/h2_diff_fuzz fuzz/h1_fuzz fuzz/h1_diff_fuzz fuzz/hpack_fuzz
 GEN_BINS   := tools/hpack_huffgen
 
@@ -168,10 +168,11 @@ xdp_bench_LIBS        := $(LIBBPF)
 tcp_bench_SRCS        := tools/bench/tcp_bench.c $(NET_SRCS)
 tcp_bench_LIBS        := -lpthread
 # h2_bench: the HTTP layer (server/h2 native and nghttp2, server/http, the compiled router) in memory
-# against an nghttp2 client session, beside nghttp2 alone; it counts allocations with a malloc of its own
-h2_bench_SRCS         := tools/bench/h2_bench.c $(HTTP_SRCS) server/app/app.c common/err.c
+# against an nghttp2 client session, beside nghttp2 alone, and the native one again with the access log
+# on; it counts allocations with a malloc of its own
+h2_bench_SRCS         := tools/bench/h2_bench.c $(HTTP_SRCS) $(LOG_SRCS) server/app/app.c common/err.c
 h2_bench_OBJS         := $(BUILD)/gen/server/sluice.routes.o $(HPACK_GEN:.c=.o)
-h2_bench_LIBS         := -lnghttp2 -lcrypto
+h2_bench_LIBS         := -lnghttp2 -lcrypto -lpthread
 # h1_parse_bench: our HTTP/1.1 head parser against http-parser on the same browser-like head
 h1_parse_bench_SRCS   := tools/bench/h1_parse_bench.c server/http/h1_parse.c
 h1_parse_bench_LIBS   := -lhttp_parser
@@ -179,6 +180,9 @@ h1_parse_bench_LIBS   := -lhttp_parser
 hpack_bench_SRCS      := tools/bench/hpack_bench.c $(HPACK_SRCS)
 hpack_bench_OBJS      := $(HPACK_GEN:.c=.o)
 hpack_bench_LIBS      := -lnghttp2
+# access_log_bench: the access log's formatting, ns per line, and a worker's record in its ring
+access_log_bench_SRCS := tools/bench/access_log_bench.c $(LOG_SRCS) common/err.c
+access_log_bench_LIBS := -lpthread
 # hpack_huffgen: writes the Huffman decoder's state machine ($(HPACK_GEN)) from the code table
 hpack_huffgen_SRCS    := tools/gen/hpack_huffgen.c common/hpack_huffman.c
 # idle_conns: holds idle HTTP/2 connections open for tools/bench/http.sh (memory per idle connection)

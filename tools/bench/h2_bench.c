@@ -1,7 +1,7 @@
 /*
  * h2_bench.c — the HTTP/2 layer's CPU and allocations per request in memory, no network, one core.
  *
- * An nghttp2 client session keeps 32 streams in flight on one connection against three servers,
+ * An nghttp2 client session keeps 32 streams in flight on one connection against four servers,
  * exchanging buffers directly:
  *   - sluice native: server/h2/session.c (h2_native_ops) with server/http (http_worker_new,
  *     app_http_ops, the router compiled from server/sluice.routes) over an in-memory struct app_io,
@@ -10,7 +10,9 @@
  *     memory from our size-class pools (server/http/http_mem.c);
  *   - nghttp2 alone: a plain nghttp2 server session (on_frame_recv submits :status, content-type
  *     and content-length with a data provider that copies 13 bytes), system malloc: what the
- *     library costs without our glue, the yardstick of the native session (goal: at most 0.35x).
+ *     library costs without our glue, the yardstick of the native session (goal: at most 0.35x);
+ *   - sluice native with the access log on (server/log/: combined format, the logger thread writing
+ *     to /dev/null): what recording a request costs the worker, as the ratio to sluice native.
  * Every request is GET /bytes/13?i=N with x-request-id: N, N counting requests: the :path is a
  * literal nghttp2's encoder never indexes, and x-request-id is indexed anew each time, so each
  * request's field block differs from every earlier one and the decoder's dynamic table churns as
@@ -55,6 +57,7 @@
 #include "http/http_config.h"
 #include "h2/h2.h"
 #include "http/http_worker.h"
+#include "log/access_log.h"
 
 extern const struct router app_router; /* server/sluice.routes, compiled */
 
@@ -427,7 +430,7 @@ static void ref_serve(nghttp2_session *s)
 
 /* ---- one round ---------------------------------------------------------------------------------------- */
 
-enum server_kind { SLUICE_NATIVE, SLUICE_NGHTTP2, NGHTTP2_ALONE, NKINDS };
+enum server_kind { SLUICE_NATIVE, SLUICE_NGHTTP2, NGHTTP2_ALONE, SLUICE_NATIVE_LOG, NKINDS };
 
 static const struct {
     const char *id, *label;
@@ -438,7 +441,15 @@ static const struct {
                         "sluice nghttp2 (server/h2/nghttp2_session.c + server/http), http_mem pools",
                         &h2_nghttp2_ops},
     [NGHTTP2_ALONE] = {"nghttp2_alone", "nghttp2 alone (plain server session), system malloc", NULL},
+    [SLUICE_NATIVE_LOG] = {"sluice_native_access_log",
+                           "sluice native with the access log on (combined format, to /dev/null)",
+                           &h2_native_ops},
 };
+
+/* SLUICE_NATIVE_LOG's access log: a ring large enough that the logger thread, which wakes every
+ * ACCESS_POLL_NS, never lets it fill at this rate (a dropped record would cost less than a kept one) */
+#define BENCH_ACCESS_RING (1u << 16)
+static struct access_log *access_log;
 
 struct result {
     double server_ns, client_ns, total_ns, allocs; /* per request */
@@ -567,7 +578,7 @@ int main(int argc, char **argv)
     static const struct app_service service = {.port = PORT, .ops = &app_http_ops};
     uint64_t requests = argc > 1 ? strtoull(argv[1], NULL, 10) : 200000;
     struct result res[NKINDS][ROUNDS];
-    struct stat3 native_ratio = {0};
+    struct stat3 native_ratio = {0}, log_ratio = {0};
     bool contended = false;
     FILE *json = NULL;
 
@@ -590,6 +601,16 @@ int main(int argc, char **argv)
         if (app_table_init(&tables[k], 4, &service, 1))
             die("app_table_init");
         tables[k].http = workers[k];
+    }
+    {
+        static const struct access_log_config log_cfg = {
+            .path = "/dev/null", .format = "combined", .ring = BENCH_ACCESS_RING};
+        struct err e = {0};
+
+        access_log = access_log_start(&log_cfg, 1, app_router.route_names, app_router.route_count, &e);
+        if (!access_log)
+            die(e.msg);
+        http_worker_set_access_log(workers[SLUICE_NATIVE_LOG], access_log_ring(access_log, 0));
     }
     for (int round = 0; round < ROUNDS; round++) /* the order rotates: no server always goes first */
         for (int i = 0; i < NKINDS; i++) {
@@ -620,6 +641,8 @@ int main(int argc, char **argv)
 
         if (k == SLUICE_NATIVE)
             native_ratio = q;
+        if (k == SLUICE_NATIVE_LOG)
+            log_ratio = summary(res[k], offsetof(struct result, server_ns), res[SLUICE_NATIVE]);
         if (COUNT_ALLOCS)
             snprintf(allocs_text, sizeof(allocs_text), "%.3f (%.3f-%.3f)", a.median, a.min, a.max);
         else
@@ -652,6 +675,10 @@ int main(int argc, char **argv)
         "\nsluice native / nghttp2 alone, server ns per request: %.2fx (%.2f-%.2f over the rounds); goal: at "
         "most %.2fx\n",
         native_ratio.median, native_ratio.min, native_ratio.max, GOAL);
+    printf("access log on / off (sluice native), server ns per request: %.3fx (%.3f-%.3f over the rounds); "
+           "%llu records dropped\n",
+           log_ratio.median, log_ratio.min, log_ratio.max,
+           (unsigned long long)atomic_load(&access_log_ring(access_log, 0)->dropped));
     if (contended)
         printf(
             "\nwarning: in some rounds the bench had less than 95%% of its core (CPU share): other work ran "
@@ -659,6 +686,7 @@ int main(int argc, char **argv)
     if (json) {
         fprintf(json, "]");
         json_stat(json, "native_over_nghttp2_alone", native_ratio);
+        json_stat(json, "access_log_on_over_off", log_ratio);
         fprintf(json, ",\"goal\":%.2f}\n", GOAL);
     }
     if (json && (fflush(json) || ferror(json) || fclose(json))) {
@@ -671,5 +699,6 @@ int main(int argc, char **argv)
         app_table_destroy(&tables[k]);
         http_worker_destroy(workers[k]);
     }
+    access_log_stop(access_log);
     return 0;
 }
