@@ -165,24 +165,34 @@ static void put_milli(struct out *o, uint64_t v)
     put(o, frac, 3);
 }
 
-/* s escaped for a text format (\xHH) or a JSON string (\u00XX); empty_dash: '-' for an empty one */
+/* Bytes written as they are: printable ASCII but the double quote and the backslash */
+static bool plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+/* s escaped for a text format (\xHH) or a JSON string (\u00XX); empty_dash: '-' for an empty one. Runs of
+ * plain bytes are copied at once. */
 static void put_escaped(struct out *o, const char *s, size_t len, bool json, bool empty_dash)
 {
     static const char hex[] = "0123456789abcdef";
+    size_t i = 0;
 
     if (!len && empty_dash) {
         put(o, "-", 1);
         return;
     }
-    for (size_t i = 0; i < len && !o->full; i++) {
-        unsigned char c = (unsigned char)s[i];
+    while (i < len && !o->full) {
+        size_t run = i;
+        unsigned char c;
 
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            if (o->p == o->end)
-                o->full = true;
-            else
-                *o->p++ = (char)c;
-        } else if (json && (c == '"' || c == '\\')) {
+        while (run < len && plain((unsigned char)s[run]))
+            run++;
+        put(o, s + i, run - i);
+        if (run == len)
+            break;
+        c = (unsigned char)s[run];
+        if (json && (c == '"' || c == '\\')) {
             char esc[2] = {'\\', (char)c};
 
             put(o, esc, 2);
@@ -195,6 +205,7 @@ static void put_escaped(struct out *o, const char *s, size_t len, bool json, boo
 
             put(o, esc, 4);
         }
+        i = run + 1;
     }
 }
 
@@ -203,14 +214,19 @@ static void put_addr(struct out *o, const struct access_record *r)
     static const uint8_t zero[16], v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     char text[INET6_ADDRSTRLEN];
 
-    if (!memcmp(r->addr, zero, 16))
+    if (!memcmp(r->addr, zero, 16)) {
         put(o, "-", 1);
-    else if (!memcmp(r->addr, v4mapped, 12) && inet_ntop(AF_INET, r->addr + 12, text, sizeof(text)))
+    } else if (!memcmp(r->addr, v4mapped, 12)) { /* dotted quad by hand: inet_ntop's cost is most of a line's */
+        for (int i = 12; i < 16; i++) {
+            if (i > 12)
+                put(o, ".", 1);
+            put_u64(o, r->addr[i]);
+        }
+    } else if (inet_ntop(AF_INET6, r->addr, text, sizeof(text))) {
         put_str(o, text);
-    else if (inet_ntop(AF_INET6, r->addr, text, sizeof(text)))
-        put_str(o, text);
-    else
+    } else {
         put(o, "-", 1);
+    }
 }
 
 static void put_protocol(struct out *o, const struct access_record *r)
