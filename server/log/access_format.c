@@ -216,7 +216,8 @@ static void put_addr(struct out *o, const struct access_record *r)
 
     if (!memcmp(r->addr, zero, 16)) {
         put(o, "-", 1);
-    } else if (!memcmp(r->addr, v4mapped, 12)) { /* dotted quad by hand: inet_ntop's cost is most of a line's */
+    } else if (!memcmp(r->addr, v4mapped,
+                       12)) { /* dotted quad by hand: inet_ntop's cost is most of a line's */
         for (int i = 12; i < 16; i++) {
             if (i > 12)
                 put(o, ".", 1);
