@@ -69,9 +69,9 @@ struct http_stream {
     bool responded;
     bool head_only; /* a HEAD request: the body is never sent */
     bool aborted;
-    bool grpc;       /* content-type application/grpc (grpc.c) */
-    bool dispatched; /* http_dispatch took it: a request, for the counters and the access log */
-    int status;
+    bool grpc;         /* content-type application/grpc (grpc.c) */
+    bool dispatched;   /* http_dispatch took it: a request, for the counters and the access log */
+    int status;        /* the answer's, once responded (or the refusal HTTP/1.1 sent instead: 408, 503) */
     uint64_t start_ns; /* the worker loop's clock when the request's head came (the access log's duration) */
     struct http_header *req_headers; /* config.max_headers entries */
     uint32_t nresp;
