@@ -253,7 +253,7 @@ static void access_record(struct access_ring *ring, const struct http_stream *st
     r->duration_ns = r->end_ns - st->start_ns;
     r->bytes = st->body.sent;
     memcpy(r->addr, ac->peer, sizeof(r->addr));
-    r->status = (uint16_t)(st->status ? st->status : 499); /* 499: the client went first (nginx's) */
+    r->status = (uint16_t)(st->status ? st->status : 499); /* 499 (nginx's): no answer was sent */
     r->route = (int16_t)(req->route.result == ROUTER_FOUND ? req->route.route : -1);
     r->worker = ring->worker;
     r->version = (uint8_t)req->http_version;

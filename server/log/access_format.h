@@ -35,7 +35,7 @@
     X(request_uri, "the target: path, and '?' and the query if any")                                         \
     X(uri, "the path")                                                                                       \
     X(args, "the query, without '?'")                                                                        \
-    X(status, "the response's status (499: the client went away before it)")                                 \
+    X(status, "the response's status (499: none was sent: the client went away, or the stream was reset)")   \
     X(body_bytes_sent, "response body bytes sent")                                                           \
     X(request_time, "seconds from the request's head to its answer written, with milliseconds")              \
     X(request_time_us, "the same in microseconds")                                                           \

@@ -59,7 +59,7 @@ struct access_record {
     uint64_t duration_ns; /* from the request's head to its end (the answer all written to the transport) */
     uint64_t bytes;       /* response body bytes sent ($body_bytes_sent) */
     uint8_t addr[16];     /* the client's address, IPv4 mapped into IPv6; all zero if unknown */
-    uint16_t status;      /* the answer's status; 499 when the client went away before one */
+    uint16_t status;      /* the answer's status; 499 when none was sent (client gone, stream reset) */
     int16_t route;        /* the route's index (router route_names), -1 for none (404, 405, 429...) */
     uint16_t worker;
     uint8_t version;              /* 10, 11 or 20 */

@@ -10,6 +10,8 @@
 #     new line, parsed with jq, whose method, path, query, status, bytes, protocol, client address, route
 #     and user agent are what the client sent and received (curl -w), and whose worker is 0 or 1;
 #   - three streams on one HTTP/2 connection from nghttp: three lines, one per path;
+#   - a request whose body stops (slow_client.py), ended by body_timeout_ms: HTTP/1.1's line says 408
+#     (what the client heard), HTTP/2's 499 (the stream reset), both with a duration of the deadline;
 #   - the file renamed and SIGUSR1 sent while h2load makes 20000 requests: the lines of the old and the
 #     new file are exactly the requests the server counted (sluice_http_requests_total), none dropped;
 # then, on the socket datapath, [log] access_ring = 1 under h2load: drops are counted
@@ -37,6 +39,7 @@ SERVER=$(realpath "$ROOT/$BUILD/bin/sluice-server")
 WORK=$(mktemp -d)
 SERVER_PID=""
 TOPO_CLI_TIMEOUT=120 # a client still running after two minutes is stopped
+STALL_MS=600         # [http] body_timeout_ms of the servers: the stalled-body cases wait this long
 
 reset_state() {
     if [ -n "$SERVER_PID" ]; then
@@ -127,6 +130,32 @@ one() {
     fi
 }
 
+# stalled DP CASE STATUS LINES: a request whose body stops (tests/http/slow_client.py CASE, GET /sleep/1
+# with 10 of 100 body bytes), ended by [http] body_timeout_ms (STALL_MS): LINES new lines (HTTP/2's client
+# makes one more request on the connection), the one of /sleep/1 with the status the client heard
+# (HTTP/1.1: 408; HTTP/2: none, the stream reset: 499) and a duration of at least the deadline
+stalled() {
+    local dp=$1 case=$2 status=$3 want=$4 before out line bad
+    before=$(lines "$LOG")
+    out=$(cli /usr/bin/python3 "$ROOT/tests/http/slow_client.py" "$case" $SRV4 $PORT $STALL_MS 2>&1)
+    if ! wait_lines "$LOG" $((before + want)); then
+        not_ok "$dp: $case: $want line(s) within 1 s" "$(($(lines "$LOG") - before)) lines; client: $out"
+        return
+    fi
+    line=$(tail -n +$((before + 1)) "$LOG" | jq -c 'select(.path == "/sleep/1")')
+    bad=$(jq -r --argjson status "$status" --argjson min_us $((STALL_MS * 900)) '
+        [ (if .method != "GET" then "method \(.method)" else empty end),
+          (if .status != $status then "status \(.status)" else empty end),
+          (if .route != "GET /sleep/:ms" then "route \(.route)" else empty end),
+          (if .duration_us < $min_us then "duration_us \(.duration_us)" else empty end)
+        ] | join(", ")' <<<"$line" 2>&1)
+    if [ -z "$bad" ] && [ "$(printf '%s\n' "$line" | wc -l)" = 1 ]; then
+        ok "$dp: $case: one line of /sleep/1, status $status after $(jq .duration_us <<<"$line") us (body deadline $STALL_MS ms)"
+    else
+        not_ok "$dp: $case: the line of a request ended by its body deadline" "${bad:-lines: $line}; client: $out"
+    fi
+}
+
 # rotate DP: mv + SIGUSR1 while h2load runs; old + new lines == requests counted, none dropped
 rotate() {
     local dp=$1 out requests dropped old new
@@ -181,7 +210,10 @@ for dp in $DATAPATHS; do
         ;;
     esac
     LOG=$WORK/access-$dp.log
-    printf '[log]\naccess = %s\naccess_format = json\n' "$LOG" >"$WORK/$dp.conf"
+    # a ring of 65536 records: the rotation under h2load must lose no line even when the logger thread gets
+    # little CPU on a busy machine (drops have their own case, the tiny ring below)
+    printf '[http]\nbody_timeout_ms = %s\n[log]\naccess = %s\naccess_format = json\naccess_ring = 65536\n' \
+        $STALL_MS "$LOG" >"$WORK/$dp.conf"
     topo_start_server "$dp" 2 --config "$WORK/$dp.conf" "${ARGS[@]}"
     for proto in h1 h2; do
         one "$dp" $proto $SRV4 $CLI4 GET "/bytes/100?seed=3" "GET /bytes/:n"
@@ -200,6 +232,8 @@ for dp in $DATAPATHS; do
     else
         not_ok "$dp: nghttp, 3 streams on one connection: 3 lines" "$(tail -n +$((before + 1)) "$LOG" | head -5 | tr '\n' '|')"
     fi
+    stalled "$dp" h1-body-stall 408 1
+    stalled "$dp" h2-body-stall 499 2
     rotate "$dp"
     topo_stop_server "$dp" "$STOPPED"
     [ "$dp" = xdp ] && agent unload --dev "$DEV" >/dev/null
