@@ -4,7 +4,7 @@
 #
 #   tests/log/access_log_http_test.sh BUILD_DIR [socket|xdp]...    (default: both)
 #
-# For each datapath, with 2 workers and the json format:
+# For each datapath, with 2 workers and the json format (the socket one also over TLS: scheme https):
 #   - one request at a time from curl over HTTP/1.1 and HTTP/2 (prior knowledge), IPv4 and IPv6: GET
 #     with a query, a POST with a body, a HEAD, a 404, a 405; within a second of the response exactly one
 #     new line, parsed with jq, whose method, path, query, status, bytes, protocol, client address, route
@@ -19,7 +19,7 @@
 # line for one curl request, field by field.
 #
 # Servers run in the server namespace, clients in the client namespace. Needs root, curl, nghttp,
-# h2load, jq.
+# h2load, jq, python3, openssl.
 set -u
 
 BUILD=${1:?usage: access_log_http_test.sh BUILD_DIR [socket|xdp]...}
@@ -187,13 +187,16 @@ rotate() {
 
 # ---- the runs -------------------------------------------------------------------------------------
 
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=access.test \
+    -addext subjectAltName=DNS:access.test -keyout "$WORK/key.pem" -out "$WORK/cert.pem" >"$WORK/openssl.log" 2>&1 ||
+    not_ok "a self-signed certificate" "$(tail -2 "$WORK/openssl.log" | tr '\n' '|')"
 topo_down $TOPO
 topo_up $TOPO >/dev/null
 for dp in $DATAPATHS; do
     case $dp in
     socket)
         PORT=8080
-        ARGS=(--datapath socket --http $PORT)
+        ARGS=(--datapath socket --http $PORT --https 8443 --cert "$WORK/cert.pem" --key "$WORK/key.pem")
         STOPPED="stopped"
         ;;
     xdp)
@@ -231,6 +234,18 @@ for dp in $DATAPATHS; do
         ok "$dp: nghttp, 3 streams on one connection: 3 lines, one per path"
     else
         not_ok "$dp: nghttp, 3 streams on one connection: 3 lines" "$(tail -n +$((before + 1)) "$LOG" | head -5 | tr '\n' '|')"
+    fi
+    if [ "$dp" = socket ]; then # over TLS (ALPN h2): the same line, scheme https
+        before=$(lines "$LOG")
+        code=$(cli curl -sS -k --http2 --resolve access.test:8443:$SRV4 -o /dev/null -w '%{http_code} %{http_version}' \
+            "https://access.test:8443/bytes/5")
+        if wait_lines "$LOG" $((before + 1)) && [ "$code" = "200 2" ] &&
+            [ "$(tail -n 1 "$LOG" | jq -r '"\(.scheme) \(.protocol) \(.path) \(.status) \(.bytes) \(.host)"')" = \
+                "https HTTP/2.0 /bytes/5 200 5 access.test:8443" ]; then
+            ok "$dp: TLS with ALPN h2: one line, scheme https"
+        else
+            not_ok "$dp: TLS: one line, scheme https" "curl: $code; $(tail -n +$((before + 1)) "$LOG" | head -3 | tr '\n' '|')"
+        fi
     fi
     stalled "$dp" h1-body-stall 408 1
     stalled "$dp" h2-body-stall 499 2
