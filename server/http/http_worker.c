@@ -245,7 +245,8 @@ static void access_record(struct access_ring *ring, const struct http_stream *st
     const struct http_request *req = &st->req;
     const struct app_conn *ac = st->conn->ac;
     struct access_record *r = access_ring_reserve(ring);
-    struct http_str host = req->authority;
+    struct http_str opt[ACCESS_F_COUNT] = {[ACCESS_F_HOST] = req->authority};
+    uint32_t want = ring->fields & ~(req->authority.len ? ACCESS_FIELD_BIT(ACCESS_F_HOST) : 0u);
 
     if (!r)
         return;
@@ -262,23 +263,22 @@ static void access_record(struct access_ring *ring, const struct http_stream *st
     access_record_put(r, ACCESS_F_METHOD, req->method_name.ptr, req->method_name.len);
     access_record_put(r, ACCESS_F_PATH, req->path.ptr, req->path.len);
     access_record_put(r, ACCESS_F_QUERY, req->query.ptr, req->query.len);
-    if (!host.len && (ring->fields & ACCESS_FIELD_BIT(ACCESS_F_HOST)))
-        host = http_header(req, "host");
-    access_record_put(r, ACCESS_F_HOST, host.ptr, host.len);
-    if (ring->fields & ACCESS_FIELD_BIT(ACCESS_F_REFERER)) {
-        struct http_str v = http_header(req, "referer");
+    /* the optional strings the format prints, in one pass over the fields (their names are lowercase) */
+    for (uint32_t i = 0; want && i < req->nheaders; i++) {
+        const struct http_str *n = &req->headers[i].name;
+        int f = n->len == 4 && !memcmp(n->ptr, "host", 4)           ? ACCESS_F_HOST
+                : n->len == 7 && !memcmp(n->ptr, "referer", 7)      ? ACCESS_F_REFERER
+                : n->len == 10 && !memcmp(n->ptr, "user-agent", 10) ? ACCESS_F_USER_AGENT
+                                                                    : -1;
 
-        access_record_put(r, ACCESS_F_REFERER, v.ptr, v.len);
-    } else {
-        r->len[ACCESS_F_REFERER] = 0;
+        if (f >= 0 && (want & ACCESS_FIELD_BIT(f))) {
+            opt[f] = req->headers[i].value;
+            want &= ~ACCESS_FIELD_BIT(f);
+        }
     }
-    if (ring->fields & ACCESS_FIELD_BIT(ACCESS_F_USER_AGENT)) {
-        struct http_str v = http_header(req, "user-agent");
-
-        access_record_put(r, ACCESS_F_USER_AGENT, v.ptr, v.len);
-    } else {
-        r->len[ACCESS_F_USER_AGENT] = 0;
-    }
+    access_record_put(r, ACCESS_F_HOST, opt[ACCESS_F_HOST].ptr, opt[ACCESS_F_HOST].len);
+    access_record_put(r, ACCESS_F_REFERER, opt[ACCESS_F_REFERER].ptr, opt[ACCESS_F_REFERER].len);
+    access_record_put(r, ACCESS_F_USER_AGENT, opt[ACCESS_F_USER_AGENT].ptr, opt[ACCESS_F_USER_AGENT].len);
     access_ring_commit(ring);
 }
 
