@@ -1,6 +1,6 @@
 /*
  * config.h — sluice-server's settings: the config file (INI, sections [server] [xdp] [tcp] [http]
- * [tls] [services]) and the command-line options that override it, both read through one table of
+ * [tls] [log] [services]) and the command-line options that override it, both read through one table of
  * settings in config.c, which is also where each setting's limits and help text live.
  *
  * This is the one place that knows every datapath: it parses their settings beside the

@@ -6,10 +6,10 @@
  * opens that device's pinned maps (and says so clearly when there are none). It starts the workers
  * (server/sched/worker.c) on the datapath config.c picked, which register their sockets, and on
  * SIGINT or SIGTERM drains connections, deregisters and releases everything, printing its counters. With
- * TLS, SIGHUP reloads the certificates and this thread rotates the session ticket keys. SIGUSR2 is
- * the hand-over to a new generation (takeover.h): no new connections, the open ones served until they
- * close or drain_ms ends, then the stop as on SIGTERM. All signals are taken by this thread with
- * sigwait, so workers are never interrupted.
+ * TLS, SIGHUP reloads the certificates and this thread rotates the session ticket keys; SIGUSR1 reopens
+ * the access log's file (logrotate). SIGUSR2 is the hand-over to a new generation (takeover.h): no new
+ * connections, the open ones served until they close or drain_ms ends, then the stop as on SIGTERM.
+ * All signals are taken by this thread with sigwait, so workers are never interrupted.
  */
 #include <errno.h>
 #include <signal.h>
@@ -67,6 +67,8 @@ static void hand_over(const char *name, struct server *srv, const sigset_t *sign
             break;
         }
         sig = sigtimedwait(signals, NULL, &tick);
+        if (sig == SIGUSR1) /* logrotate goes on meanwhile */
+            server_reopen_logs(srv);
         if (sig == SIGINT || sig == SIGTERM) {
             why = strsignal(sig);
             break;
@@ -119,6 +121,7 @@ int sluice_main(int argc, char **argv, const struct sluice_app *app)
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGHUP);
+    sigaddset(&signals, SIGUSR1);
     sigaddset(&signals, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &signals, NULL); /* inherited by the workers */
     if (server_start(&srv, &cfg.server, &e)) {
@@ -143,7 +146,11 @@ int sluice_main(int argc, char **argv, const struct sluice_app *app)
                name, (int)old.pid);
     printf("%s: ready\n", name);
     fflush(stdout);
-    while ((sig = wait_signal(name, &signals, tls)) == SIGHUP || sig == SIGUSR2) {
+    while ((sig = wait_signal(name, &signals, tls)) == SIGHUP || sig == SIGUSR1 || sig == SIGUSR2) {
+        if (sig == SIGUSR1) {
+            server_reopen_logs(&srv);
+            continue;
+        }
         if (sig == SIGUSR2) {
             takeover_offer_stop(&offer); /* before the workers close the sockets it offers */
             hand_over(name, &srv, &signals);

@@ -69,8 +69,10 @@ struct http_stream {
     bool responded;
     bool head_only; /* a HEAD request: the body is never sent */
     bool aborted;
-    bool grpc; /* content-type application/grpc (grpc.c) */
-    int status;
+    bool grpc;         /* content-type application/grpc (grpc.c) */
+    bool dispatched;   /* http_dispatch took it: a request, for the counters and the access log */
+    int status;        /* the answer's, once responded (or the refusal HTTP/1.1 sent instead: 408, 503) */
+    uint64_t start_ns; /* the worker loop's clock when the request's head came (the access log's duration) */
     struct http_header *req_headers; /* config.max_headers entries */
     uint32_t nresp;
     uint32_t ntrailers; /* trailer fields, in resp[] after the nresp headers */
@@ -250,7 +252,8 @@ struct http_worker {
     uint32_t offload_in_flight; /* jobs submitted whose answer has not come back */
     struct breaker *breakers;   /* per route, NULL for none */
     uint64_t offload_slow_ns;
-    struct rate_limit *rate_limit; /* NULL: no per-client limit */
+    struct rate_limit *rate_limit;   /* NULL: no per-client limit */
+    struct access_ring *access_ring; /* NULL: no access log */
     /* gRPC deadlines (grpc-timeout) of this worker's streams, in milliseconds of the worker loop's clock:
      * O(1) to arm and cancel, advanced by http_worker_tick */
     struct timer_wheel deadlines;

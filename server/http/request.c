@@ -604,7 +604,9 @@ void http_dispatch(struct http_stream *st)
     struct http_worker *hw = st->conn->hw;
 
     hw->stats.requests++;
-    http_stream_body_wait(st); /* a body still to come is due within body_timeout_ms */
+    st->dispatched = true;
+    req->route.result = ROUTER_NOT_FOUND; /* until matched: 425 and 429 are answered before the router */
+    http_stream_body_wait(st);            /* a body still to come is due within body_timeout_ms */
     st->head_only = req->method == METHOD_HEAD;
     st->grpc = grpc_is_request(req);
     if (st->grpc)

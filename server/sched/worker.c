@@ -127,6 +127,9 @@ static void release(struct server *srv)
     free(srv->breakers);
     srv->breakers = NULL;
     rate_limit_destroy(&srv->rate_limit);
+    /* last: closing the connections above ended their requests, whose lines are in the rings */
+    access_log_stop(srv->access_log);
+    srv->access_log = NULL;
 }
 
 static void join_all(struct server *srv)
@@ -170,6 +173,10 @@ int server_start(struct server *srv, const struct server_config *cfg, struct err
     }
     if (serves_http(cfg) && rate_limit_init(&srv->rate_limit, &cfg->http.rate_limit, e))
         goto fail;
+    if (serves_http(cfg) && cfg->access_log.path &&
+        !(srv->access_log = access_log_start(&cfg->access_log, cfg->nworkers, cfg->http.router->route_names,
+                                             cfg->http.router->route_count, e)))
+        goto fail;
     if (dp->server_init(srv, cfg->datapath_cfg, e))
         goto fail;
     for (uint32_t i = 0; i < cfg->nworkers; i++) {
@@ -199,6 +206,8 @@ int server_start(struct server *srv, const struct server_config *cfg, struct err
         }
         if (w->apps.http && cfg->http.rate_limit.rps)
             http_worker_set_rate_limit(w->apps.http, &srv->rate_limit);
+        if (w->apps.http && srv->access_log)
+            http_worker_set_access_log(w->apps.http, access_log_ring(srv->access_log, i));
         if (dp->worker_init(w, e))
             goto fail;
     }
@@ -225,6 +234,11 @@ fail:
     join_all(srv);
     release(srv);
     return -1;
+}
+
+void server_reopen_logs(struct server *srv)
+{
+    access_log_reopen(srv->access_log);
 }
 
 static void print_stats(struct server *srv, FILE *out)

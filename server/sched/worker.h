@@ -24,6 +24,7 @@
 #include "app/app.h"
 #include "common/err.h"
 #include "http/http_config.h"
+#include "log/access_log.h"
 #include "maps/sluice_maps.h"
 #include "net/tcp.h"
 #include "offload/breaker.h"
@@ -65,6 +66,7 @@ struct server_config {
     struct app_service services[APP_MAX_SERVICES];
     int nservices;
     struct listen_fds inherit; /* kernel sockets: the listeners taken over; the datapath owns them */
+    struct access_log_config access_log; /* path NULL: no access log */
 };
 
 struct server;
@@ -91,10 +93,11 @@ struct worker {
 
 struct server {
     struct server_config cfg;
-    void *dp;                     /* the datapath's server-wide state (datapath.h), NULL before its init */
-    struct offload_pool *offload; /* NULL without one */
-    struct breaker *breakers;     /* one per route, with the pool and breaker.failures set */
-    struct rate_limit rate_limit; /* per client address, shared by the workers ([http] rate_limit_rps) */
+    void *dp;                      /* the datapath's server-wide state (datapath.h), NULL before its init */
+    struct offload_pool *offload;  /* NULL without one */
+    struct breaker *breakers;      /* one per route, with the pool and breaker.failures set */
+    struct rate_limit rate_limit;  /* per client address, shared by the workers ([http] rate_limit_rps) */
+    struct access_log *access_log; /* NULL without one ([log] access) */
     struct worker workers[SLUICE_MAX_WORKERS];
     _Atomic bool handing_over; /* a new generation took over (takeover.h): take no new connections */
     _Atomic bool draining;
@@ -134,6 +137,9 @@ uint64_t worker_now_ns(void);
  */
 void worker_offload_woken(struct worker *w);
 void worker_reap_offloaded(struct worker *w);
+
+/* SIGUSR1: the access log (if any) reopens its file, for logrotate. */
+void server_reopen_logs(struct server *srv);
 
 /* Make /metrics report this server (server/sched/server_metrics.c). */
 void server_metrics_register(struct server *srv);

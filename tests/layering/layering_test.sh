@@ -10,6 +10,8 @@
 #   - afxdp/ and sock/ (the datapaths) reach net/, app/, sched/, common/ and maps/ only; afxdp/ also
 #     bpf/, for the skeleton of the BPF program it runs (bpf/source_release.bpf.c);
 #   - http/ and h2/ never reach a datapath, however indirectly;
+#   - log/ (the access log: rings, logger thread, formats) reaches only common/, so that the HTTP layer
+#     and the scheduler can both use it;
 #   - no folder of server/ includes one that includes it back (no cycle in the folder graph);
 #   - no two source files of server/ share a name (h2_frame.c, not a second frame.c);
 #   - include/sluice/ (the public API an app builds against, "sluice/http.h" from include/) includes
@@ -98,6 +100,7 @@ check_tree() {
         "$(cd "$root" && find server -name '*.[ch]' | awk -F/ '{ n[$NF] = n[$NF] " " $0; c[$NF]++ } END { for (f in c) if (c[f] > 1) print f ":" n[f] }')"
     report "net/ includes only common/ and maps/" "$(only "$edges" net common maps)"
     report "include/ (the public API) includes nothing of sluice but itself" "$(only "$edges" include)"
+    report "log/ includes only common/" "$(only "$edges" log common)"
     report "common/ and maps/ include nothing of server/" \
         "$(only "$edges" common maps; only "$edges" maps common)"
     report "afxdp/ includes only net/, app/, sched/, common/, maps/ and bpf/ (the skeletons it runs)" \
