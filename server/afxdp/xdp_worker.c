@@ -57,7 +57,16 @@ static void publish(struct xdp_worker *x, uint64_t now, bool live, bool draining
         .heartbeat_ns = now,
         .busy_pct = busy_pct,
         .queue = atomic_load_explicit(&w->queue_depth, memory_order_relaxed),
+        .half_open = x->engine.nhalf_open,
+        .syncookie_half_open = w->srv->cfg.syncookie_half_open,
     };
+    uint16_t mss;
+    uint8_t wscale;
+
+    /* what a cookie SYN-ACK XDP sends on this worker's behalf offers: what its engine would */
+    tcp_engine_syncookie_offer(&x->engine, &mss, &wscale);
+    ws.syncookie_mss = mss;
+    ws.syncookie_wscale = wscale;
 
     x->window_ns = now;
     x->idle_ns = 0;
