@@ -66,6 +66,7 @@ SUITES=(
     "slow-clients|300|root|tests/http/slow_client_test.sh $BUILD|slow and silent clients (issue 18): the TLS handshake, HTTP/2 preface, HTTP/1.1 head (slowloris), request body and idle deadlines fire with their outcome and counter, and steady clients are not cut, on both datapaths, in a topology"
     "framework|900|root|tests/framework/framework_test.sh $BUILD|sluice as a framework: make install/uninstall (DESTDIR too), examples/hello and examples/grpc-echo built out of the tree with pkg-config sluice, run on both datapaths against curl and a python3-grpcio client, in a topology"
     "steer|600|root|tests/steer/steer_test.sh $BUILD|stream-prefix steering and load-aware steering (two choices, SYN shedding) end to end with real clients, in a topology"
+    "syn-flood|300|root|tests/flood/syn_flood_test.sh $BUILD|spoofed SYN floods (issue 18): without cookies the worker pays, past the half-open threshold and for a --syncookie service XDP answers with SYN cookies, curl still gets 200, in a topology"
 )
 
 declare -A LIMIT NEEDS CMD
