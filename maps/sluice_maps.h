@@ -310,7 +310,7 @@ struct worker_state {
     X(prefix_handoffs, "decisions whose target is another worker than the owner: hand-off due")              \
     X(prefix_awaiting_more, "segment parsed, key not complete yet: the flow waits for the next one")         \
     X(prefix_out_of_order, "payload not at the parser's sequence number while awaiting: not parsed")         \
-    X(meta_added, "XDP metadata prepended: the flow awaits its route or hand-off, or opens from a cookie")                   \
+    X(meta_added, "XDP metadata prepended: the flow awaits its route or hand-off, or opens from a cookie")   \
     X(meta_failed, "bpf_xdp_adjust_meta failed: frame redirected without metadata")                          \
     X(syncookie_failed, "SYN a cookie was due for but not made (IPv4 options, helper error): to a worker")
 

@@ -551,9 +551,10 @@ static void xdp_write_metrics(struct server *srv, const struct metrics_sink *sin
     sink->family(sink->ctx, "sluice_tcp_time_wait", "gauge",
                  "compact TIME-WAIT entries, at most [tcp] max_time_wait, apart from the connection slots");
     WORKER_SAMPLES("sluice_tcp_time_wait", engine.tw.count)
-    sink->family(sink->ctx, "sluice_tcp_half_open", "gauge",
-                 "connections in SYN-RECEIVED, at most [tcp] max_half_open; from [server] syncookie_half_open "
-                 "on, XDP answers the worker's SYNs with cookies");
+    sink->family(
+        sink->ctx, "sluice_tcp_half_open", "gauge",
+        "connections in SYN-RECEIVED, at most [tcp] max_half_open; from [server] syncookie_half_open "
+        "on, XDP answers the worker's SYNs with cookies");
     WORKER_SAMPLES("sluice_tcp_half_open", engine.nhalf_open)
     sink->family(sink->ctx, "sluice_afxdp_busy_percent", "gauge",
                  "share of the last publication period the worker was not waiting for input, as published "

