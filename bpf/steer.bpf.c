@@ -1333,7 +1333,7 @@ static __always_inline __u32 cookie_synack_opts(__u8 *b, const struct cookie_opt
     __builtin_memcpy(&b[8], &(__u32){bpf_htonl(tsval)}, 4);
     __builtin_memcpy(&b[12], &(__u32){bpf_htonl(o->tsval)}, 4);
     b[16] = TCPOPT_NOP;
-    if (o->wscale == SLUICE_COOKIE_NO_WSCALE) {
+    if (o->wscale == SLUICE_COOKIE_NO_WSCALE || wscale > 14) { /* the peer's, or our worker's: none */
         b[17] = b[18] = b[19] = TCPOPT_NOP;
     } else {
         b[17] = TCPOPT_WSCALE;
@@ -1387,11 +1387,13 @@ static __noinline int cookie_syn(struct xdp_md *ctx, const struct steer_pkt *pkt
     if (gen < 0)
         goto failed;
     cookie = (__u32)gen;
-    mss = ws->syncookie_mss ? (__u16)ws->syncookie_mss : (__u16)(gen >> 32);
+    /* the worker publishes its IPv4 MSS; over IPv6 the header is 20 bytes longer */
+    mss = ws->syncookie_mss ? (__u16)(ws->syncookie_mss - (family == SLUICE_IPV6 ? 20 : 0))
+                            : (__u16)(gen >> 32);
     tsval = (__u32)(bpf_ktime_get_ns() / 1000000) & ~((1u << SLUICE_COOKIE_TS_BITS) - 1);
     tsval |= o.wscale | (o.sack ? SLUICE_COOKIE_TS_SACK : 0) |
              SLUICE_COOKIE_TS_MSS(cookie_mss_index(family, (__u32)(gen >> 32)));
-    optlen = cookie_synack_opts(reply + sizeof(*rt), &o, mss, ws->syncookie_wscale & 0xf, tsval);
+    optlen = cookie_synack_opts(reply + sizeof(*rt), &o, mss, ws->syncookie_wscale, tsval);
     seq = bpf_ntohl(sth->seq);
     sport = sth->source;
     dport = sth->dest;

@@ -264,8 +264,10 @@ struct worker_state {
     __u32 queue;               /* requests waiting on the worker's behalf (offload jobs) */
     __u32 half_open;           /* connections in SYN-RECEIVED */
     __u32 syncookie_half_open; /* from this many half_open on, XDP answers its SYNs with cookies; 0: never */
-    __u32 syncookie_mss;       /* the MSS a cookie SYN-ACK offers for it (its engine's), 0: the peer's */
-    __u32 syncookie_wscale;    /* the window shift a cookie SYN-ACK offers for it (its engine's) */
+    __u32 syncookie_mss; /* the IPv4 MSS a cookie SYN-ACK offers for it (its engine's; IPv6: 20 less), 0: the
+                            peer's */
+    __u32 syncookie_wscale; /* the window shift a cookie SYN-ACK offers for it (its engine's),
+                               SLUICE_COOKIE_NO_WSCALE: none */
 };
 
 /*

@@ -348,7 +348,8 @@ struct tcp_syncookie {
     uint16_t mss;   /* the client's MSS, as the cookie holds it */
 };
 
-/* What a SYN-ACK made elsewhere for this engine must offer: its IPv4 MSS (IPv6: 20 less) and window shift. */
+/* What a SYN-ACK made elsewhere for this engine must offer: its IPv4 MSS (IPv6: 20 less) and window
+ * shift (TCP_COOKIE_NO_WSCALE without window scaling: the SYN-ACK offers none). */
 void tcp_engine_syncookie_offer(const struct tcp_engine *e, uint16_t *mss_v4, uint8_t *wscale);
 
 /* tcp_input for a frame the steering program placed as steer says. */

@@ -591,7 +591,7 @@ struct tcp_conn *tcp_conn_create_cookie(struct tcp_engine *e, const struct pkt *
 void tcp_engine_syncookie_offer(const struct tcp_engine *e, uint16_t *mss_v4, uint8_t *wscale)
 {
     *mss_v4 = tcp_mss_offered(e, PKT_IPV4);
-    *wscale = e->cfg.window_scaling ? wscale_for(e->cfg.rcv_buf) : 0;
+    *wscale = e->cfg.window_scaling ? wscale_for(e->cfg.rcv_buf) : TCP_COOKIE_NO_WSCALE;
 }
 
 struct tcp_conn *tcp_connect(struct tcp_engine *e, const struct pkt_tuple *t, const struct pkt_link *link,

@@ -2557,7 +2557,9 @@ static void check_synack(int family, __u32 syn_seq, bool ts, __u32 *cookie, __u3
     CHECKF(th[13] == (TH_SYN | TH_ACK), "flags %#x", th[13]);
     CHECKF(get32(th + 8) == syn_seq + 1, "ack %u, the SYN's seq + 1 %u", get32(th + 8), syn_seq + 1);
     CHECK(th[12] >> 4 == hlen / 4 && (th[14] << 8 | th[15]) == 65535);
-    CHECKF(o[0] == 2 && o[1] == 4 && (o[2] << 8 | o[3]) == COOKIE_MSS, "MSS option %u", o[2] << 8 | o[3]);
+    /* the worker's MSS as it publishes it (IPv4), 20 less over IPv6 */
+    CHECKF(o[0] == 2 && o[1] == 4 && (o[2] << 8 | o[3]) == COOKIE_MSS - (family == 6 ? 20 : 0),
+           "MSS option %u", o[2] << 8 | o[3]);
     *cookie = get32(th + 4);
     if (!ts)
         return;
@@ -2651,6 +2653,34 @@ static void test_syncookie_always_without_timestamps(void)
     len = client_segment(4, TH_ACK | TH_PSH, 5001, 12345, false, 0, f);
     f[14 + 20 + 1] = 99; /* another client port */
     EXPECT_FRAME(f, len, XDP_DROP, "drop_cookie_invalid", -1);
+}
+
+/* A worker whose engine does not scale windows publishes no shift: its cookie SYN-ACK offers none
+ * (NOPs where the option would be), though the TSval still keeps the client's for the engine. */
+static void test_syncookie_worker_without_window_scaling(void)
+{
+    unsigned char f[PKT_MAX];
+    const unsigned char *o = output + 14 + 20 + 20;
+    int fd = bpf_map__fd(skel->maps.workers);
+    struct worker_state ws;
+    size_t len;
+
+    reset();
+    CHECK(add_service(SERVICE_V4, 80, SERVICE_F_SYNCOOKIE) == 0);
+    for (__u32 i = 0; i < 4; i++) {
+        CHECK(set_worker(i, true, false, true) == 0 && set_half_open(i, 0, 0) == 0);
+        CHECK(bpf_map_lookup_elem(fd, &i, &ws) == 0);
+        ws.syncookie_wscale = SLUICE_COOKIE_NO_WSCALE;
+        CHECK(bpf_map_update_elem(fd, &i, &ws, BPF_ANY) == 0);
+    }
+    len = client_segment(4, TH_SYN, 1000, 0, true, 0, f);
+    EXPECT_FRAME(f, len, XDP_TX, "tx_syncookie", -1);
+    CHECK(output_len == 14 + 20 + 40);
+    CHECK(o[4] == 4 && o[6] == 8); /* SACK-permitted and timestamps as before */
+    CHECKF(o[16] == 1 && o[17] == 1 && o[18] == 1 && o[19] == 1, "no window scale option: %u %u %u %u", o[16],
+           o[17], o[18], o[19]);
+    CHECKF((get32(o + 8) & 0xf) == 7, "TSval %#x keeps the client's shift", get32(o + 8));
+    CHECK(tcp_sum(output, output_len, 4) == 0xffff);
 }
 
 int main(int argc, char **argv)
@@ -2790,6 +2820,7 @@ int main(int argc, char **argv)
         T(test_syncookie_ipv4),
         T(test_syncookie_ipv6),
         T(test_syncookie_always_without_timestamps),
+        T(test_syncookie_worker_without_window_scaling),
 #undef T
     };
     int status;
