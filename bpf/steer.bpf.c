@@ -9,6 +9,11 @@
  *   - a SYN without a flow                       -> the less loaded of the two best rendezvous-
  *                                                   hashed live, not overloaded workers; insert
  *                                                   the flow, redirect; every one overloaded: drop
+ *     past that worker's published half-open threshold, or for a SERVICE_F_SYNCOOKIE service:
+ *                                                -> a SYN cookie SYN-ACK built in the frame, XDP_TX
+ *   - an ACK without a flow while cookies may be out -> the cookie checked: valid, the flow is
+ *                                                   inserted and the ACK redirected with metadata;
+ *                                                   invalid, dropped (see "SYN cookies" below)
  *   - anything else without a flow               -> redirect to the hashed worker, which resets it
  * For a steering service (SERVICE_F_STEER) the flow starts in FLOW_AWAIT_PREFIX: the first payload
  * bytes (HTTP/2 :path, HTTP/1.1 request-target or TLS SNI, parsed by prefix_step below) are looked
@@ -1174,7 +1179,9 @@ static __always_inline int steer_to_owner(struct xdp_md *ctx, const struct steer
  * connection ESTABLISHED; an invalid one is dropped before any worker sees it. The cookie helpers
  * take headers copied to the stack (they read fields, not the packet), which keeps the verifier's
  * view simple whatever the VLAN tag and option lengths; the reply is written back the same way.
- * What the options become is in maps/sluice_maps.h ("SYN cookies").
+ * What the options become is in maps/sluice_maps.h ("SYN cookies"). For a steering service the
+ * cookie ACK's own payload, if any, is not parsed for the route (clients send the handshake's ACK
+ * alone): the parser would then meet the stream mid-way and give the connection the default route.
  */
 #define TCPOPT_EOL        0
 #define TCPOPT_NOP        1
