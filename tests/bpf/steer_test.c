@@ -2655,6 +2655,30 @@ static void test_syncookie_always_without_timestamps(void)
     EXPECT_FRAME(f, len, XDP_DROP, "drop_cookie_invalid", -1);
 }
 
+/* A steering service's cookie connection starts as any of its connections: the flow awaits its
+ * prefix, and the ACK's metadata says hold as well as what the cookie kept. */
+static void test_syncookie_steering_service_holds(void)
+{
+    unsigned char f[PKT_MAX];
+    struct pkt_spec spec = v4(TH_ACK);
+    struct flow_value fv;
+    __u32 cookie, tsval;
+    size_t len;
+
+    reset();
+    CHECK(add_service(SERVICE_V4, 80, SERVICE_F_SYNCOOKIE | SERVICE_F_STEER) == 0);
+    for (__u32 i = 0; i < 4; i++)
+        CHECK(set_worker(i, true, false, true) == 0 && set_half_open(i, 0, 0) == 0);
+    len = client_segment(4, TH_SYN, 7000, 0, true, 0, f);
+    EXPECT_FRAME(f, len, XDP_TX, "tx_syncookie", -1);
+    check_synack(4, 7000, true, &cookie, &tsval);
+    len = client_segment(4, TH_ACK, 7001, cookie + 1, true, tsval, f);
+    EXPECT_FRAME(f, len, XDP_REDIRECT, "redirect_cookie", expected_worker(&spec, 0xf));
+    CHECK(last.meta.magic == SLUICE_XDP_META_MAGIC && last.meta.flow_state == FLOW_AWAIT_PREFIX &&
+          last.meta.cookie_mss == 1460);
+    CHECK(lookup_flow(&spec, &fv) == 0 && fv.state == FLOW_AWAIT_PREFIX && fv.prefix_segments == 0);
+}
+
 /* A worker whose engine does not scale windows publishes no shift: its cookie SYN-ACK offers none
  * (NOPs where the option would be), though the TSval still keeps the client's for the engine. */
 static void test_syncookie_worker_without_window_scaling(void)
@@ -2821,6 +2845,7 @@ int main(int argc, char **argv)
         T(test_syncookie_ipv6),
         T(test_syncookie_always_without_timestamps),
         T(test_syncookie_worker_without_window_scaling),
+        T(test_syncookie_steering_service_holds),
 #undef T
     };
     int status;
