@@ -1470,7 +1470,10 @@ failed:
     return -1;
 }
 
-/* An ACK without a flow while cookies may be out for the service: it may complete a cookie handshake. */
+/*
+ * An ACK without a flow while cookies may be out for the service: it may complete a cookie handshake.
+ * (A segment whose flow's owner is gone is no cookie ACK: it goes to a live worker, which resets it.)
+ */
 static __always_inline int cookie_ack_candidate(const struct steer_pkt *pkt, const struct service_value *sv,
                                                 const struct pick *p)
 {
@@ -1554,10 +1557,12 @@ static __noinline int cookie_ack(struct xdp_md *ctx, const struct steer_pkt *pkt
 /*
  * No live owner. A SYN takes the less loaded of its two best-scored live, not overloaded workers
  * (pick_consider) and inserts its flow, or is shed when every live worker is overloaded; any other
- * segment goes to the best-scored live worker, overloaded or not, which resets it.
+ * segment goes to the best-scored live worker, overloaded or not, which resets it, unless it has no
+ * flow at all (had_flow 0) while cookies may be out: then it may complete a cookie handshake.
  */
 static __always_inline int steer_by_hash(struct xdp_md *ctx, const struct steer_pkt *pkt,
-                                         const struct service_value *sv, struct sluice_stats *st)
+                                         const struct service_value *sv, struct sluice_stats *st,
+                                         int had_flow)
 {
     int is_syn = pkt->th->syn && !pkt->th->ack;
     struct pick p = {.mask = ~0ull, .hash = flow_hash(&pkt->fk), .stale_ns = pick_stale_ns()};
@@ -1569,7 +1574,7 @@ static __always_inline int steer_by_hash(struct xdp_md *ctx, const struct steer_
         return XDP_DROP;
     }
     if (!is_syn) {
-        if (cookie_ack_candidate(pkt, sv, &p))
+        if (!had_flow && cookie_ack_candidate(pkt, sv, &p))
             return cookie_ack(ctx, pkt, sv, &p, st);
         return redirect_to(ctx, p.any_worker, st, &st->redirect_no_flow);
     }
@@ -1629,7 +1634,7 @@ static __always_inline int steer_decide(struct xdp_md *ctx, const struct steer_p
             return steer_to_owner(ctx, pkt, fv, worker, st);
         st->flow_owner_gone++;
     }
-    return steer_by_hash(ctx, pkt, sv, st);
+    return steer_by_hash(ctx, pkt, sv, st, fv != NULL);
 }
 
 /* The entry: parse L2-L4 into a steer_pkt, then decide; each ends in one verdict counter. */

@@ -2679,6 +2679,26 @@ static void test_syncookie_steering_service_holds(void)
     CHECK(lookup_flow(&spec, &fv) == 0 && fv.state == FLOW_AWAIT_PREFIX && fv.prefix_segments == 0);
 }
 
+/* Cookies armed (the workers publish a threshold): an ACK without a flow is checked and, forged,
+ * dropped; but a segment whose flow's owner is gone is no cookie ACK: a live worker resets it. */
+static void test_syncookie_armed_owner_gone_still_reset(void)
+{
+    struct pkt_spec s = v4(TH_ACK | TH_PSH);
+    struct flow_key key;
+    struct flow_value fv = {.worker = 1, .target = 1, .state = FLOW_HASHED};
+
+    CHECK(setup_default() == 0);
+    for (__u32 i = 0; i < 4; i++)
+        CHECK(set_half_open(i, 0, 1024) == 0);
+    s.payload = 10;
+    EXPECT(&s, XDP_DROP, "drop_cookie_invalid", -1);
+    CHECK(set_worker(1, false, false, false) == 0);
+    CHECK(flow_key_of(&s, &key) == 0);
+    CHECK(bpf_map_update_elem(bpf_map__fd(skel->maps.flows), &key, &fv, BPF_ANY) == 0);
+    EXPECT(&s, XDP_REDIRECT, "redirect_no_flow", expected_worker(&s, 0xd));
+    CHECK(last.delta.flow_owner_gone == 1);
+}
+
 /* A worker whose engine does not scale windows publishes no shift: its cookie SYN-ACK offers none
  * (NOPs where the option would be), though the TSval still keeps the client's for the engine. */
 static void test_syncookie_worker_without_window_scaling(void)
@@ -2846,6 +2866,7 @@ int main(int argc, char **argv)
         T(test_syncookie_always_without_timestamps),
         T(test_syncookie_worker_without_window_scaling),
         T(test_syncookie_steering_service_holds),
+        T(test_syncookie_armed_owner_gone_still_reset),
 #undef T
     };
     int status;
