@@ -18,7 +18,7 @@
 #      redirect_cookie may count one more: the last scrape's own connection);
 #   3. a service flagged --syncookie: every SYN is answered in XDP: the worker sees none of the
 #      flood (redirect_syn does not move, its half-open gauge stays 0) and every client connection
-#      is a cookie one.
+#      is a cookie one; then a curl over IPv6 comes in through a cookie too.
 # XDP_TX on veth: a frame the server's program sends back is queued on the client veth's ring, which
 # the kernel serves at once only when the client's veth has a native XDP program (GRO turns NAPI on
 # but nothing kicks it for XDP_TX frames: they wait for the next ordinary packet), so the suite
@@ -36,6 +36,7 @@ TOPO=sflood
 DEV=$TOPO-s
 CLI_IF=$TOPO-c
 SRV4=10.77.0.1
+SRV6=fd00:77::1
 PORT=80
 AGENT=$(realpath "$ROOT/$BUILD/bin/sluice-agent")
 SERVER=$(realpath "$ROOT/$BUILD/bin/sluice-server")
@@ -131,6 +132,7 @@ start() {
     cli ip link set dev "$CLI_IF" xdpdrv obj "$PASS" sec xdp # XDP_TX frames reach the client at once
     agent load --dev "$DEV" >/dev/null
     agent service add --dev "$DEV" --addr $SRV4 --port $PORT "$@" >/dev/null
+    agent service add --dev "$DEV" --addr $SRV6 --port $PORT "$@" >/dev/null
     topo_start_server "$label" 1 --dev "$DEV" --http $PORT --syncookie-half-open "$threshold"
     expect "$label: curl before the flood" 0 '^200$' cli curl -s -o /dev/null -w '%{http_code}' -m 5 "http://$SRV4:$PORT/healthz"
 }
@@ -196,4 +198,9 @@ if [ "$rc" -ge "$FLOOD_CLIENTS" ] && [ "$cc" = "$rc" ] && [ "$acc" = "$cc" ] && 
 else
     not_ok "always: every connection from a cookie" "redirect_cookie $rc, conns_cookie $cc, accepted $acc, invalid $bad"
 fi
+# the IPv6 cookie path with the kernel's TCP as the client (the flood generator is IPv4 only)
+b=$(steer redirect_cookie)
+expect "always: curl over IPv6 through a cookie" 0 '^200$' cli curl -s -o /dev/null -w '%{http_code}' -m 5 "http://[$SRV6]:$PORT/healthz"
+a=$(steer redirect_cookie)
+if [ $((a - b)) -ge 1 ]; then ok "always: the IPv6 connection came in through a validated cookie"; else not_ok "always: the IPv6 connection came in through a validated cookie" "redirect_cookie +$((a - b))"; fi
 stop always
