@@ -57,11 +57,11 @@ int cmd_workers(int argc, char **argv, struct err *e)
     }
     clock_gettime(CLOCK_MONOTONIC, &now);
     now_ns = (__u64)now.tv_sec * 1000000000ull + (__u64)now.tv_nsec;
-    printf("%-7s %-5s %-7s %-9s %-8s %-12s %-12s %-5s %-6s %s\n", "WORKER", "LIVE", "QUEUES", "OVERLOAD",
-           "PID", "HALF-OPEN", "CONNECTIONS", "BUSY", "QUEUE", "PUBLISHED");
+    printf("%-7s %-5s %-7s %-9s %-8s %-12s %-5s %-6s %s\n", "WORKER", "LIVE", "QUEUES", "OVERLOAD", "PID",
+           "CONNECTIONS", "BUSY", "QUEUE", "PUBLISHED");
     for (__u32 i = 0; i < SLUICE_MAX_WORKERS; i++) {
         struct worker_state ws = {0};
-        char list[3 * SLUICE_MAX_QUEUES + 1], age[32], busy[16], half[32];
+        char list[3 * SLUICE_MAX_QUEUES + 1], age[32], busy[16];
 
         if (bpf_map_lookup_elem(p.workers, &i, &ws)) {
             pins_close(&p);
@@ -78,14 +78,8 @@ int cmd_workers(int argc, char **argv, struct err *e)
             snprintf(age, sizeof(age), "%llu ms ago",
                      (unsigned long long)((now_ns - ws.heartbeat_ns) / 1000000));
         snprintf(busy, sizeof(busy), "%u%%", ws.busy_pct);
-        /* SYN-RECEIVED connections over the threshold from which XDP answers the worker's SYNs with cookies
-         */
-        if (ws.syncookie_half_open)
-            snprintf(half, sizeof(half), "%u/%u", ws.half_open, ws.syncookie_half_open);
-        else
-            snprintf(half, sizeof(half), "%u/-", ws.half_open);
-        printf("%-7u %-5s %-7s %-9s %-8u %-12s %-12u %-5s %-6u %s\n", i, ws.live ? "yes" : "no", list,
-               ws.overload ? "yes" : "no", ws.pid, half, ws.load, busy, ws.queue, age);
+        printf("%-7u %-5s %-7s %-9s %-8u %-12u %-5s %-6u %s\n", i, ws.live ? "yes" : "no", list,
+               ws.overload ? "yes" : "no", ws.pid, ws.load, busy, ws.queue, age);
         shown++;
     }
     if (!shown)
