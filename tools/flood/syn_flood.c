@@ -187,9 +187,15 @@ int main(int argc, char **argv)
             last_sent = sent;
             next_report += 1000000000ull;
         }
-        /* at most `rate` a second: wait for this SYN's slot */
-        if (rate && (now - start) * rate < (sent + errors) * 1000000000ull)
+        /* at most `rate` a second: sleep until this SYN's slot (a millisecond at most, so that the
+         * deadline and the report keep their time) */
+        if (rate && (now - start) * rate < (sent + errors) * 1000000000ull) {
+            uint64_t due = start + (sent + errors) * 1000000000ull / rate;
+            struct timespec ts = {0, (long)(due - now < 1000000 ? due - now : 1000000)};
+
+            nanosleep(&ts, NULL);
             continue;
+        }
         do
             host = (uint32_t)r & host_mask, r = rnd(&seed);
         while (host == 0 || host == host_mask || htonl(net | host) == dst.s_addr);
