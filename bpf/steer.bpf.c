@@ -1193,13 +1193,12 @@ static __always_inline int steer_to_owner(struct xdp_md *ctx, const struct steer
 #define COOKIE_TTL        64
 #define COOKIE_SYNACK_WND 65535 /* a SYN-ACK's window is never scaled */
 
-/* The options of a SYN or of the ACK that answers a cookie. */
+/* The options of a SYN or of the ACK that answers a cookie (the SYN's MSS is the helper's to read). */
 struct cookie_opts {
-    __u16 mss;   /* 0: none */
     __u8 wscale; /* SLUICE_COOKIE_NO_WSCALE: none */
     __u8 sack;
     __u8 ts;
-    __u8 _pad[3];
+    __u8 _pad;
     __u32 tsval;
     __u32 tsecr;
 };
@@ -1242,9 +1241,7 @@ static long cookie_opt_step(__u32 index, void *ctx)
     len = opt8(w->buf, w->pos + 1);
     if (len < 2 || w->pos + len > w->len)
         return 1;
-    if (kind == TCPOPT_MSS && len == 4)
-        w->o->mss = (__u16)(opt8(w->buf, w->pos + 2) << 8 | opt8(w->buf, w->pos + 3));
-    else if (kind == TCPOPT_WSCALE && len == 3)
+    if (kind == TCPOPT_WSCALE && len == 3)
         w->o->wscale =
             (__u8)(opt8(w->buf, w->pos + 2) > 14 ? 14 : opt8(w->buf, w->pos + 2)); /* RFC 7323 2.3 */
     else if (kind == TCPOPT_SACK_PERM && len == 2)
