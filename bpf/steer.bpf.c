@@ -1547,8 +1547,7 @@ static __noinline int cookie_ack(struct xdp_md *ctx, const struct steer_pkt *pkt
     m->cookie_wscale = o.ts ? (__u8)(o.tsecr & 0xf) : SLUICE_COOKIE_NO_WSCALE;
     m->cookie_flags =
         (o.ts ? SLUICE_COOKIE_TS : 0) | (o.ts && (o.tsecr & SLUICE_COOKIE_TS_SACK) ? SLUICE_COOKIE_SACK : 0);
-    st->meta_added++;
-    return redirect_to(ctx, worker, st, &st->redirect_cookie);
+    return redirect_to(ctx, worker, st, &st->redirect_cookie); /* each carries metadata: not meta_added */
 }
 
 /*

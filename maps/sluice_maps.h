@@ -74,9 +74,11 @@ struct service_key {
 };
 
 enum service_flags {
-    SERVICE_F_TLS = 1u << 0,       /* connections carry TLS: the routing key is the ClientHello SNI */
-    SERVICE_F_STEER = 1u << 1,     /* steer connections by their first bytes through `routes` */
-    SERVICE_F_SYNCOOKIE = 1u << 2, /* XDP answers every SYN with a SYN cookie, whatever the half-open count */
+    SERVICE_F_TLS = 1u << 0,   /* connections carry TLS: the routing key is the ClientHello SNI */
+    SERVICE_F_STEER = 1u << 1, /* steer connections by their first bytes through `routes` */
+
+    /* XDP answers every SYN with a SYN cookie, whatever the workers' half-open counts */
+    SERVICE_F_SYNCOOKIE = 1u << 2,
 };
 #define SERVICE_F_ALL (SERVICE_F_TLS | SERVICE_F_STEER | SERVICE_F_SYNCOOKIE)
 
@@ -149,13 +151,17 @@ struct flow_value {
 #define SLUICE_XDP_META_MAGIC 0x534c4d31 /* 'SLM1' */
 
 struct sluice_xdp_meta {
-    __u32 magic;        /* SLUICE_XDP_META_MAGIC */
-    __u32 target;       /* flow_value.target: the worker the connection must move to */
-    __u32 route_id;     /* flow_value.route_id */
-    __u32 flow_state;   /* flow_value.state: FLOW_AWAIT_PREFIX (hold) or FLOW_ROUTED (move to target) */
-    __u16 cookie_mss;   /* non-zero: the frame is an ACK whose SYN cookie XDP validated; the peer's MSS */
-    __u8 cookie_wscale; /* the peer's window shift, SLUICE_COOKIE_NO_WSCALE when it offered none */
-    __u8 cookie_flags;  /* enum sluice_cookie_flags */
+    __u32 magic;      /* SLUICE_XDP_META_MAGIC */
+    __u32 target;     /* flow_value.target: the worker the connection must move to */
+    __u32 route_id;   /* flow_value.route_id */
+    __u32 flow_state; /* flow_value.state: FLOW_AWAIT_PREFIX (hold) or FLOW_ROUTED (move to target) */
+
+    /* cookie_mss non-zero: the frame is an ACK whose SYN cookie XDP validated, and these are what the
+     * cookie kept of the client's SYN: its MSS, its window shift (SLUICE_COOKIE_NO_WSCALE: none) and
+     * enum sluice_cookie_flags */
+    __u16 cookie_mss;
+    __u8 cookie_wscale;
+    __u8 cookie_flags;
 };
 
 /*
@@ -255,19 +261,22 @@ struct route_counters {
 #define SLUICE_STALE_MS   (4 * SLUICE_PUBLISH_MS)
 
 struct worker_state {
-    __u32 live;                /* the worker's AF_XDP sockets are registered in `xsks` and it accepts flows */
-    __u32 overload;            /* new connections are shed in XDP while set */
-    __u32 pid;                 /* server process that owns the worker */
-    __u32 load;                /* open connections */
-    __u64 heartbeat_ns;        /* CLOCK_MONOTONIC of the last publication */
-    __u32 busy_pct;            /* share of the last publication period not spent waiting for input, 0..100 */
-    __u32 queue;               /* requests waiting on the worker's behalf (offload jobs) */
-    __u32 half_open;           /* connections in SYN-RECEIVED */
-    __u32 syncookie_half_open; /* from this many half_open on, XDP answers its SYNs with cookies; 0: never */
-    __u32 syncookie_mss; /* the IPv4 MSS a cookie SYN-ACK offers for it (its engine's; IPv6: 20 less), 0: the
-                            peer's */
-    __u32 syncookie_wscale; /* the window shift a cookie SYN-ACK offers for it (its engine's),
-                               SLUICE_COOKIE_NO_WSCALE: none */
+    __u32 live;         /* the worker's AF_XDP sockets are registered in `xsks` and it accepts flows */
+    __u32 overload;     /* new connections are shed in XDP while set */
+    __u32 pid;          /* server process that owns the worker */
+    __u32 load;         /* open connections */
+    __u64 heartbeat_ns; /* CLOCK_MONOTONIC of the last publication */
+    __u32 busy_pct;     /* share of the last publication period not spent waiting for input, 0..100 */
+    __u32 queue;        /* requests waiting on the worker's behalf (offload jobs) */
+
+    /* SYN cookies ("SYN cookies" above): from syncookie_half_open connections in SYN-RECEIVED
+     * (half_open) on, 0: never, XDP answers the worker's SYNs; its SYN-ACK offers syncookie_mss (the
+     * engine's IPv4 MSS, IPv6 20 less; 0: the peer's) and syncookie_wscale (SLUICE_COOKIE_NO_WSCALE:
+     * none) as the worker's engine would */
+    __u32 half_open;
+    __u32 syncookie_half_open;
+    __u32 syncookie_mss;
+    __u32 syncookie_wscale;
 };
 
 /*
@@ -312,7 +321,7 @@ struct worker_state {
     X(prefix_handoffs, "decisions whose target is another worker than the owner: hand-off due")              \
     X(prefix_awaiting_more, "segment parsed, key not complete yet: the flow waits for the next one")         \
     X(prefix_out_of_order, "payload not at the parser's sequence number while awaiting: not parsed")         \
-    X(meta_added, "XDP metadata prepended: the flow awaits its route or hand-off, or opens from a cookie")   \
+    X(meta_added, "XDP metadata prepended: the frame's flow awaits its route or hand-off")                   \
     X(meta_failed, "bpf_xdp_adjust_meta failed: frame redirected without metadata")                          \
     X(syncookie_failed, "SYN a cookie was due for but not made (IPv4 options, helper error): to a worker")
 

@@ -42,16 +42,19 @@ struct server_config {
     int cpus[SLUICE_MAX_WORKERS]; /* CPU of each worker */
     uint32_t ncpus;               /* CPUs the operator listed; 0: worker i on CPU i mod CPUs */
     bool busy_poll;
-    uint32_t poll_spin_us;        /* longest a worker spins for more work before it sleeps (adaptive) */
-    uint32_t drain_ms;            /* how long a stopping server lets connections finish */
-    uint32_t linger_ms;           /* lingering close (app.h): how long, and how many bytes, input is */
-    uint32_t linger_max_bytes;    /* discarded after a service shut a connection */
-    uint32_t send_timeout_ms;     /* output that waits this long without progress resets (app.h); 0: never */
-    uint32_t shed_busy_pct;       /* AF_XDP: a worker busier than this publishes overload (XDP sheds its
-                                     SYNs); 100: never */
-    uint32_t syncookie_half_open; /* AF_XDP: from this many SYN-RECEIVED connections on a worker, XDP
-                                     answers its SYNs with cookies; 0: never */
-    struct tcp_config tcp;        /* the engine's; max_conns also bounds every datapath's connections */
+    uint32_t poll_spin_us;     /* longest a worker spins for more work before it sleeps (adaptive) */
+    uint32_t drain_ms;         /* how long a stopping server lets connections finish */
+    uint32_t linger_ms;        /* lingering close (app.h): how long, and how many bytes, input is */
+    uint32_t linger_max_bytes; /* discarded after a service shut a connection */
+    uint32_t send_timeout_ms;  /* output that waits this long without progress resets (app.h); 0: never */
+    uint32_t shed_busy_pct;    /* AF_XDP: a worker busier than this publishes overload (XDP sheds its
+                                  SYNs); 100: never */
+    struct tcp_config tcp;     /* the engine's; max_conns also bounds every datapath's connections */
+
+    /* AF_XDP: from this many SYN-RECEIVED connections on a worker, XDP answers its SYNs with cookies;
+     * 0: never */
+    uint32_t syncookie_half_open;
+
     struct http_config http;
     struct offload_config offload; /* max_threads 0: no pool, offloaded handlers run on the workers */
     struct breaker_config breaker; /* each offloaded route's; failures 0: none */
