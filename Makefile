@@ -90,7 +90,7 @@ TEST_BINS  := tests/steer_test tests/xsk_holder tests/xsk_meta tests/netem tests
               tests/kernel_client tests/tcp_script_test tests/router_test tests/h2_conformance tests/stream_cat \
               tests/h1_probe tests/h1_parse_test tests/hpack_test tests/h2_flood tests/tls_probe tests/ticket_test \
               tests/rate_limit_test tests/breaker_test tests/deque_test tests/offload_test tests/grpc_test \
-              tests/access_log_test
+              tests/access_log_test tools/syn_flood
 # the same tests again in a ThreadSanitizer build of their own (TSAN_CFLAGS below), under $(BUILD)/tsan/
 TSAN_BINS  := tests/deque_test tests/offload_test tests/access_log_test
 BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns tools/h1_parse_bench \
@@ -163,6 +163,8 @@ access_log_test_LIBS  := -lpthread
 offload_test_SRCS     := tests/offload/offload_test.c $(OFFLOAD_SRCS) tests/lib/check.c common/err.c
 offload_test_LIBS     := -lpthread
 
+# syn_flood: spoofed-source SYNs for the syn-flood suite and the SYN cookie figures (a test tool: built by `tests`)
+syn_flood_SRCS        := tools/flood/syn_flood.c
 xdp_bench_SRCS        := tools/bench/xdp_bench.c tests/bpf/packets.c common/hpack_huffman.c $(COMMON_SRCS)
 xdp_bench_LIBS        := $(LIBBPF)
 tcp_bench_SRCS        := tools/bench/tcp_bench.c $(NET_SRCS)
@@ -211,7 +213,8 @@ ROUTEGEN := $(BUILD)/bin/sluice-routegen
 .DEFAULT_GOAL := all
 
 all: tests $(addprefix $(BUILD)/,$(BENCH_BINS) $(FUZZ_BINS))
-tests: $(BPF_OBJS) $(addprefix $(BUILD)/,$(BINS) $(TEST_BINS)) $(addprefix $(BUILD)/tsan/,$(TSAN_BINS))
+tests: $(BPF_OBJS) $(BUILD)/bpf/xdp_pass.bpf.o $(addprefix $(BUILD)/,$(BINS) $(TEST_BINS)) \
+       $(addprefix $(BUILD)/tsan/,$(TSAN_BINS))
 
 deps:
 	@tools/deps.sh
@@ -223,6 +226,11 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c
 	$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/bpf/netem.bpf.o: tests/afxdp/netem.bpf.c
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+
+# the client veth's XDP_PASS of the syn-flood suite (tests/flood/xdp_pass.bpf.c says why)
+$(BUILD)/bpf/xdp_pass.bpf.o: tests/flood/xdp_pass.bpf.c
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
 

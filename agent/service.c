@@ -14,6 +14,7 @@
 
 static const char service_help[] =
     "usage: sluice-agent service add  --dev DEVICE --addr ADDRESS --port PORT [--id ID] [--tls] [--steer]\n"
+    "                                  [--syncookie]\n"
     "       sluice-agent service del  --dev DEVICE --addr ADDRESS --port PORT\n"
     "       sluice-agent service list --dev DEVICE\n"
     "\n"
@@ -23,6 +24,8 @@ static const char service_help[] =
     "  --id ID    service id reported to the server (default: one more than the largest in use)\n"
     "  --tls      connections carry TLS (steering reads the ClientHello SNI)\n"
     "  --steer    steer connections by their first bytes through the routes map\n"
+    "  --syncookie  answer every SYN in XDP with a SYN cookie (without it, cookies start when a\n"
+    "             worker's half-open connections reach the server's [server] syncookie_half_open)\n"
     "exit status: 0 done, 2 bad option or value, 3 not root, 6 not loaded, service exists (add) or\n"
     "             is missing (del)\n";
 
@@ -38,10 +41,15 @@ struct service_args {
 static int parse_args(int argc, char **argv, const char *cmd, struct service_args *a, struct err *e)
 {
     static const struct option opts[] = {
-        {"dev", required_argument, NULL, 'd'},  {"addr", required_argument, NULL, 'a'},
-        {"port", required_argument, NULL, 'p'}, {"id", required_argument, NULL, 'i'},
-        {"tls", no_argument, NULL, 't'},        {"steer", no_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+        {"dev", required_argument, NULL, 'd'},
+        {"addr", required_argument, NULL, 'a'},
+        {"port", required_argument, NULL, 'p'},
+        {"id", required_argument, NULL, 'i'},
+        {"tls", no_argument, NULL, 't'},
+        {"steer", no_argument, NULL, 's'},
+        {"syncookie", no_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
 
@@ -65,6 +73,9 @@ static int parse_args(int argc, char **argv, const char *cmd, struct service_arg
             break;
         case 's':
             a->flags |= SERVICE_F_STEER;
+            break;
+        case 'c':
+            a->flags |= SERVICE_F_SYNCOOKIE;
             break;
         case 'h':
             return 'h';
@@ -92,11 +103,11 @@ static int build_key(const struct service_args *a, const char *cmd, struct servi
 
 static const char *flags_text(__u32 flags, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s%s%s", flags & SERVICE_F_TLS ? "tls" : "",
-             (flags & SERVICE_F_TLS) && (flags & SERVICE_F_STEER) ? "," : "",
-             flags & SERVICE_F_STEER ? "steer" : "");
+    snprintf(buf, len, "%s%s%s", flags & SERVICE_F_TLS ? ",tls" : "", flags & SERVICE_F_STEER ? ",steer" : "",
+             flags & SERVICE_F_SYNCOOKIE ? ",syncookie" : "");
     if (!buf[0])
-        snprintf(buf, len, "-");
+        snprintf(buf, len, ",-");
+    memmove(buf, buf + 1, strlen(buf)); /* the first comma */
     return buf;
 }
 

@@ -9,6 +9,11 @@
  *   - a SYN without a flow                       -> the less loaded of the two best rendezvous-
  *                                                   hashed live, not overloaded workers; insert
  *                                                   the flow, redirect; every one overloaded: drop
+ *     past that worker's published half-open threshold, or for a SERVICE_F_SYNCOOKIE service:
+ *                                                -> a SYN cookie SYN-ACK built in the frame, XDP_TX
+ *   - an ACK without a flow while cookies may be out -> the cookie checked: valid, the flow is
+ *                                                   inserted and the ACK redirected with metadata;
+ *                                                   invalid, dropped (see "SYN cookies" below)
  *   - anything else without a flow               -> redirect to the hashed worker, which resets it
  * A new flow's SYN is first counted against its source when max_conns_per_source is set (`meta`),
  * and dropped when the source is at the cap (source_admit; see `sources` in maps/sluice_maps.h).
@@ -141,7 +146,7 @@ struct pick {
     __u32 nlive;      /* live workers of the mask, overloaded or not */
     __u32 any_worker; /* the best-scored of those */
     __u32 any_score;
-    __u32 _pad;
+    __u32 cookie_armed; /* some live worker publishes a syncookie_half_open: cookies may be out */
     struct pick_cand cand[2];
 };
 
@@ -166,6 +171,8 @@ static long pick_consider(__u32 index, void *ctx)
         return 0;
     c.worker = index;
     c.score = flow_hash_score(p->hash, index);
+    if (ws->syncookie_half_open)
+        p->cookie_armed = 1;
     if (!p->nlive++ || c.score > p->any_score) {
         p->any_worker = index;
         p->any_score = c.score;
@@ -261,6 +268,7 @@ struct steer_pkt {
     struct flow_key fk; /* the flows key: family, addresses, ports in host order */
     struct tcphdr *th;
     __u32 l4_len; /* TCP header and payload as the IP header claims, not checked against data_end */
+    __u32 l3_off; /* where the IP header starts in the frame */
 };
 
 /* L2-L4 into *pkt: 1. Else 0: the frame is the kernel's, its pass reason counted here, once. */
@@ -341,6 +349,7 @@ static __always_inline int steer_parse(struct xdp_md *ctx, struct steer_pkt *pkt
 
     if ((void *)(th + 1) > data_end)
         goto malformed;
+    pkt->l3_off = (__u32)(l3 - data);
     pkt->th = th;
     pkt->fk.sport = bpf_ntohs(th->source);
     pkt->fk.dport = bpf_ntohs(th->dest);
@@ -1139,6 +1148,9 @@ static __always_inline void add_meta(struct xdp_md *ctx, const struct flow_value
     m->target = fv->target;
     m->route_id = fv->route_id;
     m->flow_state = fv->state;
+    m->cookie_mss = 0;
+    m->cookie_wscale = 0;
+    m->cookie_flags = 0;
     st->meta_added++;
 }
 
@@ -1211,13 +1223,404 @@ static __always_inline void source_undo(const struct flow_key *fk, struct sluice
         st->source_undone++;
 }
 
+/* ---- SYN cookies -------------------------------------------------------------------------------
+ *
+ * Past a worker's half-open threshold, or always for a SERVICE_F_SYNCOOKIE service, a new SYN is
+ * answered here and no worker, flow or memory is spent on it: the SYN-ACK is built in the SYN's
+ * frame and sent back (XDP_TX), its sequence number the kernel's SYN cookie. The ACK that completes
+ * the handshake finds no flow; checked here, a valid one inserts the flow as a SYN would have and
+ * goes to its worker with struct sluice_xdp_meta's cookie_* fields, from which the engine opens the
+ * connection ESTABLISHED; an invalid one is dropped before any worker sees it. The cookie helpers
+ * take headers copied to the stack (they read fields, not the packet), which keeps the verifier's
+ * view simple whatever the VLAN tag and option lengths; the reply is written back the same way.
+ * What the options become is in maps/sluice_maps.h ("SYN cookies"). For a steering service the
+ * cookie ACK's own payload, if any, is not parsed for the route (clients send the handshake's ACK
+ * alone): the parser would then meet the stream mid-way and give the connection the default route.
+ */
+#define TCPOPT_EOL        0
+#define TCPOPT_NOP        1
+#define TCPOPT_MSS        2
+#define TCPOPT_WSCALE     3
+#define TCPOPT_SACK_PERM  4
+#define TCPOPT_TS         8
+#define TCP_OPTS_MAX      40
+#define COOKIE_TTL        64
+#define COOKIE_SYNACK_WND 65535 /* a SYN-ACK's window is never scaled */
+
+/* The options of a SYN or of the ACK that answers a cookie (the SYN's MSS is the helper's to read). */
+struct cookie_opts {
+    __u8 wscale; /* SLUICE_COOKIE_NO_WSCALE: none */
+    __u8 sack;
+    __u8 ts;
+    __u8 _pad;
+    __u32 tsval;
+    __u32 tsecr;
+};
+
+struct cookie_opt_walk {
+    const __u8 *buf; /* TCP_OPTS_MAX bytes and slack to 64 (reads are masked) */
+    __u32 len;
+    __u32 pos;
+    struct cookie_opts *o;
+};
+
+static __always_inline __u32 opt8(const __u8 *buf, __u32 off)
+{
+    return buf[off & 63];
+}
+
+static __always_inline __u32 opt32(const __u8 *buf, __u32 off)
+{
+    return opt8(buf, off) << 24 | opt8(buf, off + 1) << 16 | opt8(buf, off + 2) << 8 | opt8(buf, off + 3);
+}
+
+/* One option per step; a length that runs past the options ends the walk (what was read stays). */
+static long cookie_opt_step(__u32 index, void *ctx)
+{
+    struct cookie_opt_walk *w = ctx;
+    __u32 kind, len;
+
+    (void)index;
+    if (w->pos >= w->len)
+        return 1;
+    kind = opt8(w->buf, w->pos);
+    if (kind == TCPOPT_EOL)
+        return 1;
+    if (kind == TCPOPT_NOP) {
+        w->pos++;
+        return 0;
+    }
+    if (w->pos + 1 >= w->len)
+        return 1;
+    len = opt8(w->buf, w->pos + 1);
+    if (len < 2 || w->pos + len > w->len)
+        return 1;
+    if (kind == TCPOPT_WSCALE && len == 3)
+        w->o->wscale =
+            (__u8)(opt8(w->buf, w->pos + 2) > 14 ? 14 : opt8(w->buf, w->pos + 2)); /* RFC 7323 2.3 */
+    else if (kind == TCPOPT_SACK_PERM && len == 2)
+        w->o->sack = 1;
+    else if (kind == TCPOPT_TS && len == 10) {
+        w->o->ts = 1;
+        w->o->tsval = opt32(w->buf, w->pos + 2);
+        w->o->tsecr = opt32(w->buf, w->pos + 6);
+    }
+    w->pos += len;
+    return 0;
+}
+
+/* The headers a cookie helper reads, copied out of the frame; tcp holds the options too. */
+struct cookie_hdrs {
+    union {
+        struct iphdr ip;
+        struct ipv6hdr ip6;
+    };
+    __u8 tcp[sizeof(struct tcphdr) + TCP_OPTS_MAX];
+    __u8 _slack[64 - TCP_OPTS_MAX]; /* option reads are masked to 63: they stay in here */
+};
+
+/* The cookie paths' working memory, per CPU: the steering program's stack is spent already. */
+struct cookie_scratch {
+    struct cookie_hdrs h;
+    __u8 reply[sizeof(struct tcphdr) + 20]; /* the SYN-ACK's TCP header and options */
+    __u8 pseudo[40];                        /* the pseudo-header of the TCP checksum */
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct cookie_scratch);
+} cookie_scratch SEC(".maps");
+
+/* Copy the IP and TCP headers (options included) of pkt into h; 0, or -1 (IPv4 options: not ours). */
+static __always_inline int cookie_load(struct xdp_md *ctx, const struct steer_pkt *pkt, struct cookie_hdrs *h,
+                                       struct cookie_opts *o)
+{
+    __u32 thl = pkt->th->doff * 4, iplen = pkt->fk.family == SLUICE_IPV4 ? sizeof(h->ip) : sizeof(h->ip6);
+    __u32 l4_off = pkt->l3_off + iplen;
+    struct cookie_opt_walk w = {.buf = h->tcp + sizeof(struct tcphdr), .o = o};
+
+    if (thl < sizeof(struct tcphdr) || thl > sizeof(h->tcp) || pkt->l3_off > 64)
+        return -1;
+    if (bpf_xdp_load_bytes(ctx, pkt->l3_off, h, iplen) || bpf_xdp_load_bytes(ctx, l4_off, h->tcp, thl))
+        return -1;
+    if (pkt->fk.family == SLUICE_IPV4 && h->ip.ihl != 5)
+        return -1; /* IP options: the reply is built for a bare header */
+    o->wscale = SLUICE_COOKIE_NO_WSCALE;
+    w.len = thl - sizeof(struct tcphdr);
+    bpf_loop(TCP_OPTS_MAX, cookie_opt_step, &w, 0);
+    return 0;
+}
+
+/* ones' complement sum folded to the 16 bits a header carries */
+static __always_inline __u16 csum_fold32(__s64 sum)
+{
+    __u64 s = (__u64)sum & 0xffffffff;
+
+    s = (s & 0xffff) + (s >> 16);
+    s = (s & 0xffff) + (s >> 16);
+    return (__u16)~s;
+}
+
+static __always_inline int cookie_due(const struct service_value *sv, __u32 worker)
+{
+    struct worker_state *ws;
+
+    if (sv->flags & SERVICE_F_SYNCOOKIE)
+        return 1;
+    ws = bpf_map_lookup_elem(&workers, &worker);
+    return ws && ws->syncookie_half_open && ws->half_open >= ws->syncookie_half_open;
+}
+
+/* The SYN-ACK options: MSS; with timestamps, SACK-permitted (or two NOPs), TS and window scale
+ * (or NOPs) as the peer offered them, in Linux's order. Returns their length, 4 or 20. */
+static __always_inline __u32 cookie_synack_opts(__u8 *b, const struct cookie_opts *o, __u16 mss, __u32 wscale,
+                                                __u32 tsval)
+{
+    b[0] = TCPOPT_MSS;
+    b[1] = 4;
+    b[2] = (__u8)(mss >> 8);
+    b[3] = (__u8)mss;
+    if (!o->ts)
+        return 4; /* nowhere to keep window scaling and SACK: offered neither (see maps/sluice_maps.h) */
+    b[4] = o->sack ? TCPOPT_SACK_PERM : TCPOPT_NOP;
+    b[5] = o->sack ? 2 : TCPOPT_NOP;
+    b[6] = TCPOPT_TS;
+    b[7] = 10;
+    __builtin_memcpy(&b[8], &(__u32){bpf_htonl(tsval)}, 4);
+    __builtin_memcpy(&b[12], &(__u32){bpf_htonl(o->tsval)}, 4);
+    b[16] = TCPOPT_NOP;
+    if (o->wscale == SLUICE_COOKIE_NO_WSCALE || wscale > 14) { /* the peer's, or our worker's: none */
+        b[17] = b[18] = b[19] = TCPOPT_NOP;
+    } else {
+        b[17] = TCPOPT_WSCALE;
+        b[18] = 3;
+        b[19] = (__u8)wscale;
+    }
+    return 20;
+}
+
+/* The cookie's MSS value (from the helper) as its index in the kernel's table. */
+static __always_inline __u32 cookie_mss_index(__u32 family, __u32 mss)
+{
+    for (__u32 i = 3; i > 0; i--)
+        if (mss >= (family == SLUICE_IPV4 ? SLUICE_COOKIE_MSS_V4(i) : SLUICE_COOKIE_MSS_V6(i)))
+            return i;
+    return 0;
+}
+
+/*
+ * Answer the SYN pkt with a cookie SYN-ACK on behalf of worker, in its frame: 0 when the frame is
+ * the reply (the caller returns XDP_TX), -1 when no cookie could be made (counted; the SYN goes on
+ * to the worker as usual).
+ */
+static __noinline int cookie_syn(struct xdp_md *ctx, const struct steer_pkt *pkt, __u32 worker,
+                                 struct sluice_stats *st)
+{
+    struct worker_state *ws = bpf_map_lookup_elem(&workers, &worker);
+    __u32 family = pkt->fk.family, l3_off = pkt->l3_off, iplen, thl, optlen, tsval, cookie, seq, zero = 0;
+    struct cookie_scratch *sc = bpf_map_lookup_elem(&cookie_scratch, &zero);
+    struct cookie_opts o = {};
+    struct tcphdr *rt, *sth;
+    __u16 mss, sport, dport;
+    __u8 mac[12], *reply, *pseudo;
+    __s64 gen, sum;
+    int delta;
+
+    if (!ws || !sc)
+        goto failed;
+    __builtin_memset(sc, 0, sizeof(*sc));
+    if (cookie_load(ctx, pkt, &sc->h, &o))
+        goto failed;
+    reply = sc->reply;
+    pseudo = sc->pseudo;
+    rt = (struct tcphdr *)reply;
+    sth = (struct tcphdr *)sc->h.tcp;
+    thl = sth->doff * 4;
+    if (thl < sizeof(struct tcphdr) || thl > sizeof(sc->h.tcp))
+        goto failed;
+    gen = family == SLUICE_IPV4 ? bpf_tcp_raw_gen_syncookie_ipv4(&sc->h.ip, sth, thl)
+                                : bpf_tcp_raw_gen_syncookie_ipv6(&sc->h.ip6, sth, thl);
+    if (gen < 0)
+        goto failed;
+    cookie = (__u32)gen;
+    /* the worker publishes its IPv4 MSS; over IPv6 the header is 20 bytes longer */
+    mss = ws->syncookie_mss ? (__u16)(ws->syncookie_mss - (family == SLUICE_IPV6 ? 20 : 0))
+                            : (__u16)(gen >> 32);
+    tsval = (__u32)(bpf_ktime_get_ns() / 1000000) & ~((1u << SLUICE_COOKIE_TS_BITS) - 1);
+    tsval |= o.wscale | (o.sack ? SLUICE_COOKIE_TS_SACK : 0) |
+             SLUICE_COOKIE_TS_MSS(cookie_mss_index(family, (__u32)(gen >> 32)));
+    optlen = cookie_synack_opts(reply + sizeof(*rt), &o, mss, ws->syncookie_wscale, tsval);
+    seq = bpf_ntohl(sth->seq);
+    sport = sth->source;
+    dport = sth->dest;
+
+    iplen = family == SLUICE_IPV4 ? sizeof(sc->h.ip) : sizeof(sc->h.ip6);
+
+    rt->source = dport;
+    rt->dest = sport;
+    rt->seq = bpf_htonl(cookie);
+    rt->ack_seq = bpf_htonl(seq + 1);
+    rt->doff = (sizeof(*rt) + optlen) / 4;
+    rt->syn = 1;
+    rt->ack = 1;
+    rt->window = bpf_htons(COOKIE_SYNACK_WND);
+    if (family == SLUICE_IPV4) {
+        __be32 a = sc->h.ip.saddr;
+
+        sc->h.ip.saddr = sc->h.ip.daddr;
+        sc->h.ip.daddr = a;
+        sc->h.ip.tot_len = bpf_htons((__u16)(iplen + sizeof(*rt) + optlen));
+        sc->h.ip.ttl = COOKIE_TTL;
+        sc->h.ip.tos = 0;
+        sc->h.ip.id = 0;
+        sc->h.ip.frag_off = bpf_htons(0x4000); /* DF */
+        sc->h.ip.check = 0;
+        sc->h.ip.check = csum_fold32(bpf_csum_diff(NULL, 0, (__be32 *)&sc->h.ip, sizeof(sc->h.ip), 0));
+        __builtin_memcpy(pseudo, &sc->h.ip.saddr, 8);
+        pseudo[9] = IPPROTO_TCP;
+        pseudo[11] = (__u8)(sizeof(*rt) + optlen);
+        sum = bpf_csum_diff(NULL, 0, (__be32 *)pseudo, 12, 0);
+    } else {
+        struct in6_addr a = sc->h.ip6.saddr;
+
+        sc->h.ip6.saddr = sc->h.ip6.daddr;
+        sc->h.ip6.daddr = a;
+        sc->h.ip6.payload_len = bpf_htons((__u16)(sizeof(*rt) + optlen));
+        sc->h.ip6.hop_limit = COOKIE_TTL;
+        sc->h.ip6.priority = 0;
+        __builtin_memset(sc->h.ip6.flow_lbl, 0, sizeof(sc->h.ip6.flow_lbl));
+        __builtin_memcpy(pseudo, &sc->h.ip6.saddr, 32);
+        pseudo[35] = (__u8)(sizeof(*rt) + optlen);
+        pseudo[39] = IPPROTO_TCP;
+        sum = bpf_csum_diff(NULL, 0, (__be32 *)pseudo, 40, 0);
+    }
+    if (optlen == 20)
+        sum = bpf_csum_diff(NULL, 0, (__be32 *)reply, sizeof(*rt) + 20, (__u32)sum);
+    else
+        sum = bpf_csum_diff(NULL, 0, (__be32 *)reply, sizeof(*rt) + 4, (__u32)sum);
+    rt->check = csum_fold32(sum);
+
+    if (bpf_xdp_load_bytes(ctx, 0, mac, sizeof(mac)))
+        goto failed;
+    delta = (int)(l3_off + iplen + sizeof(*rt) + optlen) - (int)bpf_xdp_get_buff_len(ctx);
+    if (bpf_xdp_adjust_tail(ctx, delta))
+        goto failed;
+    /* from here the frame is the reply: the stores lie within the length just set, so they cannot
+     * fail; were one to, the client's checksum check would discard what goes out, and it sends again */
+    bpf_xdp_store_bytes(ctx, 0, mac + 6, 6);
+    bpf_xdp_store_bytes(ctx, 6, mac, 6);
+    bpf_xdp_store_bytes(ctx, l3_off, &sc->h, iplen);
+    bpf_xdp_store_bytes(ctx, l3_off + iplen, reply, sizeof(*rt) + optlen);
+    st->tx_syncookie++;
+    return 0;
+
+failed:
+    st->syncookie_failed++;
+    return -1;
+}
+
+/*
+ * An ACK without a flow while cookies may be out for the service: it may complete a cookie handshake.
+ * (A segment whose flow's owner is gone is no cookie ACK: it goes to a live worker, which resets it.)
+ */
+static __always_inline int cookie_ack_candidate(const struct steer_pkt *pkt, const struct service_value *sv,
+                                                const struct pick *p)
+{
+    const struct tcphdr *th = pkt->th;
+
+    if (!th->ack || th->syn || th->rst)
+        return 0;
+    return (sv->flags & SERVICE_F_SYNCOOKIE) || p->cookie_armed;
+}
+
+/*
+ * The ACK of a cookie handshake: valid, the flow is inserted (owner chosen as for a SYN) and the
+ * frame goes to the owner with the cookie's options in its metadata; invalid (forged, or older than
+ * the kernel's two-minute window), it is dropped here.
+ */
+static __noinline int cookie_ack(struct xdp_md *ctx, const struct steer_pkt *pkt,
+                                 const struct service_value *sv, struct pick *p, struct sluice_stats *st)
+{
+    __u32 zero = 0;
+    struct cookie_scratch *sc = bpf_map_lookup_elem(&cookie_scratch, &zero);
+    struct cookie_opts o = {};
+    struct sluice_xdp_meta *m;
+    enum source_verdict source;
+    __u32 worker, idx;
+    long bad;
+
+    if (!sc) {
+        st->drop_cookie_invalid++;
+        return XDP_DROP;
+    }
+    __builtin_memset(&sc->h, 0, sizeof(sc->h));
+    if (cookie_load(ctx, pkt, &sc->h, &o)) {
+        st->drop_cookie_invalid++;
+        return XDP_DROP;
+    }
+    bad = pkt->fk.family == SLUICE_IPV4
+              ? bpf_tcp_raw_check_syncookie_ipv4(&sc->h.ip, (struct tcphdr *)sc->h.tcp)
+              : bpf_tcp_raw_check_syncookie_ipv6(&sc->h.ip6, (struct tcphdr *)sc->h.tcp);
+    if (bad) {
+        st->drop_cookie_invalid++;
+        return XDP_DROP;
+    }
+    if (!p->ncand) {
+        st->drop_overload++;
+        return XDP_DROP;
+    }
+    worker = pick_choose(p, st);
+    source = source_admit(&pkt->fk, st);
+    if (source == SOURCE_REFUSED)
+        return XDP_DROP; /* the client's handshake is done but no worker knows it: it times out */
+    {
+        struct flow_value nv = {
+            .worker = worker,
+            .target = worker,
+            .state = (sv->flags & SERVICE_F_STEER) ? FLOW_AWAIT_PREFIX : FLOW_HASHED,
+            .created_ns = bpf_ktime_get_ns(),
+            .flags = source != SOURCE_UNCOUNTED ? FLOW_F_COUNTED : 0,
+        };
+
+        if (bpf_map_update_elem(&flows, &pkt->fk, &nv, BPF_ANY)) {
+            st->flow_insert_failed++;
+            if (source == SOURCE_COUNTED)
+                source_undo(&pkt->fk, st);
+        }
+        if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m))) {
+            st->meta_failed++; /* without its options the worker resets the ACK: the client starts over */
+            return redirect_to(ctx, worker, st, &st->redirect_cookie);
+        }
+        m = (void *)(long)ctx->data_meta;
+        if ((void *)(m + 1) > (void *)(long)ctx->data) {
+            st->meta_failed++;
+            return redirect_to(ctx, worker, st, &st->redirect_cookie);
+        }
+        m->magic = SLUICE_XDP_META_MAGIC;
+        m->target = worker;
+        m->route_id = 0;
+        m->flow_state = nv.state;
+    }
+    idx = o.ts ? SLUICE_COOKIE_MSS_IDX(o.tsecr) : 0;
+    m->cookie_mss =
+        (__u16)(pkt->fk.family == SLUICE_IPV4 ? SLUICE_COOKIE_MSS_V4(idx) : SLUICE_COOKIE_MSS_V6(idx));
+    m->cookie_wscale = o.ts ? (__u8)(o.tsecr & 0xf) : SLUICE_COOKIE_NO_WSCALE;
+    m->cookie_flags =
+        (o.ts ? SLUICE_COOKIE_TS : 0) | (o.ts && (o.tsecr & SLUICE_COOKIE_TS_SACK) ? SLUICE_COOKIE_SACK : 0);
+    return redirect_to(ctx, worker, st, &st->redirect_cookie); /* each carries metadata: not meta_added */
+}
+
 /*
  * No live owner. A SYN takes the less loaded of its two best-scored live, not overloaded workers
  * (pick_consider) and inserts its flow, or is shed when every live worker is overloaded; any other
- * segment goes to the best-scored live worker, overloaded or not, which resets it.
+ * segment goes to the best-scored live worker, overloaded or not, which resets it, unless it has no
+ * flow at all (had_flow 0) while cookies may be out: then it may complete a cookie handshake.
  */
 static __always_inline int steer_by_hash(struct xdp_md *ctx, const struct steer_pkt *pkt,
-                                         const struct service_value *sv, struct sluice_stats *st)
+                                         const struct service_value *sv, struct sluice_stats *st,
+                                         int had_flow)
 {
     int is_syn = pkt->th->syn && !pkt->th->ack;
     struct pick p = {.mask = ~0ull, .hash = flow_hash(&pkt->fk), .stale_ns = pick_stale_ns()};
@@ -1229,13 +1632,19 @@ static __always_inline int steer_by_hash(struct xdp_md *ctx, const struct steer_
         st->drop_no_worker++;
         return XDP_DROP;
     }
-    if (!is_syn)
+    if (!is_syn) {
+        if (!had_flow && cookie_ack_candidate(pkt, sv, &p))
+            return cookie_ack(ctx, pkt, sv, &p, st);
         return redirect_to(ctx, p.any_worker, st, &st->redirect_no_flow);
+    }
     if (!p.ncand) {
         st->drop_overload++;
         return XDP_DROP;
     }
     worker = pick_choose(&p, st);
+    /* a cookie SYN inserts no flow: its source is counted when the cookie's ACK does (cookie_ack) */
+    if (cookie_due(sv, worker) && cookie_syn(ctx, pkt, worker, st) == 0)
+        return XDP_TX;
     source = source_admit(&pkt->fk, st);
     if (source == SOURCE_REFUSED)
         return XDP_DROP;
@@ -1291,7 +1700,7 @@ static __always_inline int steer_decide(struct xdp_md *ctx, const struct steer_p
             return steer_to_owner(ctx, pkt, fv, worker, st);
         st->flow_owner_gone++;
     }
-    return steer_by_hash(ctx, pkt, sv, st);
+    return steer_by_hash(ctx, pkt, sv, st, fv != NULL);
 }
 
 /* The entry: parse L2-L4 into a steer_pkt, then decide; each ends in one verdict counter. */

@@ -20,8 +20,11 @@
  * 3: xsks keyed by (receive queue, worker): SLUICE_XSKS_KEY, SLUICE_MAX_QUEUES
  * 4: worker_state gained busy_pct and queue (the published load); stats counter steer_least_loaded
  * 5: the per-source connection cap: `sources` map, flow_value.flags (was _pad),
- *    sluice_meta.max_conns_per_source, stats drop_source_cap and source_* */
-#define SLUICE_ABI_VERSION 5
+ *    sluice_meta.max_conns_per_source, stats drop_source_cap and source_*
+ * 6: SYN cookies in XDP: SERVICE_F_SYNCOOKIE; worker_state gained half_open, syncookie_half_open,
+ *    syncookie_mss and syncookie_wscale; sluice_xdp_meta gained the cookie_* fields; stats counters
+ *    tx_syncookie, redirect_cookie, drop_cookie_invalid, syncookie_failed */
+#define SLUICE_ABI_VERSION 6
 
 /* Pins live at SLUICE_PIN_ROOT/<ifname>/<map name>; the attachment is the bpf_link pinned as "link". */
 #define SLUICE_PIN_ROOT        "/sys/fs/bpf/sluice"
@@ -77,8 +80,11 @@ struct service_key {
 enum service_flags {
     SERVICE_F_TLS = 1u << 0,   /* connections carry TLS: the routing key is the ClientHello SNI */
     SERVICE_F_STEER = 1u << 1, /* steer connections by their first bytes through `routes` */
+
+    /* XDP answers every SYN with a SYN cookie, whatever the workers' half-open counts */
+    SERVICE_F_SYNCOOKIE = 1u << 2,
 };
-#define SERVICE_F_ALL (SERVICE_F_TLS | SERVICE_F_STEER)
+#define SERVICE_F_ALL (SERVICE_F_TLS | SERVICE_F_STEER | SERVICE_F_SYNCOOKIE)
 
 struct service_value {
     __u32 service_id;
@@ -144,10 +150,11 @@ enum flow_flags {
 /*
  * XDP metadata (bpf_xdp_adjust_meta) in front of a redirected frame of a flow in FLOW_AWAIT_PREFIX
  * (flow_state says so; target == worker) or whose target != worker: the decision packet and every
- * later one (retransmissions too) until user space rewrites worker. Frames without it belong to
- * flows with nothing pending (hashed, decided to their owner) or lost it (stats meta_failed).
- * AF_XDP copies it to the UMEM bytes just before the packet (copy mode too). Only such frames
- * carry it, so a reader checks magic and clears it (UMEM bytes are reused). Host byte order.
+ * later one (retransmissions too) until user space rewrites worker; and in front of the ACK that opens a
+ * connection from a valid SYN cookie (cookie_mss non-zero, see "SYN cookies" below). Frames without it belong
+ * to flows with nothing pending (hashed, decided to their owner) or lost it (stats meta_failed). AF_XDP
+ * copies it to the UMEM bytes just before the packet (copy mode too). Only such frames carry it, so a reader
+ * checks magic and clears it (UMEM bytes are reused). Host byte order.
  */
 #define SLUICE_XDP_META_MAGIC 0x534c4d31 /* 'SLM1' */
 
@@ -156,6 +163,39 @@ struct sluice_xdp_meta {
     __u32 target;     /* flow_value.target: the worker the connection must move to */
     __u32 route_id;   /* flow_value.route_id */
     __u32 flow_state; /* flow_value.state: FLOW_AWAIT_PREFIX (hold) or FLOW_ROUTED (move to target) */
+
+    /* cookie_mss non-zero: the frame is an ACK whose SYN cookie XDP validated, and these are what the
+     * cookie kept of the client's SYN: its MSS, its window shift (SLUICE_COOKIE_NO_WSCALE: none) and
+     * enum sluice_cookie_flags */
+    __u16 cookie_mss;
+    __u8 cookie_wscale;
+    __u8 cookie_flags;
+};
+
+/*
+ * SYN cookies (bpf/steer.bpf.c, "SYN cookies"). Past a worker's published half-open threshold, or
+ * always for a SERVICE_F_SYNCOOKIE service, XDP answers a new SYN itself (XDP_TX) with a SYN-ACK
+ * whose sequence number is the kernel's SYN cookie (bpf_tcp_raw_gen_syncookie_*: it encodes one of
+ * four MSS values); the ACK that comes back without a flow is checked (bpf_tcp_raw_check_syncookie_*)
+ * before a worker sees it, and a valid one opens the flow and carries the cookie_* fields above: the
+ * worker's engine opens the connection ESTABLISHED from it. The check helper says valid or not but
+ * not which MSS the cookie holds, so, as Linux does (cookie_init_timestamp), the options live in the
+ * SYN-ACK's TSval, which the ACK echoes: bits 0-3 the peer's window shift (15: none), bit 4 SACK
+ * permitted, and (ours) bits 6-7 the MSS index in SLUICE_COOKIE_MSS_V4/V6. A peer that sent no
+ * timestamps loses window scaling and SACK (the SYN-ACK offers neither) and gets the smallest MSS.
+ */
+#define SLUICE_COOKIE_NO_WSCALE      15
+#define SLUICE_COOKIE_TS_BITS        8 /* low TSval bits that carry the options */
+#define SLUICE_COOKIE_TS_SACK        (1u << 4)
+#define SLUICE_COOKIE_TS_MSS(i)      ((__u32)(i) << 6)
+#define SLUICE_COOKIE_MSS_IDX(tsval) (((tsval) >> 6) & 3)
+/* the kernel's tables (net/ipv4/syncookies.c, net/ipv6/syncookies.c): what the cookie's MSS can be */
+#define SLUICE_COOKIE_MSS_V4(i) ((i) == 0 ? 536 : (i) == 1 ? 1300 : (i) == 2 ? 1440 : 1460)
+#define SLUICE_COOKIE_MSS_V6(i) ((i) == 0 ? 1220 : (i) == 1 ? 1420 : (i) == 2 ? 1440 : 8940)
+
+enum sluice_cookie_flags {
+    SLUICE_COOKIE_SACK = 1u << 0, /* the peer permitted SACK */
+    SLUICE_COOKIE_TS = 1u << 1,   /* the peer sends timestamps (the ACK's TSecr carried the options) */
 };
 
 /*
@@ -221,6 +261,9 @@ struct route_counters {
  * sets it while draining and while busy_pct is past its [server] shed_busy_pct, with hysteresis.
  * A worker whose heartbeat is older than SLUICE_STALE_MS (non-zero: it has published) counts as
  * 100% busy in that choice: it is blocked, and cannot say so.
+ * A new connection's chosen worker whose half_open has reached its syncookie_half_open (non-zero) has
+ * XDP answer the SYN with a cookie on its behalf (see "SYN cookies" above); while any live worker
+ * publishes a non-zero syncookie_half_open, ACKs without a flow are checked as cookies.
  */
 #define SLUICE_PUBLISH_MS 100
 #define SLUICE_STALE_MS   (4 * SLUICE_PUBLISH_MS)
@@ -233,6 +276,15 @@ struct worker_state {
     __u64 heartbeat_ns; /* CLOCK_MONOTONIC of the last publication */
     __u32 busy_pct;     /* share of the last publication period not spent waiting for input, 0..100 */
     __u32 queue;        /* requests waiting on the worker's behalf (offload jobs) */
+
+    /* SYN cookies ("SYN cookies" above): from syncookie_half_open connections in SYN-RECEIVED
+     * (half_open) on, 0: never, XDP answers the worker's SYNs; its SYN-ACK offers syncookie_mss (the
+     * engine's IPv4 MSS, IPv6 20 less; 0: the peer's) and syncookie_wscale (SLUICE_COOKIE_NO_WSCALE:
+     * none) as the worker's engine would */
+    __u32 half_open;
+    __u32 syncookie_half_open;
+    __u32 syncookie_mss;
+    __u32 syncookie_wscale;
 };
 
 /*
@@ -253,7 +305,10 @@ struct worker_state {
     X(drop_no_worker, "no live worker for a service packet: dropped")                                        \
     X(drop_overload, "SYN shed because every live worker is overloaded: dropped")                            \
     X(drop_bad_tcp, "TCP header length invalid on a service port: dropped")                                  \
-    X(drop_source_cap, "SYN of a new connection whose source has max_conns_per_source open: dropped")
+    X(drop_source_cap, "SYN of a new connection whose source has max_conns_per_source open: dropped")        \
+    X(tx_syncookie, "SYN answered by XDP with a SYN cookie SYN-ACK: XDP_TX")                                 \
+    X(redirect_cookie, "ACK without a flow whose SYN cookie is valid: flow inserted, redirected")            \
+    X(drop_cookie_invalid, "ACK without a flow while cookies are in use, its cookie invalid: dropped")
 
 /* Exactly one of these per connection whose prefix was decided (steering services only). */
 #define SLUICE_PREFIX_DECISION_COUNTERS(X)                                                                   \
@@ -279,7 +334,8 @@ struct worker_state {
     X(meta_failed, "bpf_xdp_adjust_meta failed: frame redirected without metadata")                          \
     X(source_counted, "new flows counted against their source (max_conns_per_source set)")                   \
     X(source_insert_failed, "sources table update failed: the SYN passed uncounted")                         \
-    X(source_undone, "counted SYNs whose flow insert failed: the count was given back")
+    X(source_undone, "counted SYNs whose flow insert failed: the count was given back")                      \
+    X(syncookie_failed, "SYN a cookie was due for but not made (IPv4 options, helper error): to a worker")
 
 struct sluice_stats {
 #define SLUICE_STATS_FIELD(name, help) __u64 name;

@@ -81,6 +81,11 @@ static const struct setting settings[] = {
      "AF_XDP: a worker busy (not waiting for input) this share of its last 100 ms or more publishes "
      "overload, and XDP gives new connections to the others, or sheds their SYNs when all are; it clears "
      "10 points below; 100: never"},
+    {"server", "syncookie_half_open", "syncookie-half-open", "N", SET_U32, AT(server.syncookie_half_open), 0,
+     1u << 20, false, NULL, NULL,
+     "AF_XDP: a worker with this many connections in SYN-RECEIVED or more publishes it, and XDP answers "
+     "new SYNs for it with SYN cookies, so that a flood costs the worker nothing; at most max_half_open; "
+     "0: never (a service can ask for cookies always: sluice-agent service add --syncookie)"},
     {"server", "linger_ms", "linger-ms", "MS", SET_U32, AT(server.linger_ms), 0, 600000, false, NULL, NULL,
      "after the server closes a connection, how long it reads and discards what the client still sends"},
     {"server", "linger_max_bytes", NULL, NULL, SET_U32, AT(server.linger_max_bytes), 0, 1u << 30, false, NULL,
@@ -662,6 +667,7 @@ static void config_defaults(struct config *cfg)
     xdp_config_default(&cfg->xdp);
     srv->drain_ms = 2000;
     srv->shed_busy_pct = 90;
+    srv->syncookie_half_open = SERVER_SYNCOOKIE_HALF_OPEN_DEFAULT;
     srv->linger_ms = APP_LINGER_MS_DEFAULT;
     srv->linger_max_bytes = APP_LINGER_MAX_BYTES_DEFAULT;
     srv->send_timeout_ms = APP_SEND_TIMEOUT_MS_DEFAULT;
@@ -750,6 +756,9 @@ static int check(struct config *config, struct err *e)
                    cfg->offload.min_threads, cfg->offload.max_threads);
     if (cfg->tcp.max_half_open > cfg->tcp.max_conns)
         cfg->tcp.max_half_open = cfg->tcp.max_conns;
+    if (cfg->syncookie_half_open > cfg->tcp.max_half_open)
+        cfg->syncookie_half_open =
+            cfg->tcp.max_half_open; /* half-open never grows past it: cookies would never start */
     for (uint32_t i = 0; i < cfg->nworkers; i++)
         cfg->cpus[i] =
             cfg->ncpus ? cfg->cpus[i % cfg->ncpus] : (int)(i % (uint32_t)(online > 0 ? online : 1));

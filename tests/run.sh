@@ -71,6 +71,7 @@ SUITES=(
     "framework|900|root|tests/framework/framework_test.sh $BUILD|sluice as a framework: make install/uninstall (DESTDIR too), examples/hello and examples/grpc-echo built out of the tree with pkg-config sluice, run on both datapaths against curl and a python3-grpcio client, in a topology"
     "source-cap|120|root|tests/steer/source_cap_test.sh $BUILD|the per-source connection cap (issue 18): N kernel TCP connections from one address held, the N+1th dropped in XDP and counted, another address served, the count given back on close, over IPv4 and IPv6, against sluice-server on AF_XDP, in a topology"
     "steer|600|root|tests/steer/steer_test.sh $BUILD|stream-prefix steering and load-aware steering (two choices, SYN shedding) end to end with real clients, in a topology"
+    "syn-flood|300|root|tests/flood/syn_flood_test.sh $BUILD|spoofed SYN floods (issue 18): without cookies the worker pays, past the half-open threshold and for a --syncookie service XDP answers with SYN cookies, curl still gets 200, in a topology"
 )
 
 declare -A LIMIT NEEDS CMD

@@ -21,6 +21,9 @@
 #include "afxdp/xdp_worker.h"
 #include "sched/worker.h"
 
+_Static_assert(TCP_COOKIE_NO_WSCALE == SLUICE_COOKIE_NO_WSCALE,
+               "the engine reads the cookie's wscale as XDP wrote it");
+
 /* The AF_XDP state of the server's worker index: where a moved connection's messages go. */
 static struct xdp_worker *peer(struct xdp_worker *x, uint32_t index)
 {
@@ -58,15 +61,26 @@ static void flow_set_owner(struct xdp_worker *x, const struct pkt_tuple *t, uint
         x->stats.steer_flow_gone++;
 }
 
-enum tcp_steer xdp_steer_read(struct xdp_worker *x, uint8_t *packet, uint32_t *target)
+enum tcp_steer xdp_steer_read(struct xdp_worker *x, uint8_t *packet, uint32_t *target,
+                              struct tcp_syncookie *cookie)
 {
     struct sluice_xdp_meta *m = (struct sluice_xdp_meta *)(packet - sizeof(*m));
     struct worker *w = x->worker;
 
     *target = w->index;
+    memset(cookie, 0, sizeof(*cookie));
     if (m->magic != SLUICE_XDP_META_MAGIC)
         return TCP_STEER_PLACED; /* the program could not add it (counted there as meta_failed) */
     m->magic = 0; /* UMEM bytes are reused: a later frame without metadata must not look steered */
+    if (m->cookie_mss) {
+        *cookie = (struct tcp_syncookie){
+            .valid = true,
+            .sack = m->cookie_flags & SLUICE_COOKIE_SACK,
+            .ts = m->cookie_flags & SLUICE_COOKIE_TS,
+            .wscale = m->cookie_wscale,
+            .mss = m->cookie_mss,
+        };
+    }
     if (m->flow_state == FLOW_AWAIT_PREFIX)
         return TCP_STEER_HOLD;
     if (m->target == w->index || m->target >= w->srv->cfg.nworkers)
@@ -99,10 +113,11 @@ void xdp_steer_input(struct xdp_worker *x, const struct tcp_rx_chain *chain)
     const struct tcp_rx_piece *first = &chain->piece[0];
     uint8_t *packet = frame_data(&x->server->umem.pool, first->frame) + first->off;
     uint32_t target;
-    enum tcp_steer steer = xdp_steer_read(x, packet, &target);
+    struct tcp_syncookie cookie;
+    enum tcp_steer steer = xdp_steer_read(x, packet, &target, &cookie);
     struct tcp_conn *c;
 
-    switch (tcp_input_steered_chain(&x->engine, chain, steer, &c)) {
+    switch (tcp_input_cookie_chain(&x->engine, chain, steer, cookie.valid ? &cookie : NULL, &c)) {
     case TCP_STEERED_FOREIGN:
         if (chain->n == 1) {
             forward(x, target, first->frame, first->off, first->len);

@@ -30,8 +30,10 @@ struct xdp_steer_msg {
 
 /* The `flows` key of a connection's tuple (ours local, the client remote). */
 struct flow_key xdp_steer_flow_key(const struct pkt_tuple *t);
-/* What the steering program's metadata in front of packet says; *target is the worker it names. */
-enum tcp_steer xdp_steer_read(struct xdp_worker *x, uint8_t *packet, uint32_t *target);
+/* What the steering program's metadata in front of packet says; *target is the worker it names, and
+ * cookie->valid whether the packet is the ACK of a SYN cookie XDP validated (with what it kept). */
+enum tcp_steer xdp_steer_read(struct xdp_worker *x, uint8_t *packet, uint32_t *target,
+                              struct tcp_syncookie *cookie);
 /* A received frame into the engine as the steering program placed it (RX batch). */
 void xdp_steer_input(struct xdp_worker *x, const struct tcp_rx_chain *chain);
 /* Connections the batch found routed elsewhere go to their worker's inbox (before the flush). */

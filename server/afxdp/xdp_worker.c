@@ -57,7 +57,16 @@ static void publish(struct xdp_worker *x, uint64_t now, bool live, bool draining
         .heartbeat_ns = now,
         .busy_pct = busy_pct,
         .queue = atomic_load_explicit(&w->queue_depth, memory_order_relaxed),
+        .half_open = x->engine.nhalf_open,
+        .syncookie_half_open = w->srv->cfg.syncookie_half_open,
     };
+    uint16_t mss;
+    uint8_t wscale;
+
+    /* what a cookie SYN-ACK XDP sends on this worker's behalf offers: what its engine would */
+    tcp_engine_syncookie_offer(&x->engine, &mss, &wscale);
+    ws.syncookie_mss = mss;
+    ws.syncookie_wscale = wscale;
 
     x->window_ns = now;
     x->idle_ns = 0;
@@ -581,6 +590,11 @@ static void xdp_write_metrics(struct server *srv, const struct metrics_sink *sin
     sink->family(sink->ctx, "sluice_tcp_time_wait", "gauge",
                  "compact TIME-WAIT entries, at most [tcp] max_time_wait, apart from the connection slots");
     WORKER_SAMPLES("sluice_tcp_time_wait", engine.tw.count)
+    sink->family(
+        sink->ctx, "sluice_tcp_half_open", "gauge",
+        "connections in SYN-RECEIVED, at most [tcp] max_half_open; from [server] syncookie_half_open "
+        "on, XDP answers the worker's SYNs with cookies");
+    WORKER_SAMPLES("sluice_tcp_half_open", engine.nhalf_open)
     sink->family(sink->ctx, "sluice_afxdp_busy_percent", "gauge",
                  "share of the last publication period the worker was not waiting for input, as published "
                  "to XDP in `workers`");

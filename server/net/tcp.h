@@ -133,7 +133,9 @@ struct tcp_callbacks {
     X(hold_expired, "held connections placed here because steering had not decided in hold_ms")              \
     X(handoffs_out, "held connections exported to another engine")                                           \
     X(handoffs_in, "connections imported from another engine")                                               \
-    X(handoffs_failed, "imports refused (no slot, or the tuple in use): the connection was dropped")
+    X(handoffs_failed, "imports refused (no slot, or the tuple in use): the connection was dropped")         \
+    X(conns_cookie, "connections opened ESTABLISHED from an ACK whose SYN cookie XDP validated")             \
+    X(cookie_refused, "ACKs handed over as cookies that opened nothing: flagged invalid, or no slot")
 
 struct tcp_stats {
 #define TCP_STATS_FIELD(name, help) uint64_t name;
@@ -345,11 +347,34 @@ enum tcp_steered {
     TCP_STEERED_PINNED,  /* MOVE, but the application has *conn already: it stays here */
 };
 
+/*
+ * What a SYN cookie kept of the client's SYN, when the steering program answered the SYN itself and
+ * validated the returning ACK (maps/sluice_maps.h, "SYN cookies"). Such an ACK opens the connection
+ * ESTABLISHED: no SYN-RECEIVED state ever existed. A cookie not valid opens nothing (counted).
+ */
+#define TCP_COOKIE_NO_WSCALE 15
+struct tcp_syncookie {
+    bool valid;
+    bool sack;      /* the client permitted SACK */
+    bool ts;        /* the client sends timestamps: the ACK's TSecr is the SYN-ACK's TSval */
+    uint8_t wscale; /* the client's window shift; TCP_COOKIE_NO_WSCALE: it offered none */
+    uint16_t mss;   /* the client's MSS, as the cookie holds it */
+};
+
+/* What a SYN-ACK made elsewhere for this engine must offer: its IPv4 MSS (IPv6: 20 less) and window
+ * shift (TCP_COOKIE_NO_WSCALE without window scaling: the SYN-ACK offers none). */
+void tcp_engine_syncookie_offer(const struct tcp_engine *e, uint16_t *mss_v4, uint8_t *wscale);
+
 /* tcp_input for a frame the steering program placed as steer says. */
 enum tcp_steered tcp_input_steered_chain(struct tcp_engine *e, const struct tcp_rx_chain *chain,
                                          enum tcp_steer steer, struct tcp_conn **conn);
 enum tcp_steered tcp_input_steered(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len,
                                    enum tcp_steer steer, struct tcp_conn **conn);
+/* tcp_input_steered_chain for the ACK of a SYN cookie handshake (cookie NULL: none): when no
+ * connection has its tuple, a valid cookie opens one from it. */
+enum tcp_steered tcp_input_cookie_chain(struct tcp_engine *e, const struct tcp_rx_chain *chain,
+                                        enum tcp_steer steer, const struct tcp_syncookie *cookie,
+                                        struct tcp_conn **conn);
 
 /* Place a held connection here after all: the application hears of it at the next flush. */
 void tcp_conn_place(struct tcp_conn *c);

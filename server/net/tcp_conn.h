@@ -212,6 +212,9 @@ void tcp_half_open_add(struct tcp_engine *e, struct tcp_conn *c);
 void tcp_half_open_remove(struct tcp_engine *e, struct tcp_conn *c);
 /* A connection in SYN-RECEIVED for the SYN p. */
 struct tcp_conn *tcp_conn_create(struct tcp_engine *e, const struct pkt *p);
+/* A connection ESTABLISHED from the ACK p of a SYN cookie handshake, with what the cookie kept. */
+struct tcp_conn *tcp_conn_create_cookie(struct tcp_engine *e, const struct pkt *p,
+                                        const struct tcp_syncookie *ck);
 /* Adopt what the peer's SYN (or SYN-ACK) says: options, its ISN, its window. */
 void tcp_conn_negotiated(struct tcp_engine *e, struct tcp_conn *c, const struct pkt *syn);
 /* Leave the table and queue for freeing; calls closed(error) first if the application had it. */

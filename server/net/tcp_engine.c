@@ -539,6 +539,61 @@ struct tcp_conn *tcp_conn_create(struct tcp_engine *e, const struct pkt *p)
     return c;
 }
 
+/*
+ * The handshake happened in XDP: the ACK acknowledges our ISN (its ack - 1), its seq is the client's
+ * ISN + 1. The options are what the cookie kept (maps/sluice_maps.h, "SYN cookies"); our TSval goes
+ * on from the SYN-ACK's, which the ACK echoes, so that the client's PAWS accepts what we send.
+ */
+struct tcp_conn *tcp_conn_create_cookie(struct tcp_engine *e, const struct pkt *p,
+                                        const struct tcp_syncookie *ck)
+{
+    const struct tcp_config *cfg = &e->cfg;
+    struct tcp_conn *c = tcp_conn_alloc(e, &p->tuple, &p->link);
+
+    if (!c)
+        return NULL;
+    c->state = TCP_ESTABLISHED;
+    c->iss = p->ack - 1;
+    c->snd_una = c->snd_nxt = c->snd_max = c->snd_end = c->high_sack = p->ack;
+    if (ck->mss && ck->mss < c->mss)
+        c->mss = ck->mss;
+    if (c->mss < 64)
+        c->mss = 64;
+    if (cfg->window_scaling && ck->wscale != TCP_COOKIE_NO_WSCALE) {
+        c->flags |= CONN_F_WS;
+        c->snd_wscale = ck->wscale > 14 ? 14 : ck->wscale;
+        c->rcv_wscale = wscale_for(cfg->rcv_buf);
+    }
+    if (cfg->sack && ck->sack)
+        c->flags |= CONN_F_SACK;
+    if (cfg->timestamps && ck->ts && p->opts.ts_present) {
+        c->flags |= CONN_F_TS;
+        c->ts_recent = p->opts.tsval;
+        c->ts_recent_ms = (uint32_t)engine_now_ms(e);
+        c->ts_offset = p->opts.tsecr - (uint32_t)engine_now_ms(e);
+        c->mss = (uint16_t)(c->mss - TCP_TS_OPT_LEN);
+    }
+    c->irs = p->seq - 1;
+    c->rcv_nxt = c->last_ack_sent = p->seq;
+    /* the cookie SYN-ACK offered the most a SYN's unscaled window can (bpf/steer.bpf.c): what it let
+     * the client send is acceptable, as an advertised window stays even when the buffer is smaller */
+    c->rcv_adv = p->seq + UINT16_MAX;
+    c->snd_wnd = c->max_snd_wnd = (uint32_t)p->wnd << c->snd_wscale;
+    c->snd_wl1 = p->seq;
+    c->snd_wl2 = p->ack;
+    tcp_cc_init(e, c);
+    if (cfg->keepalive_idle_ms)
+        tcp_conn_set_timer(e, c, TIMER_IDLE, engine_now_ms(e) + cfg->keepalive_idle_ms);
+    tcp_conn_post(e, c, EV_ACCEPT);
+    return c;
+}
+
+void tcp_engine_syncookie_offer(const struct tcp_engine *e, uint16_t *mss_v4, uint8_t *wscale)
+{
+    *mss_v4 = tcp_mss_offered(e, PKT_IPV4);
+    *wscale = e->cfg.window_scaling ? wscale_for(e->cfg.rcv_buf) : TCP_COOKIE_NO_WSCALE;
+}
+
 struct tcp_conn *tcp_connect(struct tcp_engine *e, const struct pkt_tuple *t, const struct pkt_link *link,
                              void *user)
 {

@@ -74,6 +74,40 @@ static struct tcp_conn *no_connection(struct tcp_engine *e, const struct pkt *p)
     return c;
 }
 
+/*
+ * A segment for no connection that the steering program handed over as the ACK of a SYN cookie
+ * handshake: a valid cookie opens the connection ESTABLISHED (returned). An invalid one opens
+ * nothing and is dropped: XDP answers no-flow ACKs of a cookie service itself, so it is only ever a
+ * defect, counted.
+ */
+static struct tcp_conn *cookie_open(struct tcp_engine *e, const struct pkt *p, const struct tcp_syncookie *ck)
+{
+    struct tcp_conn *c;
+
+    if (!ck->valid) {
+        e->stats.cookie_refused++;
+        return NULL;
+    }
+    if ((p->flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_ACK)
+        return no_connection(e, p);
+    if (!listening(e, p->tuple.lport)) {
+        e->stats.not_listening++;
+        tcp_send_reset_for(e, p);
+        return NULL;
+    }
+    /* an older incarnation of the tuple in TIME-WAIT: the cookie proves the client started anew */
+    if (tcp_time_wait_forget(e, &p->tuple))
+        e->stats.time_wait_reused++;
+    c = e->nconns < e->cfg.max_conns ? tcp_conn_create_cookie(e, p, ck) : NULL;
+    if (!c) {
+        e->stats.cookie_refused++;
+        tcp_send_reset_for(e, p); /* no slot: the client hears it at once rather than after retries */
+        return NULL;
+    }
+    e->stats.conns_cookie++;
+    return c;
+}
+
 /* ---- ACK processing ---------------------------------------------------------------------------- */
 
 static void process_sack(struct tcp_engine *e, struct tcp_conn *c, const struct tcp_opts *o)
@@ -756,7 +790,7 @@ static bool parse_frame(struct tcp_engine *e, const struct tcp_rx_chain *chain, 
 
 /* The segment p to its connection, or to the listener; returns the connection it ended on, if any. */
 static struct tcp_conn *input_segment(struct tcp_engine *e, const struct pkt *p,
-                                      const struct tcp_rx_chain *payload)
+                                      const struct tcp_rx_chain *payload, const struct tcp_syncookie *cookie)
 {
     struct tcp_conn *c = tcp_conn_lookup(e, &p->tuple);
     bool taken = false;
@@ -766,10 +800,15 @@ static struct tcp_conn *input_segment(struct tcp_engine *e, const struct pkt *p,
      * connection still in TIME-WAIT reached it in this batch (its closed call is not delivered yet) or
      * waits for TX room for its last ACK: a new SYN is answered as in TIME-WAIT, and the client's retry
      * meets the entry */
-    if (c)
+    if (c) {
         taken = segment_arrives(e, c, p, payload);
-    else if (!tcp_time_wait_input(e, p))
+    } else if (cookie) {
+        c = cookie_open(e, p, cookie);
+        if (c) /* the ACK's own payload, if any, is the stream's first bytes */
+            taken = segment_arrives(e, c, p, payload);
+    } else if (!tcp_time_wait_input(e, p)) {
         c = no_connection(e, p);
+    }
     if (!taken)
         release_chain(e, payload);
     return c && c->state != TCP_CLOSED && !(c->flags & CONN_F_ZOMBIE) ? c : NULL;
@@ -789,7 +828,7 @@ void tcp_input_chain(struct tcp_engine *e, const struct tcp_rx_chain *chain)
     struct pkt p;
 
     if (parse_frame(e, chain, &p, &payload))
-        input_segment(e, &p, &payload);
+        input_segment(e, &p, &payload, NULL);
 }
 
 void tcp_input(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len)
@@ -809,8 +848,9 @@ static void hold(struct tcp_engine *e, struct tcp_conn *c)
     tcp_conn_set_timer(e, c, TIMER_HOLD, engine_now_ms(e) + e->cfg.hold_ms);
 }
 
-enum tcp_steered tcp_input_steered_chain(struct tcp_engine *e, const struct tcp_rx_chain *chain,
-                                         enum tcp_steer steer, struct tcp_conn **conn)
+enum tcp_steered tcp_input_cookie_chain(struct tcp_engine *e, const struct tcp_rx_chain *chain,
+                                        enum tcp_steer steer, const struct tcp_syncookie *cookie,
+                                        struct tcp_conn **conn)
 {
     struct tcp_rx_chain payload;
     struct tcp_conn *c;
@@ -822,7 +862,7 @@ enum tcp_steered tcp_input_steered_chain(struct tcp_engine *e, const struct tcp_
     /* routed away, and the connection left already: the segment is the new owner's, untouched */
     if (steer == TCP_STEER_MOVE && !tcp_conn_lookup(e, &p.tuple))
         return TCP_STEERED_FOREIGN;
-    c = input_segment(e, &p, &payload);
+    c = input_segment(e, &p, &payload, cookie);
     if (!c)
         return TCP_STEERED_DONE;
     switch (steer) {
@@ -840,6 +880,12 @@ enum tcp_steered tcp_input_steered_chain(struct tcp_engine *e, const struct tcp_
         return TCP_STEERED_MOVABLE;
     }
     return TCP_STEERED_DONE;
+}
+
+enum tcp_steered tcp_input_steered_chain(struct tcp_engine *e, const struct tcp_rx_chain *chain,
+                                         enum tcp_steer steer, struct tcp_conn **conn)
+{
+    return tcp_input_cookie_chain(e, chain, steer, NULL, conn);
 }
 
 enum tcp_steered tcp_input_steered(struct tcp_engine *e, uint32_t frame, uint32_t off, uint32_t len,

@@ -43,6 +43,10 @@ struct listen_fds {
     uint16_t port[SERVER_MAX_INHERITED];
 };
 
+/* A quarter of the default max_half_open: a flood turns cookies on long before it evicts real clients'
+ * handshakes, and no test or benchmark opens that many at once. */
+#define SERVER_SYNCOOKIE_HALF_OPEN_DEFAULT 1024
+
 struct server_config {
     const struct datapath_ops *datapath;
     /* the datapath's own settings, for its server_init (AF_XDP: struct xdp_config) */
@@ -59,6 +63,11 @@ struct server_config {
     uint32_t shed_busy_pct;    /* AF_XDP: a worker busier than this publishes overload (XDP sheds its
                                   SYNs); 100: never */
     struct tcp_config tcp;     /* the engine's; max_conns also bounds every datapath's connections */
+
+    /* AF_XDP: from this many SYN-RECEIVED connections on a worker, XDP answers its SYNs with cookies;
+     * 0: never */
+    uint32_t syncookie_half_open;
+
     struct http_config http;
     struct offload_config offload; /* max_threads 0: no pool, offloaded handlers run on the workers */
     struct breaker_config breaker; /* each offloaded route's; failures 0: none */

@@ -31,13 +31,18 @@ static size_t put_tcp(const struct pkt_spec *s, unsigned char *p)
 
     th.source = htons(s->sport);
     th.dest = htons(s->dport);
+    int doff = s->tcp_doff ? s->tcp_doff : 5 + (int)(s->tcp_options_len / 4);
+
     th.seq = htonl(s->seq ? s->seq : 1000);
-    th.doff = s->tcp_doff ? s->tcp_doff : 5;
+    th.ack_seq = htonl(s->ack);
+    th.doff = (__u16)doff;
     th.window = htons(65535);
     memcpy(p, &th, sizeof(th));
     p[13] = s->tcp_flags;
-    len = (size_t)(s->tcp_doff > 5 ? s->tcp_doff : 5) * 4;
+    len = (size_t)(doff > 5 ? doff : 5) * 4;
     memset(p + sizeof(th), 1, len - sizeof(th)); /* NOP options */
+    if (s->tcp_options)
+        memcpy(p + sizeof(th), s->tcp_options, s->tcp_options_len);
     if (s->data)
         memcpy(p + len, s->data, s->payload);
     else

@@ -28,13 +28,16 @@ struct pkt_spec {
     __u16 frag;       /* IPv4 frag_off field in host order (MF = 0x2000, offset in 8-byte units) */
     bool ipv6_ext;    /* IPv6: an extension header of type ipv6_ext_type precedes TCP */
     __u8 ipv6_ext_type;
-    int ip_version;   /* 0: from family; else forced */
-    int ihl;          /* 0: computed; else forced IPv4 IHL */
-    int tcp_doff;     /* 0: 5; else forced TCP data offset */
-    size_t payload;   /* bytes of payload after TCP */
-    const void *data; /* the payload's bytes; NULL: 'x' repeated */
-    __u32 seq;        /* TCP sequence number; 0: 1000 */
-    size_t truncate;  /* non-zero: cut the frame to this many bytes */
+    int ip_version;          /* 0: from family; else forced */
+    int ihl;                 /* 0: computed; else forced IPv4 IHL */
+    int tcp_doff;            /* 0: 5; else forced TCP data offset */
+    size_t payload;          /* bytes of payload after TCP */
+    const void *data;        /* the payload's bytes; NULL: 'x' repeated */
+    __u32 seq;               /* TCP sequence number; 0: 1000 */
+    __u32 ack;               /* TCP acknowledgment number */
+    const __u8 *tcp_options; /* option bytes after the TCP header (a multiple of 4); NULL: NOPs to tcp_doff */
+    size_t tcp_options_len;
+    size_t truncate; /* non-zero: cut the frame to this many bytes */
 };
 
 #define TH_FIN 0x01

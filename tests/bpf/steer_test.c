@@ -186,10 +186,12 @@ struct outcome {
     struct sluice_xdp_meta meta; /* valid when metalen == sizeof(meta) */
 };
 
-static int run(const struct pkt_spec *spec, struct outcome *out)
+/* The output frame of the last run (metadata included, metalen bytes of it first) and its length. */
+static unsigned char output[PKT_MAX + 256];
+static __u32 output_len;
+
+static int run_frame(const unsigned char *frame, size_t len, struct outcome *out)
 {
-    unsigned char frame[PKT_MAX], output[PKT_MAX + 256];
-    size_t len = pkt_build(spec, frame);
     struct xdp_md ctx_in = {
         .data_end = (__u32)len, .ingress_ifindex = run_ifindex, .rx_queue_index = run_queue};
     struct xdp_md ctx_out = {0};
@@ -201,6 +203,7 @@ static int run(const struct pkt_spec *spec, struct outcome *out)
     if (read_stats(&before) || bpf_prog_test_run_opts(bpf_program__fd(skel->progs.sluice_steer), &opts) ||
         read_stats(&after))
         return -1;
+    output_len = opts.data_size_out;
     out->verdict = (int)opts.retval;
     out->metalen = ctx_out.data; /* the output starts at data_meta; data is relative to it */
     memset(&out->meta, 0, sizeof(out->meta));
@@ -209,6 +212,13 @@ static int run(const struct pkt_spec *spec, struct outcome *out)
     for (size_t i = 0; i < sizeof(before) / 8; i++)
         ((__u64 *)&out->delta)[i] = ((__u64 *)&after)[i] - ((__u64 *)&before)[i];
     return 0;
+}
+
+static int run(const struct pkt_spec *spec, struct outcome *out)
+{
+    unsigned char frame[PKT_MAX];
+
+    return run_frame(frame, pkt_build(spec, frame), out);
 }
 
 /* The one verdict counter that moved by one, or NULL when none or several moved. */
@@ -253,9 +263,14 @@ static struct outcome last;
 
 /* Run spec; check the verdict, that counter alone moved, and the redirect went to worker (-1: none). */
 #define EXPECT(spec, want_verdict, want_counter, want_worker)                                                \
+    EXPECT_RUN(run((spec), &last), want_verdict, want_counter, want_worker)
+/* The same for a frame built by hand. */
+#define EXPECT_FRAME(frame, len, want_verdict, want_counter, want_worker)                                    \
+    EXPECT_RUN(run_frame((frame), (len), &last), want_verdict, want_counter, want_worker)
+#define EXPECT_RUN(call, want_verdict, want_counter, want_worker)                                            \
     do {                                                                                                     \
         const char *_moved;                                                                                  \
-        CHECK(run((spec), &last) == 0);                                                                      \
+        CHECK((call) == 0);                                                                                  \
         CHECKF(last.verdict == (want_verdict), "verdict %s, expected %s", verdict_name(last.verdict),        \
                verdict_name(want_verdict));                                                                  \
         _moved = verdict_counter(&last.delta);                                                               \
@@ -2529,6 +2544,347 @@ static int load_steering_program(void)
     return 0;
 }
 
+/* ---- SYN cookies ----------------------------------------------------------------------------------
+ *
+ * The kernel keeps one syncookie secret for every user, so a SYN-ACK the program made in a test run
+ * carries a cookie that a later test run checks: each case makes a real SYN-ACK, verifies it as a
+ * client's stack would (checksums, numbers, options), then answers it.
+ */
+#define COOKIE_MSS    1448 /* what the workers publish as their engine's IPv4 MSS */
+#define COOKIE_WSCALE 3
+#define CLIENT_TSVAL  0x01020304u
+
+/* Worker i's half-open count and cookie threshold, with what a cookie SYN-ACK offers for it. */
+static int set_half_open(__u32 i, __u32 half_open, __u32 threshold)
+{
+    int fd = bpf_map__fd(skel->maps.workers);
+    struct worker_state ws;
+
+    if (bpf_map_lookup_elem(fd, &i, &ws))
+        return -1;
+    ws.half_open = half_open;
+    ws.syncookie_half_open = threshold;
+    ws.syncookie_mss = COOKIE_MSS;
+    ws.syncookie_wscale = COOKIE_WSCALE;
+    return bpf_map_update_elem(fd, &i, &ws, BPF_ANY);
+}
+
+static __u32 sum16(const unsigned char *p, size_t n, __u32 sum)
+{
+    for (size_t i = 0; i + 1 < n; i += 2)
+        sum += (__u32)(p[i] << 8 | p[i + 1]);
+    if (n & 1)
+        sum += (__u32)(p[n - 1] << 8);
+    return sum;
+}
+
+static __u16 fold(__u32 sum)
+{
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (__u16)sum;
+}
+
+static void put32(unsigned char *b, __u32 v)
+{
+    b[0] = (unsigned char)(v >> 24);
+    b[1] = (unsigned char)(v >> 16);
+    b[2] = (unsigned char)(v >> 8);
+    b[3] = (unsigned char)v;
+}
+
+static __u32 get32(const unsigned char *b)
+{
+    return (__u32)b[0] << 24 | (__u32)b[1] << 16 | (__u32)b[2] << 8 | b[3];
+}
+
+/* The ones' complement sum of a frame's TCP segment and pseudo-header: 0xffff when its checksum holds. */
+static __u16 tcp_sum(const unsigned char *f, size_t len, int family)
+{
+    size_t l3 = 14, iplen = family == 6 ? 40 : 20, tcplen = len - l3 - iplen;
+    __u32 sum = family == 6 ? sum16(f + l3 + 8, 32, 0) : sum16(f + l3 + 12, 8, 0);
+
+    sum += 6 + (__u32)tcplen;
+    return fold(sum16(f + l3 + iplen, tcplen, sum));
+}
+
+/*
+ * A client's segment with TCP options as Linux lays them out in a SYN (MSS, SACK-permitted, TS, NOP,
+ * window scale) or after it (NOP, NOP, TS), checksums right; ts false leaves timestamps out.
+ */
+static size_t client_segment(int family, __u8 flags, __u32 seq, __u32 ack, bool ts, __u32 tsecr,
+                             unsigned char *f)
+{
+    size_t l3 = 14, iplen = family == 6 ? 40 : 20, optlen = 0, tcplen;
+    unsigned char *ip = f + l3, *th, *o;
+
+    memset(f, 0, PKT_MAX);
+    memcpy(f, "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02", 12);
+    f[12] = family == 6 ? 0x86 : 0x08;
+    f[13] = family == 6 ? 0xdd : 0x00;
+    th = ip + iplen;
+    o = th + 20;
+    if (flags & TH_SYN) {
+        memcpy(o, "\x02\x04\x05\xb4", 4); /* MSS 1460 */
+        optlen = 4;
+        if (ts) {
+            memcpy(o + 4, "\x04\x02\x08\x0a", 4);
+            put32(o + 8, CLIENT_TSVAL);
+            put32(o + 12, 0);
+            optlen = 16;
+        }
+        memcpy(o + optlen, "\x01\x03\x03\x07", 4); /* window scale 7 */
+        optlen += 4;
+    } else if (ts) {
+        memcpy(o, "\x01\x01\x08\x0a", 4);
+        put32(o + 4, CLIENT_TSVAL + 1);
+        put32(o + 8, tsecr);
+        optlen = 12;
+    }
+    tcplen = 20 + optlen;
+    if (family == 6) {
+        ip[0] = 0x60;
+        ip[4] = (unsigned char)(tcplen >> 8);
+        ip[5] = (unsigned char)tcplen;
+        ip[6] = IPPROTO_TCP;
+        ip[7] = 64;
+        inet_pton(AF_INET6, CLIENT_V6, ip + 8);
+        inet_pton(AF_INET6, SERVICE_V6, ip + 24);
+    } else {
+        ip[0] = 0x45;
+        ip[2] = (unsigned char)((20 + tcplen) >> 8);
+        ip[3] = (unsigned char)(20 + tcplen);
+        ip[6] = 0x40;
+        ip[8] = 64;
+        ip[9] = IPPROTO_TCP;
+        inet_pton(AF_INET, CLIENT_V4, ip + 12);
+        inet_pton(AF_INET, SERVICE_V4, ip + 16);
+        ip[10] = 0;
+        ip[11] = 0;
+        {
+            __u16 c = (__u16)~fold(sum16(ip, 20, 0));
+
+            ip[10] = (unsigned char)(c >> 8);
+            ip[11] = (unsigned char)c;
+        }
+    }
+    th[0] = 40000 >> 8;
+    th[1] = 40000 & 0xff;
+    th[3] = 80;
+    put32(th + 4, seq);
+    put32(th + 8, ack);
+    th[12] = (unsigned char)((tcplen / 4) << 4);
+    th[13] = flags;
+    th[14] = 0xff;
+    th[15] = 0xff;
+    {
+        __u16 c = (__u16)~tcp_sum(f, l3 + iplen + tcplen, family);
+
+        th[16] = (unsigned char)(c >> 8);
+        th[17] = (unsigned char)c;
+    }
+    return l3 + iplen + tcplen;
+}
+
+/* The SYN-ACK in output, as a client checks it; *cookie its sequence number, *tsval its TSval. */
+static void check_synack(int family, __u32 syn_seq, bool ts, __u32 *cookie, __u32 *tsval)
+{
+    size_t l3 = 14, iplen = family == 6 ? 40 : 20, hlen = ts ? 40 : 24;
+    const unsigned char *f = output, *ip = f + l3, *th = ip + iplen, *o = th + 20;
+    unsigned char client[16], service[16];
+
+    *cookie = *tsval = 0;
+    CHECKF(output_len == l3 + iplen + hlen, "SYN-ACK of %u bytes, expected %zu", output_len,
+           l3 + iplen + hlen);
+    if (output_len != l3 + iplen + hlen)
+        return;
+    CHECK(!memcmp(f, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01", 12)); /* MACs swapped */
+    inet_pton(family == 6 ? AF_INET6 : AF_INET, family == 6 ? CLIENT_V6 : CLIENT_V4, client);
+    inet_pton(family == 6 ? AF_INET6 : AF_INET, family == 6 ? SERVICE_V6 : SERVICE_V4, service);
+    if (family == 6) {
+        CHECK(ip[0] >> 4 == 6 && ip[6] == IPPROTO_TCP && (ip[4] << 8 | ip[5]) == (int)hlen);
+        CHECK(!memcmp(ip + 8, service, 16) && !memcmp(ip + 24, client, 16));
+    } else {
+        CHECK(ip[0] == 0x45 && ip[9] == IPPROTO_TCP && (ip[2] << 8 | ip[3]) == (int)(20 + hlen));
+        CHECK(!memcmp(ip + 12, service, 4) && !memcmp(ip + 16, client, 4));
+        CHECKF(fold(sum16(ip, 20, 0)) == 0xffff, "IPv4 header checksum sums to %#x", fold(sum16(ip, 20, 0)));
+    }
+    CHECKF(tcp_sum(f, output_len, family) == 0xffff, "TCP checksum sums to %#x",
+           tcp_sum(f, output_len, family));
+    CHECK((th[0] << 8 | th[1]) == 80 && (th[2] << 8 | th[3]) == 40000);
+    CHECKF(th[13] == (TH_SYN | TH_ACK), "flags %#x", th[13]);
+    CHECKF(get32(th + 8) == syn_seq + 1, "ack %u, the SYN's seq + 1 %u", get32(th + 8), syn_seq + 1);
+    CHECK(th[12] >> 4 == hlen / 4 && (th[14] << 8 | th[15]) == 65535);
+    /* the worker's MSS as it publishes it (IPv4), 20 less over IPv6 */
+    CHECKF(o[0] == 2 && o[1] == 4 && (o[2] << 8 | o[3]) == COOKIE_MSS - (family == 6 ? 20 : 0),
+           "MSS option %u", o[2] << 8 | o[3]);
+    *cookie = get32(th + 4);
+    if (!ts)
+        return;
+    CHECK(o[4] == 4 && o[5] == 2);                                           /* SACK permitted */
+    CHECK(o[6] == 8 && o[7] == 10 && get32(o + 12) == CLIENT_TSVAL);         /* TS, echoing the SYN's */
+    CHECK(o[16] == 1 && o[17] == 3 && o[18] == 3 && o[19] == COOKIE_WSCALE); /* our window shift */
+    *tsval = get32(o + 8);
+    /* the client's options kept in the TSval as Linux does: wscale 7, SACK, and the index of the MSS the
+     * cookie holds (1460 over IPv4: 1460, index 3; over IPv6 the table's 1440, index 2) */
+    CHECKF((*tsval & 0xff) == (7u | SLUICE_COOKIE_TS_SACK | SLUICE_COOKIE_TS_MSS(family == 6 ? 2 : 3)),
+           "TSval %#x", *tsval);
+}
+
+/* Over the threshold a SYN is answered in XDP (no flow, no worker); the ACK opens the flow with the
+ * cookie's options in the metadata; a forged ACK is dropped; below the threshold SYNs go to workers. */
+static void cookie_case(int family)
+{
+    unsigned char f[PKT_MAX];
+    struct pkt_spec spec = family == 6 ? v6(TH_SYN) : v4(TH_SYN);
+    int owner = expected_worker(&spec, 0xf);
+    __u32 cookie, tsval, syn_seq = 0xfffffff0u;
+    struct flow_value fv;
+    size_t len;
+
+    CHECK(setup_default() == 0);
+    for (__u32 i = 0; i < 4; i++)
+        CHECK(set_half_open(i, 10, 100) == 0);
+    len = client_segment(family, TH_SYN, syn_seq, 0, true, 0, f);
+    EXPECT_FRAME(f, len, XDP_REDIRECT, "redirect_syn", owner); /* below the threshold: the worker's */
+    CHECK(setup_default() == 0);
+    for (__u32 i = 0; i < 4; i++)
+        CHECK(set_half_open(i, i == (__u32)owner ? 100 : 0, 100) == 0);
+    EXPECT_FRAME(f, len, XDP_TX, "tx_syncookie", -1);
+    CHECK(count_flows() == 0);
+    check_synack(family, syn_seq, true, &cookie, &tsval);
+
+    /* a forged cookie: not cookie + 2, whose low bits only name another of the four MSS values and
+     * may pass, as with the kernel's own cookies; a change in the hash bits does not */
+    len = client_segment(family, TH_ACK, syn_seq + 1, (cookie ^ 0x00ff0000u) + 1, true, tsval, f);
+    EXPECT_FRAME(f, len, XDP_DROP, "drop_cookie_invalid", -1);
+    CHECK(count_flows() == 0);
+
+    len = client_segment(family, TH_ACK, syn_seq + 1, cookie + 1, true, tsval, f);
+    EXPECT_FRAME(f, len, XDP_REDIRECT, "redirect_cookie", owner);
+    CHECKF(last.metalen == sizeof(struct sluice_xdp_meta), "metadata of %u bytes", last.metalen);
+    CHECK(last.meta.magic == SLUICE_XDP_META_MAGIC && last.meta.target == (__u32)owner &&
+          last.meta.flow_state == FLOW_HASHED);
+    CHECKF(last.meta.cookie_mss == (family == 6 ? 1440 : 1460), "cookie MSS %u", last.meta.cookie_mss);
+    CHECKF(last.meta.cookie_wscale == 7, "cookie wscale %u", last.meta.cookie_wscale);
+    CHECK(last.meta.cookie_flags == (SLUICE_COOKIE_SACK | SLUICE_COOKIE_TS));
+    spec.tcp_flags = TH_ACK;
+    CHECK(lookup_flow(&spec, &fv) == 0 && fv.worker == (__u32)owner && fv.state == FLOW_HASHED);
+    /* the flow exists now: the connection's next segments go to its owner as any flow's */
+    EXPECT_FRAME(f, len, XDP_REDIRECT, "redirect_flow", owner);
+}
+
+static void test_syncookie_ipv4(void)
+{
+    cookie_case(4);
+}
+
+static void test_syncookie_ipv6(void)
+{
+    cookie_case(6);
+}
+
+/* A SERVICE_F_SYNCOOKIE service: every SYN gets a cookie, whatever the count; without timestamps the
+ * SYN-ACK offers only the MSS, and the ACK's metadata says the smallest MSS and no window scaling. */
+static void test_syncookie_always_without_timestamps(void)
+{
+    unsigned char f[PKT_MAX];
+    __u32 cookie, tsval;
+    size_t len;
+
+    reset();
+    CHECK(add_service(SERVICE_V4, 80, SERVICE_F_SYNCOOKIE) == 0);
+    for (__u32 i = 0; i < 4; i++)
+        CHECK(set_worker(i, true, false, true) == 0 && set_half_open(i, 0, 0) == 0);
+    len = client_segment(4, TH_SYN, 1000, 0, false, 0, f);
+    EXPECT_FRAME(f, len, XDP_TX, "tx_syncookie", -1);
+    check_synack(4, 1000, false, &cookie, &tsval);
+    len = client_segment(4, TH_ACK, 1001, cookie + 1, false, 0, f);
+    EXPECT_FRAME(
+        f, len, XDP_REDIRECT, "redirect_cookie",
+        expected_worker(
+            &(struct pkt_spec){.family = 4, .src = CLIENT_V4, .dst = SERVICE_V4, .sport = 40000, .dport = 80},
+            0xf));
+    CHECK(last.meta.cookie_mss == 536 && last.meta.cookie_wscale == SLUICE_COOKIE_NO_WSCALE &&
+          last.meta.cookie_flags == 0);
+    /* a bare ACK with a wrong cookie for another tuple: dropped, never a worker's */
+    len = client_segment(4, TH_ACK | TH_PSH, 5001, 12345, false, 0, f);
+    f[14 + 20 + 1] = 99; /* another client port */
+    EXPECT_FRAME(f, len, XDP_DROP, "drop_cookie_invalid", -1);
+}
+
+/* A steering service's cookie connection starts as any of its connections: the flow awaits its
+ * prefix, and the ACK's metadata says hold as well as what the cookie kept. */
+static void test_syncookie_steering_service_holds(void)
+{
+    unsigned char f[PKT_MAX];
+    struct pkt_spec spec = v4(TH_ACK);
+    struct flow_value fv;
+    __u32 cookie, tsval;
+    size_t len;
+
+    reset();
+    CHECK(add_service(SERVICE_V4, 80, SERVICE_F_SYNCOOKIE | SERVICE_F_STEER) == 0);
+    for (__u32 i = 0; i < 4; i++)
+        CHECK(set_worker(i, true, false, true) == 0 && set_half_open(i, 0, 0) == 0);
+    len = client_segment(4, TH_SYN, 7000, 0, true, 0, f);
+    EXPECT_FRAME(f, len, XDP_TX, "tx_syncookie", -1);
+    check_synack(4, 7000, true, &cookie, &tsval);
+    len = client_segment(4, TH_ACK, 7001, cookie + 1, true, tsval, f);
+    EXPECT_FRAME(f, len, XDP_REDIRECT, "redirect_cookie", expected_worker(&spec, 0xf));
+    CHECK(last.meta.magic == SLUICE_XDP_META_MAGIC && last.meta.flow_state == FLOW_AWAIT_PREFIX &&
+          last.meta.cookie_mss == 1460);
+    CHECK(lookup_flow(&spec, &fv) == 0 && fv.state == FLOW_AWAIT_PREFIX && fv.prefix_segments == 0);
+}
+
+/* Cookies armed (the workers publish a threshold): an ACK without a flow is checked and, forged,
+ * dropped; but a segment whose flow's owner is gone is no cookie ACK: a live worker resets it. */
+static void test_syncookie_armed_owner_gone_still_reset(void)
+{
+    struct pkt_spec s = v4(TH_ACK | TH_PSH);
+    struct flow_key key;
+    struct flow_value fv = {.worker = 1, .target = 1, .state = FLOW_HASHED};
+
+    CHECK(setup_default() == 0);
+    for (__u32 i = 0; i < 4; i++)
+        CHECK(set_half_open(i, 0, 1024) == 0);
+    s.payload = 10;
+    EXPECT(&s, XDP_DROP, "drop_cookie_invalid", -1);
+    CHECK(set_worker(1, false, false, false) == 0);
+    CHECK(flow_key_of(&s, &key) == 0);
+    CHECK(bpf_map_update_elem(bpf_map__fd(skel->maps.flows), &key, &fv, BPF_ANY) == 0);
+    EXPECT(&s, XDP_REDIRECT, "redirect_no_flow", expected_worker(&s, 0xd));
+    CHECK(last.delta.flow_owner_gone == 1);
+}
+
+/* A worker whose engine does not scale windows publishes no shift: its cookie SYN-ACK offers none
+ * (NOPs where the option would be), though the TSval still keeps the client's for the engine. */
+static void test_syncookie_worker_without_window_scaling(void)
+{
+    unsigned char f[PKT_MAX];
+    const unsigned char *o = output + 14 + 20 + 20;
+    int fd = bpf_map__fd(skel->maps.workers);
+    struct worker_state ws;
+    size_t len;
+
+    reset();
+    CHECK(add_service(SERVICE_V4, 80, SERVICE_F_SYNCOOKIE) == 0);
+    for (__u32 i = 0; i < 4; i++) {
+        CHECK(set_worker(i, true, false, true) == 0 && set_half_open(i, 0, 0) == 0);
+        CHECK(bpf_map_lookup_elem(fd, &i, &ws) == 0);
+        ws.syncookie_wscale = SLUICE_COOKIE_NO_WSCALE;
+        CHECK(bpf_map_update_elem(fd, &i, &ws, BPF_ANY) == 0);
+    }
+    len = client_segment(4, TH_SYN, 1000, 0, true, 0, f);
+    EXPECT_FRAME(f, len, XDP_TX, "tx_syncookie", -1);
+    CHECK(output_len == 14 + 20 + 40);
+    CHECK(o[4] == 4 && o[6] == 8); /* SACK-permitted and timestamps as before */
+    CHECKF(o[16] == 1 && o[17] == 1 && o[18] == 1 && o[19] == 1, "no window scale option: %u %u %u %u", o[16],
+           o[17], o[18], o[19]);
+    CHECKF((get32(o + 8) & 0xf) == 7, "TSval %#x keeps the client's shift", get32(o + 8));
+    CHECK(tcp_sum(output, output_len, 4) == 0xffff);
+}
+
 int main(int argc, char **argv)
 {
     static const struct check_case tests[] = {
@@ -2669,6 +3025,12 @@ int main(int argc, char **argv)
         T(test_source_cap_ipv6),
         T(test_source_cap_off_counts_nothing),
         T(test_source_cap_owner_gone_keeps_count),
+        T(test_syncookie_ipv4),
+        T(test_syncookie_ipv6),
+        T(test_syncookie_always_without_timestamps),
+        T(test_syncookie_worker_without_window_scaling),
+        T(test_syncookie_steering_service_holds),
+        T(test_syncookie_armed_owner_gone_still_reset),
 #undef T
     };
     int status;

@@ -97,6 +97,8 @@ struct script {
     struct peer *peers[MAX_PEERS];
     int npeers;
     struct app app;
+    struct tcp_syncookie cookie; /* what the next frame to the server carries, while cookie_armed */
+    bool cookie_armed;
 };
 
 static struct script S;
@@ -783,6 +785,116 @@ static void handshake_case(int family, unsigned offer, uint16_t mss, uint8_t wsc
     EXPECT_SEG(TCP_ACK, p.server_nxt + seg_len, p.snd_nxt, seg_len);
     EXPECT_SEG(TCP_ACK, p.server_nxt + 2 * seg_len, p.snd_nxt, seg_len);
     EXPECT_NONE();
+    FINISH();
+}
+
+/*
+ * The steering program's side of a SYN cookie handshake: it answered the SYN itself, checked the
+ * returning ACK and hands it to the engine with what the cookie kept (S.cookie, for one frame).
+ */
+static void cookie_steer(void *ctx, struct sim *s, uint32_t frame, uint32_t len)
+{
+    struct tcp_rx_chain chain = {.n = 1, .piece = {{frame, 0, (uint16_t)len}}};
+    struct tcp_conn *c;
+
+    (void)ctx;
+    tcp_input_cookie_chain(&s->host[SIM_SERVER].engine, &chain, TCP_STEER_PLACED,
+                           S.cookie_armed ? &S.cookie : NULL, &c);
+    S.cookie_armed = false;
+}
+
+/* The peer as XDP's cookie SYN-ACK left it: server ISS iss, our SYN-ACK's TSval synack_tsval. */
+static void cookie_peer(struct peer *p, uint32_t iss, uint32_t synack_tsval)
+{
+    p->server_iss = iss;
+    p->server_nxt = p->rcv_nxt = iss + 1;
+    p->snd_nxt = p->iss + 1;
+    p->ts = (p->offer & OFFER_TS) != 0;
+    p->ts_echo = synack_tsval;
+    S.sim.steer = cookie_steer;
+}
+
+/* The cookie ACK carries 100 bytes: the connection opens ESTABLISHED with the cookie's MSS, window
+ * shift, SACK and timestamps, the bytes are delivered, and what the server sends follows them. */
+static void test_cookie_ack_opens_established(void)
+{
+    struct tcp_config cfg = test_config();
+    const struct seen *ack, *data;
+    uint32_t synack_tsval = 0x12345600u | 7u | 1u << 4 | 1u << 6; /* as XDP encodes it */
+    struct peer p;
+
+    CHECK(script_init(&cfg));
+    peer_init(&p, PKT_IPV4, 40100, 5000, OFFER_ALL);
+    cookie_peer(&p, 0xabcdef00u, synack_tsval);
+    S.cookie = (struct tcp_syncookie){.valid = true, .sack = true, .ts = true, .wscale = 7, .mss = 1300};
+    S.cookie_armed = true;
+    peer_data(&p, 100, 0);
+    CHECK_STATE(&p, TCP_ESTABLISHED);
+    CHECK(S.app.accepted == 1 && S.app.conn == server_conn(&p));
+    CHECK(S.app.bytes_read == 100);
+    CHECK(stats()->conns_cookie == 1 && stats()->rst_sent == 0 && server()->nhalf_open == 0);
+    advance_ms(cfg.delack_ms);
+    EXPECT(ack, TCP_ACK, p.server_iss + 1, p.snd_nxt, 0);
+    CHECK(ack->p.opts.ts_present);
+    /* the client's PAWS: our clock goes on from the SYN-ACK's TSval, not from a fresh offset */
+    CHECKF(ack->p.opts.tsval - synack_tsval < 1000, "TSval %u after the SYN-ACK's %u", ack->p.opts.tsval,
+           synack_tsval);
+    CHECKF(ack->p.opts.tsecr == p.tsval - 1, "TSecr %u, the ACK's TSval %u", ack->p.opts.tsecr, p.tsval - 1);
+    CHECKF(ack->p.wnd == cfg.rcv_buf >> 3, "window %u: 256 KiB scaled by 3, the shift XDP offered",
+           ack->p.wnd);
+
+    /* the peer's 1300-byte MSS, less the timestamp option every segment carries */
+    CHECK(app_write(2 * 1288) == 2 * 1288);
+    run_now();
+    EXPECT(data, TCP_ACK, p.server_nxt, p.snd_nxt, 1288);
+    CHECK(payload_is_server_stream(data, 0));
+    EXPECT_SEG(TCP_ACK, p.server_nxt + 1288, p.snd_nxt, 1288);
+    EXPECT_NONE();
+    FINISH();
+}
+
+/* No timestamps: the cookie kept neither window scaling nor SACK, and the smallest MSS. */
+static void test_cookie_ack_without_timestamps(void)
+{
+    struct tcp_config cfg = test_config();
+    const struct seen *data;
+    struct peer p;
+
+    CHECK(script_init(&cfg));
+    peer_init(&p, PKT_IPV6, 40101, 9000, OFFER_MSS);
+    cookie_peer(&p, 77, 0);
+    S.cookie = (struct tcp_syncookie){.valid = true, .wscale = TCP_COOKIE_NO_WSCALE, .mss = 1220};
+    S.cookie_armed = true;
+    peer_ack(&p);
+    CHECK_STATE(&p, TCP_ESTABLISHED);
+    CHECK(S.app.accepted == 1 && stats()->conns_cookie == 1);
+    CHECK(app_write(1300) == 1300);
+    run_now();
+    EXPECT(data, TCP_ACK, p.server_nxt, p.snd_nxt, 1220);
+    CHECK(!data->p.opts.ts_present && data->p.wnd == 65535);
+    EXPECT_SEG(TCP_ACK, p.server_nxt + 1220, p.snd_nxt, 80);
+    EXPECT_NONE();
+    FINISH();
+}
+
+/* A cookie flagged invalid opens nothing and is answered by nothing; the same ACK unflagged is reset. */
+static void test_cookie_ack_invalid_opens_nothing(void)
+{
+    struct tcp_config cfg = test_config();
+    struct peer p;
+
+    CHECK(script_init(&cfg));
+    peer_init(&p, PKT_IPV4, 40102, 5000, OFFER_ALL);
+    cookie_peer(&p, 0x5000, 0x100);
+    S.cookie = (struct tcp_syncookie){.valid = false, .sack = true, .ts = true, .wscale = 7, .mss = 1460};
+    S.cookie_armed = true;
+    peer_data(&p, 10, 0);
+    CHECK(server()->nconns == 0 && S.app.accepted == 0);
+    CHECK(stats()->cookie_refused == 1 && stats()->conns_cookie == 0 && stats()->rst_sent == 0);
+    EXPECT_NONE();
+    peer_ack(&p); /* no cookie: no connection, as ever */
+    EXPECT_SEG(TCP_RST, p.rcv_nxt, 0, 0);
+    CHECK(server()->nconns == 0 && S.app.accepted == 0);
     FINISH();
 }
 
@@ -3026,6 +3138,9 @@ int main(int argc, char **argv)
         T(test_handshake_peer_mss_smaller),
         T(test_handshake_tiny_mss_floored),
         T(test_handshake_window_scale_above_14),
+        T(test_cookie_ack_opens_established),
+        T(test_cookie_ack_without_timestamps),
+        T(test_cookie_ack_invalid_opens_nothing),
         T(test_duplicate_syn_gets_synack_again),
         T(test_synack_retransmission_backs_off),
         T(test_half_open_dropped_after_syn_retries),

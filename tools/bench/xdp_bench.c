@@ -9,10 +9,13 @@
  * case resets its flow to FLOW_AWAIT_PREFIX from user space and times single runs (the kernel's
  * per-run figure), reporting the mean and the median of REPEAT / 100 of them, beside the same
  * single-run timing of an already decided flow (single runs cost more than a repeat loop's mean).
+ * The SYN cookie cases (bench_cookies) are timed the same way.
  *
  *   xdp_bench [REPEAT]
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -177,30 +180,28 @@ static int set_source_cap(struct steer *skel, __u32 cap)
 }
 
 /*
- * A new connection's SYN with the per-source cap at cap (0: off; else high enough never to refuse):
- * its flow is deleted before each run, so every run inserts it (and, with a cap, counts it).
- * Prints mean and median ns of single runs, as bench_decision.
+ * Single runs of spec's frame, each on a fresh copy (a run may rewrite its frame), its flow deleted
+ * before each run when delete_flow; prints mean and median ns, as bench_decision.
  */
-static int bench_new_syn(struct steer *skel, const char *name, __u32 cap, __u32 runs)
+static int bench_single_runs(struct steer *skel, const char *name, const struct pkt_spec *spec,
+                             bool delete_flow, __u32 runs)
 {
-    struct flow_key flow = {.family = SLUICE_IPV4, .sport = 40004, .dport = 80};
-    struct pkt_spec spec = {
-        .family = 4, .src = "10.1.0.4", .dst = "10.0.0.1", .sport = 40004, .dport = 80, .tcp_flags = 0x02};
+    struct flow_key flow = {.family = SLUICE_IPV4, .sport = spec->sport, .dport = spec->dport};
     unsigned char frame[PKT_MAX];
-    size_t len = pkt_build(&spec, frame);
+    size_t len = pkt_build(spec, frame);
     __u32 *ns = calloc(runs, sizeof(*ns)), retval = 0;
     unsigned long long sum = 0;
     __u8 family;
 
-    if (!ns || set_source_cap(skel, cap) || addr_parse("10.1.0.4", flow.saddr, &family) ||
-        addr_parse("10.0.0.1", flow.daddr, &family)) {
+    if (!ns || addr_parse(spec->src, flow.saddr, &family) || addr_parse(spec->dst, flow.daddr, &family)) {
         free(ns);
         return -1;
     }
     for (__u32 r = 0; r < runs; r++) {
         LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len, .repeat = 1);
 
-        bpf_map_delete_elem(bpf_map__fd(skel->maps.flows), &flow);
+        if (delete_flow)
+            bpf_map_delete_elem(bpf_map__fd(skel->maps.flows), &flow);
         if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.sluice_steer), &opts)) {
             free(ns);
             return -1;
@@ -212,7 +213,72 @@ static int bench_new_syn(struct steer *skel, const char *name, __u32 cap, __u32 
     qsort(ns, runs, sizeof(*ns), cmp_u32);
     printf("| %s | %llu (median %u) | %u |\n", name, sum / runs, ns[runs / 2], retval);
     free(ns);
+    return 0;
+}
+
+/*
+ * A new connection's SYN with the per-source cap at cap (0: off; else high enough never to refuse):
+ * its flow is deleted before each run, so every run inserts it (and, with a cap, counts it).
+ */
+static int bench_new_syn(struct steer *skel, const char *name, __u32 cap, __u32 runs)
+{
+    struct pkt_spec spec = {
+        .family = 4, .src = "10.1.0.4", .dst = "10.0.0.1", .sport = 40004, .dport = 80, .tcp_flags = 0x02};
+
+    if (set_source_cap(skel, cap) || bench_single_runs(skel, name, &spec, true, runs))
+        return -1;
     return set_source_cap(skel, 0);
+}
+
+/*
+ * SYN cookies (port 82, a SERVICE_F_SYNCOOKIE service): what XDP spends on a flood's SYN (the cookie
+ * SYN-ACK built and sent back), on a forged ACK (checked, dropped) and on the ACK of a real cookie
+ * (checked, flow inserted, metadata, redirected). A run changes its frame (the SYN becomes the SYN-ACK)
+ * or the flows (the ACK inserts one), so each case times single runs on a fresh copy, as decisions do;
+ * the valid ACK's flow is deleted before each run.
+ */
+static const __u8 syn_options[] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7};
+
+static int bench_cookies(struct steer *skel, __u32 runs)
+{
+    struct service_key key = {.port = 82};
+    struct service_value value = {.service_id = 3, .flags = SERVICE_F_SYNCOOKIE};
+    struct pkt_spec syn = {.family = 4,
+                           .src = "10.1.0.2",
+                           .dst = "10.0.0.1",
+                           .sport = 40004,
+                           .dport = 82,
+                           .tcp_flags = 0x02,
+                           .seq = ISN,
+                           .tcp_options = syn_options,
+                           .tcp_options_len = sizeof(syn_options)};
+    __u8 ack_options[12] = {1, 1, 8, 10, 0, 0, 0, 2};
+    struct pkt_spec ack = syn;
+    unsigned char frame[PKT_MAX], out[PKT_MAX];
+    size_t len = pkt_build(&syn, frame);
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len, .data_out = out,
+                .data_size_out = sizeof(out), .repeat = 1);
+    __u32 cookie;
+
+    if (addr_parse("10.0.0.1", key.addr, &key.family) ||
+        bpf_map_update_elem(bpf_map__fd(skel->maps.services), &key, &value, BPF_ANY) ||
+        bench_single_runs(skel, "SYN cookie: SYN answered with a SYN-ACK (XDP_TX)", &syn, false, runs))
+        return -1;
+    /* one SYN-ACK to answer: its cookie (seq) and TSval (the options' carrier) make the real ACK */
+    if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.sluice_steer), &opts) || opts.retval != XDP_TX)
+        return -1;
+    memcpy(&cookie, out + 14 + 20 + 4, 4);
+    memcpy(ack_options + 8, out + 14 + 20 + 20 + 8, 4);
+    ack.tcp_flags = 0x10;
+    ack.seq = ISN + 1;
+    ack.ack = ntohl(cookie) + 1;
+    ack.tcp_options = ack_options;
+    ack.tcp_options_len = sizeof(ack_options);
+    if (bench_single_runs(skel, "SYN cookie: ACK with a valid cookie (flow inserted, metadata, redirected)",
+                          &ack, true, runs))
+        return -1;
+    ack.ack ^= 0x00ff0000u;
+    return bench_single_runs(skel, "SYN cookie: ACK with a forged cookie (dropped)", &ack, true, runs);
 }
 
 int main(int argc, char **argv)
@@ -275,6 +341,10 @@ int main(int argc, char **argv)
                 return 1;
             }
         }
+    }
+    if (bench_cookies(skel, repeat / 100 ? repeat / 100 : 1)) {
+        fprintf(stderr, "xdp_bench: error: SYN cookie case: %s\n", strerror(errno));
+        return 1;
     }
     {
         /* a decided flow waiting for its hand-off: every frame gets metadata */
