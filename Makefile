@@ -54,8 +54,10 @@ NET_SRCS    := server/net/tcp_handoff.c server/net/frame.c server/net/checksum.c
                server/net/isn.c common/siphash.c server/net/tcp_engine.c server/net/tcp_input.c server/net/tcp_output.c \
                server/net/tcp_cc.c server/net/tcp_cc_newreno.c server/net/tcp_cc_cubic.c \
                server/net/tcp_timer.c server/net/tcp_time_wait.c
+# the USDT probes' semaphores (common/probes.h): every module that fires a probe links them
+PROBE_SRCS  := common/probes.c
 APP_SRCS    := server/app/app.c server/app/tcp_io.c server/app/echo_service.c server/app/sink_service.c \
-               server/app/source_service.c
+               server/app/source_service.c $(PROBE_SRCS)
 # HPACK (RFC 7541) of the native HTTP/2 codec. Its Huffman decoder's state machine is generated at build
 # time from the one code table (common/hpack_huffman.c) by tools/gen/hpack_huffgen.c, never committed.
 HPACK_SRCS  := server/h2/hpack.c server/h2/hpack_static.c common/hpack_huffman.c
@@ -63,7 +65,7 @@ HPACK_GEN   := $(BUILD)/gen/server/h2/hpack_huffdec.c
 # the offload pool (issue 16): threads that run slow handlers, fed through work-stealing deques, and
 # the breakers of offloaded routes; the HTTP layer submits to it
 OFFLOAD_SRCS := server/offload/deque.c server/offload/offload.c server/offload/breaker.c
-HTTP_SRCS   := $(OFFLOAD_SRCS) server/http/rate_limit.c common/siphash.c server/http/http_worker.c server/http/http_mem.c server/http/request.c server/http/http_offload.c server/http/grpc.c server/net/timer_wheel.c server/h2/nghttp2_session.c server/h2/session.c \
+HTTP_SRCS   := $(OFFLOAD_SRCS) $(PROBE_SRCS) server/http/latency.c server/http/rate_limit.c common/siphash.c server/http/http_worker.c server/http/http_mem.c server/http/request.c server/http/http_offload.c server/http/grpc.c server/net/timer_wheel.c server/h2/nghttp2_session.c server/h2/session.c \
                server/http/h1.c server/http/h1_parse.c server/http/handlers/healthz.c server/http/handlers/bytes.c \
                server/http/handlers/echo.c server/http/handlers/static_file.c server/http/handlers/metrics.c \
                server/http/handlers/sleep.c server/http/handlers/sha256.c \

@@ -20,6 +20,7 @@
 #include "http/h1.h"
 #include "sluice/http.h"
 #include "http/http_config.h"
+#include "http/latency.h"
 #include "net/timer_wheel.h"
 
 #define HTTP_BUF_SIZE         16384 /* one pool buffer */
@@ -83,6 +84,8 @@ struct http_stream {
     struct http_stream *prev; /* in the connection's list: unlinked in O(1) however many streams it has */
     struct timer deadline;    /* a gRPC request's grpc-timeout, on the worker's wheel (grpc.c) */
     struct timer body_timer;  /* body_timeout_ms since the request body last moved (http_stream_body_wait) */
+    uint64_t start_ns; /* when http_dispatch took the request (http_latency_now); 0: never dispatched */
+    int32_t route;     /* the route that ran (router_match's), -1 for none: a 404, 405 or a limit's answer */
     /* last, and not cleared for a new stream (http_stream_new): used only up to nresp, arena_used.
      * Protocol-neutral until the protocol encodes them (HPACK, or an HTTP/1.1 head). */
     struct http_header resp[HTTP_MAX_RESP_HEADERS];
@@ -240,6 +243,8 @@ struct http_worker {
     uint32_t bufs_allocated;
     uint32_t conns_used, streams_used, bufs_used; /* handed out, not back yet */
     struct http_stats stats;
+    uint32_t worker;                     /* the worker's index, for the probes (http_worker_set_index) */
+    struct http_latency latency;         /* request durations per route and status class, for /metrics */
     uint64_t h1_refused[H1_ERROR_COUNT]; /* HTTP/1.1 requests refused, by what the framing found */
     /* HTTP/2 GOAWAY and RST_STREAM frames sent (native session), by error code (RFC 9113 7) */
     uint64_t h2_goaway_sent[HTTP_H2_ERROR_CODES];
@@ -318,6 +323,11 @@ bool http_body_done(const struct http_body *b);
 void http_body_write(struct http_stream *st, size_t n);
 void http_body_clear(struct http_worker *hw, struct http_body *b);
 void http_count_status(struct http_worker *hw, int status);
+/* st's request is over (from http_stream_free, for a dispatched one): its request_end probe, and its
+ * duration into the worker's histograms when it was answered. */
+void http_request_ended(struct http_stream *st);
+/* st's request is refused to protect the server (reason: the overload probe's, common/probes.h). */
+void http_probe_overload(const struct http_stream *st, const char *reason, int status);
 /* http_stream_write of several pieces, the protocol told once after all are queued (so an on_drain it
  * calls cannot come between them); false when not all fit the worker's buffers. */
 bool http_stream_writev(struct http_request *req, const struct iovec *iov, int n);

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/probes.h"
 #include "sched/worker.h"
 
 #define CONN_NONE     UINT32_MAX
@@ -403,6 +404,7 @@ static void accept_all(struct worker *w, int index)
             app_set_peer(c->ac, AF_INET, &((struct sockaddr_in *)&peer)->sin_addr);
         else if (peer.ss_family == AF_INET6)
             app_set_peer(c->ac, AF_INET6, &((struct sockaddr_in6 *)&peer)->sin6_addr);
+        SLUICE_PROBE_CONN_ACCEPT(w->index, app_conn_id(c->ac), "socket", s->listen_ports[index], c->ac->peer);
         s->stats.accepted++;
     }
 }
