@@ -6,6 +6,6 @@
  */
 #include "common/probes.h"
 
-#define SLUICE_PROBE_SEMAPHORE_DEFINE(name)                                                                   \
+#define SLUICE_PROBE_SEMAPHORE_DEFINE(name)                                                                  \
     __attribute__((section(".probes"), used)) unsigned short sluice_##name##_semaphore;
 SLUICE_PROBE_NAMES(SLUICE_PROBE_SEMAPHORE_DEFINE)

@@ -34,7 +34,7 @@
     X(tls_handshake_done)                                                                                    \
     X(overload)
 
-#define SLUICE_PROBE_SEMAPHORE_DECLARE(name) \
+#define SLUICE_PROBE_SEMAPHORE_DECLARE(name)                                                                 \
     extern __attribute__((visibility("hidden"))) unsigned short sluice_##name##_semaphore;
 SLUICE_PROBE_NAMES(SLUICE_PROBE_SEMAPHORE_DECLARE)
 #undef SLUICE_PROBE_SEMAPHORE_DECLARE
@@ -67,7 +67,7 @@ SLUICE_PROBE_NAMES(SLUICE_PROBE_SEMAPHORE_DECLARE)
 
 /* handoff_done: the target worker took in a moved connection. Arguments: worker (u32), latency (u64:
  * nanoseconds from the export to the import), peer port (u16), local port (u16). */
-#define SLUICE_PROBE_HANDOFF_DONE(worker, latency_ns, rport, lport)                                           \
+#define SLUICE_PROBE_HANDOFF_DONE(worker, latency_ns, rport, lport)                                          \
     SLUICE_PROBE(handoff_done, worker, latency_ns, rport, lport)
 
 /* The longest path a request probe carries: a request's path is copied, NUL-terminated and cut to

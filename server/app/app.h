@@ -165,7 +165,7 @@ struct app_table {
     int nservices;
     struct http_worker *http; /* the worker's HTTP layer, when it serves HTTP */
     uint32_t worker;          /* the worker's index, for the probes (common/probes.h) */
-    uint64_t now_ns;          /* the worker loop's clock, set by app_table_expire */
+    uint64_t now_ns;          /* the worker loop's clock: set when the loop wakes, and by app_table_expire */
     uint64_t linger_max_bytes;
     struct app_deadlines lingering;      /* shut connections, in the order of their deadlines */
     struct app_deadlines stalled;        /* connections whose output waits, likewise */

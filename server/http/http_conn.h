@@ -84,8 +84,9 @@ struct http_stream {
     struct http_stream *prev; /* in the connection's list: unlinked in O(1) however many streams it has */
     struct timer deadline;    /* a gRPC request's grpc-timeout, on the worker's wheel (grpc.c) */
     struct timer body_timer;  /* body_timeout_ms since the request body last moved (http_stream_body_wait) */
-    uint64_t start_ns; /* when http_dispatch took the request (http_latency_now); 0: never dispatched */
-    int32_t route;     /* the route that ran (router_match's), -1 for none: a 404, 405 or a limit's answer */
+    bool dispatched;          /* http_dispatch took it: request_end and the histograms hear of its end */
+    uint64_t start_ns;        /* when, on the worker loop's clock (app_table's now_ns) */
+    int32_t route; /* the route that ran (router_match's), -1 for none: a 404, 405 or a limit's answer */
     /* last, and not cleared for a new stream (http_stream_new): used only up to nresp, arena_used.
      * Protocol-neutral until the protocol encodes them (HPACK, or an HTTP/1.1 head). */
     struct http_header resp[HTTP_MAX_RESP_HEADERS];

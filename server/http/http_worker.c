@@ -243,7 +243,7 @@ void http_stream_free(struct http_stream *st)
     struct http_conn *hc = st->conn;
     struct http_worker *hw = hc->hw;
 
-    if (st->start_ns)
+    if (st->dispatched)
         http_request_ended(st);
     if (st->prev)
         st->prev->next = st->next;

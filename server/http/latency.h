@@ -2,17 +2,20 @@
  * latency.h — request durations per route and per status class, as the histograms of /metrics
  * (sluice_http_request_duration_seconds, server/sched/server_metrics.c).
  *
- * Each worker owns one struct http_latency and is its only writer: an observation is a bucket search
- * over a few fixed bounds and two relaxed atomic stores (no lock, no read-modify-write, nothing
- * allocated). A scrape, on whichever worker, reads every worker's cells with relaxed loads and sums
- * them; a bucket's count is whole, though a scrape may see one request in its bucket and not yet in
- * _sum. The cells are allocated once, with the HTTP layer, for the router's routes.
+ * Each worker owns one struct http_latency and is its only writer: an observation is a branchless
+ * bucket search over a few fixed bounds and two relaxed atomic stores (no lock, no read-modify-write,
+ * nothing allocated). Durations are on the worker loop's clock (struct app_table's now_ns, read once per
+ * loop iteration after the wait for input, as nginx's and h2o's request times are): no clock read per
+ * request, and a resolution of one loop iteration, so a request answered within the batch that brought
+ * it counts as 0 and lands in the first bucket. A scrape, on whichever worker, reads every worker's cells
+ * with relaxed loads and sums them; a bucket's count is whole, though a scrape may see one request in its
+ * bucket and not yet in _sum. The cells are allocated once, with the HTTP layer, for the router's routes.
  */
 #ifndef SLUICE_HTTP_LATENCY_H
 #define SLUICE_HTTP_LATENCY_H
 
+#include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
 /* The buckets' upper bounds (Prometheus `le`), in nanoseconds and as /metrics prints them: from a
  * cached answer (tens of microseconds) to a slow offloaded handler (seconds). Fixed at build time. */
@@ -72,17 +75,6 @@ void http_latency_observe(struct http_latency *l, int route, int status, uint64_
 static inline const uint64_t *http_latency_cells(const struct http_latency *l, int route, int cls)
 {
     return l->cells + ((size_t)(route + 1) * HTTP_LATENCY_CLASSES + (size_t)cls) * HTTP_LATENCY_CELLS;
-}
-
-/* A request's start and end: the monotonic clock itself (vDSO, no system call), not the worker loop's
- * clock, which the socket datapath sets after a batch and so before the sleep in which a request may
- * arrive. */
-static inline uint64_t http_latency_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 #endif

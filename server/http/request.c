@@ -596,7 +596,7 @@ static const char *probe_path(char buf[SLUICE_PROBE_PATH_MAX], const struct http
 void http_request_ended(struct http_stream *st)
 {
     struct http_worker *hw = st->conn->hw;
-    uint64_t ns = http_latency_now() - st->start_ns;
+    uint64_t ns = st->conn->ac ? st->conn->ac->table->now_ns - st->start_ns : 0;
     int status = st->responded ? st->status : 0;
     char path[SLUICE_PROBE_PATH_MAX];
 
@@ -650,7 +650,8 @@ void http_dispatch(struct http_stream *st)
     char path[SLUICE_PROBE_PATH_MAX];
 
     hw->stats.requests++;
-    st->start_ns = http_latency_now();
+    st->dispatched = true;
+    st->start_ns = st->conn->ac->table->now_ns;
     st->route = -1;
     if (!req->path.ptr) /* CONNECT has no :path (RFC 9113 8.5): no route has it, so 404 */
         req->path = (struct http_str){"", 0};

@@ -444,7 +444,11 @@ static void *sock_worker_run(void *arg)
 
     for (;;) {
         int n = epoll_wait(s->epfd, events, EVENTS_BATCH, w->srv->cfg.busy_poll ? 0 : MAX_SLEEP_MS);
+        /* the loop's one clock read, after the wait: the batch's requests start at it (their durations,
+         * server/http/latency.h), and the tick below runs at it */
+        uint64_t now = worker_now_ns();
 
+        w->apps.now_ns = now;
         w->loops++;
         if (n == 0)
             w->polls++;
@@ -470,7 +474,7 @@ static void *sock_worker_run(void *arg)
         }
         worker_reap_offloaded(w);
         /* the tick may answer (a gRPC deadline): flushed now, not after the next wait */
-        stop = worker_tick(w, worker_now_ns());
+        stop = worker_tick(w, now);
         app_table_flush(&w->apps);
         flush_dirty(w);
         if (stop)
