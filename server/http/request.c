@@ -596,7 +596,8 @@ static const char *probe_path(char buf[SLUICE_PROBE_PATH_MAX], const struct http
 void http_request_ended(struct http_stream *st)
 {
     struct http_worker *hw = st->conn->hw;
-    uint64_t ns = st->conn->ac ? st->conn->ac->table->now_ns - st->start_ns : 0;
+    uint64_t now = st->conn->ac ? st->conn->ac->table->now_ns : st->start_ns;
+    uint64_t ns = now > st->start_ns ? now - st->start_ns : 0;
     int status = st->responded ? st->status : 0;
     char path[SLUICE_PROBE_PATH_MAX];
 

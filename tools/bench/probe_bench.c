@@ -21,8 +21,8 @@
 #include "common/probes.h"
 #include "http/latency.h"
 
-#define ROUNDS 9
-#define ROUTES 16
+#define ROUNDS    9
+#define ROUTES    16
 #define DURATIONS 4096 /* a power of two */
 
 #define BARRIER() __asm__ volatile("" ::: "memory")
@@ -74,7 +74,8 @@ static uint64_t loop_probe(uint64_t n)
     for (uint64_t i = 0; i < n; i++) {
         acc += durations[i & (DURATIONS - 1)];
         SLUICE_PROBE_REQUEST_END((uint32_t)(i & 1), "GET /bytes/:n", "GET",
-                                 probe_path(buf, path, sizeof(path) - 1), 200, durations[i & (DURATIONS - 1)]);
+                                 probe_path(buf, path, sizeof(path) - 1), 200,
+                                 durations[i & (DURATIONS - 1)]);
         BARRIER();
     }
     if (acc == 42)
@@ -103,7 +104,8 @@ static uint64_t loop_observe(uint64_t n)
 
     for (uint64_t i = 0; i < n; i++) {
         acc += durations[i & (DURATIONS - 1)];
-        http_latency_observe(&hist, (int)(i % ROUTES) - 1, 200 + (int)(i & 3) * 100, durations[i & (DURATIONS - 1)]);
+        http_latency_observe(&hist, (int)(i % ROUTES) - 1, 200 + (int)(i & 3) * 100,
+                             durations[i & (DURATIONS - 1)]);
         BARRIER();
     }
     if (acc == 42)
