@@ -2,7 +2,7 @@
  * latency.h — request durations per route and per status class, as the histograms of /metrics
  * (sluice_http_request_duration_seconds, server/sched/server_metrics.c).
  *
- * Each worker owns one struct http_latency and is its only writer: an observation is a branchless
+ * Each worker owns one struct http_latency and is its only writer: an observation is a linear
  * bucket search over a few fixed bounds and two relaxed atomic stores (no lock, no read-modify-write,
  * nothing allocated). Durations are on the worker loop's clock (struct app_table's now_ns, read once per
  * loop iteration after the wait for input, as nginx's and h2o's request times are): no clock read per
