@@ -64,8 +64,8 @@ SUITES=(
     "h2flood|180|user|tests/http/h2_flood_test.sh $BUILD|HTTP/2 flood defences of the native codec (HPACK bomb, rapid reset, CONTINUATION, control floods, zero window, concurrency, trailers, reconnecting sources) against sluice-server on 127.0.0.1"
     "offload-http|900|root|tests/http/offload_http_test.sh $BUILD|slow handlers on the offload pool and overload (503 Retry-After) on both datapaths, with curl and h2load, in a topology"
     "slow-clients|300|root|tests/http/slow_client_test.sh $BUILD|slow and silent clients (issue 18): the TLS handshake, HTTP/2 preface, HTTP/1.1 head (slowloris), request body and idle deadlines fire with their outcome and counter, and steady clients are not cut, on both datapaths, in a topology"
-    "usdt|300|root|tests/http/usdt_test.sh $BUILD|USDT probes and latency histograms: bpftrace -l lists every probe; bpftrace attached to sluice-server on both datapaths sees exactly the connections, requests (route, path, status), TLS handshakes, hand-offs and 429s curl and h2load made; README's one-liners; /metrics histograms against the counters, in a topology"
     "framework|900|root|tests/framework/framework_test.sh $BUILD|sluice as a framework: make install/uninstall (DESTDIR too), examples/hello and examples/grpc-echo built out of the tree with pkg-config sluice, run on both datapaths against curl and a python3-grpcio client, in a topology"
+    "usdt|300|root|tests/http/usdt_test.sh $BUILD|USDT probes and latency histograms: bpftrace -l lists every probe; bpftrace attached to sluice-server on both datapaths sees exactly the connections, requests (route, path, status), TLS handshakes, hand-offs and 429s curl and h2load made; README's one-liners; /metrics histograms against the counters, in a topology"
     "steer|600|root|tests/steer/steer_test.sh $BUILD|stream-prefix steering and load-aware steering (two choices, SYN shedding) end to end with real clients, in a topology"
 )
 

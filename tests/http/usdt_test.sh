@@ -79,7 +79,7 @@ LIB=$ROOT/$BUILD/lib/libsluice.so.0.1.0
 if [ -e "$LIB" ]; then
     if [ "$(list_probes "$LIB")" = "$WANT_PROBES" ]; then ok "bpftrace -l lists every probe in libsluice.so"; else not_ok "bpftrace -l lists every probe in libsluice.so" "got '$(list_probes "$LIB")'"; fi
 else
-    skip "probes in libsluice.so" "$BUILD has no libsluice.so (make lib builds it; the framework suite runs apps on it)"
+    skip "probes in libsluice.so" "$BUILD has no libsluice.so yet (make lib builds it, and the framework suite, which runs before this one)"
 fi
 
 # ---- helpers --------------------------------------------------------------------------------------
