@@ -45,7 +45,7 @@ BPF_CFLAGS := -O2 -g -target bpf $(WARN) -I. $(if $(MULTIARCH),-I/usr/include/$(
 
 # ---- sources, by module ---------------------------------------------------------------------------
 
-BPF_PROGS := steer xsks_probe netem
+BPF_PROGS := steer xsks_probe source_release netem
 BPF_OBJS  := $(BPF_PROGS:%=$(BUILD)/bpf/%.bpf.o)
 BPF_SKELS := $(BPF_PROGS:%=$(BUILD)/bpf/%.skel.h)
 
@@ -72,14 +72,16 @@ HTTP_SRCS   := $(OFFLOAD_SRCS) $(PROBE_SRCS) server/http/latency.c server/http/r
                server/router/method.c $(HPACK_SRCS)
 # TLS over either datapath's transport: a layer between the services and app_io (server/tls/tls.h)
 TLS_SRCS    := server/tls/tls_conn.c server/tls/tls_context.c server/tls/tls_ticket.c server/tls/tls_record.c
+# the access log (issue 19): workers' records in per-worker rings, a logger thread that formats and writes them
+LOG_SRCS    := server/log/access_log.c server/log/access_format.c
 # libsluice: everything of the server but its main and its routes (include/sluice/ is its public API)
-LIB_SRCS    := $(TLS_SRCS) server/sluice_main.c server/config.c server/sched/worker.c server/sched/server_metrics.c server/sched/inbox.c \
-               server/afxdp/xdp_steer.c server/afxdp/umem.c server/afxdp/xsk_port.c server/afxdp/xdp_worker.c \
-               server/sock/sock_worker.c $(APP_SRCS) $(HTTP_SRCS) $(NET_SRCS) $(COMMON_SRCS)
+LIB_SRCS    := $(TLS_SRCS) server/sluice_main.c server/takeover.c server/config.c server/sched/worker.c server/sched/server_metrics.c server/sched/inbox.c \
+               server/afxdp/xdp_steer.c server/afxdp/source_cap.c server/afxdp/umem.c server/afxdp/xsk_port.c server/afxdp/xdp_worker.c \
+               server/sock/sock_worker.c $(APP_SRCS) $(HTTP_SRCS) $(LOG_SRCS) $(NET_SRCS) $(COMMON_SRCS)
 SERVER_SRCS := server/main.c $(LIB_SRCS)
 AGENT_SRCS  := agent/main.c agent/attach.c agent/probe.c agent/service.c agent/route.c agent/workers.c \
                agent/stats.c common/hpack_huffman.c agent/routes_config.c agent/bpffs.c agent/reload.c \
-               $(COMMON_SRCS)
+               agent/sources.c $(COMMON_SRCS)
 
 # ---- binaries: each is a list of sources (NAME_SRCS) and libraries (NAME_LIBS), linked by one rule ---
 
@@ -90,11 +92,11 @@ TEST_BINS  := tests/steer_test tests/xsk_holder tests/xsk_meta tests/netem tests
               tests/kernel_client tests/tcp_script_test tests/router_test tests/h2_conformance tests/stream_cat \
               tests/h1_probe tests/h1_parse_test tests/hpack_test tests/h2_flood tests/tls_probe tests/ticket_test \
               tests/rate_limit_test tests/breaker_test tests/deque_test tests/offload_test tests/grpc_test \
-              tests/latency_test
+              tests/access_log_test tests/latency_test
 # the same tests again in a ThreadSanitizer build of their own (TSAN_CFLAGS below), under $(BUILD)/tsan/
-TSAN_BINS  := tests/deque_test tests/offload_test
+TSAN_BINS  := tests/deque_test tests/offload_test tests/access_log_test
 BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns tools/h1_parse_bench \
-              tools/hpack_bench tools/probe_bench
+              tools/hpack_bench tools/access_log_bench tools/probe_bench
 FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz fuzz/h2_diff_fuzz fuzz/h1_fuzz fuzz/h1_diff_fuzz fuzz/hpack_fuzz
 GEN_BINS   := tools/hpack_huffgen
 
@@ -159,6 +161,9 @@ grpc_test_LIBS        := -lnghttp2 -lcrypto -lpthread
 # deque_test, offload_test: the offload pool's deque and the pool itself (also built with TSan, below)
 deque_test_SRCS       := tests/offload/deque_test.c server/offload/deque.c tests/lib/check.c common/err.c
 deque_test_LIBS       := -lpthread
+# access_log_test: the access log's formats, its rings and its logger thread against a producer (also TSan)
+access_log_test_SRCS  := tests/log/access_log_test.c $(LOG_SRCS) tests/lib/check.c common/err.c
+access_log_test_LIBS  := -lpthread
 offload_test_SRCS     := tests/offload/offload_test.c $(OFFLOAD_SRCS) tests/lib/check.c common/err.c
 offload_test_LIBS     := -lpthread
 
@@ -167,10 +172,11 @@ xdp_bench_LIBS        := $(LIBBPF)
 tcp_bench_SRCS        := tools/bench/tcp_bench.c $(NET_SRCS)
 tcp_bench_LIBS        := -lpthread
 # h2_bench: the HTTP layer (server/h2 native and nghttp2, server/http, the compiled router) in memory
-# against an nghttp2 client session, beside nghttp2 alone; it counts allocations with a malloc of its own
-h2_bench_SRCS         := tools/bench/h2_bench.c $(HTTP_SRCS) server/app/app.c common/err.c
+# against an nghttp2 client session, beside nghttp2 alone, and the native one again with the access log
+# on; it counts allocations with a malloc of its own
+h2_bench_SRCS         := tools/bench/h2_bench.c $(HTTP_SRCS) $(LOG_SRCS) server/app/app.c common/err.c
 h2_bench_OBJS         := $(BUILD)/gen/server/sluice.routes.o $(HPACK_GEN:.c=.o)
-h2_bench_LIBS         := -lnghttp2 -lcrypto
+h2_bench_LIBS         := -lnghttp2 -lcrypto -lpthread
 # h1_parse_bench: our HTTP/1.1 head parser against http-parser on the same browser-like head
 h1_parse_bench_SRCS   := tools/bench/h1_parse_bench.c server/http/h1_parse.c
 h1_parse_bench_LIBS   := -lhttp_parser
@@ -178,7 +184,10 @@ h1_parse_bench_LIBS   := -lhttp_parser
 hpack_bench_SRCS      := tools/bench/hpack_bench.c $(HPACK_SRCS)
 hpack_bench_OBJS      := $(HPACK_GEN:.c=.o)
 hpack_bench_LIBS      := -lnghttp2
-# probe_bench: a USDT probe with no tracer, the request clock and the latency histogram's update, per call
+# access_log_bench: the access log's formatting, ns per line, and a worker's record in its ring
+access_log_bench_SRCS := tools/bench/access_log_bench.c $(LOG_SRCS) common/err.c
+access_log_bench_LIBS := -lpthread
+# probe_bench: a USDT probe with no tracer and the latency histogram's update, per call
 probe_bench_SRCS      := tools/bench/probe_bench.c server/http/latency.c $(PROBE_SRCS)
 # hpack_huffgen: writes the Huffman decoder's state machine ($(HPACK_GEN)) from the code table
 hpack_huffgen_SRCS    := tools/gen/hpack_huffgen.c common/hpack_huffman.c

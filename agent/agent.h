@@ -27,6 +27,7 @@ int cmd_service(int argc, char **argv, struct err *e);
 int cmd_route(int argc, char **argv, struct err *e);
 int cmd_workers(int argc, char **argv, struct err *e);
 int cmd_stats(int argc, char **argv, struct err *e);
+int cmd_sources(int argc, char **argv, struct err *e);
 
 /* Print a subcommand's help text (a static string) and report success. */
 int agent_help(const char *text);
@@ -81,6 +82,17 @@ void agent_json_string(FILE *out, const char *s);
 int agent_probe_xsks(int xsks_fd, __u32 queues[SLUICE_MAX_WORKERS], struct err *e);
 /* queues (a bit per queue) as "0-3,6" into buf, "-" when none. */
 void agent_queue_list(__u32 queues, char *buf, size_t len);
+
+/* sources.c, shared with `status`: the k sources with the most open connections, most first, into
+ * top[0..k); returns how many sources hold a count or a refusal (may exceed k). */
+#define AGENT_TOP_SOURCES_MAX 100
+struct agent_source {
+    struct source_key key;
+    struct source_value value;
+};
+int agent_top_sources(int fd, struct agent_source *top, __u32 k);
+/* A source's address as text. */
+void agent_source_addr(const struct source_key *key, char *buf, size_t len);
 
 /* route.c, shared with `load --config`: a route's key from its kind ("path", "sni") and prefix text */
 int route_build_key(const char *kind, const char *prefix, struct route_key *key, struct err *e);

@@ -9,6 +9,7 @@
  * unless forced. status reads a device's facts once, then prints them as text or as JSON. Each command
  * checks first that the BPF filesystem will outlive it (bpffs.c); reload.c swaps the program in place.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <net/if.h>
@@ -28,11 +29,14 @@ enum mode_request { MODE_AUTO, MODE_NATIVE, MODE_GENERIC };
 
 static const char load_help[] =
     "usage: sluice-agent load --dev DEVICE [--mode auto|native|generic] [--config FILE]\n"
+    "                         [--max-conns-per-source N]\n"
     "\n"
     "Load the XDP steering program, pin its maps at " SLUICE_PIN_ROOT "/DEVICE/ and attach it to\n"
     "DEVICE through a pinned bpf_link. --mode native requires driver XDP, generic uses the kernel's\n"
     "generic XDP, auto (the default) tries native and falls back to generic, saying why.\n"
     "Maps already pinned for DEVICE with the same ABI are reused; another ABI is refused.\n"
+    "--max-conns-per-source N: XDP drops the SYN of a new connection from a client address that\n"
+    "has N open (0, the default: no cap; `sluice-agent sources` shows and changes it live).\n"
     "\n"
     "--config FILE seeds the routes map from the [routes] section of sluice's INI config file (the\n"
     "server ignores that section; the agent ignores the others). One route a line:\n"
@@ -207,11 +211,9 @@ static void unpin_maps(struct steer *skel)
 int cmd_load(int argc, char **argv, struct err *e)
 {
     static const struct option opts[] = {
-        {"dev", required_argument, NULL, 'd'},
-        {"mode", required_argument, NULL, 'm'},
-        {"config", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"dev", required_argument, NULL, 'd'},    {"mode", required_argument, NULL, 'm'},
+        {"config", required_argument, NULL, 'c'}, {"max-conns-per-source", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     enum mode_request want = MODE_AUTO;
     const char *dev = NULL, *config = NULL;
@@ -243,6 +245,10 @@ int cmd_load(int argc, char **argv, struct err *e)
             break;
         case 'c':
             config = optarg;
+            break;
+        case 's':
+            if (args_u32(optarg, "--max-conns-per-source", 0, UINT32_MAX, &meta.max_conns_per_source, e))
+                return -1;
             break;
         case 'h':
             return agent_help(load_help);
@@ -416,6 +422,8 @@ struct map_status {
     __u32 id, entries, max_entries;
 };
 
+#define STATUS_TOP_SOURCES 3
+
 struct device_status {
     const char *dev;
     struct sluice_meta meta;
@@ -426,6 +434,8 @@ struct device_status {
     __u32 live_workers;
     bool have_stats;
     struct sluice_stats stats;
+    struct agent_source top[STATUS_TOP_SOURCES]; /* the sources holding the most open connections */
+    int nsources;                                /* sources with a count or a refusal */
 };
 
 static void read_map(const char *name, int fd, struct map_status *m)
@@ -498,6 +508,7 @@ static int read_device(const char *dev, struct device_status *ds, struct err *e)
             ds->live_workers++;
     }
     ds->have_stats = pins_read_stats(&p, &ds->stats, e) == 0;
+    ds->nsources = agent_top_sources(p.sources, ds->top, STATUS_TOP_SOURCES);
     pins_close(&p);
     return 0;
 }
@@ -536,6 +547,17 @@ static void print_device_text(const struct device_status *ds)
             printf("  %-9s id %-5u %u slots\n", m->name, m->id, m->max_entries);
     }
     printf("  workers   %u live (see `sluice-agent workers --dev %s`)\n", ds->live_workers, ds->dev);
+    printf("  sources   max_conns_per_source %u%s", ds->meta.max_conns_per_source,
+           ds->meta.max_conns_per_source ? "" : " (off)");
+    for (int i = 0; i < ds->nsources && i < STATUS_TOP_SOURCES; i++) {
+        char addr[INET6_ADDRSTRLEN];
+
+        agent_source_addr(&ds->top[i].key, addr, sizeof(addr));
+        printf("%s %s %llu", i ? "," : "; most open:", addr, (unsigned long long)ds->top[i].value.count);
+    }
+    if (ds->have_stats)
+        printf("; %llu SYNs refused", (unsigned long long)ds->stats.drop_source_cap);
+    printf("\n");
     if (!ds->have_stats)
         return;
     printf("  prefix    %llu decided:", (unsigned long long)prefix_decided(s));
@@ -580,6 +602,19 @@ static void print_device_json(const struct device_status *ds)
         }
     }
     printf("},\"workers\":{\"live\":%u}", ds->live_workers);
+    printf(",\"sources\":{\"max_conns_per_source\":%u,\"tracked\":%d,\"top\":[",
+           ds->meta.max_conns_per_source, ds->nsources);
+    for (int i = 0; i < ds->nsources && i < STATUS_TOP_SOURCES; i++) {
+        char addr[INET6_ADDRSTRLEN];
+
+        agent_source_addr(&ds->top[i].key, addr, sizeof(addr));
+        printf("%s{\"addr\":\"%s\",\"open\":%llu,\"refused\":%llu}", i ? "," : "", addr,
+               (unsigned long long)ds->top[i].value.count, (unsigned long long)ds->top[i].value.refused);
+    }
+    printf("]");
+    if (ds->have_stats)
+        printf(",\"refused\":%llu", (unsigned long long)ds->stats.drop_source_cap);
+    printf("}");
     if (ds->have_stats) {
         printf(",\"prefix\":{\"decided\":%llu", (unsigned long long)prefix_decided(s));
 #define PRINT_DECISION(name, help)                                                                           \

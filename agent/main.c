@@ -31,6 +31,7 @@ static const char usage[] =
     "  route     add, delete or list stream-prefix routes\n"
     "  workers   the server's workers as the maps see them\n"
     "  stats     steering counters summed over CPUs\n"
+    "  sources   the per-source connection cap: set it, see the sources holding the most\n"
     "\n"
     "Run `sluice-agent <command> --help` for a command's options. -v prints libbpf's messages.\n"
     "Maps are pinned at " SLUICE_PIN_ROOT "/<device>/<map>.\n"
@@ -41,8 +42,9 @@ static const char usage[] =
     "             the command: `ip netns exec`), 7 busy (a server holds sockets)\n";
 
 static const struct agent_command commands[] = {
-    {"load", cmd_load},       {"unload", cmd_unload}, {"reload", cmd_reload},   {"status", cmd_status},
-    {"service", cmd_service}, {"route", cmd_route},   {"workers", cmd_workers}, {"stats", cmd_stats},
+    {"load", cmd_load},       {"unload", cmd_unload},   {"reload", cmd_reload},
+    {"status", cmd_status},   {"service", cmd_service}, {"route", cmd_route},
+    {"workers", cmd_workers}, {"stats", cmd_stats},     {"sources", cmd_sources},
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)

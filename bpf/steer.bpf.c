@@ -10,6 +10,8 @@
  *                                                   hashed live, not overloaded workers; insert
  *                                                   the flow, redirect; every one overloaded: drop
  *   - anything else without a flow               -> redirect to the hashed worker, which resets it
+ * A new flow's SYN is first counted against its source when max_conns_per_source is set (`meta`),
+ * and dropped when the source is at the cap (source_admit; see `sources` in maps/sluice_maps.h).
  * For a steering service (SERVICE_F_STEER) the flow starts in FLOW_AWAIT_PREFIX: the first payload
  * bytes (HTTP/2 :path, HTTP/1.1 request-target or TLS SNI, parsed by prefix_step below) are looked
  * up in `routes` and decide the flow's target worker. The owner (`worker`) is never changed here:
@@ -39,6 +41,7 @@
 #include "maps/sluice_maps.h"
 #include "maps/flow_hash.h"
 #include "bpf/xsks_map.bpf.h"
+#include "bpf/flows_map.bpf.h"
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
@@ -46,13 +49,6 @@ struct {
     __type(key, struct service_key);
     __type(value, struct service_value);
 } services SEC(".maps");
-
-struct {
-    __uint(type, BPF_MAP_TYPE_LRU_HASH);
-    __uint(max_entries, SLUICE_MAX_FLOWS);
-    __type(key, struct flow_key);
-    __type(value, struct flow_value);
-} flows SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -1157,6 +1153,64 @@ static __always_inline int steer_to_owner(struct xdp_md *ctx, const struct steer
     return redirect_to(ctx, worker, st, &st->redirect_flow);
 }
 
+/* ---- the per-source connection cap (maps/sluice_maps.h, `sources`) ------------------------------ */
+
+enum source_verdict {
+    SOURCE_UNCOUNTED = 0, /* the cap is off, or the source could not be entered: the SYN passes */
+    SOURCE_COUNTED,       /* one more open flow for the source: the flow is marked FLOW_F_COUNTED */
+    SOURCE_KEPT,          /* the flow was counted already (its owner went): marked again, not added */
+    SOURCE_REFUSED,       /* the source is at the cap: the SYN is dropped (drop_source_cap) */
+};
+
+/* A SYN about to insert its flow, against its source's count and the cap in `meta`. */
+static __always_inline enum source_verdict source_admit(const struct flow_key *fk, struct sluice_stats *st)
+{
+    struct source_value fresh = {}, *sv;
+    struct source_key sk = {};
+    struct sluice_meta *m;
+    struct flow_value *old;
+    __u32 zero = 0, cap;
+
+    m = bpf_map_lookup_elem(&meta, &zero);
+    cap = m ? m->max_conns_per_source : 0;
+    if (!cap)
+        return SOURCE_UNCOUNTED;
+    old = bpf_map_lookup_elem(&flows, fk);
+    if (old && (old->flags & FLOW_F_COUNTED))
+        return SOURCE_KEPT;
+    source_key_of(&sk, fk);
+    sv = bpf_map_lookup_elem(&sources, &sk);
+    if (!sv) {
+        bpf_map_update_elem(&sources, &sk, &fresh, BPF_NOEXIST); /* a race's loser finds the winner's */
+        sv = bpf_map_lookup_elem(&sources, &sk);
+        if (!sv) {
+            st->source_insert_failed++;
+            return SOURCE_UNCOUNTED;
+        }
+    }
+    /* add first, then look: SYNs of one source on several CPUs cannot all pass at cap - 1 */
+    if (__sync_fetch_and_add(&sv->count, 1) >= cap) {
+        __sync_fetch_and_add(&sv->count, -1);
+        __sync_fetch_and_add(&sv->refused, 1);
+        st->drop_source_cap++;
+        return SOURCE_REFUSED;
+    }
+    st->source_counted++;
+    return SOURCE_COUNTED;
+}
+
+/* The counted SYN's flow could not be inserted: nothing will release the count, so give it back. */
+static __always_inline void source_undo(const struct flow_key *fk, struct sluice_stats *st)
+{
+    struct source_key sk = {};
+    struct source_value *sv;
+
+    source_key_of(&sk, fk);
+    sv = bpf_map_lookup_elem(&sources, &sk);
+    if (sv && source_put(sv))
+        st->source_undone++;
+}
+
 /*
  * No live owner. A SYN takes the less loaded of its two best-scored live, not overloaded workers
  * (pick_consider) and inserts its flow, or is shed when every live worker is overloaded; any other
@@ -1167,6 +1221,7 @@ static __always_inline int steer_by_hash(struct xdp_md *ctx, const struct steer_
 {
     int is_syn = pkt->th->syn && !pkt->th->ack;
     struct pick p = {.mask = ~0ull, .hash = flow_hash(&pkt->fk), .stale_ns = pick_stale_ns()};
+    enum source_verdict source;
     __u32 worker;
 
     bpf_loop(SLUICE_MAX_WORKERS, pick_consider, &p, 0);
@@ -1181,6 +1236,9 @@ static __always_inline int steer_by_hash(struct xdp_md *ctx, const struct steer_
         return XDP_DROP;
     }
     worker = pick_choose(&p, st);
+    source = source_admit(&pkt->fk, st);
+    if (source == SOURCE_REFUSED)
+        return XDP_DROP;
 
     {
         struct flow_value nv = {
@@ -1188,11 +1246,14 @@ static __always_inline int steer_by_hash(struct xdp_md *ctx, const struct steer_
             .target = worker,
             .state = (sv->flags & SERVICE_F_STEER) ? FLOW_AWAIT_PREFIX : FLOW_HASHED,
             .created_ns = bpf_ktime_get_ns(),
+            .flags = source != SOURCE_UNCOUNTED ? FLOW_F_COUNTED : 0,
         };
 
-        if (bpf_map_update_elem(&flows, &pkt->fk, &nv, BPF_ANY))
+        if (bpf_map_update_elem(&flows, &pkt->fk, &nv, BPF_ANY)) {
             st->flow_insert_failed++;
-        else if (nv.state == FLOW_AWAIT_PREFIX)
+            if (source == SOURCE_COUNTED)
+                source_undo(&pkt->fk, st);
+        } else if (nv.state == FLOW_AWAIT_PREFIX)
             add_meta(ctx, &nv, st); /* the owner holds the connection back until the route is known */
     }
     return redirect_to(ctx, worker, st, &st->redirect_syn);

@@ -18,8 +18,8 @@
 #endif
 
 const char *const pins_map_names[PINS_NR_MAPS] = {
-    SLUICE_MAP_SERVICES, SLUICE_MAP_FLOWS, SLUICE_MAP_ROUTES,      SLUICE_MAP_WORKERS,
-    SLUICE_MAP_XSKS,     SLUICE_MAP_STATS, SLUICE_MAP_ROUTE_STATS, SLUICE_MAP_META,
+    SLUICE_MAP_SERVICES, SLUICE_MAP_FLOWS,       SLUICE_MAP_ROUTES,  SLUICE_MAP_WORKERS, SLUICE_MAP_XSKS,
+    SLUICE_MAP_STATS,    SLUICE_MAP_ROUTE_STATS, SLUICE_MAP_SOURCES, SLUICE_MAP_META,
 };
 
 int pins_path(char *buf, size_t len, const char *ifname, const char *name, struct err *e)
@@ -74,8 +74,8 @@ static int open_pinned(const char *ifname, const char *name, int *fd, struct err
 
 void pins_fds(struct pins *p, int *fds[PINS_NR_MAPS])
 {
-    int *all[PINS_NR_MAPS] = {&p->services, &p->flows, &p->routes,      &p->workers,
-                              &p->xsks,     &p->stats, &p->route_stats, &p->meta};
+    int *all[PINS_NR_MAPS] = {&p->services, &p->flows,       &p->routes,  &p->workers, &p->xsks,
+                              &p->stats,    &p->route_stats, &p->sources, &p->meta};
 
     memcpy(fds, all, sizeof(all));
 }

@@ -24,11 +24,12 @@ struct pins {
     int xsks;
     int stats;
     int route_stats;
+    int sources;
     int meta;
 };
 
 /* Names of the pinned maps, in a fixed order, for code that walks all of them. */
-#define PINS_NR_MAPS 8
+#define PINS_NR_MAPS 9
 extern const char *const pins_map_names[PINS_NR_MAPS];
 
 /* SLUICE_PIN_ROOT/<ifname>[/<name>] into buf; -1 with e set when the name is unusable. */

@@ -18,8 +18,10 @@
 
 /* 2: flow_value gained target and the prefix parser's place; route_stats; prefix/meta counters
  * 3: xsks keyed by (receive queue, worker): SLUICE_XSKS_KEY, SLUICE_MAX_QUEUES
- * 4: worker_state gained busy_pct and queue (the published load); stats counter steer_least_loaded */
-#define SLUICE_ABI_VERSION 4
+ * 4: worker_state gained busy_pct and queue (the published load); stats counter steer_least_loaded
+ * 5: the per-source connection cap: `sources` map, flow_value.flags (was _pad),
+ *    sluice_meta.max_conns_per_source, stats drop_source_cap and source_* */
+#define SLUICE_ABI_VERSION 5
 
 /* Pins live at SLUICE_PIN_ROOT/<ifname>/<map name>; the attachment is the bpf_link pinned as "link". */
 #define SLUICE_PIN_ROOT        "/sys/fs/bpf/sluice"
@@ -32,6 +34,7 @@
 #define SLUICE_MAP_STATS       "stats"
 #define SLUICE_MAP_META        "meta"
 #define SLUICE_MAP_ROUTE_STATS "route_stats"
+#define SLUICE_MAP_SOURCES     "sources"
 
 /* Limits. SLUICE_MAX_WORKERS bounds the route target bitmask (one bit per worker); the XSKMAP has a
  * slot per (receive queue, worker), queues 0 to SLUICE_MAX_QUEUES - 1 (see `xsks` below). */
@@ -40,7 +43,8 @@
 #define SLUICE_MAX_SERVICES     1024
 #define SLUICE_MAX_FLOWS        262144
 #define SLUICE_MAX_ROUTES       4096
-#define SLUICE_ROUTE_PREFIX_MAX 64 /* bytes of route prefix text, not NUL-terminated when full */
+#define SLUICE_ROUTE_PREFIX_MAX 64    /* bytes of route prefix text, not NUL-terminated when full */
+#define SLUICE_MAX_SOURCES      65536 /* client addresses whose open connections `sources` counts */
 
 /*
  * Bounds of the stream-prefix parser in XDP (bpf/steer.bpf.c). A connection whose key is not found
@@ -130,7 +134,11 @@ struct flow_value {
     __u32 prefix_left;     /* PREFIX_TLS_EXT: extension bytes left in the ClientHello's record */
     __u16 prefix_phase;    /* enum prefix_phase */
     __u16 prefix_segments; /* payload segments seen while awaiting */
-    __u32 _pad;
+    __u32 flags;           /* enum flow_flags */
+};
+
+enum flow_flags {
+    FLOW_F_COUNTED = 1u << 0, /* the flow holds one of its source's `sources` counts (see below) */
 };
 
 /*
@@ -244,7 +252,8 @@ struct worker_state {
     X(drop_no_socket, "chosen worker has no AF_XDP socket on the packet's receive queue: dropped")           \
     X(drop_no_worker, "no live worker for a service packet: dropped")                                        \
     X(drop_overload, "SYN shed because every live worker is overloaded: dropped")                            \
-    X(drop_bad_tcp, "TCP header length invalid on a service port: dropped")
+    X(drop_bad_tcp, "TCP header length invalid on a service port: dropped")                                  \
+    X(drop_source_cap, "SYN of a new connection whose source has max_conns_per_source open: dropped")
 
 /* Exactly one of these per connection whose prefix was decided (steering services only). */
 #define SLUICE_PREFIX_DECISION_COUNTERS(X)                                                                   \
@@ -267,7 +276,10 @@ struct worker_state {
     X(prefix_awaiting_more, "segment parsed, key not complete yet: the flow waits for the next one")         \
     X(prefix_out_of_order, "payload not at the parser's sequence number while awaiting: not parsed")         \
     X(meta_added, "XDP metadata prepended: the frame's flow awaits its route or hand-off")                   \
-    X(meta_failed, "bpf_xdp_adjust_meta failed: frame redirected without metadata")
+    X(meta_failed, "bpf_xdp_adjust_meta failed: frame redirected without metadata")                          \
+    X(source_counted, "new flows counted against their source (max_conns_per_source set)")                   \
+    X(source_insert_failed, "sources table update failed: the SYN passed uncounted")                         \
+    X(source_undone, "counted SYNs whose flow insert failed: the count was given back")
 
 struct sluice_stats {
 #define SLUICE_STATS_FIELD(name, help) __u64 name;
@@ -275,6 +287,36 @@ struct sluice_stats {
     SLUICE_EVENT_COUNTERS(SLUICE_STATS_FIELD)
 #undef SLUICE_STATS_FIELD
     __u64 redirect_by_worker[SLUICE_MAX_WORKERS];
+};
+
+/*
+ * sources: LRU client address -> its open connections, for the per-source connection cap
+ * (sluice_meta.max_conns_per_source; 0 turns counting off). nginx's limit_conn on
+ * $binary_remote_addr, enforced before user space sees the SYN.
+ *
+ * Who writes what. XDP, at the SYN of a flow it inserts, adds 1 (an atomic fetch-and-add, so that
+ * SYNs of one source on several CPUs cannot pass the cap together), refuses the SYN if the count
+ * was already at the cap (stats drop_source_cap; the add is undone), and marks the flow
+ * FLOW_F_COUNTED. A retransmitted SYN finds its flow and is not counted again; a SYN whose flow
+ * insert fails undoes its add. The server, when a connection it holds ends (or it refuses its SYN),
+ * runs bpf/source_release.bpf.c with the flow's key: it deletes a FLOW_F_COUNTED flow and, when the
+ * delete was its own (one caller wins), takes 1 off the source, never below 0. All changes to
+ * `count` are atomic adds from BPF, so XDP and every worker can change it at once.
+ *
+ * Limits, by design: an entry the LRU evicts (more than SLUICE_MAX_SOURCES sources) starts again
+ * at 0, and so does every source when the agent changes the cap (it clears the map); a counted
+ * flow the flows LRU evicts before its end, or whose server never ended it (killed; the SYN never
+ * reached a worker), keeps its count until its source entry goes; flows opened while the cap was
+ * 0 are not counted.
+ */
+struct source_key {
+    __u8 addr[16]; /* IPv4 in addr[0..3], the rest zero */
+    __u32 family;  /* enum sluice_family */
+};
+
+struct source_value {
+    __u64 count;   /* open flows counted (FLOW_F_COUNTED) */
+    __u64 refused; /* SYNs refused at the cap */
 };
 
 /* meta: one entry written by the agent at load, read by everyone who opens the pins. */
@@ -289,7 +331,9 @@ struct sluice_meta {
     __u32 attach_mode; /* enum sluice_attach_mode */
     __u32 ifindex;
     __u32 max_workers;
-    __u64 loaded_at; /* seconds since the epoch */
+    __u64 loaded_at;            /* seconds since the epoch */
+    __u32 max_conns_per_source; /* the per-source cap (`sources`): 0 off; agent load --max-conns-per-source */
+    __u32 _pad;
 };
 
 #endif

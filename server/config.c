@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/args.h"
+#include "log/access_format.h"
 
 enum setting_kind {
     SET_U32, /* a number in [min, max]; pow2: a power of two */
@@ -26,6 +27,8 @@ enum setting_kind {
     SET_CPUS,    /* comma-separated CPU numbers */
     SET_SERVICE, /* a port serving service */
     SET_SNI,     /* [tls] sni = NAME CERT KEY, one more certificate each time */
+    SET_PATH,    /* a file, or '-' for standard output; empty: none */
+    SET_FORMAT,  /* an access log format (log/access_format.h), checked as it is read */
 };
 
 struct setting {
@@ -66,6 +69,13 @@ static const struct setting settings[] = {
      "0: never"},
     {"server", "drain_ms", "drain-ms", "MS", SET_U32, AT(server.drain_ms), 0, 600000, false, NULL, NULL,
      "on stop, how long open connections may take to finish"},
+    {"server", "pid_file", "pid-file", "FILE", SET_STRING, AT(pid_file), 0, 0, false, NULL, NULL,
+     "once ready, the server writes its pid there (and removes it on exit unless a newer generation's is "
+     "there)"},
+    {"server", "takeover", "takeover", NULL, SET_BOOL, AT(takeover), 0, 0, false, NULL, NULL,
+     "take over from the server whose pid is in pid_file: serve its listening sockets, and once ready tell "
+     "it "
+     "to take no new connections and finish its open ones (socket datapath)"},
     {"server", "shed_busy_pct", "shed-busy-pct", "PCT", SET_U32, AT(server.shed_busy_pct), 1, 100, false,
      NULL, NULL,
      "AF_XDP: a worker busy (not waiting for input) this share of its last 100 ms or more publishes "
@@ -258,6 +268,15 @@ static const struct setting settings[] = {
      NULL, NULL, "longest a TLS handshake may take before the connection is reset"},
     {"tls", "small_record_bytes", NULL, NULL, SET_U32, AT(tls.small_record_bytes), 0, 1u << 30, false, NULL,
      NULL, "bytes a connection sends in one-segment records before full 16 KiB ones"},
+    {"log", "access", "access-log", "PATH", SET_PATH, AT(server.access_log.path), 0, 0, false, NULL, NULL,
+     "the access log: a line per HTTP request, appended to PATH ('-': standard output; empty: none); "
+     "SIGUSR1 reopens it"},
+    {"log", "access_format", "access-log-format", "FORMAT", SET_FORMAT, AT(server.access_log.format), 0, 0,
+     false, NULL, NULL, "common, combined, json, or a format string of $variables (README, \"Access log\")"},
+    {"log", "access_ring", NULL, NULL, SET_U32, AT(server.access_log.ring), 1, ACCESS_RING_MAX, true, NULL,
+     NULL,
+     "access log records each worker may have waiting for the logger thread, a power of two; beyond, a "
+     "request's line is dropped and counted (sluice_access_log_dropped_total)"},
     {"services", "echo", "echo", "PORT", SET_SERVICE, 0, 1, 65535, false, NULL, &app_echo_ops,
      "serve echo on PORT"},
     {"services", "sink", "sink", "PORT", SET_SERVICE, 0, 1, 65535, false, NULL, &app_sink_ops,
@@ -451,6 +470,29 @@ static int apply(const struct setting *s, const char *v, struct config *cfg, boo
         return parse_cpus(v, cfg->server.cpus, SLUICE_MAX_WORKERS, &cfg->server.ncpus, where, e);
     case SET_SNI:
         return parse_sni(v, &cfg->tls, where, e);
+    case SET_PATH: {
+        const char *kept = !*v ? NULL : from_file ? keep_string(v, where, e) : v;
+
+        if (*v && !kept)
+            return -1;
+        *(const char **)field = kept;
+        return 0;
+    }
+    case SET_FORMAT: {
+        static struct access_format check; /* thrown away: the logger compiles its own */
+        const char *kept;
+
+        if (access_format_compile(&check, v, e)) {
+            char why[sizeof(e->msg)];
+
+            snprintf(why, sizeof(why), "%s", e->msg);
+            return ERR(e, EXIT_STATUS_USAGE, 0, "%s: %s", where, why);
+        }
+        if (!(kept = from_file ? keep_string(v, where, e) : v))
+            return -1;
+        *(const char **)field = kept;
+        return 0;
+    }
     }
     return ERR(e, EXIT_STATUS_FAILURE, 0, "%s: setting of unknown kind", where);
 }
@@ -512,8 +554,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
         }
     }
     ERR(fs->e, EXIT_STATUS_USAGE, 0,
-        "%s:%d: unknown section [%s] (expected server, xdp, tcp, http, tls, services or routes)", fs->path,
-        fs->line, section);
+        "%s:%d: unknown section [%s] (expected server, xdp, tcp, http, tls, log, services or routes)",
+        fs->path, fs->line, section);
     fs->error_line = fs->line;
     return 1;
 }
@@ -603,6 +645,9 @@ static void value_text(const struct setting *s, const struct config *d, char *bu
     case SET_CHOICE:
         snprintf(buf, size, "%s", s->choices[*(const int *)field]);
         break;
+    case SET_FORMAT:
+        snprintf(buf, size, "%s", *(const char *const *)field);
+        break;
     default:
         snprintf(buf, size, "none");
     }
@@ -636,6 +681,7 @@ static void config_defaults(struct config *cfg)
                                            .open_ms = BREAKER_OPEN_MS_DEFAULT,
                                            .probes = BREAKER_PROBES_DEFAULT};
     tls_config_default(&cfg->tls);
+    srv->access_log = (struct access_log_config){.format = "combined", .ring = ACCESS_RING_DEFAULT};
 }
 
 void config_print_settings(FILE *out)
@@ -672,6 +718,10 @@ static int check(struct config *config, struct err *e)
     if (!xdp && config->xdp.ifname)
         return ERR(e, EXIT_STATUS_USAGE, 0,
                    "--dev is for the xdp datapath; the socket datapath listens on all addresses");
+    if (xdp && config->takeover)
+        return ERR(e, EXIT_STATUS_USAGE, 0,
+                   "--takeover works on the socket datapath only: on AF_XDP a device queue takes one UMEM, "
+                   "which two server processes cannot share yet");
     cfg->datapath = xdp ? &xdp_datapath : &sock_datapath;
     cfg->datapath_cfg = xdp ? &config->xdp : NULL;
     if (config->tls.port) {

@@ -1,6 +1,6 @@
 /*
  * config.h — sluice-server's settings: the config file (INI, sections [server] [xdp] [tcp] [http]
- * [tls] [services]) and the command-line options that override it, both read through one table of
+ * [tls] [log] [services]) and the command-line options that override it, both read through one table of
  * settings in config.c, which is also where each setting's limits and help text live.
  *
  * This is the one place that knows every datapath: it parses their settings beside the
@@ -25,6 +25,8 @@ struct config {
     struct server_config server; /* what server_start takes; datapath_cfg points into this struct */
     struct xdp_config xdp;       /* [xdp] and --dev */
     struct tls_config tls;       /* [tls], --https: its service's layer_config is set by main, once loaded */
+    const char *pid_file;        /* written once ready; NULL: none */
+    bool takeover;               /* take over from the server whose pid is in pid_file (takeover.h) */
 };
 
 /* Defaults, then --config FILE if given (else default_config, when not NULL), then every other option;

@@ -28,7 +28,7 @@ static struct xdp_worker *peer(struct xdp_worker *x, uint32_t index)
     return x->worker->srv->workers[index].dp;
 }
 
-static struct flow_key flow_key_of(const struct pkt_tuple *t)
+struct flow_key xdp_steer_flow_key(const struct pkt_tuple *t)
 {
     struct flow_key k;
 
@@ -44,7 +44,7 @@ static struct flow_key flow_key_of(const struct pkt_tuple *t)
 /* Point the flow at worker (and, pinning, make it its target too): XDP redirects there from now on. */
 static void flow_set_owner(struct xdp_worker *x, const struct pkt_tuple *t, uint32_t worker, bool pin)
 {
-    struct flow_key k = flow_key_of(t);
+    struct flow_key k = xdp_steer_flow_key(t);
     struct flow_value v;
     int fd = x->server->pins.flows;
 

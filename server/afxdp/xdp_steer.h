@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "maps/sluice_maps.h"
 #include "net/tcp.h"
 
 struct xdp_worker;
@@ -27,6 +28,8 @@ struct xdp_steer_msg {
     struct tcp_handoff conn;
 };
 
+/* The `flows` key of a connection's tuple (ours local, the client remote). */
+struct flow_key xdp_steer_flow_key(const struct pkt_tuple *t);
 /* What the steering program's metadata in front of packet says; *target is the worker it names. */
 enum tcp_steer xdp_steer_read(struct xdp_worker *x, uint8_t *packet, uint32_t *target);
 /* A received frame into the engine as the steering program placed it (RX batch). */

@@ -61,9 +61,32 @@ static void publish(struct xdp_worker *x, uint64_t now, bool live, bool draining
 
     x->window_ns = now;
     x->idle_ns = 0;
+    x->source_cap = source_cap_setting(&x->server->pins); /* changed live by `sluice-agent sources` */
+    x->stats.syscalls++;
     __atomic_store_n(&x->busy_pct, busy_pct, __ATOMIC_RELAXED);
     __atomic_store_n(&x->overloaded, (uint32_t)(overload && !draining), __ATOMIC_RELAXED);
+    __atomic_store_n(&x->cached, x->cache.nfree, __ATOMIC_RELAXED);
     bpf_map_update_elem(x->server->pins.workers, &w->index, &ws, BPF_ANY);
+}
+
+/*
+ * The engine's tcp_engine_on_end hook: a connection (or a refused SYN) of this worker ended, so its
+ * flow's count goes back to its source. Only while the cap is set: flows XDP did not count need
+ * nothing, and counts left over when the cap goes off are cleared by the agent's next setting.
+ */
+static void source_ended(void *ctx, const struct pkt_tuple *t)
+{
+    struct xdp_worker *x = ctx;
+    int r;
+
+    if (!x->source_cap)
+        return;
+    r = source_cap_release(&x->server->source_cap, t);
+    x->stats.syscalls++;
+    if (r < 0)
+        x->stats.source_release_failed++;
+    else if (r)
+        x->stats.source_released++;
 }
 
 /* One socket's; returns the frames and hand-off messages taken. */
@@ -253,7 +276,7 @@ static void *xdp_worker_run(void *arg)
         }
         if (now >= x->next_publish_ns) {
             x->next_publish_ns = now + PUBLISH_NS;
-            publish(x, now, true, w->draining);
+            publish(x, now, true, w->draining || w->handed_over);
             x->stats.syscalls++;
         }
         if (worker_tick(w, now))
@@ -325,7 +348,9 @@ static int xdp_server_init(struct server *srv, const void *cfg, struct err *e)
     srv->dp = xs;
     xs->cfg = *(const struct xdp_config *)cfg;
     xs->pins.workers = xs->pins.xsks = -1;
-    if (pins_open(&xs->pins, xs->cfg.ifname, e) || choose_queues(xs, e))
+    xs->source_cap.prog_fd = -1;
+    if (pins_open(&xs->pins, xs->cfg.ifname, e) || source_cap_open(&xs->source_cap, &xs->pins, e) ||
+        choose_queues(xs, e))
         return -1;
     return umem_create(&xs->umem, &xs->cfg.umem, xs->nqueues, xs->umem_note, sizeof(xs->umem_note), e);
 }
@@ -384,6 +409,8 @@ static int xdp_worker_init(struct worker *w, struct err *e)
     tcp.csum_offload = csum_offload(xs, x->tx_port, xs->csum_note, sizeof(xs->csum_note));
     if (tcp_engine_init(&x->engine, &tcp, &x->cache, &app_tcp_callbacks, &w->apps, worker_now_ns()))
         return ERR(e, EXIT_STATUS_FAILURE, errno, "worker %u: cannot set up its TCP engine", w->index);
+    tcp_engine_on_end(&x->engine, source_ended, x);
+    x->source_cap = source_cap_setting(&xs->pins);
     for (int i = 0; i < srv->cfg.nservices; i++)
         tcp_listen(&x->engine, srv->cfg.services[i].port);
     for (uint32_t i = 0; i < x->nports; i++) {
@@ -519,6 +546,18 @@ static void xdp_worker_print_stats(struct worker *w, FILE *out)
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
+/* The region's frames that are neither on the pool's free list nor in a worker's cache: what a
+ * leak would make grow (tools/soak.sh watches it). */
+static uint64_t umem_frames_in_use(struct server *srv)
+{
+    struct xdp_server *xs = srv->dp;
+    uint64_t free_frames = frame_pool_free_count(&xs->umem.pool);
+
+    for (uint32_t i = 0; i < srv->cfg.nworkers; i++)
+        free_frames += __atomic_load_n(&((struct xdp_worker *)srv->workers[i].dp)->cached, __ATOMIC_RELAXED);
+    return free_frames < xs->umem.cfg.nframes ? xs->umem.cfg.nframes - free_frames : 0;
+}
+
 /* The TCP engine's and the sockets' counters of every worker, then the steering program's from the
  * pinned `stats` map (read while the other workers run: see server_metrics.c). */
 static void xdp_write_metrics(struct server *srv, const struct metrics_sink *sink)
@@ -557,6 +596,11 @@ static void xdp_write_metrics(struct server *srv, const struct metrics_sink *sin
     XDP_WORKER_COUNTERS(XDP_METRIC)
 #undef XDP_METRIC
 #undef WORKER_SAMPLES
+    sink->family(
+        sink->ctx, "sluice_afxdp_umem_frames_in_use", "gauge",
+        "UMEM frames not free: in fill, RX or TX rings, or held by connections (workers' caches as of "
+        "their last publication)");
+    sink->sample(sink->ctx, "sluice_afxdp_umem_frames_in_use", METRICS_NO_WORKER, umem_frames_in_use(srv));
     sink->family(sink->ctx, "sluice_afxdp_queue_rx_packets_total", "counter",
                  "frames taken from the RX ring of the worker's socket on the device queue");
     for (uint32_t i = 0; i < srv->cfg.nworkers; i++) {
@@ -618,6 +662,7 @@ static void xdp_server_release(struct server *srv)
     if (!xs)
         return;
     umem_destroy(&xs->umem);
+    source_cap_close(&xs->source_cap);
     pins_close(&xs->pins);
     free(xs);
     srv->dp = NULL;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "afxdp/source_cap.h"
 #include "afxdp/umem.h"
 #include "afxdp/xsk_port.h"
 #include "maps/pins.h"
@@ -45,7 +46,9 @@
     X(steer_import_failed, "connections handed over that found no slot here: dropped")                       \
     X(steer_flow_gone, "flow entries gone (LRU) when a hand-off went to update them")                        \
     X(steer_export_ns, "time spent exporting connections and updating their flows, ns")                      \
-    X(steer_latency_ns, "sum over connections moved in of export-to-import time, ns")
+    X(steer_latency_ns, "sum over connections moved in of export-to-import time, ns")                        \
+    X(source_released, "connections ended whose per-source count (max_conns_per_source) went back")          \
+    X(source_release_failed, "per-source releases the BPF program could not run: the count stays")
 
 struct xdp_worker_stats {
 #define XDP_WORKER_STATS_FIELD(name, help) uint64_t name;
@@ -78,11 +81,12 @@ struct xdp_server {
     struct xdp_config cfg;
     struct umem umem;
     struct pins pins;
-    uint32_t nqueues;    /* queues served: cfg.queue to cfg.queue + nqueues - 1 */
-    char queue_note[96]; /* for the start-up line: how many queues, and who said so */
-    char umem_note[160]; /* for the start-up line: huge pages, or why not */
-    char mode_note[96];  /* for the start-up line: zero-copy or copy mode */
-    char csum_note[96];  /* for the start-up line: who computes TCP checksums, and why */
+    struct source_cap source_cap; /* gives per-source counts back as connections end */
+    uint32_t nqueues;             /* queues served: cfg.queue to cfg.queue + nqueues - 1 */
+    char queue_note[96];          /* for the start-up line: how many queues, and who said so */
+    char umem_note[160];          /* for the start-up line: huge pages, or why not */
+    char mode_note[96];           /* for the start-up line: zero-copy or copy mode */
+    char csum_note[96];           /* for the start-up line: who computes TCP checksums, and why */
 };
 
 struct worker;
@@ -110,6 +114,8 @@ struct xdp_worker {
     uint64_t window_ns;  /* the last publication */
     uint32_t busy_pct;   /* as published; /metrics reads it */
     uint32_t overloaded; /* the overload flag as published (1: XDP sheds, 0: not) */
+    uint32_t cached;     /* frames in its cache at the last publication; /metrics reads it */
+    uint32_t source_cap; /* max_conns_per_source as read at the last publication; 0: no releases */
     struct xdp_worker_stats stats;
 };
 

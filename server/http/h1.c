@@ -657,6 +657,7 @@ static void h1_stream_respond(struct http_stream *st)
     struct http_conn *hc = st->conn;
 
     if (!build_head(hc, st)) { /* no buffer for the head (counted): nothing of the response went out */
+        st->status = 503;      /* what the client hears, for the access log */
         refuse(hc, 503);
         return;
     }
@@ -698,7 +699,8 @@ static void h1_stream_body_timeout(struct http_stream *st)
 
     h->keep_alive = false;
     if (!st->responded) {
-        refuse(hc, 408); /* refuse resets instead if a head went out already */
+        st->status = 408; /* what the client hears, for the access log */
+        refuse(hc, 408);  /* refuse resets instead if a head went out already */
         return;
     }
     hc->closing = true;

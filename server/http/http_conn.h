@@ -70,8 +70,11 @@ struct http_stream {
     bool responded;
     bool head_only; /* a HEAD request: the body is never sent */
     bool aborted;
-    bool grpc; /* content-type application/grpc (grpc.c) */
-    int status;
+    bool grpc;         /* content-type application/grpc (grpc.c) */
+    bool dispatched;   /* http_dispatch took it: a request, for the counters, the access log, the probes */
+    int status;        /* the answer's, once responded (or the refusal HTTP/1.1 sent instead: 408, 503) */
+    uint64_t start_ns; /* the worker loop's clock when the request's head came (the access log's, the
+                          probes' and the histograms' duration) */
     struct http_header *req_headers; /* config.max_headers entries */
     uint32_t nresp;
     uint32_t ntrailers; /* trailer fields, in resp[] after the nresp headers */
@@ -84,9 +87,6 @@ struct http_stream {
     struct http_stream *prev; /* in the connection's list: unlinked in O(1) however many streams it has */
     struct timer deadline;    /* a gRPC request's grpc-timeout, on the worker's wheel (grpc.c) */
     struct timer body_timer;  /* body_timeout_ms since the request body last moved (http_stream_body_wait) */
-    bool dispatched;          /* http_dispatch took it: request_end and the histograms hear of its end */
-    uint64_t start_ns;        /* when, on the worker loop's clock (app_table's now_ns) */
-    int32_t route; /* the route that ran (router_match's), -1 for none: a 404, 405 or a limit's answer */
     /* last, and not cleared for a new stream (http_stream_new): used only up to nresp, arena_used.
      * Protocol-neutral until the protocol encodes them (HPACK, or an HTTP/1.1 head). */
     struct http_header resp[HTTP_MAX_RESP_HEADERS];
@@ -256,7 +256,8 @@ struct http_worker {
     uint32_t offload_in_flight; /* jobs submitted whose answer has not come back */
     struct breaker *breakers;   /* per route, NULL for none */
     uint64_t offload_slow_ns;
-    struct rate_limit *rate_limit; /* NULL: no per-client limit */
+    struct rate_limit *rate_limit;   /* NULL: no per-client limit */
+    struct access_ring *access_ring; /* NULL: no access log */
     /* gRPC deadlines (grpc-timeout) of this worker's streams, in milliseconds of the worker loop's clock:
      * O(1) to arm and cancel, advanced by http_worker_tick */
     struct timer_wheel deadlines;

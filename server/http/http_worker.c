@@ -26,6 +26,7 @@
 
 #include "http/http_conn.h"
 #include "http/http_mem.h"
+#include "log/access_log.h"
 
 void http_config_default(struct http_config *cfg)
 {
@@ -156,6 +157,11 @@ void http_worker_set_index(struct http_worker *hw, uint32_t index)
     hw->worker = index;
 }
 
+void http_worker_set_access_log(struct http_worker *hw, struct access_ring *ring)
+{
+    hw->access_ring = ring;
+}
+
 const struct http_stats *http_worker_stats(const struct http_worker *hw)
 {
     return &hw->stats;
@@ -225,6 +231,7 @@ struct http_stream *http_stream_new(struct http_conn *hc, int32_t id)
     st->req._stream = st;
     st->conn = hc;
     st->id = id;
+    st->start_ns = hc->ac->table->now_ns;
     st->next = hc->streams;
     st->prev = NULL;
     if (hc->streams)
@@ -238,13 +245,55 @@ struct http_stream *http_stream_new(struct http_conn *hc, int32_t id)
     return st;
 }
 
+/* st's request, in the worker's access log ring: numbers and the strings copied, nothing formatted, no
+ * system call; when the logger is behind, the ring counts it dropped. */
+static void access_record(struct access_ring *ring, const struct http_stream *st)
+{
+    const struct http_request *req = &st->req;
+    const struct app_conn *ac = st->conn->ac;
+    struct access_record *r = access_ring_reserve(ring);
+    struct http_str opt[ACCESS_F_COUNT] = {[ACCESS_F_HOST] = req->authority};
+    uint32_t want = ring->fields & ~(req->authority.len ? ACCESS_FIELD_BIT(ACCESS_F_HOST) : 0u);
+
+    if (!r)
+        return;
+    r->end_ns = ac->table->now_ns;
+    r->duration_ns = r->end_ns - st->start_ns;
+    r->bytes = st->body.sent;
+    memcpy(r->addr, ac->peer, sizeof(r->addr));
+    r->status = (uint16_t)(st->status ? st->status : 499); /* 499 (nginx's): no answer was sent */
+    r->route = (int16_t)(req->route.result == ROUTER_FOUND ? req->route.route : -1);
+    r->worker = ring->worker;
+    r->version = (uint8_t)req->http_version;
+    r->flags = ac->layer ? ACCESS_TLS : 0;
+    r->text_used = 0;
+    access_record_put(r, ACCESS_F_METHOD, req->method_name.ptr, req->method_name.len);
+    access_record_put(r, ACCESS_F_PATH, req->path.ptr, req->path.len);
+    access_record_put(r, ACCESS_F_QUERY, req->query.ptr, req->query.len);
+    /* the optional strings the format prints, in one pass over the fields (their names are lowercase) */
+    for (uint32_t i = 0; want && i < req->nheaders; i++) {
+        const struct http_str *n = &req->headers[i].name;
+        int f = n->len == 4 && !memcmp(n->ptr, "host", 4)           ? ACCESS_F_HOST
+                : n->len == 7 && !memcmp(n->ptr, "referer", 7)      ? ACCESS_F_REFERER
+                : n->len == 10 && !memcmp(n->ptr, "user-agent", 10) ? ACCESS_F_USER_AGENT
+                                                                    : -1;
+
+        if (f >= 0 && (want & ACCESS_FIELD_BIT(f))) {
+            opt[f] = req->headers[i].value;
+            want &= ~ACCESS_FIELD_BIT(f);
+        }
+    }
+    access_record_put(r, ACCESS_F_HOST, opt[ACCESS_F_HOST].ptr, opt[ACCESS_F_HOST].len);
+    access_record_put(r, ACCESS_F_REFERER, opt[ACCESS_F_REFERER].ptr, opt[ACCESS_F_REFERER].len);
+    access_record_put(r, ACCESS_F_USER_AGENT, opt[ACCESS_F_USER_AGENT].ptr, opt[ACCESS_F_USER_AGENT].len);
+    access_ring_commit(ring);
+}
+
 void http_stream_free(struct http_stream *st)
 {
     struct http_conn *hc = st->conn;
     struct http_worker *hw = hc->hw;
 
-    if (st->dispatched)
-        http_request_ended(st);
     if (st->prev)
         st->prev->next = st->next;
     else
@@ -257,6 +306,10 @@ void http_stream_free(struct http_stream *st)
     /* the client went away before the answer was complete: a handler still at work must know */
     if (!st->aborted && st->req.on_abort && (!st->responded || !http_body_done(&st->body)))
         st->req.on_abort(&st->req);
+    if (st->dispatched)
+        http_request_ended(st);
+    if (hw->access_ring && st->dispatched) /* off: this one predictable branch */
+        access_record(hw->access_ring, st);
     hc->ops->stream_free(st);
     http_body_clear(hw, &st->body);
     if (st->req_buf)

@@ -37,6 +37,9 @@ void http_worker_set_offload(struct http_worker *hw, struct offload_pool *pool, 
 uint32_t http_worker_offload_in_flight(const struct http_worker *hw);
 /* Requests are counted against their client's rate in rl (shared by the workers); over it, 429. */
 void http_worker_set_rate_limit(struct http_worker *hw, struct rate_limit *rl);
+struct access_ring;
+/* Each request this worker ends is recorded in ring, its access log ring (log/access_log.h); NULL: none. */
+void http_worker_set_access_log(struct http_worker *hw, struct access_ring *ring);
 /* The worker loop's clock moved to now_ns (worker_tick): gRPC deadlines that passed are answered. True
  * when that wrote something (the layers' flush puts it on the transports). */
 bool http_worker_tick(struct http_worker *hw, uint64_t now_ns);

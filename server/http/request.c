@@ -570,6 +570,12 @@ struct http_str http_request_body(const struct http_request *req)
 
 /* ---- routing ------------------------------------------------------------------------------------ */
 
+/* The route that ran for st's request, -1 for none (404, 405, or a limit's answer before the router). */
+static int route_of(const struct http_stream *st)
+{
+    return st->req.route.result == ROUTER_FOUND ? st->req.route.route : -1;
+}
+
 /* A route's name for the probes: the routes file's "METHODS pattern", "none" when no route ran. */
 static const char *route_label(const struct http_worker *hw, int route)
 {
@@ -598,20 +604,21 @@ void http_request_ended(struct http_stream *st)
     struct http_worker *hw = st->conn->hw;
     uint64_t now = st->conn->ac ? st->conn->ac->table->now_ns : st->start_ns;
     uint64_t ns = now > st->start_ns ? now - st->start_ns : 0;
-    int status = st->responded ? st->status : 0;
+    int status = st->status; /* 0 when nothing was answered */
     char path[SLUICE_PROBE_PATH_MAX];
 
-    SLUICE_PROBE_REQUEST_END(hw->worker, route_label(hw, st->route), method_name(st->req.method),
+    SLUICE_PROBE_REQUEST_END(hw->worker, route_label(hw, route_of(st)), method_name(st->req.method),
                              probe_path(path, &st->req), status, ns);
     if (status)
-        http_latency_observe(&hw->latency, st->route, status, ns);
+        http_latency_observe(&hw->latency, route_of(st), status, ns);
 }
 
 void http_probe_overload(const struct http_stream *st, const char *reason, int status)
 {
     const struct http_worker *hw = st->conn->hw;
 
-    SLUICE_PROBE_OVERLOAD(hw->worker, conn_id(st->conn), st->id, reason, route_label(hw, st->route), status);
+    SLUICE_PROBE_OVERLOAD(hw->worker, conn_id(st->conn), st->id, reason, route_label(hw, route_of(st)),
+                          status);
 }
 
 static void allow_header(struct http_stream *st, uint32_t allow)
@@ -652,9 +659,8 @@ void http_dispatch(struct http_stream *st)
 
     hw->stats.requests++;
     st->dispatched = true;
-    st->start_ns = st->conn->ac->table->now_ns;
-    st->route = -1;
-    if (!req->path.ptr) /* CONNECT has no :path (RFC 9113 8.5): no route has it, so 404 */
+    req->route.result = ROUTER_NOT_FOUND; /* until matched: 425 and 429 are answered before the router */
+    if (!req->path.ptr)                   /* CONNECT has no :path (RFC 9113 8.5): no route has it, so 404 */
         req->path = (struct http_str){"", 0};
     SLUICE_PROBE_REQUEST_START(hw->worker, conn_id(st->conn), st->id, method_name(req->method),
                                probe_path(path, req), req->http_version);
@@ -677,7 +683,6 @@ void http_dispatch(struct http_stream *st)
     hw->cfg->router->match(req->method, req->path.ptr, req->path.len, &req->route);
     switch (req->route.result) {
     case ROUTER_FOUND:
-        st->route = req->route.route;
         if (st->grpc) /* before the handler, which may answer at once (and cancel it) */
             grpc_deadline_arm(st);
         hw->cfg->router->dispatch(req->route.route, req);

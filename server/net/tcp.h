@@ -199,6 +199,10 @@ struct tcp_engine {
     uint32_t challenge_count;
 
     struct tcp_stats stats;
+
+    /* tcp_engine_on_end's hook; NULL: none */
+    void (*on_end)(void *ctx, const struct pkt_tuple *t);
+    void *on_end_ctx;
 };
 
 /* Allocates the connection slab and tables; returns 0 or -1 with errno set. */
@@ -208,6 +212,15 @@ int tcp_engine_init(struct tcp_engine *e, const struct tcp_config *cfg, struct f
 void tcp_engine_destroy(struct tcp_engine *e);
 
 void tcp_listen(struct tcp_engine *e, uint16_t port);
+
+/*
+ * Have fn called with the tuple of every connection whose slot is freed (closed, reset, timed out,
+ * TIME-WAIT handed to a compact entry; whether the application had it or not; not a hand-off to
+ * another engine) and of every SYN dropped for want of a slot or refused for want of a listener:
+ * the moments a tuple stops holding anything here. The AF_XDP datapath gives the flow's per-source count back
+ * then (xdp_worker.c).
+ */
+void tcp_engine_on_end(struct tcp_engine *e, void (*fn)(void *ctx, const struct pkt_tuple *t), void *ctx);
 
 /*
  * Active open (for test peers and tools; the server only listens): a SYN to t's remote side over

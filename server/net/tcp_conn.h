@@ -216,6 +216,8 @@ struct tcp_conn *tcp_conn_create(struct tcp_engine *e, const struct pkt *p);
 void tcp_conn_negotiated(struct tcp_engine *e, struct tcp_conn *c, const struct pkt *syn);
 /* Leave the table and queue for freeing; calls closed(error) first if the application had it. */
 void tcp_conn_finish(struct tcp_engine *e, struct tcp_conn *c, int error, bool notify);
+/* The tuple holds nothing here any more: tell tcp_engine_on_end's hook. */
+void tcp_tuple_ended(struct tcp_engine *e, const struct pkt_tuple *t);
 void tcp_conn_enter_time_wait(struct tcp_engine *e, struct tcp_conn *c);
 /* The slab and the tuple table, for connections that arrive or leave whole (tcp_handoff.c). */
 struct tcp_conn *tcp_conn_slot_take(struct tcp_engine *e);

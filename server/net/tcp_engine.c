@@ -569,10 +569,23 @@ struct tcp_conn *tcp_connect(struct tcp_engine *e, const struct pkt_tuple *t, co
     return c;
 }
 
+void tcp_engine_on_end(struct tcp_engine *e, void (*fn)(void *ctx, const struct pkt_tuple *t), void *ctx)
+{
+    e->on_end = fn;
+    e->on_end_ctx = ctx;
+}
+
+void tcp_tuple_ended(struct tcp_engine *e, const struct pkt_tuple *t)
+{
+    if (e->on_end)
+        e->on_end(e->on_end_ctx, t);
+}
+
 void tcp_conn_finish(struct tcp_engine *e, struct tcp_conn *c, int error, bool notify)
 {
     if (c->flags & CONN_F_ZOMBIE)
         return;
+    tcp_tuple_ended(e, &c->tuple);
     if (c->state == TCP_SYN_RECEIVED)
         tcp_half_open_remove(e, c);
     tcp_conn_table_remove(e, c);

@@ -49,6 +49,7 @@ static struct tcp_conn *no_connection(struct tcp_engine *e, const struct pkt *p)
     if (!listening(e, p->tuple.lport)) {
         e->stats.not_listening++;
         tcp_send_reset_for(e, p);
+        tcp_tuple_ended(e, &p->tuple);
         return NULL;
     }
     if (e->nhalf_open >= e->cfg.max_half_open && e->half_open_oldest != UINT32_MAX) {
@@ -58,11 +59,13 @@ static struct tcp_conn *no_connection(struct tcp_engine *e, const struct pkt *p)
     }
     if (e->nconns >= e->cfg.max_conns) {
         e->stats.syn_dropped_limit++; /* the client retries its SYN; no state is kept */
+        tcp_tuple_ended(e, &p->tuple);
         return NULL;
     }
     c = tcp_conn_create(e, p);
     if (!c) {
         e->stats.syn_dropped_limit++;
+        tcp_tuple_ended(e, &p->tuple);
         return NULL;
     }
     /* a payload in the SYN is not accepted (no TFO): the ACK covers the SYN only and the peer resends */

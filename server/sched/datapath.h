@@ -22,6 +22,7 @@
 
 #include "common/err.h"
 
+struct listen_fds;
 struct server;
 struct worker;
 
@@ -55,6 +56,9 @@ struct datapath_ops {
     /* Optional, on the worker's own thread when the drain begins: stop taking new connections
      * (kernel sockets: close the listeners; AF_XDP sheds them in XDP through `workers` instead). */
     void (*worker_stop_listening)(struct worker *w);
+    /* Optional, once the server started, before any worker stops listening: every worker's listening
+     * sockets, for a successor generation to serve (takeover.h). Returns how many, -1 past max. */
+    int (*listeners)(struct server *srv, struct listen_fds *out);
     /* What the start-up line says after "N workers on ": the device, the mode, the memory. */
     void (*describe)(struct server *srv, char *buf, size_t len);
     /* A worker's datapath counters in server_stop's report, one "  name value" line each. */

@@ -172,6 +172,35 @@ static void offload_metrics(struct http_request *req, const struct offload_pool 
     }
 }
 
+/* The access log's: what each worker's ring dropped, and what the logger thread wrote. */
+static void access_log_metrics(struct http_request *req, const struct server *srv)
+{
+    struct access_log_stats s;
+
+    access_log_stats(srv->access_log, &s);
+    const struct {
+        const char *name, *help;
+        uint64_t value;
+    } rows[] = {
+        {"sluice_access_log_lines_total", "access log lines written", s.written},
+        {"sluice_access_log_write_errors_total", "access log lines lost to a failed write", s.write_errors},
+        {"sluice_access_log_reopened_total", "access log files reopened (SIGUSR1)", s.reopened},
+        {"sluice_access_log_reopen_errors_total", "SIGUSR1 reopens that failed (the old file kept)",
+         s.reopen_errors},
+    };
+
+    family(req, "sluice_access_log_dropped_total", "counter",
+           "requests whose access log line was dropped: the worker's ring ([log] access_ring) was full");
+    for (uint32_t i = 0; i < srv->cfg.nworkers; i++)
+        sink_sample(
+            req, "sluice_access_log_dropped_total", i,
+            atomic_load_explicit(&access_log_ring(srv->access_log, i)->dropped, memory_order_relaxed));
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        family(req, rows[i].name, "counter", rows[i].help);
+        metrics_line(req, "%s %" PRIu64 "\n", rows[i].name, rows[i].value);
+    }
+}
+
 static void write_metrics(struct http_request *req, void *ctx)
 {
     struct server *srv = ctx;
@@ -242,6 +271,9 @@ static void write_metrics(struct http_request *req, void *ctx)
                "clients the rate limit forgot to make room for another (the idlest)");
         metrics_line(req, "sluice_rate_limit_forgotten_total %" PRIu64 "\n", s.replaced);
     }
+
+    if (srv->access_log)
+        access_log_metrics(req, srv);
 
     srv->cfg.datapath->write_metrics(srv, &sink);
 #undef WORKER_SAMPLES

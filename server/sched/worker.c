@@ -36,6 +36,14 @@ bool worker_tick(struct worker *w, uint64_t now)
      * transmits before it sleeps */
     if (w->apps.http && http_worker_tick(w->apps.http, now))
         app_table_flush(&w->apps);
+    if (!w->handed_over && atomic_load_explicit(&srv->handing_over, memory_order_relaxed)) {
+        /* no GOAWAY: the connections carry on as they are until their clients close them */
+        w->handed_over = true;
+        if (srv->cfg.datapath->worker_stop_listening)
+            srv->cfg.datapath->worker_stop_listening(w);
+    }
+    if (w->handed_over)
+        atomic_store_explicit(&w->settled, w->apps.open == 0, memory_order_relaxed);
     if (!w->draining && atomic_load_explicit(&srv->draining, memory_order_relaxed)) {
         /* each service finishes what is in flight (HTTP/2: GOAWAY, then the open streams), then FIN */
         w->draining = true;
@@ -119,6 +127,9 @@ static void release(struct server *srv)
     free(srv->breakers);
     srv->breakers = NULL;
     rate_limit_destroy(&srv->rate_limit);
+    /* last: closing the connections above ended their requests, whose lines are in the rings */
+    access_log_stop(srv->access_log);
+    srv->access_log = NULL;
 }
 
 static void join_all(struct server *srv)
@@ -162,6 +173,10 @@ int server_start(struct server *srv, const struct server_config *cfg, struct err
     }
     if (serves_http(cfg) && rate_limit_init(&srv->rate_limit, &cfg->http.rate_limit, e))
         goto fail;
+    if (serves_http(cfg) && cfg->access_log.path &&
+        !(srv->access_log = access_log_start(&cfg->access_log, cfg->nworkers, cfg->http.router->route_names,
+                                             cfg->http.router->route_count, e)))
+        goto fail;
     if (dp->server_init(srv, cfg->datapath_cfg, e))
         goto fail;
     for (uint32_t i = 0; i < cfg->nworkers; i++) {
@@ -194,6 +209,8 @@ int server_start(struct server *srv, const struct server_config *cfg, struct err
         }
         if (w->apps.http && cfg->http.rate_limit.rps)
             http_worker_set_rate_limit(w->apps.http, &srv->rate_limit);
+        if (w->apps.http && srv->access_log)
+            http_worker_set_access_log(w->apps.http, access_log_ring(srv->access_log, i));
         if (dp->worker_init(w, e))
             goto fail;
     }
@@ -222,6 +239,11 @@ fail:
     return -1;
 }
 
+void server_reopen_logs(struct server *srv)
+{
+    access_log_reopen(srv->access_log);
+}
+
 static void print_stats(struct server *srv, FILE *out)
 {
     for (uint32_t i = 0; i < srv->cfg.nworkers; i++) {
@@ -236,6 +258,19 @@ static void print_stats(struct server *srv, FILE *out)
         APP_COUNTERS(PRINT)
 #undef PRINT
     }
+}
+
+void server_hand_over(struct server *srv)
+{
+    atomic_store(&srv->handing_over, true);
+}
+
+bool server_settled(struct server *srv)
+{
+    for (uint32_t i = 0; i < srv->cfg.nworkers; i++)
+        if (!atomic_load(&srv->workers[i].settled))
+            return false;
+    return true;
 }
 
 int server_stop(struct server *srv, FILE *stats, struct err *e)

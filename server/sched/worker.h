@@ -24,11 +24,24 @@
 #include "app/app.h"
 #include "common/err.h"
 #include "http/http_config.h"
+#include "log/access_log.h"
 #include "maps/sluice_maps.h"
 #include "net/tcp.h"
 #include "offload/breaker.h"
 #include "offload/offload.h"
 #include "sched/datapath.h"
+
+/*
+ * Listening sockets handed from one server generation to the next (takeover.h), each with its port.
+ * The new generation serves these very sockets: none is closed while the other still takes
+ * connections, so no connection queued on one is lost. At most what one SCM_RIGHTS message carries.
+ */
+#define SERVER_MAX_INHERITED 253
+struct listen_fds {
+    int n;
+    int fd[SERVER_MAX_INHERITED];
+    uint16_t port[SERVER_MAX_INHERITED];
+};
 
 struct server_config {
     const struct datapath_ops *datapath;
@@ -52,6 +65,8 @@ struct server_config {
     uint32_t offload_slow_ms;      /* an offloaded handler that runs longer fails, for its breaker */
     struct app_service services[APP_MAX_SERVICES];
     int nservices;
+    struct listen_fds inherit; /* kernel sockets: the listeners taken over; the datapath owns them */
+    struct access_log_config access_log; /* path NULL: no access log */
 };
 
 struct server;
@@ -67,6 +82,8 @@ struct worker {
     uint64_t loops;
     uint64_t polls;
     _Atomic bool drained; /* no connection left (TIME-WAIT aside), or the drain time is up */
+    bool handed_over;     /* it took the server's hand-over: it stopped taking new connections */
+    _Atomic bool settled; /* handed over, and no connection left open */
     int offload_fd;       /* readable when offloaded jobs of this worker are done; -1: no pool */
     /* requests waiting on this worker's behalf (offload jobs); published for steering (`workers`
      * map, queue): written by whoever queues and runs them, read by the datapath's publisher */
@@ -76,11 +93,13 @@ struct worker {
 
 struct server {
     struct server_config cfg;
-    void *dp;                     /* the datapath's server-wide state (datapath.h), NULL before its init */
-    struct offload_pool *offload; /* NULL without one */
-    struct breaker *breakers;     /* one per route, with the pool and breaker.failures set */
-    struct rate_limit rate_limit; /* per client address, shared by the workers ([http] rate_limit_rps) */
+    void *dp;                      /* the datapath's server-wide state (datapath.h), NULL before its init */
+    struct offload_pool *offload;  /* NULL without one */
+    struct breaker *breakers;      /* one per route, with the pool and breaker.failures set */
+    struct rate_limit rate_limit;  /* per client address, shared by the workers ([http] rate_limit_rps) */
+    struct access_log *access_log; /* NULL without one ([log] access) */
     struct worker workers[SLUICE_MAX_WORKERS];
+    _Atomic bool handing_over; /* a new generation took over (takeover.h): take no new connections */
     _Atomic bool draining;
     _Atomic bool stop;
 };
@@ -97,6 +116,13 @@ int server_start(struct server *srv, const struct server_config *cfg, struct err
 int server_stop(struct server *srv, FILE *stats, struct err *e);
 
 /*
+ * The hand-over to a new server generation (takeover.h): every worker stops taking new connections
+ * and serves its open ones on. server_settled says when none is left; server_stop follows.
+ */
+void server_hand_over(struct server *srv);
+bool server_settled(struct server *srv);
+
+/*
  * Called by a datapath loop once per iteration with the time: runs the drain when the server is
  * stopping. Returns true when the loop must end.
  */
@@ -111,6 +137,9 @@ uint64_t worker_now_ns(void);
  */
 void worker_offload_woken(struct worker *w);
 void worker_reap_offloaded(struct worker *w);
+
+/* SIGUSR1: the access log (if any) reopens its file, for logrotate. */
+void server_reopen_logs(struct server *srv);
 
 /* Make /metrics report this server (server/sched/server_metrics.c). */
 void server_metrics_register(struct server *srv);

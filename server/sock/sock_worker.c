@@ -504,11 +504,66 @@ static int listen_on(uint16_t port, struct err *e)
     return fd;
 }
 
-/* The datapath has no server-wide state, and no settings of its own. */
+/* The datapath has no server-wide state, and no settings of its own. Listeners taken over for a
+ * port this generation does not serve are closed: it serves them no more. */
 static int sock_server_init(struct server *srv, const void *cfg, struct err *e)
 {
-    (void)srv, (void)cfg, (void)e;
+    struct listen_fds *in = &srv->cfg.inherit;
+
+    (void)cfg, (void)e;
+    for (int i = 0; i < in->n; i++) {
+        bool served = false;
+
+        for (int k = 0; k < srv->cfg.nservices; k++)
+            served = served || srv->cfg.services[k].port == in->port[i];
+        if (!served) {
+            close(in->fd[i]);
+            in->fd[i] = -1;
+        }
+    }
     return 0;
+}
+
+static int add_listener(struct worker *w, struct sock_worker *s, int fd, uint16_t port, struct err *e)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = LISTENER_TAG | (uint64_t)s->nlisteners};
+
+    if (s->nlisteners == SOCK_MAX_LISTENERS) {
+        close(fd);
+        return ERR(e, EXIT_STATUS_USAGE, 0, "worker %u: more than %d listening sockets", w->index,
+                   SOCK_MAX_LISTENERS);
+    }
+    s->listeners[s->nlisteners] = fd;
+    s->listen_ports[s->nlisteners++] = port;
+    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev))
+        return ERR(e, EXIT_STATUS_FAILURE, errno, "worker %u: epoll_ctl", w->index);
+    return 0;
+}
+
+/*
+ * A service's listeners on this worker: the taken-over sockets of its port, shared out between the
+ * workers (the k-th to worker k mod nworkers), so that every one of them is served; a worker left
+ * without one gets its own, which joins the port's SO_REUSEPORT group.
+ */
+static int listen_service(struct worker *w, struct sock_worker *s, uint16_t port, struct err *e)
+{
+    const struct listen_fds *in = &w->srv->cfg.inherit;
+    bool have = false;
+    int fd;
+
+    for (int i = 0, k = 0; i < in->n; i++) {
+        if (in->fd[i] < 0 || in->port[i] != port)
+            continue;
+        if ((uint32_t)k++ % w->srv->cfg.nworkers == w->index) {
+            if (add_listener(w, s, in->fd[i], port, e))
+                return -1;
+            have = true;
+        }
+    }
+    if (have)
+        return 0;
+    fd = listen_on(port, e);
+    return fd < 0 ? -1 : add_listener(w, s, fd, port, e);
 }
 
 static int sock_worker_init(struct worker *w, struct err *e)
@@ -535,27 +590,41 @@ static int sock_worker_init(struct worker *w, struct err *e)
         s->conns[i].next = i + 1 < s->max_conns ? i + 1 : CONN_NONE;
     }
     s->free_conn = 0;
-    for (int i = 0; i < cfg->nservices; i++) {
-        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = LISTENER_TAG | (uint64_t)i};
-        int fd = listen_on(cfg->services[i].port, e);
-
-        if (fd < 0)
+    for (int i = 0; i < cfg->nservices; i++)
+        if (listen_service(w, s, cfg->services[i].port, e))
             return -1;
-        s->listeners[s->nlisteners] = fd;
-        s->listen_ports[s->nlisteners++] = cfg->services[i].port;
-        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev))
-            return ERR(e, EXIT_STATUS_FAILURE, errno, "worker %u: epoll_ctl", w->index);
-    }
     return 0;
 }
 
-/* Close the listeners (the drain on stop): new connections go to the workers still listening. */
+static int sock_listeners(struct server *srv, struct listen_fds *out)
+{
+    out->n = 0;
+    for (uint32_t i = 0; i < srv->cfg.nworkers; i++) {
+        const struct sock_worker *s = srv->workers[i].dp;
+
+        for (int k = 0; k < s->nlisteners; k++) {
+            if (out->n == SERVER_MAX_INHERITED)
+                return -1;
+            out->fd[out->n] = s->listeners[k];
+            out->port[out->n++] = s->listen_ports[k];
+        }
+    }
+    return out->n;
+}
+
+/*
+ * Close the listeners (the drain on stop, the hand-over): new connections go to the workers still
+ * listening. A socket handed to a new generation stays open there, and epoll forgets a socket only
+ * once it is closed everywhere: it is taken out of the set first, or it would keep waking this worker.
+ */
 static void sock_worker_stop_listening(struct worker *w)
 {
     struct sock_worker *s = w->dp;
 
-    for (int i = 0; i < s->nlisteners; i++)
+    for (int i = 0; i < s->nlisteners; i++) {
+        epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listeners[i], NULL);
         close(s->listeners[i]);
+    }
     s->nlisteners = 0;
 }
 
@@ -631,6 +700,7 @@ const struct datapath_ops sock_datapath = {
     .server_ready = NULL,
     .worker_run = sock_worker_run,
     .worker_stop_listening = sock_worker_stop_listening,
+    .listeners = sock_listeners,
     .describe = sock_describe,
     .worker_print_stats = sock_worker_print_stats,
     .write_metrics = sock_write_metrics,

@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "app/app.h"
+#include "maps/sluice_maps.h"
 #include "sched/datapath.h"
 
 #define SOCK_BUF_SIZE 65536
@@ -39,10 +40,14 @@ struct sock_worker_stats {
 struct sock_conn;
 
 /* One worker's state (w->dp), written by its own thread only (/metrics reads the counters). */
+/* A worker's listening sockets: one per service, and those it took over from a previous generation
+ * (as many as that one had workers, shared out between this one's). */
+#define SOCK_MAX_LISTENERS (APP_MAX_SERVICES + SLUICE_MAX_WORKERS)
+
 struct sock_worker {
     int epfd;
-    int listeners[APP_MAX_SERVICES];
-    uint16_t listen_ports[APP_MAX_SERVICES];
+    int listeners[SOCK_MAX_LISTENERS];
+    uint16_t listen_ports[SOCK_MAX_LISTENERS];
     int nlisteners;
     struct sock_conn *conns;
     uint32_t max_conns;

@@ -83,6 +83,8 @@ expect "option without its value" 2 "needs a value" agent load --dev
 expect "stray argument" 2 "unexpected argument 'extra'" agent status extra
 expect "load needs --dev" 2 "needs --dev" agent load
 expect "bad --mode" 2 "bad --mode 'turbo'" agent load --dev "$DEV" --mode turbo
+expect "bad --max-conns-per-source" 2 "max-conns-per-source" agent load --dev "$DEV" --max-conns-per-source -1
+expect "sources before load" 6 "not loaded" agent sources --dev "$DEV"
 expect "missing device" 5 "device 'nosuch0' not found" agent load --dev nosuch0
 expect "device name with a slash" 2 "not a valid interface name" agent load --dev a/b
 expect "status before load" 6 "not loaded" agent status --dev "$DEV"
@@ -158,13 +160,23 @@ check "status --json: dev, abi" jq_status --dev "$DEV" ".devices[0].dev == \"$DE
 check "status --json: program id, name, link id, mode" jq_status --dev "$DEV" \
     ".devices[0].program | .attached and .id == $PROG_ID and .name == \"sluice_steer\" and .link_id == $LINK_ID and .mode == \"native\" and (.device_gone | not)"
 check "status --json: every map" jq_status --dev "$DEV" \
-    '.devices[0].maps | keys == (["flows","meta","route_stats","routes","services","stats","workers","xsks"])'
+    '.devices[0].maps | keys == (["flows","meta","route_stats","routes","services","sources","stats","workers","xsks"])'
 check "status --json: routes 0 of 4096 entries, meta 1 slot" jq_status --dev "$DEV" \
     '.devices[0].maps | .routes.entries == 0 and .routes.max_entries == 4096 and .meta.slots == 1'
 check "status --json: workers and prefix counters" jq_status --dev "$DEV" \
     '.devices[0] | .workers.live == 0 and .prefix.decided == 0 and .prefix.routed == 0 and .metadata.failed == 0'
 check "status --json without --dev lists the device" jq_status ".devices | map(.dev) | index(\"$DEV\") != null"
 expect "second load refused" 6 "already loaded on $DEV" agent load --dev "$DEV"
+
+# ---- the per-source connection cap: off by default, set live -----------------------------------------
+expect "sources: the cap is off by default" 0 "max_conns_per_source 0 \\(off\\)" agent sources --dev "$DEV"
+check "status --json: sources, cap 0, none tracked" jq_status --dev "$DEV" \
+    '.devices[0].sources | .max_conns_per_source == 0 and .tracked == 0 and .top == []'
+expect "sources --cap sets it" 0 "max_conns_per_source 20000$" agent sources --dev "$DEV" --cap 20000
+check "sources --json shows it" bash -c "nsenter --net=/run/netns/$TOPO-srv -- $AGENT sources --dev $DEV --json | jq -e '.max_conns_per_source == 20000 and .top == []'"
+expect "sources: bad --cap" 2 "--cap" agent sources --dev "$DEV" --cap many
+expect "sources: bad --top" 2 "--top" agent sources --dev "$DEV" --top 0
+expect "sources --cap 0 turns it off" 0 "max_conns_per_source 0 \\(off\\)" agent sources --dev "$DEV" --cap 0
 expect "workers: none registered" 0 "no workers registered" agent workers --dev "$DEV"
 
 # ---- services ---------------------------------------------------------------------------------
@@ -482,7 +494,7 @@ HELD_PID=""
 
 # ---- ABI mismatch -----------------------------------------------------------------------------
 agent load --dev "$DEV" >/dev/null
-bpftool map update pinned "$PINS/meta" key hex 00 00 00 00 value hex 63 00 00 00 $(printf '00 %.0s' $(seq 20))
+bpftool map update pinned "$PINS/meta" key hex 00 00 00 00 value hex 63 00 00 00 $(printf '00 %.0s' $(seq 28))
 expect "status refuses another ABI" 6 "ABI version 99, this build speaks $ABI" agent status --dev "$DEV"
 expect "status of every device lists one of another ABI with the reason" 0 \
     "not shown: maps pinned for $DEV have ABI version 99" agent status

@@ -34,6 +34,7 @@
 #include "common/hpack_huffman.h"
 #include "tests/bpf/packets.h"
 #include "bpf/steer.skel.h"
+#include "bpf/source_release.skel.h"
 
 #ifndef AF_XDP
 #define AF_XDP 44
@@ -45,6 +46,7 @@
 #define CLIENT_V6  "fd00::2"
 
 static struct steer *skel;
+static struct source_release *release_skel; /* bpf/source_release.bpf.c over skel's flows and sources */
 static int xsk_fd[SLUICE_MAX_WORKERS];
 static int ncpus;
 static __u32 run_ifindex, run_queue; /* the device and receive queue test runs claim (0: none, 0) */
@@ -126,6 +128,12 @@ static void reset(void)
         bpf_map_delete_elem(bpf_map__fd(skel->maps.xsks), &i);
     bpf_map_update_elem(bpf_map__fd(skel->maps.stats), &k, zero, BPF_ANY);
     free(zero);
+    clear_map(bpf_map__fd(skel->maps.sources));
+    {
+        struct sluice_meta meta = {.abi_version = SLUICE_ABI_VERSION}; /* max_conns_per_source 0: off */
+
+        bpf_map_update_elem(bpf_map__fd(skel->maps.meta), &k, &meta, BPF_ANY);
+    }
 }
 
 /* Services on port 80 of SERVICE_V4 and SERVICE_V6; workers 0-3 live with sockets. */
@@ -2359,6 +2367,149 @@ static void test_decided_flow_not_parsed_again(void)
 }
 
 /* check_main's setup: the program is loaded once for all the cases (and not for --list) */
+/* ---- the per-source connection cap ------------------------------------------------------------- */
+
+static int set_source_cap(__u32 cap)
+{
+    struct sluice_meta meta = {.abi_version = SLUICE_ABI_VERSION, .max_conns_per_source = cap};
+    __u32 zero = 0;
+
+    return bpf_map_update_elem(bpf_map__fd(skel->maps.meta), &zero, &meta, BPF_ANY);
+}
+
+/* The source entry of spec's client; count and refused are 0 when it has none. */
+static struct source_value source_of(const struct pkt_spec *s)
+{
+    struct source_value v = {0};
+    struct source_key key = {.family = s->family == 6 ? SLUICE_IPV6 : SLUICE_IPV4};
+
+    if (inet_pton(s->family == 6 ? AF_INET6 : AF_INET, s->src, key.addr) == 1)
+        bpf_map_lookup_elem(bpf_map__fd(skel->maps.sources), &key, &v);
+    return v;
+}
+
+/* What the server does when the connection of spec ends: the release program's return, -1 on error. */
+static int release(const struct pkt_spec *s)
+{
+    struct flow_key key;
+    LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = &key, .ctx_size_in = sizeof(key));
+
+    if (flow_key_of(s, &key) ||
+        bpf_prog_test_run_opts(bpf_program__fd(release_skel->progs.sluice_source_release), &run))
+        return -1;
+    return (int)run.retval;
+}
+
+static void test_source_cap_fourth_syn_dropped(void)
+{
+    struct pkt_spec s = v4(TH_SYN), other = v4(TH_SYN);
+    struct flow_value fv;
+
+    CHECK(setup_default() == 0);
+    CHECK(set_source_cap(3) == 0);
+    for (__u16 i = 0; i < 3; i++) {
+        s.sport = (__u16)(40000 + i);
+        EXPECT(&s, XDP_REDIRECT, "redirect_syn", expected_worker(&s, 0xf));
+        CHECK(last.delta.source_counted == 1);
+        CHECK(lookup_flow(&s, &fv) == 0 && (fv.flags & FLOW_F_COUNTED));
+    }
+    s.sport = 40003;
+    EXPECT(&s, XDP_DROP, "drop_source_cap", -1);
+    CHECK(last.delta.source_counted == 0);
+    CHECK(count_flows() == 3); /* the refused SYN left no flow */
+    CHECKF(source_of(&s).count == 3 && source_of(&s).refused == 1, "count %llu refused %llu",
+           (unsigned long long)source_of(&s).count, (unsigned long long)source_of(&s).refused);
+    /* another client address has a count of its own */
+    other.src = "10.1.0.3";
+    EXPECT(&other, XDP_REDIRECT, "redirect_syn", expected_worker(&other, 0xf));
+    CHECK(source_of(&other).count == 1);
+}
+
+static void test_source_cap_retransmitted_syn_counted_once(void)
+{
+    struct pkt_spec s = v4(TH_SYN);
+
+    CHECK(setup_default() == 0);
+    CHECK(set_source_cap(3) == 0);
+    EXPECT(&s, XDP_REDIRECT, "redirect_syn", expected_worker(&s, 0xf));
+    EXPECT(&s, XDP_REDIRECT, "redirect_flow", expected_worker(&s, 0xf));
+    EXPECT(&s, XDP_REDIRECT, "redirect_flow", expected_worker(&s, 0xf));
+    CHECK(last.delta.source_counted == 0);
+    CHECKF(source_of(&s).count == 1, "count %llu", (unsigned long long)source_of(&s).count);
+}
+
+static void test_source_cap_release_after_close(void)
+{
+    struct pkt_spec a = v4(TH_SYN), b = v4(TH_SYN);
+    struct flow_value fv;
+
+    CHECK(setup_default() == 0);
+    CHECK(set_source_cap(1) == 0);
+    b.sport = 40001;
+    EXPECT(&a, XDP_REDIRECT, "redirect_syn", expected_worker(&a, 0xf));
+    EXPECT(&b, XDP_DROP, "drop_source_cap", -1);
+    /* a closes: the server's release deletes its flow and gives its count back, once */
+    CHECK(release(&a) == 1);
+    CHECK(lookup_flow(&a, &fv) != 0);
+    CHECK(source_of(&a).count == 0);
+    CHECK(release(&a) == 0);
+    CHECK(source_of(&a).count == 0);
+    /* b's retried SYN now connects */
+    EXPECT(&b, XDP_REDIRECT, "redirect_syn", expected_worker(&b, 0xf));
+    CHECK(source_of(&b).count == 1);
+    /* a release of a flow that was never counted changes nothing */
+    CHECK(release(&a) == 0);
+    CHECK(source_of(&b).count == 1);
+}
+
+static void test_source_cap_ipv6(void)
+{
+    struct pkt_spec a = v6(TH_SYN), b = v6(TH_SYN);
+
+    CHECK(setup_default() == 0);
+    CHECK(set_source_cap(1) == 0);
+    b.sport = 40001;
+    EXPECT(&a, XDP_REDIRECT, "redirect_syn", expected_worker(&a, 0xf));
+    EXPECT(&b, XDP_DROP, "drop_source_cap", -1);
+    CHECK(release(&a) == 1);
+    EXPECT(&b, XDP_REDIRECT, "redirect_syn", expected_worker(&b, 0xf));
+}
+
+static void test_source_cap_off_counts_nothing(void)
+{
+    struct pkt_spec s = v4(TH_SYN);
+    struct flow_value fv;
+
+    CHECK(setup_default() == 0);
+    for (__u16 i = 0; i < 5; i++) {
+        s.sport = (__u16)(40000 + i);
+        EXPECT(&s, XDP_REDIRECT, "redirect_syn", expected_worker(&s, 0xf));
+        CHECK(last.delta.source_counted == 0);
+    }
+    CHECK(lookup_flow(&s, &fv) == 0 && !(fv.flags & FLOW_F_COUNTED));
+    CHECK(source_of(&s).count == 0);
+    /* the server's release leaves an uncounted flow where it is */
+    CHECK(release(&s) == 0);
+    CHECK(lookup_flow(&s, &fv) == 0);
+}
+
+static void test_source_cap_owner_gone_keeps_count(void)
+{
+    struct pkt_spec s = v4(TH_SYN);
+    int owner = expected_worker(&s, 0xf);
+    struct flow_value fv;
+
+    CHECK(setup_default() == 0);
+    CHECK(set_source_cap(2) == 0);
+    EXPECT(&s, XDP_REDIRECT, "redirect_syn", owner);
+    CHECK(set_worker((__u32)owner, false, false, false) == 0);
+    /* the flow's SYN again, to a live worker: the flow is re-hashed, still counted, not twice */
+    EXPECT(&s, XDP_REDIRECT, "redirect_syn", expected_worker(&s, 0xfull & ~(1ull << owner)));
+    CHECK(last.delta.source_counted == 0);
+    CHECK(lookup_flow(&s, &fv) == 0 && (fv.flags & FLOW_F_COUNTED));
+    CHECK(source_of(&s).count == 1);
+}
+
 static int load_steering_program(void)
 {
     ncpus = libbpf_num_possible_cpus();
@@ -2366,6 +2517,13 @@ static int load_steering_program(void)
     if (!skel) {
         printf("not ok - load_steering_program: cannot load bpf/steer.bpf.c: %s (root and BPF needed)\n",
                strerror(errno));
+        return -1;
+    }
+    release_skel = source_release__open();
+    if (!release_skel || bpf_map__reuse_fd(release_skel->maps.flows, bpf_map__fd(skel->maps.flows)) ||
+        bpf_map__reuse_fd(release_skel->maps.sources, bpf_map__fd(skel->maps.sources)) ||
+        source_release__load(release_skel)) {
+        printf("not ok - load_steering_program: cannot load bpf/source_release.bpf.c: %s\n", strerror(errno));
         return -1;
     }
     return 0;
@@ -2505,6 +2663,12 @@ int main(int argc, char **argv)
         T(test_live_route_change),
         T(test_ipv6_decision),
         T(test_decided_flow_not_parsed_again),
+        T(test_source_cap_fourth_syn_dropped),
+        T(test_source_cap_retransmitted_syn_counted_once),
+        T(test_source_cap_release_after_close),
+        T(test_source_cap_ipv6),
+        T(test_source_cap_off_counts_nothing),
+        T(test_source_cap_owner_gone_keeps_count),
 #undef T
     };
     int status;
@@ -2512,6 +2676,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < SLUICE_MAX_WORKERS; i++)
         xsk_fd[i] = -1;
     status = check_main(argc, argv, tests, CHECK_COUNT(tests), load_steering_program);
+    source_release__destroy(release_skel);
     steer__destroy(skel);
     for (int i = 0; i < SLUICE_MAX_WORKERS; i++)
         if (xsk_fd[i] >= 0)

@@ -7,8 +7,11 @@
 # from the top, "bpf/X.skel.h" from the build), so the folder a file depends on is the first part of
 # each include. From those edges this checks the architecture's layering (ARCHITECTURE.md, "Seams"):
 #   - server/net/ (the TCP engine) reaches nothing of sluice but common/ and maps/;
-#   - afxdp/ and sock/ (the datapaths) reach net/, app/, sched/, common/ and maps/ only;
+#   - afxdp/ and sock/ (the datapaths) reach net/, app/, sched/, common/ and maps/ only; afxdp/ also
+#     bpf/, for the skeleton of the BPF program it runs (bpf/source_release.bpf.c);
 #   - http/ and h2/ never reach a datapath, however indirectly;
+#   - log/ (the access log: rings, logger thread, formats) reaches only common/, so that the HTTP layer
+#     and the scheduler can both use it;
 #   - no folder of server/ includes one that includes it back (no cycle in the folder graph);
 #   - no two source files of server/ share a name (h2_frame.c, not a second frame.c);
 #   - include/sluice/ (the public API an app builds against, "sluice/http.h" from include/) includes
@@ -97,12 +100,12 @@ check_tree() {
         "$(cd "$root" && find server -name '*.[ch]' | awk -F/ '{ n[$NF] = n[$NF] " " $0; c[$NF]++ } END { for (f in c) if (c[f] > 1) print f ":" n[f] }')"
     report "net/ includes only common/ and maps/" "$(only "$edges" net common maps)"
     report "include/ (the public API) includes nothing of sluice but itself" "$(only "$edges" include)"
+    report "log/ includes only common/" "$(only "$edges" log common)"
     report "common/ and maps/ include nothing of server/" \
         "$(only "$edges" common maps; only "$edges" maps common)"
-    for f in afxdp sock; do
-        report "$f/ includes only net/, app/, sched/, common/ and maps/" \
-            "$(only "$edges" "$f" net app sched common maps)"
-    done
+    report "afxdp/ includes only net/, app/, sched/, common/, maps/ and bpf/ (the skeletons it runs)" \
+        "$(only "$edges" afxdp net app sched common maps bpf)"
+    report "sock/ includes only net/, app/, sched/, common/ and maps/" "$(only "$edges" sock net app sched common maps)"
     for f in http h2; do
         bad=""
         for g in afxdp sock; do

@@ -69,6 +69,12 @@ bad "port out of range" "$CONF:5: \[services\] sink: bad value '70000': expected
 bad "only the first error is reported" "$CONF:2: \[server\] workers" "[server]\nworkers = 0\nqueue = x\n"
 bad "rto_min_ms above rto_max_ms" "\[tcp\] rto_min_ms 5000 is above rto_max_ms 1000" \
     "$S[tcp]\nrto_min_ms = 5000\nrto_max_ms = 1000\n[http]\nport = 20701\n"
+bad "access log: unknown variable" "$CONF:5: \[log\] access_format: access log format '\\\$remote_addr \\\$bogus': unknown variable '\\\$bogus'" \
+    "$S[log]\naccess = $WORK/a.log\naccess_format = \$remote_addr \$bogus\n[http]\nport = 20701\n"
+bad "access log: ring not a power of two" "$CONF:4: \[log\] access_ring: bad value '3': expected a power of two from 1 to 1048576" \
+    "$S[log]\naccess_ring = 3\n"
+bad "access log: a file that cannot be opened" "access log: cannot open $WORK/no/such/dir/a.log: No such file or directory" \
+    "$S[log]\naccess = $WORK/no/such/dir/a.log\n[http]\nport = 20701\n"
 bad "xdp without a device" "--dev DEVICE \(or \[server\] dev\) is required" "[http]\nport = 20701\n"
 bad "a device on the socket datapath" "--dev is for the xdp datapath" "$S""dev = eth0\n[http]\nport = 20701\n"
 bad "no service" "no service to serve" "$S"
@@ -106,6 +112,16 @@ start "# comments, blank lines and inline comments are fine\n\n[server]\ndatapat
 expect "the file's HTTP/2 settings reach the client" 0 \
     "MAX_CONCURRENT_STREAMS\(0x03\):7.*INITIAL_WINDOW_SIZE\(0x04\):300000.*MAX_FRAME_SIZE\(0x05\):32768" \
     bash -c "nghttp -nv http://127.0.0.1:20701/healthz | tr '\n' ' '"
+stop
+
+# the access log's settings reach the server: a format string, to a file; empty access: none
+start "[server]\ndatapath = socket\nworkers = 1\n[http]\nport = 20701\n[log]\naccess = $WORK/access.log\naccess_format = \${status}:\$request_method:\$uri\n"
+curl -sS --max-time 5 -o /dev/null http://127.0.0.1:20701/healthz
+stop
+expect "[log] access and access_format reach the server" 0 "^200:GET:/healthz$" cat "$WORK/access.log"
+start "[server]\ndatapath = socket\nworkers = 1\n[http]\nport = 20701\n[log]\naccess =\n"
+expect "[log] access empty: no access log" 0 "^absent$" \
+    bash -c "curl -sS --max-time 5 http://127.0.0.1:20701/metrics | grep -q sluice_access_log && echo present || echo absent"
 stop
 
 start "[server]\ndatapath = socket\nworkers = 1\n[tcp]\ncongestion = newreno\n[http]\nport = 20702\n[services]\necho = 20703\n" --http 20701

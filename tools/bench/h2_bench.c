@@ -1,7 +1,7 @@
 /*
  * h2_bench.c — the HTTP/2 layer's CPU and allocations per request in memory, no network, one core.
  *
- * An nghttp2 client session keeps 32 streams in flight on one connection against three servers,
+ * An nghttp2 client session keeps 32 streams in flight on one connection against four servers,
  * exchanging buffers directly:
  *   - sluice native: server/h2/session.c (h2_native_ops) with server/http (http_worker_new,
  *     app_http_ops, the router compiled from server/sluice.routes) over an in-memory struct app_io,
@@ -10,7 +10,10 @@
  *     memory from our size-class pools (server/http/http_mem.c);
  *   - nghttp2 alone: a plain nghttp2 server session (on_frame_recv submits :status, content-type
  *     and content-length with a data provider that copies 13 bytes), system malloc: what the
- *     library costs without our glue, the yardstick of the native session (goal: at most 0.35x).
+ *     library costs without our glue, the yardstick of the native session (goal: at most 0.35x);
+ *   - sluice native with the access log on (server/log/, a worker's ring for the combined format,
+ *     emptied outside the time measured): what recording a request costs the worker, as the ratio
+ *     to sluice native.
  * Every request is GET /bytes/13?i=N with x-request-id: N, N counting requests: the :path is a
  * literal nghttp2's encoder never indexes, and x-request-id is indexed anew each time, so each
  * request's field block differs from every earlier one and the decoder's dynamic table churns as
@@ -55,6 +58,8 @@
 #include "http/http_config.h"
 #include "h2/h2.h"
 #include "http/http_worker.h"
+#include "log/access_format.h"
+#include "log/access_log.h"
 
 extern const struct router app_router; /* server/sluice.routes, compiled */
 
@@ -427,7 +432,7 @@ static void ref_serve(nghttp2_session *s)
 
 /* ---- one round ---------------------------------------------------------------------------------------- */
 
-enum server_kind { SLUICE_NATIVE, SLUICE_NGHTTP2, NGHTTP2_ALONE, NKINDS };
+enum server_kind { SLUICE_NATIVE, SLUICE_NGHTTP2, NGHTTP2_ALONE, SLUICE_NATIVE_LOG, NKINDS };
 
 static const struct {
     const char *id, *label;
@@ -438,7 +443,19 @@ static const struct {
                         "sluice nghttp2 (server/h2/nghttp2_session.c + server/http), http_mem pools",
                         &h2_nghttp2_ops},
     [NGHTTP2_ALONE] = {"nghttp2_alone", "nghttp2 alone (plain server session), system malloc", NULL},
+    [SLUICE_NATIVE_LOG] =
+        {"sluice_native_access_log",
+         "sluice native with the access log on (a record per request, for the combined format)",
+         &h2_native_ops},
 };
+
+/* SLUICE_NATIVE_LOG's access log ring, as a worker has it for the combined format (so it copies the
+ * Referer and User-Agent it looks up). The bench empties it after each server call, outside the time
+ * measured: the worker's recording is what this measures; the logger thread, which runs on another core
+ * in a server, formats (its cost per line: tools/bench/access_log_bench.c). */
+#define BENCH_ACCESS_RING 4096
+static struct access_record access_records[BENCH_ACCESS_RING];
+static struct access_ring access_ring = {.mask = BENCH_ACCESS_RING - 1, .records = access_records};
 
 struct result {
     double server_ns, client_ns, total_ns, allocs; /* per request */
@@ -495,6 +512,8 @@ static void run(enum server_kind kind, uint64_t requests, struct result *r)
     while (c.done < total) {
         client_flush(&c);
         server_ns += serve(kind, ac, ref);
+        /* the logger's part, untimed: the records are taken as they are */
+        atomic_store_explicit(&access_ring.tail, atomic_load(&access_ring.head), memory_order_release);
         if (wire.aborted || wire.shut)
             die("the server closed the connection");
         if (!wire.out_len)
@@ -567,7 +586,7 @@ int main(int argc, char **argv)
     static const struct app_service service = {.port = PORT, .ops = &app_http_ops};
     uint64_t requests = argc > 1 ? strtoull(argv[1], NULL, 10) : 200000;
     struct result res[NKINDS][ROUNDS];
-    struct stat3 native_ratio = {0};
+    struct stat3 native_ratio = {0}, log_ratio = {0};
     bool contended = false;
     FILE *json = NULL;
 
@@ -590,6 +609,15 @@ int main(int argc, char **argv)
         if (app_table_init(&tables[k], 4, &service, 1))
             die("app_table_init");
         tables[k].http = workers[k];
+    }
+    {
+        struct access_format combined;
+        struct err e = {0};
+
+        if (access_format_compile(&combined, "combined", &e))
+            die(e.msg);
+        access_ring.fields = combined.fields;
+        http_worker_set_access_log(workers[SLUICE_NATIVE_LOG], &access_ring);
     }
     for (int round = 0; round < ROUNDS; round++) /* the order rotates: no server always goes first */
         for (int i = 0; i < NKINDS; i++) {
@@ -620,6 +648,8 @@ int main(int argc, char **argv)
 
         if (k == SLUICE_NATIVE)
             native_ratio = q;
+        if (k == SLUICE_NATIVE_LOG)
+            log_ratio = summary(res[k], offsetof(struct result, server_ns), res[SLUICE_NATIVE]);
         if (COUNT_ALLOCS)
             snprintf(allocs_text, sizeof(allocs_text), "%.3f (%.3f-%.3f)", a.median, a.min, a.max);
         else
@@ -652,6 +682,10 @@ int main(int argc, char **argv)
         "\nsluice native / nghttp2 alone, server ns per request: %.2fx (%.2f-%.2f over the rounds); goal: at "
         "most %.2fx\n",
         native_ratio.median, native_ratio.min, native_ratio.max, GOAL);
+    printf("access log on / off (sluice native), server ns per request: %.3fx (%.3f-%.3f over the rounds); "
+           "%llu records dropped\n",
+           log_ratio.median, log_ratio.min, log_ratio.max,
+           (unsigned long long)atomic_load(&access_ring.dropped));
     if (contended)
         printf(
             "\nwarning: in some rounds the bench had less than 95%% of its core (CPU share): other work ran "
@@ -659,6 +693,7 @@ int main(int argc, char **argv)
     if (json) {
         fprintf(json, "]");
         json_stat(json, "native_over_nghttp2_alone", native_ratio);
+        json_stat(json, "access_log_on_over_off", log_ratio);
         fprintf(json, ",\"goal\":%.2f}\n", GOAL);
     }
     if (json && (fflush(json) || ferror(json) || fclose(json))) {

@@ -168,6 +168,53 @@ static int bench_decision(struct steer *skel, const char *name, const char *fixt
     return 0;
 }
 
+static int set_source_cap(struct steer *skel, __u32 cap)
+{
+    struct sluice_meta meta = {.abi_version = SLUICE_ABI_VERSION, .max_conns_per_source = cap};
+    __u32 zero = 0;
+
+    return bpf_map_update_elem(bpf_map__fd(skel->maps.meta), &zero, &meta, BPF_ANY);
+}
+
+/*
+ * A new connection's SYN with the per-source cap at cap (0: off; else high enough never to refuse):
+ * its flow is deleted before each run, so every run inserts it (and, with a cap, counts it).
+ * Prints mean and median ns of single runs, as bench_decision.
+ */
+static int bench_new_syn(struct steer *skel, const char *name, __u32 cap, __u32 runs)
+{
+    struct flow_key flow = {.family = SLUICE_IPV4, .sport = 40004, .dport = 80};
+    struct pkt_spec spec = {
+        .family = 4, .src = "10.1.0.4", .dst = "10.0.0.1", .sport = 40004, .dport = 80, .tcp_flags = 0x02};
+    unsigned char frame[PKT_MAX];
+    size_t len = pkt_build(&spec, frame);
+    __u32 *ns = calloc(runs, sizeof(*ns)), retval = 0;
+    unsigned long long sum = 0;
+    __u8 family;
+
+    if (!ns || set_source_cap(skel, cap) || addr_parse("10.1.0.4", flow.saddr, &family) ||
+        addr_parse("10.0.0.1", flow.daddr, &family)) {
+        free(ns);
+        return -1;
+    }
+    for (__u32 r = 0; r < runs; r++) {
+        LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len, .repeat = 1);
+
+        bpf_map_delete_elem(bpf_map__fd(skel->maps.flows), &flow);
+        if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.sluice_steer), &opts)) {
+            free(ns);
+            return -1;
+        }
+        ns[r] = opts.duration;
+        sum += opts.duration;
+        retval = opts.retval;
+    }
+    qsort(ns, runs, sizeof(*ns), cmp_u32);
+    printf("| %s | %llu (median %u) | %u |\n", name, sum / runs, ns[runs / 2], retval);
+    free(ns);
+    return set_source_cap(skel, 0);
+}
+
 int main(int argc, char **argv)
 {
     struct {
@@ -252,6 +299,35 @@ int main(int argc, char **argv)
             return 1;
         }
         printf("| flow awaiting hand-off (metadata prepended) | %u | %u |\n", opts.duration, opts.retval);
+    }
+    {
+        /* the per-source connection cap: a new flow's SYN without and with counting, and a SYN refused */
+        __u32 runs = repeat / 100 ? repeat / 100 : 1;
+        struct pkt_spec spec = {.family = 4,
+                                .src = "10.1.0.5",
+                                .dst = "10.0.0.1",
+                                .sport = 40005,
+                                .dport = 80,
+                                .tcp_flags = 0x02};
+        unsigned char frame[PKT_MAX];
+        size_t len = pkt_build(&spec, frame);
+        LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len, .repeat = repeat);
+        struct source_key src = {.family = SLUICE_IPV4};
+        struct source_value full = {.count = 1};
+        __u8 family;
+
+        if (bench_new_syn(skel, "new flow's SYN, per-source cap off (single runs)", 0, runs) ||
+            bench_new_syn(skel, "new flow's SYN, counted against its source (single runs)", UINT32_MAX,
+                          runs) ||
+            addr_parse("10.1.0.5", src.addr, &family) ||
+            bpf_map_update_elem(bpf_map__fd(skel->maps.sources), &src, &full, BPF_ANY) ||
+            set_source_cap(skel, 1) ||
+            bpf_prog_test_run_opts(bpf_program__fd(skel->progs.sluice_steer), &opts)) {
+            fprintf(stderr, "xdp_bench: error: per-source cap case failed: %s\n", strerror(errno));
+            return 1;
+        }
+        printf("| SYN refused at the per-source cap (drop_source_cap) | %u | %u |\n", opts.duration,
+               opts.retval);
     }
     steer__destroy(skel);
     return 0;

@@ -1,0 +1,97 @@
+/*
+ * access_format.h — the access log's formats: a record (log/access_log.h) in, one line of text out.
+ * Pure: no I/O, no allocation, no clock (the caller says how monotonic time maps to the wall clock),
+ * so that tests/log/access_log_test.c checks it byte by byte. Runs on the logger thread only.
+ *
+ * A format is one of:
+ *   common    $remote_addr - - [$time_local] "$request" $status $body_bytes_sent   (Apache's and nginx's)
+ *   combined  common + ' "$http_referer" "$http_user_agent"'
+ *   json      one object a line: time, remote_addr, method, path, query, status, bytes, duration_us,
+ *             request_time, protocol, scheme, worker, route, host, referer, user_agent
+ *   any other text: a format string whose $name variables (nginx's names, ACCESS_VARS below) are
+ *             replaced; everything else is copied. A variable's name is the longest run of
+ *             [a-z0-9_] after '$' ("${name}" separates it from letters that follow); '$$' is a '$'.
+ * In text formats a string's '"', '\' and bytes outside 0x20-0x7e are written \xHH (as nginx does),
+ * and an empty or missing value is '-'. JSON strings escape '"', '\' and bytes outside 0x20-0x7e as
+ * \u00XX, so every line parses whatever bytes the client sent.
+ */
+#ifndef SLUICE_LOG_ACCESS_FORMAT_H
+#define SLUICE_LOG_ACCESS_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "log/access_log.h"
+
+/* The variables: name, and what it prints (the README's table is this list). */
+#define ACCESS_VARS(X)                                                                                       \
+    X(remote_addr, "the client's address")                                                                   \
+    X(time_local, "the end of the request, local time: 07/Dec/2026:00:01:06 +0000")                          \
+    X(time_iso8601, "the same in ISO 8601: 2026-12-07T00:01:06+00:00")                                       \
+    X(msec, "the same in seconds since the epoch, with milliseconds: 1796601666.123")                        \
+    X(request, "the request line: method, target and protocol")                                              \
+    X(request_method, "the method")                                                                          \
+    X(request_uri, "the target: path, and '?' and the query if any")                                         \
+    X(uri, "the path")                                                                                       \
+    X(args, "the query, without '?'")                                                                        \
+    X(status, "the response's status (499: none was sent: the client went away, or the stream was reset)")   \
+    X(body_bytes_sent, "response body bytes sent")                                                           \
+    X(request_time, "seconds from the request's head to its answer written, with milliseconds")              \
+    X(request_time_us, "the same in microseconds")                                                           \
+    X(server_protocol, "HTTP/1.0, HTTP/1.1 or HTTP/2.0")                                                     \
+    X(scheme, "http or https")                                                                               \
+    X(worker, "the worker that served it")                                                                   \
+    X(route, "the route that matched, as the routes file declares it (\"GET /bytes/:n\"), '-' for none")     \
+    X(host, "the :authority or Host")                                                                        \
+    X(http_referer, "the Referer header")                                                                    \
+    X(http_user_agent, "the User-Agent header")
+
+enum access_var {
+#define ACCESS_VAR_ENUM(name, help) ACCESS_VAR_##name,
+    ACCESS_VARS(ACCESS_VAR_ENUM)
+#undef ACCESS_VAR_ENUM
+        ACCESS_VAR_COUNT,
+    ACCESS_VAR_LITERAL = ACCESS_VAR_COUNT,
+};
+
+#define ACCESS_FORMAT_MAX_OPS      64
+#define ACCESS_FORMAT_MAX_LITERALS 256
+/* The longest line a record can make: every string escaped (4 bytes a byte), the literals, the numbers. */
+#define ACCESS_LINE_MAX (4 * ACCESS_TEXT_SIZE + ACCESS_FORMAT_MAX_LITERALS + ACCESS_FORMAT_MAX_OPS * 64 + 512)
+
+struct access_format {
+    int json;
+    uint32_t nops;
+    struct {
+        uint8_t var;  /* enum access_var */
+        uint16_t off; /* ACCESS_VAR_LITERAL: its bytes in literals */
+        uint16_t len;
+    } ops[ACCESS_FORMAT_MAX_OPS];
+    char literals[ACCESS_FORMAT_MAX_LITERALS];
+    uint32_t fields; /* ACCESS_FIELD_BIT of the optional strings (host, referer, user agent) it prints */
+};
+
+/* spec: "common", "combined", "json" or a format string. An unknown variable, or a string too long,
+ * is an error naming it. */
+int access_format_compile(struct access_format *f, const char *spec, struct err *e);
+
+/* What a line needs beside its record: the wall clock, the routes' names, and the time texts cached
+ * from the last line (the logger formats many lines in the same second). */
+struct access_format_ctx {
+    int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+    const char *const *route_names;
+    int nroutes;
+    int64_t cached_second; /* the wall-clock second the texts below are of; start at INT64_MIN */
+    char time_local[32];
+    char time_iso8601[32];
+};
+
+void access_format_ctx_init(struct access_format_ctx *ctx, const char *const *route_names, int nroutes);
+
+/* Format rec as one line ending in '\n' into out; returns its length, or 0 when cap is too small
+ * (cap >= ACCESS_LINE_MAX always fits). */
+size_t access_format_line(const struct access_format *f, struct access_format_ctx *ctx,
+                          const struct access_record *rec, char *out, size_t cap);
+
+#endif
