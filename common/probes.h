@@ -83,8 +83,9 @@ SLUICE_PROBE_NAMES(SLUICE_PROBE_SEMAPHORE_DECLARE)
 /* request_end: a request request_start announced is over: its answer went out whole, or the stream or
  * connection ended first. Arguments: worker (u32), route (char *: the routes file's "METHODS pattern",
  * or "none" when no route ran: 404, 405, 425, 429), method (char *), path (char *), status (int: 0 when
- * no answer was sent), duration (u64: nanoseconds since request_start on the worker loop's clock, read
- * once per loop iteration: 0 for a request answered in the iteration that brought it). */
+ * no answer was sent), duration (u64: nanoseconds since the request's head came, on the worker loop's
+ * clock, read once per loop iteration: 0 for a request answered in the iteration that brought it; the
+ * access log's duration). */
 #define SLUICE_PROBE_REQUEST_END(worker, route, method, path, status, duration_ns)                           \
     SLUICE_PROBE(request_end, worker, route, method, path, status, duration_ns)
 
