@@ -20,7 +20,7 @@
 #   - a server with [http] rate_limit_rps = 1: every 429 the client got fires `overload rate_limited`.
 #
 # bpftrace compiles and attaches in seconds: each is waited for (its "Attaching" line, at most 60 s)
-# before a client starts, and stopped by PID with SIGINT (which makes it print its maps), at most 20 s.
+# before a client starts, and stopped by PID with SIGINT (which makes it print its maps), at most 60 s.
 # Needs root, bpftrace, curl, h2load, openssl, python3.
 set -u
 
@@ -99,12 +99,17 @@ bt_start() {
     return 1
 }
 
-# bt_stop: SIGINT to every bpftrace (they print their maps and exit), 20 s at most each
+# bt_stop: SIGINT to every bpftrace at once (each prints its maps, detaches and exits: seconds on a busy
+# machine), then up to 60 s for each; one still running then is killed, and says so
 bt_stop() {
     for p in "${BT_PIDS[@]}"; do
         kill -INT "$p" 2>/dev/null
-        timeout 20 tail --pid="$p" -f /dev/null
-        kill -KILL "$p" 2>/dev/null
+    done
+    for p in "${BT_PIDS[@]}"; do
+        if ! timeout 60 tail --pid="$p" -f /dev/null; then
+            echo "# bpftrace $p did not exit within 60 s of SIGINT: killed"
+            kill -KILL "$p" 2>/dev/null
+        fi
         wait "$p" 2>/dev/null
     done
     BT_PIDS=()
