@@ -54,8 +54,10 @@ NET_SRCS    := server/net/tcp_handoff.c server/net/frame.c server/net/checksum.c
                server/net/isn.c common/siphash.c server/net/tcp_engine.c server/net/tcp_input.c server/net/tcp_output.c \
                server/net/tcp_cc.c server/net/tcp_cc_newreno.c server/net/tcp_cc_cubic.c \
                server/net/tcp_timer.c server/net/tcp_time_wait.c
+# the USDT probes' semaphores (common/probes.h): every module that fires a probe links them
+PROBE_SRCS  := common/probes.c
 APP_SRCS    := server/app/app.c server/app/tcp_io.c server/app/echo_service.c server/app/sink_service.c \
-               server/app/source_service.c
+               server/app/source_service.c $(PROBE_SRCS)
 # HPACK (RFC 7541) of the native HTTP/2 codec. Its Huffman decoder's state machine is generated at build
 # time from the one code table (common/hpack_huffman.c) by tools/gen/hpack_huffgen.c, never committed.
 HPACK_SRCS  := server/h2/hpack.c server/h2/hpack_static.c common/hpack_huffman.c
@@ -63,7 +65,7 @@ HPACK_GEN   := $(BUILD)/gen/server/h2/hpack_huffdec.c
 # the offload pool (issue 16): threads that run slow handlers, fed through work-stealing deques, and
 # the breakers of offloaded routes; the HTTP layer submits to it
 OFFLOAD_SRCS := server/offload/deque.c server/offload/offload.c server/offload/breaker.c
-HTTP_SRCS   := $(OFFLOAD_SRCS) server/http/rate_limit.c common/siphash.c server/http/http_worker.c server/http/http_mem.c server/http/request.c server/http/http_offload.c server/http/grpc.c server/net/timer_wheel.c server/h2/nghttp2_session.c server/h2/session.c \
+HTTP_SRCS   := $(OFFLOAD_SRCS) $(PROBE_SRCS) server/http/latency.c server/http/rate_limit.c common/siphash.c server/http/http_worker.c server/http/http_mem.c server/http/request.c server/http/http_offload.c server/http/grpc.c server/net/timer_wheel.c server/h2/nghttp2_session.c server/h2/session.c \
                server/http/h1.c server/http/h1_parse.c server/http/handlers/healthz.c server/http/handlers/bytes.c \
                server/http/handlers/echo.c server/http/handlers/static_file.c server/http/handlers/metrics.c \
                server/http/handlers/sleep.c server/http/handlers/sha256.c \
@@ -90,11 +92,11 @@ TEST_BINS  := tests/steer_test tests/xsk_holder tests/xsk_meta tests/netem tests
               tests/kernel_client tests/tcp_script_test tests/router_test tests/h2_conformance tests/stream_cat \
               tests/h1_probe tests/h1_parse_test tests/hpack_test tests/h2_flood tests/tls_probe tests/ticket_test \
               tests/rate_limit_test tests/breaker_test tests/deque_test tests/offload_test tests/grpc_test \
-              tests/access_log_test tools/syn_flood
+              tests/access_log_test tests/latency_test tools/syn_flood
 # the same tests again in a ThreadSanitizer build of their own (TSAN_CFLAGS below), under $(BUILD)/tsan/
 TSAN_BINS  := tests/deque_test tests/offload_test tests/access_log_test
 BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns tools/h1_parse_bench \
-              tools/hpack_bench tools/access_log_bench
+              tools/hpack_bench tools/access_log_bench tools/probe_bench
 FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz fuzz/h2_diff_fuzz fuzz/h1_fuzz fuzz/h1_diff_fuzz fuzz/hpack_fuzz
 GEN_BINS   := tools/hpack_huffgen
 
@@ -144,6 +146,8 @@ hpack_test_LIBS       := -lnghttp2
 # ticket_test: TLS session ticket keys: the key file, rotation, resumption between OpenSSL peers in memory
 ticket_test_SRCS      := tests/tls/ticket_test.c server/tls/tls_ticket.c tests/lib/check.c common/err.c
 ticket_test_LIBS      := -lssl -lcrypto -lpthread
+# latency_test: the request duration histograms' cells (server/http/latency.c), in memory
+latency_test_SRCS     := tests/http/latency_test.c server/http/latency.c tests/lib/check.c
 # rate_limit_test, breaker_test: the overload limits of issue 16 on a fake clock, with threads
 rate_limit_test_SRCS  := tests/http/rate_limit_test.c server/http/rate_limit.c common/siphash.c tests/lib/check.c common/err.c
 rate_limit_test_LIBS  := -lpthread
@@ -185,6 +189,8 @@ hpack_bench_LIBS      := -lnghttp2
 # access_log_bench: the access log's formatting, ns per line, and a worker's record in its ring
 access_log_bench_SRCS := tools/bench/access_log_bench.c $(LOG_SRCS) common/err.c
 access_log_bench_LIBS := -lpthread
+# probe_bench: a USDT probe with no tracer and the latency histogram's update, per call
+probe_bench_SRCS      := tools/bench/probe_bench.c server/http/latency.c $(PROBE_SRCS)
 # hpack_huffgen: writes the Huffman decoder's state machine ($(HPACK_GEN)) from the code table
 hpack_huffgen_SRCS    := tools/gen/hpack_huffgen.c common/hpack_huffman.c
 # idle_conns: holds idle HTTP/2 connections open for tools/bench/http.sh (memory per idle connection)

@@ -19,6 +19,7 @@
 #include <bpf/bpf.h>
 
 #include "afxdp/xdp_worker.h"
+#include "common/probes.h"
 #include "sched/worker.h"
 
 _Static_assert(TCP_COOKIE_NO_WSCALE == SLUICE_COOKIE_NO_WSCALE,
@@ -174,6 +175,7 @@ void xdp_steer_moves(struct xdp_worker *x)
         m->sent_ns = start;
         inbox_commit(inbox);
         flow_set_owner(x, &tuple, target, false);
+        SLUICE_PROBE_HANDOFF(x->worker->index, target, tuple.rport, tuple.lport);
         x->stats.steer_moved_out++;
         x->stats.steer_export_ns += worker_now_ns() - start;
     }
@@ -198,12 +200,15 @@ uint32_t xdp_steer_inbox(struct xdp_worker *x)
         /* the exporter's clock readings must not be ahead of this engine's */
         now = worker_now_ns();
         tcp_engine_begin(&x->engine, now);
-        if (!tcp_conn_import(&x->engine, &m.conn)) {
+        c = tcp_conn_import(&x->engine, &m.conn);
+        if (!c) {
             x->stats.steer_import_failed++;
             continue;
         }
         x->stats.steer_moved_in++;
         x->stats.steer_latency_ns += now - m.sent_ns;
+        SLUICE_PROBE_HANDOFF_DONE(x->worker->index, now - m.sent_ns, tcp_conn_tuple(c)->rport,
+                                  tcp_conn_tuple(c)->lport);
     }
     return n;
 }

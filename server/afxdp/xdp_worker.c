@@ -269,6 +269,7 @@ static void *xdp_worker_run(void *arg)
             x->idle_ns += now - x->iter_ns;
         x->iter_ns = now;
         tcp_engine_begin(&x->engine, now);
+        w->apps.now_ns = now; /* the batch's requests start at it (their durations, http/latency.h) */
         for (uint32_t i = 0; i < x->nports; i++)
             rx += receive_batch(x, &x->ports[i]);
         worker_reap_offloaded(w);

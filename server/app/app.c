@@ -11,6 +11,8 @@
 #include <time.h>
 #include <openssl/evp.h>
 
+#include "common/probes.h"
+
 #define SLOT_NONE UINT32_MAX
 /* a layer's readable_again calls the service at most this often per readable: a busy connection
  * yields to the others after this many buffers */
@@ -274,6 +276,7 @@ void app_writable(struct app_conn *ac)
 
 void app_closed(struct app_table *t, struct app_conn *ac, int error)
 {
+    SLUICE_PROBE_CONN_CLOSE(t->worker, app_conn_id(ac), error);
     if (ac->ops->closed)
         ac->ops->closed(ac, error);
     if (ac->layer)

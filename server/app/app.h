@@ -164,7 +164,8 @@ struct app_table {
     struct app_service services[APP_MAX_SERVICES];
     int nservices;
     struct http_worker *http; /* the worker's HTTP layer, when it serves HTTP */
-    uint64_t now_ns;          /* the worker loop's clock, set by app_table_expire */
+    uint32_t worker;          /* the worker's index, for the probes (common/probes.h) */
+    uint64_t now_ns;          /* the worker loop's clock: set when the loop wakes, and by app_table_expire */
     uint64_t linger_max_bytes;
     struct app_deadlines lingering;      /* shut connections, in the order of their deadlines */
     struct app_deadlines stalled;        /* connections whose output waits, likewise */
@@ -230,6 +231,12 @@ static inline uint8_t *app_reserve(struct app_conn *ac, size_t *room)
 static inline void app_commit(struct app_conn *ac, size_t n)
 {
     ac->io->commit(ac->transport, n);
+}
+
+/* The connection's slot in its table: with the table's worker, what names it in the probes. */
+static inline uint32_t app_conn_id(const struct app_conn *ac)
+{
+    return (uint32_t)(ac - ac->table->slots);
 }
 
 /* Reset the connection; the slot is free again at once. */

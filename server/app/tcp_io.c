@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <sys/socket.h>
 
+#include "common/probes.h"
+
 static int tcp_io_peek(void *t, struct iovec *iov, int max)
 {
     return tcp_peek(t, iov, max);
@@ -69,8 +71,10 @@ static void *on_accept(void *ctx, struct tcp_conn *c)
     const struct pkt_tuple *t = tcp_conn_tuple(c);
     struct app_conn *ac = app_open(ctx, t->lport, &tcp_io, c);
 
-    if (ac)
+    if (ac) {
         app_set_peer(ac, t->family == PKT_IPV4 ? AF_INET : AF_INET6, t->raddr);
+        SLUICE_PROBE_CONN_ACCEPT(ac->table->worker, app_conn_id(ac), "xdp", t->lport, ac->peer);
+    }
     return ac;
 }
 

@@ -20,6 +20,7 @@
 #include "http/h1.h"
 #include "sluice/http.h"
 #include "http/http_config.h"
+#include "http/latency.h"
 #include "net/timer_wheel.h"
 
 #define HTTP_BUF_SIZE         16384 /* one pool buffer */
@@ -70,9 +71,10 @@ struct http_stream {
     bool head_only; /* a HEAD request: the body is never sent */
     bool aborted;
     bool grpc;         /* content-type application/grpc (grpc.c) */
-    bool dispatched;   /* http_dispatch took it: a request, for the counters and the access log */
+    bool dispatched;   /* http_dispatch took it: a request, for the counters, the access log, the probes */
     int status;        /* the answer's, once responded (or the refusal HTTP/1.1 sent instead: 408, 503) */
-    uint64_t start_ns; /* the worker loop's clock when the request's head came (the access log's duration) */
+    uint64_t start_ns; /* the worker loop's clock when the request's head came (the access log's, the
+                          probes' and the histograms' duration) */
     struct http_header *req_headers; /* config.max_headers entries */
     uint32_t nresp;
     uint32_t ntrailers; /* trailer fields, in resp[] after the nresp headers */
@@ -242,6 +244,8 @@ struct http_worker {
     uint32_t bufs_allocated;
     uint32_t conns_used, streams_used, bufs_used; /* handed out, not back yet */
     struct http_stats stats;
+    uint32_t worker;                     /* the worker's index, for the probes (http_worker_set_index) */
+    struct http_latency latency;         /* request durations per route and status class, for /metrics */
     uint64_t h1_refused[H1_ERROR_COUNT]; /* HTTP/1.1 requests refused, by what the framing found */
     /* HTTP/2 GOAWAY and RST_STREAM frames sent (native session), by error code (RFC 9113 7) */
     uint64_t h2_goaway_sent[HTTP_H2_ERROR_CODES];
@@ -321,6 +325,11 @@ bool http_body_done(const struct http_body *b);
 void http_body_write(struct http_stream *st, size_t n);
 void http_body_clear(struct http_worker *hw, struct http_body *b);
 void http_count_status(struct http_worker *hw, int status);
+/* st's request is over (from http_stream_free, for a dispatched one): its request_end probe, and its
+ * duration into the worker's histograms when it was answered. */
+void http_request_ended(struct http_stream *st);
+/* st's request is refused to protect the server (reason: the overload probe's, common/probes.h). */
+void http_probe_overload(const struct http_stream *st, const char *reason, int status);
 /* http_stream_write of several pieces, the protocol told once after all are queued (so an on_drain it
  * calls cannot come between them); false when not all fit the worker's buffers. */
 bool http_stream_writev(struct http_request *req, const struct iovec *iov, int n);

@@ -270,6 +270,7 @@ static void unavailable(struct http_request *req, uint32_t seconds)
 static void shed(struct http_worker *hw, struct http_request *req)
 {
     hw->stats.offload_shed++;
+    http_probe_overload(req->_stream, "offload_shed", 503);
     unavailable(req, offload_retry_after_s(hw->offload));
 }
 
@@ -378,6 +379,7 @@ int http_offload(struct http_request *req, int (*fn)(struct http_request *req, v
     now = req->_stream->conn->ac->table->now_ns;
     if (b && !breaker_allow(b, now)) {
         hw->stats.offload_breaker_refused++;
+        http_probe_overload(req->_stream, "breaker_open", 503);
         unavailable(req, breaker_retry_after_s(b, now));
         return HANDLER_DONE;
     }

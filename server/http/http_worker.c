@@ -72,7 +72,8 @@ struct http_worker *http_worker_new(const struct http_config *cfg, uint32_t max_
     hw->conns = calloc(max_conns, sizeof(*hw->conns));
     hw->streams = calloc(cfg->max_streams, sizeof(*hw->streams));
     hw->header_space = calloc((size_t)cfg->max_streams * cfg->max_headers, sizeof(*hw->header_space));
-    if (!hw->mem_pool || !hw->conns || !hw->streams || !hw->header_space)
+    if (!hw->mem_pool || !hw->conns || !hw->streams || !hw->header_space ||
+        http_latency_init(&hw->latency, cfg->router ? (uint32_t)cfg->router->route_count : 0))
         goto fail;
     /* HTTP/1.1 keeps no per-worker state; HTTP/2 keeps its own behind hw->h2_state */
     if (h2->init && h2->init(hw))
@@ -108,6 +109,7 @@ void http_worker_destroy(struct http_worker *hw)
     if (hw->h2 && hw->h2->destroy)
         hw->h2->destroy(hw);
     http_mem_destroy(hw->mem_pool);
+    http_latency_destroy(&hw->latency);
     free(hw->conns);
     free(hw->streams);
     free(hw->header_space);
@@ -148,6 +150,11 @@ bool http_worker_tick(struct http_worker *hw, uint64_t now_ns)
 void http_worker_set_rate_limit(struct http_worker *hw, struct rate_limit *rl)
 {
     hw->rate_limit = rl;
+}
+
+void http_worker_set_index(struct http_worker *hw, uint32_t index)
+{
+    hw->worker = index;
 }
 
 void http_worker_set_access_log(struct http_worker *hw, struct access_ring *ring)
@@ -299,6 +306,8 @@ void http_stream_free(struct http_stream *st)
     /* the client went away before the answer was complete: a handler still at work must know */
     if (!st->aborted && st->req.on_abort && (!st->responded || !http_body_done(&st->body)))
         st->req.on_abort(&st->req);
+    if (st->dispatched)
+        http_request_ended(st);
     if (hw->access_ring && st->dispatched) /* off: this one predictable branch */
         access_record(hw->access_ring, st);
     hc->ops->stream_free(st);

@@ -48,6 +48,9 @@ void http_offload_finish(struct offload_job *job);
 /* The same at stop, the worker's connections gone: free the job, answer nothing. */
 void http_offload_drop(struct offload_job *job);
 
+/* The worker's index, as the probes (common/probes.h) and /metrics name it. */
+void http_worker_set_index(struct http_worker *hw, uint32_t index);
+
 const struct http_stats *http_worker_stats(const struct http_worker *hw);
 /* System allocations made by the HTTP layer so far (nghttp2's pool growth and body buffers). */
 uint64_t http_worker_system_allocs(const struct http_worker *hw);

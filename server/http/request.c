@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/probes.h"
 #include "http/http_conn.h"
 #include "sluice/grpc.h"
 
@@ -569,6 +570,57 @@ struct http_str http_request_body(const struct http_request *req)
 
 /* ---- routing ------------------------------------------------------------------------------------ */
 
+/* The route that ran for st's request, -1 for none (404, 405, or a limit's answer before the router). */
+static int route_of(const struct http_stream *st)
+{
+    return st->req.route.result == ROUTER_FOUND ? st->req.route.route : -1;
+}
+
+/* A route's name for the probes: the routes file's "METHODS pattern", "none" when no route ran. */
+static const char *route_label(const struct http_worker *hw, int route)
+{
+    return route >= 0 && route < hw->cfg->router->route_count ? hw->cfg->router->route_names[route] : "none";
+}
+
+static uint32_t conn_id(const struct http_conn *hc)
+{
+    return hc->ac ? app_conn_id(hc->ac) : UINT32_MAX;
+}
+
+/* The request's path as the probes carry it: NUL-terminated in buf, cut to SLUICE_PROBE_PATH_MAX - 1
+ * bytes. Evaluated only while a tracer is attached (the probe macros test their semaphore first). */
+static const char *probe_path(char buf[SLUICE_PROBE_PATH_MAX], const struct http_request *req)
+{
+    size_t n = req->path.len < SLUICE_PROBE_PATH_MAX - 1 ? req->path.len : SLUICE_PROBE_PATH_MAX - 1;
+
+    if (n)
+        memcpy(buf, req->path.ptr, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+void http_request_ended(struct http_stream *st)
+{
+    struct http_worker *hw = st->conn->hw;
+    uint64_t now = st->conn->ac ? st->conn->ac->table->now_ns : st->start_ns;
+    uint64_t ns = now > st->start_ns ? now - st->start_ns : 0;
+    int status = st->status; /* 0 when nothing was answered */
+    char path[SLUICE_PROBE_PATH_MAX];
+
+    SLUICE_PROBE_REQUEST_END(hw->worker, route_label(hw, route_of(st)), method_name(st->req.method),
+                             probe_path(path, &st->req), status, ns);
+    if (status)
+        http_latency_observe(&hw->latency, route_of(st), status, ns);
+}
+
+void http_probe_overload(const struct http_stream *st, const char *reason, int status)
+{
+    const struct http_worker *hw = st->conn->hw;
+
+    SLUICE_PROBE_OVERLOAD(hw->worker, conn_id(st->conn), st->id, reason, route_label(hw, route_of(st)),
+                          status);
+}
+
 static void allow_header(struct http_stream *st, uint32_t allow)
 {
     char text[96];
@@ -592,6 +644,7 @@ static bool over_rate(struct http_worker *hw, struct http_stream *st)
     if (rate_limit_take(hw->rate_limit, st->conn->ac->peer, st->conn->ac->table->now_ns, &wait))
         return false;
     hw->stats.rate_limited++;
+    http_probe_overload(st, "rate_limited", 429);
     n = snprintf(text, sizeof(text), "%u", wait);
     http_add_header(&st->req, "retry-after", text, (size_t)n);
     http_respond_error(&st->req, 429);
@@ -602,11 +655,16 @@ void http_dispatch(struct http_stream *st)
 {
     struct http_request *req = &st->req;
     struct http_worker *hw = st->conn->hw;
+    char path[SLUICE_PROBE_PATH_MAX];
 
     hw->stats.requests++;
     st->dispatched = true;
     req->route.result = ROUTER_NOT_FOUND; /* until matched: 425 and 429 are answered before the router */
-    http_stream_body_wait(st);            /* a body still to come is due within body_timeout_ms */
+    if (!req->path.ptr)                   /* CONNECT has no :path (RFC 9113 8.5): no route has it, so 404 */
+        req->path = (struct http_str){"", 0};
+    SLUICE_PROBE_REQUEST_START(hw->worker, conn_id(st->conn), st->id, method_name(req->method),
+                               probe_path(path, req), req->http_version);
+    http_stream_body_wait(st); /* a body still to come is due within body_timeout_ms */
     st->head_only = req->method == METHOD_HEAD;
     st->grpc = grpc_is_request(req);
     if (st->grpc)
@@ -622,8 +680,6 @@ void http_dispatch(struct http_stream *st)
         hw->stats.early_requests++;
     if (hw->rate_limit && over_rate(hw, st))
         return;
-    if (!req->path.ptr) /* CONNECT has no :path (RFC 9113 8.5): no route has it, so 404 */
-        req->path = (struct http_str){"", 0};
     hw->cfg->router->match(req->method, req->path.ptr, req->path.len, &req->route);
     switch (req->route.result) {
     case ROUTER_FOUND:

@@ -98,6 +98,51 @@ static void breaker_metrics(struct http_request *req, const struct router *route
     }
 }
 
+/* Request durations (http/latency.h): every worker's cells summed, one histogram per route and status
+ * class that saw a request (the others stay out of the output), buckets cumulative as Prometheus wants. */
+static void latency_metrics(struct http_request *req, const struct server *srv, const struct router *router)
+{
+    static const char name[] = "sluice_http_request_duration_seconds";
+
+    family(req, name, "histogram",
+           "time from a request's dispatch to the end of its answer, by route (\"none\": 404, 405, 425, 429) "
+           "and status class");
+    for (int route = -1; route < router->route_count; route++)
+        for (int cls = 0; cls < HTTP_LATENCY_CLASSES; cls++) {
+            uint64_t cells[HTTP_LATENCY_CELLS] = {0}, count = 0;
+            const char *label = route < 0 ? "none" : router->route_names[route];
+
+            for (uint32_t i = 0; i < srv->cfg.nworkers; i++) {
+                const struct http_worker *hw = srv->workers[i].apps.http;
+                const uint64_t *c;
+
+                if (!hw || (uint32_t)(route + 1) > hw->latency.nroutes)
+                    continue;
+                c = http_latency_cells(&hw->latency, route, cls);
+                for (int k = 0; k < HTTP_LATENCY_CELLS; k++)
+                    cells[k] += LOAD(c[k]);
+            }
+            for (int b = 0; b <= HTTP_LATENCY_NBUCKETS; b++)
+                count += cells[b];
+            if (!count)
+                continue;
+            count = 0;
+            for (int b = 0; b < HTTP_LATENCY_NBUCKETS; b++) {
+                count += cells[b];
+                metrics_line(req, "%s_bucket{route=\"%s\",code=\"%s\",le=\"%s\"} %" PRIu64 "\n", name, label,
+                             http_latency_class_names[cls], http_latency_bounds_text[b], count);
+            }
+            count += cells[HTTP_LATENCY_NBUCKETS];
+            metrics_line(req, "%s_bucket{route=\"%s\",code=\"%s\",le=\"+Inf\"} %" PRIu64 "\n", name, label,
+                         http_latency_class_names[cls], count);
+            metrics_line(req, "%s_sum{route=\"%s\",code=\"%s\"} %" PRIu64 ".%09" PRIu64 "\n", name, label,
+                         http_latency_class_names[cls], cells[HTTP_LATENCY_NBUCKETS + 1] / 1000000000,
+                         cells[HTTP_LATENCY_NBUCKETS + 1] % 1000000000);
+            metrics_line(req, "%s_count{route=\"%s\",code=\"%s\"} %" PRIu64 "\n", name, label,
+                         http_latency_class_names[cls], count);
+        }
+}
+
 /* The offload pool's figures: server-wide, no worker label. */
 static void offload_metrics(struct http_request *req, const struct offload_pool *pool)
 {
@@ -177,6 +222,8 @@ static void write_metrics(struct http_request *req, void *ctx)
     WORKER_SAMPLES("sluice_http_" #name "_total", w->apps.http ? LOAD(w->apps.http->stats.name) : 0);
     HTTP_COUNTERS(HTTP_METRIC)
 #undef HTTP_METRIC
+    if (srv->cfg.http.router)
+        latency_metrics(req, srv, srv->cfg.http.router);
     family(req, "sluice_http_system_allocs_total", "counter",
            "malloc calls the HTTP layer made (pool growth)");
     WORKER_SAMPLES("sluice_http_system_allocs_total",

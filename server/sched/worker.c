@@ -190,6 +190,7 @@ int server_start(struct server *srv, const struct server_config *cfg, struct err
                 cfg->tcp.max_conns);
             goto fail;
         }
+        w->apps.worker = i;
         w->apps.lingering.ns = (uint64_t)cfg->linger_ms * 1000000;
         w->apps.stalled.ns = (uint64_t)cfg->send_timeout_ms * 1000000;
         w->apps.linger_max_bytes = cfg->linger_max_bytes;
@@ -200,6 +201,8 @@ int server_start(struct server *srv, const struct server_config *cfg, struct err
             ERR(e, EXIT_STATUS_FAILURE, errno, "worker %u: cannot set up its HTTP layer", i);
             goto fail;
         }
+        if (w->apps.http)
+            http_worker_set_index(w->apps.http, i);
         if (w->apps.http && srv->offload) {
             http_worker_set_offload(w->apps.http, srv->offload, i, srv->breakers, cfg->offload_slow_ms);
             w->offload_fd = offload_wake_fd(srv->offload, i);

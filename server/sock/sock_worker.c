@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/probes.h"
 #include "sched/worker.h"
 
 #define CONN_NONE     UINT32_MAX
@@ -403,6 +404,7 @@ static void accept_all(struct worker *w, int index)
             app_set_peer(c->ac, AF_INET, &((struct sockaddr_in *)&peer)->sin_addr);
         else if (peer.ss_family == AF_INET6)
             app_set_peer(c->ac, AF_INET6, &((struct sockaddr_in6 *)&peer)->sin6_addr);
+        SLUICE_PROBE_CONN_ACCEPT(w->index, app_conn_id(c->ac), "socket", s->listen_ports[index], c->ac->peer);
         s->stats.accepted++;
     }
 }
@@ -442,7 +444,11 @@ static void *sock_worker_run(void *arg)
 
     for (;;) {
         int n = epoll_wait(s->epfd, events, EVENTS_BATCH, w->srv->cfg.busy_poll ? 0 : MAX_SLEEP_MS);
+        /* the loop's one clock read, after the wait: the batch's requests start at it (their durations,
+         * server/http/latency.h), and the tick below runs at it */
+        uint64_t now = worker_now_ns();
 
+        w->apps.now_ns = now;
         w->loops++;
         if (n == 0)
             w->polls++;
@@ -468,7 +474,7 @@ static void *sock_worker_run(void *arg)
         }
         worker_reap_offloaded(w);
         /* the tick may answer (a gRPC deadline): flushed now, not after the next wait */
-        stop = worker_tick(w, worker_now_ns());
+        stop = worker_tick(w, now);
         app_table_flush(&w->apps);
         flush_dirty(w);
         if (stop)

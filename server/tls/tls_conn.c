@@ -29,6 +29,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "common/probes.h"
 #include "tls/tls.h"
 #include "tls/tls_internal.h"
 #include "tls/tls_record.h"
@@ -590,6 +591,12 @@ static void established(struct tls_conn *tc)
         break;
     }
     ac->early = tc->early_left > 0;
+    SLUICE_PROBE_TLS_HANDSHAKE_DONE(ac->table->worker, app_conn_id(ac), SSL_get_version(tc->ssl),
+                                    SSL_session_reused(tc->ssl),
+                                    ac->alpn == APP_ALPN_H2       ? "h2"
+                                    : ac->alpn == APP_ALPN_HTTP11 ? "http/1.1"
+                                                                  : "",
+                                    SSL_get_early_data_status(tc->ssl) == SSL_EARLY_DATA_ACCEPTED);
     app_handshake_done(ac); /* the service's ready reads the ALPN */
     take_over(tc);
 }
