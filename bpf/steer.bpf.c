@@ -1223,6 +1223,29 @@ static __always_inline void source_undo(const struct flow_key *fk, struct sluice
         st->source_undone++;
 }
 
+/*
+ * A new connection's flow (after its SYN, or its cookie's ACK), owned by worker and counted against
+ * its source as source says, into nv and `flows`. 0 when inserted; else counted, and a count taken
+ * for it given back, since nothing would release it.
+ */
+static __always_inline int flow_insert_new(const struct flow_key *fk, const struct service_value *sv,
+                                           __u32 worker, enum source_verdict source, struct flow_value *nv,
+                                           struct sluice_stats *st)
+{
+    __builtin_memset(nv, 0, sizeof(*nv));
+    nv->worker = worker;
+    nv->target = worker;
+    nv->state = (sv->flags & SERVICE_F_STEER) ? FLOW_AWAIT_PREFIX : FLOW_HASHED;
+    nv->created_ns = bpf_ktime_get_ns();
+    nv->flags = source != SOURCE_UNCOUNTED ? FLOW_F_COUNTED : 0;
+    if (!bpf_map_update_elem(&flows, fk, nv, BPF_ANY))
+        return 0;
+    st->flow_insert_failed++;
+    if (source == SOURCE_COUNTED)
+        source_undo(fk, st);
+    return -1;
+}
+
 /* ---- SYN cookies -------------------------------------------------------------------------------
  *
  * Past a worker's half-open threshold, or always for a SERVICE_F_SYNCOOKIE service, a new SYN is
@@ -1576,19 +1599,9 @@ static __noinline int cookie_ack(struct xdp_md *ctx, const struct steer_pkt *pkt
     if (source == SOURCE_REFUSED)
         return XDP_DROP; /* the client's handshake is done but no worker knows it: it times out */
     {
-        struct flow_value nv = {
-            .worker = worker,
-            .target = worker,
-            .state = (sv->flags & SERVICE_F_STEER) ? FLOW_AWAIT_PREFIX : FLOW_HASHED,
-            .created_ns = bpf_ktime_get_ns(),
-            .flags = source != SOURCE_UNCOUNTED ? FLOW_F_COUNTED : 0,
-        };
+        struct flow_value nv;
 
-        if (bpf_map_update_elem(&flows, &pkt->fk, &nv, BPF_ANY)) {
-            st->flow_insert_failed++;
-            if (source == SOURCE_COUNTED)
-                source_undo(&pkt->fk, st);
-        }
+        flow_insert_new(&pkt->fk, sv, worker, source, &nv, st);
         if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m))) {
             st->meta_failed++; /* without its options the worker resets the ACK: the client starts over */
             return redirect_to(ctx, worker, st, &st->redirect_cookie);
@@ -1650,19 +1663,9 @@ static __always_inline int steer_by_hash(struct xdp_md *ctx, const struct steer_
         return XDP_DROP;
 
     {
-        struct flow_value nv = {
-            .worker = worker,
-            .target = worker,
-            .state = (sv->flags & SERVICE_F_STEER) ? FLOW_AWAIT_PREFIX : FLOW_HASHED,
-            .created_ns = bpf_ktime_get_ns(),
-            .flags = source != SOURCE_UNCOUNTED ? FLOW_F_COUNTED : 0,
-        };
+        struct flow_value nv;
 
-        if (bpf_map_update_elem(&flows, &pkt->fk, &nv, BPF_ANY)) {
-            st->flow_insert_failed++;
-            if (source == SOURCE_COUNTED)
-                source_undo(&pkt->fk, st);
-        } else if (nv.state == FLOW_AWAIT_PREFIX)
+        if (!flow_insert_new(&pkt->fk, sv, worker, source, &nv, st) && nv.state == FLOW_AWAIT_PREFIX)
             add_meta(ctx, &nv, st); /* the owner holds the connection back until the route is known */
     }
     return redirect_to(ctx, worker, st, &st->redirect_syn);

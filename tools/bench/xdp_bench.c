@@ -122,69 +122,20 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/*
- * A connection's first payload segment, decided on every run: the flow is put back into
- * FLOW_AWAIT_PREFIX (owner 1) before each. Prints mean and median ns of single runs.
- */
-static int bench_decision(struct steer *skel, const char *name, const char *fixture, __u32 runs)
-{
-    struct flow_key flow = {.family = SLUICE_IPV4, .sport = 40002, .dport = 81};
-    struct flow_value await = {.worker = 1, .target = 1, .state = fixture ? FLOW_AWAIT_PREFIX : FLOW_HASHED};
-    unsigned char payload[1500], frame[PKT_MAX];
-    struct pkt_spec spec = {.family = 4,
-                            .src = "10.1.0.2",
-                            .dst = "10.0.0.1",
-                            .sport = 40002,
-                            .dport = 81,
-                            .tcp_flags = 0x18,
-                            .seq = ISN + 1};
-    __u32 *ns = calloc(runs, sizeof(*ns)), retval = 0;
-    unsigned long long sum = 0;
-    size_t plen, len;
-    __u8 family;
-
-    plen = 100;
-    memset(payload, 'x', plen);
-    if (!ns || (fixture && read_fixture(fixture, payload, sizeof(payload), &plen)) ||
-        addr_parse("10.1.0.2", flow.saddr, &family) || addr_parse("10.0.0.1", flow.daddr, &family)) {
-        free(ns);
-        return -1;
-    }
-    spec.data = payload;
-    spec.payload = plen;
-    len = pkt_build(&spec, frame);
-    for (__u32 r = 0; r < runs; r++) {
-        LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len, .repeat = 1);
-
-        if (bpf_map_update_elem(bpf_map__fd(skel->maps.flows), &flow, &await, BPF_ANY) ||
-            bpf_prog_test_run_opts(bpf_program__fd(skel->progs.sluice_steer), &opts)) {
-            free(ns);
-            return -1;
-        }
-        ns[r] = opts.duration;
-        sum += opts.duration;
-        retval = opts.retval;
-    }
-    qsort(ns, runs, sizeof(*ns), cmp_u32);
-    printf("| %s | %llu (median %u) | %u |\n", name, sum / runs, ns[runs / 2], retval);
-    free(ns);
-    return 0;
-}
-
-static int set_source_cap(struct steer *skel, __u32 cap)
-{
-    struct sluice_meta meta = {.abi_version = SLUICE_ABI_VERSION, .max_conns_per_source = cap};
-    __u32 zero = 0;
-
-    return bpf_map_update_elem(bpf_map__fd(skel->maps.meta), &zero, &meta, BPF_ANY);
-}
+/* What bench_single_runs does to spec's flow before each run. */
+enum flow_reset {
+    FLOW_KEEP,   /* nothing: the run finds what the last one left */
+    FLOW_DELETE, /* a run that inserts the flow inserts it every time */
+    FLOW_PUT,    /* the given value, so every run decides from the same state */
+};
 
 /*
- * Single runs of spec's frame, each on a fresh copy (a run may rewrite its frame), its flow deleted
- * before each run when delete_flow; prints mean and median ns, as bench_decision.
+ * Single runs of spec's frame (the kernel copies it for each, so a run that rewrites its frame leaves
+ * the next one the original), the flow reset before each; prints mean and median ns. One run is too
+ * short for the kernel's timer (repeat would run on what the first run left), so each is timed alone.
  */
 static int bench_single_runs(struct steer *skel, const char *name, const struct pkt_spec *spec,
-                             bool delete_flow, __u32 runs)
+                             enum flow_reset reset, const struct flow_value *fv, __u32 runs)
 {
     struct flow_key flow = {.family = SLUICE_IPV4, .sport = spec->sport, .dport = spec->dport};
     unsigned char frame[PKT_MAX];
@@ -200,9 +151,10 @@ static int bench_single_runs(struct steer *skel, const char *name, const struct 
     for (__u32 r = 0; r < runs; r++) {
         LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len, .repeat = 1);
 
-        if (delete_flow)
+        if (reset == FLOW_DELETE)
             bpf_map_delete_elem(bpf_map__fd(skel->maps.flows), &flow);
-        if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.sluice_steer), &opts)) {
+        if ((reset == FLOW_PUT && bpf_map_update_elem(bpf_map__fd(skel->maps.flows), &flow, fv, BPF_ANY)) ||
+            bpf_prog_test_run_opts(bpf_program__fd(skel->progs.sluice_steer), &opts)) {
             free(ns);
             return -1;
         }
@@ -217,6 +169,39 @@ static int bench_single_runs(struct steer *skel, const char *name, const struct 
 }
 
 /*
+ * A connection's first payload segment, decided on every run: the flow is put back into
+ * FLOW_AWAIT_PREFIX (owner 1) before each.
+ */
+static int bench_decision(struct steer *skel, const char *name, const char *fixture, __u32 runs)
+{
+    struct flow_value await = {.worker = 1, .target = 1, .state = fixture ? FLOW_AWAIT_PREFIX : FLOW_HASHED};
+    unsigned char payload[1500];
+    struct pkt_spec spec = {.family = 4,
+                            .src = "10.1.0.2",
+                            .dst = "10.0.0.1",
+                            .sport = 40002,
+                            .dport = 81,
+                            .tcp_flags = 0x18,
+                            .seq = ISN + 1,
+                            .data = payload};
+    size_t plen = 100;
+
+    memset(payload, 'x', plen);
+    if (fixture && read_fixture(fixture, payload, sizeof(payload), &plen))
+        return -1;
+    spec.payload = plen;
+    return bench_single_runs(skel, name, &spec, FLOW_PUT, &await, runs);
+}
+
+static int set_source_cap(struct steer *skel, __u32 cap)
+{
+    struct sluice_meta meta = {.abi_version = SLUICE_ABI_VERSION, .max_conns_per_source = cap};
+    __u32 zero = 0;
+
+    return bpf_map_update_elem(bpf_map__fd(skel->maps.meta), &zero, &meta, BPF_ANY);
+}
+
+/*
  * A new connection's SYN with the per-source cap at cap (0: off; else high enough never to refuse):
  * its flow is deleted before each run, so every run inserts it (and, with a cap, counts it).
  */
@@ -225,7 +210,7 @@ static int bench_new_syn(struct steer *skel, const char *name, __u32 cap, __u32 
     struct pkt_spec spec = {
         .family = 4, .src = "10.1.0.4", .dst = "10.0.0.1", .sport = 40004, .dport = 80, .tcp_flags = 0x02};
 
-    if (set_source_cap(skel, cap) || bench_single_runs(skel, name, &spec, true, runs))
+    if (set_source_cap(skel, cap) || bench_single_runs(skel, name, &spec, FLOW_DELETE, NULL, runs))
         return -1;
     return set_source_cap(skel, 0);
 }
@@ -262,7 +247,8 @@ static int bench_cookies(struct steer *skel, __u32 runs)
 
     if (addr_parse("10.0.0.1", key.addr, &key.family) ||
         bpf_map_update_elem(bpf_map__fd(skel->maps.services), &key, &value, BPF_ANY) ||
-        bench_single_runs(skel, "SYN cookie: SYN answered with a SYN-ACK (XDP_TX)", &syn, false, runs))
+        bench_single_runs(skel, "SYN cookie: SYN answered with a SYN-ACK (XDP_TX)", &syn, FLOW_KEEP, NULL,
+                          runs))
         return -1;
     /* one SYN-ACK to answer: its cookie (seq) and TSval (the options' carrier) make the real ACK */
     if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.sluice_steer), &opts) || opts.retval != XDP_TX)
@@ -275,10 +261,11 @@ static int bench_cookies(struct steer *skel, __u32 runs)
     ack.tcp_options = ack_options;
     ack.tcp_options_len = sizeof(ack_options);
     if (bench_single_runs(skel, "SYN cookie: ACK with a valid cookie (flow inserted, metadata, redirected)",
-                          &ack, true, runs))
+                          &ack, FLOW_DELETE, NULL, runs))
         return -1;
     ack.ack ^= 0x00ff0000u;
-    return bench_single_runs(skel, "SYN cookie: ACK with a forged cookie (dropped)", &ack, true, runs);
+    return bench_single_runs(skel, "SYN cookie: ACK with a forged cookie (dropped)", &ack, FLOW_DELETE, NULL,
+                             runs);
 }
 
 int main(int argc, char **argv)
