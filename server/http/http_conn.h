@@ -246,6 +246,7 @@ struct http_worker {
     struct http_stats stats;
     uint32_t worker;                     /* the worker's index, for the probes (http_worker_set_index) */
     struct http_latency latency;         /* request durations per route and status class, for /metrics */
+    char **route_labels;                 /* the routes' names as the probes pass them (http_worker.c) */
     uint64_t h1_refused[H1_ERROR_COUNT]; /* HTTP/1.1 requests refused, by what the framing found */
     /* HTTP/2 GOAWAY and RST_STREAM frames sent (native session), by error code (RFC 9113 7) */
     uint64_t h2_goaway_sent[HTTP_H2_ERROR_CODES];

@@ -55,6 +55,33 @@ void http_config_default(struct http_config *cfg)
     cfg->idle_timeout_ms = HTTP_IDLE_TIMEOUT_MS_DEFAULT;
 }
 
+/*
+ * The routes' names copied out of the app's read-only data, in one block (the pointers, then the
+ * text). A tracer reads the strings a probe passes with bpf_probe_read_user_str, which cannot fault a
+ * page in: a name on a page of the binary nothing has read yet (or the kernel reclaimed) comes out
+ * empty, while this memory stays resident.
+ */
+static char **copy_route_labels(const struct router *router)
+{
+    int n = router ? router->route_count : 0;
+    size_t bytes = (size_t)n * sizeof(char *);
+    char **labels, *text;
+
+    for (int i = 0; i < n; i++)
+        bytes += strlen(router->route_names[i]) + 1;
+    labels = malloc(bytes ? bytes : 1);
+    if (!labels)
+        return NULL;
+    text = (char *)(labels + n);
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(router->route_names[i]) + 1;
+
+        labels[i] = memcpy(text, router->route_names[i], len);
+        text += len;
+    }
+    return labels;
+}
+
 struct http_worker *http_worker_new(const struct http_config *cfg, uint32_t max_conns,
                                     const struct http_proto_ops *h2)
 {
@@ -72,7 +99,8 @@ struct http_worker *http_worker_new(const struct http_config *cfg, uint32_t max_
     hw->conns = calloc(max_conns, sizeof(*hw->conns));
     hw->streams = calloc(cfg->max_streams, sizeof(*hw->streams));
     hw->header_space = calloc((size_t)cfg->max_streams * cfg->max_headers, sizeof(*hw->header_space));
-    if (!hw->mem_pool || !hw->conns || !hw->streams || !hw->header_space ||
+    hw->route_labels = copy_route_labels(cfg->router);
+    if (!hw->mem_pool || !hw->conns || !hw->streams || !hw->header_space || !hw->route_labels ||
         http_latency_init(&hw->latency, cfg->router ? (uint32_t)cfg->router->route_count : 0))
         goto fail;
     /* HTTP/1.1 keeps no per-worker state; HTTP/2 keeps its own behind hw->h2_state */
@@ -110,6 +138,7 @@ void http_worker_destroy(struct http_worker *hw)
         hw->h2->destroy(hw);
     http_mem_destroy(hw->mem_pool);
     http_latency_destroy(&hw->latency);
+    free(hw->route_labels);
     free(hw->conns);
     free(hw->streams);
     free(hw->header_space);

@@ -579,7 +579,7 @@ static int route_of(const struct http_stream *st)
 /* A route's name for the probes: the routes file's "METHODS pattern", "none" when no route ran. */
 static const char *route_label(const struct http_worker *hw, int route)
 {
-    return route >= 0 && route < hw->cfg->router->route_count ? hw->cfg->router->route_names[route] : "none";
+    return route >= 0 && route < hw->cfg->router->route_count ? hw->route_labels[route] : "none";
 }
 
 static uint32_t conn_id(const struct http_conn *hc)
