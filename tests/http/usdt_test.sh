@@ -88,13 +88,14 @@ fi
 # ---- helpers --------------------------------------------------------------------------------------
 
 # bt_start NAME SCRIPT: bpftrace on the server's PID, output in $WORK/bt-NAME.out, PID in BT_PIDS; waits
-# for its "Attaching" line (60 s at most)
+# until BEGIN has fired (every probe attached; 60 s at most)
 bt_start() {
     local name=$1 script=$2 out=$WORK/bt-$1.out
-    bpftrace -p "$SERVER_PID" -e "$script" >"$out" 2>"$WORK/bt-$name.err" &
+    # bpftrace prints "Attaching" before the probes are live; BEGIN fires once they all are
+    bpftrace -B line -p "$SERVER_PID" -e "$script BEGIN { printf(\"attached\\n\"); }" >"$out" 2>"$WORK/bt-$name.err" &
     BT_PIDS+=($!)
     for _ in $(seq 600); do
-        grep -q '^Attaching' "$out" && return 0
+        grep -q '^attached' "$out" && return 0
         kill -0 "${BT_PIDS[-1]}" 2>/dev/null || break
         sleep 0.1
     done
