@@ -9,7 +9,8 @@
 #   make demo       the end-to-end demo in a throw-away namespace topology
 #   make bench      the benchmark harness; make bench-h2 only its HTTP/2 session comparison,
 #                   make bench-tls only its TLS cases, make bench-mtu only its bulk cases at MTU 1500,
-#                   9000 and 65000, make bench-grpc only its gRPC case (grpc-echo against gRPC-Go);
+#                   9000 and 65000, make bench-log only the access log's cost (on against off),
+#                   make bench-grpc only its gRPC case (grpc-echo against gRPC-Go);
 #                   make profile: where the CPU goes for bulk, by perf
 #   make fmt        clang-format every C file in place; make fmt-check only reports (CI runs it)
 #   make clean      remove build/
@@ -213,7 +214,7 @@ AGENT    := $(BUILD)/bin/sluice-agent
 SERVER   := $(BUILD)/bin/sluice-server
 ROUTEGEN := $(BUILD)/bin/sluice-routegen
 
-.PHONY: all tests deps test check demo bench bench-h2 bench-tls bench-mtu bench-grpc profile fmt fmt-check clean \
+.PHONY: all tests deps test check demo bench bench-h2 bench-tls bench-mtu bench-log bench-grpc profile fmt fmt-check clean \
         lib install uninstall examples
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS) # the tests load the objects too: keep them and their skeletons
 .DEFAULT_GOAL := all
@@ -440,6 +441,11 @@ bench-tls: deps all
 # 65000, sluice over AF_XDP and over sockets against h2o (run.sh --mtu, about 8 minutes)
 bench-mtu: deps all
 	tools/bench/run.sh $(BUILD) --mtu
+
+# make bench-log: only what the access log costs, in memory and in a server over AF_XDP, on against off
+# (run.sh --log, about 4 minutes)
+bench-log: deps all
+	tools/bench/run.sh $(BUILD) --log
 
 # make profile: perf over both CPUs while sluice sends bulk over AF_XDP and over sockets (tools/bench/profile.sh)
 profile: deps all

@@ -278,9 +278,10 @@ static const struct setting settings[] = {
      "SIGUSR1 reopens it"},
     {"log", "access_format", "access-log-format", "FORMAT", SET_FORMAT, AT(server.access_log.format), 0, 0,
      false, NULL, NULL, "common, combined, json, or a format string of $variables (README, \"Access log\")"},
-    {"log", "access_ring", NULL, NULL, SET_U32, AT(server.access_log.ring), 1, ACCESS_RING_MAX, true, NULL,
-     NULL,
-     "access log records each worker may have waiting for the logger thread, a power of two; beyond, a "
+    {"log", "access_ring", NULL, NULL, SET_U32, AT(server.access_log.ring), ACCESS_RING_MIN, ACCESS_RING_MAX,
+     true, NULL, NULL,
+     "bytes of access log records each worker may have waiting for the logger thread (a request takes 64 "
+     "bytes and its strings), a power of two; beyond, a "
      "request's line is dropped and counted (sluice_access_log_dropped_total)"},
     {"services", "echo", "echo", "PORT", SET_SERVICE, 0, 1, 65535, false, NULL, &app_echo_ops,
      "serve echo on PORT"},

@@ -280,25 +280,19 @@ static void access_record(struct access_ring *ring, const struct http_stream *st
 {
     const struct http_request *req = &st->req;
     const struct app_conn *ac = st->conn->ac;
-    struct access_record *r = access_ring_reserve(ring);
-    struct http_str opt[ACCESS_F_COUNT] = {[ACCESS_F_HOST] = req->authority};
-    uint32_t want = ring->fields & ~(req->authority.len ? ACCESS_FIELD_BIT(ACCESS_F_HOST) : 0u);
+    struct access_str str[ACCESS_F_COUNT] = {
+        [ACCESS_F_METHOD] = {req->method_name.ptr, req->method_name.len},
+        [ACCESS_F_PATH] = {req->path.ptr, req->path.len},
+        [ACCESS_F_QUERY] = {req->query.ptr, req->query.len},
+    };
+    uint32_t want = ring->fields;
+    struct access_record *r;
 
-    if (!r)
-        return;
-    r->end_ns = ac->table->now_ns;
-    r->duration_ns = r->end_ns - st->start_ns;
-    r->bytes = st->body.sent;
-    memcpy(r->addr, ac->peer, sizeof(r->addr));
-    r->status = (uint16_t)(st->status ? st->status : 499); /* 499 (nginx's): no answer was sent */
-    r->route = (int16_t)(req->route.result == ROUTER_FOUND ? req->route.route : -1);
-    r->worker = ring->worker;
-    r->version = (uint8_t)req->http_version;
-    r->flags = ac->layer ? ACCESS_TLS : 0;
-    r->text_used = 0;
-    access_record_put(r, ACCESS_F_METHOD, req->method_name.ptr, req->method_name.len);
-    access_record_put(r, ACCESS_F_PATH, req->path.ptr, req->path.len);
-    access_record_put(r, ACCESS_F_QUERY, req->query.ptr, req->query.len);
+    if ((want & ACCESS_FIELD_BIT(ACCESS_F_HOST)) && req->authority.len) {
+        str[ACCESS_F_HOST] = (struct access_str){req->authority.ptr, req->authority.len};
+        want &= ~ACCESS_FIELD_BIT(ACCESS_F_HOST);
+    }
+
     /* the optional strings the format prints, in one pass over the fields (their names are lowercase) */
     for (uint32_t i = 0; want && i < req->nheaders; i++) {
         const struct http_str *n = &req->headers[i].name;
@@ -308,14 +302,23 @@ static void access_record(struct access_ring *ring, const struct http_stream *st
                                                                     : -1;
 
         if (f >= 0 && (want & ACCESS_FIELD_BIT(f))) {
-            opt[f] = req->headers[i].value;
+            str[f] = (struct access_str){req->headers[i].value.ptr, req->headers[i].value.len};
             want &= ~ACCESS_FIELD_BIT(f);
         }
     }
-    access_record_put(r, ACCESS_F_HOST, opt[ACCESS_F_HOST].ptr, opt[ACCESS_F_HOST].len);
-    access_record_put(r, ACCESS_F_REFERER, opt[ACCESS_F_REFERER].ptr, opt[ACCESS_F_REFERER].len);
-    access_record_put(r, ACCESS_F_USER_AGENT, opt[ACCESS_F_USER_AGENT].ptr, opt[ACCESS_F_USER_AGENT].len);
-    access_ring_commit(ring);
+    r = access_ring_record(ring, str);
+    if (!r)
+        return;
+    r->status = (uint16_t)(st->status ? st->status : 499); /* 499 (nginx's): no answer was sent */
+    r->route = (int16_t)(req->route.result == ROUTER_FOUND ? req->route.route : -1);
+    r->worker = ring->worker;
+    r->end_ns = ac->table->now_ns;
+    r->duration_ns = r->end_ns - st->start_ns;
+    r->bytes = st->body.sent;
+    memcpy(r->addr, ac->peer, sizeof(r->addr));
+    r->version = (uint8_t)req->http_version;
+    r->flags |= ac->layer ? ACCESS_TLS : 0;
+    access_ring_commit(ring, r);
 }
 
 void http_stream_free(struct http_stream *st)

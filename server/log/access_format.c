@@ -125,33 +125,49 @@ void access_format_ctx_init(struct access_format_ctx *ctx, const char *const *ro
 
 /* ---- writing ------------------------------------------------------------------------------------- */
 
+/* For the small helpers below, whose calls mostly copy or test a few bytes: a call would cost more */
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
 struct out {
     char *p, *end;
     bool full;
 };
 
-static void put(struct out *o, const char *s, size_t len)
+/* Inlined everywhere: most calls copy a few bytes of a length known at compile time */
+ALWAYS_INLINE void put(struct out *o, const char *s, size_t len)
 {
     if ((size_t)(o->end - o->p) < len) {
         o->full = true;
         return;
     }
-    memcpy(o->p, s, len);
+    access_copy(o->p, s, len);
     o->p += len;
 }
 
-static void put_str(struct out *o, const char *s)
+ALWAYS_INLINE void put_str(struct out *o, const char *s)
 {
     put(o, s, strlen(s));
 }
 
 static void put_u64(struct out *o, uint64_t v)
 {
+    static const char pairs[] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
     char text[20], *q = text + sizeof(text);
 
-    do
-        *--q = (char)('0' + v % 10);
-    while (v /= 10);
+    while (v >= 100) {
+        q -= 2;
+        memcpy(q, pairs + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (v >= 10) {
+        q -= 2;
+        memcpy(q, pairs + 2 * v, 2);
+    } else {
+        *--q = (char)('0' + v);
+    }
     put(o, q, (size_t)(text + sizeof(text) - q));
 }
 
@@ -166,9 +182,46 @@ static void put_milli(struct out *o, uint64_t v)
 }
 
 /* Bytes written as they are: printable ASCII but the double quote and the backslash */
-static bool plain(unsigned char c)
+ALWAYS_INLINE bool plain(unsigned char c)
 {
     return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+/* Whether all 8 bytes of x are plain, a word at a time: no byte below 0x20, none above 0x7e, none equal
+ * to '"' or '\\' (the bit tricks of "Bit Twiddling Hacks": hasless, hasmore, haszero; exact for "any"). */
+ALWAYS_INLINE bool plain8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t below = (x - ones * 0x20) & ~x & highs;
+    uint64_t above = ((x + ones * (127 - 0x7e)) | x) & highs;
+    uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\');
+
+    return !(below | above | ((quote - ones) & ~quote & highs) | ((backslash - ones) & ~backslash & highs));
+}
+
+/* The length of the run of plain bytes at the start of s[0, len) */
+static size_t plain_run(const char *s, size_t len)
+{
+    size_t i = 0;
+
+    while (i + 8 <= len) {
+        uint64_t x;
+
+        memcpy(&x, s + i, 8);
+        if (!plain8(x))
+            break;
+        i += 8;
+    }
+    if (i < len && len >= 8) { /* the last word, overlapping the words seen */
+        uint64_t x;
+
+        memcpy(&x, s + len - 8, 8);
+        if (plain8(x))
+            return len;
+    }
+    while (i < len && plain((unsigned char)s[i]))
+        i++;
+    return i;
 }
 
 /* s escaped for a text format (\xHH) or a JSON string (\u00XX); empty_dash: '-' for an empty one. Runs of
@@ -183,11 +236,9 @@ static void put_escaped(struct out *o, const char *s, size_t len, bool json, boo
         return;
     }
     while (i < len && !o->full) {
-        size_t run = i;
+        size_t run = i + plain_run(s + i, len - i);
         unsigned char c;
 
-        while (run < len && plain((unsigned char)s[run]))
-            run++;
         put(o, s + i, run - i);
         if (run == len)
             break;
@@ -209,25 +260,25 @@ static void put_escaped(struct out *o, const char *s, size_t len, bool json, boo
     }
 }
 
-static void put_addr(struct out *o, const struct access_record *r)
+/* The client's address as text, made once for a run of lines from the same client (a connection's
+ * requests come one after another): inet_ntop costs more than the rest of a line. */
+static void put_addr(struct out *o, struct access_format_ctx *ctx, const struct access_record *r)
 {
     static const uint8_t zero[16], v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    char text[INET6_ADDRSTRLEN];
 
-    if (!memcmp(r->addr, zero, 16)) {
-        put(o, "-", 1);
-    } else if (!memcmp(r->addr, v4mapped,
-                       12)) { /* dotted quad by hand: inet_ntop's cost is most of a line's */
-        for (int i = 12; i < 16; i++) {
-            if (i > 12)
-                put(o, ".", 1);
-            put_u64(o, r->addr[i]);
-        }
-    } else if (inet_ntop(AF_INET6, r->addr, text, sizeof(text))) {
-        put_str(o, text);
-    } else {
-        put(o, "-", 1);
+    if (!ctx->addr_len || memcmp(ctx->addr, r->addr, 16)) {
+        const char *text = NULL;
+
+        memcpy(ctx->addr, r->addr, 16);
+        if (memcmp(r->addr, zero, 16) && memcmp(r->addr, v4mapped, 12))
+            text = inet_ntop(AF_INET6, r->addr, ctx->addr_text, sizeof(ctx->addr_text));
+        else if (memcmp(r->addr, zero, 16))
+            text = inet_ntop(AF_INET, r->addr + 12, ctx->addr_text, sizeof(ctx->addr_text));
+        if (!text)
+            strcpy(ctx->addr_text, "-");
+        ctx->addr_len = (uint8_t)strlen(ctx->addr_text);
     }
+    put(o, ctx->addr_text, ctx->addr_len);
 }
 
 static void put_protocol(struct out *o, const struct access_record *r)
@@ -254,6 +305,8 @@ static int64_t wall_ns(struct access_format_ctx *ctx, const struct access_record
         strftime(zone, sizeof(zone), "%z", &tm); /* +hhmm: ISO 8601 writes +hh:mm */
         strftime(ctx->time_iso8601, sizeof(ctx->time_iso8601), "%Y-%m-%dT%H:%M:%S", &tm);
         snprintf(ctx->time_iso8601 + 19, sizeof(ctx->time_iso8601) - 19, "%.3s:%.2s", zone, zone + 3);
+        ctx->time_local_len = (uint8_t)strlen(ctx->time_local);
+        ctx->time_iso8601_len = (uint8_t)strlen(ctx->time_iso8601);
         ctx->cached_second = sec;
     }
     return ns;
@@ -274,15 +327,15 @@ static void put_var(struct out *o, struct access_format_ctx *ctx, const struct a
 {
     switch (v) {
     case ACCESS_VAR_remote_addr:
-        put_addr(o, r);
+        put_addr(o, ctx, r);
         break;
     case ACCESS_VAR_time_local:
         wall_ns(ctx, r);
-        put_str(o, ctx->time_local);
+        put(o, ctx->time_local, ctx->time_local_len);
         break;
     case ACCESS_VAR_time_iso8601:
         wall_ns(ctx, r);
-        put_str(o, ctx->time_iso8601);
+        put(o, ctx->time_iso8601, ctx->time_iso8601_len);
         break;
     case ACCESS_VAR_msec:
         put_milli(o, (uint64_t)wall_ns(ctx, r) / 1000000);
@@ -351,7 +404,8 @@ static void put_var(struct out *o, struct access_format_ctx *ctx, const struct a
     }
 }
 
-static void put_json_field(struct out *o, const char *key, const struct access_record *r, enum access_field f)
+ALWAYS_INLINE void put_json_field(struct out *o, const char *key, const struct access_record *r,
+                                  enum access_field f)
 {
     put_str(o, key);
     put(o, "\"", 1);
@@ -369,9 +423,9 @@ static void put_json(struct out *o, struct access_format_ctx *ctx, const struct 
     put_str(o, "{\"time\":\"");
     put(o, ctx->time_iso8601, 19);
     put(o, ms, 4);
-    put_str(o, ctx->time_iso8601 + 19);
+    put(o, ctx->time_iso8601 + 19, ctx->time_iso8601_len - 19u);
     put_str(o, "\",\"remote_addr\":\"");
-    put_addr(o, r);
+    put_addr(o, ctx, r);
     put(o, "\"", 1);
     put_json_field(o, ",\"method\":", r, ACCESS_F_METHOD);
     put_json_field(o, ",\"path\":", r, ACCESS_F_PATH);

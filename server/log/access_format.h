@@ -57,8 +57,9 @@ enum access_var {
 
 #define ACCESS_FORMAT_MAX_OPS      64
 #define ACCESS_FORMAT_MAX_LITERALS 256
-/* The longest line a record can make: every string escaped (4 bytes a byte), the literals, the numbers. */
-#define ACCESS_LINE_MAX (4 * ACCESS_TEXT_SIZE + ACCESS_FORMAT_MAX_LITERALS + ACCESS_FORMAT_MAX_OPS * 64 + 512)
+/* The longest line a record can make: every string escaped (6 bytes a byte in JSON), the literals, the
+ * numbers. */
+#define ACCESS_LINE_MAX (6 * ACCESS_TEXT_MAX + ACCESS_FORMAT_MAX_LITERALS + ACCESS_FORMAT_MAX_OPS * 64 + 512)
 
 struct access_format {
     int json;
@@ -85,6 +86,10 @@ struct access_format_ctx {
     int64_t cached_second; /* the wall-clock second the texts below are of; start at INT64_MIN */
     char time_local[32];
     char time_iso8601[32];
+    uint8_t time_local_len, time_iso8601_len;
+    uint8_t addr[16]; /* the client address addr_text is of; addr_len 0: none yet */
+    uint8_t addr_len;
+    char addr_text[48]; /* INET6_ADDRSTRLEN */
 };
 
 void access_format_ctx_init(struct access_format_ctx *ctx, const char *const *route_names, int nroutes);

@@ -1,13 +1,14 @@
 /*
  * access_log.c — the access log's logger thread and rings (log/access_log.h). The workers only fill
- * records in their rings (access_ring_reserve/commit, inline in the header); everything that costs
+ * records in their rings (access_ring_record/commit, inline in the header); everything that costs
  * time or a system call is here, on a thread of its own: draining the rings, formatting
  * (log/access_format.c) into a batch buffer, one write() per batch, reopening the file on SIGUSR1.
  *
  * The thread wakes every ACCESS_POLL_NS while the rings are empty (a worker must not make a system
- * call to wake it) and goes round again at once while they are not. A record's slot is given back to
- * its worker (tail) only once the batch holding its line has been written, so a stop that finds the
- * rings empty knows every line is in the file.
+ * call to wake it), every ACCESS_BUSY_POLL_NS while it finds less than a batch, so that a steady load
+ * is written in full batches rather than a write() for every few lines, and goes round again at once
+ * when it found more. A record's room is given back to its worker (tail) only once the batch holding
+ * its line has been written, so a stop that finds the rings empty knows every line is in the file.
  */
 #include "log/access_log.h"
 
@@ -104,7 +105,7 @@ static int64_t realtime_offset(void)
     return ((int64_t)real.tv_sec - mono.tv_sec) * 1000000000 + (real.tv_nsec - mono.tv_nsec);
 }
 
-/* Write the batch, then give its records' slots back to their workers. */
+/* Write the batch, then give its records' room back to their workers. */
 static void flush_and_release(struct access_log *log)
 {
     flush(log);
@@ -112,10 +113,11 @@ static void flush_and_release(struct access_log *log)
         atomic_store_explicit(&log->rings[i].tail, log->rings[i].taken, memory_order_release);
 }
 
-/* Format and write what every ring holds now, in batches of one write each; returns the records taken. */
+/* Format and write what every ring holds now, in batches of one write each; returns the bytes of lines
+ * formatted. */
 static uint64_t drain(struct access_log *log)
 {
-    uint64_t taken = 0;
+    uint64_t formatted = 0;
 
     log->ctx.realtime_offset_ns = realtime_offset();
     for (uint32_t i = 0; i < log->nrings; i++) {
@@ -123,36 +125,46 @@ static uint64_t drain(struct access_log *log)
         uint32_t head = atomic_load_explicit(&r->head, memory_order_acquire);
 
         while (r->taken != head) {
-            log->batch_len += access_format_line(&log->format, &log->ctx, &r->records[r->taken & r->mask],
-                                                 log->batch + log->batch_len, ACCESS_LINE_MAX);
+            const struct access_record *rec = (const void *)(r->bytes + (r->taken & r->mask));
+
+            r->taken += rec->size;
+            if (!rec->status) /* a pad to the ring's end */
+                continue;
+            log->batch_len += access_format_line(&log->format, &log->ctx, rec, log->batch + log->batch_len,
+                                                 ACCESS_LINE_MAX);
             log->batch_lines++;
-            r->taken++;
-            taken++;
-            if (log->batch_len >= ACCESS_BATCH_BYTES)
+            if (log->batch_len >= ACCESS_BATCH_BYTES) {
+                formatted += log->batch_len;
                 flush_and_release(log);
+            }
         }
     }
+    formatted += log->batch_len;
     if (log->batch_len)
         flush_and_release(log);
-    return taken;
+    else /* pads only: give their room back */
+        for (uint32_t i = 0; i < log->nrings; i++)
+            atomic_store_explicit(&log->rings[i].tail, log->rings[i].taken, memory_order_release);
+    return formatted;
 }
 
 static void *logger(void *arg)
 {
     struct access_log *log = arg;
-    const struct timespec poll = {0, (long)ACCESS_POLL_NS};
+    const struct timespec idle = {0, (long)ACCESS_POLL_NS}, busy = {0, (long)ACCESS_BUSY_POLL_NS};
 
     for (;;) {
         /* read before draining: whatever was recorded before the stop is in the rings by now */
         bool stopping = atomic_load(&log->stop);
+        uint64_t formatted;
 
         if (atomic_exchange(&log->reopen, false))
             reopen(log);
-        if (!drain(log)) {
-            if (stopping)
-                return NULL;
-            nanosleep(&poll, NULL);
-        }
+        formatted = drain(log);
+        if (!formatted && stopping)
+            return NULL;
+        if (formatted < ACCESS_BATCH_BYTES)
+            nanosleep(formatted ? &busy : &idle, NULL);
     }
 }
 
@@ -185,9 +197,9 @@ struct access_log *access_log_start(const struct access_log_config *cfg, uint32_
         r->mask = cfg->ring - 1;
         r->worker = (uint16_t)i;
         r->fields = log->format.fields;
-        r->records = calloc(cfg->ring, sizeof(*r->records));
-        if (!r->records) {
-            ERR(e, EXIT_STATUS_FAILURE, ENOMEM, "access log: cannot allocate %u records for worker %u",
+        r->bytes = aligned_alloc(64, cfg->ring);
+        if (!r->bytes) {
+            ERR(e, EXIT_STATUS_FAILURE, ENOMEM, "access log: cannot allocate %u bytes of ring for worker %u",
                 cfg->ring, i);
             goto fail;
         }
@@ -208,7 +220,7 @@ fail:
     if (log->fd > STDOUT_FILENO)
         close(log->fd);
     for (uint32_t i = 0; log->rings && i < nworkers; i++)
-        free(log->rings[i].records);
+        free(log->rings[i].bytes);
     free(log->rings);
     free(log->batch);
     free(log);
@@ -243,7 +255,7 @@ void access_log_stop(struct access_log *log)
     if (log->fd > STDOUT_FILENO)
         close(log->fd);
     for (uint32_t i = 0; i < log->nrings; i++)
-        free(log->rings[i].records);
+        free(log->rings[i].bytes);
     free(log->rings);
     free(log->batch);
     free(log);

@@ -1,10 +1,11 @@
 /*
  * access_log_test.c — the access log in memory (server/log/): the formats byte by byte (common,
  * combined, json, a format string with every variable, escaping, missing values, truncation, a buffer
- * too small), format errors, the worker's ring (full: dropped and counted, never overwritten; wrapping
- * around), and the logger thread against a producer thread on a tiny ring: every record is either a
- * line of the file, in order, or counted dropped; a reopen mid-way (the file renamed first, as
- * logrotate does) splits the lines between the two files without losing one.
+ * too small), format errors, the worker's ring (full: dropped and counted, never overwritten; a record
+ * that does not fit before the end padded over; indices wrapping around), and the logger thread against
+ * a producer thread on the smallest ring, records of many sizes: every record is either its line of the
+ * file, in order, or counted dropped; a reopen mid-way (the file renamed first, as logrotate does)
+ * splits the lines between the two files without losing one.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -18,13 +19,44 @@
 
 static const char *const routes[] = {"GET /bytes/:n", "GET /healthz", NULL};
 
+/* A record of the strings str[ACCESS_F_COUNT], taken from a ring as a worker's is, numbers zero; the one
+ * returned before is overwritten. */
+static struct access_record *record(const struct access_str *str)
+{
+    static _Alignas(64) uint8_t bytes[ACCESS_RING_MIN];
+    static struct access_ring ring = {.mask = ACCESS_RING_MIN - 1, .bytes = bytes};
+    struct access_record *r;
+
+    ring.head = ring.tail = ring.cached_tail = 0; /* empty: the record fits */
+    r = access_ring_record(&ring, str);
+    r->status = 0;
+    r->route = 0;
+    r->worker = 0;
+    r->end_ns = r->duration_ns = r->bytes = 0;
+    memset(r->addr, 0, 16);
+    r->version = 0;
+    return r;
+}
+
 /* A record of GET /bytes/13?a=1 from 10.77.0.2 over HTTP/1.1, 200 with 13 bytes in 1.5 ms on worker 1,
- * ending at monotonic 5 s, which the context maps to 2026-12-07 00:01:06.123 UTC. */
-static void sample(struct access_record *r, uint32_t fields)
+ * ending at monotonic 5 s, which the context maps to 2026-12-07 00:01:06.123 UTC; with host h.test, and
+ * the Referer and User-Agent of fields. */
+static struct access_record *sample_of(uint32_t fields, const char *query, const char *host)
 {
     static const uint8_t v4[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 77, 0, 2};
+    struct access_str str[ACCESS_F_COUNT] = {
+        [ACCESS_F_METHOD] = {"GET", 3},
+        [ACCESS_F_PATH] = {"/bytes/13", 9},
+        [ACCESS_F_QUERY] = {query, strlen(query)},
+        [ACCESS_F_HOST] = {host, strlen(host)},
+    };
+    struct access_record *r;
 
-    memset(r, 0, sizeof(*r));
+    if (fields & ACCESS_FIELD_BIT(ACCESS_F_REFERER))
+        str[ACCESS_F_REFERER] = (struct access_str){"http://r.test/", 14};
+    if (fields & ACCESS_FIELD_BIT(ACCESS_F_USER_AGENT))
+        str[ACCESS_F_USER_AGENT] = (struct access_str){"curl/7.88.1", 11};
+    r = record(str);
     r->end_ns = 5000000000ull;
     r->duration_ns = 1500000;
     r->bytes = 13;
@@ -33,14 +65,12 @@ static void sample(struct access_record *r, uint32_t fields)
     r->route = 0;
     r->worker = 1;
     r->version = 11;
-    access_record_put(r, ACCESS_F_METHOD, "GET", 3);
-    access_record_put(r, ACCESS_F_PATH, "/bytes/13", 9);
-    access_record_put(r, ACCESS_F_QUERY, "a=1", 3);
-    access_record_put(r, ACCESS_F_HOST, "h.test", 6);
-    if (fields & ACCESS_FIELD_BIT(ACCESS_F_REFERER))
-        access_record_put(r, ACCESS_F_REFERER, "http://r.test/", 14);
-    if (fields & ACCESS_FIELD_BIT(ACCESS_F_USER_AGENT))
-        access_record_put(r, ACCESS_F_USER_AGENT, "curl/7.88.1", 11);
+    return r;
+}
+
+static struct access_record *sample(uint32_t fields)
+{
+    return sample_of(fields, "a=1", "h.test");
 }
 
 static char line[ACCESS_LINE_MAX];
@@ -73,32 +103,32 @@ static int setup(void)
 
 static void test_common_and_combined(void)
 {
-    struct access_record r;
+    struct access_record *r;
     const char *s;
 
-    sample(&r, ~0u);
-    s = fmt("common", &r);
+    r = sample(~0u);
+    s = fmt("common", r);
     CHECKF(s &&
                !strcmp(s, "10.77.0.2 - - [07/Dec/2026:00:01:06 +0000] \"GET /bytes/13?a=1 HTTP/1.1\" 200 13"),
            "%s", s);
-    s = fmt("combined", &r);
+    s = fmt("combined", r);
     CHECKF(s && !strcmp(s, "10.77.0.2 - - [07/Dec/2026:00:01:06 +0000] \"GET /bytes/13?a=1 HTTP/1.1\" 200 13 "
                            "\"http://r.test/\" \"curl/7.88.1\""),
            "%s", s);
-    sample(&r, 0); /* no Referer, no User-Agent: '-' */
-    s = fmt("combined", &r);
+    r = sample(0); /* no Referer, no User-Agent: '-' */
+    s = fmt("combined", r);
     CHECKF(s && !strcmp(s + strlen(s) - 8, " \"-\" \"-\""), "%s", s);
 }
 
 static void test_json(void)
 {
-    struct access_record r;
+    struct access_record *r;
     const char *s;
 
-    sample(&r, ~0u);
-    r.version = 20;
-    r.flags = ACCESS_TLS;
-    s = fmt("json", &r);
+    r = sample(~0u);
+    r->version = 20;
+    r->flags = ACCESS_TLS;
+    s = fmt("json", r);
     CHECKF(s && !strcmp(s,
                         "{\"time\":\"2026-12-07T00:01:06.123+00:00\",\"remote_addr\":\"10.77.0.2\","
                         "\"method\":\"GET\",\"path\":\"/bytes/13\",\"query\":\"a=1\",\"status\":200,"
@@ -106,21 +136,21 @@ static void test_json(void)
                         "\"scheme\":\"https\",\"worker\":1,\"route\":\"GET /bytes/:n\",\"host\":\"h.test\","
                         "\"referer\":\"http://r.test/\",\"user_agent\":\"curl/7.88.1\"}"),
            "%s", s);
-    r.route = -1;
-    s = fmt("json", &r);
+    r->route = -1;
+    s = fmt("json", r);
     CHECKF(s && strstr(s, "\"route\":null,"), "%s", s);
 }
 
 static void test_every_variable(void)
 {
-    struct access_record r;
+    struct access_record *r;
     const char *s;
 
-    sample(&r, ~0u);
+    r = sample(~0u);
     s = fmt("$remote_addr|$time_local|$time_iso8601|$msec|$request|$request_method|$request_uri|$uri|$args|"
             "$status|$body_bytes_sent|$request_time|$request_time_us|$server_protocol|$scheme|$worker|$route|"
             "$host|$http_referer|$http_user_agent|${status}ok|$$",
-            &r);
+            r);
     CHECKF(
         s && !strcmp(s,
                      "10.77.0.2|07/Dec/2026:00:01:06 +0000|2026-12-07T00:01:06+00:00|1796601666.123|"
@@ -132,53 +162,45 @@ static void test_every_variable(void)
 static void test_missing_and_ipv6(void)
 {
     static const uint8_t v6[16] = {0xfd, 0, 0, 0x77, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
-    struct access_record r;
+    struct access_record *r;
     const char *s;
 
-    sample(&r, 0);
-    memcpy(r.addr, v6, 16);
-    r.route = -1;
-    r.len[ACCESS_F_QUERY] = 0; /* the query's bytes are still in text: only lengths say what a field is */
-    r.text_used = 12;
-    r.len[ACCESS_F_HOST] = 0;
-    s = fmt("$remote_addr $request_uri $args $route $host", &r);
+    r = sample_of(0, "", "");
+    memcpy(r->addr, v6, 16);
+    r->route = -1;
+    s = fmt("$remote_addr $request_uri $args $route $host", r);
     CHECKF(s && !strcmp(s, "fd00:77::2 /bytes/13 - - -"), "%s", s);
-    memset(r.addr, 0, 16);
-    s = fmt("$remote_addr", &r);
+    memset(r->addr, 0, 16);
+    s = fmt("$remote_addr", r);
     CHECKF(s && !strcmp(s, "-"), "%s", s);
 }
 
 static void test_escaping(void)
 {
-    struct access_record r;
+    struct access_record *r;
     const char *s;
 
-    memset(&r, 0, sizeof(r));
-    r.version = 11;
-    access_record_put(&r, ACCESS_F_METHOD, "GET", 3);
-    access_record_put(&r, ACCESS_F_PATH, "/a\"b\\c\x01\xff", 8);
-    s = fmt("$uri", &r);
+    r = record((struct access_str[ACCESS_F_COUNT]){{"GET", 3}, {"/a\"b\\c\x01\xff", 8}});
+    r->version = 11;
+    s = fmt("$uri", r);
     CHECKF(s && !strcmp(s, "/a\\x22b\\x5cc\\x01\\xff"), "%s", s);
-    s = fmt("json", &r);
+    s = fmt("json", r);
     CHECKF(s && strstr(s, "\"path\":\"/a\\\"b\\\\c\\u0001\\u00ff\""), "%s", s);
 }
 
 static void test_truncation(void)
 {
-    struct access_record r;
+    struct access_record *r;
     char path[1000];
     const char *s;
 
     memset(path, 'p', sizeof(path));
-    sample(&r, 0);
-    r.text_used = 3; /* only the method so far */
-    r.len[ACCESS_F_QUERY] = r.len[ACCESS_F_HOST] = 0;
-    access_record_put(&r, ACCESS_F_PATH, path, sizeof(path));
-    access_record_put(&r, ACCESS_F_QUERY, "q", 1);
-    CHECK(r.flags & ACCESS_TRUNCATED);
-    CHECKF(r.len[ACCESS_F_PATH] == ACCESS_TEXT_SIZE - 3, "%u", r.len[ACCESS_F_PATH]);
-    CHECK(r.len[ACCESS_F_QUERY] == 0);
-    s = fmt("json", &r);
+    r = record((struct access_str[ACCESS_F_COUNT]){{"GET", 3}, {path, sizeof(path)}, {"q", 1}});
+    CHECK(r->flags & ACCESS_TRUNCATED);
+    CHECK(r->size == ACCESS_RECORD_MAX);
+    CHECKF(r->len[ACCESS_F_PATH] == ACCESS_TEXT_MAX - 3, "%u", r->len[ACCESS_F_PATH]);
+    CHECK(r->len[ACCESS_F_QUERY] == 0);
+    s = fmt("json", r);
     CHECKF(s && strstr(s, ",\"truncated\":true}"), "%s", s ? s : "(null)");
 }
 
@@ -186,19 +208,19 @@ static void test_small_buffer(void)
 {
     struct access_format f;
     struct access_format_ctx ctx;
-    struct access_record r;
+    struct access_record *r;
     struct err e = {0};
     char out[64];
     size_t full;
 
-    sample(&r, ~0u);
+    r = sample(~0u);
     CHECK(access_format_compile(&f, "combined", &e) == 0);
     access_format_ctx_init(&ctx, routes, 2);
-    full = access_format_line(&f, &ctx, &r, line, sizeof(line));
+    full = access_format_line(&f, &ctx, r, line, sizeof(line));
     CHECK(full > sizeof(out));
-    CHECK(access_format_line(&f, &ctx, &r, out, sizeof(out)) == 0);
-    CHECK(access_format_line(&f, &ctx, &r, line, full) == full);
-    CHECK(access_format_line(&f, &ctx, &r, line, full - 1) == 0);
+    CHECK(access_format_line(&f, &ctx, r, out, sizeof(out)) == 0);
+    CHECK(access_format_line(&f, &ctx, r, line, full) == full);
+    CHECK(access_format_line(&f, &ctx, r, line, full - 1) == 0);
 }
 
 static void test_format_errors(void)
@@ -220,30 +242,51 @@ static void test_format_errors(void)
           f.fields == ACCESS_FIELD_BIT(ACCESS_F_USER_AGENT));
 }
 
+/* A record of n bytes (a multiple of 8 from 72) in ring, its status given; NULL when dropped (the callers
+ * check where records land, which says their sizes) */
+static struct access_record *put_sized(struct access_ring *ring, uint32_t n, uint16_t status)
+{
+    static const char path[ACCESS_RECORD_MAX] = {'/'};
+    struct access_str str[ACCESS_F_COUNT] = {{"GET", 3}, {path, n - ACCESS_RECORD_HEAD - 3}};
+    struct access_record *r = access_ring_record(ring, str);
+
+    if (r) {
+        r->status = status;
+        access_ring_commit(ring, r);
+    }
+    return r;
+}
+
 static void test_ring_full_drops(void)
 {
-    static struct access_record records[4];
-    struct access_ring ring = {.mask = 3, .records = records};
+    static _Alignas(64) uint8_t bytes[ACCESS_RING_MIN];
+    struct access_ring ring = {.mask = ACCESS_RING_MIN - 1, .bytes = bytes};
+    uint16_t pad_size, pad_status;
 
-    for (int i = 0; i < 4; i++) {
-        struct access_record *r = access_ring_reserve(&ring);
-
-        CHECK(r == &records[i]);
-        r->status = (uint16_t)(200 + i);
-        access_ring_commit(&ring);
-    }
-    CHECK(access_ring_reserve(&ring) == NULL); /* full: dropped, the oldest kept */
+    for (uint32_t i = 0; i < ACCESS_RING_MIN / 128; i++)
+        CHECK(put_sized(&ring, 128, (uint16_t)(200 + i)) == (void *)(bytes + 128 * i));
+    CHECK(put_sized(&ring, 72, 299) == NULL); /* full: dropped, the oldest kept */
     CHECK(ring.dropped == 1);
-    CHECK(records[0].status == 200);
-    atomic_store(&ring.tail, 1u); /* the logger took one */
-    CHECK(access_ring_reserve(&ring) == &records[0]);
+    CHECK(((struct access_record *)(void *)bytes)->status == 200);
+    atomic_store(&ring.tail, 128u); /* the logger took one */
+    CHECK(put_sized(&ring, 128, 300) == (void *)bytes);
     CHECK(ring.dropped == 1);
+    /* a record that does not fit before the end: a pad fills the rest, the record starts at 0 */
+    ring.head = ring.cached_tail = ring.tail = ACCESS_RING_MIN - 16;
+    CHECK(put_sized(&ring, 72, 301) == (void *)bytes);
+    memcpy(&pad_size, bytes + ACCESS_RING_MIN - 16 + offsetof(struct access_record, size), 2);
+    memcpy(&pad_status, bytes + ACCESS_RING_MIN - 16 + offsetof(struct access_record, status), 2);
+    CHECK(pad_status == 0 && pad_size == 16);
+    CHECK(ring.head == ACCESS_RING_MIN + 72);
+    /* the pad's room counts as used: 16 + 72 + 936 fill the ring, a byte more does not fit */
+    CHECK(put_sized(&ring, ACCESS_RECORD_MAX, 302) != NULL);
+    CHECK(put_sized(&ring, 424, 303) != NULL);
+    CHECK(put_sized(&ring, 72, 304) == NULL);
+    CHECK(ring.dropped == 2);
     /* the indices wrap past 2^32 the same way */
-    ring.head = ring.cached_tail = ring.tail = UINT32_MAX;
-    CHECK(access_ring_reserve(&ring) == &records[3]);
-    access_ring_commit(&ring);
-    CHECK(ring.head == 0);
-    CHECK(access_ring_reserve(&ring) == &records[0]);
+    ring.head = ring.cached_tail = ring.tail = UINT32_MAX - 7;
+    CHECK(put_sized(&ring, 72, 305) == (void *)bytes);
+    CHECK(ring.head == 72);
 }
 
 /* ---- the logger thread against a producer ------------------------------------------------------- */
@@ -260,7 +303,10 @@ static void *produce(void *arg)
 {
     struct producer *p = arg;
     struct access_ring *ring = access_log_ring(p->log, 0);
+    char path[41];
 
+    memset(path, 'x', sizeof(path));
+    path[0] = '/';
     for (uint64_t i = 0; i < PRODUCED; i++) {
         struct access_record *r;
 
@@ -279,32 +325,35 @@ static void *produce(void *arg)
                 usleep(1000);
             }
         }
-        r = access_ring_reserve(ring);
+        /* paths of 1 to 41 bytes: records of 72 to 104, so that some wrap with a pad */
+        r = access_ring_record(ring,
+                               (struct access_str[ACCESS_F_COUNT]){[ACCESS_F_PATH] = {path, 1 + i % 41}});
         if (!r)
             continue;
+        r->status = 200;
         r->bytes = i;
-        r->text_used = 0;
-        memset(r->len, 0, sizeof(r->len));
-        access_ring_commit(ring);
+        access_ring_commit(ring, r);
         if (i % 64 == 0)
             usleep(1); /* let the logger keep up now and then, so that some records get through */
     }
     return NULL;
 }
 
-/* Lines of path: each a number above the previous one; returns how many, -1 if out of order */
+/* Lines of path: each a number above the previous one and the path its record had; returns how many, -1
+ * if one is out of order or wrong */
 static long read_lines(const char *path, long long *last)
 {
     FILE *f = fopen(path, "r");
-    char buf[64];
+    char buf[80];
     long n = 0;
 
     if (!f)
         return 0;
     while (fgets(buf, sizeof(buf), f)) {
         long long v = atoll(buf);
+        const char *uri = strchr(buf, ' ');
 
-        if (v <= *last) {
+        if (v <= *last || !uri || strspn(uri + 2, "x") != (size_t)(v % 41) || uri[2 + v % 41] != '\n') {
             fclose(f);
             return -1;
         }
@@ -318,7 +367,7 @@ static long read_lines(const char *path, long long *last)
 static void run_logger(bool rotate)
 {
     char dir[] = "/tmp/access_log_test.XXXXXX", path[64], rotated[64];
-    struct access_log_config cfg = {.path = path, .format = "$body_bytes_sent", .ring = 16};
+    struct access_log_config cfg = {.path = path, .format = "$body_bytes_sent $uri", .ring = ACCESS_RING_MIN};
     struct access_log_stats s;
     struct producer p;
     struct err e = {0};
@@ -345,7 +394,7 @@ static void run_logger(bool rotate)
     CHECKF(old_lines >= 0 && new_lines >= 0, "old %ld new %ld", old_lines, new_lines);
     CHECKF((uint64_t)(old_lines + new_lines) + dropped == PRODUCED, "%ld + %ld lines, %llu dropped",
            old_lines, new_lines, (unsigned long long)dropped);
-    CHECKF(dropped > 0, "a 16-record ring dropped nothing of %d", PRODUCED);
+    CHECKF(dropped > 0, "a %u-byte ring dropped nothing of %d", ACCESS_RING_MIN, PRODUCED);
     CHECK(s.write_errors == 0);
     if (rotate) {
         CHECKF(old_lines > 0 && new_lines > 0, "old %ld new %ld", old_lines, new_lines);
@@ -365,7 +414,8 @@ static void test_logger_reopen_loses_nothing(void)
 
 static void test_logger_bad_path(void)
 {
-    struct access_log_config cfg = {.path = "/nonexistent/dir/access.log", .format = "common", .ring = 16};
+    struct access_log_config cfg = {
+        .path = "/nonexistent/dir/access.log", .format = "common", .ring = ACCESS_RING_MIN};
     struct err e = {0};
 
     CHECK(access_log_start(&cfg, 2, routes, 2, &e) == NULL);

@@ -71,8 +71,10 @@ bad "rto_min_ms above rto_max_ms" "\[tcp\] rto_min_ms 5000 is above rto_max_ms 1
     "$S[tcp]\nrto_min_ms = 5000\nrto_max_ms = 1000\n[http]\nport = 20701\n"
 bad "access log: unknown variable" "$CONF:5: \[log\] access_format: access log format '\\\$remote_addr \\\$bogus': unknown variable '\\\$bogus'" \
     "$S[log]\naccess = $WORK/a.log\naccess_format = \$remote_addr \$bogus\n[http]\nport = 20701\n"
-bad "access log: ring not a power of two" "$CONF:4: \[log\] access_ring: bad value '3': expected a power of two from 1 to 1048576" \
-    "$S[log]\naccess_ring = 3\n"
+bad "access log: ring not a power of two" "$CONF:4: \[log\] access_ring: bad value '3000': expected a power of two from 1024 to 268435456" \
+    "$S[log]\naccess_ring = 3000\n"
+bad "access log: ring smaller than a record" "$CONF:4: \[log\] access_ring: bad value '512': expected a power of two from 1024 to 268435456" \
+    "$S[log]\naccess_ring = 512\n"
 bad "access log: a file that cannot be opened" "access log: cannot open $WORK/no/such/dir/a.log: No such file or directory" \
     "$S[log]\naccess = $WORK/no/such/dir/a.log\n[http]\nport = 20701\n"
 bad "xdp without a device" "--dev DEVICE \(or \[server\] dev\) is required" "[http]\nport = 20701\n"

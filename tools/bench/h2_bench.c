@@ -453,9 +453,8 @@ static const struct {
  * Referer and User-Agent it looks up). The bench empties it after each server call, outside the time
  * measured: the worker's recording is what this measures; the logger thread, which runs on another core
  * in a server, formats (its cost per line: tools/bench/access_log_bench.c). */
-#define BENCH_ACCESS_RING 4096
-static struct access_record access_records[BENCH_ACCESS_RING];
-static struct access_ring access_ring = {.mask = BENCH_ACCESS_RING - 1, .records = access_records};
+static _Alignas(64) uint8_t access_bytes[ACCESS_RING_DEFAULT];
+static struct access_ring access_ring = {.mask = ACCESS_RING_DEFAULT - 1, .bytes = access_bytes};
 
 struct result {
     double server_ns, client_ns, total_ns, allocs; /* per request */

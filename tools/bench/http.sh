@@ -10,9 +10,11 @@
 #   tools/bench/http.sh BUILD_DIR OUT_DIR [--quick]
 #
 # Selection, from the environment (space-separated; unset: all):
-#   BENCH_SERVERS  servers, of: sluice-xdp sluice-xdp-native sluice-xdp-spin sluice-socket
-#                  sluice-socket-native h2o nghttpd nginx (sluice-xdp-spin: sluice-xdp-native with
-#                  [server] poll_spin_us = BENCH_SPIN_US, default 50: what spinning buys and costs)
+#   BENCH_SERVERS  servers, of: sluice-xdp sluice-xdp-native sluice-xdp-spin sluice-xdp-log
+#                  sluice-socket sluice-socket-native h2o nghttpd nginx (sluice-xdp-spin:
+#                  sluice-xdp-native with [server] poll_spin_us = BENCH_SPIN_US, default 50: what
+#                  spinning buys and costs; sluice-xdp-log: sluice-xdp-native with the access log on,
+#                  combined format, to a file: what the log costs)
 #   BENCH_CASES    case ids, of: small-16x32 small-4x1 16k-16x8 1m-4x1 echo64k-16x4 idle idle1,
 #                  over TLS: tls-hs-full tls-hs-resumed tls-small-16x32 tls-1m-4x1, and the
 #                  connection rate over cleartext HTTP/1.1: connrate
@@ -179,7 +181,7 @@ else
 fi
 TRIES=${BENCH_TRIES:-3} QUIET=${BENCH_QUIET:-0.1}
 SPIN_US=${BENCH_SPIN_US:-50}
-ALL_SERVERS="sluice-xdp sluice-xdp-native sluice-xdp-spin sluice-socket sluice-socket-native h2o nghttpd nginx"
+ALL_SERVERS="sluice-xdp sluice-xdp-native sluice-xdp-spin sluice-xdp-log sluice-socket sluice-socket-native h2o nghttpd nginx"
 read -ra SERVERS <<<"${BENCH_SERVERS:-$ALL_SERVERS}"
 # id|label|method|path|connections|streams per connection
 ALL_CASES=(
@@ -242,6 +244,7 @@ port_of() {
     sluice-xdp) echo 80 ;;
     sluice-xdp-native) echo 81 ;;
     sluice-xdp-spin) echo 82 ;;
+    sluice-xdp-log) echo 83 ;;
     sluice-socket) echo 8080 ;;
     sluice-socket-native) echo 8084 ;;
     h2o) echo 8081 ;;
@@ -254,6 +257,7 @@ tls_port_of() {
     sluice-xdp) echo 443 ;;
     sluice-xdp-native) echo 444 ;;
     sluice-xdp-spin) echo 445 ;;
+    sluice-xdp-log) echo 446 ;;
     sluice-socket) echo 8443 ;;
     sluice-socket-native) echo 8447 ;;
     h2o) echo 8444 ;;
@@ -278,7 +282,7 @@ TLS_H2LOAD=("--tls13-ciphers=$TLS_SUITE" "--groups=$TLS_GROUP")
 
 # the [http] h2 session a sluice server runs: named, so that a change of sluice's default does not
 # change what a row measures
-h2_of() { case $1 in *-native | *-spin) echo native ;; *) echo nghttp2 ;; esac; }
+h2_of() { case $1 in *-native | *-spin | *-log) echo native ;; *) echo nghttp2 ;; esac; }
 is_xdp() { case $1 in sluice-xdp*) true ;; *) false ;; esac; }
 
 # The run time follows from the settings: each load case is two h2load runs (throughput, latency)
@@ -300,6 +304,7 @@ done
 EXPECTED_S=$(( ROUNDS * ${#SERVERS[@]} * EXPECTED_MS / 1000 + 10 ))
 
 WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+ACCESS_LOG=$WORK/access.log # sluice-xdp-log's, removed as each server stops
 RAW=$OUT/http-runs.jsonl
 LOGS=$OUT/http-logs
 SERVER_PID=""
@@ -454,7 +459,7 @@ start_server() { # start_server NAME: in the server namespace on CPU 0; returns 
     SERVER_NAME=$name
     [ $TLS = 1 ] && tls=(--https "$(tls_port_of "$name")" --cert "$CERT" --key "$KEY")
     case $name in
-    sluice-xdp | sluice-xdp-native | sluice-xdp-spin)
+    sluice-xdp | sluice-xdp-native | sluice-xdp-spin | sluice-xdp-log)
         in_srv "$AGENT" load --dev "$DEV" >>"$log" 2>&1 || return 1
         XDP_LOADED=1
         in_srv "$AGENT" service add --dev "$DEV" --addr $SRV4 --port "$port" >>"$log" 2>&1 || return 1
@@ -463,7 +468,8 @@ start_server() { # start_server NAME: in the server namespace on CPU 0; returns 
         fi
         "${SRV[@]}" taskset -c 0 "$SERVER" --config "$OUT/sluice-$(h2_of "$name")-mtu$MTU.conf" --dev "$DEV" --workers 1 \
             --cpus 0 --http "$port" "${tls[@]}" --static "$WORK/www/static" --drain-ms 1000 \
-            --poll-spin-us "$([ "$name" = sluice-xdp-spin ] && echo "$SPIN_US" || echo 0)" >>"$log" 2>&1 &
+            --poll-spin-us "$([ "$name" = sluice-xdp-spin ] && echo "$SPIN_US" || echo 0)" \
+            $([ "$name" = sluice-xdp-log ] && echo "--access-log $ACCESS_LOG") >>"$log" 2>&1 &
         ;;
     sluice-socket | sluice-socket-native)
         "${SRV[@]}" taskset -c 0 "$SERVER" --config "$OUT/sluice-$(h2_of "$name")-mtu$MTU.conf" --datapath socket --workers 1 \
@@ -497,6 +503,7 @@ stop_server() {
         done
     fi
     SERVER_PID=""
+    rm -f "$ACCESS_LOG" # sluice-xdp-log's: written at up to ~50 MB/s
     if [ $XDP_LOADED = 1 ]; then
         in_srv "$AGENT" unload --dev "$DEV" >/dev/null 2>&1 || in_srv "$AGENT" unload --dev "$DEV" --force >/dev/null 2>&1
         XDP_LOADED=0
@@ -1093,6 +1100,8 @@ jq -s --argjson cases "$cases_json" --argjson servers "$(printf '%s\n' "${SERVER
                   | ($rows | map(select(.kind == "latency"))) as $lat
                   | ($rows | map(select(.kind == "idle"))) as $idle
                   | ($all | map(select(.server == "h2o" and .case == $c.id))) as $h2o
+                  | ($all | map(select($s == "sluice-xdp-log" and .server == "sluice-xdp-native" and .case == $c.id
+                                       and .kind == "throughput"))) as $log_off
                   | {server: $s, case: $c.id, mtu: $c.mtu}
                     + (if $na != null then {na: $na} else
                        {rps: fig($tp; "rps"), bytes_per_s: fig($tp; "bytes_per_s"),
@@ -1117,7 +1126,9 @@ jq -s --argjson cases "$cases_json" --argjson servers "$(printf '%s\n' "${SERVER
                         server_cpu_vs_h2o: vs($tp; $h2o | map(select(.kind == "throughput")); "server_cpu_us_per_req"),
                         machine_cpu_vs_h2o: vs($tp; $h2o | map(select(.kind == "throughput")); "machine_cpu_us_per_req"),
                         bench_cpu_vs_h2o: vs($tp; $h2o | map(select(.kind == "throughput")); "bench_cpu_us_per_req"),
-                        idle_memory_vs_h2o: vs($idle; $h2o | map(select(.kind == "idle")); "bytes_per_idle_conn")}
+                        idle_memory_vs_h2o: vs($idle; $h2o | map(select(.kind == "idle")); "bytes_per_idle_conn"),
+                        log_on_over_off_server_cpu: vs($tp; $log_off; "server_cpu_us_per_req"),
+                        log_on_over_off_rps: vs($tp; $log_off; "rps")}
                        | with_entries(select(.value != null)) end) ],
        runs: [ .[] | select(.kind != "na") ]}' "$RAW" >"$OUT/http.json" || die "could not aggregate $RAW"
 
@@ -1162,6 +1173,8 @@ jq -r '
           | if .na then "| \($c.label) | \($c.mtu) | \(.server) | n/a: \(.na) | | | | | | | | | | | | | | | |"
             else "| \($c.label) | \($c.mtu) | \(.server) | \(mm(.rps)) | \(mm(.rps_vs_h2o)) | \(if .bytes_per_s then n(.bytes_per_s.median / 1e6) else "–" end) | \(lat(.)) | \(mm(.server_cpu_us_per_req)) | \(mm(.server_cpu_vs_h2o)) | \(mm(.machine_cpu_us_per_req)) | \(mm(.machine_cpu_vs_h2o)) | \(mm(.bench_cpu_us_per_req)) | \(mm(.bench_cpu_vs_h2o)) | \(pct(.cpu0_busy)) / \(pct(.cpu1_busy)) | \(pct(.other_busy)) | \(if .veth_in_per_req then "\(n(.veth_in_per_req.median)) / \(n(.veth_out_per_req.median))" else "–" end) | \(.errors // "–") | \(if .allocs_per_req then n(.allocs_per_req.median) else "–" end) | \(if .syscalls_per_req then n(.syscalls_per_req.median) else "–" end) | \(if .copied_per_byte then n(.copied_per_byte.median) else "–" end) |" end )
         else empty end ),
+      ( [ .results[] | select(.log_on_over_off_server_cpu) | "\(.case): server CPU per request \(mm(.log_on_over_off_server_cpu))x, requests/s \(mm(.log_on_over_off_rps))x" ]
+        | if length > 0 then "", "Access log on / off (sluice-xdp-log over sluice-xdp-native, combined format to a file, a ratio per round, then its median): \(join("; "))" else empty end ),
       ( [ .results[] | select((.late_windows // 0) > 0) | "\(.server) \(.case): \(.late_windows)" ]
         | if length > 0 then "", "Throughput runs whose CPU figures were left out (h2load ended before the measured window closed: a busy machine): \(join(", "))" else empty end ),
       ( if any(.cases[]; .kind == "idle") then

@@ -8,7 +8,7 @@
 # (tools/bench/isolation.sh), each in a topology of its own. Results go to results/<date>/
 # (results.md; http.json, grpc.json and h2_bench.json with every figure; PNG plots) and stdout.
 #
-#   tools/bench/run.sh BUILD_DIR [--quick | --h2 | --tls | --mtu | --grpc]
+#   tools/bench/run.sh BUILD_DIR [--quick | --h2 | --tls | --mtu | --log | --grpc]
 #
 # The full run: http.sh's bulk cases (16k-16x8, 1m-4x1, echo64k-16x4) at link MTU 1500, 9000 and
 # 65000, every other case at 1500 only (BENCH_MTU, BENCH_MTU_CASES; the MTUs interleaved within each
@@ -29,6 +29,10 @@
 # 3 rounds, the MTUs and servers interleaved (BENCH_SERVERS, BENCH_CASES, BENCH_MTU and BENCH_ROUNDS
 # still override); about 8 minutes. The copy-mode floor it compares with is datapath.sh's MTU sweep
 # (part of the full run; alone: tools/bench/datapath.sh BUILD_DIR OUT_DIR).
+# --log: only what the access log costs: a worker's record and the logger's formatting in memory
+# (access_log_bench), the HTTP/2 layer with the log on and off (h2_bench), then http.sh's 13 B cases
+# for sluice over AF_XDP with the log off (sluice-xdp-native) and on (sluice-xdp-log), 5 rounds
+# (BENCH_SERVERS, BENCH_CASES and BENCH_ROUNDS still override); about 4 minutes.
 # --grpc: only grpc.sh, gRPC unary echo with a 1 KiB payload at 16 connections x 32 streams, sluice's
 # examples/grpc-echo over sockets and over AF_XDP against a gRPC-Go server built from Debian's
 # packages, 3 rounds (BENCH_ROUNDS overrides; GRPC_ECHO names the grpc-echo binary, default
@@ -43,8 +47,9 @@ case "${2:-}" in
 --h2) MODE=h2 ;;
 --tls) MODE=tls ;;
 --mtu) MODE=mtu ;;
+--log) MODE=log ;;
 --grpc) MODE=grpc ;;
-*) echo "usage: run.sh BUILD_DIR [--quick | --h2 | --tls | --mtu | --grpc]" >&2; exit 2 ;;
+*) echo "usage: run.sh BUILD_DIR [--quick | --h2 | --tls | --mtu | --log | --grpc]" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")/../.."
 OUT=results/$(date +%Y%m%d-%H%M%S)
@@ -55,7 +60,7 @@ BULK_CASES="16k-16x8 1m-4x1 echo64k-16x4"
 BULK_MTUS="1500 9000 65000"
 case $MODE in
 quick)
-    XDP_RUNS=200000 TCP_MIB=256 ROUTER_S=0.2 H1_HEADS=100000 HPACK_BLOCKS=20000 H2_REQS=50000 DP_ROUNDS=1 DP_MIB=128 DP_RR_S=2 ISO_ROUNDS=1 ISO_S=4
+    XDP_RUNS=200000 TCP_MIB=256 ROUTER_S=0.2 H1_HEADS=100000 HPACK_BLOCKS=20000 H2_REQS=50000 LOG_LINES=200000 DP_ROUNDS=1 DP_MIB=128 DP_RR_S=2 ISO_ROUNDS=1 ISO_S=4
     EXPECT="about 10 minutes"
     ;;
 h2)
@@ -68,11 +73,15 @@ tls)
 mtu)
     EXPECT="about 8 minutes"
     ;;
+log)
+    H2_REQS=200000 LOG_LINES=2000000
+    EXPECT="about 4 minutes"
+    ;;
 grpc)
     EXPECT="about 2 minutes"
     ;;
 *)
-    XDP_RUNS=1000000 TCP_MIB=1024 ROUTER_S=1 H1_HEADS=500000 HPACK_BLOCKS=200000 H2_REQS=200000 DP_ROUNDS=3 DP_MIB=512 DP_RR_S=5 ISO_ROUNDS=3 ISO_S=8
+    XDP_RUNS=1000000 TCP_MIB=1024 ROUTER_S=1 H1_HEADS=500000 HPACK_BLOCKS=200000 H2_REQS=200000 LOG_LINES=2000000 DP_ROUNDS=3 DP_MIB=512 DP_RR_S=5 ISO_ROUNDS=3 ISO_S=8
     EXPECT="about 42 minutes"
     ;;
 esac
@@ -83,6 +92,12 @@ h2_layer() {
     echo "## HTTP/2 layer in memory: an nghttp2 client session against our session, our nghttp2 glue and nghttp2 alone (pinned to CPU 1)"
     echo
     taskset -c 1 "$BUILD/tools/h2_bench" "$H2_REQS" "$OUT/h2_bench.json"
+}
+
+access_log_layer() {
+    echo "## Access log in memory: the logger thread's formatting per line, a worker's record in its ring (pinned to CPU 1)"
+    echo
+    taskset -c 1 "$BUILD/tools/access_log_bench" "$LOG_LINES"
 }
 
 if [ $MODE = h2 ]; then
@@ -120,6 +135,21 @@ elif [ $MODE = mtu ]; then
             tools/bench/http.sh "$BUILD" "$OUT"
     } | tee "$OUT/results.md"
     NEEDED="http.json"
+elif [ $MODE = log ]; then
+    {
+        echo "# What sluice's access log costs, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -r)"
+        echo
+        access_log_layer
+        echo
+        h2_layer
+        echo
+        echo "## HTTP/2 server: sluice over AF_XDP (native session) with the access log off and on"
+        echo
+        BENCH_SERVERS=${BENCH_SERVERS:-sluice-xdp-native sluice-xdp-log} \
+            BENCH_CASES=${BENCH_CASES:-small-16x32 small-4x1} BENCH_ROUNDS=${BENCH_ROUNDS:-5} \
+            tools/bench/http.sh "$BUILD" "$OUT"
+    } | tee "$OUT/results.md"
+    NEEDED="h2_bench.json http.json"
 elif [ $MODE = grpc ]; then
     {
         echo "# sluice's grpc-echo against gRPC-Go, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -r)"
@@ -156,6 +186,8 @@ else
         taskset -c 1 "$BUILD/tools/hpack_bench" "$HPACK_BLOCKS"
         echo
         h2_layer
+        echo
+        access_log_layer
         echo
         echo "## Datapath: sluice over AF_XDP against sluice over kernel sockets (server on CPU 0, client on CPU 1; $DP_MIB MiB bulk), and the MTU sweep: the copy-mode floor"
         echo
