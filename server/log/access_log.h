@@ -33,8 +33,7 @@
 
 #include "common/err.h"
 
-#define ACCESS_RECORD_MAX 512 /* bytes of the largest record: strings beyond it are cut (ACCESS_TRUNCATED)   \
-                               */
+#define ACCESS_RECORD_MAX   512          /* bytes of the largest record: longer strings are cut */
 #define ACCESS_RING_MIN     1024         /* [log] access_ring: bytes per worker, its smallest value */
 #define ACCESS_RING_DEFAULT (1u << 20)   /* its default: ~12,000 short requests' records */
 #define ACCESS_RING_MAX     (256u << 20) /* its largest value */
