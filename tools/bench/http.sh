@@ -614,7 +614,8 @@ server_rss_kb() {
 # workers (syscalls: the AF_XDP worker loop's)
 # (accepted: by the TCP engine over AF_XDP, by accept() over sockets; TIME-WAIT: the engine's only)
 sluice_metrics() {
-    in_cli curl -s -m 5 --http2-prior-knowledge "http://$SRV4:$(port_of "$SERVER_NAME")/metrics" | awk '
+    local m
+    m=$(in_cli curl -s -m 5 --http2-prior-knowledge "http://$SRV4:$(port_of "$SERVER_NAME")/metrics" | awk '
         /^sluice_http_requests_total/ { r += $2 }
         /^sluice_http_system_allocs_total/ || /^sluice_sock_buffers_allocated_total/ { a += $2 }
         /^sluice_http_body_bytes_out_total/ { o += $2 }
@@ -626,7 +627,19 @@ sluice_metrics() {
         /^sluice_tcp_time_wait_entered_total/ { te += $2 } /^sluice_tcp_time_wait_dropped_total/ { td += $2 }
         /^sluice_tcp_time_wait_reused_total/ { tr += $2 } $1 ~ /^sluice_tcp_time_wait([{]|$)/ { th += $2 }
         /^sluice_afxdp_syscalls_total/ { sc += $2 }
-        END { printf "%.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n", r, a, o, c, f, h, u, ac, te, td, tr, th, sc }'
+        END { printf "%.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f", r, a, o, c, f, h, u, ac, te, td, tr, th, sc }')
+    echo "$m $(logger_cpu_ns)"
+}
+
+# the CPU time (ns, schedstat) of the server's access log thread so far; 0 without one
+logger_cpu_ns() {
+    local p t
+    for p in $(server_pids); do
+        for t in /proc/"$p"/task/*; do
+            [ "$(cat "$t/comm" 2>/dev/null)" = access-log ] && awk '{ print $1 }' "$t/schedstat" && return
+        done
+    done
+    echo 0
 }
 
 
@@ -851,6 +864,12 @@ tp_record() {
             split(m0, p, " "); split(m1, q, " ")
             if (q[1] > p[1]) printf ",\"allocs_per_req\":%.4f", (q[2] - p[2]) / (q[1] - p[1])
             if (xdp && q[1] > p[1]) printf ",\"syscalls_per_req\":%.4f", (q[13] - p[13]) / (q[1] - p[1])
+            # the access log thread, over the requests of the whole load (warm-up too), and its share
+            # of the server CPU per request
+            if (q[14] > p[14] && q[1] > p[1]) {
+                printf ",\"logger_cpu_ns_per_req\":%.1f", (q[14] - p[14]) / (q[1] - p[1])
+                if (rps > 0 && win > 0 && srv > 0) printf ",\"logger_cpu_share\":%.4f", (q[14] - p[14]) / (q[1] - p[1]) / (srv / nreq * 1e9)
+            }
             printf ",\"body_bytes_out\":%.0f,\"body_bytes_copied\":%.0f", q[3] - p[3], q[4] - p[4]
             if (q[3] > p[3]) printf ",\"copied_per_byte\":%.4f", (q[4] - p[4]) / (q[3] - p[3])
             if (hs != "" && q[6] > p[6]) printf ",\"tls_resumed_share\":%.4f", (q[7] - p[7]) / (q[6] - p[6])
@@ -1127,6 +1146,7 @@ jq -s --argjson cases "$cases_json" --argjson servers "$(printf '%s\n' "${SERVER
                         machine_cpu_vs_h2o: vs($tp; $h2o | map(select(.kind == "throughput")); "machine_cpu_us_per_req"),
                         bench_cpu_vs_h2o: vs($tp; $h2o | map(select(.kind == "throughput")); "bench_cpu_us_per_req"),
                         idle_memory_vs_h2o: vs($idle; $h2o | map(select(.kind == "idle")); "bytes_per_idle_conn"),
+                        logger_cpu_ns_per_req: fig($tp; "logger_cpu_ns_per_req"), logger_cpu_share: fig($tp; "logger_cpu_share"),
                         log_on_over_off_server_cpu: vs($tp; $log_off; "server_cpu_us_per_req"),
                         log_on_over_off_rps: vs($tp; $log_off; "rps")}
                        | with_entries(select(.value != null)) end) ],
@@ -1173,8 +1193,10 @@ jq -r '
           | if .na then "| \($c.label) | \($c.mtu) | \(.server) | n/a: \(.na) | | | | | | | | | | | | | | | |"
             else "| \($c.label) | \($c.mtu) | \(.server) | \(mm(.rps)) | \(mm(.rps_vs_h2o)) | \(if .bytes_per_s then n(.bytes_per_s.median / 1e6) else "–" end) | \(lat(.)) | \(mm(.server_cpu_us_per_req)) | \(mm(.server_cpu_vs_h2o)) | \(mm(.machine_cpu_us_per_req)) | \(mm(.machine_cpu_vs_h2o)) | \(mm(.bench_cpu_us_per_req)) | \(mm(.bench_cpu_vs_h2o)) | \(pct(.cpu0_busy)) / \(pct(.cpu1_busy)) | \(pct(.other_busy)) | \(if .veth_in_per_req then "\(n(.veth_in_per_req.median)) / \(n(.veth_out_per_req.median))" else "–" end) | \(.errors // "–") | \(if .allocs_per_req then n(.allocs_per_req.median) else "–" end) | \(if .syscalls_per_req then n(.syscalls_per_req.median) else "–" end) | \(if .copied_per_byte then n(.copied_per_byte.median) else "–" end) |" end )
         else empty end ),
-      ( [ .results[] | select(.log_on_over_off_server_cpu) | "\(.case): server CPU per request \(mm(.log_on_over_off_server_cpu))x, requests/s \(mm(.log_on_over_off_rps))x" ]
-        | if length > 0 then "", "Access log on / off (sluice-xdp-log over sluice-xdp-native, combined format to a file, a ratio per round, then its median): \(join("; "))" else empty end ),
+      ( [ .results[] | select(.log_on_over_off_server_cpu or .logger_cpu_ns_per_req)
+          | "\(.case): server CPU per request \(mm(.log_on_over_off_server_cpu))x, requests/s \(mm(.log_on_over_off_rps))x; " +
+            "the logger thread \(mm(.logger_cpu_ns_per_req)) ns per request, \(if .logger_cpu_share then "\((.logger_cpu_share.median * 1000 | round) / 10)%" else "–" end) of the server'"'"'s CPU per request" ]
+        | if length > 0 then "", "Access log on / off (sluice-xdp-log over sluice-xdp-native, combined format to a file, a ratio per round, then its median; the logger thread'"'"'s CPU from its schedstat, which a noisy machine does not blur as it does the on/off ratio): \(join("; "))" else empty end ),
       ( [ .results[] | select((.late_windows // 0) > 0) | "\(.server) \(.case): \(.late_windows)" ]
         | if length > 0 then "", "Throughput runs whose CPU figures were left out (h2load ended before the measured window closed: a busy machine): \(join(", "))" else empty end ),
       ( if any(.cases[]; .kind == "idle") then
