@@ -34,6 +34,76 @@ static int var_field(enum access_var v)
     }
 }
 
+/* The most a variable prints beside its strings (enum access_field, each escaped: counted per byte) */
+static uint32_t var_fixed(enum access_var v)
+{
+    switch (v) {
+    case ACCESS_VAR_remote_addr:
+        return 48; /* INET6_ADDRSTRLEN */
+    case ACCESS_VAR_time_local:
+    case ACCESS_VAR_time_iso8601:
+        return sizeof(((struct access_format_ctx *)0)->time_local);
+    case ACCESS_VAR_request:
+        return 2 + 2 + 1 + 8; /* "- -?" and its spaces, the protocol */
+    case ACCESS_VAR_route:
+        return ACCESS_ESCAPE_TEXT * ACCESS_ROUTE_NAME_MAX + 1;
+    default:
+        return 24; /* a number with three decimals, '-' for an empty string, the protocol, the scheme */
+    }
+}
+
+/* How often a variable prints field f */
+static uint32_t var_prints(enum access_var v, enum access_field f)
+{
+    switch (v) {
+    case ACCESS_VAR_request:
+        return f == ACCESS_F_METHOD || f == ACCESS_F_PATH || f == ACCESS_F_QUERY;
+    case ACCESS_VAR_request_uri:
+        return f == ACCESS_F_PATH || f == ACCESS_F_QUERY;
+    case ACCESS_VAR_request_method:
+        return f == ACCESS_F_METHOD;
+    case ACCESS_VAR_uri:
+        return f == ACCESS_F_PATH;
+    case ACCESS_VAR_args:
+        return f == ACCESS_F_QUERY;
+    default:
+        return var_field(v) == (int)f;
+    }
+}
+
+/* The bounds access_format_line checks a record against: the most the format prints beside the strings,
+ * and per byte of them (escaped, in the field printed most often); a format whose line could pass
+ * ACCESS_LINE_MAX is refused. */
+static int set_worst(struct access_format *f, const char *spec, struct err *e)
+{
+    uint32_t prints[ACCESS_F_COUNT] = {0}, most = 0;
+
+    if (f->json) {
+        f->worst_fixed = ACCESS_JSON_SKELETON + ACCESS_ESCAPE_JSON * ACCESS_ROUTE_NAME_MAX;
+        f->worst_per_byte = ACCESS_ESCAPE_JSON;
+        return 0;
+    }
+    f->worst_fixed = 1; /* the newline */
+    for (uint32_t i = 0; i < f->nops; i++) {
+        if (f->ops[i].var == ACCESS_VAR_LITERAL) {
+            f->worst_fixed += f->ops[i].len;
+            continue;
+        }
+        f->worst_fixed += var_fixed((enum access_var)f->ops[i].var);
+        for (int fl = 0; fl < ACCESS_F_COUNT; fl++)
+            prints[fl] += var_prints((enum access_var)f->ops[i].var, (enum access_field)fl);
+    }
+    for (int fl = 0; fl < ACCESS_F_COUNT; fl++)
+        most = prints[fl] > most ? prints[fl] : most;
+    f->worst_per_byte = ACCESS_ESCAPE_TEXT * most;
+    if (f->worst_fixed + f->worst_per_byte * ACCESS_TEXT_MAX > ACCESS_LINE_MAX)
+        return ERR(
+            e, EXIT_STATUS_USAGE, 0,
+            "access log format '%s': its line could pass %u bytes (a request's strings printed %u times)",
+            spec, ACCESS_LINE_MAX, most);
+    return 0;
+}
+
 static bool name_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
@@ -72,7 +142,7 @@ int access_format_compile(struct access_format *f, const char *spec, struct err 
         f->json = 1;
         f->fields = ACCESS_FIELD_BIT(ACCESS_F_HOST) | ACCESS_FIELD_BIT(ACCESS_F_REFERER) |
                     ACCESS_FIELD_BIT(ACCESS_F_USER_AGENT);
-        return 0;
+        return set_worst(f, spec, e);
     }
     p = !strcmp(spec, "common") ? FORMAT_COMMON : !strcmp(spec, "combined") ? FORMAT_COMBINED : spec;
     while (*p) {
@@ -81,7 +151,7 @@ int access_format_compile(struct access_format *f, const char *spec, struct err 
         int v;
 
         if (!dollar)
-            return add_literal(f, p, strlen(p), spec, e);
+            return add_literal(f, p, strlen(p), spec, e) ? -1 : set_worst(f, spec, e);
         if (add_literal(f, p, (size_t)(dollar - p), spec, e))
             return -1;
         if (dollar[1] == '$') {
@@ -112,7 +182,7 @@ int access_format_compile(struct access_format *f, const char *spec, struct err 
             f->fields |= ACCESS_FIELD_BIT(var_field((enum access_var)v));
         p = end + (dollar[1] == '{');
     }
-    return 0;
+    return set_worst(f, spec, e);
 }
 
 void access_format_ctx_init(struct access_format_ctx *ctx, const char *const *route_names, int nroutes)
@@ -125,31 +195,24 @@ void access_format_ctx_init(struct access_format_ctx *ctx, const char *const *ro
 
 /* ---- writing ------------------------------------------------------------------------------------- */
 
+/*
+ * The writers append to p and return the new end, unchecked: access_format_line makes sure first that
+ * the line's worst case fits (struct access_format's bounds), so no byte is checked against the end.
+ */
+
 /* For the small helpers below, whose calls mostly copy or test a few bytes: a call would cost more */
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-struct out {
-    char *p, *end;
-    bool full;
-};
-
-/* Inlined everywhere: most calls copy a few bytes of a length known at compile time */
-ALWAYS_INLINE void put(struct out *o, const char *s, size_t len)
+ALWAYS_INLINE char *put(char *p, const char *s, size_t len)
 {
-    if ((size_t)(o->end - o->p) < len) {
-        o->full = true;
-        return;
-    }
-    access_copy(o->p, s, len);
-    o->p += len;
+    access_copy(p, s, len);
+    return p + len;
 }
 
-ALWAYS_INLINE void put_str(struct out *o, const char *s)
-{
-    put(o, s, strlen(s));
-}
+/* A string literal, its length known at compile time */
+#define PUT_LIT(p, lit) put(p, lit, sizeof(lit) - 1)
 
-static void put_u64(struct out *o, uint64_t v)
+static char *put_u64(char *p, uint64_t v)
 {
     static const char pairs[] =
         "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
@@ -168,17 +231,18 @@ static void put_u64(struct out *o, uint64_t v)
     } else {
         *--q = (char)('0' + v);
     }
-    put(o, q, (size_t)(text + sizeof(text) - q));
+    return put(p, q, (size_t)(text + sizeof(text) - q));
 }
 
 /* v / 1000 with three decimals */
-static void put_milli(struct out *o, uint64_t v)
+static char *put_milli(char *p, uint64_t v)
 {
-    char frac[4] = {(char)('0' + v / 100 % 10), (char)('0' + v / 10 % 10), (char)('0' + v % 10), 0};
-
-    put_u64(o, v / 1000);
-    put(o, ".", 1);
-    put(o, frac, 3);
+    p = put_u64(p, v / 1000);
+    p[0] = '.';
+    p[1] = (char)('0' + v / 100 % 10);
+    p[2] = (char)('0' + v / 10 % 10);
+    p[3] = (char)('0' + v % 10);
+    return p + 4;
 }
 
 /* Bytes written as they are: printable ASCII but the double quote and the backslash */
@@ -224,45 +288,42 @@ static size_t plain_run(const char *s, size_t len)
     return i;
 }
 
-/* s escaped for a text format (\xHH) or a JSON string (\u00XX); empty_dash: '-' for an empty one. Runs of
- * plain bytes are copied at once. */
-static void put_escaped(struct out *o, const char *s, size_t len, bool json, bool empty_dash)
+/* s escaped for a text format (\xHH: ACCESS_ESCAPE_TEXT bytes a byte at most) or a JSON string (\u00XX:
+ * ACCESS_ESCAPE_JSON); empty_dash: '-' for an empty one. Runs of plain bytes are copied at once. */
+static char *put_escaped(char *p, const char *s, size_t len, bool json, bool empty_dash)
 {
     static const char hex[] = "0123456789abcdef";
     size_t i = 0;
 
     if (!len && empty_dash) {
-        put(o, "-", 1);
-        return;
+        *p = '-';
+        return p + 1;
     }
-    while (i < len && !o->full) {
+    while (i < len) {
         size_t run = i + plain_run(s + i, len - i);
         unsigned char c;
 
-        put(o, s + i, run - i);
+        p = put(p, s + i, run - i);
         if (run == len)
             break;
         c = (unsigned char)s[run];
         if (json && (c == '"' || c == '\\')) {
-            char esc[2] = {'\\', (char)c};
-
-            put(o, esc, 2);
+            p[0] = '\\';
+            p[1] = (char)c;
+            p += 2;
         } else if (json) {
-            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-
-            put(o, esc, 6);
+            p = put(p, (const char[6]){'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]}, 6);
         } else {
-            char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
-
-            put(o, esc, 4);
+            p = put(p, (const char[4]){'\\', 'x', hex[c >> 4], hex[c & 15]}, 4);
         }
         i = run + 1;
     }
+    return p;
 }
 
 /* The client's address as text, made once for a run of lines from the same client (a connection's
  * requests come one after another): inet_ntop costs more than the rest of a line. */
-static void put_addr(struct out *o, struct access_format_ctx *ctx, const struct access_record *r)
+static char *put_addr(char *p, struct access_format_ctx *ctx, const struct access_record *r)
 {
     static const uint8_t zero[16], v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
@@ -278,15 +339,16 @@ static void put_addr(struct out *o, struct access_format_ctx *ctx, const struct 
             strcpy(ctx->addr_text, "-");
         ctx->addr_len = (uint8_t)strlen(ctx->addr_text);
     }
-    put(o, ctx->addr_text, ctx->addr_len);
+    return put(p, ctx->addr_text, ctx->addr_len);
 }
 
-static void put_protocol(struct out *o, const struct access_record *r)
+static char *put_protocol(char *p, const struct access_record *r)
 {
-    char text[9] = {
-        'H', 'T', 'T', 'P', '/', (char)('0' + r->version / 10 % 10), '.', (char)('0' + r->version % 10), 0};
-
-    put(o, text, 8);
+    p = PUT_LIT(p, "HTTP/");
+    p[0] = (char)('0' + r->version / 10 % 10);
+    p[1] = '.';
+    p[2] = (char)('0' + r->version % 10);
+    return p + 3;
 }
 
 /* The time texts of rec's wall-clock second, made once per second. */
@@ -312,166 +374,163 @@ static int64_t wall_ns(struct access_format_ctx *ctx, const struct access_record
     return ns;
 }
 
-static const char *route_name(const struct access_format_ctx *ctx, const struct access_record *r)
+/* The route's name, cut to ACCESS_ROUTE_NAME_MAX bytes; NULL for none */
+static const char *route_name(const struct access_format_ctx *ctx, const struct access_record *r, size_t *len)
 {
-    return r->route >= 0 && r->route < ctx->nroutes && ctx->route_names ? ctx->route_names[r->route] : NULL;
+    const char *name =
+        r->route >= 0 && r->route < ctx->nroutes && ctx->route_names ? ctx->route_names[r->route] : NULL;
+
+    *len = name ? strnlen(name, ACCESS_ROUTE_NAME_MAX) : 0;
+    return name;
 }
 
-static void put_field(struct out *o, const struct access_record *r, enum access_field f, bool json)
+ALWAYS_INLINE char *put_field(char *p, const struct access_record *r, enum access_field f, bool json)
 {
-    put_escaped(o, access_record_field(r, f), r->len[f], json, !json);
+    return put_escaped(p, access_record_field(r, f), r->len[f], json, !json);
 }
 
-static void put_var(struct out *o, struct access_format_ctx *ctx, const struct access_record *r,
-                    enum access_var v)
+static char *put_var(char *p, struct access_format_ctx *ctx, const struct access_record *r, enum access_var v)
 {
     switch (v) {
     case ACCESS_VAR_remote_addr:
-        put_addr(o, ctx, r);
-        break;
+        return put_addr(p, ctx, r);
     case ACCESS_VAR_time_local:
         wall_ns(ctx, r);
-        put(o, ctx->time_local, ctx->time_local_len);
-        break;
+        return put(p, ctx->time_local, ctx->time_local_len);
     case ACCESS_VAR_time_iso8601:
         wall_ns(ctx, r);
-        put(o, ctx->time_iso8601, ctx->time_iso8601_len);
-        break;
+        return put(p, ctx->time_iso8601, ctx->time_iso8601_len);
     case ACCESS_VAR_msec:
-        put_milli(o, (uint64_t)wall_ns(ctx, r) / 1000000);
-        break;
+        return put_milli(p, (uint64_t)wall_ns(ctx, r) / 1000000);
     case ACCESS_VAR_request:
-        put_field(o, r, ACCESS_F_METHOD, false);
-        put(o, " ", 1);
-        put_var(o, ctx, r, ACCESS_VAR_request_uri);
-        put(o, " ", 1);
-        put_protocol(o, r);
-        break;
+        p = put_field(p, r, ACCESS_F_METHOD, false);
+        *p++ = ' ';
+        p = put_var(p, ctx, r, ACCESS_VAR_request_uri);
+        *p++ = ' ';
+        return put_protocol(p, r);
     case ACCESS_VAR_request_method:
-        put_field(o, r, ACCESS_F_METHOD, false);
-        break;
+        return put_field(p, r, ACCESS_F_METHOD, false);
     case ACCESS_VAR_request_uri:
-        put_field(o, r, ACCESS_F_PATH, false);
+        p = put_field(p, r, ACCESS_F_PATH, false);
         if (r->len[ACCESS_F_QUERY]) {
-            put(o, "?", 1);
-            put_field(o, r, ACCESS_F_QUERY, false);
+            *p++ = '?';
+            p = put_field(p, r, ACCESS_F_QUERY, false);
         }
-        break;
+        return p;
     case ACCESS_VAR_uri:
-        put_field(o, r, ACCESS_F_PATH, false);
-        break;
+        return put_field(p, r, ACCESS_F_PATH, false);
     case ACCESS_VAR_args:
-        put_field(o, r, ACCESS_F_QUERY, false);
-        break;
+        return put_field(p, r, ACCESS_F_QUERY, false);
     case ACCESS_VAR_status:
-        put_u64(o, r->status);
-        break;
+        return put_u64(p, r->status);
     case ACCESS_VAR_body_bytes_sent:
-        put_u64(o, r->bytes);
-        break;
+        return put_u64(p, r->bytes);
     case ACCESS_VAR_request_time:
-        put_milli(o, r->duration_ns / 1000000);
-        break;
+        return put_milli(p, r->duration_ns / 1000000);
     case ACCESS_VAR_request_time_us:
-        put_u64(o, r->duration_ns / 1000);
-        break;
+        return put_u64(p, r->duration_ns / 1000);
     case ACCESS_VAR_server_protocol:
-        put_protocol(o, r);
-        break;
+        return put_protocol(p, r);
     case ACCESS_VAR_scheme:
-        put_str(o, r->flags & ACCESS_TLS ? "https" : "http");
-        break;
+        return r->flags & ACCESS_TLS ? PUT_LIT(p, "https") : PUT_LIT(p, "http");
     case ACCESS_VAR_worker:
-        put_u64(o, r->worker);
-        break;
+        return put_u64(p, r->worker);
     case ACCESS_VAR_route: {
-        const char *name = route_name(ctx, r);
+        size_t len;
+        const char *name = route_name(ctx, r, &len);
 
-        put_escaped(o, name ? name : "", name ? strlen(name) : 0, false, true);
-        break;
+        return put_escaped(p, name ? name : "", len, false, true);
     }
     case ACCESS_VAR_host:
-        put_field(o, r, ACCESS_F_HOST, false);
-        break;
+        return put_field(p, r, ACCESS_F_HOST, false);
     case ACCESS_VAR_http_referer:
-        put_field(o, r, ACCESS_F_REFERER, false);
-        break;
+        return put_field(p, r, ACCESS_F_REFERER, false);
     case ACCESS_VAR_http_user_agent:
-        put_field(o, r, ACCESS_F_USER_AGENT, false);
-        break;
+        return put_field(p, r, ACCESS_F_USER_AGENT, false);
     default:
-        break;
+        return p;
     }
 }
 
-ALWAYS_INLINE void put_json_field(struct out *o, const char *key, const struct access_record *r,
-                                  enum access_field f)
-{
-    put_str(o, key);
-    put(o, "\"", 1);
-    put_field(o, r, f, true);
-    put(o, "\"", 1);
-}
+/* ",\"key\":\"value\"", the key's text given whole (its quotes and colon) */
+#define PUT_JSON_FIELD(p, key, r, f)                                                                         \
+    do {                                                                                                     \
+        p = PUT_LIT(p, key "\"");                                                                            \
+        p = put_field(p, r, f, true);                                                                        \
+        *p++ = '"';                                                                                          \
+    } while (0)
 
-static void put_json(struct out *o, struct access_format_ctx *ctx, const struct access_record *r)
+static char *put_json(char *p, struct access_format_ctx *ctx, const struct access_record *r)
 {
     int64_t ns = wall_ns(ctx, r);
-    char ms[5] = {'.', (char)('0' + ns / 100000000 % 10), (char)('0' + ns / 10000000 % 10),
-                  (char)('0' + ns / 1000000 % 10), 0};
-    const char *route = route_name(ctx, r);
+    size_t route_len;
+    const char *route = route_name(ctx, r, &route_len);
 
-    put_str(o, "{\"time\":\"");
-    put(o, ctx->time_iso8601, 19);
-    put(o, ms, 4);
-    put(o, ctx->time_iso8601 + 19, ctx->time_iso8601_len - 19u);
-    put_str(o, "\",\"remote_addr\":\"");
-    put_addr(o, ctx, r);
-    put(o, "\"", 1);
-    put_json_field(o, ",\"method\":", r, ACCESS_F_METHOD);
-    put_json_field(o, ",\"path\":", r, ACCESS_F_PATH);
-    put_json_field(o, ",\"query\":", r, ACCESS_F_QUERY);
-    put_str(o, ",\"status\":");
-    put_u64(o, r->status);
-    put_str(o, ",\"bytes\":");
-    put_u64(o, r->bytes);
-    put_str(o, ",\"duration_us\":");
-    put_u64(o, r->duration_ns / 1000);
-    put_str(o, ",\"request_time\":");
-    put_milli(o, r->duration_ns / 1000000);
-    put_str(o, ",\"protocol\":\"");
-    put_protocol(o, r);
-    put_str(o, r->flags & ACCESS_TLS ? "\",\"scheme\":\"https\",\"worker\":"
-                                     : "\",\"scheme\":\"http\",\"worker\":");
-    put_u64(o, r->worker);
-    put_str(o, ",\"route\":");
+    p = PUT_LIT(p, "{\"time\":\"");
+    p = put(p, ctx->time_iso8601, 19);
+    p[0] = '.';
+    p[1] = (char)('0' + ns / 100000000 % 10);
+    p[2] = (char)('0' + ns / 10000000 % 10);
+    p[3] = (char)('0' + ns / 1000000 % 10);
+    p = put(p + 4, ctx->time_iso8601 + 19, ctx->time_iso8601_len - 19u);
+    p = PUT_LIT(p, "\",\"remote_addr\":\"");
+    p = put_addr(p, ctx, r);
+    *p++ = '"';
+    PUT_JSON_FIELD(p, ",\"method\":", r, ACCESS_F_METHOD);
+    PUT_JSON_FIELD(p, ",\"path\":", r, ACCESS_F_PATH);
+    PUT_JSON_FIELD(p, ",\"query\":", r, ACCESS_F_QUERY);
+    p = PUT_LIT(p, ",\"status\":");
+    p = put_u64(p, r->status);
+    p = PUT_LIT(p, ",\"bytes\":");
+    p = put_u64(p, r->bytes);
+    p = PUT_LIT(p, ",\"duration_us\":");
+    p = put_u64(p, r->duration_ns / 1000);
+    p = PUT_LIT(p, ",\"request_time\":");
+    p = put_milli(p, r->duration_ns / 1000000);
+    p = PUT_LIT(p, ",\"protocol\":\"");
+    p = put_protocol(p, r);
+    p = r->flags & ACCESS_TLS ? PUT_LIT(p, "\",\"scheme\":\"https\",\"worker\":")
+                              : PUT_LIT(p, "\",\"scheme\":\"http\",\"worker\":");
+    p = put_u64(p, r->worker);
+    p = PUT_LIT(p, ",\"route\":");
     if (route) {
-        put(o, "\"", 1);
-        put_escaped(o, route, strlen(route), true, false);
-        put(o, "\"", 1);
+        *p++ = '"';
+        p = put_escaped(p, route, route_len, true, false);
+        *p++ = '"';
     } else {
-        put_str(o, "null");
+        p = PUT_LIT(p, "null");
     }
-    put_json_field(o, ",\"host\":", r, ACCESS_F_HOST);
-    put_json_field(o, ",\"referer\":", r, ACCESS_F_REFERER);
-    put_json_field(o, ",\"user_agent\":", r, ACCESS_F_USER_AGENT);
+    PUT_JSON_FIELD(p, ",\"host\":", r, ACCESS_F_HOST);
+    PUT_JSON_FIELD(p, ",\"referer\":", r, ACCESS_F_REFERER);
+    PUT_JSON_FIELD(p, ",\"user_agent\":", r, ACCESS_F_USER_AGENT);
     if (r->flags & ACCESS_TRUNCATED)
-        put_str(o, ",\"truncated\":true");
-    put(o, "}", 1);
+        p = PUT_LIT(p, ",\"truncated\":true");
+    *p++ = '}';
+    return p;
+}
+
+size_t access_format_worst(const struct access_format *f, const struct access_record *rec)
+{
+    size_t text = 0;
+
+    for (int i = 0; i < ACCESS_F_COUNT; i++)
+        text += rec->len[i];
+    return f->worst_fixed + f->worst_per_byte * text;
 }
 
 size_t access_format_line(const struct access_format *f, struct access_format_ctx *ctx,
                           const struct access_record *rec, char *out, size_t cap)
 {
-    struct out o = {out, out + cap, false};
+    char *p = out;
 
+    if (cap < access_format_worst(f, rec))
+        return 0;
     if (f->json)
-        put_json(&o, ctx, rec);
+        p = put_json(p, ctx, rec);
     else
         for (uint32_t i = 0; i < f->nops; i++)
-            if (f->ops[i].var == ACCESS_VAR_LITERAL)
-                put(&o, f->literals + f->ops[i].off, f->ops[i].len);
-            else
-                put_var(&o, ctx, rec, (enum access_var)f->ops[i].var);
-    put(&o, "\n", 1);
-    return o.full ? 0 : (size_t)(o.p - out);
+            p = f->ops[i].var == ACCESS_VAR_LITERAL ? put(p, f->literals + f->ops[i].off, f->ops[i].len)
+                                                    : put_var(p, ctx, rec, (enum access_var)f->ops[i].var);
+    *p++ = '\n';
+    return (size_t)(p - out);
 }

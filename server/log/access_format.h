@@ -57,9 +57,12 @@ enum access_var {
 
 #define ACCESS_FORMAT_MAX_OPS      64
 #define ACCESS_FORMAT_MAX_LITERALS 256
-/* The longest line a record can make: every string escaped (6 bytes a byte in JSON), the literals, the
- * numbers. */
-#define ACCESS_LINE_MAX (6 * ACCESS_TEXT_MAX + ACCESS_FORMAT_MAX_LITERALS + ACCESS_FORMAT_MAX_OPS * 64 + 512)
+#define ACCESS_ESCAPE_TEXT         4   /* bytes a string's byte takes at most in a text format: \xHH */
+#define ACCESS_ESCAPE_JSON         6   /* and in JSON: \u00XX */
+#define ACCESS_ROUTE_NAME_MAX      256 /* bytes of a route's name printed, at most */
+#define ACCESS_JSON_SKELETON       512 /* a JSON line's bytes beside its strings and its route, at most */
+/* The longest line of any format that compiles: a buffer of this room takes every record's line. */
+#define ACCESS_LINE_MAX 8192
 
 struct access_format {
     int json;
@@ -71,10 +74,12 @@ struct access_format {
     } ops[ACCESS_FORMAT_MAX_OPS];
     char literals[ACCESS_FORMAT_MAX_LITERALS];
     uint32_t fields; /* ACCESS_FIELD_BIT of the optional strings (host, referer, user agent) it prints */
+    uint32_t worst_fixed,
+        worst_per_byte; /* a line's bytes at most: fixed + per_byte x the record's strings */
 };
 
-/* spec: "common", "combined", "json" or a format string. An unknown variable, or a string too long,
- * is an error naming it. */
+/* spec: "common", "combined", "json" or a format string. An unknown variable, a string too long, or a
+ * format whose line could pass ACCESS_LINE_MAX, is an error naming it. */
 int access_format_compile(struct access_format *f, const char *spec, struct err *e);
 
 /* What a line needs beside its record: the wall clock, the routes' names, and the time texts cached
@@ -94,8 +99,12 @@ struct access_format_ctx {
 
 void access_format_ctx_init(struct access_format_ctx *ctx, const char *const *route_names, int nroutes);
 
-/* Format rec as one line ending in '\n' into out; returns its length, or 0 when cap is too small
- * (cap >= ACCESS_LINE_MAX always fits). */
+/* The most bytes rec's line can take in format f (ACCESS_LINE_MAX at most). */
+size_t access_format_worst(const struct access_format *f, const struct access_record *rec);
+
+/* Format rec as one line ending in '\n' into out; returns its length, or 0 when cap is below the line's
+ * worst case (access_format_worst: the bytes are not checked one by one; cap >= ACCESS_LINE_MAX always
+ * fits). */
 size_t access_format_line(const struct access_format *f, struct access_format_ctx *ctx,
                           const struct access_record *rec, char *out, size_t cap);
 

@@ -1,11 +1,11 @@
 /*
  * access_log_test.c — the access log in memory (server/log/): the formats byte by byte (common,
  * combined, json, a format string with every variable, escaping, missing values, truncation, a buffer
- * too small), format errors, the worker's ring (full: dropped and counted, never overwritten; a record
- * that does not fit before the end padded over; indices wrapping around), and the logger thread against
- * a producer thread on the smallest ring, records of many sizes: every record is either its line of the
- * file, in order, or counted dropped; a reopen mid-way (the file renamed first, as logrotate does)
- * splits the lines between the two files without losing one.
+ * too small, the worst a client can send within the bound), format errors, the worker's ring (full: dropped
+ * and counted, never overwritten; a record that does not fit before the end padded over; indices wrapping
+ * around), and the logger thread against a producer thread on the smallest ring, records of many sizes: every
+ * record is either its line of the file, in order, or counted dropped; a reopen mid-way (the file renamed
+ * first, as logrotate does) splits the lines between the two files without losing one.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -210,17 +210,50 @@ static void test_small_buffer(void)
     struct access_format_ctx ctx;
     struct access_record *r;
     struct err e = {0};
-    char out[64];
-    size_t full;
+    size_t worst;
 
     r = sample(~0u);
     CHECK(access_format_compile(&f, "combined", &e) == 0);
     access_format_ctx_init(&ctx, routes, 2);
-    full = access_format_line(&f, &ctx, r, line, sizeof(line));
-    CHECK(full > sizeof(out));
-    CHECK(access_format_line(&f, &ctx, r, out, sizeof(out)) == 0);
-    CHECK(access_format_line(&f, &ctx, r, line, full) == full);
-    CHECK(access_format_line(&f, &ctx, r, line, full - 1) == 0);
+    worst = access_format_worst(&f, r);
+    CHECK(access_format_line(&f, &ctx, r, line, worst - 1) == 0); /* below the worst case: refused */
+    CHECK(access_format_line(&f, &ctx, r, line, worst) > 0);
+}
+
+/* The worst a client can send, a record full of bytes escaped to four or six, in the field a format prints
+ * most, with the longest route name: its line stays within the format's worst case, within ACCESS_LINE_MAX */
+static void test_worst_case_fits(void)
+{
+    static const char *const specs[] = {"common", "combined", "json", "$uri $uri $route $request $args"};
+    static char bytes[ACCESS_TEXT_MAX], name[ACCESS_ROUTE_NAME_MAX + 10];
+    const char *const long_route[] = {name};
+    struct access_format f;
+    struct access_format_ctx ctx;
+    struct access_record *r;
+    struct err e = {0};
+
+    memset(bytes, 0x01, sizeof(bytes));
+    memset(name, '"', sizeof(name) - 1);
+    r = record((struct access_str[ACCESS_F_COUNT]){[ACCESS_F_PATH] = {bytes, sizeof(bytes)}});
+    r->status = 499;
+    r->bytes = UINT64_MAX;
+    r->duration_ns = UINT64_MAX;
+    r->end_ns = UINT64_MAX / 2;
+    memset(r->addr, 0xfe, 16);
+    for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+        size_t n;
+
+        CHECKF(access_format_compile(&f, specs[i], &e) == 0, "%s", e.msg);
+        access_format_ctx_init(&ctx, long_route, 1);
+        n = access_format_line(&f, &ctx, r, line, sizeof(line));
+        CHECKF(n > ACCESS_TEXT_MAX * 4 && n <= access_format_worst(&f, r) &&
+                   access_format_worst(&f, r) <= ACCESS_LINE_MAX,
+               "%s: %zu bytes, worst %zu", specs[i], n, access_format_worst(&f, r));
+    }
+    /* five times the path: a line that could pass ACCESS_LINE_MAX, refused */
+    CHECK(access_format_compile(&f, "$uri $uri $uri $uri $uri", &e) == -1);
+    CHECKF(strstr(e.msg, "its line could pass 8192 bytes (a request's strings printed 5 times)"), "%s",
+           e.msg);
 }
 
 static void test_format_errors(void)
@@ -432,6 +465,7 @@ int main(int argc, char **argv)
         CHECK_CASE(test_escaping),
         CHECK_CASE(test_truncation),
         CHECK_CASE(test_small_buffer),
+        CHECK_CASE(test_worst_case_fits),
         CHECK_CASE(test_format_errors),
         CHECK_CASE(test_ring_full_drops),
         CHECK_CASE(test_logger_counts_every_record),
