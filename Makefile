@@ -420,7 +420,7 @@ check: deps
 demo: deps all
 	tools/demo.sh $(BUILD)
 
-# make bench QUICK=1: the harness's --quick mode (about 10 minutes instead of about 42)
+# make bench QUICK=1: the harness's --quick mode (about 10 minutes instead of about 46)
 bench: deps all examples
 	tools/bench/run.sh $(BUILD) $(if $(filter 1,$(QUICK)),--quick)
 
