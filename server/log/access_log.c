@@ -5,10 +5,11 @@
  * (log/access_format.c) into a batch buffer, one write() per batch, reopening the file on SIGUSR1.
  *
  * The thread wakes every ACCESS_POLL_NS while the rings are empty (a worker must not make a system
- * call to wake it), every ACCESS_BUSY_POLL_NS while it finds less than a batch, so that a steady load
- * is written in full batches rather than a write() for every few lines, and goes round again at once
- * when it found more. A record's room is given back to its worker (tail) only once the batch holding
- * its line has been written, so a stop that finds the rings empty knows every line is in the file.
+ * call to wake it); while it finds less than a batch it sleeps about as long as a batch takes to come
+ * at the rate it saw, from ACCESS_BUSY_POLL_NS to ACCESS_POLL_NS, so that a steady load is written in
+ * batches rather than a write() for every few lines; after a full batch it goes round again at once. A
+ * record's room is given back to its worker (tail) only once the batch holding its line has been written, so
+ * a stop that finds the rings empty knows every line is in the file.
  */
 #include "log/access_log.h"
 
@@ -148,10 +149,24 @@ static uint64_t drain(struct access_log *log)
     return formatted;
 }
 
+/* The next sleep: long enough for about a batch of lines at the rate the last sleep saw, between
+ * ACCESS_BUSY_POLL_NS and ACCESS_POLL_NS; none after a full batch. */
+static uint64_t next_sleep_ns(uint64_t slept_ns, uint64_t formatted)
+{
+    uint64_t ns;
+
+    if (formatted >= ACCESS_BATCH_BYTES)
+        return 0;
+    if (!formatted)
+        return ACCESS_POLL_NS;
+    ns = (slept_ns > ACCESS_BUSY_POLL_NS ? slept_ns : ACCESS_BUSY_POLL_NS) * ACCESS_BATCH_BYTES / formatted;
+    return ns < ACCESS_BUSY_POLL_NS ? ACCESS_BUSY_POLL_NS : ns > ACCESS_POLL_NS ? ACCESS_POLL_NS : ns;
+}
+
 static void *logger(void *arg)
 {
     struct access_log *log = arg;
-    const struct timespec idle = {0, (long)ACCESS_POLL_NS}, busy = {0, (long)ACCESS_BUSY_POLL_NS};
+    uint64_t slept_ns = ACCESS_POLL_NS;
 
     for (;;) {
         /* read before draining: whatever was recorded before the stop is in the rings by now */
@@ -163,8 +178,9 @@ static void *logger(void *arg)
         formatted = drain(log);
         if (!formatted && stopping)
             return NULL;
-        if (formatted < ACCESS_BATCH_BYTES)
-            nanosleep(formatted ? &busy : &idle, NULL);
+        slept_ns = next_sleep_ns(slept_ns, formatted);
+        if (slept_ns)
+            nanosleep(&(struct timespec){0, (long)slept_ns}, NULL);
     }
 }
 

@@ -38,7 +38,7 @@
 #define ACCESS_RING_DEFAULT (1u << 20)   /* its default: ~12,000 short requests' records */
 #define ACCESS_RING_MAX     (256u << 20) /* its largest value */
 #define ACCESS_POLL_NS      10000000ull  /* the logger looks at the rings this often when they were empty */
-#define ACCESS_BUSY_POLL_NS 1000000ull   /* and this often when it found less than a batch */
+#define ACCESS_BUSY_POLL_NS 1000000ull   /* and at least this often when it finds lines */
 #define ACCESS_BATCH_BYTES  (64u << 10)  /* formatted bytes the logger writes at once, at most */
 
 /* The strings a record carries, in the order they are copied (so the request's target is cut last). */
