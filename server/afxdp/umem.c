@@ -376,7 +376,11 @@ uint32_t umem_refill(struct umem *u, struct umem_queue *q, struct frame_cache *c
     if (!n)
         return 0;
     frame_lock(&q->sh->fill_lock, &u->sh->pool.lock_recovered);
-    q->fill.cached_prod = *q->fill.producer; /* another process may have produced since */
+    /* another process may have produced since: both cached indices from the ring's own (a stale
+     * cached_cons would be behind a producer the other process moved past it, and show room that
+     * is not there) */
+    q->fill.cached_prod = *q->fill.producer;
+    q->fill.cached_cons = __atomic_load_n(q->fill.consumer, __ATOMIC_ACQUIRE) + q->fill.size;
     if (xsk_ring_prod__reserve(&q->fill, n, &idx) != n) {
         pthread_mutex_unlock(&q->sh->fill_lock);
         for (uint32_t i = 0; i < n; i++)

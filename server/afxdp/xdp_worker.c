@@ -432,6 +432,7 @@ static int xdp_server_init(struct server *srv, const void *cfg, struct err *e)
     srv->dp = xs;
     xs->cfg = *(const struct xdp_config *)cfg;
     xs->pins.workers = xs->pins.xsks = -1;
+    xs->umem.fd = xs->umem.area_fd = xs->umem.state_fd = -1; /* nothing to close before the UMEM is there */
     xs->source_cap.prog_fd = -1;
     if (pins_open(&xs->pins, xs->cfg.ifname, e) || source_cap_open(&xs->source_cap, &xs->pins, e) ||
         choose_queues(xs, e))
