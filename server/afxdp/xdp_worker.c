@@ -512,6 +512,15 @@ static int xdp_worker_init(struct worker *w, struct err *e)
     return 0; /* the worker marks itself live in `workers` from its first loop */
 }
 
+/* The slots this generation takes new connections on (`meta` new_flow_workers): a successor's half,
+ * or 0, every slot, for a server started fresh. */
+static __u64 new_flow_mask(const struct xdp_server *xs)
+{
+    if (!xs->successor)
+        return 0;
+    return xs->slot_base == 0 ? (1ull << SLUICE_GEN_SLOTS) - 1 : ~((1ull << SLUICE_GEN_SLOTS) - 1);
+}
+
 /*
  * Before any worker thread starts: give the kernel frames to receive into on every queue, then mark
  * every worker live (their loops publish from then on), then send new connections to this
@@ -539,9 +548,7 @@ static void xdp_server_prefill(struct server *srv)
     }
     if (pins_read_meta(xs->pins.meta, &meta, &e))
         return; /* opened and read at pins_open: not gone since */
-    meta.new_flow_workers = !xs->successor       ? 0
-                            : xs->slot_base == 0 ? (1ull << SLUICE_GEN_SLOTS) - 1
-                                                 : ~((1ull << SLUICE_GEN_SLOTS) - 1);
+    meta.new_flow_workers = new_flow_mask(xs);
     bpf_map_update_elem(xs->pins.meta, &zero, &meta, BPF_EXIST);
 }
 
@@ -855,9 +862,19 @@ static int xdp_handover(struct server *srv, struct listen_fds *out)
 static void xdp_server_release(struct server *srv)
 {
     struct xdp_server *xs = srv->dp;
+    struct sluice_meta meta;
+    struct err e;
+    __u32 zero = 0;
 
     if (!xs)
         return;
+    /* new connections still sent to this generation's half (a successor that failed to start, or the
+     * last generation stopping): to every live slot again, the generation it took over from's */
+    if (xs->successor && xs->pins.meta >= 0 && !pins_read_meta(xs->pins.meta, &meta, &e) &&
+        meta.new_flow_workers == new_flow_mask(xs)) {
+        meta.new_flow_workers = 0;
+        bpf_map_update_elem(xs->pins.meta, &zero, &meta, BPF_EXIST);
+    }
     umem_destroy(&xs->umem);
     source_cap_close(&xs->source_cap);
     pins_close(&xs->pins);
