@@ -23,8 +23,8 @@
 # reset sent by either server (their tcp_rst_* counters), new connections land on the new generation
 # (its /metrics: sluice_afxdp_worker_slot_base), the agent's `workers` lists both generations, the old
 # one exits 0 by itself once its connections close; a takeover into the half a still-draining
-# generation holds is refused with one line; the last generation's stop finds every frame of the
-# shared UMEM accounted for. Needs root.
+# generation holds, with more than 32 workers or with other UMEM settings is refused in one line;
+# the last generation's stop finds every frame of the shared UMEM accounted for. Needs root.
 set -u
 
 BUILD=${1:?usage: takeover_test.sh BUILD_DIR}
@@ -262,6 +262,18 @@ xload_checked x2
 left_by_itself "$GEN2" "$WORK/x2.log" "xdp, again"
 GEN2=""
 check "xdp: the third generation serves on" cli curl -sS --fail -m 5 -o /dev/null "$URL/healthz"
+# refused in one line, the running generation untouched: too many workers for a slot half, another UMEM
+xstart "$WORK/x-many.log" --takeover --workers 33
+wait "$STARTED"
+status=$?
+check "xdp: a takeover with 33 workers is refused in one line (exit $status)" \
+    test "$status" = 2 -a "$(grep -c 'has at most 32' "$WORK/x-many.log")" = 1 -a "$(wc -l <"$WORK/x-many.log")" = 1
+xstart "$WORK/x-umem.log" --takeover --frames 16384
+wait "$STARTED"
+status=$?
+check "xdp: a takeover with other UMEM settings is refused in one line (exit $status)" \
+    test "$status" = 2 -a "$(grep -c 'shares the UMEM, so they must match' "$WORK/x-umem.log")" = 1 -a "$(wc -l <"$WORK/x-umem.log")" = 1
+check "xdp: the third generation still serves new connections" cli curl -sS --fail -m 5 -o /dev/null "$URL/healthz"
 stop_pid "$GEN3" 30
 GEN3=""
 check "xdp: the last generation stopped with every frame of the shared UMEM accounted for" \
