@@ -752,7 +752,7 @@ static void xdp_write_metrics(struct server *srv, const struct metrics_sink *sin
     sink->family(
         sink->ctx, "sluice_afxdp_umem_frames_in_use", "gauge",
         "UMEM frames not free: in fill, RX or TX rings, or held by connections (workers' caches as of "
-        "their last publication)");
+        "their last publication; during a takeover the other generation's caches count as in use)");
     sink->sample(sink->ctx, "sluice_afxdp_umem_frames_in_use", METRICS_NO_WORKER, umem_frames_in_use(srv));
     sink->family(sink->ctx, "sluice_afxdp_umem_processes", "gauge",
                  "server processes mapping the UMEM: 2 while a generation taken over drains beside this one");
