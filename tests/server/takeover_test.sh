@@ -17,14 +17,15 @@
 # the new one. Then the refusals: --takeover without a pid file, with a pid file naming no process
 # or one that offers nothing, from a server of the other datapath.
 #
-# Then AF_XDP, in a second topology with the steering program loaded: under h2load and a curl per
-# request, a second generation takes over (it shares the first one's UMEM and queues, on worker
-# slots 32 up) and a third one from it (slots 0 up again). Checked for each: 0 failed requests, no
-# reset sent by either server (their tcp_rst_* counters), new connections land on the new generation
-# (its /metrics: sluice_afxdp_worker_slot_base), the agent's `workers` lists both generations, the old
-# one exits 0 by itself once its connections close; a takeover into the half a still-draining
-# generation holds, with more than 32 workers or with other UMEM settings is refused in one line;
-# the last generation's stop finds every frame of the shared UMEM accounted for. Needs root.
+# Then AF_XDP, in a second topology (two device queues) with the steering program loaded: under
+# h2load and a curl per request, a second generation takes over (it shares the first one's UMEM
+# and both queues' rings, on worker slots 32 up) and a third one from it (slots 0 up again).
+# Checked for each: 0 failed requests, no reset sent by either server (their tcp_rst_* counters),
+# new connections land on the new generation (its /metrics: sluice_afxdp_worker_slot_base), the
+# agent's `workers` lists both generations, the old one exits 0 by itself once its connections
+# close; a takeover into the half a still-draining generation holds, with more than 32 workers or
+# with other UMEM settings is refused in one line; the last generation's stop finds every frame of
+# the shared UMEM accounted for. Needs root.
 set -u
 
 BUILD=${1:?usage: takeover_test.sh BUILD_DIR}
@@ -169,7 +170,7 @@ check "the new generation stopped cleanly and removed its pid file" test "$STOP_
 topo_down $TOPO
 TOPO=$XTOPO
 DEV=$TOPO-s
-topo_up $TOPO >/dev/null
+TOPO_QUEUES=2 topo_up $TOPO >/dev/null # two queues: each one's rings are handed over
 agent load --dev $DEV >"$WORK/agent.log" 2>&1 || not_ok "agent load on $DEV" "$(tail -2 "$WORK/agent.log" | tr '\n' '|')"
 agent service add --dev $DEV --addr $SRV4 --port $PORT >/dev/null
 
@@ -236,7 +237,7 @@ for _ in $(seq 50); do grep -q "handed over" "$WORK/x1.log" && break; sleep 0.1;
 check "xdp: the first generation took the hand-over" grep -q "SIGUSR2: handed over" "$WORK/x1.log"
 WORKERS=$(agent workers --dev $DEV)
 check "xdp: the agent's workers shows both generations (slots 0-1: pid $GEN1, overloaded; 32-33: pid $GEN2): $(tr -s ' \n' ' |' <<<"$WORKERS")" \
-    test "$(grep -Ec "^(0|1) +yes +0 +yes +$GEN1 |^(32|33) +yes +0 +no +$GEN2 " <<<"$WORKERS")" = 4
+    test "$(grep -Ec "^(0|1) +yes +0-1 +yes +$GEN1 |^(32|33) +yes +0-1 +no +$GEN2 " <<<"$WORKERS")" = 4
 new_conns_on 32 xdp
 # the first generation still drains h2load's connections on slots 0-31: a third one cannot have them
 xstart "$WORK/x-refused.log" --takeover
@@ -248,6 +249,8 @@ check "xdp: a takeover into the slots of a generation still draining is refused 
 check "xdp: the refused one left the pid file to the second generation" test "$(cat "$PIDFILE" 2>/dev/null)" = "$GEN2"
 xload_checked x1
 left_by_itself "$GEN1" "$WORK/x1.log" "xdp"
+RX=$(cli curl -sS -m 5 "$URL/metrics" | awk '$1 ~ /^sluice_afxdp_queue_rx_packets_total\{/ { split($1, l, "queue=\""); q[substr(l[2], 1, 1)] += $2 } END { printf "%d %d", q[0], q[1] }')
+check "xdp: the second generation received on both queues (frames on queue 0, 1: $RX)" test "${RX% *}" -gt 0 -a "${RX#* }" -gt 0
 GEN1=""
 
 # the second generation is taken over in its turn: slots 0 up again
