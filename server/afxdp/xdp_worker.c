@@ -36,6 +36,39 @@ static bool past_threshold(const struct xdp_worker *x, uint32_t busy_pct)
     return x->overloaded ? busy_pct + band >= shed : busy_pct >= shed;
 }
 
+/* The slots this generation takes new connections on (`meta` new_flow_workers): a successor's half,
+ * or 0, every slot, for a server started fresh. */
+static __u64 new_flow_mask(const struct xdp_server *xs)
+{
+    if (!xs->successor)
+        return 0;
+    return xs->slot_base == 0 ? (1ull << SLUICE_GEN_SLOTS) - 1 : ~((1ull << SLUICE_GEN_SLOTS) - 1);
+}
+
+/*
+ * The newest generation's half in `meta` new_flow_workers, once it is the only process on the UMEM
+ * (the one it took over from has exited): set back if something changed it, which only a write racing
+ * the server's own can do (the agent's `sources` and `reload` read, change and write `meta` back).
+ * Worker 0's, with its publication: one map read per period.
+ */
+static void keep_new_flow_mask(struct xdp_worker *x)
+{
+    struct xdp_server *xs = x->server;
+    struct sluice_meta meta;
+    struct err e;
+    __u32 zero = 0;
+
+    if (!xs->successor || x->worker->index != 0 || atomic_load(&xs->umem.sh->attached) != 1)
+        return;
+    x->stats.syscalls++;
+    if (pins_read_meta(xs->pins.meta, &meta, &e) || meta.new_flow_workers == new_flow_mask(xs))
+        return;
+    meta.new_flow_workers = new_flow_mask(xs);
+    x->stats.syscalls++;
+    if (!bpf_map_update_elem(xs->pins.meta, &zero, &meta, BPF_EXIST))
+        x->stats.new_flow_mask_restored++;
+}
+
 /*
  * The worker's entry in `workers`, with its load over the period since the last call: the busy
  * share (the period less the time of iterations that found nothing to do: poll() sleeps, spins
@@ -79,6 +112,8 @@ static void publish(struct xdp_worker *x, uint64_t now, bool live, bool draining
     __atomic_store_n(&x->overloaded, (uint32_t)(overload && !draining), __ATOMIC_RELAXED);
     __atomic_store_n(&x->cached, x->cache.nfree, __ATOMIC_RELAXED);
     bpf_map_update_elem(x->server->pins.workers, &slot, &ws, BPF_ANY);
+    if (!draining)
+        keep_new_flow_mask(x);
 }
 
 /*
@@ -510,15 +545,6 @@ static int xdp_worker_init(struct worker *w, struct err *e)
                        x->ports[i].queue);
     }
     return 0; /* the worker marks itself live in `workers` from its first loop */
-}
-
-/* The slots this generation takes new connections on (`meta` new_flow_workers): a successor's half,
- * or 0, every slot, for a server started fresh. */
-static __u64 new_flow_mask(const struct xdp_server *xs)
-{
-    if (!xs->successor)
-        return 0;
-    return xs->slot_base == 0 ? (1ull << SLUICE_GEN_SLOTS) - 1 : ~((1ull << SLUICE_GEN_SLOTS) - 1);
 }
 
 /*

@@ -49,7 +49,9 @@
     X(steer_latency_ns, "sum over connections moved in of export-to-import time, ns")                        \
     X(source_released, "connections ended whose per-source count (max_conns_per_source) went back")          \
     X(source_release_failed, "per-source releases the BPF program could not run: the count stays")           \
-    X(rx_drained_at_stop, "frames left in the worker's RX rings when it stopped, given back to the pool")
+    X(rx_drained_at_stop, "frames left in the worker's RX rings when it stopped, given back to the pool")    \
+    X(new_flow_mask_restored, "`meta` new_flow_workers found changed by a racing write, set back to this "   \
+                              "generation's slots")
 
 struct xdp_worker_stats {
 #define XDP_WORKER_STATS_FIELD(name, help) uint64_t name;

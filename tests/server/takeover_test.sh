@@ -251,6 +251,18 @@ xload_checked x1
 left_by_itself "$GEN1" "$WORK/x1.log" "xdp"
 RX=$(cli curl -sS -m 5 "$URL/metrics" | awk '$1 ~ /^sluice_afxdp_queue_rx_packets_total\{/ { split($1, l, "queue=\""); q[substr(l[2], 1, 1)] += $2 } END { printf "%d %d", q[0], q[1] }')
 check "xdp: the second generation received on both queues (frames on queue 0, 1: $RX)" test "${RX% *}" -gt 0 -a "${RX#* }" -gt 0
+# a write racing the server's (the agent's read-change-write of `meta`) sends new connections to slots
+# 0-31 again: the generation alone on the UMEM sets its own half back within a publication or two
+META=/sys/fs/bpf/sluice/$DEV/meta
+new_flow_workers() { bpftool -j map lookup pinned $META key hex 00 00 00 00 | python3 -c 'import json, sys; print(json.load(sys.stdin)["formatted"]["value"]["new_flow_workers"])'; }
+HIGH=$(new_flow_workers)
+bpftool map update pinned $META key hex 00 00 00 00 value hex $(bpftool -j map lookup pinned $META key hex 00 00 00 00 |
+    python3 -c 'import json, sys; print(" ".join(b[2:] for b in json.load(sys.stdin)["value"][:32]), "ff ff ff ff 00 00 00 00")')
+LOW=$(new_flow_workers)
+for _ in $(seq 20); do [ "$(new_flow_workers)" = "$HIGH" ] && break; sleep 0.1; done
+RESTORED=$(cli curl -sS -m 5 "$URL/metrics" | awk '$1 ~ /^sluice_afxdp_new_flow_mask_restored_total/ { s += $2 } END { print s + 0 }')
+check "xdp: new_flow_workers changed behind the server's back ($HIGH -> $LOW) is set back ($(new_flow_workers)), and counted ($RESTORED)" \
+    test "$HIGH" = 18446744069414584320 -a "$LOW" = 4294967295 -a "$(new_flow_workers)" = "$HIGH" -a "$RESTORED" = 1
 GEN1=""
 
 # the second generation is taken over in its turn: slots 0 up again
