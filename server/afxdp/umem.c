@@ -5,6 +5,7 @@
 #include "afxdp/umem.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -93,6 +94,43 @@ static int shared_mutex_init(pthread_mutex_t *m)
     return ret;
 }
 
+/* This process into sh->pids: a free entry, or one whose process is gone. */
+static int attach(struct umem *u, struct err *e)
+{
+    int32_t me = (int32_t)getpid();
+
+    for (int i = 0; i < UMEM_MAX_PROCS; i++) {
+        int32_t had = atomic_load(&u->sh->pids[i]);
+
+        if ((had == 0 || (kill(had, 0) && errno == ESRCH)) &&
+            atomic_compare_exchange_strong(&u->sh->pids[i], &had, me)) {
+            u->attached = true;
+            return 0;
+        }
+    }
+    return ERR(e, EXIT_STATUS_STATE, 0, "--takeover: %d live processes map the running server's UMEM already",
+               UMEM_MAX_PROCS);
+}
+
+uint32_t umem_processes(const struct umem *u, uint32_t *signalled)
+{
+    int32_t me = (int32_t)getpid();
+    uint32_t n = 0;
+
+    *signalled = 0;
+    for (int i = 0; i < UMEM_MAX_PROCS; i++) {
+        int32_t pid = atomic_load(&u->sh->pids[i]);
+
+        if (!pid || pid == me) {
+            n += pid == me;
+            continue;
+        }
+        (*signalled)++;
+        n += !(kill(pid, 0) && errno == ESRCH);
+    }
+    return n;
+}
+
 /* The state memfd, fresh (a new UMEM) or another process's (fd given); then the pool over it. */
 static int shared_map(struct umem *u, bool fresh, struct err *e)
 {
@@ -116,20 +154,15 @@ static int shared_map(struct umem *u, bool fresh, struct err *e)
                           fresh))
         return ERR(e, EXIT_STATUS_USAGE, errno, "bad UMEM geometry: %u frames of %u bytes", u->cfg.nframes,
                    u->cfg.frame_size);
-    if (!fresh) {
-        atomic_fetch_add(&u->sh->attached, 1);
-        u->attached = true;
-        return 0;
-    }
+    if (!fresh)
+        return attach(u, e);
     for (uint32_t i = 0; i < SLUICE_MAX_QUEUES; i++)
         if ((errno = shared_mutex_init(&u->sh->queues[i].fill_lock)) ||
             (errno = shared_mutex_init(&u->sh->queues[i].comp_lock)))
             return ERR(e, EXIT_STATUS_FAILURE, errno, "cannot set up the UMEM's ring locks");
     u->sh->nframes = u->cfg.nframes;
     u->sh->magic = UMEM_SHARED_MAGIC;
-    u->sh->attached = 1;
-    u->attached = true;
-    return 0;
+    return attach(u, e);
 }
 
 int xsk_ring_map(int fd, uint64_t pgoff, uint32_t entries, void *ring, bool producer, struct xsk_map *m)
@@ -311,6 +344,8 @@ fail:
 int umem_handover_fds(const struct umem *u, struct umem_handover *h, int *fds)
 {
     memset(h, 0, sizeof(*h));
+    h->layout = UMEM_SHARED_LAYOUT;
+    h->shared_size = (uint32_t)(sizeof(struct umem_shared) | sizeof(struct frame_meta) << 16);
     h->cfg = u->cfg;
     h->nqueues = u->nqueues;
     h->hugepages = u->hugepages;
@@ -341,8 +376,11 @@ void umem_destroy(struct umem *u)
         close(u->fd);
     if (u->pool.meta)
         frame_pool_destroy(&u->pool);
-    if (u->attached)
-        atomic_fetch_sub(&u->sh->attached, 1);
+    for (int i = 0; u->attached && i < UMEM_MAX_PROCS; i++) {
+        int32_t me = (int32_t)getpid();
+
+        atomic_compare_exchange_strong(&u->sh->pids[i], &me, 0);
+    }
     if (u->sh)
         munmap(u->sh, u->sh_size);
     if (u->area)

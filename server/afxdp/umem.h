@@ -70,14 +70,16 @@ struct umem_queue_shared {
 
 /* The second memfd's layout: the pool's free list and frames' metadata follow it. */
 #define UMEM_SHARED_MAGIC 0x534c554d /* 'SLUM' */
+/* Processes that may map one UMEM at once: a generation draining, its successor, and room for one
+ * that died without letting go (its entry is taken over when its pid is gone). */
+#define UMEM_MAX_PROCS 4
 struct umem_shared {
     uint32_t magic;
     uint32_t nframes;
     struct frame_pool_shared pool;
-    _Atomic int64_t in_tx;         /* placed in a TX ring, completion not yet consumed */
-    _Atomic uint64_t fill_starved; /* refills that found no free frame */
-    _Atomic uint32_t attached; /* processes that map it: 2 while a generation drains beside its successor */
-    uint32_t _pad;
+    _Atomic int64_t in_tx;                /* placed in a TX ring, completion not yet consumed */
+    _Atomic uint64_t fill_starved;        /* refills that found no free frame */
+    _Atomic int32_t pids[UMEM_MAX_PROCS]; /* the processes mapping it, 0 for none (umem_processes) */
     struct umem_queue_shared queues[SLUICE_MAX_QUEUES];
 };
 
@@ -102,7 +104,7 @@ struct umem {
     int state_fd;
     struct umem_shared *sh;
     size_t sh_size;
-    bool attached; /* counted in sh->attached */
+    bool attached; /* this process's pid is in sh->pids */
     struct frame_pool pool;
     int fd;           /* the socket the region is registered on: the first one bound, on queues[0] */
     uint32_t nqueues; /* queues[0] is the first queue served */
@@ -117,7 +119,12 @@ struct umem {
  * (umem_handover_fds): the region's memfd, the state's memfd, then each queue's first socket.
  */
 #define UMEM_HANDOVER_FDS (2 + SLUICE_MAX_QUEUES)
+#define UMEM_SHARED_LAYOUT                                                                                   \
+    1 /* bump with any change to the layouts two builds share through the memfds:                            \
+          struct umem_shared, umem_handover, frame_pool_shared, frame_meta */
 struct umem_handover {
+    uint32_t layout;      /* UMEM_SHARED_LAYOUT of the running build */
+    uint32_t shared_size; /* its sizeof(struct umem_shared), sizeof(struct frame_meta) above 16 bits */
     struct umem_config cfg;
     uint32_t nqueues;
     uint32_t hugepages;
@@ -179,6 +186,11 @@ uint32_t umem_refill(struct umem *u, struct umem_queue *q, struct frame_cache *c
 
 /* Consume up to max of q's completions, returning their frames' TX ownership into cache. */
 uint32_t umem_complete(struct umem *u, struct umem_queue *q, struct frame_cache *cache, uint32_t max);
+
+/* The live processes that map u's UMEM, this one included (another's pid in sh->pids counts when a
+ * signal 0 finds it): 2 while a generation drains beside its successor, 1 when alone; a process
+ * killed without letting go does not count. *signalled: the system calls that took. */
+uint32_t umem_processes(const struct umem *u, uint32_t *signalled);
 
 /* Frames given through the fill rings and not yet received, over every queue. */
 int64_t umem_in_fill(struct umem *u);

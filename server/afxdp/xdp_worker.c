@@ -56,11 +56,14 @@ static void keep_new_flow_mask(struct xdp_worker *x)
     struct xdp_server *xs = x->server;
     struct sluice_meta meta;
     struct err e;
-    __u32 zero = 0;
+    __u32 zero = 0, signalled, processes;
 
-    if (!xs->successor || x->worker->index != 0 || atomic_load(&xs->umem.sh->attached) != 1)
+    if (!xs->successor || x->worker->index != 0)
         return;
-    x->stats.syscalls++;
+    processes = umem_processes(&xs->umem, &signalled);
+    x->stats.syscalls += signalled + 1;
+    if (processes != 1)
+        return;
     if (pins_read_meta(xs->pins.meta, &meta, &e) || meta.new_flow_workers == new_flow_mask(xs))
         return;
     meta.new_flow_workers = new_flow_mask(xs);
@@ -428,8 +431,16 @@ static int adopt(struct server *srv, struct xdp_server *xs, struct err *e)
     const struct umem_config *want = &xs->cfg.umem, *have = &h->umem.cfg;
     int ret = -1;
 
-    if (in->blob_len != sizeof(*h) || h->umem.nqueues < 1 || h->umem.nqueues > SLUICE_MAX_QUEUES ||
-        in->n != 2 + (int)h->umem.nqueues)
+    if (in->blob_len < 2 * sizeof(uint32_t))
+        ERR(e, EXIT_STATUS_STATE, 0, "--takeover: the running server handed over no valid AF_XDP state");
+    else if (h->umem.layout != UMEM_SHARED_LAYOUT || in->blob_len != sizeof(*h) ||
+             h->umem.shared_size != (uint32_t)(sizeof(struct umem_shared) | sizeof(struct frame_meta) << 16))
+        ERR(e, EXIT_STATUS_STATE, 0,
+            "--takeover: the running server's UMEM state has layout %u (sizes %#x), this build's %u (%#zx): "
+            "these two builds cannot share a UMEM; restart instead",
+            h->umem.layout, h->umem.shared_size, UMEM_SHARED_LAYOUT,
+            sizeof(struct umem_shared) | sizeof(struct frame_meta) << 16);
+    else if (h->umem.nqueues < 1 || h->umem.nqueues > SLUICE_MAX_QUEUES || in->n != 2 + (int)h->umem.nqueues)
         ERR(e, EXIT_STATUS_STATE, 0, "--takeover: the running server handed over no valid AF_XDP state");
     else if (h->first_queue != xs->cfg.queue || h->umem.nqueues != xs->nqueues)
         ERR(e, EXIT_STATUS_USAGE, 0,
@@ -544,7 +555,7 @@ static int xdp_worker_init(struct worker *w, struct err *e)
                        "cannot register worker %u's socket on queue %u in the xsks map", w->index,
                        x->ports[i].queue);
     }
-    return 0; /* the worker marks itself live in `workers` from its first loop */
+    return 0; /* xdp_server_prefill marks it live in `workers`, its loop publishes from then on */
 }
 
 /*
@@ -619,7 +630,7 @@ static void flush_tx_rings(struct server *srv)
 /*
  * Every frame is free, in a fill ring, held by a connection or on its way through TX. Over the
  * whole shared pool, so only in the last process that maps it: a generation stopping beside its
- * successor (sh->attached 2) leaves the count to it, having given back all it holds.
+ * successor (umem_processes 2) leaves the count to it, having given back all it holds.
  */
 static int xdp_server_check_frames(struct server *srv, struct err *e)
 {
@@ -643,7 +654,7 @@ static int xdp_server_check_frames(struct server *srv, struct err *e)
             chain->n = 0;
         }
     }
-    if (atomic_load(&u->sh->attached) > 1) {
+    if (umem_processes(u, &(uint32_t){0}) > 1) {
         flush_tx_rings(srv);
         return 0;
     }
@@ -783,7 +794,7 @@ static void xdp_write_metrics(struct server *srv, const struct metrics_sink *sin
     sink->family(sink->ctx, "sluice_afxdp_umem_processes", "gauge",
                  "server processes mapping the UMEM: 2 while a generation taken over drains beside this one");
     sink->sample(sink->ctx, "sluice_afxdp_umem_processes", METRICS_NO_WORKER,
-                 atomic_load(&xs->umem.sh->attached));
+                 umem_processes(&xs->umem, &(uint32_t){0}));
     sink->family(sink->ctx, "sluice_afxdp_umem_lock_recovered_total", "counter",
                  "UMEM pool or ring locks found held by a process that died (EOWNERDEAD), made consistent");
     sink->sample(sink->ctx, "sluice_afxdp_umem_lock_recovered_total", METRICS_NO_WORKER,
