@@ -97,7 +97,7 @@ TEST_BINS  := tests/steer_test tests/xsk_holder tests/xsk_meta tests/netem tests
 # the same tests again in a ThreadSanitizer build of their own (TSAN_CFLAGS below), under $(BUILD)/tsan/
 TSAN_BINS  := tests/deque_test tests/offload_test tests/access_log_test
 BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns tools/h1_parse_bench \
-              tools/hpack_bench tools/access_log_bench tools/probe_bench
+              tools/hpack_bench tools/access_log_bench tools/probe_bench tools/frame_lock_bench
 FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz fuzz/h2_diff_fuzz fuzz/h1_fuzz fuzz/h1_diff_fuzz fuzz/hpack_fuzz
 GEN_BINS   := tools/hpack_huffgen
 
@@ -192,6 +192,9 @@ access_log_bench_SRCS := tools/bench/access_log_bench.c $(LOG_SRCS) common/err.c
 access_log_bench_LIBS := -lpthread
 # probe_bench: a USDT probe with no tracer and the latency histogram's update, per call
 probe_bench_SRCS      := tools/bench/probe_bench.c server/http/latency.c $(PROBE_SRCS)
+# frame_lock_bench: the shared UMEM's robust process-shared lock and pool against private ones
+frame_lock_bench_SRCS := tools/bench/frame_lock_bench.c server/net/frame.c
+frame_lock_bench_LIBS := -lpthread
 # hpack_huffgen: writes the Huffman decoder's state machine ($(HPACK_GEN)) from the code table
 hpack_huffgen_SRCS    := tools/gen/hpack_huffgen.c common/hpack_huffman.c
 # idle_conns: holds idle HTTP/2 connections open for tools/bench/http.sh (memory per idle connection)

@@ -21,7 +21,9 @@ static const char workers_help[] =
     "server pid, and the load it publishes: open connections, busy share of its last 100 ms (not\n"
     "waiting for input), requests waiting on its behalf, and how long ago it published ('-': never;\n"
     "a worker blocked in a handler publishes late). XDP gives a new connection to the less loaded\n"
-    "of the hash's two best workers.\n"
+    "of the hash's two best workers. During a server takeover both generations show: the one taken\n"
+    "over on its slots (overloaded, draining), the new one on the other half (slots 0-31 or 32-63),\n"
+    "which new connections go to.\n"
     "exit status: 0 shown, 2 bad option, 3 not root, 6 not loaded\n";
 
 int cmd_workers(int argc, char **argv, struct err *e)

@@ -971,11 +971,18 @@ static __always_inline __u32 single_bit_index(__u64 mask)
 /*
  * The route's worker, or the one of its group the two choices pick (see pick_consider); -1: none
  * live. The connection is already open, so when every live member is overloaded it is not shed:
- * the hash's first choice among them takes it.
+ * the hash's first choice among them takes it. The mask names the owner's generation's workers
+ * (route_value.workers): shifted to that generation's slots, so the connection stays in its process.
  */
-static __always_inline int route_target(__u64 mask, const struct flow_key *fk, struct sluice_stats *st)
+static __always_inline int route_target(__u64 mask, __u32 owner, const struct flow_key *fk,
+                                        struct sluice_stats *st)
 {
-    struct pick p = {.mask = mask};
+    struct worker_state *ows = bpf_map_lookup_elem(&workers, &owner);
+    struct pick p = {};
+
+    if (ows && ows->gen_base < SLUICE_MAX_WORKERS)
+        mask <<= ows->gen_base;
+    p.mask = mask;
 
     if (mask && !(mask & (mask - 1))) {
         __u32 w = single_bit_index(mask);
@@ -1028,7 +1035,7 @@ static __always_inline void decide_key(struct flow_value *fv, const struct flow_
         return;
     }
     route_id = rv->route_id;
-    target = route_target(rv->workers, fk, st);
+    target = route_target(rv->workers, fv->worker, fk, st);
     fv->state = FLOW_ROUTED;
     fv->route_id = route_id;
     rc = bpf_map_lookup_elem(&route_stats, &route_id);
@@ -1638,8 +1645,13 @@ static __always_inline int steer_by_hash(struct xdp_md *ctx, const struct steer_
     int is_syn = pkt->th->syn && !pkt->th->ack;
     struct pick p = {.mask = ~0ull, .hash = flow_hash(&pkt->fk), .stale_ns = pick_stale_ns()};
     enum source_verdict source;
-    __u32 worker;
+    struct sluice_meta *m;
+    __u32 worker, zero = 0;
 
+    /* new connections go to the newest generation's slots (a takeover's), the others' drain */
+    m = bpf_map_lookup_elem(&meta, &zero);
+    if (m && m->new_flow_workers)
+        p.mask = m->new_flow_workers;
     bpf_loop(SLUICE_MAX_WORKERS, pick_consider, &p, 0);
     if (!p.nlive) {
         st->drop_no_worker++;

@@ -23,8 +23,10 @@
  *    sluice_meta.max_conns_per_source, stats drop_source_cap and source_*
  * 6: SYN cookies in XDP: SERVICE_F_SYNCOOKIE; worker_state gained half_open, syncookie_half_open,
  *    syncookie_mss and syncookie_wscale; sluice_xdp_meta gained the cookie_* fields; stats counters
- *    tx_syncookie, redirect_cookie, drop_cookie_invalid, syncookie_failed */
-#define SLUICE_ABI_VERSION 6
+ *    tx_syncookie, redirect_cookie, drop_cookie_invalid, syncookie_failed
+ * 7: server generations (a takeover on AF_XDP): worker_state gained gen_base, sluice_meta gained
+ *    new_flow_workers; route masks name a generation's workers from its gen_base; SLUICE_GEN_SLOTS */
+#define SLUICE_ABI_VERSION 7
 
 /* Pins live at SLUICE_PIN_ROOT/<ifname>/<map name>; the attachment is the bpf_link pinned as "link". */
 #define SLUICE_PIN_ROOT        "/sys/fs/bpf/sluice"
@@ -41,7 +43,16 @@
 
 /* Limits. SLUICE_MAX_WORKERS bounds the route target bitmask (one bit per worker); the XSKMAP has a
  * slot per (receive queue, worker), queues 0 to SLUICE_MAX_QUEUES - 1 (see `xsks` below). */
-#define SLUICE_MAX_WORKERS      64
+#define SLUICE_MAX_WORKERS 64
+/*
+ * Server generations (a takeover, server/takeover.h) take alternating halves of the worker slots: a
+ * server started fresh uses slots 0 up (all 64 when it has that many workers), the generation that
+ * takes over from it slots SLUICE_GEN_SLOTS up, the next one 0 up again; so a generation taken over,
+ * or taking over, has at most SLUICE_GEN_SLOTS workers. A worker's slot is its generation's
+ * worker_state.gen_base plus its index in its server: the key of its `workers` and `xsks` entries
+ * and the `worker` its flows record.
+ */
+#define SLUICE_GEN_SLOTS        32
 #define SLUICE_MAX_QUEUES       16
 #define SLUICE_MAX_SERVICES     1024
 #define SLUICE_MAX_FLOWS        262144
@@ -219,7 +230,10 @@ struct route_key {
 struct route_value {
     __u32 route_id;
     __u32 _pad;
-    __u64 workers; /* bitmask of target workers: one bit is a worker, several a group hashed within */
+    /* bitmask of target workers: one bit is a worker, several a group hashed within. Bit i names the
+     * server's worker i: the slot gen_base + i of the generation that owns the connection, so a
+     * decision never moves a connection to another process */
+    __u64 workers;
     char text[SLUICE_ROUTE_PREFIX_MAX]; /* the route as the operator wrote it, for Huffman keys */
 };
 
@@ -285,6 +299,8 @@ struct worker_state {
     __u32 syncookie_half_open;
     __u32 syncookie_mss;
     __u32 syncookie_wscale;
+    __u32 gen_base; /* the first slot of the worker's generation (SLUICE_GEN_SLOTS above) */
+    __u32 _pad;
 };
 
 /*
@@ -375,7 +391,9 @@ struct source_value {
     __u64 refused; /* SYNs refused at the cap */
 };
 
-/* meta: one entry written by the agent at load, read by everyone who opens the pins. */
+/* meta: one entry written by the agent at load, read by everyone who opens the pins; a server
+ * writes new_flow_workers (read, changed, written back as the agent does) once its workers are
+ * live. */
 enum sluice_attach_mode {
     SLUICE_ATTACH_NONE = 0,
     SLUICE_ATTACH_NATIVE = 1,
@@ -390,6 +408,9 @@ struct sluice_meta {
     __u64 loaded_at;            /* seconds since the epoch */
     __u32 max_conns_per_source; /* the per-source cap (`sources`): 0 off; agent load --max-conns-per-source */
     __u32 _pad;
+    /* the worker slots new connections (SYNs, cookie ACKs) go to: the newest generation's half; 0:
+     * every slot (no takeover since the load, or a server started fresh) */
+    __u64 new_flow_workers;
 };
 
 #endif

@@ -73,9 +73,9 @@ static const struct setting settings[] = {
      "once ready, the server writes its pid there (and removes it on exit unless a newer generation's is "
      "there)"},
     {"server", "takeover", "takeover", NULL, SET_BOOL, AT(takeover), 0, 0, false, NULL, NULL,
-     "take over from the server whose pid is in pid_file: serve its listening sockets, and once ready tell "
-     "it "
-     "to take no new connections and finish its open ones (socket datapath)"},
+     "take over from the server whose pid is in pid_file: serve its listening sockets (AF_XDP: share its "
+     "UMEM and queues, on the other half of the worker slots, at most 32 workers), and once ready tell it to "
+     "take no new connections and finish its open ones"},
     {"server", "shed_busy_pct", "shed-busy-pct", "PCT", SET_U32, AT(server.shed_busy_pct), 1, 100, false,
      NULL, NULL,
      "AF_XDP: a worker busy (not waiting for input) this share of its last 100 ms or more publishes "
@@ -725,10 +725,6 @@ static int check(struct config *config, struct err *e)
     if (!xdp && config->xdp.ifname)
         return ERR(e, EXIT_STATUS_USAGE, 0,
                    "--dev is for the xdp datapath; the socket datapath listens on all addresses");
-    if (xdp && config->takeover)
-        return ERR(e, EXIT_STATUS_USAGE, 0,
-                   "--takeover works on the socket datapath only: on AF_XDP a device queue takes one UMEM, "
-                   "which two server processes cannot share yet");
     cfg->datapath = xdp ? &xdp_datapath : &sock_datapath;
     cfg->datapath_cfg = xdp ? &config->xdp : NULL;
     if (config->tls.port) {

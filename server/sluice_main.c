@@ -109,7 +109,8 @@ int sluice_main(int argc, char **argv, const struct sluice_app *app)
         err_print(stderr, name, &e);
         return e.status;
     }
-    if (cfg.takeover && takeover_prepare(&old, cfg.pid_file, &cfg.server.inherit, &e)) {
+    if (cfg.takeover &&
+        takeover_prepare(&old, cfg.pid_file, cfg.server.datapath->name, &cfg.server.inherit, &e)) {
         err_print(stderr, name, &e);
         tls_server_free(tls);
         return e.status;

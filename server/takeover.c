@@ -21,11 +21,14 @@
 #define TAKEOVER_MAGIC      0x534c544b /* 'SLTK' */
 #define TAKEOVER_TIMEOUT_MS 5000
 
-/* The one message on the control socket, with the sockets themselves as SCM_RIGHTS. */
+/* The one message on the control socket, with the descriptors themselves as SCM_RIGHTS. */
 struct offer_msg {
     uint32_t magic;
     uint32_t n;
+    char datapath[16]; /* the running generation's: a successor must run the same */
     uint16_t port[SERVER_MAX_INHERITED];
+    uint32_t blob_len;
+    uint8_t blob[SERVER_HANDOVER_BLOB];
 };
 
 union offer_cmsg {
@@ -65,7 +68,7 @@ static socklen_t control_addr(pid_t pid, struct sockaddr_un *a)
     return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)len);
 }
 
-static int receive_listeners(pid_t pid, struct listen_fds *fds, struct err *e)
+static int receive_listeners(pid_t pid, const char *datapath, struct listen_fds *fds, struct err *e)
 {
     struct sockaddr_un a;
     socklen_t alen = control_addr(pid, &a);
@@ -85,10 +88,11 @@ static int receive_listeners(pid_t pid, struct listen_fds *fds, struct err *e)
     if (connect(sock, (struct sockaddr *)&a, alen)) {
         errnum = errno;
         close(sock);
-        return ERR(e, EXIT_STATUS_STATE, errnum,
-                   "--takeover: the server of pid %d offers no listening sockets (it must run on the socket "
-                   "datapath, with a pid file, in this network namespace)",
-                   (int)pid);
+        return ERR(
+            e, EXIT_STATUS_STATE, errnum,
+            "--takeover: the server of pid %d offers nothing to take over (it must run with a pid file, "
+            "in this network namespace)",
+            (int)pid);
     }
     got = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
     errnum = errno;
@@ -100,18 +104,29 @@ static int receive_listeners(pid_t pid, struct listen_fds *fds, struct err *e)
         memcpy(fds->fd, CMSG_DATA(cm), (size_t)fds->n * sizeof(int));
     }
     if (got != (ssize_t)sizeof(m) || m.magic != TAKEOVER_MAGIC || m.n != (uint32_t)fds->n ||
-        (mh.msg_flags & MSG_CTRUNC)) {
+        (mh.msg_flags & MSG_CTRUNC) || m.blob_len > sizeof(m.blob) ||
+        strncmp(m.datapath, datapath, sizeof(m.datapath))) {
         for (int i = 0; i < fds->n; i++)
             close(fds->fd[i]);
         fds->n = 0;
+        if (got == (ssize_t)sizeof(m) && m.magic == TAKEOVER_MAGIC &&
+            strncmp(m.datapath, datapath, sizeof(m.datapath)))
+            return ERR(
+                e, EXIT_STATUS_USAGE, 0,
+                "--takeover: the server of pid %d runs the %.16s datapath, this one %s: a successor runs "
+                "the same",
+                (int)pid, m.datapath, datapath);
         return ERR(e, EXIT_STATUS_STATE, got < 0 ? errnum : 0,
-                   "--takeover: the server of pid %d sent no valid set of listening sockets", (int)pid);
+                   "--takeover: the server of pid %d sent nothing valid to take over", (int)pid);
     }
     memcpy(fds->port, m.port, sizeof(m.port));
+    fds->blob_len = m.blob_len;
+    memcpy(fds->blob, m.blob, m.blob_len);
     return 0;
 }
 
-int takeover_prepare(struct takeover *t, const char *pid_file, struct listen_fds *fds, struct err *e)
+int takeover_prepare(struct takeover *t, const char *pid_file, const char *datapath, struct listen_fds *fds,
+                     struct err *e)
 {
     t->pidfd = -1;
     if (!pid_file)
@@ -125,7 +140,7 @@ int takeover_prepare(struct takeover *t, const char *pid_file, struct listen_fds
     if (t->pidfd < 0)
         return ERR(e, EXIT_STATUS_STATE, errno, "--takeover: the server of pid %d (from %s) is not running",
                    (int)t->pid, pid_file);
-    if (receive_listeners(t->pid, fds, e)) {
+    if (receive_listeners(t->pid, datapath, fds, e)) {
         takeover_release(t);
         return -1;
     }
@@ -151,9 +166,9 @@ void takeover_release(struct takeover *t)
     t->pidfd = -1;
 }
 
-static void send_listeners(int sock, const struct listen_fds *fds)
+static void send_listeners(int sock, const char *datapath, const struct listen_fds *fds)
 {
-    struct offer_msg m = {.magic = TAKEOVER_MAGIC, .n = (uint32_t)fds->n};
+    struct offer_msg m = {.magic = TAKEOVER_MAGIC, .n = (uint32_t)fds->n, .blob_len = fds->blob_len};
     union offer_cmsg c = {0};
     struct iovec iov = {&m, sizeof(m)};
     struct msghdr mh = {.msg_iov = &iov,
@@ -162,7 +177,9 @@ static void send_listeners(int sock, const struct listen_fds *fds)
                         .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)fds->n)};
     struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 
+    snprintf(m.datapath, sizeof(m.datapath), "%s", datapath);
     memcpy(m.port, fds->port, sizeof(m.port));
+    memcpy(m.blob, fds->blob, sizeof(m.blob));
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
     cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)fds->n);
@@ -190,7 +207,7 @@ static void *offer_run(void *arg)
         if (c < 0)
             continue;
         if (!getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) && (cred.uid == 0 || cred.uid == geteuid()))
-            send_listeners(c, &o->fds);
+            send_listeners(c, o->datapath, &o->fds);
         else
             fprintf(stderr, "takeover: refused the listening sockets to pid %d of another user (uid %u)\n",
                     (int)cred.pid, (unsigned)cred.uid);
@@ -208,6 +225,7 @@ int takeover_offer_start(struct takeover_offer *o, struct server *srv, struct er
     o->sock = o->stop = -1;
     if (!srv->cfg.datapath->listeners)
         return 0;
+    o->datapath = srv->cfg.datapath->name;
     if (srv->cfg.datapath->listeners(srv, &o->fds) < 0)
         return ERR(e, EXIT_STATUS_USAGE, 0,
                    "more than %d listening sockets: a successor could not take them over",

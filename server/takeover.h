@@ -11,6 +11,12 @@
  * connections (its copies of the sockets close, the sockets stay open in the new one: nothing queued on
  * them is lost), serves the connections it has until their clients close them or drain_ms ends, and
  * stops as on SIGTERM.
+ *
+ * On AF_XDP what is handed over is the UMEM (afxdp/umem.h: its memfds and each queue's first
+ * socket): the successor shares it, binds its own sockets to the same queues and takes the other
+ * half of the worker slots (SLUICE_GEN_SLOTS in maps/sluice_maps.h); once its workers are live,
+ * XDP sends new connections there (`meta` new_flow_workers) while every existing flow still reaches
+ * its old worker.
  */
 #ifndef SLUICE_TAKEOVER_H
 #define SLUICE_TAKEOVER_H
@@ -29,8 +35,9 @@ struct takeover {
 };
 
 /* Before the new generation starts: the pid in pid_file, a live process other than this one, held as
- * a pidfd, and its listening sockets into *fds (the new server's to own). */
-int takeover_prepare(struct takeover *t, const char *pid_file, struct listen_fds *fds, struct err *e);
+ * a pidfd, and what it hands over into *fds (the new server's to own); it must run datapath too. */
+int takeover_prepare(struct takeover *t, const char *pid_file, const char *datapath, struct listen_fds *fds,
+                     struct err *e);
 
 /* Once the new generation is ready (its pid file written): SIGUSR2 to the old one; 1 when it had
  * exited meanwhile (nothing to hand over). Releases t. */
@@ -38,10 +45,11 @@ int takeover_signal(struct takeover *t, struct err *e);
 
 void takeover_release(struct takeover *t);
 
-/* The running generation's side: its listening sockets, offered on the control socket by a thread
- * until takeover_offer_stop (before the hand-over closes them). */
+/* The running generation's side: its listening sockets (AF_XDP: its UMEM), offered on the control socket by a
+ * thread until takeover_offer_stop (before the hand-over closes them). */
 struct takeover_offer {
     struct listen_fds fds;
+    const char *datapath;
     int sock; /* -1: not offering */
     int stop; /* eventfd that ends the thread */
     pthread_t thread;

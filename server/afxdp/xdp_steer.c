@@ -44,7 +44,8 @@ struct flow_key xdp_steer_flow_key(const struct pkt_tuple *t)
     return k;
 }
 
-/* Point the flow at worker (and, pinning, make it its target too): XDP redirects there from now on. */
+/* Point the flow at the server's worker index (and, pinning, make it its target too): XDP redirects
+ * there from now on. Flows name slots: the index plus the generation's base (SLUICE_GEN_SLOTS). */
 static void flow_set_owner(struct xdp_worker *x, const struct pkt_tuple *t, uint32_t worker, bool pin)
 {
     struct flow_key k = xdp_steer_flow_key(t);
@@ -55,9 +56,9 @@ static void flow_set_owner(struct xdp_worker *x, const struct pkt_tuple *t, uint
         x->stats.steer_flow_gone++; /* evicted from the LRU: XDP hashes it afresh, to a live worker */
         return;
     }
-    v.worker = worker;
+    v.worker = x->server->slot_base + worker;
     if (pin)
-        v.target = worker;
+        v.target = v.worker;
     if (bpf_map_update_elem(fd, &k, &v, BPF_EXIST))
         x->stats.steer_flow_gone++;
 }
@@ -84,9 +85,11 @@ enum tcp_steer xdp_steer_read(struct xdp_worker *x, uint8_t *packet, uint32_t *t
     }
     if (m->flow_state == FLOW_AWAIT_PREFIX)
         return TCP_STEER_HOLD;
-    if (m->target == w->index || m->target >= w->srv->cfg.nworkers)
+    /* XDP's target is a slot of this generation's (route_target keeps decisions in the owner's) */
+    if (m->target < x->server->slot_base || m->target - x->server->slot_base == w->index ||
+        m->target - x->server->slot_base >= w->srv->cfg.nworkers)
         return TCP_STEER_PLACED;
-    *target = m->target;
+    *target = m->target - x->server->slot_base;
     return TCP_STEER_MOVE;
 }
 

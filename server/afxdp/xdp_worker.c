@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,6 +36,42 @@ static bool past_threshold(const struct xdp_worker *x, uint32_t busy_pct)
     return x->overloaded ? busy_pct + band >= shed : busy_pct >= shed;
 }
 
+/* The slots this generation takes new connections on (`meta` new_flow_workers): a successor's half,
+ * or 0, every slot, for a server started fresh. */
+static __u64 new_flow_mask(const struct xdp_server *xs)
+{
+    if (!xs->successor)
+        return 0;
+    return xs->slot_base == 0 ? (1ull << SLUICE_GEN_SLOTS) - 1 : ~((1ull << SLUICE_GEN_SLOTS) - 1);
+}
+
+/*
+ * The newest generation's half in `meta` new_flow_workers, once it is the only process on the UMEM
+ * (the one it took over from has exited): set back if something changed it, which only a write racing
+ * the server's own can do (the agent's `sources` and `reload` read, change and write `meta` back).
+ * Worker 0's, with its publication: one map read per period.
+ */
+static void keep_new_flow_mask(struct xdp_worker *x)
+{
+    struct xdp_server *xs = x->server;
+    struct sluice_meta meta;
+    struct err e;
+    __u32 zero = 0, signalled, processes;
+
+    if (!xs->successor || x->worker->index != 0)
+        return;
+    processes = umem_processes(&xs->umem, &signalled);
+    x->stats.syscalls += signalled + 1;
+    if (processes != 1)
+        return;
+    if (pins_read_meta(xs->pins.meta, &meta, &e) || meta.new_flow_workers == new_flow_mask(xs))
+        return;
+    meta.new_flow_workers = new_flow_mask(xs);
+    x->stats.syscalls++;
+    if (!bpf_map_update_elem(xs->pins.meta, &zero, &meta, BPF_EXIST))
+        x->stats.new_flow_mask_restored++;
+}
+
 /*
  * The worker's entry in `workers`, with its load over the period since the last call: the busy
  * share (the period less the time of iterations that found nothing to do: poll() sleeps, spins
@@ -59,7 +96,9 @@ static void publish(struct xdp_worker *x, uint64_t now, bool live, bool draining
         .queue = atomic_load_explicit(&w->queue_depth, memory_order_relaxed),
         .half_open = x->engine.nhalf_open,
         .syncookie_half_open = w->srv->cfg.syncookie_half_open,
+        .gen_base = x->server->slot_base,
     };
+    __u32 slot = x->server->slot_base + w->index;
     uint16_t mss;
     uint8_t wscale;
 
@@ -75,7 +114,9 @@ static void publish(struct xdp_worker *x, uint64_t now, bool live, bool draining
     __atomic_store_n(&x->busy_pct, busy_pct, __ATOMIC_RELAXED);
     __atomic_store_n(&x->overloaded, (uint32_t)(overload && !draining), __ATOMIC_RELAXED);
     __atomic_store_n(&x->cached, x->cache.nfree, __ATOMIC_RELAXED);
-    bpf_map_update_elem(x->server->pins.workers, &w->index, &ws, BPF_ANY);
+    bpf_map_update_elem(x->server->pins.workers, &slot, &ws, BPF_ANY);
+    if (!draining)
+        keep_new_flow_mask(x);
 }
 
 /*
@@ -137,7 +178,7 @@ static uint32_t receive_batch(struct xdp_worker *x, struct xsk_port *p)
     }
     if (n) {
         xsk_ring_cons__release(&p->rx, n);
-        atomic_fetch_sub_explicit(&p->uq->in_fill, n, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&p->uq->sh->in_fill, n, memory_order_relaxed);
         x->stats.rx_packets += n;
         p->rx_packets += n;
     }
@@ -186,7 +227,7 @@ static uint32_t transmit_batch(struct xdp_worker *x)
     }
     if (got) {
         xsk_ring_prod__submit(&p->tx, got);
-        atomic_fetch_add_explicit(&u->in_tx, got, memory_order_relaxed);
+        atomic_fetch_add_explicit(&u->sh->in_tx, got, memory_order_relaxed);
         tcp_tx_consumed(e, got);
         x->stats.tx_packets += got;
     }
@@ -347,7 +388,87 @@ static int choose_queues(struct xdp_server *xs, struct err *e)
     return 0;
 }
 
-/* Map the UMEM and open the pins of cfg->ifname. */
+/*
+ * A successor's slots: the half the running generation does not use, and none of them held by a
+ * live process (a generation before the running one, still draining: refused until it exits).
+ */
+static int take_slots(struct xdp_server *xs, const struct xdp_handover *h, uint32_t nworkers, struct err *e)
+{
+    uint32_t first;
+
+    if (nworkers > SLUICE_GEN_SLOTS)
+        return ERR(e, EXIT_STATUS_USAGE, 0,
+                   "--takeover: %u workers: a generation taking over on AF_XDP has at most %d "
+                   "(SLUICE_GEN_SLOTS: the worker slots are shared out between two generations)",
+                   nworkers, SLUICE_GEN_SLOTS);
+    if (h->slot_base == 0 && h->nworkers > SLUICE_GEN_SLOTS)
+        return ERR(e, EXIT_STATUS_STATE, 0,
+                   "--takeover: the running server has %u workers: a generation taken over on AF_XDP has at "
+                   "most %d (SLUICE_GEN_SLOTS)",
+                   h->nworkers, SLUICE_GEN_SLOTS);
+    xs->slot_base = h->slot_base ? 0 : SLUICE_GEN_SLOTS;
+    first = xs->slot_base;
+    for (__u32 slot = first; slot < first + SLUICE_GEN_SLOTS; slot++) {
+        struct worker_state ws;
+
+        if (bpf_map_lookup_elem(xs->pins.workers, &slot, &ws) || !ws.live || !ws.pid ||
+            ws.pid == (__u32)getpid() || (kill((pid_t)ws.pid, 0) && errno == ESRCH))
+            continue;
+        return ERR(
+            e, EXIT_STATUS_STATE, 0,
+            "--takeover: worker slots %u-%u are still held by pid %u, an older generation that has not "
+            "finished draining; take over once it has exited",
+            first, first + SLUICE_GEN_SLOTS - 1, ws.pid);
+    }
+    return 0;
+}
+
+/* The successor's: the running generation's UMEM and queues (srv->cfg.inherit), the other slot half. */
+static int adopt(struct server *srv, struct xdp_server *xs, struct err *e)
+{
+    struct listen_fds *in = &srv->cfg.inherit;
+    const struct xdp_handover *h = (const struct xdp_handover *)in->blob;
+    const struct umem_config *want = &xs->cfg.umem, *have = &h->umem.cfg;
+    int ret = -1;
+
+    if (in->blob_len < 2 * sizeof(uint32_t))
+        ERR(e, EXIT_STATUS_STATE, 0, "--takeover: the running server handed over no valid AF_XDP state");
+    else if (h->umem.layout != UMEM_SHARED_LAYOUT || in->blob_len != sizeof(*h) ||
+             h->umem.shared_size != (uint32_t)(sizeof(struct umem_shared) | sizeof(struct frame_meta) << 16))
+        ERR(e, EXIT_STATUS_STATE, 0,
+            "--takeover: the running server's UMEM state has layout %u (sizes %#x), this build's %u (%#zx): "
+            "these two builds cannot share a UMEM; restart instead",
+            h->umem.layout, h->umem.shared_size, UMEM_SHARED_LAYOUT,
+            sizeof(struct umem_shared) | sizeof(struct frame_meta) << 16);
+    else if (h->umem.nqueues < 1 || h->umem.nqueues > SLUICE_MAX_QUEUES || in->n != 2 + (int)h->umem.nqueues)
+        ERR(e, EXIT_STATUS_STATE, 0, "--takeover: the running server handed over no valid AF_XDP state");
+    else if (h->first_queue != xs->cfg.queue || h->umem.nqueues != xs->nqueues)
+        ERR(e, EXIT_STATUS_USAGE, 0,
+            "--takeover: the running server serves %u queue%s from queue %u of %s, this one would serve %u "
+            "from %u: a successor serves the same queues ([xdp] queue, queues)",
+            h->umem.nqueues, h->umem.nqueues == 1 ? "" : "s", h->first_queue, xs->cfg.ifname, xs->nqueues,
+            xs->cfg.queue);
+    else if (want->nframes != have->nframes || want->frame_size != have->frame_size ||
+             want->fill_size != have->fill_size || want->comp_size != have->comp_size)
+        ERR(e, EXIT_STATUS_USAGE, 0,
+            "--takeover: the running server's UMEM is %u frames of %u bytes, fill/completion rings %u/%u; "
+            "this one's settings say %u of %u, %u/%u: a successor shares the UMEM, so they must match",
+            have->nframes, have->frame_size, have->fill_size, have->comp_size, want->nframes,
+            want->frame_size, want->fill_size, want->comp_size);
+    else if (!take_slots(xs, h, srv->cfg.nworkers, e))
+        ret = 0;
+    if (ret) {
+        for (int i = 0; i < in->n; i++)
+            close(in->fd[i]);
+        in->n = 0;
+        return -1;
+    }
+    xs->successor = true;
+    in->n = 0; /* the UMEM owns them from here, failing or not */
+    return umem_adopt(&xs->umem, &h->umem, in->fd, xs->umem_note, sizeof(xs->umem_note), e);
+}
+
+/* Map the UMEM (or the running generation's, taking over) and open the pins of cfg->ifname. */
 static int xdp_server_init(struct server *srv, const void *cfg, struct err *e)
 {
     struct xdp_server *xs = calloc(1, sizeof(*xs));
@@ -357,10 +478,13 @@ static int xdp_server_init(struct server *srv, const void *cfg, struct err *e)
     srv->dp = xs;
     xs->cfg = *(const struct xdp_config *)cfg;
     xs->pins.workers = xs->pins.xsks = -1;
+    xs->umem.fd = xs->umem.area_fd = xs->umem.state_fd = -1; /* nothing to close before the UMEM is there */
     xs->source_cap.prog_fd = -1;
     if (pins_open(&xs->pins, xs->cfg.ifname, e) || source_cap_open(&xs->source_cap, &xs->pins, e) ||
         choose_queues(xs, e))
         return -1;
+    if (srv->cfg.inherit.n)
+        return adopt(srv, xs, e);
     return umem_create(&xs->umem, &xs->cfg.umem, xs->nqueues, xs->umem_note, sizeof(xs->umem_note), e);
 }
 
@@ -423,7 +547,7 @@ static int xdp_worker_init(struct worker *w, struct err *e)
     for (int i = 0; i < srv->cfg.nservices; i++)
         tcp_listen(&x->engine, srv->cfg.services[i].port);
     for (uint32_t i = 0; i < x->nports; i++) {
-        __u32 slot = SLUICE_XSKS_KEY(x->ports[i].queue, w->index);
+        __u32 slot = SLUICE_XSKS_KEY(x->ports[i].queue, xs->slot_base + w->index);
         int fd = x->ports[i].fd;
 
         if (bpf_map_update_elem(xs->pins.xsks, &slot, &fd, BPF_ANY))
@@ -431,18 +555,38 @@ static int xdp_worker_init(struct worker *w, struct err *e)
                        "cannot register worker %u's socket on queue %u in the xsks map", w->index,
                        x->ports[i].queue);
     }
-    return 0; /* the worker marks itself live in `workers` from its first loop */
+    return 0; /* xdp_server_prefill marks it live in `workers`, its loop publishes from then on */
 }
 
-/* Give the kernel frames to receive into on every queue before any worker is marked live. */
+/*
+ * Before any worker thread starts: give the kernel frames to receive into on every queue, then mark
+ * every worker live (their loops publish from then on), then send new connections to this
+ * generation's slots (`meta` new_flow_workers; every slot when started fresh). A successor's workers
+ * are live before the first connection comes their way, and the running generation, still taking
+ * them until it hears SIGUSR2, gets none from here on.
+ */
 static void xdp_server_prefill(struct server *srv)
 {
     struct xdp_server *xs = srv->dp;
     struct xdp_worker *x0 = srv->workers[0].dp;
+    uint64_t now = worker_now_ns();
+    struct sluice_meta meta;
+    struct err e;
+    __u32 zero = 0;
 
     for (uint32_t i = 0; i < xs->umem.nqueues; i++)
         while (umem_refill(&xs->umem, &xs->umem.queues[i], &x0->cache))
             ;
+    for (uint32_t i = 0; i < srv->cfg.nworkers; i++) {
+        struct xdp_worker *x = srv->workers[i].dp;
+
+        x->window_ns = now;
+        publish(x, now, true, false);
+    }
+    if (pins_read_meta(xs->pins.meta, &meta, &e))
+        return; /* opened and read at pins_open: not gone since */
+    meta.new_flow_workers = new_flow_mask(xs);
+    bpf_map_update_elem(xs->pins.meta, &zero, &meta, BPF_EXIST);
 }
 
 static void xdp_describe(struct server *srv, char *buf, size_t len)
@@ -459,7 +603,35 @@ static void xdp_describe(struct server *srv, char *buf, size_t len)
              xs->mode_note, xs->csum_note, xs->umem.size >> 20, xs->umem_note);
 }
 
-/* Every frame is free, in a fill ring, held by a connection or on its way through TX. */
+/*
+ * A generation stopping beside its successor: what it placed in its TX rings must be taken by the
+ * kernel before its sockets close (a closed socket's ring is gone, and its frames with it); their
+ * completions come through the shared completion rings, to whichever process consumes them.
+ */
+static void flush_tx_rings(struct server *srv)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        uint32_t pending = 0;
+
+        for (uint32_t i = 0; i < srv->cfg.nworkers; i++) {
+            struct xdp_worker *x = srv->workers[i].dp;
+
+            if (xsk_port_tx_pending(x->tx_port)) {
+                xsk_port_kick_tx(x->tx_port);
+                pending += xsk_port_tx_pending(x->tx_port);
+            }
+        }
+        if (!pending)
+            return;
+        usleep(1000);
+    }
+}
+
+/*
+ * Every frame is free, in a fill ring, held by a connection or on its way through TX. Over the
+ * whole shared pool, so only in the last process that maps it: a generation stopping beside its
+ * successor (umem_processes 2) leaves the count to it, having given back all it holds.
+ */
 static int xdp_server_check_frames(struct server *srv, struct err *e)
 {
     struct xdp_server *xs = srv->dp;
@@ -482,14 +654,18 @@ static int xdp_server_check_frames(struct server *srv, struct err *e)
             chain->n = 0;
         }
     }
+    if (umem_processes(u, &(uint32_t){0}) > 1) {
+        flush_tx_rings(srv);
+        return 0;
+    }
     /* the kernel may still be completing the last transmissions */
-    for (int tries = 0; tries < 100 && atomic_load(&u->in_tx) > 0; tries++) {
+    for (int tries = 0; tries < 100 && atomic_load(&u->sh->in_tx) > 0; tries++) {
         for (uint32_t i = 0; i < u->nqueues; i++)
             umem_complete(u, &u->queues[i], &x0->cache, 256);
         usleep(1000);
     }
     in_fill = umem_in_fill(u);
-    in_tx = atomic_load(&u->in_tx);
+    in_tx = atomic_load(&u->sh->in_tx);
     free_frames = frame_pool_free_count(&u->pool);
     for (uint32_t i = 0; i < srv->cfg.nworkers; i++) {
         struct xdp_worker *x = srv->workers[i].dp;
@@ -613,8 +789,20 @@ static void xdp_write_metrics(struct server *srv, const struct metrics_sink *sin
     sink->family(
         sink->ctx, "sluice_afxdp_umem_frames_in_use", "gauge",
         "UMEM frames not free: in fill, RX or TX rings, or held by connections (workers' caches as of "
-        "their last publication)");
+        "their last publication; during a takeover the other generation's caches count as in use)");
     sink->sample(sink->ctx, "sluice_afxdp_umem_frames_in_use", METRICS_NO_WORKER, umem_frames_in_use(srv));
+    sink->family(sink->ctx, "sluice_afxdp_umem_processes", "gauge",
+                 "server processes mapping the UMEM: 2 while a generation taken over drains beside this one");
+    sink->sample(sink->ctx, "sluice_afxdp_umem_processes", METRICS_NO_WORKER,
+                 umem_processes(&xs->umem, &(uint32_t){0}));
+    sink->family(sink->ctx, "sluice_afxdp_umem_lock_recovered_total", "counter",
+                 "UMEM pool or ring locks found held by a process that died (EOWNERDEAD), made consistent");
+    sink->sample(sink->ctx, "sluice_afxdp_umem_lock_recovered_total", METRICS_NO_WORKER,
+                 atomic_load(&xs->umem.sh->pool.lock_recovered));
+    sink->family(
+        sink->ctx, "sluice_afxdp_worker_slot_base", "gauge",
+        "the first `workers` slot of this generation: worker i is slot base + i (0 or SLUICE_GEN_SLOTS)");
+    sink->sample(sink->ctx, "sluice_afxdp_worker_slot_base", METRICS_NO_WORKER, xs->slot_base);
     sink->family(sink->ctx, "sluice_afxdp_queue_rx_packets_total", "counter",
                  "frames taken from the RX ring of the worker's socket on the device queue");
     for (uint32_t i = 0; i < srv->cfg.nworkers; i++) {
@@ -639,7 +827,25 @@ static void xdp_write_metrics(struct server *srv, const struct metrics_sink *sin
             sink->sample(sink->ctx, "sluice_steer_redirects_total", i, bpf.redirect_by_worker[i]);
 }
 
-/* Deregister from `workers` and `xsks`, close the sockets, release the engine's frames. */
+/* What XDP redirected to p and the worker did not read, back to the pool (its socket is going). */
+static void drain_rx(struct xdp_worker *x, struct xsk_port *p)
+{
+    struct umem *u = &x->server->umem;
+    uint32_t idx, n;
+
+    while ((n = xsk_ring_cons__peek(&p->rx, XDP_RX_BATCH, &idx))) {
+        for (uint32_t i = 0; i < n; i++)
+            frame_put(&x->cache,
+                      (uint32_t)(xsk_ring_cons__rx_desc(&p->rx, idx + i)->addr / u->cfg.frame_size),
+                      FRAME_OWN_HELD);
+        xsk_ring_cons__release(&p->rx, n);
+        atomic_fetch_sub_explicit(&p->uq->sh->in_fill, n, memory_order_relaxed);
+        x->stats.rx_drained_at_stop += n;
+    }
+}
+
+/* Deregister from `workers` and `xsks`, give back what the RX rings hold, close the sockets, release
+ * the engine's frames. */
 static void xdp_worker_release(struct worker *w)
 {
     struct xdp_server *xs = w->srv->dp;
@@ -647,17 +853,22 @@ static void xdp_worker_release(struct worker *w)
     struct worker_state none = {0};
 
     if (xs && xs->pins.workers >= 0) {
-        bpf_map_update_elem(xs->pins.workers, &w->index, &none, BPF_ANY);
-        for (uint32_t i = 0; i < xs->nqueues; i++) {
-            __u32 slot = SLUICE_XSKS_KEY(xs->cfg.queue + i, w->index);
+        __u32 slot = xs->slot_base + w->index;
 
-            bpf_map_delete_elem(xs->pins.xsks, &slot);
+        bpf_map_update_elem(xs->pins.workers, &slot, &none, BPF_ANY);
+        for (uint32_t i = 0; i < xs->nqueues; i++) {
+            __u32 key = SLUICE_XSKS_KEY(xs->cfg.queue + i, slot);
+
+            bpf_map_delete_elem(xs->pins.xsks, &key);
         }
     }
     if (!x)
         return;
-    for (uint32_t i = 0; i < x->nports; i++)
+    for (uint32_t i = 0; i < x->nports; i++) {
+        if (x->ports[i].rx_map.addr && x->cache.pool)
+            drain_rx(x, &x->ports[i]);
         xsk_port_close(&x->ports[i], &xs->umem);
+    }
     if (x->engine.conns)
         xdp_steer_drain_at_stop(x); /* when the frame check did not run (a failed start) */
     if (x->engine.conns)
@@ -669,12 +880,38 @@ static void xdp_worker_release(struct worker *w)
     w->dp = NULL;
 }
 
+/* For a successor (datapath_ops.listeners): the UMEM's memfds and queue sockets, and what they are. */
+static int xdp_handover(struct server *srv, struct listen_fds *out)
+{
+    struct xdp_server *xs = srv->dp;
+    struct xdp_handover h = {
+        .first_queue = xs->cfg.queue, .slot_base = xs->slot_base, .nworkers = srv->cfg.nworkers};
+
+    _Static_assert(sizeof(h) <= SERVER_HANDOVER_BLOB, "struct xdp_handover fits the takeover message");
+    _Static_assert(UMEM_HANDOVER_FDS <= SERVER_MAX_INHERITED, "the UMEM's descriptors fit one message");
+    memset(out, 0, sizeof(*out));
+    out->n = umem_handover_fds(&xs->umem, &h.umem, out->fd);
+    out->blob_len = sizeof(h);
+    memcpy(out->blob, &h, sizeof(h));
+    return out->n;
+}
+
 static void xdp_server_release(struct server *srv)
 {
     struct xdp_server *xs = srv->dp;
+    struct sluice_meta meta;
+    struct err e;
+    __u32 zero = 0;
 
     if (!xs)
         return;
+    /* new connections still sent to this generation's half (a successor that failed to start, or the
+     * last generation stopping): to every live slot again, the generation it took over from's */
+    if (xs->successor && xs->pins.meta >= 0 && !pins_read_meta(xs->pins.meta, &meta, &e) &&
+        meta.new_flow_workers == new_flow_mask(xs)) {
+        meta.new_flow_workers = 0;
+        bpf_map_update_elem(xs->pins.meta, &zero, &meta, BPF_EXIST);
+    }
     umem_destroy(&xs->umem);
     source_cap_close(&xs->source_cap);
     pins_close(&xs->pins);
@@ -689,6 +926,7 @@ const struct datapath_ops xdp_datapath = {
     .server_ready = xdp_server_prefill,
     .worker_run = xdp_worker_run,
     .worker_stop_listening = NULL, /* XDP sheds new connections: the worker publishes overload */
+    .listeners = xdp_handover,
     .describe = xdp_describe,
     .worker_print_stats = xdp_worker_print_stats,
     .write_metrics = xdp_write_metrics,

@@ -48,7 +48,10 @@
     X(steer_export_ns, "time spent exporting connections and updating their flows, ns")                      \
     X(steer_latency_ns, "sum over connections moved in of export-to-import time, ns")                        \
     X(source_released, "connections ended whose per-source count (max_conns_per_source) went back")          \
-    X(source_release_failed, "per-source releases the BPF program could not run: the count stays")
+    X(source_release_failed, "per-source releases the BPF program could not run: the count stays")           \
+    X(rx_drained_at_stop, "frames left in the worker's RX rings when it stopped, given back to the pool")    \
+    X(new_flow_mask_restored, "`meta` new_flow_workers found changed by a racing write, set back to this "   \
+                              "generation's slots")
 
 struct xdp_worker_stats {
 #define XDP_WORKER_STATS_FIELD(name, help) uint64_t name;
@@ -76,10 +79,25 @@ struct xdp_config {
 
 void xdp_config_default(struct xdp_config *cfg);
 
+/*
+ * What a running generation hands its successor (takeover.h) beside umem_handover_fds' descriptors:
+ * the successor shares the UMEM and the queues, and takes the other half of the worker slots
+ * (SLUICE_GEN_SLOTS).
+ */
+struct xdp_handover {
+    struct umem_handover umem;
+    uint32_t first_queue;
+    uint32_t slot_base; /* the running generation's first worker slot */
+    uint32_t nworkers;
+    uint32_t _pad;
+};
+
 /* Server-wide (srv->dp): shared by every worker, set up before them and released after them. */
 struct xdp_server {
     struct xdp_config cfg;
     struct umem umem;
+    uint32_t slot_base; /* worker i is slot slot_base + i in `workers`, `xsks` and flows */
+    bool successor;     /* it took over from a running generation */
     struct pins pins;
     struct source_cap source_cap; /* gives per-source counts back as connections end */
     uint32_t nqueues;             /* queues served: cfg.queue to cfg.queue + nqueues - 1 */

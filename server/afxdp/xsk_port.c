@@ -9,7 +9,8 @@
  * name the queue's first. Only the UMEM's very first bind carries flags (the kernel refuses flags
  * beside XDP_SHARED_UMEM); every further queue's pool takes the first bind's modes from the kernel
  * (xp_assign_dev_shared: copy or zero-copy, XDP_USE_NEED_WAKEUP, and XDP_USE_SG, a flag of the
- * UMEM). So multi-buffer and need-wakeup hold on every queue or on none.
+ * UMEM). So multi-buffer and need-wakeup hold on every queue or on none. A successor generation
+ * (umem_adopt) binds every socket to the running one's socket of its queue: same pool, same rings.
  */
 #include "afxdp/xsk_port.h"
 
@@ -56,7 +57,8 @@ static int open_socket(struct xsk_port *p, struct umem *u, const struct xsk_port
                        unsigned ifindex)
 {
     struct umem_queue *q = cfg->uq;
-    bool first = !u->sockets, first_on_queue = q->fd < 0;
+    /* an adopted UMEM (a takeover) is bound on every queue already: its sockets all share */
+    bool first = !u->sockets && !u->adopted, first_on_queue = q->fd < 0;
     uint16_t flags = bind_flags_for(cfg->zerocopy) | XDP_USE_NEED_WAKEUP | XDP_USE_SG;
     int ret;
 

@@ -4,17 +4,32 @@
 #include "net/frame.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
+static bool geometry_ok(uint32_t frame_size, uint32_t nframes)
+{
+    if (!nframes || frame_size < 2048 || (frame_size & (frame_size - 1))) {
+        errno = EINVAL;
+        return false;
+    }
+    return true;
+}
+
+static void all_free(struct frame_pool *pool)
+{
+    for (uint32_t i = 0; i < pool->nframes; i++)
+        pool->free[i] = pool->nframes - 1 - i; /* low indices first */
+    pool->sh->nfree = pool->nframes;
+}
+
 int frame_pool_init(struct frame_pool *pool, void *area, uint32_t frame_size, uint32_t nframes)
 {
     memset(pool, 0, sizeof(*pool));
-    if (!nframes || frame_size < 2048 || (frame_size & (frame_size - 1))) {
-        errno = EINVAL;
+    if (!geometry_ok(frame_size, nframes))
         return -1;
-    }
     pool->frame_size = frame_size;
     pool->nframes = nframes;
     if (area) {
@@ -26,6 +41,8 @@ int frame_pool_init(struct frame_pool *pool, void *area, uint32_t frame_size, ui
             return -1;
         pool->owns_area = true;
     }
+    pool->owns_lists = true;
+    pool->sh = &pool->own;
     pool->meta = calloc(nframes, sizeof(*pool->meta));
     pool->free = calloc(nframes, sizeof(*pool->free));
     if (!pool->meta || !pool->free) {
@@ -33,21 +50,62 @@ int frame_pool_init(struct frame_pool *pool, void *area, uint32_t frame_size, ui
         errno = ENOMEM;
         return -1;
     }
-    for (uint32_t i = 0; i < nframes; i++)
-        pool->free[i] = nframes - 1 - i; /* low indices first */
-    pool->nfree = nframes;
-    pthread_mutex_init(&pool->lock, NULL);
+    all_free(pool);
+    pthread_mutex_init(&pool->own.lock, NULL);
     return 0;
+}
+
+size_t frame_pool_lists_size(uint32_t nframes)
+{
+    return (size_t)nframes * (sizeof(struct frame_meta) + sizeof(uint32_t));
+}
+
+int frame_pool_attach(struct frame_pool *pool, void *area, uint32_t frame_size, uint32_t nframes,
+                      struct frame_pool_shared *sh, void *lists, bool fresh)
+{
+    pthread_mutexattr_t attr;
+
+    memset(pool, 0, sizeof(*pool));
+    if (!geometry_ok(frame_size, nframes))
+        return -1;
+    pool->area = area;
+    pool->frame_size = frame_size;
+    pool->nframes = nframes;
+    pool->sh = sh;
+    pool->meta = lists; /* struct frame_meta is 8-byte aligned, its array first */
+    pool->free = (uint32_t *)((struct frame_meta *)lists + nframes);
+    if (!fresh)
+        return 0;
+    memset(lists, 0, frame_pool_lists_size(nframes));
+    all_free(pool);
+    sh->lock_recovered = 0;
+    if ((errno = pthread_mutexattr_init(&attr)))
+        return -1;
+    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    errno = pthread_mutex_init(&sh->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    return errno ? -1 : 0;
+}
+
+void frame_lock(pthread_mutex_t *m, _Atomic uint64_t *recovered)
+{
+    if (pthread_mutex_lock(m) == EOWNERDEAD) {
+        pthread_mutex_consistent(m);
+        atomic_fetch_add_explicit(recovered, 1, memory_order_relaxed);
+    }
 }
 
 void frame_pool_destroy(struct frame_pool *pool)
 {
     if (pool->owns_area && pool->area)
         munmap(pool->area, (size_t)pool->frame_size * pool->nframes);
-    free(pool->meta);
-    free(pool->free);
-    if (pool->meta && pool->free)
-        pthread_mutex_destroy(&pool->lock);
+    if (pool->owns_lists) {
+        free(pool->meta);
+        free(pool->free);
+        if (pool->meta && pool->free)
+            pthread_mutex_destroy(&pool->own.lock);
+    }
     memset(pool, 0, sizeof(*pool));
 }
 
@@ -55,9 +113,9 @@ uint32_t frame_pool_free_count(struct frame_pool *pool)
 {
     uint32_t n;
 
-    pthread_mutex_lock(&pool->lock);
-    n = pool->nfree;
-    pthread_mutex_unlock(&pool->lock);
+    frame_lock(&pool->sh->lock, &pool->sh->lock_recovered);
+    n = pool->sh->nfree;
+    pthread_mutex_unlock(&pool->sh->lock);
     return n;
 }
 
@@ -71,10 +129,10 @@ static void cache_spill(struct frame_cache *cache, uint32_t count)
 {
     struct frame_pool *pool = cache->pool;
 
-    pthread_mutex_lock(&pool->lock);
+    frame_lock(&pool->sh->lock, &pool->sh->lock_recovered);
     while (count-- && cache->nfree)
-        pool->free[pool->nfree++] = cache->free[--cache->nfree];
-    pthread_mutex_unlock(&pool->lock);
+        pool->free[pool->sh->nfree++] = cache->free[--cache->nfree];
+    pthread_mutex_unlock(&pool->sh->lock);
 }
 
 void frame_cache_drain(struct frame_cache *cache)
@@ -89,10 +147,10 @@ uint32_t frame_alloc(struct frame_cache *cache)
     uint32_t frame;
 
     if (!cache->nfree) {
-        pthread_mutex_lock(&pool->lock);
-        while (cache->nfree < FRAME_CACHE_BATCH && pool->nfree)
-            cache->free[cache->nfree++] = pool->free[--pool->nfree];
-        pthread_mutex_unlock(&pool->lock);
+        frame_lock(&pool->sh->lock, &pool->sh->lock_recovered);
+        while (cache->nfree < FRAME_CACHE_BATCH && pool->sh->nfree)
+            cache->free[cache->nfree++] = pool->free[--pool->sh->nfree];
+        pthread_mutex_unlock(&pool->sh->lock);
         if (!cache->nfree) {
             cache->alloc_failed++;
             return FRAME_NONE;

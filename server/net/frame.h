@@ -12,6 +12,11 @@
  * A frame_pool is the shared region with a locked free list; each worker allocates through its own
  * frame_cache, which refills and spills in batches so the lock is taken once per batch, never per
  * packet. Nothing here allocates memory after frame_pool_init.
+ *
+ * The AF_XDP UMEM's pool may be shared by two server processes (a takeover: afxdp/umem.h): then
+ * its free list, its count and lock (struct frame_pool_shared) and its frames' metadata live in a
+ * shared mapping (frame_pool_attach), the lock process-shared and robust: a process that died
+ * holding it leaves it to the next taker, which counts the recovery (lock_recovered).
  */
 #ifndef SLUICE_NET_FRAME_H
 #define SLUICE_NET_FRAME_H
@@ -62,15 +67,24 @@ struct frame_meta {
     uint16_t _reserved;
 };
 
+/* The pool's lock and count: in the pool itself, or in memory the processes sharing it map. */
+struct frame_pool_shared {
+    pthread_mutex_t lock; /* guards the free list and nfree */
+    uint32_t nfree;
+    uint32_t _pad;
+    _Atomic uint64_t lock_recovered; /* times a taker found the lock's holder dead (EOWNERDEAD) */
+};
+
 struct frame_pool {
     uint8_t *area;
     uint32_t frame_size;
     uint32_t nframes;
     struct frame_meta *meta;
-    pthread_mutex_t lock; /* guards free/nfree */
+    struct frame_pool_shared *sh; /* &own, or in a shared mapping (frame_pool_attach) */
     uint32_t *free;
-    uint32_t nfree;
+    struct frame_pool_shared own;
     bool owns_area;
+    bool owns_lists; /* meta and free are its own allocations */
 };
 
 struct frame_cache {
@@ -86,6 +100,20 @@ struct frame_cache {
  */
 int frame_pool_init(struct frame_pool *pool, void *area, uint32_t frame_size, uint32_t nframes);
 void frame_pool_destroy(struct frame_pool *pool);
+
+/* The bytes frame_pool_attach wants for nframes frames' free list and metadata. */
+size_t frame_pool_lists_size(uint32_t nframes);
+
+/*
+ * Set up a pool over area whose state is sh and lists (frame_pool_lists_size bytes), memory that
+ * other processes may map: fresh, the state is initialised (every frame free, the lock
+ * process-shared and robust); otherwise it is another process's pool, taken as it stands.
+ */
+int frame_pool_attach(struct frame_pool *pool, void *area, uint32_t frame_size, uint32_t nframes,
+                      struct frame_pool_shared *sh, void *lists, bool fresh);
+
+/* Lock m, a robust mutex maybe: a holder that died leaves it consistent again, counted in *recovered. */
+void frame_lock(pthread_mutex_t *m, _Atomic uint64_t *recovered);
 
 /* Frames on the pool's shared free list (not counting worker caches). */
 uint32_t frame_pool_free_count(struct frame_pool *pool);

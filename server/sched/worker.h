@@ -32,15 +32,20 @@
 #include "sched/datapath.h"
 
 /*
- * Listening sockets handed from one server generation to the next (takeover.h), each with its port.
- * The new generation serves these very sockets: none is closed while the other still takes
- * connections, so no connection queued on one is lost. At most what one SCM_RIGHTS message carries.
+ * What one server generation hands the next (takeover.h). The socket datapath: its listening
+ * sockets, each with its port; the new generation serves these very sockets: none is closed while
+ * the other still takes connections, so no connection queued on one is lost. AF_XDP: the UMEM's
+ * memfds and each queue's first socket, described by blob (struct xdp_handover). At most what one
+ * SCM_RIGHTS message carries.
  */
 #define SERVER_MAX_INHERITED 253
+#define SERVER_HANDOVER_BLOB 128
 struct listen_fds {
     int n;
     int fd[SERVER_MAX_INHERITED];
     uint16_t port[SERVER_MAX_INHERITED];
+    uint32_t blob_len; /* the datapath's own description of fd, its bytes in blob */
+    uint8_t blob[SERVER_HANDOVER_BLOB];
 };
 
 /* A quarter of the default max_half_open: a flood turns cookies on long before it evicts real clients'
@@ -74,7 +79,7 @@ struct server_config {
     uint32_t offload_slow_ms;      /* an offloaded handler that runs longer fails, for its breaker */
     struct app_service services[APP_MAX_SERVICES];
     int nservices;
-    struct listen_fds inherit; /* kernel sockets: the listeners taken over; the datapath owns them */
+    struct listen_fds inherit; /* what was taken over (listeners, AF_XDP's UMEM); the datapath owns it */
     struct access_log_config access_log; /* path NULL: no access log */
 };
 

@@ -494,7 +494,7 @@ HELD_PID=""
 
 # ---- ABI mismatch -----------------------------------------------------------------------------
 agent load --dev "$DEV" >/dev/null
-bpftool map update pinned "$PINS/meta" key hex 00 00 00 00 value hex 63 00 00 00 $(printf '00 %.0s' $(seq 28))
+bpftool map update pinned "$PINS/meta" key hex 00 00 00 00 value hex 63 00 00 00 $(printf '00 %.0s' $(seq 36))
 expect "status refuses another ABI" 6 "ABI version 99, this build speaks $ABI" agent status --dev "$DEV"
 expect "status of every device lists one of another ABI with the reason" 0 \
     "not shown: maps pinned for $DEV have ABI version 99" agent status

@@ -1455,6 +1455,95 @@ static void fixture_routed(const char *name)
     expect_heavy_routed(&s, &x);
 }
 
+/* ---- server generations (a takeover): slot halves ---------------------------------------------- */
+
+/* Worker slot i belongs to the generation whose first slot is base. */
+static int set_gen_base(__u32 i, __u32 base)
+{
+    int fd = bpf_map__fd(skel->maps.workers);
+    struct worker_state ws;
+
+    if (bpf_map_lookup_elem(fd, &i, &ws))
+        return -1;
+    ws.gen_base = base;
+    return bpf_map_update_elem(fd, &i, &ws, BPF_ANY);
+}
+
+/* The slots new connections go to (`meta` new_flow_workers; 0: every slot). */
+static int set_new_flow_workers(__u64 mask)
+{
+    int fd = bpf_map__fd(skel->maps.meta);
+    struct sluice_meta meta;
+    __u32 k = 0;
+
+    if (bpf_map_lookup_elem(fd, &k, &meta))
+        return -1;
+    meta.new_flow_workers = mask;
+    return bpf_map_update_elem(fd, &k, &meta, BPF_ANY);
+}
+
+#define LOW_HALF  ((1ull << SLUICE_GEN_SLOTS) - 1)
+#define HIGH_HALF (~LOW_HALF)
+
+/* Two generations: workers 0-1 (slots 0 up) and 32-33 (slots 32 up), every one live. */
+static int setup_generations(void)
+{
+    const __u32 slots[] = {0, 1, 32, 33};
+
+    for (int i = 0; i < 4; i++)
+        if (set_worker(slots[i], true, false, true) || set_gen_base(slots[i], slots[i] & SLUICE_GEN_SLOTS))
+            return -1;
+    return 0;
+}
+
+/* New connections go to the newest generation's half only; a flow opened before keeps its owner. */
+static void test_generations_new_flows_to_newest_half(void)
+{
+    struct pkt_spec old = v4(TH_SYN), s = v4(TH_SYN);
+    int owner;
+
+    reset();
+    CHECK(add_service(SERVICE_V4, 80, 0) == 0);
+    CHECK(setup_generations() == 0);
+    CHECK(set_new_flow_workers(LOW_HALF) == 0);
+    owner = expected_worker(&old, 0x3);
+    EXPECT(&old, XDP_REDIRECT, "redirect_syn", owner);
+    CHECK(set_new_flow_workers(HIGH_HALF) == 0); /* the successor is ready */
+    for (int i = 0; i < 40; i++) {
+        s.sport = (__u16)(30000 + i);
+        EXPECT(&s, XDP_REDIRECT, "redirect_syn", expected_worker(&s, 3ull << 32));
+    }
+    old.tcp_flags = TH_ACK;
+    EXPECT(&old, XDP_REDIRECT, "redirect_flow", owner);
+    CHECK(set_new_flow_workers(0) == 0); /* 0: every slot, the fresh server's */
+    s.sport = 31000;
+    EXPECT(&s, XDP_REDIRECT, "redirect_syn", expected_worker(&s, 3ull | 3ull << 32));
+}
+
+/* A route's mask names the owner's generation's workers: the decision stays in that process. */
+static void test_generations_route_within_owner_half(void)
+{
+    static const char req[] = "GET /heavy HTTP/1.1\r\nHost: example.com\r\n\r\n";
+    struct pkt_spec s = v4(TH_ACK);
+    struct flow_value fv;
+    int owner;
+    __u32 target;
+
+    reset();
+    CHECK(add_service(SERVICE_V4, 80, SERVICE_F_STEER) == 0);
+    CHECK(setup_generations() == 0);
+    CHECK(set_new_flow_workers(HIGH_HALF) == 0);
+    owner = open_conn(&s);
+    CHECKF(owner == 32 || owner == 33, "owner %d", owner);
+    target = 1 - (__u32)(owner - 32); /* the other worker of its generation, as its server numbers it */
+    CHECK(add_route(ROUTE_PATH, "/heavy", 1ull << target, 7) == 0);
+    EXPECT_DECISION(&s, req, sizeof(req) - 1, 0, owner, "prefix_routed");
+    fv = flow_of(&s);
+    CHECKF(fv.target == 32 + target && fv.worker == (__u32)owner, "worker %u target %u", fv.worker,
+           fv.target);
+    CHECK(last.meta.target == 32 + target);
+}
+
 /* ---- stream-prefix steering: real clients ----------------------------------------------------- */
 
 static void test_h2_curl_fixture(void)
@@ -2951,6 +3040,8 @@ int main(int argc, char **argv)
         T(test_stale_heartbeat_counts_as_busy),
         T(test_all_busy_and_overloaded_shed),
         T(test_every_packet_counted_once),
+        T(test_generations_new_flows_to_newest_half),
+        T(test_generations_route_within_owner_half),
         T(test_h2_curl_fixture),
         T(test_h2_nghttp_fixture),
         T(test_h2_h2load_fixture),
