@@ -7,15 +7,15 @@
 # In a topology of its own (tools/topology.sh, "soak"), with 1% loss and 1% duplication both ways
 # (tests/afxdp/netem.bpf.c on the client's veth), a two-worker server with cleartext and TLS ports
 # serves at once, for N seconds:
-#   - h2load over long-lived HTTP/2 connections: small and bulk responses (/healthz, /bytes/100,
-#     /bytes/65536, /bytes/1048576);
+#   - h2load over long-lived HTTP/2 connections (runs of up to 5 minutes, below): small and bulk
+#     responses (/healthz, /bytes/100, /bytes/65536, /bytes/1048576);
 #   - h2load over HTTP/1.1 keep-alive connections, and over TLS (HTTP/2, ALPN);
 #   - a client opening a new connection per request (curl): downloads checked by size, 64 KiB
 #     uploads checked by their echo, HTTP/1.1, HTTP/2 and HTTPS in turn;
 #   - a route change every 10 s (/bytes moves between the two workers: new connections follow it,
 #     existing ones stay where they are), a server takeover a quarter of the way in (a new
 #     generation started with --takeover shares the UMEM and takes the new connections; the first
-#     one serves h2load's long-lived connections until they close at the end, then exits by itself),
+#     one serves h2load's long-lived connections until their run ends, then exits by itself),
 #     and a program reload (`sluice-agent reload`) halfway.
 # Each second it records the server's resident set, UMEM frames in use, open connections and open
 # files (DIR/samples.csv, a line each: seconds, rss_kb, frames, conns, fds, requests: the newest
@@ -26,13 +26,14 @@
 # the server does not stop with every frame returned. Prints ok / not ok lines (tests/lib/tap.sh),
 # so that `make test` runs it (suite "soak", two minutes) and an operator runs it for longer.
 #
-# The first generation's drain_ms is the run's length plus a minute, at most 600 s (the setting's
-# bound): in a run longer than about nine minutes it ends before h2load's connections do, and the
-# first generation then closes them (GOAWAY) as on a stop.
+# The h2load clients run in segments of at most SEGMENT_SECS (300) back to back: their connections
+# live long but turn over, as clients' do, so that the generation taken over sees its last one close
+# within its drain_ms (the run's length plus a minute, at most 600 s, the setting's bound) however
+# long the run.
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-SECS=120 OUTDIR=""
+SECS=120 OUTDIR="" SEGMENT_SECS=300
 usage() {
     echo "usage: tools/soak.sh [--seconds N] [--out DIR] BUILD_DIR" >&2
     exit 2
@@ -121,11 +122,23 @@ START=$(sample 0)
 
 # ---- the load, all of it for SECS seconds ----
 printf '%s\n' "$URL/healthz" "$URL/bytes/100" "$URL/bytes/65536" "$URL/bytes/1048576" >"$WORK/h2.urls"
-cli h2load -D "$SECS" -c 8 -m 4 --rps 40 -i "$WORK/h2.urls" >"$WORK/h2load-h2.log" 2>&1 &
+# h2load_segments KIND ARGS...: h2load ARGS for SECS in all, in runs of at most SEGMENT_SECS, their
+# output appended to h2load-KIND.log
+h2load_segments() {
+    local kind=$1 left=$SECS d
+    shift
+    : >"$WORK/h2load-$kind.log"
+    while [ "$left" -gt 0 ]; do
+        d=$((left < SEGMENT_SECS ? left : SEGMENT_SECS))
+        cli h2load -D "$d" "$@" >>"$WORK/h2load-$kind.log" 2>&1
+        left=$((left - d))
+    done
+}
+h2load_segments h2 -c 8 -m 4 --rps 40 -i "$WORK/h2.urls" &
 LOAD_PIDS+=($!)
-cli h2load -D "$SECS" --h1 -c 4 --rps 40 "$URL/bytes/100" "$URL/healthz" "$URL/bytes/16384" >"$WORK/h2load-h1.log" 2>&1 &
+h2load_segments h1 --h1 -c 4 --rps 40 "$URL/bytes/100" "$URL/healthz" "$URL/bytes/16384" &
 LOAD_PIDS+=($!)
-cli h2load -D "$SECS" -c 4 -m 4 --rps 20 "$TURL/bytes/4096" "$TURL/healthz" >"$WORK/h2load-tls.log" 2>&1 &
+h2load_segments tls -c 4 -m 4 --rps 20 "$TURL/bytes/4096" "$TURL/healthz" &
 LOAD_PIDS+=($!)
 # one line per request: its name and OK or what went wrong
 cli bash -c "end=\$((SECONDS + $SECS)); i=0
@@ -173,10 +186,14 @@ LOAD_PIDS=()
 
 # ---- no request failed ----
 for kind in h2 h1 tls; do
-    summary=$(grep '^requests:' "$WORK/h2load-$kind.log")
-    echo "# h2load $kind: $summary; $(grep '^status codes:' "$WORK/h2load-$kind.log")"
+    # over every segment's run (one without a summary counts as failed)
+    summary=$(awk '/^starting benchmark/ { runs++ } /^requests:/ { n++; t += $2; d += $6; f += $10; e += $12; o += $14 }
+        END { if (n) printf "requests: %d total, %d done, %d failed, %d errored, %d timeout (%d run(s), %d without a summary)", t, d, f, e, o, n, runs - n }' \
+        "$WORK/h2load-$kind.log")
+    echo "# h2load $kind: $summary; status codes: $(awk '/^status codes:/ { for (i = 0; i < 4; i++) c[i] += $(3 + 2 * i) }
+        END { printf "%d 2xx, %d 3xx, %d 4xx, %d 5xx", c[0], c[1], c[2], c[3] }' "$WORK/h2load-$kind.log")"
     done_=$(sed -n 's/.* \([0-9]*\) done.*/\1/p' <<<"$summary")
-    if grep -q ' 0 failed, 0 errored, 0 timeout' <<<"$summary" && [ "${done_:-0}" -gt 0 ]; then
+    if grep -q ' 0 failed, 0 errored, 0 timeout (.*, 0 without a summary)' <<<"$summary" && [ "${done_:-0}" -gt 0 ]; then
         ok "soak: h2load $kind: ${done_} requests, none failed"
     else
         not_ok "soak: h2load $kind: every request succeeded" "${summary:-no summary: $(tail -2 "$WORK/h2load-$kind.log" | tr '\n' '|')}"
