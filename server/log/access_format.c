@@ -39,7 +39,7 @@ static uint32_t var_fixed(enum access_var v)
 {
     switch (v) {
     case ACCESS_VAR_remote_addr:
-        return 48; /* INET6_ADDRSTRLEN */
+        return sizeof(((struct access_format_ctx *)0)->addr_text);
     case ACCESS_VAR_time_local:
     case ACCESS_VAR_time_iso8601:
         return sizeof(((struct access_format_ctx *)0)->time_local);

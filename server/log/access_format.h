@@ -74,8 +74,9 @@ struct access_format {
     } ops[ACCESS_FORMAT_MAX_OPS];
     char literals[ACCESS_FORMAT_MAX_LITERALS];
     uint32_t fields; /* ACCESS_FIELD_BIT of the optional strings (host, referer, user agent) it prints */
-    uint32_t worst_fixed,
-        worst_per_byte; /* a line's bytes at most: fixed + per_byte x the record's strings */
+    /* a line's bytes at most: worst_fixed + worst_per_byte x the record's strings' bytes */
+    uint32_t worst_fixed;
+    uint32_t worst_per_byte;
 };
 
 /* spec: "common", "combined", "json" or a format string. An unknown variable, a string too long, or a
