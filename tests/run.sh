@@ -111,8 +111,8 @@ fi
 [ -d "$BUILD" ] || { echo "run.sh: error: no build directory '$BUILD' (make BUILD=$BUILD tests builds it)" >&2; exit 2; }
 
 passed=0 failed=0 skipped=0
-LOG=$(mktemp)
-trap 'rm -f "$LOG"' EXIT
+LOG=$(mktemp) FAILURES=$(mktemp)
+trap 'rm -f "$LOG" "$FAILURES"' EXIT
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "run.sh: note: not root; the BPF and namespace suites will fail (they need CAP_BPF and CAP_NET_ADMIN)"
@@ -135,15 +135,22 @@ for name in "${RUN[@]}"; do
     s=$(grep -c '^skip - ' "$LOG")
     if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
         if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
-            echo "not ok - $name: suite ran past its ${limit}s limit"
+            echo "not ok - suite ran past its ${limit}s limit" >>"$LOG"
         else
-            echo "not ok - $name: suite exited with status $status without reporting a failure"
+            echo "not ok - suite exited with status $status without reporting a failure" >>"$LOG"
         fi
+        tail -1 "$LOG" | sed "s/^not ok - /not ok - $name: /"
         f=1
     fi
+    grep '^not ok - ' "$LOG" | sed "s/^not ok - /not ok - $name: /" >>"$FAILURES"
     echo "# suite $name: $p passed, $f failed, $s skipped in $(($(date +%s) - start))s"
     passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 done
 
+# A long run's failures scroll far up; repeat them just above the summary.
+if [ -s "$FAILURES" ]; then
+    echo "# failures:"
+    sed 's/^/#   /' "$FAILURES"
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
