@@ -283,6 +283,10 @@ static __always_inline int steer_parse(struct xdp_md *ctx, struct steer_pkt *pkt
 
     if ((void *)(eth + 1) > data_end)
         goto malformed;
+    if (eth->h_dest[0] & 1) { /* a group address: also what tells user space a frame has a prefix */
+        st->pass_not_unicast++;
+        return 0;
+    }
     proto = eth->h_proto;
     l3 = eth + 1;
     if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
@@ -1137,20 +1141,33 @@ static __always_inline void prefix_segment(struct xdp_md *ctx, struct flow_value
     }
 }
 
-/* Prepend struct sluice_xdp_meta: the flow awaits its route, or user space's hand-off to target. */
-static __always_inline void add_meta(struct xdp_md *ctx, const struct flow_value *fv, struct sluice_stats *st)
+/*
+ * Room for struct sluice_xdp_meta in front of the frame (see maps/sluice_maps.h); NULL when the
+ * kernel gives none (meta_failed). Packet pointers taken before are invalid after it.
+ */
+static __always_inline struct sluice_xdp_meta *prepend_meta(struct xdp_md *ctx, struct sluice_stats *st)
 {
     struct sluice_xdp_meta *m;
 
-    if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m))) {
+    if (bpf_xdp_adjust_head(ctx, -(int)sizeof(*m))) {
         st->meta_failed++;
-        return;
+        return NULL;
     }
-    m = (void *)(long)ctx->data_meta;
-    if ((void *)(m + 1) > (void *)(long)ctx->data) {
+    m = (void *)(long)ctx->data;
+    if ((void *)(m + 1) > (void *)(long)ctx->data_end) {
         st->meta_failed++;
-        return;
+        return NULL;
     }
+    return m;
+}
+
+/* Prepend struct sluice_xdp_meta: the flow awaits its route, or user space's hand-off to target. */
+static __always_inline void add_meta(struct xdp_md *ctx, const struct flow_value *fv, struct sluice_stats *st)
+{
+    struct sluice_xdp_meta *m = prepend_meta(ctx, st);
+
+    if (!m)
+        return;
     m->magic = SLUICE_XDP_META_MAGIC;
     m->target = fv->target;
     m->route_id = fv->route_id;
@@ -1609,15 +1626,9 @@ static __noinline int cookie_ack(struct xdp_md *ctx, const struct steer_pkt *pkt
         struct flow_value nv;
 
         flow_insert_new(&pkt->fk, sv, worker, source, &nv, st);
-        if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m))) {
-            st->meta_failed++; /* without its options the worker resets the ACK: the client starts over */
+        m = prepend_meta(ctx, st);
+        if (!m) /* without its options the worker resets the ACK: the client starts over */
             return redirect_to(ctx, worker, st, &st->redirect_cookie);
-        }
-        m = (void *)(long)ctx->data_meta;
-        if ((void *)(m + 1) > (void *)(long)ctx->data) {
-            st->meta_failed++;
-            return redirect_to(ctx, worker, st, &st->redirect_cookie);
-        }
         m->magic = SLUICE_XDP_META_MAGIC;
         m->target = worker;
         m->route_id = 0;

@@ -25,8 +25,10 @@
  *    syncookie_mss and syncookie_wscale; sluice_xdp_meta gained the cookie_* fields; stats counters
  *    tx_syncookie, redirect_cookie, drop_cookie_invalid, syncookie_failed
  * 7: server generations (a takeover on AF_XDP): worker_state gained gen_base, sluice_meta gained
- *    new_flow_workers; route masks name a generation's workers from its gen_base; SLUICE_GEN_SLOTS */
-#define SLUICE_ABI_VERSION 7
+ *    new_flow_workers; route masks name a generation's workers from its gen_base; SLUICE_GEN_SLOTS
+ * 8: sluice_xdp_meta is a prefix of the redirected frame itself (bpf_xdp_adjust_head), no longer XDP
+ *    metadata (bpf_xdp_adjust_meta, which some kernels refuse); stats counter pass_not_unicast */
+#define SLUICE_ABI_VERSION 8
 
 /* Pins live at SLUICE_PIN_ROOT/<ifname>/<map name>; the attachment is the bpf_link pinned as "link". */
 #define SLUICE_PIN_ROOT        "/sys/fs/bpf/sluice"
@@ -159,13 +161,17 @@ enum flow_flags {
 };
 
 /*
- * XDP metadata (bpf_xdp_adjust_meta) in front of a redirected frame of a flow in FLOW_AWAIT_PREFIX
- * (flow_state says so; target == worker) or whose target != worker: the decision packet and every
- * later one (retransmissions too) until user space rewrites worker; and in front of the ACK that opens a
- * connection from a valid SYN cookie (cookie_mss non-zero, see "SYN cookies" below). Frames without it belong
- * to flows with nothing pending (hashed, decided to their owner) or lost it (stats meta_failed). AF_XDP
- * copies it to the UMEM bytes just before the packet (copy mode too). Only such frames carry it, so a reader
- * checks magic and clears it (UMEM bytes are reused). Host byte order.
+ * The steering program's word to user space, in front of a redirected frame of a flow in
+ * FLOW_AWAIT_PREFIX (flow_state says so; target == worker) or whose target != worker: the decision
+ * packet and every later one (retransmissions too) until user space rewrites worker; and in front of
+ * the ACK that opens a connection from a valid SYN cookie (cookie_mss non-zero, see "SYN cookies"
+ * below). Frames without it belong to flows with nothing pending (hashed, decided to their owner) or
+ * lost it (stats meta_failed). It is a prefix of the frame itself (bpf_xdp_adjust_head), not XDP
+ * metadata: bpf_xdp_adjust_meta is refused by some kernels' verifiers, and the prefix reaches the
+ * UMEM the same way in copy and zero-copy mode. The program redirects only frames to a unicast MAC
+ * (others are the kernel's: pass_not_unicast), and the magic, read as a destination MAC, is a group
+ * address, so a frame that starts with it carries the prefix. A reader strips it and finds it again
+ * just before the packet, where it clears magic (UMEM bytes are reused). Host byte order.
  */
 #define SLUICE_XDP_META_MAGIC 0x534c4d31 /* 'SLM1' */
 
@@ -308,6 +314,7 @@ struct worker_state {
  * exactly one of the verdict counters below; bpftool prints them by name, the agent sums CPUs.
  */
 #define SLUICE_VERDICT_COUNTERS(X)                                                                           \
+    X(pass_not_unicast, "to a multicast or broadcast MAC: passed to the kernel")                             \
     X(pass_not_ip, "not IPv4 or IPv6 (ARP, LLDP, ...): passed to the kernel")                                \
     X(pass_malformed, "truncated or invalid Ethernet/IP/TCP header: passed to the kernel")                   \
     X(pass_fragment, "IPv4 fragment: passed to the kernel")                                                  \
@@ -346,8 +353,8 @@ struct worker_state {
     X(prefix_handoffs, "decisions whose target is another worker than the owner: hand-off due")              \
     X(prefix_awaiting_more, "segment parsed, key not complete yet: the flow waits for the next one")         \
     X(prefix_out_of_order, "payload not at the parser's sequence number while awaiting: not parsed")         \
-    X(meta_added, "XDP metadata prepended: the frame's flow awaits its route or hand-off")                   \
-    X(meta_failed, "bpf_xdp_adjust_meta failed: frame redirected without metadata")                          \
+    X(meta_added, "struct sluice_xdp_meta prepended: the frame's flow awaits its route or hand-off")         \
+    X(meta_failed, "bpf_xdp_adjust_head failed: frame redirected without metadata")                          \
     X(source_counted, "new flows counted against their source (max_conns_per_source set)")                   \
     X(source_insert_failed, "sources table update failed: the SYN passed uncounted")                         \
     X(source_undone, "counted SYNs whose flow insert failed: the count was given back")                      \

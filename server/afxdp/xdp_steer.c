@@ -2,8 +2,9 @@
  * xdp_steer.c — the user-space half of stream-prefix steering (data path step 3).
  *
  * The XDP program picks a connection's worker by hash at the SYN, then decides its route from the
- * first payload bytes. Every frame it redirects carries struct sluice_xdp_meta just before the
- * packet: the flow's state and target worker. Here a worker reads it for each received frame:
+ * first payload bytes. A frame it redirects while the flow has something pending starts with struct
+ * sluice_xdp_meta, the flow's state and target worker (the RX batch strips it off the packet, in
+ * xdp_steer_strip_meta). Here a worker reads it for each received packet:
  *   awaiting the prefix    the engine holds the connection back from the application;
  *   target is this worker  the connection is placed here (released if it was held);
  *   target is another one  the connection moves: after the RX batch, before the flush, its TCB
@@ -63,17 +64,15 @@ static void flow_set_owner(struct xdp_worker *x, const struct pkt_tuple *t, uint
         x->stats.steer_flow_gone++;
 }
 
-enum tcp_steer xdp_steer_read(struct xdp_worker *x, uint8_t *packet, uint32_t *target,
+enum tcp_steer xdp_steer_read(struct xdp_worker *x, const struct sluice_xdp_meta *m, uint32_t *target,
                               struct tcp_syncookie *cookie)
 {
-    struct sluice_xdp_meta *m = (struct sluice_xdp_meta *)(packet - sizeof(*m));
     struct worker *w = x->worker;
 
     *target = w->index;
     memset(cookie, 0, sizeof(*cookie));
-    if (m->magic != SLUICE_XDP_META_MAGIC)
-        return TCP_STEER_PLACED; /* the program could not add it (counted there as meta_failed) */
-    m->magic = 0; /* UMEM bytes are reused: a later frame without metadata must not look steered */
+    if (!m)
+        return TCP_STEER_PLACED; /* nothing pending, or the program could not add it (meta_failed) */
     if (m->cookie_mss) {
         *cookie = (struct tcp_syncookie){
             .valid = true,
@@ -112,13 +111,12 @@ static void forward(struct xdp_worker *x, uint32_t target, uint32_t frame, uint3
     x->stats.steer_forwarded++;
 }
 
-void xdp_steer_input(struct xdp_worker *x, const struct tcp_rx_chain *chain)
+void xdp_steer_input(struct xdp_worker *x, const struct tcp_rx_chain *chain, const struct sluice_xdp_meta *m)
 {
     const struct tcp_rx_piece *first = &chain->piece[0];
-    uint8_t *packet = frame_data(&x->server->umem.pool, first->frame) + first->off;
     uint32_t target;
     struct tcp_syncookie cookie;
-    enum tcp_steer steer = xdp_steer_read(x, packet, &target, &cookie);
+    enum tcp_steer steer = xdp_steer_read(x, m, &target, &cookie);
     struct tcp_conn *c;
 
     switch (tcp_input_cookie_chain(&x->engine, chain, steer, cookie.valid ? &cookie : NULL, &c)) {

@@ -154,9 +154,12 @@ static uint32_t receive_batch(struct xdp_worker *x, struct xsk_port *p)
 
         /* a packet in several frames comes whole to the engine, even across batches */
         if (chain->n < TCP_SEG_FRAMES_MAX && !p->rx_chain_overflow) {
+            uint32_t off = (uint32_t)(d->addr % u->cfg.frame_size), len = d->len;
+
+            if (!chain->n)
+                p->rx_chain_meta = xdp_steer_strip_meta((const uint8_t *)u->area + d->addr - off, &off, &len);
             chain->piece[chain->n++] =
-                (struct tcp_rx_piece){(uint32_t)(d->addr / u->cfg.frame_size),
-                                      (uint16_t)(d->addr % u->cfg.frame_size), (uint16_t)d->len};
+                (struct tcp_rx_piece){(uint32_t)(d->addr / u->cfg.frame_size), (uint16_t)off, (uint16_t)len};
         } else {
             frame_put(&x->cache, (uint32_t)(d->addr / u->cfg.frame_size), FRAME_OWN_HELD);
             if (!p->rx_chain_overflow) {
@@ -171,7 +174,7 @@ static uint32_t receive_batch(struct xdp_worker *x, struct xsk_port *p)
             continue;
         if (chain->n) {
             x->stats.rx_chains += chain->n > 1;
-            xdp_steer_input(x, chain);
+            xdp_steer_input(x, chain, p->rx_chain_meta);
         }
         chain->n = 0;
         p->rx_chain_overflow = false;

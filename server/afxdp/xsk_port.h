@@ -19,6 +19,8 @@
 #include "afxdp/umem.h"
 #include "net/tcp.h"
 
+struct sluice_xdp_meta;
+
 /* Multi-buffer (Linux 6.6), newer than the distribution's UAPI headers may be. */
 #ifndef XDP_USE_SG
 #define XDP_USE_SG (1 << 4)
@@ -39,7 +41,8 @@ struct xsk_port {
     bool zerocopy;
     bool multi_buffer;            /* XDP_USE_SG: a packet may span frames, chained with XDP_PKT_CONTD */
     struct tcp_rx_chain rx_chain; /* a packet whose frames this RX ring has shown in part */
-    bool rx_chain_overflow;       /* ... in more frames than it may have: dropped to its end */
+    const struct sluice_xdp_meta *rx_chain_meta; /* the steering program's prefix to it, or NULL */
+    bool rx_chain_overflow;                      /* ... in more frames than it may have: dropped to its end */
     uint64_t rx_packets;
     uint64_t tx_kicks;
 };

@@ -330,9 +330,9 @@ bool tcp_time_wait_held(struct tcp_engine *e, const struct pkt_tuple *t);
 
 /*
  * Where the steering program placed a received frame (data path step 3; the worker reads it from
- * the frame's XDP metadata). A connection whose route is not known yet is held: the engine runs
- * its TCP as usual but tells the application nothing, so that it can still move whole to another
- * engine over the same frame pool, received bytes and unacknowledged frames included.
+ * the steering program's prefix to the frame). A connection whose route is not known yet is held: the engine
+ * runs its TCP as usual but tells the application nothing, so that it can still move whole to another engine
+ * over the same frame pool, received bytes and unacknowledged frames included.
  */
 enum tcp_steer {
     TCP_STEER_PLACED, /* the connection is this engine's: one held back goes to the application */

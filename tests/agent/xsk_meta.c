@@ -1,12 +1,12 @@
 /*
- * xsk_meta.c — checks, on a real interface, that the steering program's XDP metadata reaches an
- * AF_XDP socket's UMEM in front of the frame (copy mode on veth copies it: kernel xsk_copy_xdp).
+ * xsk_meta.c — checks, on a real interface, that the steering program's struct sluice_xdp_meta
+ * reaches an AF_XDP socket's UMEM as a prefix of the frame (maps/sluice_maps.h).
  *
  * It stands in for a server with two workers: WORKER gets a bound AF_XDP socket (copy mode, queue
  * 0) and is live; TARGET is live but overloaded and has no socket, so new connections hash to
  * WORKER while routes may still name TARGET. Every frame that arrives is printed as one line,
  *   frame N len L meta yes|no [magic M target T route R state S]
- * (the magic is then cleared, as a server does: UMEM bytes are reused). It prints "ready" once
+ * (L the packet's length, without the prefix). It prints "ready" once
  * registered and exits after FRAMES frames or 10 s, marking both workers dead.
  *
  *   xsk_meta DEVICE WORKER TARGET FRAMES
@@ -44,7 +44,7 @@ static int run(const char *dev, __u32 worker, __u32 target, int want, struct pin
     struct xsk_socket *xsk = NULL;
     size_t size = (size_t)XSK_META_FRAMES * XSK_META_FRAME_SIZE;
     void *area;
-    __u32 idx;
+    __u32 idx, nfill;
     __u32 slot = SLUICE_XSKS_KEY(0, worker);
     int fd, got = 0, ret = 1;
     time_t until = time(NULL) + 10;
@@ -57,11 +57,17 @@ static int run(const char *dev, __u32 worker, __u32 target, int want, struct pin
         fprintf(stderr, "xsk_meta: error: cannot create the AF_XDP socket: %s\n", strerror(errno));
         goto out;
     }
-    if (xsk_ring_prod__reserve(&fill, XSK_META_FRAMES, &idx) != XSK_META_FRAMES)
+    /* as many frames as the ring takes (some kernels keep a few of its entries): want is a handful */
+    nfill = xsk_prod_nb_free(&fill, XSK_META_FRAMES);
+    if (nfill > XSK_META_FRAMES)
+        nfill = XSK_META_FRAMES;
+    if (nfill < (__u32)want || xsk_ring_prod__reserve(&fill, nfill, &idx) != nfill) {
+        fprintf(stderr, "xsk_meta: error: the fill ring takes %u frames, %d needed\n", nfill, want);
         goto out;
-    for (__u32 i = 0; i < XSK_META_FRAMES; i++)
+    }
+    for (__u32 i = 0; i < nfill; i++)
         *xsk_ring_prod__fill_addr(&fill, idx + i) = (__u64)i * XSK_META_FRAME_SIZE;
-    xsk_ring_prod__submit(&fill, XSK_META_FRAMES);
+    xsk_ring_prod__submit(&fill, nfill);
     fd = xsk_socket__fd(xsk);
     if (bpf_map_update_elem(p->xsks, &slot, &fd, BPF_ANY) ||
         bpf_map_update_elem(p->workers, &worker, &live, BPF_ANY) ||
@@ -83,12 +89,11 @@ static int run(const char *dev, __u32 worker, __u32 target, int want, struct pin
             unsigned char *data = xsk_umem__get_data(area, d->addr);
             struct sluice_xdp_meta m;
 
-            /* the metadata ends where the frame starts; the headroom before it is ours to read */
-            memcpy(&m, data - sizeof(m), sizeof(m));
-            if (m.magic == SLUICE_XDP_META_MAGIC) {
-                printf("frame %d len %u meta yes magic %08x target %u route %u state %u\n", got, d->len,
-                       m.magic, m.target, m.route_id, m.flow_state);
-                memset(data - sizeof(m), 0, sizeof(m.magic));
+            /* the steering program's word is a prefix of the frame (maps/sluice_maps.h) */
+            memcpy(&m, data, d->len >= sizeof(m) ? sizeof(m) : 0);
+            if (d->len >= sizeof(m) && m.magic == SLUICE_XDP_META_MAGIC) {
+                printf("frame %d len %zu meta yes magic %08x target %u route %u state %u\n", got,
+                       d->len - sizeof(m), m.magic, m.target, m.route_id, m.flow_state);
             } else {
                 printf("frame %d len %u meta no\n", got, d->len);
             }

@@ -10,8 +10,8 @@
  *
  * The stream-prefix cases feed first bytes captured from real clients (tests/bpf/fixtures/, see its
  * README) and crafted HTTP/2, HTTP/1.1 and TLS inputs, and check the decision written to the flow,
- * the one decision counter that moved, per-route counters, and the XDP metadata in front of the
- * output frame (BPF_PROG_TEST_RUN returns data from data_meta, and ctx_out.data is its length).
+ * the one decision counter that moved, per-route counters, and the struct sluice_xdp_meta the
+ * program prepends to the output frame (found as user space finds it: by its magic at the start).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -182,7 +182,7 @@ static int read_stats(struct sluice_stats *total)
 struct outcome {
     int verdict;
     struct sluice_stats delta;
-    __u32 metalen;               /* bytes of XDP metadata in front of the output frame */
+    __u32 metalen;               /* bytes of struct sluice_xdp_meta in front of the output frame */
     struct sluice_xdp_meta meta; /* valid when metalen == sizeof(meta) */
 };
 
@@ -205,10 +205,15 @@ static int run_frame(const unsigned char *frame, size_t len, struct outcome *out
         return -1;
     output_len = opts.data_size_out;
     out->verdict = (int)opts.retval;
-    out->metalen = ctx_out.data; /* the output starts at data_meta; data is relative to it */
     memset(&out->meta, 0, sizeof(out->meta));
-    if (out->metalen == sizeof(out->meta))
+    out->metalen = 0;
+    if (out->verdict == XDP_REDIRECT && output_len >= sizeof(out->meta) + ETH_HLEN) {
         memcpy(&out->meta, output, sizeof(out->meta));
+        if (out->meta.magic == SLUICE_XDP_META_MAGIC && ctx_out.data == 0)
+            out->metalen = sizeof(out->meta);
+        else
+            memset(&out->meta, 0, sizeof(out->meta));
+    }
     for (size_t i = 0; i < sizeof(before) / 8; i++)
         ((__u64 *)&out->delta)[i] = ((__u64 *)&after)[i] - ((__u64 *)&before)[i];
     return 0;
@@ -357,6 +362,30 @@ static void test_lldp_passed(void)
     CHECK(setup_default() == 0);
     s.ethertype = 0x88cc;
     EXPECT(&s, XDP_PASS, "pass_not_ip", -1);
+}
+
+/*
+ * A service's SYN to a group MAC (multicast, broadcast) is the kernel's: what the steering program
+ * redirects starts with a unicast MAC or with its prefix, whose magic reads as a group address.
+ */
+static void test_group_mac_passed(void)
+{
+    static const unsigned char group[][6] = {{0x01, 0x00, 0x5e, 0x00, 0x00, 0x01},
+                                             {0x33, 0x33, 0x00, 0x00, 0x00, 0x01},
+                                             {0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+                                             {0x31, 0x4d, 0x4c, 0x53, 0x00, 0x00}};
+    struct pkt_spec s4 = v4(TH_SYN), s6 = v6(TH_SYN);
+    unsigned char frame[PKT_MAX];
+
+    CHECK(setup_default() == 0);
+    for (size_t i = 0; i < sizeof(group) / sizeof(group[0]); i++) {
+        size_t len = pkt_build(i % 2 ? &s6 : &s4, frame);
+
+        memcpy(frame, group[i], 6);
+        EXPECT_FRAME(frame, len, XDP_PASS, "pass_not_unicast", -1);
+        CHECK(last.metalen == 0);
+    }
+    CHECK(run(&s4, &last) == 0 && last.verdict == XDP_REDIRECT && last.delta.redirect_syn == 1);
 }
 
 static void test_ethernet_only(void)
@@ -2980,6 +3009,7 @@ int main(int argc, char **argv)
 #define T(fn) CHECK_CASE(fn)
         T(test_arp_passed),
         T(test_lldp_passed),
+        T(test_group_mac_passed),
         T(test_ethernet_only),
         T(test_ipv4_truncated),
         T(test_ipv4_bad_version),
