@@ -922,13 +922,22 @@ static void xdp_server_release(struct server *srv)
     srv->dp = NULL;
 }
 
+/* A worker that stops taking connections (a hand-over, a drain) says so at once rather than at its
+ * next publish, up to PUBLISH_NS later: XDP sheds new flows from it from now on. */
+static void xdp_worker_stop_listening(struct worker *w)
+{
+    struct xdp_worker *x = w->dp;
+
+    publish(x, worker_now_ns(), true, true);
+}
+
 const struct datapath_ops xdp_datapath = {
     .name = "xdp",
     .server_init = xdp_server_init,
     .worker_init = xdp_worker_init,
     .server_ready = xdp_server_prefill,
     .worker_run = xdp_worker_run,
-    .worker_stop_listening = NULL, /* XDP sheds new connections: the worker publishes overload */
+    .worker_stop_listening = xdp_worker_stop_listening,
     .listeners = xdp_handover,
     .describe = xdp_describe,
     .worker_print_stats = xdp_worker_print_stats,

@@ -54,7 +54,8 @@ struct datapath_ops {
     /* The worker thread's body: the loop, until worker_tick says stop. */
     void *(*worker_run)(void *worker);
     /* Optional, on the worker's own thread when the drain begins: stop taking new connections
-     * (kernel sockets: close the listeners; AF_XDP sheds them in XDP through `workers` instead). */
+     * (kernel sockets: close the listeners; AF_XDP: publish the worker overloaded in `workers` at
+     * once, and XDP sheds them). */
     void (*worker_stop_listening)(struct worker *w);
     /* Optional, once the server started, before any worker stops listening: every worker's listening
      * sockets, for a successor generation to serve (takeover.h). Returns how many, -1 past max. */
