@@ -495,43 +495,101 @@ static bool response_closes(const struct http_stream *st)
     return false;
 }
 
+/* Append s[0, len) at *p: the caller checked the head's whole length first. */
+static inline void head_put(uint8_t **p, const void *s, size_t len)
+{
+    memcpy(*p, s, len);
+    *p += len;
+}
+
+#define HEAD_LIT(p, lit) head_put(p, lit, sizeof(lit) - 1)
+
+/* A status code's digits, as "%d" prints any int, without format parsing. */
+static size_t status_digits(int status, char out[12])
+{
+    char tmp[12];
+    size_t n = 0, len = 0;
+    unsigned v = status < 0 ? 0u - (unsigned)status : (unsigned)status;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (status < 0)
+        out[len++] = '-';
+    while (n)
+        out[len++] = tmp[--n];
+    return len;
+}
+
+/* A chunk's size line ("%zx\r\n") into out, 19 bytes at most; returns its length. */
+static size_t chunk_size_line(char out[24], size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    char tmp[16];
+    size_t k = 0, len = 0;
+
+    do {
+        tmp[k++] = hex[n & 15];
+        n >>= 4;
+    } while (n);
+    while (k)
+        out[len++] = tmp[--k];
+    out[len++] = '\r';
+    out[len++] = '\n';
+    return len;
+}
+
 /*
  * The status line and headers, into a pool buffer the output drains. The framing fits the
  * request: a body of unknown length is chunked for HTTP/1.1 and, for HTTP/1.0 (which cannot read
- * chunked), delimited by the close; the connection header says what happens after.
+ * chunked), delimited by the close; the connection header says what happens after. The head's
+ * length is summed first, then its pieces are copied unchecked: snprintf's format parsing cost more
+ * than the rest of the head (with a connection per request, ~1% of the server's CPU was vfprintf).
  */
 static bool build_head(struct http_conn *hc, struct http_stream *st)
 {
     struct h1_conn *h = h1_of(hc);
-    struct http_buf *b = http_buf_get(hc->hw);
     bool unknown_length = st->body.kind != BODY_NONE && !has_header(st, "content-length");
     bool closes = response_closes(st);
-    int n;
+    const char *text = http_status_text(st->status), *connection = "";
+    char digits[12];
+    size_t ndigits = status_digits(st->status, digits), text_len = strlen(text), total;
+    struct http_buf *b;
+    uint8_t *p;
 
-    if (!b)
-        return false;
     if (closes || (unknown_length && h->http10))
         h->keep_alive = false;
     h->chunked_response = unknown_length && !h->http10;
-    n = snprintf((char *)b->data, HTTP_BUF_SIZE, "HTTP/1.1 %d %s\r\n", st->status,
-                 http_status_text(st->status));
-    for (uint32_t i = 0; i < st->nresp && n < HTTP_BUF_SIZE; i++)
-        n += snprintf((char *)b->data + n, HTTP_BUF_SIZE - (size_t)n, "%.*s: %.*s\r\n",
-                      (int)st->resp[i].name.len, st->resp[i].name.ptr, (int)st->resp[i].value.len,
-                      st->resp[i].value.ptr);
-    if (h->chunked_response && n < HTTP_BUF_SIZE)
-        n += snprintf((char *)b->data + n, HTTP_BUF_SIZE - (size_t)n, "transfer-encoding: chunked\r\n");
-    if (!closes && n < HTTP_BUF_SIZE)
-        n += snprintf((char *)b->data + n, HTTP_BUF_SIZE - (size_t)n, "%s",
-                      !h->keep_alive ? "connection: close\r\n"
-                      : h->http10    ? "connection: keep-alive\r\n"
-                                     : "");
-    if (n + 2 > HTTP_BUF_SIZE) {
-        http_buf_put(hc->hw, b);
+    if (!closes)
+        connection = !h->keep_alive ? "connection: close\r\n" : h->http10 ? "connection: keep-alive\r\n" : "";
+    total = sizeof("HTTP/1.1  \r\n") - 1 + ndigits + text_len + strlen(connection) + 2;
+    for (uint32_t i = 0; i < st->nresp; i++)
+        total += st->resp[i].name.len + 2 + st->resp[i].value.len + 2;
+    if (h->chunked_response)
+        total += sizeof("transfer-encoding: chunked\r\n") - 1;
+    if (total > HTTP_BUF_SIZE)
         return false;
+    b = http_buf_get(hc->hw);
+    if (!b)
+        return false;
+    p = b->data;
+    HEAD_LIT(&p, "HTTP/1.1 ");
+    head_put(&p, digits, ndigits);
+    HEAD_LIT(&p, " ");
+    head_put(&p, text, text_len);
+    HEAD_LIT(&p, "\r\n");
+    for (uint32_t i = 0; i < st->nresp; i++) {
+        head_put(&p, st->resp[i].name.ptr, st->resp[i].name.len);
+        HEAD_LIT(&p, ": ");
+        head_put(&p, st->resp[i].value.ptr, st->resp[i].value.len);
+        HEAD_LIT(&p, "\r\n");
     }
-    memcpy(b->data + n, "\r\n", 2);
-    b->len = (uint32_t)n + 2;
+    if (h->chunked_response)
+        HEAD_LIT(&p, "transfer-encoding: chunked\r\n");
+    head_put(&p, connection, strlen(connection));
+    HEAD_LIT(&p, "\r\n");
+    b->len = (uint32_t)(p - b->data);
     h->out = b;
     return true;
 }
@@ -590,15 +648,15 @@ static void output(struct http_conn *hc)
     while (http_body_available(&st->body)) {
         size_t room = app_writable_bytes(ac), n = (size_t)http_body_available(&st->body);
         char chunk[24];
-        int clen = 0;
+        size_t clen;
 
         if (h->chunked_response) {
             if (room <= 24)
                 break;
             if (n > room - 24)
                 n = room - 24;
-            clen = snprintf(chunk, sizeof(chunk), "%zx\r\n", n);
-            app_write(ac, chunk, (size_t)clen);
+            clen = chunk_size_line(chunk, n);
+            app_write(ac, chunk, clen);
         } else {
             if (!room)
                 break;
