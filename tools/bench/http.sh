@@ -47,10 +47,10 @@
 # server's rows at two MTUs are minutes apart at most. The MTU changes only between servers (none
 # running, no XDP program attached). What the link carries at a given MTU differs by server: over
 # AF_XDP sluice sends segments of up to the MTU (above ~3.8 KB as chains of 4 KiB UMEM frames,
-# multi-buffer: one skb each) but offers an MSS of at most one receive frame (~3.7 KB), so what it
-# receives (the POST bodies) comes in segments of ~3.7 KB at any MTU above that; the kernel servers
-# send GSO packets of up to 64 KB through the veth at any MTU, and the client's segments are cut to
-# the MTU (the topology turns the client's checksum offload off, and GSO through the veth with it).
+# multi-buffer: one skb each) and offers an MSS of up to 16 receive frames (~61 KB; tcp_mss_offered);
+# the kernel servers send GSO packets of up to 64 KB through the veth at any MTU, and the client's
+# segments are cut to the MTU (the topology turns the client's checksum offload off, and GSO through
+# the veth with it; an XDP program on the server's end turns the client end's TSO off too).
 # The packets through the veth per request, both ways (the server end's /proc/net/dev: skbs), are
 # reported with each throughput run ("veth packets/req"), which with tools/bench/datapath.sh's fit
 # (a ns per packet + b ns per byte, the copy-mode floor) splits a gap between servers into its
