@@ -355,15 +355,15 @@ check "stats --watch printed twice" test "$(printf '%s\n' "$OUT" | grep -c '^---
 # hashes to 0 while the route names 1. The client sends a SYN and curl's first HTTP/2 flight from a
 # raw socket (nobody answers the handshake; XDP does not need it): both frames arrive with struct
 # sluice_xdp_meta in front of them, the SYN's saying "hold" (awaiting the prefix), the data's "move".
-# The data goes once xsk_meta has shown the SYN: on kernel 6.18.44 this tool's libxdp socket was seen
-# receiving every frame into the same UMEM chunk (the server's own rings are not), so each is read first.
-send_segment() { # SPORT SEQ FLAGS [PAYLOAD-FILE]: one TCP segment from the client namespace
-    cli python3 - "$@" <<'PY'
+send_h2_first_flight() { # SPORT: SYN, then the fixture as one segment, from the client namespace
+    cli python3 - "$1" "$FIXTURE" <<'PY'
 import socket, struct, sys
-sport, seq, flags = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3], 0)
-data = open(sys.argv[4], "rb").read() if len(sys.argv) > 4 else b""
+sport, data = int(sys.argv[1]), open(sys.argv[2], "rb").read()
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
-s.sendto(struct.pack("!HHIIBBHHH", sport, 8080, seq, 0, 5 << 4, flags, 65535, 0, 0) + data, ("10.77.0.1", 0))
+def seg(seq, flags, payload=b""):
+    return struct.pack("!HHIIBBHHH", sport, 8080, seq, 0, 5 << 4, flags, 65535, 0, 0) + payload
+s.sendto(seg(1000, 0x02), ("10.77.0.1", 0))
+s.sendto(seg(1001, 0x18, data), ("10.77.0.1", 0))
 PY
 }
 expect "steering service" 0 "port 8080" agent service add --dev "$DEV" --addr 10.77.0.1 --port 8080 --steer
@@ -375,9 +375,7 @@ nsenter --net=/run/netns/$TOPO-srv "$META_BIN" "$DEV" 0 1 2 >"$SCRATCH/meta.out"
 META_PID=$!
 for _ in $(seq 100); do grep -q '^ready' "$SCRATCH/meta.out" && break; sleep 0.1; done
 check "AF_XDP socket bound in copy mode" grep -q '^ready' "$SCRATCH/meta.out"
-send_segment 41000 1000 0x02
-for _ in $(seq 50); do grep -q '^frame 0' "$SCRATCH/meta.out" && break; sleep 0.1; done
-send_segment 41000 1001 0x18 "$FIXTURE"
+send_h2_first_flight 41000
 wait "$META_PID" 2>/dev/null
 META_PID=""
 FRAMES=$(cat "$SCRATCH/meta.out")

@@ -38,13 +38,14 @@ static int run(const char *dev, __u32 worker, __u32 target, int want, struct pin
                                      .bind_flags = XDP_COPY};
     struct worker_state live = {.live = 1, .pid = (__u32)getpid()};
     struct worker_state busy = {.live = 1, .overload = 1, .pid = (__u32)getpid()};
-    struct xsk_ring_prod fill;
-    struct xsk_ring_cons comp, rx;
+    /* zeroed: libxdp sets a ring's cached_cons but not its cached_prod, which reserve starts from */
+    struct xsk_ring_prod fill = {0};
+    struct xsk_ring_cons comp = {0}, rx = {0};
     struct xsk_umem *umem = NULL;
     struct xsk_socket *xsk = NULL;
     size_t size = (size_t)XSK_META_FRAMES * XSK_META_FRAME_SIZE;
     void *area;
-    __u32 idx, nfill;
+    __u32 idx;
     __u32 slot = SLUICE_XSKS_KEY(0, worker);
     int fd, got = 0, ret = 1;
     time_t until = time(NULL) + 10;
@@ -57,17 +58,13 @@ static int run(const char *dev, __u32 worker, __u32 target, int want, struct pin
         fprintf(stderr, "xsk_meta: error: cannot create the AF_XDP socket: %s\n", strerror(errno));
         goto out;
     }
-    /* as many frames as the ring takes (some kernels keep a few of its entries): want is a handful */
-    nfill = xsk_prod_nb_free(&fill, XSK_META_FRAMES);
-    if (nfill > XSK_META_FRAMES)
-        nfill = XSK_META_FRAMES;
-    if (nfill < (__u32)want || xsk_ring_prod__reserve(&fill, nfill, &idx) != nfill) {
-        fprintf(stderr, "xsk_meta: error: the fill ring takes %u frames, %d needed\n", nfill, want);
+    if (xsk_ring_prod__reserve(&fill, XSK_META_FRAMES, &idx) != XSK_META_FRAMES) {
+        fprintf(stderr, "xsk_meta: error: the fill ring does not take %d frames\n", XSK_META_FRAMES);
         goto out;
     }
-    for (__u32 i = 0; i < nfill; i++)
+    for (__u32 i = 0; i < XSK_META_FRAMES; i++)
         *xsk_ring_prod__fill_addr(&fill, idx + i) = (__u64)i * XSK_META_FRAME_SIZE;
-    xsk_ring_prod__submit(&fill, nfill);
+    xsk_ring_prod__submit(&fill, XSK_META_FRAMES);
     fd = xsk_socket__fd(xsk);
     if (bpf_map_update_elem(p->xsks, &slot, &fd, BPF_ANY) ||
         bpf_map_update_elem(p->workers, &worker, &live, BPF_ANY) ||
