@@ -554,7 +554,7 @@ static bool build_head(struct http_conn *hc, struct http_stream *st)
     bool closes = response_closes(st);
     const char *text = http_status_text(st->status), *connection = "";
     char digits[12];
-    size_t ndigits = status_digits(st->status, digits), text_len = strlen(text), total;
+    size_t ndigits = status_digits(st->status, digits), text_len = strlen(text), connection_len, total;
     struct http_buf *b;
     uint8_t *p;
 
@@ -563,7 +563,8 @@ static bool build_head(struct http_conn *hc, struct http_stream *st)
     h->chunked_response = unknown_length && !h->http10;
     if (!closes)
         connection = !h->keep_alive ? "connection: close\r\n" : h->http10 ? "connection: keep-alive\r\n" : "";
-    total = sizeof("HTTP/1.1  \r\n") - 1 + ndigits + text_len + strlen(connection) + 2;
+    connection_len = strlen(connection);
+    total = sizeof("HTTP/1.1  \r\n") - 1 + ndigits + text_len + connection_len + 2;
     for (uint32_t i = 0; i < st->nresp; i++)
         total += st->resp[i].name.len + 2 + st->resp[i].value.len + 2;
     if (h->chunked_response)
@@ -587,7 +588,7 @@ static bool build_head(struct http_conn *hc, struct http_stream *st)
     }
     if (h->chunked_response)
         HEAD_LIT(&p, "transfer-encoding: chunked\r\n");
-    head_put(&p, connection, strlen(connection));
+    head_put(&p, connection, connection_len);
     HEAD_LIT(&p, "\r\n");
     b->len = (uint32_t)(p - b->data);
     h->out = b;

@@ -237,13 +237,14 @@ for _ in $(seq 50); do grep -q "handed over" "$WORK/x1.log" && break; sleep 0.1;
 check "xdp: the first generation took the hand-over" grep -q "SIGUSR2: handed over" "$WORK/x1.log"
 # each worker of the first generation publishes its overload once its loop has seen the hand-over
 # (it sleeps up to 100 ms)
+BOTH_GENERATIONS="^(0|1) +yes +0-1 +yes +$GEN1 |^(32|33) +yes +0-1 +no +$GEN2 "
 for _ in $(seq 20); do
     WORKERS=$(agent workers --dev $DEV)
-    [ "$(grep -Ec "^(0|1) +yes +0-1 +yes +$GEN1 |^(32|33) +yes +0-1 +no +$GEN2 " <<<"$WORKERS")" = 4 ] && break
+    [ "$(grep -Ec "$BOTH_GENERATIONS" <<<"$WORKERS")" = 4 ] && break
     sleep 0.1
 done
 check "xdp: the agent's workers shows both generations (slots 0-1: pid $GEN1, overloaded; 32-33: pid $GEN2): $(tr -s ' \n' ' |' <<<"$WORKERS")" \
-    test "$(grep -Ec "^(0|1) +yes +0-1 +yes +$GEN1 |^(32|33) +yes +0-1 +no +$GEN2 " <<<"$WORKERS")" = 4
+    test "$(grep -Ec "$BOTH_GENERATIONS" <<<"$WORKERS")" = 4
 new_conns_on 32 xdp
 # the first generation still drains h2load's connections on slots 0-31: a third one cannot have them
 xstart "$WORK/x-refused.log" --takeover
