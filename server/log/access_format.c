@@ -78,12 +78,12 @@ static int set_worst(struct access_format *f, const char *spec, struct err *e)
 {
     uint32_t prints[ACCESS_F_COUNT] = {0}, most = 0;
 
-    if (f->json) {
-        f->worst_fixed = ACCESS_JSON_SKELETON + ACCESS_ESCAPE_JSON * ACCESS_ROUTE_NAME_MAX;
+    if (f->style == ACCESS_STYLE_JSON) {
+        f->worst_fixed = ACCESS_JSON_SKELETON + ACCESS_ESCAPE_JSON * ACCESS_ROUTE_NAME_MAX + ACCESS_FORMAT_SLACK;
         f->worst_per_byte = ACCESS_ESCAPE_JSON;
         return 0;
     }
-    f->worst_fixed = 1; /* the newline */
+    f->worst_fixed = 1 + ACCESS_FORMAT_SLACK; /* the newline, and the bytes written past it */
     for (uint32_t i = 0; i < f->nops; i++) {
         if (f->ops[i].var == ACCESS_VAR_LITERAL) {
             f->worst_fixed += f->ops[i].len;
@@ -119,9 +119,9 @@ static int add_literal(struct access_format *f, const char *s, size_t len, const
             used = f->ops[i].off + f->ops[i].len;
     if (!len)
         return 0;
-    if (used + len > sizeof(f->literals))
-        return ERR(e, EXIT_STATUS_USAGE, 0, "access log format '%s': more than %zu bytes of text", spec,
-                   sizeof(f->literals));
+    if (used + len > ACCESS_FORMAT_MAX_LITERALS)
+        return ERR(e, EXIT_STATUS_USAGE, 0, "access log format '%s': more than %d bytes of text", spec,
+                   ACCESS_FORMAT_MAX_LITERALS);
     if (!extend && f->nops == ACCESS_FORMAT_MAX_OPS)
         return ERR(e, EXIT_STATUS_USAGE, 0, "access log format '%s': more than %d parts", spec,
                    ACCESS_FORMAT_MAX_OPS);
@@ -139,12 +139,19 @@ int access_format_compile(struct access_format *f, const char *spec, struct err 
 
     memset(f, 0, sizeof(*f));
     if (!strcmp(spec, "json")) {
-        f->json = 1;
+        f->style = ACCESS_STYLE_JSON;
         f->fields = ACCESS_FIELD_BIT(ACCESS_F_HOST) | ACCESS_FIELD_BIT(ACCESS_F_REFERER) |
                     ACCESS_FIELD_BIT(ACCESS_F_USER_AGENT);
         return set_worst(f, spec, e);
     }
-    p = !strcmp(spec, "common") ? FORMAT_COMMON : !strcmp(spec, "combined") ? FORMAT_COMBINED : spec;
+    p = spec;
+    if (!strcmp(spec, "common")) {
+        f->style = ACCESS_STYLE_COMMON;
+        p = FORMAT_COMMON;
+    } else if (!strcmp(spec, "combined")) {
+        f->style = ACCESS_STYLE_COMBINED;
+        p = FORMAT_COMBINED;
+    }
     while (*p) {
         const char *dollar = strchr(p, '$'), *name, *end;
         size_t len;
@@ -212,6 +219,21 @@ ALWAYS_INLINE char *put(char *p, const char *s, size_t len)
 /* A string literal, its length known at compile time */
 #define PUT_LIT(p, lit) put(p, lit, sizeof(lit) - 1)
 
+/* Like put, when 16 bytes can be read at s and written at p whatever len (ACCESS_FORMAT_SLACK): a
+ * text of up to 32 bytes, as a line's are but its strings, then costs one or two fixed 16-byte moves. */
+ALWAYS_INLINE char *put_over(char *p, const char *s, size_t len)
+{
+    if (len <= 16) {
+        memcpy(p, s, 16);
+    } else if (len <= 32) {
+        memcpy(p, s, 16);
+        memcpy(p + len - 16, s + len - 16, 16);
+    } else {
+        memcpy(p, s, len);
+    }
+    return p + len;
+}
+
 static char *put_u64(char *p, uint64_t v)
 {
     static const char pairs[] =
@@ -245,51 +267,31 @@ static char *put_milli(char *p, uint64_t v)
     return p + 4;
 }
 
-/* Bytes written as they are: printable ASCII but the double quote and the backslash */
-ALWAYS_INLINE bool plain(unsigned char c)
+/* 16 bytes, as the compiler's vector extension has them (SSE2 or NEON registers): a signed byte's
+ * compare to 0x20 finds both the control bytes and those above 0x7f at once */
+typedef signed char bytes16 __attribute__((vector_size(16)));
+
+/* How many of the first n (<= 16) bytes at s are plain, that is printable ASCII but the double quote
+ * and the backslash, which are written as they are; 16 bytes are read whatever n. */
+ALWAYS_INLINE size_t plain16(const char *s, size_t n)
 {
-    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-}
+    bytes16 x, escaped;
+    uint64_t words[2];
+    size_t run;
 
-/* Whether all 8 bytes of x are plain, a word at a time: no byte below 0x20, none above 0x7e, none equal
- * to '"' or '\\' (the bit tricks of "Bit Twiddling Hacks": hasless, hasmore, haszero; exact for "any"). */
-ALWAYS_INLINE bool plain8(uint64_t x)
-{
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    uint64_t below = (x - ones * 0x20) & ~x & highs;
-    uint64_t above = ((x + ones * (127 - 0x7e)) | x) & highs;
-    uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\');
-
-    return !(below | above | ((quote - ones) & ~quote & highs) | ((backslash - ones) & ~backslash & highs));
-}
-
-/* The length of the run of plain bytes at the start of s[0, len) */
-static size_t plain_run(const char *s, size_t len)
-{
-    size_t i = 0;
-
-    while (i + 8 <= len) {
-        uint64_t x;
-
-        memcpy(&x, s + i, 8);
-        if (!plain8(x))
-            break;
-        i += 8;
-    }
-    if (i < len && len >= 8) { /* the last word, overlapping the words seen */
-        uint64_t x;
-
-        memcpy(&x, s + len - 8, 8);
-        if (plain8(x))
-            return len;
-    }
-    while (i < len && plain((unsigned char)s[i]))
-        i++;
-    return i;
+    memcpy(&x, s, 16);
+    escaped = (x < 0x20) | (x == 0x7f) | (x == '"') | (x == '\\');
+    memcpy(words, &escaped, 16);
+    run = words[0] ? (size_t)__builtin_ctzll(words[0]) / 8
+          : words[1] ? 8 + (size_t)__builtin_ctzll(words[1]) / 8
+                     : 16;
+    return run < n ? run : n;
 }
 
 /* s escaped for a text format (\xHH: ACCESS_ESCAPE_TEXT bytes a byte at most) or a JSON string (\u00XX:
- * ACCESS_ESCAPE_JSON); empty_dash: '-' for an empty one. Runs of plain bytes are copied at once. */
+ * ACCESS_ESCAPE_JSON); empty_dash: '-' for an empty one. Plain bytes are checked and copied 16 at a
+ * time: 16 bytes are read past s's start however short it is and up to 15 written past the end
+ * (ACCESS_FORMAT_SLACK), which a record in a ring (ACCESS_RING_SLACK) and the line's room allow. */
 static char *put_escaped(char *p, const char *s, size_t len, bool json, bool empty_dash)
 {
     static const char hex[] = "0123456789abcdef";
@@ -300,13 +302,15 @@ static char *put_escaped(char *p, const char *s, size_t len, bool json, bool emp
         return p + 1;
     }
     while (i < len) {
-        size_t run = i + plain_run(s + i, len - i);
+        size_t run = plain16(s + i, len - i < 16 ? len - i : 16);
         unsigned char c;
 
-        p = put(p, s + i, run - i);
-        if (run == len)
-            break;
-        c = (unsigned char)s[run];
+        memcpy(p, s + i, 16);
+        p += run;
+        i += run;
+        if (run == 16 || i == len)
+            continue;
+        c = (unsigned char)s[i++];
         if (json && (c == '"' || c == '\\')) {
             p[0] = '\\';
             p[1] = (char)c;
@@ -316,7 +320,6 @@ static char *put_escaped(char *p, const char *s, size_t len, bool json, bool emp
         } else {
             p = put(p, (const char[4]){'\\', 'x', hex[c >> 4], hex[c & 15]}, 4);
         }
-        i = run + 1;
     }
     return p;
 }
@@ -339,7 +342,7 @@ static char *put_addr(char *p, struct access_format_ctx *ctx, const struct acces
             strcpy(ctx->addr_text, "-");
         ctx->addr_len = (uint8_t)strlen(ctx->addr_text);
     }
-    return put(p, ctx->addr_text, ctx->addr_len);
+    return put_over(p, ctx->addr_text, ctx->addr_len);
 }
 
 static char *put_protocol(char *p, const struct access_record *r)
@@ -374,19 +377,71 @@ static int64_t wall_ns(struct access_format_ctx *ctx, const struct access_record
     return ns;
 }
 
-/* The route's name, cut to ACCESS_ROUTE_NAME_MAX bytes; NULL for none */
-static const char *route_name(const struct access_format_ctx *ctx, const struct access_record *r, size_t *len)
+/* The route's name escaped (json: as a JSON string), cut to ACCESS_ROUTE_NAME_MAX bytes; none: '-', or
+ * JSON's null. The name is copied first to room put_escaped may read past. */
+static char *put_route(char *p, const struct access_format_ctx *ctx, const struct access_record *r, bool json)
 {
-    const char *name =
-        r->route >= 0 && r->route < ctx->nroutes && ctx->route_names ? ctx->route_names[r->route] : NULL;
+    char name[ACCESS_ROUTE_NAME_MAX + ACCESS_FORMAT_SLACK];
+    size_t len;
 
-    *len = name ? strnlen(name, ACCESS_ROUTE_NAME_MAX) : 0;
-    return name;
+    if (r->route < 0 || r->route >= ctx->nroutes || !ctx->route_names || !ctx->route_names[r->route])
+        return json ? PUT_LIT(p, "null") : put(p, "-", 1);
+    len = strnlen(ctx->route_names[r->route], ACCESS_ROUTE_NAME_MAX);
+    memcpy(name, ctx->route_names[r->route], len);
+    if (!json)
+        return put_escaped(p, name, len, false, true);
+    *p++ = '"';
+    p = put_escaped(p, name, len, true, false);
+    *p++ = '"';
+    return p;
 }
 
 ALWAYS_INLINE char *put_field(char *p, const struct access_record *r, enum access_field f, bool json)
 {
     return put_escaped(p, access_record_field(r, f), r->len[f], json, !json);
+}
+
+ALWAYS_INLINE char *put_request_uri(char *p, const struct access_record *r)
+{
+    p = put_field(p, r, ACCESS_F_PATH, false);
+    if (r->len[ACCESS_F_QUERY]) {
+        *p++ = '?';
+        p = put_field(p, r, ACCESS_F_QUERY, false);
+    }
+    return p;
+}
+
+ALWAYS_INLINE char *put_request(char *p, const struct access_record *r)
+{
+    p = put_field(p, r, ACCESS_F_METHOD, false);
+    *p++ = ' ';
+    p = put_request_uri(p, r);
+    *p++ = ' ';
+    return put_protocol(p, r);
+}
+
+/* A line of common, or combined: FORMAT_COMMON's and FORMAT_COMBINED's, without an operation's dispatch
+ * between each two of its parts */
+static char *put_clf(char *p, struct access_format_ctx *ctx, const struct access_record *r, bool combined)
+{
+    p = put_addr(p, ctx, r);
+    p = PUT_LIT(p, " - - [");
+    wall_ns(ctx, r);
+    p = put_over(p, ctx->time_local, ctx->time_local_len);
+    p = PUT_LIT(p, "] \"");
+    p = put_request(p, r);
+    p = PUT_LIT(p, "\" ");
+    p = put_u64(p, r->status);
+    *p++ = ' ';
+    p = put_u64(p, r->bytes);
+    if (!combined)
+        return p;
+    p = PUT_LIT(p, " \"");
+    p = put_field(p, r, ACCESS_F_REFERER, false);
+    p = PUT_LIT(p, "\" \"");
+    p = put_field(p, r, ACCESS_F_USER_AGENT, false);
+    *p++ = '"';
+    return p;
 }
 
 static char *put_var(char *p, struct access_format_ctx *ctx, const struct access_record *r, enum access_var v)
@@ -396,27 +451,18 @@ static char *put_var(char *p, struct access_format_ctx *ctx, const struct access
         return put_addr(p, ctx, r);
     case ACCESS_VAR_time_local:
         wall_ns(ctx, r);
-        return put(p, ctx->time_local, ctx->time_local_len);
+        return put_over(p, ctx->time_local, ctx->time_local_len);
     case ACCESS_VAR_time_iso8601:
         wall_ns(ctx, r);
-        return put(p, ctx->time_iso8601, ctx->time_iso8601_len);
+        return put_over(p, ctx->time_iso8601, ctx->time_iso8601_len);
     case ACCESS_VAR_msec:
         return put_milli(p, (uint64_t)wall_ns(ctx, r) / 1000000);
     case ACCESS_VAR_request:
-        p = put_field(p, r, ACCESS_F_METHOD, false);
-        *p++ = ' ';
-        p = put_var(p, ctx, r, ACCESS_VAR_request_uri);
-        *p++ = ' ';
-        return put_protocol(p, r);
+        return put_request(p, r);
     case ACCESS_VAR_request_method:
         return put_field(p, r, ACCESS_F_METHOD, false);
     case ACCESS_VAR_request_uri:
-        p = put_field(p, r, ACCESS_F_PATH, false);
-        if (r->len[ACCESS_F_QUERY]) {
-            *p++ = '?';
-            p = put_field(p, r, ACCESS_F_QUERY, false);
-        }
-        return p;
+        return put_request_uri(p, r);
     case ACCESS_VAR_uri:
         return put_field(p, r, ACCESS_F_PATH, false);
     case ACCESS_VAR_args:
@@ -435,12 +481,8 @@ static char *put_var(char *p, struct access_format_ctx *ctx, const struct access
         return r->flags & ACCESS_TLS ? PUT_LIT(p, "https") : PUT_LIT(p, "http");
     case ACCESS_VAR_worker:
         return put_u64(p, r->worker);
-    case ACCESS_VAR_route: {
-        size_t len;
-        const char *name = route_name(ctx, r, &len);
-
-        return put_escaped(p, name ? name : "", len, false, true);
-    }
+    case ACCESS_VAR_route:
+        return put_route(p, ctx, r, false);
     case ACCESS_VAR_host:
         return put_field(p, r, ACCESS_F_HOST, false);
     case ACCESS_VAR_http_referer:
@@ -463,8 +505,6 @@ static char *put_var(char *p, struct access_format_ctx *ctx, const struct access
 static char *put_json(char *p, struct access_format_ctx *ctx, const struct access_record *r)
 {
     int64_t ns = wall_ns(ctx, r);
-    size_t route_len;
-    const char *route = route_name(ctx, r, &route_len);
 
     p = PUT_LIT(p, "{\"time\":\"");
     p = put(p, ctx->time_iso8601, 19);
@@ -493,13 +533,7 @@ static char *put_json(char *p, struct access_format_ctx *ctx, const struct acces
                               : PUT_LIT(p, "\",\"scheme\":\"http\",\"worker\":");
     p = put_u64(p, r->worker);
     p = PUT_LIT(p, ",\"route\":");
-    if (route) {
-        *p++ = '"';
-        p = put_escaped(p, route, route_len, true, false);
-        *p++ = '"';
-    } else {
-        p = PUT_LIT(p, "null");
-    }
+    p = put_route(p, ctx, r, true);
     PUT_JSON_FIELD(p, ",\"host\":", r, ACCESS_F_HOST);
     PUT_JSON_FIELD(p, ",\"referer\":", r, ACCESS_F_REFERER);
     PUT_JSON_FIELD(p, ",\"user_agent\":", r, ACCESS_F_USER_AGENT);
@@ -525,12 +559,19 @@ size_t access_format_line(const struct access_format *f, struct access_format_ct
 
     if (cap < access_format_worst(f, rec))
         return 0;
-    if (f->json)
+    switch (f->style) {
+    case ACCESS_STYLE_JSON:
         p = put_json(p, ctx, rec);
-    else
+        break;
+    case ACCESS_STYLE_COMMON:
+    case ACCESS_STYLE_COMBINED:
+        p = put_clf(p, ctx, rec, f->style == ACCESS_STYLE_COMBINED);
+        break;
+    default:
         for (uint32_t i = 0; i < f->nops; i++)
-            p = f->ops[i].var == ACCESS_VAR_LITERAL ? put(p, f->literals + f->ops[i].off, f->ops[i].len)
+            p = f->ops[i].var == ACCESS_VAR_LITERAL ? put_over(p, f->literals + f->ops[i].off, f->ops[i].len)
                                                     : put_var(p, ctx, rec, (enum access_var)f->ops[i].var);
+    }
     *p++ = '\n';
     return (size_t)(p - out);
 }

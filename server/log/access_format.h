@@ -61,18 +61,30 @@ enum access_var {
 #define ACCESS_ESCAPE_JSON         6   /* and in JSON: \u00XX */
 #define ACCESS_ROUTE_NAME_MAX      256 /* bytes of a route's name printed, at most */
 #define ACCESS_JSON_SKELETON       512 /* a JSON line's bytes beside its strings and its route, at most */
-/* The longest line of any format that compiles: a buffer of this room takes every record's line. */
+#define ACCESS_FORMAT_SLACK        16  /* bytes a line's formatting may write past its end (and read past a
+                                          string's end: a record's in its ring, ACCESS_RING_SLACK) */
+/* The longest line of any format that compiles, with its slack: a buffer of this room takes every
+ * record's line. */
 #define ACCESS_LINE_MAX 8192
 
+/* How a format's lines are made: common and combined have code of their own (the default, so the one
+ * most servers run), the same lines as their format strings run as operations */
+enum access_style {
+    ACCESS_STYLE_OPS,
+    ACCESS_STYLE_COMMON,
+    ACCESS_STYLE_COMBINED,
+    ACCESS_STYLE_JSON,
+};
+
 struct access_format {
-    int json;
+    uint8_t style; /* enum access_style */
     uint32_t nops;
     struct {
         uint8_t var;  /* enum access_var */
         uint16_t off; /* ACCESS_VAR_LITERAL: its bytes in literals */
         uint16_t len;
     } ops[ACCESS_FORMAT_MAX_OPS];
-    char literals[ACCESS_FORMAT_MAX_LITERALS];
+    char literals[ACCESS_FORMAT_MAX_LITERALS + ACCESS_FORMAT_SLACK]; /* put_over reads 16 bytes */
     uint32_t fields; /* ACCESS_FIELD_BIT of the optional strings (host, referer, user agent) it prints */
     /* a line's bytes at most: worst_fixed + worst_per_byte x the record's strings' bytes */
     uint32_t worst_fixed;

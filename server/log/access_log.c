@@ -213,7 +213,7 @@ struct access_log *access_log_start(const struct access_log_config *cfg, uint32_
         r->mask = cfg->ring - 1;
         r->worker = (uint16_t)i;
         r->fields = log->format.fields;
-        r->bytes = aligned_alloc(64, cfg->ring);
+        r->bytes = aligned_alloc(64, cfg->ring + 64); /* ACCESS_RING_SLACK, rounded up to the alignment */
         if (!r->bytes) {
             ERR(e, EXIT_STATUS_FAILURE, ENOMEM, "access log: cannot allocate %u bytes of ring for worker %u",
                 cfg->ring, i);

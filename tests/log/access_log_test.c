@@ -1,6 +1,7 @@
 /*
  * access_log_test.c — the access log in memory (server/log/): the formats byte by byte (common,
- * combined, json, a format string with every variable, escaping, missing values, truncation, a buffer
+ * combined, json, a format string with every variable, escaping (at each place around the 16-byte blocks
+ * it works in; common and combined as their format strings run), missing values, truncation, a buffer
  * too small, the worst a client can send within the bound), format errors, the worker's ring (full: dropped
  * and counted, never overwritten; a record that does not fit before the end padded over; indices wrapping
  * around), and the logger thread against a producer thread on the smallest ring, records of many sizes: every
@@ -23,7 +24,7 @@ static const char *const routes[] = {"GET /bytes/:n", "GET /healthz", NULL};
  * returned before is overwritten. */
 static struct access_record *record(const struct access_str *str)
 {
-    static _Alignas(64) uint8_t bytes[ACCESS_RING_MIN];
+    static _Alignas(64) uint8_t bytes[ACCESS_RING_MIN + ACCESS_RING_SLACK];
     static struct access_ring ring = {.mask = ACCESS_RING_MIN - 1, .bytes = bytes};
     struct access_record *r;
 
@@ -188,6 +189,81 @@ static void test_escaping(void)
     CHECKF(s && strstr(s, "\"path\":\"/a\\\"b\\\\c\\u0001\\u00ff\""), "%s", s);
 }
 
+/* A string literal as a record's string */
+#define STR(lit) ((struct access_str){lit, sizeof(lit) - 1})
+
+/* \xHH-escaped s as nginx writes it, a byte at a time: what the formatter's 16-byte blocks must match */
+static void escape_reference(char *out, const unsigned char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        out += s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\' ? sprintf(out, "%c", s[i])
+                                                                          : sprintf(out, "\\x%02x", s[i]);
+    *out = '\0';
+}
+
+/* Paths of every length to 40 with a byte to escape at each place (and none), around the 16-byte blocks
+ * plain bytes are checked and copied in, whatever the bytes after the string in the record */
+static void test_escaping_each_place(void)
+{
+    static const unsigned char escaped[] = {0x00, 0x1f, '"', '\\', 0x7f, 0x80, 0xff};
+    unsigned char path[41];
+    char want[41 * 4 + 1];
+
+    for (size_t len = 1; len <= 40; len++)
+        for (size_t at = 0; at <= len; at++) {
+            struct access_record *r;
+            const char *s;
+
+            memset(path, 'a' + (int)(len % 26), len);
+            if (at < len)
+                path[at] = escaped[(len + at) % sizeof(escaped)];
+            /* after the path in the record, its query: bytes to escape, or plain ones, never part of it */
+            r = record((struct access_str[ACCESS_F_COUNT]){
+                {"GET", 3}, {(char *)path, len}, at % 2 ? STR("\"\"\"\"") : STR("q\"q\"")});
+            escape_reference(want, path, len);
+            s = fmt("$uri", r);
+            CHECKF(s && !strcmp(s, want), "length %zu, escaped byte at %zu: %s, not %s", len, at, s, want);
+        }
+}
+
+/* common and combined, made by their own code, are byte for byte the lines of their format strings */
+static void test_builtin_formats_match_their_strings(void)
+{
+    static const char *const pairs[][2] = {
+        {"common", "$remote_addr - - [$time_local] \"$request\" $status $body_bytes_sent"},
+        {"combined", "$remote_addr - - [$time_local] \"$request\" $status $body_bytes_sent \"$http_referer\" "
+                     "\"$http_user_agent\""},
+    };
+    static const uint8_t v6[16] = {0xfd, 0, 0, 0x77, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+
+    for (int i = 0; i < 4; i++)
+        for (size_t k = 0; k < sizeof(pairs) / sizeof(pairs[0]); k++) {
+            struct access_record *r = i == 0   ? sample(~0u)
+                                      : i == 1 ? sample_of(0, "", "")
+                                               : record((struct access_str[ACCESS_F_COUNT]){
+                                                     STR("PO\"ST"),
+                                                     STR("/a b\x01/0123456789abcdef0123456789"),
+                                                     STR("x=\\"),
+                                                     STR("h"),
+                                                     STR("\xff"),
+                                                     STR("agent \"quoted\" and long enough to take blocks")});
+            char builtin[ACCESS_LINE_MAX];
+            const char *s;
+
+            if (i == 3)
+                memcpy(r->addr, v6, 16);
+            r->status = (uint16_t)(i == 2 ? 499 : 200);
+            r->bytes = i == 2 ? 0 : 123456789;
+            r->version = (uint8_t)(i == 3 ? 20 : 10);
+            s = fmt(pairs[k][0], r);
+            CHECK(s != NULL);
+            snprintf(builtin, sizeof(builtin), "%s", s ? s : "");
+            s = fmt(pairs[k][1], r);
+            CHECKF(s && !strcmp(s, builtin), "%s, record %d: %s, its format string: %s", pairs[k][0], i, builtin,
+                   s ? s : "(refused)");
+        }
+}
+
 static void test_truncation(void)
 {
     struct access_record *r;
@@ -292,7 +368,7 @@ static struct access_record *put_sized(struct access_ring *ring, uint32_t n, uin
 
 static void test_ring_full_drops(void)
 {
-    static _Alignas(64) uint8_t bytes[ACCESS_RING_MIN];
+    static _Alignas(64) uint8_t bytes[ACCESS_RING_MIN + ACCESS_RING_SLACK];
     struct access_ring ring = {.mask = ACCESS_RING_MIN - 1, .bytes = bytes};
     uint16_t pad_size, pad_status;
 
@@ -463,6 +539,8 @@ int main(int argc, char **argv)
         CHECK_CASE(test_every_variable),
         CHECK_CASE(test_missing_and_ipv6),
         CHECK_CASE(test_escaping),
+        CHECK_CASE(test_escaping_each_place),
+        CHECK_CASE(test_builtin_formats_match_their_strings),
         CHECK_CASE(test_truncation),
         CHECK_CASE(test_small_buffer),
         CHECK_CASE(test_worst_case_fits),

@@ -453,7 +453,7 @@ static const struct {
  * Referer and User-Agent it looks up). The bench empties it after each server call, outside the time
  * measured: the worker's recording is what this measures; the logger thread, which runs on another core
  * in a server, formats (its cost per line: tools/bench/access_log_bench.c). */
-static _Alignas(64) uint8_t access_bytes[ACCESS_RING_DEFAULT];
+static _Alignas(64) uint8_t access_bytes[ACCESS_RING_DEFAULT + ACCESS_RING_SLACK];
 static struct access_ring access_ring = {.mask = ACCESS_RING_DEFAULT - 1, .bytes = access_bytes};
 
 struct result {
