@@ -79,7 +79,8 @@ static int set_worst(struct access_format *f, const char *spec, struct err *e)
     uint32_t prints[ACCESS_F_COUNT] = {0}, most = 0;
 
     if (f->style == ACCESS_STYLE_JSON) {
-        f->worst_fixed = ACCESS_JSON_SKELETON + ACCESS_ESCAPE_JSON * ACCESS_ROUTE_NAME_MAX + ACCESS_FORMAT_SLACK;
+        f->worst_fixed =
+            ACCESS_JSON_SKELETON + ACCESS_ESCAPE_JSON * ACCESS_ROUTE_NAME_MAX + ACCESS_FORMAT_SLACK;
         f->worst_per_byte = ACCESS_ESCAPE_JSON;
         return 0;
     }
@@ -282,7 +283,7 @@ ALWAYS_INLINE size_t plain16(const char *s, size_t n)
     memcpy(&x, s, 16);
     escaped = (x < 0x20) | (x == 0x7f) | (x == '"') | (x == '\\');
     memcpy(words, &escaped, 16);
-    run = words[0] ? (size_t)__builtin_ctzll(words[0]) / 8
+    run = words[0]   ? (size_t)__builtin_ctzll(words[0]) / 8
           : words[1] ? 8 + (size_t)__builtin_ctzll(words[1]) / 8
                      : 16;
     return run < n ? run : n;

@@ -61,8 +61,9 @@ enum access_var {
 #define ACCESS_ESCAPE_JSON         6   /* and in JSON: \u00XX */
 #define ACCESS_ROUTE_NAME_MAX      256 /* bytes of a route's name printed, at most */
 #define ACCESS_JSON_SKELETON       512 /* a JSON line's bytes beside its strings and its route, at most */
-#define ACCESS_FORMAT_SLACK        16  /* bytes a line's formatting may write past its end (and read past a
-                                          string's end: a record's in its ring, ACCESS_RING_SLACK) */
+#define ACCESS_FORMAT_SLACK                                                                                  \
+    16 /* bytes a line's formatting may write past its end (and read past a                                  \
+          string's end: a record's in its ring, ACCESS_RING_SLACK) */
 /* The longest line of any format that compiles, with its slack: a buffer of this room takes every
  * record's line. */
 #define ACCESS_LINE_MAX 8192

@@ -238,15 +238,13 @@ static void test_builtin_formats_match_their_strings(void)
 
     for (int i = 0; i < 4; i++)
         for (size_t k = 0; k < sizeof(pairs) / sizeof(pairs[0]); k++) {
-            struct access_record *r = i == 0   ? sample(~0u)
-                                      : i == 1 ? sample_of(0, "", "")
-                                               : record((struct access_str[ACCESS_F_COUNT]){
-                                                     STR("PO\"ST"),
-                                                     STR("/a b\x01/0123456789abcdef0123456789"),
-                                                     STR("x=\\"),
-                                                     STR("h"),
-                                                     STR("\xff"),
-                                                     STR("agent \"quoted\" and long enough to take blocks")});
+            struct access_record *r =
+                i == 0 ? sample(~0u)
+                : i == 1
+                    ? sample_of(0, "", "")
+                    : record((struct access_str[ACCESS_F_COUNT]){
+                          STR("PO\"ST"), STR("/a b\x01/0123456789abcdef0123456789"), STR("x=\\"), STR("h"),
+                          STR("\xff"), STR("agent \"quoted\" and long enough to take blocks")});
             char builtin[ACCESS_LINE_MAX];
             const char *s;
 
@@ -259,8 +257,8 @@ static void test_builtin_formats_match_their_strings(void)
             CHECK(s != NULL);
             snprintf(builtin, sizeof(builtin), "%s", s ? s : "");
             s = fmt(pairs[k][1], r);
-            CHECKF(s && !strcmp(s, builtin), "%s, record %d: %s, its format string: %s", pairs[k][0], i, builtin,
-                   s ? s : "(refused)");
+            CHECKF(s && !strcmp(s, builtin), "%s, record %d: %s, its format string: %s", pairs[k][0], i,
+                   builtin, s ? s : "(refused)");
         }
 }
 
