@@ -235,26 +235,48 @@ ALWAYS_INLINE char *put_over(char *p, const char *s, size_t len)
     return p + len;
 }
 
+/* v in decimal, its digits counted first so that they are written in place, two at a time */
 static char *put_u64(char *p, uint64_t v)
 {
     static const char pairs[] =
         "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
         "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
         "8081828384858687888990919293949596979899";
-    char text[20], *q = text + sizeof(text);
+    /* above[d]: the least number of d + 1 digits (0 for d = 0, so that 0 takes a digit) */
+    static const uint64_t above[20] = {0,
+                                       10,
+                                       100,
+                                       1000,
+                                       10000,
+                                       100000,
+                                       1000000,
+                                       10000000,
+                                       100000000,
+                                       1000000000,
+                                       10000000000ull,
+                                       100000000000ull,
+                                       1000000000000ull,
+                                       10000000000000ull,
+                                       100000000000000ull,
+                                       1000000000000000ull,
+                                       10000000000000000ull,
+                                       100000000000000000ull,
+                                       1000000000000000000ull,
+                                       10000000000000000000ull};
+    /* log10(2) ~ 1233 / 4096: the digits of a number of v's bits, or one fewer */
+    unsigned guess = (unsigned)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
+    char *end = p + guess + (v >= above[guess]), *q = end;
 
     while (v >= 100) {
         q -= 2;
         memcpy(q, pairs + 2 * (v % 100), 2);
         v /= 100;
     }
-    if (v >= 10) {
-        q -= 2;
-        memcpy(q, pairs + 2 * v, 2);
-    } else {
-        *--q = (char)('0' + v);
-    }
-    return put(p, q, (size_t)(text + sizeof(text) - q));
+    if (v >= 10)
+        memcpy(q - 2, pairs + 2 * v, 2);
+    else
+        q[-1] = (char)('0' + v);
+    return end;
 }
 
 /* v / 1000 with three decimals */
@@ -397,9 +419,22 @@ static char *put_route(char *p, const struct access_format_ctx *ctx, const struc
     return p;
 }
 
+/* put_escaped, with the usual string, of 1 to 16 plain bytes (a method, a short path), copied inline */
+ALWAYS_INLINE char *put_text(char *p, const char *s, size_t len, bool json, bool empty_dash)
+{
+    if (len - 1 < 16) {
+        size_t run = plain16(s, len);
+
+        memcpy(p, s, 16);
+        if (run == len)
+            return p + len;
+    }
+    return put_escaped(p, s, len, json, empty_dash);
+}
+
 ALWAYS_INLINE char *put_field(char *p, const struct access_record *r, enum access_field f, bool json)
 {
-    return put_escaped(p, access_record_field(r, f), r->len[f], json, !json);
+    return put_text(p, access_record_field(r, f), r->len[f], json, !json);
 }
 
 ALWAYS_INLINE char *put_request_uri(char *p, const struct access_record *r)

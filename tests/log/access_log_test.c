@@ -1,12 +1,13 @@
 /*
  * access_log_test.c — the access log in memory (server/log/): the formats byte by byte (common,
- * combined, json, a format string with every variable, escaping (at each place around the 16-byte blocks
- * it works in; common and combined as their format strings run), missing values, truncation, a buffer
- * too small, the worst a client can send within the bound), format errors, the worker's ring (full: dropped
- * and counted, never overwritten; a record that does not fit before the end padded over; indices wrapping
- * around), and the logger thread against a producer thread on the smallest ring, records of many sizes: every
- * record is either its line of the file, in order, or counted dropped; a reopen mid-way (the file renamed
- * first, as logrotate does) splits the lines between the two files without losing one.
+ * combined, json, a format string with every variable, escaping (at each place around the 16-byte
+ * blocks it works in), numbers of each length, common and combined as their format strings run, missing
+ * values, truncation, a buffer too small, the worst a client can send within the bound), format errors,
+ * the worker's ring (full: dropped and counted, never overwritten; a record that does not fit before the
+ * end padded over; indices wrapping around), and the logger thread against a producer thread on the
+ * smallest ring, records of many sizes: every record is either its line of the file, in order, or counted
+ * dropped; a reopen mid-way (the file renamed first, as logrotate does) splits the lines between the two
+ * files without losing one.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -224,6 +225,28 @@ static void test_escaping_each_place(void)
             s = fmt("$uri", r);
             CHECKF(s && !strcmp(s, want), "length %zu, escaped byte at %zu: %s, not %s", len, at, s, want);
         }
+}
+
+/* Numbers at each count of digits, on both sides of each power of ten, as printf writes them */
+static void test_numbers_each_length(void)
+{
+    struct access_record *r = sample(0);
+    uint64_t ten = 1;
+
+    for (int k = 0; k <= 20; k++) {
+        const uint64_t values[] = {ten - 1, ten, ten + 1, k == 20 ? UINT64_MAX : ten * 10 - 1};
+
+        for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+            char want[24];
+            const char *s;
+
+            r->bytes = values[i];
+            snprintf(want, sizeof(want), "%llu", (unsigned long long)values[i]);
+            s = fmt("$body_bytes_sent", r);
+            CHECKF(s && !strcmp(s, want), "%s, not %s", s ? s : "(null)", want);
+        }
+        ten = k < 19 ? ten * 10 : ten;
+    }
 }
 
 /* common and combined, made by their own code, are byte for byte the lines of their format strings */
@@ -538,6 +561,7 @@ int main(int argc, char **argv)
         CHECK_CASE(test_missing_and_ipv6),
         CHECK_CASE(test_escaping),
         CHECK_CASE(test_escaping_each_place),
+        CHECK_CASE(test_numbers_each_length),
         CHECK_CASE(test_builtin_formats_match_their_strings),
         CHECK_CASE(test_truncation),
         CHECK_CASE(test_small_buffer),
