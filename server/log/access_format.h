@@ -102,7 +102,7 @@ struct access_format_ctx {
     int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
     const char *const *route_names;
     int nroutes;
-    int64_t cached_second; /* the wall-clock second the texts below are of; start at INT64_MIN */
+    int64_t second_start_ns; /* the start of the wall-clock second the texts below are of; INT64_MIN: none */
     char time_local[32];
     char time_iso8601[32];
     uint8_t time_local_len, time_iso8601_len;
