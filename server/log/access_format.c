@@ -235,14 +235,16 @@ ALWAYS_INLINE char *put_over(char *p, const char *s, size_t len)
     return p + len;
 }
 
-/* v in decimal, its digits counted first so that they are written in place, two at a time */
-static char *put_u64(char *p, uint64_t v)
+static const char digit_pairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* v (10,000 or more) in decimal, its digits counted first so that they are written in place, two at a
+ * time */
+static char *put_u64_long(char *p, uint64_t v)
 {
-    static const char pairs[] =
-        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-        "8081828384858687888990919293949596979899";
-    /* above[d]: the least number of d + 1 digits (0 for d = 0, so that 0 takes a digit) */
+    /* above[d]: the least number of d + 1 digits */
     static const uint64_t above[20] = {0,
                                        10,
                                        100,
@@ -264,19 +266,43 @@ static char *put_u64(char *p, uint64_t v)
                                        1000000000000000000ull,
                                        10000000000000000000ull};
     /* log10(2) ~ 1233 / 4096: the digits of a number of v's bits, or one fewer */
-    unsigned guess = (unsigned)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
+    unsigned guess = (unsigned)(64 - __builtin_clzll(v)) * 1233 >> 12;
     char *end = p + guess + (v >= above[guess]), *q = end;
 
     while (v >= 100) {
         q -= 2;
-        memcpy(q, pairs + 2 * (v % 100), 2);
+        memcpy(q, digit_pairs + 2 * (v % 100), 2);
         v /= 100;
     }
     if (v >= 10)
-        memcpy(q - 2, pairs + 2 * v, 2);
+        memcpy(q - 2, digit_pairs + 2 * v, 2);
     else
         q[-1] = (char)('0' + v);
     return end;
+}
+
+/* v in decimal: a status or a small body's length inline, in one or two moves of a digit pair */
+ALWAYS_INLINE char *put_u64(char *p, uint64_t v)
+{
+    if (v < 10) {
+        *p = (char)('0' + v);
+        return p + 1;
+    }
+    if (v < 100) {
+        memcpy(p, digit_pairs + 2 * v, 2);
+        return p + 2;
+    }
+    if (v < 1000) {
+        *p = (char)('0' + v / 100);
+        memcpy(p + 1, digit_pairs + 2 * (v % 100), 2);
+        return p + 3;
+    }
+    if (v < 10000) {
+        memcpy(p, digit_pairs + 2 * (v / 100), 2);
+        memcpy(p + 2, digit_pairs + 2 * (v % 100), 2);
+        return p + 4;
+    }
+    return put_u64_long(p, v);
 }
 
 /* v / 1000 with three decimals */
