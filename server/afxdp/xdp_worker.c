@@ -241,9 +241,10 @@ static uint32_t transmit_batch(struct xdp_worker *x)
 /*
  * Adaptive spinning ([server] poll_spin_us): an idle loop goes on for spin_ns after its last work
  * before it sleeps. A spin that ends in sleep was wasted, and halves spin_ns; a sleep that more work
- * ended within poll_spin_us would have been caught by spinning, and doubles it (from an eighth of
- * the maximum). Packets arriving more often than poll_spin_us keep the worker awake, and a worker
- * whose traffic stops is asleep within one spin.
+ * ended within poll_spin_us would have been caught by spinning that long, and sets spin_ns to twice
+ * the sleep (at least twice what it was, at most poll_spin_us): doubling alone would settle below the
+ * gap between packets, each wasted spin undoing the doubling before. Packets arriving more often than
+ * poll_spin_us keep the worker awake, and a worker whose traffic stops is asleep within one spin.
  */
 static bool keep_spinning(struct xdp_worker *x, uint64_t now)
 {
@@ -265,8 +266,11 @@ static void spin_woken(struct xdp_worker *x, uint64_t slept_ns, bool work)
 {
     uint64_t max = (uint64_t)x->worker->srv->cfg.poll_spin_us * 1000;
 
-    if (work && slept_ns < max)
-        x->spin_ns = x->spin_ns ? (x->spin_ns * 2 < max ? x->spin_ns * 2 : max) : max / 8;
+    if (work && slept_ns < max) {
+        uint64_t spin = 2 * (slept_ns > x->spin_ns ? slept_ns : x->spin_ns);
+
+        x->spin_ns = spin < max ? spin : max;
+    }
 }
 
 /* Sleep until packets on any of its sockets, a hand-off or the engine's next deadline. */
