@@ -93,7 +93,7 @@ TEST_BINS  := tests/steer_test tests/xsk_holder tests/xsk_meta tests/netem tests
               tests/kernel_client tests/tcp_script_test tests/router_test tests/h2_conformance tests/stream_cat \
               tests/h1_probe tests/h1_parse_test tests/hpack_test tests/h2_flood tests/tls_probe tests/ticket_test \
               tests/rate_limit_test tests/breaker_test tests/deque_test tests/offload_test tests/grpc_test \
-              tests/access_log_test tests/latency_test tools/syn_flood
+              tests/access_log_test tests/latency_test tests/spin_test tools/syn_flood
 # the same tests again in a ThreadSanitizer build of their own (TSAN_CFLAGS below), under $(BUILD)/tsan/
 TSAN_BINS  := tests/deque_test tests/offload_test tests/access_log_test
 BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns tools/h1_parse_bench \
@@ -147,6 +147,8 @@ hpack_test_LIBS       := -lnghttp2
 # ticket_test: TLS session ticket keys: the key file, rotation, resumption between OpenSSL peers in memory
 ticket_test_SRCS      := tests/tls/ticket_test.c server/tls/tls_ticket.c tests/lib/check.c common/err.c
 ticket_test_LIBS      := -lssl -lcrypto -lpthread
+# spin_test: the AF_XDP worker's adaptive spin (server/afxdp/spin.h) on a simulated clock
+spin_test_SRCS        := tests/afxdp/spin_test.c tests/lib/check.c
 # latency_test: the request duration histograms' cells (server/http/latency.c), in memory
 latency_test_SRCS     := tests/http/latency_test.c server/http/latency.c tests/lib/check.c
 # rate_limit_test, breaker_test: the overload limits of issue 16 on a fake clock, with threads

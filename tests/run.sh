@@ -51,6 +51,7 @@ SUITES=(
     "tls-ticket|120|user|$BUILD/tests/ticket_test|TLS session ticket keys: key file, rotation, resumption across contexts (tests/tls/ticket_test.c)"
     "fuzz-h1|300|fuzz|tests/fuzz/run_fuzz.sh $BUILD 30 h1 h1_diff|HTTP/1.1 framing under libFuzzer, alone and against http-parser, 30 s each"
     "limits|120|user|tests/lib/run_each.sh $BUILD/tests/rate_limit_test $BUILD/tests/breaker_test|overload limits on a fake clock: per-client rate limit, per-route breaker, with threads (tests/http/rate_limit_test.c, tests/offload/breaker_test.c)"
+    "spin|60|user|$BUILD/tests/spin_test|AF_XDP adaptive spinning on a simulated clock: packets closer than poll_spin_us, steady or jittered, keep the worker awake; farther ones stop it spinning; never past the bound (tests/afxdp/spin_test.c)"
     "latency|60|user|$BUILD/tests/latency_test|request duration histograms: bucket bounds (le inclusive, +Inf), status classes, routes out of range as none, _sum (tests/http/latency_test.c)"
     "offload|120|user|tests/offload/offload_test.sh $BUILD|offload pool: the Chase–Lev deque against thieves, jobs run once, queue bound, stop, sizing under a step load, Retry-After; again under ThreadSanitizer (tests/offload/)"
     "access-log|120|user|tests/lib/run_each.sh $BUILD/tests/access_log_test $BUILD/tsan/tests/access_log_test|access log in memory: formats byte by byte, the worker's ring (full: dropped and counted), the logger thread against a producer on a tiny ring and across a reopen; again under ThreadSanitizer (tests/log/access_log_test.c)"

@@ -15,6 +15,7 @@
 
 #include "app/tcp_io.h"
 #include "sched/worker.h"
+#include "afxdp/spin.h"
 #include "afxdp/xdp_steer.h"
 
 #define MAX_SLEEP_MS 100 /* wake at least this often: completions and the fill ring need tending */
@@ -238,14 +239,8 @@ static uint32_t transmit_batch(struct xdp_worker *x)
     return got;
 }
 
-/*
- * Adaptive spinning ([server] poll_spin_us): an idle loop goes on for spin_ns after its last work
- * before it sleeps. A spin that ends in sleep was wasted, and halves spin_ns; a sleep that more work
- * ended within poll_spin_us would have been caught by spinning that long, and sets spin_ns to twice
- * the sleep (at least twice what it was, at most poll_spin_us): doubling alone would settle below the
- * gap between packets, each wasted spin undoing the doubling before. Packets arriving more often than
- * poll_spin_us keep the worker awake, and a worker whose traffic stops is asleep within one spin.
- */
+/* Adaptive spinning ([server] poll_spin_us): an idle loop goes on for spin_ns after its last work
+ * before it sleeps; afxdp/spin.h says how spin_ns follows what the spins and sleeps found. */
 static bool keep_spinning(struct xdp_worker *x, uint64_t now)
 {
     if (now - x->last_work_ns < x->spin_ns) {
@@ -257,20 +252,15 @@ static bool keep_spinning(struct xdp_worker *x, uint64_t now)
     }
     if (x->spin_ns) {
         x->stats.spin_ns += x->spin_ns;
-        x->spin_ns /= 2;
+        x->spin_ns = spin_after_waste(x->spin_ns);
     }
     return false;
 }
 
-static void spin_woken(struct xdp_worker *x, uint64_t slept_ns, bool work)
+static void spin_woken(struct xdp_worker *x, uint64_t idle_ns, bool work)
 {
-    uint64_t max = (uint64_t)x->worker->srv->cfg.poll_spin_us * 1000;
-
-    if (work && slept_ns < max) {
-        uint64_t spin = 2 * (slept_ns > x->spin_ns ? slept_ns : x->spin_ns);
-
-        x->spin_ns = spin < max ? spin : max;
-    }
+    x->spin_ns =
+        spin_after_sleep(x->spin_ns, idle_ns, work, (uint64_t)x->worker->srv->cfg.poll_spin_us * 1000);
 }
 
 /* Sleep until packets on any of its sockets, a hand-off or the engine's next deadline. */
@@ -296,7 +286,7 @@ static void sleep_for_work(struct xdp_worker *x, uint64_t now, uint64_t deadline
         inbox_clear_wake(&x->inbox);
         x->stats.syscalls++;
     }
-    spin_woken(x, worker_now_ns() - now, ready > 0);
+    spin_woken(x, worker_now_ns() - x->last_work_ns, ready > 0);
 }
 
 /* The thread body (datapath_ops.worker_run). */
