@@ -40,8 +40,8 @@
 #define ACCESS_POLL_NS      10000000ull  /* the logger looks at the rings this often when they were empty */
 #define ACCESS_BUSY_POLL_NS 1000000ull   /* and at least this often when it finds lines */
 /* formatted bytes the logger writes at once, at most: ext4 takes 0.33 ns a byte of a 64 KiB write() that
- * starts mid-page, 0.23 of a 256 KiB one, near the 0.21 of a page-aligned one (thread CPU time, a loop of
- * writes to a file on this project's test machine) */
+ * starts mid-page, 0.23 of a 256 KiB one, near the 0.21 of a page-aligned one (thread CPU time of an ad-hoc
+ * loop writing 256 MiB to a file on the test machine, README "Access log") */
 #define ACCESS_BATCH_BYTES (256u << 10)
 /* bytes readable past a ring's end: the logger reads a record's strings 16 bytes at a time */
 #define ACCESS_RING_SLACK 16
