@@ -93,11 +93,11 @@ TEST_BINS  := tests/steer_test tests/xsk_holder tests/xsk_meta tests/netem tests
               tests/kernel_client tests/tcp_script_test tests/router_test tests/h2_conformance tests/stream_cat \
               tests/h1_probe tests/h1_parse_test tests/hpack_test tests/h2_flood tests/tls_probe tests/ticket_test \
               tests/rate_limit_test tests/breaker_test tests/deque_test tests/offload_test tests/grpc_test \
-              tests/access_log_test tests/latency_test tests/spin_test tools/syn_flood
+              tests/access_log_test tests/latency_test tests/spin_test tests/stream_test tools/syn_flood
 # the same tests again in a ThreadSanitizer build of their own (TSAN_CFLAGS below), under $(BUILD)/tsan/
 TSAN_BINS  := tests/deque_test tests/offload_test tests/access_log_test
 BENCH_BINS := tools/xdp_bench tools/tcp_bench tools/router_bench tools/h2_bench tools/idle_conns tools/h1_parse_bench \
-              tools/hpack_bench tools/access_log_bench tools/probe_bench tools/frame_lock_bench
+              tools/hpack_bench tools/access_log_bench tools/probe_bench tools/frame_lock_bench tools/service_cost
 FUZZ_BINS  := fuzz/tcp_fuzz fuzz/h2_fuzz fuzz/h2_diff_fuzz fuzz/h1_fuzz fuzz/h1_diff_fuzz fuzz/hpack_fuzz
 GEN_BINS   := tools/hpack_huffgen
 
@@ -149,6 +149,8 @@ ticket_test_SRCS      := tests/tls/ticket_test.c server/tls/tls_ticket.c tests/l
 ticket_test_LIBS      := -lssl -lcrypto -lpthread
 # spin_test: the AF_XDP worker's adaptive spin (server/afxdp/spin.h) on a simulated clock
 spin_test_SRCS        := tests/afxdp/spin_test.c tests/lib/check.c
+# stream_test: the deterministic stream the source service, /bytes and the test clients share
+stream_test_SRCS      := tests/common/stream_test.c tests/lib/check.c
 # latency_test: the request duration histograms' cells (server/http/latency.c), in memory
 latency_test_SRCS     := tests/http/latency_test.c server/http/latency.c tests/lib/check.c
 # rate_limit_test, breaker_test: the overload limits of issue 16 on a fake clock, with threads
@@ -197,6 +199,9 @@ probe_bench_SRCS      := tools/bench/probe_bench.c server/http/latency.c $(PROBE
 # frame_lock_bench: the shared UMEM's robust process-shared lock and pool against private ones
 frame_lock_bench_SRCS := tools/bench/frame_lock_bench.c server/net/frame.c
 frame_lock_bench_LIBS := -lpthread
+# service_cost: the source's stream and the sink's SHA-256 per byte, which datapath.sh sets aside
+service_cost_SRCS     := tools/bench/service_cost.c
+service_cost_LIBS     := -lcrypto
 # hpack_huffgen: writes the Huffman decoder's state machine ($(HPACK_GEN)) from the code table
 hpack_huffgen_SRCS    := tools/gen/hpack_huffgen.c common/hpack_huffman.c
 # idle_conns: holds idle HTTP/2 connections open for tools/bench/http.sh (memory per idle connection)

@@ -34,7 +34,7 @@ struct access_log {
     pthread_t thread;
     _Atomic bool stop;
     _Atomic bool reopen;
-    _Atomic uint64_t written, write_errors, reopened, reopen_errors;
+    _Atomic uint64_t written, write_errors, reopened, reopen_errors, cpu_ns;
     char *batch; /* ACCESS_BATCH_BYTES + ACCESS_LINE_MAX */
     size_t batch_len;
     uint32_t batch_lines;
@@ -95,6 +95,14 @@ static void reopen(struct access_log *log)
     close(log->fd);
     log->fd = fd;
     add(&log->reopened, 1);
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static int64_t realtime_offset(void)
@@ -176,6 +184,7 @@ static void *logger(void *arg)
         if (atomic_exchange(&log->reopen, false))
             reopen(log);
         formatted = drain(log);
+        atomic_store_explicit(&log->cpu_ns, thread_cpu_ns(), memory_order_relaxed);
         if (!formatted && stopping)
             return NULL;
         slept_ns = next_sleep_ns(slept_ns, formatted);
@@ -260,6 +269,7 @@ void access_log_stats(const struct access_log *log, struct access_log_stats *s)
     s->write_errors = atomic_load_explicit(&log->write_errors, memory_order_relaxed);
     s->reopened = atomic_load_explicit(&log->reopened, memory_order_relaxed);
     s->reopen_errors = atomic_load_explicit(&log->reopen_errors, memory_order_relaxed);
+    s->cpu_ns = atomic_load_explicit(&log->cpu_ns, memory_order_relaxed);
 }
 
 void access_log_stop(struct access_log *log)

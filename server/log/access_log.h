@@ -221,6 +221,7 @@ struct access_log_stats {
     uint64_t write_errors; /* lines lost to a failed write (a full disk...) */
     uint64_t reopened;     /* reopens done (SIGUSR1) */
     uint64_t reopen_errors;
+    uint64_t cpu_ns; /* the logger thread's CPU time, as of its last pass over the rings */
 };
 /* The logger's counters (any thread); each ring's drops are in access_log_ring(log, w)->dropped. */
 void access_log_stats(const struct access_log *log, struct access_log_stats *s);

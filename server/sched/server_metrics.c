@@ -199,6 +199,9 @@ static void access_log_metrics(struct http_request *req, const struct server *sr
         family(req, rows[i].name, "counter", rows[i].help);
         metrics_line(req, "%s %" PRIu64 "\n", rows[i].name, rows[i].value);
     }
+    family(req, "sluice_access_log_cpu_seconds_total", "counter",
+           "CPU time of the access log's logger thread (formatting and writing every line)");
+    metrics_line(req, "sluice_access_log_cpu_seconds_total %.6f\n", (double)s.cpu_ns / 1e9);
 }
 
 static void write_metrics(struct http_request *req, void *ctx)

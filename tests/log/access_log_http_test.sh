@@ -182,6 +182,7 @@ rotate() {
     fi
     check "$dp: the reopen is counted" test "$(metric sluice_access_log_reopened_total)" = 1
     check "$dp: no line lost to a write error" test "$(metric sluice_access_log_write_errors_total)" = 0
+    check "$dp: the logger thread's CPU time is counted" awk '$1 == "sluice_access_log_cpu_seconds_total" && $2 > 0 { f = 1 } END { exit !f }' <<<"$METRICS"
     check "$dp: every line of both files is JSON" jq -e . "$LOG.1" "$LOG"
 }
 

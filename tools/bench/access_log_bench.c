@@ -8,13 +8,22 @@
  * (CLOCK_THREAD_CPUTIME_ID, read once per figure), so that on a shared machine time spent preempted is
  * not counted.
  *
- *   access_log_bench [LINES]      (default 1000000)
+ * With a directory, also the logger thread whole (log/access_log.c: draining, formatting `combined`,
+ * writing) to a file there, three times: one producer records LINES requests as h2load makes them, at
+ * RATE a second (a worker's pace at 13 B requests; a millisecond's at a time), and the logger's CPU time
+ * per line is read from its own counter (access_log_stats); the kernel's writeback of the file is not in
+ * it (the page cache's dirty pages are written later, by other threads).
+ *
+ *   access_log_bench [LINES [DIR [RATE]]]      (default 1000000 lines, RATE 700000)
  */
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log/access_format.h"
 #include "log/access_log.h"
@@ -84,6 +93,71 @@ static double worker_ns(struct access_ring *ring, uint64_t lines, bool common, u
     return (double)(cpu_ns() - t0) / (double)lines;
 }
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The logger thread's CPU per line, writing lines requests recorded at rate a second to a file in dir;
+ * the file's bytes per line in *line_bytes. */
+static double logger_ns(const char *dir, uint64_t lines, uint64_t rate, double *line_bytes)
+{
+    char path[4096], addr[16] = {0};
+    struct access_log_config cfg = {.path = path, .format = "combined", .ring = ACCESS_RING_DEFAULT};
+    struct access_str str[ACCESS_F_COUNT] = {
+        [ACCESS_F_METHOD] = {"GET", 3},
+        [ACCESS_F_PATH] = {"/bytes/13", 9},
+        [ACCESS_F_HOST] = {"10.77.0.2:8080", 14},
+        [ACCESS_F_USER_AGENT] = {"h2load nghttp2/1.52.0", 21},
+    };
+    struct access_log_stats s;
+    struct err e = {0};
+    struct access_log *log;
+    struct access_ring *ring;
+    uint64_t t0;
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/access_log_bench.log", dir);
+    unlink(path);
+    if (!(log = access_log_start(&cfg, 1, routes, 1, &e))) {
+        fprintf(stderr, "access_log_bench: error: %s\n", e.msg);
+        exit(1);
+    }
+    ring = access_log_ring(log, 0);
+    addr[10] = addr[11] = (char)0xff;
+    addr[12] = 10, addr[13] = 77, addr[15] = 1;
+    t0 = mono_ns();
+    for (uint64_t i = 0; i < lines; i++) {
+        struct access_record *r;
+
+        if (i % (rate / 1000 + 1) == 0) { /* a millisecond's lines at a time, sleeping between */
+            uint64_t due = t0 + i * 1000000000u / rate, now = mono_ns();
+
+            if (due > now)
+                nanosleep(&(struct timespec){0, (long)(due - now)}, NULL);
+        }
+        while (!(r = access_ring_record(ring, str)))
+            sched_yield(); /* not a worker: wait for room rather than drop */
+        numbers(r, i);
+        memcpy(r->addr, addr, sizeof(addr));
+        access_ring_commit(ring, r);
+    }
+    atomic_store(&ring->dropped, 0);
+    do { /* every line written: the logger's counter is then the whole */
+        usleep(1000);
+        access_log_stats(log, &s);
+    } while (s.written < lines);
+    usleep(20000);
+    access_log_stats(log, &s);
+    access_log_stop(log);
+    *line_bytes = stat(path, &st) ? 0 : (double)st.st_size / (double)lines;
+    unlink(path);
+    return (double)s.cpu_ns / (double)lines;
+}
+
 int main(int argc, char **argv)
 {
     static const char *const formats[] = {
@@ -99,8 +173,11 @@ int main(int argc, char **argv)
     uint32_t size_common = 0, size_combined = 0;
     double common_ns, combined_ns;
 
-    if (argc > 2 || lines < 1000) {
-        fprintf(stderr, "usage: access_log_bench [LINES >= 1000]\n");
+    const char *dir = argc > 2 ? argv[2] : NULL;
+    uint64_t rate = argc > 3 ? strtoull(argv[3], NULL, 10) : 700000;
+
+    if (argc > 4 || lines < 1000 || !rate) {
+        fprintf(stderr, "usage: access_log_bench [LINES >= 1000 [DIR [RATE > 0]]]\n");
         return 2;
     }
     for (int i = 0; i < 1024; i++) { /* records as the logger finds them, each its own copy */
@@ -143,5 +220,15 @@ int main(int argc, char **argv)
         "\nworker: record (reserve, fill, commit) in a %u KiB ring: %.1f ns with the strings combined prints "
         "(%u-byte records), %.1f ns with those common prints (%u-byte records)\n",
         ACCESS_RING_DEFAULT >> 10, combined_ns, size_combined, common_ns, size_common);
+    if (dir) {
+        printf("\nlogger thread, combined, %llu requests as h2load makes them at %llu a second, to %s:\n\n"
+               "| round | ns per line (logger CPU) | bytes per line |\n|---|---:|---:|\n",
+               (unsigned long long)lines, (unsigned long long)rate, dir);
+        for (int round = 1; round <= 3; round++) {
+            double bytes, ns = logger_ns(dir, lines, rate, &bytes);
+
+            printf("| %d | %.1f | %.0f |\n", round, ns, bytes);
+        }
+    }
     return sink == 0;
 }

@@ -46,7 +46,9 @@
 # byte) and for the transfer CPU (what sluice reaches, its user-space work added), with R^2. When
 # the packet size varies less than 2x over the sweep (sockets' downloads: GSO), a and b cannot be
 # told apart: b is then the mean and a is "–". Then, at MTU 1500, 9000 and 65000: sluice's transfer
-# CPU per byte against the floor at the same packet size, and the gap between the datapaths split
+# CPU per byte against the floor at the same packet size, also with the services' own per-byte work
+# set aside (the stream and SHA-256 per byte, measured on CPU 0 by service_cost before the sweep: a
+# real server's handlers do their own work, not these), and the gap between the datapaths split
 # into its per-packet and per-byte parts (from the transfer fits).
 # Writes OUT_DIR/datapath.md (and datapath-runs.txt: every run; datapath-logs/: the servers' logs
 # with their stop reports) and prints it. Every process it starts is stopped by PID, and the
@@ -189,6 +191,8 @@ run_cases() { # run_cases DATAPATH MTU ROUND
 
 mkdir -p "$LOGS"
 : >"$RAW"
+# the services' own work per byte, on the server's core, in segment-sized pieces: "stream NS sha256 NS"
+read -r _ SVC_STREAM _ SVC_SHA <<<"$(taskset -c 0 "$BUILD/tools/service_cost" 256)"
 # the RR case runs at MTU 1500 only: make sure the sweep has it
 [[ " ${MTUS[*]} " == *" 1500 "* ]] || MTUS=(1500 "${MTUS[@]}")
 START=$(date +%s)
@@ -210,7 +214,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 # ---- the report ------------------------------------------------------------------------------------
-awk -v tick="$TICK" -v mtus="${MTUS[*]}" '
+awk -v tick="$TICK" -v mtus="${MTUS[*]}" -v svc_stream="$SVC_STREAM" -v svc_sha="$SVC_SHA" '
 function median(a, n,    i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
 function lo_hi(a, n,    i, l, h) { l = h = a[1]; for (i = 2; i <= n; i++) { if (a[i] < l) l = a[i]; if (a[i] > h) h = a[i] }; LO = l; HI = h }
@@ -314,10 +318,11 @@ END {
     print ""
     print "Against the floor, at MTU 1500, 9000 and 65000 (medians): sluice'"'"'s transfer CPU per byte over the kernel floor'"'"'s at the same packet size"
     print "(sluice'"'"'s user time: the engine or the socket calls, and the services'"'"' own per-byte work, the source'"'"'s stream and the sink'"'"'s SHA-256, alike on both datapaths),"
+    printf "then the same with the services'"'"' own work set aside (\"service aside\": transfer less %.3f ns/B for the source'"'"'s stream, %.3f for the sink'"'"'s SHA-256, service_cost on CPU 0),\n", svc_stream, svc_sha
     print "and xdp - socket in transfer ns/byte, split by the transfer fits into its per-packet part (a x packets/byte) and its per-byte part (b):"
     print ""
-    printf "| case | MTU | xdp MB/s | xdp transfer ns/B | xdp floor ns/B | x floor | socket MB/s | socket transfer ns/B | socket floor ns/B | x floor | xdp - socket ns/B | per packet | per byte |\n"
-    printf "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+    printf "| case | MTU | xdp MB/s | xdp transfer ns/B | xdp floor ns/B | x floor | service aside | socket MB/s | socket transfer ns/B | socket floor ns/B | x floor | service aside | xdp - socket ns/B | per packet | per byte |\n"
+    printf "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     split("1500 9000 65000", Q, " ")
     for (ci = 1; ci <= 2; ci++) for (qi = 1; qi <= 3; qi++) {
         kx = "xdp " cases[ci] " " Q[qi]; ks = "socket " cases[ci] " " Q[qi]
@@ -327,8 +332,9 @@ END {
         fs = at(A["socket " cases[ci], "kernel"], B["socket " cases[ci], "kernel"], ps)
         gp = at(A["xdp " cases[ci], "transfer"], 0, px) - at(A["socket " cases[ci], "transfer"], 0, ps)
         gb = B["xdp " cases[ci], "transfer"] - B["socket " cases[ci], "transfer"]
-        printf "| %s | %d | %.0f | %.2f | %.2f | %.2f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", cases[ci], Q[qi], med(kx, "mbs"), tx, fx,
-            (fx > 0 ? tx / fx : 0), med(ks, "mbs"), ts, fs, (fs > 0 ? ts / fs : 0), tx - ts, gp, gb
+        svc = cases[ci] == "download" ? svc_stream : svc_sha
+        printf "| %s | %d | %.0f | %.2f | %.2f | %.2f | %.2f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", cases[ci], Q[qi], med(kx, "mbs"), tx, fx,
+            (fx > 0 ? tx / fx : 0), (fx > 0 ? (tx - svc) / fx : 0), med(ks, "mbs"), ts, fs, (fs > 0 ? ts / fs : 0), (fs > 0 ? (ts - svc) / fs : 0), tx - ts, gp, gb
     }
 }' "$RAW" >"$OUT/datapath.md"
 cat "$OUT/datapath.md"

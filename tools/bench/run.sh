@@ -29,8 +29,8 @@
 # 3 rounds, the MTUs and servers interleaved (BENCH_SERVERS, BENCH_CASES, BENCH_MTU and BENCH_ROUNDS
 # still override); about 8 minutes. The copy-mode floor it compares with is datapath.sh's MTU sweep
 # (part of the full run; alone: tools/bench/datapath.sh BUILD_DIR OUT_DIR).
-# --log: only what the access log costs: a worker's record and the logger's formatting in memory
-# (access_log_bench), the HTTP/2 layer with the log on and off (h2_bench), then http.sh's 13 B cases
+# --log: only what the access log costs: a worker's record and the logger's formatting in memory, and
+# the logger thread whole writing to a file in OUT_DIR (access_log_bench), the HTTP/2 layer with the log on and off (h2_bench), then http.sh's 13 B cases
 # for sluice over AF_XDP with the log off (sluice-xdp-native) and on (sluice-xdp-log), 5 rounds
 # (BENCH_SERVERS, BENCH_CASES and BENCH_ROUNDS still override); about 4 minutes.
 # --grpc: only grpc.sh, gRPC unary echo with a 1 KiB payload at 16 connections x 32 streams, sluice's
@@ -95,9 +95,9 @@ h2_layer() {
 }
 
 access_log_layer() {
-    echo "## Access log in memory: the logger thread's formatting per line, a worker's record in its ring (pinned to CPU 1)"
+    echo "## Access log: the logger thread's formatting per line, a worker's record in its ring, the logger whole writing to a file (pinned to CPU 1)"
     echo
-    taskset -c 1 "$BUILD/tools/access_log_bench" "$LOG_LINES"
+    taskset -c 1 "$BUILD/tools/access_log_bench" "$LOG_LINES" "$OUT"
 }
 
 if [ $MODE = h2 ]; then
