@@ -76,6 +76,28 @@ static bool name_extends_framing_field(const struct h1s_request *q, const struct
 static bool framing_value_trailing_ows(const struct h1s_request *q, const struct hp_msg *m);
 static bool empty_list_element(const struct h1s_request *q, const struct hp_msg *m);
 static bool in_trailers(const struct h1s_request *q, const struct hp_msg *m);
+static bool connection_element_underscore(const struct h1s_request *q, const struct hp_msg *m)
+{
+    (void)m;
+    for (uint32_t i = 0; i < q->head.nheaders; i++) {
+        struct http_str v = q->headers[i].value;
+
+        if (q->headers[i].name.len != 10 || memcmp(q->headers[i].name.ptr, "connection", 10))
+            continue;
+        for (size_t k = 0; k < v.len; k++) {
+            size_t next = k + 1;
+
+            if (v.ptr[k] != ',')
+                continue;
+            while (next < v.len && (v.ptr[next] == ' ' || v.ptr[next] == '\t'))
+                next++;
+            if (next < v.len && v.ptr[next] == '_')
+                return true;
+        }
+    }
+    return false;
+}
+
 static bool chunk_line_htab(const struct h1s_request *q, const struct hp_msg *m);
 static bool content_length_past_their_guard(const struct h1s_request *q, const struct hp_msg *m);
 
@@ -120,6 +142,7 @@ static bool framing_value_trailing_ows(const struct h1s_request *q, const struct
 static bool connection_not_tokens(const struct h1s_request *q, const struct hp_msg *m);
 static bool connection_token_prefix(const struct h1s_request *q, const struct hp_msg *m);
 static bool empty_list_element(const struct h1s_request *q, const struct hp_msg *m);
+static bool connection_element_underscore(const struct h1s_request *q, const struct hp_msg *m);
 static const struct same_request_differs {
     const char *what;
     bool (*applies)(const struct h1s_request *q, const struct hp_msg *m);
@@ -143,6 +166,9 @@ static const struct same_request_differs {
      "the coding list and misses the chunked of the real field"},
     {"keep_alive", empty_list_element, "RFC 9110 §5.6.1",
      "an empty element in the Connection list (\",keep-alive\"): http-parser then misses the token"},
+    {"keep_alive", connection_element_underscore, "RFC 9110 §5.6.2, §7.6.1",
+     "a Connection element after the first that starts with '_' (\"a, _x, close\"), a tchar: http-parser "
+     "leaves its token state there and misses the tokens after it"},
     {"chunked", empty_list_element, "RFC 9110 §5.6.1",
      "\"chunked,\": an empty element after chunked; http-parser then misses chunked (and takes an upgrade "
      "request without its body)"},
