@@ -76,28 +76,6 @@ static bool name_extends_framing_field(const struct h1s_request *q, const struct
 static bool framing_value_trailing_ows(const struct h1s_request *q, const struct hp_msg *m);
 static bool empty_list_element(const struct h1s_request *q, const struct hp_msg *m);
 static bool in_trailers(const struct h1s_request *q, const struct hp_msg *m);
-static bool connection_element_underscore(const struct h1s_request *q, const struct hp_msg *m)
-{
-    (void)m;
-    for (uint32_t i = 0; i < q->head.nheaders; i++) {
-        struct http_str v = q->headers[i].value;
-
-        if (q->headers[i].name.len != 10 || memcmp(q->headers[i].name.ptr, "connection", 10))
-            continue;
-        for (size_t k = 0; k < v.len; k++) {
-            size_t next = k + 1;
-
-            if (v.ptr[k] != ',')
-                continue;
-            while (next < v.len && (v.ptr[next] == ' ' || v.ptr[next] == '\t'))
-                next++;
-            if (next < v.len && v.ptr[next] == '_')
-                return true;
-        }
-    }
-    return false;
-}
-
 static bool chunk_line_htab(const struct h1s_request *q, const struct hp_msg *m);
 static bool content_length_past_their_guard(const struct h1s_request *q, const struct hp_msg *m);
 
@@ -419,6 +397,28 @@ static bool connection_token_prefix(const struct h1s_request *q, const struct hp
                     !strncasecmp(v.ptr + start, tokens[t], k - start))
                     return true;
             start = k + 1;
+        }
+    }
+    return false;
+}
+
+static bool connection_element_underscore(const struct h1s_request *q, const struct hp_msg *m)
+{
+    (void)m;
+    for (uint32_t i = 0; i < q->head.nheaders; i++) {
+        struct http_str v = q->headers[i].value;
+
+        if (q->headers[i].name.len != 10 || memcmp(q->headers[i].name.ptr, "connection", 10))
+            continue;
+        for (size_t k = 0; k < v.len; k++) {
+            size_t next = k + 1;
+
+            if (v.ptr[k] != ',')
+                continue;
+            while (next < v.len && (v.ptr[next] == ' ' || v.ptr[next] == '\t'))
+                next++;
+            if (next < v.len && v.ptr[next] == '_')
+                return true;
         }
     }
     return false;
