@@ -192,7 +192,8 @@ run_cases() { # run_cases DATAPATH MTU ROUND
 mkdir -p "$LOGS"
 : >"$RAW"
 # the services' own work per byte, on the server's core, in segment-sized pieces: "stream NS sha256 NS"
-read -r _ SVC_STREAM _ SVC_SHA <<<"$(taskset -c 0 "$BUILD/tools/service_cost" 256)"
+read -r _ SVC_STREAM _ SVC_SHA <<<"$(taskset -c 0 "$BUILD/tools/service_cost" 256)" || true
+[ -n "${SVC_SHA:-}" ] || { echo "datapath.sh: error: no figure from $BUILD/tools/service_cost (make all builds it)" >&2; exit 1; }
 # the RR case runs at MTU 1500 only: make sure the sweep has it
 [[ " ${MTUS[*]} " == *" 1500 "* ]] || MTUS=(1500 "${MTUS[@]}")
 START=$(date +%s)

@@ -30,9 +30,10 @@
 # still override); about 8 minutes. The copy-mode floor it compares with is datapath.sh's MTU sweep
 # (part of the full run; alone: tools/bench/datapath.sh BUILD_DIR OUT_DIR).
 # --log: only what the access log costs: a worker's record and the logger's formatting in memory, and
-# the logger thread whole writing to a file in OUT_DIR (access_log_bench), the HTTP/2 layer with the log on and off (h2_bench), then http.sh's 13 B cases
-# for sluice over AF_XDP with the log off (sluice-xdp-native) and on (sluice-xdp-log), 5 rounds
-# (BENCH_SERVERS, BENCH_CASES and BENCH_ROUNDS still override); about 4 minutes.
+# the logger thread whole writing to a file in OUT_DIR (access_log_bench), the HTTP/2 layer with the
+# log on and off (h2_bench), then http.sh's 13 B cases for sluice over AF_XDP with the log off
+# (sluice-xdp-native) and on (sluice-xdp-log), 5 rounds (BENCH_SERVERS, BENCH_CASES and BENCH_ROUNDS
+# still override); about 4 minutes.
 # --grpc: only grpc.sh, gRPC unary echo with a 1 KiB payload at 16 connections x 32 streams, sluice's
 # examples/grpc-echo over sockets and over AF_XDP against a gRPC-Go server built from Debian's
 # packages, 3 rounds (BENCH_ROUNDS overrides; GRPC_ECHO names the grpc-echo binary, default

@@ -32,8 +32,8 @@ int main(int argc, char **argv)
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     double stream_ns, sha_ns;
 
-    if (argc > 3 || !mib || !chunk || chunk > sizeof(buf) || !md) {
-        fprintf(stderr, "usage: service_cost [MIB > 0 [CHUNK 1..1048576]]\n");
+    if (argc > 3 || !mib || !chunk || chunk >= sizeof(buf) || !md) {
+        fprintf(stderr, "usage: service_cost [MIB > 0 [CHUNK 1..1048575]]\n");
         return 2;
     }
     total = mib << 20;
